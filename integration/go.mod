@@ -1,0 +1,3 @@
+module github.com/wampkit/wampkit/integration
+
+go 1.26.8
