@@ -43,10 +43,12 @@ type URI string
 
 // Dict is a WAMP dictionary: string keys, values of any serializable type.
 // Details and Options of every message, and the keyword payload, are Dicts.
-type Dict = map[string]any
+// Nested dictionaries inside a decoded message are plain map[string]any.
+type Dict map[string]any
 
-// List is a WAMP list, used for positional payload.
-type List = []any
+// List is a WAMP list, used for positional payload. Nested lists inside a
+// decoded message are plain []any.
+type List []any
 
 // Message is one WAMP message. Every message type of the protocol is a
 // pointer to one of the structs in this package (*Hello, *Call, ...).
