@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# setup-test-deps.sh installs what the test suites of every module need
+# beyond Go itself: the npm packages of the JavaScript interop peer and the
+# Debian packages of the Python interop peer. It is idempotent and returns
+# quickly when everything is already there. A tool that is missing and
+# cannot be installed is an error, never a silent skip.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf 'setup-test-deps: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# --- Go -------------------------------------------------------------------
+command -v go >/dev/null 2>&1 || die "go not found in PATH"
+
+# --- JavaScript interop peer (integration/interop/js) ----------------------
+js_dir="$root/integration/interop/js"
+if [[ -d "$js_dir" ]]; then
+	command -v node >/dev/null 2>&1 || die "node not found in PATH (needed by $js_dir)"
+	command -v npm >/dev/null 2>&1 || die "npm not found in PATH (needed by $js_dir)"
+	if [[ -f "$js_dir/package-lock.json" ]]; then
+		# npm keeps a copy of the lock file it installed from in
+		# node_modules/.package-lock.json; when that is newer than both
+		# package.json and package-lock.json the tree is up to date.
+		stamp="$js_dir/node_modules/.package-lock.json"
+		if [[ -f "$stamp" && "$stamp" -nt "$js_dir/package-lock.json" && \
+			( ! -f "$js_dir/package.json" || "$stamp" -nt "$js_dir/package.json" ) ]]; then
+			log "npm packages in ${js_dir#"$root"/} are up to date"
+		else
+			log "npm ci in ${js_dir#"$root"/}"
+			(cd "$js_dir" && npm ci --no-audit --no-fund)
+		fi
+	elif [[ -f "$js_dir/package.json" ]]; then
+		# A lockless install is not reproducible (and would rewrite the
+		# directory's package files): insist on the lock file.
+		die "${js_dir#"$root"/} has package.json but no package-lock.json; npm ci needs it"
+	else
+		log "${js_dir#"$root"/} has no package.json yet; nothing to install"
+	fi
+fi
+
+# --- Python interop peer: autobahn and cbor2 from Debian -------------------
+py=/usr/bin/python3
+py_check() { "$py" -c 'import autobahn, cbor2' >/dev/null 2>&1; }
+if [[ -x "$py" ]] && py_check; then
+	log "python3-autobahn and python3-cbor2 present"
+else
+	command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install python3, python3-autobahn and python3-cbor2 by hand"
+	sudo=()
+	if [[ "$(id -u)" -ne 0 ]]; then
+		command -v sudo >/dev/null 2>&1 || die "not root and no sudo: cannot install python3-autobahn python3-cbor2"
+		sudo=(sudo)
+	fi
+	log "installing python3 python3-autobahn python3-cbor2 with apt-get"
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo[@]}" apt-get update -q
+	"${sudo[@]}" apt-get install -y -q --no-install-recommends python3 python3-autobahn python3-cbor2
+	py_check || die "$py still cannot import autobahn and cbor2 after apt-get install"
+fi
