@@ -1,0 +1,786 @@
+package serialize
+
+import (
+	"encoding/base64"
+	"errors"
+	"math"
+	"strconv"
+	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// jsonCodec implements JSON (RFC 8259, WAMP spec basic/serializations
+// "JSON"), with binary values as "\u0000" + base64 strings.
+type jsonCodec struct{}
+
+var _ Codec = jsonCodec{}
+
+var (
+	errNaN          = errors.New("NaN and infinity cannot be encoded in JSON")
+	errNULString    = errors.New(`string begins with U+0000, which JSON reserves for binary values`)
+	errBadBinary    = errors.New(`invalid base64 in "\u0000" binary string`)
+	errNumberSyntax = errors.New("invalid number")
+	errNumberRange  = errors.New("number out of range")
+)
+
+// Encode implements [Codec].
+func (jsonCodec) Encode(dst []byte, m protocol.Message) ([]byte, error) {
+	if sh, ok := m.(*Shared); ok {
+		b, err := sh.Bytes(JSON)
+		return append(dst, b...), err
+	}
+	var e envelope
+	if err := toEnvelope(&e, m); err != nil {
+		return dst, err
+	}
+	lay := &layouts[e.typ]
+	dst = append(dst, '[')
+	dst = strconv.AppendUint(dst, uint64(e.typ), 10)
+	var err error
+	for i := 0; i < e.n; i++ {
+		dst = append(dst, ',')
+		f := lay.fields[i]
+		switch f.kind {
+		case kindID:
+			dst = strconv.AppendUint(dst, e.num[i], 10)
+		case kindURI, kindStr:
+			if dst, err = jsonString(dst, e.str[i]); err != nil {
+				return dst, encodeError(JSON, e.typ, f.name, err)
+			}
+		case kindDict:
+			if dst, err = jsonDict(dst, e.dict[i], 1); err != nil {
+				return dst, encodeError(JSON, e.typ, f.name, err)
+			}
+		case kindList:
+			if dst, err = jsonList(dst, e.list[i], 1); err != nil {
+				return dst, encodeError(JSON, e.typ, f.name, err)
+			}
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// jsonSafe marks the ASCII bytes that need no escaping in a JSON string.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for i := 0x20; i < utf8.RuneSelf; i++ {
+		t[i] = i != '"' && i != '\\'
+	}
+	return t
+}()
+
+func jsonString(dst []byte, s string) ([]byte, error) {
+	if len(s) > 0 && s[0] == 0 {
+		return dst, errNULString
+	}
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return dst, errInvalidUTF8
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"'), nil
+}
+
+func jsonBytes(dst []byte, b []byte) []byte {
+	dst = append(dst, `"\u0000`...)
+	dst = base64.StdEncoding.AppendEncode(dst, b)
+	return append(dst, '"')
+}
+
+func jsonFloat(dst []byte, f float64, bits int) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return dst, errNaN
+	}
+	// Like encoding/json: plain notation for "ordinary" magnitudes.
+	fmt := byte('f')
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		fmt = 'e'
+	}
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, f, fmt, -1, bits)
+	for _, c := range dst[start:] {
+		if c == '.' || c == 'e' {
+			return dst, nil
+		}
+	}
+	// Keep integral floats floats: 1.0 must not come back as the integer 1.
+	return append(dst, '.', '0'), nil
+}
+
+func jsonDict(dst []byte, d map[string]any, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return dst, errTooDeep
+	}
+	dst = append(dst, '{')
+	var scratch [16]string
+	var err error
+	for i, k := range sortedKeys(d, scratch[:0]) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, err = jsonKey(dst, k); err != nil {
+			return dst, err
+		}
+		dst = append(dst, ':')
+		if dst, err = jsonValue(dst, d[k], depth+1); err != nil {
+			return dst, pathError(k, err)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// jsonKey writes a map key; keys are never binary, so a leading NUL is fine.
+func jsonKey(dst []byte, k string) ([]byte, error) {
+	if len(k) > 0 && k[0] == 0 {
+		dst = append(dst, `"\u0000`...)
+		b, err := jsonString(dst, k[1:])
+		if err != nil {
+			return b, err
+		}
+		// Remove the opening quote jsonString wrote after our prefix.
+		copy(b[len(dst):], b[len(dst)+1:])
+		return b[:len(b)-1], nil
+	}
+	return jsonString(dst, k)
+}
+
+func jsonList(dst []byte, l []any, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return dst, errTooDeep
+	}
+	dst = append(dst, '[')
+	var err error
+	for i, v := range l {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, err = jsonValue(dst, v, depth+1); err != nil {
+			return dst, indexError(i, err)
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+func jsonValue(dst []byte, v any, depth int) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case bool:
+		if v {
+			return append(dst, "true"...), nil
+		}
+		return append(dst, "false"...), nil
+	case string:
+		return jsonString(dst, v)
+	case int64:
+		return strconv.AppendInt(dst, v, 10), nil
+	case int:
+		return strconv.AppendInt(dst, int64(v), 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, v, 10), nil
+	case float64:
+		return jsonFloat(dst, v, 64)
+	case []byte:
+		return jsonBytes(dst, v), nil
+	case []any:
+		return jsonList(dst, v, depth)
+	case map[string]any:
+		return jsonDict(dst, v, depth)
+	case protocol.List:
+		return jsonList(dst, v, depth)
+	case protocol.Dict:
+		return jsonDict(dst, v, depth)
+	case float32:
+		return jsonFloat(dst, float64(v), 32)
+	}
+	if n, ok := intValue(v); ok {
+		return strconv.AppendInt(dst, n, 10), nil
+	}
+	if n, ok := uintValue(v); ok {
+		return strconv.AppendUint(dst, n, 10), nil
+	}
+	if s, ok := stringValue(v); ok {
+		return jsonString(dst, s)
+	}
+	g, err := normalize(v)
+	if err != nil {
+		return dst, err
+	}
+	return jsonValue(dst, g, depth)
+}
+
+// jsonDecoder decodes JSON text. It is pooled: scratch, keys and buf are
+// reused stacks that let lists and maps be allocated once at their final
+// size.
+type jsonDecoder struct {
+	data    []byte
+	pos     int
+	scratch []any    // elements of the lists and values of the maps being decoded
+	keys    []string // keys of the maps being decoded
+	buf     []byte   // unescaped string being decoded
+}
+
+var jsonDecoders = sync.Pool{New: func() any { return new(jsonDecoder) }}
+
+// Decode implements [Codec].
+func (jsonCodec) Decode(data []byte) (m protocol.Message, err error) {
+	d := jsonDecoders.Get().(*jsonDecoder)
+	defer func() {
+		if r := recover(); r != nil {
+			recovered(JSON, r, &m, &err)
+			return // drop d: its state is unknown
+		}
+		d.data = nil
+		clear(d.scratch[:cap(d.scratch)])
+		d.scratch = d.scratch[:0]
+		d.keys = d.keys[:0]
+		if cap(d.scratch) <= 4096 && cap(d.buf) <= 64<<10 {
+			jsonDecoders.Put(d)
+		}
+	}()
+	d.data = data
+	d.pos = 0
+	m, err = d.message()
+	return m, err
+}
+
+func (d *jsonDecoder) fail(err error) error {
+	return &DecodeError{Serializer: JSON, Offset: d.pos, Err: err}
+}
+
+func (d *jsonDecoder) ws() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek skips white space and returns the next byte, or 0 at the end.
+func (d *jsonDecoder) peek() byte {
+	d.ws()
+	if d.pos < len(d.data) {
+		return d.data[d.pos]
+	}
+	return 0
+}
+
+func (d *jsonDecoder) unexpected() error {
+	if d.pos >= len(d.data) {
+		return d.fail(errTruncated)
+	}
+	c := d.data[d.pos]
+	if c >= 0x20 && c < 0x7f {
+		return d.fail(errors.New("unexpected character " + strconv.QuoteRune(rune(c))))
+	}
+	return d.fail(errors.New("unexpected byte 0x" + hex2(c)))
+}
+
+func (d *jsonDecoder) message() (protocol.Message, error) {
+	if d.peek() != '[' {
+		if d.pos >= len(d.data) {
+			return nil, d.fail(errEmpty)
+		}
+		return nil, d.fail(errNotList)
+	}
+	d.pos++
+	if d.peek() == ']' {
+		return nil, d.fail(errEmptyList)
+	}
+	start := d.pos
+	t, ok, err := d.uintField()
+	if err != nil {
+		return nil, err
+	}
+	lay, typ, err := checkType(t, ok)
+	if err != nil {
+		d.pos = start
+		return nil, d.fail(err)
+	}
+	var e envelope
+	e.typ = typ
+	for {
+		switch d.peek() {
+		case ']':
+			d.pos++
+			if e.n < lay.min {
+				return nil, &DecodeError{Serializer: JSON, Offset: -1, Err: arityError(typ, lay, e.n)}
+			}
+			if d.peek() != 0 {
+				return nil, d.fail(errTrailing)
+			}
+			m, err := e.message()
+			if err != nil {
+				return nil, &DecodeError{Serializer: JSON, Offset: -1, Err: err}
+			}
+			return m, nil
+		case ',':
+			d.pos++
+		default:
+			return nil, d.unexpected()
+		}
+		if e.n == len(lay.fields) {
+			return nil, &DecodeError{Serializer: JSON, Offset: -1, Err: arityError(typ, lay, d.countRest(e.n))}
+		}
+		i := e.n
+		f := lay.fields[i]
+		d.ws()
+		start := d.pos
+		var ok bool
+		switch f.kind {
+		case kindID:
+			e.num[i], ok, err = d.uintField()
+		case kindURI, kindStr:
+			var v any
+			if v, err = d.value(2); err == nil {
+				e.str[i], ok = v.(string)
+			}
+		case kindDict:
+			e.dict[i], ok, err = d.dict(2)
+		case kindList:
+			e.list[i], ok, err = d.list(2)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			d.pos = start
+			return nil, d.fail(fieldTypeError(typ, f))
+		}
+		e.n++
+	}
+}
+
+// countRest counts the remaining elements of the message list for an
+// error message; it gives up (returning n+1) on a syntax error.
+func (d *jsonDecoder) countRest(n int) int {
+	for {
+		if _, err := d.value(2); err != nil {
+			return n + 1
+		}
+		n++
+		switch d.peek() {
+		case ',':
+			d.pos++
+		default:
+			return n
+		}
+	}
+}
+
+// uintField reads a non-negative integer (or an integral number written
+// with a fraction or exponent); ok is false for other values.
+func (d *jsonDecoder) uintField() (uint64, bool, error) {
+	c := d.peek()
+	if c != '-' && (c < '0' || c > '9') {
+		if _, err := d.value(2); err != nil {
+			return 0, false, err
+		}
+		return 0, false, nil
+	}
+	v, err := d.number()
+	if err != nil {
+		return 0, false, err
+	}
+	switch n := v.(type) {
+	case int64:
+		return uint64(n), n >= 0, nil
+	case uint64:
+		return n, true, nil
+	case float64:
+		u, ok := floatToUint(n)
+		return u, ok, nil
+	}
+	return 0, false, nil
+}
+
+// value decodes any value at nesting level depth.
+func (d *jsonDecoder) value(depth int) (any, error) {
+	switch c := d.peek(); c {
+	case '"':
+		return d.str(true)
+	case '{':
+		m, _, err := d.dict(depth)
+		return m, err
+	case '[':
+		l, _, err := d.list(depth)
+		return l, err
+	case 't':
+		return true, d.literal("true")
+	case 'f':
+		return false, d.literal("false")
+	case 'n':
+		return nil, d.literal("null")
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			return d.number()
+		}
+		return nil, d.unexpected()
+	}
+}
+
+func (d *jsonDecoder) literal(lit string) error {
+	if len(d.data)-d.pos < len(lit) || string(d.data[d.pos:d.pos+len(lit)]) != lit {
+		return d.fail(errors.New("invalid literal, want " + lit))
+	}
+	d.pos += len(lit)
+	return nil
+}
+
+// list reads an array; ok is false if the next value is not an array.
+func (d *jsonDecoder) list(depth int) ([]any, bool, error) {
+	if d.peek() != '[' {
+		if _, err := d.value(depth); err != nil {
+			return nil, false, err
+		}
+		return nil, false, nil
+	}
+	if depth > maxDepth {
+		return nil, false, d.fail(errTooDeep)
+	}
+	d.pos++
+	base := len(d.scratch)
+	if d.peek() == ']' {
+		d.pos++
+		return []any{}, true, nil
+	}
+	for {
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, false, err
+		}
+		d.scratch = append(d.scratch, v)
+		switch d.peek() {
+		case ',':
+			d.pos++
+			continue
+		case ']':
+			d.pos++
+		default:
+			return nil, false, d.unexpected()
+		}
+		break
+	}
+	l := make([]any, len(d.scratch)-base)
+	copy(l, d.scratch[base:])
+	clear(d.scratch[base:])
+	d.scratch = d.scratch[:base]
+	return l, true, nil
+}
+
+// dict reads an object; ok is false if the next value is not an object.
+// An empty object at the top level of a message (depth 2) decodes to nil.
+func (d *jsonDecoder) dict(depth int) (map[string]any, bool, error) {
+	if d.peek() != '{' {
+		if _, err := d.value(depth); err != nil {
+			return nil, false, err
+		}
+		return nil, false, nil
+	}
+	if depth > maxDepth {
+		return nil, false, d.fail(errTooDeep)
+	}
+	d.pos++
+	if d.peek() == '}' {
+		d.pos++
+		if depth == 2 {
+			return nil, true, nil
+		}
+		return map[string]any{}, true, nil
+	}
+	base := len(d.scratch)
+	kbase := len(d.keys)
+	for {
+		if d.peek() != '"' {
+			if d.pos < len(d.data) {
+				return nil, false, d.fail(errMapKey)
+			}
+			return nil, false, d.unexpected()
+		}
+		k, err := d.str(false)
+		if err != nil {
+			return nil, false, err
+		}
+		if d.peek() != ':' {
+			return nil, false, d.unexpected()
+		}
+		d.pos++
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, false, err
+		}
+		d.keys = append(d.keys, k.(string))
+		d.scratch = append(d.scratch, v)
+		switch d.peek() {
+		case ',':
+			d.pos++
+			continue
+		case '}':
+			d.pos++
+		default:
+			return nil, false, d.unexpected()
+		}
+		break
+	}
+	keys := d.keys[kbase:]
+	m := make(map[string]any, len(keys))
+	for i, k := range keys {
+		if _, dup := m[k]; dup {
+			return nil, false, d.fail(dupKeyError(k))
+		}
+		m[k] = d.scratch[base+i]
+	}
+	clear(d.scratch[base:])
+	d.scratch = d.scratch[:base]
+	clear(d.keys[kbase:])
+	d.keys = d.keys[:kbase]
+	return m, true, nil
+}
+
+// str reads a string at d.pos (which holds '"'). With binary set, a
+// string that begins with U+0000 is decoded as base64 and returned as
+// []byte (WAMP spec basic/serializations, "Binary conversion of JSON
+// Strings").
+func (d *jsonDecoder) str(binary bool) (any, error) {
+	d.pos++
+	start := d.pos
+	ascii := true
+	for i := start; i < len(d.data); i++ {
+		c := d.data[i]
+		switch {
+		case c == '"':
+			raw := d.data[start:i]
+			if !ascii && !utf8.Valid(raw) {
+				return nil, d.fail(errInvalidUTF8)
+			}
+			d.pos = i + 1
+			return string(raw), nil
+		case c == '\\':
+			return d.strSlow(start, i, binary)
+		case c < 0x20:
+			d.pos = i
+			return nil, d.fail(errors.New("control character in string"))
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	d.pos = len(d.data)
+	return nil, d.fail(errTruncated)
+}
+
+// strSlow decodes a string with escapes; data[start:i] has no escapes.
+func (d *jsonDecoder) strSlow(start, i int, binary bool) (any, error) {
+	b := append(d.buf[:0], d.data[start:i]...)
+	if !utf8.Valid(b) {
+		d.pos = start
+		return nil, d.fail(errInvalidUTF8)
+	}
+	for i < len(d.data) {
+		c := d.data[i]
+		switch {
+		case c == '"':
+			d.pos = i + 1
+			d.buf = b
+			if binary && len(b) > 0 && b[0] == 0 {
+				out := make([]byte, base64.StdEncoding.DecodedLen(len(b)-1))
+				n, err := base64.StdEncoding.Decode(out, b[1:])
+				if err != nil {
+					d.pos = start
+					return nil, d.fail(errBadBinary)
+				}
+				return out[:n:n], nil
+			}
+			return string(b), nil
+		case c < 0x20:
+			d.pos = i
+			return nil, d.fail(errors.New("control character in string"))
+		case c == '\\':
+			if i+1 >= len(d.data) {
+				d.pos = len(d.data)
+				return nil, d.fail(errTruncated)
+			}
+			e := d.data[i+1]
+			i += 2
+			switch e {
+			case '"', '\\', '/':
+				b = append(b, e)
+			case 'b':
+				b = append(b, '\b')
+			case 'f':
+				b = append(b, '\f')
+			case 'n':
+				b = append(b, '\n')
+			case 'r':
+				b = append(b, '\r')
+			case 't':
+				b = append(b, '\t')
+			case 'u':
+				r, ok := hex4(d.data[i:])
+				if !ok {
+					d.pos = i - 2
+					return nil, d.fail(errors.New(`invalid \u escape`))
+				}
+				i += 4
+				if utf16.IsSurrogate(r) {
+					r2, ok := rune(0), false
+					if len(d.data)-i >= 6 && d.data[i] == '\\' && d.data[i+1] == 'u' {
+						r2, ok = hex4(d.data[i+2:])
+					}
+					if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+						r = dec
+						i += 6
+					} else {
+						r = utf8.RuneError // lone surrogate, as encoding/json does
+					}
+				}
+				b = utf8.AppendRune(b, r)
+			default:
+				d.pos = i - 2
+				return nil, d.fail(errors.New("invalid escape " + strconv.QuoteRune(rune(e))))
+			}
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(d.data[i:])
+			if r == utf8.RuneError && size == 1 {
+				d.pos = i
+				return nil, d.fail(errInvalidUTF8)
+			}
+			b = append(b, d.data[i:i+size]...)
+			i += size
+		}
+	}
+	d.pos = len(d.data)
+	return nil, d.fail(errTruncated)
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// number reads a JSON number. Integers become int64 (or uint64 above
+// math.MaxInt64), so IDs up to 2^53 and beyond are exact; numbers with a
+// fraction or exponent, and integers beyond 64 bits, become float64.
+func (d *jsonDecoder) number() (any, error) {
+	start := d.pos
+	i := d.pos
+	neg := false
+	if d.data[i] == '-' {
+		neg = true
+		i++
+	}
+	digits := i
+	var mag uint64
+	overflow := false
+	for i < len(d.data) && d.data[i] >= '0' && d.data[i] <= '9' {
+		c := uint64(d.data[i] - '0')
+		if mag > (math.MaxUint64-c)/10 {
+			overflow = true
+		} else {
+			mag = mag*10 + c
+		}
+		i++
+	}
+	if i == digits || (d.data[digits] == '0' && i-digits > 1) {
+		d.pos = start
+		return nil, d.fail(errNumberSyntax)
+	}
+	isFloat := false
+	if i < len(d.data) && d.data[i] == '.' {
+		isFloat = true
+		i++
+		f := i
+		for i < len(d.data) && d.data[i] >= '0' && d.data[i] <= '9' {
+			i++
+		}
+		if i == f {
+			d.pos = start
+			return nil, d.fail(errNumberSyntax)
+		}
+	}
+	if i < len(d.data) && (d.data[i] == 'e' || d.data[i] == 'E') {
+		isFloat = true
+		i++
+		if i < len(d.data) && (d.data[i] == '+' || d.data[i] == '-') {
+			i++
+		}
+		f := i
+		for i < len(d.data) && d.data[i] >= '0' && d.data[i] <= '9' {
+			i++
+		}
+		if i == f {
+			d.pos = start
+			return nil, d.fail(errNumberSyntax)
+		}
+	}
+	d.pos = i
+	if !isFloat && !overflow {
+		switch {
+		case !neg && mag <= math.MaxInt64:
+			return int64(mag), nil
+		case !neg:
+			return mag, nil
+		case mag <= 1<<63:
+			return -int64(mag - 1) - 1, nil
+		}
+	}
+	f, err := strconv.ParseFloat(string(d.data[start:i]), 64)
+	if err != nil {
+		d.pos = start
+		return nil, d.fail(errNumberRange)
+	}
+	return f, nil
+}
