@@ -1,0 +1,283 @@
+package protocol
+
+import "strconv"
+
+// State is the state of a WAMP session as one peer sees it (spec basic
+// "Session Lifecycle", state chart and transition table; SUMMARY §6.3).
+type State uint8
+
+// Session states. The zero value is StateClosed.
+const (
+	// StateClosed: no session. A client leaves it by sending HELLO, a
+	// router by receiving HELLO.
+	StateClosed State = iota
+	// StateEstablishing: HELLO sent (client) or received (router); waiting
+	// for WELCOME, CHALLENGE or ABORT.
+	StateEstablishing
+	// StateChallenging: CHALLENGE sent (router) or received (client);
+	// authentication in progress ("CHALLENGING / AUTHENTICATING").
+	StateChallenging
+	// StateEstablished: WELCOME sent or received; the session is open.
+	StateEstablished
+	// StateShuttingDown: this peer sent GOODBYE and waits for the echo;
+	// everything but GOODBYE and ABORT is ignored.
+	StateShuttingDown
+	// StateClosing: the other peer sent GOODBYE; this peer must answer with
+	// GOODBYE, then the session is closed.
+	StateClosing
+	// StateFailed: a protocol violation was detected; the peer sends ABORT
+	// (wamp.error.protocol_violation) and drops everything that follows.
+	StateFailed
+)
+
+var stateNames = [...]string{
+	StateClosed:       "closed",
+	StateEstablishing: "establishing",
+	StateChallenging:  "challenging",
+	StateEstablished:  "established",
+	StateShuttingDown: "shutting down",
+	StateClosing:      "closing",
+	StateFailed:       "failed",
+}
+
+// String returns the state's name in lower case ("shutting down").
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Side says which end of a session a state machine belongs to.
+type Side uint8
+
+// The two sides of a session.
+const (
+	SideRouter Side = iota
+	SideClient
+)
+
+// String returns "router" or "client".
+func (s Side) String() string {
+	switch s {
+	case SideRouter:
+		return "router"
+	case SideClient:
+		return "client"
+	}
+	return "Side(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Action tells the receiver of a message what to do with it; see [Receive].
+type Action uint8
+
+// Actions returned by [Receive].
+const (
+	// ActionProcess: handle the message.
+	ActionProcess Action = iota
+	// ActionIgnore: drop the message silently (anything but GOODBYE/ABORT
+	// while shutting down or closing, anything after a failure).
+	ActionIgnore
+	// ActionViolation: protocol violation. Send ABORT with reason
+	// [ErrProtocolViolation], drop the session's subscriptions and
+	// registrations, process no further input and close the transport
+	// (spec basic "Protocol Errors").
+	ActionViolation
+)
+
+// String returns "process", "ignore" or "violation".
+func (a Action) String() string {
+	switch a {
+	case ActionProcess:
+		return "process"
+	case ActionIgnore:
+		return "ignore"
+	case ActionViolation:
+		return "violation"
+	}
+	return "Action(" + strconv.Itoa(int(a)) + ")"
+}
+
+// Bit sets of message types, indexed by type code (all codes are < 128).
+type typeSet [2]uint64
+
+func setOf(ts ...MessageType) typeSet {
+	var s typeSet
+	for _, t := range ts {
+		s[t/64] |= 1 << (t % 64)
+	}
+	return s
+}
+
+func (s *typeSet) has(t MessageType) bool {
+	return t < 128 && s[t/64]&(1<<(t%64)) != 0
+}
+
+var (
+	// Messages a client sends (and a router receives) in an established
+	// session, besides GOODBYE and ABORT (spec basic and advanced
+	// messages.md, "Message Codes and Direction"). ERROR: callee -> router
+	// for INVOCATION.
+	clientSends = setOf(TypePublish, TypeSubscribe, TypeUnsubscribe, TypeCall, TypeCancel,
+		TypeRegister, TypeUnregister, TypeYield, TypeError)
+	// Messages a router sends (and a client receives) in an established
+	// session, besides GOODBYE and ABORT.
+	routerSends = setOf(TypePublished, TypeSubscribed, TypeUnsubscribed, TypeEvent,
+		TypeResult, TypeRegistered, TypeUnregistered, TypeInvocation, TypeInterrupt, TypeError)
+)
+
+// Receive is the receiving half of the session state machine: side, in
+// state s, receives a message of type t. It returns the state after the
+// message and what to do with it.
+//
+// The table (spec basic "Session Lifecycle" transitions 1-14 and
+// "Protocol Errors"; SUMMARY §6.3, §6.4):
+//
+//	state         side    message                            next          action
+//	any but Closed/Failed  ABORT                             Closed        process
+//	Closed        router  HELLO                              Establishing  process
+//	Closed        router  ABORT                              Closed        ignore
+//	Closed        router  other                              Failed        violation
+//	Closed        client  ABORT                              Closed        ignore
+//	Closed        client  other                              Failed        violation
+//	Establishing  router  other                              Failed        violation
+//	Establishing  client  WELCOME                            Established   process
+//	Establishing  client  CHALLENGE                          Challenging   process
+//	Establishing  client  other                              Failed        violation
+//	Challenging   router  AUTHENTICATE                       Challenging   process
+//	Challenging   client  WELCOME                            Established   process
+//	Challenging   client  CHALLENGE (another round)          Challenging   process
+//	Challenging   any     other                              Failed        violation
+//	Established   any     GOODBYE                            Closing       process
+//	Established   router  PUBLISH SUBSCRIBE UNSUBSCRIBE CALL CANCEL
+//	                      REGISTER UNREGISTER YIELD ERROR    Established   process
+//	Established   client  PUBLISHED SUBSCRIBED UNSUBSCRIBED EVENT RESULT
+//	                      REGISTERED UNREGISTERED INVOCATION
+//	                      INTERRUPT ERROR                    Established   process
+//	Established   any     other (HELLO, WELCOME, ...)        Failed        violation
+//	ShuttingDown  any     GOODBYE                            Closed        process
+//	ShuttingDown  any     other                              ShuttingDown  ignore
+//	Closing       any     other                              Closing       ignore
+//	Failed        any     any                                Failed        ignore
+//
+// Receive checks message types only; which REQUEST.Type an ERROR may
+// carry is checked by [FromList] (type level) and by the session (which
+// side may answer which request).
+func Receive(side Side, s State, t MessageType) (State, Action) {
+	if t == TypeAbort {
+		switch s {
+		case StateClosed, StateFailed:
+			return s, ActionIgnore
+		}
+		return StateClosed, ActionProcess
+	}
+	switch s {
+	case StateClosed:
+		if side == SideRouter && t == TypeHello {
+			return StateEstablishing, ActionProcess
+		}
+	case StateEstablishing:
+		if side == SideClient {
+			switch t {
+			case TypeWelcome:
+				return StateEstablished, ActionProcess
+			case TypeChallenge:
+				return StateChallenging, ActionProcess
+			}
+		}
+	case StateChallenging:
+		switch {
+		case side == SideRouter && t == TypeAuthenticate:
+			return StateChallenging, ActionProcess
+		case side == SideClient && t == TypeWelcome:
+			return StateEstablished, ActionProcess
+		case side == SideClient && t == TypeChallenge:
+			return StateChallenging, ActionProcess
+		}
+	case StateEstablished:
+		switch {
+		case t == TypeGoodbye:
+			return StateClosing, ActionProcess
+		case side == SideRouter && clientSends.has(t):
+			return StateEstablished, ActionProcess
+		case side == SideClient && routerSends.has(t):
+			return StateEstablished, ActionProcess
+		}
+	case StateShuttingDown:
+		if t == TypeGoodbye {
+			return StateClosed, ActionProcess
+		}
+		return s, ActionIgnore
+	case StateClosing, StateFailed:
+		return s, ActionIgnore
+	}
+	return StateFailed, ActionViolation
+}
+
+// Allowed reports whether side may receive a message of type t in state s
+// without a protocol violation, that is whether [Receive] does not return
+// [ActionViolation]. Messages that Receive says to ignore (anything but
+// GOODBYE while shutting down, for instance) are allowed; use Receive to
+// tell them apart.
+func Allowed(side Side, s State, t MessageType) bool {
+	_, a := Receive(side, s, t)
+	return a != ActionViolation
+}
+
+// Send is the sending half of the session state machine: side, in state s,
+// wants to send a message of type t. It returns the state after sending,
+// and false if side must not send t in state s (a bug in the caller; the
+// state is then returned unchanged).
+//
+//	state         side    message                            next
+//	any but Closed        ABORT                              Closed
+//	Closed        client  HELLO                              Establishing
+//	Establishing  router  WELCOME                            Established
+//	Establishing  router  CHALLENGE                          Challenging
+//	Challenging   router  WELCOME                            Established
+//	Challenging   router  CHALLENGE (another round)          Challenging
+//	Challenging   client  AUTHENTICATE                       Challenging
+//	Established   any     GOODBYE                            ShuttingDown
+//	Established   client  messages a router may receive      Established
+//	Established   router  messages a client may receive      Established
+//	Closing       any     GOODBYE (the echo)                 Closed
+//
+// A router that refuses a HELLO sends ABORT from Establishing; a peer that
+// detected a violation sends ABORT from Failed.
+func Send(side Side, s State, t MessageType) (State, bool) {
+	if t == TypeAbort {
+		if s == StateClosed {
+			return s, false
+		}
+		return StateClosed, true
+	}
+	switch s {
+	case StateClosed:
+		if side == SideClient && t == TypeHello {
+			return StateEstablishing, true
+		}
+	case StateEstablishing, StateChallenging:
+		switch {
+		case side == SideRouter && t == TypeWelcome:
+			return StateEstablished, true
+		case side == SideRouter && t == TypeChallenge:
+			return StateChallenging, true
+		case side == SideClient && s == StateChallenging && t == TypeAuthenticate:
+			return StateChallenging, true
+		}
+	case StateEstablished:
+		switch {
+		case t == TypeGoodbye:
+			return StateShuttingDown, true
+		case side == SideClient && clientSends.has(t):
+			return s, true
+		case side == SideRouter && routerSends.has(t):
+			return s, true
+		}
+	case StateClosing:
+		if t == TypeGoodbye {
+			return StateClosed, true
+		}
+	}
+	return s, false
+}
