@@ -115,10 +115,10 @@ type envelope struct {
 	list [maxFields]protocol.List
 }
 
-func (e *envelope) id(v protocol.ID)      { e.num[e.n] = uint64(v); e.n++ }
-func (e *envelope) s(v string)            { e.str[e.n] = v; e.n++ }
-func (e *envelope) d(v protocol.Dict)     { e.dict[e.n] = v; e.n++ }
-func (e *envelope) l(v protocol.List)     { e.list[e.n] = v; e.n++ }
+func (e *envelope) id(v protocol.ID)  { e.num[e.n] = uint64(v); e.n++ }
+func (e *envelope) s(v string)        { e.str[e.n] = v; e.n++ }
+func (e *envelope) d(v protocol.Dict) { e.dict[e.n] = v; e.n++ }
+func (e *envelope) l(v protocol.List) { e.list[e.n] = v; e.n++ }
 func (e *envelope) payload(args protocol.List, kwargs protocol.Dict) {
 	// The spec says SHOULD omit empty trailing Args/Kwargs (basic/messages,
 	// "Empty Arguments and Keyword Arguments").

@@ -774,7 +774,7 @@ func (d *jsonDecoder) number() (any, error) {
 		case !neg:
 			return mag, nil
 		case mag <= 1<<63:
-			return -int64(mag - 1) - 1, nil
+			return -int64(mag-1) - 1, nil
 		}
 	}
 	f, err := strconv.ParseFloat(string(d.data[start:i]), 64)
