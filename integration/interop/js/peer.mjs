@@ -1,0 +1,343 @@
+// peer.mjs drives one WAMP client library written by others (Autobahn|JS or
+// wampy.js) through one interop scenario and prints the outcome as a single
+// JSON line on stdout. It exits non-zero, with the reason on stderr and in an
+// {"ok":false,...} line, when the scenario fails.
+//
+// Usage:
+//
+//	node peer.mjs --lib autobahn|wampy --url ws://127.0.0.1:PORT/ \
+//	    --realm REALM --serializer json|msgpack|cbor --scenario NAME \
+//	    [--prefix URI_PREFIX] [--timeout MS]
+//
+// A RawSocket URL is written rs://127.0.0.1:PORT (Autobahn|JS only; it speaks
+// JSON only over RawSocket). Every option may also come from the environment:
+// WAMP_LIB, WAMP_URL, WAMP_REALM, WAMP_SERIALIZER, WAMP_SCENARIO, WAMP_PREFIX,
+// WAMP_TIMEOUT.
+//
+// Scenarios (PREFIX defaults to "wampkit.interop"; the Go test serves the
+// other side):
+//
+//	join       join the realm, report the session ID and the router's roles
+//	call       call PREFIX.echo with the standard payload, report the result
+//	binary     call PREFIX.echo with 256 bytes 0x00..0xff, report them as hex
+//	error      call PREFIX.fail, report the application error
+//	publish    publish the standard payload to PREFIX.topic (acknowledged)
+//	subscribe  subscribe to PREFIX.topic, print {"ready":true}, report the
+//	           first event
+//	callee     register PREFIX.echo (returns its arguments), PREFIX.fail
+//	           (raises wampkit.interop.error.app) and PREFIX.stop; print
+//	           {"ready":true}; report the invocations when PREFIX.stop is called
+//
+// Lines on stdout: at most one {"ready":true} line, then exactly one result
+// line. Binary values in results are written as {"$hex":"..."}.
+
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+
+const require = createRequire(import.meta.url);
+
+// The standard payload; the Go test holds the same values (payload.go).
+export const ARGS = ['hello', 42, -7, 3.5, true, null, [1, 'two'], { k: 'v' }];
+export const KWARGS = {
+  s: 'ünïcødé ✓',
+  i: 123456789,
+  f: 0.25,
+  b: false,
+  n: null,
+  l: [1, 2, 3],
+  d: { x: { y: 'z' } },
+};
+export const ERROR_URI = 'wampkit.interop.error.app';
+export const ERROR_ARGS = ['failed on purpose', 7];
+export const ERROR_KWARGS = { why: 'asked to', code: 42 };
+
+function binaryPayload() {
+  const b = Buffer.alloc(256);
+  for (let i = 0; i < 256; i++) b[i] = i;
+  return b;
+}
+
+const { values: opts } = parseArgs({
+  options: {
+    lib: { type: 'string', default: process.env.WAMP_LIB },
+    url: { type: 'string', default: process.env.WAMP_URL },
+    realm: { type: 'string', default: process.env.WAMP_REALM ?? 'realm1' },
+    serializer: { type: 'string', default: process.env.WAMP_SERIALIZER ?? 'json' },
+    scenario: { type: 'string', default: process.env.WAMP_SCENARIO },
+    prefix: { type: 'string', default: process.env.WAMP_PREFIX ?? 'wampkit.interop' },
+    timeout: { type: 'string', default: process.env.WAMP_TIMEOUT ?? '20000' },
+  },
+});
+
+// plain turns values decoded by any serializer into JSON-friendly values:
+// bytes become {"$hex": ...}, BigInt a number (or a string when too large).
+function plain(v) {
+  if (v instanceof Uint8Array) return { $hex: Buffer.from(v).toString('hex') };
+  if (v instanceof ArrayBuffer) return { $hex: Buffer.from(v).toString('hex') };
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [String(k), plain(x)]));
+  if (Array.isArray(v)) return v.map(plain);
+  if (v !== null && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  }
+  return v;
+}
+
+function emit(obj) {
+  process.stdout.write(JSON.stringify(plain(obj)) + '\n');
+}
+
+function fail(msg) {
+  emit({ ok: false, error: String(msg) });
+  process.stderr.write(`peer.mjs ${opts.lib}/${opts.serializer}/${opts.scenario}: ${msg}\n`);
+  process.exit(1);
+}
+
+for (const k of ['lib', 'url', 'scenario']) {
+  if (!opts[k]) fail(`missing --${k}`);
+}
+const timer = setTimeout(() => fail(`timed out after ${opts.timeout} ms`), Number(opts.timeout));
+
+// A session is the small API both adapters offer to the scenarios.
+//   info: {session, roles}
+//   call(uri, args, kwargs) -> {args, kwargs}; rejects with {error, args, kwargs}
+//   register(uri, fn(args, kwargs, details) -> {args, kwargs}; throws AppError)
+//   publish(uri, args, kwargs) -> {publication}
+//   subscribe(uri, fn(args, kwargs, details))
+//   leave()
+class AppError extends Error {
+  constructor(uri, args, kwargs) {
+    super(uri);
+    this.uri = uri;
+    this.args = args;
+    this.kwargs = kwargs;
+  }
+}
+
+async function autobahnSession() {
+  // Autobahn|JS uses the global WebSocket of Node 22+; give Node 20 the ws one.
+  globalThis.WebSocket ??= WebSocket;
+  const autobahn = require('autobahn');
+  const ser = {
+    json: () => new autobahn.serializer.JSONSerializer(),
+    msgpack: () => new autobahn.serializer.MsgpackSerializer(),
+    cbor: () => new autobahn.serializer.CBORSerializer(),
+  }[opts.serializer];
+  if (!ser) fail(`autobahn: unknown serializer ${opts.serializer}`);
+  let transport;
+  const u = new URL(opts.url);
+  if (u.protocol === 'rs:' || u.protocol === 'tcp:') {
+    if (opts.serializer !== 'json') fail('autobahn: RawSocket in Node speaks JSON only');
+    transport = { type: 'rawsocket', host: u.hostname, port: Number(u.port) };
+  } else {
+    transport = { type: 'websocket', url: opts.url, serializers: [ser()] };
+  }
+  const conn = new autobahn.Connection({
+    realm: opts.realm,
+    transports: [transport],
+    max_retries: 0,
+    retry_if_unreachable: false,
+  });
+  const session = await new Promise((resolve, reject) => {
+    conn.onopen = (s, details) => resolve({ s, details });
+    conn.onclose = (reason, details) => {
+      reject(new Error(`connection closed before join: ${reason} ${JSON.stringify(details)}`));
+      return true; // do not retry
+    };
+    conn.open();
+  });
+  const s = session.s;
+  const wrapErr = (e) => {
+    if (e instanceof autobahn.Error) return { error: e.error, args: e.args, kwargs: e.kwargs };
+    return e;
+  };
+  return {
+    info: { session: s.id, roles: session.details.roles, details: session.details },
+    async call(uri, args, kwargs) {
+      try {
+        const r = await s.call(uri, args, kwargs);
+        // Autobahn|JS returns a bare value for a single positional result
+        // and no kwargs, and a Result object otherwise.
+        if (r instanceof autobahn.Result) return { args: r.args ?? [], kwargs: r.kwargs ?? {} };
+        return { args: r === undefined ? [] : [r], kwargs: {} };
+      } catch (e) {
+        throw wrapErr(e);
+      }
+    },
+    async register(uri, fn) {
+      await s.register(uri, (args, kwargs, details) => {
+        try {
+          const r = fn(args ?? [], kwargs ?? {}, details);
+          return new autobahn.Result(r.args, r.kwargs);
+        } catch (e) {
+          if (e instanceof AppError) throw new autobahn.Error(e.uri, e.args, e.kwargs);
+          throw e;
+        }
+      });
+    },
+    async publish(uri, args, kwargs) {
+      try {
+        const p = await s.publish(uri, args, kwargs, { acknowledge: true });
+        return { publication: p.id };
+      } catch (e) {
+        throw wrapErr(e);
+      }
+    },
+    async subscribe(uri, fn) {
+      await s.subscribe(uri, (args, kwargs, details) => fn(args ?? [], kwargs ?? {}, details));
+    },
+    async leave() {
+      await new Promise((resolve) => {
+        conn.onclose = () => {
+          resolve();
+          return true;
+        };
+        conn.close();
+      });
+    },
+  };
+}
+
+async function wampySession() {
+  const { Wampy } = await import('wampy');
+  const ser = {
+    json: async () => new (await import('wampy/JsonSerializer.js')).JsonSerializer(),
+    msgpack: async () => new (await import('wampy/MsgpackSerializer.js')).MsgpackSerializer(),
+    cbor: async () => new (await import('wampy/CborSerializer.js')).CborSerializer(),
+  }[opts.serializer];
+  if (!ser) fail(`wampy: unknown serializer ${opts.serializer}`);
+  if (!opts.url.startsWith('ws')) fail('wampy: WebSocket only');
+  const w = new Wampy(opts.url, {
+    realm: opts.realm,
+    ws: WebSocket,
+    serializer: await ser(),
+    autoReconnect: false,
+    debug: false,
+  });
+  const details = await w.connect();
+  const wrapErr = (e) => {
+    // wampy rejects with a WampError (an Error) whose errorUri is the URI.
+    if (e && typeof e.errorUri === 'string') {
+      return { error: e.errorUri, args: e.argsList ?? [], kwargs: e.argsDict ?? {} };
+    }
+    return e;
+  };
+  return {
+    info: { session: w.getSessionId(), roles: details?.roles, details },
+    async call(uri, args, kwargs) {
+      try {
+        const r = await w.call(uri, { argsList: args, argsDict: kwargs });
+        return { args: r.argsList ?? [], kwargs: r.argsDict ?? {} };
+      } catch (e) {
+        throw wrapErr(e);
+      }
+    },
+    async register(uri, fn) {
+      await w.register(uri, ({ argsList, argsDict, details: d }) => {
+        try {
+          const r = fn(argsList ?? [], argsDict ?? {}, d);
+          return { argsList: r.args, argsDict: r.kwargs };
+        } catch (e) {
+          if (e instanceof AppError) {
+            // wampy turns a thrown {error, argsList, argsDict} into ERROR.
+            // eslint-disable-next-line no-throw-literal
+            throw { error: e.uri, argsList: e.args, argsDict: e.kwargs };
+          }
+          throw e;
+        }
+      });
+    },
+    async publish(uri, args, kwargs) {
+      try {
+        const r = await w.publish(uri, { argsList: args, argsDict: kwargs }, { acknowledge: true });
+        return { publication: r?.publicationId };
+      } catch (e) {
+        throw wrapErr(e);
+      }
+    },
+    async subscribe(uri, fn) {
+      await w.subscribe(uri, ({ argsList, argsDict, details: d }) => fn(argsList ?? [], argsDict ?? {}, d));
+    },
+    async leave() {
+      await w.disconnect();
+    },
+  };
+}
+
+const scenarios = {
+  async join(s) {
+    return { session: s.info.session, roles: Object.keys(s.info.roles ?? {}).sort() };
+  },
+  async call(s) {
+    return await s.call(`${opts.prefix}.echo`, ARGS, KWARGS);
+  },
+  async binary(s) {
+    const r = await s.call(`${opts.prefix}.echo`, [binaryPayload()], {});
+    const got = r.args[0];
+    if (!(got instanceof Uint8Array)) {
+      throw new Error(`echoed bytes came back as ${typeof got} ${JSON.stringify(plain(got))?.slice(0, 80)}`);
+    }
+    return { args: r.args, kwargs: r.kwargs };
+  },
+  async error(s) {
+    try {
+      const r = await s.call(`${opts.prefix}.fail`, ['please fail'], {});
+      throw new Error(`call succeeded, want an error: ${JSON.stringify(plain(r))}`);
+    } catch (e) {
+      if (e instanceof Error) throw e;
+      return { error: e.error, args: e.args ?? [], kwargs: e.kwargs ?? {} };
+    }
+  },
+  async publish(s) {
+    return await s.publish(`${opts.prefix}.topic`, ARGS, KWARGS);
+  },
+  async subscribe(s) {
+    let got;
+    const first = new Promise((resolve) => {
+      got = resolve;
+    });
+    await s.subscribe(`${opts.prefix}.topic`, (args, kwargs) => got({ args, kwargs }));
+    emit({ ready: true });
+    return await first;
+  },
+  async callee(s) {
+    const invocations = [];
+    let stop;
+    const stopped = new Promise((resolve) => {
+      stop = resolve;
+    });
+    await s.register(`${opts.prefix}.echo`, (args, kwargs) => {
+      invocations.push('echo');
+      return { args, kwargs };
+    });
+    await s.register(`${opts.prefix}.fail`, () => {
+      invocations.push('fail');
+      throw new AppError(ERROR_URI, ERROR_ARGS, ERROR_KWARGS);
+    });
+    await s.register(`${opts.prefix}.stop`, () => {
+      invocations.push('stop');
+      // Answer first, then leave.
+      setImmediate(stop);
+      return { args: [], kwargs: {} };
+    });
+    emit({ ready: true });
+    await stopped;
+    return { invocations };
+  },
+};
+
+async function main() {
+  const scenario = scenarios[opts.scenario];
+  if (!scenario) fail(`unknown scenario ${opts.scenario}`);
+  const mk = { autobahn: autobahnSession, wampy: wampySession }[opts.lib];
+  if (!mk) fail(`unknown lib ${opts.lib}`);
+  const s = await mk();
+  const result = await scenario(s);
+  await s.leave();
+  clearTimeout(timer);
+  emit({ ok: true, lib: opts.lib, serializer: opts.serializer, scenario: opts.scenario, ...result });
+  process.exit(0);
+}
+
+main().catch((e) => fail(e instanceof Error ? (e.stack ?? e.message) : JSON.stringify(plain(e))));
