@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/serialize"
 )
 
 // DefaultLocalQueue is the queue size of each direction of a local link
@@ -13,10 +14,19 @@ import (
 const DefaultLocalQueue = 64
 
 // LocalPair returns the two ends of an in-process link. Messages cross as
-// the same values, neither serialized nor copied: a message and its payload
-// are read-only from the moment it is sent, for sender and receiver alike.
-// queue is the capacity of each direction; zero or less means
-// DefaultLocalQueue.
+// the same values, neither serialized nor copied; a *serialize.Shared is
+// unwrapped, so receivers get its inner message. queue is the capacity of
+// each direction; zero or less means DefaultLocalQueue.
+//
+// Ownership: a message and everything it references (Details, Args,
+// Kwargs, nested maps and slices) belong to nobody once sent. The sender
+// must not modify it after Send, and the receiver must treat it as
+// read-only, because the same value may also have been sent to other
+// peers (a router hands one EVENT to every subscriber).
+//
+// Closing either end closes the link: both ends' Send return ErrClosed,
+// and both ends' Recv first return what was already queued to them, then
+// an error wrapping ErrClosed and the reason given to Close.
 func LocalPair(queue int) (Peer, Peer) {
 	if queue <= 0 {
 		queue = DefaultLocalQueue
@@ -27,20 +37,26 @@ func LocalPair(queue int) (Peer, Peer) {
 	return &localPeer{link: link, in: b2a, out: a2b}, &localPeer{link: link, in: a2b, out: b2a}
 }
 
+// localLink is the state both ends of a local link share.
 type localLink struct {
-	once   sync.Once
-	done   chan struct{}
-	reason error // written once before done is closed
+	once sync.Once
+	done chan struct{}
+	err  error // Recv's error after the close; written once before done is closed
 }
 
+// localPeer is one end of a local link.
 type localPeer struct {
 	link *localLink
 	in   <-chan protocol.Message
 	out  chan<- protocol.Message
 }
 
-var _ Peer = (*localPeer)(nil)
+var (
+	_ Peer     = (*localPeer)(nil)
+	_ Detailer = (*localPeer)(nil)
+)
 
+// Recv implements Peer.
 func (p *localPeer) Recv() (protocol.Message, error) {
 	// Deliver what was queued before the close, then report the close.
 	select {
@@ -57,11 +73,15 @@ func (p *localPeer) Recv() (protocol.Message, error) {
 			return m, nil
 		default:
 		}
-		return nil, p.closedErr()
+		return nil, p.link.err
 	}
 }
 
-func (p *localPeer) Send(ctx context.Context, m protocol.Message) error {
+// Send implements Peer. It never blocks and does not use ctx.
+func (p *localPeer) Send(_ context.Context, m protocol.Message) error {
+	if sh, ok := m.(*serialize.Shared); ok {
+		m = sh.Message()
+	}
 	select {
 	case <-p.link.done:
 		return ErrClosed
@@ -75,17 +95,19 @@ func (p *localPeer) Send(ctx context.Context, m protocol.Message) error {
 	}
 }
 
+// Close implements Peer. It closes both ends at once; it never blocks.
 func (p *localPeer) Close(reason error) error {
 	p.link.once.Do(func() {
-		p.link.reason = reason
+		p.link.err = ErrClosed
+		if reason != nil {
+			p.link.err = fmt.Errorf("%w: %w", ErrClosed, reason)
+		}
 		close(p.link.done)
 	})
 	return nil
 }
 
-func (p *localPeer) closedErr() error {
-	if p.link.reason != nil {
-		return fmt.Errorf("%w: %w", ErrClosed, p.link.reason)
-	}
-	return ErrClosed
+// TransportDetails implements Detailer: {"type": "local"}.
+func (p *localPeer) TransportDetails() protocol.Dict {
+	return protocol.Dict{"type": "local"}
 }

@@ -1,0 +1,97 @@
+// Package transport carries WAMP messages between a client and a router:
+// in-process, over WebSocket and over RawSocket (WAMP spec, SUMMARY §13;
+// basic/building_blocks.md "Transports", advanced/transport_rawsocket.md,
+// advanced/transport_batched_websocket.md).
+//
+// # Overview
+//
+// A [Peer] is one end of a session's message stream: Recv, Send, Close.
+// The router and the client see only Peer.
+//
+// The simplest link is in-process, a connected pair that hands message
+// values across without serializing them:
+//
+//	routerEnd, clientEnd := transport.LocalPair(0)
+//
+// The router side of the network transports is a [WebSocketServer] (an
+// http.Handler to mount on your own mux) and a [RawSocketServer] that
+// serves any net.Listener (TCP, Unix domain sockets, with optional TLS):
+//
+//	ws := &transport.WebSocketServer{Handler: serveSession}
+//	http.Handle("/ws", ws)
+//
+//	rs := &transport.RawSocketServer{
+//		Config:  transport.RawSocketConfig{MaxConnections: 1000},
+//		Handler: serveSession,
+//	}
+//	l, _ := net.Listen("tcp", "127.0.0.1:8081")
+//	go rs.Serve(l)
+//	defer rs.Close()
+//
+// The client side dials:
+//
+//	p, err := transport.DialWebSocket(ctx, "ws://127.0.0.1:8080/ws",
+//		transport.WebSocketDialConfig{Serializer: serialize.MessagePack})
+//	p, err := transport.DialRawSocket(ctx, "unix", "/run/wamp.sock",
+//		transport.RawSocketDialConfig{Serializer: serialize.CBOR})
+//
+// WebSocket negotiates wamp.2.json (text messages), wamp.2.msgpack,
+// wamp.2.cbor (binary messages) and wamp.2.json.batched; a client that
+// offers none of them gets HTTP 400. RawSocket runs the spec's 4-octet
+// handshake (magic 0x7F, maximum length exponent, serializer id) and
+// answers refusals with its error codes ([RawSocketError]).
+//
+// Every network peer has a bounded outbound queue and one writer
+// goroutine. Send never blocks: it queues the message or returns
+// [ErrQueueFull] at once, or [ErrClosed]. The writer encodes what is queued
+// and writes it in as few system calls as it can: a RawSocket writer puts
+// every queued frame into one write, a wamp.2.json.batched writer puts
+// them into one WebSocket message, the other WebSocket writers send one
+// WebSocket message each. Writes have a deadline, so a peer that stops
+// reading fails its own connection and never blocks anyone else.
+// Keep-alive pings (WebSocket ping frames, RawSocket PING frames) detect
+// dead peers; RawSocket PINGs from the other end are answered with a PONG
+// echoing the payload, as the spec requires.
+//
+// A message larger than the negotiated maximum fails the connection
+// (WebSocket close code 1009); a message that does not decode does not:
+// Recv returns an error wrapping protocol.ErrMalformed and the caller
+// decides (the spec says to ABORT with wamp.error.protocol_violation).
+//
+// Every peer of this package implements [Detailer], describing its carrier
+// for the session meta API.
+//
+// # Concurrency
+//
+// A Peer supports one goroutine calling Recv at a time (the session's
+// goroutine: network peers read and decode on it, so there is no hand-off
+// between reading and routing). Send, Close and TransportDetails may be
+// called from any goroutine, concurrently with each other and with Recv.
+//
+// [RawSocketServer.Serve] may run on several listeners at once, and
+// [RawSocketServer.Close] may be called from any goroutine. ServeHTTP of
+// [WebSocketServer] is called by net/http on many goroutines;
+// [WebSocketServer.Close] may be called from any goroutine. Set the Config
+// and Handler fields of both servers before they serve.
+//
+// # Ownership
+//
+// Messages: the sender must not modify a message (or anything it
+// references) after Send; receivers treat what Recv returns as read-only.
+// The in-process link hands over the very same value; network peers
+// decode into fresh values that share no memory with buffers.
+//
+// Peers: whoever dials a peer closes it. A server's Handler owns the peer
+// it is given until it returns; the server closes the peer then. Close
+// flushes what is queued within CloseTimeout, closes the connection, and
+// returns after the peer's writer goroutine has ended; it is idempotent.
+// A peer whose connection fails (read error, write timeout, keep-alive
+// timeout, a frame over the limit) closes itself, and Recv reports the
+// reason wrapped in ErrClosed, but the owner must still call Close.
+//
+// Servers: [RawSocketServer.Close] closes its listeners and every
+// connection and waits for every goroutine it started, Handler calls
+// included; [WebSocketServer.Close] does the same for its upgraded
+// connections (the http.Server is yours to shut down). Serve closes its
+// listener when it returns.
+package transport

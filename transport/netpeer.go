@@ -1,0 +1,174 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// peerCore is the state every network peer shares: the bounded outbound
+// queue, the close reason and the lifecycle of the writer goroutine.
+//
+// Lifecycle: shutdown (from Close, a failed read or a failed write) records
+// the first reason and closes closing; the writer goroutine then flushes
+// what is queued (bounded by closeDeadline), closes the connection and
+// closes done. Close waits for done, and if the writer is stuck past the
+// close timeout it closes the connection itself, which unblocks the writer.
+type peerCore struct {
+	opts peerOptions
+	conn net.Conn // the network connection; Close is safe from any goroutine
+
+	out     chan protocol.Message // the outbound queue; never closed
+	closing chan struct{}         // closed once by shutdown
+	done    chan struct{}         // closed by the writer when it has finished
+
+	once          sync.Once
+	reason        error     // written once, before closing is closed
+	closeDeadline time.Time // written once, before closing is closed
+
+	details protocol.Dict // read-only after construction
+}
+
+func (c *peerCore) init(conn net.Conn, opts peerOptions, details protocol.Dict) {
+	c.opts = opts
+	c.conn = conn
+	c.out = make(chan protocol.Message, opts.queueSize)
+	c.closing = make(chan struct{})
+	c.done = make(chan struct{})
+	c.details = details
+}
+
+// Send implements Peer. It never blocks.
+func (c *peerCore) Send(_ context.Context, m protocol.Message) error {
+	select {
+	case <-c.closing:
+		return ErrClosed
+	default:
+	}
+	select {
+	case c.out <- m:
+		return nil
+	default:
+		return ErrQueueFull
+	}
+}
+
+// Close implements Peer: it stops accepting messages, lets the writer flush
+// what is queued within the close timeout, closes the connection and
+// returns when the writer goroutine has ended.
+func (c *peerCore) Close(reason error) error {
+	c.shutdown(reason)
+	select {
+	case <-c.done:
+		return nil
+	default:
+	}
+	t := time.NewTimer(c.opts.closeTimeout + c.opts.closeTimeout/2)
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
+		// The writer did not finish in time (its deadline should have
+		// fired); closing the connection unblocks any write.
+		_ = c.conn.Close()
+		<-c.done
+	}
+	return nil
+}
+
+// TransportDetails implements Detailer.
+func (c *peerCore) TransportDetails() protocol.Dict {
+	d := make(protocol.Dict, len(c.details))
+	for k, v := range c.details {
+		d[k] = v
+	}
+	return d
+}
+
+// shutdown records reason (the first one wins) and tells the writer to
+// finish. It reports whether this call was the first.
+func (c *peerCore) shutdown(reason error) bool {
+	first := false
+	c.once.Do(func() {
+		first = true
+		c.reason = reason
+		c.closeDeadline = time.Now().Add(c.opts.closeTimeout)
+		close(c.closing)
+	})
+	return first
+}
+
+// isClosing reports whether shutdown has been called.
+func (c *peerCore) isClosing() bool {
+	select {
+	case <-c.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// closedErr is the error Recv returns once the peer is closed: ErrClosed
+// wrapping the recorded reason. Only valid after shutdown.
+func (c *peerCore) closedErr() error {
+	<-c.closing
+	if c.reason == nil {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, c.reason)
+}
+
+// failRead records a read error as the close reason (unless the peer is
+// already closing) and returns the error for Recv.
+func (c *peerCore) failRead(err error) error {
+	c.shutdown(err)
+	return c.closedErr()
+}
+
+// writeDeadline is the deadline for the next write: the write timeout, cut
+// short by the close deadline once the peer is closing.
+func (c *peerCore) writeDeadline() time.Time {
+	d := time.Now().Add(c.opts.writeTimeout)
+	if c.isClosing() && c.closeDeadline.Before(d) {
+		d = c.closeDeadline
+	}
+	return d
+}
+
+// peerAddr formats a remote address for TransportDetails: "tcp4:1.2.3.4:5",
+// "tcp6:[::1]:5" or "unix:/path".
+func peerAddr(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		if a.IP.To4() != nil {
+			return "tcp4:" + a.String()
+		}
+		return "tcp6:" + a.String()
+	case *net.UnixAddr:
+		return "unix:" + a.Name
+	}
+	return strings.ToLower(a.Network()) + ":" + a.String()
+}
+
+// idleConn is a net.Conn whose reads fail when nothing arrives within idle,
+// which is how a dead peer is detected: our keep-alive pings make a live
+// peer send pongs well within that time.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c idleConn) Read(b []byte) (int, error) {
+	if c.idle > 0 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	}
+	return c.Conn.Read(b)
+}
