@@ -1,0 +1,153 @@
+package router
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// Authenticator authenticates the sessions that join a realm with one
+// authentication method (spec advanced "Authentication", SUMMARY §17).
+// [Anonymous] is the built-in one; ticket, WAMP-CRA and cryptosign fit the
+// same interface.
+//
+// Authenticate runs on the session's goroutine during the opening
+// handshake, bounded by ctx (which ends at [Config.HandshakeTimeout]). It
+// may run any number of CHALLENGE/AUTHENTICATE rounds through ch. It
+// returns the session's identity, or an error: an [*AuthError] becomes the
+// ABORT reason and message sent to the client; any other error is logged
+// and answered with ABORT wamp.error.authentication_failed.
+//
+// Implementations must be safe for concurrent use: many sessions may
+// authenticate at once.
+type Authenticator interface {
+	// AuthMethod returns the method name as it appears in
+	// HELLO.Details.authmethods, e.g. "anonymous" or "ticket".
+	AuthMethod() string
+	// Authenticate authenticates the client described by req.
+	Authenticate(ctx context.Context, req *AuthRequest, ch Challenger) (*Identity, error)
+}
+
+// AuthRequest describes a client asking to join a realm. It is read-only
+// for the Authenticator.
+type AuthRequest struct {
+	// Realm is the realm the client asked to join.
+	Realm protocol.URI
+	// Session is the ID the session will have once welcomed (WAMP-CRA
+	// puts it in its challenge).
+	Session protocol.ID
+	// AuthID is HELLO.Details.authid, or "" if absent.
+	AuthID string
+	// AuthMethods is HELLO.Details.authmethods, or ["anonymous"] if absent.
+	AuthMethods []string
+	// AuthExtra is HELLO.Details.authextra, or nil.
+	AuthExtra protocol.Dict
+	// Hello is the client's HELLO message.
+	Hello *protocol.Hello
+	// Transport describes the carrier (see transport.Detailer), or is nil.
+	Transport protocol.Dict
+}
+
+// Challenger runs one CHALLENGE/AUTHENTICATE round for an
+// [Authenticator]: it sends [CHALLENGE, method, extra] to the client and
+// returns its AUTHENTICATE. It returns an error if ctx ends, the client
+// goes away or answers with anything else.
+type Challenger interface {
+	Challenge(ctx context.Context, method string, extra protocol.Dict) (*protocol.Authenticate, error)
+}
+
+// Identity is the result of a successful authentication, sent to the
+// client in WELCOME.Details (spec advanced "Authentication").
+type Identity struct {
+	AuthID       string
+	AuthRole     string
+	AuthMethod   string        // empty means the Authenticator's AuthMethod
+	AuthProvider string        // empty means "static"
+	AuthExtra    protocol.Dict // optional WELCOME.Details.authextra
+}
+
+// AuthError is returned by an [Authenticator] to refuse a client: the
+// router answers ABORT with Reason and, if not empty, Details.message.
+type AuthError struct {
+	// Reason is the ABORT reason, e.g. wamp.error.authentication_denied.
+	Reason protocol.URI
+	// Message is a human-readable explanation for the client.
+	Message string
+}
+
+// Error returns "router: authentication refused: <reason>: <message>".
+func (e *AuthError) Error() string {
+	if e.Message == "" {
+		return "router: authentication refused: " + string(e.Reason)
+	}
+	return "router: authentication refused: " + string(e.Reason) + ": " + e.Message
+}
+
+// Anonymous admits every client without credentials: authmethod and
+// authrole "anonymous", authprovider "static", and the authid the client
+// asked for in HELLO.Details.authid or else a random one.
+type Anonymous struct {
+	// AuthRole is the role given to anonymous sessions. Empty means
+	// "anonymous".
+	AuthRole string
+}
+
+// AuthMethod returns "anonymous".
+func (Anonymous) AuthMethod() string { return "anonymous" }
+
+// Authenticate admits the client.
+func (a Anonymous) Authenticate(_ context.Context, req *AuthRequest, _ Challenger) (*Identity, error) {
+	id := req.AuthID
+	if id == "" {
+		id = randomAuthID()
+	}
+	role := a.AuthRole
+	if role == "" {
+		role = "anonymous"
+	}
+	return &Identity{AuthID: id, AuthRole: role, AuthMethod: "anonymous", AuthProvider: "static"}, nil
+}
+
+// randomAuthID returns a random authid like "ZR6F-KQ7A-3YMT-HJ2C".
+func randomAuthID() string {
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789" // 32 symbols, no 0/O/1/I
+	var b [16]byte
+	rand.Read(b[:])
+	out := make([]byte, 0, 19)
+	for i, c := range b {
+		if i > 0 && i%4 == 0 {
+			out = append(out, '-')
+		}
+		out = append(out, alphabet[c%32])
+	}
+	return string(out)
+}
+
+// authChallenger is the Challenger of one session's handshake.
+type authChallenger struct{ s *session }
+
+func (c authChallenger) Challenge(ctx context.Context, method string, extra protocol.Dict) (*protocol.Authenticate, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := c.s.peer.Send(ctx, &protocol.Challenge{AuthMethod: method, Extra: extra}); err != nil {
+		return nil, fmt.Errorf("router: send CHALLENGE: %w", err)
+	}
+	m, err := c.s.peer.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("router: wait for AUTHENTICATE: %w", err)
+	}
+	a, ok := m.(*protocol.Authenticate)
+	if !ok {
+		return nil, &violationError{msg: "expected AUTHENTICATE, got " + m.Type().String()}
+	}
+	return a, nil
+}
+
+// violationError is returned inside the handshake when the client breaks
+// the protocol; the session answers ABORT wamp.error.protocol_violation.
+type violationError struct{ msg string }
+
+func (e *violationError) Error() string { return "router: protocol violation: " + e.msg }

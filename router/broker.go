@@ -1,0 +1,412 @@
+package router
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/serialize"
+)
+
+// broker routes PubSub messages of one realm (spec basic "Publish and
+// Subscribe", advanced "Pattern-based Subscription").
+//
+// Publishing reads the index without locks for exact topics: exact holds
+// URI -> *subscription, and each subscription's subscriber set is an
+// immutable snapshot behind an atomic pointer, replaced (copy on write)
+// under mu by subscribe and unsubscribe. Pattern subscriptions live in two
+// tries guarded by pmu; a publish takes pmu only while at least one pattern
+// subscription exists, so exact publishing does not pay for patterns.
+type broker struct {
+	r *Router
+
+	// mu serializes changes of the index (subscribe, unsubscribe, leave).
+	mu    sync.Mutex
+	byKey map[subKey]*subscription // guarded by mu: every subscription
+
+	exact sync.Map // protocol.URI -> *subscription with match exact
+
+	patterns atomic.Int64 // number of pattern subscriptions
+	pmu      sync.RWMutex // guards prefix and wildcard; written under mu
+	prefix   prefixNode
+	wildcard wildNode
+}
+
+type subKey struct {
+	topic protocol.URI
+	match protocol.MatchPolicy
+}
+
+// subscription is one topic+match. All sessions subscribed to the same
+// topic with the same policy share it, and so share one subscription ID
+// and one EVENT per publication (spec basic "Subscription IDs" allows this).
+type subscription struct {
+	id    protocol.ID
+	topic protocol.URI
+	match protocol.MatchPolicy
+	// subscribers is the current set; the slice is never modified after
+	// it is stored. Written under broker.mu.
+	subscribers atomic.Pointer[[]*session]
+}
+
+func (b *broker) init(r *Router) {
+	b.r = r
+	b.byKey = make(map[subKey]*subscription)
+}
+
+// subscribe handles SUBSCRIBE on the subscriber's goroutine.
+func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
+	match := protocol.MatchPolicy(m.Options.String("match"))
+	if match == "" {
+		match = protocol.MatchExact
+	}
+	if !match.Valid() {
+		s.send(&protocol.Error{RequestType: protocol.TypeSubscribe, Request: m.Request,
+			URI: protocol.ErrInvalidArgument, Args: protocol.List{"unknown match policy " + string(match)}})
+		return
+	}
+	if err := protocol.CheckPattern(m.Topic, match, b.r.cfg.StrictURIs); err != nil {
+		s.send(&protocol.Error{RequestType: protocol.TypeSubscribe, Request: m.Request,
+			URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
+		return
+	}
+	key := subKey{m.Topic, match}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	sub := b.byKey[key]
+	if sub != nil && s.subs[sub.id] == sub {
+		// Same session, same topic and policy: the existing subscription
+		// (spec basic "SUBSCRIBED").
+		s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id})
+		return
+	}
+	if sub == nil {
+		sub = &subscription{id: b.r.regIDs.Next(), topic: m.Topic, match: match}
+		sub.subscribers.Store(&[]*session{})
+		b.byKey[key] = sub
+		b.addIndexLocked(sub)
+	}
+	// SUBSCRIBED is queued before the session appears in the snapshot, so
+	// no EVENT of the subscription can overtake it (spec basic "Ordering
+	// Guarantees").
+	if !s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id}) {
+		if len(*sub.subscribers.Load()) == 0 {
+			b.removeLocked(sub)
+		}
+		return
+	}
+	old := *sub.subscribers.Load()
+	next := make([]*session, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, s)
+	sub.subscribers.Store(&next)
+	s.subs[sub.id] = sub
+}
+
+// unsubscribe handles UNSUBSCRIBE on the subscriber's goroutine.
+func (b *broker) unsubscribe(s *session, m *protocol.Unsubscribe) {
+	sub := s.subs[m.Subscription]
+	if sub == nil {
+		s.send(&protocol.Error{RequestType: protocol.TypeUnsubscribe, Request: m.Request,
+			URI: protocol.ErrNoSuchSubscription})
+		return
+	}
+	b.mu.Lock()
+	b.removeSubscriberLocked(sub, s)
+	b.mu.Unlock()
+	delete(s.subs, sub.id)
+	s.send(&protocol.Unsubscribed{Request: m.Request})
+}
+
+// leave drops every subscription of s.
+func (b *broker) leave(s *session) {
+	if len(s.subs) == 0 {
+		return
+	}
+	b.mu.Lock()
+	for _, sub := range s.subs {
+		b.removeSubscriberLocked(sub, s)
+	}
+	b.mu.Unlock()
+	clear(s.subs)
+}
+
+// removeSubscriberLocked removes s from sub and drops sub when it has no
+// subscriber left. b.mu must be held.
+func (b *broker) removeSubscriberLocked(sub *subscription, s *session) {
+	old := *sub.subscribers.Load()
+	next := make([]*session, 0, len(old))
+	for _, t := range old {
+		if t != s {
+			next = append(next, t)
+		}
+	}
+	if len(next) == 0 {
+		b.removeLocked(sub)
+	}
+	sub.subscribers.Store(&next)
+}
+
+// addIndexLocked makes sub findable by publish. b.mu must be held.
+func (b *broker) addIndexLocked(sub *subscription) {
+	switch sub.match {
+	case protocol.MatchExact:
+		b.exact.Store(sub.topic, sub)
+	case protocol.MatchPrefix:
+		b.pmu.Lock()
+		b.prefix.insert(string(sub.topic), sub)
+		b.pmu.Unlock()
+		b.patterns.Add(1)
+	case protocol.MatchWildcard:
+		b.pmu.Lock()
+		b.wildcard.insert(string(sub.topic), sub)
+		b.pmu.Unlock()
+		b.patterns.Add(1)
+	}
+}
+
+// removeLocked drops sub from the index. b.mu must be held.
+func (b *broker) removeLocked(sub *subscription) {
+	delete(b.byKey, subKey{sub.topic, sub.match})
+	switch sub.match {
+	case protocol.MatchExact:
+		b.exact.CompareAndDelete(sub.topic, sub)
+	case protocol.MatchPrefix:
+		b.pmu.Lock()
+		b.prefix.remove(string(sub.topic), sub)
+		b.pmu.Unlock()
+		b.patterns.Add(-1)
+	case protocol.MatchWildcard:
+		b.pmu.Lock()
+		b.wildcard.remove(string(sub.topic), sub)
+		b.pmu.Unlock()
+		b.patterns.Add(-1)
+	}
+}
+
+// publication is what one PUBLISH needs while it is routed.
+type publication struct {
+	pub       *session
+	msg       *protocol.Publish
+	id        protocol.ID
+	excludeMe bool
+	details   protocol.Dict // EVENT.Details for exact subscriptions
+	filter    *eligibility  // nil: no black/white lists
+}
+
+// publish handles PUBLISH on the publisher's goroutine: it sends the EVENTs
+// itself, in order, so events of one publisher reach each subscriber in
+// publication order (spec basic "Ordering Guarantees").
+func (b *broker) publish(s *session, m *protocol.Publish) {
+	opts := m.Options
+	ack := opts.Bool("acknowledge")
+	if err := protocol.CheckURI(m.Topic, b.r.cfg.StrictURIs); err != nil {
+		// Unacknowledged publications get no answer, not even an error
+		// (spec basic "PUBLISH": "whether the publication was successful
+		// indeed or not").
+		if ack {
+			s.send(&protocol.Error{RequestType: protocol.TypePublish, Request: m.Request,
+				URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
+		}
+		return
+	}
+	p := publication{pub: s, msg: m, id: protocol.GlobalID(), excludeMe: true}
+	if len(opts) > 0 {
+		if v, ok := opts["exclude_me"].(bool); ok {
+			p.excludeMe = v
+		}
+		p.filter = newEligibility(opts)
+		if opts.Bool("disclose_me") {
+			// Publisher identification (spec advanced "Publisher
+			// Identification").
+			p.details = protocol.Dict{
+				"publisher":          uint64(s.id),
+				"publisher_authid":   s.authID,
+				"publisher_authrole": s.authRole,
+			}
+		}
+	}
+	if v, ok := b.exact.Load(m.Topic); ok {
+		b.deliver(&p, v.(*subscription), p.details)
+	}
+	if b.patterns.Load() > 0 {
+		b.publishPatterns(&p)
+	}
+	if ack {
+		s.send(&protocol.Published{Request: m.Request, Publication: p.id})
+	}
+}
+
+// publishPatterns delivers p to every matching prefix and wildcard
+// subscription, with EVENT.Details.topic set to the concrete topic (spec
+// advanced "Pattern-based Subscription").
+func (b *broker) publishPatterns(p *publication) {
+	var buf [8]*subscription
+	topic := string(p.msg.Topic)
+	b.pmu.RLock()
+	subs := b.prefix.match(topic, buf[:0])
+	subs = b.wildcard.match(topic, subs)
+	b.pmu.RUnlock()
+	if len(subs) == 0 {
+		return
+	}
+	details := make(protocol.Dict, len(p.details)+1)
+	for k, v := range p.details {
+		details[k] = v
+	}
+	details["topic"] = topic
+	for _, sub := range subs {
+		b.deliver(p, sub, details)
+	}
+}
+
+// deliver sends one EVENT to every eligible subscriber of sub. The EVENT
+// is one immutable value shared by all of them; wrapped in a
+// serialize.Shared it is encoded at most once per serializer.
+func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dict) {
+	subs := *sub.subscribers.Load()
+	if len(subs) == 0 || len(subs) == 1 && subs[0] == p.pub && p.excludeMe {
+		return
+	}
+	ev := serialize.NewShared(&protocol.Event{
+		Subscription: sub.id,
+		Publication:  p.id,
+		Details:      details,
+		Args:         p.msg.Args,
+		Kwargs:       p.msg.Kwargs,
+	})
+	for _, t := range subs {
+		if t == p.pub && p.excludeMe {
+			continue
+		}
+		if p.filter != nil && !p.filter.allows(t) {
+			continue
+		}
+		t.send(ev)
+	}
+}
+
+// eligibility holds the black and white lists of a PUBLISH (spec advanced
+// "Subscriber Black- and Whitelisting"). A nil list is absent.
+type eligibility struct {
+	eligible, exclude                   []protocol.ID
+	eligibleAuthID, excludeAuthID       []string
+	eligibleAuthRole, excludeAuthRole   []string
+	hasEligible, hasEligibleID, hasRole bool
+}
+
+// newEligibility returns the lists of opts, or nil if it has none.
+func newEligibility(opts protocol.Dict) *eligibility {
+	var e eligibility
+	var found bool
+	if v, ok := opts["eligible"]; ok {
+		e.eligible, e.hasEligible, found = idList(v), true, true
+	}
+	if v, ok := opts["exclude"]; ok {
+		e.exclude, found = idList(v), true
+	}
+	if v, ok := opts["eligible_authid"]; ok {
+		e.eligibleAuthID, e.hasEligibleID, found = strList(v), true, true
+	}
+	if v, ok := opts["exclude_authid"]; ok {
+		e.excludeAuthID, found = strList(v), true
+	}
+	if v, ok := opts["eligible_authrole"]; ok {
+		e.eligibleAuthRole, e.hasRole, found = strList(v), true, true
+	}
+	if v, ok := opts["exclude_authrole"]; ok {
+		e.excludeAuthRole, found = strList(v), true
+	}
+	if !found {
+		return nil
+	}
+	return &e
+}
+
+// allows reports whether s may receive the event: it is in every eligible
+// list present and in no exclude list.
+func (e *eligibility) allows(s *session) bool {
+	if e.hasEligible && !containsID(e.eligible, s.id) ||
+		e.hasEligibleID && !containsStr(e.eligibleAuthID, s.authID) ||
+		e.hasRole && !containsStr(e.eligibleAuthRole, s.authRole) {
+		return false
+	}
+	return !containsID(e.exclude, s.id) &&
+		!containsStr(e.excludeAuthID, s.authID) &&
+		!containsStr(e.excludeAuthRole, s.authRole)
+}
+
+func containsID(l []protocol.ID, id protocol.ID) bool {
+	for _, v := range l {
+		if v == id {
+			return true
+		}
+	}
+	return false
+}
+
+func containsStr(l []string, s string) bool {
+	for _, v := range l {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// idList converts a decoded list of session IDs; elements that are not
+// IDs are skipped.
+func idList(v any) []protocol.ID {
+	switch l := v.(type) {
+	case []protocol.ID:
+		return l
+	case protocol.List:
+		return idList([]any(l))
+	case []any:
+		out := make([]protocol.ID, 0, len(l))
+		for _, x := range l {
+			if id, ok := protocol.ToID(x); ok {
+				out = append(out, id)
+			}
+		}
+		return out
+	case []uint64:
+		out := make([]protocol.ID, len(l))
+		for i, x := range l {
+			out[i] = protocol.ID(x)
+		}
+		return out
+	case []int64:
+		out := make([]protocol.ID, 0, len(l))
+		for _, x := range l {
+			out = append(out, protocol.ID(x))
+		}
+		return out
+	case []int:
+		out := make([]protocol.ID, 0, len(l))
+		for _, x := range l {
+			out = append(out, protocol.ID(x))
+		}
+		return out
+	}
+	return nil
+}
+
+// strList converts a decoded list of strings; other elements are skipped.
+func strList(v any) []string {
+	switch l := v.(type) {
+	case []string:
+		return l
+	case protocol.List:
+		return strList([]any(l))
+	case []any:
+		out := make([]string, 0, len(l))
+		for _, x := range l {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}

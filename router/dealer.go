@@ -1,0 +1,352 @@
+package router
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/transport"
+)
+
+// dealer routes RPC messages of one realm (spec basic "Remote Procedure
+// Calls", advanced "Progressive Call Results", "Call Canceling", "Caller
+// Identification").
+//
+// A CALL is handled on the caller's goroutine: a lock-free lookup of the
+// procedure, then the invocation is recorded in the caller's and the
+// callee's tables and INVOCATION is queued to the callee. YIELD and ERROR
+// are handled on the callee's goroutine, which sends RESULT or ERROR to the
+// caller. Whoever removes an invocation from the caller's calls table
+// answers the caller, so each call gets exactly one final answer however
+// YIELD, CANCEL and either side leaving interleave.
+type dealer struct {
+	r *Router
+
+	mu    sync.Mutex // serializes register and unregister
+	procs sync.Map   // protocol.URI -> *registration; written under mu
+}
+
+// registration is one registered procedure (single invocation policy).
+type registration struct {
+	id             protocol.ID
+	procedure      protocol.URI
+	callee         *session
+	discloseCaller bool // REGISTER.Options.disclose_caller
+}
+
+// invocation is one pending call. callID and caller are fixed; id is
+// set under callee.mu before the invocation is visible to the callee;
+// interrupted is guarded by caller.mu.
+type invocation struct {
+	id          protocol.ID // INVOCATION.Request
+	callID      protocol.ID // CALL.Request
+	caller      *session
+	callee      *session
+	progress    bool // the caller asked for progressive results and the callee supports them
+	interrupted bool // INTERRUPT (mode kill) sent; guarded by caller.mu
+}
+
+// Cancel modes (spec advanced "Call Canceling").
+const (
+	cancelSkip       = "skip"
+	cancelKill       = "kill"
+	cancelKillNoWait = "killnowait"
+)
+
+func (d *dealer) init(r *Router) { d.r = r }
+
+// register handles REGISTER on the callee's goroutine.
+func (d *dealer) register(s *session, m *protocol.Register) {
+	fail := func(uri protocol.URI, msg string) {
+		var args protocol.List
+		if msg != "" {
+			args = protocol.List{msg}
+		}
+		s.send(&protocol.Error{RequestType: protocol.TypeRegister, Request: m.Request, URI: uri, Args: args})
+	}
+	if match := m.Options.String("match"); match != "" && match != string(protocol.MatchExact) {
+		fail(protocol.ErrOptionNotAllowed, "pattern-based registration is not supported")
+		return
+	}
+	if invoke := m.Options.String("invoke"); invoke != "" && invoke != "single" {
+		fail(protocol.ErrOptionNotAllowed, "shared registration is not supported")
+		return
+	}
+	if err := protocol.CheckURI(m.Procedure, d.r.cfg.StrictURIs); err != nil {
+		fail(protocol.ErrInvalidURI, err.Error())
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, taken := d.procs.Load(m.Procedure); taken {
+		fail(protocol.ErrProcedureAlreadyExists, "")
+		return
+	}
+	reg := &registration{
+		id:             d.r.regIDs.Next(),
+		procedure:      m.Procedure,
+		callee:         s,
+		discloseCaller: m.Options.Bool("disclose_caller"),
+	}
+	// REGISTERED is queued before the registration becomes callable, so
+	// no INVOCATION can overtake it (spec basic "Ordering Guarantees").
+	if !s.send(&protocol.Registered{Request: m.Request, Registration: reg.id}) {
+		return
+	}
+	d.procs.Store(m.Procedure, reg)
+	s.regs[reg.id] = reg
+}
+
+// unregister handles UNREGISTER on the callee's goroutine. Pending
+// invocations of the registration still complete.
+func (d *dealer) unregister(s *session, m *protocol.Unregister) {
+	reg := s.regs[m.Registration]
+	if reg == nil {
+		s.send(&protocol.Error{RequestType: protocol.TypeUnregister, Request: m.Request,
+			URI: protocol.ErrNoSuchRegistration})
+		return
+	}
+	d.mu.Lock()
+	d.procs.CompareAndDelete(reg.procedure, reg)
+	d.mu.Unlock()
+	delete(s.regs, reg.id)
+	s.send(&protocol.Unregistered{Request: m.Request})
+}
+
+// call handles CALL on the caller's goroutine. It returns the text of a
+// protocol violation, or "".
+func (d *dealer) call(s *session, m *protocol.Call) string {
+	if err := protocol.CheckURI(m.Procedure, d.r.cfg.StrictURIs); err != nil {
+		s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
+			URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
+		return ""
+	}
+	v, ok := d.procs.Load(m.Procedure)
+	if !ok {
+		s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
+			URI: protocol.ErrNoSuchProcedure})
+		return ""
+	}
+	reg := v.(*registration)
+	callee := reg.callee
+	inv := &invocation{callID: m.Request, caller: s, callee: callee}
+	var details protocol.Dict
+	if len(m.Options) > 0 {
+		inv.progress = callee.calleeProgress && m.Options.Bool("receive_progress")
+		if m.Options.Bool("progress") {
+			return "progressive call invocations are not supported"
+		}
+		if inv.progress || reg.discloseCaller || m.Options.Bool("disclose_me") {
+			details = make(protocol.Dict, 4)
+		}
+		if inv.progress {
+			details["receive_progress"] = true
+		}
+	}
+	if reg.discloseCaller || m.Options.Bool("disclose_me") {
+		// Caller identification (spec advanced "Caller Identification").
+		if details == nil {
+			details = make(protocol.Dict, 3)
+		}
+		details["caller"] = uint64(s.id)
+		details["caller_authid"] = s.authID
+		details["caller_authrole"] = s.authRole
+	}
+
+	s.mu.Lock()
+	if _, dup := s.calls[m.Request]; dup {
+		s.mu.Unlock()
+		return "CALL reuses the request ID of a pending call"
+	}
+	s.calls[m.Request] = inv
+	s.mu.Unlock()
+
+	// The INVOCATION is queued under callee.mu so that INVOCATION.Request
+	// IDs reach the callee in sequence (spec basic "IDs"), and in call
+	// order for each caller (spec basic "Ordering Guarantees").
+	callee.mu.Lock()
+	if callee.gone {
+		callee.mu.Unlock()
+		d.answer(inv, &protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
+			URI: protocol.ErrNoSuchProcedure}, true)
+		return ""
+	}
+	callee.lastInv = protocol.NextID(callee.lastInv)
+	inv.id = callee.lastInv
+	callee.invocations[inv.id] = inv
+	err := callee.peer.Send(bg, &protocol.Invocation{
+		Request:      inv.id,
+		Registration: reg.id,
+		Details:      details,
+		Args:         m.Args,
+		Kwargs:       m.Kwargs,
+	})
+	callee.mu.Unlock()
+	if err != nil {
+		// The callee is going away (or is dropped now for a full queue);
+		// when its goroutine leaves, the caller gets wamp.error.canceled.
+		callee.dropIfFull(err)
+	}
+	return ""
+}
+
+// answer sends the caller's answer for inv if inv is still pending for
+// the caller; final removes it. It reports whether the answer was sent.
+func (d *dealer) answer(inv *invocation, m protocol.Message, final bool) bool {
+	c := inv.caller
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls[inv.callID] != inv {
+		return false // answered already: canceled, or the caller left
+	}
+	if final {
+		delete(c.calls, inv.callID)
+	}
+	// Sent under caller.mu so that a CANCEL's ERROR and the callee's
+	// RESULTs for the same call cannot cross.
+	c.send(m)
+	return true
+}
+
+// take looks up the pending invocation id of callee s; final removes it.
+// It returns nil and a violation text for an ID the router never sent,
+// and nil, "" for one that is no longer pending (answered, canceled, or
+// its caller left: spec advanced "Call Canceling", SUMMARY §20.8 — every
+// INVOCATION.Request up to the last one sent counts as recently finished).
+func (s *session) take(id protocol.ID, final bool) (*invocation, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inv := s.invocations[id]
+	if inv == nil {
+		if id == 0 || id > s.lastInv {
+			return nil, "answer for an INVOCATION never sent"
+		}
+		return nil, ""
+	}
+	if final {
+		delete(s.invocations, id)
+	}
+	return inv, ""
+}
+
+// yield handles YIELD on the callee's goroutine.
+func (d *dealer) yield(s *session, m *protocol.Yield) string {
+	progress := m.Options.Bool("progress")
+	inv, bad := s.take(m.Request, !progress)
+	if inv == nil {
+		return bad
+	}
+	if progress {
+		if !inv.progress {
+			return "" // the caller did not ask for progressive results
+		}
+		d.answer(inv, &protocol.Result{Request: inv.callID, Details: progressDetails(), Args: m.Args, Kwargs: m.Kwargs}, false)
+		return ""
+	}
+	d.answer(inv, &protocol.Result{Request: inv.callID, Args: m.Args, Kwargs: m.Kwargs}, true)
+	return ""
+}
+
+// progressDetails returns RESULT.Details of a progressive result.
+func progressDetails() protocol.Dict { return protocol.Dict{"progress": true} }
+
+// invocationError handles ERROR(INVOCATION) on the callee's goroutine and
+// passes the callee's error URI and payload on to the caller.
+func (d *dealer) invocationError(s *session, m *protocol.Error) string {
+	inv, bad := s.take(m.Request, true)
+	if inv == nil {
+		return bad
+	}
+	d.answer(inv, &protocol.Error{RequestType: protocol.TypeCall, Request: inv.callID,
+		Details: m.Details, URI: m.URI, Args: m.Args, Kwargs: m.Kwargs}, true)
+	return ""
+}
+
+// cancel handles CANCEL on the caller's goroutine (spec advanced "Call
+// Canceling"). A CANCEL for a call that is no longer pending is ignored.
+func (d *dealer) cancel(s *session, m *protocol.Cancel) {
+	mode := m.Options.String("mode")
+	switch mode {
+	case cancelSkip, cancelKill, cancelKillNoWait:
+	default:
+		mode = cancelKillNoWait
+	}
+	s.mu.Lock()
+	inv := s.calls[m.Request]
+	if inv == nil {
+		s.mu.Unlock()
+		return
+	}
+	callee := inv.callee
+	if !callee.calleeCancel {
+		mode = cancelSkip // the callee cannot be interrupted
+	}
+	if mode == cancelKill {
+		// The callee's answer, whatever it is, goes to the caller.
+		send := !inv.interrupted
+		inv.interrupted = true
+		s.mu.Unlock()
+		if send {
+			d.interrupt(inv, cancelKill, false)
+		}
+		return
+	}
+	delete(s.calls, m.Request)
+	s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request, URI: protocol.ErrCanceled})
+	s.mu.Unlock()
+	d.interrupt(inv, mode, true)
+}
+
+// interrupt sends INTERRUPT for inv to its callee if the invocation is
+// still pending there (and mode is not skip); forget removes it from the
+// callee's table so that a late answer is discarded.
+func (d *dealer) interrupt(inv *invocation, mode string, forget bool) {
+	callee := inv.callee
+	callee.mu.Lock()
+	pending := callee.invocations[inv.id] == inv
+	if pending && forget {
+		delete(callee.invocations, inv.id)
+	}
+	var err error
+	if pending && mode != cancelSkip && callee.calleeCancel {
+		err = callee.peer.Send(bg, &protocol.Interrupt{Request: inv.id, Options: protocol.Dict{"mode": mode}})
+	}
+	callee.mu.Unlock()
+	callee.dropIfFull(err)
+}
+
+// leave runs when s leaves the realm: its registrations go away, its
+// callers get wamp.error.canceled, and the invocations of its own pending
+// calls are forgotten (with INTERRUPT killnowait to callees that support
+// canceling, spec basic "Caller Leaving").
+func (d *dealer) leave(s *session) {
+	if len(s.regs) > 0 {
+		d.mu.Lock()
+		for _, reg := range s.regs {
+			d.procs.CompareAndDelete(reg.procedure, reg)
+		}
+		d.mu.Unlock()
+		clear(s.regs)
+	}
+	s.mu.Lock()
+	s.gone = true
+	calls, invs := s.calls, s.invocations
+	s.calls, s.invocations = nil, nil
+	s.mu.Unlock()
+	for _, inv := range invs {
+		d.answer(inv, &protocol.Error{RequestType: protocol.TypeCall, Request: inv.callID,
+			URI: protocol.ErrCanceled, Args: protocol.List{"callee left"}}, true)
+	}
+	for _, inv := range calls {
+		if inv.callee != s {
+			d.interrupt(inv, cancelKillNoWait, true)
+		}
+	}
+}
+
+// dropIfFull drops s if err says its queue is full.
+func (s *session) dropIfFull(err error) {
+	if err != nil && errors.Is(err, transport.ErrQueueFull) {
+		s.drop("outbound queue full", errSlowConsumer)
+	}
+}

@@ -1,0 +1,369 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/transport"
+)
+
+// Defaults used when the corresponding [Config] field is zero.
+const (
+	// DefaultHandshakeTimeout bounds the opening handshake (see
+	// [Config.HandshakeTimeout]).
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultGoodbyeTimeout bounds the wait for a GOODBYE echo (see
+	// [Config.GoodbyeTimeout]).
+	DefaultGoodbyeTimeout = 5 * time.Second
+	// DefaultLocalQueueSize is the per-direction queue of the in-process
+	// links made by [Router.Connect] (see [Config.LocalQueueSize]).
+	DefaultLocalQueueSize = 1024
+	// DefaultAgent is sent as WELCOME.Details.agent (see [Config.Agent]).
+	DefaultAgent = "wampkit-router"
+)
+
+var (
+	// ErrClosed is returned by [Router.Connect] and [Router.ServeRawSocket]
+	// after [Router.Close] or [Router.Shutdown], and is the close reason of
+	// the sessions that Close ends.
+	ErrClosed = errors.New("router: closed")
+	// ErrConfig is wrapped by the errors of [New] when the Config is
+	// invalid.
+	ErrConfig = errors.New("router: invalid config")
+)
+
+// Close reasons of transports the router ends itself, for logs and for the
+// error the other end's Recv returns.
+var (
+	errHandshakeTimeout  = errors.New("router: handshake timeout")
+	errGoodbyeTimeout    = errors.New("router: no GOODBYE echo in time")
+	errProtocolViolation = errors.New("router: protocol violation")
+	errSlowConsumer      = errors.New("router: outbound queue full")
+	errSessionClosed     = errors.New("router: session closed")
+)
+
+// Config configures a [Router]. [New] takes it by value and fills in
+// defaults on its copy, so changing a Config after New has no effect.
+type Config struct {
+	// Realms lists the realms the router serves. A HELLO for any other
+	// realm is answered with ABORT wamp.error.no_such_realm. At least one
+	// realm is required; names must be valid URIs (loose rules) and unique.
+	Realms []RealmConfig
+
+	// Logger receives the router's logs: sessions ended for protocol
+	// violations, slow consumers and the like. If nil, slog.Default() is
+	// used.
+	Logger *slog.Logger
+
+	// HandshakeTimeout bounds the time from a new transport to the
+	// session's WELCOME (HELLO and any CHALLENGE/AUTHENTICATE rounds). A
+	// transport that has not completed the handshake in time is closed.
+	// Zero means DefaultHandshakeTimeout; negative means no limit.
+	HandshakeTimeout time.Duration
+
+	// GoodbyeTimeout bounds how long the router waits for the echo of a
+	// GOODBYE it sent (during [Router.Shutdown]) before it closes the
+	// transport. Zero means DefaultGoodbyeTimeout; negative means no limit
+	// other than the context given to Shutdown.
+	GoodbyeTimeout time.Duration
+
+	// StrictURIs makes the router check topics, procedures and realm names
+	// with the spec's strict URI rules (components of [0-9a-z_] only)
+	// instead of the loose rules. The zero value means loose rules.
+	StrictURIs bool
+
+	// LocalQueueSize is the capacity of each direction of the in-process
+	// link that [Router.Connect] makes. When a session's queue towards its
+	// client is full, the router disconnects that session rather than
+	// wait. Zero or negative means DefaultLocalQueueSize.
+	LocalQueueSize int
+
+	// WebSocket configures the WebSocket server behind [Router.Handler].
+	// A nil Logger in it means Logger. The zero value uses the transport
+	// package's defaults.
+	WebSocket transport.WebSocketConfig
+
+	// RawSocket configures the RawSocket server behind
+	// [Router.ServeRawSocket]. A nil Logger in it means Logger. The zero
+	// value uses the transport package's defaults.
+	RawSocket transport.RawSocketConfig
+
+	// Agent is sent to clients as WELCOME.Details.agent. Empty means
+	// DefaultAgent.
+	Agent string
+}
+
+// RealmConfig configures one realm of a [Router].
+type RealmConfig struct {
+	// Name is the realm's URI, the HELLO.Realm clients join with.
+	// It is required.
+	Name protocol.URI
+
+	// Authenticators authenticate the sessions that join this realm. The
+	// router picks the first method of HELLO.Details.authmethods (in the
+	// client's order; ["anonymous"] if the client lists none) for which an
+	// Authenticator is configured, and answers ABORT
+	// wamp.error.no_matching_auth_method if there is none. Nil or empty
+	// means anonymous access only: []Authenticator{Anonymous{}}.
+	Authenticators []Authenticator
+}
+
+// Router is an embeddable WAMP router: a broker and a dealer for each
+// configured realm (spec basic "Peers and Roles"). Create one with [New];
+// serve clients with [Router.Handler] (WebSocket), [Router.ServeRawSocket]
+// and [Router.Connect] (in-process); stop it with [Router.Shutdown] or
+// [Router.Close].
+//
+// All methods are safe for concurrent use.
+type Router struct {
+	cfg    Config
+	log    *slog.Logger
+	realms map[protocol.URI]*realm // read-only after New
+
+	// welcomeRoles is WELCOME.Details.roles, shared read-only by every
+	// WELCOME.
+	welcomeRoles protocol.Dict
+
+	regIDs protocol.RouterIDs // subscription and registration IDs
+
+	// mu guards the fields below. Lock order: Router.mu, then
+	// session.mu; never the reverse.
+	mu       sync.Mutex
+	closed   bool                       // no new sessions or servers once set
+	sessions map[*session]struct{}      // every session being served
+	ids      map[protocol.ID]*session   // session IDs in use (global scope)
+	servers  map[io.Closer]struct{}     // transport servers of Handler and ServeRawSocket
+	ws       *transport.WebSocketServer // made by the first Handler call
+	raw      *transport.RawSocketServer // made by the first ServeRawSocket call
+
+	// wg counts every serve call and every goroutine the router starts.
+	// Add is called only under mu while closed is false, so Wait in
+	// Close never races with a new Add from zero.
+	wg sync.WaitGroup
+}
+
+// New returns a router serving the realms of cfg. It returns an error
+// wrapping [ErrConfig] if cfg is invalid.
+func New(cfg Config) (*Router, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.GoodbyeTimeout == 0 {
+		cfg.GoodbyeTimeout = DefaultGoodbyeTimeout
+	}
+	if cfg.LocalQueueSize <= 0 {
+		cfg.LocalQueueSize = DefaultLocalQueueSize
+	}
+	if cfg.Agent == "" {
+		cfg.Agent = DefaultAgent
+	}
+	if cfg.WebSocket.Logger == nil {
+		cfg.WebSocket.Logger = cfg.Logger
+	}
+	if cfg.RawSocket.Logger == nil {
+		cfg.RawSocket.Logger = cfg.Logger
+	}
+	if len(cfg.Realms) == 0 {
+		return nil, fmt.Errorf("%w: no realms", ErrConfig)
+	}
+	r := &Router{
+		log:      cfg.Logger,
+		realms:   make(map[protocol.URI]*realm, len(cfg.Realms)),
+		sessions: make(map[*session]struct{}),
+		ids:      make(map[protocol.ID]*session),
+		servers:  make(map[io.Closer]struct{}),
+	}
+	realms := make([]RealmConfig, len(cfg.Realms))
+	copy(realms, cfg.Realms)
+	cfg.Realms = realms
+	for i := range cfg.Realms {
+		rc := &cfg.Realms[i]
+		if err := protocol.CheckURI(rc.Name, cfg.StrictURIs); err != nil {
+			return nil, fmt.Errorf("%w: realm %q: %w", ErrConfig, rc.Name, err)
+		}
+		if _, dup := r.realms[rc.Name]; dup {
+			return nil, fmt.Errorf("%w: realm %q listed twice", ErrConfig, rc.Name)
+		}
+		if len(rc.Authenticators) == 0 {
+			rc.Authenticators = []Authenticator{Anonymous{}}
+		} else {
+			rc.Authenticators = append([]Authenticator(nil), rc.Authenticators...)
+		}
+		for _, a := range rc.Authenticators {
+			if a == nil || a.AuthMethod() == "" {
+				return nil, fmt.Errorf("%w: realm %q: nil Authenticator or empty AuthMethod", ErrConfig, rc.Name)
+			}
+		}
+		r.realms[rc.Name] = newRealm(r, *rc)
+	}
+	r.cfg = cfg
+	r.welcomeRoles = routerRoles().Dict()
+	return r, nil
+}
+
+// routerRoles is what the router announces in WELCOME.Details.roles: only
+// the features it implements (SUMMARY §7).
+func routerRoles() protocol.Roles {
+	return protocol.Roles{
+		protocol.RoleBroker: protocol.Features{
+			protocol.FeaturePatternBasedSubscription:    true,
+			protocol.FeaturePublisherExclusion:          true,
+			protocol.FeaturePublisherIdentification:     true,
+			protocol.FeatureSubscriberBlackWhiteListing: true,
+		},
+		protocol.RoleDealer: protocol.Features{
+			protocol.FeatureProgressiveCallResults: true,
+			protocol.FeatureCallCanceling:          true,
+			protocol.FeatureCallerIdentification:   true,
+		},
+	}
+}
+
+// Connect starts an in-process session transport: it returns the client
+// end of a [transport.LocalPair] whose router end the router serves on a
+// goroutine of its own. The caller speaks WAMP over the returned peer (the
+// first message must be HELLO) and closes it when done; messages cross the
+// link without being serialized or copied, so neither side may modify a
+// message after sending it.
+//
+// ctx is checked once before the link is made; the session is not bound
+// to it. Connect returns [ErrClosed] after [Router.Close] or
+// [Router.Shutdown].
+func (r *Router) Connect(ctx context.Context) (transport.Peer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	client, server := transport.LocalPair(r.cfg.LocalQueueSize)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrClosed
+	}
+	r.wg.Add(1)
+	r.mu.Unlock()
+	go func() {
+		defer r.wg.Done()
+		r.serve(server)
+	}()
+	return client, nil
+}
+
+// serve runs one session over p on the calling goroutine until the
+// session ends, then closes p. It is the Handler of the transport servers.
+func (r *Router) serve(p transport.Peer) {
+	s := newSession(r, p)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		p.Close(ErrClosed)
+		return
+	}
+	r.sessions[s] = struct{}{}
+	r.wg.Add(1)
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.sessions, s)
+		r.mu.Unlock()
+		r.wg.Done()
+	}()
+	s.run()
+}
+
+// assignID picks a random global-scope session ID that no live session
+// uses (spec basic "IDs") and reserves it for s.
+func (r *Router) assignID(s *session) protocol.ID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		id := protocol.GlobalID()
+		if _, used := r.ids[id]; !used {
+			r.ids[id] = s
+			return id
+		}
+	}
+}
+
+func (r *Router) releaseID(id protocol.ID) {
+	r.mu.Lock()
+	delete(r.ids, id)
+	r.mu.Unlock()
+}
+
+// begin marks the router closed and returns what is still running.
+func (r *Router) begin() ([]*session, []io.Closer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	ss := make([]*session, 0, len(r.sessions))
+	for s := range r.sessions {
+		ss = append(ss, s)
+	}
+	servers := make([]io.Closer, 0, len(r.servers))
+	for srv := range r.servers {
+		servers = append(servers, srv)
+	}
+	return ss, servers
+}
+
+// Close stops the router at once: it stops its RawSocket servers, closes
+// every session's transport without GOODBYE, and returns after every
+// goroutine the router started and every session it served has ended.
+// Work offered afterwards ([Router.Connect], [Router.ServeRawSocket], new
+// WebSocket connections) is refused with [ErrClosed]. Close is idempotent
+// and returns nil.
+func (r *Router) Close() error {
+	ss, servers := r.begin()
+	for _, s := range ss {
+		s.peer.Close(ErrClosed)
+	}
+	for _, srv := range servers {
+		srv.Close()
+	}
+	r.wg.Wait()
+	return nil
+}
+
+// Shutdown stops the router gracefully: it refuses new sessions, sends
+// GOODBYE wamp.close.system_shutdown to every established session (spec
+// basic "Session Closing"), and waits until each has echoed GOODBYE or
+// gone away, or until its [Config.GoodbyeTimeout] expired. Sessions still
+// in their opening handshake are closed at once. If ctx ends first,
+// Shutdown closes the remaining sessions as [Router.Close] does and
+// returns ctx.Err(). Either way it returns only after every goroutine the
+// router started has exited.
+func (r *Router) Shutdown(ctx context.Context) error {
+	ss, servers := r.begin()
+	for _, s := range ss {
+		s.shutdown(protocol.CloseSystemShutdown)
+	}
+	done := make(chan struct{})
+	go func() { // exits once wg is done, which Shutdown waits for below
+		r.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		for _, s := range ss {
+			s.peer.Close(ErrClosed)
+		}
+	}
+	for _, srv := range servers {
+		srv.Close()
+	}
+	<-done
+	r.wg.Wait()
+	return err
+}

@@ -1,0 +1,372 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/transport"
+)
+
+// Session states as the router tracks them in session.state (spec basic
+// "Session Lifecycle", SUMMARY §6.3): establishing (waiting for HELLO, or
+// authenticating), established (WELCOME sent), shutting down (the router
+// said GOODBYE and waits for the echo), closed.
+const (
+	stateEstablishing = uint32(protocol.StateEstablishing)
+	stateEstablished  = uint32(protocol.StateEstablished)
+	stateShuttingDown = uint32(protocol.StateShuttingDown)
+	stateClosed       = uint32(protocol.StateClosed)
+)
+
+// session is one client session. Its goroutine (the one running run) reads
+// every inbound message and routes it itself; other sessions' goroutines
+// only send to it through peer and touch the fields guarded by mu.
+type session struct {
+	r     *Router
+	peer  transport.Peer
+	state atomic.Uint32
+	// failed is set once the router decided to drop the session (queue
+	// full); it makes the drop happen and be logged only once.
+	failed atomic.Bool
+
+	// Set during the handshake, read-only afterwards.
+	id       protocol.ID
+	realm    *realm
+	authID   string
+	authRole string
+	// Client features the router acts on (from HELLO.Details.roles).
+	calleeCancel   bool // callee announced call_canceling
+	calleeProgress bool // callee announced progressive_call_results (and call_canceling)
+
+	// Owned by the session's goroutine.
+	subs map[protocol.ID]*subscription // its subscriptions by ID
+	regs map[protocol.ID]*registration // its registrations by ID
+
+	// mu guards the fields below. Lock order: Router.mu before
+	// session.mu; never two session.mu at once.
+	mu          sync.Mutex
+	gone        bool                        // left the realm; takes no new invocations or calls
+	calls       map[protocol.ID]*invocation // as caller: pending calls by CALL.Request
+	invocations map[protocol.ID]*invocation // as callee: pending invocations by INVOCATION.Request
+	lastInv     protocol.ID                 // last INVOCATION.Request sent to this session
+	byeTimer    *time.Timer                 // GOODBYE echo timeout, if the router said GOODBYE
+}
+
+func newSession(r *Router, p transport.Peer) *session {
+	s := &session{r: r, peer: p}
+	s.state.Store(stateEstablishing)
+	return s
+}
+
+// bg is the context of Peer.Send calls: Send never blocks, so there is
+// nothing to bound.
+var bg = context.Background()
+
+// send queues m for the client. If the client's queue is full the session
+// is dropped (logged once) so that the router never waits for a slow
+// consumer; it reports whether m was queued.
+func (s *session) send(m protocol.Message) bool {
+	err := s.peer.Send(bg, m)
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, transport.ErrQueueFull) {
+		s.drop("outbound queue full", errSlowConsumer)
+	}
+	return false
+}
+
+// drop closes the session's transport from any goroutine; the session's
+// own goroutine then sees Recv fail and cleans up.
+func (s *session) drop(why string, reason error) {
+	if s.failed.CompareAndSwap(false, true) {
+		s.r.log.Warn("router: disconnecting session", "session", uint64(s.id), "realm", s.realmName(), "reason", why)
+		s.peer.Close(reason)
+	}
+}
+
+func (s *session) realmName() string {
+	if s.realm == nil {
+		return ""
+	}
+	return string(s.realm.name)
+}
+
+// run serves the session until it ends and then closes the transport.
+func (s *session) run() {
+	if !s.handshake() {
+		s.state.Store(stateClosed)
+		return
+	}
+	reason := s.loop()
+	s.mu.Lock()
+	s.state.Store(stateClosed)
+	if s.byeTimer != nil {
+		s.byeTimer.Stop()
+	}
+	s.mu.Unlock()
+	// Drop subscriptions and registrations before closing, so nothing is
+	// routed to a closed transport for longer than needed (SUMMARY §6.4).
+	s.realm.leave(s)
+	s.r.releaseID(s.id)
+	s.peer.Close(reason)
+}
+
+// loop reads and routes messages until the session ends; it returns the
+// close reason for the transport.
+func (s *session) loop() error {
+	for {
+		m, err := s.peer.Recv()
+		if err != nil {
+			if errors.Is(err, protocol.ErrMalformed) {
+				s.violation(err.Error())
+				return errProtocolViolation
+			}
+			return err
+		}
+		if s.state.Load() == stateShuttingDown {
+			// The router said GOODBYE: wait for the echo (or an ABORT)
+			// and ignore everything else (SUMMARY §6.3).
+			switch m.Type() {
+			case protocol.TypeGoodbye, protocol.TypeAbort:
+				return errSessionClosed
+			}
+			continue
+		}
+		if msg := s.handle(m); msg != "" {
+			if msg == endSession {
+				return errSessionClosed
+			}
+			s.violation(msg)
+			return errProtocolViolation
+		}
+	}
+}
+
+// endSession is returned by handle when the session ends normally.
+const endSession = "\x00end"
+
+// handle routes one message of an established session. It returns "" to
+// go on, endSession when the session is over, or the text of a protocol
+// violation.
+func (s *session) handle(m protocol.Message) string {
+	if !protocol.Allowed(protocol.SideRouter, protocol.StateEstablished, m.Type()) {
+		return fmt.Sprintf("%v not allowed in an established session", m.Type())
+	}
+	rm := s.realm
+	switch m := m.(type) {
+	case *protocol.Publish:
+		rm.broker.publish(s, m)
+	case *protocol.Call:
+		return rm.dealer.call(s, m)
+	case *protocol.Yield:
+		return rm.dealer.yield(s, m)
+	case *protocol.Error:
+		if m.RequestType != protocol.TypeInvocation {
+			return fmt.Sprintf("ERROR for %v from a client", m.RequestType)
+		}
+		return rm.dealer.invocationError(s, m)
+	case *protocol.Subscribe:
+		rm.broker.subscribe(s, m)
+	case *protocol.Unsubscribe:
+		rm.broker.unsubscribe(s, m)
+	case *protocol.Register:
+		rm.dealer.register(s, m)
+	case *protocol.Unregister:
+		rm.dealer.unregister(s, m)
+	case *protocol.Cancel:
+		rm.dealer.cancel(s, m)
+	case *protocol.Goodbye:
+		s.send(&protocol.Goodbye{Reason: protocol.CloseGoodbyeAndOut})
+		return endSession
+	case *protocol.Abort:
+		return endSession
+	default:
+		return fmt.Sprintf("unexpected message %T", m)
+	}
+	return ""
+}
+
+// violation answers a protocol violation with ABORT
+// wamp.error.protocol_violation (spec basic "Protocol Errors"); the
+// caller then ends the session.
+func (s *session) violation(msg string) {
+	s.r.log.Info("router: protocol violation", "session", uint64(s.id), "realm", s.realmName(), "message", msg)
+	s.send(&protocol.Abort{Details: protocol.Dict{"message": msg}, Reason: protocol.ErrProtocolViolation})
+}
+
+// abort refuses the session during the handshake.
+func (s *session) abort(reason protocol.URI, msg string) {
+	var d protocol.Dict
+	if msg != "" {
+		d = protocol.Dict{"message": msg}
+	}
+	s.send(&protocol.Abort{Details: d, Reason: reason})
+}
+
+// shutdown says GOODBYE to an established session (router-initiated
+// close) and closes sessions that are not established yet. The session's
+// goroutine ends the session when the echo arrives; the GOODBYE timeout
+// closes the transport if it does not.
+func (s *session) shutdown(reason protocol.URI) {
+	s.mu.Lock()
+	if !s.state.CompareAndSwap(stateEstablished, stateShuttingDown) {
+		st := s.state.Load()
+		s.mu.Unlock()
+		if st == stateEstablishing {
+			s.peer.Close(ErrClosed)
+		}
+		return
+	}
+	if d := s.r.cfg.GoodbyeTimeout; d > 0 {
+		s.byeTimer = time.AfterFunc(d, func() { s.peer.Close(errGoodbyeTimeout) })
+	}
+	s.mu.Unlock()
+	s.send(&protocol.Goodbye{Details: protocol.Dict{"message": "router shutting down"}, Reason: reason})
+}
+
+// handshake runs the opening handshake (spec basic "Session
+// Establishment"): HELLO, optional authentication, WELCOME or ABORT. It
+// reports whether the session is established.
+func (s *session) handshake() bool {
+	ctx := bg
+	if d := s.r.cfg.HandshakeTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+		t := time.AfterFunc(d, func() { s.peer.Close(errHandshakeTimeout) })
+		defer t.Stop()
+	}
+	m, err := s.peer.Recv()
+	if err != nil {
+		if errors.Is(err, protocol.ErrMalformed) {
+			s.violation(err.Error())
+			s.peer.Close(errProtocolViolation)
+			return false
+		}
+		if errors.Is(err, errHandshakeTimeout) {
+			s.r.log.Info("router: handshake timeout")
+		}
+		s.peer.Close(err)
+		return false
+	}
+	hello, ok := m.(*protocol.Hello)
+	if !ok {
+		s.violation("expected HELLO, got " + m.Type().String())
+		s.peer.Close(errProtocolViolation)
+		return false
+	}
+	if reason, msg := s.join(ctx, hello); reason != "" {
+		s.abort(reason, msg)
+		s.peer.Close(fmt.Errorf("router: session refused: %s", reason))
+		return false
+	}
+	return true
+}
+
+// join authenticates the client and welcomes it into the realm it asked
+// for; it returns an ABORT reason and message on failure.
+func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI, string) {
+	if err := protocol.CheckURI(hello.Realm, s.r.cfg.StrictURIs); err != nil {
+		return protocol.ErrInvalidURI, "invalid realm: " + err.Error()
+	}
+	rm := s.r.realms[hello.Realm]
+	if rm == nil {
+		return protocol.ErrNoSuchRealm, "no realm " + string(hello.Realm)
+	}
+	roles, err := protocol.ParseRoles(hello.Details)
+	if err != nil {
+		return protocol.ErrProtocolViolation, err.Error()
+	}
+	if !roles.Has(protocol.RolePublisher) && !roles.Has(protocol.RoleSubscriber) &&
+		!roles.Has(protocol.RoleCaller) && !roles.Has(protocol.RoleCallee) {
+		return protocol.ErrNoSuchRole, "HELLO announces no client role"
+	}
+	s.calleeCancel = roles.Supports(protocol.RoleCallee, protocol.FeatureCallCanceling)
+	// Progressive call results need call canceling on the callee too
+	// (spec advanced "Progressive Call Results").
+	s.calleeProgress = s.calleeCancel && roles.Supports(protocol.RoleCallee, protocol.FeatureProgressiveCallResults)
+
+	req := &AuthRequest{
+		Realm:     hello.Realm,
+		AuthID:    hello.Details.String("authid"),
+		AuthExtra: hello.Details.Dict("authextra"),
+		Hello:     hello,
+	}
+	for _, v := range hello.Details.List("authmethods") {
+		if m, ok := v.(string); ok {
+			req.AuthMethods = append(req.AuthMethods, m)
+		}
+	}
+	if len(req.AuthMethods) == 0 {
+		req.AuthMethods = []string{"anonymous"}
+	}
+	if d, ok := s.peer.(transport.Detailer); ok {
+		req.Transport = d.TransportDetails()
+	}
+	auth := rm.authenticator(req.AuthMethods)
+	if auth == nil {
+		return protocol.ErrNoMatchingAuthMethod, "no acceptable authmethod"
+	}
+	s.id = s.r.assignID(s)
+	req.Session = s.id
+	idn, err := auth.Authenticate(ctx, req, authChallenger{s})
+	if err != nil || idn == nil {
+		s.r.releaseID(s.id)
+		var ae *AuthError
+		var ve *violationError
+		switch {
+		case errors.As(err, &ae):
+			return ae.Reason, ae.Message
+		case errors.As(err, &ve):
+			return protocol.ErrProtocolViolation, ve.msg
+		}
+		s.r.log.Warn("router: authentication failed", "realm", string(hello.Realm), "authmethod", auth.AuthMethod(), "error", err)
+		return protocol.ErrAuthenticationFailed, "authentication failed"
+	}
+	s.realm = rm
+	s.authID = idn.AuthID
+	s.authRole = idn.AuthRole
+	s.subs = make(map[protocol.ID]*subscription)
+	s.regs = make(map[protocol.ID]*registration)
+	s.calls = make(map[protocol.ID]*invocation)
+	s.invocations = make(map[protocol.ID]*invocation)
+	method, provider := idn.AuthMethod, idn.AuthProvider
+	if method == "" {
+		method = auth.AuthMethod()
+	}
+	if provider == "" {
+		provider = "static"
+	}
+	details := protocol.Dict{
+		"roles":        s.r.welcomeRoles,
+		"agent":        s.r.cfg.Agent,
+		"realm":        string(rm.name),
+		"authid":       idn.AuthID,
+		"authrole":     idn.AuthRole,
+		"authmethod":   method,
+		"authprovider": provider,
+	}
+	if idn.AuthExtra != nil {
+		details["authextra"] = idn.AuthExtra
+	}
+	rm.join(s)
+	// State and WELCOME change together under mu so that a concurrent
+	// Shutdown sends GOODBYE either to an established session after its
+	// WELCOME, or not at all.
+	s.mu.Lock()
+	s.state.Store(stateEstablished)
+	ok := s.send(&protocol.Welcome{Session: s.id, Details: details})
+	s.mu.Unlock()
+	if !ok {
+		// The transport is gone; run() sees Recv fail and cleans up.
+		s.r.log.Debug("router: WELCOME not delivered", slog.Uint64("session", uint64(s.id)))
+	}
+	return "", ""
+}
