@@ -364,106 +364,109 @@ func (d *decoder) revocable() (ID, Dict) {
 // stops a walk over a cyclic value built in Go.
 const maxDepth = 10000
 
+// frame is a container waiting to be walked by normalize.
+type frame struct {
+	v     any
+	depth int
+}
+
 // normalize walks v (a dict or list) without recursion, replacing every
 // nested map[any]any by a map[string]any with the same entries. It returns
-// "" or what is wrong.
+// "" or what is wrong. Scalars cost one type switch each; walking
+// allocates only for containers nested two levels deep or more.
 func normalize(v any) string {
-	type frame struct {
-		v     any
-		depth int
-	}
-	var stack []frame
-	push := func(c any, depth int) string {
-		if depth > maxDepth {
-			return "nested deeper than " + strconv.Itoa(maxDepth) + " levels"
-		}
-		stack = append(stack, frame{c, depth})
-		return ""
-	}
-	// child converts a nested map[any]any and pushes containers; it
-	// returns the value to store back, and whether it changed.
-	child := func(e any, depth int) (any, bool, string) {
-		switch c := e.(type) {
-		case map[string]any, []any, Dict, List:
-			if isEmpty(c) {
-				return nil, false, ""
-			}
-			return nil, false, push(c, depth)
-		case map[any]any:
-			m := make(map[string]any, len(c))
-			for k, x := range c {
-				s, ok := k.(string)
-				if !ok {
-					return nil, false, "dict with a non-string key: " + describe(k)
-				}
-				m[s] = x
-			}
-			return m, true, push(m, depth)
-		}
-		return nil, false, ""
-	}
-	if r := push(v, 0); r != "" {
-		return r
-	}
+	var buf [8]frame
+	stack := buf[:0]
+	stack = append(stack, frame{v, 0})
 	for len(stack) > 0 {
 		f := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		var r string
 		switch c := f.v.(type) {
 		case map[string]any:
-			for k, e := range c {
-				n, changed, r := child(e, f.depth+1)
-				if r != "" {
-					return r
-				}
-				if changed {
-					c[k] = n
-				}
-			}
+			stack, r = walkMap(c, f.depth+1, stack)
 		case Dict:
-			for k, e := range c {
-				n, changed, r := child(e, f.depth+1)
-				if r != "" {
-					return r
-				}
-				if changed {
-					c[k] = n
-				}
-			}
+			stack, r = walkMap(c, f.depth+1, stack)
 		case []any:
-			for i, e := range c {
-				n, changed, r := child(e, f.depth+1)
-				if r != "" {
-					return r
-				}
-				if changed {
-					c[i] = n
-				}
-			}
+			stack, r = walkList(c, f.depth+1, stack)
 		case List:
-			for i, e := range c {
-				n, changed, r := child(e, f.depth+1)
-				if r != "" {
-					return r
-				}
-				if changed {
-					c[i] = n
-				}
-			}
+			stack, r = walkList(c, f.depth+1, stack)
+		}
+		if r != "" {
+			return r
 		}
 	}
 	return ""
 }
 
-func isEmpty(c any) bool {
-	switch c := c.(type) {
+func walkMap(m map[string]any, depth int, stack []frame) ([]frame, string) {
+	for k, e := range m {
+		n, changed, r := nested(e)
+		if r != "" {
+			return stack, r
+		}
+		if changed {
+			m[k] = n
+			e = n
+		}
+		if n != nil || isContainer(e) {
+			if depth > maxDepth {
+				return stack, "nested deeper than " + strconv.Itoa(maxDepth) + " levels"
+			}
+			stack = append(stack, frame{e, depth})
+		}
+	}
+	return stack, ""
+}
+
+func walkList(l []any, depth int, stack []frame) ([]frame, string) {
+	for i, e := range l {
+		n, changed, r := nested(e)
+		if r != "" {
+			return stack, r
+		}
+		if changed {
+			l[i] = n
+			e = n
+		}
+		if n != nil || isContainer(e) {
+			if depth > maxDepth {
+				return stack, "nested deeper than " + strconv.Itoa(maxDepth) + " levels"
+			}
+			stack = append(stack, frame{e, depth})
+		}
+	}
+	return stack, ""
+}
+
+// nested converts e if it is a map[any]any with string keys.
+func nested(e any) (map[string]any, bool, string) {
+	c, ok := e.(map[any]any)
+	if !ok {
+		return nil, false, ""
+	}
+	m := make(map[string]any, len(c))
+	for k, x := range c {
+		s, ok := k.(string)
+		if !ok {
+			return nil, false, "dict with a non-string key: " + describe(k)
+		}
+		m[s] = x
+	}
+	return m, true, ""
+}
+
+// isContainer reports whether e is a non-empty dict or list to walk.
+func isContainer(e any) bool {
+	switch c := e.(type) {
 	case map[string]any:
-		return len(c) == 0
+		return len(c) > 0
 	case []any:
-		return len(c) == 0
+		return len(c) > 0
 	case Dict:
-		return len(c) == 0
+		return len(c) > 0
 	case List:
-		return len(c) == 0
+		return len(c) > 0
 	}
 	return false
 }

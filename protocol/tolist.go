@@ -31,7 +31,7 @@ func ToList(m Message) (List, error) {
 	case *Welcome:
 		return List{uint64(TypeWelcome), uint64(x.Session), orEmpty(x.Details)}, nil
 	case *Abort:
-		return withPayload(List{uint64(TypeAbort), orEmpty(x.Details), string(x.Reason)}, x.Args, x.Kwargs), nil
+		return withPayload(x.Args, x.Kwargs, uint64(TypeAbort), orEmpty(x.Details), string(x.Reason)), nil
 	case *Challenge:
 		return List{uint64(TypeChallenge), x.AuthMethod, orEmpty(x.Extra)}, nil
 	case *Authenticate:
@@ -39,9 +39,9 @@ func ToList(m Message) (List, error) {
 	case *Goodbye:
 		return List{uint64(TypeGoodbye), orEmpty(x.Details), string(x.Reason)}, nil
 	case *Error:
-		return withPayload(List{uint64(TypeError), uint64(x.RequestType), uint64(x.Request), orEmpty(x.Details), string(x.URI)}, x.Args, x.Kwargs), nil
+		return withPayload(x.Args, x.Kwargs, uint64(TypeError), uint64(x.RequestType), uint64(x.Request), orEmpty(x.Details), string(x.URI)), nil
 	case *Publish:
-		return withPayload(List{uint64(TypePublish), uint64(x.Request), orEmpty(x.Options), string(x.Topic)}, x.Args, x.Kwargs), nil
+		return withPayload(x.Args, x.Kwargs, uint64(TypePublish), uint64(x.Request), orEmpty(x.Options), string(x.Topic)), nil
 	case *Published:
 		return List{uint64(TypePublished), uint64(x.Request), uint64(x.Publication)}, nil
 	case *Subscribe:
@@ -56,13 +56,13 @@ func ToList(m Message) (List, error) {
 		}
 		return List{uint64(TypeUnsubscribed), uint64(x.Request), orEmpty(x.Details)}, nil
 	case *Event:
-		return withPayload(List{uint64(TypeEvent), uint64(x.Subscription), uint64(x.Publication), orEmpty(x.Details)}, x.Args, x.Kwargs), nil
+		return withPayload(x.Args, x.Kwargs, uint64(TypeEvent), uint64(x.Subscription), uint64(x.Publication), orEmpty(x.Details)), nil
 	case *Call:
-		return withPayload(List{uint64(TypeCall), uint64(x.Request), orEmpty(x.Options), string(x.Procedure)}, x.Args, x.Kwargs), nil
+		return withPayload(x.Args, x.Kwargs, uint64(TypeCall), uint64(x.Request), orEmpty(x.Options), string(x.Procedure)), nil
 	case *Cancel:
 		return List{uint64(TypeCancel), uint64(x.Request), orEmpty(x.Options)}, nil
 	case *Result:
-		return withPayload(List{uint64(TypeResult), uint64(x.Request), orEmpty(x.Details)}, x.Args, x.Kwargs), nil
+		return withPayload(x.Args, x.Kwargs, uint64(TypeResult), uint64(x.Request), orEmpty(x.Details)), nil
 	case *Register:
 		return List{uint64(TypeRegister), uint64(x.Request), orEmpty(x.Options), string(x.Procedure)}, nil
 	case *Registered:
@@ -75,11 +75,11 @@ func ToList(m Message) (List, error) {
 		}
 		return List{uint64(TypeUnregistered), uint64(x.Request), orEmpty(x.Details)}, nil
 	case *Invocation:
-		return withPayload(List{uint64(TypeInvocation), uint64(x.Request), uint64(x.Registration), orEmpty(x.Details)}, x.Args, x.Kwargs), nil
+		return withPayload(x.Args, x.Kwargs, uint64(TypeInvocation), uint64(x.Request), uint64(x.Registration), orEmpty(x.Details)), nil
 	case *Interrupt:
 		return List{uint64(TypeInterrupt), uint64(x.Request), orEmpty(x.Options)}, nil
 	case *Yield:
-		return withPayload(List{uint64(TypeYield), uint64(x.Request), orEmpty(x.Options)}, x.Args, x.Kwargs), nil
+		return withPayload(x.Args, x.Kwargs, uint64(TypeYield), uint64(x.Request), orEmpty(x.Options)), nil
 	}
 	return nil, malformed(0, "", "unsupported message")
 }
@@ -94,18 +94,28 @@ func orEmpty(d Dict) map[string]any {
 	return d
 }
 
-// withPayload appends Arguments and ArgumentsKw to l as the spec
-// recommends: nothing for an empty payload, Arguments alone without
-// ArgumentsKw, and [] for Arguments when only ArgumentsKw is present.
-func withPayload(l List, args List, kwargs Dict) List {
-	if len(kwargs) > 0 {
+// withPayload returns head followed by Arguments and ArgumentsKw as the
+// spec recommends: nothing for an empty payload, Arguments alone without
+// ArgumentsKw, and [] for Arguments when only ArgumentsKw is present. The
+// list is allocated once, at its final size.
+func withPayload(args List, kwargs Dict, head ...any) List {
+	n := len(head)
+	switch {
+	case len(kwargs) > 0:
+		n += 2
+	case len(args) > 0:
+		n++
+	}
+	l := make(List, len(head), n)
+	copy(l, head)
+	switch {
+	case len(kwargs) > 0:
 		if args == nil {
 			args = List{}
 		}
-		return append(l, []any(args), map[string]any(kwargs))
-	}
-	if len(args) > 0 {
-		return append(l, []any(args))
+		l = append(l, []any(args), map[string]any(kwargs))
+	case len(args) > 0:
+		l = append(l, []any(args))
 	}
 	return l
 }
