@@ -1,22 +1,607 @@
 package serialize
 
 import (
+	"encoding/binary"
 	"errors"
+	"math"
+	"unicode/utf8"
 
 	"github.com/wampkit/wampkit/protocol"
 )
 
-// cborCodec implements CBOR (RFC 8949, WAMP spec basic/serializations).
+// cborCodec implements CBOR (RFC 8949, WAMP spec basic/serializations
+// "CBOR"). It writes the shortest heads and definite lengths, and reads
+// definite and indefinite lengths; tags are skipped.
 type cborCodec struct{}
 
 var _ Codec = cborCodec{}
 
+// CBOR major types (RFC 8949 §3.1).
+const (
+	cbUint   = 0 << 5
+	cbNeg    = 1 << 5
+	cbBytes  = 2 << 5
+	cbText   = 3 << 5
+	cbArray  = 4 << 5
+	cbMap    = 5 << 5
+	cbTag    = 6 << 5
+	cbSimple = 7 << 5
+
+	cbFalse = 0xf4
+	cbTrue  = 0xf5
+	cbNull  = 0xf6
+	cbBreak = 0xff
+)
+
 // Encode implements [Codec].
 func (cborCodec) Encode(dst []byte, m protocol.Message) ([]byte, error) {
-	return dst, errors.New("serialize: cbor: not implemented yet")
+	if sh, ok := m.(*Shared); ok {
+		b, err := sh.Bytes(CBOR)
+		return append(dst, b...), err
+	}
+	var e envelope
+	if err := toEnvelope(CBOR, &e, m); err != nil {
+		return dst, err
+	}
+	lay := &layouts[e.typ]
+	dst = cbHead(dst, cbArray, uint64(e.n+1))
+	dst = cbHead(dst, cbUint, uint64(e.typ))
+	var err error
+	for i := 0; i < e.n; i++ {
+		f := lay.fields[i]
+		switch f.kind {
+		case kindID:
+			dst = cbHead(dst, cbUint, e.num[i])
+		case kindURI, kindStr:
+			if dst, err = cbString(dst, e.str[i]); err != nil {
+				return dst, encodeError(CBOR, e.typ, f.name, err)
+			}
+		case kindDict:
+			if dst, err = cbDict(dst, e.dict[i], 1); err != nil {
+				return dst, encodeError(CBOR, e.typ, f.name, err)
+			}
+		case kindList:
+			if dst, err = cbList(dst, e.list[i], 1); err != nil {
+				return dst, encodeError(CBOR, e.typ, f.name, err)
+			}
+		}
+	}
+	return dst, nil
+}
+
+// cbHead writes the shortest head for major type major and argument n.
+func cbHead(dst []byte, major byte, n uint64) []byte {
+	switch {
+	case n < 24:
+		return append(dst, major|byte(n))
+	case n <= math.MaxUint8:
+		return append(dst, major|24, byte(n))
+	case n <= math.MaxUint16:
+		return append(dst, major|25, byte(n>>8), byte(n))
+	case n <= math.MaxUint32:
+		return append(dst, major|26, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, major|27), n)
+}
+
+func cbInt(dst []byte, v int64) []byte {
+	if v >= 0 {
+		return cbHead(dst, cbUint, uint64(v))
+	}
+	return cbHead(dst, cbNeg, uint64(^v)) // -1-v
+}
+
+func cbString(dst []byte, s string) ([]byte, error) {
+	if !utf8.ValidString(s) {
+		return dst, errInvalidUTF8
+	}
+	return append(cbHead(dst, cbText, uint64(len(s))), s...), nil
+}
+
+func cbDict(dst []byte, d map[string]any, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return dst, errTooDeep
+	}
+	dst = cbHead(dst, cbMap, uint64(len(d)))
+	var scratch [16]string
+	var err error
+	for _, k := range sortedKeys(d, scratch[:0]) {
+		if dst, err = cbString(dst, k); err != nil {
+			return dst, err
+		}
+		if dst, err = cbValue(dst, d[k], depth+1); err != nil {
+			return dst, pathError(k, err)
+		}
+	}
+	return dst, nil
+}
+
+func cbList(dst []byte, l []any, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return dst, errTooDeep
+	}
+	dst = cbHead(dst, cbArray, uint64(len(l)))
+	var err error
+	for i, v := range l {
+		if dst, err = cbValue(dst, v, depth+1); err != nil {
+			return dst, indexError(i, err)
+		}
+	}
+	return dst, nil
+}
+
+func cbValue(dst []byte, v any, depth int) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(dst, cbNull), nil
+	case bool:
+		if v {
+			return append(dst, cbTrue), nil
+		}
+		return append(dst, cbFalse), nil
+	case string:
+		return cbString(dst, v)
+	case int64:
+		return cbInt(dst, v), nil
+	case int:
+		return cbInt(dst, int64(v)), nil
+	case uint64:
+		return cbHead(dst, cbUint, v), nil
+	case float64:
+		return binary.BigEndian.AppendUint64(append(dst, 0xfb), math.Float64bits(v)), nil
+	case []byte:
+		return append(cbHead(dst, cbBytes, uint64(len(v))), v...), nil
+	case []any:
+		return cbList(dst, v, depth)
+	case map[string]any:
+		return cbDict(dst, v, depth)
+	case protocol.List:
+		return cbList(dst, v, depth)
+	case protocol.Dict:
+		return cbDict(dst, v, depth)
+	case float32:
+		return binary.BigEndian.AppendUint32(append(dst, 0xfa), math.Float32bits(v)), nil
+	}
+	if n, ok := intValue(v); ok {
+		return cbInt(dst, n), nil
+	}
+	if n, ok := uintValue(v); ok {
+		return cbHead(dst, cbUint, n), nil
+	}
+	if s, ok := stringValue(v); ok {
+		return cbString(dst, s)
+	}
+	g, err := normalize(v)
+	if err != nil {
+		return dst, err
+	}
+	return cbValue(dst, g, depth)
+}
+
+// cbDecoder decodes CBOR from data. Every length read from the input is
+// checked against the bytes left before anything is allocated.
+type cbDecoder struct {
+	data []byte
+	pos  int
 }
 
 // Decode implements [Codec].
-func (cborCodec) Decode(data []byte) (protocol.Message, error) {
-	return nil, &DecodeError{Serializer: CBOR, Offset: -1, Err: errors.New("not implemented yet")}
+func (cborCodec) Decode(data []byte) (m protocol.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			recovered(CBOR, r, &m, &err)
+		}
+	}()
+	d := cbDecoder{data: data}
+	m, err = d.message()
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (d *cbDecoder) fail(err error) error {
+	return &DecodeError{Serializer: CBOR, Offset: d.pos, Err: err}
+}
+
+var (
+	errCBORReserved = errors.New("reserved additional information value")
+	errCBORBreak    = errors.New("unexpected break")
+	errCBORChunk    = errors.New("invalid chunk in indefinite-length string")
+)
+
+// head reads an item head. n is the argument; indef reports an
+// indefinite length (additional information 31).
+func (d *cbDecoder) head() (major byte, info byte, n uint64, indef bool, err error) {
+	if d.pos >= len(d.data) {
+		return 0, 0, 0, false, d.fail(errTruncated)
+	}
+	b := d.data[d.pos]
+	major, info = b&0xe0, b&0x1f
+	switch {
+	case info < 24:
+		d.pos++
+		return major, info, uint64(info), false, nil
+	case info <= 27:
+		size := 1 << (info - 24)
+		if len(d.data)-d.pos-1 < size {
+			return 0, 0, 0, false, d.fail(errTruncated)
+		}
+		for _, c := range d.data[d.pos+1 : d.pos+1+size] {
+			n = n<<8 | uint64(c)
+		}
+		d.pos += 1 + size
+		return major, info, n, false, nil
+	case info == 31:
+		switch major {
+		case cbBytes, cbText, cbArray, cbMap, cbSimple:
+			d.pos++
+			return major, info, 0, true, nil
+		}
+	}
+	return 0, 0, 0, false, d.fail(errCBORReserved)
+}
+
+// need reports an error unless n more bytes are available.
+func (d *cbDecoder) need(n uint64) error {
+	if n > uint64(len(d.data)-d.pos) {
+		return d.fail(errTruncated)
+	}
+	return nil
+}
+
+// atBreak consumes a break byte if it is next.
+func (d *cbDecoder) atBreak() (bool, error) {
+	if d.pos >= len(d.data) {
+		return false, d.fail(errTruncated)
+	}
+	if d.data[d.pos] == cbBreak {
+		d.pos++
+		return true, nil
+	}
+	return false, nil
+}
+
+func (d *cbDecoder) message() (protocol.Message, error) {
+	if len(d.data) == 0 {
+		return nil, d.fail(errEmpty)
+	}
+	major, _, n, indef, err := d.head()
+	if err != nil {
+		return nil, err
+	}
+	if major != cbArray {
+		d.pos = 0
+		return nil, d.fail(errNotList)
+	}
+	if !indef {
+		if n == 0 {
+			return nil, d.fail(errEmptyList)
+		}
+		if err := d.need(n); err != nil {
+			return nil, err
+		}
+	} else if brk, err := d.atBreak(); err != nil || brk {
+		if err == nil {
+			err = d.fail(errEmptyList)
+		}
+		return nil, err
+	}
+	start := d.pos
+	t, ok, err := d.uintField()
+	if err != nil {
+		return nil, err
+	}
+	lay, typ, err := checkType(t, ok)
+	if err != nil {
+		d.pos = start
+		return nil, d.fail(err)
+	}
+	var e envelope
+	e.typ = typ
+	for i := 0; ; i++ {
+		if indef {
+			brk, err := d.atBreak()
+			if err != nil {
+				return nil, err
+			}
+			if brk {
+				break
+			}
+		} else if uint64(i) == n-1 {
+			break
+		}
+		if i == len(lay.fields) {
+			if indef {
+				n = uint64(i) + 2 // at least one more
+			}
+			return nil, &DecodeError{Serializer: CBOR, Offset: -1, Err: arityError(typ, lay, int(min(n-1, 1<<30)))}
+		}
+		f := lay.fields[i]
+		start := d.pos
+		var ok bool
+		switch f.kind {
+		case kindID:
+			e.num[i], ok, err = d.uintField()
+		case kindURI, kindStr:
+			if d.peekMajor() == cbText {
+				var v any
+				v, err = d.value(2)
+				e.str[i], ok = v.(string)
+			}
+		case kindDict:
+			if d.peekMajor() == cbMap {
+				e.dict[i], err = d.dict(2)
+				ok = err == nil
+			}
+		case kindList:
+			if d.peekMajor() == cbArray {
+				e.list[i], err = d.list(2)
+				ok = err == nil
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			d.pos = start
+			return nil, d.fail(fieldTypeError(typ, f))
+		}
+		e.n++
+	}
+	if e.n < lay.min {
+		return nil, &DecodeError{Serializer: CBOR, Offset: -1, Err: arityError(typ, lay, e.n)}
+	}
+	if d.pos != len(d.data) {
+		return nil, d.fail(errTrailing)
+	}
+	m, err := e.message()
+	if err != nil {
+		return nil, &DecodeError{Serializer: CBOR, Offset: -1, Err: err}
+	}
+	return m, nil
+}
+
+// uintField reads a non-negative integer (or an integral float); ok is
+// false for other values.
+func (d *cbDecoder) uintField() (uint64, bool, error) {
+	if d.pos >= len(d.data) {
+		return 0, false, d.fail(errTruncated)
+	}
+	switch b := d.data[d.pos]; {
+	case b&0xe0 == cbUint:
+		_, _, n, _, err := d.head()
+		return n, err == nil, err
+	case b >= 0xf9 && b <= 0xfb:
+		v, err := d.value(2)
+		if err != nil {
+			return 0, false, err
+		}
+		u, ok := floatToUint(v.(float64))
+		return u, ok, nil
+	}
+	_, err := d.value(2)
+	return 0, false, err
+}
+
+// value decodes any value at nesting level depth.
+func (d *cbDecoder) value(depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, d.fail(errTooDeep)
+	}
+	start := d.pos
+	major, info, n, indef, err := d.head()
+	if err != nil {
+		return nil, err
+	}
+	switch major {
+	case cbUint:
+		if n > math.MaxInt64 {
+			return n, nil
+		}
+		return int64(n), nil
+	case cbNeg:
+		if n > math.MaxInt64 {
+			return -1 - float64(n), nil
+		}
+		return -1 - int64(n), nil
+	case cbBytes, cbText:
+		var raw []byte
+		if !indef {
+			if err := d.need(n); err != nil {
+				return nil, err
+			}
+			raw = d.data[d.pos : d.pos+int(n)]
+			d.pos += int(n)
+		} else {
+			// Chunks are definite-length strings of the same major type.
+			for {
+				brk, err := d.atBreak()
+				if err != nil {
+					return nil, err
+				}
+				if brk {
+					break
+				}
+				cstart := d.pos
+				cmajor, _, cn, cindef, err := d.head()
+				if err != nil {
+					return nil, err
+				}
+				if cmajor != major || cindef {
+					d.pos = cstart
+					return nil, d.fail(errCBORChunk)
+				}
+				if err := d.need(cn); err != nil {
+					return nil, err
+				}
+				raw = append(raw, d.data[d.pos:d.pos+int(cn)]...)
+				d.pos += int(cn)
+			}
+		}
+		if major == cbBytes {
+			out := make([]byte, len(raw))
+			copy(out, raw)
+			return out, nil
+		}
+		if !utf8.Valid(raw) {
+			d.pos = start
+			return nil, d.fail(errInvalidUTF8)
+		}
+		return string(raw), nil
+	case cbArray:
+		d.pos = start
+		return d.list(depth)
+	case cbMap:
+		d.pos = start
+		return d.dict(depth)
+	case cbTag:
+		// Tags add semantics we do not interpret; decode the tagged item.
+		return d.value(depth + 1)
+	}
+	// Major type 7.
+	switch info {
+	case 20:
+		return false, nil
+	case 21:
+		return true, nil
+	case 22, 23: // null, undefined
+		return nil, nil
+	case 25:
+		return halfToFloat(uint16(n)), nil
+	case 26:
+		return float64(math.Float32frombits(uint32(n))), nil
+	case 27:
+		return math.Float64frombits(n), nil
+	case 31:
+		d.pos = start
+		return nil, d.fail(errCBORBreak)
+	}
+	d.pos = start
+	return nil, d.fail(errors.New("unsupported CBOR simple value " + itoa(int(n))))
+}
+
+// halfToFloat converts an IEEE 754 half-precision value (RFC 8949 §D).
+func halfToFloat(h uint16) float64 {
+	exp := int(h>>10) & 0x1f
+	mant := float64(h & 0x3ff)
+	var v float64
+	switch exp {
+	case 0:
+		v = math.Ldexp(mant, -24)
+	case 31:
+		if mant == 0 {
+			v = math.Inf(1)
+		} else {
+			v = math.NaN()
+		}
+	default:
+		v = math.Ldexp(mant+1024, exp-25)
+	}
+	if h&0x8000 != 0 {
+		return -v
+	}
+	return v
+}
+
+// peekMajor returns the major type of the next item, or 0xff at the end.
+func (d *cbDecoder) peekMajor() byte {
+	if d.pos >= len(d.data) {
+		return 0xff
+	}
+	return d.data[d.pos] & 0xe0
+}
+
+// list reads an array (the caller checked the major type).
+func (d *cbDecoder) list(depth int) ([]any, error) {
+	if depth > maxDepth {
+		return nil, d.fail(errTooDeep)
+	}
+	_, _, n, indef, err := d.head()
+	if err != nil {
+		return nil, err
+	}
+	if !indef {
+		// Every element takes at least one byte.
+		if err := d.need(n); err != nil {
+			return nil, err
+		}
+		l := make([]any, n)
+		for i := range l {
+			if l[i], err = d.value(depth + 1); err != nil {
+				return nil, err
+			}
+		}
+		return l, nil
+	}
+	l := []any{}
+	for {
+		brk, err := d.atBreak()
+		if err != nil {
+			return nil, err
+		}
+		if brk {
+			return l, nil
+		}
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		l = append(l, v)
+	}
+}
+
+// dict reads a map with text keys (the caller checked the major type). An
+// empty map at the top level of a message (depth 2) decodes to nil.
+func (d *cbDecoder) dict(depth int) (map[string]any, error) {
+	if depth > maxDepth {
+		return nil, d.fail(errTooDeep)
+	}
+	_, _, n, indef, err := d.head()
+	if err != nil {
+		return nil, err
+	}
+	if !indef {
+		if n == 0 && depth == 2 {
+			return nil, nil
+		}
+		// Every entry takes at least two bytes.
+		if err := d.need(2 * n); err != nil {
+			return nil, err
+		}
+	}
+	m := make(map[string]any, n)
+	for i := uint64(0); indef || i < n; i++ {
+		if indef {
+			brk, err := d.atBreak()
+			if err != nil {
+				return nil, err
+			}
+			if brk {
+				break
+			}
+		}
+		kstart := d.pos
+		if d.peekMajor() != cbText {
+			if d.pos >= len(d.data) {
+				return nil, d.fail(errTruncated)
+			}
+			return nil, d.fail(errMapKey)
+		}
+		k, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		ks := k.(string)
+		if _, dup := m[ks]; dup {
+			d.pos = kstart
+			return nil, d.fail(dupKeyError(ks))
+		}
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		m[ks] = v
+	}
+	return m, nil
 }

@@ -138,8 +138,15 @@ func unwrap(m protocol.Message) protocol.Message {
 	return m
 }
 
-// toEnvelope takes m apart. It fails only for unknown message types.
-func toEnvelope(e *envelope, m protocol.Message) error {
+// toEnvelope validates m with protocol.Validate (as protocol.ToList does,
+// so nothing invalid is ever sent) and takes it apart.
+func toEnvelope(s Serializer, e *envelope, m protocol.Message) error {
+	if m == nil {
+		return fmt.Errorf("serialize: %s: encode nil message", s)
+	}
+	if err := protocol.Validate(m); err != nil {
+		return fmt.Errorf("serialize: %s: encode %s: %w", s, m.Type(), err)
+	}
 	switch m := m.(type) {
 	case *protocol.Hello:
 		e.s(string(m.Realm))
@@ -186,7 +193,7 @@ func toEnvelope(e *envelope, m protocol.Message) error {
 		e.id(m.Subscription)
 	case *protocol.Unsubscribed:
 		e.id(m.Request)
-		if len(m.Details) > 0 {
+		if m.Details != nil || m.Request == 0 { // revocation form, as protocol.ToList
 			e.d(m.Details)
 		}
 	case *protocol.Event:
@@ -218,7 +225,7 @@ func toEnvelope(e *envelope, m protocol.Message) error {
 		e.id(m.Registration)
 	case *protocol.Unregistered:
 		e.id(m.Request)
-		if len(m.Details) > 0 {
+		if m.Details != nil || m.Request == 0 { // revocation form, as protocol.ToList
 			e.d(m.Details)
 		}
 	case *protocol.Invocation:
@@ -233,10 +240,8 @@ func toEnvelope(e *envelope, m protocol.Message) error {
 		e.id(m.Request)
 		e.d(m.Options)
 		e.payload(m.Args, m.Kwargs)
-	case nil:
-		return fmt.Errorf("serialize: encode nil message")
 	default:
-		return fmt.Errorf("serialize: encode %T: unknown message type %d", m, m.Type())
+		return fmt.Errorf("serialize: %s: encode %T: unknown message type %d", s, m, m.Type())
 	}
 	e.typ = m.Type()
 	return nil
@@ -305,7 +310,7 @@ func (e *envelope) message() (protocol.Message, error) {
 	default:
 		return nil, fmt.Errorf("unknown message type %d", e.typ)
 	}
-	if err := validate(e, m); err != nil {
+	if err := protocol.Validate(m); err != nil {
 		return nil, err
 	}
 	return m, nil

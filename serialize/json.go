@@ -33,7 +33,7 @@ func (jsonCodec) Encode(dst []byte, m protocol.Message) ([]byte, error) {
 		return append(dst, b...), err
 	}
 	var e envelope
-	if err := toEnvelope(&e, m); err != nil {
+	if err := toEnvelope(JSON, &e, m); err != nil {
 		return dst, err
 	}
 	lay := &layouts[e.typ]

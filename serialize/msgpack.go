@@ -22,7 +22,7 @@ func (msgpackCodec) Encode(dst []byte, m protocol.Message) ([]byte, error) {
 		return append(dst, b...), err
 	}
 	var e envelope
-	if err := toEnvelope(&e, m); err != nil {
+	if err := toEnvelope(MessagePack, &e, m); err != nil {
 		return dst, err
 	}
 	lay := &layouts[e.typ]

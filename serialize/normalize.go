@@ -2,6 +2,7 @@ package serialize
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 
 	"github.com/ugorji/go/codec"
@@ -41,6 +42,9 @@ var normPool = sync.Pool{New: func() any {
 // normalize converts v to the generic form: nil, bool, int64, uint64,
 // float64, string, []byte, []any and map[string]any.
 func normalize(v any) (g any, err error) {
+	if err := checkGoType(reflect.TypeOf(v)); err != nil {
+		return nil, err
+	}
 	ne := normPool.Get().(*normEncoder)
 	defer func() {
 		if r := recover(); r != nil {
@@ -68,4 +72,60 @@ func normalize(v any) (g any, err error) {
 		return nil, errUnsupported(v)
 	}
 	return g, nil
+}
+
+// checkedTypes caches the result of checkGoType per reflect.Type.
+var checkedTypes sync.Map // reflect.Type -> error (nil error stored as errOK)
+
+var errOK = fmt.Errorf("ok")
+
+// checkGoType refuses types that hold channels, functions, complex numbers or
+// unsafe pointers: ugorji would silently encode them as nil or empty, and a
+// message would lose data without an error.
+func checkGoType(t reflect.Type) error {
+	if t == nil {
+		return nil
+	}
+	if v, ok := checkedTypes.Load(t); ok {
+		if v.(error) == errOK {
+			return nil
+		}
+		return v.(error)
+	}
+	err := walkType(t, map[reflect.Type]bool{})
+	if err == nil {
+		checkedTypes.Store(t, errOK)
+	} else {
+		checkedTypes.Store(t, err)
+	}
+	return err
+}
+
+func walkType(t reflect.Type, seen map[reflect.Type]bool) error {
+	if seen[t] {
+		return nil
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Complex64, reflect.Complex128:
+		return fmt.Errorf("unsupported type %s", t)
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return walkType(t.Elem(), seen)
+	case reflect.Map:
+		if err := walkType(t.Key(), seen); err != nil {
+			return err
+		}
+		return walkType(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() || f.Tag.Get("json") == "-" || f.Tag.Get("codec") == "-" {
+				continue
+			}
+			if err := walkType(f.Type, seen); err != nil {
+				return fmt.Errorf("%s.%s: %w", t, f.Name, err)
+			}
+		}
+	}
+	return nil
 }
