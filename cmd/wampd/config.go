@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wampkit/wampkit/serialize"
+)
+
+// Config is everything wampd can be told, in the shape of its YAML file
+// (see wampd.example.yaml at the root of the repository). The zero value is
+// not useful; start from [DefaultConfig].
+type Config struct {
+	// Log selects the level and format of the log on standard error.
+	Log LogConfig `yaml:"log"`
+	// Realms lists the realms the router serves. Clients can join only
+	// these. Empty means one open realm, "realm1".
+	Realms []RealmConfig `yaml:"realms"`
+	// WebSocket is the WebSocket listener (ws:// or, with TLS, wss://).
+	WebSocket WebSocketConfig `yaml:"websocket"`
+	// RawSocket is the RawSocket listener on TCP and on a Unix socket.
+	RawSocket RawSocketConfig `yaml:"rawsocket"`
+	// HandshakeTimeout bounds the time from a new connection to its
+	// session's WELCOME. Zero means the router's default (10s).
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// StrictURIs makes the router check URIs with the spec's strict rules
+	// (components of [0-9a-z_] only) instead of the loose rules.
+	StrictURIs bool `yaml:"strict_uris"`
+	// ShutdownTimeout bounds the graceful shutdown on SIGINT or SIGTERM:
+	// sessions are told GOODBYE (wamp.close.system_shutdown) and have this
+	// long to answer before their connections are closed. Zero means
+	// DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// LogConfig configures wampd's structured log.
+type LogConfig struct {
+	// Level is debug, info, warn or error. Empty means info.
+	Level string `yaml:"level"`
+	// Format is text (logfmt-like key=value) or json. Empty means text.
+	Format string `yaml:"format"`
+}
+
+// RealmConfig configures one realm.
+type RealmConfig struct {
+	// Name is the realm's URI, as clients give it in HELLO.
+	Name string `yaml:"name"`
+}
+
+// TLSConfig names a certificate and its private key, both PEM files.
+// Both empty means no TLS.
+type TLSConfig struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Enabled reports whether a certificate is configured.
+func (c TLSConfig) Enabled() bool { return c.Cert != "" || c.Key != "" }
+
+// WebSocketConfig configures the WebSocket listener.
+type WebSocketConfig struct {
+	// Address is the TCP host:port to listen on. Empty disables WebSocket.
+	Address string `yaml:"address"`
+	// Path is the HTTP path of the WAMP endpoint, e.g. /ws.
+	Path string `yaml:"path"`
+	// TLS, when set, serves wss:// instead of ws://.
+	TLS TLSConfig `yaml:"tls"`
+	// Serializers lists the serializers offered as WebSocket
+	// sub-protocols: json, msgpack, cbor. Empty means all of them.
+	Serializers []string `yaml:"serializers"`
+	// MaxMessageSize is the largest message accepted, in bytes. Zero means
+	// the transport's default (16 MiB).
+	MaxMessageSize int64 `yaml:"max_message_size"`
+	// PingInterval is the interval of keep-alive pings. Zero means the
+	// transport's default (30s); negative turns keep-alive off.
+	PingInterval time.Duration `yaml:"ping_interval"`
+	// EnableCompression negotiates permessage-deflate with clients that
+	// offer it.
+	EnableCompression bool `yaml:"enable_compression"`
+	// AllowedOrigins lists the Origin header values browsers may connect
+	// from, such as https://app.example.com; "*" allows any. Requests
+	// without an Origin header (non-browser clients) always pass. Empty
+	// means same-origin only.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+}
+
+// RawSocketConfig configures the RawSocket listeners.
+type RawSocketConfig struct {
+	// Address is the TCP host:port to listen on. Empty disables RawSocket
+	// over TCP.
+	Address string `yaml:"address"`
+	// Unix is the path of a Unix domain socket to listen on. Empty
+	// disables it. A stale socket file at the path is removed first.
+	Unix string `yaml:"unix"`
+	// TLS, when set, wraps the TCP listener (not the Unix one) in TLS.
+	TLS TLSConfig `yaml:"tls"`
+	// Serializers lists the serializers accepted: json, msgpack, cbor.
+	// Empty means all of them.
+	Serializers []string `yaml:"serializers"`
+	// MaxMessageSize is the largest message accepted, in bytes, rounded
+	// down to a power of two from 512 B to 16 MiB. Zero means 16 MiB.
+	MaxMessageSize int64 `yaml:"max_message_size"`
+	// MaxConnections limits the number of RawSocket connections. Zero
+	// means no limit.
+	MaxConnections int `yaml:"max_connections"`
+	// PingInterval is the interval of keep-alive pings. Zero means the
+	// transport's default (30s); negative turns keep-alive off.
+	PingInterval time.Duration `yaml:"ping_interval"`
+}
+
+// Defaults used by [DefaultConfig] and for zero fields.
+const (
+	DefaultWebSocketAddress = "127.0.0.1:8080"
+	DefaultWebSocketPath    = "/ws"
+	DefaultRawSocketAddress = "127.0.0.1:8081"
+	DefaultRealm            = "realm1"
+	DefaultShutdownTimeout  = 5 * time.Second
+)
+
+// DefaultConfig returns what wampd does with no arguments at all: an open
+// realm "realm1" on ws://127.0.0.1:8080/ws and RawSocket on 127.0.0.1:8081,
+// text logs at level info.
+func DefaultConfig() Config {
+	return Config{
+		Log:             LogConfig{Level: "info", Format: "text"},
+		WebSocket:       WebSocketConfig{Address: DefaultWebSocketAddress, Path: DefaultWebSocketPath},
+		RawSocket:       RawSocketConfig{Address: DefaultRawSocketAddress},
+		ShutdownTimeout: DefaultShutdownTimeout,
+	}
+}
+
+// LoadConfigFile reads the YAML file at path over a copy of base: settings
+// the file leaves out keep base's values, a list in the file replaces
+// base's list. Unknown keys are an error, so that a typo does not go
+// unnoticed.
+func LoadConfigFile(path string, base Config) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return base, fmt.Errorf("wampd: read config: %w", err)
+	}
+	cfg := base
+	cfg.Realms = nil // a realms list in the file replaces, not extends
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return base, fmt.Errorf("wampd: config %s: %w", path, err)
+	}
+	if cfg.Realms == nil {
+		cfg.Realms = base.Realms
+	}
+	return cfg, nil
+}
+
+// Validate checks the settings and returns the first problem found.
+func (c *Config) Validate() error {
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		return err
+	}
+	switch c.Log.Format {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("wampd: log format %q: want text or json", c.Log.Format)
+	}
+	seen := make(map[string]bool, len(c.Realms))
+	for _, r := range c.Realms {
+		if err := checkRealmName(r.Name); err != nil {
+			return err
+		}
+		if seen[r.Name] {
+			return fmt.Errorf("wampd: realm %q configured twice", r.Name)
+		}
+		seen[r.Name] = true
+	}
+	if c.WebSocket.Address == "" && c.RawSocket.Address == "" && c.RawSocket.Unix == "" {
+		return errors.New("wampd: no listener: set a WebSocket address, a RawSocket address or a Unix socket")
+	}
+	if c.WebSocket.Address != "" && !strings.HasPrefix(c.WebSocket.Path, "/") {
+		return fmt.Errorf("wampd: websocket path %q must start with /", c.WebSocket.Path)
+	}
+	for _, t := range []struct {
+		name string
+		tls  TLSConfig
+	}{{"websocket", c.WebSocket.TLS}, {"rawsocket", c.RawSocket.TLS}} {
+		if t.tls.Enabled() && (t.tls.Cert == "" || t.tls.Key == "") {
+			return fmt.Errorf("wampd: %s tls: need both cert and key", t.name)
+		}
+	}
+	for _, l := range [][]string{c.WebSocket.Serializers, c.RawSocket.Serializers} {
+		if _, err := parseSerializers(l); err != nil {
+			return err
+		}
+	}
+	if c.WebSocket.MaxMessageSize < 0 || c.RawSocket.MaxMessageSize < 0 {
+		return errors.New("wampd: max_message_size must not be negative")
+	}
+	if c.ShutdownTimeout < 0 {
+		return fmt.Errorf("wampd: shutdown timeout %v is negative", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// realmNames returns the configured realm names, or DefaultRealm when none
+// is configured.
+func (c *Config) realmNames() []string {
+	if len(c.Realms) == 0 {
+		return []string{DefaultRealm}
+	}
+	names := make([]string, len(c.Realms))
+	for i, r := range c.Realms {
+		names[i] = r.Name
+	}
+	return names
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if s == "" {
+		return slog.LevelInfo, nil
+	}
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("wampd: log level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// checkRealmName applies the spec's loose URI rules (WAMP spec, "URIs"):
+// dot-separated non-empty components without whitespace or '#'.
+func checkRealmName(name string) error {
+	if name == "" {
+		return errors.New("wampd: realm name is empty")
+	}
+	for _, comp := range strings.Split(name, ".") {
+		if comp == "" || strings.ContainsAny(comp, "# \t\r\n\v\f") {
+			return fmt.Errorf("wampd: realm name %q is not a valid URI", name)
+		}
+	}
+	return nil
+}
+
+func (c *Config) hasRealm(name string) bool {
+	for _, r := range c.Realms {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// parseSerializers turns serializer names (json, msgpack, cbor) into
+// serializers; nil or empty gives nil, which means all of them.
+func parseSerializers(names []string) ([]serialize.Serializer, error) {
+	var sers []serialize.Serializer
+	for _, name := range names {
+		ser, ok := serialize.BySubProtocol("wamp.2." + name)
+		if !ok || strings.Contains(name, ".") {
+			return nil, fmt.Errorf("wampd: serializer %q: want json, msgpack or cbor", name)
+		}
+		sers = append(sers, ser)
+	}
+	return sers, nil
+}

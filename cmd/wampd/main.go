@@ -1,0 +1,49 @@
+// Command wampd runs a WAMP router.
+//
+// With no arguments it serves an open realm "realm1" on
+// ws://127.0.0.1:8080/ws and RawSocket on 127.0.0.1:8081. See wampd -h for
+// the flags and wampd.example.yaml for the configuration file.
+//
+// SIGINT or SIGTERM shut it down gracefully: every session is sent GOODBYE
+// wamp.close.system_shutdown and given the shutdown timeout to answer. A
+// second signal ends the process at once.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time: go build -ldflags '-X main.version=v1.2.3'.
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	m := NewMain()
+	m.Version = version
+	if err := m.ParseFlags(ctx, os.Args[1:]); errors.Is(err, flag.ErrHelp) {
+		os.Exit(0) // -h or -version: already printed
+	} else if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if err := m.Run(ctx); err != nil {
+		_ = m.Close()
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+
+	<-ctx.Done()
+	stop() // from here on a second signal ends the process at once
+	if err := m.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

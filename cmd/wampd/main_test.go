@@ -1,0 +1,483 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+)
+
+// TestMain_WebSocket is the end-to-end test: wampd on port 0, a raw
+// WebSocket client joins realm1, and cancelling Run's context (what SIGTERM
+// does in main) makes wampd say GOODBYE wamp.close.system_shutdown.
+func TestMain_WebSocket(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	m, cancel, logs := mustRunMain(t, "-ws", "127.0.0.1:0", "-rawsocket", "127.0.0.1:0")
+
+	conn := dialWS(t, m.WebSocketURL(), nil)
+	defer conn.Close()
+	writeWS(t, conn, `[1,"realm1",{"roles":{"caller":{},"subscriber":{}}}]`)
+	welcome := readWS(t, conn)
+	if len(welcome) != 3 || welcome[0] != float64(2) {
+		t.Fatalf("reply to HELLO = %v, want WELCOME [2, session, details]", welcome)
+	}
+
+	cancel() // what SIGINT/SIGTERM do in main
+	goodbye := readWS(t, conn)
+	if len(goodbye) != 3 || goodbye[0] != float64(6) || goodbye[2] != "wamp.close.system_shutdown" {
+		t.Fatalf("after shutdown began got %v, want [6, {...}, \"wamp.close.system_shutdown\"]", goodbye)
+	}
+	writeWS(t, conn, `[6,{},"wamp.close.goodbye_and_out"]`)
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	conn.Close()
+	for _, want := range []string{"listening", "shutting down", "stopped"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+// TestMain_RawSocket joins realm1 over RawSocket on TCP and on a Unix socket.
+func TestMain_RawSocket(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	sock := filepath.Join(shortTempDir(t), "wampd.sock")
+	m, _, _ := mustRunMain(t, "-ws", "", "-rawsocket", "127.0.0.1:0", "-unix", sock)
+	if m.WebSocketAddr() != nil {
+		t.Errorf("WebSocketAddr() = %v with -ws \"\", want nil", m.WebSocketAddr())
+	}
+	for _, addr := range []net.Addr{m.RawSocketAddr(), m.UnixAddr()} {
+		c, err := net.Dial(addr.Network(), addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rawSocketHandshake(t, c)
+		writeRS(t, c, `[1,"realm1",{"roles":{"publisher":{}}}]`)
+		if msg := readRS(t, c); len(msg) != 3 || msg[0] != float64(2) {
+			t.Errorf("%s: reply to HELLO = %v, want WELCOME", addr.Network(), msg)
+		}
+		c.Close()
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket file %s still there after Close (stat: %v)", sock, err)
+	}
+}
+
+// TestMain_ConfigFile runs wampd from a YAML file: its realms replace the
+// default realm1, and a flag overrides the file.
+func TestMain_ConfigFile(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "wampd.yaml")
+	writeFile(t, path, `
+log:
+  level: debug
+  format: json
+realms:
+  - name: com.example.one
+  - name: com.example.two
+websocket:
+  address: 127.0.0.1:0
+  path: /wamp
+rawsocket:
+  address: 127.0.0.1:0   # disabled by the flag below
+shutdown_timeout: 3s
+`)
+	m, _, logs := mustRunMain(t, "-config", path, "-rawsocket", "")
+	if got, want := m.Config.realmNames(), []string{"com.example.one", "com.example.two"}; !cmp.Equal(got, want) {
+		t.Errorf("realms = %v, want %v", got, want)
+	}
+	if m.RawSocketAddr() != nil {
+		t.Errorf("RawSocketAddr() = %v, want nil (disabled by flag)", m.RawSocketAddr())
+	}
+	if !strings.HasSuffix(m.WebSocketURL(), "/wamp") {
+		t.Errorf("WebSocketURL() = %q, want path /wamp", m.WebSocketURL())
+	}
+
+	conn := dialWS(t, m.WebSocketURL(), nil)
+	writeWS(t, conn, `[1,"com.example.two",{"roles":{"callee":{}}}]`)
+	if msg := readWS(t, conn); len(msg) != 3 || msg[0] != float64(2) {
+		t.Errorf("HELLO com.example.two: got %v, want WELCOME", msg)
+	}
+	conn.Close()
+
+	conn = dialWS(t, m.WebSocketURL(), nil)
+	writeWS(t, conn, `[1,"realm1",{"roles":{"callee":{}}}]`)
+	if msg := readWS(t, conn); len(msg) < 3 || msg[0] != float64(3) || msg[2] != "wamp.error.no_such_realm" {
+		t.Errorf("HELLO realm1: got %v, want ABORT wamp.error.no_such_realm", msg)
+	}
+	conn.Close()
+
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	first, _, _ := strings.Cut(logs.String(), "\n")
+	if !json.Valid([]byte(first)) {
+		t.Errorf("log format json: first line is not JSON: %s", first)
+	}
+}
+
+// TestMain_TLS serves wss:// and RawSocket over TLS with -tls-cert/-tls-key.
+func TestMain_TLS(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	certFile, keyFile, pool := writeSelfSignedCert(t)
+	m, _, _ := mustRunMain(t, "-ws", "127.0.0.1:0", "-rawsocket", "127.0.0.1:0",
+		"-tls-cert", certFile, "-tls-key", keyFile)
+	clientTLS := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+
+	if !strings.HasPrefix(m.WebSocketURL(), "wss://") {
+		t.Fatalf("WebSocketURL() = %q, want wss://", m.WebSocketURL())
+	}
+	conn := dialWS(t, m.WebSocketURL(), clientTLS)
+	writeWS(t, conn, `[1,"realm1",{"roles":{"caller":{}}}]`)
+	if msg := readWS(t, conn); len(msg) != 3 || msg[0] != float64(2) {
+		t.Errorf("wss: reply to HELLO = %v, want WELCOME", msg)
+	}
+	conn.Close()
+
+	c, err := tls.Dial("tcp", m.RawSocketAddr().String(), clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawSocketHandshake(t, c)
+	writeRS(t, c, `[1,"realm1",{"roles":{"caller":{}}}]`)
+	if msg := readRS(t, c); len(msg) != 3 || msg[0] != float64(2) {
+		t.Errorf("rawsocket+tls: reply to HELLO = %v, want WELCOME", msg)
+	}
+	c.Close()
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+}
+
+func TestMain_RunFails(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	m := NewMain()
+	m.Stderr = io.Discard
+	if err := m.ParseFlags(context.Background(), []string{"-ws", l.Addr().String(), "-rawsocket", ""}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err == nil {
+		t.Errorf("Run() with the WebSocket address in use = nil, want an error")
+	}
+	if err := m.Close(); err != nil {
+		t.Errorf("Close() after failed Run = %v, want nil", err)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "wampd.yaml")
+	writeFile(t, file, "realms:\n  - name: from.file\nwebsocket:\n  path: /file\nlog:\n  level: warn\n")
+	bad := filepath.Join(dir, "bad.yaml")
+	writeFile(t, bad, "websocket:\n  adress: 127.0.0.1:1\n")
+	empty := filepath.Join(dir, "empty.yaml")
+	writeFile(t, empty, "")
+
+	def := DefaultConfig()
+	with := func(f func(c *Config)) Config {
+		c := DefaultConfig()
+		f(&c)
+		return c
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		want    Config
+		wantErr string // substring; "" means no error
+	}{
+		{name: "no arguments", args: nil, want: def},
+		{name: "listeners", args: []string{"-ws", ":9000", "-ws-path", "/wamp", "-rawsocket", "", "-unix", "/run/wampd.sock"},
+			want: with(func(c *Config) {
+				c.WebSocket.Address, c.WebSocket.Path = ":9000", "/wamp"
+				c.RawSocket.Address, c.RawSocket.Unix = "", "/run/wampd.sock"
+			})},
+		{name: "realms repeat", args: []string{"-realm", "a.b", "-realm", "c.d", "-realm", "a.b"},
+			want: with(func(c *Config) { c.Realms = []RealmConfig{{Name: "a.b"}, {Name: "c.d"}} })},
+		{name: "logging", args: []string{"-log-level", "debug", "-log-format", "json"},
+			want: with(func(c *Config) { c.Log = LogConfig{Level: "debug", Format: "json"} })},
+		{name: "tls", args: []string{"-tls-cert", "c.pem", "-tls-key", "k.pem"},
+			want: with(func(c *Config) {
+				c.WebSocket.TLS = TLSConfig{Cert: "c.pem", Key: "k.pem"}
+				c.RawSocket.TLS = TLSConfig{Cert: "c.pem", Key: "k.pem"}
+			})},
+		{name: "shutdown timeout", args: []string{"-shutdown-timeout", "1m"},
+			want: with(func(c *Config) { c.ShutdownTimeout = time.Minute })},
+		{name: "file", args: []string{"-config", file},
+			want: with(func(c *Config) {
+				c.Realms = []RealmConfig{{Name: "from.file"}}
+				c.WebSocket.Path = "/file"
+				c.Log.Level = "warn"
+			})},
+		{name: "flags override file", args: []string{"-ws-path", "/flag", "-config", file, "-log-level", "error", "-realm", "from.flag"},
+			want: with(func(c *Config) {
+				c.Realms = []RealmConfig{{Name: "from.file"}, {Name: "from.flag"}}
+				c.WebSocket.Path = "/flag"
+				c.Log.Level = "error"
+			})},
+		{name: "empty file", args: []string{"-config", empty}, want: def},
+		{name: "unknown key in file", args: []string{"-config", bad}, wantErr: "adress"},
+		{name: "missing file", args: []string{"-config", filepath.Join(dir, "nope.yaml")}, wantErr: "no such file"},
+		{name: "unknown flag", args: []string{"-nope"}, wantErr: "not defined"},
+		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
+		{name: "bad level", args: []string{"-log-level", "loud"}, wantErr: "log level"},
+		{name: "bad format", args: []string{"-log-format", "xml"}, wantErr: "log format"},
+		{name: "bad realm", args: []string{"-realm", "a..b"}, wantErr: "not a valid URI"},
+		{name: "no listener", args: []string{"-ws", "", "-rawsocket", ""}, wantErr: "no listener"},
+		{name: "bad path", args: []string{"-ws-path", "ws"}, wantErr: "must start with /"},
+		{name: "cert without key", args: []string{"-tls-cert", "c.pem"}, wantErr: "need both cert and key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMain()
+			m.Stderr = io.Discard
+			err := m.ParseFlags(context.Background(), tt.args)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseFlags(%q) = %v, want error containing %q", tt.args, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseFlags(%q) = %v", tt.args, err)
+			}
+			if diff := cmp.Diff(tt.want, m.Config); diff != "" {
+				t.Errorf("ParseFlags(%q) config mismatch (-want +got):\n%s", tt.args, diff)
+			}
+		})
+	}
+}
+
+func TestParseFlags_Version(t *testing.T) {
+	var out bytes.Buffer
+	m := NewMain()
+	m.Version, m.Stdout = "v9.9.9-test", &out
+	if err := m.ParseFlags(context.Background(), []string{"-version"}); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("ParseFlags(-version) = %v, want flag.ErrHelp", err)
+	}
+	if got, want := out.String(), "wampd v9.9.9-test\n"; got != want {
+		t.Errorf("-version printed %q, want %q", got, want)
+	}
+}
+
+// TestExampleConfig keeps wampd.example.yaml loadable and valid.
+func TestExampleConfig(t *testing.T) {
+	cfg, err := LoadConfigFile(filepath.Join("..", "..", "wampd.example.yaml"), DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("wampd.example.yaml: %v", err)
+	}
+}
+
+// mustRunMain parses args, runs wampd and returns it with the cancel
+// function of Run's context and its log. Close runs at cleanup.
+func mustRunMain(tb testing.TB, args ...string) (*Main, context.CancelFunc, *lockedBuffer) {
+	tb.Helper()
+	logs := &lockedBuffer{}
+	m := NewMain()
+	m.Stderr = logs
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	if err := m.ParseFlags(ctx, args); err != nil {
+		tb.Fatalf("ParseFlags(%q) = %v", args, err)
+	}
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		tb.Fatalf("Run() = %v", err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	return m, cancel, logs
+}
+
+func dialWS(tb testing.TB, url string, tlsCfg *tls.Config) *websocket.Conn {
+	tb.Helper()
+	d := websocket.Dialer{Subprotocols: []string{"wamp.2.json"}, TLSClientConfig: tlsCfg}
+	conn, resp, err := d.Dial(url, nil)
+	if err != nil {
+		tb.Fatalf("dial %s: %v", url, err)
+	}
+	resp.Body.Close()
+	if got := conn.Subprotocol(); got != "wamp.2.json" {
+		tb.Fatalf("negotiated sub-protocol %q, want wamp.2.json", got)
+	}
+	return conn
+}
+
+func writeWS(tb testing.TB, c *websocket.Conn, msg string) {
+	tb.Helper()
+	if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+		tb.Fatalf("write %s: %v", msg, err)
+	}
+}
+
+func readWS(tb testing.TB, c *websocket.Conn) []any {
+	tb.Helper()
+	_, data, err := c.ReadMessage()
+	if err != nil {
+		tb.Fatalf("read: %v", err)
+	}
+	return decodeJSON(tb, data)
+}
+
+// rawSocketHandshake asks for JSON with the largest message size (WAMP
+// spec, basic "RawSocket Transport") and checks the router's answer.
+func rawSocketHandshake(tb testing.TB, c net.Conn) {
+	tb.Helper()
+	if _, err := c.Write([]byte{0x7f, 0xf1, 0, 0}); err != nil {
+		tb.Fatal(err)
+	}
+	var reply [4]byte
+	if _, err := io.ReadFull(c, reply[:]); err != nil {
+		tb.Fatalf("rawsocket handshake: %v", err)
+	}
+	if reply[0] != 0x7f || reply[1]&0x0f != 1 {
+		tb.Fatalf("rawsocket handshake reply % x, want 7f x1 00 00", reply)
+	}
+}
+
+func writeRS(tb testing.TB, c net.Conn, msg string) {
+	tb.Helper()
+	frame := make([]byte, 4, 4+len(msg))
+	binary.BigEndian.PutUint32(frame, uint32(len(msg))) // type 0: regular message
+	if _, err := c.Write(append(frame, msg...)); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func readRS(tb testing.TB, c net.Conn) []any {
+	tb.Helper()
+	for {
+		var hdr [4]byte
+		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+			tb.Fatalf("rawsocket read: %v", err)
+		}
+		body := make([]byte, binary.BigEndian.Uint32(hdr[:])&0xffffff)
+		if _, err := io.ReadFull(c, body); err != nil {
+			tb.Fatalf("rawsocket read: %v", err)
+		}
+		switch hdr[0] & 0x07 {
+		case 0:
+			return decodeJSON(tb, body)
+		case 1: // PING: answer with PONG, same payload
+			hdr[0] = 2
+			c.Write(append(hdr[:], body...))
+		}
+	}
+}
+
+func decodeJSON(tb testing.TB, data []byte) []any {
+	tb.Helper()
+	var msg []any
+	if err := json.Unmarshal(data, &msg); err != nil {
+		tb.Fatalf("decode %q: %v", data, err)
+	}
+	return msg
+}
+
+func writeFile(tb testing.TB, path, content string) {
+	tb.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// shortTempDir returns a temporary directory with a path short enough for
+// a Unix socket (108 bytes on Linux), which t.TempDir may exceed.
+func shortTempDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", "wampd")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// writeSelfSignedCert writes a certificate for 127.0.0.1 and its key to
+// PEM files and returns their paths and a pool that trusts the certificate.
+func writeSelfSignedCert(tb testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "wampd test"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeFile(tb, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	writeFile(tb, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})))
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

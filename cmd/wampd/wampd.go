@@ -1,0 +1,450 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/transport"
+)
+
+// Main is the wampd program: its settings, its router and its listeners.
+// main() only wires signals to a context and calls NewMain, ParseFlags, Run
+// and Close, so that tests can run the whole program in-process.
+type Main struct {
+	// Config holds the settings. NewMain sets DefaultConfig; ParseFlags
+	// overlays the -config file and then the flags given.
+	Config Config
+	// Version is printed by -version and logged at start.
+	Version string
+	// Stdout receives -version output; Stderr the log and flag errors.
+	Stdout, Stderr io.Writer
+
+	logger *slog.Logger
+	router *router.Router
+	http   *http.Server
+	// Bound addresses, known once Run has returned nil.
+	wsAddr, rsAddr, unixAddr net.Addr
+	wsTLS                    bool
+	listeners                []net.Listener
+	serving                  sync.WaitGroup // one per Serve goroutine
+
+	stopOnce sync.Once
+	stopped  chan struct{} // closed when shutdown has finished
+	stopErr  error         // written before stopped is closed
+}
+
+// NewMain returns a Main with the default configuration, writing to the
+// process's standard output and error.
+func NewMain() *Main {
+	return &Main{
+		Config:  DefaultConfig(),
+		Version: "dev",
+		Stdout:  os.Stdout,
+		Stderr:  os.Stderr,
+		stopped: make(chan struct{}),
+	}
+}
+
+// realmList is a repeatable -realm flag.
+type realmList []string
+
+func (r *realmList) String() string { return strings.Join(*r, ",") }
+func (r *realmList) Set(s string) error {
+	*r = append(*r, s)
+	return nil
+}
+
+// ParseFlags parses the command line arguments (without the program name)
+// into m.Config: defaults first, then the file named by -config, then every
+// flag that was given. It returns flag.ErrHelp after printing the usage
+// (-h) or the version (-version); the caller should then exit with status 0.
+func (m *Main) ParseFlags(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("wampd", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: wampd [flags]\n\n"+
+			"wampd is a WAMP router. With no flags it serves an open realm %q on\n"+
+			"ws://%s%s and RawSocket on %s.\n"+
+			"Flags override the -config file.\n\nFlags:\n",
+			DefaultRealm, DefaultWebSocketAddress, DefaultWebSocketPath, DefaultRawSocketAddress)
+		fs.PrintDefaults()
+	}
+	def := m.Config
+	var (
+		configPath  = fs.String("config", "", "YAML configuration `file` (see wampd.example.yaml)")
+		wsAddr      = fs.String("ws", def.WebSocket.Address, "WebSocket listen `address` (host:port); empty disables")
+		wsPath      = fs.String("ws-path", def.WebSocket.Path, "HTTP `path` of the WebSocket endpoint")
+		rsAddr      = fs.String("rawsocket", def.RawSocket.Address, "RawSocket TCP listen `address` (host:port); empty disables")
+		unixPath    = fs.String("unix", def.RawSocket.Unix, "RawSocket Unix socket `path`; empty disables")
+		logLevel    = fs.String("log-level", def.Log.Level, "log `level`: debug, info, warn or error")
+		logFormat   = fs.String("log-format", def.Log.Format, "log `format`: text or json")
+		tlsCert     = fs.String("tls-cert", "", "TLS certificate `file` (PEM): serve wss:// and RawSocket over TLS")
+		tlsKey      = fs.String("tls-key", "", "TLS private key `file` (PEM), with -tls-cert")
+		shutdown    = fs.Duration("shutdown-timeout", def.ShutdownTimeout, "how long sessions get to say GOODBYE on shutdown")
+		showVersion = fs.Bool("version", false, "print the version and exit")
+		realms      realmList
+	)
+	fs.Var(&realms, "realm", "serve realm `uri` (repeatable; adds to the -config file's realms; default "+DefaultRealm+")")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("wampd: unexpected argument %q (see wampd -h)", fs.Arg(0))
+	}
+	if *showVersion {
+		fmt.Fprintf(m.Stdout, "wampd %s\n", m.Version)
+		return flag.ErrHelp
+	}
+
+	cfg := m.Config
+	if *configPath != "" {
+		var err error
+		if cfg, err = LoadConfigFile(*configPath, cfg); err != nil {
+			return err
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "ws":
+			cfg.WebSocket.Address = *wsAddr
+		case "ws-path":
+			cfg.WebSocket.Path = *wsPath
+		case "rawsocket":
+			cfg.RawSocket.Address = *rsAddr
+		case "unix":
+			cfg.RawSocket.Unix = *unixPath
+		case "log-level":
+			cfg.Log.Level = *logLevel
+		case "log-format":
+			cfg.Log.Format = *logFormat
+		case "tls-cert":
+			cfg.WebSocket.TLS.Cert, cfg.RawSocket.TLS.Cert = *tlsCert, *tlsCert
+		case "tls-key":
+			cfg.WebSocket.TLS.Key, cfg.RawSocket.TLS.Key = *tlsKey, *tlsKey
+		case "shutdown-timeout":
+			cfg.ShutdownTimeout = *shutdown
+		}
+	})
+	for _, name := range realms {
+		if !cfg.hasRealm(name) {
+			cfg.Realms = append(cfg.Realms, RealmConfig{Name: name})
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	m.Config = cfg
+	return nil
+}
+
+// Run validates the configuration, starts the router and its listeners and
+// returns once they accept connections; the addresses are then available
+// from WebSocketAddr, RawSocketAddr and UnixAddr. When ctx is cancelled,
+// wampd shuts down gracefully in the background; Close waits for that.
+// If Run fails, the caller must still call Close.
+func (m *Main) Run(ctx context.Context) (err error) {
+	cfg := m.Config
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if m.logger, err = newLogger(m.Stderr, cfg.Log); err != nil {
+		return err
+	}
+
+	rcfg, err := routerConfig(cfg, m.logger)
+	if err != nil {
+		return err
+	}
+	if m.router, err = router.New(rcfg); err != nil {
+		return fmt.Errorf("wampd: %w", err)
+	}
+
+	if cfg.WebSocket.Address != "" {
+		if err := m.startWebSocket(cfg.WebSocket); err != nil {
+			return err
+		}
+	}
+	if cfg.RawSocket.Address != "" {
+		tlsCfg, err := loadTLS(cfg.RawSocket.TLS)
+		if err != nil {
+			return err
+		}
+		l, err := m.listen("tcp", cfg.RawSocket.Address, tlsCfg)
+		if err != nil {
+			return err
+		}
+		m.rsAddr = l.Addr()
+		m.serveRawSocket(l)
+		m.logger.Info("listening", "transport", "rawsocket", "address", l.Addr().String(), "tls", tlsCfg != nil)
+	}
+	if cfg.RawSocket.Unix != "" {
+		removeStaleSocket(cfg.RawSocket.Unix)
+		l, err := m.listen("unix", cfg.RawSocket.Unix, nil)
+		if err != nil {
+			return err
+		}
+		m.unixAddr = l.Addr()
+		m.serveRawSocket(l)
+		m.logger.Info("listening", "transport", "rawsocket", "unix", cfg.RawSocket.Unix)
+	}
+	m.logger.Info("wampd started", "version", m.Version, "realms", cfg.realmNames())
+
+	go func() {
+		select {
+		case <-ctx.Done():
+			m.stop(cfg.ShutdownTimeout)
+		case <-m.stopped:
+		}
+	}()
+	return nil
+}
+
+// routerConfig translates the settings into the router's Config.
+func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
+	wsSers, err := parseSerializers(cfg.WebSocket.Serializers)
+	if err != nil {
+		return router.Config{}, err
+	}
+	rsSers, err := parseSerializers(cfg.RawSocket.Serializers)
+	if err != nil {
+		return router.Config{}, err
+	}
+	rcfg := router.Config{
+		Logger:           logger,
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		GoodbyeTimeout:   cfg.ShutdownTimeout,
+		StrictURIs:       cfg.StrictURIs,
+		WebSocket: transport.WebSocketConfig{
+			Serializers:       wsSers,
+			MaxMessageSize:    cfg.WebSocket.MaxMessageSize,
+			PingInterval:      cfg.WebSocket.PingInterval,
+			EnableCompression: cfg.WebSocket.EnableCompression,
+			CheckOrigin:       checkOrigin(cfg.WebSocket.AllowedOrigins),
+			Logger:            logger,
+		},
+		RawSocket: transport.RawSocketConfig{
+			Serializers:    rsSers,
+			MaxMessageSize: cfg.RawSocket.MaxMessageSize,
+			MaxConnections: cfg.RawSocket.MaxConnections,
+			PingInterval:   cfg.RawSocket.PingInterval,
+			Logger:         logger,
+		},
+	}
+	for _, name := range cfg.realmNames() {
+		rcfg.Realms = append(rcfg.Realms, router.RealmConfig{Name: protocol.URI(name)})
+	}
+	return rcfg, nil
+}
+
+// checkOrigin returns the WebSocket origin check for allowed, or nil (the
+// transport's same-origin default) when allowed is empty.
+func checkOrigin(allowed []string) func(*http.Request) bool {
+	if len(allowed) == 0 {
+		return nil
+	}
+	return func(r *http.Request) bool {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			return true // not a browser
+		}
+		for _, a := range allowed {
+			if a == "*" || strings.EqualFold(a, origin) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func (m *Main) startWebSocket(c WebSocketConfig) error {
+	tlsCfg, err := loadTLS(c.TLS)
+	if err != nil {
+		return err
+	}
+	l, err := m.listen("tcp", c.Address, tlsCfg)
+	if err != nil {
+		return err
+	}
+	m.wsAddr, m.wsTLS = l.Addr(), tlsCfg != nil
+
+	mux := http.NewServeMux()
+	mux.Handle(c.Path, m.router.Handler())
+	if c.Path != "/healthz" {
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "ok\n")
+		})
+	}
+	m.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn),
+	}
+	m.serving.Add(1)
+	go func() {
+		defer m.serving.Done()
+		if err := m.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.logger.Error("websocket listener failed", "error", err)
+		}
+	}()
+	m.logger.Info("listening", "transport", "websocket", "url", m.WebSocketURL())
+	return nil
+}
+
+func (m *Main) serveRawSocket(l net.Listener) {
+	m.serving.Add(1)
+	go func() {
+		defer m.serving.Done()
+		if err := m.router.ServeRawSocket(l); err != nil && !isClosedErr(err) {
+			m.logger.Error("rawsocket listener failed", "address", l.Addr().String(), "error", err)
+		}
+	}()
+}
+
+// listen opens a listener and remembers it so that shutdown closes it.
+func (m *Main) listen(network, address string, tlsCfg *tls.Config) (net.Listener, error) {
+	l, err := net.Listen(network, address)
+	if err != nil {
+		return nil, fmt.Errorf("wampd: %w", err)
+	}
+	m.listeners = append(m.listeners, l)
+	if tlsCfg != nil {
+		return tls.NewListener(l, tlsCfg), nil
+	}
+	return l, nil
+}
+
+// WebSocketAddr returns the address the WebSocket listener is bound to, or
+// nil if it is disabled or Run has not succeeded.
+func (m *Main) WebSocketAddr() net.Addr { return m.wsAddr }
+
+// WebSocketURL returns the URL clients dial, such as ws://127.0.0.1:8080/ws,
+// or "" if WebSocket is disabled or Run has not succeeded.
+func (m *Main) WebSocketURL() string {
+	if m.wsAddr == nil {
+		return ""
+	}
+	scheme := "ws"
+	if m.wsTLS {
+		scheme = "wss"
+	}
+	return scheme + "://" + m.wsAddr.String() + m.Config.WebSocket.Path
+}
+
+// RawSocketAddr returns the address the RawSocket TCP listener is bound
+// to, or nil if it is disabled or Run has not succeeded.
+func (m *Main) RawSocketAddr() net.Addr { return m.rsAddr }
+
+// UnixAddr returns the address of the RawSocket Unix socket listener, or
+// nil if it is disabled or Run has not succeeded.
+func (m *Main) UnixAddr() net.Addr { return m.unixAddr }
+
+// Close shuts wampd down gracefully if that has not begun yet (as when
+// Run's context is cancelled), waits until it has finished and returns its
+// error. It may be called more than once, and after a failed Run.
+func (m *Main) Close() error {
+	timeout := m.Config.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = DefaultShutdownTimeout
+	}
+	m.stop(timeout)
+	<-m.stopped
+	return m.stopErr
+}
+
+// stop runs the shutdown once: stop accepting, tell every session GOODBYE
+// (router.Shutdown, bounded by timeout), then close whatever is left.
+func (m *Main) stop(timeout time.Duration) {
+	m.stopOnce.Do(func() {
+		defer close(m.stopped)
+		log := m.logger
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		if m.router != nil {
+			log.Info("shutting down", "timeout", timeout.String())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+
+		var errs []error
+		// New connections are refused from here on; WebSocket connections
+		// already upgraded are hijacked and so not waited for here.
+		if m.http != nil {
+			if err := m.http.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("wampd: http shutdown: %w", err))
+			}
+		}
+		for _, l := range m.listeners {
+			_ = l.Close() // already closed by http.Shutdown or router: fine
+		}
+		if m.router != nil {
+			if err := m.router.Shutdown(ctx); err != nil {
+				log.Warn("graceful shutdown incomplete", "error", err)
+			}
+			if err := m.router.Close(); err != nil && !isClosedErr(err) {
+				errs = append(errs, fmt.Errorf("wampd: close router: %w", err))
+			}
+		}
+		m.serving.Wait()
+		m.stopErr = errors.Join(errs...)
+		if m.router != nil {
+			log.Info("stopped")
+		}
+	})
+}
+
+func isClosedErr(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, router.ErrClosed)
+}
+
+func newLogger(w io.Writer, c LogConfig) (*slog.Logger, error) {
+	level, err := parseLevel(c.Level)
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+func loadTLS(c TLSConfig) (*tls.Config, error) {
+	if !c.Enabled() {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+	if err != nil {
+		return nil, fmt.Errorf("wampd: tls: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// removeStaleSocket removes a Unix socket file left by a process that
+// died, so that listening on the path succeeds. Anything that is not a
+// socket is left alone (and listening then fails with a clear error).
+func removeStaleSocket(path string) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close() // someone is listening: leave it, Listen will fail
+			return
+		}
+		_ = os.Remove(path)
+	}
+}
