@@ -1,0 +1,162 @@
+package serialize_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/serialize"
+)
+
+// fuzzDecode is the property every decoder fuzz target checks: Decode never
+// panics, every error wraps protocol.ErrMalformed, and every accepted
+// message encodes and decodes back to itself. Each input is also decoded
+// in two halves, as a transport that got a short read might do.
+func fuzzDecode(t *testing.T, s serialize.Serializer, data []byte) {
+	c := s.Codec()
+	for _, part := range [][]byte{data[:len(data)/2], data[len(data)/2:]} {
+		if _, err := c.Decode(part); err != nil && !errors.Is(err, protocol.ErrMalformed) {
+			t.Fatalf("Decode(%q) error %v does not wrap ErrMalformed", part, err)
+		}
+	}
+	m, err := c.Decode(data)
+	if err != nil {
+		if !errors.Is(err, protocol.ErrMalformed) {
+			t.Fatalf("Decode(%q) error %v does not wrap ErrMalformed", data, err)
+		}
+		return
+	}
+	b, err := c.Encode(nil, m)
+	if err != nil {
+		t.Fatalf("Decode(%q) = %#v, which does not encode: %v", data, m, err)
+	}
+	m2, err := c.Decode(b)
+	if err != nil {
+		t.Fatalf("Decode(Encode(%#v)) = %q: %v", m, b, err)
+	}
+	if diff := cmp.Diff(m, m2, cmpOpts); diff != "" {
+		t.Fatalf("Decode(Encode(m)) mismatch for input %q (-m +got):\n%s", data, diff)
+	}
+	// Our own encoding is stable.
+	b2, err := c.Encode(nil, m2)
+	if err != nil || !bytes.Equal(b, b2) {
+		t.Fatalf("Encode(Decode(Encode(m))) = %q, %v; want %q", b2, err, b)
+	}
+}
+
+// seeds returns the encodings of the test messages in s, plus a few
+// hand-written frames.
+func seeds(tb testing.TB, s serialize.Serializer) [][]byte {
+	tb.Helper()
+	var out [][]byte
+	for _, tt := range messages() {
+		b, err := s.Codec().Encode(nil, tt.msg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	for _, v := range loadVectors(tb) {
+		for _, b := range v.variants[s] {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	for _, b := range seeds(f, serialize.JSON) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzDecode(t, serialize.JSON, data) })
+}
+
+func FuzzDecodeMessagePack(f *testing.F) {
+	for _, b := range seeds(f, serialize.MessagePack) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzDecode(t, serialize.MessagePack, data) })
+}
+
+func FuzzDecodeCBOR(f *testing.F) {
+	for _, b := range seeds(f, serialize.CBOR) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzDecode(t, serialize.CBOR, data) })
+}
+
+func FuzzSplitJSONBatch(f *testing.F) {
+	for _, b := range batchSeeds(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parts, err := serialize.SplitJSONBatch(data)
+		if err != nil {
+			if !errors.Is(err, protocol.ErrMalformed) {
+				t.Fatalf("SplitJSONBatch(%q) error %v does not wrap ErrMalformed", data, err)
+			}
+			return
+		}
+		if len(parts) == 0 {
+			t.Fatalf("SplitJSONBatch(%q) = no messages, nil error", data)
+		}
+		var joined []byte
+		for _, p := range parts {
+			if len(p) == 0 || bytes.IndexByte(p, 0x1e) >= 0 {
+				t.Fatalf("SplitJSONBatch(%q): bad part %q", data, p)
+			}
+			joined = serialize.AppendJSONBatch(joined, p)
+			fuzzDecode(t, serialize.JSON, p)
+		}
+		if !bytes.Equal(joined, data) {
+			t.Fatalf("AppendJSONBatch(SplitJSONBatch(%q)...) = %q", data, joined)
+		}
+	})
+}
+
+func batchSeeds(tb testing.TB) [][]byte {
+	js := seeds(tb, serialize.JSON)
+	out := [][]byte{{}, {0x1e}, []byte("[1]")}
+	var all []byte
+	for i, b := range js {
+		all = serialize.AppendJSONBatch(all, b)
+		if i%5 == 0 {
+			out = append(out, serialize.AppendJSONBatch(nil, b))
+		}
+	}
+	return append(out, all)
+}
+
+// TestWriteFuzzCorpus writes the seed corpus to testdata/fuzz with -update,
+// so that `go test` replays it even when the seeds in code change.
+func TestWriteFuzzCorpus(t *testing.T) {
+	if !*update {
+		t.Skip("run with -update to rewrite testdata/fuzz seed files")
+	}
+	targets := map[string][][]byte{
+		"FuzzDecodeJSON":        seeds(t, serialize.JSON),
+		"FuzzDecodeMessagePack": seeds(t, serialize.MessagePack),
+		"FuzzDecodeCBOR":        seeds(t, serialize.CBOR),
+		"FuzzSplitJSONBatch":    batchSeeds(t),
+	}
+	for name, inputs := range targets {
+		dir := filepath.Join("testdata", "fuzz", name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i, b := range inputs {
+			content := "go test fuzz v1\n[]byte(" + strconv.Quote(string(b)) + ")\n"
+			file := filepath.Join(dir, fmt.Sprintf("seed-%03d", i))
+			if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
