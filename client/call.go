@@ -1,0 +1,457 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// noOptions is the empty Options dict of requests without options. Sent
+// messages are read-only for every party (see protocol.Message), so one
+// value serves all of them and a plain call allocates no map.
+var noOptions = protocol.Dict{}
+
+// Result is the outcome of a call: the payload of RESULT, or of a YIELD
+// that an [InvocationHandler] returns. Args and Kwargs may be nil. A
+// Result received from the router must not be modified.
+type Result struct {
+	// Args is the positional payload.
+	Args protocol.List
+	// Kwargs is the keyword payload.
+	Kwargs protocol.Dict
+	// Details is RESULT.Details as sent by the router (for example
+	// "progress": true on a progressive result). Ignored in a handler's
+	// Result.
+	Details protocol.Dict
+}
+
+// CallRequest is a call with options, for [Client.Do].
+type CallRequest struct {
+	// Procedure is the procedure to call. Required.
+	Procedure protocol.URI
+	// Args and Kwargs are the call's payload; nil means none.
+	Args   protocol.List
+	Kwargs protocol.Dict
+	// Timeout, if positive, asks the dealer to cancel the call after this
+	// long (CALL.Options.timeout in milliseconds, WAMP spec,
+	// advanced/rpc_call_timeout.md); the call then fails with
+	// wamp.error.canceled or wamp.error.timeout, as the router decides.
+	// Zero means no dealer-side timeout. Independently, the call stops
+	// waiting when ctx ends.
+	Timeout time.Duration
+	// DiscloseMe asks the dealer to tell the callee the caller's session id
+	// (CALL.Options.disclose_me, advanced/rpc_caller_identification.md).
+	DiscloseMe bool
+	// OnProgress, if not nil, asks for progressive results
+	// (CALL.Options.receive_progress, advanced/rpc_progressive_call_results.md)
+	// and receives each of them, in order, on the goroutine that called Do,
+	// before Do returns the final result. If it returns an error, Do stops
+	// the call as if ctx had ended (sending CANCEL when the dealer supports
+	// it) and returns that error. Nil means progressive results are not
+	// requested.
+	OnProgress func(*Result) error
+	// Options holds extra CALL.Options keys, sent as is; the fields above
+	// take precedence. Nil means none.
+	Options protocol.Dict
+}
+
+// Call calls procedure with positional arguments args and returns its
+// result (WAMP spec, basic/remote_procedure_call.md). It is [Client.Do]
+// without options.
+//
+// If the callee or the router answers with ERROR, the error is a
+// *protocol.Error carrying the URI, Args and Kwargs; match it with errors.As.
+// When ctx ends before the result arrives, Call returns ctx's error at once,
+// sends CANCEL (mode killnowait) if the dealer announced call_canceling,
+// and drops the late result.
+func (c *Client) Call(ctx context.Context, procedure protocol.URI, args ...any) (*Result, error) {
+	msg := &protocol.Call{Options: noOptions, Procedure: procedure}
+	if len(args) > 0 {
+		msg.Args = protocol.List(args)
+	}
+	return c.call(ctx, msg, nil)
+}
+
+// Do makes the call described by req; see [Client.Call] for errors and
+// cancellation, and [CallRequest] for the options. req is not retained
+// after Do returns and is not modified.
+func (c *Client) Do(ctx context.Context, req *CallRequest) (*Result, error) {
+	opts := noOptions
+	if req.Options != nil || req.Timeout > 0 || req.DiscloseMe || req.OnProgress != nil {
+		opts = make(protocol.Dict, len(req.Options)+3)
+		for k, v := range req.Options {
+			opts[k] = v
+		}
+		if req.Timeout > 0 {
+			opts["timeout"] = req.Timeout.Milliseconds()
+		}
+		if req.DiscloseMe {
+			opts["disclose_me"] = true
+		}
+		if req.OnProgress != nil {
+			opts["receive_progress"] = true
+		}
+	}
+	msg := &protocol.Call{Options: opts, Procedure: req.Procedure, Args: req.Args, Kwargs: req.Kwargs}
+	if msg.Kwargs != nil && msg.Args == nil {
+		msg.Args = protocol.List{} // Arguments must be present before ArgumentsKw
+	}
+	return c.call(ctx, msg, req.OnProgress)
+}
+
+func (c *Client) call(ctx context.Context, msg *protocol.Call, onProgress func(*Result) error) (*Result, error) {
+	p := getCallPending()
+	c.mu.Lock()
+	err := c.sendRequestLocked(ctx, p, msg)
+	c.mu.Unlock()
+	if err != nil {
+		putCallPending(p)
+		return nil, err
+	}
+	for {
+		m, gaveUp, err := c.next(ctx, p)
+		if gaveUp {
+			c.cancelCall(p.id)
+			putCallPending(p)
+			return nil, err
+		}
+		if err != nil {
+			putCallPending(p)
+			return nil, err
+		}
+		switch m := m.(type) {
+		case *protocol.Result:
+			r := &Result{Args: m.Args, Kwargs: m.Kwargs, Details: m.Details}
+			if !m.Details.Bool("progress") {
+				putCallPending(p)
+				return r, nil
+			}
+			if onProgress == nil {
+				continue // not asked for; ignore
+			}
+			if err := onProgress(r); err != nil {
+				c.mu.Lock()
+				if c.pend[p.id] == p {
+					delete(c.pend, p.id)
+				}
+				c.mu.Unlock()
+				c.cancelCall(p.id)
+				putCallPending(p)
+				return nil, err
+			}
+		case *protocol.Error:
+			putCallPending(p)
+			return nil, m
+		}
+	}
+}
+
+// cancelCall sends CANCEL for the call id if the dealer supports it
+// (WAMP spec, advanced/rpc_call_canceling.md). killnowait: the dealer
+// answers at once and interrupts the callee; the late reply is dropped.
+func (c *Client) cancelCall(id protocol.ID) {
+	if !c.canCancel {
+		return
+	}
+	c.mu.Lock()
+	ok := c.state == protocol.StateEstablished
+	c.mu.Unlock()
+	if ok {
+		c.send(&protocol.Cancel{Request: id, Options: protocol.Dict{"mode": "killnowait"}})
+	}
+}
+
+// InvocationHandler runs a procedure for a callee. It is called on its own
+// goroutine for every INVOCATION, so it may block; ctx is canceled when the
+// router interrupts the call (INTERRUPT, WAMP spec,
+// advanced/rpc_call_canceling.md) or the session ends.
+//
+// The returned Result (nil means an empty one) becomes YIELD. A returned
+// error becomes ERROR: a *protocol.Error, or an error wrapping one, is sent
+// with its URI, Args and Kwargs; an error after ctx was canceled by an
+// INTERRUPT is sent as wamp.error.canceled; any other error, and a panic,
+// is logged and sent as [ErrRuntimeError] without its text.
+type InvocationHandler func(ctx context.Context, inv *Invocation) (*Result, error)
+
+// Invocation is one call of a registered procedure, as the callee sees it.
+// It must not be modified.
+type Invocation struct {
+	// Procedure is the procedure that was called: for a pattern-based
+	// registration the concrete URI from INVOCATION.Details.procedure, else
+	// the registered procedure.
+	Procedure protocol.URI
+	// Registration is the registration the call came through.
+	Registration *Registration
+	// Args and Kwargs are the caller's payload.
+	Args   protocol.List
+	Kwargs protocol.Dict
+	// Details is INVOCATION.Details as sent by the router.
+	Details protocol.Dict
+	// Caller is the caller's session id if disclosed
+	// (INVOCATION.Details.caller, advanced/rpc_caller_identification.md),
+	// else 0.
+	Caller protocol.ID
+
+	c        *Client
+	request  protocol.ID
+	progress bool
+}
+
+// ErrNoProgress is returned by [Invocation.SendProgress] when the caller did
+// not ask for progressive results.
+var ErrNoProgress = errors.New("client: caller did not ask for progressive results")
+
+// ReceiveProgress reports whether the caller asked for progressive results
+// (INVOCATION.Details.receive_progress), so that SendProgress may be used.
+func (inv *Invocation) ReceiveProgress() bool { return inv.progress }
+
+// SendProgress sends a progressive result to the caller (YIELD with
+// Options.progress = true, advanced/rpc_progressive_call_results.md).
+// It may be called any number of times before the handler returns, and
+// returns [ErrNoProgress] if the caller did not ask for progressive
+// results, or [ErrClosed] once the invocation or the session is over.
+func (inv *Invocation) SendProgress(ctx context.Context, args protocol.List, kwargs protocol.Dict) error {
+	if !inv.progress {
+		return ErrNoProgress
+	}
+	c := inv.c
+	if kwargs != nil && args == nil {
+		args = protocol.List{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != protocol.StateEstablished || c.invs[inv.request] == nil {
+		return ErrClosed
+	}
+	err := c.peer.Send(ctx, &protocol.Yield{Request: inv.request, Options: protocol.Dict{"progress": true}, Args: args, Kwargs: kwargs})
+	if err != nil {
+		return fmt.Errorf("client: send progress: %w", err)
+	}
+	return nil
+}
+
+// Registration is a procedure registered by [Client.Register].
+type Registration struct {
+	c         *Client
+	id        protocol.ID // set by the reader on REGISTERED, under c.mu
+	procedure protocol.URI
+	handler   InvocationHandler
+}
+
+// ID returns the registration id the router assigned.
+func (r *Registration) ID() protocol.ID { return r.id }
+
+// Procedure returns the procedure URI (or pattern) that was registered.
+func (r *Registration) Procedure() protocol.URI { return r.procedure }
+
+// RegisterOptions are the options of [Client.Register]. A nil
+// *RegisterOptions means all defaults.
+type RegisterOptions struct {
+	// Match is the match policy, REGISTER.Options.match: "" or MatchExact
+	// (default), MatchPrefix or MatchWildcard
+	// (advanced/rpc_pattern_based_registration.md).
+	Match protocol.MatchPolicy
+	// Invoke is the invocation policy for shared registrations,
+	// REGISTER.Options.invoke: "" or "single" (default), "roundrobin",
+	// "random", "first" or "last" (advanced/rpc_shared_registration.md).
+	Invoke string
+	// Options holds extra REGISTER.Options keys, sent as is; the fields
+	// above take precedence. Nil means none.
+	Options protocol.Dict
+}
+
+// ErrNotActive is returned by [Client.Unregister] and [Client.Unsubscribe]
+// for a registration or subscription that was already removed (by an
+// earlier call or by the router revoking it).
+var ErrNotActive = errors.New("client: registration or subscription not active")
+
+// Register registers handler for procedure (WAMP spec,
+// basic/remote_procedure_call.md, "Registering and Unregistering"). The
+// handler may be invoked as soon as the router confirms, even before
+// Register returns. If the router refuses (for example
+// wamp.error.procedure_already_exists), the error is a *protocol.Error.
+// Register waits at most Config.ResponseTimeout when ctx has no deadline.
+// If it gives up before the router answers, a late registration is undone.
+func (c *Client) Register(ctx context.Context, procedure protocol.URI, handler InvocationHandler, opts *RegisterOptions) (*Registration, error) {
+	if handler == nil {
+		panic("client: Register with nil handler")
+	}
+	options := noOptions
+	if opts != nil && (opts.Options != nil || opts.Match != "" || opts.Invoke != "") {
+		options = make(protocol.Dict, len(opts.Options)+2)
+		for k, v := range opts.Options {
+			options[k] = v
+		}
+		if opts.Match != "" && opts.Match != protocol.MatchExact {
+			options["match"] = string(opts.Match)
+		}
+		if opts.Invoke != "" {
+			options["invoke"] = opts.Invoke
+		}
+	}
+	r := &Registration{c: c, procedure: procedure, handler: handler}
+	p := newPending(protocol.TypeRegister)
+	p.reg = r
+	if _, err := c.request(ctx, p, &protocol.Register{Options: options, Procedure: procedure}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Unregister removes r (WAMP spec, basic/remote_procedure_call.md). No new
+// invocations reach its handler after Unregister is called; invocations
+// already running continue. It returns [ErrNotActive] if r was already
+// unregistered or revoked, and a *protocol.Error if the router refuses.
+func (c *Client) Unregister(ctx context.Context, r *Registration) error {
+	ctx, cancel := withTimeout(ctx, c.cfg.ResponseTimeout)
+	defer cancel()
+	c.mu.Lock()
+	if c.state != protocol.StateEstablished {
+		err := c.errClosedLocked()
+		c.mu.Unlock()
+		return err
+	}
+	if c.regs[r.id] != r {
+		c.mu.Unlock()
+		return ErrNotActive
+	}
+	delete(c.regs, r.id)
+	p := newPending(protocol.TypeUnregister)
+	err := c.sendRequestLocked(ctx, p, &protocol.Unregister{Registration: r.id})
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	m, _, err := c.next(ctx, p)
+	if err != nil {
+		return err
+	}
+	if e, ok := m.(*protocol.Error); ok {
+		return e
+	}
+	return nil
+}
+
+// revokeRegistration handles UNREGISTERED with request 0: the router
+// removed a registration (advanced/rpc_registration_revocation.md).
+func (c *Client) revokeRegistration(details protocol.Dict) {
+	id := dictID(details, "registration")
+	c.mu.Lock()
+	delete(c.regs, id)
+	c.mu.Unlock()
+	c.log.Info("client: router revoked registration", "session", c.session, "registration", id,
+		"reason", details["reason"])
+}
+
+// invState is a running invocation. Guarded by Client.mu.
+type invState struct {
+	cancel      context.CancelFunc
+	interrupted bool
+}
+
+// invoke starts the handler of an INVOCATION on its own goroutine.
+func (c *Client) invoke(m *protocol.Invocation) {
+	c.mu.Lock()
+	r := c.regs[m.Registration]
+	if r == nil {
+		c.mu.Unlock()
+		// Unregistered meanwhile (or never known).
+		c.send(&protocol.Error{RequestType: protocol.TypeInvocation, Request: m.Request,
+			Details: protocol.Dict{}, URI: protocol.ErrNoSuchRegistration})
+		return
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	st := &invState{cancel: cancel}
+	c.invs[m.Request] = st
+	c.wg.Add(1)
+	c.mu.Unlock()
+
+	inv := &Invocation{
+		Procedure:    r.procedure,
+		Registration: r,
+		Args:         m.Args,
+		Kwargs:       m.Kwargs,
+		Details:      m.Details,
+		Caller:       dictID(m.Details, "caller"),
+		c:            c,
+		request:      m.Request,
+		progress:     m.Details.Bool("receive_progress"),
+	}
+	if proc, ok := m.Details["procedure"].(string); ok && proc != "" {
+		inv.Procedure = protocol.URI(proc)
+	}
+	go c.runInvocation(ctx, st, inv)
+}
+
+func (c *Client) runInvocation(ctx context.Context, st *invState, inv *Invocation) {
+	defer c.wg.Done()
+	res, err := c.safeHandle(ctx, inv)
+
+	c.mu.Lock()
+	live := c.state == protocol.StateEstablished && c.invs[inv.request] == st
+	if c.invs[inv.request] == st {
+		delete(c.invs, inv.request)
+	}
+	interrupted := st.interrupted
+	c.mu.Unlock()
+	st.cancel()
+	if !live {
+		return // the session is over: nobody to answer
+	}
+	if err == nil {
+		y := &protocol.Yield{Request: inv.request, Options: noOptions}
+		if res != nil {
+			y.Args, y.Kwargs = res.Args, res.Kwargs
+			if y.Kwargs != nil && y.Args == nil {
+				y.Args = protocol.List{}
+			}
+		}
+		c.send(y)
+		return
+	}
+	e := &protocol.Error{RequestType: protocol.TypeInvocation, Request: inv.request, Details: protocol.Dict{}}
+	var werr *protocol.Error
+	switch {
+	case errors.As(err, &werr):
+		e.URI, e.Args, e.Kwargs = werr.URI, werr.Args, werr.Kwargs
+		if e.Kwargs != nil && e.Args == nil {
+			e.Args = protocol.List{}
+		}
+	case interrupted && ctx.Err() != nil:
+		e.URI = protocol.ErrCanceled
+	default:
+		c.log.Warn("client: invocation handler failed", "session", c.session,
+			"procedure", inv.Procedure, "error", err)
+		e.URI = ErrRuntimeError
+	}
+	c.send(e)
+}
+
+// safeHandle runs the handler, turning a panic into an error.
+func (c *Client) safeHandle(ctx context.Context, inv *Invocation) (res *Result, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("client: invocation handler panicked", "session", c.session,
+				"procedure", inv.Procedure, "panic", v, "stack", string(debug.Stack()))
+			res, err = nil, fmt.Errorf("client: handler panic: %v", v)
+		}
+	}()
+	return inv.Registration.handler(ctx, inv)
+}
+
+// interrupt cancels the context of a running invocation.
+func (c *Client) interrupt(m *protocol.Interrupt) {
+	c.mu.Lock()
+	st := c.invs[m.Request]
+	if st != nil {
+		st.interrupted = true
+	}
+	c.mu.Unlock()
+	if st != nil {
+		st.cancel()
+	}
+}

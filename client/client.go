@@ -1,0 +1,569 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/transport"
+)
+
+// Client is a WAMP session joined to a realm: it calls, registers,
+// publishes and subscribes. Create one with [Join] or [Dial]; end it with
+// [Client.Close] or [Client.Leave]. All methods may be called concurrently.
+type Client struct {
+	peer    transport.Peer
+	cfg     Config
+	log     *slog.Logger
+	session protocol.ID
+	details protocol.Dict // WELCOME.Details, read-only
+	// canCancel reports that the dealer announced call_canceling, so a call
+	// whose context ends sends CANCEL.
+	canCancel bool
+
+	// ctx is the parent of every invocation handler's context; cancel ends
+	// it when the session ends.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// wg counts the reader, the subscription goroutines and the invocation
+	// goroutines. Only the reader starts goroutines, so Add never races
+	// with a Wait that could see zero.
+	wg sync.WaitGroup
+
+	done     chan struct{} // closed by finish when the session has ended
+	leaving  chan struct{} // closed (once, under mu) when Close or Leave begins
+	closeErr error         // ErrClosed wrapping the reason; set before done is closed
+
+	// mu guards the fields below. Requests are numbered and sent while
+	// holding mu, so request ids reach the router in order (WAMP spec,
+	// basic/building_blocks.md, "IDs": session scope, sequential).
+	mu     sync.Mutex
+	state  protocol.State // StateEstablished, StateShuttingDown (GOODBYE sent) or StateClosed
+	cause  error          // why the session ended (Err); set with state closed
+	lastID protocol.ID    // last request id sent
+	pend   map[protocol.ID]*pending
+	subs   map[protocol.ID][]*Subscription // by router subscription id; copy on write
+	regs   map[protocol.ID]*Registration
+	invs   map[protocol.ID]*invState // running invocations by INVOCATION.Request
+}
+
+// Join establishes a WAMP session over peer (WAMP spec,
+// basic/sessions.md, "Session Establishment"): it sends HELLO for
+// cfg.Realm, answers CHALLENGEs with cfg.Auth, and returns when the router
+// sends WELCOME. peer can be any transport, including the in-process end of
+// [transport.LocalPair] or a router's in-process connection.
+//
+// Join takes ownership of peer: it closes peer when it fails, and the
+// Client closes it when the session ends. If the router refuses the session
+// with ABORT, the error wraps an [*AbortError] carrying the reason URI (for
+// example wamp.error.no_such_realm). If ctx ends first, or
+// cfg.ResponseTimeout passes when ctx has no deadline, Join closes peer and
+// returns ctx's error or [ErrResponseTimeout].
+func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error) {
+	if cfg.Realm == "" {
+		peer.Close(ErrNoRealm)
+		return nil, ErrNoRealm
+	}
+	cfg = cfg.withDefaults()
+	ctx, cancel := withTimeout(ctx, cfg.ResponseTimeout)
+	defer cancel()
+	welcome, err := handshake(ctx, peer, cfg)
+	if err != nil {
+		peer.Close(err)
+		return nil, fmt.Errorf("client: join realm %q: %w", cfg.Realm, err)
+	}
+	c := &Client{
+		peer:    peer,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		session: welcome.Session,
+		details: welcome.Details,
+		state:   protocol.StateEstablished,
+		done:    make(chan struct{}),
+		leaving: make(chan struct{}),
+		pend:    make(map[protocol.ID]*pending),
+		subs:    make(map[protocol.ID][]*Subscription),
+		regs:    make(map[protocol.ID]*Registration),
+		invs:    make(map[protocol.ID]*invState),
+	}
+	if roles, err := protocol.ParseRoles(welcome.Details); err == nil {
+		c.canCancel = roles.Supports(protocol.RoleDealer, protocol.FeatureCallCanceling)
+	} else {
+		c.log.Warn("client: WELCOME without valid roles; assuming no advanced features",
+			"session", c.session, "error", err)
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.wg.Add(1)
+	go c.readLoop()
+	return c, nil
+}
+
+// handshake sends HELLO and reads until WELCOME. A goroutine closes peer if
+// ctx ends, which unblocks Recv.
+func handshake(ctx context.Context, peer transport.Peer, cfg Config) (*protocol.Welcome, error) {
+	details := make(protocol.Dict, len(cfg.HelloDetails)+5)
+	for k, v := range cfg.HelloDetails {
+		details[k] = v
+	}
+	details["roles"] = clientRoles()
+	details["agent"] = cfg.Agent
+	if cfg.AuthID != "" {
+		details["authid"] = cfg.AuthID
+	}
+	if len(cfg.Auth) > 0 {
+		methods := make([]any, len(cfg.Auth))
+		for i, a := range cfg.Auth {
+			methods[i] = a.Method()
+		}
+		details["authmethods"] = methods
+	}
+	if cfg.AuthExtra != nil {
+		details["authextra"] = map[string]any(cfg.AuthExtra)
+	}
+
+	stop := context.AfterFunc(ctx, func() { peer.Close(context.Cause(ctx)) })
+	welcome, err := handshakeLoop(ctx, peer, cfg, &protocol.Hello{Realm: cfg.Realm, Details: details})
+	if !stop() {
+		// ctx ended: the peer is (being) closed, whatever we read.
+		return nil, context.Cause(ctx)
+	}
+	return welcome, err
+}
+
+func handshakeLoop(ctx context.Context, peer transport.Peer, cfg Config, hello *protocol.Hello) (*protocol.Welcome, error) {
+	if err := peer.Send(ctx, hello); err != nil {
+		return nil, err
+	}
+	for {
+		m, err := peer.Recv()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
+			return nil, err
+		}
+		switch m := m.(type) {
+		case *protocol.Welcome:
+			return m, nil
+		case *protocol.Abort:
+			return nil, &AbortError{Reason: m.Reason, Details: m.Details, Args: m.Args, Kwargs: m.Kwargs}
+		case *protocol.Challenge:
+			auth, err := answer(ctx, cfg.Auth, m)
+			if err != nil {
+				abort(ctx, peer, protocol.ErrAuthenticationFailed, err.Error())
+				return nil, err
+			}
+			if err := peer.Send(ctx, auth); err != nil {
+				return nil, err
+			}
+		default:
+			// Anything else before WELCOME fails the session (WAMP spec,
+			// basic/sessions.md, "Protocol Errors").
+			msg := fmt.Sprintf("unexpected message type %v during session establishment", m.Type())
+			abort(ctx, peer, protocol.ErrProtocolViolation, msg)
+			return nil, fmt.Errorf("%w: %s", ErrProtocolViolation, msg)
+		}
+	}
+}
+
+func answer(ctx context.Context, auths []Authenticator, ch *protocol.Challenge) (*protocol.Authenticate, error) {
+	for _, a := range auths {
+		if a.Method() == ch.AuthMethod {
+			auth, err := a.Authenticate(ctx, ch)
+			if err != nil {
+				return nil, fmt.Errorf("client: authenticate %q: %w", ch.AuthMethod, err)
+			}
+			if auth == nil {
+				return nil, fmt.Errorf("client: authenticate %q: nil AUTHENTICATE", ch.AuthMethod)
+			}
+			if auth.Extra == nil {
+				auth.Extra = protocol.Dict{}
+			}
+			return auth, nil
+		}
+	}
+	return nil, fmt.Errorf("%w %q", ErrNoAuthenticator, ch.AuthMethod)
+}
+
+// abort sends ABORT with reason and Details.message (best effort).
+func abort(ctx context.Context, peer transport.Peer, reason protocol.URI, msg string) {
+	_ = peer.Send(ctx, &protocol.Abort{Details: protocol.Dict{"message": msg}, Reason: reason})
+}
+
+// withTimeout returns ctx bounded by d (cause ErrResponseTimeout) when ctx
+// has no deadline and d > 0.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok || d <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, d, ErrResponseTimeout)
+}
+
+// SessionID returns the session id the router assigned in WELCOME.
+func (c *Client) SessionID() protocol.ID { return c.session }
+
+// Realm returns the realm the session joined.
+func (c *Client) Realm() protocol.URI { return c.cfg.Realm }
+
+// WelcomeDetails returns WELCOME.Details as sent by the router: its roles,
+// and after authentication authid, authrole, authmethod and so on. The
+// returned Dict must not be modified.
+func (c *Client) WelcomeDetails() protocol.Dict { return c.details }
+
+// Done returns a channel that is closed when the session has ended, by
+// Close, Leave, the router (GOODBYE or ABORT), a protocol violation or the
+// transport failing. [Client.Err] then tells why.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err returns nil while the session is open. After Done is closed it
+// returns why the session ended: [ErrClosed] after Close or Leave, an
+// [*AbortError] or [*GoodbyeError] when the router ended it, an error
+// wrapping [ErrProtocolViolation] when the router broke the protocol, or
+// the transport's error.
+func (c *Client) Err() error {
+	select {
+	case <-c.done:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.cause
+	default:
+		return nil
+	}
+}
+
+// Close leaves the session gracefully: it sends GOODBYE
+// wamp.close.close_realm, waits at most Config.CloseTimeout for the router's
+// echo, closes the transport, and returns after every goroutine the client
+// started has exited -- including handlers, whose contexts are canceled
+// (a handler that ignores its context delays Close; a handler must not call
+// Close itself, except from a new goroutine). Requests still pending fail
+// with an error wrapping [ErrClosed]. Close returns nil, or ErrClosed if the
+// session had already ended before Close; it is safe to call more than once.
+func (c *Client) Close() error {
+	ctx := context.Background()
+	if c.cfg.CloseTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.CloseTimeout)
+		defer cancel()
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		cancel()
+	}
+	return c.Leave(ctx, protocol.CloseRealm)
+}
+
+// Leave is Close with the caller's choice of GOODBYE reason (empty means
+// wamp.close.close_realm) and a context that bounds the wait for the
+// router's echo instead of Config.CloseTimeout. When ctx ends first, Leave
+// closes the transport anyway; it always returns after the client's
+// goroutines have exited.
+func (c *Client) Leave(ctx context.Context, reason protocol.URI) error {
+	if reason == "" {
+		reason = protocol.CloseRealm
+	}
+	c.mu.Lock()
+	first := c.state == protocol.StateEstablished
+	if first {
+		c.state = protocol.StateShuttingDown
+		close(c.leaving)
+		// Pending requests fail now; replies other than the GOODBYE echo
+		// are ignored from here on (WAMP spec, basic/sessions.md: SHUTTING
+		// DOWN ignores everything but GOODBYE).
+		c.failPendingLocked(ErrClosed)
+		_ = c.peer.Send(ctx, &protocol.Goodbye{Details: protocol.Dict{}, Reason: reason})
+	}
+	c.mu.Unlock()
+	if first {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+		}
+	}
+	c.peer.Close(ErrClosed)
+	c.wg.Wait()
+	if !first {
+		return ErrClosed
+	}
+	return nil
+}
+
+// readLoop is the session's reader: it receives every message and
+// dispatches it, never blocking on handlers.
+func (c *Client) readLoop() {
+	defer c.wg.Done()
+	var cause error
+	for {
+		m, err := c.peer.Recv()
+		if err != nil {
+			cause = err
+			break
+		}
+		if cause = c.dispatch(m); cause != nil {
+			break
+		}
+	}
+	c.finish(cause)
+}
+
+// finish ends the session: it records cause, closes the transport, fails
+// every pending request, stops subscriptions and cancels invocations.
+// Only the reader calls it, once.
+func (c *Client) finish(cause error) {
+	c.mu.Lock()
+	if c.state == protocol.StateShuttingDown {
+		// We sent GOODBYE: however the session ended, it was our close.
+		cause = ErrClosed
+	}
+	c.state = protocol.StateClosed
+	c.cause = cause
+	if errors.Is(cause, ErrClosed) {
+		c.closeErr = ErrClosed
+	} else {
+		c.closeErr = fmt.Errorf("%w: %w", ErrClosed, cause)
+	}
+	c.failPendingLocked(c.closeErr)
+	subs := c.subs
+	c.subs = nil
+	c.regs = nil
+	c.invs = nil
+	c.mu.Unlock()
+
+	c.peer.Close(cause)
+	c.cancel()
+	for _, list := range subs {
+		for _, s := range list {
+			s.stop()
+		}
+	}
+	close(c.done)
+}
+
+// errClosedLocked returns the error a request fails with once the session
+// is no longer established. c.mu must be held.
+func (c *Client) errClosedLocked() error {
+	if c.state == protocol.StateClosed {
+		return c.closeErr
+	}
+	return ErrClosed
+}
+
+// failPendingLocked fails every pending request with err. c.mu must be held.
+func (c *Client) failPendingLocked(err error) {
+	for id, p := range c.pend {
+		delete(c.pend, id)
+		p.err = err
+		p.wake()
+	}
+}
+
+// violation ends the session after the router broke the protocol: ABORT
+// wamp.error.protocol_violation (WAMP spec, basic/sessions.md, "Protocol
+// Errors"). It returns the session's end cause.
+func (c *Client) violation(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	c.log.Warn("client: router broke the protocol; aborting session", "session", c.session, "error", msg)
+	abort(context.Background(), c.peer, protocol.ErrProtocolViolation, msg)
+	return fmt.Errorf("%w: %s", ErrProtocolViolation, msg)
+}
+
+// dispatch handles one message from the router on the reader goroutine.
+// It returns non-nil when the session ends.
+func (c *Client) dispatch(m protocol.Message) error {
+	c.mu.Lock()
+	state := c.state
+	c.mu.Unlock()
+	// One table decides what a client may receive in which state (WAMP
+	// spec, basic/sessions.md, "Session Lifecycle" and "Protocol Errors").
+	switch _, action := protocol.Receive(protocol.SideClient, state, m.Type()); action {
+	case protocol.ActionViolation:
+		return c.violation("unexpected message type %v in state %v", m.Type(), state)
+	case protocol.ActionIgnore:
+		return nil
+	}
+	if state == protocol.StateShuttingDown {
+		switch m := m.(type) {
+		case *protocol.Goodbye:
+			return ErrClosed // the echo
+		case *protocol.Abort:
+			return &AbortError{Reason: m.Reason, Details: m.Details, Args: m.Args, Kwargs: m.Kwargs}
+		}
+		return nil
+	}
+	switch m := m.(type) {
+	case *protocol.Result:
+		return c.reply(m.Request, protocol.TypeCall, m, !m.Details.Bool("progress"))
+	case *protocol.Error:
+		switch m.RequestType {
+		case protocol.TypeCall, protocol.TypeSubscribe, protocol.TypeUnsubscribe,
+			protocol.TypePublish, protocol.TypeRegister, protocol.TypeUnregister:
+		default:
+			return c.violation("ERROR for request type %v", m.RequestType)
+		}
+		return c.reply(m.Request, m.RequestType, m, true)
+	case *protocol.Event:
+		c.event(m)
+		return nil
+	case *protocol.Invocation:
+		c.invoke(m)
+		return nil
+	case *protocol.Interrupt:
+		c.interrupt(m)
+		return nil
+	case *protocol.Subscribed:
+		return c.reply(m.Request, protocol.TypeSubscribe, m, true)
+	case *protocol.Unsubscribed:
+		if m.Request == 0 {
+			c.revokeSubscription(m.Details)
+			return nil
+		}
+		return c.reply(m.Request, protocol.TypeUnsubscribe, m, true)
+	case *protocol.Published:
+		return c.reply(m.Request, protocol.TypePublish, m, true)
+	case *protocol.Registered:
+		return c.reply(m.Request, protocol.TypeRegister, m, true)
+	case *protocol.Unregistered:
+		if m.Request == 0 {
+			c.revokeRegistration(m.Details)
+			return nil
+		}
+		return c.reply(m.Request, protocol.TypeUnregister, m, true)
+	case *protocol.Goodbye:
+		// The router closes the session; echo (WAMP spec, basic/sessions.md,
+		// "Session Closing").
+		c.mu.Lock()
+		c.state = protocol.StateClosed // nothing more may be sent but the echo
+		c.mu.Unlock()
+		_ = c.peer.Send(context.Background(), &protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseGoodbyeAndOut})
+		return &GoodbyeError{Reason: m.Reason, Details: m.Details}
+	case *protocol.Abort:
+		return &AbortError{Reason: m.Reason, Details: m.Details, Args: m.Args, Kwargs: m.Kwargs}
+	default:
+		// protocol.Receive let through a type this switch does not know.
+		return c.violation("unexpected message type %v", m.Type())
+	}
+}
+
+// reply hands the router's reply m to the pending request id of type want.
+// final replies remove the request. A reply for a request that was
+// abandoned (its caller's context ended) is dropped, and a late SUBSCRIBED
+// or REGISTERED is undone. A reply naming a request never sent, or of the
+// wrong kind, is a protocol violation.
+func (c *Client) reply(id protocol.ID, want protocol.MessageType, m protocol.Message, final bool) error {
+	c.mu.Lock()
+	p, ok := c.pend[id]
+	if !ok {
+		sent := id != 0 && id <= c.lastID
+		c.mu.Unlock()
+		if !sent {
+			return c.violation("reply (type %v) to request %d that was never sent", m.Type(), id)
+		}
+		c.log.Debug("client: dropping late reply", "session", c.session, "type", m.Type(), "request", id)
+		return nil
+	}
+	if p.kind != want {
+		c.mu.Unlock()
+		return c.violation("reply type %v to request %d of type %v", m.Type(), id, p.kind)
+	}
+	if final {
+		delete(c.pend, id)
+	}
+	if p.abandoned {
+		c.undoLocked(p, m)
+		c.mu.Unlock()
+		return nil
+	}
+	switch m := m.(type) {
+	case *protocol.Subscribed:
+		c.addSubscriberLocked(p.sub, m.Subscription)
+	case *protocol.Registered:
+		p.reg.id = m.Registration
+		if old := c.regs[m.Registration]; old != nil {
+			c.log.Warn("client: router reused a registration id; replacing its handler",
+				"session", c.session, "registration", m.Registration, "procedure", p.reg.procedure)
+		}
+		c.regs[m.Registration] = p.reg
+	}
+	p.msgs = append(p.msgs, m)
+	p.wake()
+	c.mu.Unlock()
+	return nil
+}
+
+// undoLocked cleans up after a late SUBSCRIBED or REGISTERED whose
+// requester gave up: the router holds a subscription or registration
+// nobody wants, so it is released. c.mu must be held.
+func (c *Client) undoLocked(p *pending, m protocol.Message) {
+	var msg protocol.Message
+	var kind protocol.MessageType
+	switch m := m.(type) {
+	case *protocol.Subscribed:
+		if len(c.subs[m.Subscription]) > 0 {
+			return // another Subscribe of ours shares it
+		}
+		kind = protocol.TypeUnsubscribe
+		msg = &protocol.Unsubscribe{Subscription: m.Subscription}
+	case *protocol.Registered:
+		kind = protocol.TypeUnregister
+		msg = &protocol.Unregister{Registration: m.Registration}
+	default:
+		return
+	}
+	q := &pending{kind: kind, abandoned: true}
+	if err := c.sendRequestLocked(context.Background(), q, msg); err != nil {
+		c.log.Debug("client: cannot release abandoned subscription/registration", "error", err)
+	}
+}
+
+// sendRequestLocked numbers msg with the next request id, records p under
+// it (unless p is nil) and sends msg. On failure nothing is recorded and
+// the id is reused. c.mu must be held.
+func (c *Client) sendRequestLocked(ctx context.Context, p *pending, msg protocol.Message) error {
+	if c.state != protocol.StateEstablished {
+		return c.errClosedLocked()
+	}
+	id := protocol.NextID(c.lastID)
+	setRequest(msg, id)
+	if err := c.peer.Send(ctx, msg); err != nil {
+		return fmt.Errorf("client: send: %w", err)
+	}
+	c.lastID = id
+	if p != nil {
+		p.id = id
+		c.pend[id] = p
+	}
+	return nil
+}
+
+func setRequest(m protocol.Message, id protocol.ID) {
+	switch m := m.(type) {
+	case *protocol.Call:
+		m.Request = id
+	case *protocol.Publish:
+		m.Request = id
+	case *protocol.Subscribe:
+		m.Request = id
+	case *protocol.Unsubscribe:
+		m.Request = id
+	case *protocol.Register:
+		m.Request = id
+	case *protocol.Unregister:
+		m.Request = id
+	default:
+		panic(fmt.Sprintf("client: message type %d is not a request", m.Type()))
+	}
+}
+
+// send sends a message that is not a new request (YIELD, ERROR, CANCEL).
+// Failures are logged: the session is ending or the link is congested, and
+// the router handles the missing message (timeout or session end).
+func (c *Client) send(m protocol.Message) {
+	if err := c.peer.Send(c.ctx, m); err != nil && !errors.Is(err, transport.ErrClosed) {
+		c.log.Warn("client: send failed", "session", c.session, "type", m.Type(), "error", err)
+	}
+}

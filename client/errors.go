@@ -1,0 +1,86 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// ErrRuntimeError is the error URI a callee sends when its
+// [InvocationHandler] fails with an error that is not a *protocol.Error, or
+// panics. The spec predefines no URI for this; wampkit uses the one
+// Autobahn and Crossbar.io use. The error's text is logged, not sent: peers
+// see only the URI.
+const ErrRuntimeError protocol.URI = "wamp.error.runtime_error"
+
+var (
+	// ErrClosed is returned by every method of a [Client] once its session
+	// has ended or [Client.Close] has begun, and is wrapped by the error that
+	// pending requests fail with when the session ends (together with the
+	// reason, see [Client.Err]).
+	ErrClosed = errors.New("client: session closed")
+
+	// ErrNoRealm is returned by [Join] and [Dial] when Config.Realm is empty.
+	ErrNoRealm = errors.New("client: no realm configured")
+
+	// ErrProtocolViolation is the reason ([Client.Err]) a session ends when
+	// the router sent a message the client may not receive in its state
+	// (WAMP spec, basic/sessions.md, "Protocol Errors"); the client then
+	// sends ABORT wamp.error.protocol_violation and closes the transport.
+	// [Join] wraps it when the handshake breaks the protocol.
+	ErrProtocolViolation = errors.New("client: protocol violation by router")
+
+	// ErrResponseTimeout is the cause of the context of a request that
+	// waited Config.ResponseTimeout for the router's reply; the request
+	// returns it (see [Config.ResponseTimeout]).
+	ErrResponseTimeout = errors.New("client: timed out waiting for the router")
+
+	// ErrBadURL is returned (wrapped) by [Dial] for a URL it cannot use.
+	ErrBadURL = errors.New("client: unsupported URL")
+
+	// ErrNoAuthenticator is returned (wrapped) by [Join] when the router
+	// sends a CHALLENGE for an authentication method that Config.Auth does
+	// not hold; the client aborts the handshake.
+	ErrNoAuthenticator = errors.New("client: no authenticator for challenge")
+)
+
+// AbortError is the ABORT message that refused or ended a session
+// (WAMP spec, basic/sessions.md, "Session Establishment" and "Protocol
+// Errors"). [Join] returns it (wrapped) when the router refuses the
+// session, for example with Reason wamp.error.no_such_realm; [Client.Err]
+// returns it when the router aborts an established session. Match it with
+// errors.As.
+type AbortError struct {
+	Reason  protocol.URI
+	Details protocol.Dict
+	Args    protocol.List
+	Kwargs  protocol.Dict
+}
+
+// Error returns "client: session aborted: <Reason>" and the router's
+// Details.message, if any.
+func (e *AbortError) Error() string {
+	if msg, ok := e.Details["message"].(string); ok && msg != "" {
+		return fmt.Sprintf("client: session aborted: %s: %s", e.Reason, msg)
+	}
+	return "client: session aborted: " + string(e.Reason)
+}
+
+// GoodbyeError is the router's GOODBYE that ended an established session
+// (WAMP spec, basic/sessions.md, "Session Closing"), for example with
+// Reason wamp.close.system_shutdown or wamp.close.killed. [Client.Err]
+// returns it; the client has answered with GOODBYE wamp.close.goodbye_and_out.
+type GoodbyeError struct {
+	Reason  protocol.URI
+	Details protocol.Dict
+}
+
+// Error returns "client: router closed the session: <Reason>" and the
+// router's Details.message, if any.
+func (e *GoodbyeError) Error() string {
+	if msg, ok := e.Details["message"].(string); ok && msg != "" {
+		return fmt.Sprintf("client: router closed the session: %s: %s", e.Reason, msg)
+	}
+	return "client: router closed the session: " + string(e.Reason)
+}

@@ -1,0 +1,132 @@
+package client
+
+import (
+	"context"
+	"sync"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// pending is a request waiting for the router's reply. The reader appends
+// replies to msgs and wakes the waiter through notify; the waiter is the
+// goroutine that sent the request (no goroutine per request).
+type pending struct {
+	id     protocol.ID
+	kind   protocol.MessageType // type of the request: TypeCall, TypeSubscribe, ...
+	notify chan struct{}        // capacity 1; nil for abandoned clean-up requests
+
+	// Guarded by Client.mu.
+	msgs      []protocol.Message // replies not yet taken by the waiter
+	err       error              // set when the session ends before the final reply
+	abandoned bool               // the waiter gave up; the reader cleans up
+
+	sub *Subscription // for TypeSubscribe: attached on SUBSCRIBED
+	reg *Registration // for TypeRegister: recorded on REGISTERED
+}
+
+// wake signals the waiter; it never blocks.
+func (p *pending) wake() {
+	select {
+	case p.notify <- struct{}{}:
+	default:
+	}
+}
+
+// callPool recycles the pending records of calls, so a call costs no
+// channel allocation.
+var callPool = sync.Pool{New: func() any {
+	return &pending{kind: protocol.TypeCall, notify: make(chan struct{}, 1)}
+}}
+
+func getCallPending() *pending { return callPool.Get().(*pending) }
+
+// putCallPending returns p to the pool. p must not be reachable from
+// Client.pend any more.
+func putCallPending(p *pending) {
+	select {
+	case <-p.notify:
+	default:
+	}
+	clear(p.msgs)
+	p.msgs = p.msgs[:0]
+	p.err = nil
+	p.id = 0
+	callPool.Put(p)
+}
+
+func newPending(kind protocol.MessageType) *pending {
+	return &pending{kind: kind, notify: make(chan struct{}, 1)}
+}
+
+// next waits for the next reply to p and takes it. It returns the reply, or
+// the session's end error, or (with gaveUp set) the context's cause after
+// removing p from the pending requests -- unless a reply won the race, which
+// is then returned instead. For subscribe and register requests p stays
+// recorded as abandoned so that a late success is undone.
+func (c *Client) next(ctx context.Context, p *pending) (m protocol.Message, gaveUp bool, err error) {
+	for {
+		c.mu.Lock()
+		if len(p.msgs) > 0 {
+			m = p.msgs[0]
+			n := copy(p.msgs, p.msgs[1:])
+			p.msgs[n] = nil
+			p.msgs = p.msgs[:n]
+			c.mu.Unlock()
+			return m, false, nil
+		}
+		if p.err != nil {
+			err = p.err
+			c.mu.Unlock()
+			return nil, false, err
+		}
+		c.mu.Unlock()
+
+		select {
+		case <-p.notify:
+			continue
+		case <-ctx.Done():
+		}
+		c.mu.Lock()
+		if len(p.msgs) > 0 || p.err != nil {
+			c.mu.Unlock()
+			continue // the reply or the session's end came first
+		}
+		if c.pend[p.id] == p {
+			if p.kind == protocol.TypeSubscribe || p.kind == protocol.TypeRegister {
+				p.abandoned = true
+			} else {
+				delete(c.pend, p.id)
+			}
+		}
+		c.mu.Unlock()
+		return nil, true, context.Cause(ctx)
+	}
+}
+
+// request sends msg as a new request and waits for its final reply, bounded
+// by ctx and Config.ResponseTimeout. A WAMP ERROR reply is returned as the
+// error (a *protocol.Error).
+func (c *Client) request(ctx context.Context, p *pending, msg protocol.Message) (protocol.Message, error) {
+	ctx, cancel := withTimeout(ctx, c.cfg.ResponseTimeout)
+	defer cancel()
+	c.mu.Lock()
+	err := c.sendRequestLocked(ctx, p, msg)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	m, _, err := c.next(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := m.(*protocol.Error); ok {
+		return nil, e
+	}
+	return m, nil
+}
+
+// dictID returns d[key] as an ID, or 0 when it is missing or not a valid ID.
+func dictID(d protocol.Dict, key string) protocol.ID {
+	id, _ := d.ID(key)
+	return id
+}

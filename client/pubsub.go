@@ -1,0 +1,383 @@
+package client
+
+import (
+	"context"
+	"runtime/debug"
+	"slices"
+	"sync"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// Publish publishes an event with positional arguments args to topic,
+// unacknowledged (WAMP spec, basic/publish_subscribe.md): it returns once
+// the PUBLISH is queued on the transport, and errors the router may find
+// are not reported. Use [Client.DoPublish] for acknowledgement and options.
+func (c *Client) Publish(ctx context.Context, topic protocol.URI, args ...any) error {
+	msg := &protocol.Publish{Options: noOptions, Topic: topic}
+	if len(args) > 0 {
+		msg.Args = protocol.List(args)
+	}
+	c.mu.Lock()
+	err := c.sendRequestLocked(ctx, nil, msg)
+	c.mu.Unlock()
+	return err
+}
+
+// PublishRequest is a publication with options, for [Client.DoPublish].
+type PublishRequest struct {
+	// Topic is the topic to publish to. Required.
+	Topic protocol.URI
+	// Args and Kwargs are the event's payload; nil means none.
+	Args   protocol.List
+	Kwargs protocol.Dict
+	// Acknowledge asks the broker to confirm the publication with
+	// PUBLISHED or report an error (PUBLISH.Options.acknowledge). If false,
+	// DoPublish returns once the message is queued.
+	Acknowledge bool
+	// ExcludeMe, if not nil, sets PUBLISH.Options.exclude_me
+	// (advanced/pubsub_publisher_exclusion.md); false lets the publisher
+	// receive its own event. Nil means the broker's default (true).
+	ExcludeMe *bool
+	// Exclude and Eligible, if not nil, restrict the receivers by session id
+	// (PUBLISH.Options.exclude and .eligible,
+	// advanced/pubsub_subscriber_blackwhite_listing.md).
+	Exclude, Eligible []protocol.ID
+	// DiscloseMe asks the broker to tell subscribers the publisher's session
+	// id (PUBLISH.Options.disclose_me, advanced/pubsub_publisher_identification.md).
+	DiscloseMe bool
+	// Options holds extra PUBLISH.Options keys, sent as is; the fields above
+	// take precedence. Nil means none.
+	Options protocol.Dict
+}
+
+// DoPublish publishes req. If req.Acknowledge is set it waits for the
+// broker (at most Config.ResponseTimeout when ctx has no deadline) and
+// returns the publication id, or a *protocol.Error such as
+// wamp.error.not_authorized; otherwise it returns 0 once the PUBLISH is
+// queued.
+func (c *Client) DoPublish(ctx context.Context, req *PublishRequest) (protocol.ID, error) {
+	opts := noOptions
+	if req.Options != nil || req.Acknowledge || req.ExcludeMe != nil || req.Exclude != nil ||
+		req.Eligible != nil || req.DiscloseMe {
+		opts = make(protocol.Dict, len(req.Options)+5)
+		for k, v := range req.Options {
+			opts[k] = v
+		}
+		if req.Acknowledge {
+			opts["acknowledge"] = true
+		}
+		if req.ExcludeMe != nil {
+			opts["exclude_me"] = *req.ExcludeMe
+		}
+		if req.Exclude != nil {
+			opts["exclude"] = idList(req.Exclude)
+		}
+		if req.Eligible != nil {
+			opts["eligible"] = idList(req.Eligible)
+		}
+		if req.DiscloseMe {
+			opts["disclose_me"] = true
+		}
+	}
+	msg := &protocol.Publish{Options: opts, Topic: req.Topic, Args: req.Args, Kwargs: req.Kwargs}
+	if msg.Kwargs != nil && msg.Args == nil {
+		msg.Args = protocol.List{}
+	}
+	if !req.Acknowledge {
+		c.mu.Lock()
+		err := c.sendRequestLocked(ctx, nil, msg)
+		c.mu.Unlock()
+		return 0, err
+	}
+	m, err := c.request(ctx, newPending(protocol.TypePublish), msg)
+	if err != nil {
+		return 0, err
+	}
+	return m.(*protocol.Published).Publication, nil
+}
+
+func idList(ids []protocol.ID) []any {
+	l := make([]any, len(ids))
+	for i, id := range ids {
+		l[i] = uint64(id)
+	}
+	return l
+}
+
+// Event is one event delivered to a subscription's handler. It must not be
+// modified; the same value may be delivered to several subscriptions.
+type Event struct {
+	// Subscription is the router's subscription id.
+	Subscription protocol.ID
+	// Publication is the publication id, the same for every subscriber.
+	Publication protocol.ID
+	// Topic is the topic published to: for a pattern-based subscription the
+	// concrete URI from EVENT.Details.topic, else the subscribed topic.
+	Topic protocol.URI
+	// Publisher is the publisher's session id if disclosed
+	// (EVENT.Details.publisher, advanced/pubsub_publisher_identification.md),
+	// else 0.
+	Publisher protocol.ID
+	// Args and Kwargs are the payload.
+	Args   protocol.List
+	Kwargs protocol.Dict
+	// Details is EVENT.Details as sent by the router.
+	Details protocol.Dict
+}
+
+// EventHandler receives the events of one subscription, one at a time and
+// in the order the router sent them, on a goroutine of that subscription:
+// a slow handler delays only its own subscription's events, never calls,
+// invocations or other subscriptions.
+type EventHandler func(ev *Event)
+
+// SubscribeOptions are the options of [Client.Subscribe]. A nil
+// *SubscribeOptions means all defaults.
+type SubscribeOptions struct {
+	// Match is the match policy, SUBSCRIBE.Options.match: "" or MatchExact
+	// (default), MatchPrefix or MatchWildcard
+	// (advanced/pubsub_pattern_based_subscription.md).
+	Match protocol.MatchPolicy
+	// Queue is the capacity of this subscription's event queue, which
+	// holds events the handler has not yet taken. When it is full, new
+	// events are dropped and logged. Zero means Config.EventQueue; negative
+	// means unbounded.
+	Queue int
+	// Options holds extra SUBSCRIBE.Options keys, sent as is; Match takes
+	// precedence. Nil means none.
+	Options protocol.Dict
+}
+
+// Subscription is a subscription made by [Client.Subscribe]. Each call of
+// Subscribe returns its own Subscription with its own handler goroutine,
+// even when the router returns the same subscription id for both.
+type Subscription struct {
+	c       *Client
+	id      protocol.ID // set by the reader on SUBSCRIBED, under c.mu
+	topic   protocol.URI
+	handler EventHandler
+	max     int // queue capacity; <= 0 unbounded
+
+	wake chan struct{} // capacity 1
+	quit chan struct{} // closed by stop
+	once sync.Once
+
+	// mu guards the queue.
+	mu      sync.Mutex
+	queue   []*Event
+	spare   []*Event // the last batch's backing array, reused
+	dropped uint64
+}
+
+// ID returns the subscription id the router assigned.
+func (s *Subscription) ID() protocol.ID { return s.id }
+
+// Topic returns the topic (or pattern) subscribed to.
+func (s *Subscription) Topic() protocol.URI { return s.topic }
+
+// Subscribe subscribes handler to topic (WAMP spec,
+// basic/publish_subscribe.md). Events may reach the handler as soon as the
+// router confirms, even before Subscribe returns. If the router refuses
+// (for example wamp.error.not_authorized) the error is a *protocol.Error.
+// Subscribe waits at most Config.ResponseTimeout when ctx has no deadline.
+// If it gives up before the router answers, a late subscription is undone.
+func (c *Client) Subscribe(ctx context.Context, topic protocol.URI, handler EventHandler, opts *SubscribeOptions) (*Subscription, error) {
+	if handler == nil {
+		panic("client: Subscribe with nil handler")
+	}
+	options := noOptions
+	max := c.cfg.EventQueue
+	if opts != nil {
+		if opts.Queue != 0 {
+			max = opts.Queue
+		}
+		if opts.Options != nil || (opts.Match != "" && opts.Match != protocol.MatchExact) {
+			options = make(protocol.Dict, len(opts.Options)+1)
+			for k, v := range opts.Options {
+				options[k] = v
+			}
+			if opts.Match != "" && opts.Match != protocol.MatchExact {
+				options["match"] = string(opts.Match)
+			}
+		}
+	}
+	s := &Subscription{
+		c:       c,
+		topic:   topic,
+		handler: handler,
+		max:     max,
+		wake:    make(chan struct{}, 1),
+		quit:    make(chan struct{}),
+	}
+	p := newPending(protocol.TypeSubscribe)
+	p.sub = s
+	if _, err := c.request(ctx, p, &protocol.Subscribe{Options: options, Topic: topic}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// addSubscriberLocked attaches s to the router's subscription id and starts
+// its goroutine. Only the reader calls it. c.mu must be held.
+func (c *Client) addSubscriberLocked(s *Subscription, id protocol.ID) {
+	s.id = id
+	list := c.subs[id]
+	c.subs[id] = append(list[:len(list):len(list)], s) // copy on write
+	c.wg.Add(1)
+	go s.run()
+}
+
+// Unsubscribe ends s (WAMP spec, basic/publish_subscribe.md). Its handler
+// is not called for events that arrive after Unsubscribe is called; queued
+// events are dropped, and a handler call in progress may still be running
+// when Unsubscribe returns. UNSUBSCRIBE is sent when s was the last
+// Subscription of this client on its router subscription id. It returns
+// [ErrNotActive] if s was already unsubscribed or revoked, and a
+// *protocol.Error if the router refuses.
+func (c *Client) Unsubscribe(ctx context.Context, s *Subscription) error {
+	ctx, cancel := withTimeout(ctx, c.cfg.ResponseTimeout)
+	defer cancel()
+	c.mu.Lock()
+	if c.state != protocol.StateEstablished {
+		err := c.errClosedLocked()
+		c.mu.Unlock()
+		return err
+	}
+	list := c.subs[s.id]
+	i := slices.Index(list, s)
+	if i < 0 {
+		c.mu.Unlock()
+		return ErrNotActive
+	}
+	s.stop()
+	if len(list) > 1 {
+		c.subs[s.id] = slices.Delete(slices.Clone(list), i, i+1)
+		c.mu.Unlock()
+		return nil
+	}
+	delete(c.subs, s.id)
+	p := newPending(protocol.TypeUnsubscribe)
+	err := c.sendRequestLocked(ctx, p, &protocol.Unsubscribe{Subscription: s.id})
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	m, _, err := c.next(ctx, p)
+	if err != nil {
+		return err
+	}
+	if e, ok := m.(*protocol.Error); ok {
+		return e
+	}
+	return nil
+}
+
+// revokeSubscription handles UNSUBSCRIBED with request 0: the router ended
+// a subscription (advanced/pubsub_subscription_revocation.md).
+func (c *Client) revokeSubscription(details protocol.Dict) {
+	id := dictID(details, "subscription")
+	c.mu.Lock()
+	list := c.subs[id]
+	delete(c.subs, id)
+	c.mu.Unlock()
+	for _, s := range list {
+		s.stop()
+	}
+	c.log.Info("client: router revoked subscription", "session", c.session, "subscription", id,
+		"reason", details["reason"])
+}
+
+// event queues an EVENT for every Subscription on its id. It never blocks.
+func (c *Client) event(m *protocol.Event) {
+	c.mu.Lock()
+	list := c.subs[m.Subscription]
+	c.mu.Unlock()
+	if len(list) == 0 {
+		// Unsubscribed meanwhile: the router may still have sent some.
+		c.log.Debug("client: dropping event for unknown subscription", "session", c.session,
+			"subscription", m.Subscription)
+		return
+	}
+	ev := &Event{
+		Subscription: m.Subscription,
+		Publication:  m.Publication,
+		Topic:        list[0].topic,
+		Publisher:    dictID(m.Details, "publisher"),
+		Args:         m.Args,
+		Kwargs:       m.Kwargs,
+		Details:      m.Details,
+	}
+	if t, ok := m.Details["topic"].(string); ok && t != "" {
+		ev.Topic = protocol.URI(t)
+	}
+	for _, s := range list {
+		s.enqueue(ev)
+	}
+}
+
+func (s *Subscription) enqueue(ev *Event) {
+	s.mu.Lock()
+	if s.max > 0 && len(s.queue) >= s.max {
+		s.dropped++
+		n := s.dropped
+		s.mu.Unlock()
+		if n == 1 || n%1024 == 0 {
+			s.c.log.Warn("client: subscription queue full; dropping events", "session", s.c.session,
+				"subscription", s.id, "topic", s.topic, "dropped", n)
+		}
+		return
+	}
+	s.queue = append(s.queue, ev)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stop ends the subscription's goroutine after the handler call in
+// progress; queued events are dropped. Safe to call more than once.
+func (s *Subscription) stop() { s.once.Do(func() { close(s.quit) }) }
+
+// run delivers queued events to the handler, in order.
+func (s *Subscription) run() {
+	defer s.c.wg.Done()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.wake:
+		}
+		s.mu.Lock()
+		batch := s.queue
+		s.queue = s.spare[:0]
+		s.spare = nil
+		s.mu.Unlock()
+		for _, ev := range batch {
+			select {
+			case <-s.quit:
+				return
+			default:
+			}
+			s.deliver(ev)
+		}
+		clear(batch)
+		s.mu.Lock()
+		if s.spare == nil {
+			s.spare = batch[:0]
+		}
+		s.mu.Unlock()
+	}
+}
+
+// deliver calls the handler, logging a panic instead of crashing.
+func (s *Subscription) deliver(ev *Event) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.c.log.Error("client: event handler panicked", "session", s.c.session,
+				"topic", ev.Topic, "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	s.handler(ev)
+}
