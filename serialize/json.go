@@ -366,9 +366,12 @@ func (d *jsonDecoder) message() (protocol.Message, error) {
 		case kindID:
 			e.num[i], ok, err = d.uintField()
 		case kindURI, kindStr:
-			var v any
-			if v, err = d.value(2); err == nil {
-				e.str[i], ok = v.(string)
+			if d.peek() == '"' {
+				var bin []byte
+				e.str[i], bin, err = d.str(true)
+				ok = bin == nil
+			} else {
+				_, err = d.value(2)
 			}
 		case kindDict:
 			e.dict[i], ok, err = d.dict(2)
@@ -413,27 +416,29 @@ func (d *jsonDecoder) uintField() (uint64, bool, error) {
 		}
 		return 0, false, nil
 	}
-	v, err := d.number()
+	n, err := d.num()
 	if err != nil {
 		return 0, false, err
 	}
-	switch n := v.(type) {
-	case int64:
-		return uint64(n), n >= 0, nil
-	case uint64:
-		return n, true, nil
-	case float64:
-		u, ok := floatToUint(n)
-		return u, ok, nil
+	switch n.kind {
+	case numInt:
+		return uint64(n.i), n.i >= 0, nil
+	case numUint:
+		return n.u, true, nil
 	}
-	return 0, false, nil
+	u, ok := floatToUint(n.f)
+	return u, ok, nil
 }
 
 // value decodes any value at nesting level depth.
 func (d *jsonDecoder) value(depth int) (any, error) {
 	switch c := d.peek(); c {
 	case '"':
-		return d.str(true)
+		s, b, err := d.str(true)
+		if b != nil {
+			return b, err
+		}
+		return s, err
 	case '{':
 		m, _, err := d.dict(depth)
 		return m, err
@@ -532,7 +537,7 @@ func (d *jsonDecoder) dict(depth int) (map[string]any, bool, error) {
 			}
 			return nil, false, d.unexpected()
 		}
-		k, err := d.str(false)
+		k, _, err := d.str(false)
 		if err != nil {
 			return nil, false, err
 		}
@@ -544,7 +549,7 @@ func (d *jsonDecoder) dict(depth int) (map[string]any, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		d.keys = append(d.keys, k.(string))
+		d.keys = append(d.keys, k)
 		d.scratch = append(d.scratch, v)
 		switch d.peek() {
 		case ',':
@@ -574,9 +579,9 @@ func (d *jsonDecoder) dict(depth int) (map[string]any, bool, error) {
 
 // str reads a string at d.pos (which holds '"'). With binary set, a
 // string that begins with U+0000 is decoded as base64 and returned as
-// []byte (WAMP spec basic/serializations, "Binary conversion of JSON
+// non-nil bin (WAMP spec basic/serializations, "Binary conversion of JSON
 // Strings").
-func (d *jsonDecoder) str(binary bool) (any, error) {
+func (d *jsonDecoder) str(binary bool) (s string, bin []byte, err error) {
 	d.pos++
 	start := d.pos
 	ascii := true
@@ -586,29 +591,29 @@ func (d *jsonDecoder) str(binary bool) (any, error) {
 		case c == '"':
 			raw := d.data[start:i]
 			if !ascii && !utf8.Valid(raw) {
-				return nil, d.fail(errInvalidUTF8)
+				return "", nil, d.fail(errInvalidUTF8)
 			}
 			d.pos = i + 1
-			return string(raw), nil
+			return string(raw), nil, nil
 		case c == '\\':
 			return d.strSlow(start, i, binary)
 		case c < 0x20:
 			d.pos = i
-			return nil, d.fail(errors.New("control character in string"))
+			return "", nil, d.fail(errors.New("control character in string"))
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
 	}
 	d.pos = len(d.data)
-	return nil, d.fail(errTruncated)
+	return "", nil, d.fail(errTruncated)
 }
 
 // strSlow decodes a string with escapes; data[start:i] has no escapes.
-func (d *jsonDecoder) strSlow(start, i int, binary bool) (any, error) {
+func (d *jsonDecoder) strSlow(start, i int, binary bool) (string, []byte, error) {
 	b := append(d.buf[:0], d.data[start:i]...)
 	if !utf8.Valid(b) {
 		d.pos = start
-		return nil, d.fail(errInvalidUTF8)
+		return "", nil, d.fail(errInvalidUTF8)
 	}
 	for i < len(d.data) {
 		c := d.data[i]
@@ -621,18 +626,18 @@ func (d *jsonDecoder) strSlow(start, i int, binary bool) (any, error) {
 				n, err := base64.StdEncoding.Decode(out, b[1:])
 				if err != nil {
 					d.pos = start
-					return nil, d.fail(errBadBinary)
+					return "", nil, d.fail(errBadBinary)
 				}
-				return out[:n:n], nil
+				return "", out[:n:n], nil
 			}
-			return string(b), nil
+			return string(b), nil, nil
 		case c < 0x20:
 			d.pos = i
-			return nil, d.fail(errors.New("control character in string"))
+			return "", nil, d.fail(errors.New("control character in string"))
 		case c == '\\':
 			if i+1 >= len(d.data) {
 				d.pos = len(d.data)
-				return nil, d.fail(errTruncated)
+				return "", nil, d.fail(errTruncated)
 			}
 			e := d.data[i+1]
 			i += 2
@@ -653,7 +658,7 @@ func (d *jsonDecoder) strSlow(start, i int, binary bool) (any, error) {
 				r, ok := hex4(d.data[i:])
 				if !ok {
 					d.pos = i - 2
-					return nil, d.fail(errors.New(`invalid \u escape`))
+					return "", nil, d.fail(errors.New(`invalid \u escape`))
 				}
 				i += 4
 				if utf16.IsSurrogate(r) {
@@ -671,7 +676,7 @@ func (d *jsonDecoder) strSlow(start, i int, binary bool) (any, error) {
 				b = utf8.AppendRune(b, r)
 			default:
 				d.pos = i - 2
-				return nil, d.fail(errors.New("invalid escape " + strconv.QuoteRune(rune(e))))
+				return "", nil, d.fail(errors.New("invalid escape " + strconv.QuoteRune(rune(e))))
 			}
 		case c < utf8.RuneSelf:
 			b = append(b, c)
@@ -680,14 +685,14 @@ func (d *jsonDecoder) strSlow(start, i int, binary bool) (any, error) {
 			r, size := utf8.DecodeRune(d.data[i:])
 			if r == utf8.RuneError && size == 1 {
 				d.pos = i
-				return nil, d.fail(errInvalidUTF8)
+				return "", nil, d.fail(errInvalidUTF8)
 			}
 			b = append(b, d.data[i:i+size]...)
 			i += size
 		}
 	}
 	d.pos = len(d.data)
-	return nil, d.fail(errTruncated)
+	return "", nil, d.fail(errTruncated)
 }
 
 func hex4(b []byte) (rune, bool) {
@@ -715,6 +720,36 @@ func hex4(b []byte) (rune, bool) {
 // math.MaxInt64), so IDs up to 2^53 and beyond are exact; numbers with a
 // fraction or exponent, and integers beyond 64 bits, become float64.
 func (d *jsonDecoder) number() (any, error) {
+	n, err := d.num()
+	if err != nil {
+		return nil, err
+	}
+	switch n.kind {
+	case numInt:
+		return n.i, nil
+	case numUint:
+		return n.u, nil
+	}
+	return n.f, nil
+}
+
+// Kinds of a decoded JSON number.
+const (
+	numInt = iota
+	numUint
+	numFloat
+)
+
+// jsonNum is a decoded number, unboxed.
+type jsonNum struct {
+	kind int
+	i    int64
+	u    uint64
+	f    float64
+}
+
+// num reads a number without boxing it.
+func (d *jsonDecoder) num() (jsonNum, error) {
 	start := d.pos
 	i := d.pos
 	neg := false
@@ -736,7 +771,7 @@ func (d *jsonDecoder) number() (any, error) {
 	}
 	if i == digits || (d.data[digits] == '0' && i-digits > 1) {
 		d.pos = start
-		return nil, d.fail(errNumberSyntax)
+		return jsonNum{}, d.fail(errNumberSyntax)
 	}
 	isFloat := false
 	if i < len(d.data) && d.data[i] == '.' {
@@ -748,7 +783,7 @@ func (d *jsonDecoder) number() (any, error) {
 		}
 		if i == f {
 			d.pos = start
-			return nil, d.fail(errNumberSyntax)
+			return jsonNum{}, d.fail(errNumberSyntax)
 		}
 	}
 	if i < len(d.data) && (d.data[i] == 'e' || d.data[i] == 'E') {
@@ -763,24 +798,24 @@ func (d *jsonDecoder) number() (any, error) {
 		}
 		if i == f {
 			d.pos = start
-			return nil, d.fail(errNumberSyntax)
+			return jsonNum{}, d.fail(errNumberSyntax)
 		}
 	}
 	d.pos = i
 	if !isFloat && !overflow {
 		switch {
 		case !neg && mag <= math.MaxInt64:
-			return int64(mag), nil
+			return jsonNum{kind: numInt, i: int64(mag)}, nil
 		case !neg:
-			return mag, nil
+			return jsonNum{kind: numUint, u: mag}, nil
 		case mag <= 1<<63:
-			return -int64(mag-1) - 1, nil
+			return jsonNum{kind: numInt, i: -int64(mag-1) - 1}, nil
 		}
 	}
 	f, err := strconv.ParseFloat(string(d.data[start:i]), 64)
 	if err != nil {
 		d.pos = start
-		return nil, d.fail(errNumberRange)
+		return jsonNum{}, d.fail(errNumberRange)
 	}
-	return f, nil
+	return jsonNum{kind: numFloat, f: f}, nil
 }
