@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 
 // testWait bounds every wait in these tests; none of them should come
 // near it, it only turns a hang into a failure.
-const testWait = 10 * time.Second
+const testWait = 3 * time.Second
 
 // testContext returns a context that ends with the test or after testWait.
 func testContext(tb testing.TB) context.Context {
@@ -62,7 +63,7 @@ func recvWithin(tb testing.TB, p Peer) (protocol.Message, error) {
 	case <-t.C:
 		_ = p.Close(errors.New("test: Recv timed out"))
 		<-ch
-		tb.Fatalf("Recv did not return within %v", testWait)
+		tb.Fatalf("Recv did not return within %v\n%s", testWait, allStacks())
 		return nil, nil
 	}
 }
@@ -268,3 +269,8 @@ func wsServer(tb testing.TB, cfg WebSocketConfig, tlsCfg *tls.Config, handler fu
 
 // quietLogger keeps expected diagnostics out of test output.
 var _ = serialize.JSON
+
+func allStacks() string {
+	b := make([]byte, 1<<20)
+	return string(b[:runtime.Stack(b, true)])
+}

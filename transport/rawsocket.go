@@ -433,7 +433,7 @@ func DialRawSocket(ctx context.Context, network, address string, cfg RawSocketDi
 	fail := func(err error) (Peer, error) {
 		stop()
 		_ = raw.Close()
-		if ctx.Err() != nil && !errors.Is(err, ErrHandshake) {
+		if ctx.Err() != nil {
 			err = fmt.Errorf("%w: %w", err, ctx.Err())
 		}
 		return nil, fmt.Errorf("transport: rawsocket dial %s: %w", address, err)
