@@ -86,21 +86,31 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
 		b.byKey[key] = sub
 		b.addIndexLocked(sub)
 	}
-	// SUBSCRIBED is queued before the session appears in the snapshot, so
-	// no EVENT of the subscription can overtake it (spec basic "Ordering
-	// Guarantees").
-	if !s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id}) {
-		if len(*sub.subscribers.Load()) == 0 {
-			b.removeLocked(sub)
-		}
-		return
-	}
+	// The session joins the snapshot and SUBSCRIBED is queued in one step
+	// as far as publishers can tell: while s.adding is sub, a publisher
+	// that finds s in the snapshot waits for s.mu before it sends. So no
+	// EVENT of the subscription overtakes SUBSCRIBED (spec basic
+	// "Ordering Guarantees"), and every publication that starts after the
+	// client has read SUBSCRIBED reaches it.
+	s.mu.Lock()
+	s.adding.Store(sub)
 	old := *sub.subscribers.Load()
 	next := make([]*session, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, s)
 	sub.subscribers.Store(&next)
-	s.subs[sub.id] = sub
+	ok := s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id})
+	if !ok {
+		sub.subscribers.Store(&old)
+		if len(old) == 0 {
+			b.removeLocked(sub)
+		}
+	}
+	s.adding.Store(nil)
+	s.mu.Unlock()
+	if ok {
+		s.subs[sub.id] = sub
+	}
 }
 
 // unsubscribe handles UNSUBSCRIBE on the subscriber's goroutine.
@@ -280,6 +290,14 @@ func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dic
 			continue
 		}
 		if p.filter != nil && !p.filter.allows(t) {
+			continue
+		}
+		if t.adding.Load() == sub {
+			// t is subscribing right now: send once its SUBSCRIBED is
+			// queued (see subscribe).
+			t.mu.Lock()
+			t.send(ev)
+			t.mu.Unlock()
 			continue
 		}
 		t.send(ev)

@@ -32,6 +32,7 @@ type registration struct {
 	procedure      protocol.URI
 	callee         *session
 	discloseCaller bool // REGISTER.Options.disclose_caller
+	gone           bool // unregistered; guarded by callee.mu
 }
 
 // invocation is one pending call. callID and caller are fixed; id is
@@ -88,13 +89,21 @@ func (d *dealer) register(s *session, m *protocol.Register) {
 		callee:         s,
 		discloseCaller: m.Options.Bool("disclose_caller"),
 	}
-	// REGISTERED is queued before the registration becomes callable, so
-	// no INVOCATION can overtake it (spec basic "Ordering Guarantees").
-	if !s.send(&protocol.Registered{Request: m.Request, Registration: reg.id}) {
-		return
-	}
+	// The registration becomes callable and REGISTERED is queued under
+	// s.mu, which call holds while it sends INVOCATION: no INVOCATION can
+	// overtake REGISTERED (spec basic "Ordering Guarantees"), and every
+	// call made after the client has read REGISTERED finds it.
+	s.mu.Lock()
 	d.procs.Store(m.Procedure, reg)
-	s.regs[reg.id] = reg
+	ok := s.send(&protocol.Registered{Request: m.Request, Registration: reg.id})
+	if !ok {
+		d.procs.CompareAndDelete(m.Procedure, reg)
+		reg.gone = true
+	}
+	s.mu.Unlock()
+	if ok {
+		s.regs[reg.id] = reg
+	}
 }
 
 // unregister handles UNREGISTER on the callee's goroutine. Pending
@@ -110,7 +119,13 @@ func (d *dealer) unregister(s *session, m *protocol.Unregister) {
 	d.procs.CompareAndDelete(reg.procedure, reg)
 	d.mu.Unlock()
 	delete(s.regs, reg.id)
+	// Calls that found the registration before it was removed but have
+	// not sent their INVOCATION yet see gone and fail, so no INVOCATION
+	// for it follows UNREGISTERED.
+	s.mu.Lock()
+	reg.gone = true
 	s.send(&protocol.Unregistered{Request: m.Request})
+	s.mu.Unlock()
 }
 
 // call handles CALL on the caller's goroutine. It returns the text of a
@@ -165,7 +180,7 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 	// IDs reach the callee in sequence (spec basic "IDs"), and in call
 	// order for each caller (spec basic "Ordering Guarantees").
 	callee.mu.Lock()
-	if callee.gone {
+	if callee.gone || reg.gone {
 		callee.mu.Unlock()
 		d.answer(inv, &protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
 			URI: protocol.ErrNoSuchProcedure}, true)

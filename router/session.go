@@ -44,6 +44,10 @@ type session struct {
 	calleeCancel   bool // callee announced call_canceling
 	calleeProgress bool // callee announced progressive_call_results (and call_canceling)
 
+	// adding is the subscription the session is being added to right now
+	// (see broker.subscribe); set and cleared under mu.
+	adding atomic.Pointer[subscription]
+
 	// Owned by the session's goroutine.
 	subs map[protocol.ID]*subscription // its subscriptions by ID
 	regs map[protocol.ID]*registration // its registrations by ID
