@@ -126,7 +126,10 @@ func join(tb testing.TB, details protocol.Dict, cfg client.Config) (*client.Clie
 	}
 	ch := make(chan res, 1)
 	go func() {
-		c, err := client.Join(context.Background(), cp, cfg)
+		// A deadline in ctx: Config.ResponseTimeout does not apply to Join.
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		defer cancel()
+		c, err := client.Join(ctx, cp, cfg)
 		ch <- res{c, err}
 	}()
 	if _, ok := w.recv().(*protocol.Hello); !ok {
