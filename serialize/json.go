@@ -341,7 +341,7 @@ func (d *jsonDecoder) message() (protocol.Message, error) {
 			if e.n < lay.min {
 				return nil, &DecodeError{Serializer: JSON, Offset: -1, Err: arityError(typ, lay, e.n)}
 			}
-			if d.peek() != 0 {
+			if d.ws(); d.pos != len(d.data) {
 				return nil, d.fail(errTrailing)
 			}
 			m, err := e.message()
