@@ -45,6 +45,11 @@ func pairCases() []pairCase {
 			return wsPair(tb, WebSocketConfig{}, WebSocketDialConfig{Batched: true}, false)
 		},
 	}, pairCase{
+		name: "websocket-deflate/wamp.2.json",
+		make: func(tb testing.TB) (Peer, Peer) {
+			return wsPair(tb, WebSocketConfig{EnableCompression: true}, WebSocketDialConfig{EnableCompression: true}, false)
+		},
+	}, pairCase{
 		name: "websocket-tls/wamp.2.msgpack",
 		make: func(tb testing.TB) (Peer, Peer) {
 			return wsPair(tb, WebSocketConfig{}, WebSocketDialConfig{Serializer: serialize.MessagePack}, true)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -358,7 +359,7 @@ func newWSPeer(ws *websocket.Conn, opts peerOptions, ser serialize.Serializer, b
 		ws.SetPingHandler(func(data string) error {
 			extend()
 			err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(opts.writeTimeout))
-			if err == websocket.ErrCloseSent || errors.Is(err, os.ErrDeadlineExceeded) {
+			if err == websocket.ErrCloseSent || isTimeout(err) {
 				return nil
 			}
 			return err
@@ -430,8 +431,8 @@ func (p *wsPeer) readErr(err error) error {
 		return fmt.Errorf("%w: limit %d bytes (close 1009)", ErrMessageTooBig, p.opts.maxRecv)
 	case errors.As(err, &ce):
 		return fmt.Errorf("transport: websocket closed by peer: %w", err)
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("%w: nothing received for %v", ErrKeepAlive, p.opts.idleTimeout())
+	case isTimeout(err):
+		return fmt.Errorf("%w: nothing received for %v: %w", ErrKeepAlive, p.opts.idleTimeout(), err)
 	}
 	return fmt.Errorf("transport: websocket read: %w", err)
 }
@@ -591,4 +592,11 @@ func (p *wsPeer) appendBatched(b []byte, m protocol.Message) []byte {
 func (p *wsPeer) drop(m protocol.Message, err error) {
 	p.opts.log.Warn("transport: message dropped", "type", int(m.Type()), "err", err,
 		"peer", p.details["peer"])
+}
+
+// isTimeout reports whether err is a deadline error; gorilla hides the
+// net package's error behind its own net.Error.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
