@@ -1,17 +1,89 @@
 // Package serialize encodes and decodes WAMP messages in the serializations
 // of the WAMP Basic Profile: JSON, MessagePack and CBOR (WAMP spec,
-// basic/serializations; SUMMARY §12). It also knows the WebSocket
-// sub-protocol names and RawSocket serializer ids of these formats
-// (spec basic/transport; SUMMARY §13), and the framing of the batched JSON
-// WebSocket sub-protocol.
+// basic/serializations). It also knows the WebSocket sub-protocol names and
+// RawSocket serializer ids of these formats (spec basic/transport), and the
+// framing of the batched JSON WebSocket sub-protocol.
 //
 // The simplest use picks a [Serializer] and its [Codec]:
 //
 //	c := serialize.JSON.Codec()
-//	buf, err := c.Encode(buf[:0], &protocol.Call{Request: 1, Procedure: "com.example.add", Args: protocol.List{1, 2}})
-//	...
+//	buf, err := c.Encode(buf[:0], &protocol.Call{Request: 1, Procedure: "com.example.add", Args: protocol.List{2, 3}})
+//	// buf is [48,1,{},"com.example.add",[2,3]]
 //	m, err := c.Decode(buf)
 //
 // A transport that negotiated a WebSocket sub-protocol finds its serializer
-// with [BySubProtocol]; a RawSocket transport with [ByRawSocketID].
+// with [BySubProtocol], a RawSocket transport with [ByRawSocketID].
+// [Serializer.Binary] says whether WebSocket text or binary messages carry it.
+//
+// # Messages and values
+//
+// Encode writes a message list as the spec lays it out (spec
+// basic/messages): a nil Details or Options is written as an empty dict,
+// and empty trailing Args and Kwargs are left out. It first checks the
+// message with protocol.Validate, so nothing invalid is ever sent.
+//
+// Decode checks the list's length and element types and then runs
+// protocol.Validate, which together are the checks of protocol.FromList.
+// Decoded values use a small set of types: nil, bool, int64 (uint64 for
+// integers above math.MaxInt64), float64, string, []byte, []any and
+// map[string]any. Top-level Details, Options, Extra and Kwargs are
+// protocol.Dict and Args is protocol.List; an empty top-level dict decodes
+// as a nil Dict (its accessors are nil-safe). Integers are never passed
+// through float64, so IDs up to 2^53, and every 64-bit integer, are exact
+// in all three formats. Where an integer is expected, an integral float is
+// accepted too (JavaScript encoders send large integers as doubles).
+//
+// Encode writes those types, every other Go integer and float kind,
+// protocol.ID, protocol.URI, Dict and List directly. Other values
+// (structs, typed slices and maps, pointers) are converted with
+// github.com/ugorji/go/codec, which honours `codec` and `json` struct tags;
+// channels, functions and complex numbers are refused. Dict keys are
+// written in sorted order, so an encoding is deterministic.
+//
+// # Binary in JSON
+//
+// JSON has no binary type. As the spec prescribes (basic/serializations,
+// "Binary conversion of JSON Strings"), a []byte is written as a string
+// holding a NUL character followed by the standard, padded base64 encoding
+// of the bytes, and on decoding every string that starts with NUL is turned
+// back into a []byte, at any depth of the payload:
+//
+//	[]byte{0x10, 0xe3, 0xff, ...}  <->  "\u0000EOP/kFMHXFJvX8BtT+N82w=="
+//
+// Dict keys are never converted. A Go string that starts with NUL cannot
+// be written in JSON and is an encoding error. MessagePack (str8 and bin
+// types of spec version 5) and CBOR keep strings and bytes apart.
+//
+// # Limits on hostile input
+//
+// Decode never panics, whatever the input, and every error it returns is a
+// *[DecodeError] that wraps protocol.ErrMalformed and says what is wrong and
+// where. Lengths declared in MessagePack and CBOR headers are checked
+// against the remaining input before anything is allocated, nesting
+// deeper than 100 lists or dicts is refused, strings must be valid UTF-8,
+// dict keys must be strings and unique, and data after the message is an
+// error. The decoded message never aliases the input buffer.
+//
+// # Encode once
+//
+// A router that sends one EVENT to many subscribers wraps it with
+// [NewShared]. The resulting *[Shared] is itself a protocol.Message; each
+// network transport asks it for [Shared.Bytes] of its serializer, and the
+// message is encoded at most once per serializer, however many peers
+// receive it. In-process transports deliver [Shared.Message] instead, so
+// that receivers never see a *Shared.
+//
+// # Batched JSON
+//
+// The wamp.2.json.batched WebSocket sub-protocol ([JSONBatchedSubProtocol])
+// puts one or more JSON messages into a WebSocket message, each followed by
+// the byte 0x1e. [AppendJSONBatch] builds such a batch and
+// [SplitJSONBatch] takes it apart; an empty batch is an error.
+//
+// # Concurrency
+//
+// Codecs are stateless: Encode and Decode may be called from any number of
+// goroutines at once (they share internal sync.Pool caches). All methods
+// of *Shared may be called concurrently. A message must not be changed
+// while it is being encoded, nor after it was wrapped by NewShared.
 package serialize
