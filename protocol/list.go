@@ -307,7 +307,7 @@ func (d *decoder) dict(i int, field string) Dict {
 		}
 		return nil
 	}
-	if r := normalize(m); r != "" {
+	if r := normalizeDict(m); r != "" {
 		d.fail(field, r)
 		return nil
 	}
@@ -329,7 +329,7 @@ func (d *decoder) payload(i int) (List, Dict) {
 		d.fail("Args", "not a list: "+describe(d.l[i]))
 		return nil, nil
 	}
-	if r := normalize(args); r != "" {
+	if r := normalizeList(args); r != "" {
 		d.fail("Args", r)
 		return nil, nil
 	}
@@ -370,14 +370,31 @@ type frame struct {
 	depth int
 }
 
-// normalize walks v (a dict or list) without recursion, replacing every
-// nested map[any]any by a map[string]any with the same entries. It returns
-// "" or what is wrong. Scalars cost one type switch each; walking
-// allocates only for containers nested two levels deep or more.
-func normalize(v any) string {
+// normalizeList and normalizeDict walk a payload list or a dict without
+// recursion, replacing every nested map[any]any by a map[string]any with
+// the same entries. They return "" or what is wrong. Scalars cost one type
+// switch each; the walk allocates only when containers nest deeply or
+// map[any]any values must be converted.
+func normalizeList(l []any) string {
 	var buf [8]frame
-	stack := buf[:0]
-	stack = append(stack, frame{v, 0})
+	stack, r := walkList(l, 1, buf[:0])
+	if r != "" {
+		return r
+	}
+	return drain(stack)
+}
+
+func normalizeDict(m map[string]any) string {
+	var buf [8]frame
+	stack, r := walkMap(m, 1, buf[:0])
+	if r != "" {
+		return r
+	}
+	return drain(stack)
+}
+
+// drain walks the containers on stack and those nested in them.
+func drain(stack []frame) string {
 	for len(stack) > 0 {
 		f := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
