@@ -1,3 +1,15 @@
 module github.com/wampkit/wampkit/integration
 
 go 1.26.8
+
+require (
+	github.com/google/go-cmp v0.7.0
+	github.com/wampkit/wampkit v0.0.0-00010101000000-000000000000
+)
+
+require (
+	github.com/gorilla/websocket v1.5.3 // indirect
+	github.com/ugorji/go/codec v1.3.2 // indirect
+)
+
+replace github.com/wampkit/wampkit => ../

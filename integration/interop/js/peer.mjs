@@ -7,7 +7,7 @@
 //
 //	node peer.mjs --lib autobahn|wampy --url ws://127.0.0.1:PORT/ \
 //	    --realm REALM --serializer json|msgpack|cbor --scenario NAME \
-//	    [--prefix URI_PREFIX] [--timeout MS]
+//	    [--prefix URI_PREFIX] [--timeout MS] [--explicit-options]
 //
 // A RawSocket URL is written rs://127.0.0.1:PORT (Autobahn|JS only; it speaks
 // JSON only over RawSocket). Every option may also come from the environment:
@@ -67,6 +67,11 @@ const { values: opts } = parseArgs({
     scenario: { type: 'string', default: process.env.WAMP_SCENARIO },
     prefix: { type: 'string', default: process.env.WAMP_PREFIX ?? 'wampkit.interop' },
     timeout: { type: 'string', default: process.env.WAMP_TIMEOUT ?? '20000' },
+    // wampy only: subscribe with explicit options. By default wampy sends
+    // SUBSCRIBE.Options {match: undefined, get_retained: undefined}, which
+    // JSON drops but MessagePack (msgpackr: fixext 0xd4) and CBOR (0xf7)
+    // encode, and a router rightly refuses (see README.md).
+    'explicit-options': { type: 'boolean', default: false },
   },
 });
 
@@ -257,7 +262,8 @@ async function wampySession() {
       }
     },
     async subscribe(uri, fn) {
-      await w.subscribe(uri, ({ argsList, argsDict, details: d }) => fn(argsList ?? [], argsDict ?? {}, d));
+      const options = opts['explicit-options'] ? { match: 'exact', get_retained: false } : undefined;
+      await w.subscribe(uri, ({ argsList, argsDict, details: d }) => fn(argsList ?? [], argsDict ?? {}, d), options);
     },
     async leave() {
       await w.disconnect();

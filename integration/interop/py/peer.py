@@ -1,0 +1,280 @@
+#!/usr/bin/python3
+"""peer.py drives Autobahn|Python (asyncio) through one interop scenario.
+
+It prints the outcome as a single JSON line on stdout and exits non-zero,
+with the reason on stderr and in an {"ok": false, ...} line, when the
+scenario fails. It mirrors ../js/peer.mjs; see there for the scenarios.
+
+Usage (Debian's python: the python3-autobahn package is visible only to it):
+
+    /usr/bin/python3 peer.py --url ws://127.0.0.1:PORT/ --realm REALM \
+        --serializer json|msgpack|cbor --scenario NAME [--prefix P] [--timeout S]
+
+A RawSocket URL is written rs://127.0.0.1:PORT (all three serializers).
+Options may also come from WAMP_URL, WAMP_REALM, WAMP_SERIALIZER,
+WAMP_SCENARIO, WAMP_PREFIX and WAMP_TIMEOUT.
+
+Lines on stdout: at most one {"ready": true} line, then exactly one result
+line. Binary values in results are written as {"$hex": "..."}.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import urllib.parse
+
+from autobahn.asyncio.rawsocket import WampRawSocketClientFactory, WampRawSocketClientProtocol
+from autobahn.asyncio.wamp import ApplicationSession
+from autobahn.asyncio.websocket import WampWebSocketClientFactory
+from autobahn.wamp import serializer as wser
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import CallResult, ComponentConfig, PublishOptions
+
+# The standard payload; the Go test holds the same values (payload.go).
+ARGS = ["hello", 42, -7, 3.5, True, None, [1, "two"], {"k": "v"}]
+KWARGS = {
+    "s": "ünïcødé ✓",
+    "i": 123456789,
+    "f": 0.25,
+    "b": False,
+    "n": None,
+    "l": [1, 2, 3],
+    "d": {"x": {"y": "z"}},
+}
+ERROR_URI = "wampkit.interop.error.app"
+ERROR_ARGS = ["failed on purpose", 7]
+ERROR_KWARGS = {"why": "asked to", "code": 42}
+BINARY = bytes(range(256))
+
+
+def parse_args():
+    env = os.environ.get
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--url", default=env("WAMP_URL"))
+    p.add_argument("--realm", default=env("WAMP_REALM", "realm1"))
+    p.add_argument("--serializer", default=env("WAMP_SERIALIZER", "json"))
+    p.add_argument("--scenario", default=env("WAMP_SCENARIO"))
+    p.add_argument("--prefix", default=env("WAMP_PREFIX", "wampkit.interop"))
+    p.add_argument("--timeout", type=float, default=float(env("WAMP_TIMEOUT", "20")))
+    a = p.parse_args()
+    for k in ("url", "scenario"):
+        if not getattr(a, k):
+            fail(a, "missing --" + k)
+    return a
+
+
+def plain(v):
+    """Turns decoded values into JSON-friendly ones; bytes become {"$hex": ...}."""
+    if isinstance(v, (bytes, bytearray)):
+        return {"$hex": bytes(v).hex()}
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in v.items()}
+    return v
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(plain(obj), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def fail(opts, msg):
+    emit({"ok": False, "error": str(msg)})
+    sys.stderr.write("peer.py %s/%s: %s\n" % (opts.serializer, opts.scenario, msg))
+    sys.stdout.flush()
+    os._exit(1)
+
+
+def make_serializer(name):
+    cls = {
+        "json": wser.JsonSerializer,
+        "msgpack": getattr(wser, "MsgPackSerializer", None),
+        "cbor": getattr(wser, "CBORSerializer", None),
+    }.get(name)
+    if cls is None:
+        raise SystemExit("serializer %r not available (for cbor: apt-get install python3-cbor2)" % name)
+    return cls()
+
+
+def unpack_result(r):
+    """Autobahn returns a bare value for one positional result, a CallResult otherwise."""
+    if isinstance(r, CallResult):
+        return {"args": list(r.results), "kwargs": dict(r.kwresults)}
+    if r is None:
+        return {"args": [], "kwargs": {}}
+    return {"args": [r], "kwargs": {}}
+
+
+async def s_join(s, o, details):
+    return {"session": details.session, "roles": sorted(s._router_roles.keys())}
+
+
+async def s_call(s, o, details):
+    return unpack_result(await s.call(o.prefix + ".echo", *ARGS, **KWARGS))
+
+
+async def s_binary(s, o, details):
+    r = unpack_result(await s.call(o.prefix + ".echo", BINARY))
+    if not isinstance(r["args"][0], bytes):
+        raise Exception("echoed bytes came back as %r" % (r["args"][0],))
+    return r
+
+
+async def s_error(s, o, details):
+    try:
+        r = await s.call(o.prefix + ".fail", "please fail")
+    except ApplicationError as e:
+        return {"error": e.error, "args": list(e.args), "kwargs": dict(e.kwargs or {})}
+    raise Exception("call succeeded, want an error: %r" % (r,))
+
+
+async def s_publish(s, o, details):
+    pub = await s.publish(o.prefix + ".topic", *ARGS, options=PublishOptions(acknowledge=True), **KWARGS)
+    return {"publication": pub.id}
+
+
+async def s_subscribe(s, o, details):
+    first = asyncio.get_running_loop().create_future()
+
+    def on_event(*args, **kwargs):
+        if not first.done():
+            first.set_result({"args": list(args), "kwargs": kwargs})
+
+    await s.subscribe(on_event, o.prefix + ".topic")
+    emit({"ready": True})
+    return await first
+
+
+async def s_callee(s, o, details):
+    invocations = []
+    stopped = asyncio.get_running_loop().create_future()
+
+    def echo(*args, **kwargs):
+        invocations.append("echo")
+        return CallResult(*args, **kwargs)
+
+    def fail_(*args, **kwargs):
+        invocations.append("fail")
+        raise ApplicationError(ERROR_URI, *ERROR_ARGS, **ERROR_KWARGS)
+
+    def stop(*args, **kwargs):
+        invocations.append("stop")
+        # Answer first, then leave.
+        asyncio.get_running_loop().call_soon(lambda: stopped.done() or stopped.set_result(None))
+
+    await s.register(echo, o.prefix + ".echo")
+    await s.register(fail_, o.prefix + ".fail")
+    await s.register(stop, o.prefix + ".stop")
+    emit({"ready": True})
+    await stopped
+    return {"invocations": invocations}
+
+
+SCENARIOS = {
+    "join": s_join,
+    "call": s_call,
+    "binary": s_binary,
+    "error": s_error,
+    "publish": s_publish,
+    "subscribe": s_subscribe,
+    "callee": s_callee,
+}
+
+
+class RawSocketClientProtocol(WampRawSocketClientProtocol):
+    """Works around a bug of Autobahn|Python 22.7 (Debian 12's python3-autobahn).
+
+    Its asyncio RawSocket protocol keeps the transport details only as
+    _transport_details, while ApplicationSession.onWelcome reads
+    self._transport.transport_details, so every RawSocket session fails
+    right after WELCOME with AttributeError. The WebSocket protocol has the
+    property; give the RawSocket one the same.
+    """
+
+    @property
+    def transport_details(self):
+        return self._transport_details
+
+
+class Peer(ApplicationSession):
+    """Runs one scenario once joined and reports through self.done."""
+
+    def __init__(self, config, opts, done, disconnected):
+        super().__init__(config)
+        self.opts = opts
+        self.done = done
+        self.disconnected = disconnected
+
+    async def onJoin(self, details):
+        try:
+            result = await SCENARIOS[self.opts.scenario](self, self.opts, details)
+        except Exception as e:  # report, do not hang
+            if not self.done.done():
+                self.done.set_exception(e)
+            self.leave()
+            return
+        if not self.done.done():
+            self.done.set_result(result)
+        self.leave()
+
+    def onLeave(self, details):
+        if not self.done.done():
+            self.done.set_exception(Exception("left before the scenario ended: %s %s" % (details.reason, details.message)))
+        super().onLeave(details)
+
+    def onDisconnect(self):
+        if not self.done.done():
+            self.done.set_exception(Exception("transport closed before the scenario ended"))
+        if not self.disconnected.done():
+            self.disconnected.set_result(None)
+
+
+async def run(opts):
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    disconnected = loop.create_future()
+    ser = make_serializer(opts.serializer)
+    u = urllib.parse.urlsplit(opts.url)
+    cfg = ComponentConfig(realm=opts.realm)
+
+    def make():
+        return Peer(cfg, opts, done, disconnected)
+
+    if u.scheme in ("rs", "tcp"):
+        factory = WampRawSocketClientFactory(make, serializer=ser)
+        if not hasattr(WampRawSocketClientProtocol, "transport_details"):
+            factory.protocol = RawSocketClientProtocol
+    elif u.scheme == "ws":
+        factory = WampWebSocketClientFactory(make, url=opts.url, serializers=[ser])
+    else:
+        raise Exception("unsupported URL %s" % opts.url)
+    transport, _ = await loop.create_connection(factory, u.hostname, u.port)
+    try:
+        result = await done
+        # Let the GOODBYE exchange finish; Autobahn then closes the transport.
+        await asyncio.wait_for(disconnected, 5)
+    finally:
+        transport.close()
+    return result
+
+
+def main():
+    opts = parse_args()
+    if opts.scenario not in SCENARIOS:
+        fail(opts, "unknown scenario %s" % opts.scenario)
+    try:
+        result = asyncio.run(asyncio.wait_for(run(opts), opts.timeout))
+    except asyncio.TimeoutError:
+        fail(opts, "timed out after %s s" % opts.timeout)
+    except BaseException as e:  # noqa: B902 -- report everything, including SystemExit
+        fail(opts, "%s: %s" % (type(e).__name__, e))
+    out = {"ok": True, "lib": "autobahn-python", "serializer": opts.serializer, "scenario": opts.scenario}
+    out.update(result)
+    emit(out)
+
+
+if __name__ == "__main__":
+    main()
