@@ -364,6 +364,11 @@ func (d *decoder) revocable() (ID, Dict) {
 // stops a walk over a cyclic value built in Go.
 const maxDepth = 10000
 
+// maxContainers bounds the number of nested dicts and lists one walk
+// visits: more than a 16 MiB message can hold, and a stop for values built
+// in Go that share sub-lists exponentially often.
+const maxContainers = 1 << 24
+
 // frame is a container waiting to be walked by normalize.
 type frame struct {
 	v     any
@@ -395,7 +400,10 @@ func normalizeDict(m map[string]any) string {
 
 // drain walks the containers on stack and those nested in them.
 func drain(stack []frame) string {
-	for len(stack) > 0 {
+	for n := 0; len(stack) > 0; n++ {
+		if n > maxContainers {
+			return "more than " + strconv.Itoa(maxContainers) + " nested containers"
+		}
 		f := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		var r string
