@@ -26,7 +26,7 @@ func payload() (protocol.List, protocol.Dict) {
 		true, false, nil, []byte{0, 1, 2, 0xff}, []byte{},
 		[]any{int64(1), "two", []any{int64(3)}}, map[string]any{"nested": map[string]any{"deep": []any{}}},
 	}
-	kwargs := protocol.Dict{"a": int64(1), "b": []any{"x", nil}, "bin": []byte("\x00bytes"), "m": map[string]any{}}
+	kwargs := protocol.Dict{"a": int64(1), "b": []any{"x", nil}, "bin": []byte("\x00bytes"), "m": map[string]any{}, "\x00\x00key": "NUL-led keys are not binary"}
 	return args, kwargs
 }
 

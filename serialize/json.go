@@ -77,6 +77,11 @@ func jsonString(dst []byte, s string) ([]byte, error) {
 	if len(s) > 0 && s[0] == 0 {
 		return dst, errNULString
 	}
+	return jsonQuote(dst, s)
+}
+
+// jsonQuote writes s as a JSON string, escaping what RFC 8259 requires.
+func jsonQuote(dst []byte, s string) ([]byte, error) {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -161,19 +166,10 @@ func jsonDict(dst []byte, d map[string]any, depth int) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-// jsonKey writes a map key; keys are never binary, so a leading NUL is fine.
+// jsonKey writes a map key. Keys are never binary, so a leading NUL is
+// written as it is (escaped) and decodes back to the same key.
 func jsonKey(dst []byte, k string) ([]byte, error) {
-	if len(k) > 0 && k[0] == 0 {
-		dst = append(dst, `"\u0000`...)
-		b, err := jsonString(dst, k[1:])
-		if err != nil {
-			return b, err
-		}
-		// Remove the opening quote jsonString wrote after our prefix.
-		copy(b[len(dst):], b[len(dst)+1:])
-		return b[:len(b)-1], nil
-	}
-	return jsonString(dst, k)
+	return jsonQuote(dst, k)
 }
 
 func jsonList(dst []byte, l []any, depth int) ([]byte, error) {

@@ -320,6 +320,7 @@ func TestJSONNumbersAndStrings(t *testing.T) {
 		{`"\u00e9\/\b\f\n\r\t\"\\"`, "é/\b\f\n\r\t\"\\"},
 		{`"\u0000"`, []byte{}},
 		{`"a\u0000"`, "a\x00"},
+		{`{"\u0000\u0000k":"\u0000"}`, map[string]any{"\x00\x00k": []byte{}}},
 		{`[]`, []any{}},
 		{`{}`, map[string]any{}},
 		{` { "a" : [ 1 , { } ] } `, map[string]any{"a": []any{int64(1), map[string]any{}}}},
