@@ -1,0 +1,114 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+
+	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/transport"
+)
+
+// benchClient joins a fakeRouter over the local link.
+func benchClient(b *testing.B) *client.Client {
+	b.Helper()
+	peer, wait := startFakeRouter()
+	c, err := client.Join(context.Background(), peer, client.Config{Realm: "realm1", Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close(); wait() })
+	return c
+}
+
+// BenchmarkCall measures a call round trip through the client over the
+// in-process link. "echo": the fake router answers CALL with RESULT (the
+// caller's path only). "callee": the call goes to a handler registered by
+// the same client (caller and callee paths: CALL, INVOCATION, YIELD,
+// RESULT). The fake router's own allocations are included.
+func BenchmarkCall(b *testing.B) {
+	ctx := context.Background()
+	b.Run("echo", func(b *testing.B) {
+		c := benchClient(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Call(ctx, "test.echo", 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("echo/parallel", func(b *testing.B) {
+		c := benchClient(b)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := c.Call(ctx, "test.echo", 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("callee", func(b *testing.B) {
+		c := benchClient(b)
+		_, err := c.Register(ctx, "test.add", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+			return &client.Result{Args: inv.Args}, nil
+		}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Call(ctx, "test.add", 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkPublish measures an unacknowledged publish (queued only). When
+// the link's queue is full the publisher yields and retries, as a caller
+// of Publish would.
+func BenchmarkPublish(b *testing.B) {
+	c := benchClient(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		for {
+			err := c.Publish(ctx, "test.topic", 1)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, transport.ErrQueueFull) {
+				b.Fatal(err)
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// TestCallAllocs pins the caller's allocations for a plain call: the CALL
+// message, the boxed args slice, the Result (plus the fake router's RESULT).
+func TestCallAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation count")
+	}
+	peer, wait := startFakeRouter()
+	c, err := client.Join(context.Background(), peer, client.Config{Realm: "realm1", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wait()
+	defer c.Close()
+	ctx := context.Background()
+	args := protocol.List{1}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := c.Call(ctx, "test.echo", args...); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 5 {
+		t.Errorf("Call allocates %.1f times per round trip, want <= 5", allocs)
+	}
+}

@@ -1,0 +1,138 @@
+// Package client implements a WAMP client: a session that joins a realm of
+// a router and calls, registers, publishes and subscribes (WAMP spec,
+// basic/README.md and the Basic Profile sections it lists; Advanced Profile
+// features as announced below).
+//
+// # Overview
+//
+// The simplest use dials a router and calls a procedure:
+//
+//	c, err := client.Dial(ctx, "ws://127.0.0.1:8080/ws", client.Config{Realm: "realm1"})
+//	if err != nil { ... }
+//	defer c.Close()
+//	res, err := c.Call(ctx, "com.example.add", 2, 3)
+//	// res.Args[0] == 5
+//
+// Any [transport.Peer] can carry a session: [Join] takes one, for example the
+// in-process connection of an embedded router, which hands messages across
+// without serializing them:
+//
+//	c, err := client.Join(ctx, peer, client.Config{Realm: "realm1"})
+//
+// A callee registers a handler; a subscriber subscribes one:
+//
+//	reg, err := c.Register(ctx, "com.example.add",
+//		func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+//			return &client.Result{Args: protocol.List{...}}, nil
+//		}, nil)
+//	sub, err := c.Subscribe(ctx, "com.example.news",
+//		func(ev *client.Event) { ... }, nil)
+//	err = c.Publish(ctx, "com.example.news", "hello")
+//
+// Options go into request structs: [Client.Do] with a [CallRequest]
+// (keyword arguments, dealer timeout, caller disclosure, progressive results),
+// [Client.DoPublish] with a [PublishRequest] (acknowledgement, publisher
+// exclusion, black- and whitelists), [RegisterOptions] and
+// [SubscribeOptions] (pattern matching, shared registrations, event queue
+// size). Everything about the session itself is in [Config]: realm,
+// authentication ([Authenticator]), extra HELLO details, serializer, TLS,
+// timeouts and logger.
+//
+// The client announces these roles and features in HELLO (WAMP spec,
+// advanced/features.md): caller with call_canceling, call_timeout,
+// caller_identification and progressive_call_results; callee with
+// call_canceling, caller_identification, pattern_based_registration,
+// progressive_call_results and shared_registration; publisher with
+// publisher_exclusion, publisher_identification and
+// subscriber_blackwhite_listing; subscriber with pattern_based_subscription
+// and publisher_identification. Subscription and registration revocation
+// (UNSUBSCRIBED/UNREGISTERED with request 0) are honoured when a router
+// sends them.
+//
+// # URL schemes
+//
+// [Dial] chooses the transport by the URL's scheme:
+//
+//	ws://host:port/path     WebSocket (spec basic "Transports"; default serializer JSON)
+//	wss://host:port/path    WebSocket over TLS (Config.TLSConfig)
+//	tcp://host:port         RawSocket over TCP (advanced/transport_rawsocket.md; default MessagePack)
+//	tcps://host:port        RawSocket over TLS (Config.TLSConfig)
+//	unix:///path/to/socket  RawSocket over a Unix domain socket; also unix:/abs/path, unix:rel/path
+//
+// rs:// and rss:// are synonyms of tcp:// and tcps://. Config.Serializer
+// overrides the default serializer. For transport settings beyond these
+// (message size limits, keep-alive, compression), dial with
+// [transport.DialWebSocket] or [transport.DialRawSocket] and pass the peer to
+// [Join].
+//
+// # Concurrency
+//
+// All methods of [Client] may be called from any number of goroutines.
+// Each session has one reader goroutine that receives every message from
+// the router and dispatches it by request id; it never runs user code and
+// never waits for it:
+//
+//   - A call waits on the calling goroutine (no goroutine per call). Its
+//     progressive results ([CallRequest].OnProgress) run on that goroutine
+//     too, in order.
+//   - Each INVOCATION runs its [InvocationHandler] on a new goroutine, so
+//     handlers may block and run concurrently. The handler's context is
+//     canceled by INTERRUPT (call canceling) and when the session ends.
+//   - Each [Subscription] has its own goroutine and event queue: its
+//     [EventHandler] receives events one at a time in the order the router
+//     sent them, and a slow handler delays only its own subscription. The
+//     queue is unbounded unless [SubscribeOptions].Queue or Config.EventQueue
+//     bound it; a full queue drops new events and logs it.
+//
+// Request ids are assigned and sent under one lock, so they reach the
+// router in order even when many goroutines send at once (spec basic
+// "IDs", session scope).
+//
+// Every method that waits takes a context. When it ends, the method stops
+// waiting and returns its error (or cause); the router's late reply is
+// dropped. A call whose context ends also sends CANCEL with mode killnowait
+// if the dealer announced call_canceling (advanced/rpc_call_canceling.md).
+// A Subscribe or Register that gives up before the router answers undoes a
+// late success with UNSUBSCRIBE or UNREGISTER. Subscribe, Unsubscribe,
+// Register, Unregister and acknowledged publications also stop after
+// Config.ResponseTimeout when their context has no deadline.
+//
+// Sends never block: when the transport's outbound queue is full, a request
+// fails at once with an error wrapping [transport.ErrQueueFull], which the
+// caller may retry.
+//
+// The client owns its transport and its goroutines. [Client.Close] (or
+// [Client.Leave]) sends GOODBYE, waits for the router's echo within
+// Config.CloseTimeout, closes the transport, and returns only after every
+// goroutine the client started has exited, handlers included; so a handler
+// must not call Close except from a new goroutine. [Client.Done] is closed
+// when the session ends for any reason and [Client.Err] tells why.
+// Messages passed to and received from the client are read-only for
+// everybody once sent (see [protocol.Message]); do not modify the Args,
+// Kwargs and Details of events, invocations and results.
+//
+// # Errors
+//
+// A WAMP error sent by the router or a callee is returned as the
+// *[protocol.Error] itself, carrying the URI, Args and Kwargs of the ERROR
+// message (spec basic "Predefined URIs"); match it with errors.As:
+//
+//	var werr *protocol.Error
+//	if errors.As(err, &werr) && werr.URI == protocol.ErrNoSuchProcedure { ... }
+//
+// A callee's handler sends a specific error by returning a *protocol.Error
+// (or an error wrapping one); any other error is logged and sent as
+// [ErrRuntimeError], so internal details stay local.
+//
+// A router that refuses a session answers HELLO with ABORT: [Join] returns
+// an [*AbortError] with the reason, such as wamp.error.no_such_realm (spec
+// basic "Session Establishment"). When an established session ends, every
+// pending request fails at once with an error wrapping [ErrClosed] and the
+// reason; the reason alone is [Client.Err]: [ErrClosed] after Close, an
+// [*AbortError] or [*GoodbyeError] when the router ended the session, an
+// error wrapping [ErrProtocolViolation] when the router broke the protocol
+// (the client then sends ABORT wamp.error.protocol_violation, spec basic
+// "Protocol Errors"), or the transport's error. The sentinel errors of the
+// package ([ErrClosed], [ErrNoRealm], [ErrResponseTimeout], [ErrNotActive],
+// ...) all have the prefix "client: ".
+package client

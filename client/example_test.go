@@ -1,0 +1,158 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// These examples run against a small fake router on the other end of an
+// in-process link (startFakeRouter, in fakerouter_test.go). With the real
+// router, the peer comes from the router's in-process Connect, or use
+// client.Dial with a URL; the client code is the same.
+
+// The whole life of a session: join, register, call, leave.
+func Example() {
+	peer, wait := startFakeRouter() // stands in for an in-process router connection
+	defer wait()
+	ctx := context.Background()
+
+	c, err := client.Join(ctx, peer, client.Config{Realm: "realm1"})
+	if err != nil {
+		fmt.Println("join:", err)
+		return
+	}
+	defer c.Close()
+
+	_, err = c.Register(ctx, "com.example.add", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		a, _ := inv.Args[0].(int)
+		b, _ := inv.Args[1].(int)
+		return &client.Result{Args: protocol.List{a + b}}, nil
+	}, nil)
+	if err != nil {
+		fmt.Println("register:", err)
+		return
+	}
+	res, err := c.Call(ctx, "com.example.add", 2, 3)
+	if err != nil {
+		fmt.Println("call:", err)
+		return
+	}
+	fmt.Println("2 + 3 =", res.Args[0])
+	// Output: 2 + 3 = 5
+}
+
+// A WAMP error from the callee (or the router) is a *protocol.Error.
+func ExampleClient_Call_error() {
+	peer, wait := startFakeRouter()
+	defer wait()
+	ctx := context.Background()
+	c, err := client.Join(ctx, peer, client.Config{Realm: "realm1"})
+	if err != nil {
+		fmt.Println("join:", err)
+		return
+	}
+	defer c.Close()
+
+	_, err = c.Call(ctx, "com.example.missing")
+	var werr *protocol.Error
+	if errors.As(err, &werr) {
+		fmt.Println("call failed:", werr.URI)
+	}
+	// Output: call failed: wamp.error.no_such_procedure
+}
+
+// Progressive results reach OnProgress, in order, before Do returns.
+func ExampleClient_Do() {
+	peer, wait := startFakeRouter()
+	defer wait()
+	ctx := context.Background()
+	c, err := client.Join(ctx, peer, client.Config{Realm: "realm1"})
+	if err != nil {
+		fmt.Println("join:", err)
+		return
+	}
+	defer c.Close()
+
+	_, err = c.Register(ctx, "com.example.count", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		for i := 1; i <= 3; i++ {
+			if err := inv.SendProgress(ctx, protocol.List{i}, nil); err != nil {
+				return nil, err
+			}
+		}
+		return &client.Result{Args: protocol.List{"done"}}, nil
+	}, nil)
+	if err != nil {
+		fmt.Println("register:", err)
+		return
+	}
+	res, err := c.Do(ctx, &client.CallRequest{
+		Procedure: "com.example.count",
+		OnProgress: func(r *client.Result) error {
+			fmt.Println("progress", r.Args[0])
+			return nil
+		},
+	})
+	if err != nil {
+		fmt.Println("call:", err)
+		return
+	}
+	fmt.Println(res.Args[0])
+	// Output:
+	// progress 1
+	// progress 2
+	// progress 3
+	// done
+}
+
+// Subscribe, then publish to yourself (publisher exclusion off) with an
+// acknowledgement.
+func ExampleClient_Subscribe() {
+	peer, wait := startFakeRouter()
+	defer wait()
+	ctx := context.Background()
+	c, err := client.Join(ctx, peer, client.Config{Realm: "realm1"})
+	if err != nil {
+		fmt.Println("join:", err)
+		return
+	}
+	defer c.Close()
+
+	got := make(chan string, 1)
+	_, err = c.Subscribe(ctx, "com.example.news", func(ev *client.Event) {
+		got <- fmt.Sprintf("%s: %v", ev.Topic, ev.Args[0])
+	}, nil)
+	if err != nil {
+		fmt.Println("subscribe:", err)
+		return
+	}
+	no := false
+	_, err = c.DoPublish(ctx, &client.PublishRequest{
+		Topic:       "com.example.news",
+		Args:        protocol.List{"hello"},
+		ExcludeMe:   &no,
+		Acknowledge: true,
+	})
+	if err != nil {
+		fmt.Println("publish:", err)
+		return
+	}
+	fmt.Println(<-got)
+	// Output: com.example.news: hello
+}
+
+// A router that refuses the session answers HELLO with ABORT; Join returns
+// it as an *AbortError.
+func ExampleJoin_abort() {
+	peer, wait := startFakeRouter()
+	defer wait()
+	_, err := client.Join(context.Background(), peer, client.Config{Realm: "no.such.realm"})
+	var abort *client.AbortError
+	if errors.As(err, &abort) {
+		fmt.Println("refused:", abort.Reason)
+	}
+	// Output: refused: wamp.error.no_such_realm
+}
