@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ugorji/go/codec"
+
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/serialize"
 )
@@ -89,4 +91,55 @@ func BenchmarkShared(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkBaseline measures the generic reflection-based path this
+// package replaces: ugorji's codec on the message as a []any list, for
+// comparison with BenchmarkEncode and BenchmarkDecode.
+func BenchmarkBaseline(b *testing.B) {
+	handles := []struct {
+		name string
+		h    codec.Handle
+	}{
+		{"json", &codec.JsonHandle{}},
+		{"msgpack", mpHandle()},
+		{"cbor", &codec.CborHandle{}},
+	}
+	call := []any{48, 123, map[string]any{}, "com.example.add", []any{1, 2}}
+	for _, h := range handles {
+		var buf []byte
+		if err := codec.NewEncoderBytes(&buf, h.h).Encode(call); err != nil {
+			b.Fatal(err)
+		}
+		b.Run("encode/"+h.name+"/call/small", func(b *testing.B) {
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			var out []byte
+			for b.Loop() {
+				out = out[:0]
+				if err := codec.NewEncoderBytes(&out, h.h).Encode(call); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("decode/"+h.name+"/call/small", func(b *testing.B) {
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var v []any
+				if err := codec.NewDecoderBytes(buf, h.h).Decode(&v); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := protocol.FromList(v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func mpHandle() *codec.MsgpackHandle {
+	h := &codec.MsgpackHandle{WriteExt: true}
+	h.RawToString = true
+	return h
 }

@@ -21,9 +21,11 @@ import (
 var mpHandle = func() *codec.MsgpackHandle {
 	h := &codec.MsgpackHandle{}
 	h.WriteExt = true    // spec v5: str8 and bin types
-	h.RawToString = true // not used for decoding here, but keep str and bin apart
+	h.RawToString = true // keep str and bin apart
 	h.Canonical = true
-	h.StructToArray = false
+	// Only the encoder is used, but keep the decoder's limits sane in case
+	// anyone ever decodes with this handle.
+	h.MaxInitLen = 1 << 12
 	return h
 }()
 

@@ -58,12 +58,29 @@ func (sh *Shared) Bytes(s Serializer) ([]byte, error) {
 	}
 	e := &sh.enc[s]
 	e.once.Do(func() {
-		b, err := c.Encode(nil, sh.msg)
+		// Encode into a pooled scratch buffer, then keep an exact-size
+		// copy: one allocation, however the encoding grew.
+		bp := encodeBuffers.Get().(*[]byte)
+		b, err := c.Encode((*bp)[:0], sh.msg)
 		if err != nil {
 			e.err = err
-			return
+		} else {
+			e.b = append(make([]byte, 0, len(b)), b...)
 		}
-		e.b = b[:len(b):len(b)] // appending to it must copy
+		if cap(b) <= maxPooledBuffer {
+			*bp = b[:0]
+			encodeBuffers.Put(bp)
+		}
 	})
 	return e.b, e.err
 }
+
+// encodeBuffers holds scratch buffers for encodings whose final size is not
+// known in advance. Buffers larger than maxPooledBuffer are dropped, so one
+// huge message does not pin memory.
+var encodeBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
+
+const maxPooledBuffer = 64 << 10
