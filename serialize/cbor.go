@@ -57,11 +57,11 @@ func (cborCodec) Encode(dst []byte, m protocol.Message) ([]byte, error) {
 				return dst, encodeError(CBOR, e.typ, f.name, err)
 			}
 		case kindDict:
-			if dst, err = cbDict(dst, e.dict[i], 1); err != nil {
+			if dst, err = cbDict(dst, e.dict[i], 2); err != nil {
 				return dst, encodeError(CBOR, e.typ, f.name, err)
 			}
 		case kindList:
-			if dst, err = cbList(dst, e.list[i], 1); err != nil {
+			if dst, err = cbList(dst, e.list[i], 2); err != nil {
 				return dst, encodeError(CBOR, e.typ, f.name, err)
 			}
 		}
@@ -384,11 +384,9 @@ func (d *cbDecoder) uintField() (uint64, bool, error) {
 	return 0, false, err
 }
 
-// value decodes any value at nesting level depth.
+// value decodes any value at nesting level depth (lists, dicts and tags
+// deeper than maxDepth are refused).
 func (d *cbDecoder) value(depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, d.fail(errTooDeep)
-	}
 	start := d.pos
 	major, info, n, indef, err := d.head()
 	if err != nil {
@@ -457,6 +455,11 @@ func (d *cbDecoder) value(depth int) (any, error) {
 		return d.dict(depth)
 	case cbTag:
 		// Tags add semantics we do not interpret; decode the tagged item.
+		// Each tag counts as a level, so that chains of tags are bounded.
+		if depth > maxDepth {
+			d.pos = start
+			return nil, d.fail(errTooDeep)
+		}
 		return d.value(depth + 1)
 	}
 	// Major type 7.

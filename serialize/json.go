@@ -51,11 +51,11 @@ func (jsonCodec) Encode(dst []byte, m protocol.Message) ([]byte, error) {
 				return dst, encodeError(JSON, e.typ, f.name, err)
 			}
 		case kindDict:
-			if dst, err = jsonDict(dst, e.dict[i], 1); err != nil {
+			if dst, err = jsonDict(dst, e.dict[i], 2); err != nil {
 				return dst, encodeError(JSON, e.typ, f.name, err)
 			}
 		case kindList:
-			if dst, err = jsonList(dst, e.list[i], 1); err != nil {
+			if dst, err = jsonList(dst, e.list[i], 2); err != nil {
 				return dst, encodeError(JSON, e.typ, f.name, err)
 			}
 		}

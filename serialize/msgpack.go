@@ -39,11 +39,11 @@ func (msgpackCodec) Encode(dst []byte, m protocol.Message) ([]byte, error) {
 				return dst, encodeError(MessagePack, e.typ, f.name, err)
 			}
 		case kindDict:
-			if dst, err = mpDict(dst, e.dict[i], 1); err != nil {
+			if dst, err = mpDict(dst, e.dict[i], 2); err != nil {
 				return dst, encodeError(MessagePack, e.typ, f.name, err)
 			}
 		case kindList:
-			if dst, err = mpList(dst, e.list[i], 1); err != nil {
+			if dst, err = mpList(dst, e.list[i], 2); err != nil {
 				return dst, encodeError(MessagePack, e.typ, f.name, err)
 			}
 		}
@@ -381,11 +381,9 @@ func (d *mpDecoder) str() (string, bool, error) {
 	return string(raw), true, nil
 }
 
-// value decodes any value at nesting level depth.
+// value decodes any value at nesting level depth (lists and dicts deeper
+// than maxDepth are refused).
 func (d *mpDecoder) value(depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, d.fail(errTooDeep)
-	}
 	if err := d.need(1); err != nil {
 		return nil, err
 	}

@@ -503,3 +503,49 @@ func TestAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestDepthLimit checks that encoders and decoders agree on the nesting
+// limit: the deepest payload one accepts, the other accepts too.
+func TestDepthLimit(t *testing.T) {
+	nest := func(levels int) any {
+		v := any("x")
+		for range levels {
+			v = []any{v}
+		}
+		return v
+	}
+	// The message list is level 1 and Args level 2, so Args can hold 98
+	// more levels of lists.
+	ok := &protocol.Call{Request: 1, Procedure: "p", Args: protocol.List{nest(98)}}
+	tooDeep := &protocol.Call{Request: 1, Procedure: "p", Args: protocol.List{nest(99)}}
+	for _, s := range serializers {
+		b, err := s.Codec().Encode(nil, ok)
+		if err != nil {
+			t.Fatalf("%v: Encode(98 levels): %v", s, err)
+		}
+		if _, err := s.Codec().Decode(b); err != nil {
+			t.Errorf("%v: Decode(Encode(98 levels)): %v", s, err)
+		}
+		if _, err := s.Codec().Encode(nil, tooDeep); err == nil {
+			t.Errorf("%v: Encode(99 levels) succeeded, want error", s)
+		}
+	}
+	// Hand-made inputs: a CALL whose Args holds a string nested in n lists.
+	input := func(s serialize.Serializer, n int) []byte {
+		switch s {
+		case serialize.JSON:
+			return []byte(`[48,1,{},"p",[` + strings.Repeat("[", n) + `"x"` + strings.Repeat("]", n) + `]]`)
+		case serialize.MessagePack:
+			return cat(unhex("95 30 01 80 a1 70 91"), repeat("\x91", n), unhex("a1 78"))
+		}
+		return cat(unhex("85 18 30 01 a0 61 70 81"), repeat("\x81", n), unhex("61 78"))
+	}
+	for _, s := range serializers {
+		if _, err := s.Codec().Decode(input(s, 98)); err != nil {
+			t.Errorf("%v: Decode(98 levels): %v", s, err)
+		}
+		if _, err := s.Codec().Decode(input(s, 99)); err == nil || !strings.Contains(err.Error(), "nesting deeper") {
+			t.Errorf("%v: Decode(99 levels) error = %v, want nesting error", s, err)
+		}
+	}
+}
