@@ -204,14 +204,21 @@ type fakeRouter struct {
 // link closes).
 func startFakeRouter() (transport.Peer, func()) {
 	cp, rp := transport.LocalPair(1024)
-	r := &fakeRouter{
-		peer: rp, done: make(chan struct{}),
+	r := newFakeRouter(rp)
+	go r.serve()
+	return cp, func() { rp.Close(nil); <-r.done }
+}
+
+// serveFake runs a fakeRouter on peer until the session ends.
+func serveFake(peer transport.Peer) { newFakeRouter(peer).serve() }
+
+func newFakeRouter(peer transport.Peer) *fakeRouter {
+	return &fakeRouter{
+		peer: peer, done: make(chan struct{}),
 		procs: map[protocol.URI]protocol.ID{}, regs: map[protocol.ID]protocol.URI{},
 		topics: map[protocol.URI]protocol.ID{},
 		invs:   map[protocol.ID]protocol.ID{}, calls: map[protocol.ID]protocol.ID{},
 	}
-	go r.serve()
-	return cp, func() { rp.Close(nil); <-r.done }
 }
 
 func (r *fakeRouter) id() protocol.ID { r.nextID++; return r.nextID }
