@@ -1,0 +1,124 @@
+// Package router implements an embeddable WAMP router: a Broker and a
+// Dealer for each of its realms (WAMP spec, basic "Peers and Roles"),
+// serving clients over WebSocket, RawSocket and an in-process link.
+//
+// # Overview
+//
+// The simplest router serves one realm to WebSocket clients with anonymous
+// access:
+//
+//	r, err := router.New(router.Config{
+//		Realms: []router.RealmConfig{{Name: "realm1"}},
+//	})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer r.Close()
+//	http.Handle("/ws", r.Handler())
+//	log.Fatal(http.ListenAndServe("127.0.0.1:8080", nil))
+//
+// The same router also accepts RawSocket connections (TCP, Unix sockets, or
+// TLS with [Config].RawSocket.TLSConfig), each listener on a goroutine of
+// the caller's:
+//
+//	l, err := net.Listen("tcp", "127.0.0.1:8081")
+//	...
+//	go r.ServeRawSocket(l) // returns ErrClosed after r.Close
+//
+// Components in the same process connect without any serialization through
+// [Router.Connect], which returns a [transport.Peer]; hand it to the client
+// package (client.Join) or speak WAMP messages over it directly:
+//
+//	peer, err := r.Connect(ctx)
+//	peer.Send(ctx, &protocol.Hello{Realm: "realm1", Details: ...})
+//
+// Everything else is configured in [Config]: several realms, each with
+// its own [Authenticator]s; time limits for the opening handshake and the
+// closing GOODBYE; strict URI checking; queue sizes; WebSocket and
+// RawSocket options; a *slog.Logger. A Config is read once by [New];
+// every field's zero value has a documented default.
+//
+// [Router.Shutdown] ends every session with GOODBYE
+// wamp.close.system_shutdown and waits for the echoes (spec basic
+// "Session Closing"); [Router.Close] drops every transport at once. Both
+// return after every goroutine the router started has exited.
+//
+// # Protocol
+//
+// The router implements the Basic Profile: session establishment with
+// HELLO, WELCOME and ABORT (wamp.error.no_such_realm for unknown realms),
+// GOODBYE in both directions, SUBSCRIBE, UNSUBSCRIBE, PUBLISH (acknowledged
+// or not), EVENT, REGISTER, UNREGISTER, CALL, INVOCATION, YIELD, RESULT and
+// ERROR (spec basic "Publish and Subscribe", "Remote Procedure Calls"). It
+// announces in WELCOME.Details.roles only the Advanced Profile features it
+// implements:
+//
+//   - broker: pattern_based_subscription (prefix and wildcard, with
+//     EVENT.Details.topic), publisher_exclusion (exclude_me),
+//     subscriber_blackwhite_listing (exclude, eligible and their _authid
+//     and _authrole forms), publisher_identification (disclose_me).
+//   - dealer: progressive_call_results, call_canceling (CANCEL modes skip,
+//     kill and killnowait, INTERRUPT), caller_identification (disclose_me,
+//     REGISTER.Options.disclose_caller).
+//
+// Sessions are authenticated by the realm's [Authenticator]s; [Anonymous]
+// is the default (authid from HELLO or random, authrole "anonymous",
+// authmethod "anonymous", authprovider "static").
+//
+// A client that breaks the protocol (a message not allowed in its session
+// state per [protocol.Allowed], a malformed message, a YIELD or ERROR for
+// an INVOCATION the router never sent, a client-side WELCOME or HELLO in
+// an established session, an ERROR for anything but INVOCATION) gets
+// ABORT wamp.error.protocol_violation with Details.message; its
+// subscriptions and registrations are dropped and its transport closed
+// (spec basic "Protocol Errors"). Other sessions are unaffected.
+//
+// When a callee leaves, each of its pending calls fails with ERROR
+// wamp.error.canceled. When a caller leaves, its pending invocations are
+// forgotten (with INTERRUPT killnowait to callees that support call
+// canceling) and late answers are discarded silently (spec basic "Caller
+// Leaving", "Callee Leaving").
+//
+// # Concurrency
+//
+// All methods of [Router] are safe for concurrent use. The router has no
+// central loop and no goroutine per realm: each session's inbound
+// messages are read and routed on that session's own goroutine (the
+// WebSocket or RawSocket connection's goroutine, or one the router starts
+// for [Router.Connect]). Routing state is made for concurrent reads:
+// exact topics and procedures are found in sync.Maps without locks; each
+// subscription's subscriber set is an immutable snapshot behind an atomic
+// pointer, replaced on subscribe and unsubscribe; prefix and wildcard
+// subscriptions live in tries that cost nothing to publications when there
+// are no pattern subscriptions, and time in the length of the topic, not
+// the number of patterns, when there are.
+//
+// Sending never blocks the router. Each session has a bounded outbound
+// queue; a session whose queue is full is disconnected (and the reason
+// logged) instead of slowing down anybody else.
+//
+// Messages are shared, not copied: the EVENT of one publication is one
+// value for every in-process subscriber and is encoded at most once per
+// serializer for network subscribers (serialize.Shared). Neither the router
+// nor any client may modify a message after sending it.
+//
+// # Ordering
+//
+// The spec's ordering guarantees (spec basic "Ordering Guarantees") follow
+// from handling each session's messages in order on its goroutine and
+// from FIFO outbound queues: a publisher's events reach each subscriber in
+// publication order, even across topics; a caller's invocations reach
+// each callee in call order; SUBSCRIBED precedes every EVENT of the
+// subscription and REGISTERED every INVOCATION of the registration; and a
+// publication or call made after the client has read SUBSCRIBED or
+// REGISTERED reaches the new subscription or registration. INVOCATION
+// request IDs reach each callee in sequence.
+//
+// # Not yet implemented
+//
+// Pattern-based and shared registrations (REGISTER with match or invoke
+// options is refused with wamp.error.option_not_allowed), progressive call
+// invocations (a CALL with progress=true is a protocol violation), call
+// timeouts, the meta APIs, event history and retention, and the ticket,
+// WAMP-CRA and cryptosign authenticators.
+package router
