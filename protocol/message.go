@@ -61,12 +61,14 @@ type Message interface {
 }
 
 // Hello opens a session: [HELLO, Realm|uri, Details|dict].
+// See the spec, basic "Session Establishment".
 type Hello struct {
 	Realm   URI
 	Details Dict
 }
 
 // Welcome confirms a session: [WELCOME, Session|id, Details|dict].
+// See the spec, basic "Session Establishment".
 type Welcome struct {
 	Session ID
 	Details Dict
@@ -74,6 +76,7 @@ type Welcome struct {
 
 // Abort refuses or ends a session without reply:
 // [ABORT, Details|dict, Reason|uri, Arguments|list, ArgumentsKw|dict].
+// See the spec, basic "Session Establishment", "Protocol Errors".
 type Abort struct {
 	Details Dict
 	Reason  URI
@@ -82,18 +85,21 @@ type Abort struct {
 }
 
 // Challenge asks the client to authenticate: [CHALLENGE, AuthMethod|string, Extra|dict].
+// See the spec, advanced "Authentication".
 type Challenge struct {
 	AuthMethod string
 	Extra      Dict
 }
 
 // Authenticate answers a Challenge: [AUTHENTICATE, Signature|string, Extra|dict].
+// See the spec, advanced "Authentication".
 type Authenticate struct {
 	Signature string
 	Extra     Dict
 }
 
 // Goodbye closes a session and is echoed by the peer: [GOODBYE, Details|dict, Reason|uri].
+// See the spec, basic "Session Closing".
 type Goodbye struct {
 	Details Dict
 	Reason  URI
@@ -101,6 +107,9 @@ type Goodbye struct {
 
 // Error reports that a request failed:
 // [ERROR, REQUEST.Type|int, REQUEST.Request|id, Details|dict, Error|uri, Arguments|list, ArgumentsKw|dict].
+//
+// See the spec, basic messages.md "ERROR"; the request types it may
+// answer are those of [ErrorRequestTypeValid].
 //
 // *Error also implements the error interface, so the client returns the
 // router's ERROR message itself to callers, who match it with errors.As.
@@ -114,6 +123,7 @@ type Error struct {
 }
 
 // Publish publishes an event: [PUBLISH, Request|id, Options|dict, Topic|uri, Arguments|list, ArgumentsKw|dict].
+// See the spec, basic "Publishing and Events".
 type Publish struct {
 	Request ID
 	Options Dict
@@ -123,12 +133,14 @@ type Publish struct {
 }
 
 // Published acknowledges a Publish: [PUBLISHED, PUBLISH.Request|id, Publication|id].
+// See the spec, basic "Publishing and Events".
 type Published struct {
 	Request     ID
 	Publication ID
 }
 
 // Subscribe subscribes to a topic: [SUBSCRIBE, Request|id, Options|dict, Topic|uri].
+// See the spec, basic "Subscribing and Unsubscribing".
 type Subscribe struct {
 	Request ID
 	Options Dict
@@ -136,12 +148,14 @@ type Subscribe struct {
 }
 
 // Subscribed acknowledges a Subscribe: [SUBSCRIBED, SUBSCRIBE.Request|id, Subscription|id].
+// See the spec, basic "Subscribing and Unsubscribing".
 type Subscribed struct {
 	Request      ID
 	Subscription ID
 }
 
 // Unsubscribe ends a subscription: [UNSUBSCRIBE, Request|id, SUBSCRIBED.Subscription|id].
+// See the spec, basic "Subscribing and Unsubscribing".
 type Unsubscribe struct {
 	Request      ID
 	Subscription ID
@@ -157,6 +171,7 @@ type Unsubscribed struct {
 
 // Event delivers a publication to a subscriber:
 // [EVENT, Subscription|id, Publication|id, Details|dict, Arguments|list, ArgumentsKw|dict].
+// See the spec, basic "Publishing and Events".
 type Event struct {
 	Subscription ID
 	Publication  ID
@@ -166,6 +181,7 @@ type Event struct {
 }
 
 // Call calls a procedure: [CALL, Request|id, Options|dict, Procedure|uri, Arguments|list, ArgumentsKw|dict].
+// See the spec, basic "Calling and Invocations".
 type Call struct {
 	Request   ID
 	Options   Dict
@@ -175,12 +191,14 @@ type Call struct {
 }
 
 // Cancel cancels a pending call: [CANCEL, CALL.Request|id, Options|dict].
+// See the spec, advanced "Call Canceling".
 type Cancel struct {
 	Request ID
 	Options Dict
 }
 
 // Result returns a call's result: [RESULT, CALL.Request|id, Details|dict, Arguments|list, ArgumentsKw|dict].
+// See the spec, basic "Calling and Invocations".
 type Result struct {
 	Request ID
 	Details Dict
@@ -189,6 +207,7 @@ type Result struct {
 }
 
 // Register registers a procedure: [REGISTER, Request|id, Options|dict, Procedure|uri].
+// See the spec, basic "Registering and Unregistering".
 type Register struct {
 	Request   ID
 	Options   Dict
@@ -196,12 +215,14 @@ type Register struct {
 }
 
 // Registered acknowledges a Register: [REGISTERED, REGISTER.Request|id, Registration|id].
+// See the spec, basic "Registering and Unregistering".
 type Registered struct {
 	Request      ID
 	Registration ID
 }
 
 // Unregister ends a registration: [UNREGISTER, Request|id, REGISTERED.Registration|id].
+// See the spec, basic "Registering and Unregistering".
 type Unregister struct {
 	Request      ID
 	Registration ID
@@ -216,6 +237,7 @@ type Unregistered struct {
 
 // Invocation asks a callee to run a procedure:
 // [INVOCATION, Request|id, REGISTERED.Registration|id, Details|dict, CALL.Arguments|list, CALL.ArgumentsKw|dict].
+// See the spec, basic "Calling and Invocations".
 type Invocation struct {
 	Request      ID
 	Registration ID
@@ -225,12 +247,14 @@ type Invocation struct {
 }
 
 // Interrupt asks a callee to stop an invocation: [INTERRUPT, INVOCATION.Request|id, Options|dict].
+// See the spec, advanced "Call Canceling".
 type Interrupt struct {
 	Request ID
 	Options Dict
 }
 
 // Yield returns an invocation's result: [YIELD, INVOCATION.Request|id, Options|dict, Arguments|list, ArgumentsKw|dict].
+// See the spec, basic "Calling and Invocations".
 type Yield struct {
 	Request ID
 	Options Dict
@@ -238,30 +262,77 @@ type Yield struct {
 	Kwargs  Dict
 }
 
-func (*Hello) Type() MessageType        { return TypeHello }
-func (*Welcome) Type() MessageType      { return TypeWelcome }
-func (*Abort) Type() MessageType        { return TypeAbort }
-func (*Challenge) Type() MessageType    { return TypeChallenge }
+// Type returns [TypeHello].
+func (*Hello) Type() MessageType { return TypeHello }
+
+// Type returns [TypeWelcome].
+func (*Welcome) Type() MessageType { return TypeWelcome }
+
+// Type returns [TypeAbort].
+func (*Abort) Type() MessageType { return TypeAbort }
+
+// Type returns [TypeChallenge].
+func (*Challenge) Type() MessageType { return TypeChallenge }
+
+// Type returns [TypeAuthenticate].
 func (*Authenticate) Type() MessageType { return TypeAuthenticate }
-func (*Goodbye) Type() MessageType      { return TypeGoodbye }
-func (*Error) Type() MessageType        { return TypeError }
-func (*Publish) Type() MessageType      { return TypePublish }
-func (*Published) Type() MessageType    { return TypePublished }
-func (*Subscribe) Type() MessageType    { return TypeSubscribe }
-func (*Subscribed) Type() MessageType   { return TypeSubscribed }
-func (*Unsubscribe) Type() MessageType  { return TypeUnsubscribe }
+
+// Type returns [TypeGoodbye].
+func (*Goodbye) Type() MessageType { return TypeGoodbye }
+
+// Type returns [TypeError].
+func (*Error) Type() MessageType { return TypeError }
+
+// Type returns [TypePublish].
+func (*Publish) Type() MessageType { return TypePublish }
+
+// Type returns [TypePublished].
+func (*Published) Type() MessageType { return TypePublished }
+
+// Type returns [TypeSubscribe].
+func (*Subscribe) Type() MessageType { return TypeSubscribe }
+
+// Type returns [TypeSubscribed].
+func (*Subscribed) Type() MessageType { return TypeSubscribed }
+
+// Type returns [TypeUnsubscribe].
+func (*Unsubscribe) Type() MessageType { return TypeUnsubscribe }
+
+// Type returns [TypeUnsubscribed].
 func (*Unsubscribed) Type() MessageType { return TypeUnsubscribed }
-func (*Event) Type() MessageType        { return TypeEvent }
-func (*Call) Type() MessageType         { return TypeCall }
-func (*Cancel) Type() MessageType       { return TypeCancel }
-func (*Result) Type() MessageType       { return TypeResult }
-func (*Register) Type() MessageType     { return TypeRegister }
-func (*Registered) Type() MessageType   { return TypeRegistered }
-func (*Unregister) Type() MessageType   { return TypeUnregister }
+
+// Type returns [TypeEvent].
+func (*Event) Type() MessageType { return TypeEvent }
+
+// Type returns [TypeCall].
+func (*Call) Type() MessageType { return TypeCall }
+
+// Type returns [TypeCancel].
+func (*Cancel) Type() MessageType { return TypeCancel }
+
+// Type returns [TypeResult].
+func (*Result) Type() MessageType { return TypeResult }
+
+// Type returns [TypeRegister].
+func (*Register) Type() MessageType { return TypeRegister }
+
+// Type returns [TypeRegistered].
+func (*Registered) Type() MessageType { return TypeRegistered }
+
+// Type returns [TypeUnregister].
+func (*Unregister) Type() MessageType { return TypeUnregister }
+
+// Type returns [TypeUnregistered].
 func (*Unregistered) Type() MessageType { return TypeUnregistered }
-func (*Invocation) Type() MessageType   { return TypeInvocation }
-func (*Interrupt) Type() MessageType    { return TypeInterrupt }
-func (*Yield) Type() MessageType        { return TypeYield }
+
+// Type returns [TypeInvocation].
+func (*Invocation) Type() MessageType { return TypeInvocation }
+
+// Type returns [TypeInterrupt].
+func (*Interrupt) Type() MessageType { return TypeInterrupt }
+
+// Type returns [TypeYield].
+func (*Yield) Type() MessageType { return TypeYield }
 
 // Error implements the error interface: "wamp error <URI>: <first arg>".
 func (e *Error) Error() string {
