@@ -130,14 +130,6 @@ func (e *envelope) payload(args protocol.List, kwargs protocol.Dict) {
 	}
 }
 
-// unwrap returns the message to encode (the inner message of a *Shared).
-func unwrap(m protocol.Message) protocol.Message {
-	if sh, ok := m.(*Shared); ok {
-		return sh.msg
-	}
-	return m
-}
-
 // toEnvelope validates m with protocol.Validate (as protocol.ToList does,
 // so nothing invalid is ever sent) and takes it apart.
 func toEnvelope(s Serializer, e *envelope, m protocol.Message) error {

@@ -64,9 +64,7 @@ func seeds(tb testing.TB, s serialize.Serializer) [][]byte {
 		out = append(out, b)
 	}
 	for _, v := range loadVectors(tb) {
-		for _, b := range v.variants[s] {
-			out = append(out, b)
-		}
+		out = append(out, v.variants[s]...)
 	}
 	return out
 }

@@ -134,13 +134,13 @@ func TestEncodeGoTypes(t *testing.T) {
 		Name    string   `json:"name,omitempty"`
 		Tags    []string `json:"tags"`
 		In      inner    `json:"in"`
-		private int
+		private int      // not encoded
 	}
 	in := protocol.List{
 		int8(-8), int16(-16), int32(-32), uint(1), uint8(8), uint16(16), uint32(32), float32(0.5),
 		protocol.ID(7), protocol.URI("com.example"), protocol.List{protocol.Dict{"k": "v"}},
 		[]string{"a", "b"}, map[string]int{"one": 1}, []int{1, 2},
-		point{X: 1, Y: 2.5, Tags: []string{"t"}, In: inner{Blob: []byte{1, 2}}},
+		point{X: 1, Y: 2.5, Tags: []string{"t"}, In: inner{Blob: []byte{1, 2}}, private: 9},
 		&point{X: 3},
 	}
 	want := protocol.List{
