@@ -18,7 +18,7 @@ BENCH     ?= .
 BENCHTIME ?= 1s
 FUZZTIME  ?= 30s
 STATICCHECK_VERSION := v0.8.2
-GOBIN     := $(shell $(GO) env GOPATH)/bin
+GOBIN     := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: all test test-deps lint fmt vet staticcheck bench fuzz build clean
@@ -47,7 +47,7 @@ vet:
 staticcheck:
 	@if ! command -v staticcheck >/dev/null 2>&1 && [[ ! -x "$(GOBIN)/staticcheck" ]]; then \
 		echo "installing staticcheck $(STATICCHECK_VERSION)"; \
-		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); \
+		GOBIN='$(GOBIN)' $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); \
 	fi
 	@sc="$$(command -v staticcheck || echo "$(GOBIN)/staticcheck")"; \
 	for m in $(MODULES); do \

@@ -12,15 +12,21 @@ if [[ $# -eq 0 ]]; then
 	set -- ./... ./examples/... ./integration/...
 fi
 
-mapfile -t pkgs < <("$GO" list "$@" 2>/dev/null)
+# Command substitutions (not pipes) so that a failing go list or a package
+# that does not build stops the script under set -e.
+pkgs="$("$GO" list "$@")"
 found=0
-for pkg in "${pkgs[@]}"; do
+for pkg in $pkgs; do
 	# go test -list prints matching test names, then "ok <pkg> ...".
-	mapfile -t targets < <("$GO" test -run '^$' -list '^Fuzz' "$pkg" | grep -E '^Fuzz' || true)
-	for target in "${targets[@]}"; do
+	list="$("$GO" test -run '^$' -list '^Fuzz' "$pkg")"
+	for target in $(grep -E '^Fuzz' <<<"$list" || true); do
 		found=$((found + 1))
 		echo "=== fuzz $pkg $target for $FUZZTIME"
 		"$GO" test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
 	done
 done
+if [[ $found -eq 0 ]]; then
+	echo "fuzz: no fuzz targets found in $*" >&2
+	exit 1
+fi
 echo "fuzz: ran $found target(s) for $FUZZTIME each"
