@@ -281,3 +281,34 @@ func Send(side Side, s State, t MessageType) (State, bool) {
 	}
 	return s, false
 }
+
+// ErrorAllowed reports whether side may receive an ERROR answering a
+// request of type requestType: a router only gets ERROR for INVOCATION
+// (from the callee); a client gets ERROR for SUBSCRIBE, UNSUBSCRIBE,
+// PUBLISH, REGISTER, UNREGISTER and CALL (spec basic messages.md, "Message
+// Codes and Direction"). Anything else is a protocol violation.
+func ErrorAllowed(side Side, requestType MessageType) bool {
+	switch side {
+	case SideRouter:
+		return requestType == TypeInvocation
+	case SideClient:
+		return requestType != TypeInvocation && ErrorRequestTypeValid(requestType)
+	}
+	return false
+}
+
+// ReceiveMessage is [Receive] for a whole message: in addition it treats
+// an ERROR whose RequestType side may not receive (see [ErrorAllowed]) as
+// a violation where Receive would process it.
+func ReceiveMessage(side Side, s State, m Message) (State, Action) {
+	if m == nil {
+		return StateFailed, ActionViolation
+	}
+	next, a := Receive(side, s, m.Type())
+	if a == ActionProcess {
+		if e, ok := m.(*Error); ok && (e == nil || !ErrorAllowed(side, e.RequestType)) {
+			return StateFailed, ActionViolation
+		}
+	}
+	return next, a
+}

@@ -288,3 +288,48 @@ func TestStateStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorAllowed(t *testing.T) {
+	for code := range 256 {
+		ty := MessageType(code)
+		wantRouter := ty == TypeInvocation
+		wantClient := ty == TypeSubscribe || ty == TypeUnsubscribe || ty == TypePublish ||
+			ty == TypeRegister || ty == TypeUnregister || ty == TypeCall
+		if got := ErrorAllowed(SideRouter, ty); got != wantRouter {
+			t.Errorf("ErrorAllowed(router, %v) = %v, want %v", ty, got, wantRouter)
+		}
+		if got := ErrorAllowed(SideClient, ty); got != wantClient {
+			t.Errorf("ErrorAllowed(client, %v) = %v, want %v", ty, got, wantClient)
+		}
+	}
+	if ErrorAllowed(Side(5), TypeCall) {
+		t.Error("ErrorAllowed(unknown side) = true")
+	}
+}
+
+func TestReceiveMessage(t *testing.T) {
+	var nilErr *Error
+	tests := []struct {
+		side   Side
+		s      State
+		m      Message
+		next   State
+		action Action
+	}{
+		{SideRouter, StateEstablished, &Error{RequestType: TypeInvocation, Request: 1, URI: "a"}, StateEstablished, ActionProcess},
+		{SideRouter, StateEstablished, &Error{RequestType: TypeCall, Request: 1, URI: "a"}, StateFailed, ActionViolation},
+		{SideClient, StateEstablished, &Error{RequestType: TypeCall, Request: 1, URI: "a"}, StateEstablished, ActionProcess},
+		{SideClient, StateEstablished, &Error{RequestType: TypeInvocation, Request: 1, URI: "a"}, StateFailed, ActionViolation},
+		{SideClient, StateEstablished, nilErr, StateFailed, ActionViolation},
+		{SideClient, StateShuttingDown, &Error{RequestType: TypeInvocation}, StateShuttingDown, ActionIgnore},
+		{SideRouter, StateEstablished, &Call{Request: 1, Procedure: "a"}, StateEstablished, ActionProcess},
+		{SideRouter, StateEstablished, &Hello{}, StateFailed, ActionViolation},
+		{SideRouter, StateEstablished, nil, StateFailed, ActionViolation},
+	}
+	for _, tt := range tests {
+		next, action := ReceiveMessage(tt.side, tt.s, tt.m)
+		if next != tt.next || action != tt.action {
+			t.Errorf("ReceiveMessage(%v, %v, %#v) = %v, %v, want %v, %v", tt.side, tt.s, tt.m, next, action, tt.next, tt.action)
+		}
+	}
+}
