@@ -319,9 +319,11 @@ func (c *Client) Unregister(ctx context.Context, r *Registration) error {
 		c.mu.Unlock()
 		return ErrNotActive
 	}
-	delete(c.regs, r.id)
 	p := newPending(protocol.TypeUnregister)
 	err := c.sendRequestLocked(ctx, p, &protocol.Unregister{Registration: r.id})
+	if err == nil {
+		delete(c.regs, r.id)
+	}
 	c.mu.Unlock()
 	if err != nil {
 		return err

@@ -35,21 +35,22 @@ type Client struct {
 	// with a Wait that could see zero.
 	wg sync.WaitGroup
 
-	done     chan struct{} // closed by finish when the session has ended
-	leaving  chan struct{} // closed (once, under mu) when Close or Leave begins
-	closeErr error         // ErrClosed wrapping the reason; set before done is closed
+	done chan struct{} // closed by finish when the session has ended
 
 	// mu guards the fields below. Requests are numbered and sent while
 	// holding mu, so request ids reach the router in order (WAMP spec,
 	// basic/building_blocks.md, "IDs": session scope, sequential).
-	mu     sync.Mutex
-	state  protocol.State // StateEstablished, StateShuttingDown (GOODBYE sent) or StateClosed
-	cause  error          // why the session ended (Err); set with state closed
-	lastID protocol.ID    // last request id sent
-	pend   map[protocol.ID]*pending
-	subs   map[protocol.ID][]*Subscription // by router subscription id; copy on write
-	regs   map[protocol.ID]*Registration
-	invs   map[protocol.ID]*invState // running invocations by INVOCATION.Request
+	mu sync.Mutex
+	// state is StateEstablished, StateShuttingDown (we sent GOODBYE),
+	// StateClosing (the router sent GOODBYE) or StateClosed (finish ran).
+	state    protocol.State
+	cause    error       // why the session ended (Err); set by finish
+	closeErr error       // ErrClosed wrapping cause; set by finish
+	lastID   protocol.ID // last request id sent
+	pend     map[protocol.ID]*pending
+	subs     map[protocol.ID][]*Subscription // by router subscription id; copy on write
+	regs     map[protocol.ID]*Registration
+	invs     map[protocol.ID]*invState // running invocations by INVOCATION.Request
 }
 
 // Join establishes a WAMP session over peer (WAMP spec,
@@ -85,7 +86,6 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 		details: welcome.Details,
 		state:   protocol.StateEstablished,
 		done:    make(chan struct{}),
-		leaving: make(chan struct{}),
 		pend:    make(map[protocol.ID]*pending),
 		subs:    make(map[protocol.ID][]*Subscription),
 		regs:    make(map[protocol.ID]*Registration),
@@ -271,19 +271,18 @@ func (c *Client) Leave(ctx context.Context, reason protocol.URI) error {
 	first := c.state == protocol.StateEstablished
 	if first {
 		c.state = protocol.StateShuttingDown
-		close(c.leaving)
 		// Pending requests fail now; replies other than the GOODBYE echo
 		// are ignored from here on (WAMP spec, basic/sessions.md: SHUTTING
 		// DOWN ignores everything but GOODBYE).
 		c.failPendingLocked(ErrClosed)
-		_ = c.peer.Send(ctx, &protocol.Goodbye{Details: protocol.Dict{}, Reason: reason})
+		_ = c.peer.Send(context.Background(), &protocol.Goodbye{Details: protocol.Dict{}, Reason: reason})
 	}
 	c.mu.Unlock()
-	if first {
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-		}
+	// Wait for the echo (or for a concurrent Close, or for the router's
+	// own GOODBYE exchange to finish).
+	select {
+	case <-c.done:
+	case <-ctx.Done():
 	}
 	c.peer.Close(ErrClosed)
 	c.wg.Wait()
@@ -347,7 +346,7 @@ func (c *Client) finish(cause error) {
 // errClosedLocked returns the error a request fails with once the session
 // is no longer established. c.mu must be held.
 func (c *Client) errClosedLocked() error {
-	if c.state == protocol.StateClosed {
+	if c.closeErr != nil {
 		return c.closeErr
 	}
 	return ErrClosed
@@ -437,7 +436,7 @@ func (c *Client) dispatch(m protocol.Message) error {
 		// The router closes the session; echo (WAMP spec, basic/sessions.md,
 		// "Session Closing").
 		c.mu.Lock()
-		c.state = protocol.StateClosed // nothing more may be sent but the echo
+		c.state = protocol.StateClosing // nothing more may be sent but the echo
 		c.mu.Unlock()
 		_ = c.peer.Send(context.Background(), &protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseGoodbyeAndOut})
 		return &GoodbyeError{Reason: m.Reason, Details: m.Details}

@@ -250,19 +250,22 @@ func (c *Client) Unsubscribe(ctx context.Context, s *Subscription) error {
 		c.mu.Unlock()
 		return ErrNotActive
 	}
-	s.stop()
 	if len(list) > 1 {
 		c.subs[s.id] = slices.Delete(slices.Clone(list), i, i+1)
 		c.mu.Unlock()
+		s.stop()
 		return nil
 	}
-	delete(c.subs, s.id)
 	p := newPending(protocol.TypeUnsubscribe)
 	err := c.sendRequestLocked(ctx, p, &protocol.Unsubscribe{Subscription: s.id})
+	if err == nil {
+		delete(c.subs, s.id)
+	}
 	c.mu.Unlock()
 	if err != nil {
 		return err
 	}
+	s.stop()
 	m, _, err := c.next(ctx, p)
 	if err != nil {
 		return err
