@@ -17,6 +17,8 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +29,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
+
+	"github.com/wampkit/wampkit/serialize"
 )
 
 // TestMain_WebSocket is the end-to-end test: wampd on port 0, a raw
@@ -480,4 +484,77 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestMain_Serializers restricts the WebSocket serializers in the file: a
+// client offering only JSON is then refused.
+func TestMain_Serializers(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	path := filepath.Join(t.TempDir(), "wampd.yaml")
+	writeFile(t, path, "websocket:\n  address: 127.0.0.1:0\n  serializers: [msgpack, cbor]\nrawsocket:\n  address: \"\"\n")
+	m, _, _ := mustRunMain(t, "-config", path)
+	d := websocket.Dialer{Subprotocols: []string{"wamp.2.json"}}
+	conn, resp, err := d.Dial(m.WebSocketURL(), nil)
+	if err == nil {
+		conn.Close()
+		t.Fatalf("dial with wamp.2.json succeeded, want a refusal")
+	}
+	if resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("dial with wamp.2.json: response %v, want 400 Bad Request", resp)
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+}
+
+func TestCheckOrigin(t *testing.T) {
+	tests := []struct {
+		allowed []string
+		origin  string
+		want    bool
+	}{
+		{allowed: []string{"https://app.example.com"}, origin: "", want: true},
+		{allowed: []string{"https://app.example.com"}, origin: "https://app.example.com", want: true},
+		{allowed: []string{"https://app.example.com"}, origin: "HTTPS://APP.EXAMPLE.COM", want: true},
+		{allowed: []string{"https://app.example.com"}, origin: "https://evil.example.com", want: false},
+		{allowed: []string{"https://a.example", "*"}, origin: "https://evil.example.com", want: true},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodGet, "/ws", nil)
+		if tt.origin != "" {
+			r.Header.Set("Origin", tt.origin)
+		}
+		if got := checkOrigin(tt.allowed)(r); got != tt.want {
+			t.Errorf("checkOrigin(%q)(Origin %q) = %v, want %v", tt.allowed, tt.origin, got, tt.want)
+		}
+	}
+	if checkOrigin(nil) != nil {
+		t.Errorf("checkOrigin(nil) is not nil; want nil for the transport's same-origin default")
+	}
+}
+
+func TestParseSerializers(t *testing.T) {
+	tests := []struct {
+		names   []string
+		want    []serialize.Serializer
+		wantErr bool
+	}{
+		{names: nil, want: nil},
+		{names: []string{"json", "msgpack", "cbor"}, want: []serialize.Serializer{serialize.JSON, serialize.MessagePack, serialize.CBOR}},
+		{names: []string{"xml"}, wantErr: true},
+		{names: []string{"json.batched"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := parseSerializers(tt.names)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("parseSerializers(%q) error = %v, want error %v", tt.names, err, tt.wantErr)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("parseSerializers(%q) mismatch (-want +got):\n%s", tt.names, diff)
+		}
+	}
 }
