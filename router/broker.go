@@ -210,15 +210,20 @@ type publication struct {
 func (b *broker) publish(s *session, m *protocol.Publish) {
 	opts := m.Options
 	ack := opts.Bool("acknowledge")
-	if err := protocol.CheckURI(m.Topic, b.r.cfg.StrictURIs); err != nil {
-		// Unacknowledged publications get no answer, not even an error
-		// (spec basic "PUBLISH": "whether the publication was successful
-		// indeed or not").
-		if ack {
-			s.send(&protocol.Error{RequestType: protocol.TypePublish, Request: m.Request,
-				URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
+	// An exact subscription's topic passed the URI check at SUBSCRIBE, so
+	// the check is only needed without one.
+	v, exact := b.exact.Load(m.Topic)
+	if !exact {
+		if err := protocol.CheckURI(m.Topic, b.r.cfg.StrictURIs); err != nil {
+			// Unacknowledged publications get no answer, not even an
+			// error (spec basic "PUBLISH": "whether the publication was
+			// successful indeed or not").
+			if ack {
+				s.send(&protocol.Error{RequestType: protocol.TypePublish, Request: m.Request,
+					URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
+			}
+			return
 		}
-		return
 	}
 	p := publication{pub: s, msg: m, id: protocol.GlobalID(), excludeMe: true}
 	if len(opts) > 0 {
@@ -236,7 +241,7 @@ func (b *broker) publish(s *session, m *protocol.Publish) {
 			}
 		}
 	}
-	if v, ok := b.exact.Load(m.Topic); ok {
+	if exact {
 		b.deliver(&p, v.(*subscription), p.details)
 	}
 	if b.patterns.Load() > 0 {

@@ -131,13 +131,15 @@ func (d *dealer) unregister(s *session, m *protocol.Unregister) {
 // call handles CALL on the caller's goroutine. It returns the text of a
 // protocol violation, or "".
 func (d *dealer) call(s *session, m *protocol.Call) string {
-	if err := protocol.CheckURI(m.Procedure, d.r.cfg.StrictURIs); err != nil {
-		s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
-			URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
-		return ""
-	}
+	// A registered procedure passed the URI check at REGISTER, so the
+	// check is only needed on a miss.
 	v, ok := d.procs.Load(m.Procedure)
 	if !ok {
+		if err := protocol.CheckURI(m.Procedure, d.r.cfg.StrictURIs); err != nil {
+			s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
+				URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
+			return ""
+		}
 		s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
 			URI: protocol.ErrNoSuchProcedure})
 		return ""

@@ -261,6 +261,10 @@ func (s *session) handshake() bool {
 		return false
 	}
 	hello, ok := m.(*protocol.Hello)
+	if !ok && m.Type() == protocol.TypeAbort {
+		s.peer.Close(errSessionClosed) // ABORT is never answered
+		return false
+	}
 	if !ok {
 		s.violation("expected HELLO, got " + m.Type().String())
 		s.peer.Close(errProtocolViolation)
