@@ -30,7 +30,25 @@
 // [Dict.Dict], [Dict.List]).
 //
 // A message handed to a transport must not be modified afterwards: the
-// in-process link passes it on without copying.
+// in-process link passes it on without copying. FromList takes ownership of
+// the list it is given (nested map[any]any values are replaced in place by
+// map[string]any), and the message shares the list's payload.
+//
+// # Decisions where the spec leaves room
+//
+//   - ERROR may answer SUBSCRIBE, UNSUBSCRIBE, PUBLISH, REGISTER, UNREGISTER,
+//     CALL and INVOCATION only; the spec never answers CANCEL with ERROR.
+//   - UNSUBSCRIBED and UNREGISTERED accept an optional Details dict with any
+//     Request (0 in the revocation form); the two-element form needs an ID.
+//   - SUBSCRIBE and REGISTER with an unknown Options.match are accepted (their
+//     URI checked by the wildcard rules) so that the router can answer with an
+//     ERROR instead of aborting the session.
+//   - Autobahn's pre-standard "transparent payload" form, a binary in place of
+//     the Arguments list, is malformed here; the spec's Payload Passthru Mode
+//     (one binary inside Arguments) is ordinary payload.
+//   - UNSUBSCRIBE with a trailing Options dict (used by Autobahn between
+//     routers) is malformed: the spec defines none.
+//   - Empty URIs are invalid everywhere, wildcard patterns included.
 //
 // # IDs
 //
