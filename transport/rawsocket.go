@@ -152,6 +152,7 @@ type RawSocketServer struct {
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{} // accepted, handshake not finished
 	peers     map[*rawPeer]struct{}
+	reserved  int // handshakes past the limit check, not yet in peers
 	wg        sync.WaitGroup // one per connection goroutine
 
 	opts       peerOptions // with defaults; set by initLocked
@@ -344,18 +345,27 @@ func (s *RawSocketServer) handshake1(c net.Conn) (*rawPeer, error) {
 		return reply(RawSocketUnacceptableLength)
 	}
 
+	// Reserve a connection slot; the reply is written without the lock.
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, ErrServerClosed
 	}
-	if s.Config.MaxConnections > 0 && len(s.peers) >= s.Config.MaxConnections {
+	if s.Config.MaxConnections > 0 && len(s.peers)+s.reserved >= s.Config.MaxConnections {
 		s.mu.Unlock()
 		return reply(RawSocketConnectionLimit)
 	}
-	if _, err := c.Write([]byte{rawMagic, rawLengthExp(s.opts.maxRecv)<<4 | id, 0, 0}); err != nil {
-		s.mu.Unlock()
+	s.reserved++
+	s.mu.Unlock()
+	_, err := c.Write([]byte{rawMagic, rawLengthExp(s.opts.maxRecv)<<4 | id, 0, 0})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reserved--
+	if err != nil {
 		return nil, fmt.Errorf("%w: write reply: %w", ErrHandshake, err)
+	}
+	if s.closed {
+		return nil, ErrServerClosed
 	}
 	_ = c.SetDeadline(time.Time{})
 	details := protocol.Dict{"type": "rawsocket", "serializer": ser.String(), "peer": peerAddr(raw.RemoteAddr())}
@@ -365,7 +375,6 @@ func (s *RawSocketServer) handshake1(c net.Conn) (*rawPeer, error) {
 	p := newRawPeer(c, s.opts, ser, maxSend, details)
 	s.peers[p] = struct{}{}
 	delete(s.conns, raw)
-	s.mu.Unlock()
 	return p, nil
 }
 

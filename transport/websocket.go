@@ -525,16 +525,20 @@ func (p *wsPeer) write(m protocol.Message) error {
 		}
 		return err
 	}
-	for {
+	// Write what is queued now, but no more, so that pings get their turn
+	// and the deadline stays meaningful.
+	for n := len(p.out); ; n-- {
 		if err := p.writeOne(m); err != nil {
 			return err
 		}
+		if n <= 0 {
+			return nil
+		}
 		select {
 		case m = <-p.out:
-			continue
 		default:
+			return nil
 		}
-		return nil
 	}
 }
 

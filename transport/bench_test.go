@@ -1,0 +1,160 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/serialize"
+)
+
+// benchCase makes a connected pair for a benchmark.
+type benchCase struct {
+	name string
+	ser  serialize.Serializer // zero for local
+	make func(tb testing.TB, ser serialize.Serializer) (client, server Peer)
+}
+
+func benchCases() []benchCase {
+	cases := []benchCase{{name: "local", make: func(tb testing.TB, _ serialize.Serializer) (Peer, Peer) {
+		a, b := LocalPair(DefaultQueueSize)
+		tb.Cleanup(func() { _ = a.Close(nil) })
+		return a, b
+	}}}
+	for _, ser := range []serialize.Serializer{serialize.JSON, serialize.MessagePack} {
+		cases = append(cases,
+			benchCase{name: "websocket/" + ser.String(), ser: ser, make: func(tb testing.TB, ser serialize.Serializer) (Peer, Peer) {
+				return wsPair(tb, WebSocketConfig{PingInterval: -1}, WebSocketDialConfig{Serializer: ser, PingInterval: -1}, false)
+			}},
+			benchCase{name: "rawsocket-tcp/" + ser.String(), ser: ser, make: func(tb testing.TB, ser serialize.Serializer) (Peer, Peer) {
+				return rawPair(tb, "tcp", RawSocketConfig{PingInterval: -1}, RawSocketDialConfig{Serializer: ser, PingInterval: -1})
+			}},
+			benchCase{name: "rawsocket-unix/" + ser.String(), ser: ser, make: func(tb testing.TB, ser serialize.Serializer) (Peer, Peer) {
+				return rawPair(tb, "unix", RawSocketConfig{PingInterval: -1}, RawSocketDialConfig{Serializer: ser, PingInterval: -1})
+			}},
+		)
+	}
+	cases = append(cases, benchCase{name: "websocket/json.batched", ser: serialize.JSON, make: func(tb testing.TB, ser serialize.Serializer) (Peer, Peer) {
+		return wsPair(tb, WebSocketConfig{PingInterval: -1}, WebSocketDialConfig{Batched: true, PingInterval: -1}, false)
+	}})
+	return cases
+}
+
+// messageSize is the encoded size of m in ser (for b.SetBytes).
+func messageSize(tb testing.TB, ser serialize.Serializer, m protocol.Message) int64 {
+	if ser == 0 {
+		return 0
+	}
+	b, err := ser.Codec().Encode(nil, m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return int64(len(b))
+}
+
+// BenchmarkRoundTrip measures the latency of one CALL sent to an echoing
+// peer and back.
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, bc := range benchCases() {
+		b.Run(bc.name, func(b *testing.B) {
+			client, server := bc.make(b, bc.ser)
+			echoDone := make(chan struct{})
+			go func() {
+				defer close(echoDone)
+				for {
+					m, err := server.Recv()
+					if err != nil {
+						return
+					}
+					if server.Send(context.Background(), m) != nil {
+						return
+					}
+				}
+			}()
+			m := callMessage()
+			ctx := context.Background()
+			b.SetBytes(2 * messageSize(b, bc.ser, m))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := client.Send(ctx, m); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := client.Recv(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			_ = server.Close(nil)
+			_ = client.Close(nil)
+			<-echoDone
+		})
+	}
+}
+
+// BenchmarkThroughput measures one-way throughput: CALLs are queued as fast
+// as Send accepts them (retrying on ErrQueueFull) and received and
+// decoded on the other side.
+func BenchmarkThroughput(b *testing.B) {
+	for _, bc := range benchCases() {
+		b.Run(bc.name, func(b *testing.B) {
+			client, server := bc.make(b, bc.ser)
+			m := callMessage()
+			b.SetBytes(messageSize(b, bc.ser, m))
+			b.ReportAllocs()
+			recvDone := make(chan error, 1)
+			b.ResetTimer()
+			start := time.Now()
+			go func() {
+				for range b.N {
+					if _, err := server.Recv(); err != nil {
+						recvDone <- err
+						return
+					}
+				}
+				recvDone <- nil
+			}()
+			cpu0 := processCPU()
+			ctx := context.Background()
+			spins := 0
+			for i := 0; i < b.N; {
+				switch err := client.Send(ctx, m); {
+				case err == nil:
+					i++
+					spins = 0
+				case errors.Is(err, ErrQueueFull):
+					// Yield a few times, then sleep: spinning would starve the
+					// writer and the reader on a 2-core machine.
+					if spins++; spins < 8 {
+						runtime.Gosched()
+					} else {
+						time.Sleep(10 * time.Microsecond)
+					}
+				default:
+					b.Fatal(err)
+				}
+			}
+			if err := <-recvDone; err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+			// CPU time of the whole process (sender, writer, reader) per
+			// message: the capacity figure that does not depend on what else
+			// runs on the machine.
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/msg")
+		})
+	}
+}
+
+// processCPU returns the user+system CPU time of the process in ns.
+func processCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
