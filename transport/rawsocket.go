@@ -152,7 +152,7 @@ type RawSocketServer struct {
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{} // accepted, handshake not finished
 	peers     map[*rawPeer]struct{}
-	reserved  int // handshakes past the limit check, not yet in peers
+	reserved  int            // handshakes past the limit check, not yet in peers
 	wg        sync.WaitGroup // one per connection goroutine
 
 	opts       peerOptions // with defaults; set by initLocked
