@@ -104,6 +104,9 @@ func (c *Client) Do(ctx context.Context, req *CallRequest) (*Result, error) {
 }
 
 func (c *Client) call(ctx context.Context, msg *protocol.Call, onProgress func(*Result) error) (*Result, error) {
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx) // nothing sent
+	}
 	p := getCallPending()
 	c.mu.Lock()
 	err := c.sendRequestLocked(ctx, p, msg)
@@ -383,7 +386,7 @@ func (c *Client) invoke(m *protocol.Invocation) {
 		request:      m.Request,
 		progress:     m.Details.Bool("receive_progress"),
 	}
-	if proc, ok := m.Details["procedure"].(string); ok && proc != "" {
+	if proc := m.Details.String("procedure"); proc != "" {
 		inv.Procedure = protocol.URI(proc)
 	}
 	go c.runInvocation(ctx, st, inv)

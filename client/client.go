@@ -255,18 +255,14 @@ func (c *Client) Close() error {
 		ctx, cancel = context.WithCancel(ctx)
 		cancel()
 	}
-	return c.Leave(ctx, protocol.CloseRealm)
+	return c.Leave(ctx)
 }
 
-// Leave is Close with the caller's choice of GOODBYE reason (empty means
-// wamp.close.close_realm) and a context that bounds the wait for the
-// router's echo instead of Config.CloseTimeout. When ctx ends first, Leave
-// closes the transport anyway; it always returns after the client's
-// goroutines have exited.
-func (c *Client) Leave(ctx context.Context, reason protocol.URI) error {
-	if reason == "" {
-		reason = protocol.CloseRealm
-	}
+// Leave is Close with a context that bounds the wait for the router's echo
+// instead of Config.CloseTimeout. When ctx ends first, Leave closes the
+// transport anyway; it always returns after the client's goroutines have
+// exited. Its result is that of Close.
+func (c *Client) Leave(ctx context.Context) error {
 	c.mu.Lock()
 	first := c.state == protocol.StateEstablished
 	if first {
@@ -275,7 +271,7 @@ func (c *Client) Leave(ctx context.Context, reason protocol.URI) error {
 		// are ignored from here on (WAMP spec, basic/sessions.md: SHUTTING
 		// DOWN ignores everything but GOODBYE).
 		c.failPendingLocked(ErrClosed)
-		_ = c.peer.Send(context.Background(), &protocol.Goodbye{Details: protocol.Dict{}, Reason: reason})
+		_ = c.peer.Send(context.Background(), &protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseRealm})
 	}
 	c.mu.Unlock()
 	// Wait for the echo (or for a concurrent Close, or for the router's

@@ -114,6 +114,8 @@ func AuthFunc(method string, f func(ctx context.Context, c *protocol.Challenge) 
 	return authFunc{method: method, f: f}
 }
 
+var _ Authenticator = authFunc{}
+
 type authFunc struct {
 	method string
 	f      func(context.Context, *protocol.Challenge) (*protocol.Authenticate, error)

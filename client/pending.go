@@ -107,6 +107,9 @@ func (c *Client) next(ctx context.Context, p *pending) (m protocol.Message, gave
 // by ctx and Config.ResponseTimeout. A WAMP ERROR reply is returned as the
 // error (a *protocol.Error).
 func (c *Client) request(ctx context.Context, p *pending, msg protocol.Message) (protocol.Message, error) {
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx) // nothing sent
+	}
 	ctx, cancel := withTimeout(ctx, c.cfg.ResponseTimeout)
 	defer cancel()
 	c.mu.Lock()

@@ -163,7 +163,7 @@ type Subscription struct {
 	quit chan struct{} // closed by stop
 	once sync.Once
 
-	// mu guards the queue.
+	// mu guards the queue. It is never held together with Client.mu.
 	mu      sync.Mutex
 	queue   []*Event
 	spare   []*Event // the last batch's backing array, reused
@@ -311,7 +311,7 @@ func (c *Client) event(m *protocol.Event) {
 		Kwargs:       m.Kwargs,
 		Details:      m.Details,
 	}
-	if t, ok := m.Details["topic"].(string); ok && t != "" {
+	if t := m.Details.String("topic"); t != "" {
 		ev.Topic = protocol.URI(t)
 	}
 	for _, s := range list {

@@ -408,3 +408,42 @@ func TestResponseTimeout(t *testing.T) {
 	}
 	w.recv() // the REGISTER was sent
 }
+
+func TestCallContextAlreadyDone(t *testing.T) {
+	c, w := join(t, routerWelcome(true), client.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Call(ctx, "com.p"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Call = %v, want context.Canceled", err)
+	}
+	// Nothing was sent: the next request still has id 1.
+	ch := async(func() (*client.Result, error) { return c.Call(context.Background(), "com.q") })
+	w.expect(&protocol.Call{Request: 1, Options: protocol.Dict{}, Procedure: "com.q"})
+	w.send(&protocol.Result{Request: 1, Details: protocol.Dict{}})
+	await(t, ch)
+}
+
+func TestCloseWaitsForHandlers(t *testing.T) {
+	// Close cancels running handlers' contexts and returns only after they
+	// have returned; no YIELD goes out after GOODBYE.
+	started := make(chan struct{})
+	var returned bool
+	c, w := registered(t, func(ctx context.Context, _ *client.Invocation) (*client.Result, error) {
+		close(started)
+		<-ctx.Done()
+		returned = true
+		return nil, ctx.Err()
+	})
+	w.send(&protocol.Invocation{Request: 1, Registration: 5, Details: protocol.Dict{}})
+	<-started
+	closed := async(func() (struct{}, error) { return struct{}{}, c.Close() })
+	w.expect(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseRealm})
+	w.send(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseGoodbyeAndOut})
+	if _, err := await(t, closed); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	if !returned {
+		t.Error("Close returned before the handler")
+	}
+	w.expectClosed()
+}

@@ -227,8 +227,8 @@ func TestCloseWithoutEcho(t *testing.T) {
 func TestLeaveContext(t *testing.T) {
 	c, w := join(t, routerWelcome(false), client.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
-	ch := async(func() (struct{}, error) { return struct{}{}, c.Leave(ctx, protocol.CloseSystemShutdown) })
-	w.expect(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseSystemShutdown})
+	ch := async(func() (struct{}, error) { return struct{}{}, c.Leave(ctx) })
+	w.expect(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseRealm})
 	cancel() // no echo: the context ends the wait
 	if _, err := await(t, ch); err != nil {
 		t.Errorf("Leave = %v", err)
