@@ -169,7 +169,8 @@ func (s *WebSocketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	up := s.up
 	up.Subprotocols = []string{proto}
-	ws, err := up.Upgrade(w, r, nil) // on error Upgrade has replied
+	hj := &corkHijacker{ResponseWriter: w}
+	ws, err := up.Upgrade(hj, r, nil) // on error Upgrade has replied
 	if err != nil {
 		s.opts.log.Debug("transport: websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
@@ -184,7 +185,7 @@ func (s *WebSocketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		details["tls"] = true
 	}
-	p := newWSPeer(ws, s.opts, ser, proto == serialize.JSONBatchedSubProtocol, details)
+	p := newWSPeer(ws, hj.conn, s.opts, ser, proto == serialize.JSONBatchedSubProtocol, details)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -290,7 +291,17 @@ func DialWebSocket(ctx context.Context, url string, cfg WebSocketDialConfig) (Pe
 	}
 	ctx, cancel := context.WithTimeout(ctx, hs)
 	defer cancel()
+	var cork *corkConn
 	d := websocket.Dialer{
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var nd net.Dialer
+			c, err := nd.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			cork = &corkConn{Conn: c}
+			return cork, nil
+		},
 		Proxy:             http.ProxyFromEnvironment,
 		HandshakeTimeout:  hs,
 		TLSClientConfig:   cfg.TLSConfig,
@@ -321,13 +332,14 @@ func DialWebSocket(ctx context.Context, url string, cfg WebSocketDialConfig) (Pe
 	if strings.HasPrefix(strings.ToLower(url), "wss:") {
 		details["tls"] = true
 	}
-	return newWSPeer(ws, opts, ser, cfg.Batched, details), nil
+	return newWSPeer(ws, cork, opts, ser, cfg.Batched, details), nil
 }
 
 // wsPeer is a Peer over a WebSocket connection.
 type wsPeer struct {
 	peerCore
 	ws      *websocket.Conn
+	cork    *corkConn // the connection under ws, when we made it; may be nil
 	ser     serialize.Serializer
 	codec   serialize.Codec
 	batched bool
@@ -346,8 +358,8 @@ var (
 	_ Detailer = (*wsPeer)(nil)
 )
 
-func newWSPeer(ws *websocket.Conn, opts peerOptions, ser serialize.Serializer, batched bool, details protocol.Dict) *wsPeer {
-	p := &wsPeer{ws: ws, ser: ser, codec: ser.Codec(), batched: batched, msgType: websocket.BinaryMessage}
+func newWSPeer(ws *websocket.Conn, cork *corkConn, opts peerOptions, ser serialize.Serializer, batched bool, details protocol.Dict) *wsPeer {
+	p := &wsPeer{ws: ws, cork: cork, ser: ser, codec: ser.Codec(), batched: batched, msgType: websocket.BinaryMessage}
 	if !ser.Binary() {
 		p.msgType = websocket.TextMessage
 	}
@@ -526,20 +538,25 @@ func (p *wsPeer) write(m protocol.Message) error {
 		return err
 	}
 	// Write what is queued now, but no more, so that pings get their turn
-	// and the deadline stays meaningful.
+	// and the deadline stays meaningful; all of it in one network write
+	// (up to flushSize per write).
+	p.cork.cork()
 	for n := len(p.out); ; n-- {
 		if err := p.writeOne(m); err != nil {
+			_ = p.cork.uncork()
 			return err
 		}
 		if n <= 0 {
-			return nil
+			break
 		}
 		select {
 		case m = <-p.out:
+			continue
 		default:
-			return nil
 		}
+		break
 	}
+	return p.cork.uncork()
 }
 
 // writeOne writes m as one WebSocket message; a message that does not
