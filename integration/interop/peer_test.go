@@ -167,6 +167,14 @@ func startScript(tb testing.TB, dir string, argv ...string) *peerRun {
 		cancel()
 		tb.Fatal(err)
 	}
+	// stdin stays open until the test ends: long-lived helpers (the
+	// fox-wamp router) exit when it closes, so they never outlive a test
+	// binary that dies.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		cancel()
+		tb.Fatal(err)
+	}
 	p := &peerRun{tb: tb, name: strings.Join(argv, " "), cmd: cmd, cancel: cancel,
 		lines: make(chan string, 16), stderr: &lockedBuffer{}, ctx: ctx}
 	cmd.Stderr = p.stderr
@@ -184,6 +192,7 @@ func startScript(tb testing.TB, dir string, argv ...string) *peerRun {
 		io.Copy(io.Discard, stdout) //nolint:errcheck // drain after a scanner error
 	}()
 	tb.Cleanup(func() {
+		stdin.Close()
 		cancel()
 		cmd.Wait() //nolint:errcheck // already reported by result, or killed
 	})
