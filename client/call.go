@@ -204,10 +204,6 @@ type Invocation struct {
 	progress bool
 }
 
-// ErrNoProgress is returned by [Invocation.SendProgress] when the caller did
-// not ask for progressive results.
-var ErrNoProgress = errors.New("client: caller did not ask for progressive results")
-
 // ReceiveProgress reports whether the caller asked for progressive results
 // (INVOCATION.Details.receive_progress), so that SendProgress may be used.
 func (inv *Invocation) ReceiveProgress() bool { return inv.progress }
@@ -266,11 +262,6 @@ type RegisterOptions struct {
 	// above take precedence. Nil means none.
 	Options protocol.Dict
 }
-
-// ErrNotActive is returned by [Client.Unregister] and [Client.Unsubscribe]
-// for a registration or subscription that was already removed (by an
-// earlier call or by the router revoking it).
-var ErrNotActive = errors.New("client: registration or subscription not active")
 
 // Register registers handler for procedure (WAMP spec,
 // basic/remote_procedure_call.md, "Registering and Unregistering"). The

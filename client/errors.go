@@ -43,6 +43,15 @@ var (
 	// sends a CHALLENGE for an authentication method that Config.Auth does
 	// not hold; the client aborts the handshake.
 	ErrNoAuthenticator = errors.New("client: no authenticator for challenge")
+
+	// ErrNotActive is returned by [Client.Unregister] and
+	// [Client.Unsubscribe] for a registration or subscription that was
+	// already removed (by an earlier call or by the router revoking it).
+	ErrNotActive = errors.New("client: registration or subscription not active")
+
+	// ErrNoProgress is returned by [Invocation.SendProgress] when the caller
+	// did not ask for progressive results.
+	ErrNoProgress = errors.New("client: caller did not ask for progressive results")
 )
 
 // AbortError is the ABORT message that refused or ended a session

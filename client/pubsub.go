@@ -13,6 +13,9 @@ import (
 // unacknowledged (WAMP spec, basic/publish_subscribe.md): it returns once
 // the PUBLISH is queued on the transport, and errors the router may find
 // are not reported. Use [Client.DoPublish] for acknowledgement and options.
+// It fails at once with an error wrapping [transport.ErrQueueFull] when the
+// transport's outbound queue is full (the caller may retry), and with
+// [ErrClosed] once the session is over.
 func (c *Client) Publish(ctx context.Context, topic protocol.URI, args ...any) error {
 	msg := &protocol.Publish{Options: noOptions, Topic: topic}
 	if len(args) > 0 {
