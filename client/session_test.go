@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -357,5 +358,51 @@ func TestCloseFailsPending(t *testing.T) {
 	w.send(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseGoodbyeAndOut})
 	if _, err := await(t, closed); err != nil {
 		t.Errorf("Close = %v", err)
+	}
+}
+
+func TestZeroValueMessagesDoNotPanic(t *testing.T) {
+	// Messages with nil Details, Args and unknown ids: the client drops,
+	// answers or aborts, but never panics.
+	msgs := []protocol.Message{
+		&protocol.Event{Subscription: 1},
+		&protocol.Invocation{Request: 1, Registration: 1},
+		&protocol.Interrupt{Request: 1},
+		&protocol.Unsubscribed{},
+		&protocol.Unregistered{},
+		&protocol.Result{},
+		&protocol.Error{},
+		&protocol.Published{},
+		&protocol.Subscribed{},
+		&protocol.Registered{},
+		&protocol.Goodbye{},
+		&protocol.Abort{},
+	}
+	for _, m := range msgs {
+		t.Run(fmt.Sprintf("%T", m), func(t *testing.T) {
+			c, w := join(t, protocol.Dict{}, client.Config{}) // no roles in WELCOME either
+			w.send(m)
+			// A call round trip (or the session's end) shows the message
+			// was handled.
+			ch := async(func() (*client.Result, error) { return c.Call(context.Background(), "com.p") })
+			for {
+				select {
+				case got, ok := <-w.in:
+					if !ok {
+						await(t, ch)
+						return
+					}
+					if call, ok := got.(*protocol.Call); ok {
+						// The session may be ending: a failed send is fine.
+						_ = w.peer.Send(context.Background(), &protocol.Result{Request: call.Request, Details: protocol.Dict{}})
+						await(t, ch)
+						return
+					}
+				case <-c.Done():
+					await(t, ch)
+					return
+				}
+			}
+		})
 	}
 }
