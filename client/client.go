@@ -20,7 +20,8 @@ type Client struct {
 	cfg     Config
 	log     *slog.Logger
 	session protocol.ID
-	details protocol.Dict // WELCOME.Details, read-only
+	details protocol.Dict  // WELCOME.Details, read-only
+	roles   protocol.Roles // parsed WELCOME.Details.roles, read-only
 	// canCancel reports that the dealer announced call_canceling, so a call
 	// whose context ends sends CANCEL.
 	canCancel bool
@@ -92,6 +93,7 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 		invs:    make(map[protocol.ID]*invState),
 	}
 	if roles, err := protocol.ParseRoles(welcome.Details); err == nil {
+		c.roles = roles
 		c.canCancel = roles.Supports(protocol.RoleDealer, protocol.FeatureCallCanceling)
 	} else {
 		c.log.Warn("client: WELCOME without valid roles; assuming no advanced features",
@@ -214,6 +216,12 @@ func (c *Client) Realm() protocol.URI { return c.cfg.Realm }
 // and after authentication authid, authrole, authmethod and so on. The
 // returned Dict must not be modified.
 func (c *Client) WelcomeDetails() protocol.Dict { return c.details }
+
+// RouterRoles returns the roles and features the router announced in
+// WELCOME.Details.roles, for example to check
+// RouterRoles().Supports(protocol.RoleDealer, protocol.FeatureProgressiveCallResults).
+// It is nil if the router announced none. It must not be modified.
+func (c *Client) RouterRoles() protocol.Roles { return c.roles }
 
 // Done returns a channel that is closed when the session has ended, by
 // Close, Leave, the router (GOODBYE or ABORT), a protocol violation or the

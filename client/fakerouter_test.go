@@ -328,3 +328,13 @@ func (r *fakeRouter) serve() {
 }
 
 var errTest = errors.New("test error")
+
+// wait waits until ch is closed (or yields a value), failing after the deadline.
+func wait[T any](tb testing.TB, ch <-chan T) {
+	tb.Helper()
+	select {
+	case <-ch:
+	case <-time.After(deadline):
+		tb.Fatal("timed out waiting")
+	}
+}

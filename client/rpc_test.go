@@ -331,7 +331,7 @@ func TestInterrupt(t *testing.T) {
 		return nil, ctx.Err()
 	})
 	w.send(&protocol.Invocation{Request: 1, Registration: 5, Details: protocol.Dict{}})
-	<-started
+	wait(t, started)
 	w.send(&protocol.Interrupt{Request: 1, Options: protocol.Dict{"mode": "kill"}})
 	w.expect(&protocol.Error{RequestType: protocol.TypeInvocation, Request: 1, Details: protocol.Dict{}, URI: protocol.ErrCanceled})
 }
@@ -435,7 +435,7 @@ func TestCloseWaitsForHandlers(t *testing.T) {
 		return nil, ctx.Err()
 	})
 	w.send(&protocol.Invocation{Request: 1, Registration: 5, Details: protocol.Dict{}})
-	<-started
+	wait(t, started)
 	closed := async(func() (struct{}, error) { return struct{}{}, c.Close() })
 	w.expect(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseRealm})
 	w.send(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseGoodbyeAndOut})

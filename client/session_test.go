@@ -70,6 +70,9 @@ func TestJoinHello(t *testing.T) {
 	if c.Err() != nil {
 		t.Errorf("Err() = %v on an open session", c.Err())
 	}
+	if !c.RouterRoles().Has(protocol.RoleDealer) || c.RouterRoles().Supports(protocol.RoleDealer, protocol.FeatureCallCanceling) {
+		t.Errorf("RouterRoles() = %v, want a dealer without call_canceling", c.RouterRoles())
+	}
 }
 
 func TestJoinNoRealm(t *testing.T) {
@@ -202,7 +205,7 @@ func TestCloseSendsGoodbye(t *testing.T) {
 		t.Errorf("Close = %v", err)
 	}
 	w.expectClosed()
-	<-c.Done()
+	wait(t, c.Done())
 	if !errors.Is(c.Err(), client.ErrClosed) {
 		t.Errorf("Err() = %v, want ErrClosed", c.Err())
 	}
@@ -242,7 +245,7 @@ func TestRouterGoodbye(t *testing.T) {
 	w.send(&protocol.Goodbye{Details: protocol.Dict{"message": "bye"}, Reason: protocol.CloseSystemShutdown})
 	w.expect(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseGoodbyeAndOut})
 	w.expectClosed()
-	<-c.Done()
+	wait(t, c.Done())
 	var g *client.GoodbyeError
 	if !errors.As(c.Err(), &g) || g.Reason != protocol.CloseSystemShutdown {
 		t.Errorf("Err() = %v, want *GoodbyeError system_shutdown", c.Err())
@@ -273,7 +276,7 @@ func TestProtocolViolation(t *testing.T) {
 				t.Fatalf("client sent %#v, want ABORT protocol_violation", a)
 			}
 			w.expectClosed()
-			<-c.Done()
+			wait(t, c.Done())
 			if !errors.Is(c.Err(), client.ErrProtocolViolation) {
 				t.Errorf("Err() = %v, want ErrProtocolViolation", c.Err())
 			}
@@ -322,7 +325,7 @@ func TestSessionEndFailsPending(t *testing.T) {
 	check("Subscribe", err)
 	_, err = await(t, reg)
 	check("Register", err)
-	<-c.Done()
+	wait(t, c.Done())
 	var a *client.AbortError
 	if !errors.As(c.Err(), &a) {
 		t.Errorf("Err() = %v, want *AbortError", c.Err())
@@ -338,7 +341,7 @@ func TestTransportCloseEndsSession(t *testing.T) {
 	if _, err := await(t, call); !errors.Is(err, client.ErrClosed) || !errors.Is(err, errTest) {
 		t.Errorf("Call = %v, want ErrClosed wrapping the transport's reason", err)
 	}
-	<-c.Done()
+	wait(t, c.Done())
 	if !errors.Is(c.Err(), errTest) {
 		t.Errorf("Err() = %v, want the transport's reason", c.Err())
 	}
