@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -191,6 +192,10 @@ func TestCloseFlushes(t *testing.T) {
 			}
 			if tc.name == "local" && !errors.Is(err, reason) {
 				t.Errorf("server Recv after close = %v, want the close reason", err)
+			}
+			// WebSocket carries the reason in the close frame.
+			if strings.HasPrefix(tc.name, "websocket") && !strings.Contains(fmt.Sprint(err), reason.Error()) {
+				t.Errorf("server Recv after close = %v, want it to quote %q", err, reason)
 			}
 			if err := server.Send(context.Background(), &protocol.Published{Request: 1, Publication: 1}); err != nil && !errors.Is(err, ErrClosed) {
 				t.Errorf("server Send after close = %v, want nil or ErrClosed", err)

@@ -45,13 +45,22 @@
 // goroutine. Send never blocks: it queues the message or returns
 // [ErrQueueFull] at once, or [ErrClosed]. The writer encodes what is queued
 // and writes it in as few system calls as it can: a RawSocket writer puts
-// every queued frame into one write, a wamp.2.json.batched writer puts
-// them into one WebSocket message, the other WebSocket writers send one
-// WebSocket message each. Writes have a deadline, so a peer that stops
-// reading fails its own connection and never blocks anyone else.
+// every queued frame into one write (up to 64 KiB), a wamp.2.json.batched
+// writer puts them into one WebSocket message, and the other WebSocket
+// writers send one WebSocket message per WAMP message (as the spec
+// requires) but all of them in one write. A *serialize.Shared is written
+// from its cached encoding. Writes have a deadline (WriteTimeout), so a
+// peer that stops reading fails its own connection and never blocks
+// anyone else.
 // Keep-alive pings (WebSocket ping frames, RawSocket PING frames) detect
 // dead peers; RawSocket PINGs from the other end are answered with a PONG
 // echoing the payload, as the spec requires.
+//
+// WebSocket peers send JSON in text messages and MessagePack and CBOR in
+// binary messages; on receipt they accept either kind. A message that is
+// too large for the other end's announced RawSocket maximum is not sent
+// (the spec leaves the choice to the implementation): it is dropped and
+// logged, like a message that does not encode.
 //
 // A message larger than the negotiated maximum fails the connection
 // (WebSocket close code 1009); a message that does not decode does not:

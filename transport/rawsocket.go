@@ -41,13 +41,13 @@ type RawSocketErrorCode uint8
 
 // The error codes a router may answer a RawSocket handshake with.
 const (
-	// RawSocketUnsupportedSerializer: the requested serializer is not spoken.
+	// RawSocketUnsupportedSerializer means the requested serializer is not spoken.
 	RawSocketUnsupportedSerializer RawSocketErrorCode = 1
-	// RawSocketUnacceptableLength: the maximum message length is refused.
+	// RawSocketUnacceptableLength means the announced maximum message length is refused.
 	RawSocketUnacceptableLength RawSocketErrorCode = 2
-	// RawSocketReservedBits: the request used reserved bits.
+	// RawSocketReservedBits means the request used reserved bits.
 	RawSocketReservedBits RawSocketErrorCode = 3
-	// RawSocketConnectionLimit: the router's connection limit is reached.
+	// RawSocketConnectionLimit means the router's connection limit is reached.
 	RawSocketConnectionLimit RawSocketErrorCode = 4
 )
 
@@ -72,6 +72,7 @@ func (c RawSocketErrorCode) String() string {
 //	var rerr *transport.RawSocketError
 //	if errors.As(err, &rerr) && rerr.Code == transport.RawSocketConnectionLimit { ... }
 type RawSocketError struct {
+	// Code is the error code of the router's reply.
 	Code RawSocketErrorCode
 }
 
