@@ -21,7 +21,9 @@ import (
 var mpHandle = func() *codec.MsgpackHandle {
 	h := &codec.MsgpackHandle{}
 	h.WriteExt = true    // spec v5: str8 and bin types
-	h.RawToString = true // keep str and bin apart
+	// RawToString stays false: with WriteExt, ugorji decodes str as string
+	// and bin as []byte; RawToString=true would turn bin into string too
+	// (see TestUgorjiInterop). Only the encoder is used here anyway.
 	h.Canonical = true
 	// Only the encoder is used, but keep the decoder's limits sane in case
 	// anyone ever decodes with this handle.
