@@ -20,7 +20,7 @@ import (
 // mpHandle is configured once and then only read, as ugorji requires.
 var mpHandle = func() *codec.MsgpackHandle {
 	h := &codec.MsgpackHandle{}
-	h.WriteExt = true    // spec v5: str8 and bin types
+	h.WriteExt = true // spec v5: str8 and bin types
 	// RawToString stays false: with WriteExt, ugorji decodes str as string
 	// and bin as []byte; RawToString=true would turn bin into string too
 	// (see TestUgorjiInterop). Only the encoder is used here anyway.
