@@ -259,10 +259,11 @@ func (jsonCodec) Decode(data []byte) (m protocol.Message, err error) {
 			return // drop d: its state is unknown
 		}
 		d.data = nil
-		clear(d.scratch[:cap(d.scratch)])
+		clear(d.scratch) // only an error leaves entries behind
 		d.scratch = d.scratch[:0]
+		clear(d.keys)
 		d.keys = d.keys[:0]
-		if cap(d.scratch) <= 4096 && cap(d.buf) <= 64<<10 {
+		if cap(d.scratch) <= 4096 && cap(d.keys) <= 4096 && cap(d.buf) <= 64<<10 {
 			jsonDecoders.Put(d)
 		}
 	}()
