@@ -161,11 +161,10 @@ func (c *Client) cancelCall(id protocol.ID) {
 		return
 	}
 	c.mu.Lock()
-	ok := c.state == protocol.StateEstablished
-	c.mu.Unlock()
-	if ok {
+	if c.state == protocol.StateEstablished {
 		c.send(&protocol.Cancel{Request: id, Options: protocol.Dict{"mode": "killnowait"}})
 	}
+	c.mu.Unlock()
 }
 
 // InvocationHandler runs a procedure for a callee. It is called on its own
@@ -385,19 +384,10 @@ func (c *Client) invoke(m *protocol.Invocation) {
 
 func (c *Client) runInvocation(ctx context.Context, st *invState, inv *Invocation) {
 	defer c.wg.Done()
+	defer st.cancel()
 	res, err := c.safeHandle(ctx, inv)
 
-	c.mu.Lock()
-	live := c.state == protocol.StateEstablished && c.invs[inv.request] == st
-	if c.invs[inv.request] == st {
-		delete(c.invs, inv.request)
-	}
-	interrupted := st.interrupted
-	c.mu.Unlock()
-	st.cancel()
-	if !live {
-		return // the session is over: nobody to answer
-	}
+	var reply protocol.Message
 	if err == nil {
 		y := &protocol.Yield{Request: inv.request, Options: noOptions}
 		if res != nil {
@@ -406,25 +396,39 @@ func (c *Client) runInvocation(ctx context.Context, st *invState, inv *Invocatio
 				y.Args = protocol.List{}
 			}
 		}
-		c.send(y)
-		return
-	}
-	e := &protocol.Error{RequestType: protocol.TypeInvocation, Request: inv.request, Details: protocol.Dict{}}
-	var werr *protocol.Error
-	switch {
-	case errors.As(err, &werr):
-		e.URI, e.Args, e.Kwargs = werr.URI, werr.Args, werr.Kwargs
-		if e.Kwargs != nil && e.Args == nil {
-			e.Args = protocol.List{}
+		reply = y
+	} else {
+		e := &protocol.Error{RequestType: protocol.TypeInvocation, Request: inv.request, Details: protocol.Dict{}}
+		var werr *protocol.Error
+		c.mu.Lock()
+		interrupted := st.interrupted
+		c.mu.Unlock()
+		switch {
+		case errors.As(err, &werr):
+			e.URI, e.Args, e.Kwargs = werr.URI, werr.Args, werr.Kwargs
+			if e.Kwargs != nil && e.Args == nil {
+				e.Args = protocol.List{}
+			}
+		case interrupted && ctx.Err() != nil:
+			e.URI = protocol.ErrCanceled
+		default:
+			c.log.Warn("client: invocation handler failed", "session", c.session,
+				"procedure", inv.Procedure, "error", err)
+			e.URI = ErrRuntimeError
 		}
-	case interrupted && ctx.Err() != nil:
-		e.URI = protocol.ErrCanceled
-	default:
-		c.log.Warn("client: invocation handler failed", "session", c.session,
-			"procedure", inv.Procedure, "error", err)
-		e.URI = ErrRuntimeError
+		reply = e
 	}
-	c.send(e)
+
+	// Answer under c.mu so nothing follows our GOODBYE (Leave holds c.mu
+	// while it changes the state and sends GOODBYE).
+	c.mu.Lock()
+	if c.invs[inv.request] == st {
+		delete(c.invs, inv.request)
+		if c.state == protocol.StateEstablished {
+			c.send(reply)
+		}
+	}
+	c.mu.Unlock()
 }
 
 // safeHandle runs the handler, turning a panic into an error.

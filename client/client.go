@@ -40,7 +40,10 @@ type Client struct {
 
 	// mu guards the fields below. Requests are numbered and sent while
 	// holding mu, so request ids reach the router in order (WAMP spec,
-	// basic/building_blocks.md, "IDs": session scope, sequential).
+	// basic/building_blocks.md, "IDs": session scope, sequential); so are
+	// GOODBYE and the answers to invocations, so nothing follows GOODBYE.
+	// This is safe because peer.Send never blocks. mu is a leaf lock
+	// except for Subscription.mu, which is never held together with it.
 	mu sync.Mutex
 	// state is StateEstablished, StateShuttingDown (we sent GOODBYE),
 	// StateClosing (the router sent GOODBYE) or StateClosed (finish ran).
@@ -563,6 +566,7 @@ func setRequest(m protocol.Message, id protocol.ID) {
 }
 
 // send sends a message that is not a new request (YIELD, ERROR, CANCEL).
+// It never blocks, so it may be called with c.mu held.
 // Failures are logged: the session is ending or the link is congested, and
 // the router handles the missing message (timeout or session end).
 func (c *Client) send(m protocol.Message) {
