@@ -36,7 +36,7 @@ func TestToInt64(t *testing.T) {
 		{math.Inf(-1), 0, false},
 		{math.NaN(), 0, false},
 		{0.5, 0, false},
-		{-0.0, 0, true},
+		{math.Copysign(0, -1), 0, true},
 		{float32(16), 16, true},
 		{float32(1.25), 0, false},
 		{ID(9), 9, true},
