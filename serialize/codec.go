@@ -273,6 +273,9 @@ func (e *envelope) message() (protocol.Message, error) {
 	case protocol.TypeUnsubscribe:
 		m = &protocol.Unsubscribe{Request: protocol.ID(e.num[0]), Subscription: protocol.ID(e.num[1])}
 	case protocol.TypeUnsubscribed:
+		if e.n == 1 && e.num[0] == 0 {
+			return nil, errRevocationDetails(e.typ)
+		}
 		m = &protocol.Unsubscribed{Request: protocol.ID(e.num[0]), Details: e.dict[1]}
 	case protocol.TypeEvent:
 		m = &protocol.Event{Subscription: protocol.ID(e.num[0]), Publication: protocol.ID(e.num[1]),
@@ -291,6 +294,9 @@ func (e *envelope) message() (protocol.Message, error) {
 	case protocol.TypeUnregister:
 		m = &protocol.Unregister{Request: protocol.ID(e.num[0]), Registration: protocol.ID(e.num[1])}
 	case protocol.TypeUnregistered:
+		if e.n == 1 && e.num[0] == 0 {
+			return nil, errRevocationDetails(e.typ)
+		}
 		m = &protocol.Unregistered{Request: protocol.ID(e.num[0]), Details: e.dict[1]}
 	case protocol.TypeInvocation:
 		m = &protocol.Invocation{Request: protocol.ID(e.num[0]), Registration: protocol.ID(e.num[1]),
@@ -337,4 +343,11 @@ func (e *DecodeError) Unwrap() []error { return []error{e.Err, protocol.ErrMalfo
 func recovered(s Serializer, r any, m *protocol.Message, err *error) {
 	*m = nil
 	*err = &DecodeError{Serializer: s, Offset: -1, Err: fmt.Errorf("internal decoder error: %v", r)}
+}
+
+// errRevocationDetails rejects [UNSUBSCRIBED, 0] and [UNREGISTERED, 0]:
+// Request 0 is only valid in the revocation form, which has Details
+// (as protocol.FromList checks).
+func errRevocationDetails(t protocol.MessageType) error {
+	return &protocol.MessageError{Type: t, Field: "Request", Reason: "ID 0 out of range [1, 2^53]"}
 }

@@ -33,6 +33,16 @@ func fuzzDecode(t *testing.T, s serialize.Serializer, data []byte) {
 		}
 		return
 	}
+	// What we accept, protocol.FromList accepts too.
+	l, err := protocol.ToList(m)
+	if err != nil {
+		t.Fatalf("Decode(%q) = %#v, which protocol.ToList refuses: %v", data, m, err)
+	}
+	if m2, err := protocol.FromList(l); err != nil {
+		t.Fatalf("Decode(%q) = %#v, which protocol.FromList refuses: %v", data, m, err)
+	} else if diff := cmp.Diff(m, m2, cmpOpts); diff != "" {
+		t.Fatalf("FromList(ToList(Decode(%q))) mismatch (-decoded +FromList):\n%s", data, diff)
+	}
 	b, err := c.Encode(nil, m)
 	if err != nil {
 		t.Fatalf("Decode(%q) = %#v, which does not encode: %v", data, m, err)

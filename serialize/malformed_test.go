@@ -87,6 +87,11 @@ func TestDecodeMalformed(t *testing.T) {
 		{serialize.JSON, "invalid URI", []byte(`[48, 1, {}, "a..b"]`), `CALL: Procedure: invalid URI "a..b"`},
 		{serialize.JSON, "bool request type", []byte(`[8, true, 1, {}, "a.b"]`), "ERROR: RequestType: not a non-negative integer"},
 		{serialize.JSON, "bad request type", []byte(`[8, 70000, 1, {}, "a.b"]`), "ERROR: RequestType"},
+		{serialize.JSON, "revocation without details", []byte(`[35, 0]`), "UNSUBSCRIBED: Request: ID 0 out of range"},
+		{serialize.JSON, "unregistered without details", []byte(`[67, 0]`), "UNREGISTERED: Request: ID 0 out of range"},
+		{serialize.JSON, "ERROR for CANCEL", []byte(`[8, 49, 1, {}, "a.b"]`), "ERROR: RequestType: ERROR cannot answer message type 49"},
+		{serialize.JSON, "bad match option", []byte(`[32, 1, {"match": 1}, "a.b"]`), "SUBSCRIBE: Options.match"},
+		{serialize.JSON, "wildcard without match", []byte(`[64, 1, {}, "a..b"]`), "REGISTER: Procedure: invalid URI"},
 		{serialize.JSON, "NUL byte", []byte("[48, 1, {}, \"a.b\"]\x00"), "trailing data"},
 
 		{serialize.MessagePack, "empty", nil, "empty input"},
