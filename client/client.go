@@ -42,8 +42,8 @@ type Client struct {
 	// holding mu, so request ids reach the router in order (WAMP spec,
 	// basic/building_blocks.md, "IDs": session scope, sequential); so are
 	// GOODBYE and the answers to invocations, so nothing follows GOODBYE.
-	// This is safe because peer.Send never blocks. mu is a leaf lock
-	// except for Subscription.mu, which is never held together with it.
+	// This is safe because peer.Send never blocks. No other lock is taken
+	// while mu is held (Subscription.mu is never held together with it).
 	mu sync.Mutex
 	// state is StateEstablished, StateShuttingDown (we sent GOODBYE),
 	// StateClosing (the router sent GOODBYE) or StateClosed (finish ran).
@@ -63,6 +63,9 @@ type Client struct {
 // sends WELCOME. peer can be any transport, including the in-process end of
 // [transport.LocalPair] or a router's in-process connection.
 //
+// cfg.Realm must be a valid URI (spec basic "URIs", loose rules), else Join
+// fails before sending anything.
+//
 // Join takes ownership of peer: it closes peer when it fails, and the
 // Client closes it when the session ends. If the router refuses the session
 // with ABORT, the error wraps an [*AbortError] carrying the reason URI (for
@@ -73,6 +76,10 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 	if cfg.Realm == "" {
 		peer.Close(ErrNoRealm)
 		return nil, ErrNoRealm
+	}
+	if err := protocol.CheckURI(cfg.Realm, false); err != nil {
+		peer.Close(err)
+		return nil, fmt.Errorf("client: join realm: %w", err)
 	}
 	cfg = cfg.withDefaults()
 	ctx, cancel := withTimeout(ctx, cfg.ResponseTimeout)

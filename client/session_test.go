@@ -81,6 +81,12 @@ func TestJoinNoRealm(t *testing.T) {
 	if _, err := client.Join(context.Background(), cp, client.Config{}); !errors.Is(err, client.ErrNoRealm) {
 		t.Errorf("Join without realm = %v, want ErrNoRealm", err)
 	}
+	cp, rp2 := transport.LocalPair(1)
+	defer rp2.Close(nil)
+	var uerr *protocol.URIError
+	if _, err := client.Join(context.Background(), cp, client.Config{Realm: "bad realm"}); !errors.As(err, &uerr) {
+		t.Errorf("Join with realm %q = %v, want a *protocol.URIError", "bad realm", err)
+	}
 }
 
 func TestJoinAbort(t *testing.T) {
