@@ -529,11 +529,13 @@ func (d *cbDecoder) list(depth int) ([]any, error) {
 		if err := d.need(n); err != nil {
 			return nil, err
 		}
-		l := make([]any, n)
-		for i := range l {
-			if l[i], err = d.value(depth + 1); err != nil {
+		l := make([]any, 0, min(n, maxPrealloc))
+		for range n {
+			v, err := d.value(depth + 1)
+			if err != nil {
 				return nil, err
 			}
+			l = append(l, v)
 		}
 		return l, nil
 	}
@@ -573,7 +575,7 @@ func (d *cbDecoder) dict(depth int) (map[string]any, error) {
 			return nil, err
 		}
 	}
-	m := make(map[string]any, n)
+	m := make(map[string]any, min(n, maxPrealloc))
 	for i := uint64(0); indef || i < n; i++ {
 		if indef {
 			brk, err := d.atBreak()

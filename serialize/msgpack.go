@@ -506,11 +506,13 @@ func (d *mpDecoder) list(depth int) ([]any, bool, error) {
 	if err != nil || !ok {
 		return nil, ok, err
 	}
-	l := make([]any, n)
-	for i := range l {
-		if l[i], err = d.value(depth + 1); err != nil {
+	l := make([]any, 0, min(n, maxPrealloc))
+	for range n {
+		v, err := d.value(depth + 1)
+		if err != nil {
 			return nil, false, err
 		}
+		l = append(l, v)
 	}
 	return l, true, nil
 }
@@ -546,7 +548,7 @@ func (d *mpDecoder) dict(depth int) (map[string]any, bool, error) {
 	if err := d.need(2 * n); err != nil {
 		return nil, false, err
 	}
-	m := make(map[string]any, n)
+	m := make(map[string]any, min(n, maxPrealloc))
 	for range n {
 		start := d.pos
 		k, ok, err := d.str()
