@@ -36,7 +36,7 @@ var arities = [...]arity{
 
 // ErrorRequestTypeValid reports whether an ERROR message may answer a
 // request of type t: SUBSCRIBE, UNSUBSCRIBE, PUBLISH, REGISTER, UNREGISTER,
-// CALL or INVOCATION (spec basic messages.md "ERROR", SUMMARY §3). ERROR
+// CALL or INVOCATION (spec basic messages.md "ERROR"). ERROR
 // with another REQUEST.Type is a protocol violation. The spec never
 // answers CANCEL with ERROR (a canceled call gets ERROR for the CALL), so
 // CANCEL is not accepted.
@@ -62,7 +62,7 @@ func FromValue(v any) (Message, error) {
 }
 
 // FromList converts a decoded wire list into its message, validating it
-// fully (spec basic messages.md "Message Definitions"; SUMMARY §2-§5):
+// fully (spec basic messages.md "Message Definitions", basic "URIs", "IDs"):
 //
 //   - the list is not empty and starts with a known type code (one of the
 //     24 message types);

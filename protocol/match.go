@@ -29,7 +29,7 @@ func (m MatchPolicy) Valid() bool {
 }
 
 // CheckURI checks the syntax of a concrete URI: a topic, procedure, realm,
-// error or close reason (spec basic "URIs", SUMMARY §5).
+// error or close reason (spec basic "URIs").
 //
 // Loose rules (strict false): the URI is valid UTF-8 and consists of one
 // or more non-empty components separated by '.'; a component contains no
@@ -163,7 +163,7 @@ func checkURI(u URI, strict, emptyOK, trailingDot bool) string {
 }
 
 // MatchURI reports whether the concrete URI u matches pattern under the
-// policy match (spec advanced "Pattern-based Registration", SUMMARY §14.7):
+// policy match (spec advanced "Pattern-based Registration"):
 //
 //   - [MatchExact] (or ""): u == pattern.
 //   - [MatchPrefix]: pattern is a string prefix of u. As in the spec's

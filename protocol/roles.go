@@ -26,7 +26,7 @@ func (r Role) Router() bool { return r == RoleBroker || r == RoleDealer }
 
 // Feature is an Advanced Profile feature flag, announced as
 // roles.<role>.features.<feature> = true (spec advanced "Feature
-// Announcement" and each feature's section; SUMMARY §7).
+// Announcement" and each feature's section).
 type Feature string
 
 // Feature flags of the Advanced Profile, with the spec section that
@@ -65,7 +65,7 @@ const (
 )
 
 // featureAliases maps spellings found in the spec text to the canonical
-// flag (SUMMARY §20): the progressive-call-invocations section writes
+// flag: the progressive-call-invocations section writes
 // "call_cancelling", the sharded-subscription section "shareded_subscriptions".
 var featureAliases = map[Feature]Feature{
 	"call_cancelling":        FeatureCallCanceling,

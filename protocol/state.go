@@ -3,7 +3,7 @@ package protocol
 import "strconv"
 
 // State is the state of a WAMP session as one peer sees it (spec basic
-// "Session Lifecycle", state chart and transition table; SUMMARY §6.3).
+// "Session Lifecycle", state chart and transition table).
 type State uint8
 
 // Session states. The zero value is StateClosed.
@@ -131,7 +131,7 @@ var (
 // message and what to do with it.
 //
 // The table (spec basic "Session Lifecycle" transitions 1-14 and
-// "Protocol Errors"; SUMMARY §6.3, §6.4):
+// "Protocol Errors"):
 //
 //	state         side    message                            next          action
 //	any but Closed/Failed  ABORT                             Closed        process

@@ -9,7 +9,7 @@ type outcome struct {
 	action Action
 }
 
-// receiveTable restates SUMMARY §6.3/§6.4 and basic "Session Lifecycle"
+// receiveTable restates basic "Session Lifecycle" and "Protocol Errors"
 // as data: per side and state, the outcome for listed message types and
 // the outcome for every other type (unknown codes included).
 var receiveTable = map[Side]map[State]struct {
