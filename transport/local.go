@@ -33,7 +33,7 @@ func LocalPair(queue int) (Peer, Peer) {
 	}
 	a2b := make(chan protocol.Message, queue)
 	b2a := make(chan protocol.Message, queue)
-	link := &localLink{done: make(chan struct{})}
+	link := &localLink{done: make(chan struct{}), a2b: a2b, b2a: b2a}
 	return &localPeer{link: link, in: b2a, out: a2b}, &localPeer{link: link, in: a2b, out: b2a}
 }
 
@@ -42,7 +42,19 @@ type localLink struct {
 	once sync.Once
 	done chan struct{}
 	err  error // Recv's error after the close; written once before done is closed
+	a2b  chan protocol.Message
+	b2a  chan protocol.Message
 }
+
+// closeMark is queued by Close to wake a Recv blocked on an empty queue;
+// Recv never returns it. (A plain channel receive is cheaper than a select
+// on the queue and done, and the local round trip is on every in-process
+// call.)
+var closeMark protocol.Message = (*closeMarker)(nil)
+
+type closeMarker struct{}
+
+func (*closeMarker) Type() protocol.MessageType { return 0 }
 
 // localPeer is one end of a local link.
 type localPeer struct {
@@ -58,22 +70,27 @@ var (
 
 // Recv implements Peer.
 func (p *localPeer) Recv() (protocol.Message, error) {
-	// Deliver what was queued before the close, then report the close.
-	select {
-	case m := <-p.in:
-		return m, nil
-	default:
-	}
-	select {
-	case m := <-p.in:
-		return m, nil
-	case <-p.link.done:
+	for {
+		// Deliver what was queued before the close, then report the close.
 		select {
 		case m := <-p.in:
+			if m == closeMark {
+				continue
+			}
 			return m, nil
 		default:
 		}
-		return nil, p.link.err
+		select {
+		case <-p.link.done:
+			return nil, p.link.err
+		default:
+		}
+		// The queue was empty and the link open. If Close comes now, it
+		// queues closeMark unless the queue is full, and then this receive
+		// does not block either; the loop then sees done.
+		if m := <-p.in; m != closeMark {
+			return m, nil
+		}
 	}
 }
 
@@ -103,6 +120,12 @@ func (p *localPeer) Close(reason error) error {
 			p.link.err = fmt.Errorf("%w: %w", ErrClosed, reason)
 		}
 		close(p.link.done)
+		for _, ch := range []chan protocol.Message{p.link.a2b, p.link.b2a} {
+			select {
+			case ch <- closeMark:
+			default:
+			}
+		}
 	})
 	return nil
 }

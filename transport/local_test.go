@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/serialize"
@@ -121,4 +122,51 @@ func ExampleLocalPair() {
 	// com.example.add [2 3]
 	// transport: peer closed: bye
 	// map[type:local]
+}
+
+// TestLocalCloseWakesRecv: a Recv blocked on an empty queue returns when
+// either end closes, also when the queue is full at the moment of the
+// close.
+func TestLocalCloseWakesRecv(t *testing.T) {
+	tests := []struct {
+		name      string
+		queued    int // messages queued to the receiver before the close
+		closeSelf bool
+	}{
+		{"other end, empty", 0, false},
+		{"own end, empty", 0, true},
+		{"other end, full", 4, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := transport.LocalPair(4)
+			for range tt.queued {
+				if err := a.Send(context.Background(), &protocol.Published{Request: 1, Publication: 1}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := make(chan error, 1)
+			go func() {
+				for {
+					if _, err := b.Recv(); err != nil {
+						got <- err
+						return
+					}
+				}
+			}()
+			closer := a
+			if tt.closeSelf {
+				closer = b
+			}
+			_ = closer.Close(errors.New("done"))
+			select {
+			case err := <-got:
+				if !errors.Is(err, transport.ErrClosed) {
+					t.Errorf("Recv() = %v, want ErrClosed", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Recv() did not return after Close")
+			}
+		})
+	}
 }
