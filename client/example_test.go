@@ -156,3 +156,25 @@ func ExampleJoin_abort() {
 	}
 	// Output: refused: wamp.error.no_such_realm
 }
+
+// Dial picks the transport from the URL; see the package documentation
+// for the schemes. (Not run: it needs a router listening.)
+func ExampleDial() {
+	ctx := context.Background()
+	c, err := client.Dial(ctx, "ws://127.0.0.1:8080/ws", client.Config{
+		Realm:  "realm1",
+		AuthID: "alice",
+		Auth: []client.Authenticator{
+			client.AuthFunc("ticket", func(ctx context.Context, ch *protocol.Challenge) (*protocol.Authenticate, error) {
+				return &protocol.Authenticate{Signature: "secret-ticket"}, nil
+			}),
+		},
+	})
+	if err != nil {
+		fmt.Println("dial:", err)
+		return
+	}
+	defer c.Close()
+	// Other URLs: "tcp://127.0.0.1:8081", "tcps://router.example.com:443",
+	// "unix:///run/wampd.sock".
+}
