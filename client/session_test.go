@@ -119,8 +119,11 @@ func TestJoinChallenge(t *testing.T) {
 	cfg := client.Config{Realm: "realm1", AuthID: "alice", Auth: []client.Authenticator{ticket}, Logger: quietLogger()}
 	ch := async(func() (*client.Client, error) { return client.Join(context.Background(), cp, cfg) })
 	w.recv() // HELLO
-	w.send(&protocol.Challenge{AuthMethod: "ticket", Extra: protocol.Dict{}})
-	w.expect(&protocol.Authenticate{Signature: "secret", Extra: protocol.Dict{}})
+	// Two rounds (spec: more than one round is allowed, e.g. 2FA).
+	for range 2 {
+		w.send(&protocol.Challenge{AuthMethod: "ticket", Extra: protocol.Dict{}})
+		w.expect(&protocol.Authenticate{Signature: "secret", Extra: protocol.Dict{}})
+	}
 	w.send(&protocol.Welcome{Session: 9, Details: routerWelcome(false)})
 	c, err := await(t, ch)
 	if err != nil {
