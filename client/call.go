@@ -348,16 +348,21 @@ type invState struct {
 	interrupted bool
 }
 
-// invoke starts the handler of an INVOCATION on its own goroutine.
-func (c *Client) invoke(m *protocol.Invocation) {
+// invoke starts the handler of an INVOCATION on its own goroutine. An
+// INVOCATION reusing the id of one still running is a protocol violation.
+func (c *Client) invoke(m *protocol.Invocation) error {
 	c.mu.Lock()
+	if c.invs[m.Request] != nil {
+		c.mu.Unlock()
+		return c.violation("INVOCATION %d while invocation %d is running", m.Request, m.Request)
+	}
 	r := c.regs[m.Registration]
 	if r == nil {
 		c.mu.Unlock()
 		// Unregistered meanwhile (or never known).
 		c.send(&protocol.Error{RequestType: protocol.TypeInvocation, Request: m.Request,
 			Details: protocol.Dict{}, URI: protocol.ErrNoSuchRegistration})
-		return
+		return nil
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	st := &invState{cancel: cancel}
@@ -380,6 +385,7 @@ func (c *Client) invoke(m *protocol.Invocation) {
 		inv.Procedure = protocol.URI(proc)
 	}
 	go c.runInvocation(ctx, st, inv)
+	return nil
 }
 
 func (c *Client) runInvocation(ctx context.Context, st *invState, inv *Invocation) {

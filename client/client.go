@@ -423,8 +423,7 @@ func (c *Client) dispatch(m protocol.Message) error {
 		c.event(m)
 		return nil
 	case *protocol.Invocation:
-		c.invoke(m)
-		return nil
+		return c.invoke(m)
 	case *protocol.Interrupt:
 		c.interrupt(m)
 		return nil

@@ -447,3 +447,21 @@ func TestCloseWaitsForHandlers(t *testing.T) {
 	}
 	w.expectClosed()
 }
+
+func TestDuplicateInvocationIsViolation(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	c, w := registered(t, func(ctx context.Context, _ *client.Invocation) (*client.Result, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil, nil
+	})
+	w.send(&protocol.Invocation{Request: 1, Registration: 5, Details: protocol.Dict{}})
+	w.send(&protocol.Invocation{Request: 1, Registration: 5, Details: protocol.Dict{}})
+	if a, ok := w.recv().(*protocol.Abort); !ok || a.Reason != protocol.ErrProtocolViolation {
+		t.Fatalf("client sent %#v, want ABORT protocol_violation", a)
+	}
+	wait(t, c.Done())
+}
