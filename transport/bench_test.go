@@ -91,7 +91,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			b.StopTimer()
 			_ = server.Close(nil)
 			_ = client.Close(nil)
-			<-echoDone
+			within(b, echoDone)
 		})
 	}
 }
@@ -138,7 +138,7 @@ func BenchmarkThroughput(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			if err := <-recvDone; err != nil {
+			if err := within(b, recvDone); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")

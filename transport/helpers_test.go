@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 
 // testWait bounds every wait in these tests; none of them should come
 // near it, it only turns a hang into a failure.
-const testWait = 3 * time.Second
+const testWait = 10 * time.Second
 
 // testContext returns a context that ends with the test or after testWait.
 func testContext(tb testing.TB) context.Context {
@@ -239,7 +239,7 @@ func rawServer(tb testing.TB, network string, cfg RawSocketConfig, handler func(
 	go func() { served <- srv.Serve(l) }()
 	tb.Cleanup(func() {
 		_ = srv.Close()
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
+		if err := within(tb, served); !errors.Is(err, ErrServerClosed) {
 			tb.Errorf("Serve() = %v, want ErrServerClosed", err)
 		}
 	})
@@ -273,4 +273,17 @@ var _ = serialize.JSON
 func allStacks() string {
 	b := make([]byte, 1<<20)
 	return string(b[:runtime.Stack(b, true)])
+}
+
+// within receives from ch, failing the test after testWait.
+func within[T any](tb testing.TB, ch <-chan T) T {
+	tb.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(testWait):
+		tb.Fatalf("nothing received within %v", testWait)
+		var zero T
+		return zero
+	}
 }

@@ -173,7 +173,7 @@ func TestDialRawSocketHandshakeTimeout(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("DialRawSocket() error = %v, want context.DeadlineExceeded", err)
 	}
-	if c := <-accepted; c != nil {
+	if c := within(t, accepted); c != nil {
 		c.Close()
 	}
 }
@@ -409,7 +409,7 @@ func TestRawSocketServerClose(t *testing.T) {
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-served; !errors.Is(err, ErrServerClosed) {
+	if err := within(t, served); !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve() = %v, want ErrServerClosed", err)
 	}
 	select {

@@ -292,7 +292,7 @@ func TestDialWebSocketTimeout(t *testing.T) {
 	if _, err := DialWebSocket(ctx, "ws://"+l.Addr().String()+"/ws", WebSocketDialConfig{}); err == nil {
 		t.Error("DialWebSocket() to a silent server succeeded")
 	}
-	if c := <-accepted; c != nil {
+	if c := within(t, accepted); c != nil {
 		c.Close()
 	}
 }
