@@ -95,6 +95,9 @@ type backend struct {
 	prefix string
 	invs   chan *client.Invocation
 	events chan *client.Event
+	// interrupted receives the invocation of PREFIX.slow once its context
+	// ended (INTERRUPT from the dealer).
+	interrupted chan *client.Invocation
 }
 
 func startBackend(tb testing.TB, wr *wampkitRouter, prefix string) *backend {
@@ -110,7 +113,8 @@ func startBackend(tb testing.TB, wr *wampkitRouter, prefix string) *backend {
 		tb.Fatalf("client.Join: %v", err)
 	}
 	tb.Cleanup(func() { c.Close() })
-	b := &backend{c: c, prefix: prefix, invs: make(chan *client.Invocation, 64), events: make(chan *client.Event, 64)}
+	b := &backend{c: c, prefix: prefix, invs: make(chan *client.Invocation, 64), events: make(chan *client.Event, 64),
+		interrupted: make(chan *client.Invocation, 8)}
 	echo := func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		b.invs <- inv
 		return &client.Result{Args: inv.Args, Kwargs: inv.Kwargs}, nil
@@ -124,6 +128,40 @@ func startBackend(tb testing.TB, wr *wampkitRouter, prefix string) *backend {
 	}
 	if _, err := c.Register(ctx, b.uri("fail"), fail, nil); err != nil {
 		tb.Fatalf("register %s: %v", b.uri("fail"), err)
+	}
+	// Advanced profile: progressive results, caller identification and
+	// call canceling, which the router announces.
+	progress := func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		b.invs <- inv
+		if !inv.ReceiveProgress() {
+			return nil, &protocol.Error{URI: "wampkit.interop.error.no_progress"}
+		}
+		for i := 1; i <= 3; i++ {
+			if err := inv.SendProgress(ctx, protocol.List{i}, nil); err != nil {
+				return nil, err
+			}
+		}
+		return &client.Result{Args: protocol.List{"done"}}, nil
+	}
+	whoami := func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		b.invs <- inv
+		return &client.Result{Args: protocol.List{inv.Caller}}, nil
+	}
+	slow := func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		b.invs <- inv
+		if inv.ReceiveProgress() {
+			if err := inv.SendProgress(ctx, protocol.List{"started"}, nil); err != nil {
+				return nil, err
+			}
+		}
+		<-ctx.Done() // until INTERRUPT, or the session ends
+		b.interrupted <- inv
+		return nil, ctx.Err()
+	}
+	for name, h := range map[string]client.InvocationHandler{"progress": progress, "whoami": whoami, "slow": slow} {
+		if _, err := c.Register(ctx, b.uri(name), h, nil); err != nil {
+			tb.Fatalf("register %s: %v", b.uri(name), err)
+		}
 	}
 	if _, err := c.Subscribe(ctx, b.uri("topic"), func(ev *client.Event) { b.events <- ev }, nil); err != nil {
 		tb.Fatalf("subscribe %s: %v", b.uri("topic"), err)

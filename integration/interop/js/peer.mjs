@@ -22,11 +22,23 @@
 //	binary     call PREFIX.echo with 256 bytes 0x00..0xff, report them as hex
 //	error      call PREFIX.fail, report the application error
 //	publish    publish the standard payload to PREFIX.topic (acknowledged)
-//	subscribe  subscribe to PREFIX.topic, print {"ready":true}, report the
-//	           first event
+//	subscribe  subscribe to PREFIX.topic, print {"ready":true,"session":N},
+//	           report the first event (and its publisher, if disclosed)
 //	callee     register PREFIX.echo (returns its arguments), PREFIX.fail
-//	           (raises wampkit.interop.error.app) and PREFIX.stop; print
-//	           {"ready":true}; report the invocations when PREFIX.stop is called
+//	           (raises wampkit.interop.error.app), PREFIX.whoami (returns
+//	           the disclosed caller) and PREFIX.stop; print {"ready":true};
+//	           report the invocations when PREFIX.stop is called
+//
+// Advanced-profile scenarios, for features the router announces:
+//
+//	progress      call PREFIX.progress asking for progressive results
+//	disclose      call PREFIX.whoami with disclose_me
+//	cancel        call PREFIX.slow, CANCEL (mode kill) on its first
+//	              progressive result, report the error (Autobahn|JS)
+//	publish_self  subscribe to PREFIX.topic, publish there with
+//	              exclude_me=false and disclose_me, report the own event
+//	pattern       subscribe to PREFIX.pfx (prefix) and PREFIX.wc..leaf
+//	              (wildcard), print ready, report one event of each
 //
 // Lines on stdout: at most one {"ready":true} line, then exactly one result
 // line. Binary values in results are written as {"$hex":"..."}.
@@ -120,6 +132,14 @@ class AppError extends Error {
   }
 }
 
+// publishOptions maps the scenarios' publish options to PUBLISH.Options.
+function publishOptions(o) {
+  const options = {};
+  if (o.excludeMe !== undefined) options.exclude_me = o.excludeMe;
+  if (o.discloseMe) options.disclose_me = true;
+  return options;
+}
+
 async function autobahnSession() {
   // Autobahn|JS uses the global WebSocket of Node 22+; give Node 20 the ws one.
   globalThis.WebSocket ??= WebSocket;
@@ -159,13 +179,28 @@ async function autobahnSession() {
   };
   return {
     info: { session: s.id, roles: session.details.roles, details: session.details },
-    async call(uri, args, kwargs) {
-      try {
-        const r = await s.call(uri, args, kwargs);
-        // Autobahn|JS returns a bare value for a single positional result
-        // and no kwargs, and a Result object otherwise.
+    // call options: onProgress(args, kwargs), discloseMe, cancelOnProgress
+    // (send CANCEL mode "kill" when the first progressive result arrives).
+    async call(uri, args, kwargs, o = {}) {
+      // Autobahn|JS returns a bare value for a single positional result
+      // and no kwargs, and a Result object otherwise.
+      const unpack = (r) => {
         if (r instanceof autobahn.Result) return { args: r.args ?? [], kwargs: r.kwargs ?? {} };
         return { args: r === undefined ? [] : [r], kwargs: {} };
+      };
+      const options = {};
+      if (o.onProgress || o.cancelOnProgress) options.receive_progress = true;
+      if (o.discloseMe) options.disclose_me = true;
+      const p = s.call(uri, args, kwargs, options);
+      try {
+        // Progressive results arrive through the third callback of the
+        // when.js promise Autobahn|JS uses.
+        return unpack(await new Promise((resolve, reject) => {
+          p.then(resolve, reject, (r) => {
+            if (o.onProgress) o.onProgress(unpack(r).args, unpack(r).kwargs);
+            if (o.cancelOnProgress) p.cancel({ mode: 'kill' });
+          });
+        }));
       } catch (e) {
         throw wrapErr(e);
       }
@@ -173,7 +208,7 @@ async function autobahnSession() {
     async register(uri, fn) {
       await s.register(uri, (args, kwargs, details) => {
         try {
-          const r = fn(args ?? [], kwargs ?? {}, details);
+          const r = fn(args ?? [], kwargs ?? {}, { caller: details?.caller });
           return new autobahn.Result(r.args, r.kwargs);
         } catch (e) {
           if (e instanceof AppError) throw new autobahn.Error(e.uri, e.args, e.kwargs);
@@ -181,16 +216,17 @@ async function autobahnSession() {
         }
       });
     },
-    async publish(uri, args, kwargs) {
+    async publish(uri, args, kwargs, o = {}) {
       try {
-        const p = await s.publish(uri, args, kwargs, { acknowledge: true });
+        const p = await s.publish(uri, args, kwargs, { acknowledge: true, ...publishOptions(o) });
         return { publication: p.id };
       } catch (e) {
         throw wrapErr(e);
       }
     },
-    async subscribe(uri, fn) {
-      await s.subscribe(uri, (args, kwargs, details) => fn(args ?? [], kwargs ?? {}, details));
+    async subscribe(uri, fn, o = {}) {
+      const options = o.match ? { match: o.match } : undefined;
+      await s.subscribe(uri, (args, kwargs, details) => fn(args ?? [], kwargs ?? {}, { publisher: details?.publisher, topic: details?.topic }), options);
     },
     async leave() {
       await new Promise((resolve) => {
@@ -230,9 +266,13 @@ async function wampySession() {
   };
   return {
     info: { session: w.getSessionId(), roles: details?.roles, details },
-    async call(uri, args, kwargs) {
+    async call(uri, args, kwargs, o = {}) {
+      const options = {};
+      if (o.onProgress) options.progress_callback = ({ argsList, argsDict }) => o.onProgress(argsList ?? [], argsDict ?? {});
+      if (o.discloseMe) options.disclose_me = true;
+      if (o.cancelOnProgress) throw new Error('wampy adapter: cancel not implemented');
       try {
-        const r = await w.call(uri, { argsList: args, argsDict: kwargs });
+        const r = await w.call(uri, { argsList: args, argsDict: kwargs }, options);
         return { args: r.argsList ?? [], kwargs: r.argsDict ?? {} };
       } catch (e) {
         throw wrapErr(e);
@@ -241,7 +281,7 @@ async function wampySession() {
     async register(uri, fn) {
       await w.register(uri, ({ argsList, argsDict, details: d }) => {
         try {
-          const r = fn(argsList ?? [], argsDict ?? {}, d);
+          const r = fn(argsList ?? [], argsDict ?? {}, { caller: d?.caller });
           return { argsList: r.args, argsDict: r.kwargs };
         } catch (e) {
           if (e instanceof AppError) {
@@ -253,17 +293,18 @@ async function wampySession() {
         }
       });
     },
-    async publish(uri, args, kwargs) {
+    async publish(uri, args, kwargs, o = {}) {
       try {
-        const r = await w.publish(uri, { argsList: args, argsDict: kwargs }, { acknowledge: true });
+        const r = await w.publish(uri, { argsList: args, argsDict: kwargs }, { acknowledge: true, ...publishOptions(o) });
         return { publication: r?.publicationId };
       } catch (e) {
         throw wrapErr(e);
       }
     },
-    async subscribe(uri, fn) {
-      const options = opts['explicit-options'] ? { match: 'exact', get_retained: false } : undefined;
-      await w.subscribe(uri, ({ argsList, argsDict, details: d }) => fn(argsList ?? [], argsDict ?? {}, d), options);
+    async subscribe(uri, fn, o = {}) {
+      let options;
+      if (opts['explicit-options'] || o.match) options = { match: o.match ?? 'exact', get_retained: false };
+      await w.subscribe(uri, ({ argsList, argsDict, details: d }) => fn(argsList ?? [], argsDict ?? {}, { publisher: d?.publisher, topic: d?.topic }), options);
     },
     async leave() {
       await w.disconnect();
@@ -303,9 +344,60 @@ const scenarios = {
     const first = new Promise((resolve) => {
       got = resolve;
     });
-    await s.subscribe(`${opts.prefix}.topic`, (args, kwargs) => got({ args, kwargs }));
-    emit({ ready: true });
+    await s.subscribe(`${opts.prefix}.topic`, (args, kwargs, d) => got({ args, kwargs, publisher: d.publisher ?? null }));
+    emit({ ready: true, session: s.info.session });
     return await first;
+  },
+  // Advanced profile, where the router announces the feature.
+  async progress(s) {
+    const progress = [];
+    const r = await s.call(`${opts.prefix}.progress`, ['count'], {}, { onProgress: (args) => progress.push(args) });
+    return { progress, args: r.args };
+  },
+  async disclose(s) {
+    const r = await s.call(`${opts.prefix}.whoami`, [], {}, { discloseMe: true });
+    return { session: s.info.session, args: r.args };
+  },
+  async cancel(s) {
+    try {
+      const r = await s.call(`${opts.prefix}.slow`, [], {}, { cancelOnProgress: true });
+      throw new Error(`call succeeded, want it canceled: ${JSON.stringify(plain(r))}`);
+    } catch (e) {
+      if (e instanceof Error) throw e;
+      return { error: e.error, args: e.args ?? [], kwargs: e.kwargs ?? {} };
+    }
+  },
+  async publish_self(s) {
+    let got;
+    const own = new Promise((resolve) => {
+      got = resolve;
+    });
+    await s.subscribe(`${opts.prefix}.topic`, (args, kwargs, d) => got({ args, kwargs, publisher: d.publisher ?? null }));
+    const p = await s.publish(`${opts.prefix}.topic`, ['self'], { k: 'v' }, { excludeMe: false, discloseMe: true });
+    if (opts.lib === 'wampy') {
+      // wampy 8.0.2 sends exclude_me only when it is true
+      // (`...exclude_me ? { exclude_me } : {}`), so it cannot ask for its
+      // own events: the router rightly excludes the publisher.
+      return { session: s.info.session, publication: p.publication, own: null };
+    }
+    return { session: s.info.session, publication: p.publication, own: await own };
+  },
+  async pattern(s) {
+    const events = [];
+    let done;
+    const both = new Promise((resolve) => {
+      done = resolve;
+    });
+    const on = (via) => (args, kwargs, d) => {
+      events.push({ via, topic: d.topic ?? null, args });
+      if (events.length === 2) done();
+    };
+    await s.subscribe(`${opts.prefix}.pfx`, on('prefix'), { match: 'prefix' });
+    await s.subscribe(`${opts.prefix}.wc..leaf`, on('wildcard'), { match: 'wildcard' });
+    emit({ ready: true, session: s.info.session });
+    await both;
+    events.sort((a, b) => (a.via < b.via ? -1 : 1));
+    return { events };
   },
   async callee(s) {
     const invocations = [];
@@ -320,6 +412,10 @@ const scenarios = {
     await s.register(`${opts.prefix}.fail`, () => {
       invocations.push('fail');
       throw new AppError(ERROR_URI, ERROR_ARGS, ERROR_KWARGS);
+    });
+    await s.register(`${opts.prefix}.whoami`, (args, kwargs, d) => {
+      invocations.push('whoami');
+      return { args: [d.caller ?? null], kwargs: {} };
     });
     await s.register(`${opts.prefix}.stop`, () => {
       invocations.push('stop');

@@ -30,7 +30,7 @@ from autobahn.asyncio.wamp import ApplicationSession
 from autobahn.asyncio.websocket import WampWebSocketClientFactory
 from autobahn.wamp import serializer as wser
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import CallResult, ComponentConfig, PublishOptions
+from autobahn.wamp.types import CallOptions, CallResult, ComponentConfig, PublishOptions, RegisterOptions, SubscribeOptions
 
 # The standard payload; the Go test holds the same values (payload.go).
 ARGS = ["hello", 42, -7, 3.5, True, None, [1, "two"], {"k": "v"}]
@@ -139,13 +139,64 @@ async def s_publish(s, o, details):
 async def s_subscribe(s, o, details):
     first = asyncio.get_running_loop().create_future()
 
-    def on_event(*args, **kwargs):
+    def on_event(*args, details=None, **kwargs):
         if not first.done():
-            first.set_result({"args": list(args), "kwargs": kwargs})
+            first.set_result({"args": list(args), "kwargs": kwargs, "publisher": details.publisher})
 
-    await s.subscribe(on_event, o.prefix + ".topic")
-    emit({"ready": True})
+    await s.subscribe(on_event, o.prefix + ".topic", options=SubscribeOptions(details_arg="details"))
+    emit({"ready": True, "session": details.session})
     return await first
+
+
+# Advanced profile, where the router announces the feature. Autobahn|Python
+# 22.7 has no disclose_me option for callers and publishers (the router's
+# configuration decides), so "disclose" and "publish_self" are JS-only.
+
+async def s_progress(s, o, details):
+    progress = []
+
+    def on_progress(*args, **kwargs):
+        progress.append(list(args))
+
+    r = unpack_result(await s.call(o.prefix + ".progress", "count", options=CallOptions(on_progress=on_progress)))
+    return {"progress": progress, "args": r["args"]}
+
+
+async def s_cancel(s, o, details):
+    call = None
+
+    def on_progress(*args, **kwargs):
+        # Cancelling the future sends CANCEL (no mode: the dealer's
+        # default, "killnowait"... or whatever it picks) for the call.
+        call.cancel()
+
+    call = asyncio.ensure_future(s.call(o.prefix + ".slow", options=CallOptions(on_progress=on_progress)))
+    try:
+        r = await call
+    except asyncio.CancelledError:
+        return {"error": "asyncio.CancelledError", "args": [], "kwargs": {}}
+    except ApplicationError as e:
+        return {"error": e.error, "args": list(e.args), "kwargs": dict(e.kwargs or {})}
+    raise Exception("call succeeded, want it canceled: %r" % (r,))
+
+
+async def s_pattern(s, o, details):
+    events = []
+    both = asyncio.get_running_loop().create_future()
+
+    def on(via):
+        def handler(*args, details=None, **kwargs):
+            events.append({"via": via, "topic": details.topic, "args": list(args)})
+            if len(events) == 2 and not both.done():
+                both.set_result(None)
+        return handler
+
+    await s.subscribe(on("prefix"), o.prefix + ".pfx", options=SubscribeOptions(match="prefix", details_arg="details"))
+    await s.subscribe(on("wildcard"), o.prefix + ".wc..leaf", options=SubscribeOptions(match="wildcard", details_arg="details"))
+    emit({"ready": True, "session": details.session})
+    await both
+    events.sort(key=lambda e: e["via"])
+    return {"events": events}
 
 
 async def s_callee(s, o, details):
@@ -160,6 +211,30 @@ async def s_callee(s, o, details):
         invocations.append("fail")
         raise ApplicationError(ERROR_URI, *ERROR_ARGS, **ERROR_KWARGS)
 
+    def whoami(*args, details=None, **kwargs):
+        invocations.append("whoami")
+        return details.caller
+
+    async def progress(*args, details=None, **kwargs):
+        invocations.append("progress")
+        if details.progress is None:
+            raise ApplicationError("wampkit.interop.error.no_progress", "caller did not ask for progress")
+        for i in (1, 2, 3):
+            details.progress(i)
+        return "done"
+
+    async def slow(*args, details=None, **kwargs):
+        invocations.append("slow")
+        if details.progress:
+            details.progress("started")
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            # Autobahn|Python cancels the handler on INTERRUPT.
+            invocations.append("interrupted")
+            raise
+        return "not interrupted"
+
     def stop(*args, **kwargs):
         invocations.append("stop")
         # Answer first, then leave.
@@ -167,6 +242,9 @@ async def s_callee(s, o, details):
 
     await s.register(echo, o.prefix + ".echo")
     await s.register(fail_, o.prefix + ".fail")
+    await s.register(whoami, o.prefix + ".whoami", options=RegisterOptions(details_arg="details"))
+    await s.register(progress, o.prefix + ".progress", options=RegisterOptions(details_arg="details"))
+    await s.register(slow, o.prefix + ".slow", options=RegisterOptions(details_arg="details"))
     await s.register(stop, o.prefix + ".stop")
     emit({"ready": True})
     await stopped
@@ -181,6 +259,9 @@ SCENARIOS = {
     "publish": s_publish,
     "subscribe": s_subscribe,
     "callee": s_callee,
+    "progress": s_progress,
+    "cancel": s_cancel,
+    "pattern": s_pattern,
 }
 
 
