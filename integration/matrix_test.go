@@ -601,14 +601,14 @@ func testEventBurstDefaults(t *testing.T, e *env, l link) {
 		}
 		cancel()
 		if err != nil || in.len() != n {
-			t.Logf("DEFAULTS LOSE EVENTS: subscriber %d got %d of %d events: %v", j, in.len(), n, err)
+			t.Logf("DEFAULTS LOSE EVENTS (%v): subscriber %d got %d of %d events: %v", l, j, in.len(), n, err)
 		}
 		if err := checkOrder(in); err != nil {
 			t.Errorf("subscriber %d: %v", j, err)
 		}
 	}
-	t.Logf("burst of %d events: publisher retried %d times on ErrQueueFull; router dropped %d sessions for a full queue",
-		n, queueFull, e.log.count("outbound queue full")-dropsBefore)
+	t.Logf("%v: burst of %d events: publisher retried %d times on ErrQueueFull; router dropped %d sessions for a full queue",
+		l, n, queueFull, e.log.count("outbound queue full")-dropsBefore)
 }
 
 // testConcurrentCalls makes 200 calls at once on one session; each must
@@ -688,7 +688,7 @@ func testCalleeVanishes(t *testing.T, e *env, l link) {
 	if perr := asError(t, o.err); perr.URI != protocol.ErrCanceled {
 		t.Errorf("URI = %s, want %s", perr.URI, protocol.ErrCanceled)
 	}
-	t.Logf("caller failed %v after the callee's transport closed", o.at.Sub(start))
+	t.Logf("%v: caller failed %v after the callee's transport closed", l, o.at.Sub(start))
 	select {
 	case <-callee.Done():
 	case <-ctx.Done():
