@@ -32,7 +32,10 @@ type wampkitRouter struct {
 func startRouter(tb testing.TB) *wampkitRouter {
 	tb.Helper()
 	r, err := router.New(router.Config{
-		Realms: []router.RealmConfig{{Name: testRealm}},
+		Realms: []router.RealmConfig{
+			{Name: testRealm},
+			{Name: authRealm, Authenticators: []router.Authenticator{ticketAuth{}, craAuth{}}},
+		},
 		Logger: testLogger(tb),
 	})
 	if err != nil {

@@ -8,6 +8,7 @@
 //	node peer.mjs --lib autobahn|wampy --url ws://127.0.0.1:PORT/ \
 //	    --realm REALM --serializer json|msgpack|cbor --scenario NAME \
 //	    [--prefix URI_PREFIX] [--timeout MS] [--explicit-options]
+//	    [--authmethod ticket|wampcra --authid ID --secret SECRET]
 //
 // A RawSocket URL is written rs://127.0.0.1:PORT (Autobahn|JS only; it speaks
 // JSON only over RawSocket). Every option may also come from the environment:
@@ -84,6 +85,10 @@ const { values: opts } = parseArgs({
     // JSON drops but MessagePack (msgpackr: fixext 0xd4) and CBOR (0xf7)
     // encode, and a router rightly refuses (see README.md).
     'explicit-options': { type: 'boolean', default: false },
+    // Authentication: ticket or wampcra (unsalted), with --authid and --secret.
+    authmethod: { type: 'string', default: process.env.WAMP_AUTHMETHOD },
+    authid: { type: 'string', default: process.env.WAMP_AUTHID },
+    secret: { type: 'string', default: process.env.WAMP_SECRET },
   },
 });
 
@@ -158,11 +163,22 @@ async function autobahnSession() {
   } else {
     transport = { type: 'websocket', url: opts.url, serializers: [ser()] };
   }
+  const auth = {};
+  if (opts.authmethod) {
+    auth.authmethods = [opts.authmethod];
+    auth.authid = opts.authid;
+    auth.onchallenge = (session, method, extra) => {
+      if (method === 'ticket') return opts.secret;
+      if (method === 'wampcra') return autobahn.auth_cra.sign(opts.secret, extra.challenge);
+      throw new Error(`unexpected challenge ${method}`);
+    };
+  }
   const conn = new autobahn.Connection({
     realm: opts.realm,
     transports: [transport],
     max_retries: 0,
     retry_if_unreachable: false,
+    ...auth,
   });
   const session = await new Promise((resolve, reject) => {
     conn.onopen = (s, details) => resolve({ s, details });
@@ -249,14 +265,33 @@ async function wampySession() {
   }[opts.serializer];
   if (!ser) fail(`wampy: unknown serializer ${opts.serializer}`);
   if (!opts.url.startsWith('ws')) fail('wampy: WebSocket only');
+  const auth = {};
+  if (opts.authmethod) {
+    const { signManual } = await import('wampy/wampcra.js');
+    auth.authmethods = [opts.authmethod];
+    auth.authid = opts.authid;
+    auth.onChallenge = (method, extra) => {
+      if (method === 'ticket') return opts.secret;
+      if (method === 'wampcra') return signManual(opts.secret, extra.challenge);
+      throw new Error(`unexpected challenge ${method}`);
+    };
+  }
   const w = new Wampy(opts.url, {
+    ...auth,
     realm: opts.realm,
     ws: WebSocket,
     serializer: await ser(),
     autoReconnect: false,
     debug: false,
   });
-  const details = await w.connect();
+  let details;
+  try {
+    details = await w.connect();
+  } catch (e) {
+    // wampy's AbortError keeps the ABORT reason in errorUri.
+    if (e?.errorUri) throw new Error(`ABORT ${e.errorUri} ${JSON.stringify(e.details ?? {})}`);
+    throw e;
+  }
   const wrapErr = (e) => {
     // wampy rejects with a WampError (an Error) whose errorUri is the URI.
     if (e && typeof e.errorUri === 'string') {
@@ -314,7 +349,14 @@ async function wampySession() {
 
 const scenarios = {
   async join(s) {
-    return { session: s.info.session, roles: Object.keys(s.info.roles ?? {}).sort() };
+    const d = s.info.details ?? {};
+    return {
+      session: s.info.session,
+      roles: Object.keys(s.info.roles ?? {}).sort(),
+      authid: d.authid ?? null,
+      authrole: d.authrole ?? null,
+      authmethod: d.authmethod ?? null,
+    };
   },
   async call(s) {
     return await s.call(`${opts.prefix}.echo`, ARGS, KWARGS);

@@ -28,6 +28,7 @@ import urllib.parse
 from autobahn.asyncio.rawsocket import WampRawSocketClientFactory, WampRawSocketClientProtocol
 from autobahn.asyncio.wamp import ApplicationSession
 from autobahn.asyncio.websocket import WampWebSocketClientFactory
+from autobahn.wamp import auth
 from autobahn.wamp import serializer as wser
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallOptions, CallResult, ComponentConfig, PublishOptions, RegisterOptions, SubscribeOptions
@@ -58,6 +59,10 @@ def parse_args():
     p.add_argument("--scenario", default=env("WAMP_SCENARIO"))
     p.add_argument("--prefix", default=env("WAMP_PREFIX", "wampkit.interop"))
     p.add_argument("--timeout", type=float, default=float(env("WAMP_TIMEOUT", "20")))
+    # Authentication: ticket or wampcra (unsalted), with --authid and --secret.
+    p.add_argument("--authmethod", default=env("WAMP_AUTHMETHOD"))
+    p.add_argument("--authid", default=env("WAMP_AUTHID"))
+    p.add_argument("--secret", default=env("WAMP_SECRET"))
     a = p.parse_args()
     for k in ("url", "scenario"):
         if not getattr(a, k):
@@ -109,7 +114,13 @@ def unpack_result(r):
 
 
 async def s_join(s, o, details):
-    return {"session": details.session, "roles": sorted(s._router_roles.keys())}
+    return {
+        "session": details.session,
+        "roles": sorted(s._router_roles.keys()),
+        "authid": details.authid,
+        "authrole": details.authrole,
+        "authmethod": details.authmethod,
+    }
 
 
 async def s_call(s, o, details):
@@ -288,6 +299,19 @@ class Peer(ApplicationSession):
         self.opts = opts
         self.done = done
         self.disconnected = disconnected
+
+    def onConnect(self):
+        if not self.opts.authmethod:
+            return super().onConnect()
+        self.join(self.config.realm, authmethods=[self.opts.authmethod], authid=self.opts.authid)
+
+    def onChallenge(self, challenge):
+        if challenge.method == "ticket":
+            return self.opts.secret
+        if challenge.method == "wampcra":
+            sig = auth.compute_wcs(self.opts.secret, challenge.extra["challenge"])
+            return sig.decode("ascii") if isinstance(sig, bytes) else sig
+        raise Exception("unexpected challenge %s" % challenge.method)
 
     async def onJoin(self, details):
         try:
