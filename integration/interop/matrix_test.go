@@ -171,6 +171,7 @@ var scenarios = []scenario{
 	{name: "call_go_callee", run: testCallGoCallee},
 	{name: "call_go_callee_binary", binary: true, run: testCallGoCalleeBinary},
 	{name: "call_go_callee_error", run: testCallGoCalleeError},
+	{name: "call_go_callee_1mib", run: testLarge},
 	{name: "go_calls_peer_callee", run: testGoCallsPeer},
 	{name: "publish_to_go", run: testPublishToGo},
 	{name: "go_publishes_to_peer", run: testGoPublishes},
@@ -525,5 +526,23 @@ func testEligible(t *testing.T, c cell, b *backend, run runFunc) {
 	checkPayload(t, "event the peer received", res["args"], res["kwargs"], stdArgs, stdKw)
 	if res["publisher"] != float64(b.c.SessionID()) {
 		t.Errorf("peer saw publisher %v, want the Go session %d", res["publisher"], b.c.SessionID())
+	}
+}
+
+func testLarge(t *testing.T, c cell, b *backend, run runFunc) {
+	res := run(t, "large").result()
+	inv := b.nextInvocation(t)
+	wantLens := []any{1 << 20}
+	if s, ok := inv.Args[0].(string); !ok || len(s) != 1<<20 || s[:16] != "0123456789abcdef" {
+		t.Errorf("Go callee received %T of length %d, want the 1 MiB string", inv.Args[0], len(fmt.Sprint(inv.Args[0])))
+	}
+	if len(inv.Args) > 1 {
+		wantLens = append(wantLens, 1<<20)
+		if d, ok := inv.Args[1].([]byte); !ok || !bytes.Equal(d, bytes.Repeat([]byte{0xa5}, 1<<20)) {
+			t.Errorf("Go callee received %T, want 1 MiB of 0xa5 bytes", inv.Args[1])
+		}
+	}
+	if d := cmp.Diff(normal(t, wantLens), normal(t, res["lens"])); d != "" {
+		t.Errorf("lengths echoed to the peer (-want +got):\n%s", d)
 	}
 }

@@ -189,6 +189,13 @@ async function autobahnSession() {
     conn.open();
   });
   const s = session.s;
+  // After the join, the router ending the session (GOODBYE, ABORT, a lost
+  // transport) fails the scenario at once, with the reason.
+  let leaving = false;
+  conn.onclose = (reason, details) => {
+    if (!leaving) fail(`session closed by the router: ${reason} ${JSON.stringify(details)}`);
+    return true;
+  };
   const wrapErr = (e) => {
     if (e instanceof autobahn.Error) return { error: e.error, args: e.args, kwargs: e.kwargs };
     return e;
@@ -245,6 +252,7 @@ async function autobahnSession() {
       await s.subscribe(uri, (args, kwargs, details) => fn(args ?? [], kwargs ?? {}, { publisher: details?.publisher, topic: details?.topic }), options);
     },
     async leave() {
+      leaving = true;
       await new Promise((resolve) => {
         conn.onclose = () => {
           resolve();
@@ -276,8 +284,13 @@ async function wampySession() {
       throw new Error(`unexpected challenge ${method}`);
     };
   }
+  let leaving = false;
   const w = new Wampy(opts.url, {
     ...auth,
+    // wampy's onClose gets no reason: it does not report GOODBYE's.
+    onClose: () => {
+      if (!leaving) fail('session closed by the router (wampy does not report the reason)');
+    },
     realm: opts.realm,
     ws: WebSocket,
     serializer: await ser(),
@@ -342,6 +355,7 @@ async function wampySession() {
       await w.subscribe(uri, ({ argsList, argsDict, details: d }) => fn(argsList ?? [], argsDict ?? {}, { publisher: d?.publisher, topic: d?.topic }), options);
     },
     async leave() {
+      leaving = true;
       await w.disconnect();
     },
   };
@@ -360,6 +374,18 @@ const scenarios = {
   },
   async call(s) {
     return await s.call(`${opts.prefix}.echo`, ARGS, KWARGS);
+  },
+  async large(s) {
+    // 1 MiB of text (and of bytes where binary works): several WebSocket
+    // frames, a RawSocket length with the high bits in use.
+    const text = '0123456789abcdef'.repeat(65536);
+    const args = [text];
+    if (opts.serializer !== 'json') args.push(Buffer.alloc(1 << 20, 0xa5));
+    const r = await s.call(`${opts.prefix}.echo`, args, {});
+    const lens = r.args.map((a) => a.length);
+    if (r.args[0] !== text) throw new Error('1 MiB string came back changed');
+    if (args.length > 1 && Buffer.compare(Buffer.from(r.args[1]), args[1]) !== 0) throw new Error('1 MiB of bytes came back changed');
+    return { lens };
   },
   async binary(s) {
     const r = await s.call(`${opts.prefix}.echo`, [binaryPayload()], {});

@@ -127,6 +127,17 @@ async def s_call(s, o, details):
     return unpack_result(await s.call(o.prefix + ".echo", *ARGS, **KWARGS))
 
 
+async def s_large(s, o, details):
+    # 1 MiB of text and of bytes: several WebSocket frames, a RawSocket
+    # length with the high bits in use.
+    text = "0123456789abcdef" * 65536
+    data = b"\xa5" * (1 << 20)
+    r = unpack_result(await s.call(o.prefix + ".echo", text, data))
+    if r["args"] != [text, data]:
+        raise Exception("1 MiB payload came back changed")
+    return {"lens": [len(a) for a in r["args"]]}
+
+
 async def s_binary(s, o, details):
     r = unpack_result(await s.call(o.prefix + ".echo", BINARY))
     if not isinstance(r["args"][0], bytes):
@@ -266,6 +277,7 @@ SCENARIOS = {
     "join": s_join,
     "call": s_call,
     "binary": s_binary,
+    "large": s_large,
     "error": s_error,
     "publish": s_publish,
     "subscribe": s_subscribe,
