@@ -422,6 +422,13 @@ func (c *Client) runInvocation(ctx context.Context, st *invState, inv *Invocatio
 				"procedure", inv.Procedure, "error", err)
 			e.URI = ErrRuntimeError
 		}
+		if verr := protocol.Validate(e); verr != nil {
+			// The handler's error URI is not a valid URI: the transport
+			// would drop the ERROR and leave the caller waiting.
+			c.log.Warn("client: invocation handler returned an invalid error", "session", c.session,
+				"procedure", inv.Procedure, "error", verr)
+			e.URI, e.Args, e.Kwargs = ErrRuntimeError, nil, nil
+		}
 		reply = e
 	}
 

@@ -532,15 +532,22 @@ func (c *Client) undoLocked(p *pending, m protocol.Message) {
 	}
 }
 
-// sendRequestLocked numbers msg with the next request id, records p under
-// it (unless p is nil) and sends msg. On failure nothing is recorded and
-// the id is reused. c.mu must be held.
+// sendRequestLocked numbers msg with the next request id, validates it,
+// records p under the id (unless p is nil) and sends msg. On failure
+// nothing is recorded and the id is reused; an invalid message gives an
+// error wrapping protocol.ErrMalformed. c.mu must be held.
 func (c *Client) sendRequestLocked(ctx context.Context, p *pending, msg protocol.Message) error {
 	if c.state != protocol.StateEstablished {
 		return c.errClosedLocked()
 	}
 	id := protocol.NextID(c.lastID)
 	setRequest(msg, id)
+	// Refuse here what the router would refuse or a serializer could not
+	// encode (a bad URI, say): over a network transport such a message
+	// would be dropped after queueing and the request would never end.
+	if err := protocol.Validate(msg); err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
 	if err := c.peer.Send(ctx, msg); err != nil {
 		return fmt.Errorf("client: send: %w", err)
 	}

@@ -120,6 +120,13 @@
 //	var werr *protocol.Error
 //	if errors.As(err, &werr) && werr.URI == protocol.ErrNoSuchProcedure { ... }
 //
+// A request the router would refuse as malformed, such as a procedure or
+// topic that is not a valid URI (spec basic "URIs"), fails before it is
+// sent, with an error wrapping [protocol.ErrMalformed] (see
+// [protocol.Validate]). Payload values the session's serializer cannot
+// encode are not checked: a network transport drops such a message and
+// logs it, and the request waits until its context ends.
+//
 // A callee's handler sends a specific error by returning a *protocol.Error
 // (or an error wrapping one); any other error is logged and sent as
 // [ErrRuntimeError], so internal details stay local.

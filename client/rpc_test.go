@@ -465,3 +465,40 @@ func TestDuplicateInvocationIsViolation(t *testing.T) {
 	}
 	wait(t, c.Done())
 }
+
+func TestInvalidURIsRefusedLocally(t *testing.T) {
+	// Requests a router or serializer would refuse fail at once with an
+	// error wrapping protocol.ErrMalformed; nothing is sent and the request
+	// id is not used up.
+	c, w := join(t, routerWelcome(false), client.Config{})
+	ctx := context.Background()
+	const bad = "com..bad uri"
+	h := func(context.Context, *client.Invocation) (*client.Result, error) { return nil, nil }
+	calls := map[string]func() error{
+		"Call":      func() error { _, err := c.Call(ctx, bad); return err },
+		"Publish":   func() error { return c.Publish(ctx, bad) },
+		"Register":  func() error { _, err := c.Register(ctx, bad, h, nil); return err },
+		"Subscribe": func() error { _, err := c.Subscribe(ctx, bad, func(*client.Event) {}, nil); return err },
+		"Subscribe(wildcard)": func() error {
+			_, err := c.Subscribe(ctx, "com..x y", func(*client.Event) {}, &client.SubscribeOptions{Match: protocol.MatchWildcard})
+			return err
+		},
+	}
+	for name, f := range calls {
+		if err := f(); !errors.Is(err, protocol.ErrMalformed) {
+			t.Errorf("%s(%q) = %v, want an error wrapping protocol.ErrMalformed", name, bad, err)
+		}
+	}
+	ch := async(func() (*client.Result, error) { return c.Call(ctx, "com.ok") })
+	w.expect(&protocol.Call{Request: 1, Options: protocol.Dict{}, Procedure: "com.ok"})
+	w.send(&protocol.Result{Request: 1, Details: protocol.Dict{}})
+	await(t, ch)
+}
+
+func TestInvalidHandlerErrorURI(t *testing.T) {
+	_, w := registered(t, func(context.Context, *client.Invocation) (*client.Result, error) {
+		return nil, &protocol.Error{URI: "not a uri"}
+	})
+	w.send(&protocol.Invocation{Request: 1, Registration: 5, Details: protocol.Dict{}})
+	w.expect(&protocol.Error{RequestType: protocol.TypeInvocation, Request: 1, Details: protocol.Dict{}, URI: client.ErrRuntimeError})
+}
