@@ -32,8 +32,7 @@ func TestMatrix(t *testing.T) {
 		{"CallNoSuchProcedure", testCallNoSuchProcedure},
 		{"RegisterDuplicate", testRegisterDuplicate},
 		{"PublishAcknowledged", testPublishAcknowledged},
-		{"PublishInvalidTopic", testPublishInvalidTopic},
-		{"CallInvalidProcedure", testCallInvalidProcedure},
+		{"InvalidURIs", testInvalidURIs},
 		{"FanOut", testFanOut},
 		{"Unsubscribe", testUnsubscribe},
 		{"EventOrder", testEventOrder},
@@ -351,36 +350,52 @@ func testPublishAcknowledged(t *testing.T, e *env, l link) {
 	}
 }
 
-// invalidURIWait bounds the wait for the answer to a request with an
+// invalidURIWait bounds the wait for the answers to requests with an
 // invalid URI: the router answers at once, or the client refuses locally.
 const invalidURIWait = 10 * time.Second
 
-// testPublishInvalidTopic publishes, acknowledged, to a topic that breaks
-// the URI rules: the answer must be wamp.error.invalid_uri, from the
-// router or from the client itself, not silence.
-func testPublishInvalidTopic(t *testing.T, e *env, l link) {
+// testInvalidURIs makes every kind of request with a URI that breaks the
+// loose URI rules (SUMMARY §5). Each must fail promptly: with ERROR
+// wamp.error.invalid_uri from the router, or with a local error wrapping
+// protocol.ErrMalformed if the client or the transport refuses to send it.
+// Silence (waiting for an answer that never comes) is the failure.
+func testInvalidURIs(t *testing.T, e *env, l link) {
+	const bad = "com.matrix..bad uri"
 	ctx, cancel := context.WithTimeout(context.Background(), invalidURIWait)
 	defer cancel()
-	pub := e.join(t, l)
-	_, err := pub.DoPublish(ctx, &client.PublishRequest{Topic: "com.matrix..bad uri", Acknowledge: true})
-	if perr := asError(t, err); perr.URI != protocol.ErrInvalidURI {
-		t.Errorf("DoPublish(invalid URI): URI = %s, want %s", perr.URI, protocol.ErrInvalidURI)
+	c := e.join(t, l)
+	requests := []struct {
+		name string
+		do   func() error
+	}{
+		{"Call", func() error { _, err := c.Call(ctx, bad); return err }},
+		{"DoPublish(acknowledge)", func() error {
+			_, err := c.DoPublish(ctx, &client.PublishRequest{Topic: bad, Acknowledge: true})
+			return err
+		}},
+		{"Register", func() error { _, err := c.Register(ctx, bad, echo, nil); return err }},
+		{"Subscribe", func() error { _, err := c.Subscribe(ctx, bad, func(*client.Event) {}, nil); return err }},
 	}
-	if _, err := pub.DoPublish(ctx, &client.PublishRequest{Topic: "com.matrix.fine", Acknowledge: true}); err != nil {
-		t.Errorf("DoPublish after the invalid one: %v", err)
+	errs := make([]error, len(requests))
+	var wg sync.WaitGroup
+	for i, r := range requests {
+		wg.Go(func() { errs[i] = r.do() })
 	}
-}
-
-// testCallInvalidProcedure calls a procedure URI that breaks the URI
-// rules: the answer must be wamp.error.invalid_uri, from the router or
-// from the client itself, not silence.
-func testCallInvalidProcedure(t *testing.T, e *env, l link) {
-	ctx, cancel := context.WithTimeout(context.Background(), invalidURIWait)
-	defer cancel()
-	caller := e.join(t, l)
-	_, err := caller.Call(ctx, "com.matrix..bad uri")
-	if perr := asError(t, err); perr.URI != protocol.ErrInvalidURI {
-		t.Errorf("Call(invalid URI): URI = %s, want %s", perr.URI, protocol.ErrInvalidURI)
+	wg.Wait()
+	for i, r := range requests {
+		err := errs[i]
+		var perr *protocol.Error
+		switch {
+		case errors.As(err, &perr) && perr.URI == protocol.ErrInvalidURI:
+		case errors.Is(err, protocol.ErrMalformed):
+		default:
+			t.Errorf("%s(%q) = %v, want ERROR %s or an error wrapping protocol.ErrMalformed", r.name, bad, err, protocol.ErrInvalidURI)
+		}
+	}
+	// The session is still usable.
+	ctx2 := timeout(t)
+	if _, err := c.DoPublish(ctx2, &client.PublishRequest{Topic: "com.matrix.fine", Acknowledge: true}); err != nil {
+		t.Errorf("DoPublish after the invalid requests: %v", err)
 	}
 }
 
@@ -546,16 +561,28 @@ func testEventOrder(t *testing.T, e *env, l link) {
 	}
 }
 
-// testEventBurstDefaults publishes 10,000 events as fast as the client
-// lets it (only the last acknowledged) with the default configuration,
-// and reports whether any subscriber lost events or its session. It
-// documents the behaviour of the defaults; it fails only if events arrive
-// out of order or twice.
+// testEventBurstDefaults publishes 10,000 events to two subscribers with
+// the default configuration, in two ways, and reports whether any
+// subscriber lost events or its session:
+//
+//   - burst: as fast as the client lets it (only the last acknowledged),
+//   - acked: each publication acknowledged before the next one.
+//
+// It documents the behaviour of the defaults (look for "DEFAULTS LOSE
+// EVENTS" in the log); it fails only if events arrive out of order.
 func testEventBurstDefaults(t *testing.T, e *env, l link) {
-	const (
-		n     = 10000
-		topic = "com.matrix.burst"
-	)
+	for _, acked := range []bool{false, true} {
+		mode := "burst"
+		if acked {
+			mode = "acked"
+		}
+		t.Run(mode, func(t *testing.T) { probeBurst(t, e, l, mode, acked) })
+	}
+}
+
+func probeBurst(t *testing.T, e *env, l link, mode string, acked bool) {
+	const n = 10000
+	topic := protocol.URI("com.matrix.burst_" + mode)
 	ctx := timeout(t)
 	var subs []*client.Client
 	var ins []*inbox
@@ -570,7 +597,7 @@ func testEventBurstDefaults(t *testing.T, e *env, l link) {
 	queueFull := 0
 	for i := 0; i < n; {
 		var err error
-		if i == n-1 {
+		if acked || i == n-1 {
 			_, err = pub.DoPublish(ctx, &client.PublishRequest{Topic: topic, Args: protocol.List{i}, Acknowledge: true})
 		} else {
 			err = pub.Publish(ctx, topic, i)
@@ -596,19 +623,19 @@ func testEventBurstDefaults(t *testing.T, e *env, l link) {
 		case err = <-done:
 		case <-subs[j].Done():
 			cancel()
-			err = <-done
+			<-done
 			err = fmt.Errorf("session ended: %v", subs[j].Err())
 		}
 		cancel()
 		if err != nil || in.len() != n {
-			t.Logf("DEFAULTS LOSE EVENTS (%v): subscriber %d got %d of %d events: %v", l, j, in.len(), n, err)
+			t.Logf("DEFAULTS LOSE EVENTS (%v, %s): subscriber %d got %d of %d events: %v", l, mode, j, in.len(), n, err)
 		}
 		if err := checkOrder(in); err != nil {
 			t.Errorf("subscriber %d: %v", j, err)
 		}
 	}
-	t.Logf("%v: burst of %d events: publisher retried %d times on ErrQueueFull; router dropped %d sessions for a full queue",
-		l, n, queueFull, e.log.count("outbound queue full")-dropsBefore)
+	t.Logf("%v, %s: %d events: publisher retried %d times on ErrQueueFull; router dropped %d sessions for a full queue",
+		l, mode, n, queueFull, e.log.count("outbound queue full")-dropsBefore)
 }
 
 // testConcurrentCalls makes 200 calls at once on one session; each must
