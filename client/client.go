@@ -393,8 +393,11 @@ func (c *Client) dispatch(m protocol.Message) error {
 	c.mu.Unlock()
 	// One table decides what a client may receive in which state (WAMP
 	// spec, basic/sessions.md, "Session Lifecycle" and "Protocol Errors").
-	switch _, action := protocol.Receive(protocol.SideClient, state, m.Type()); action {
+	switch _, action := protocol.ReceiveMessage(protocol.SideClient, state, m); action {
 	case protocol.ActionViolation:
+		if e, ok := m.(*protocol.Error); ok {
+			return c.violation("ERROR for request type %v", e.RequestType)
+		}
 		return c.violation("unexpected message type %v in state %v", m.Type(), state)
 	case protocol.ActionIgnore:
 		return nil
@@ -412,12 +415,8 @@ func (c *Client) dispatch(m protocol.Message) error {
 	case *protocol.Result:
 		return c.reply(m.Request, protocol.TypeCall, m, !m.Details.Bool("progress"))
 	case *protocol.Error:
-		switch m.RequestType {
-		case protocol.TypeCall, protocol.TypeSubscribe, protocol.TypeUnsubscribe,
-			protocol.TypePublish, protocol.TypeRegister, protocol.TypeUnregister:
-		default:
-			return c.violation("ERROR for request type %v", m.RequestType)
-		}
+		// ReceiveMessage checked that a client may get an ERROR for
+		// m.RequestType; reply checks it matches the request.
 		return c.reply(m.Request, m.RequestType, m, true)
 	case *protocol.Event:
 		c.event(m)
