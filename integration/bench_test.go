@@ -57,7 +57,8 @@ func BenchmarkCall(b *testing.B) {
 			callee := e.join(b, l)
 			register(b, callee, "com.bench.echo", echo)
 			caller := e.join(b, l)
-			ctx := context.Background()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*testTimeout)
+			defer cancel()
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := caller.Call(ctx, "com.bench.echo", "hello"); err != nil {
@@ -77,7 +78,8 @@ func BenchmarkCallParallel(b *testing.B) {
 			callee := e.join(b, l)
 			register(b, callee, "com.bench.echo", echo)
 			caller := e.join(b, l)
-			ctx := context.Background()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*testTimeout)
+			defer cancel()
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
