@@ -53,8 +53,12 @@ type Client struct {
 	lastID   protocol.ID // last request id sent
 	pend     map[protocol.ID]*pending
 	subs     map[protocol.ID][]*Subscription // by router subscription id; copy on write
-	regs     map[protocol.ID]*Registration
-	invs     map[protocol.ID]*invState // running invocations by INVOCATION.Request
+	// unsubscribing counts the UNSUBSCRIBEs in flight per subscription id:
+	// a SUBSCRIBED naming such an id is for a subscription the router is
+	// about to remove, so that Subscribe is sent again (see reply).
+	unsubscribing map[protocol.ID]int
+	regs          map[protocol.ID]*Registration
+	invs          map[protocol.ID]*invState // running invocations by INVOCATION.Request
 }
 
 // Join establishes a WAMP session over peer (WAMP spec,
@@ -90,17 +94,18 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 		return nil, fmt.Errorf("client: join realm %q: %w", cfg.Realm, err)
 	}
 	c := &Client{
-		peer:    peer,
-		cfg:     cfg,
-		log:     cfg.Logger,
-		session: welcome.Session,
-		details: welcome.Details,
-		state:   protocol.StateEstablished,
-		done:    make(chan struct{}),
-		pend:    make(map[protocol.ID]*pending),
-		subs:    make(map[protocol.ID][]*Subscription),
-		regs:    make(map[protocol.ID]*Registration),
-		invs:    make(map[protocol.ID]*invState),
+		peer:          peer,
+		cfg:           cfg,
+		log:           cfg.Logger,
+		session:       welcome.Session,
+		details:       welcome.Details,
+		state:         protocol.StateEstablished,
+		done:          make(chan struct{}),
+		pend:          make(map[protocol.ID]*pending),
+		subs:          make(map[protocol.ID][]*Subscription),
+		unsubscribing: make(map[protocol.ID]int),
+		regs:          make(map[protocol.ID]*Registration),
+		invs:          make(map[protocol.ID]*invState),
 	}
 	if roles, err := protocol.ParseRoles(welcome.Details); err == nil {
 		c.roles = roles
@@ -484,6 +489,25 @@ func (c *Client) reply(id protocol.ID, want protocol.MessageType, m protocol.Mes
 	if final {
 		delete(c.pend, id)
 	}
+	if p.kind == protocol.TypeUnsubscribe {
+		if c.unsubscribing[p.subID]--; c.unsubscribing[p.subID] <= 0 {
+			delete(c.unsubscribing, p.subID)
+		}
+	}
+	if sub, ok := m.(*protocol.Subscribed); ok && c.unsubscribing[sub.Subscription] > 0 {
+		// The router processed this SUBSCRIBE before our UNSUBSCRIBE of the
+		// same (shared) subscription id, which will remove it. Subscribe
+		// again: that SUBSCRIBE reaches the router after the UNSUBSCRIBE.
+		if !p.abandoned {
+			msg := &protocol.Subscribe{Options: p.subOptions, Topic: p.sub.topic}
+			if err := c.sendRequestLocked(context.Background(), p, msg); err != nil {
+				p.err = err
+				p.wake()
+			}
+		}
+		c.mu.Unlock()
+		return nil
+	}
 	if p.abandoned {
 		c.undoLocked(p, m)
 		c.mu.Unlock()
@@ -510,25 +534,32 @@ func (c *Client) reply(id protocol.ID, want protocol.MessageType, m protocol.Mes
 // requester gave up: the router holds a subscription or registration
 // nobody wants, so it is released. c.mu must be held.
 func (c *Client) undoLocked(p *pending, m protocol.Message) {
-	var msg protocol.Message
-	var kind protocol.MessageType
+	var err error
 	switch m := m.(type) {
 	case *protocol.Subscribed:
 		if len(c.subs[m.Subscription]) > 0 {
 			return // another Subscribe of ours shares it
 		}
-		kind = protocol.TypeUnsubscribe
-		msg = &protocol.Unsubscribe{Subscription: m.Subscription}
+		q := &pending{kind: protocol.TypeUnsubscribe, abandoned: true}
+		err = c.unsubscribeLocked(context.Background(), q, m.Subscription)
 	case *protocol.Registered:
-		kind = protocol.TypeUnregister
-		msg = &protocol.Unregister{Registration: m.Registration}
-	default:
-		return
+		q := &pending{kind: protocol.TypeUnregister, abandoned: true}
+		err = c.sendRequestLocked(context.Background(), q, &protocol.Unregister{Registration: m.Registration})
 	}
-	q := &pending{kind: kind, abandoned: true}
-	if err := c.sendRequestLocked(context.Background(), q, msg); err != nil {
+	if err != nil {
 		c.log.Debug("client: cannot release abandoned subscription/registration", "error", err)
 	}
+}
+
+// unsubscribeLocked sends UNSUBSCRIBE for the subscription id with pending
+// p and counts it in flight. c.mu must be held.
+func (c *Client) unsubscribeLocked(ctx context.Context, p *pending, id protocol.ID) error {
+	p.subID = id
+	if err := c.sendRequestLocked(ctx, p, &protocol.Unsubscribe{Subscription: id}); err != nil {
+		return err
+	}
+	c.unsubscribing[id]++
+	return nil
 }
 
 // sendRequestLocked numbers msg with the next request id, validates it,

@@ -20,8 +20,10 @@ type pending struct {
 	err       error              // set when the session ends before the final reply
 	abandoned bool               // the waiter gave up; the reader cleans up
 
-	sub *Subscription // for TypeSubscribe: attached on SUBSCRIBED
-	reg *Registration // for TypeRegister: recorded on REGISTERED
+	sub        *Subscription // for TypeSubscribe: attached on SUBSCRIBED
+	subOptions protocol.Dict // for TypeSubscribe: SUBSCRIBE.Options, to subscribe again
+	subID      protocol.ID   // for TypeUnsubscribe: the subscription id
+	reg        *Registration // for TypeRegister: recorded on REGISTERED
 }
 
 // wake signals the waiter; it never blocks.
@@ -61,8 +63,8 @@ func newPending(kind protocol.MessageType) *pending {
 // next waits for the next reply to p and takes it. It returns the reply, or
 // the session's end error, or (with gaveUp set) the context's cause after
 // removing p from the pending requests -- unless a reply won the race, which
-// is then returned instead. For subscribe and register requests p stays
-// recorded as abandoned so that a late success is undone.
+// is then returned instead. Requests other than calls and publications stay
+// recorded as abandoned, so that the reader still handles their reply.
 func (c *Client) next(ctx context.Context, p *pending) (m protocol.Message, gaveUp bool, err error) {
 	for {
 		c.mu.Lock()
@@ -92,10 +94,14 @@ func (c *Client) next(ctx context.Context, p *pending) (m protocol.Message, gave
 			continue // the reply or the session's end came first
 		}
 		if c.pend[p.id] == p {
-			if p.kind == protocol.TypeSubscribe || p.kind == protocol.TypeRegister {
-				p.abandoned = true
-			} else {
+			switch p.kind {
+			case protocol.TypeCall, protocol.TypePublish:
 				delete(c.pend, p.id)
+			default:
+				// The reader must still see the reply: to undo a late
+				// subscription or registration, or to count an UNSUBSCRIBE
+				// as done.
+				p.abandoned = true
 			}
 		}
 		c.mu.Unlock()

@@ -215,6 +215,7 @@ func (c *Client) Subscribe(ctx context.Context, topic protocol.URI, handler Even
 	}
 	p := newPending(protocol.TypeSubscribe)
 	p.sub = s
+	p.subOptions = options
 	if _, err := c.request(ctx, p, &protocol.Subscribe{Options: options, Topic: topic}); err != nil {
 		return nil, err
 	}
@@ -260,7 +261,7 @@ func (c *Client) Unsubscribe(ctx context.Context, s *Subscription) error {
 		return nil
 	}
 	p := newPending(protocol.TypeUnsubscribe)
-	err := c.sendRequestLocked(ctx, p, &protocol.Unsubscribe{Subscription: s.id})
+	err := c.unsubscribeLocked(ctx, p, s.id)
 	if err == nil {
 		delete(c.subs, s.id)
 	}

@@ -280,3 +280,36 @@ func TestBoundedEventQueue(t *testing.T) {
 		t.Errorf("%d dropped events were delivered", len(handled))
 	}
 }
+
+func TestSubscribeCrossingUnsubscribe(t *testing.T) {
+	// A SUBSCRIBE for a topic crosses the UNSUBSCRIBE of the same shared
+	// subscription id: the router answers SUBSCRIBED with the old id, then
+	// removes it. The client subscribes again, so the new Subscription
+	// really receives events.
+	c, w := join(t, routerWelcome(false), client.Config{})
+	ctx := context.Background()
+	a := subscribe(t, c, w, 1, "com.t", 5, func(*client.Event) {}, nil)
+	events := make(chan *client.Event, 1)
+	sub := async(func() (*client.Subscription, error) {
+		return c.Subscribe(ctx, "com.t", func(ev *client.Event) { events <- ev }, nil)
+	})
+	w.expect(&protocol.Subscribe{Request: 2, Options: protocol.Dict{}, Topic: "com.t"})
+	unsub := async(func() (struct{}, error) { return struct{}{}, c.Unsubscribe(ctx, a) })
+	w.expect(&protocol.Unsubscribe{Request: 3, Subscription: 5})
+	// The router handles them in order.
+	w.send(&protocol.Subscribed{Request: 2, Subscription: 5})
+	w.send(&protocol.Unsubscribed{Request: 3})
+	if _, err := await(t, unsub); err != nil {
+		t.Fatalf("Unsubscribe: %v", err)
+	}
+	w.expect(&protocol.Subscribe{Request: 4, Options: protocol.Dict{}, Topic: "com.t"})
+	w.send(&protocol.Subscribed{Request: 4, Subscription: 6})
+	s, err := await(t, sub)
+	if err != nil || s.ID() != 6 {
+		t.Fatalf("Subscribe = %v, %v; want subscription 6", s, err)
+	}
+	w.send(&protocol.Event{Subscription: 6, Publication: 1, Details: protocol.Dict{}, Args: protocol.List{"x"}})
+	if ev := recvEvent(t, events); ev.Args[0] != "x" {
+		t.Errorf("event = %v", ev.Args)
+	}
+}
