@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -102,7 +103,7 @@ type cell struct {
 func (c cell) name() string { return c.lib.name + "/" + c.serializer + "/" + c.transport }
 
 func (c cell) prefix() string {
-	return "wampkit.interop." + c.lib.name + "_" + c.serializer + "_" + c.transport
+	return "wampkit.interop." + c.lib.name + "_" + strings.ReplaceAll(c.serializer, ".", "_") + "_" + c.transport
 }
 
 func cells() []cell {

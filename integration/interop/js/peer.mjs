@@ -153,6 +153,8 @@ async function autobahnSession() {
     json: () => new autobahn.serializer.JSONSerializer(),
     msgpack: () => new autobahn.serializer.MsgpackSerializer(),
     cbor: () => new autobahn.serializer.CBORSerializer(),
+    // "any": offer Autobahn|JS's default list and let the router choose.
+    any: () => undefined,
   }[opts.serializer];
   if (!ser) fail(`autobahn: unknown serializer ${opts.serializer}`);
   let transport;
@@ -161,7 +163,8 @@ async function autobahnSession() {
     if (opts.serializer !== 'json') fail('autobahn: RawSocket in Node speaks JSON only');
     transport = { type: 'rawsocket', host: u.hostname, port: Number(u.port) };
   } else {
-    transport = { type: 'websocket', url: opts.url, serializers: [ser()] };
+    transport = { type: 'websocket', url: opts.url };
+    if (ser()) transport.serializers = [ser()];
   }
   const auth = {};
   if (opts.authmethod) {
@@ -201,7 +204,7 @@ async function autobahnSession() {
     return e;
   };
   return {
-    info: { session: s.id, roles: session.details.roles, details: session.details },
+    info: { session: s.id, roles: session.details.roles, details: session.details, protocol: conn.transport?.info?.protocol },
     // call options: onProgress(args, kwargs), discloseMe, cancelOnProgress
     // (send CANCEL mode "kill" when the first progressive result arrives).
     async call(uri, args, kwargs, o = {}) {
@@ -370,6 +373,7 @@ const scenarios = {
       authid: d.authid ?? null,
       authrole: d.authrole ?? null,
       authmethod: d.authmethod ?? null,
+      protocol: s.info.protocol ?? null,
     };
   },
   async call(s) {

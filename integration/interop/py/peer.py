@@ -94,6 +94,10 @@ def fail(opts, msg):
 
 
 def make_serializer(name):
+    if name == "any":
+        return None  # Autobahn|Python's default list: the router chooses
+    if name == "json.batched":
+        return wser.JsonSerializer(batched=True)  # wamp.2.json.batched
     cls = {
         "json": wser.JsonSerializer,
         "msgpack": getattr(wser, "MsgPackSerializer", None),
@@ -120,6 +124,7 @@ async def s_join(s, o, details):
         "authid": details.authid,
         "authrole": details.authrole,
         "authmethod": details.authmethod,
+        "protocol": getattr(s._transport, "websocket_protocol_in_use", None),
     }
 
 
@@ -371,7 +376,7 @@ async def run(opts):
         if not hasattr(WampRawSocketClientProtocol, "transport_details"):
             factory.protocol = RawSocketClientProtocol
     elif u.scheme == "ws":
-        factory = WampWebSocketClientFactory(make, url=opts.url, serializers=[ser])
+        factory = WampWebSocketClientFactory(make, url=opts.url, serializers=[ser] if ser else None)
     else:
         raise Exception("unsupported URL %s" % opts.url)
     transport, _ = await loop.create_connection(factory, u.hostname, u.port)
