@@ -70,28 +70,39 @@ var (
 
 // Recv implements Peer.
 func (p *localPeer) Recv() (protocol.Message, error) {
-	for {
-		// Deliver what was queued before the close, then report the close.
-		select {
-		case m := <-p.in:
-			if m == closeMark {
-				continue
-			}
-			return m, nil
-		default:
-		}
-		select {
-		case <-p.link.done:
-			return nil, p.link.err
-		default:
-		}
-		// The queue was empty and the link open. If Close comes now, it
-		// queues closeMark unless the queue is full, and then this receive
-		// does not block either; the loop then sees done.
-		if m := <-p.in; m != closeMark {
-			return m, nil
-		}
+	// Deliver what was queued before the close, then report the close.
+	select {
+	case m := <-p.in:
+		return p.got(m)
+	default:
 	}
+	select {
+	case <-p.link.done:
+		return nil, p.link.err
+	default:
+	}
+	// The queue was empty and the link open. If Close comes now, it queues
+	// closeMark unless the queue is full, and then this receive does not
+	// block either.
+	return p.got(<-p.in)
+}
+
+// got returns a received message, or the close error for closeMark. The
+// mark is put back so that it also ends every later (or, against the
+// rules, concurrent) Recv.
+func (p *localPeer) got(m protocol.Message) (protocol.Message, error) {
+	if m != closeMark {
+		return m, nil
+	}
+	in := p.link.a2b
+	if p.out == p.link.a2b {
+		in = p.link.b2a
+	}
+	select {
+	case in <- closeMark:
+	default:
+	}
+	return nil, p.link.err
 }
 
 // Send implements Peer. It never blocks and does not use ctx.

@@ -164,6 +164,9 @@ func TestLocalCloseWakesRecv(t *testing.T) {
 				if !errors.Is(err, transport.ErrClosed) {
 					t.Errorf("Recv() = %v, want ErrClosed", err)
 				}
+				if _, err := b.Recv(); !errors.Is(err, transport.ErrClosed) {
+					t.Errorf("second Recv() = %v, want ErrClosed", err)
+				}
 			case <-time.After(5 * time.Second):
 				t.Fatal("Recv() did not return after Close")
 			}
