@@ -16,11 +16,13 @@ import (
 // Session states as the router tracks them in session.state (spec basic
 // "Session Lifecycle", SUMMARY §6.3): establishing (waiting for HELLO, or
 // authenticating), established (WELCOME sent), shutting down (the router
-// said GOODBYE and waits for the echo), closed.
+// said GOODBYE and waits for the echo), closing (the client said GOODBYE
+// and the router echoed it), closed.
 const (
 	stateEstablishing = uint32(protocol.StateEstablishing)
 	stateEstablished  = uint32(protocol.StateEstablished)
 	stateShuttingDown = uint32(protocol.StateShuttingDown)
+	stateClosing      = uint32(protocol.StateClosing)
 	stateClosed       = uint32(protocol.StateClosed)
 )
 
@@ -187,7 +189,12 @@ func (s *session) handle(m protocol.Message) string {
 	case *protocol.Cancel:
 		rm.dealer.cancel(s, m)
 	case *protocol.Goodbye:
+		// Closing (under mu, like Shutdown's GOODBYE) so that the router
+		// does not say GOODBYE itself after its echo.
+		s.mu.Lock()
+		s.state.Store(stateClosing)
 		s.send(&protocol.Goodbye{Reason: protocol.CloseGoodbyeAndOut})
+		s.mu.Unlock()
 		return endSession
 	case *protocol.Abort:
 		return endSession

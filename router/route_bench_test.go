@@ -1,0 +1,107 @@
+package router
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/transport"
+)
+
+// These benchmarks measure the router's own work per message, without the
+// transports and the goroutine hand-offs around it: sessions are attached
+// to sinkPeers that only keep the last message sent to them. The
+// end-to-end benchmarks through Router.Connect are in bench_test.go.
+
+// sinkPeer is a transport.Peer whose Send keeps the last message.
+type sinkPeer struct {
+	last protocol.Message
+	n    int
+}
+
+func (p *sinkPeer) Recv() (protocol.Message, error) { return nil, transport.ErrClosed }
+func (p *sinkPeer) Send(_ context.Context, m protocol.Message) error {
+	p.last = m
+	p.n++
+	return nil
+}
+func (p *sinkPeer) Close(error) error { return nil }
+
+// benchSession returns an established session of realm1 on a sinkPeer.
+func benchSession(tb testing.TB, r *Router, features bool) (*session, *sinkPeer) {
+	tb.Helper()
+	p := &sinkPeer{}
+	s := newSession(r, p)
+	details := protocol.Dict{"roles": map[string]any{"caller": map[string]any{}, "callee": map[string]any{},
+		"publisher": map[string]any{}, "subscriber": map[string]any{}}}
+	if features {
+		f := map[string]any{"features": map[string]any{"call_canceling": true, "progressive_call_results": true}}
+		details["roles"].(map[string]any)["callee"] = f
+	}
+	if reason, msg := s.join(context.Background(), &protocol.Hello{Realm: "realm1", Details: details}); reason != "" {
+		tb.Fatalf("join: %s %s", reason, msg)
+	}
+	return s, p
+}
+
+func benchRouter(tb testing.TB) *Router {
+	tb.Helper()
+	r, err := New(Config{Realms: []RealmConfig{{Name: "realm1"}}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { r.Close() })
+	return r
+}
+
+// BenchmarkRouteCall measures the router's work for one call round trip:
+// CALL -> INVOCATION, YIELD -> RESULT.
+func BenchmarkRouteCall(b *testing.B) {
+	r := benchRouter(b)
+	caller, _ := benchSession(b, r, false)
+	callee, calleePeer := benchSession(b, r, true)
+	rm := caller.realm
+	rm.dealer.register(callee, &protocol.Register{Request: 1, Procedure: "com.example.echo"})
+	args := protocol.List{"hello"}
+	b.ReportAllocs()
+	for i := range b.N {
+		call := protocol.Call{Request: protocol.ID(i + 1), Procedure: "com.example.echo", Args: args}
+		if v := rm.dealer.call(caller, &call); v != "" {
+			b.Fatal(v)
+		}
+		inv := calleePeer.last.(*protocol.Invocation)
+		y := protocol.Yield{Request: inv.Request, Args: inv.Args}
+		if v := rm.dealer.yield(callee, &y); v != "" {
+			b.Fatal(v)
+		}
+	}
+}
+
+// BenchmarkRouteEvent measures the router's work per delivered EVENT of a
+// publication to n subscribers of one topic.
+func BenchmarkRouteEvent(b *testing.B) {
+	for _, n := range []int{1, 1000} {
+		b.Run("subscribers="+strconv.Itoa(n), func(b *testing.B) {
+			r := benchRouter(b)
+			pub, _ := benchSession(b, r, false)
+			rm := pub.realm
+			for range n {
+				s, _ := benchSession(b, r, false)
+				rm.broker.subscribe(s, &protocol.Subscribe{Request: 1, Topic: "com.example.topic"})
+			}
+			// Pattern subscriptions elsewhere must not slow exact ones much.
+			s, _ := benchSession(b, r, false)
+			for i := range 100 {
+				rm.broker.subscribe(s, &protocol.Subscribe{Request: protocol.ID(i + 2),
+					Topic: protocol.URI("org.example." + strconv.Itoa(i)), Options: protocol.Dict{"match": "prefix"}})
+			}
+			args := protocol.List{"payload"}
+			b.ReportAllocs()
+			for i := range b.N {
+				rm.broker.publish(pub, &protocol.Publish{Request: protocol.ID(i + 1), Topic: "com.example.topic", Args: args})
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/event")
+		})
+	}
+}
