@@ -112,3 +112,58 @@ func TestCallAllocs(t *testing.T) {
 		t.Errorf("Call allocates %.1f times per round trip, want <= 5", allocs)
 	}
 }
+
+// BenchmarkEvent measures the client's side of event delivery over the
+// local link: the reader dispatching EVENT to a subscription's queue and
+// the subscription goroutine calling the handler.
+func BenchmarkEvent(b *testing.B) {
+	cp, rp := transport.LocalPair(1024)
+	w := newWire(b, rp)
+	defer func() {
+		rp.Close(nil)
+		for range w.in {
+		}
+	}()
+	ctx := context.Background()
+	joined := async(func() (*client.Client, error) {
+		return client.Join(ctx, cp, client.Config{Realm: "realm1", Logger: quietLogger()})
+	})
+	w.recv() // HELLO
+	w.send(&protocol.Welcome{Session: 1, Details: routerWelcome(false)})
+	c, err := await(b, joined)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { rp.Close(nil); c.Close() }()
+	got := make(chan struct{}, 1)
+	var n int
+	subscribed := async(func() (*client.Subscription, error) {
+		return c.Subscribe(ctx, "com.t", func(*client.Event) {
+			n++
+			if n == b.N {
+				got <- struct{}{}
+			}
+		}, nil)
+	})
+	w.recv() // SUBSCRIBE
+	w.send(&protocol.Subscribed{Request: 1, Subscription: 1})
+	if _, err := await(b, subscribed); err != nil {
+		b.Fatal(err)
+	}
+	ev := &protocol.Event{Subscription: 1, Publication: 1, Details: protocol.Dict{}, Args: protocol.List{1}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for {
+			err := rp.Send(ctx, ev)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, transport.ErrQueueFull) {
+				b.Fatal(err)
+			}
+			runtime.Gosched()
+		}
+	}
+	wait(b, got)
+}
