@@ -17,6 +17,9 @@
 // wamp.error.protocol_violation and a closed connection, while regular
 // sessions carry on.
 //
+// TestShutdown stops the router gracefully with a client of every transport
+// and serializer joined; each must get GOODBYE wamp.close.system_shutdown.
+//
 // # Benchmarks
 //
 // The benchmarks measure RPC round trips and event fan-out through a real
