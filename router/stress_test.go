@@ -92,8 +92,8 @@ func TestConcurrentSessions(t *testing.T) {
 	caller.callOK("com.example.final", callee)
 }
 
-// runCallee registers proc on p and answers up to n invocations, then
-// returns (leaving with whatever is pending).
+// runCallee registers proc on p and answers up to n invocations; it
+// returns early, leaving with invocations pending, on every fourth.
 func runCallee(p transport.Peer, proc protocol.URI, n int) {
 	ctx := context.Background()
 	p.Send(ctx, &protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": clientRoles()}})
@@ -111,7 +111,9 @@ func runCallee(p transport.Peer, proc protocol.URI, n int) {
 		answered++
 		switch inv.Request % 4 {
 		case 0:
-			// ignore: the caller gets canceled when we leave
+			// Leave without answering: the callers of every pending
+			// invocation get canceled.
+			return
 		case 1:
 			p.Send(ctx, &protocol.Yield{Request: inv.Request, Options: protocol.Dict{"progress": true}})
 			p.Send(ctx, &protocol.Yield{Request: inv.Request})
