@@ -638,6 +638,9 @@ func (p *rawPeer) readPayload(n int) ([]byte, error) {
 		p.rbuf = nil
 	}
 	if _, err := io.ReadFull(p.br, b); err != nil {
+		if errors.Is(err, io.EOF) { // the header promised a payload
+			err = io.ErrUnexpectedEOF
+		}
 		return nil, err
 	}
 	return b, nil
