@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +14,19 @@ import (
 	"github.com/wampkit/wampkit/router"
 	"github.com/wampkit/wampkit/transport"
 )
+
+// cpuTime returns the CPU time (user + system) the process has used;
+// benchmarks report it per operation next to ns/op. With several
+// goroutines it includes the scheduler's spinning, so it is an upper
+// bound of the work, but unlike ns/op it does not grow when other
+// processes take the CPU away.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // rawJoin connects to r and joins realm1 without a test reader: the
 // benchmark reads the peer itself.
@@ -76,6 +90,7 @@ func BenchmarkCall(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := cpuTime()
 	for i := range b.N {
 		if err := caller.Send(ctx, &protocol.Call{Request: protocol.ID(i + 1), Procedure: "com.example.echo", Args: args}); err != nil {
 			b.Fatal(err)
@@ -89,6 +104,7 @@ func BenchmarkCall(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 	callee.Close(nil)
 	<-done
 }
@@ -175,6 +191,7 @@ func benchmarkPublish(b *testing.B, n int) {
 	args := protocol.List{"payload"}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := cpuTime()
 	for start := 0; start < total; start += burst {
 		remaining.Store(int64(n))
 		for i := start; i < min(start+burst, total); i++ {
@@ -190,6 +207,7 @@ func benchmarkPublish(b *testing.B, n int) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(total)/float64(n), "ns/event")
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(total)/float64(n), "cpu-ns/event")
 	for _, p := range subs {
 		p.Close(nil)
 	}

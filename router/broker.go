@@ -276,20 +276,25 @@ func (b *broker) publishPatterns(p *publication) {
 }
 
 // deliver sends one EVENT to every eligible subscriber of sub. The EVENT
-// is one immutable value shared by all of them; wrapped in a
-// serialize.Shared it is encoded at most once per serializer.
+// is one immutable value shared by all of them; when there may be more
+// than one, it is wrapped in a serialize.Shared so that it is encoded at
+// most once per serializer.
 func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dict) {
 	subs := *sub.subscribers.Load()
 	if len(subs) == 0 || len(subs) == 1 && subs[0] == p.pub && p.excludeMe {
 		return
 	}
-	ev := serialize.NewShared(&protocol.Event{
+	var ev protocol.Message = &protocol.Event{
 		Subscription: sub.id,
 		Publication:  p.id,
 		Details:      details,
 		Args:         p.msg.Args,
 		Kwargs:       p.msg.Kwargs,
-	})
+	}
+	if len(subs) > 1 {
+		// More than one receiver: encode at most once per serializer.
+		ev = serialize.NewShared(ev)
+	}
 	for _, t := range subs {
 		if t == p.pub && p.excludeMe {
 			continue
