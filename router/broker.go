@@ -28,8 +28,8 @@ type broker struct {
 
 	patterns atomic.Int64 // number of pattern subscriptions
 	pmu      sync.RWMutex // guards prefix and wildcard; written under mu
-	prefix   prefixNode
-	wildcard wildNode
+	prefix   prefixNode[subscription]
+	wildcard wildNode[subscription]
 }
 
 type subKey struct {

@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/transport"
@@ -22,14 +23,27 @@ import (
 type dealer struct {
 	r *Router
 
-	mu    sync.Mutex // serializes register and unregister
-	procs sync.Map   // protocol.URI -> *registration; written under mu
+	mu    sync.Mutex               // serializes register and unregister
+	byKey map[regKey]*registration // guarded by mu: every registration
+	procs sync.Map                 // protocol.URI -> *registration with match exact; written under mu
+
+	patterns atomic.Int64 // number of pattern registrations
+	pmu      sync.RWMutex // guards prefix and wildcard; written under mu
+	prefix   prefixNode[registration]
+	wildcard wildNode[registration]
 }
 
-// registration is one registered procedure (single invocation policy).
+type regKey struct {
+	procedure protocol.URI
+	match     protocol.MatchPolicy
+}
+
+// registration is one registered procedure or procedure pattern (single
+// invocation policy).
 type registration struct {
 	id             protocol.ID
 	procedure      protocol.URI
+	match          protocol.MatchPolicy
 	callee         *session
 	discloseCaller bool // REGISTER.Options.disclose_caller
 	gone           bool // unregistered; guarded by callee.mu
@@ -54,7 +68,10 @@ const (
 	cancelKillNoWait = "killnowait"
 )
 
-func (d *dealer) init(r *Router) { d.r = r }
+func (d *dealer) init(r *Router) {
+	d.r = r
+	d.byKey = make(map[regKey]*registration)
+}
 
 // register handles REGISTER on the callee's goroutine.
 func (d *dealer) register(s *session, m *protocol.Register) {
@@ -65,27 +82,33 @@ func (d *dealer) register(s *session, m *protocol.Register) {
 		}
 		s.send(&protocol.Error{RequestType: protocol.TypeRegister, Request: m.Request, URI: uri, Args: args})
 	}
-	if match := m.Options.String("match"); match != "" && match != string(protocol.MatchExact) {
-		fail(protocol.ErrOptionNotAllowed, "pattern-based registration is not supported")
+	match := protocol.MatchPolicy(m.Options.String("match"))
+	if match == "" {
+		match = protocol.MatchExact
+	}
+	if !match.Valid() {
+		fail(protocol.ErrInvalidArgument, "unknown match policy "+string(match))
 		return
 	}
 	if invoke := m.Options.String("invoke"); invoke != "" && invoke != "single" {
 		fail(protocol.ErrOptionNotAllowed, "shared registration is not supported")
 		return
 	}
-	if err := protocol.CheckURI(m.Procedure, d.r.cfg.StrictURIs); err != nil {
+	if err := protocol.CheckPattern(m.Procedure, match, d.r.cfg.StrictURIs); err != nil {
 		fail(protocol.ErrInvalidURI, err.Error())
 		return
 	}
+	key := regKey{m.Procedure, match}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, taken := d.procs.Load(m.Procedure); taken {
+	if d.byKey[key] != nil {
 		fail(protocol.ErrProcedureAlreadyExists, "")
 		return
 	}
 	reg := &registration{
 		id:             d.r.regIDs.Next(),
 		procedure:      m.Procedure,
+		match:          match,
 		callee:         s,
 		discloseCaller: m.Options.Bool("disclose_caller"),
 	}
@@ -94,10 +117,10 @@ func (d *dealer) register(s *session, m *protocol.Register) {
 	// overtake REGISTERED (spec basic "Ordering Guarantees"), and every
 	// call made after the client has read REGISTERED finds it.
 	s.mu.Lock()
-	d.procs.Store(m.Procedure, reg)
+	d.addLocked(reg)
 	ok := s.send(&protocol.Registered{Request: m.Request, Registration: reg.id})
 	if !ok {
-		d.procs.CompareAndDelete(m.Procedure, reg)
+		d.removeLocked(reg)
 		reg.gone = true
 	}
 	s.mu.Unlock()
@@ -116,7 +139,7 @@ func (d *dealer) unregister(s *session, m *protocol.Unregister) {
 		return
 	}
 	d.mu.Lock()
-	d.procs.CompareAndDelete(reg.procedure, reg)
+	d.removeLocked(reg)
 	d.mu.Unlock()
 	delete(s.regs, reg.id)
 	// Calls that found the registration before it was removed but have
@@ -133,18 +156,21 @@ func (d *dealer) unregister(s *session, m *protocol.Unregister) {
 func (d *dealer) call(s *session, m *protocol.Call) string {
 	// A registered procedure passed the URI check at REGISTER, so the
 	// check is only needed on a miss.
-	v, ok := d.procs.Load(m.Procedure)
-	if !ok {
+	var reg *registration
+	if v, ok := d.procs.Load(m.Procedure); ok {
+		reg = v.(*registration)
+	} else {
 		if err := protocol.CheckURI(m.Procedure, d.r.cfg.StrictURIs); err != nil {
 			s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
 				URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
 			return ""
 		}
-		s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
-			URI: protocol.ErrNoSuchProcedure})
-		return ""
+		if reg = d.matchPattern(m.Procedure); reg == nil {
+			s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
+				URI: protocol.ErrNoSuchProcedure})
+			return ""
+		}
 	}
-	reg := v.(*registration)
 	callee := reg.callee
 	inv := &invocation{callID: m.Request, caller: s, callee: callee}
 	var details protocol.Dict
@@ -153,12 +179,18 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		if m.Options.Bool("progress") {
 			return "progressive call invocations are not supported"
 		}
-		if inv.progress || reg.discloseCaller || m.Options.Bool("disclose_me") {
-			details = make(protocol.Dict, 4)
-		}
 		if inv.progress {
+			details = make(protocol.Dict, 5)
 			details["receive_progress"] = true
 		}
+	}
+	if reg.match != protocol.MatchExact {
+		// The concrete procedure (spec advanced "Pattern-based
+		// Registration").
+		if details == nil {
+			details = make(protocol.Dict, 4)
+		}
+		details["procedure"] = string(m.Procedure)
 	}
 	if reg.discloseCaller || m.Options.Bool("disclose_me") {
 		// Caller identification (spec advanced "Caller Identification").
@@ -205,6 +237,65 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		callee.dropIfFull(err)
 	}
 	return ""
+}
+
+// matchPattern returns the pattern registration a call to procedure goes
+// to: the longest matching prefix registration, else the most specific
+// matching wildcard registration, else nil (spec advanced "Pattern-based
+// Registration"; exact registrations were tried before).
+func (d *dealer) matchPattern(procedure protocol.URI) *registration {
+	if d.patterns.Load() == 0 {
+		return nil
+	}
+	var buf [4]*registration
+	d.pmu.RLock()
+	defer d.pmu.RUnlock()
+	if m := d.prefix.match(string(procedure), buf[:0]); len(m) > 0 {
+		return m[len(m)-1]
+	}
+	return d.wildcard.first(string(procedure))
+}
+
+// addLocked makes reg callable. d.mu must be held.
+func (d *dealer) addLocked(reg *registration) {
+	d.byKey[regKey{reg.procedure, reg.match}] = reg
+	switch reg.match {
+	case protocol.MatchExact:
+		d.procs.Store(reg.procedure, reg)
+	case protocol.MatchPrefix:
+		d.pmu.Lock()
+		d.prefix.insert(string(reg.procedure), reg)
+		d.pmu.Unlock()
+		d.patterns.Add(1)
+	case protocol.MatchWildcard:
+		d.pmu.Lock()
+		d.wildcard.insert(string(reg.procedure), reg)
+		d.pmu.Unlock()
+		d.patterns.Add(1)
+	}
+}
+
+// removeLocked makes reg uncallable. d.mu must be held.
+func (d *dealer) removeLocked(reg *registration) {
+	key := regKey{reg.procedure, reg.match}
+	if d.byKey[key] != reg {
+		return
+	}
+	delete(d.byKey, key)
+	switch reg.match {
+	case protocol.MatchExact:
+		d.procs.CompareAndDelete(reg.procedure, reg)
+	case protocol.MatchPrefix:
+		d.pmu.Lock()
+		d.prefix.remove(string(reg.procedure), reg)
+		d.pmu.Unlock()
+		d.patterns.Add(-1)
+	case protocol.MatchWildcard:
+		d.pmu.Lock()
+		d.wildcard.remove(string(reg.procedure), reg)
+		d.pmu.Unlock()
+		d.patterns.Add(-1)
+	}
 }
 
 // answer sends the caller's answer for inv if inv is still pending for
@@ -340,7 +431,7 @@ func (d *dealer) leave(s *session) {
 	if len(s.regs) > 0 {
 		d.mu.Lock()
 		for _, reg := range s.regs {
-			d.procs.CompareAndDelete(reg.procedure, reg)
+			d.removeLocked(reg)
 		}
 		d.mu.Unlock()
 		clear(s.regs)

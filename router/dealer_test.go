@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -62,7 +63,8 @@ func TestDealerErrors(t *testing.T) {
 	}{
 		{"register bad URI", &protocol.Register{Request: 1, Procedure: "com. x"}, protocol.TypeRegister, 1, protocol.ErrInvalidURI},
 		{"register taken", &protocol.Register{Request: 2, Procedure: "com.example.taken"}, protocol.TypeRegister, 2, protocol.ErrProcedureAlreadyExists},
-		{"register pattern", &protocol.Register{Request: 3, Procedure: "com.example", Options: protocol.Dict{"match": "prefix"}}, protocol.TypeRegister, 3, protocol.ErrOptionNotAllowed},
+		{"register bad policy", &protocol.Register{Request: 3, Procedure: "com.example", Options: protocol.Dict{"match": "regex"}}, protocol.TypeRegister, 3, protocol.ErrInvalidArgument},
+		{"register bad wildcard", &protocol.Register{Request: 9, Procedure: "com. .x", Options: protocol.Dict{"match": "wildcard"}}, protocol.TypeRegister, 9, protocol.ErrInvalidURI},
 		{"register shared", &protocol.Register{Request: 4, Procedure: "com.example.s", Options: protocol.Dict{"invoke": "roundrobin"}}, protocol.TypeRegister, 4, protocol.ErrOptionNotAllowed},
 		{"unregister unknown", &protocol.Unregister{Request: 5, Registration: 999}, protocol.TypeUnregister, 5, protocol.ErrNoSuchRegistration},
 		{"unregister other's", &protocol.Unregister{Request: 6, Registration: reg}, protocol.TypeUnregister, 6, protocol.ErrNoSuchRegistration},
@@ -284,4 +286,80 @@ func TestProgressiveInvocationsRefused(t *testing.T) {
 	// "Progressive Call Invocations").
 	caller.send(&protocol.Call{Request: 1, Procedure: "com.example.f", Options: protocol.Dict{"progress": true}})
 	caller.expectAbort(protocol.ErrProtocolViolation)
+}
+
+func TestPatternRegistrations(t *testing.T) {
+	r := newRouter(t, router.Config{})
+	callee, caller := join(t, r), join(t, r)
+	regs := map[protocol.ID]string{
+		callee.register("com.example.a.b", nil):                                "exact com.example.a.b",
+		callee.register("com.example", protocol.Dict{"match": "prefix"}):       "prefix com.example",
+		callee.register("com.example.a", protocol.Dict{"match": "prefix"}):     "prefix com.example.a",
+		callee.register("com..a.b", protocol.Dict{"match": "wildcard"}):        "wildcard com..a.b",
+		callee.register("org.example..b", protocol.Dict{"match": "wildcard"}):  "wildcard org.example..b",
+		callee.register("org..x.b", protocol.Dict{"match": "wildcard"}):        "wildcard org..x.b",
+		callee.register("org.example.x.", protocol.Dict{"match": "wildcard"}):  "wildcard org.example.x.",
+		callee.register("com.example.a.b", protocol.Dict{"match": "wildcard"}): "wildcard com.example.a.b",
+	}
+	// Same URI, other policy: separate registrations.
+	if len(regs) != 8 {
+		t.Fatalf("got %d distinct registration IDs, want 8", len(regs))
+	}
+	tests := []struct {
+		procedure protocol.URI
+		want      string // "" for no_such_procedure
+	}{
+		{"com.example.a.b", "exact com.example.a.b"},
+		{"com.example.a.c", "prefix com.example.a"},
+		{"com.example.abc", "prefix com.example.a"}, // string prefix, as in the spec's example
+		{"com.example.z", "prefix com.example"},
+		{"com.other.a.b", "wildcard com..a.b"},
+		{"org.example.x.b", "wildcard org.example.x."}, // longest concrete run first
+		{"org.example.y.b", "wildcard org.example..b"},
+		{"org.other.x.b", "wildcard org..x.b"},
+		{"org.other.y.b", ""},
+		{"net.example", ""},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.procedure), func(t *testing.T) {
+			caller.tb, callee.tb = t, t
+			req := caller.next()
+			caller.send(&protocol.Call{Request: req, Procedure: tt.procedure})
+			if tt.want == "" {
+				caller.expectError(protocol.TypeCall, req, protocol.ErrNoSuchProcedure)
+				return
+			}
+			inv := expect[*protocol.Invocation](callee)
+			if got := regs[inv.Registration]; got != tt.want {
+				t.Errorf("call %s went to %q, want %q", tt.procedure, got, tt.want)
+			}
+			wantDetail := string(tt.procedure)
+			if strings.HasPrefix(tt.want, "exact") {
+				wantDetail = ""
+			}
+			if got := inv.Details.String("procedure"); got != wantDetail {
+				t.Errorf("INVOCATION.Details.procedure = %q, want %q", got, wantDetail)
+			}
+			callee.send(&protocol.Yield{Request: inv.Request})
+			expect[*protocol.Result](caller)
+		})
+	}
+	// A pattern registration is unique per URI and policy.
+	other := join(t, r)
+	other.send(&protocol.Register{Request: 1, Procedure: "com.example", Options: protocol.Dict{"match": "prefix"}})
+	other.expectError(protocol.TypeRegister, 1, protocol.ErrProcedureAlreadyExists)
+	// Unregistering a pattern frees it.
+	for id, name := range regs {
+		if name == "prefix com.example.a" {
+			callee.tb = t
+			callee.send(&protocol.Unregister{Request: callee.next(), Registration: id})
+			expect[*protocol.Unregistered](callee)
+		}
+	}
+	caller.tb = t
+	req := caller.next()
+	caller.send(&protocol.Call{Request: req, Procedure: "com.example.a.c"})
+	if inv := expect[*protocol.Invocation](callee); regs[inv.Registration] != "prefix com.example" {
+		t.Errorf("after UNREGISTER, call went to %q", regs[inv.Registration])
+	}
 }

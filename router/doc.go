@@ -59,7 +59,10 @@
 //     and _authrole forms), publisher_identification (disclose_me).
 //   - dealer: progressive_call_results, call_canceling (CANCEL modes skip,
 //     kill and killnowait, INTERRUPT), caller_identification (disclose_me,
-//     REGISTER.Options.disclose_caller).
+//     REGISTER.Options.disclose_caller), pattern_based_registration
+//     (prefix and wildcard, with INVOCATION.Details.procedure; a call goes
+//     to the exact registration, else the longest matching prefix, else
+//     the most specific wildcard).
 //
 // Sessions are authenticated by the realm's [Authenticator]s; [Anonymous]
 // is the default (authid from HELLO or random, authrole "anonymous",
@@ -89,9 +92,9 @@
 // exact topics and procedures are found in sync.Maps without locks; each
 // subscription's subscriber set is an immutable snapshot behind an atomic
 // pointer, replaced on subscribe and unsubscribe; prefix and wildcard
-// subscriptions live in tries that cost nothing to publications when there
-// are no pattern subscriptions, and time in the length of the topic, not
-// the number of patterns, when there are.
+// subscriptions and registrations live in tries that cost nothing when
+// there are none, and time in the length of the URI, not the number of
+// patterns, when there are.
 //
 // Sending never blocks the router. Each session has a bounded outbound
 // queue; a session whose queue is full is disconnected (and the reason
@@ -116,8 +119,8 @@
 //
 // # Not yet implemented
 //
-// Pattern-based and shared registrations (REGISTER with match or invoke
-// options is refused with wamp.error.option_not_allowed), progressive call
+// Shared registrations (REGISTER with an invoke policy other than single
+// is refused with wamp.error.option_not_allowed), progressive call
 // invocations (a CALL with progress=true is a protocol violation), call
 // timeouts, the meta APIs, event history and retention, and the ticket,
 // WAMP-CRA and cryptosign authenticators.

@@ -2,22 +2,22 @@ package router
 
 import "strings"
 
-// Pattern indexes for prefix and wildcard subscriptions (spec advanced
-// "Pattern-based Subscription"). Matching a topic costs time in the
-// length of the topic and the number of matches, not in the number of
-// patterns. Neither type is safe for concurrent use; broker.pmu guards
-// them.
+// Pattern indexes for prefix and wildcard subscriptions and registrations
+// (spec advanced "Pattern-based Subscription", "Pattern-based
+// Registration"). Matching a URI costs time in the length of the URI and
+// the number of matches, not in the number of patterns. Neither type is
+// safe for concurrent use; the broker's and dealer's pmu guard them.
 
 // prefixNode is a radix tree over the bytes of prefix patterns: a topic
 // matches every pattern that is a string prefix of it (so "com.a.obj"
 // matches "com.a.obj-sub", as in the spec's example).
-type prefixNode struct {
-	label    string        // bytes on the edge from the parent
-	sub      *subscription // the pattern ending here, or nil
-	children []*prefixNode // distinct first bytes of label
+type prefixNode[T any] struct {
+	label    string           // bytes on the edge from the parent
+	val      *T               // the pattern ending here, or nil
+	children []*prefixNode[T] // distinct first bytes of label
 }
 
-func (n *prefixNode) child(c byte) (int, *prefixNode) {
+func (n *prefixNode[T]) child(c byte) (int, *prefixNode[T]) {
 	for i, ch := range n.children {
 		if ch.label[0] == c {
 			return i, ch
@@ -26,33 +26,33 @@ func (n *prefixNode) child(c byte) (int, *prefixNode) {
 	return -1, nil
 }
 
-func (n *prefixNode) insert(key string, sub *subscription) {
+func (n *prefixNode[T]) insert(key string, val *T) {
 	for {
 		if key == "" {
-			n.sub = sub
+			n.val = val
 			return
 		}
 		_, c := n.child(key[0])
 		if c == nil {
-			n.children = append(n.children, &prefixNode{label: key, sub: sub})
+			n.children = append(n.children, &prefixNode[T]{label: key, val: val})
 			return
 		}
 		l := commonPrefixLen(c.label, key)
 		if l < len(c.label) {
 			// Split c's edge at l.
-			tail := &prefixNode{label: c.label[l:], sub: c.sub, children: c.children}
-			c.label, c.sub, c.children = c.label[:l], nil, []*prefixNode{tail}
+			tail := &prefixNode[T]{label: c.label[l:], val: c.val, children: c.children}
+			c.label, c.val, c.children = c.label[:l], nil, []*prefixNode[T]{tail}
 		}
 		n, key = c, key[l:]
 	}
 }
 
-// remove clears the pattern key if it belongs to sub, and prunes nodes
+// remove clears the pattern key if it belongs to val, and prunes nodes
 // left without patterns.
-func (n *prefixNode) remove(key string, sub *subscription) {
+func (n *prefixNode[T]) remove(key string, val *T) {
 	if key == "" {
-		if n.sub == sub {
-			n.sub = nil
+		if n.val == val {
+			n.val = nil
 		}
 		return
 	}
@@ -60,11 +60,11 @@ func (n *prefixNode) remove(key string, sub *subscription) {
 	if c == nil || !strings.HasPrefix(key, c.label) {
 		return
 	}
-	c.remove(key[len(c.label):], sub)
+	c.remove(key[len(c.label):], val)
 	switch {
-	case c.sub == nil && len(c.children) == 0:
+	case c.val == nil && len(c.children) == 0:
 		n.children = append(n.children[:i], n.children[i+1:]...)
-	case c.sub == nil && len(c.children) == 1:
+	case c.val == nil && len(c.children) == 1:
 		// Merge c with its only child.
 		gc := c.children[0]
 		gc.label = c.label + gc.label
@@ -72,12 +72,12 @@ func (n *prefixNode) remove(key string, sub *subscription) {
 	}
 }
 
-// match appends the subscriptions of every pattern that is a prefix of
-// topic to out.
-func (n *prefixNode) match(topic string, out []*subscription) []*subscription {
+// match appends the values of every pattern that is a prefix of topic
+// to out, shortest pattern first.
+func (n *prefixNode[T]) match(topic string, out []*T) []*T {
 	for {
-		if n.sub != nil {
-			out = append(out, n.sub)
+		if n.val != nil {
+			out = append(out, n.val)
 		}
 		if topic == "" {
 			return out
@@ -102,50 +102,50 @@ func commonPrefixLen(a, b string) int {
 
 // wildNode is a tree over the components of wildcard patterns; the
 // component "" is the wildcard, matching any one component.
-type wildNode struct {
-	children map[string]*wildNode
-	sub      *subscription // the pattern ending here, or nil
+type wildNode[T any] struct {
+	children map[string]*wildNode[T]
+	val      *T // the pattern ending here, or nil
 }
 
-func (n *wildNode) insert(pattern string, sub *subscription) {
+func (n *wildNode[T]) insert(pattern string, val *T) {
 	for {
 		comp, rest, more := strings.Cut(pattern, ".")
 		c := n.children[comp]
 		if c == nil {
 			if n.children == nil {
-				n.children = make(map[string]*wildNode)
+				n.children = make(map[string]*wildNode[T])
 			}
-			c = &wildNode{}
+			c = &wildNode[T]{}
 			n.children[comp] = c
 		}
 		if !more {
-			c.sub = sub
+			c.val = val
 			return
 		}
 		n, pattern = c, rest
 	}
 }
 
-func (n *wildNode) remove(pattern string, sub *subscription) {
+func (n *wildNode[T]) remove(pattern string, val *T) {
 	comp, rest, more := strings.Cut(pattern, ".")
 	c := n.children[comp]
 	if c == nil {
 		return
 	}
 	if more {
-		c.remove(rest, sub)
-	} else if c.sub == sub {
-		c.sub = nil
+		c.remove(rest, val)
+	} else if c.val == val {
+		c.val = nil
 	}
-	if c.sub == nil && len(c.children) == 0 {
+	if c.val == nil && len(c.children) == 0 {
 		delete(n.children, comp)
 	}
 }
 
-// match appends the subscriptions of every pattern matching topic to out:
+// match appends the values of every pattern matching topic to out:
 // same number of components, and every non-empty pattern component equal
 // to the topic's.
-func (n *wildNode) match(topic string, out []*subscription) []*subscription {
+func (n *wildNode[T]) match(topic string, out []*T) []*T {
 	if len(n.children) == 0 {
 		return out
 	}
@@ -161,12 +161,43 @@ func (n *wildNode) match(topic string, out []*subscription) []*subscription {
 	return out
 }
 
-func (n *wildNode) matchNext(rest string, more bool, out []*subscription) []*subscription {
+func (n *wildNode[T]) matchNext(rest string, more bool, out []*T) []*T {
 	if !more {
-		if n.sub != nil {
-			out = append(out, n.sub)
+		if n.val != nil {
+			out = append(out, n.val)
 		}
 		return out
 	}
 	return n.match(rest, out)
+}
+
+// first returns the value of the wildcard pattern that matches u and is
+// most specific by the spec's rule for registrations: the longest run of
+// concrete components before the first wildcard wins, ties broken by the
+// next run, and so on (spec advanced "Pattern-based Registration"). A
+// depth-first walk that tries the concrete component before the wildcard
+// at each level finds exactly that pattern first.
+func (n *wildNode[T]) first(u string) *T {
+	if len(n.children) == 0 {
+		return nil
+	}
+	comp, rest, more := strings.Cut(u, ".")
+	if c := n.children[comp]; c != nil {
+		if v := c.firstNext(rest, more); v != nil {
+			return v
+		}
+	}
+	if comp != "" {
+		if c := n.children[""]; c != nil {
+			return c.firstNext(rest, more)
+		}
+	}
+	return nil
+}
+
+func (n *wildNode[T]) firstNext(rest string, more bool) *T {
+	if !more {
+		return n.val
+	}
+	return n.first(rest)
 }

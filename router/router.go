@@ -221,9 +221,10 @@ func routerRoles() protocol.Roles {
 			protocol.FeatureSubscriberBlackWhiteListing: true,
 		},
 		protocol.RoleDealer: protocol.Features{
-			protocol.FeatureProgressiveCallResults: true,
-			protocol.FeatureCallCanceling:          true,
-			protocol.FeatureCallerIdentification:   true,
+			protocol.FeatureProgressiveCallResults:   true,
+			protocol.FeatureCallCanceling:            true,
+			protocol.FeatureCallerIdentification:     true,
+			protocol.FeaturePatternBasedRegistration: true,
 		},
 	}
 }

@@ -56,9 +56,10 @@ func TestWelcome(t *testing.T) {
 			protocol.FeatureSubscriberBlackWhiteListing: true,
 		},
 		protocol.RoleDealer: {
-			protocol.FeatureProgressiveCallResults: true,
-			protocol.FeatureCallCanceling:          true,
-			protocol.FeatureCallerIdentification:   true,
+			protocol.FeatureProgressiveCallResults:   true,
+			protocol.FeatureCallCanceling:            true,
+			protocol.FeatureCallerIdentification:     true,
+			protocol.FeaturePatternBasedRegistration: true,
 		},
 	}
 	if diff := cmp.Diff(want, roles); diff != "" {
