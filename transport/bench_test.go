@@ -31,10 +31,10 @@ func benchCases() []benchCase {
 				return wsPair(tb, WebSocketConfig{PingInterval: -1}, WebSocketDialConfig{Serializer: ser, PingInterval: -1}, false)
 			}},
 			benchCase{name: "rawsocket-tcp/" + ser.String(), ser: ser, make: func(tb testing.TB, ser serialize.Serializer) (Peer, Peer) {
-				return rawPair(tb, "tcp", RawSocketConfig{PingInterval: -1}, RawSocketDialConfig{Serializer: ser, PingInterval: -1})
+				return rawPair(tb, "tcp", RawSocketConfig{PingInterval: -1}, RawSocketDialConfig{Serializer: ser, PingInterval: -1, QueueSize: benchQueue})
 			}},
 			benchCase{name: "rawsocket-unix/" + ser.String(), ser: ser, make: func(tb testing.TB, ser serialize.Serializer) (Peer, Peer) {
-				return rawPair(tb, "unix", RawSocketConfig{PingInterval: -1}, RawSocketDialConfig{Serializer: ser, PingInterval: -1})
+				return rawPair(tb, "unix", RawSocketConfig{PingInterval: -1}, RawSocketDialConfig{Serializer: ser, PingInterval: -1, QueueSize: benchQueue})
 			}},
 		)
 	}
@@ -158,3 +158,8 @@ func processCPU() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// benchQueue is the client's queue size in the network benchmarks: deep
+// enough that the sender, which sleeps when the queue is full, does not let
+// the writer run dry.
+const benchQueue = 4096

@@ -53,8 +53,11 @@
 // peer that stops reading fails its own connection and never blocks
 // anyone else.
 // Keep-alive pings (WebSocket ping frames, RawSocket PING frames) detect
-// dead peers; RawSocket PINGs from the other end are answered with a PONG
-// echoing the payload, as the spec requires.
+// dead peers: the goroutine in Recv fails the connection with
+// [ErrKeepAlive] when nothing arrived for PingInterval + PongTimeout.
+// Pings from the other end are answered from within Recv (RawSocket: one
+// PONG echoing the payload, as the spec requires), so a session must keep
+// a goroutine in Recv, which it does anyway.
 //
 // WebSocket peers send JSON in text messages and MessagePack and CBOR in
 // binary messages; on receipt they accept either kind. A message that is
