@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
@@ -60,11 +61,13 @@ func BenchmarkCall(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*testTimeout)
 			defer cancel()
 			b.ReportAllocs()
+			cpu := cpuTime()
 			for b.Loop() {
 				if _, err := caller.Call(ctx, "com.bench.echo", "hello"); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpuTime()-cpu, float64(b.N), "cpu-ns/op")
 		})
 	}
 }
@@ -81,6 +84,7 @@ func BenchmarkCallParallel(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*testTimeout)
 			defer cancel()
 			b.ReportAllocs()
+			cpu := cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err := caller.Call(ctx, "com.bench.echo", "hello"); err != nil {
@@ -89,6 +93,7 @@ func BenchmarkCallParallel(b *testing.B) {
 					}
 				}
 			})
+			reportCPU(b, cpuTime()-cpu, float64(b.N), "cpu-ns/op")
 		})
 	}
 }
@@ -156,6 +161,7 @@ func benchPublish(b *testing.B, e *env, pub *client.Client, topic protocol.URI, 
 	base := m.min()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := cpuTime()
 	for i := 0; i < b.N; {
 		if i >= fanOutWindow && i%(fanOutWindow/2) == 0 {
 			if err := m.wait(ctx, base+int64(i-fanOutWindow/2)); err != nil {
@@ -178,6 +184,16 @@ func benchPublish(b *testing.B, e *env, pub *client.Client, topic protocol.URI, 
 	b.StopTimer()
 	events := float64(b.N) * float64(len(m.counts))
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/events, "ns/event")
+	reportCPU(b, cpuTime()-cpu, events, "cpu-ns/event")
+}
+
+// reportCPU reports the process's CPU time spent per unit (user + system,
+// all goroutines: router, clients, GC), a figure that other load on the
+// machine disturbs far less than elapsed time.
+func reportCPU(b *testing.B, cpu time.Duration, units float64, unit string) {
+	if cpu > 0 && units > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/units, unit)
+	}
 }
 
 func benchName(l link) string {
