@@ -110,6 +110,9 @@ func (p *localPeer) Send(_ context.Context, m protocol.Message) error {
 	if sh, ok := m.(*serialize.Shared); ok {
 		m = sh.Message()
 	}
+	if m == nil {
+		return errNilMessage
+	}
 	select {
 	case <-p.link.done:
 		return ErrClosed

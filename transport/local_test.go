@@ -173,3 +173,11 @@ func TestLocalCloseWakesRecv(t *testing.T) {
 		})
 	}
 }
+
+func TestSendNil(t *testing.T) {
+	a, b := transport.LocalPair(1)
+	defer b.Close(nil)
+	if err := a.Send(context.Background(), nil); err == nil {
+		t.Error("Send(nil) = nil, want an error")
+	}
+}

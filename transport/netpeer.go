@@ -45,6 +45,9 @@ func (c *peerCore) init(conn net.Conn, opts peerOptions, details protocol.Dict) 
 
 // Send implements Peer. It never blocks.
 func (c *peerCore) Send(_ context.Context, m protocol.Message) error {
+	if m == nil {
+		return errNilMessage
+	}
 	select {
 	case <-c.closing:
 		return ErrClosed

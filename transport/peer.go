@@ -66,6 +66,9 @@ var (
 	// ErrKeepAlive is the close reason when nothing, not even a pong,
 	// arrived within PingInterval + PongTimeout.
 	ErrKeepAlive = errors.New("transport: keep-alive timeout")
+
+	// errNilMessage is returned by Send for a nil message.
+	errNilMessage = errors.New("transport: Send of a nil message")
 )
 
 // Defaults of the Config structs of this package, used when a field is zero.
