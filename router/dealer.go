@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 
@@ -38,15 +39,56 @@ type regKey struct {
 	match     protocol.MatchPolicy
 }
 
-// registration is one registered procedure or procedure pattern (single
-// invocation policy).
+// registration is one registered procedure or procedure pattern with its
+// callees: one for the invocation policy single, any number for the
+// shared policies (spec advanced "Shared Registration").
 type registration struct {
-	id             protocol.ID
-	procedure      protocol.URI
-	match          protocol.MatchPolicy
+	id        protocol.ID
+	procedure protocol.URI
+	match     protocol.MatchPolicy
+	invoke    string // invocation policy, fixed by the first registrant
+	// callees is the current set in registration order; the slice is never
+	// modified after it is stored. Written under dealer.mu.
+	callees atomic.Pointer[[]*registrant]
+	next    atomic.Uint64 // round-robin counter
+}
+
+// registrant is one callee's part of a registration.
+type registrant struct {
+	reg            *registration
 	callee         *session
 	discloseCaller bool // REGISTER.Options.disclose_caller
 	gone           bool // unregistered; guarded by callee.mu
+}
+
+// Invocation policies (spec advanced "Shared Registration").
+const (
+	invokeSingle     = "single"
+	invokeRoundRobin = "roundrobin"
+	invokeRandom     = "random"
+	invokeFirst      = "first"
+	invokeLast       = "last"
+)
+
+// pick chooses the callee of a call by the registration's policy, or
+// returns nil if it has none left.
+func (reg *registration) pick() *registrant {
+	cs := *reg.callees.Load()
+	switch {
+	case len(cs) == 0:
+		return nil
+	case len(cs) == 1:
+		return cs[0]
+	}
+	switch reg.invoke {
+	case invokeRoundRobin:
+		return cs[(reg.next.Add(1)-1)%uint64(len(cs))]
+	case invokeRandom:
+		return cs[rand.IntN(len(cs))]
+	case invokeLast:
+		return cs[len(cs)-1]
+	}
+	return cs[0] // single, first
 }
 
 // invocation is one pending call. callID and caller are fixed; id is
@@ -90,8 +132,13 @@ func (d *dealer) register(s *session, m *protocol.Register) {
 		fail(protocol.ErrInvalidArgument, "unknown match policy "+string(match))
 		return
 	}
-	if invoke := m.Options.String("invoke"); invoke != "" && invoke != "single" {
-		fail(protocol.ErrOptionNotAllowed, "shared registration is not supported")
+	invoke := m.Options.String("invoke")
+	switch invoke {
+	case "":
+		invoke = invokeSingle
+	case invokeSingle, invokeRoundRobin, invokeRandom, invokeFirst, invokeLast:
+	default:
+		fail(protocol.ErrInvalidArgument, "unknown invocation policy "+invoke)
 		return
 	}
 	if err := protocol.CheckPattern(m.Procedure, match, d.r.cfg.StrictURIs); err != nil {
@@ -101,52 +148,87 @@ func (d *dealer) register(s *session, m *protocol.Register) {
 	key := regKey{m.Procedure, match}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.byKey[key] != nil {
+	reg := d.byKey[key]
+	if reg != nil && (reg.invoke == invokeSingle || reg.invoke != invoke) {
+		// The first registrant fixed the policy; single admits nobody
+		// else (spec advanced "Shared Registration").
 		fail(protocol.ErrProcedureAlreadyExists, "")
 		return
 	}
-	reg := &registration{
-		id:             d.r.regIDs.Next(),
-		procedure:      m.Procedure,
-		match:          match,
-		callee:         s,
-		discloseCaller: m.Options.Bool("disclose_caller"),
+	if reg != nil {
+		for _, rg := range *reg.callees.Load() {
+			if rg.callee == s {
+				fail(protocol.ErrProcedureAlreadyExists, "registered by this session already")
+				return
+			}
+		}
 	}
-	// The registration becomes callable and REGISTERED is queued under
+	fresh := reg == nil
+	if fresh {
+		reg = &registration{id: d.r.regIDs.Next(), procedure: m.Procedure, match: match, invoke: invoke}
+		reg.callees.Store(&[]*registrant{})
+	}
+	rg := &registrant{reg: reg, callee: s, discloseCaller: m.Options.Bool("disclose_caller")}
+	// The registrant becomes callable and REGISTERED is queued under
 	// s.mu, which call holds while it sends INVOCATION: no INVOCATION can
 	// overtake REGISTERED (spec basic "Ordering Guarantees"), and every
 	// call made after the client has read REGISTERED finds it.
 	s.mu.Lock()
-	d.addLocked(reg)
+	old := *reg.callees.Load()
+	next := make([]*registrant, len(old), len(old)+1)
+	copy(next, old)
+	reg.callees.Store(ptr(append(next, rg)))
+	if fresh {
+		d.addLocked(reg)
+	}
 	ok := s.send(&protocol.Registered{Request: m.Request, Registration: reg.id})
 	if !ok {
-		d.removeLocked(reg)
-		reg.gone = true
+		d.removeRegistrantLocked(rg)
+		rg.gone = true
 	}
 	s.mu.Unlock()
 	if ok {
-		s.regs[reg.id] = reg
+		s.regs[reg.id] = rg
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// removeRegistrantLocked takes rg out of its registration and drops the
+// registration when no callee is left. d.mu must be held.
+func (d *dealer) removeRegistrantLocked(rg *registrant) {
+	reg := rg.reg
+	old := *reg.callees.Load()
+	next := make([]*registrant, 0, len(old))
+	for _, x := range old {
+		if x != rg {
+			next = append(next, x)
+		}
+	}
+	reg.callees.Store(&next)
+	if len(next) == 0 {
+		d.removeLocked(reg)
 	}
 }
 
 // unregister handles UNREGISTER on the callee's goroutine. Pending
 // invocations of the registration still complete.
 func (d *dealer) unregister(s *session, m *protocol.Unregister) {
-	reg := s.regs[m.Registration]
-	if reg == nil {
+	rg := s.regs[m.Registration]
+	if rg == nil {
 		s.send(&protocol.Error{RequestType: protocol.TypeUnregister, Request: m.Request,
 			URI: protocol.ErrNoSuchRegistration})
 		return
 	}
 	d.mu.Lock()
-	d.removeLocked(reg)
+	d.removeRegistrantLocked(rg)
 	d.mu.Unlock()
-	delete(s.regs, reg.id)
-	// Calls that found the registration before it was removed but have
-	// not sent their INVOCATION yet see gone and fail, so no INVOCATION
-	// for it follows UNREGISTERED.
+	delete(s.regs, m.Registration)
+	// Calls that picked this callee before it was removed but have not
+	// sent their INVOCATION yet see gone and fail, so no INVOCATION for
+	// it follows UNREGISTERED.
 	s.mu.Lock()
-	reg.gone = true
+	rg.gone = true
 	s.send(&protocol.Unregistered{Request: m.Request})
 	s.mu.Unlock()
 }
@@ -171,7 +253,13 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 			return ""
 		}
 	}
-	callee := reg.callee
+	rg := reg.pick()
+	if rg == nil {
+		s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
+			URI: protocol.ErrNoSuchProcedure})
+		return ""
+	}
+	callee := rg.callee
 	inv := &invocation{callID: m.Request, caller: s, callee: callee}
 	var details protocol.Dict
 	if len(m.Options) > 0 {
@@ -192,7 +280,7 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		}
 		details["procedure"] = string(m.Procedure)
 	}
-	if reg.discloseCaller || m.Options.Bool("disclose_me") {
+	if rg.discloseCaller || m.Options.Bool("disclose_me") {
 		// Caller identification (spec advanced "Caller Identification").
 		if details == nil {
 			details = make(protocol.Dict, 3)
@@ -214,7 +302,7 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 	// IDs reach the callee in sequence (spec basic "IDs"), and in call
 	// order for each caller (spec basic "Ordering Guarantees").
 	callee.mu.Lock()
-	if callee.gone || reg.gone {
+	if callee.gone || rg.gone {
 		callee.mu.Unlock()
 		d.answer(inv, &protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
 			URI: protocol.ErrNoSuchProcedure}, true)
@@ -430,8 +518,8 @@ func (d *dealer) interrupt(inv *invocation, mode string, forget bool) {
 func (d *dealer) leave(s *session) {
 	if len(s.regs) > 0 {
 		d.mu.Lock()
-		for _, reg := range s.regs {
-			d.removeLocked(reg)
+		for _, rg := range s.regs {
+			d.removeRegistrantLocked(rg)
 		}
 		d.mu.Unlock()
 		clear(s.regs)

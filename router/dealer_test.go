@@ -3,6 +3,7 @@ package router_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -65,7 +66,8 @@ func TestDealerErrors(t *testing.T) {
 		{"register taken", &protocol.Register{Request: 2, Procedure: "com.example.taken"}, protocol.TypeRegister, 2, protocol.ErrProcedureAlreadyExists},
 		{"register bad policy", &protocol.Register{Request: 3, Procedure: "com.example", Options: protocol.Dict{"match": "regex"}}, protocol.TypeRegister, 3, protocol.ErrInvalidArgument},
 		{"register bad wildcard", &protocol.Register{Request: 9, Procedure: "com. .x", Options: protocol.Dict{"match": "wildcard"}}, protocol.TypeRegister, 9, protocol.ErrInvalidURI},
-		{"register shared", &protocol.Register{Request: 4, Procedure: "com.example.s", Options: protocol.Dict{"invoke": "roundrobin"}}, protocol.TypeRegister, 4, protocol.ErrOptionNotAllowed},
+		{"register bad invoke", &protocol.Register{Request: 4, Procedure: "com.example.s", Options: protocol.Dict{"invoke": "everyone"}}, protocol.TypeRegister, 4, protocol.ErrInvalidArgument},
+		{"register taken, shared", &protocol.Register{Request: 10, Procedure: "com.example.taken", Options: protocol.Dict{"invoke": "roundrobin"}}, protocol.TypeRegister, 10, protocol.ErrProcedureAlreadyExists},
 		{"unregister unknown", &protocol.Unregister{Request: 5, Registration: 999}, protocol.TypeUnregister, 5, protocol.ErrNoSuchRegistration},
 		{"unregister other's", &protocol.Unregister{Request: 6, Registration: reg}, protocol.TypeUnregister, 6, protocol.ErrNoSuchRegistration},
 		{"call bad URI", &protocol.Call{Request: 7, Procedure: "com..x"}, protocol.TypeCall, 7, protocol.ErrInvalidURI},
@@ -361,5 +363,95 @@ func TestPatternRegistrations(t *testing.T) {
 	caller.send(&protocol.Call{Request: req, Procedure: "com.example.a.c"})
 	if inv := expect[*protocol.Invocation](callee); regs[inv.Registration] != "prefix com.example" {
 		t.Errorf("after UNREGISTER, call went to %q", regs[inv.Registration])
+	}
+}
+
+func TestSharedRegistration(t *testing.T) {
+	r := newRouter(t, router.Config{})
+	caller := join(t, r)
+	callees := []*testPeer{join(t, r), join(t, r), join(t, r)}
+	t.Run("roundrobin", func(t *testing.T) {
+		for _, c := range callees {
+			c.tb = t
+			c.register("com.example.rr", protocol.Dict{"invoke": "roundrobin"})
+		}
+		// Policy mismatch.
+		other := join(t, r)
+		other.send(&protocol.Register{Request: 1, Procedure: "com.example.rr", Options: protocol.Dict{"invoke": "first"}})
+		other.expectError(protocol.TypeRegister, 1, protocol.ErrProcedureAlreadyExists)
+		for i := range 6 {
+			if got := callOne(t, caller, callees, "com.example.rr"); got != i%3 {
+				t.Errorf("call %d went to callee %d, want %d", i, got, i%3)
+			}
+		}
+	})
+	t.Run("first and last", func(t *testing.T) {
+		for _, c := range callees {
+			c.tb = t
+			c.register("com.example.first", protocol.Dict{"invoke": "first"})
+			c.register("com.example.last", protocol.Dict{"invoke": "last"})
+		}
+		if got := callOne(t, caller, callees, "com.example.first"); got != 0 {
+			t.Errorf("first went to callee %d, want 0", got)
+		}
+		if got := callOne(t, caller, callees, "com.example.last"); got != 2 {
+			t.Errorf("last went to callee %d, want 2", got)
+		}
+	})
+	t.Run("random", func(t *testing.T) {
+		for _, c := range callees {
+			c.tb = t
+			c.register("com.example.random", protocol.Dict{"invoke": "random"})
+		}
+		for range 6 {
+			if got := callOne(t, caller, callees, "com.example.random"); got < 0 || got > 2 {
+				t.Errorf("random went to callee %d", got)
+			}
+		}
+	})
+	t.Run("callee leaves", func(t *testing.T) {
+		callees[0].p.Close(nil)
+		callees[0].expectClosed()
+		rest := callees[1:]
+		if got := callOne(t, caller, rest, "com.example.first"); got != 0 {
+			t.Errorf("first went to callee %d of the rest, want 0", got)
+		}
+		if got := callOne(t, caller, rest, "com.example.last"); got != 1 {
+			t.Errorf("last went to callee %d of the rest, want 1", got)
+		}
+	})
+}
+
+// callOne makes one call and returns the index in callees of the callee
+// that got the INVOCATION (it answers, and the caller gets the RESULT). A
+// stray INVOCATION to another callee would show up in the next callOne.
+func callOne(t *testing.T, caller *testPeer, callees []*testPeer, proc protocol.URI) int {
+	t.Helper()
+	caller.tb = t
+	req := caller.next()
+	caller.send(&protocol.Call{Request: req, Procedure: proc})
+	deadline := time.After(wait)
+	for {
+		for i, c := range callees {
+			select {
+			case m := <-c.in:
+				inv, ok := m.(*protocol.Invocation)
+				if !ok {
+					t.Fatalf("callee %d got %s", i, describe(m))
+				}
+				c.tb = t
+				c.send(&protocol.Yield{Request: inv.Request})
+				if res := expect[*protocol.Result](caller); res.Request != req {
+					t.Fatalf("RESULT for %d, want %d", res.Request, req)
+				}
+				return i
+			default:
+			}
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("no callee got the INVOCATION within %v", wait)
+		case <-time.After(100 * time.Microsecond):
+		}
 	}
 }

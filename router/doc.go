@@ -62,7 +62,9 @@
 //     REGISTER.Options.disclose_caller), pattern_based_registration
 //     (prefix and wildcard, with INVOCATION.Details.procedure; a call goes
 //     to the exact registration, else the longest matching prefix, else
-//     the most specific wildcard).
+//     the most specific wildcard), shared_registration (invocation
+//     policies single, roundrobin, random, first, last; the first
+//     registrant fixes the policy).
 //
 // Sessions are authenticated by the realm's [Authenticator]s; [Anonymous]
 // is the default (authid from HELLO or random, authrole "anonymous",
@@ -119,8 +121,7 @@
 //
 // # Not yet implemented
 //
-// Shared registrations (REGISTER with an invoke policy other than single
-// is refused with wamp.error.option_not_allowed), progressive call
+// Progressive call
 // invocations (a CALL with progress=true is a protocol violation), call
 // timeouts, the meta APIs, event history and retention, and the ticket,
 // WAMP-CRA and cryptosign authenticators.

@@ -225,6 +225,7 @@ func routerRoles() protocol.Roles {
 			protocol.FeatureCallCanceling:            true,
 			protocol.FeatureCallerIdentification:     true,
 			protocol.FeaturePatternBasedRegistration: true,
+			protocol.FeatureSharedRegistration:       true,
 		},
 	}
 }

@@ -52,7 +52,7 @@ type session struct {
 
 	// Owned by the session's goroutine.
 	subs map[protocol.ID]*subscription // its subscriptions by ID
-	regs map[protocol.ID]*registration // its registrations by ID
+	regs map[protocol.ID]*registrant   // its registrations by ID
 
 	// mu guards the fields below. Lock order: Router.mu before
 	// session.mu; never two session.mu at once.
@@ -349,7 +349,7 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 	s.authID = idn.AuthID
 	s.authRole = idn.AuthRole
 	s.subs = make(map[protocol.ID]*subscription)
-	s.regs = make(map[protocol.ID]*registration)
+	s.regs = make(map[protocol.ID]*registrant)
 	s.calls = make(map[protocol.ID]*invocation)
 	s.invocations = make(map[protocol.ID]*invocation)
 	method, provider := idn.AuthMethod, idn.AuthProvider

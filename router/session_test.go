@@ -60,6 +60,7 @@ func TestWelcome(t *testing.T) {
 			protocol.FeatureCallCanceling:            true,
 			protocol.FeatureCallerIdentification:     true,
 			protocol.FeaturePatternBasedRegistration: true,
+			protocol.FeatureSharedRegistration:       true,
 		},
 	}
 	if diff := cmp.Diff(want, roles); diff != "" {
