@@ -18,7 +18,7 @@
 //	log.Fatal(http.ListenAndServe("127.0.0.1:8080", nil))
 //
 // The same router also accepts RawSocket connections (TCP, Unix sockets, or
-// TLS with [Config].RawSocket.TLSConfig), each listener on a goroutine of
+// TLS with the TLSConfig of [Config].RawSocket), each listener on a goroutine of
 // the caller's:
 //
 //	l, err := net.Listen("tcp", "127.0.0.1:8081")
@@ -33,7 +33,7 @@
 //	peer.Send(ctx, &protocol.Hello{Realm: "realm1", Details: ...})
 //
 // Everything else is configured in [Config]: several realms, each with
-// its own [Authenticator]s; time limits for the opening handshake and the
+// its own list of [Authenticator]; time limits for the opening handshake and the
 // closing GOODBYE; strict URI checking; queue sizes; WebSocket and
 // RawSocket options; a *slog.Logger. A Config is read once by [New];
 // every field's zero value has a documented default.
@@ -121,8 +121,7 @@
 //
 // # Not yet implemented
 //
-// Progressive call
-// invocations (a CALL with progress=true is a protocol violation), call
-// timeouts, the meta APIs, event history and retention, and the ticket,
-// WAMP-CRA and cryptosign authenticators.
+// Progressive call invocations (a CALL with progress=true is a protocol
+// violation), call timeouts, the meta APIs, event history and retention,
+// and the ticket, WAMP-CRA and cryptosign authenticators.
 package router

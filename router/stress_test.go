@@ -98,6 +98,9 @@ func runCallee(p transport.Peer, proc protocol.URI, n int) {
 	ctx := context.Background()
 	p.Send(ctx, &protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": clientRoles()}})
 	p.Send(ctx, &protocol.Register{Request: 1, Procedure: proc})
+	p.Send(ctx, &protocol.Register{Request: 2, Procedure: "com.example.shared", Options: protocol.Dict{"invoke": "roundrobin"}})
+	// Only one callee at a time gets this one; the others get ERROR.
+	p.Send(ctx, &protocol.Register{Request: 3, Procedure: "com.example.pfx", Options: protocol.Dict{"match": "prefix"}})
 	answered := 0
 	for answered < n {
 		m, err := p.Recv()
@@ -152,7 +155,8 @@ func runWorker(r *router.Router, w, rounds int) error {
 			id := next()
 			calls[id] = true
 			opts := protocol.Dict{"receive_progress": i%2 == 0}
-			p.Send(ctx, &protocol.Call{Request: id, Procedure: protocol.URI(fmt.Sprintf("com.example.proc%d", i%3)), Options: opts})
+			proc := []protocol.URI{"com.example.proc0", "com.example.proc1", "com.example.proc2", "com.example.shared", "com.example.pfx.x"}[i%5]
+			p.Send(ctx, &protocol.Call{Request: id, Procedure: proc, Options: opts})
 			if i%5 == 0 {
 				p.Send(ctx, &protocol.Cancel{Request: id, Options: protocol.Dict{"mode": []string{"skip", "kill", "killnowait"}[i%3]}})
 			}
