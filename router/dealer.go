@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/transport"
@@ -101,6 +102,11 @@ type invocation struct {
 	callee      *session
 	progress    bool // the caller asked for progressive results and the callee supports them
 	interrupted bool // INTERRUPT (mode kill) sent; guarded by caller.mu
+	// timer ends the call with wamp.error.timeout after timeout (spec
+	// advanced "Call Timeouts"); nil without CALL.Options.timeout.
+	// Guarded by caller.mu.
+	timer   *time.Timer
+	timeout time.Duration
 }
 
 // Cancel modes (spec advanced "Call Canceling").
@@ -296,6 +302,11 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		return "CALL reuses the request ID of a pending call"
 	}
 	s.calls[m.Request] = inv
+	if ms, ok := m.Options.Int("timeout"); ok && ms > 0 {
+		// Dealer-initiated call timeout (spec advanced "Call Timeouts").
+		inv.timeout = time.Duration(ms) * time.Millisecond
+		inv.timer = time.AfterFunc(inv.timeout, func() { d.expire(inv) })
+	}
 	s.mu.Unlock()
 
 	// The INVOCATION is queued under callee.mu so that INVOCATION.Request
@@ -395,6 +406,15 @@ func (d *dealer) answer(inv *invocation, m protocol.Message, final bool) bool {
 	if c.calls[inv.callID] != inv {
 		return false // answered already: canceled, or the caller left
 	}
+	if inv.timer != nil {
+		if final {
+			inv.timer.Stop()
+		} else {
+			// With progressive results the timeout applies to the gap
+			// between results (spec advanced "Progressive Call Results").
+			inv.timer.Reset(inv.timeout)
+		}
+	}
 	if final {
 		delete(c.calls, inv.callID)
 	}
@@ -488,9 +508,29 @@ func (d *dealer) cancel(s *session, m *protocol.Cancel) {
 		return
 	}
 	delete(s.calls, m.Request)
+	if inv.timer != nil {
+		inv.timer.Stop()
+	}
 	s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request, URI: protocol.ErrCanceled})
 	s.mu.Unlock()
 	d.interrupt(inv, mode, true)
+}
+
+// expire ends a call whose timeout passed: the caller gets ERROR
+// wamp.error.timeout, and the callee INTERRUPT killnowait if it supports
+// canceling (spec advanced "Call Timeouts"). It runs on the timer's
+// goroutine.
+func (d *dealer) expire(inv *invocation) {
+	c := inv.caller
+	c.mu.Lock()
+	if c.calls[inv.callID] != inv {
+		c.mu.Unlock()
+		return
+	}
+	delete(c.calls, inv.callID)
+	c.send(&protocol.Error{RequestType: protocol.TypeCall, Request: inv.callID, URI: protocol.ErrTimeout})
+	c.mu.Unlock()
+	d.interrupt(inv, cancelKillNoWait, true)
 }
 
 // interrupt sends INTERRUPT for inv to its callee if the invocation is
@@ -534,6 +574,9 @@ func (d *dealer) leave(s *session) {
 			URI: protocol.ErrCanceled, Args: protocol.List{"callee left"}}, true)
 	}
 	for _, inv := range calls {
+		if inv.timer != nil {
+			inv.timer.Stop()
+		}
 		if inv.callee != s {
 			d.interrupt(inv, cancelKillNoWait, true)
 		}

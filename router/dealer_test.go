@@ -455,3 +455,26 @@ func callOne(t *testing.T, caller *testPeer, callees []*testPeer, proc protocol.
 		}
 	}
 }
+
+func TestCallTimeout(t *testing.T) {
+	r := newRouter(t, router.Config{})
+	callee, caller := join(t, r), join(t, r)
+	callee.register("com.example.slow", nil)
+	caller.send(&protocol.Call{Request: 1, Procedure: "com.example.slow", Options: protocol.Dict{"timeout": 1}})
+	inv := expect[*protocol.Invocation](callee)
+	// The callee never answers in time.
+	caller.expectError(protocol.TypeCall, 1, protocol.ErrTimeout)
+	intr := expect[*protocol.Interrupt](callee)
+	if intr.Request != inv.Request || intr.Options.String("mode") != "killnowait" {
+		t.Errorf("got INTERRUPT %+v, want request %d mode killnowait", intr, inv.Request)
+	}
+	callee.send(&protocol.Yield{Request: inv.Request}) // late: discarded
+	// A call that is answered in time is not affected by its timeout.
+	req := caller.next()
+	caller.send(&protocol.Call{Request: req + 1, Procedure: "com.example.slow", Options: protocol.Dict{"timeout": 60000}})
+	inv = expect[*protocol.Invocation](callee)
+	callee.send(&protocol.Yield{Request: inv.Request})
+	if res := expect[*protocol.Result](caller); res.Request != req+1 {
+		t.Errorf("RESULT for %d, want %d", res.Request, req+1)
+	}
+}

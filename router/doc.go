@@ -64,7 +64,9 @@
 //     to the exact registration, else the longest matching prefix, else
 //     the most specific wildcard), shared_registration (invocation
 //     policies single, roundrobin, random, first, last; the first
-//     registrant fixes the policy).
+//     registrant fixes the policy), call_timeout (CALL.Options.timeout
+//     in milliseconds, run by the dealer: ERROR wamp.error.timeout to the
+//     caller and INTERRUPT killnowait to the callee).
 //
 // Sessions are authenticated by the realm's [Authenticator]s; [Anonymous]
 // is the default (authid from HELLO or random, authrole "anonymous",
@@ -122,6 +124,6 @@
 // # Not yet implemented
 //
 // Progressive call invocations (a CALL with progress=true is a protocol
-// violation), call timeouts, the meta APIs, event history and retention,
+// violation), the meta APIs, event history and retention,
 // and the ticket, WAMP-CRA and cryptosign authenticators.
 package router

@@ -226,6 +226,7 @@ func routerRoles() protocol.Roles {
 			protocol.FeatureCallerIdentification:     true,
 			protocol.FeaturePatternBasedRegistration: true,
 			protocol.FeatureSharedRegistration:       true,
+			protocol.FeatureCallTimeout:              true,
 		},
 	}
 }

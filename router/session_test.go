@@ -61,6 +61,7 @@ func TestWelcome(t *testing.T) {
 			protocol.FeatureCallerIdentification:     true,
 			protocol.FeaturePatternBasedRegistration: true,
 			protocol.FeatureSharedRegistration:       true,
+			protocol.FeatureCallTimeout:              true,
 		},
 	}
 	if diff := cmp.Diff(want, roles); diff != "" {

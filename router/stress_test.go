@@ -155,6 +155,9 @@ func runWorker(r *router.Router, w, rounds int) error {
 			id := next()
 			calls[id] = true
 			opts := protocol.Dict{"receive_progress": i%2 == 0}
+			if i%7 == 0 {
+				opts["timeout"] = 1
+			}
 			proc := []protocol.URI{"com.example.proc0", "com.example.proc1", "com.example.proc2", "com.example.shared", "com.example.pfx.x"}[i%5]
 			p.Send(ctx, &protocol.Call{Request: id, Procedure: proc, Options: opts})
 			if i%5 == 0 {
