@@ -109,6 +109,10 @@ type invocation struct {
 	timeout time.Duration
 }
 
+// maxTimeoutMillis caps CALL.Options.timeout so that it fits a
+// time.Duration (about 292 years).
+const maxTimeoutMillis = int64(1<<63-1) / int64(time.Millisecond)
+
 // Cancel modes (spec advanced "Call Canceling").
 const (
 	cancelSkip       = "skip"
@@ -302,11 +306,6 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		return "CALL reuses the request ID of a pending call"
 	}
 	s.calls[m.Request] = inv
-	if ms, ok := m.Options.Int("timeout"); ok && ms > 0 {
-		// Dealer-initiated call timeout (spec advanced "Call Timeouts").
-		inv.timeout = time.Duration(ms) * time.Millisecond
-		inv.timer = time.AfterFunc(inv.timeout, func() { d.expire(inv) })
-	}
 	s.mu.Unlock()
 
 	// The INVOCATION is queued under callee.mu so that INVOCATION.Request
@@ -334,6 +333,17 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		// The callee is going away (or is dropped now for a full queue);
 		// when its goroutine leaves, the caller gets wamp.error.canceled.
 		callee.dropIfFull(err)
+	}
+	if ms, ok := m.Options.Int("timeout"); ok && ms > 0 {
+		// Dealer-initiated call timeout (spec advanced "Call Timeouts"),
+		// started once the invocation is in the callee's table so that
+		// expire can interrupt it.
+		s.mu.Lock()
+		if s.calls[m.Request] == inv {
+			inv.timeout = time.Duration(min(ms, maxTimeoutMillis)) * time.Millisecond
+			inv.timer = time.AfterFunc(inv.timeout, func() { d.expire(inv) })
+		}
+		s.mu.Unlock()
 	}
 	return ""
 }
