@@ -11,7 +11,6 @@ import (
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/serialize"
-	"github.com/wampkit/wampkit/transport"
 )
 
 // startFox starts the fox-wamp router (js/foxrouter.cjs) on 127.0.0.1 with
@@ -36,13 +35,9 @@ func startFox(tb testing.TB) string {
 // dialFox joins the fox-wamp router with the wampkit client.
 func dialFox(ctx context.Context, tb testing.TB, url string, ser serialize.Serializer) *client.Client {
 	tb.Helper()
-	peer, err := transport.DialWebSocket(ctx, url, transport.WebSocketDialConfig{Serializer: ser, Logger: testLogger(tb)})
+	c, err := client.Dial(ctx, url, client.Config{Realm: testRealm, Serializer: ser, Logger: testLogger(tb)})
 	if err != nil {
-		tb.Fatalf("DialWebSocket %s (%s): %v", url, ser, err)
-	}
-	c, err := client.Join(ctx, peer, client.Config{Realm: testRealm, Logger: testLogger(tb)})
-	if err != nil {
-		tb.Fatalf("client.Join fox-wamp (%s): %v", ser, err)
+		tb.Fatalf("client.Dial fox-wamp %s (%s): %v", url, ser, err)
 	}
 	tb.Cleanup(func() { c.Close() })
 	return c
@@ -73,10 +68,10 @@ func TestClientAgainstFox(t *testing.T) {
 		// upgrade without choosing a sub-protocol, and the client must not
 		// go on (RFC 6455 §4.1; WAMP basic "WebSocket Transport": the
 		// sub-protocol is negotiated).
-		peer, err := transport.DialWebSocket(ctx, url, transport.WebSocketDialConfig{Serializer: serialize.MessagePack, Logger: testLogger(t)})
+		c, err := client.Dial(ctx, url, client.Config{Realm: testRealm, Serializer: serialize.MessagePack, Logger: testLogger(t)})
 		if err == nil {
-			peer.Close(nil)
-			t.Fatalf("DialWebSocket with wamp.2.msgpack to fox-wamp succeeded; fox-wamp has no MessagePack")
+			c.Close()
+			t.Fatalf("client.Dial with wamp.2.msgpack to fox-wamp succeeded; fox-wamp has no MessagePack")
 		}
 		t.Logf("refused as expected: %v", err)
 	})

@@ -180,6 +180,7 @@ var scenarios = []scenario{
 	// Advanced profile: features the router announces.
 	{name: "progress_from_go_callee", run: testProgressFromGo},
 	{name: "disclose_to_go_callee", run: testDiscloseToGo},
+	{name: "call_go_prefix_registration", run: testCallPattern},
 	{name: "cancel_go_callee", run: testCancelGoCallee},
 	{name: "publish_self_disclosed", run: testPublishSelf},
 	{name: "pattern_subscriptions", run: testPattern},
@@ -283,6 +284,20 @@ func testGoCallsPeer(t *testing.T, c cell, b *backend, run runFunc) {
 	}
 	want = append(want, "whoami")
 	checkPayload(t, "caller the peer callee saw", r.Args, nil, protocol.List{b.c.SessionID()}, nil)
+
+	// Pattern-based registration (the router announces it, and so does
+	// every callee here): the callee sees the concrete procedure.
+	for _, pc := range []struct{ call, match, name string }{
+		{"peer.pfx.a.b", "prefix", "pfx"},
+		{"peer.wc.mid.leaf", "wildcard", "wc"},
+	} {
+		r, err = b.c.Call(ctx, b.uri(pc.call))
+		if err != nil {
+			t.Fatalf("call %s: %v", b.uri(pc.call), err)
+		}
+		want = append(want, pc.name)
+		checkPayload(t, "pattern registration seen by the peer callee", r.Args, nil, protocol.List{pc.match, string(b.uri(pc.call))}, nil)
+	}
 
 	if c.lib.name == "autobahn_py" {
 		// Only Autobahn|Python's callee announces progressive results and
@@ -546,4 +561,14 @@ func testLarge(t *testing.T, c cell, b *backend, run runFunc) {
 	if d := cmp.Diff(normal(t, wantLens), normal(t, res["lens"])); d != "" {
 		t.Errorf("lengths echoed to the peer (-want +got):\n%s", d)
 	}
+}
+
+func testCallPattern(t *testing.T, c cell, b *backend, run runFunc) {
+	res := run(t, "call_pattern").result()
+	inv := b.nextInvocation(t)
+	want := b.uri("gpfx.x.y")
+	if inv.Procedure != want {
+		t.Errorf("Go callee saw procedure %s, want %s", inv.Procedure, want)
+	}
+	checkPayload(t, "result", res["args"], nil, protocol.List{string(want)}, nil)
 }

@@ -166,6 +166,15 @@ func startBackend(tb testing.TB, wr *wampkitRouter, prefix string) *backend {
 			tb.Fatalf("register %s: %v", b.uri(name), err)
 		}
 	}
+	// Pattern-based registration: PREFIX.gpfx with match prefix answers
+	// with the concrete procedure.
+	gpfx := func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		b.invs <- inv
+		return &client.Result{Args: protocol.List{string(inv.Procedure)}}, nil
+	}
+	if _, err := c.Register(ctx, b.uri("gpfx"), gpfx, &client.RegisterOptions{Match: "prefix"}); err != nil {
+		tb.Fatalf("register %s (prefix): %v", b.uri("gpfx"), err)
+	}
 	if _, err := c.Subscribe(ctx, b.uri("topic"), func(ev *client.Event) { b.events <- ev }, nil); err != nil {
 		tb.Fatalf("subscribe %s: %v", b.uri("topic"), err)
 	}

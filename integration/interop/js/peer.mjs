@@ -27,11 +27,16 @@
 //	           report the first event (and its publisher, if disclosed)
 //	callee     register PREFIX.echo (returns its arguments), PREFIX.fail
 //	           (raises wampkit.interop.error.app), PREFIX.whoami (returns
-//	           the disclosed caller) and PREFIX.stop; print {"ready":true};
+//	           the disclosed caller), PREFIX.pfx (match prefix) and
+//	           PREFIX.wc..leaf (match wildcard), both returning
+//	           [match, INVOCATION.Details.procedure], and PREFIX.stop; print
+//	           {"ready":true};
 //	           report the invocations when PREFIX.stop is called
 //
 // Advanced-profile scenarios, for features the router announces:
 //
+//	call_pattern  call PREFIX.gpfx.x.y (the Go side registered PREFIX.gpfx
+//	              with match prefix)
 //	progress      call PREFIX.progress asking for progressive results
 //	disclose      call PREFIX.whoami with disclose_me
 //	cancel        call PREFIX.slow, CANCEL (mode kill) on its first
@@ -231,16 +236,17 @@ async function autobahnSession() {
         throw wrapErr(e);
       }
     },
-    async register(uri, fn) {
+    async register(uri, fn, o = {}) {
+      const options = o.match ? { match: o.match } : undefined;
       await s.register(uri, (args, kwargs, details) => {
         try {
-          const r = fn(args ?? [], kwargs ?? {}, { caller: details?.caller });
+          const r = fn(args ?? [], kwargs ?? {}, { caller: details?.caller, procedure: details?.procedure });
           return new autobahn.Result(r.args, r.kwargs);
         } catch (e) {
           if (e instanceof AppError) throw new autobahn.Error(e.uri, e.args, e.kwargs);
           throw e;
         }
-      });
+      }, options);
     },
     async publish(uri, args, kwargs, o = {}) {
       try {
@@ -329,10 +335,11 @@ async function wampySession() {
         throw wrapErr(e);
       }
     },
-    async register(uri, fn) {
+    async register(uri, fn, o = {}) {
+      const options = o.match ? { match: o.match } : undefined;
       await w.register(uri, ({ argsList, argsDict, details: d }) => {
         try {
-          const r = fn(argsList ?? [], argsDict ?? {}, { caller: d?.caller });
+          const r = fn(argsList ?? [], argsDict ?? {}, { caller: d?.caller, procedure: d?.procedure });
           return { argsList: r.args, argsDict: r.kwargs };
         } catch (e) {
           if (e instanceof AppError) {
@@ -342,7 +349,7 @@ async function wampySession() {
           }
           throw e;
         }
-      });
+      }, options);
     },
     async publish(uri, args, kwargs, o = {}) {
       try {
@@ -426,6 +433,10 @@ const scenarios = {
     const r = await s.call(`${opts.prefix}.progress`, ['count'], {}, { onProgress: (args) => progress.push(args) });
     return { progress, args: r.args };
   },
+  async call_pattern(s) {
+    const r = await s.call(`${opts.prefix}.gpfx.x.y`, [], {});
+    return { args: r.args };
+  },
   async disclose(s) {
     const r = await s.call(`${opts.prefix}.whoami`, [], {}, { discloseMe: true });
     return { session: s.info.session, args: r.args };
@@ -489,6 +500,14 @@ const scenarios = {
       invocations.push('whoami');
       return { args: [d.caller ?? null], kwargs: {} };
     });
+    await s.register(`${opts.prefix}.pfx`, (args, kwargs, d) => {
+      invocations.push('pfx');
+      return { args: ['prefix', d.procedure ?? null], kwargs: {} };
+    }, { match: 'prefix' });
+    await s.register(`${opts.prefix}.wc..leaf`, (args, kwargs, d) => {
+      invocations.push('wc');
+      return { args: ['wildcard', d.procedure ?? null], kwargs: {} };
+    }, { match: 'wildcard' });
     await s.register(`${opts.prefix}.stop`, () => {
       invocations.push('stop');
       // Answer first, then leave.

@@ -150,6 +150,10 @@ async def s_binary(s, o, details):
     return r
 
 
+async def s_call_pattern(s, o, details):
+    return unpack_result(await s.call(o.prefix + ".gpfx.x.y"))
+
+
 async def s_error(s, o, details):
     try:
         r = await s.call(o.prefix + ".fail", "please fail")
@@ -278,6 +282,16 @@ async def s_callee(s, o, details):
     await s.register(whoami, o.prefix + ".whoami", options=RegisterOptions(details_arg="details"))
     await s.register(progress, o.prefix + ".progress", options=RegisterOptions(details_arg="details"))
     await s.register(slow, o.prefix + ".slow", options=RegisterOptions(details_arg="details"))
+    def pfx(*args, details=None, **kwargs):
+        invocations.append("pfx")
+        return CallResult("prefix", details.procedure)
+
+    def wc(*args, details=None, **kwargs):
+        invocations.append("wc")
+        return CallResult("wildcard", details.procedure)
+
+    await s.register(pfx, o.prefix + ".pfx", options=RegisterOptions(match="prefix", details_arg="details"))
+    await s.register(wc, o.prefix + ".wc..leaf", options=RegisterOptions(match="wildcard", details_arg="details"))
     await s.register(stop, o.prefix + ".stop")
     emit({"ready": True})
     await stopped
@@ -289,6 +303,7 @@ SCENARIOS = {
     "call": s_call,
     "binary": s_binary,
     "large": s_large,
+    "call_pattern": s_call_pattern,
     "error": s_error,
     "publish": s_publish,
     "subscribe": s_subscribe,
