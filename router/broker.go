@@ -256,12 +256,14 @@ func (b *broker) publish(s *session, m *protocol.Publish) {
 // subscription, with EVENT.Details.topic set to the concrete topic (spec
 // advanced "Pattern-based Subscription").
 func (b *broker) publishPatterns(p *publication) {
-	var buf [8]*subscription
+	// The matches go to a scratch slice of the publisher's session, which
+	// only its goroutine uses, so that matching does not allocate.
 	topic := string(p.msg.Topic)
 	b.pmu.RLock()
-	subs := b.prefix.match(topic, buf[:0])
+	subs := b.prefix.match(topic, p.pub.scratch[:0])
 	subs = b.wildcard.match(topic, subs)
 	b.pmu.RUnlock()
+	p.pub.scratch = subs[:0]
 	if len(subs) == 0 {
 		return
 	}
@@ -270,8 +272,9 @@ func (b *broker) publishPatterns(p *publication) {
 		details[k] = v
 	}
 	details["topic"] = topic
-	for _, sub := range subs {
+	for i, sub := range subs {
 		b.deliver(p, sub, details)
+		subs[i] = nil // do not keep subscriptions alive from scratch
 	}
 }
 
@@ -348,7 +351,9 @@ func newEligibility(opts protocol.Dict) *eligibility {
 	if !found {
 		return nil
 	}
-	return &e
+	ep := new(eligibility)
+	*ep = e
+	return ep
 }
 
 // allows reports whether s may receive the event: it is in every eligible

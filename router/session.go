@@ -53,6 +53,9 @@ type session struct {
 	// Owned by the session's goroutine.
 	subs map[protocol.ID]*subscription // its subscriptions by ID
 	regs map[protocol.ID]*registrant   // its registrations by ID
+	// scratch holds the pattern subscriptions matching a publication
+	// while it is routed (see broker.publishPatterns).
+	scratch []*subscription
 
 	// mu guards the fields below. Lock order: Router.mu before
 	// session.mu; never two session.mu at once.
