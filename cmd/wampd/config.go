@@ -58,8 +58,10 @@ type RealmConfig struct {
 // TLSConfig names a certificate and its private key, both PEM files.
 // Both empty means no TLS.
 type TLSConfig struct {
+	// Cert is the path of the certificate (chain) PEM file.
 	Cert string `yaml:"cert"`
-	Key  string `yaml:"key"`
+	// Key is the path of the private key PEM file.
+	Key string `yaml:"key"`
 }
 
 // Enabled reports whether a certificate is configured.
