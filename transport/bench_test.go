@@ -1,8 +1,11 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"runtime"
 	"syscall"
 	"testing"
@@ -163,3 +166,107 @@ func processCPU() int64 {
 // enough that the sender, which sleeps when the queue is full, does not let
 // the writer run dry.
 const benchQueue = 4096
+
+// BenchmarkRawSocketStages measures the two halves of the RawSocket
+// pipeline separately over TCP with MessagePack CALLs: "writer" is Send
+// plus the writer goroutine (encode, batch, write) against a peer that only
+// discards bytes; "reader" is Recv (read, frame, decode) against a peer
+// that only writes pre-encoded frames. One-way throughput is bounded by
+// the slower stage.
+func BenchmarkRawSocketStages(b *testing.B) {
+	m := callMessage()
+	frame := appendFrameHeader(nil, frameMessage, int(messageSize(b, serialize.MessagePack, m)))
+	frame, _ = serialize.MessagePack.Codec().Encode(frame, m)
+
+	b.Run("writer", func(b *testing.B) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer l.Close()
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			_, _ = io.Copy(io.Discard, c)
+		}()
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts := newPeerOptions(benchQueue, 0, -1, 0, 0, 0, nil)
+		p := newRawPeer(c, opts, serialize.MessagePack, rawMaxLength, nil)
+		b.SetBytes(int64(len(frame)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		start, cpu0 := time.Now(), processCPU()
+		for i := 0; i < b.N; {
+			switch err := p.Send(context.Background(), m); {
+			case err == nil:
+				i++
+			case errors.Is(err, ErrQueueFull):
+				time.Sleep(10 * time.Microsecond)
+			default:
+				b.Fatal(err)
+			}
+		}
+		_ = p.Close(nil) // flushes the queue
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/msg")
+		within(b, drained)
+	})
+
+	b.Run("reader", func(b *testing.B) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer l.Close()
+		batch := bytes.Repeat(frame, 1024)
+		stop := make(chan struct{})
+		written := make(chan struct{})
+		go func() {
+			defer close(written)
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := c.Write(batch); err != nil {
+					return
+				}
+			}
+		}()
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts := newPeerOptions(benchQueue, 0, -1, 0, 0, 0, nil)
+		p := newRawPeer(c, opts, serialize.MessagePack, rawMaxLength, nil)
+		b.SetBytes(int64(len(frame)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		start, cpu0 := time.Now(), processCPU()
+		for range b.N {
+			if _, err := p.Recv(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/msg")
+		b.StopTimer()
+		close(stop)
+		_ = p.Close(nil)
+		within(b, written)
+	})
+}

@@ -15,7 +15,10 @@ import (
 // other's pings, so aggressive keep-alive settings do not end an idle
 // session.
 func TestKeepAliveLive(t *testing.T) {
-	const ping, pong = 10 * time.Millisecond, 40 * time.Millisecond
+	// Generous PongTimeout, so that a loaded machine does not fail the
+	// test; the idle time below is still well past PingInterval+PongTimeout,
+	// so only answered pings keep the session up.
+	const ping, pong = 25 * time.Millisecond, 300 * time.Millisecond
 	tests := []struct {
 		name string
 		make func(tb testing.TB) (Peer, Peer)
@@ -49,7 +52,7 @@ func TestKeepAliveLive(t *testing.T) {
 			}()
 			// Idle for many ping intervals (not an assertion on time: the
 			// session must survive however long this takes).
-			time.Sleep(20 * ping)
+			time.Sleep(2 * (ping + pong))
 			if err := server.Send(context.Background(), &protocol.Published{Request: 1, Publication: 2}); err != nil {
 				t.Fatalf("Send() after idling = %v", err)
 			}
