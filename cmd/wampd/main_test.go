@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
@@ -303,6 +304,12 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("wampd.example.yaml: %v", err)
+	}
+	// The example shows the defaults, so loading it changes nothing.
+	want := DefaultConfig()
+	want.Realms = []RealmConfig{{Name: DefaultRealm}}
+	if diff := cmp.Diff(want, cfg, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("wampd.example.yaml differs from the defaults (-want +got):\n%s", diff)
 	}
 }
 
