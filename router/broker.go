@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -213,17 +214,24 @@ func (b *broker) publish(s *session, m *protocol.Publish) {
 	// An exact subscription's topic passed the URI check at SUBSCRIBE, so
 	// the check is only needed without one.
 	v, exact := b.exact.Load(m.Topic)
+	var err error
 	if !exact {
-		if err := protocol.CheckURI(m.Topic, b.r.cfg.StrictURIs); err != nil {
-			// Unacknowledged publications get no answer, not even an
-			// error (spec basic "PUBLISH": "whether the publication was
-			// successful indeed or not").
-			if ack {
-				s.send(&protocol.Error{RequestType: protocol.TypePublish, Request: m.Request,
-					URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
-			}
-			return
+		err = protocol.CheckURI(m.Topic, b.r.cfg.StrictURIs)
+	}
+	if err == nil && protocol.IsReserved(m.Topic) {
+		// Only the router publishes in the wamp namespace (spec basic
+		// "Reserved URIs"); clients may subscribe there.
+		err = errors.New("topic " + string(m.Topic) + " is in the reserved wamp namespace")
+	}
+	if err != nil {
+		// Unacknowledged publications get no answer, not even an error
+		// (spec basic "PUBLISH": "whether the publication was successful
+		// indeed or not").
+		if ack {
+			s.send(&protocol.Error{RequestType: protocol.TypePublish, Request: m.Request,
+				URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
 		}
+		return
 	}
 	p := publication{pub: s, msg: m, id: protocol.GlobalID(), excludeMe: true}
 	if len(opts) > 0 {

@@ -79,6 +79,7 @@ func TestBrokerErrors(t *testing.T) {
 		{"subscribe bad prefix", &protocol.Subscribe{Request: 102, Topic: "com..x", Options: protocol.Dict{"match": "prefix"}}, protocol.TypeSubscribe, protocol.ErrInvalidURI},
 		{"subscribe bad policy", &protocol.Subscribe{Request: 103, Topic: "com.x", Options: protocol.Dict{"match": "regex"}}, protocol.TypeSubscribe, protocol.ErrInvalidArgument},
 		{"unsubscribe unknown", &protocol.Unsubscribe{Request: 104, Subscription: 12345}, protocol.TypeUnsubscribe, protocol.ErrNoSuchSubscription},
+		{"publish reserved", &protocol.Publish{Request: 106, Topic: "wamp.session.on_join", Options: protocol.Dict{"acknowledge": true}}, protocol.TypePublish, protocol.ErrInvalidURI},
 		{"publish bad URI", &protocol.Publish{Request: 105, Topic: "com.#", Options: protocol.Dict{"acknowledge": true}}, protocol.TypePublish, protocol.ErrInvalidURI},
 	}
 	for _, tt := range tests {
@@ -91,6 +92,11 @@ func TestBrokerErrors(t *testing.T) {
 			}
 		})
 	}
+	// Subscribing in the wamp namespace is fine, publishing there is not.
+	c.tb = t
+	c.subscribe("wamp.session.on_join", nil)
+	c.send(&protocol.Publish{Request: 107, Topic: "wamp.session.on_join", Options: protocol.Dict{"acknowledge": true, "exclude_me": false}})
+	c.expectError(protocol.TypePublish, 107, protocol.ErrInvalidURI)
 	// An unacknowledged bad publication gets no answer at all.
 	c.tb = t
 	c.send(&protocol.Publish{Request: c.next(), Topic: "com.#"})

@@ -155,6 +155,12 @@ func (d *dealer) register(s *session, m *protocol.Register) {
 		fail(protocol.ErrInvalidURI, err.Error())
 		return
 	}
+	if protocol.IsReserved(m.Procedure) {
+		// The wamp namespace belongs to the spec and the router's meta
+		// API (spec basic "Reserved URIs").
+		fail(protocol.ErrInvalidURI, "procedure "+string(m.Procedure)+" is in the reserved wamp namespace")
+		return
+	}
 	key := regKey{m.Procedure, match}
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -70,6 +70,7 @@ func TestDealerErrors(t *testing.T) {
 		{"register taken, shared", &protocol.Register{Request: 10, Procedure: "com.example.taken", Options: protocol.Dict{"invoke": "roundrobin"}}, protocol.TypeRegister, 10, protocol.ErrProcedureAlreadyExists},
 		{"unregister unknown", &protocol.Unregister{Request: 5, Registration: 999}, protocol.TypeUnregister, 5, protocol.ErrNoSuchRegistration},
 		{"unregister other's", &protocol.Unregister{Request: 6, Registration: reg}, protocol.TypeUnregister, 6, protocol.ErrNoSuchRegistration},
+		{"register reserved", &protocol.Register{Request: 11, Procedure: "wamp.session.count"}, protocol.TypeRegister, 11, protocol.ErrInvalidURI},
 		{"call bad URI", &protocol.Call{Request: 7, Procedure: "com..x"}, protocol.TypeCall, 7, protocol.ErrInvalidURI},
 		{"call unknown", &protocol.Call{Request: 8, Procedure: "com.example.none"}, protocol.TypeCall, 8, protocol.ErrNoSuchProcedure},
 	}

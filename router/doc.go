@@ -72,10 +72,18 @@
 // is the default (authid from HELLO or random, authrole "anonymous",
 // authmethod "anonymous", authprovider "static").
 //
+// URIs are checked with the spec's loose rules, or the strict ones with
+// [Config].StrictURIs; a bad URI in SUBSCRIBE, REGISTER, CALL or an
+// acknowledged PUBLISH is answered with ERROR wamp.error.invalid_uri (an
+// unacknowledged PUBLISH gets no answer at all, spec basic "PUBLISH").
+// Clients may subscribe to and call URIs of the reserved wamp namespace,
+// but not register or publish there.
+//
 // A client that breaks the protocol (a message not allowed in its session
 // state per [protocol.Allowed], a malformed message, a YIELD or ERROR for
 // an INVOCATION the router never sent, a client-side WELCOME or HELLO in
-// an established session, an ERROR for anything but INVOCATION) gets
+// an established session, an ERROR for anything but INVOCATION, and with
+// [Config].StrictRequestIDs a request ID out of sequence) gets
 // ABORT wamp.error.protocol_violation with Details.message; its
 // subscriptions and registrations are dropped and its transport closed
 // (spec basic "Protocol Errors"). Other sessions are unaffected.

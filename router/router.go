@@ -78,6 +78,14 @@ type Config struct {
 	// instead of the loose rules. The zero value means loose rules.
 	StrictURIs bool
 
+	// StrictRequestIDs makes the router check that every new request of
+	// a client (SUBSCRIBE, UNSUBSCRIBE, PUBLISH, REGISTER, UNREGISTER,
+	// CALL) carries the request ID after the previous one, as the spec
+	// requires (spec basic "IDs"), and abort the session with
+	// wamp.error.protocol_violation otherwise. The zero value leaves the
+	// check off, because some clients in use send random request IDs.
+	StrictRequestIDs bool
+
 	// LocalQueueSize is the capacity of each direction of the in-process
 	// link that [Router.Connect] makes. When a session's queue towards its
 	// client is full, the router disconnects that session rather than

@@ -53,6 +53,9 @@ type session struct {
 	// Owned by the session's goroutine.
 	subs map[protocol.ID]*subscription // its subscriptions by ID
 	regs map[protocol.ID]*registrant   // its registrations by ID
+	// lastReq is the last request ID of the client, for
+	// Config.StrictRequestIDs.
+	lastReq protocol.ID
 	// scratch holds the pattern subscriptions matching a publication
 	// while it is routed (see broker.publishPatterns).
 	scratch []*subscription
@@ -167,6 +170,14 @@ const endSession = "\x00end"
 func (s *session) handle(m protocol.Message) string {
 	if !protocol.Allowed(protocol.SideRouter, protocol.StateEstablished, m.Type()) {
 		return fmt.Sprintf("%v not allowed in an established session", m.Type())
+	}
+	if s.r.cfg.StrictRequestIDs {
+		if id, ok := newRequestID(m); ok {
+			if id != protocol.NextID(s.lastReq) {
+				return fmt.Sprintf("%v request ID %d does not follow %d", m.Type(), id, s.lastReq)
+			}
+			s.lastReq = id
+		}
 	}
 	rm := s.realm
 	switch m := m.(type) {
@@ -387,4 +398,24 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 		s.r.log.Debug("router: WELCOME not delivered", slog.Uint64("session", uint64(s.id)))
 	}
 	return "", ""
+}
+
+// newRequestID returns the request ID of a message that starts a new
+// client request.
+func newRequestID(m protocol.Message) (protocol.ID, bool) {
+	switch m := m.(type) {
+	case *protocol.Call:
+		return m.Request, true
+	case *protocol.Publish:
+		return m.Request, true
+	case *protocol.Subscribe:
+		return m.Request, true
+	case *protocol.Unsubscribe:
+		return m.Request, true
+	case *protocol.Register:
+		return m.Request, true
+	case *protocol.Unregister:
+		return m.Request, true
+	}
+	return 0, false
 }

@@ -3,6 +3,7 @@ package router_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -244,6 +245,23 @@ func TestProtocolViolation(t *testing.T) {
 			c.send(&protocol.Call{Request: req, Procedure: "com.example.f"})
 			c.expectError(protocol.TypeCall, req, protocol.ErrNoSuchProcedure)
 			c.callOK("com.example.other", bystander)
+		})
+	}
+}
+
+func TestStrictRequestIDs(t *testing.T) {
+	for _, strict := range []bool{false, true} {
+		t.Run(fmt.Sprintf("strict=%v", strict), func(t *testing.T) {
+			r := newRouter(t, router.Config{StrictRequestIDs: strict})
+			c := join(t, r)
+			c.subscribe("com.example.a", nil)  // request 1
+			c.publishAck("com.example.a", nil) // request 2
+			c.send(&protocol.Publish{Request: 7, Topic: "com.example.a", Options: protocol.Dict{"acknowledge": true}})
+			if strict {
+				c.expectAbort(protocol.ErrProtocolViolation)
+				return
+			}
+			expect[*protocol.Published](c)
 		})
 	}
 }
