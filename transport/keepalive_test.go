@@ -54,7 +54,12 @@ func TestKeepAliveLive(t *testing.T) {
 			// session must survive however long this takes).
 			time.Sleep(2 * (ping + pong))
 			if err := server.Send(context.Background(), &protocol.Published{Request: 1, Publication: 2}); err != nil {
-				t.Fatalf("Send() after idling = %v", err)
+				select {
+				case rerr := <-serverErr:
+					t.Fatalf("Send() after idling = %v; server Recv() = %v", err, rerr)
+				default:
+					t.Fatalf("Send() after idling = %v", err)
+				}
 			}
 			r := within(t, clientGot)
 			if r.err != nil {
