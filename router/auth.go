@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 
 	"github.com/wampkit/wampkit/protocol"
@@ -137,6 +138,9 @@ func (c authChallenger) Challenge(ctx context.Context, method string, extra prot
 	}
 	m, err := c.s.peer.Recv()
 	if err != nil {
+		if errors.Is(err, protocol.ErrMalformed) {
+			return nil, &violationError{msg: err.Error()}
+		}
 		return nil, fmt.Errorf("router: wait for AUTHENTICATE: %w", err)
 	}
 	a, ok := m.(*protocol.Authenticate)

@@ -414,6 +414,16 @@ func TestSharedRegistration(t *testing.T) {
 		callees[0].p.Close(nil)
 		callees[0].expectClosed()
 		rest := callees[1:]
+		// The router notices the close on the callee's goroutine; until
+		// then a call may still pick the callee and fail with canceled.
+		for deadline := time.Now().Add(wait); ; {
+			if time.Now().After(deadline) {
+				t.Fatalf("calls still fail %v after the callee left", wait)
+			}
+			if callOneOrError(t, caller, rest, "com.example.first") >= 0 {
+				break
+			}
+		}
 		if got := callOne(t, caller, rest, "com.example.first"); got != 0 {
 			t.Errorf("first went to callee %d of the rest, want 0", got)
 		}
@@ -421,6 +431,47 @@ func TestSharedRegistration(t *testing.T) {
 			t.Errorf("last went to callee %d of the rest, want 1", got)
 		}
 	})
+}
+
+// callOneOrError is callOne that also accepts an ERROR for the call, and
+// then returns -1.
+func callOneOrError(t *testing.T, caller *testPeer, callees []*testPeer, proc protocol.URI) int {
+	t.Helper()
+	caller.tb = t
+	req := caller.next()
+	caller.send(&protocol.Call{Request: req, Procedure: proc})
+	deadline := time.After(wait)
+	for {
+		select {
+		case m := <-caller.in:
+			if e, ok := m.(*protocol.Error); ok && e.Request == req {
+				return -1
+			}
+			t.Fatalf("caller got %s", describe(m))
+		default:
+		}
+		for i, c := range callees {
+			select {
+			case m := <-c.in:
+				inv, ok := m.(*protocol.Invocation)
+				if !ok {
+					t.Fatalf("callee %d got %s", i, describe(m))
+				}
+				c.tb = t
+				c.send(&protocol.Yield{Request: inv.Request})
+				if res := expect[*protocol.Result](caller); res.Request != req {
+					t.Fatalf("RESULT for %d, want %d", res.Request, req)
+				}
+				return i
+			default:
+			}
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("no answer to the call within %v", wait)
+		case <-time.After(100 * time.Microsecond):
+		}
+	}
 }
 
 // callOne makes one call and returns the index in callees of the callee
