@@ -127,7 +127,10 @@
 // subscription and REGISTERED every INVOCATION of the registration; and a
 // publication or call made after the client has read SUBSCRIBED or
 // REGISTERED reaches the new subscription or registration. INVOCATION
-// request IDs reach each callee in sequence.
+// request IDs reach each callee in sequence. The converse is weaker: an
+// EVENT of a publication routed concurrently with an UNSUBSCRIBE may
+// still arrive after UNSUBSCRIBED (clients drop events of subscriptions
+// they no longer have), while no INVOCATION follows UNREGISTERED.
 //
 // # Not yet implemented
 //
