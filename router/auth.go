@@ -144,7 +144,10 @@ func (c authChallenger) Challenge(ctx context.Context, method string, extra prot
 		return nil, fmt.Errorf("router: wait for AUTHENTICATE: %w", err)
 	}
 	a, ok := m.(*protocol.Authenticate)
-	if !ok {
+	if !ok || a == nil {
+		if isNil(m) {
+			return nil, &violationError{msg: "nil message"}
+		}
 		return nil, &violationError{msg: "expected AUTHENTICATE, got " + m.Type().String()}
 	}
 	return a, nil

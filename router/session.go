@@ -142,6 +142,12 @@ func (s *session) loop() error {
 			}
 			return err
 		}
+		if isNil(m) {
+			// Only an in-process client can send this; network transports
+			// decode into valid messages.
+			s.violation("nil message")
+			return errProtocolViolation
+		}
 		if s.state.Load() == stateShuttingDown {
 			// The router said GOODBYE: wait for the echo (or an ABORT)
 			// and ignore everything else (SUMMARY §6.3).
@@ -281,6 +287,11 @@ func (s *session) handshake() bool {
 		s.peer.Close(err)
 		return false
 	}
+	if isNil(m) {
+		s.violation("nil message")
+		s.peer.Close(errProtocolViolation)
+		return false
+	}
 	hello, ok := m.(*protocol.Hello)
 	if !ok && m.Type() == protocol.TypeAbort {
 		s.peer.Close(errSessionClosed) // ABORT is never answered
@@ -418,4 +429,40 @@ func newRequestID(m protocol.Message) (protocol.ID, bool) {
 		return m.Request, true
 	}
 	return 0, false
+}
+
+// isNil reports whether m is nil or a nil pointer of one of the message
+// types, which an in-process client could send by mistake.
+func isNil(m protocol.Message) bool {
+	switch m := m.(type) {
+	case nil:
+		return true
+	case *protocol.Publish:
+		return m == nil
+	case *protocol.Call:
+		return m == nil
+	case *protocol.Yield:
+		return m == nil
+	case *protocol.Error:
+		return m == nil
+	case *protocol.Subscribe:
+		return m == nil
+	case *protocol.Unsubscribe:
+		return m == nil
+	case *protocol.Register:
+		return m == nil
+	case *protocol.Unregister:
+		return m == nil
+	case *protocol.Cancel:
+		return m == nil
+	case *protocol.Goodbye:
+		return m == nil
+	case *protocol.Abort:
+		return m == nil
+	case *protocol.Hello:
+		return m == nil
+	case *protocol.Authenticate:
+		return m == nil
+	}
+	return false
 }

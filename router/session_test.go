@@ -221,6 +221,7 @@ func TestProtocolViolation(t *testing.T) {
 		{"ERROR for CALL", func(*testPeer) protocol.Message {
 			return &protocol.Error{RequestType: protocol.TypeCall, Request: 1, Details: protocol.Dict{}, URI: "com.example.error"}
 		}},
+		{"nil CALL", func(*testPeer) protocol.Message { return (*protocol.Call)(nil) }},
 		{"ERROR for unknown invocation", func(*testPeer) protocol.Message {
 			return &protocol.Error{RequestType: protocol.TypeInvocation, Request: 5, Details: protocol.Dict{}, URI: "com.example.error"}
 		}},
