@@ -10,7 +10,7 @@ import (
 )
 
 // Authenticator authenticates the sessions that join a realm with one
-// authentication method (spec advanced "Authentication", SUMMARY §17).
+// authentication method (spec advanced "Authentication").
 // [Anonymous] is the built-in one; ticket, WAMP-CRA and cryptosign fit the
 // same interface.
 //
@@ -62,11 +62,18 @@ type Challenger interface {
 // Identity is the result of a successful authentication, sent to the
 // client in WELCOME.Details (spec advanced "Authentication").
 type Identity struct {
-	AuthID       string
-	AuthRole     string
-	AuthMethod   string        // empty means the Authenticator's AuthMethod
-	AuthProvider string        // empty means "static"
-	AuthExtra    protocol.Dict // optional WELCOME.Details.authextra
+	// AuthID is the authenticated principal's ID (WELCOME.Details.authid).
+	AuthID string
+	// AuthRole is the role the session acts in (WELCOME.Details.authrole).
+	AuthRole string
+	// AuthMethod is the method used; empty means the Authenticator's
+	// AuthMethod.
+	AuthMethod string
+	// AuthProvider names what checked the credentials; empty means
+	// "static".
+	AuthProvider string
+	// AuthExtra is sent as WELCOME.Details.authextra if not nil.
+	AuthExtra protocol.Dict
 }
 
 // AuthError is returned by an [Authenticator] to refuse a client: the

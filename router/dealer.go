@@ -443,7 +443,7 @@ func (d *dealer) answer(inv *invocation, m protocol.Message, final bool) bool {
 // take looks up the pending invocation id of callee s; final removes it.
 // It returns nil and a violation text for an ID the router never sent,
 // and nil, "" for one that is no longer pending (answered, canceled, or
-// its caller left: spec advanced "Call Canceling", SUMMARY §20.8 — every
+// its caller left: spec advanced "Call Canceling" — every
 // INVOCATION.Request up to the last one sent counts as recently finished).
 func (s *session) take(id protocol.ID, final bool) (*invocation, string) {
 	s.mu.Lock()

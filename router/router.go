@@ -53,7 +53,8 @@ var (
 type Config struct {
 	// Realms lists the realms the router serves. A HELLO for any other
 	// realm is answered with ABORT wamp.error.no_such_realm. At least one
-	// realm is required; names must be valid URIs (loose rules) and unique.
+	// realm is required; names must be valid URIs (by the rules StrictURIs
+	// selects) and unique.
 	Realms []RealmConfig
 
 	// Logger receives the router's logs: sessions ended for protocol
@@ -219,7 +220,7 @@ func New(cfg Config) (*Router, error) {
 }
 
 // routerRoles is what the router announces in WELCOME.Details.roles: only
-// the features it implements (SUMMARY §7).
+// the features it implements (spec advanced "Feature Announcement").
 func routerRoles() protocol.Roles {
 	return protocol.Roles{
 		protocol.RoleBroker: protocol.Features{
@@ -329,9 +330,9 @@ func (r *Router) begin() ([]*session, []io.Closer) {
 // Close stops the router at once: it stops its RawSocket servers, closes
 // every session's transport without GOODBYE, and returns after every
 // goroutine the router started and every session it served has ended.
-// Work offered afterwards ([Router.Connect], [Router.ServeRawSocket], new
-// WebSocket connections) is refused with [ErrClosed]. Close is idempotent
-// and returns nil.
+// Work offered afterwards is refused: [Router.Connect] and
+// [Router.ServeRawSocket] return [ErrClosed], and new WebSocket
+// connections are closed at once. Close is idempotent and returns nil.
 func (r *Router) Close() error {
 	ss, servers := r.begin()
 	for _, s := range ss {

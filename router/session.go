@@ -14,7 +14,7 @@ import (
 )
 
 // Session states as the router tracks them in session.state (spec basic
-// "Session Lifecycle", SUMMARY §6.3): establishing (waiting for HELLO, or
+// "Session Lifecycle"): establishing (waiting for HELLO, or
 // authenticating), established (WELCOME sent), shutting down (the router
 // said GOODBYE and waits for the echo), closing (the client said GOODBYE
 // and the router echoed it), closed.
@@ -124,7 +124,7 @@ func (s *session) run() {
 	}
 	s.mu.Unlock()
 	// Drop subscriptions and registrations before closing, so nothing is
-	// routed to a closed transport for longer than needed (SUMMARY §6.4).
+	// routed to a closed transport for longer than needed (spec basic "Protocol Errors").
 	s.realm.leave(s)
 	s.r.releaseID(s.id)
 	s.peer.Close(reason)
@@ -150,7 +150,7 @@ func (s *session) loop() error {
 		}
 		if s.state.Load() == stateShuttingDown {
 			// The router said GOODBYE: wait for the echo (or an ABORT)
-			// and ignore everything else (SUMMARY §6.3).
+			// and ignore everything else (spec basic "Session Lifecycle").
 			switch m.Type() {
 			case protocol.TypeGoodbye, protocol.TypeAbort:
 				return errSessionClosed
