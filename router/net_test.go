@@ -175,3 +175,56 @@ func TestRawSocket(t *testing.T) {
 		t.Errorf("ServeRawSocket after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestShutdownNetwork checks the GOODBYE exchange of Shutdown over
+// WebSocket and RawSocket.
+func TestShutdownNetwork(t *testing.T) {
+	r := newRouter(t, router.Config{})
+	ts := httptest.NewServer(r.Handler())
+	t.Cleanup(ts.Close)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- r.ServeRawSocket(l) }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	ws, err := transport.DialWebSocket(ctx, "ws"+strings.TrimPrefix(ts.URL, "http"), transport.WebSocketDialConfig{Serializer: serialize.MessagePack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := transport.DialRawSocket(ctx, "tcp", l.Addr().String(), transport.RawSocketDialConfig{Serializer: serialize.CBOR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients := []*testPeer{newTestPeer(t, ws, 64), newTestPeer(t, raw, 64)}
+	for _, c := range clients {
+		c.hello(realm1, nil)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Shutdown(ctx) }()
+	for _, c := range clients {
+		g := expect[*protocol.Goodbye](c)
+		if g.Reason != protocol.CloseSystemShutdown {
+			t.Errorf("GOODBYE reason %s, want %s", g.Reason, protocol.CloseSystemShutdown)
+		}
+		c.send(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseGoodbyeAndOut})
+		c.expectClosed()
+	}
+	for _, c := range []struct {
+		name string
+		ch   <-chan error
+		want error
+	}{{"Shutdown", done, nil}, {"ServeRawSocket", served, router.ErrClosed}} {
+		select {
+		case err := <-c.ch:
+			if !errors.Is(err, c.want) {
+				t.Errorf("%s() = %v, want %v", c.name, err, c.want)
+			}
+		case <-time.After(wait):
+			t.Fatalf("%s did not return", c.name)
+		}
+	}
+}
