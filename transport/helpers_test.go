@@ -23,7 +23,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wampkit/wampkit/protocol"
-	"github.com/wampkit/wampkit/serialize"
 )
 
 func TestMain(m *testing.M) {
@@ -266,9 +265,6 @@ func wsServer(tb testing.TB, cfg WebSocketConfig, tlsCfg *tls.Config, handler fu
 	})
 	return ws, "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
 }
-
-// quietLogger keeps expected diagnostics out of test output.
-var _ = serialize.JSON
 
 func allStacks() string {
 	b := make([]byte, 1<<20)
