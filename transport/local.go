@@ -78,6 +78,13 @@ func (p *localPeer) Recv() (protocol.Message, error) {
 	}
 	select {
 	case <-p.link.done:
+		// The other end may have sent and closed between the two checks:
+		// what it queued before the close is still delivered.
+		select {
+		case m := <-p.in:
+			return p.got(m)
+		default:
+		}
 		return nil, p.link.err
 	default:
 	}

@@ -181,3 +181,24 @@ func TestSendNil(t *testing.T) {
 		t.Error("Send(nil) = nil, want an error")
 	}
 }
+
+// TestLocalSendThenCloseNeverLost races a receiver against a sender that
+// sends one message and closes at once: the message must always arrive
+// before the close is reported.
+func TestLocalSendThenCloseNeverLost(t *testing.T) {
+	for i := 0; i < 20000; i++ {
+		a, b := transport.LocalPair(4)
+		got := make(chan error, 1)
+		go func() {
+			_, err := b.Recv()
+			got <- err
+		}()
+		if err := a.Send(context.Background(), &protocol.Goodbye{Reason: protocol.CloseGoodbyeAndOut}); err != nil {
+			t.Fatal(err)
+		}
+		a.Close(nil)
+		if err := <-got; err != nil {
+			t.Fatalf("iteration %d: Recv = %v, want the message sent before Close", i, err)
+		}
+	}
+}
