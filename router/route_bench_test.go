@@ -122,3 +122,35 @@ func BenchmarkRouteEvent(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRoutePatterns measures a publication to one exact subscriber
+// with many prefix and wildcard subscriptions that do not match: its cost
+// must not grow with their number.
+func BenchmarkRoutePatterns(b *testing.B) {
+	for _, n := range []int{0, 100, 100000} {
+		b.Run("patterns="+strconv.Itoa(n), func(b *testing.B) {
+			r := benchRouter(b)
+			pub, _ := benchSession(b, r, false)
+			rm := pub.realm
+			sub, _ := benchSession(b, r, false)
+			rm.broker.subscribe(sub, &protocol.Subscribe{Request: 1, Topic: "com.example.topic"})
+			for i := range n {
+				opts := protocol.Dict{"match": "prefix"}
+				topic := "com.example.t" + strconv.Itoa(i) + "."
+				if i%2 == 1 {
+					opts["match"] = "wildcard"
+					topic = "com." + strconv.Itoa(i) + "..x"
+				}
+				rm.broker.subscribe(sub, &protocol.Subscribe{Request: protocol.ID(i + 2), Topic: protocol.URI(topic), Options: opts})
+			}
+			args := protocol.List{"payload"}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for i := range b.N {
+				rm.broker.publish(pub, &protocol.Publish{Request: protocol.ID(i + 1), Topic: "com.example.topic", Args: args})
+			}
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
