@@ -320,6 +320,12 @@ func (c *Client) readLoop() {
 		m, err := c.peer.Recv()
 		if err != nil {
 			cause = err
+			if errors.Is(err, protocol.ErrMalformed) {
+				// A message that does not decode is a protocol error the
+				// router must hear about (WAMP spec, basic/sessions.md,
+				// "Protocol Errors").
+				cause = c.violation("%v", err)
+			}
 			break
 		}
 		if cause = c.dispatch(m); cause != nil {
