@@ -141,8 +141,10 @@ type Router struct {
 
 	regIDs protocol.RouterIDs // subscription and registration IDs
 
-	// mu guards the fields below. Lock order: Router.mu, then
-	// session.mu; never the reverse.
+	// mu guards the fields below. Lock order, outermost first:
+	// broker.mu or dealer.mu, session.mu (never two at once), the
+	// pattern tries' pmu, Router.mu. Router.mu is a leaf: nothing else is
+	// locked while it is held.
 	mu       sync.Mutex
 	closed   bool                       // no new sessions or servers once set
 	sessions map[*session]struct{}      // every session being served
@@ -151,10 +153,15 @@ type Router struct {
 	ws       *transport.WebSocketServer // made by the first Handler call
 	raw      *transport.RawSocketServer // made by the first ServeRawSocket call
 
-	// wg counts every serve call and every goroutine the router starts.
-	// Add is called only under mu while closed is false, so Wait in
-	// Close never races with a new Add from zero.
+	// wg counts every serve call and every goroutine the router starts
+	// for Connect. Add is called only under mu while closed is false, so
+	// Wait in Close never races with a new Add from zero.
 	wg sync.WaitGroup
+	// closers counts the goroutines that close dropped sessions'
+	// transports (see session.drop). They are started only by router
+	// goroutines, so once wg is done no new one starts and Close and
+	// Shutdown wait for them after wg.
+	closers sync.WaitGroup
 }
 
 // New returns a router serving the realms of cfg. It returns an error
@@ -335,14 +342,28 @@ func (r *Router) begin() ([]*session, []io.Closer) {
 // connections are closed at once. Close is idempotent and returns nil.
 func (r *Router) Close() error {
 	ss, servers := r.begin()
-	for _, s := range ss {
-		s.peer.Close(ErrClosed)
-	}
+	closeAll(ss, ErrClosed)
 	for _, srv := range servers {
 		srv.Close()
 	}
 	r.wg.Wait()
+	r.closers.Wait()
 	return nil
+}
+
+// closeAll closes the transports of ss concurrently (a network peer's
+// Close waits for its queue to flush, bounded by the transport's close
+// timeout) and returns when all are closed.
+func closeAll(ss []*session, reason error) {
+	var wg sync.WaitGroup
+	for _, s := range ss {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.peer.Close(reason)
+		}()
+	}
+	wg.Wait()
 }
 
 // Shutdown stops the router gracefully: it refuses new sessions, sends
@@ -368,14 +389,13 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
-		for _, s := range ss {
-			s.peer.Close(ErrClosed)
-		}
+		closeAll(ss, ErrClosed)
 	}
 	for _, srv := range servers {
 		srv.Close()
 	}
 	<-done
 	r.wg.Wait()
+	r.closers.Wait()
 	return err
 }

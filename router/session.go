@@ -60,8 +60,8 @@ type session struct {
 	// while it is routed (see broker.publishPatterns).
 	scratch []*subscription
 
-	// mu guards the fields below. Lock order: Router.mu before
-	// session.mu; never two session.mu at once.
+	// mu guards the fields below. Lock order: see Router.mu; never two
+	// session.mu at once.
 	mu          sync.Mutex
 	gone        bool                        // left the realm; takes no new invocations or calls
 	calls       map[protocol.ID]*invocation // as caller: pending calls by CALL.Request
@@ -94,13 +94,21 @@ func (s *session) send(m protocol.Message) bool {
 	return false
 }
 
-// drop closes the session's transport from any goroutine; the session's
-// own goroutine then sees Recv fail and cleans up.
+// drop closes the session's transport from any goroutine, without
+// waiting: a network peer's Close waits for its writer, which is what a
+// slow consumer is slow at, so the close runs on a goroutine of its own
+// (counted in Router.closers). The session's goroutine then sees Recv fail
+// and cleans up.
 func (s *session) drop(why string, reason error) {
-	if s.failed.CompareAndSwap(false, true) {
-		s.r.log.Warn("router: disconnecting session", "session", uint64(s.id), "realm", s.realmName(), "reason", why)
-		s.peer.Close(reason)
+	if !s.failed.CompareAndSwap(false, true) {
+		return
 	}
+	s.r.log.Warn("router: disconnecting session", "session", uint64(s.id), "realm", s.realmName(), "reason", why)
+	s.r.closers.Add(1)
+	go func() {
+		defer s.r.closers.Done()
+		s.peer.Close(reason)
+	}()
 }
 
 func (s *session) realmName() string {
