@@ -155,14 +155,21 @@ func BenchmarkPublish(b *testing.B) {
 }
 
 func benchmarkPublish(b *testing.B, n int) {
-	// Publications go out in bursts; each subscriber reports once per
-	// burst, and the publisher waits for all reports before the next
-	// burst, so queues never overflow and nobody spins.
+	// Publications go out in bursts, two bursts in flight at most: each
+	// subscriber reports the end of each burst it received, and the
+	// publisher waits for burst k-2 to be complete everywhere before it
+	// publishes burst k. So queues never overflow, nobody spins, and
+	// publisher and subscribers work at the same time.
 	const burst = 256
-	r := newRouter(b, router.Config{LocalQueueSize: 2 * burst})
+	r := newRouter(b, router.Config{LocalQueueSize: 3 * burst})
 	total := b.N
-	var remaining atomic.Int64
-	burstDone := make(chan struct{}, 1)
+	bursts := (total + burst - 1) / burst
+	remaining := make([]atomic.Int64, bursts)
+	complete := make([]chan struct{}, bursts)
+	for k := range bursts {
+		remaining[k].Store(int64(n))
+		complete[k] = make(chan struct{})
+	}
 	var wg sync.WaitGroup
 	subs := make([]transport.Peer, n)
 	for i := range subs {
@@ -179,8 +186,9 @@ func benchmarkPublish(b *testing.B, n int) {
 				}
 				got++
 				if got%burst == 0 || got == total {
-					if remaining.Add(-1) == 0 {
-						burstDone <- struct{}{}
+					k := (got - 1) / burst
+					if remaining[k].Add(-1) == 0 {
+						close(complete[k])
 					}
 				}
 			}
@@ -189,21 +197,28 @@ func benchmarkPublish(b *testing.B, n int) {
 	pub := rawJoin(b, r)
 	ctx := context.Background()
 	args := protocol.List{"payload"}
+	waitBurst := func(k int) {
+		select {
+		case <-complete[k]:
+		case <-time.After(wait):
+			b.Fatalf("subscribers did not receive burst %d within %v", k, wait)
+		}
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu := cpuTime()
-	for start := 0; start < total; start += burst {
-		remaining.Store(int64(n))
-		for i := start; i < min(start+burst, total); i++ {
+	for k := range bursts {
+		if k >= 2 {
+			waitBurst(k - 2)
+		}
+		for i := k * burst; i < min((k+1)*burst, total); i++ {
 			for pub.Send(ctx, &protocol.Publish{Request: protocol.ID(i + 1), Topic: "com.example.topic", Args: args}) != nil {
 				runtime.Gosched() // the router's queue from the publisher is full
 			}
 		}
-		select {
-		case <-burstDone:
-		case <-time.After(wait):
-			b.Fatalf("subscribers did not receive a burst within %v", wait)
-		}
+	}
+	for k := max(bursts-2, 0); k < bursts; k++ {
+		waitBurst(k)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(total)/float64(n), "ns/event")
