@@ -15,7 +15,6 @@ import (
 func ExampleNew() {
 	r, err := router.New(router.Config{
 		Realms: []router.RealmConfig{{Name: "realm1"}},
-		Logger: quietLogger,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -49,7 +48,7 @@ func ExampleNew() {
 // ExampleRouter_Connect registers a procedure from one in-process session
 // and calls it from another.
 func ExampleRouter_Connect() {
-	r, err := router.New(router.Config{Realms: []router.RealmConfig{{Name: "realm1"}}, Logger: quietLogger})
+	r, err := router.New(router.Config{Realms: []router.RealmConfig{{Name: "realm1"}}})
 	if err != nil {
 		log.Fatal(err)
 	}
