@@ -109,8 +109,12 @@
 // patterns, when there are.
 //
 // Sending never blocks the router. Each session has a bounded outbound
-// queue; a session whose queue is full is disconnected (and the reason
-// logged) instead of slowing down anybody else.
+// queue; when it is full, the router yields the processor twice (so that
+// the goroutines draining it get to run after a scheduling hiccup) and,
+// if it is still full, disconnects that session with a logged reason
+// instead of slowing down anybody else. Acknowledged publishing does not
+// change this: PUBLISHED means the events were queued, not consumed, and a
+// subscriber slower than its publisher fills its queue eventually.
 //
 // Messages are shared, not copied: the EVENT of one publication is one
 // value for every in-process subscriber and is encoded at most once per

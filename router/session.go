@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,10 +90,25 @@ func (s *session) send(m protocol.Message) bool {
 		return true
 	}
 	if errors.Is(err, transport.ErrQueueFull) {
+		// Before giving up on the session, let the goroutines that drain
+		// its queue run: a ping-pong of other goroutines (a publisher
+		// awaiting each PUBLISHED, say) can keep them off the processor
+		// long enough to fill a queue, without the client being slow.
+		// Yielding never waits for the client.
+		for range fullRetries {
+			runtime.Gosched()
+			if err = s.peer.Send(bg, m); !errors.Is(err, transport.ErrQueueFull) {
+				return err == nil
+			}
+		}
 		s.drop("outbound queue full", errSlowConsumer)
 	}
 	return false
 }
+
+// fullRetries is how often send yields the processor and retries when a
+// session's outbound queue is full, before it drops the session.
+const fullRetries = 2
 
 // drop closes the session's transport from any goroutine, without
 // waiting: a network peer's Close waits for its writer, which is what a
