@@ -253,7 +253,7 @@ func (b *broker) publish(s *session, m *protocol.Publish) {
 		b.deliver(&p, v.(*subscription), p.details)
 	}
 	if b.patterns.Load() > 0 {
-		b.publishPatterns(&p)
+		s.scratch = b.publishPatterns(&p, s.scratch)
 	}
 	if ack {
 		s.send(&protocol.Published{Request: m.Request, Publication: p.id})
@@ -263,17 +263,18 @@ func (b *broker) publish(s *session, m *protocol.Publish) {
 // publishPatterns delivers p to every matching prefix and wildcard
 // subscription, with EVENT.Details.topic set to the concrete topic (spec
 // advanced "Pattern-based Subscription").
-func (b *broker) publishPatterns(p *publication) {
-	// The matches go to a scratch slice of the publisher's session, which
-	// only its goroutine uses, so that matching does not allocate.
+//
+// The matches go to scratch, which publishPatterns returns for reuse: the
+// publisher's session keeps one, which only its goroutine uses, so that
+// matching does not allocate.
+func (b *broker) publishPatterns(p *publication, scratch []*subscription) []*subscription {
 	topic := string(p.msg.Topic)
 	b.pmu.RLock()
-	subs := b.prefix.match(topic, p.pub.scratch[:0])
+	subs := b.prefix.match(topic, scratch[:0])
 	subs = b.wildcard.match(topic, subs)
 	b.pmu.RUnlock()
-	p.pub.scratch = subs[:0]
 	if len(subs) == 0 {
-		return
+		return subs
 	}
 	details := make(protocol.Dict, len(p.details)+1)
 	for k, v := range p.details {
@@ -283,6 +284,19 @@ func (b *broker) publishPatterns(p *publication) {
 	for i, sub := range subs {
 		b.deliver(p, sub, details)
 		subs[i] = nil // do not keep subscriptions alive from scratch
+	}
+	return subs[:0]
+}
+
+// publishMeta publishes a meta event of the router itself (spec advanced
+// "Session Meta API") in the broker's realm, on the calling goroutine.
+func (b *broker) publishMeta(topic protocol.URI, args protocol.List) {
+	p := publication{msg: &protocol.Publish{Topic: topic, Args: args}, id: protocol.GlobalID()}
+	if v, ok := b.exact.Load(topic); ok {
+		b.deliver(&p, v.(*subscription), nil)
+	}
+	if b.patterns.Load() > 0 {
+		b.publishPatterns(&p, nil)
 	}
 }
 

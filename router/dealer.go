@@ -263,6 +263,9 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 				URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
 			return ""
 		}
+		if protocol.IsReserved(m.Procedure) && s.realm.metaCall(s, m) {
+			return ""
+		}
 		if reg = d.matchPattern(m.Procedure); reg == nil {
 			s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
 				URI: protocol.ErrNoSuchProcedure})

@@ -67,6 +67,10 @@
 //     registrant fixes the policy), call_timeout (CALL.Options.timeout
 //     in milliseconds, run by the dealer: ERROR wamp.error.timeout to the
 //     caller and INTERRUPT killnowait to the callee).
+//   - both: session_meta_api (events wamp.session.on_join and on_leave;
+//     procedures wamp.session.count, list, get, kill, kill_by_authid,
+//     kill_by_authrole and kill_all), answered by the router itself on the
+//     caller's goroutine.
 //
 // Sessions are authenticated by the realm's [Authenticator]s; [Anonymous]
 // is the default (authid from HELLO or random, authrole "anonymous",
@@ -139,6 +143,6 @@
 // # Not yet implemented
 //
 // Progressive call invocations (a CALL with progress=true is a protocol
-// violation), the meta APIs, event history and retention,
+// violation), the registration and subscription meta APIs, event history and retention,
 // and the ticket, WAMP-CRA and cryptosign authenticators.
 package router

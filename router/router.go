@@ -235,6 +235,7 @@ func routerRoles() protocol.Roles {
 			protocol.FeaturePublisherExclusion:          true,
 			protocol.FeaturePublisherIdentification:     true,
 			protocol.FeatureSubscriberBlackWhiteListing: true,
+			protocol.FeatureSessionMetaAPI:              true,
 		},
 		protocol.RoleDealer: protocol.Features{
 			protocol.FeatureProgressiveCallResults:   true,
@@ -243,6 +244,7 @@ func routerRoles() protocol.Roles {
 			protocol.FeaturePatternBasedRegistration: true,
 			protocol.FeatureSharedRegistration:       true,
 			protocol.FeatureCallTimeout:              true,
+			protocol.FeatureSessionMetaAPI:           true,
 		},
 	}
 }
@@ -377,7 +379,7 @@ func closeAll(ss []*session, reason error) {
 func (r *Router) Shutdown(ctx context.Context) error {
 	ss, servers := r.begin()
 	for _, s := range ss {
-		s.shutdown(protocol.CloseSystemShutdown)
+		s.shutdown(protocol.CloseSystemShutdown, "router shutting down")
 	}
 	done := make(chan struct{})
 	go func() { // exits once wg is done, which Shutdown waits for below

@@ -39,10 +39,16 @@ type session struct {
 	failed atomic.Bool
 
 	// Set during the handshake, read-only afterwards.
-	id       protocol.ID
-	realm    *realm
-	authID   string
-	authRole string
+	id           protocol.ID
+	realm        *realm
+	authID       string
+	authRole     string
+	authMethod   string
+	authProvider string
+	transport    protocol.Dict // transport.Detailer's details, or nil
+	// quiet suppresses the wamp.session.on_leave event
+	// (wamp.session.kill_all).
+	quiet atomic.Bool
 	// Client features the router acts on (from HELLO.Details.roles).
 	calleeCancel   bool // callee announced call_canceling
 	calleeProgress bool // callee announced progressive_call_results (and call_canceling)
@@ -150,6 +156,9 @@ func (s *session) run() {
 	// Drop subscriptions and registrations before closing, so nothing is
 	// routed to a closed transport for longer than needed (spec basic "Protocol Errors").
 	s.realm.leave(s)
+	if !s.quiet.Load() {
+		s.realm.broker.publishMeta(metaOnLeave, protocol.List{uint64(s.id), s.authID, s.authRole})
+	}
 	s.r.releaseID(s.id)
 	s.peer.Close(reason)
 }
@@ -269,7 +278,9 @@ func (s *session) abort(reason protocol.URI, msg string) {
 // close) and closes sessions that are not established yet. The session's
 // goroutine ends the session when the echo arrives; the GOODBYE timeout
 // closes the transport if it does not.
-func (s *session) shutdown(reason protocol.URI) {
+//
+// It reports whether it said GOODBYE.
+func (s *session) shutdown(reason protocol.URI, message string) bool {
 	s.mu.Lock()
 	if !s.state.CompareAndSwap(stateEstablished, stateShuttingDown) {
 		st := s.state.Load()
@@ -277,13 +288,18 @@ func (s *session) shutdown(reason protocol.URI) {
 		if st == stateEstablishing {
 			s.peer.Close(ErrClosed)
 		}
-		return
+		return false
 	}
 	if d := s.r.cfg.GoodbyeTimeout; d > 0 {
 		s.byeTimer = time.AfterFunc(d, func() { s.peer.Close(errGoodbyeTimeout) })
 	}
 	s.mu.Unlock()
-	s.send(&protocol.Goodbye{Details: protocol.Dict{"message": "router shutting down"}, Reason: reason})
+	details := protocol.Dict{}
+	if message != "" {
+		details["message"] = message
+	}
+	s.send(&protocol.Goodbye{Details: details, Reason: reason})
+	return true
 }
 
 // handshake runs the opening handshake (spec basic "Session
@@ -397,6 +413,7 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 	s.realm = rm
 	s.authID = idn.AuthID
 	s.authRole = idn.AuthRole
+	s.transport = req.Transport
 	s.subs = make(map[protocol.ID]*subscription)
 	s.regs = make(map[protocol.ID]*registrant)
 	s.calls = make(map[protocol.ID]*invocation)
@@ -408,6 +425,7 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 	if provider == "" {
 		provider = "static"
 	}
+	s.authMethod, s.authProvider = method, provider
 	details := protocol.Dict{
 		"roles":        s.r.welcomeRoles,
 		"agent":        s.r.cfg.Agent,
@@ -432,6 +450,7 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 		// The transport is gone; run() sees Recv fail and cleans up.
 		s.r.log.Debug("router: WELCOME not delivered", slog.Uint64("session", uint64(s.id)))
 	}
+	rm.broker.publishMeta(metaOnJoin, protocol.List{s.metaDetails()})
 	return "", ""
 }
 

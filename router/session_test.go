@@ -55,6 +55,7 @@ func TestWelcome(t *testing.T) {
 			protocol.FeaturePublisherExclusion:          true,
 			protocol.FeaturePublisherIdentification:     true,
 			protocol.FeatureSubscriberBlackWhiteListing: true,
+			protocol.FeatureSessionMetaAPI:              true,
 		},
 		protocol.RoleDealer: {
 			protocol.FeatureProgressiveCallResults:   true,
@@ -63,6 +64,7 @@ func TestWelcome(t *testing.T) {
 			protocol.FeaturePatternBasedRegistration: true,
 			protocol.FeatureSharedRegistration:       true,
 			protocol.FeatureCallTimeout:              true,
+			protocol.FeatureSessionMetaAPI:           true,
 		},
 	}
 	if diff := cmp.Diff(want, roles); diff != "" {

@@ -1,0 +1,139 @@
+package router_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
+)
+
+// metaCall calls a meta procedure and returns the RESULT or ERROR.
+func (c *testPeer) metaCall(proc protocol.URI, args protocol.List, kwargs protocol.Dict) protocol.Message {
+	c.tb.Helper()
+	req := c.next()
+	c.send(&protocol.Call{Request: req, Procedure: proc, Args: args, Kwargs: kwargs})
+	m := c.recv()
+	switch m := m.(type) {
+	case *protocol.Result:
+		if m.Request == req {
+			return m
+		}
+	case *protocol.Error:
+		if m.Request == req {
+			return m
+		}
+	}
+	c.tb.Fatalf("got %s, want the answer to %s", describe(m), proc)
+	return nil
+}
+
+func TestSessionMetaEvents(t *testing.T) {
+	r := newRouter(t, router.Config{})
+	watcher := join(t, r)
+	joins := watcher.subscribe("wamp.session.on_join", nil)
+	leaves := watcher.subscribe("wamp.session.on_leave", nil)
+
+	c := connect(t, r)
+	c.hello(realm1, protocol.Dict{"authid": "dave"})
+	ev := expect[*protocol.Event](watcher)
+	if ev.Subscription != joins || len(ev.Args) != 1 {
+		t.Fatalf("got %+v, want on_join with one argument", ev)
+	}
+	want := map[string]any{"session": uint64(c.session), "authid": "dave", "authrole": "anonymous",
+		"authmethod": "anonymous", "authprovider": "static", "transport": protocol.Dict{"type": "local"}}
+	if diff := cmp.Diff(want, map[string]any(ev.Args[0].(protocol.Dict))); diff != "" {
+		t.Errorf("on_join details mismatch (-want +got):\n%s", diff)
+	}
+
+	c.send(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseSystemShutdown})
+	expect[*protocol.Goodbye](c)
+	ev = expect[*protocol.Event](watcher)
+	if diff := cmp.Diff(protocol.List{uint64(c.session), "dave", "anonymous"}, ev.Args); ev.Subscription != leaves || diff != "" {
+		t.Errorf("on_leave %+v mismatch (-want +got):\n%s", ev, diff)
+	}
+}
+
+func TestSessionMetaProcedures(t *testing.T) {
+	r := newRouter(t, router.Config{Realms: []router.RealmConfig{
+		{Name: realm1, Authenticators: []router.Authenticator{router.Anonymous{}}},
+		{Name: "other"},
+	}})
+	admin := join(t, r)
+	a := connect(t, r)
+	a.hello(realm1, protocol.Dict{"authid": "alice"})
+	b := connect(t, r)
+	b.hello(realm1, protocol.Dict{"authid": "bob"})
+	elsewhere := connect(t, r)
+	elsewhere.hello("other", nil)
+
+	res := admin.metaCall("wamp.session.count", nil, nil).(*protocol.Result)
+	if diff := cmp.Diff(protocol.List{3}, res.Args); diff != "" {
+		t.Errorf("count mismatch (-want +got):\n%s", diff)
+	}
+	res = admin.metaCall("wamp.session.count", protocol.List{[]any{"nobody"}}, nil).(*protocol.Result)
+	if diff := cmp.Diff(protocol.List{0}, res.Args); diff != "" {
+		t.Errorf("count with filter mismatch (-want +got):\n%s", diff)
+	}
+	res = admin.metaCall("wamp.session.list", nil, nil).(*protocol.Result)
+	ids := res.Args[0].([]any)
+	slices.SortFunc(ids, func(x, y any) int { return int(x.(uint64)>>1) - int(y.(uint64)>>1) })
+	want := []any{uint64(admin.session), uint64(a.session), uint64(b.session)}
+	slices.SortFunc(want, func(x, y any) int { return int(x.(uint64)>>1) - int(y.(uint64)>>1) })
+	if diff := cmp.Diff(want, ids); diff != "" {
+		t.Errorf("list mismatch (-want +got):\n%s", diff)
+	}
+	res = admin.metaCall("wamp.session.get", protocol.List{a.session}, nil).(*protocol.Result)
+	if got := res.Args[0].(protocol.Dict).String("authid"); got != "alice" {
+		t.Errorf("get: authid %q, want alice", got)
+	}
+	for _, tt := range []struct {
+		proc protocol.URI
+		args protocol.List
+		kw   protocol.Dict
+		uri  protocol.URI
+	}{
+		{"wamp.session.get", protocol.List{elsewhere.session}, nil, protocol.ErrNoSuchSession}, // other realm
+		{"wamp.session.get", protocol.List{"x"}, nil, protocol.ErrInvalidArgument},
+		{"wamp.session.kill", protocol.List{admin.session}, nil, protocol.ErrNoSuchSession}, // own session
+		{"wamp.session.kill", protocol.List{a.session}, protocol.Dict{"reason": "not a uri"}, protocol.ErrInvalidURI},
+		{"wamp.session.nonsense", nil, nil, protocol.ErrNoSuchProcedure},
+	} {
+		e, ok := admin.metaCall(tt.proc, tt.args, tt.kw).(*protocol.Error)
+		if !ok || e.URI != tt.uri {
+			t.Errorf("%s %v: got %v, want ERROR %s", tt.proc, tt.args, e, tt.uri)
+		}
+	}
+
+	// kill: GOODBYE with reason and message, then the echo ends it.
+	res = admin.metaCall("wamp.session.kill", protocol.List{a.session}, protocol.Dict{"reason": "com.example.bye", "message": "go away"}).(*protocol.Result)
+	if len(res.Args) != 0 {
+		t.Errorf("kill result %v, want none", res.Args)
+	}
+	g := expect[*protocol.Goodbye](a)
+	if g.Reason != "com.example.bye" || g.Details.String("message") != "go away" {
+		t.Errorf("killed session got %+v", g)
+	}
+	a.send(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseGoodbyeAndOut})
+	a.expectClosed()
+
+	res = admin.metaCall("wamp.session.kill_by_authid", protocol.List{"bob"}, nil).(*protocol.Result)
+	if diff := cmp.Diff(protocol.List{[]any{uint64(b.session)}}, res.Args); diff != "" {
+		t.Errorf("kill_by_authid mismatch (-want +got):\n%s", diff)
+	}
+	if g := expect[*protocol.Goodbye](b); g.Reason != protocol.CloseKilled {
+		t.Errorf("GOODBYE reason %s, want %s", g.Reason, protocol.CloseKilled)
+	}
+	// The other realm is untouched, the caller is never killed.
+	res = admin.metaCall("wamp.session.kill_all", nil, nil).(*protocol.Result)
+	if n := res.Args[0].(int); n > 1 { // b may still be waiting to echo
+		t.Errorf("kill_all killed %d sessions, want at most 1", n)
+	}
+	res = admin.metaCall("wamp.session.kill_by_authrole", protocol.List{"anonymous"}, nil).(*protocol.Result)
+	if n := res.Args[0].(int); n != 0 {
+		t.Errorf("kill_by_authrole killed %d sessions, want 0 (only the caller is left)", n)
+	}
+	_ = elsewhere
+}
