@@ -26,14 +26,15 @@ type Client struct {
 	// whose context ends sends CANCEL.
 	canCancel bool
 
-	// ctx is the parent of every invocation handler's context; cancel ends
-	// it when the session ends.
+	// ctx is the context of the client's own sends; cancel ends it when
+	// the session ends. (Invocation handlers get an invContext each, which
+	// finish cancels.)
 	ctx    context.Context
 	cancel context.CancelFunc
 
 	// wg counts the reader, the subscription goroutines and the invocation
-	// goroutines. Only the reader starts goroutines, so Add never races
-	// with a Wait that could see zero.
+	// workers. Only the reader starts goroutines, so Add never races with a
+	// Wait that could see zero.
 	wg sync.WaitGroup
 
 	done chan struct{} // closed by finish when the session has ended
@@ -58,7 +59,8 @@ type Client struct {
 	// about to remove, so that Subscribe is sent again (see reply).
 	unsubscribing map[protocol.ID]int
 	regs          map[protocol.ID]*Registration
-	invs          map[protocol.ID]*invState // running invocations by INVOCATION.Request
+	invs          map[protocol.ID]*invocation // running invocations by INVOCATION.Request
+	idle          []*worker                   // parked invocation workers, at most maxIdleWorkers
 }
 
 // Join establishes a WAMP session over peer (WAMP spec,
@@ -105,7 +107,7 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 		subs:          make(map[protocol.ID][]*Subscription),
 		unsubscribing: make(map[protocol.ID]int),
 		regs:          make(map[protocol.ID]*Registration),
-		invs:          make(map[protocol.ID]*invState),
+		invs:          make(map[protocol.ID]*invocation),
 	}
 	if roles, err := protocol.ParseRoles(welcome.Details); err == nil {
 		c.roles = roles
@@ -353,13 +355,22 @@ func (c *Client) finish(cause error) {
 	}
 	c.failPendingLocked(c.closeErr)
 	subs := c.subs
+	invs := c.invs
+	idle := c.idle
 	c.subs = nil
 	c.regs = nil
 	c.invs = nil
+	c.idle = nil
 	c.mu.Unlock()
 
 	c.peer.Close(cause)
 	c.cancel()
+	for _, x := range invs {
+		x.ctx.cancel()
+	}
+	for _, w := range idle {
+		close(w.jobs)
+	}
 	for _, list := range subs {
 		for _, s := range list {
 			s.stop()

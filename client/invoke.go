@@ -1,0 +1,311 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// maxIdleWorkers is how many invocation workers a client keeps parked for
+// the next INVOCATION. More may run at once (a handler may block, and the
+// reader never waits for one); those beyond this number exit when their
+// handler returns.
+const maxIdleWorkers = 16
+
+// invocation is a running INVOCATION: the Invocation and the context the
+// handler gets and the YIELD that answers it, in one allocation. It is
+// never reused, since a handler may keep inv or ctx after it returns.
+type invocation struct {
+	inv   Invocation
+	ctx   invContext
+	yield protocol.Yield
+	// interrupted reports that an INTERRUPT canceled ctx. Guarded by
+	// Client.mu.
+	interrupted bool
+}
+
+// worker is a goroutine that runs invocation handlers one after another,
+// parked in Client.idle between them: handing an INVOCATION to a parked
+// worker is cheaper than starting a goroutine for it.
+type worker struct {
+	// jobs carries the next invocation; capacity 1, so the reader never
+	// waits. finish closes it to end a parked worker.
+	jobs chan *invocation
+}
+
+// invoke hands an INVOCATION to a worker: a parked one, else a new one.
+// The handler never runs on the reader. An INVOCATION reusing the id of one
+// still running is a protocol violation.
+func (c *Client) invoke(m *protocol.Invocation) error {
+	c.mu.Lock()
+	if c.invs[m.Request] != nil {
+		c.mu.Unlock()
+		return c.violation("INVOCATION %d while invocation %d is running", m.Request, m.Request)
+	}
+	r := c.regs[m.Registration]
+	if r == nil {
+		c.mu.Unlock()
+		// Unregistered meanwhile (or never known).
+		c.send(&protocol.Error{RequestType: protocol.TypeInvocation, Request: m.Request,
+			Details: protocol.Dict{}, URI: protocol.ErrNoSuchRegistration})
+		return nil
+	}
+	x := &invocation{}
+	c.invs[m.Request] = x
+	var w *worker
+	if n := len(c.idle); n > 0 {
+		w = c.idle[n-1]
+		c.idle[n-1] = nil
+		c.idle = c.idle[:n-1]
+	} else {
+		c.wg.Add(1)
+	}
+	c.mu.Unlock()
+
+	// Only the reader (this goroutine) and the worker, after the hand-off
+	// below, use x: filling it in after the unlock is safe.
+	x.inv = Invocation{
+		Procedure:    r.procedure,
+		Registration: r,
+		Args:         m.Args,
+		Kwargs:       m.Kwargs,
+		Details:      m.Details,
+		Caller:       dictID(m.Details, "caller"),
+		c:            c,
+		request:      m.Request,
+		progress:     m.Details.Bool("receive_progress"),
+	}
+	if proc := m.Details.String("procedure"); proc != "" {
+		x.inv.Procedure = protocol.URI(proc)
+	}
+	if w != nil {
+		w.jobs <- x
+	} else {
+		go c.work(x)
+	}
+	return nil
+}
+
+// work runs x's handler and then those handed to it while parked, until
+// the session ends or enough other workers are parked.
+func (c *Client) work(x *invocation) {
+	defer c.wg.Done()
+	defer func() {
+		// A handler that called runtime.Goexit still gets its context
+		// canceled (a no-op after a normal return).
+		if x != nil {
+			x.ctx.cancel()
+		}
+	}()
+	var w *worker
+	for {
+		reply := c.handle(x)
+		// Answer under c.mu so nothing follows our GOODBYE (Leave holds
+		// c.mu while it changes the state and sends GOODBYE).
+		c.mu.Lock()
+		if c.invs[x.inv.request] == x {
+			delete(c.invs, x.inv.request)
+			if c.state == protocol.StateEstablished {
+				c.send(reply)
+			}
+		}
+		// finish collects the parked workers under c.mu after setting
+		// StateClosed, so a worker parks either before (and is ended by
+		// finish) or not at all.
+		park := c.state != protocol.StateClosed && len(c.idle) < maxIdleWorkers
+		if park {
+			if w == nil {
+				w = &worker{jobs: make(chan *invocation, 1)}
+			}
+			c.idle = append(c.idle, w)
+		}
+		c.mu.Unlock()
+		x.ctx.cancel()
+		x = nil
+		if !park {
+			return
+		}
+		x = <-w.jobs
+		if x == nil {
+			return // closed by finish
+		}
+	}
+}
+
+// handle runs x's handler and returns the message that answers it: YIELD,
+// or ERROR.
+func (c *Client) handle(x *invocation) protocol.Message {
+	inv := &x.inv
+	res, err := c.safeHandle(&x.ctx, inv)
+	if err == nil {
+		y := &x.yield
+		*y = protocol.Yield{Request: inv.request, Options: noOptions}
+		if res != nil {
+			y.Args, y.Kwargs = res.Args, res.Kwargs
+			if y.Kwargs != nil && y.Args == nil {
+				y.Args = protocol.List{}
+			}
+		}
+		return y
+	}
+	e := &protocol.Error{RequestType: protocol.TypeInvocation, Request: inv.request, Details: protocol.Dict{}}
+	var werr *protocol.Error
+	c.mu.Lock()
+	interrupted := x.interrupted
+	c.mu.Unlock()
+	switch {
+	case errors.As(err, &werr):
+		e.URI, e.Args, e.Kwargs = werr.URI, werr.Args, werr.Kwargs
+		if e.Kwargs != nil && e.Args == nil {
+			e.Args = protocol.List{}
+		}
+	case interrupted && x.ctx.Err() != nil:
+		e.URI = protocol.ErrCanceled
+	default:
+		c.log.Warn("client: invocation handler failed", "session", c.session,
+			"procedure", inv.Procedure, "error", err)
+		e.URI = ErrRuntimeError
+	}
+	if verr := protocol.Validate(e); verr != nil {
+		// The handler's error URI is not a valid URI: the transport
+		// would drop the ERROR and leave the caller waiting.
+		c.log.Warn("client: invocation handler returned an invalid error", "session", c.session,
+			"procedure", inv.Procedure, "error", verr)
+		e.URI, e.Args, e.Kwargs = ErrRuntimeError, nil, nil
+	}
+	return e
+}
+
+// safeHandle runs the handler, turning a panic into an error.
+func (c *Client) safeHandle(ctx context.Context, inv *Invocation) (res *Result, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("client: invocation handler panicked", "session", c.session,
+				"procedure", inv.Procedure, "panic", v, "stack", string(debug.Stack()))
+			res, err = nil, fmt.Errorf("client: handler panic: %v", v)
+		}
+	}()
+	return inv.Registration.handler(ctx, inv)
+}
+
+// interrupt cancels the context of a running invocation.
+func (c *Client) interrupt(m *protocol.Interrupt) {
+	c.mu.Lock()
+	x := c.invs[m.Request]
+	if x != nil {
+		x.interrupted = true
+	}
+	c.mu.Unlock()
+	if x != nil {
+		x.ctx.cancel()
+	}
+}
+
+// invContext is the context of an invocation handler. It is canceled by
+// INTERRUPT, when the handler returns and when the session ends; it has no
+// deadline and no values (a child of the background context). Unlike
+// context.WithCancel it costs nothing until Done (or a derived context)
+// asks for a channel: most handlers never look.
+type invContext struct {
+	mu     sync.Mutex
+	done   chan struct{} // made by the first Done; closed by cancel
+	err    error         // context.Canceled once canceled
+	afters []*afterFunc  // pending AfterFunc callbacks
+}
+
+type afterFunc struct{ f func() }
+
+// closedChan is the Done channel of a context canceled before anybody
+// asked for one. It is never written to.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+var _ context.Context = (*invContext)(nil)
+
+// Deadline implements context.Context: there is none.
+func (x *invContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done implements context.Context.
+func (x *invContext) Done() <-chan struct{} {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.done == nil {
+		if x.err != nil {
+			x.done = closedChan
+		} else {
+			x.done = make(chan struct{})
+		}
+	}
+	return x.done
+}
+
+// Err implements context.Context.
+func (x *invContext) Err() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.err
+}
+
+// Value implements context.Context: an invocation context carries no
+// values. (It must not return another context's internals either: the
+// context package looks for its own cancelCtx through Value.)
+func (x *invContext) Value(any) any { return nil }
+
+// String implements fmt.Stringer, like the context package's contexts.
+func (x *invContext) String() string { return "client.invocationContext" }
+
+// AfterFunc arranges for f to run on its own goroutine once x is canceled,
+// with context.AfterFunc's contract. The context package uses it when a
+// handler derives a context from x (context.WithCancel and so on), which
+// then needs no goroutine of its own to follow x.
+func (x *invContext) AfterFunc(f func()) (stop func() bool) {
+	a := &afterFunc{f: f}
+	x.mu.Lock()
+	if x.err != nil {
+		x.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	x.afters = append(x.afters, a)
+	x.mu.Unlock()
+	return func() bool {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		i := slices.Index(x.afters, a)
+		if i < 0 {
+			return false
+		}
+		x.afters = slices.Delete(x.afters, i, i+1)
+		return true
+	}
+}
+
+// cancel cancels x; later calls do nothing.
+func (x *invContext) cancel() {
+	x.mu.Lock()
+	if x.err != nil {
+		x.mu.Unlock()
+		return
+	}
+	x.err = context.Canceled
+	if x.done == nil {
+		x.done = closedChan
+	} else {
+		close(x.done)
+	}
+	afters := x.afters
+	x.afters = nil
+	x.mu.Unlock()
+	for _, a := range afters {
+		go a.f()
+	}
+}
