@@ -67,11 +67,20 @@ type CallRequest struct {
 // sends CANCEL (mode killnowait) if the dealer announced call_canceling,
 // and drops the late result.
 func (c *Client) Call(ctx context.Context, procedure protocol.URI, args ...any) (*Result, error) {
-	msg := &protocol.Call{Options: noOptions, Procedure: procedure}
+	x := &callState{msg: protocol.Call{Options: noOptions, Procedure: procedure}}
 	if len(args) > 0 {
-		msg.Args = protocol.List(args)
+		x.msg.Args = protocol.List(args)
 	}
-	return c.call(ctx, msg, nil)
+	return c.call(ctx, x, nil)
+}
+
+// callState is a CALL and the Result that Call returns, in one
+// allocation. The Result keeps the CALL's memory alive (not its payload
+// beyond Args, which the caller passed in); the CALL itself is the
+// router's to read.
+type callState struct {
+	msg protocol.Call
+	res Result
 }
 
 // Do makes the call described by req; see [Client.Call] for errors and
@@ -94,14 +103,15 @@ func (c *Client) Do(ctx context.Context, req *CallRequest) (*Result, error) {
 			opts["receive_progress"] = true
 		}
 	}
-	msg := &protocol.Call{Options: opts, Procedure: req.Procedure, Args: req.Args, Kwargs: req.Kwargs}
-	if msg.Kwargs != nil && msg.Args == nil {
-		msg.Args = protocol.List{} // Arguments must be present before ArgumentsKw
+	x := &callState{msg: protocol.Call{Options: opts, Procedure: req.Procedure, Args: req.Args, Kwargs: req.Kwargs}}
+	if x.msg.Kwargs != nil && x.msg.Args == nil {
+		x.msg.Args = protocol.List{} // Arguments must be present before ArgumentsKw
 	}
-	return c.call(ctx, msg, req.OnProgress)
+	return c.call(ctx, x, req.OnProgress)
 }
 
-func (c *Client) call(ctx context.Context, msg *protocol.Call, onProgress func(*Result) error) (*Result, error) {
+func (c *Client) call(ctx context.Context, x *callState, onProgress func(*Result) error) (*Result, error) {
+	msg := &x.msg
 	if ctx.Err() != nil {
 		return nil, context.Cause(ctx) // nothing sent
 	}
@@ -126,15 +136,15 @@ func (c *Client) call(ctx context.Context, msg *protocol.Call, onProgress func(*
 		}
 		switch m := m.(type) {
 		case *protocol.Result:
-			r := &Result{Args: m.Args, Kwargs: m.Kwargs, Details: m.Details}
 			if !m.Details.Bool("progress") {
 				putCallPending(p)
-				return r, nil
+				x.res = Result{Args: m.Args, Kwargs: m.Kwargs, Details: m.Details}
+				return &x.res, nil
 			}
 			if onProgress == nil {
 				continue // not asked for; ignore
 			}
-			if err := onProgress(r); err != nil {
+			if err := onProgress(&Result{Args: m.Args, Kwargs: m.Kwargs, Details: m.Details}); err != nil {
 				c.mu.Lock()
 				if c.pend[p.id] == p {
 					delete(c.pend, p.id)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wampkit/wampkit/protocol"
@@ -48,12 +49,15 @@ type Client struct {
 	mu sync.Mutex
 	// state is StateEstablished, StateShuttingDown (we sent GOODBYE),
 	// StateClosing (the router sent GOODBYE) or StateClosed (finish ran).
-	state    protocol.State
-	cause    error       // why the session ended (Err); set by finish
-	closeErr error       // ErrClosed wrapping cause; set by finish
-	lastID   protocol.ID // last request id sent
-	pend     map[protocol.ID]*pending
-	subs     map[protocol.ID][]*Subscription // by router subscription id; copy on write
+	state protocol.State
+	// stateCopy is state, for the reader to load without taking mu
+	// (stored under mu by setStateLocked).
+	stateCopy atomic.Uint32
+	cause     error       // why the session ended (Err); set by finish
+	closeErr  error       // ErrClosed wrapping cause; set by finish
+	lastID    protocol.ID // last request id sent
+	pend      map[protocol.ID]*pending
+	subs      map[protocol.ID][]*Subscription // by router subscription id; copy on write
 	// unsubscribing counts the UNSUBSCRIBEs in flight per subscription id:
 	// a SUBSCRIBED naming such an id is for a subscription the router is
 	// about to remove, so that Subscribe is sent again (see reply).
@@ -116,6 +120,7 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 		c.log.Warn("client: WELCOME without valid roles; assuming no advanced features",
 			"session", c.session, "error", err)
 	}
+	c.stateCopy.Store(uint32(c.state))
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(1)
 	go c.readLoop()
@@ -291,7 +296,7 @@ func (c *Client) Leave(ctx context.Context) error {
 	c.mu.Lock()
 	first := c.state == protocol.StateEstablished
 	if first {
-		c.state = protocol.StateShuttingDown
+		c.setStateLocked(protocol.StateShuttingDown)
 		// Pending requests fail now; replies other than the GOODBYE echo
 		// are ignored from here on (WAMP spec, basic/sessions.md: SHUTTING
 		// DOWN ignores everything but GOODBYE).
@@ -346,7 +351,7 @@ func (c *Client) finish(cause error) {
 		// We sent GOODBYE: however the session ended, it was our close.
 		cause = ErrClosed
 	}
-	c.state = protocol.StateClosed
+	c.setStateLocked(protocol.StateClosed)
 	c.cause = cause
 	if errors.Is(cause, ErrClosed) {
 		c.closeErr = ErrClosed
@@ -377,6 +382,12 @@ func (c *Client) finish(cause error) {
 		}
 	}
 	close(c.done)
+}
+
+// setStateLocked sets the session state. c.mu must be held.
+func (c *Client) setStateLocked(s protocol.State) {
+	c.state = s
+	c.stateCopy.Store(uint32(s))
 }
 
 // errClosedLocked returns the error a request fails with once the session
@@ -410,9 +421,10 @@ func (c *Client) violation(format string, args ...any) error {
 // dispatch handles one message from the router on the reader goroutine.
 // It returns non-nil when the session ends.
 func (c *Client) dispatch(m protocol.Message) error {
-	c.mu.Lock()
-	state := c.state
-	c.mu.Unlock()
+	// Only the reader changes the state to anything but
+	// StateShuttingDown, and a message that races with Leave is handled
+	// either way, as when the lock was taken.
+	state := protocol.State(c.stateCopy.Load())
 	// One table decides what a client may receive in which state (WAMP
 	// spec, basic/sessions.md, "Session Lifecycle" and "Protocol Errors").
 	switch _, action := protocol.ReceiveMessage(protocol.SideClient, state, m); action {
@@ -470,7 +482,7 @@ func (c *Client) dispatch(m protocol.Message) error {
 		// The router closes the session; echo (WAMP spec, basic/sessions.md,
 		// "Session Closing").
 		c.mu.Lock()
-		c.state = protocol.StateClosing // nothing more may be sent but the echo
+		c.setStateLocked(protocol.StateClosing) // nothing more may be sent but the echo
 		c.mu.Unlock()
 		_ = c.peer.Send(context.Background(), &protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseGoodbyeAndOut})
 		return &GoodbyeError{Reason: m.Reason, Details: m.Details}
