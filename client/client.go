@@ -58,6 +58,9 @@ type Client struct {
 	lastID    protocol.ID // last request id sent
 	pend      map[protocol.ID]*pending
 	subs      map[protocol.ID][]*Subscription // by router subscription id; copy on write
+	// subsGen counts the changes of subs (written under mu), so that the
+	// reader's subsCache knows when to look again.
+	subsGen atomic.Uint64
 	// unsubscribing counts the UNSUBSCRIBEs in flight per subscription id:
 	// a SUBSCRIBED naming such an id is for a subscription the router is
 	// about to remove, so that Subscribe is sent again (see reply).
@@ -65,6 +68,10 @@ type Client struct {
 	regs          map[protocol.ID]*Registration
 	invs          map[protocol.ID]*invocation // running invocations by INVOCATION.Request
 	idle          []*worker                   // parked invocation workers, at most maxIdleWorkers
+
+	// Reader only.
+	subsCache subsCache // last lookup in subs
+	events    []Event   // the rest of the current block of Events (newEvent)
 }
 
 // Join establishes a WAMP session over peer (WAMP spec,
@@ -363,6 +370,7 @@ func (c *Client) finish(cause error) {
 	invs := c.invs
 	idle := c.idle
 	c.subs = nil
+	c.subsGen.Add(1)
 	c.regs = nil
 	c.invs = nil
 	c.idle = nil

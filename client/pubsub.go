@@ -162,15 +162,11 @@ type Subscription struct {
 	handler EventHandler
 	max     int // queue capacity; <= 0 unbounded
 
-	wake chan struct{} // capacity 1
 	quit chan struct{} // closed by stop
 	once sync.Once
 
-	// mu guards the queue. It is never held together with Client.mu.
-	mu      sync.Mutex
-	queue   []*Event
-	spare   []*Event // the last batch's backing array, reused
-	dropped uint64
+	q       eventQueue // the reader pushes, run pops
+	dropped uint64     // events dropped for a full queue; reader only
 }
 
 // ID returns the subscription id the router assigned.
@@ -210,9 +206,9 @@ func (c *Client) Subscribe(ctx context.Context, topic protocol.URI, handler Even
 		topic:   topic,
 		handler: handler,
 		max:     max,
-		wake:    make(chan struct{}, 1),
 		quit:    make(chan struct{}),
 	}
+	s.q.init()
 	p := newPending(protocol.TypeSubscribe)
 	p.sub = s
 	p.subOptions = options
@@ -228,6 +224,7 @@ func (c *Client) addSubscriberLocked(s *Subscription, id protocol.ID) {
 	s.id = id
 	list := c.subs[id]
 	c.subs[id] = append(list[:len(list):len(list)], s) // copy on write
+	c.subsGen.Add(1)
 	c.wg.Add(1)
 	go s.run()
 }
@@ -256,6 +253,7 @@ func (c *Client) Unsubscribe(ctx context.Context, s *Subscription) error {
 	}
 	if len(list) > 1 {
 		c.subs[s.id] = slices.Delete(slices.Clone(list), i, i+1)
+		c.subsGen.Add(1)
 		c.mu.Unlock()
 		s.stop()
 		return nil
@@ -264,6 +262,7 @@ func (c *Client) Unsubscribe(ctx context.Context, s *Subscription) error {
 	err := c.unsubscribeLocked(ctx, p, s.id)
 	if err == nil {
 		delete(c.subs, s.id)
+		c.subsGen.Add(1)
 	}
 	c.mu.Unlock()
 	if err != nil {
@@ -287,6 +286,7 @@ func (c *Client) revokeSubscription(details protocol.Dict) {
 	c.mu.Lock()
 	list := c.subs[id]
 	delete(c.subs, id)
+	c.subsGen.Add(1)
 	c.mu.Unlock()
 	for _, s := range list {
 		s.stop()
@@ -297,49 +297,80 @@ func (c *Client) revokeSubscription(details protocol.Dict) {
 
 // event queues an EVENT for every Subscription on its id. It never blocks.
 func (c *Client) event(m *protocol.Event) {
-	c.mu.Lock()
-	list := c.subs[m.Subscription]
-	c.mu.Unlock()
+	list := c.subscribers(m.Subscription)
 	if len(list) == 0 {
 		// Unsubscribed meanwhile: the router may still have sent some.
 		c.log.Debug("client: dropping event for unknown subscription", "session", c.session,
 			"subscription", m.Subscription)
 		return
 	}
-	ev := &Event{
+	ev := c.newEvent()
+	*ev = Event{
 		Subscription: m.Subscription,
 		Publication:  m.Publication,
 		Topic:        list[0].topic,
-		Publisher:    dictID(m.Details, "publisher"),
 		Args:         m.Args,
 		Kwargs:       m.Kwargs,
 		Details:      m.Details,
 	}
-	if t := m.Details.String("topic"); t != "" {
-		ev.Topic = protocol.URI(t)
+	if len(m.Details) > 0 {
+		ev.Publisher = dictID(m.Details, "publisher")
+		if t := m.Details.String("topic"); t != "" {
+			ev.Topic = protocol.URI(t)
+		}
 	}
 	for _, s := range list {
 		s.enqueue(ev)
 	}
 }
 
+// subscribers returns the Subscriptions on the router's subscription id.
+// Only the reader calls it. The reader remembers the last answer until
+// c.subs changes, so a stream of events for one id takes no lock.
+func (c *Client) subscribers(id protocol.ID) []*Subscription {
+	gen := c.subsGen.Load()
+	if rc := &c.subsCache; rc.valid && rc.gen == gen && rc.id == id {
+		return rc.list
+	}
+	c.mu.Lock()
+	list := c.subs[id]
+	gen = c.subsGen.Load() // stable while c.mu is held
+	c.mu.Unlock()
+	c.subsCache = subsCache{valid: true, gen: gen, id: id, list: list}
+	return list
+}
+
+// subsCache is the reader's last lookup in Client.subs.
+type subsCache struct {
+	valid bool
+	gen   uint64 // Client.subsGen when list was read
+	id    protocol.ID
+	list  []*Subscription
+}
+
+// eventBlock is the number of Events allocated at once.
+const eventBlock = 32
+
+// newEvent returns a zero Event for the reader to fill. Events are
+// allocated eventBlock at a time: one allocation per block instead of one
+// per EVENT. Only the reader calls it.
+func (c *Client) newEvent() *Event {
+	if len(c.events) == 0 {
+		c.events = make([]Event, eventBlock)
+	}
+	ev := &c.events[0]
+	c.events = c.events[1:]
+	return ev
+}
+
 func (s *Subscription) enqueue(ev *Event) {
-	s.mu.Lock()
-	if s.max > 0 && len(s.queue) >= s.max {
-		s.dropped++
-		n := s.dropped
-		s.mu.Unlock()
-		if n == 1 || n%1024 == 0 {
-			s.c.log.Warn("client: subscription queue full; dropping events", "session", s.c.session,
-				"subscription", s.id, "topic", s.topic, "dropped", n)
-		}
+	if s.q.push(ev, s.max) {
 		return
 	}
-	s.queue = append(s.queue, ev)
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	s.dropped++
+	if n := s.dropped; n == 1 || n%1024 == 0 {
+		s.c.log.Warn("client: subscription queue full; dropping events", "session", s.c.session,
+			"subscription", s.id, "topic", s.topic, "dropped", n)
 	}
 }
 
@@ -347,34 +378,28 @@ func (s *Subscription) enqueue(ev *Event) {
 // progress; queued events are dropped. Safe to call more than once.
 func (s *Subscription) stop() { s.once.Do(func() { close(s.quit) }) }
 
-// run delivers queued events to the handler, in order.
+// run delivers queued events to the handler, in order. It drains the queue
+// before it parks, so a burst of events costs one wake-up.
 func (s *Subscription) run() {
 	defer s.c.wg.Done()
 	for {
+		ev := s.q.pop()
+		if ev == nil {
+			if s.q.park() {
+				select {
+				case <-s.quit:
+					return
+				case <-s.q.wake:
+				}
+			}
+			continue
+		}
 		select {
 		case <-s.quit:
 			return
-		case <-s.wake:
+		default:
 		}
-		s.mu.Lock()
-		batch := s.queue
-		s.queue = s.spare[:0]
-		s.spare = nil
-		s.mu.Unlock()
-		for _, ev := range batch {
-			select {
-			case <-s.quit:
-				return
-			default:
-			}
-			s.deliver(ev)
-		}
-		clear(batch)
-		s.mu.Lock()
-		if s.spare == nil {
-			s.spare = batch[:0]
-		}
-		s.mu.Unlock()
+		s.deliver(ev)
 	}
 }
 
