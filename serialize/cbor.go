@@ -325,9 +325,8 @@ func (d *cbDecoder) message() (protocol.Message, error) {
 			e.num[i], ok, err = d.uintField()
 		case kindURI, kindStr:
 			if d.peekMajor() == cbText {
-				var v any
-				v, err = d.value(2)
-				e.str[i], ok = v.(string)
+				e.str[i], err = d.text()
+				ok = err == nil
 			}
 		case kindDict:
 			if d.peekMajor() == cbMap {
@@ -404,40 +403,14 @@ func (d *cbDecoder) value(depth int) (any, error) {
 		}
 		return -1 - int64(n), nil
 	case cbBytes, cbText:
-		var raw []byte
-		if !indef {
-			if err := d.need(n); err != nil {
-				return nil, err
-			}
-			raw = d.data[d.pos : d.pos+int(n)]
-			d.pos += int(n)
-		} else {
-			// Chunks are definite-length strings of the same major type.
-			for {
-				brk, err := d.atBreak()
-				if err != nil {
-					return nil, err
-				}
-				if brk {
-					break
-				}
-				cstart := d.pos
-				cmajor, _, cn, cindef, err := d.head()
-				if err != nil {
-					return nil, err
-				}
-				if cmajor != major || cindef {
-					d.pos = cstart
-					return nil, d.fail(errCBORChunk)
-				}
-				if err := d.need(cn); err != nil {
-					return nil, err
-				}
-				raw = append(raw, d.data[d.pos:d.pos+int(cn)]...)
-				d.pos += int(cn)
-			}
+		raw, fresh, err := d.content(major, n, indef)
+		if err != nil {
+			return nil, err
 		}
 		if major == cbBytes {
+			if fresh {
+				return raw, nil
+			}
 			out := make([]byte, len(raw))
 			copy(out, raw)
 			return out, nil
@@ -593,11 +566,10 @@ func (d *cbDecoder) dict(depth int) (map[string]any, error) {
 			}
 			return nil, d.fail(errMapKey)
 		}
-		k, err := d.value(depth + 1)
+		ks, err := d.text()
 		if err != nil {
 			return nil, err
 		}
-		ks := k.(string)
 		if _, dup := m[ks]; dup {
 			d.pos = kstart
 			return nil, d.fail(dupKeyError(ks))
@@ -609,4 +581,62 @@ func (d *cbDecoder) dict(depth int) (map[string]any, error) {
 		m[ks] = v
 	}
 	return m, nil
+}
+
+// content reads the content of a byte or text string whose head was read.
+// Definite strings alias the input; indefinite ones are joined from their
+// chunks into a fresh slice (fresh is true).
+func (d *cbDecoder) content(major byte, n uint64, indef bool) (raw []byte, fresh bool, err error) {
+	if !indef {
+		if err := d.need(n); err != nil {
+			return nil, false, err
+		}
+		raw = d.data[d.pos : d.pos+int(n)]
+		d.pos += int(n)
+		return raw, false, nil
+	}
+	// Chunks are definite-length strings of the same major type.
+	raw = []byte{}
+	for {
+		brk, err := d.atBreak()
+		if err != nil {
+			return nil, false, err
+		}
+		if brk {
+			return raw, true, nil
+		}
+		cstart := d.pos
+		cmajor, _, cn, cindef, err := d.head()
+		if err != nil {
+			return nil, false, err
+		}
+		if cmajor != major || cindef {
+			d.pos = cstart
+			return nil, false, d.fail(errCBORChunk)
+		}
+		if err := d.need(cn); err != nil {
+			return nil, false, err
+		}
+		raw = append(raw, d.data[d.pos:d.pos+int(cn)]...)
+		d.pos += int(cn)
+	}
+}
+
+// text reads a text string (the caller checked the major type) without
+// boxing it.
+func (d *cbDecoder) text() (string, error) {
+	start := d.pos
+	major, _, n, indef, err := d.head()
+	if err != nil {
+		return "", err
+	}
+	raw, _, err := d.content(major, n, indef)
+	if err != nil {
+		return "", err
+	}
+	if !utf8.Valid(raw) {
+		d.pos = start
+		return "", d.fail(errInvalidUTF8)
+	}
+	return string(raw), nil
 }
