@@ -335,3 +335,52 @@ func recvRaw(tb testing.TB, p transport.Peer) protocol.Message {
 	}
 	return nil
 }
+
+// TestSubscriberBehindIsNotDropped checks that a subscriber whose queue is
+// full, but who reads on, is waited for (Config.SlowConsumerWait) instead
+// of being disconnected: the publisher is held back until there is room.
+func TestSubscriberBehindIsNotDropped(t *testing.T) {
+	const queue = 8
+	r := newRouter(t, router.Config{LocalQueueSize: queue, SlowConsumerWait: time.Minute})
+	pub := join(t, r)
+	p, err := r.Connect(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(nil)
+	p.Send(t.Context(), &protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": clientRoles()}})
+	if m := recvRaw(t, p); m.Type() != protocol.TypeWelcome {
+		t.Fatalf("got %s, want WELCOME", describe(m))
+	}
+	p.Send(t.Context(), &protocol.Subscribe{Request: 1, Topic: "com.example.topic"})
+	if m := recvRaw(t, p); m.Type() != protocol.TypeSubscribed {
+		t.Fatalf("got %s, want SUBSCRIBED", describe(m))
+	}
+	// Fill the subscriber's queue exactly, then publish as much again:
+	// each of those finds the queue full until the subscriber reads.
+	for i := range queue {
+		pub.publishAck("com.example.topic", nil, i)
+	}
+	const n = 3 * queue
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := queue; i < n; i++ {
+			pub.send(&protocol.Publish{Request: pub.next(), Topic: "com.example.topic", Args: protocol.List{i}})
+		}
+	}()
+	// Give the router time to meet the full queue before reading: the
+	// test passes however long this is, but without the wait for room the
+	// subscriber would be dropped here.
+	time.Sleep(20 * time.Millisecond)
+	for i := range n {
+		ev, ok := recvRaw(t, p).(*protocol.Event)
+		if !ok {
+			t.Fatalf("message %d is not an EVENT: the subscriber was dropped", i)
+		}
+		if got, _ := protocol.ToInt64(ev.Args[0]); got != int64(i) {
+			t.Fatalf("event %d carries %v", i, ev.Args[0])
+		}
+	}
+	<-published
+}

@@ -24,6 +24,9 @@ const (
 	// DefaultLocalQueueSize is the per-direction queue of the in-process
 	// links made by [Router.Connect] (see [Config.LocalQueueSize]).
 	DefaultLocalQueueSize = 1024
+	// DefaultSlowConsumerWait bounds the wait for room in a full outbound
+	// queue (see [Config.SlowConsumerWait]).
+	DefaultSlowConsumerWait = 100 * time.Millisecond
 	// DefaultAgent is sent as WELCOME.Details.agent (see [Config.Agent]).
 	DefaultAgent = "wampkit-router"
 )
@@ -86,6 +89,15 @@ type Config struct {
 	// wamp.error.protocol_violation otherwise. The zero value leaves the
 	// check off, because some clients in use send random request IDs.
 	StrictRequestIDs bool
+
+	// SlowConsumerWait bounds how long the router waits for room when a
+	// session's outbound queue is full, before it disconnects that session
+	// as a slow consumer. The wait holds back only the session whose
+	// message is being routed (a publisher, a caller), never the router
+	// or other sessions, and a session that stopped reading costs it once.
+	// Zero means DefaultSlowConsumerWait; negative means no wait: a full
+	// queue disconnects at once.
+	SlowConsumerWait time.Duration
 
 	// LocalQueueSize is the capacity of each direction of the in-process
 	// link that [Router.Connect] makes. When a session's queue towards its
@@ -172,6 +184,9 @@ func New(cfg Config) (*Router, error) {
 	}
 	if cfg.HandshakeTimeout == 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.SlowConsumerWait == 0 {
+		cfg.SlowConsumerWait = DefaultSlowConsumerWait
 	}
 	if cfg.GoodbyeTimeout == 0 {
 		cfg.GoodbyeTimeout = DefaultGoodbyeTimeout

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,34 +86,41 @@ func newSession(r *Router, p transport.Peer) *session {
 // nothing to bound.
 var bg = context.Background()
 
-// send queues m for the client. If the client's queue is full the session
-// is dropped (logged once) so that the router never waits for a slow
-// consumer; it reports whether m was queued.
+// send queues m for the client; it reports whether m was queued. If the
+// client's queue is full, send waits up to Config.SlowConsumerWait for
+// room (on the goroutine of the session whose message is being routed,
+// so only that sender is held back), then drops the session (logged
+// once). A client that keeps up with its traffic, but was briefly kept
+// off the processor, is thus not mistaken for a dead one, and a client
+// that stopped reading costs its senders one bounded wait.
 func (s *session) send(m protocol.Message) bool {
 	err := s.peer.Send(bg, m)
 	if err == nil {
 		return true
 	}
 	if errors.Is(err, transport.ErrQueueFull) {
-		// Before giving up on the session, let the goroutines that drain
-		// its queue run: a ping-pong of other goroutines (a publisher
-		// awaiting each PUBLISHED, say) can keep them off the processor
-		// long enough to fill a queue, without the client being slow.
-		// Yielding never waits for the client.
-		for range fullRetries {
-			runtime.Gosched()
-			if err = s.peer.Send(bg, m); !errors.Is(err, transport.ErrQueueFull) {
-				return err == nil
-			}
+		if err = s.sendWait(m); err == nil {
+			return true
 		}
-		s.drop("outbound queue full", errSlowConsumer)
+		if errors.Is(err, transport.ErrQueueFull) {
+			s.drop("outbound queue full", errSlowConsumer)
+		}
 	}
 	return false
 }
 
-// fullRetries is how often send yields the processor and retries when a
-// session's outbound queue is full, before it drops the session.
-const fullRetries = 2
+// sendWait retries a send that found the queue full, waiting for room up
+// to Config.SlowConsumerWait.
+func (s *session) sendWait(m protocol.Message) error {
+	w, ok := s.peer.(transport.Waiter)
+	wait := s.r.cfg.SlowConsumerWait
+	if !ok || wait <= 0 || s.failed.Load() {
+		return transport.ErrQueueFull
+	}
+	ctx, cancel := context.WithTimeout(bg, wait)
+	defer cancel()
+	return w.SendWait(ctx, m)
+}
 
 // drop closes the session's transport from any goroutine, without
 // waiting: a network peer's Close waits for its writer, which is what a

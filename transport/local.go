@@ -133,6 +133,24 @@ func (p *localPeer) Send(_ context.Context, m protocol.Message) error {
 	}
 }
 
+// SendWait implements Waiter.
+func (p *localPeer) SendWait(ctx context.Context, m protocol.Message) error {
+	if err := p.Send(ctx, m); err != ErrQueueFull {
+		return err
+	}
+	if sh, ok := m.(*serialize.Shared); ok {
+		m = sh.Message()
+	}
+	select {
+	case p.out <- m:
+		return nil
+	case <-p.link.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ErrQueueFull
+	}
+}
+
 // Close implements Peer. It closes both ends at once; it never blocks.
 func (p *localPeer) Close(reason error) error {
 	p.link.once.Do(func() {

@@ -202,3 +202,42 @@ func TestLocalSendThenCloseNeverLost(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalSendWait(t *testing.T) {
+	a, b := transport.LocalPair(1)
+	defer a.Close(nil)
+	w := a.(transport.Waiter)
+	msg := &protocol.Goodbye{Reason: protocol.CloseGoodbyeAndOut}
+	if err := a.Send(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	// Full: SendWait gives up when its context ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := w.SendWait(ctx, msg); !errors.Is(err, transport.ErrQueueFull) {
+		t.Fatalf("SendWait on a full queue = %v, want ErrQueueFull", err)
+	}
+	// Room made while it waits: it succeeds.
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- w.SendWait(ctx, msg)
+	}()
+	if _, err := b.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("SendWait after room was made = %v", err)
+	}
+	// Closed while it waits: ErrClosed.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- w.SendWait(ctx, msg)
+	}()
+	b.Close(nil)
+	if err := <-done; !errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("SendWait on a closed link = %v, want ErrClosed", err)
+	}
+}

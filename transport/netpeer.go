@@ -61,6 +61,21 @@ func (c *peerCore) Send(_ context.Context, m protocol.Message) error {
 	}
 }
 
+// SendWait implements Waiter.
+func (c *peerCore) SendWait(ctx context.Context, m protocol.Message) error {
+	if err := c.Send(ctx, m); err != ErrQueueFull {
+		return err
+	}
+	select {
+	case c.out <- m:
+		return nil
+	case <-c.closing:
+		return ErrClosed
+	case <-ctx.Done():
+		return ErrQueueFull
+	}
+}
+
 // Close implements Peer: it stops accepting messages, lets the writer flush
 // what is queued within the close timeout, closes the connection and
 // returns when the writer goroutine has ended.

@@ -39,6 +39,15 @@ type Detailer interface {
 	TransportDetails() protocol.Dict
 }
 
+// A Waiter is a [Peer] whose sends can wait for room in the outbound queue.
+// Every Peer of this package implements it. SendWait is Send, except that
+// when the queue is full it waits for room until ctx ends and only then
+// returns ErrQueueFull. It is how an owner applies backpressure for a
+// bounded time before it gives up on a slow peer.
+type Waiter interface {
+	SendWait(ctx context.Context, m protocol.Message) error
+}
+
 var (
 	// ErrClosed is returned by Peer.Send after the peer was closed, and is
 	// wrapped by the error Peer.Recv returns after a close.
@@ -145,3 +154,9 @@ func (o *peerOptions) idleTimeout() time.Duration {
 	}
 	return o.pingInterval + o.pongTimeout
 }
+
+var (
+	_ Waiter = (*localPeer)(nil)
+	_ Waiter = (*rawPeer)(nil)
+	_ Waiter = (*wsPeer)(nil)
+)

@@ -363,6 +363,14 @@ func stalledSend(tb testing.TB, p Peer, m protocol.Message, meanwhile func()) {
 		case errors.Is(err, ErrQueueFull):
 			fulls++
 			if fulls == 1 {
+				// SendWait waits for room, but no longer than its
+				// context: it returns, whether room was made or not.
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+				err := p.(Waiter).SendWait(ctx, m)
+				cancel()
+				if err != nil && !errors.Is(err, ErrQueueFull) && !errors.Is(err, ErrClosed) {
+					tb.Errorf("SendWait() on a full queue = %v, want nil, ErrQueueFull or ErrClosed", err)
+				}
 				meanwhile()
 			}
 			time.Sleep(time.Millisecond)
@@ -370,6 +378,9 @@ func stalledSend(tb testing.TB, p Peer, m protocol.Message, meanwhile func()) {
 		case errors.Is(err, ErrClosed):
 			if fulls == 0 {
 				tb.Error("Send() never returned ErrQueueFull before the connection failed")
+			}
+			if err := p.(Waiter).SendWait(context.Background(), m); !errors.Is(err, ErrClosed) {
+				tb.Errorf("SendWait() on a failed connection = %v, want ErrClosed", err)
 			}
 			return
 		default:
