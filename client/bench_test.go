@@ -89,7 +89,8 @@ func BenchmarkPublish(b *testing.B) {
 }
 
 // TestCallAllocs pins the caller's allocations for a plain call: the CALL
-// message, the boxed args slice, the Result (plus the fake router's RESULT).
+// message and the Result, allocated together (plus the fake router's
+// RESULT and its Details). The args slice is the caller's.
 func TestCallAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocation count")
@@ -108,8 +109,42 @@ func TestCallAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if allocs > 5 {
-		t.Errorf("Call allocates %.1f times per round trip, want <= 5", allocs)
+	if allocs > 3 {
+		t.Errorf("Call allocates %.1f times per round trip, want <= 3", allocs)
+	}
+}
+
+// TestCalleeAllocs pins the allocations of a call to a handler of the
+// same client: on the client's side the CALL with its Result and the
+// invocation (Invocation, handler context and YIELD in one allocation);
+// the handler's Result; the fake router's INVOCATION, RESULT and their
+// Details.
+func TestCalleeAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation count")
+	}
+	peer, wait := startFakeRouter()
+	c, err := client.Join(context.Background(), peer, client.Config{Realm: "realm1", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wait()
+	defer c.Close()
+	ctx := context.Background()
+	_, err = c.Register(ctx, "test.add", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: inv.Args}, nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := protocol.List{1}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := c.Call(ctx, "test.add", args...); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 7 {
+		t.Errorf("Call to a handler allocates %.1f times per round trip, want <= 7", allocs)
 	}
 }
 
@@ -166,4 +201,27 @@ func BenchmarkEvent(b *testing.B) {
 		}
 	}
 	wait(b, got)
+}
+
+// TestEventAllocs pins the client's side of event delivery at less than
+// one allocation per event (Events are allocated in blocks): the reader
+// queues the EVENT and the subscription's goroutine runs the handler.
+func TestEventAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation count")
+	}
+	c, w := join(t, routerWelcome(false), client.Config{})
+	got := make(chan struct{}, 1)
+	subscribe(t, c, w, 1, "com.t", 1, func(*client.Event) { got <- struct{}{} }, nil)
+	ev := &protocol.Event{Subscription: 1, Publication: 1, Details: protocol.Dict{}, Args: protocol.List{1}}
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := w.peer.Send(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		<-got
+	})
+	if allocs != 0 {
+		t.Errorf("event delivery allocates %.1f times per event, want 0", allocs)
+	}
 }
