@@ -562,8 +562,12 @@ func (c *Client) reply(id protocol.ID, want protocol.MessageType, m protocol.Mes
 		c.regs[m.Registration] = p.reg
 	}
 	p.msgs = append(p.msgs, m)
-	p.wake()
 	c.mu.Unlock()
+	// Wake the waiter after unlocking, since it takes c.mu at once. If
+	// the waiter took the reply meanwhile and p went back to callPool and
+	// out to another call, that call sees one spurious wake-up, which next
+	// tolerates (it looks for a reply under c.mu after every wake-up).
+	p.wake()
 	return nil
 }
 

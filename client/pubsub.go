@@ -304,15 +304,15 @@ func (c *Client) event(m *protocol.Event) {
 			"subscription", m.Subscription)
 		return
 	}
+	// Field by field into the zeroed Event: cheaper than copying a
+	// composite literal in.
 	ev := c.newEvent()
-	*ev = Event{
-		Subscription: m.Subscription,
-		Publication:  m.Publication,
-		Topic:        list[0].topic,
-		Args:         m.Args,
-		Kwargs:       m.Kwargs,
-		Details:      m.Details,
-	}
+	ev.Subscription = m.Subscription
+	ev.Publication = m.Publication
+	ev.Topic = list[0].topic
+	ev.Args = m.Args
+	ev.Kwargs = m.Kwargs
+	ev.Details = m.Details
 	if len(m.Details) > 0 {
 		ev.Publisher = dictID(m.Details, "publisher")
 		if t := m.Details.String("topic"); t != "" {
