@@ -75,9 +75,11 @@
 //   - A call waits on the calling goroutine (no goroutine per call). Its
 //     progressive results ([CallRequest].OnProgress) run on that goroutine
 //     too, in order.
-//   - Each INVOCATION runs its [InvocationHandler] on a new goroutine, so
-//     handlers may block and run concurrently. The handler's context is
-//     canceled by INTERRUPT (call canceling) and when the session ends.
+//   - Each INVOCATION runs its [InvocationHandler] on a goroutine of its
+//     own, so handlers may block and run concurrently. (The goroutines are
+//     reused: a few finished ones wait for the next INVOCATION.) The
+//     handler's context is canceled by INTERRUPT (call canceling), when the
+//     session ends, and when the handler returns.
 //   - Each [Subscription] has its own goroutine and event queue: its
 //     [EventHandler] receives events one at a time in the order the router
 //     sent them, and a slow handler delays only its own subscription. The
@@ -97,9 +99,7 @@
 // Register, Unregister and acknowledged publications also stop after
 // Config.ResponseTimeout when their context has no deadline.
 //
-// Sends never block: when the transport's outbound queue is full, a request
-// fails at once with an error wrapping [transport.ErrQueueFull], which the
-// caller may retry.
+// Sends never block; see Flow control below.
 //
 // The client owns its transport and its goroutines. [Client.Close] (or
 // [Client.Leave]) sends GOODBYE, waits for the router's echo within
@@ -110,6 +110,34 @@
 // Messages passed to and received from the client are read-only for
 // everybody once sent (see [protocol.Message]); do not modify the Args,
 // Kwargs and Details of events, invocations and results.
+//
+// # Flow control
+//
+// No method of the client waits for room in the transport's outbound
+// queue. When the queue is full, the request fails at once with an error
+// wrapping [transport.ErrQueueFull]: nothing was sent, no request id was
+// used up, and the session is unaffected. This matters most for
+// [Client.Publish] and unacknowledged [Client.DoPublish], which otherwise
+// return as soon as the PUBLISH is queued, so a publisher in a tight loop
+// can outrun the link (and, behind it, the router's queues towards slow
+// subscribers). The caller decides what a full queue means: drop the
+// event, retry later, or pace itself, for example:
+//
+//	for {
+//		err := c.Publish(ctx, topic, v)
+//		if !errors.Is(err, transport.ErrQueueFull) {
+//			return err
+//		}
+//		select { // back off, then retry
+//		case <-time.After(time.Millisecond):
+//		case <-ctx.Done():
+//			return ctx.Err()
+//		}
+//	}
+//
+// Acknowledged publications ([PublishRequest].Acknowledge) pace a
+// publisher by the router's answers instead. The same error can come from
+// calls, subscriptions and registrations; retrying them is equally safe.
 //
 // # Errors
 //

@@ -13,9 +13,13 @@ import (
 // unacknowledged (WAMP spec, basic/publish_subscribe.md): it returns once
 // the PUBLISH is queued on the transport, and errors the router may find
 // are not reported. Use [Client.DoPublish] for acknowledgement and options.
-// It fails at once with an error wrapping [transport.ErrQueueFull] when the
-// transport's outbound queue is full (the caller may retry), and with
-// [ErrClosed] once the session is over.
+//
+// Publish never blocks. When the transport's outbound queue is full it
+// returns at once an error wrapping [transport.ErrQueueFull]: the event
+// was not sent (and uses up no request id), the session goes on, and the
+// caller may drop the event or retry it later (see "Flow control" in the
+// package documentation). It fails with [ErrClosed] once the session is
+// over.
 func (c *Client) Publish(ctx context.Context, topic protocol.URI, args ...any) error {
 	msg := &protocol.Publish{Options: noOptions, Topic: topic}
 	if len(args) > 0 {
@@ -58,7 +62,9 @@ type PublishRequest struct {
 // broker (at most Config.ResponseTimeout when ctx has no deadline) and
 // returns the publication id, or a *protocol.Error such as
 // wamp.error.not_authorized; otherwise it returns 0 once the PUBLISH is
-// queued.
+// queued. Like [Client.Publish] it never waits for room in the transport's
+// queue: when it is full, DoPublish returns at once an error wrapping
+// [transport.ErrQueueFull] and nothing is sent.
 func (c *Client) DoPublish(ctx context.Context, req *PublishRequest) (protocol.ID, error) {
 	opts := noOptions
 	if req.Options != nil || req.Acknowledge || req.ExcludeMe != nil || req.Exclude != nil ||
@@ -110,6 +116,10 @@ func idList(ids []protocol.ID) []any {
 
 // Event is one event delivered to a subscription's handler. It must not be
 // modified; the same value may be delivered to several subscriptions.
+// Events are allocated in small blocks, so an Event kept after its handler
+// returns also keeps a few neighbouring events (and their payloads) from
+// being garbage collected; copy the fields you need to keep many events
+// for long.
 type Event struct {
 	// Subscription is the router's subscription id.
 	Subscription protocol.ID

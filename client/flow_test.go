@@ -1,0 +1,83 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/transport"
+)
+
+// TestPublishQueueFull checks the flow-control contract of Publish: when
+// the transport's outbound queue is full, Publish returns an error wrapping
+// transport.ErrQueueFull instead of blocking, nothing is sent and no
+// request id is used up, the session stays up, and a retry succeeds once
+// the queue has room.
+func TestPublishQueueFull(t *testing.T) {
+	const queue = 4
+	cp, rp := transport.LocalPair(queue)
+	defer rp.Close(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	joined := async(func() (*client.Client, error) {
+		return client.Join(ctx, cp, client.Config{Realm: "realm1", Logger: quietLogger(), CloseTimeout: -1})
+	})
+	if m, err := rp.Recv(); err != nil {
+		t.Fatalf("Recv HELLO: %v", err)
+	} else if _, ok := m.(*protocol.Hello); !ok {
+		t.Fatalf("first message %#v, want HELLO", m)
+	}
+	if err := rp.Send(ctx, &protocol.Welcome{Session: 1, Details: routerWelcome(false)}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := await(t, joined)
+	if err != nil {
+		t.Fatalf("Join: %v", err)
+	}
+	defer c.Close()
+
+	// Nobody reads the router's end: the queue fills up.
+	for i := range queue {
+		if err := c.Publish(ctx, "com.t", i); err != nil {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+	}
+	for range 3 {
+		if err := c.Publish(ctx, "com.t", "full"); !errors.Is(err, transport.ErrQueueFull) {
+			t.Fatalf("Publish on a full queue = %v, want an error wrapping transport.ErrQueueFull", err)
+		}
+		if _, err := c.DoPublish(ctx, &client.PublishRequest{Topic: "com.t"}); !errors.Is(err, transport.ErrQueueFull) {
+			t.Fatalf("DoPublish on a full queue = %v, want an error wrapping transport.ErrQueueFull", err)
+		}
+	}
+	if err := c.Err(); err != nil {
+		t.Fatalf("session ended after ErrQueueFull: %v", err)
+	}
+	recv := func() protocol.Message {
+		t.Helper()
+		m, err := rp.Recv()
+		if err != nil {
+			t.Fatalf("Recv: %v", err)
+		}
+		return m
+	}
+	// One slot frees up: the retry goes out with the next unused id.
+	want := []protocol.Message{&protocol.Publish{Request: 1, Options: protocol.Dict{}, Topic: "com.t", Args: protocol.List{0}}}
+	got := []protocol.Message{recv()}
+	if err := c.Publish(ctx, "com.t", "retry"); err != nil {
+		t.Fatalf("Publish after the queue drained: %v", err)
+	}
+	for i := 1; i < queue; i++ {
+		want = append(want, &protocol.Publish{Request: protocol.ID(i + 1), Options: protocol.Dict{}, Topic: "com.t", Args: protocol.List{i}})
+		got = append(got, recv())
+	}
+	want = append(want, &protocol.Publish{Request: queue + 1, Options: protocol.Dict{}, Topic: "com.t", Args: protocol.List{"retry"}})
+	got = append(got, recv())
+	if diff := cmp.Diff(want, got, cmpOpts...); diff != "" {
+		t.Errorf("published messages mismatch (-want +got):\n%s", diff)
+	}
+}
