@@ -4,7 +4,7 @@ import (
 	"context"
 	"runtime/debug"
 	"slices"
-	"sync"
+	"sync/atomic"
 
 	"github.com/wampkit/wampkit/protocol"
 )
@@ -172,8 +172,9 @@ type Subscription struct {
 	handler EventHandler
 	max     int // queue capacity; <= 0 unbounded
 
-	quit chan struct{} // closed by stop
-	once sync.Once
+	// stopped is set by stop, which then wakes run; run checks it before
+	// every event and after every wake-up.
+	stopped atomic.Bool
 
 	q       eventQueue // the reader pushes, run pops
 	dropped uint64     // events dropped for a full queue; reader only
@@ -216,7 +217,6 @@ func (c *Client) Subscribe(ctx context.Context, topic protocol.URI, handler Even
 		topic:   topic,
 		handler: handler,
 		max:     max,
-		quit:    make(chan struct{}),
 	}
 	s.q.init()
 	p := newPending(protocol.TypeSubscribe)
@@ -386,7 +386,17 @@ func (s *Subscription) enqueue(ev *Event) {
 
 // stop ends the subscription's goroutine after the handler call in
 // progress; queued events are dropped. Safe to call more than once.
-func (s *Subscription) stop() { s.once.Do(func() { close(s.quit) }) }
+func (s *Subscription) stop() {
+	if s.stopped.Swap(true) {
+		return
+	}
+	// A token makes a parked run look at stopped. If the buffer is full,
+	// run has a token coming anyway.
+	select {
+	case s.q.wake <- struct{}{}:
+	default:
+	}
+}
 
 // run delivers queued events to the handler, in order. It drains the queue
 // before it parks, so a burst of events costs one wake-up.
@@ -396,18 +406,15 @@ func (s *Subscription) run() {
 		ev := s.q.pop()
 		if ev == nil {
 			if s.q.park() {
-				select {
-				case <-s.quit:
-					return
-				case <-s.q.wake:
-				}
+				<-s.q.wake
+			}
+			if s.stopped.Load() {
+				return
 			}
 			continue
 		}
-		select {
-		case <-s.quit:
+		if s.stopped.Load() {
 			return
-		default:
 		}
 		s.deliver(ev)
 	}

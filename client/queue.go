@@ -34,7 +34,9 @@ type eventQueue struct {
 	// sleeping is set by the consumer before it parks on wake; the
 	// producer clears it and sends a token.
 	sleeping atomic.Bool
-	wake     chan struct{} // capacity 1
+	// wake carries the producer's wake-up token (and Subscription.stop's);
+	// capacity 1.
+	wake chan struct{}
 }
 
 func (q *eventQueue) init() {
