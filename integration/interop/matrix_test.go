@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -45,10 +46,21 @@ type lib struct {
 	// option for callers and publishers.
 	discloseMe bool
 	// cancel is true where our script can cancel a call (Autobahn|JS:
-	// promise.cancel; Autobahn|Python: cancel the future).
-	cancel  bool
-	require func(testing.TB)
-	argv    func(dir, url, serializer, scenario, prefix string) []string
+	// promise.cancel; wampy: cancel(reqId); Autobahn|Python: cancel the
+	// future).
+	cancel bool
+	// cancelMode is true where our script can choose CANCEL.Options.mode
+	// (Autobahn|Python's future.cancel() sends no mode).
+	cancelMode bool
+	// advanced is the one serializer/transport cell of the library that
+	// runs the scenarios marked advanced (shared registration, call
+	// timeout, session meta API, ...): they exercise the router's routing
+	// logic, which does not depend on the serializer, and each costs
+	// processes on a loaded machine. TestCrossPeers checks them once more
+	// across serializers.
+	advanced string
+	require  func(testing.TB)
+	argv     func(dir, url, serializer, scenario, prefix string) []string
 }
 
 var libs = []lib{
@@ -61,6 +73,8 @@ var libs = []lib{
 		jsonBinary: false,
 		discloseMe: true,
 		cancel:     true,
+		cancelMode: true,
+		advanced:   "json/websocket",
 		require:    requireNode,
 		argv: func(dir, url, ser, scenario, prefix string) []string {
 			return []string{"node", filepath.Join(dir, "js", "peer.mjs"), "--lib", "autobahn",
@@ -73,6 +87,9 @@ var libs = []lib{
 		jsonBinary:       false,
 		undefinedOptions: true,
 		discloseMe:       true,
+		cancel:           true,
+		cancelMode:       true,
+		advanced:         "cbor/websocket",
 		require:          requireNode,
 		argv: func(dir, url, ser, scenario, prefix string) []string {
 			return []string{"node", filepath.Join(dir, "js", "peer.mjs"), "--lib", "wampy",
@@ -85,6 +102,7 @@ var libs = []lib{
 		rawSocket:   []string{"json", "msgpack", "cbor"},
 		jsonBinary:  true,
 		cancel:      true,
+		advanced:    "msgpack/rawsocket",
 		require:     requirePython,
 		argv: func(dir, url, ser, scenario, prefix string) []string {
 			return []string{pythonPath(), filepath.Join(dir, "py", "peer.py"),
@@ -101,6 +119,10 @@ type cell struct {
 }
 
 func (c cell) name() string { return c.lib.name + "/" + c.serializer + "/" + c.transport }
+
+// advanced reports whether c is its library's cell for the advanced
+// scenarios (lib.advanced).
+func (c cell) advanced() bool { return c.lib.advanced == c.serializer+"/"+c.transport }
 
 func (c cell) prefix() string {
 	return "wampkit.interop." + c.lib.name + "_" + strings.ReplaceAll(c.serializer, ".", "_") + "_" + c.transport
@@ -137,13 +159,17 @@ func TestPeers(t *testing.T) {
 			// the Go backend's PREFIX.echo and PREFIX.fail.
 			run := func(t *testing.T, scenario string, extra ...string) *peerRun {
 				prefix := c.prefix()
-				if scenario == "callee" {
+				switch scenario {
+				case "callee", "shared", "meta":
 					prefix += ".peer"
 				}
 				argv := append(c.lib.argv(dir, url, c.serializer, scenario, prefix), extra...)
 				return startScript(t, dir, argv...)
 			}
 			for _, sc := range scenarios {
+				if sc.advanced && !c.advanced() {
+					continue // run in the library's advanced cell (lib.advanced)
+				}
 				t.Run(sc.name, func(t *testing.T) {
 					if sc.binary && c.serializer == "json" && !c.lib.jsonBinary {
 						// Not a skip of something that should work: the peer has
@@ -162,9 +188,10 @@ func TestPeers(t *testing.T) {
 type runFunc func(t *testing.T, scenario string, extra ...string) *peerRun
 
 type scenario struct {
-	name   string
-	binary bool // needs binary payloads
-	run    func(t *testing.T, c cell, b *backend, run runFunc)
+	name     string
+	binary   bool // needs binary payloads
+	advanced bool // runs in one cell per library (lib.advanced)
+	run      func(t *testing.T, c cell, b *backend, run runFunc)
 }
 
 var scenarios = []scenario{
@@ -185,6 +212,14 @@ var scenarios = []scenario{
 	{name: "publish_self_disclosed", run: testPublishSelf},
 	{name: "pattern_subscriptions", run: testPattern},
 	{name: "eligible_exclude", run: testEligible},
+	// Features added to the router since (advanced_test.go), in one cell
+	// per library.
+	{name: "cancel_killnowait_go_callee", advanced: true, run: testCancelKillNoWait},
+	{name: "timeout_go_callee", advanced: true, run: testTimeoutGoCallee},
+	{name: "shared_registration", advanced: true, run: testShared},
+	{name: "filtered_publish_to_go", advanced: true, run: testFiltered},
+	{name: "session_meta_api", advanced: true, run: testMeta},
+	{name: "session_kill", advanced: true, run: testKill},
 }
 
 func testJoin(t *testing.T, c cell, b *backend, run runFunc) {
@@ -327,6 +362,25 @@ func testGoCallsPeer(t *testing.T, c cell, b *backend, run runFunc) {
 			t.Errorf("call %s: want an error after cancel", uri("slow"))
 		}
 		want = append(want, "slow", "interrupted")
+
+		// Dealer-initiated call timeout: ERROR wamp.error.timeout to the
+		// Go caller, INTERRUPT killnowait to the Python callee, which
+		// announces call canceling.
+		_, err = b.c.Do(ctx, &client.CallRequest{Procedure: uri("slow"), Timeout: 300 * time.Millisecond})
+		checkErrorURI(t, "call with a dealer timeout", err, protocol.ErrTimeout)
+		want = append(want, "slow", "interrupted")
+	} else {
+		// Dealer-initiated call timeout against a callee that announces no
+		// call canceling: ERROR wamp.error.timeout to the Go caller, no
+		// INTERRUPT (mode skip, SUMMARY §14.3); the callee's late YIELD,
+		// sent when PREFIX.peer.release runs, is discarded silently and the
+		// callee's session goes on.
+		_, err = b.c.Do(ctx, &client.CallRequest{Procedure: uri("hang"), Timeout: 300 * time.Millisecond})
+		checkErrorURI(t, "call with a dealer timeout", err, protocol.ErrTimeout)
+		if _, err := b.c.Call(ctx, uri("release")); err != nil {
+			t.Fatalf("call %s: %v", uri("release"), err)
+		}
+		want = append(want, "hang", "release")
 	}
 
 	if _, err := b.c.Call(ctx, uri("stop")); err != nil {
@@ -467,21 +521,26 @@ func testCancelGoCallee(t *testing.T, c cell, b *backend, run runFunc) {
 }
 
 func testPublishSelf(t *testing.T, c cell, b *backend, run runFunc) {
-	if !c.lib.discloseMe {
-		t.Logf("%s has no disclose_me option for publishers", c.lib.name)
-		return
-	}
 	extra := []string{}
 	if c.lib.undefinedOptions && c.serializer != "json" {
 		extra = append(extra, "--explicit-options") // see lib.undefinedOptions
 	}
 	res := run(t, "publish_self", extra...).result()
-	if c.lib.name == "wampy" {
+	switch {
+	case c.lib.name == "wampy":
 		// wampy cannot send exclude_me=false (see js/peer.mjs publish_self).
 		if res["own"] != nil {
 			t.Errorf("wampy received its own event %v; if wampy now sends exclude_me=false, drop this case", res["own"])
 		}
-	} else {
+	case !c.lib.discloseMe:
+		// Autobahn|Python: exclude_me=false without disclose_me. The
+		// publisher gets its own event, not identified.
+		own, _ := res["own"].(map[string]any)
+		if own["publisher"] != nil {
+			t.Errorf("own event names publisher %v without disclose_me", own["publisher"])
+		}
+		checkPayload(t, "own event", own["args"], own["kwargs"], protocol.List{"self"}, protocol.Dict{"k": "v"})
+	default:
 		own, _ := res["own"].(map[string]any)
 		if own["publisher"] != res["session"] {
 			t.Errorf("own event's publisher %v, session %v", own["publisher"], res["session"])
@@ -491,8 +550,12 @@ func testPublishSelf(t *testing.T, c cell, b *backend, run runFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 	defer cancel()
 	ev := b.nextEvent(ctx, t)
-	if float64(ev.Publisher) != res["session"] {
-		t.Errorf("Go subscriber saw publisher %d, want %v", ev.Publisher, res["session"])
+	wantPub := res["session"]
+	if !c.lib.discloseMe {
+		wantPub = float64(0) // not disclosed
+	}
+	if float64(ev.Publisher) != wantPub {
+		t.Errorf("Go subscriber saw publisher %d, want %v", ev.Publisher, wantPub)
 	}
 }
 

@@ -94,6 +94,7 @@ var _ io.Writer = tbWriter{}
 // in-process, serving PREFIX.echo and PREFIX.fail and subscribed to
 // PREFIX.topic. It records what reached it.
 type backend struct {
+	wr     *wampkitRouter
 	c      *client.Client
 	prefix string
 	invs   chan *client.Invocation
@@ -116,7 +117,7 @@ func startBackend(tb testing.TB, wr *wampkitRouter, prefix string) *backend {
 		tb.Fatalf("client.Join: %v", err)
 	}
 	tb.Cleanup(func() { c.Close() })
-	b := &backend{c: c, prefix: prefix, invs: make(chan *client.Invocation, 64), events: make(chan *client.Event, 64),
+	b := &backend{wr: wr, c: c, prefix: prefix, invs: make(chan *client.Invocation, 64), events: make(chan *client.Event, 64),
 		interrupted: make(chan *client.Invocation, 8)}
 	echo := func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		b.invs <- inv

@@ -45,6 +45,26 @@
 //	              exclude_me=false and disclose_me, report the own event
 //	pattern       subscribe to PREFIX.pfx (prefix) and PREFIX.wc..leaf
 //	              (wildcard), print ready, report one event of each
+//	timeout       call PREFIX.slow (never answers) with CALL.Options.timeout
+//	              300 ms, report the error (the dealer's wamp.error.timeout)
+//	shared        register PREFIX.shared.{roundrobin,random,first,last}
+//	              with that invocation policy and PREFIX.shared.single, each
+//	              returning [own session]; print ready with the outcome of
+//	              the single registration; leave when PREFIX.stop.SESSION is
+//	              called; report how often each was invoked
+//	filtered      publish to PREFIX.topic three times: exclude [params.session],
+//	              exclude_authid [params.authid], then eligible
+//	              [params.session] with eligible_authrole ["anonymous"]
+//	meta          subscribe to wamp.session.on_join/on_leave, call
+//	              wamp.session.count/list/get, register PREFIX.meta_get(S)
+//	              (wamp.session.get(S) and S's on_join), PREFIX.meta_left(S)
+//	              (S's on_leave and wamp.session.get(S)'s error) and PREFIX.stop
+//	kill          wamp.session.kill(params.session), kill_by_authid(params.authid)
+//	              with reason and message, and the refusals (own session,
+//	              a reason that is no URI, wamp.session.get(params.unknown))
+//
+// --params takes a JSON object for the scenarios that need values from the
+// Go side (session IDs, authids).
 //
 // Lines on stdout: at most one {"ready":true} line, then exactly one result
 // line. Binary values in results are written as {"$hex":"..."}.
@@ -85,6 +105,7 @@ const { values: opts } = parseArgs({
     scenario: { type: 'string', default: process.env.WAMP_SCENARIO },
     prefix: { type: 'string', default: process.env.WAMP_PREFIX ?? 'wampkit.interop' },
     timeout: { type: 'string', default: process.env.WAMP_TIMEOUT ?? '20000' },
+    params: { type: 'string', default: process.env.WAMP_PARAMS ?? '{}' },
     // wampy only: subscribe with explicit options. By default wampy sends
     // SUBSCRIBE.Options {match: undefined, get_retained: undefined}, which
     // JSON drops but MessagePack (msgpackr: fixext 0xd4) and CBOR (0xf7)
@@ -126,6 +147,14 @@ for (const k of ['lib', 'url', 'scenario']) {
 }
 const timer = setTimeout(() => fail(`timed out after ${opts.timeout} ms`), Number(opts.timeout));
 
+// registerOptions maps the scenarios' register options to REGISTER.Options.
+function registerOptions(o) {
+  const options = {};
+  if (o.match) options.match = o.match;
+  if (o.invoke) options.invoke = o.invoke;
+  return Object.keys(options).length ? options : undefined;
+}
+
 // A session is the small API both adapters offer to the scenarios.
 //   info: {session, roles}
 //   call(uri, args, kwargs) -> {args, kwargs}; rejects with {error, args, kwargs}
@@ -142,13 +171,17 @@ class AppError extends Error {
   }
 }
 
-// publishOptions maps the scenarios' publish options to PUBLISH.Options.
+// publishOptions maps the scenarios' publish options to PUBLISH.Options;
+// o.filters holds black- and whitelists (exclude, eligible_authrole, ...)
+// as the spec names them.
 function publishOptions(o) {
-  const options = {};
+  const options = { ...(o.filters ?? {}) };
   if (o.excludeMe !== undefined) options.exclude_me = o.excludeMe;
   if (o.discloseMe) options.disclose_me = true;
   return options;
 }
+
+const params = JSON.parse(opts.params);
 
 async function autobahnSession() {
   // Autobahn|JS uses the global WebSocket of Node 22+; give Node 20 the ws one.
@@ -210,18 +243,22 @@ async function autobahnSession() {
   };
   return {
     info: { session: s.id, roles: session.details.roles, details: session.details, protocol: conn.transport?.info?.protocol },
-    // call options: onProgress(args, kwargs), discloseMe, cancelOnProgress
-    // (send CANCEL mode "kill" when the first progressive result arrives).
+    // call options: onProgress(args, kwargs), discloseMe, timeout (ms),
+    // cancelOnProgress (send CANCEL with mode cancelMode, default "kill",
+    // when the first progressive result arrives).
     async call(uri, args, kwargs, o = {}) {
       // Autobahn|JS returns a bare value for a single positional result
       // and no kwargs, and a Result object otherwise.
+      // A RESULT without Arguments comes back as null (session.js
+      // _process_RESULT), so [] and [null] look alike; report [].
       const unpack = (r) => {
         if (r instanceof autobahn.Result) return { args: r.args ?? [], kwargs: r.kwargs ?? {} };
-        return { args: r === undefined ? [] : [r], kwargs: {} };
+        return { args: r === undefined || r === null ? [] : [r], kwargs: {} };
       };
       const options = {};
       if (o.onProgress || o.cancelOnProgress) options.receive_progress = true;
       if (o.discloseMe) options.disclose_me = true;
+      if (o.timeout) options.timeout = o.timeout;
       const p = s.call(uri, args, kwargs, options);
       try {
         // Progressive results arrive through the third callback of the
@@ -229,18 +266,19 @@ async function autobahnSession() {
         return unpack(await new Promise((resolve, reject) => {
           p.then(resolve, reject, (r) => {
             if (o.onProgress) o.onProgress(unpack(r).args, unpack(r).kwargs);
-            if (o.cancelOnProgress) p.cancel({ mode: 'kill' });
+            if (o.cancelOnProgress) p.cancel({ mode: o.cancelMode ?? 'kill' });
           });
         }));
       } catch (e) {
         throw wrapErr(e);
       }
     },
+    // register options: match, invoke. fn may return a promise.
     async register(uri, fn, o = {}) {
-      const options = o.match ? { match: o.match } : undefined;
-      await s.register(uri, (args, kwargs, details) => {
+      const options = registerOptions(o);
+      await s.register(uri, async (args, kwargs, details) => {
         try {
-          const r = fn(args ?? [], kwargs ?? {}, { caller: details?.caller, procedure: details?.procedure });
+          const r = await fn(args ?? [], kwargs ?? {}, { caller: details?.caller, procedure: details?.procedure });
           return new autobahn.Result(r.args, r.kwargs);
         } catch (e) {
           if (e instanceof AppError) throw new autobahn.Error(e.uri, e.args, e.kwargs);
@@ -327,19 +365,27 @@ async function wampySession() {
       const options = {};
       if (o.onProgress) options.progress_callback = ({ argsList, argsDict }) => o.onProgress(argsList ?? [], argsDict ?? {});
       if (o.discloseMe) options.disclose_me = true;
-      if (o.cancelOnProgress) throw new Error('wampy adapter: cancel not implemented');
+      if (o.timeout) options.timeout = o.timeout;
+      let reqId;
+      if (o.cancelOnProgress) {
+        // wampy cancels by request ID: cancel(reqId, {mode}).
+        options.progress_callback = () => w.cancel(reqId, { mode: o.cancelMode ?? 'kill' });
+      }
       try {
-        const r = await w.call(uri, { argsList: args, argsDict: kwargs }, options);
+        const p = w.call(uri, { argsList: args, argsDict: kwargs }, options);
+        // call() sends CALL before its first await; opStatus has its ID.
+        reqId = w.getOpStatus().reqId;
+        const r = await p;
         return { args: r.argsList ?? [], kwargs: r.argsDict ?? {} };
       } catch (e) {
         throw wrapErr(e);
       }
     },
     async register(uri, fn, o = {}) {
-      const options = o.match ? { match: o.match } : undefined;
-      await w.register(uri, ({ argsList, argsDict, details: d }) => {
+      const options = registerOptions(o);
+      await w.register(uri, async ({ argsList, argsDict, details: d }) => {
         try {
-          const r = fn(argsList ?? [], argsDict ?? {}, { caller: d?.caller, procedure: d?.procedure });
+          const r = await fn(argsList ?? [], argsDict ?? {}, { caller: d?.caller, procedure: d?.procedure });
           return { argsList: r.args, argsDict: r.kwargs };
         } catch (e) {
           if (e instanceof AppError) {
@@ -482,6 +528,139 @@ const scenarios = {
     events.sort((a, b) => (a.via < b.via ? -1 : 1));
     return { events };
   },
+  async cancel_killnowait(s) {
+    // CANCEL mode killnowait: ERROR wamp.error.canceled at once.
+    try {
+      const r = await s.call(`${opts.prefix}.slow`, [], {}, { cancelOnProgress: true, cancelMode: 'killnowait' });
+      throw new Error(`call succeeded, want it canceled: ${JSON.stringify(plain(r))}`);
+    } catch (e) {
+      if (e instanceof Error) throw e;
+      return { error: e.error, args: e.args ?? [], kwargs: e.kwargs ?? {} };
+    }
+  },
+  async timeout(s) {
+    // Dealer-initiated call timeout: PREFIX.slow never answers by itself.
+    try {
+      const r = await s.call(`${opts.prefix}.slow`, [], {}, { timeout: 300 });
+      throw new Error(`call succeeded, want a timeout: ${JSON.stringify(plain(r))}`);
+    } catch (e) {
+      if (e instanceof Error) throw e;
+      return { error: e.error, args: e.args ?? [], kwargs: e.kwargs ?? {} };
+    }
+  },
+  async shared(s) {
+    const me = s.info.session;
+    const counts = {};
+    const answer = (policy) => () => {
+      counts[policy] = (counts[policy] ?? 0) + 1;
+      return { args: [me], kwargs: {} };
+    };
+    for (const policy of ['roundrobin', 'random', 'first', 'last']) {
+      await s.register(`${opts.prefix}.shared.${policy}`, answer(policy), { invoke: policy });
+    }
+    // The first registrant of PREFIX.shared.single holds it alone: a
+    // second REGISTER gets wamp.error.procedure_already_exists.
+    let single = 'registered';
+    try {
+      await s.register(`${opts.prefix}.shared.single`, answer('single'), { invoke: 'single' });
+    } catch (e) {
+      single = e?.error ?? e?.errorUri ?? String(e);
+    }
+    let stop;
+    const stopped = new Promise((resolve) => {
+      stop = resolve;
+    });
+    await s.register(`${opts.prefix}.stop.${me}`, () => {
+      setImmediate(stop);
+      return { args: [], kwargs: {} };
+    });
+    emit({ ready: true, session: me, single });
+    await stopped;
+    return { session: me, counts };
+  },
+  async filtered(s) {
+    // Subscriber black- and whitelisting by a publisher of this library:
+    // only the third publication may reach the Go subscriber.
+    const topic = `${opts.prefix}.topic`;
+    await s.publish(topic, ['excluded by session'], {}, { filters: { exclude: [params.session] } });
+    await s.publish(topic, ['excluded by authid'], {}, { filters: { exclude_authid: [params.authid] } });
+    await s.publish(topic, ['eligible'], { k: 'v' }, { filters: { eligible: [params.session], eligible_authrole: ['anonymous'] } });
+    return {};
+  },
+  async meta(s) {
+    const me = s.info.session;
+    const joined = new Map(); // session -> on_join details
+    const left = new Map(); // session -> on_leave args
+    const waiters = [];
+    const wake = () => waiters.splice(0).forEach((f) => f());
+    const until = async (pred) => {
+      while (!pred()) await new Promise((resolve) => waiters.push(resolve));
+    };
+    // Meta events go to every session of the realm: keep them all, the
+    // scenario asks for the Go session's.
+    await s.subscribe('wamp.session.on_join', (args) => {
+      joined.set(Number(args[0]?.session), args[0]);
+      wake();
+    }, { match: 'exact' });
+    await s.subscribe('wamp.session.on_leave', (args) => {
+      left.set(Number(args[0]), args);
+      wake();
+    }, { match: 'exact' });
+    const count = (await s.call('wamp.session.count', [], {})).args[0];
+    const countAnon = (await s.call('wamp.session.count', [['anonymous']], {})).args[0];
+    const countNobody = (await s.call('wamp.session.count', [['wampkit-nobody']], {})).args[0];
+    const list = (await s.call('wamp.session.list', [], {})).args[0];
+    const self = (await s.call('wamp.session.get', [me], {})).args[0];
+    await s.register(`${opts.prefix}.meta_get`, async (args) => {
+      const id = Number(args[0]);
+      const get = (await s.call('wamp.session.get', [id], {})).args[0];
+      await until(() => joined.has(id));
+      return { args: [get, joined.get(id)], kwargs: {} };
+    });
+    await s.register(`${opts.prefix}.meta_left`, async (args) => {
+      const id = Number(args[0]);
+      await until(() => left.has(id));
+      let after = 'no error';
+      try {
+        await s.call('wamp.session.get', [id], {});
+      } catch (e) {
+        after = e?.error ?? String(e);
+      }
+      return { args: [left.get(id), after], kwargs: {} };
+    });
+    let stop;
+    const stopped = new Promise((resolve) => {
+      stop = resolve;
+    });
+    await s.register(`${opts.prefix}.stop`, () => {
+      setImmediate(stop);
+      return { args: [], kwargs: {} };
+    });
+    emit({ ready: true, session: me, count, count_anonymous: countAnon, count_nobody: countNobody, list, self });
+    await stopped;
+    return { session: me };
+  },
+  async kill(s) {
+    const reason = 'wampkit.interop.kicked';
+    const message = `killed by ${opts.lib}`;
+    const errOf = async (uri, args, kwargs) => {
+      try {
+        const r = await s.call(uri, args, kwargs);
+        return `no error: ${JSON.stringify(plain(r))}`;
+      } catch (e) {
+        if (e instanceof Error) throw e;
+        return e.error;
+      }
+    };
+    const out = {};
+    out.kill = (await s.call('wamp.session.kill', [params.session], { reason, message })).args;
+    out.kill_by_authid = (await s.call('wamp.session.kill_by_authid', [params.authid], { reason, message })).args;
+    out.kill_by_authrole = (await s.call('wamp.session.kill_by_authrole', ['wampkit-nobody'], {})).args;
+    out.kill_self = await errOf('wamp.session.kill', [s.info.session], {});
+    out.kill_bad_reason = await errOf('wamp.session.kill', [params.session], { reason: 'not a URI' });
+    out.get_unknown = await errOf('wamp.session.get', [params.unknown], {});
+    return out;
+  },
   async callee(s) {
     const invocations = [];
     let stop;
@@ -508,6 +687,23 @@ const scenarios = {
       invocations.push('wc');
       return { args: ['wildcard', d.procedure ?? null], kwargs: {} };
     }, { match: 'wildcard' });
+    // PREFIX.hang answers only when PREFIX.release is called: a call
+    // with a dealer timeout ends first, and this callee (which announces
+    // no call canceling) gets no INTERRUPT; its late YIELD is discarded.
+    let release;
+    const released = new Promise((resolve) => {
+      release = resolve;
+    });
+    await s.register(`${opts.prefix}.hang`, async () => {
+      invocations.push('hang');
+      await released;
+      return { args: ['late'], kwargs: {} };
+    });
+    await s.register(`${opts.prefix}.release`, () => {
+      invocations.push('release');
+      release();
+      return { args: [], kwargs: {} };
+    });
     await s.register(`${opts.prefix}.stop`, () => {
       invocations.push('stop');
       // Answer first, then leave.

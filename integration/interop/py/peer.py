@@ -59,11 +59,14 @@ def parse_args():
     p.add_argument("--scenario", default=env("WAMP_SCENARIO"))
     p.add_argument("--prefix", default=env("WAMP_PREFIX", "wampkit.interop"))
     p.add_argument("--timeout", type=float, default=float(env("WAMP_TIMEOUT", "20")))
+    # A JSON object with values from the Go side (session IDs, authids).
+    p.add_argument("--params", default=env("WAMP_PARAMS", "{}"))
     # Authentication: ticket or wampcra (unsalted), with --authid and --secret.
     p.add_argument("--authmethod", default=env("WAMP_AUTHMETHOD"))
     p.add_argument("--authid", default=env("WAMP_AUTHID"))
     p.add_argument("--secret", default=env("WAMP_SECRET"))
     a = p.parse_args()
+    a.params = json.loads(a.params)
     for k in ("url", "scenario"):
         if not getattr(a, k):
             fail(a, "missing --" + k)
@@ -211,6 +214,151 @@ async def s_cancel(s, o, details):
     raise Exception("call succeeded, want it canceled: %r" % (r,))
 
 
+async def s_timeout(s, o, details):
+    # Dealer-initiated call timeout. CallOptions documents timeout in
+    # seconds (a float), but Autobahn|Python 22.7 copies it unchanged into
+    # CALL.Options.timeout, which its own message class asserts to be an int
+    # and the spec defines in milliseconds: pass milliseconds.
+    try:
+        r = await s.call(o.prefix + ".slow", options=CallOptions(timeout=300))
+    except ApplicationError as e:
+        return {"error": e.error, "args": list(e.args), "kwargs": dict(e.kwargs or {})}
+    raise Exception("call succeeded, want a timeout: %r" % (r,))
+
+
+async def s_shared(s, o, details):
+    me = details.session
+    counts = {}
+    stopped = asyncio.get_running_loop().create_future()
+
+    def answer(policy):
+        def fn(*args, **kwargs):
+            counts[policy] = counts.get(policy, 0) + 1
+            return me
+        return fn
+
+    for policy in ("roundrobin", "random", "first", "last"):
+        await s.register(answer(policy), "%s.shared.%s" % (o.prefix, policy), options=RegisterOptions(invoke=policy))
+    # The first registrant of PREFIX.shared.single holds it alone.
+    single = "registered"
+    try:
+        await s.register(answer("single"), o.prefix + ".shared.single", options=RegisterOptions(invoke="single"))
+    except ApplicationError as e:
+        single = e.error
+
+    def stop(*args, **kwargs):
+        asyncio.get_running_loop().call_soon(lambda: stopped.done() or stopped.set_result(None))
+
+    await s.register(stop, "%s.stop.%d" % (o.prefix, me))
+    emit({"ready": True, "session": me, "single": single})
+    await stopped
+    return {"session": me, "counts": counts}
+
+
+async def s_filtered(s, o, details):
+    # Subscriber black- and whitelisting: only the third publication may
+    # reach the Go subscriber.
+    topic = o.prefix + ".topic"
+    p = o.params
+    await s.publish(topic, "excluded by session", options=PublishOptions(acknowledge=True, exclude=[p["session"]]))
+    await s.publish(topic, "excluded by authid", options=PublishOptions(acknowledge=True, exclude_authid=[p["authid"]]))
+    await s.publish(topic, "eligible", k="v",
+                    options=PublishOptions(acknowledge=True, eligible=[p["session"]], eligible_authrole=["anonymous"]))
+    return {}
+
+
+async def s_publish_self(s, o, details):
+    # Publisher exclusion (exclude_me=False); Autobahn|Python 22.7 has no
+    # disclose_me for publishers, so the publisher is not identified.
+    own = asyncio.get_running_loop().create_future()
+
+    def on_event(*args, details=None, **kwargs):
+        if not own.done():
+            own.set_result({"args": list(args), "kwargs": kwargs, "publisher": details.publisher})
+
+    await s.subscribe(on_event, o.prefix + ".topic", options=SubscribeOptions(details_arg="details"))
+    pub = await s.publish(o.prefix + ".topic", "self", k="v", options=PublishOptions(acknowledge=True, exclude_me=False))
+    return {"session": details.session, "publication": pub.id, "own": await own}
+
+
+async def s_meta(s, o, details):
+    me = details.session
+    joined, left = {}, {}
+    changed = asyncio.Event()
+
+    # Meta events go to every session of the realm: keep them all.
+    def on_join(d):
+        joined[d["session"]] = d
+        changed.set()
+
+    def on_leave(session, *rest):
+        left[session] = [session, *rest]
+        changed.set()
+
+    async def until(pred):
+        while not pred():
+            changed.clear()
+            await changed.wait()
+
+    await s.subscribe(on_join, "wamp.session.on_join")
+    await s.subscribe(on_leave, "wamp.session.on_leave")
+    count = await s.call("wamp.session.count")
+    count_anon = await s.call("wamp.session.count", ["anonymous"])
+    count_nobody = await s.call("wamp.session.count", ["wampkit-nobody"])
+    sessions = await s.call("wamp.session.list")
+    own = await s.call("wamp.session.get", me)
+    stopped = asyncio.get_running_loop().create_future()
+
+    async def meta_get(session):
+        get = await s.call("wamp.session.get", session)
+        await until(lambda: session in joined)
+        return CallResult(get, joined[session])
+
+    async def meta_left(session):
+        await until(lambda: session in left)
+        after = "no error"
+        try:
+            await s.call("wamp.session.get", session)
+        except ApplicationError as e:
+            after = e.error
+        return CallResult(left[session], after)
+
+    def stop(*args, **kwargs):
+        asyncio.get_running_loop().call_soon(lambda: stopped.done() or stopped.set_result(None))
+
+    await s.register(meta_get, o.prefix + ".meta_get")
+    await s.register(meta_left, o.prefix + ".meta_left")
+    await s.register(stop, o.prefix + ".stop")
+    emit({"ready": True, "session": me, "count": count, "count_anonymous": count_anon,
+          "count_nobody": count_nobody, "list": sessions, "self": own})
+    await stopped
+    return {"session": me}
+
+
+async def s_kill(s, o, details):
+    p = o.params
+    reason, message = "wampkit.interop.kicked", "killed by autobahn-python"
+
+    async def err_of(proc, *args, **kwargs):
+        try:
+            r = await s.call(proc, *args, **kwargs)
+        except ApplicationError as e:
+            return e.error
+        return "no error: %r" % (r,)
+
+    def as_list(r):
+        return [] if r is None else [r]
+
+    return {
+        "kill": as_list(await s.call("wamp.session.kill", p["session"], reason=reason, message=message)),
+        "kill_by_authid": as_list(await s.call("wamp.session.kill_by_authid", p["authid"], reason=reason, message=message)),
+        "kill_by_authrole": as_list(await s.call("wamp.session.kill_by_authrole", "wampkit-nobody")),
+        "kill_self": await err_of("wamp.session.kill", details.session),
+        "kill_bad_reason": await err_of("wamp.session.kill", p["session"], reason="not a URI"),
+        "get_unknown": await err_of("wamp.session.get", p["unknown"]),
+    }
+
+
 async def s_pattern(s, o, details):
     events = []
     both = asyncio.get_running_loop().create_future()
@@ -272,6 +420,22 @@ async def s_callee(s, o, details):
             raise ApplicationError("wamp.error.canceled", "interrupted")
         return "not interrupted"
 
+    # PREFIX.hang answers only when PREFIX.release is called (like the
+    # JS callee); a Go call with a dealer timeout ends first.
+    released = asyncio.get_running_loop().create_future()
+
+    async def hang(*args, **kwargs):
+        invocations.append("hang")
+        await released
+        return "late"
+
+    def release(*args, **kwargs):
+        invocations.append("release")
+        released.done() or released.set_result(None)
+
+    await s.register(hang, o.prefix + ".hang")
+    await s.register(release, o.prefix + ".release")
+
     def stop(*args, **kwargs):
         invocations.append("stop")
         # Answer first, then leave.
@@ -311,6 +475,12 @@ SCENARIOS = {
     "progress": s_progress,
     "cancel": s_cancel,
     "pattern": s_pattern,
+    "timeout": s_timeout,
+    "shared": s_shared,
+    "filtered": s_filtered,
+    "publish_self": s_publish_self,
+    "meta": s_meta,
+    "kill": s_kill,
 }
 
 

@@ -1,0 +1,356 @@
+package interop
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// Scenarios for the features the router announced after the first interop
+// version: shared registration, dealer-initiated call timeouts and the
+// session meta API (SUMMARY §14.3, §14.8, §16.1), plus call canceling
+// with mode killnowait and black/whitelisting by a foreign publisher. They
+// run in one cell per library (lib.advanced).
+
+// checkErrorURI fails the test unless err is a WAMP error with that URI.
+func checkErrorURI(tb testing.TB, what string, err error, want protocol.URI) {
+	tb.Helper()
+	var pe *protocol.Error
+	if !errors.As(err, &pe) {
+		tb.Errorf("%s: got %v (%T), want ERROR %s", what, err, err, want)
+		return
+	}
+	if pe.URI != want {
+		tb.Errorf("%s: ERROR %s, want %s", what, pe.URI, want)
+	}
+}
+
+// paramsArg is the --params argument of the scripts.
+func paramsArg(tb testing.TB, p map[string]any) []string {
+	tb.Helper()
+	b, err := json.Marshal(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return []string{"--params", string(b)}
+}
+
+// joinGo joins another wampkit client in-process, with an authid of its
+// own (the router's Anonymous authenticator takes HELLO's authid).
+func joinGo(tb testing.TB, wr *wampkitRouter, authID string) *client.Client {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+	defer cancel()
+	peer, err := wr.r.Connect(ctx)
+	if err != nil {
+		tb.Fatalf("router.Connect: %v", err)
+	}
+	c, err := client.Join(ctx, peer, client.Config{Realm: testRealm, AuthID: authID, Logger: testLogger(tb)})
+	if err != nil {
+		tb.Fatalf("client.Join: %v", err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// waitInterrupted waits for the Go backend's PREFIX.slow to see its
+// context end (INTERRUPT from the dealer).
+func waitInterrupted(tb testing.TB, b *backend, inv *client.Invocation) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+	defer cancel()
+	select {
+	case got := <-b.interrupted:
+		if got != inv {
+			tb.Errorf("another invocation was interrupted")
+		}
+	case <-ctx.Done():
+		tb.Fatalf("the Go callee was not interrupted: %v", ctx.Err())
+	}
+}
+
+// testCancelKillNoWait: the peer cancels with mode killnowait on the
+// first progressive result; the dealer answers ERROR wamp.error.canceled
+// at once and sends INTERRUPT to the Go callee (SUMMARY §14.4).
+func testCancelKillNoWait(t *testing.T, c cell, b *backend, run runFunc) {
+	if !c.lib.cancelMode {
+		t.Logf("%s's cancel sends no mode (asyncio future.cancel); kill/killnowait are covered with the JS libraries", c.lib.name)
+		return
+	}
+	res := run(t, "cancel_killnowait").result()
+	inv := b.nextInvocation(t)
+	waitInterrupted(t, b, inv)
+	want := string(protocol.ErrCanceled)
+	if c.lib.name == "autobahn_js" {
+		// Autobahn|JS 26.3.1 rejects a call canceled with a mode other than
+		// kill at once, locally, with Error("Cancelled"), and drops the
+		// dealer's ERROR wamp.error.canceled (lib/session.js, cancel: "When
+		// the mode is not 'kill' it will never receive a call result"). The
+		// dealer does answer (SUMMARY §14.4); the library chooses not to wait.
+		want = "Cancelled"
+	}
+	if res["error"] != want {
+		t.Errorf("peer saw error %v, want %s", res["error"], want)
+	}
+}
+
+// testTimeoutGoCallee: the peer calls the Go PREFIX.slow, which never
+// answers, with CALL.Options.timeout; the dealer answers ERROR
+// wamp.error.timeout and interrupts the Go callee (SUMMARY §14.3).
+func testTimeoutGoCallee(t *testing.T, c cell, b *backend, run runFunc) {
+	res := run(t, "timeout").result()
+	inv := b.nextInvocation(t)
+	if ms, _ := inv.Details.Int("timeout"); ms != 0 {
+		// A dealer-run timeout is not forwarded (the Go callee did not ask
+		// with forward_timeout).
+		t.Logf("INVOCATION.Details.timeout = %d", ms)
+	}
+	waitInterrupted(t, b, inv)
+	if res["error"] != string(protocol.ErrTimeout) {
+		t.Errorf("peer saw error %v, want %s", res["error"], protocol.ErrTimeout)
+	}
+}
+
+// testShared runs two callees of the library that register the same
+// procedures with each invocation policy (SUMMARY §14.8): the Go caller
+// must see roundrobin alternate, first stay on the first registrant,
+// last on the second, random pick among them, and single refuse the
+// second registration. That the second REGISTER of a shared procedure
+// succeeds at all proves the library sent REGISTER.Options.invoke.
+func testShared(t *testing.T, c cell, b *backend, run runFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+	defer cancel()
+	start := func() (*peerRun, float64, string) {
+		p := run(t, "shared")
+		m := p.next()
+		if m["ready"] != true {
+			t.Fatalf("want a ready line, got %v\nstderr:\n%s", m, p.stderr)
+		}
+		single, _ := m["single"].(string)
+		return p, m["session"].(float64), single
+	}
+	// One after the other: registration order decides first and last.
+	pa, a, singleA := start()
+	pb, bb, singleB := start()
+	if singleA != "registered" {
+		t.Errorf("first registrant of the single procedure got %s", singleA)
+	}
+	if singleB != string(protocol.ErrProcedureAlreadyExists) {
+		t.Errorf("second registrant of the single procedure got %q, want %s", singleB, protocol.ErrProcedureAlreadyExists)
+	}
+	call := func(policy string) float64 {
+		t.Helper()
+		uri := b.uri("peer.shared." + policy)
+		r, err := b.c.Call(ctx, uri)
+		if err != nil {
+			t.Fatalf("call %s: %v", uri, err)
+		}
+		if len(r.Args) != 1 {
+			t.Fatalf("call %s: args %v, want [session]", uri, r.Args)
+		}
+		id, ok := protocol.ToID(r.Args[0])
+		if !ok {
+			t.Fatalf("call %s: args %v, want [session]", uri, r.Args)
+		}
+		return float64(id)
+	}
+	var got []float64
+	for range 4 {
+		got = append(got, call("roundrobin"))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] == got[i-1] {
+			t.Errorf("roundrobin: callee sessions %v do not alternate (callees %v, %v)", got, a, bb)
+			break
+		}
+	}
+	for _, pc := range []struct {
+		policy string
+		want   float64
+	}{{"first", a}, {"last", bb}, {"single", a}} {
+		for range 2 {
+			if s := call(pc.policy); s != pc.want {
+				t.Errorf("%s: went to session %v, want %v", pc.policy, s, pc.want)
+			}
+		}
+	}
+	random := map[float64]int{}
+	for range 4 {
+		s := call("random")
+		if s != a && s != bb {
+			t.Errorf("random: went to session %v, not a callee", s)
+		}
+		random[s]++
+	}
+	// Stop both; each reports how often it served each policy.
+	for _, s := range []float64{a, bb} {
+		if _, err := b.c.Call(ctx, b.uri(fmt.Sprintf("peer.stop.%d", int64(s)))); err != nil {
+			t.Fatalf("stop %v: %v", s, err)
+		}
+	}
+	wants := []map[string]any{
+		{"roundrobin": 2, "first": 2, "single": 2},
+		{"roundrobin": 2, "last": 2},
+	}
+	for i, p := range []*peerRun{pa, pb} {
+		s := []float64{a, bb}[i]
+		if random[s] > 0 {
+			wants[i]["random"] = random[s]
+		}
+		res := p.result()
+		if d := cmp.Diff(normal(t, wants[i]), normal(t, res["counts"])); d != "" {
+			t.Errorf("invocations of callee %d (-want +got):\n%s", i+1, d)
+		}
+	}
+}
+
+// testFiltered: the peer publishes with exclude, exclude_authid, then
+// eligible + eligible_authrole naming the Go subscriber (SUMMARY §15.1).
+// Events of one publisher arrive in order (SUMMARY §10), so the first
+// event the Go subscriber sees must be the third publication.
+func testFiltered(t *testing.T, c cell, b *backend, run runFunc) {
+	authID := b.c.WelcomeDetails().String("authid")
+	run(t, "filtered", paramsArg(t, map[string]any{"session": b.c.SessionID(), "authid": authID})...).result()
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+	defer cancel()
+	ev := b.nextEvent(ctx, t)
+	checkPayload(t, "first event the Go subscriber received", ev.Args, ev.Kwargs, protocol.List{"eligible"}, protocol.Dict{"k": "v"})
+}
+
+// sessionDetails checks a session's details from wamp.session.get or
+// wamp.session.on_join (SUMMARY §16.1) against the Go client c.
+func sessionDetails(tb testing.TB, what string, got any, c *client.Client, authID string) {
+	tb.Helper()
+	d, _ := normal(tb, got).(map[string]any)
+	want := map[string]any{
+		"session":      float64(c.SessionID()),
+		"authid":       authID,
+		"authrole":     "anonymous",
+		"authmethod":   "anonymous",
+		"authprovider": "static",
+	}
+	for k, w := range want {
+		if d[k] != w {
+			tb.Errorf("%s: %s = %v, want %v (details %v)", what, k, d[k], w, d)
+		}
+	}
+}
+
+// testMeta: the peer uses the session meta API (SUMMARY §16.1) while a Go
+// client joins and leaves: wamp.session.count (with and without
+// filter_authroles), list, get, the on_join and on_leave events, and
+// wamp.error.no_such_session once the session is gone.
+func testMeta(t *testing.T, c cell, b *backend, run runFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+	defer cancel()
+	p := run(t, "meta")
+	m := p.next()
+	if m["ready"] != true {
+		t.Fatalf("want a ready line, got %v\nstderr:\n%s", m, p.stderr)
+	}
+	me := m["session"].(float64)
+	// Other cells join and leave the realm concurrently: only lower bounds
+	// and membership are certain.
+	if n, _ := m["count"].(float64); n < 2 {
+		t.Errorf("wamp.session.count = %v, want >= 2 (the peer and the Go backend)", m["count"])
+	}
+	if n, _ := m["count_anonymous"].(float64); n < 2 {
+		t.Errorf("wamp.session.count([anonymous]) = %v, want >= 2", m["count_anonymous"])
+	}
+	if m["count_nobody"] != float64(0) {
+		t.Errorf("wamp.session.count([wampkit-nobody]) = %v, want 0", m["count_nobody"])
+	}
+	list, _ := m["list"].([]any)
+	for _, s := range []float64{me, float64(b.c.SessionID())} {
+		found := false
+		for _, x := range list {
+			found = found || x == s
+		}
+		if !found {
+			t.Errorf("wamp.session.list %v lacks session %v", list, s)
+		}
+	}
+	if self, _ := m["self"].(map[string]any); self["session"] != me || self["authrole"] != "anonymous" {
+		t.Errorf("wamp.session.get(own session) = %v", m["self"])
+	}
+
+	authID := "wampkit-interop-meta-" + c.lib.name
+	g := joinGo(t, b.wr, authID)
+	r, err := b.c.Call(ctx, b.uri("peer.meta_get"), g.SessionID())
+	if err != nil {
+		t.Fatalf("meta_get: %v", err)
+	}
+	if len(r.Args) != 2 {
+		t.Fatalf("meta_get: args %v, want [get, on_join]", r.Args)
+	}
+	sessionDetails(t, "wamp.session.get", r.Args[0], g, authID)
+	sessionDetails(t, "wamp.session.on_join", r.Args[1], g, authID)
+
+	g.Close()
+	r, err = b.c.Call(ctx, b.uri("peer.meta_left"), g.SessionID())
+	if err != nil {
+		t.Fatalf("meta_left: %v", err)
+	}
+	want := []any{[]any{g.SessionID(), authID, "anonymous"}, string(protocol.ErrNoSuchSession)}
+	if d := cmp.Diff(normal(t, want), normal(t, r.Args)); d != "" {
+		t.Errorf("[on_leave args, wamp.session.get error] after the Go client left (-want +got):\n%s", d)
+	}
+	if _, err := b.c.Call(ctx, b.uri("peer.stop")); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	p.result()
+}
+
+// testKill: the peer kills two Go sessions, one by session ID and one by
+// authid, with a reason and a message; each Go client must see GOODBYE
+// with that reason and Details.message (SUMMARY §16.1). The refusals:
+// its own session (no_such_session), a reason that is no URI
+// (invalid_uri), wamp.session.get of an unknown session.
+func testKill(t *testing.T, c cell, b *backend, run runFunc) {
+	g1 := joinGo(t, b.wr, "wampkit-interop-kill1-"+c.lib.name)
+	authID2 := "wampkit-interop-kill2-" + c.lib.name
+	g2 := joinGo(t, b.wr, authID2)
+	res := run(t, "kill", paramsArg(t, map[string]any{"session": g1.SessionID(), "authid": authID2, "unknown": 1})...).result()
+	want := map[string]any{
+		"kill":             []any{},
+		"kill_by_authid":   []any{[]any{g2.SessionID()}},
+		"kill_by_authrole": []any{0},
+		"kill_self":        string(protocol.ErrNoSuchSession),
+		"kill_bad_reason":  string(protocol.ErrInvalidURI),
+		"get_unknown":      string(protocol.ErrNoSuchSession),
+	}
+	got := map[string]any{}
+	for k := range want {
+		got[k] = res[k]
+	}
+	if d := cmp.Diff(normal(t, want), normal(t, got)); d != "" {
+		t.Errorf("kill results (-want +got):\n%s", d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+	defer cancel()
+	for i, g := range []*client.Client{g1, g2} {
+		select {
+		case <-g.Done():
+		case <-ctx.Done():
+			t.Fatalf("Go session %d was not killed: %v", i+1, ctx.Err())
+		}
+		var ge *client.GoodbyeError
+		if !errors.As(g.Err(), &ge) {
+			t.Errorf("Go session %d ended with %v (%T), want a GOODBYE", i+1, g.Err(), g.Err())
+			continue
+		}
+		if ge.Reason != "wampkit.interop.kicked" {
+			t.Errorf("Go session %d: GOODBYE reason %s, want wampkit.interop.kicked", i+1, ge.Reason)
+		}
+		if msg := ge.Details.String("message"); !strings.HasPrefix(msg, "killed by ") {
+			t.Errorf("Go session %d: GOODBYE Details.message %q, want the peer's", i+1, msg)
+		}
+	}
+}
