@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -79,6 +80,11 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
 		// Same session, same topic and policy: the existing subscription
 		// (spec basic "SUBSCRIBED").
 		s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id})
+		return
+	}
+	if max := b.r.cfg.MaxSubscriptions; max > 0 && len(s.subs) >= max {
+		s.send(&protocol.Error{RequestType: protocol.TypeSubscribe, Request: m.Request,
+			URI: LimitExceeded, Args: protocol.List{fmt.Sprintf("the session holds its maximum of %d subscriptions", max)}})
 		return
 	}
 	if sub == nil {
@@ -331,11 +337,11 @@ func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dic
 			// t is subscribing right now: send once its SUBSCRIBED is
 			// queued (see subscribe).
 			t.mu.Lock()
-			t.send(ev)
+			t.sendEvent(ev)
 			t.mu.Unlock()
 			continue
 		}
-		t.send(ev)
+		t.sendEvent(ev)
 	}
 }
 

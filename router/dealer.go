@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -161,6 +162,10 @@ func (d *dealer) register(s *session, m *protocol.Register) {
 		fail(protocol.ErrInvalidURI, "procedure "+string(m.Procedure)+" is in the reserved wamp namespace")
 		return
 	}
+	if max := d.r.cfg.MaxRegistrations; max > 0 && len(s.regs) >= max {
+		fail(LimitExceeded, fmt.Sprintf("the session holds its maximum of %d registrations", max))
+		return
+	}
 	key := regKey{m.Procedure, match}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -314,6 +319,12 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		s.mu.Unlock()
 		return "CALL reuses the request ID of a pending call"
 	}
+	if max := d.r.cfg.MaxPendingCalls; max > 0 && len(s.calls) >= max {
+		s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request, URI: LimitExceeded,
+			Args: protocol.List{fmt.Sprintf("the session has its maximum of %d calls pending", max)}})
+		s.mu.Unlock()
+		return ""
+	}
 	s.calls[m.Request] = inv
 	s.mu.Unlock()
 
@@ -337,12 +348,23 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		Args:         m.Args,
 		Kwargs:       m.Kwargs,
 	})
-	callee.mu.Unlock()
-	if err != nil {
-		// The callee is going away (or is dropped now for a full queue);
-		// when its goroutine leaves, the caller gets wamp.error.canceled.
-		callee.dropIfFull(err)
+	full := errors.Is(err, transport.ErrQueueFull)
+	if full {
+		// The callee cannot take the call now: the caller hears so at
+		// once (see SlowConsumerPolicy), and the invocation is forgotten.
+		delete(callee.invocations, inv.id)
 	}
+	callee.mu.Unlock()
+	if full {
+		d.answer(inv, &protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
+			URI: protocol.ErrNoAvailableCallee, Args: protocol.List{"the callee's outbound queue is full"}}, true)
+		if !callee.realm.dropEvents {
+			callee.dropIfFull(err)
+		}
+		return ""
+	}
+	// Any other error means the callee is going away; when its goroutine
+	// leaves, the caller gets wamp.error.canceled.
 	if ms, ok := m.Options.Int("timeout"); ok && ms > 0 {
 		// Dealer-initiated call timeout (spec advanced "Call Timeouts"),
 		// started once the invocation is in the callee's table so that

@@ -112,18 +112,39 @@
 // there are none, and time in the length of the URI, not the number of
 // patterns, when there are.
 //
-// Sending never blocks the router. Each session has a bounded outbound
-// queue; when it is full, the router yields the processor twice (so that
-// the goroutines draining it get to run after a scheduling hiccup) and,
-// if it is still full, disconnects that session with a logged reason
-// instead of slowing down anybody else. Acknowledged publishing does not
-// change this: PUBLISHED means the events were queued, not consumed, and a
-// subscriber slower than its publisher fills its queue eventually.
+// Sending never blocks the router for long. Each session has a bounded
+// outbound queue; what happens when it is full is the realm's
+// [SlowConsumerPolicy] ([RealmConfig].SlowConsumer):
+// [SlowConsumerDisconnect] (the default) waits up to
+// [Config].SlowConsumerWait for room, on the goroutine of the session
+// whose message is routed, then disconnects the slow session with a logged
+// reason; [SlowConsumerDropEvents] drops the EVENTs for that session at
+// once and counts them (wamp.session.get's "_dropped_events"). Either way
+// a CALL to a callee whose queue is full is answered at once with ERROR
+// wamp.error.no_available_callee, and RESULTs and ERRORs for callers are
+// never dropped: a caller that does not take them is disconnected.
+// Acknowledged publishing does not change this: PUBLISHED means the
+// events were queued, not consumed, and a subscriber slower than its
+// publisher fills its queue eventually.
 //
 // Messages are shared, not copied: the EVENT of one publication is one
 // value for every in-process subscriber and is encoded at most once per
 // serializer for network subscribers (serialize.Shared). Neither the router
 // nor any client may modify a message after sending it.
+//
+// # Limits
+//
+// Every resource a client can make the router hold is bounded, each by a
+// [Config] or [RealmConfig] field with a documented default: the opening
+// handshake ([Config].HandshakeTimeout) and authentication
+// ([Config].AuthTimeout, ABORT wamp.error.timeout); the size of a message
+// ([Config].MaxMessageSize, enforced by the WebSocket and RawSocket
+// transports, which fail the connection); sessions per router and per
+// realm ([Config].MaxSessions, [RealmConfig].MaxSessions); and per
+// session, pending calls, subscriptions and registrations
+// ([Config].MaxPendingCalls, MaxSubscriptions, MaxRegistrations). A
+// refused session gets ABORT [LimitExceeded], a refused request ERROR
+// [LimitExceeded], with a message that names the limit.
 //
 // # Ordering
 //

@@ -26,6 +26,10 @@ func (s *session) metaDetails() protocol.Dict {
 	if s.transport != nil {
 		d["transport"] = s.transport
 	}
+	if s.realm != nil && s.realm.dropEvents {
+		// Implementation-specific key (spec basic "Extensibility").
+		d["_dropped_events"] = s.dropped.Load()
+	}
 	return d
 }
 

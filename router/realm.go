@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/wampkit/wampkit/protocol"
@@ -11,11 +12,14 @@ import (
 // It owns no goroutine; every operation runs on the goroutine of the
 // session that asked for it.
 type realm struct {
-	r      *Router
-	name   protocol.URI
-	auth   []Authenticator // read-only
-	broker broker
-	dealer dealer
+	r    *Router
+	name protocol.URI
+	auth []Authenticator // read-only
+	// dropEvents is RealmConfig.SlowConsumer == SlowConsumerDropEvents.
+	dropEvents  bool
+	maxSessions int // RealmConfig.MaxSessions; <= 0: none
+	broker      broker
+	dealer      dealer
 
 	mu       sync.Mutex
 	sessions map[protocol.ID]*session // guarded by mu; joined sessions
@@ -23,10 +27,12 @@ type realm struct {
 
 func newRealm(r *Router, cfg RealmConfig) *realm {
 	rm := &realm{
-		r:        r,
-		name:     cfg.Name,
-		auth:     cfg.Authenticators,
-		sessions: make(map[protocol.ID]*session),
+		r:           r,
+		name:        cfg.Name,
+		auth:        cfg.Authenticators,
+		dropEvents:  cfg.SlowConsumer == SlowConsumerDropEvents,
+		maxSessions: cfg.MaxSessions,
+		sessions:    make(map[protocol.ID]*session),
 	}
 	rm.broker.init(r)
 	rm.dealer.init(r)
@@ -46,10 +52,24 @@ func (rm *realm) authenticator(methods []string) Authenticator {
 	return nil
 }
 
-func (rm *realm) join(s *session) {
+// join adds s to the realm, unless the realm's or the router's session
+// limit is reached: then it returns the message of the ABORT
+// LimitExceeded.
+func (rm *realm) join(s *session) string {
+	r := rm.r
+	if n := r.joined.Add(1); r.cfg.MaxSessions > 0 && n > int64(r.cfg.MaxSessions) {
+		r.joined.Add(-1)
+		return fmt.Sprintf("the router serves its maximum of %d sessions", r.cfg.MaxSessions)
+	}
 	rm.mu.Lock()
+	if rm.maxSessions > 0 && len(rm.sessions) >= rm.maxSessions {
+		rm.mu.Unlock()
+		r.joined.Add(-1)
+		return fmt.Sprintf("realm %s has its maximum of %d sessions", rm.name, rm.maxSessions)
+	}
 	rm.sessions[s.id] = s
 	rm.mu.Unlock()
+	return ""
 }
 
 // leave removes s and everything it owns from the realm. It runs on the
@@ -60,4 +80,5 @@ func (rm *realm) leave(s *session) {
 	rm.mu.Lock()
 	delete(rm.sessions, s.id)
 	rm.mu.Unlock()
+	rm.r.joined.Add(-1)
 }

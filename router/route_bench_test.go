@@ -60,7 +60,7 @@ func cpuTime() time.Duration {
 
 func benchRouter(tb testing.TB) *Router {
 	tb.Helper()
-	r, err := New(Config{Realms: []RealmConfig{{Name: "realm1"}}})
+	r, err := New(Config{Realms: []RealmConfig{{Name: "realm1"}}, MaxSubscriptions: -1})
 	if err != nil {
 		tb.Fatal(err)
 	}

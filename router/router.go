@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wampkit/wampkit/protocol"
@@ -29,7 +30,32 @@ const (
 	DefaultSlowConsumerWait = 100 * time.Millisecond
 	// DefaultAgent is sent as WELCOME.Details.agent (see [Config.Agent]).
 	DefaultAgent = "wampkit-router"
+	// DefaultAuthTimeout bounds authentication, from HELLO to WELCOME
+	// (see [Config.AuthTimeout]).
+	DefaultAuthTimeout = 10 * time.Second
+	// DefaultMaxSessions is the most sessions the router serves at once
+	// (see [Config.MaxSessions]).
+	DefaultMaxSessions = 100_000
+	// DefaultMaxPendingCalls is the most calls one session may have
+	// pending (see [Config.MaxPendingCalls]).
+	DefaultMaxPendingCalls = 1000
+	// DefaultMaxSubscriptions is the most subscriptions one session may
+	// hold (see [Config.MaxSubscriptions]).
+	DefaultMaxSubscriptions = 10_000
+	// DefaultMaxRegistrations is the most registrations one session may
+	// hold (see [Config.MaxRegistrations]).
+	DefaultMaxRegistrations = 10_000
 )
+
+// LimitExceeded is the error URI of requests and the ABORT reason of
+// sessions that the router refuses because a limit of [Config] or
+// [RealmConfig] is reached: too many sessions (ABORT during the opening
+// handshake), pending calls, subscriptions or registrations (ERROR for the
+// CALL, SUBSCRIBE or REGISTER). The spec defines no URI for this, so it is
+// an implementation-specific one outside the reserved wamp namespace (spec
+// basic "Reserved URIs"); Details.message (ABORT) or Args[0] (ERROR) names
+// the limit.
+const LimitExceeded protocol.URI = "wampkit.error.limit_exceeded"
 
 var (
 	// ErrClosed is returned by [Router.Connect] and [Router.ServeRawSocket]
@@ -49,6 +75,7 @@ var (
 	errProtocolViolation = errors.New("router: protocol violation")
 	errSlowConsumer      = errors.New("router: outbound queue full")
 	errSessionClosed     = errors.New("router: session closed")
+	errAuthTimeout       = errors.New("router: authentication timeout")
 )
 
 // Config configures a [Router]. [New] takes it by value and fills in
@@ -99,6 +126,49 @@ type Config struct {
 	// queue disconnects at once.
 	SlowConsumerWait time.Duration
 
+	// AuthTimeout bounds authentication: the time from HELLO to WELCOME,
+	// the realm's [Authenticator] and every CHALLENGE/AUTHENTICATE round
+	// included. When it expires the router answers ABORT
+	// wamp.error.timeout and closes the transport. It runs within
+	// HandshakeTimeout, which still bounds the whole opening handshake.
+	// Zero means DefaultAuthTimeout; negative means no limit other than
+	// HandshakeTimeout.
+	AuthTimeout time.Duration
+
+	// MaxMessageSize is the largest message the router accepts from a
+	// client over WebSocket and RawSocket, in bytes; a larger one fails
+	// the connection (spec advanced "RawSocket Transport"). It applies to
+	// WebSocket and RawSocket unless their own MaxMessageSize is set.
+	// Zero or negative means the transport default,
+	// transport.DefaultMaxMessageSize (16 MiB). In-process sessions are
+	// not serialized and have no size limit.
+	MaxMessageSize int64
+
+	// MaxSessions is the most sessions the router serves at once, over
+	// all realms and transports. A HELLO beyond it is answered with ABORT
+	// [LimitExceeded]. Zero means DefaultMaxSessions; negative means no
+	// limit. [RealmConfig].MaxSessions limits a single realm.
+	MaxSessions int
+
+	// MaxPendingCalls is the most calls one session may have waiting for
+	// their final result. A CALL beyond it is answered with ERROR
+	// [LimitExceeded] at once. Calls of the router's own meta procedures
+	// do not count. Zero means DefaultMaxPendingCalls; negative means no
+	// limit.
+	MaxPendingCalls int
+
+	// MaxSubscriptions is the most subscriptions one session may hold. A
+	// SUBSCRIBE beyond it is answered with ERROR [LimitExceeded] (a
+	// SUBSCRIBE that returns an existing subscription of the session
+	// always succeeds). Zero means DefaultMaxSubscriptions; negative
+	// means no limit.
+	MaxSubscriptions int
+
+	// MaxRegistrations is the most registrations one session may hold. A
+	// REGISTER beyond it is answered with ERROR [LimitExceeded]. Zero
+	// means DefaultMaxRegistrations; negative means no limit.
+	MaxRegistrations int
+
 	// LocalQueueSize is the capacity of each direction of the in-process
 	// link that [Router.Connect] makes. When a session's queue towards its
 	// client is full, the router disconnects that session rather than
@@ -126,6 +196,17 @@ type RealmConfig struct {
 	// It is required.
 	Name protocol.URI
 
+	// MaxSessions is the most sessions joined to this realm at once. A
+	// HELLO beyond it is answered with ABORT [LimitExceeded]. Zero or
+	// negative means no limit of the realm's own ([Config].MaxSessions
+	// still applies).
+	MaxSessions int
+
+	// SlowConsumer is what the router does when a session of this realm
+	// reads too slowly and its outbound queue is full. The zero value is
+	// [SlowConsumerDisconnect].
+	SlowConsumer SlowConsumerPolicy
+
 	// Authenticators authenticate the sessions that join this realm. The
 	// router picks the first method of HELLO.Details.authmethods (in the
 	// client's order; ["anonymous"] if the client lists none) for which an
@@ -133,6 +214,54 @@ type RealmConfig struct {
 	// wamp.error.no_matching_auth_method if there is none. Nil or empty
 	// means anonymous access only: []Authenticator{Anonymous{}}.
 	Authenticators []Authenticator
+}
+
+// SlowConsumerPolicy says what the router does with a session whose
+// outbound queue is full (a client that reads more slowly than it is sent
+// to, or not at all). Whatever the policy:
+//
+//   - A CALL routed to a callee whose queue is full is answered at once
+//     with ERROR wamp.error.no_available_callee (spec advanced "Call
+//     Re-Routing": the procedure is registered but no callee can take the
+//     call); the caller is never kept waiting for a callee's queue.
+//   - RESULTs and ERRORs for a caller are never dropped: if the caller's
+//     queue stays full for [Config].SlowConsumerWait, the caller's session
+//     is disconnected (and logged).
+//   - Replies to a session's own requests (SUBSCRIBED, REGISTERED, ...)
+//     are treated the same way.
+type SlowConsumerPolicy int
+
+const (
+	// SlowConsumerDisconnect waits up to [Config].SlowConsumerWait for room
+	// in the full queue, then disconnects the session with a logged reason.
+	// The wait holds back only the session whose message is being routed,
+	// and a session that stopped reading costs it once. A callee whose
+	// queue was full for an INVOCATION is disconnected too. It is the
+	// default.
+	SlowConsumerDisconnect SlowConsumerPolicy = iota
+	// SlowConsumerDropEvents drops the EVENTs for a session whose queue is
+	// full, without waiting at all, and counts them. The count is
+	// wamp.session.get's "_dropped_events" (implementation-specific key,
+	// spec basic "Extensibility"), and the drops are logged at most once
+	// per [DropLogInterval] per session, with the running count. Other
+	// messages are handled as above; a callee with a full queue stays
+	// joined.
+	SlowConsumerDropEvents
+)
+
+// DropLogInterval is the least time between two log lines about the
+// dropped events of one session (see [SlowConsumerDropEvents]).
+const DropLogInterval = 10 * time.Second
+
+// String returns "disconnect" or "drop-events".
+func (p SlowConsumerPolicy) String() string {
+	switch p {
+	case SlowConsumerDisconnect:
+		return "disconnect"
+	case SlowConsumerDropEvents:
+		return "drop-events"
+	}
+	return fmt.Sprintf("SlowConsumerPolicy(%d)", int(p))
 }
 
 // Router is an embeddable WAMP router: a broker and a dealer for each
@@ -152,6 +281,10 @@ type Router struct {
 	welcomeRoles protocol.Dict
 
 	regIDs protocol.RouterIDs // subscription and registration IDs
+
+	// joined counts the sessions joined to any realm, for
+	// Config.MaxSessions.
+	joined atomic.Int64
 
 	// mu guards the fields below. Lock order, outermost first:
 	// broker.mu or dealer.mu, session.mu (never two at once), the
@@ -197,6 +330,21 @@ func New(cfg Config) (*Router, error) {
 	if cfg.Agent == "" {
 		cfg.Agent = DefaultAgent
 	}
+	if cfg.AuthTimeout == 0 {
+		cfg.AuthTimeout = DefaultAuthTimeout
+	}
+	cfg.MaxSessions = limit(cfg.MaxSessions, DefaultMaxSessions)
+	cfg.MaxPendingCalls = limit(cfg.MaxPendingCalls, DefaultMaxPendingCalls)
+	cfg.MaxSubscriptions = limit(cfg.MaxSubscriptions, DefaultMaxSubscriptions)
+	cfg.MaxRegistrations = limit(cfg.MaxRegistrations, DefaultMaxRegistrations)
+	if cfg.MaxMessageSize > 0 {
+		if cfg.WebSocket.MaxMessageSize == 0 {
+			cfg.WebSocket.MaxMessageSize = cfg.MaxMessageSize
+		}
+		if cfg.RawSocket.MaxMessageSize == 0 {
+			cfg.RawSocket.MaxMessageSize = cfg.MaxMessageSize
+		}
+	}
 	if cfg.WebSocket.Logger == nil {
 		cfg.WebSocket.Logger = cfg.Logger
 	}
@@ -229,6 +377,11 @@ func New(cfg Config) (*Router, error) {
 		} else {
 			rc.Authenticators = append([]Authenticator(nil), rc.Authenticators...)
 		}
+		switch rc.SlowConsumer {
+		case SlowConsumerDisconnect, SlowConsumerDropEvents:
+		default:
+			return nil, fmt.Errorf("%w: realm %q: unknown %v", ErrConfig, rc.Name, rc.SlowConsumer)
+		}
 		for _, a := range rc.Authenticators {
 			if a == nil || a.AuthMethod() == "" {
 				return nil, fmt.Errorf("%w: realm %q: nil Authenticator or empty AuthMethod", ErrConfig, rc.Name)
@@ -239,6 +392,18 @@ func New(cfg Config) (*Router, error) {
 	r.cfg = cfg
 	r.welcomeRoles = routerRoles().Dict()
 	return r, nil
+}
+
+// limit applies the rule of the Max fields of Config: zero means def,
+// negative means no limit (returned as 0).
+func limit(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 // routerRoles is what the router announces in WELCOME.Details.roles: only

@@ -45,6 +45,15 @@ type session struct {
 	authMethod   string
 	authProvider string
 	transport    protocol.Dict // transport.Detailer's details, or nil
+	// settled is set once the opening handshake is decided: WELCOME or
+	// ABORT about to be sent, or the authentication timed out. Whoever
+	// sets it answers the client.
+	settled atomic.Bool
+	// dropped counts the EVENTs dropped for a full queue
+	// (SlowConsumerDropEvents); dropLog is when that was last logged
+	// (UnixNano).
+	dropped atomic.Uint64
+	dropLog atomic.Int64
 	// quiet suppresses the wamp.session.on_leave event
 	// (wamp.session.kill_all).
 	quiet atomic.Bool
@@ -109,6 +118,27 @@ func (s *session) send(m protocol.Message) bool {
 	return false
 }
 
+// sendEvent queues an EVENT for the client. In a realm with
+// SlowConsumerDropEvents a full queue drops the event at once (counted,
+// and logged at most once per DropLogInterval); otherwise it is send.
+func (s *session) sendEvent(m protocol.Message) {
+	if !s.realm.dropEvents {
+		s.send(m)
+		return
+	}
+	err := s.peer.Send(bg, m)
+	if err == nil || !errors.Is(err, transport.ErrQueueFull) {
+		return
+	}
+	n := s.dropped.Add(1)
+	now := time.Now().UnixNano()
+	last := s.dropLog.Load()
+	if (last == 0 || now-last >= int64(DropLogInterval)) && s.dropLog.CompareAndSwap(last, now) {
+		s.r.log.Warn("router: dropping events for a slow consumer", "session", uint64(s.id),
+			"realm", s.realmName(), "dropped", n)
+	}
+}
+
 // sendWait retries a send that found the queue full, waiting for room up
 // to Config.SlowConsumerWait.
 func (s *session) sendWait(m protocol.Message) error {
@@ -162,6 +192,10 @@ func (s *session) run() {
 	// Drop subscriptions and registrations before closing, so nothing is
 	// routed to a closed transport for longer than needed (spec basic "Protocol Errors").
 	s.realm.leave(s)
+	if n := s.dropped.Load(); n > 0 {
+		s.r.log.Info("router: session left with dropped events", "session", uint64(s.id),
+			"realm", s.realmName(), "dropped", n)
+	}
 	if !s.quiet.Load() {
 		s.realm.broker.publishMeta(metaOnLeave, protocol.List{uint64(s.id), s.authID, s.authRole})
 	}
@@ -348,8 +382,26 @@ func (s *session) handshake() bool {
 		s.peer.Close(errProtocolViolation)
 		return false
 	}
+	if d := s.r.cfg.AuthTimeout; d > 0 {
+		// Authentication gets its own bound (Config.AuthTimeout); on
+		// expiry the client learns why before the transport closes.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+		t := time.AfterFunc(d, func() {
+			if !s.settled.CompareAndSwap(false, true) {
+				return
+			}
+			s.r.log.Info("router: authentication timeout", "realm", string(hello.Realm))
+			s.abort(protocol.ErrTimeout, "authentication timed out")
+			s.peer.Close(errAuthTimeout)
+		})
+		defer t.Stop()
+	}
 	if reason, msg := s.join(ctx, hello); reason != "" {
-		s.abort(reason, msg)
+		if s.settled.CompareAndSwap(false, true) {
+			s.abort(reason, msg)
+		}
 		s.peer.Close(fmt.Errorf("router: session refused: %s", reason))
 		return false
 	}
@@ -413,6 +465,9 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 		case errors.As(err, &ve):
 			return protocol.ErrProtocolViolation, ve.msg
 		}
+		if errors.Is(err, errAuthTimeout) || errors.Is(err, context.DeadlineExceeded) {
+			return protocol.ErrTimeout, "authentication timed out"
+		}
 		s.r.log.Warn("router: authentication failed", "realm", string(hello.Realm), "authmethod", auth.AuthMethod(), "error", err)
 		return protocol.ErrAuthenticationFailed, "authentication failed"
 	}
@@ -444,7 +499,17 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 	if idn.AuthExtra != nil {
 		details["authextra"] = idn.AuthExtra
 	}
-	rm.join(s)
+	if !s.settled.CompareAndSwap(false, true) {
+		// The authentication timed out meanwhile; the timer answered.
+		s.r.releaseID(s.id)
+		return protocol.ErrTimeout, "authentication timed out"
+	}
+	if msg := rm.join(s); msg != "" {
+		s.r.releaseID(s.id)
+		s.r.log.Warn("router: session refused", "realm", string(rm.name), "reason", msg)
+		s.abort(LimitExceeded, msg)
+		return LimitExceeded, msg
+	}
 	// State and WELCOME change together under mu so that a concurrent
 	// Shutdown sends GOODBYE either to an established session after its
 	// WELCOME, or not at all.
