@@ -89,6 +89,17 @@ func TestCrossPeers(t *testing.T) {
 				checkPayload(t, "progressive results", res["progress"], res["args"],
 					protocol.List{protocol.List{1}, protocol.List{2}, protocol.List{3}}, protocol.List{"done"})
 
+				if c.serializer != "json" {
+					// Dealer-initiated call timeout across serializers: a
+					// JS caller's CALL.Options.timeout interrupts the Python
+					// callee (mode killnowait).
+					res = run("timeout")
+					want = append(want, "slow", "interrupted")
+					if res["error"] != string(protocol.ErrTimeout) {
+						t.Errorf("call with timeout ended with %v, want %s", res["error"], protocol.ErrTimeout)
+					}
+				}
+
 				if l.cancel {
 					res = run("cancel")
 					want = append(want, "slow", "interrupted")
@@ -108,6 +119,78 @@ func TestCrossPeers(t *testing.T) {
 		sorted := cmpopts.SortSlices(func(a, b any) bool { return fmt.Sprint(a) < fmt.Sprint(b) })
 		if d := cmp.Diff(normal(t, want), normal(t, res["invocations"]), sorted); d != "" {
 			t.Errorf("invocations the Python callee saw (-want +got):\n%s", d)
+		}
+	})
+
+	t.Run("shared", func(t *testing.T) {
+		// Three callees of three libraries, serializers and transports
+		// share one registration per invocation policy (SUMMARY §14.8).
+		callees := []end{
+			{"autobahn_js", "cbor", "websocket"},
+			{"wampy", "json", "websocket"},
+			{"autobahn_py", "msgpack", "rawsocket"},
+		}
+		const prefix = "wampkit.interop.cross_shared"
+		b := startBackend(t, wr, "wampkit.interop.cross_shared_go")
+		var runs []*peerRun
+		var sessions []float64
+		for i, c := range callees {
+			l := libByName(t, c.lib)
+			l.require(t)
+			p := startScript(t, dir, l.argv(dir, url(c.transport), c.serializer, "shared", prefix)...)
+			m := p.next()
+			if m["ready"] != true {
+				t.Fatalf("%s: want a ready line, got %v\nstderr:\n%s", c.lib, m, p.stderr)
+			}
+			wantSingle := string(protocol.ErrProcedureAlreadyExists)
+			if i == 0 {
+				wantSingle = "registered"
+			}
+			if m["single"] != wantSingle {
+				t.Errorf("%s: registration of the single procedure: %v, want %s", c.lib, m["single"], wantSingle)
+			}
+			runs = append(runs, p)
+			sessions = append(sessions, m["session"].(float64))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+		defer cancel()
+		call := func(policy string) float64 {
+			t.Helper()
+			r, err := b.c.Call(ctx, protocol.URI(prefix+".shared."+policy))
+			if err != nil {
+				t.Fatalf("call %s: %v", policy, err)
+			}
+			id, _ := protocol.ToID(r.Args[0])
+			return float64(id)
+		}
+		var got []float64
+		for range 6 {
+			got = append(got, call("roundrobin"))
+		}
+		// Round robin: each callee once per round, the same order each round.
+		seen := map[float64]bool{}
+		for i, s := range got {
+			if i < 3 {
+				seen[s] = true
+			} else if s != got[i-3] {
+				t.Errorf("roundrobin: %v is not periodic over the 3 callees %v", got, sessions)
+				break
+			}
+		}
+		if len(seen) != 3 {
+			t.Errorf("roundrobin: first round %v, want each of %v once", got[:3], sessions)
+		}
+		if s := call("first"); s != sessions[0] {
+			t.Errorf("first: went to %v, want %v", s, sessions[0])
+		}
+		if s := call("last"); s != sessions[2] {
+			t.Errorf("last: went to %v, want %v", s, sessions[2])
+		}
+		for i, s := range sessions {
+			if _, err := b.c.Call(ctx, protocol.URI(fmt.Sprintf("%s.stop.%d", prefix, int64(s)))); err != nil {
+				t.Fatalf("stop %s: %v", callees[i].lib, err)
+			}
+			runs[i].result()
 		}
 	})
 

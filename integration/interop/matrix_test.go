@@ -235,6 +235,17 @@ func testJoin(t *testing.T, c cell, b *backend, run runFunc) {
 	if d := cmp.Diff([]string{"broker", "dealer"}, roles); d != "" {
 		t.Errorf("router roles seen by the peer (-want +got):\n%s", d)
 	}
+	// Every feature the router announces (router.go routerRoles), as the
+	// library decoded WELCOME.Details.roles.
+	want := map[string]any{
+		"broker": []any{"pattern_based_subscription", "publisher_exclusion", "publisher_identification",
+			"session_meta_api", "subscriber_blackwhite_listing"},
+		"dealer": []any{"call_canceling", "call_timeout", "caller_identification", "pattern_based_registration",
+			"progressive_call_results", "session_meta_api", "shared_registration"},
+	}
+	if d := cmp.Diff(want, res["features"]); d != "" {
+		t.Errorf("router features seen by the peer (-want +got):\n%s", d)
+	}
 }
 
 func testCallGoCallee(t *testing.T, c cell, b *backend, run runFunc) {

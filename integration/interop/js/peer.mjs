@@ -423,6 +423,9 @@ const scenarios = {
     return {
       session: s.info.session,
       roles: Object.keys(s.info.roles ?? {}).sort(),
+      features: Object.fromEntries(Object.entries(s.info.roles ?? {}).map(([role, r]) => [
+        role, Object.keys(r?.features ?? {}).filter((f) => r.features[f] === true).sort(),
+      ])),
       authid: d.authid ?? null,
       authrole: d.authrole ?? null,
       authmethod: d.authmethod ?? null,

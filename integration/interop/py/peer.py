@@ -124,6 +124,9 @@ async def s_join(s, o, details):
     return {
         "session": details.session,
         "roles": sorted(s._router_roles.keys()),
+        # The features as Autobahn|Python parsed them (role.py RoleFeatures).
+        "features": {role: sorted(k for k in dir(f) if not k.startswith("_") and getattr(f, k) is True)
+                     for role, f in s._router_roles.items()},
         "authid": details.authid,
         "authrole": details.authrole,
         "authmethod": details.authmethod,
