@@ -68,19 +68,37 @@ type CallRequest struct {
 // and drops the late result.
 func (c *Client) Call(ctx context.Context, procedure protocol.URI, args ...any) (*Result, error) {
 	x := &callState{msg: protocol.Call{Options: noOptions, Procedure: procedure}}
-	if len(args) > 0 {
-		x.msg.Args = protocol.List(args)
-	}
+	x.msg.Args = copyArgs(&x.args, args)
 	return c.call(ctx, x, nil)
 }
 
-// callState is a CALL and the Result that Call returns, in one
-// allocation. The Result keeps the CALL's memory alive (not its payload
-// beyond Args, which the caller passed in); the CALL itself is the
-// router's to read.
+// inlineArgs is the number of positional arguments that Call and Publish
+// keep inside their own allocation.
+const inlineArgs = 4
+
+// copyArgs returns a copy of args, in buf if it fits, or nil if args is
+// empty. Copying (rather than keeping args) lets the compiler keep the
+// variadic slice of Call and Publish on the caller's stack.
+func copyArgs(buf *[inlineArgs]any, args []any) protocol.List {
+	switch n := len(args); {
+	case n == 0:
+		return nil
+	case n <= inlineArgs:
+		l := buf[:n:n]
+		copy(l, args)
+		return l
+	default:
+		return append(protocol.List(nil), args...)
+	}
+}
+
+// callState is a CALL, its arguments and the Result that Call returns, in
+// one allocation. The Result keeps the CALL's memory alive; the CALL itself
+// is the router's to read.
 type callState struct {
-	msg protocol.Call
-	res Result
+	msg  protocol.Call
+	args [inlineArgs]any
+	res  Result
 }
 
 // Do makes the call described by req; see [Client.Call] for errors and

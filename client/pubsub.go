@@ -21,14 +21,18 @@ import (
 // package documentation). It fails with [ErrClosed] once the session is
 // over.
 func (c *Client) Publish(ctx context.Context, topic protocol.URI, args ...any) error {
-	msg := &protocol.Publish{Options: noOptions, Topic: topic}
-	if len(args) > 0 {
-		msg.Args = protocol.List(args)
-	}
+	x := &publishState{msg: protocol.Publish{Options: noOptions, Topic: topic}}
+	x.msg.Args = copyArgs(&x.args, args)
 	c.mu.Lock()
-	err := c.sendRequestLocked(ctx, nil, msg)
+	err := c.sendRequestLocked(ctx, nil, &x.msg)
 	c.mu.Unlock()
 	return err
+}
+
+// publishState is a PUBLISH and its arguments, in one allocation.
+type publishState struct {
+	msg  protocol.Publish
+	args [inlineArgs]any
 }
 
 // PublishRequest is a publication with options, for [Client.DoPublish].
