@@ -354,3 +354,42 @@ func testKill(t *testing.T, c cell, b *backend, run runFunc) {
 		}
 	}
 }
+
+// TestSessionKillAll: a peer of each library calls wamp.session.kill_all
+// with a reason and a message (SUMMARY §16.1) on a router of its own (it
+// ends every other session of the realm): the result is the number of
+// sessions killed, the peer's own session survives, and each Go client
+// sees GOODBYE with that reason and message.
+func TestSessionKillAll(t *testing.T) {
+	dir := interopDir(t)
+	for _, l := range libs {
+		t.Run(l.name, func(t *testing.T) {
+			t.Parallel()
+			l.require(t)
+			wr := startRouter(t)
+			gs := []*client.Client{joinGo(t, wr, "wampkit-interop-a"), joinGo(t, wr, "wampkit-interop-b")}
+			ser, transport, _ := strings.Cut(l.advanced, "/")
+			url := wr.wsURL
+			if transport == "rawsocket" {
+				url = wr.rsURL
+			}
+			res := startScript(t, dir, l.argv(dir, url, ser, "kill_all", "wampkit.interop.kill_all")...).result()
+			if d := cmp.Diff(normal(t, []any{len(gs)}), normal(t, res["args"])); d != "" {
+				t.Errorf("wamp.session.kill_all result (-want +got):\n%s", d)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+			defer cancel()
+			for i, g := range gs {
+				select {
+				case <-g.Done():
+				case <-ctx.Done():
+					t.Fatalf("Go session %d was not killed: %v", i+1, ctx.Err())
+				}
+				var ge *client.GoodbyeError
+				if !errors.As(g.Err(), &ge) || ge.Reason != "wampkit.interop.kicked" || !strings.HasPrefix(ge.Details.String("message"), "killed by ") {
+					t.Errorf("Go session %d ended with %v, want GOODBYE wampkit.interop.kicked with the peer's message", i+1, g.Err())
+				}
+			}
+		})
+	}
+}

@@ -59,6 +59,7 @@
 //	              wamp.session.count/list/get, register PREFIX.meta_get(S)
 //	              (wamp.session.get(S) and S's on_join), PREFIX.meta_left(S)
 //	              (S's on_leave and wamp.session.get(S)'s error) and PREFIX.stop
+//	kill_all      wamp.session.kill_all with reason and message (own router!)
 //	kill          wamp.session.kill(params.session), kill_by_authid(params.authid)
 //	              with reason and message, and the refusals (own session,
 //	              a reason that is no URI, wamp.session.get(params.unknown))
@@ -663,6 +664,11 @@ const scenarios = {
     out.kill_bad_reason = await errOf('wamp.session.kill', [params.session], { reason: 'not a URI' });
     out.get_unknown = await errOf('wamp.session.get', [params.unknown], {});
     return out;
+  },
+  async kill_all(s) {
+    // Every other session of the realm; the router gives the count.
+    const r = await s.call('wamp.session.kill_all', [], { reason: 'wampkit.interop.kicked', message: `killed by ${opts.lib}` });
+    return { args: r.args };
   },
   async callee(s) {
     const invocations = [];

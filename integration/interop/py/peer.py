@@ -362,6 +362,12 @@ async def s_kill(s, o, details):
     }
 
 
+async def s_kill_all(s, o, details):
+    # Every other session of the realm; the router gives the count.
+    n = await s.call("wamp.session.kill_all", reason="wampkit.interop.kicked", message="killed by autobahn-python")
+    return {"args": [n]}
+
+
 async def s_pattern(s, o, details):
     events = []
     both = asyncio.get_running_loop().create_future()
@@ -484,6 +490,7 @@ SCENARIOS = {
     "publish_self": s_publish_self,
     "meta": s_meta,
     "kill": s_kill,
+    "kill_all": s_kill_all,
 }
 
 
