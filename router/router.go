@@ -26,8 +26,11 @@ const (
 	// links made by [Router.Connect] (see [Config.LocalQueueSize]).
 	DefaultLocalQueueSize = 1024
 	// DefaultSlowConsumerWait bounds the wait for room in a full outbound
-	// queue (see [Config.SlowConsumerWait]).
-	DefaultSlowConsumerWait = 100 * time.Millisecond
+	// queue (see [Config.SlowConsumerWait]). A client that has not taken
+	// one message off its queue for this long has stopped reading; a
+	// shorter wait mistakes clients on a busy machine (or under the race
+	// detector) for dead ones.
+	DefaultSlowConsumerWait = time.Second
 	// DefaultAgent is sent as WELCOME.Details.agent (see [Config.Agent]).
 	DefaultAgent = "wampkit-router"
 	// DefaultAuthTimeout bounds authentication, from HELLO to WELCOME
