@@ -165,6 +165,7 @@ func testShared(t *testing.T, c cell, b *backend, run runFunc) {
 	for range 4 {
 		got = append(got, call("roundrobin"))
 	}
+	t.Logf("roundrobin over callees %.0f, %.0f: %.0f", a, bb, got)
 	for i := 1; i < len(got); i++ {
 		if got[i] == got[i-1] {
 			t.Errorf("roundrobin: callee sessions %v do not alternate (callees %v, %v)", got, a, bb)
@@ -391,5 +392,45 @@ func TestSessionKillAll(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// testKilledByGo: the Go client kills the peer's session with
+// wamp.session.kill and a reason and message (SUMMARY §16.1); the peer
+// must see GOODBYE with them (wampy reports no reason, only the close).
+func testKilledByGo(t *testing.T, c cell, b *backend, run runFunc) {
+	var extra []string
+	if c.lib.undefinedOptions && c.serializer != "json" {
+		extra = append(extra, "--explicit-options") // see lib.undefinedOptions
+	}
+	p := run(t, "subscribe", extra...)
+	m := p.next()
+	if m["ready"] != true {
+		t.Fatalf("want a ready line, got %v\nstderr:\n%s", m, p.stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+	defer cancel()
+	const reason, message = "wampkit.interop.kicked_by_go", "bye from wampkit"
+	if _, err := b.c.Do(ctx, &client.CallRequest{Procedure: "wamp.session.kill", Args: protocol.List{m["session"]},
+		Kwargs: protocol.Dict{"reason": reason, "message": message}}); err != nil {
+		t.Fatalf("wamp.session.kill(%v): %v", m["session"], err)
+	}
+	res := p.next()
+	for range p.lines {
+	}
+	p.cmd.Wait() //nolint:errcheck // the script is expected to fail
+	if res["ok"] != false {
+		t.Fatalf("the peer's session survived wamp.session.kill: %v", res)
+	}
+	msg, _ := res["error"].(string)
+	t.Logf("peer saw: %s", msg)
+	want := []string{reason, message}
+	if c.lib.name == "wampy" {
+		want = []string{"closed by the router"} // wampy does not report the reason
+	}
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("peer's error %q does not say %q", msg, w)
+		}
 	}
 }

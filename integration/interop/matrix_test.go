@@ -220,6 +220,7 @@ var scenarios = []scenario{
 	{name: "filtered_publish_to_go", advanced: true, run: testFiltered},
 	{name: "session_meta_api", advanced: true, run: testMeta},
 	{name: "session_kill", advanced: true, run: testKill},
+	{name: "session_killed_by_go", advanced: true, run: testKilledByGo},
 }
 
 func testJoin(t *testing.T, c cell, b *backend, run runFunc) {
