@@ -127,24 +127,18 @@ func testTimeoutGoCallee(t *testing.T, c cell, b *backend, run runFunc) {
 func testShared(t *testing.T, c cell, b *backend, run runFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 	defer cancel()
-	start := func() (*peerRun, float64, string) {
+	start := func(want string) (*peerRun, float64) {
 		p := run(t, "shared")
 		m := p.next()
 		if m["ready"] != true {
 			t.Fatalf("want a ready line, got %v\nstderr:\n%s", m, p.stderr)
 		}
-		single, _ := m["single"].(string)
-		return p, m["session"].(float64), single
+		checkSharedRefusals(t, m, want)
+		return p, m["session"].(float64)
 	}
 	// One after the other: registration order decides first and last.
-	pa, a, singleA := start()
-	pb, bb, singleB := start()
-	if singleA != "registered" {
-		t.Errorf("first registrant of the single procedure got %s", singleA)
-	}
-	if singleB != string(protocol.ErrProcedureAlreadyExists) {
-		t.Errorf("second registrant of the single procedure got %q, want %s", singleB, protocol.ErrProcedureAlreadyExists)
-	}
+	pa, a := start("registered")
+	pb, bb := start(string(protocol.ErrProcedureAlreadyExists))
 	call := func(policy string) float64 {
 		t.Helper()
 		uri := b.uri("peer.shared." + policy)
@@ -182,6 +176,9 @@ func testShared(t *testing.T, c cell, b *backend, run runFunc) {
 			}
 		}
 	}
+	if s := call("mixed"); s != a {
+		t.Errorf("mixed: went to session %v, want the only registrant %v", s, a)
+	}
 	random := map[float64]int{}
 	for range 4 {
 		s := call("random")
@@ -197,7 +194,7 @@ func testShared(t *testing.T, c cell, b *backend, run runFunc) {
 		}
 	}
 	wants := []map[string]any{
-		{"roundrobin": 2, "first": 2, "single": 2},
+		{"roundrobin": 2, "first": 2, "single": 2, "mixed": 1},
 		{"roundrobin": 2, "last": 2},
 	}
 	for i, p := range []*peerRun{pa, pb} {
@@ -208,6 +205,20 @@ func testShared(t *testing.T, c cell, b *backend, run runFunc) {
 		res := p.result()
 		if d := cmp.Diff(normal(t, wants[i]), normal(t, res["counts"])); d != "" {
 			t.Errorf("invocations of callee %d (-want +got):\n%s", i+1, d)
+		}
+	}
+}
+
+// checkSharedRefusals checks the ready line of a "shared" script: its
+// REGISTER of PREFIX.shared.single (invoke single) and of
+// PREFIX.shared.mixed (invoke first from the first registrant, last from
+// the others) must have given want: "registered" for the first callee,
+// wamp.error.procedure_already_exists for the others (SUMMARY §14.8).
+func checkSharedRefusals(tb testing.TB, ready map[string]any, want string) {
+	tb.Helper()
+	for _, k := range []string{"single", "mixed"} {
+		if ready[k] != want {
+			tb.Errorf("session %v: REGISTER of PREFIX.shared.%s: %v, want %s", ready["session"], k, ready[k], want)
 		}
 	}
 }

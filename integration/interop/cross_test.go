@@ -146,9 +146,7 @@ func TestCrossPeers(t *testing.T) {
 			if i == 0 {
 				wantSingle = "registered"
 			}
-			if m["single"] != wantSingle {
-				t.Errorf("%s: registration of the single procedure: %v, want %s", c.lib, m["single"], wantSingle)
-			}
+			checkSharedRefusals(t, m, wantSingle)
 			runs = append(runs, p)
 			sessions = append(sessions, m["session"].(float64))
 		}

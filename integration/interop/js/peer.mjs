@@ -570,6 +570,15 @@ const scenarios = {
     } catch (e) {
       single = e?.error ?? e?.errorUri ?? String(e);
     }
+    // A later registrant must ask for the policy of the first one:
+    // PREFIX.shared.mixed is registered with "first" by the first callee
+    // and "last" by the others, who must be refused.
+    let mixed = 'registered';
+    try {
+      await s.register(`${opts.prefix}.shared.mixed`, answer('mixed'), { invoke: single === 'registered' ? 'first' : 'last' });
+    } catch (e) {
+      mixed = e?.error ?? e?.errorUri ?? String(e);
+    }
     let stop;
     const stopped = new Promise((resolve) => {
       stop = resolve;
@@ -578,7 +587,7 @@ const scenarios = {
       setImmediate(stop);
       return { args: [], kwargs: {} };
     });
-    emit({ ready: true, session: me, single });
+    emit({ ready: true, session: me, single, mixed });
     await stopped;
     return { session: me, counts };
   },

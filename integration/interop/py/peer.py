@@ -249,11 +249,20 @@ async def s_shared(s, o, details):
     except ApplicationError as e:
         single = e.error
 
+    # A later registrant must ask for the policy of the first one (see
+    # js/peer.mjs).
+    mixed = "registered"
+    try:
+        await s.register(answer("mixed"), o.prefix + ".shared.mixed",
+                         options=RegisterOptions(invoke="first" if single == "registered" else "last"))
+    except ApplicationError as e:
+        mixed = e.error
+
     def stop(*args, **kwargs):
         asyncio.get_running_loop().call_soon(lambda: stopped.done() or stopped.set_result(None))
 
     await s.register(stop, "%s.stop.%d" % (o.prefix, me))
-    emit({"ready": True, "session": me, "single": single})
+    emit({"ready": True, "session": me, "single": single, "mixed": mixed})
     await stopped
     return {"session": me, "counts": counts}
 
