@@ -7,13 +7,13 @@
 //
 //	node peer.mjs --lib autobahn|wampy --url ws://127.0.0.1:PORT/ \
 //	    --realm REALM --serializer json|msgpack|cbor --scenario NAME \
-//	    [--prefix URI_PREFIX] [--timeout MS] [--explicit-options]
+//	    [--prefix URI_PREFIX] [--timeout MS] [--explicit-options] [--params JSON]
 //	    [--authmethod ticket|wampcra --authid ID --secret SECRET]
 //
 // A RawSocket URL is written rs://127.0.0.1:PORT (Autobahn|JS only; it speaks
 // JSON only over RawSocket). Every option may also come from the environment:
 // WAMP_LIB, WAMP_URL, WAMP_REALM, WAMP_SERIALIZER, WAMP_SCENARIO, WAMP_PREFIX,
-// WAMP_TIMEOUT.
+// WAMP_TIMEOUT, WAMP_PARAMS.
 //
 // Scenarios (PREFIX defaults to "wampkit.interop"; the Go test serves the
 // other side):
@@ -40,7 +40,8 @@
 //	progress      call PREFIX.progress asking for progressive results
 //	disclose      call PREFIX.whoami with disclose_me
 //	cancel        call PREFIX.slow, CANCEL (mode kill) on its first
-//	              progressive result, report the error (Autobahn|JS)
+//	              progressive result, report the error
+//	cancel_killnowait  the same with CANCEL mode killnowait
 //	publish_self  subscribe to PREFIX.topic, publish there with
 //	              exclude_me=false and disclose_me, report the own event
 //	pattern       subscribe to PREFIX.pfx (prefix) and PREFIX.wc..leaf

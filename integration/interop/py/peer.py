@@ -8,11 +8,14 @@ scenario fails. It mirrors ../js/peer.mjs; see there for the scenarios.
 Usage (Debian's python: the python3-autobahn package is visible only to it):
 
     /usr/bin/python3 peer.py --url ws://127.0.0.1:PORT/ --realm REALM \
-        --serializer json|msgpack|cbor --scenario NAME [--prefix P] [--timeout S]
+        --serializer json|msgpack|cbor --scenario NAME [--prefix P] [--timeout S] \
+        [--params JSON]
 
 A RawSocket URL is written rs://127.0.0.1:PORT (all three serializers).
 Options may also come from WAMP_URL, WAMP_REALM, WAMP_SERIALIZER,
-WAMP_SCENARIO, WAMP_PREFIX and WAMP_TIMEOUT.
+WAMP_SCENARIO, WAMP_PREFIX, WAMP_TIMEOUT and WAMP_PARAMS. --params is a
+JSON object of values from the Go side (session IDs, authids) for the
+filtered and kill scenarios.
 
 Lines on stdout: at most one {"ready": true} line, then exactly one result
 line. Binary values in results are written as {"$hex": "..."}.
