@@ -1,0 +1,136 @@
+package router
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// Principal is a user known to the [Ticket] and [WAMPCRA]
+// authenticators, keyed by authid.
+type Principal struct {
+	// Secret is the ticket ([Ticket]) or the WAMP-CRA shared secret
+	// ([WAMPCRA]). For salted WAMP-CRA it is the derived key as returned
+	// by [DeriveCRAKey], never the password itself.
+	Secret string
+	// Role is the authrole the principal is welcomed with. Empty means
+	// "user".
+	Role string
+	// Salt, Iterations and KeyLen, when Salt is not empty, make [WAMPCRA]
+	// announce salted WAMP-CRA: they are sent in CHALLENGE.Extra so that
+	// the client derives Secret from its password (spec
+	// advanced/authentication_cra.md, "Password Salting"). Zero
+	// Iterations means 1000, zero KeyLen 32. Ticket ignores them.
+	Salt       string
+	Iterations int
+	KeyLen     int
+}
+
+// role returns p.Role or its default.
+func (p *Principal) role() string { return roleOr(p.Role) }
+
+// Ticket is the ticket Authenticator (spec advanced/authentication_ticket.md):
+// HELLO.Details.authid is required, the router sends [CHALLENGE, "ticket",
+// {}] and the client answers with the ticket as AUTHENTICATE.Signature.
+//
+// A ticket is checked by Check if set, else against Principals. The
+// refusals are ABORTs with these reasons:
+//   - no authid in HELLO: wamp.error.authentication_required, before any CHALLENGE;
+//   - authid not in Principals: wamp.error.no_such_principal, before any
+//     CHALLENGE (the spec challenges only a recognized authid);
+//   - wrong ticket: wamp.error.authentication_denied.
+//
+// The ticket travels in clear text: use it over TLS only. A Ticket must
+// not be modified once the router is started; it is safe for concurrent
+// use.
+type Ticket struct {
+	// Principals maps authid to its ticket (Principal.Secret) and role.
+	// Used when Check is nil.
+	Principals map[string]Principal
+	// Check, if not nil, verifies ticket for the client described by req
+	// (req.AuthID is never empty) and returns the identity to welcome it
+	// with; an empty Identity.AuthID means req.AuthID, an empty AuthRole
+	// "user". To refuse, it returns an [*AuthError] (typically
+	// wamp.error.authentication_denied or wamp.error.no_such_principal);
+	// any other error is answered with wamp.error.authentication_failed.
+	Check func(ctx context.Context, req *AuthRequest, ticket string) (*Identity, error)
+	// AuthProvider is WELCOME.Details.authprovider. Empty means "static".
+	AuthProvider string
+}
+
+var _ Authenticator = (*Ticket)(nil)
+
+// AuthMethod returns "ticket".
+func (*Ticket) AuthMethod() string { return "ticket" }
+
+// Authenticate runs one ticket round.
+func (t *Ticket) Authenticate(ctx context.Context, req *AuthRequest, ch Challenger) (*Identity, error) {
+	if req.AuthID == "" {
+		return nil, &AuthError{Reason: protocol.ErrAuthenticationRequired, Message: "ticket authentication needs HELLO.Details.authid"}
+	}
+	var p Principal
+	if t.Check == nil {
+		var ok bool
+		if p, ok = t.Principals[req.AuthID]; !ok {
+			return nil, noSuchPrincipal(req.AuthID)
+		}
+	}
+	a, err := ch.Challenge(ctx, "ticket", protocol.Dict{})
+	if err != nil {
+		return nil, err
+	}
+	if t.Check != nil {
+		idn, err := t.Check(ctx, req, a.Signature)
+		if err != nil {
+			return nil, err
+		}
+		if idn == nil {
+			return nil, denied("wrong ticket")
+		}
+		out := *idn
+		if out.AuthID == "" {
+			out.AuthID = req.AuthID
+		}
+		if out.AuthRole == "" {
+			out.AuthRole = "user"
+		}
+		if out.AuthMethod == "" {
+			out.AuthMethod = "ticket"
+		}
+		if out.AuthProvider == "" {
+			out.AuthProvider = provider(t.AuthProvider)
+		}
+		return &out, nil
+	}
+	if !secretEqual(a.Signature, p.Secret) {
+		return nil, denied("wrong ticket")
+	}
+	return &Identity{AuthID: req.AuthID, AuthRole: p.role(), AuthMethod: "ticket", AuthProvider: provider(t.AuthProvider)}, nil
+}
+
+// secretEqual compares a and b in time independent of their contents and
+// of where they differ; hashing first also hides b's length.
+func secretEqual(a, b string) bool {
+	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
+}
+
+// provider returns p, or "static" if empty.
+func provider(p string) string {
+	if p == "" {
+		return "static"
+	}
+	return p
+}
+
+// denied returns the refusal for wrong credentials.
+func denied(msg string) *AuthError {
+	return &AuthError{Reason: protocol.ErrAuthenticationDenied, Message: msg}
+}
+
+// noSuchPrincipal returns the refusal for an unknown authid.
+func noSuchPrincipal(authid string) *AuthError {
+	return &AuthError{Reason: protocol.ErrNoSuchPrincipal, Message: "no principal " + authid}
+}
