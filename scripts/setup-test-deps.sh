@@ -42,7 +42,7 @@ fi
 
 # --- Python interop peer: autobahn and cbor2 from Debian -------------------
 py=/usr/bin/python3
-py_check() { "$py" -c 'import autobahn, cbor2' >/dev/null 2>&1; }
+py_check() { "$py" -c 'import autobahn, cbor2, nacl' >/dev/null 2>&1; }
 if [[ -x "$py" ]] && py_check; then
 	log "python3-autobahn and python3-cbor2 present"
 else
@@ -55,6 +55,6 @@ else
 	log "installing python3 python3-autobahn python3-cbor2 with apt-get"
 	export DEBIAN_FRONTEND=noninteractive
 	"${sudo[@]}" apt-get update -q
-	"${sudo[@]}" apt-get install -y -q --no-install-recommends python3 python3-autobahn python3-cbor2
+	"${sudo[@]}" apt-get install -y -q --no-install-recommends python3 python3-autobahn python3-cbor2 python3-nacl
 	py_check || die "$py still cannot import autobahn and cbor2 after apt-get install"
 fi
