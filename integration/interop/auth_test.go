@@ -2,93 +2,92 @@ package interop
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/json"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 )
 
-// authRealm admits sessions that authenticate with ticket or WAMP-CRA
-// (spec advanced/authentication_ticket.md, authentication_cra.md; SUMMARY
-// §17.1, §17.2). The authenticators are test doubles written against the
-// router's Authenticator interface; the peers' client side is theirs.
+// authRealm admits sessions that authenticate with the router's built-in
+// authenticators: ticket, WAMP-CRA (plain and salted) and cryptosign (spec
+// advanced/authentication_ticket.md, authentication_cra.md,
+// authentication_cryptosign.md; SUMMARY §17). The peers' client side is
+// theirs.
 const authRealm = protocol.URI("authrealm")
 
-// The one principal of authRealm, the same secret for both methods.
+// The principals of authRealm. authID has authSecret as ticket and
+// WAMP-CRA secret and the public key of authSeed for cryptosign;
+// saltedID's WAMP-CRA secret is derived from authSecret with a salt.
 const (
-	authID     = "alice"
-	authRole   = "user"
+	authID   = "alice"
+	saltedID = "salty"
+	authRole = "user"
+	// authSecret is the ticket and the WAMP-CRA password.
 	authSecret = "s3cr3t-ticket"
+	// authSeed and otherSeed are Ed25519 seeds (hex): the first two of the
+	// spec's cryptosign test vectors.
+	authSeed  = "4d57d97a68f555696620a6d849c0ce582568518d729eb753dc7c732de2804510"
+	otherSeed = "d511fe78e23934b3dadb52fcd022974b80bd92bccc7c5cf404e46cc0a8a2f5cd"
 )
 
-// ticketAuth is a minimal ticket Authenticator.
-type ticketAuth struct{}
-
-func (ticketAuth) AuthMethod() string { return "ticket" }
-
-func (ticketAuth) Authenticate(ctx context.Context, req *router.AuthRequest, ch router.Challenger) (*router.Identity, error) {
-	if req.AuthID != authID {
-		return nil, &router.AuthError{Reason: protocol.ErrNoSuchPrincipal, Message: "unknown authid"}
-	}
-	a, err := ch.Challenge(ctx, "ticket", protocol.Dict{})
+// seedKey returns the Ed25519 key of a hex seed.
+func seedKey(tb testing.TB, seed string) ed25519.PrivateKey {
+	tb.Helper()
+	b, err := hex.DecodeString(seed)
 	if err != nil {
-		return nil, err
+		tb.Fatal(err)
 	}
-	if subtle.ConstantTimeCompare([]byte(a.Signature), []byte(authSecret)) != 1 {
-		return nil, &router.AuthError{Reason: protocol.ErrAuthenticationDenied, Message: "wrong ticket"}
-	}
-	return &router.Identity{AuthID: authID, AuthRole: authRole}, nil
+	return ed25519.NewKeyFromSeed(b)
 }
 
-// craAuth is a minimal WAMP-CRA Authenticator (unsalted secret): the
-// challenge is a JSON string, the signature base64(HMAC-SHA256(secret,
-// challenge)).
-type craAuth struct{}
-
-func (craAuth) AuthMethod() string { return "wampcra" }
-
-func (craAuth) Authenticate(ctx context.Context, req *router.AuthRequest, ch router.Challenger) (*router.Identity, error) {
-	if req.AuthID != authID {
-		return nil, &router.AuthError{Reason: protocol.ErrNoSuchPrincipal, Message: "unknown authid"}
-	}
-	nonce := make([]byte, 16)
-	rand.Read(nonce)
-	challenge, err := json.Marshal(map[string]any{
-		"authid":       authID,
-		"authrole":     authRole,
-		"authmethod":   "wampcra",
-		"authprovider": "static",
-		"nonce":        base64.StdEncoding.EncodeToString(nonce),
-		"timestamp":    time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
-		"session":      req.Session,
-	})
+// authAuthenticators returns the Authenticators of authRealm.
+func authAuthenticators(tb testing.TB) []router.Authenticator {
+	tb.Helper()
+	salted, err := router.DeriveCRAKey(authSecret, "pepper-and-salt", 1000, 32)
 	if err != nil {
-		return nil, err
+		tb.Fatal(err)
 	}
-	a, err := ch.Challenge(ctx, "wampcra", protocol.Dict{"challenge": string(challenge)})
-	if err != nil {
-		return nil, err
+	pub := seedKey(tb, authSeed).Public().(ed25519.PublicKey)
+	return []router.Authenticator{
+		&router.Ticket{Principals: map[string]router.Principal{authID: {Secret: authSecret, Role: authRole}}},
+		&router.WAMPCRA{Principals: map[string]router.Principal{
+			authID:   {Secret: authSecret, Role: authRole},
+			saltedID: {Secret: salted, Role: authRole, Salt: "pepper-and-salt", Iterations: 1000, KeyLen: 32},
+		}},
+		&router.Cryptosign{Principals: map[string]router.CryptosignPrincipal{
+			authID: {Role: authRole, PublicKeys: []ed25519.PublicKey{pub}},
+		}},
 	}
-	mac := hmac.New(sha256.New, []byte(authSecret))
-	mac.Write(challenge)
-	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
-	if subtle.ConstantTimeCompare([]byte(a.Signature), []byte(want)) != 1 {
-		return nil, &router.AuthError{Reason: protocol.ErrAuthenticationDenied, Message: "wrong signature"}
+}
+
+// authCase is one way to authenticate with the right or a wrong
+// credential: the peer's --authmethod, --authid, --secret and --pubkey.
+type authCase struct {
+	name, method, authid string
+	secret, wrongSecret  string
+	wrongPubkey          string // announced with wrongSecret, if not ""
+}
+
+// authCases lists the methods every library is driven through. Wrong
+// cryptosign credentials announce the registered key but sign with
+// another, so the router checks a signature.
+func authCases(tb testing.TB) []authCase {
+	return []authCase{
+		{"ticket", "ticket", authID, authSecret, "wrong", ""},
+		{"wampcra", "wampcra", authID, authSecret, "wrong", ""},
+		{"wampcra_salted", "wampcra", saltedID, authSecret, "wrong", ""},
+		{"cryptosign", "cryptosign", authID, authSeed, otherSeed, hex.EncodeToString(seedKey(tb, authSeed).Public().(ed25519.PublicKey))},
 	}
-	return &router.Identity{AuthID: authID, AuthRole: authRole}, nil
 }
 
 // TestPeerAuth joins authRealm with each library, method and a right and a
-// wrong secret.
+// wrong credential.
 func TestPeerAuth(t *testing.T) {
 	wr := startRouter(t)
 	dir := interopDir(t)
@@ -105,9 +104,9 @@ func TestPeerAuth(t *testing.T) {
 		}
 	}
 	for _, c := range cs {
-		for _, method := range []string{"ticket", "wampcra"} {
+		for _, ac := range authCases(t) {
 			for _, good := range []bool{true, false} {
-				name := fmt.Sprintf("%s/%s/%s/%s/good=%v", c.lib.name, c.serializer, c.transport, method, good)
+				name := fmt.Sprintf("%s/%s/%s/%s/good=%v", c.lib.name, c.serializer, c.transport, ac.name, good)
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
 					c.lib.require(t)
@@ -115,21 +114,24 @@ func TestPeerAuth(t *testing.T) {
 					if c.transport == "rawsocket" {
 						url = wr.rsURL
 					}
-					secret := authSecret
-					if !good {
-						secret = "wrong"
-					}
 					argv := c.lib.argv(dir, url, c.serializer, "join", "wampkit.interop.auth")
 					for i, a := range argv {
 						if a == "--realm" {
 							argv[i+1] = string(authRealm)
 						}
 					}
-					argv = append(argv, "--authmethod", method, "--authid", authID, "--secret", secret)
+					secret := ac.secret
+					if !good {
+						secret = ac.wrongSecret
+						if ac.wrongPubkey != "" {
+							argv = append(argv, "--pubkey", ac.wrongPubkey)
+						}
+					}
+					argv = append(argv, "--authmethod", ac.method, "--authid", ac.authid, "--secret", secret)
 					p := startScript(t, dir, argv...)
 					if good {
 						res := p.result()
-						for k, want := range map[string]string{"authid": authID, "authrole": authRole, "authmethod": method} {
+						for k, want := range map[string]string{"authid": ac.authid, "authrole": authRole, "authmethod": ac.method} {
 							if res[k] != want {
 								t.Errorf("WELCOME.Details.%s = %v, want %s", k, res[k], want)
 							}
@@ -141,13 +143,75 @@ func TestPeerAuth(t *testing.T) {
 					}
 					p.cmd.Wait() //nolint:errcheck // the script is expected to fail
 					if m["ok"] != false {
-						t.Fatalf("joined with a wrong secret: %v", m)
+						t.Fatalf("joined with a wrong credential: %v", m)
 					}
 					if msg, _ := m["error"].(string); !strings.Contains(msg, string(protocol.ErrAuthenticationDenied)) {
 						t.Errorf("peer's error %q does not name %s", msg, protocol.ErrAuthenticationDenied)
 					}
 				})
 			}
+		}
+	}
+}
+
+// TestGoClientAuth joins authRealm with the wampkit client's built-in
+// authenticators, over WebSocket and RawSocket, with right and wrong
+// credentials.
+func TestGoClientAuth(t *testing.T) {
+	wr := startRouter(t)
+	key, other := seedKey(t, authSeed), seedKey(t, otherSeed)
+	tests := []struct {
+		name       string
+		cfg        client.Config
+		wantID     string
+		wantMethod string
+		wantReason protocol.URI // "" means welcomed
+	}{
+		{"ticket", client.Config{AuthID: authID, Auth: []client.Authenticator{client.TicketAuth(authSecret)}}, authID, "ticket", ""},
+		{"ticket wrong", client.Config{AuthID: authID, Auth: []client.Authenticator{client.TicketAuth("wrong")}}, "", "", protocol.ErrAuthenticationDenied},
+		{"ticket unknown authid", client.Config{AuthID: "mallory", Auth: []client.Authenticator{client.TicketAuth(authSecret)}}, "", "", protocol.ErrNoSuchPrincipal},
+		{"ticket no authid", client.Config{Auth: []client.Authenticator{client.TicketAuth(authSecret)}}, "", "", protocol.ErrAuthenticationRequired},
+		{"wampcra", client.Config{AuthID: authID, Auth: []client.Authenticator{client.WAMPCRAAuth(authSecret)}}, authID, "wampcra", ""},
+		{"wampcra wrong", client.Config{AuthID: authID, Auth: []client.Authenticator{client.WAMPCRAAuth("wrong")}}, "", "", protocol.ErrAuthenticationDenied},
+		{"wampcra salted", client.Config{AuthID: saltedID, Auth: []client.Authenticator{client.WAMPCRAAuth(authSecret)}}, saltedID, "wampcra", ""},
+		{"wampcra salted wrong", client.Config{AuthID: saltedID, Auth: []client.Authenticator{client.WAMPCRAAuth("wrong")}}, "", "", protocol.ErrAuthenticationDenied},
+		{"cryptosign", client.Config{AuthID: authID, AuthExtra: client.CryptosignAuthExtra(key), Auth: []client.Authenticator{client.CryptosignAuth(key)}}, authID, "cryptosign", ""},
+		{"cryptosign no authid", client.Config{AuthExtra: client.CryptosignAuthExtra(key), Auth: []client.Authenticator{client.CryptosignAuth(key)}}, authID, "cryptosign", ""},
+		{"cryptosign wrong key", client.Config{AuthID: authID, AuthExtra: client.CryptosignAuthExtra(key), Auth: []client.Authenticator{client.CryptosignAuth(other)}}, "", "", protocol.ErrAuthenticationDenied},
+		{"cryptosign unknown key", client.Config{AuthExtra: client.CryptosignAuthExtra(other), Auth: []client.Authenticator{client.CryptosignAuth(other)}}, "", "", protocol.ErrNoSuchPrincipal},
+		{"cryptosign no pubkey", client.Config{AuthID: authID, Auth: []client.Authenticator{client.CryptosignAuth(key)}}, "", "", protocol.ErrAuthenticationRequired},
+		{"first method the router has", client.Config{AuthID: authID, Auth: []client.Authenticator{client.AuthFunc("scram", nil), client.WAMPCRAAuth(authSecret), client.TicketAuth(authSecret)}}, authID, "wampcra", ""},
+	}
+	for _, url := range []string{wr.wsURL, wr.rsURL} {
+		for _, tt := range tests {
+			t.Run(strings.SplitN(url, ":", 2)[0]+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+				defer cancel()
+				cfg := tt.cfg
+				cfg.Realm = authRealm
+				c, err := client.Dial(ctx, url, cfg)
+				if tt.wantReason != "" {
+					var ae *client.AbortError
+					if !errors.As(err, &ae) || ae.Reason != tt.wantReason {
+						if err == nil {
+							c.Close()
+						}
+						t.Fatalf("Dial() error = %v, want ABORT %s", err, tt.wantReason)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("Dial() error = %v", err)
+				}
+				defer c.Close()
+				d := c.WelcomeDetails()
+				for k, want := range map[string]string{"authid": tt.wantID, "authrole": authRole, "authmethod": tt.wantMethod, "authprovider": "static"} {
+					if got := d.String(k); got != want {
+						t.Errorf("WELCOME.Details.%s = %q, want %q", k, got, want)
+					}
+				}
+			})
 		}
 	}
 }

@@ -88,7 +88,7 @@ func requireNode(tb testing.TB) {
 			nodeErr = fmt.Errorf("node not found in PATH (%v): install Node.js 20 or later (Debian: apt-get install -y nodejs npm)", err)
 			return
 		}
-		for _, pkg := range []string{"autobahn", "wampy", "fox-wamp", "ws", "msgpack5", "cbor", "cbor-x", "msgpackr"} {
+		for _, pkg := range []string{"autobahn", "wampy", "fox-wamp", "ws", "msgpack5", "cbor", "cbor-x", "msgpackr", "tweetnacl"} {
 			if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
 				nodeErr = fmt.Errorf("npm package %s missing in %s: run (cd %s && npm ci)", pkg, dir, dir)
 				return
@@ -108,15 +108,16 @@ func requireNode(tb testing.TB) {
 }
 
 // requirePython fails the test, with the command that fixes it, unless
-// Debian's python with Autobahn|Python, cbor2 and msgpack is installed.
+// Debian's python with Autobahn|Python, cbor2, msgpack and PyNaCl (for
+// cryptosign) is installed.
 func requirePython(tb testing.TB) {
 	tb.Helper()
 	pyOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, pythonPath(), "-c", "import autobahn, cbor2, msgpack").CombinedOutput()
+		out, err := exec.CommandContext(ctx, pythonPath(), "-c", "import autobahn, cbor2, msgpack, nacl").CombinedOutput()
 		if err != nil {
-			pyErr = fmt.Errorf("%s cannot import autobahn, cbor2 and msgpack (%v): %s\nrun: apt-get update && apt-get install -y python3-autobahn python3-cbor2 python3-msgpack",
+			pyErr = fmt.Errorf("%s cannot import autobahn, cbor2, msgpack and nacl (%v): %s\nrun: apt-get update && apt-get install -y python3-autobahn python3-cbor2 python3-msgpack python3-nacl",
 				pythonPath(), err, out)
 		}
 	})

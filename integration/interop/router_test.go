@@ -34,7 +34,7 @@ func startRouter(tb testing.TB) *wampkitRouter {
 	r, err := router.New(router.Config{
 		Realms: []router.RealmConfig{
 			{Name: testRealm},
-			{Name: authRealm, Authenticators: []router.Authenticator{ticketAuth{}, craAuth{}}},
+			{Name: authRealm, Authenticators: authAuthenticators(tb)},
 		},
 		Logger: testLogger(tb),
 	})

@@ -8,7 +8,8 @@
 //	node peer.mjs --lib autobahn|wampy --url ws://127.0.0.1:PORT/ \
 //	    --realm REALM --serializer json|msgpack|cbor --scenario NAME \
 //	    [--prefix URI_PREFIX] [--timeout MS] [--explicit-options] [--params JSON]
-//	    [--authmethod ticket|wampcra --authid ID --secret SECRET]
+//	    [--authmethod ticket|wampcra|cryptosign --authid ID --secret SECRET
+//	     [--pubkey HEX]]
 //
 // A RawSocket URL is written rs://127.0.0.1:PORT (Autobahn|JS only; it speaks
 // JSON only over RawSocket). Every option may also come from the environment:
@@ -113,10 +114,14 @@ const { values: opts } = parseArgs({
     // JSON drops but MessagePack (msgpackr: fixext 0xd4) and CBOR (0xf7)
     // encode, and a router rightly refuses (see README.md).
     'explicit-options': { type: 'boolean', default: false },
-    // Authentication: ticket or wampcra (unsalted), with --authid and --secret.
+    // Authentication: ticket, wampcra (salted or not) or cryptosign, with
+    // --authid and --secret.
     authmethod: { type: 'string', default: process.env.WAMP_AUTHMETHOD },
     authid: { type: 'string', default: process.env.WAMP_AUTHID },
     secret: { type: 'string', default: process.env.WAMP_SECRET },
+    // cryptosign: --secret is the hex seed; --pubkey overrides the
+    // announced key (to sign with a key other than the announced one).
+    pubkey: { type: 'string', default: process.env.WAMP_PUBKEY },
   },
 });
 
@@ -210,9 +215,21 @@ async function autobahnSession() {
   if (opts.authmethod) {
     auth.authmethods = [opts.authmethod];
     auth.authid = opts.authid;
+    let key;
+    if (opts.authmethod === 'cryptosign') {
+      key = autobahn.nacl.sign.keyPair.fromSeed(Buffer.from(opts.secret, 'hex'));
+      auth.authextra = { pubkey: opts.pubkey || autobahn.auth_cryptosign.public_key(key) };
+    }
     auth.onchallenge = (session, method, extra) => {
       if (method === 'ticket') return opts.secret;
-      if (method === 'wampcra') return autobahn.auth_cra.sign(opts.secret, extra.challenge);
+      if (method === 'wampcra') {
+        // Salted WAMP-CRA: the HMAC key is the derived key's base64 text.
+        const k = extra.salt
+          ? autobahn.auth_cra.derive_key(opts.secret, extra.salt, extra.iterations, extra.keylen)
+          : opts.secret;
+        return autobahn.auth_cra.sign(k, extra.challenge);
+      }
+      if (method === 'cryptosign') return autobahn.auth_cryptosign.sign_challenge(key, extra);
       throw new Error(`unexpected challenge ${method}`);
     };
   }
@@ -324,12 +341,21 @@ async function wampySession() {
   if (!opts.url.startsWith('ws')) fail('wampy: WebSocket only');
   const auth = {};
   if (opts.authmethod) {
-    const { signManual } = await import('wampy/wampcra.js');
+    // wampy's own plugins: wampcra's sign handles the salted variant,
+    // cryptosign's sign takes the hex seed.
+    const cra = await import('wampy/wampcra.js');
+    const cs = await import('wampy/cryptosign.js');
     auth.authmethods = [opts.authmethod];
     auth.authid = opts.authid;
+    if (opts.authmethod === 'cryptosign') {
+      const { default: nacl } = await import('tweetnacl');
+      const pub = nacl.sign.keyPair.fromSeed(Buffer.from(opts.secret, 'hex')).publicKey;
+      auth.authextra = { pubkey: opts.pubkey || Buffer.from(pub).toString('hex') };
+    }
     auth.onChallenge = (method, extra) => {
       if (method === 'ticket') return opts.secret;
-      if (method === 'wampcra') return signManual(opts.secret, extra.challenge);
+      if (method === 'wampcra') return cra.sign(opts.secret)(method, extra);
+      if (method === 'cryptosign') return cs.sign(opts.secret)(method, extra);
       throw new Error(`unexpected challenge ${method}`);
     };
   }

@@ -9,7 +9,8 @@ Usage (Debian's python: the python3-autobahn package is visible only to it):
 
     /usr/bin/python3 peer.py --url ws://127.0.0.1:PORT/ --realm REALM \
         --serializer json|msgpack|cbor --scenario NAME [--prefix P] [--timeout S] \
-        [--params JSON]
+        [--params JSON] [--authmethod ticket|wampcra|cryptosign --authid ID
+        --secret SECRET [--pubkey HEX]]
 
 A RawSocket URL is written rs://127.0.0.1:PORT (all three serializers).
 Options may also come from WAMP_URL, WAMP_REALM, WAMP_SERIALIZER,
@@ -64,10 +65,13 @@ def parse_args():
     p.add_argument("--timeout", type=float, default=float(env("WAMP_TIMEOUT", "20")))
     # A JSON object with values from the Go side (session IDs, authids).
     p.add_argument("--params", default=env("WAMP_PARAMS", "{}"))
-    # Authentication: ticket or wampcra (unsalted), with --authid and --secret.
+    # Authentication: ticket, wampcra (salted or not) or cryptosign (--secret
+    # is then the hex seed), with --authid and --secret.
     p.add_argument("--authmethod", default=env("WAMP_AUTHMETHOD"))
     p.add_argument("--authid", default=env("WAMP_AUTHID"))
     p.add_argument("--secret", default=env("WAMP_SECRET"))
+    # cryptosign: announce this hex public key instead of the seed's own.
+    p.add_argument("--pubkey", default=env("WAMP_PUBKEY"))
     a = p.parse_args()
     a.params = json.loads(a.params)
     for k in ("url", "scenario"):
@@ -533,14 +537,27 @@ class Peer(ApplicationSession):
     def onConnect(self):
         if not self.opts.authmethod:
             return super().onConnect()
-        self.join(self.config.realm, authmethods=[self.opts.authmethod], authid=self.opts.authid)
+        authextra = None
+        if self.opts.authmethod == "cryptosign":
+            # Needs PyNaCl (Debian python3-nacl); --secret is the hex seed.
+            from autobahn.wamp.cryptosign import CryptosignKey
+            self.key = CryptosignKey.from_bytes(bytes.fromhex(self.opts.secret))
+            authextra = {"pubkey": self.opts.pubkey or self.key.public_key()}
+        self.join(self.config.realm, authmethods=[self.opts.authmethod], authid=self.opts.authid, authextra=authextra)
 
     def onChallenge(self, challenge):
         if challenge.method == "ticket":
             return self.opts.secret
         if challenge.method == "wampcra":
-            sig = auth.compute_wcs(self.opts.secret, challenge.extra["challenge"])
+            key = self.opts.secret
+            if "salt" in challenge.extra:
+                # Salted WAMP-CRA: the HMAC key is the derived key's base64 text.
+                key = auth.derive_key(key, challenge.extra["salt"], challenge.extra.get("iterations", 1000),
+                                      challenge.extra.get("keylen", 32))
+            sig = auth.compute_wcs(key, challenge.extra["challenge"])
             return sig.decode("ascii") if isinstance(sig, bytes) else sig
+        if challenge.method == "cryptosign":
+            return self.key.sign_challenge(challenge)
         raise Exception("unexpected challenge %s" % challenge.method)
 
     async def onJoin(self, details):
