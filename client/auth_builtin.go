@@ -90,27 +90,46 @@ func WAMPCRAAuth(secret string) Authenticator {
 // but absent or null, as the spec requires of a client that did not ask
 // for binding.
 func CryptosignAuth(priv ed25519.PrivateKey) Authenticator {
-	return AuthFunc("cryptosign", func(_ context.Context, c *protocol.Challenge) (*protocol.Authenticate, error) {
-		if len(priv) != ed25519.PrivateKeySize {
-			return nil, fmt.Errorf("client: cryptosign private key of %d bytes, want %d", len(priv), ed25519.PrivateKeySize)
-		}
-		if cb, ok := c.Extra["channel_binding"]; ok && cb != nil {
-			return nil, fmt.Errorf("%w: cryptosign channel_binding %v, want null", errBadChallenge, cb)
-		}
-		s, _ := c.Extra["challenge"].(string)
-		challenge, err := hex.DecodeString(s)
-		if err != nil || len(challenge) != 32 {
-			return nil, fmt.Errorf("%w: cryptosign Extra.challenge must be 64 hex digits", errBadChallenge)
-		}
-		sig := ed25519.Sign(priv, challenge)
-		return &protocol.Authenticate{Signature: hex.EncodeToString(sig) + hex.EncodeToString(challenge), Extra: protocol.Dict{}}, nil
-	})
+	return cryptosignAuth{priv: priv}
+}
+
+// cryptosignAuth is the Authenticator of [CryptosignAuth]. Its AuthExtra
+// method is ready for an optional-interface hook in the handshake that
+// would merge it into HELLO.Details.authextra; until then the user sets
+// Config.AuthExtra.
+type cryptosignAuth struct{ priv ed25519.PrivateKey }
+
+var _ Authenticator = cryptosignAuth{}
+
+func (cryptosignAuth) Method() string { return "cryptosign" }
+
+// AuthExtra returns {"pubkey": hex public key}, see [CryptosignAuthExtra].
+func (a cryptosignAuth) AuthExtra() protocol.Dict { return CryptosignAuthExtra(a.priv) }
+
+func (a cryptosignAuth) Authenticate(_ context.Context, c *protocol.Challenge) (*protocol.Authenticate, error) {
+	if len(a.priv) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("client: cryptosign private key of %d bytes, want %d", len(a.priv), ed25519.PrivateKeySize)
+	}
+	if cb, ok := c.Extra["channel_binding"]; ok && cb != nil {
+		return nil, fmt.Errorf("%w: cryptosign channel_binding %v, want null", errBadChallenge, cb)
+	}
+	s, _ := c.Extra["challenge"].(string)
+	challenge, err := hex.DecodeString(s)
+	if err != nil || len(challenge) != 32 {
+		return nil, fmt.Errorf("%w: cryptosign Extra.challenge must be 64 hex digits", errBadChallenge)
+	}
+	sig := ed25519.Sign(a.priv, challenge)
+	return &protocol.Authenticate{Signature: hex.EncodeToString(sig) + hex.EncodeToString(challenge), Extra: protocol.Dict{}}, nil
 }
 
 // CryptosignAuthExtra returns the HELLO.Details.authextra that
 // WAMP-Cryptosign needs, {"pubkey": hex(public key of priv)}, for
-// Config.AuthExtra.
+// Config.AuthExtra. A priv that is not an Ed25519 private key gives an
+// empty pubkey.
 func CryptosignAuthExtra(priv ed25519.PrivateKey) protocol.Dict {
+	if len(priv) != ed25519.PrivateKeySize {
+		return protocol.Dict{"pubkey": ""}
+	}
 	pub, _ := priv.Public().(ed25519.PublicKey)
 	return protocol.Dict{"pubkey": hex.EncodeToString(pub)}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
 )
@@ -105,5 +107,17 @@ func TestCryptosignAuthExtra(t *testing.T) {
 	got := client.CryptosignAuthExtra(priv).String("pubkey")
 	if want := hex.EncodeToString(priv.Public().(ed25519.PublicKey)); got != want {
 		t.Errorf("CryptosignAuthExtra().pubkey = %q, want %q", got, want)
+	}
+	// The authenticator offers the same authextra for a future handshake
+	// hook (an optional interface).
+	a, ok := client.CryptosignAuth(priv).(interface{ AuthExtra() protocol.Dict })
+	if !ok {
+		t.Fatal("CryptosignAuth() has no AuthExtra method")
+	}
+	if diff := cmp.Diff(client.CryptosignAuthExtra(priv), a.AuthExtra()); diff != "" {
+		t.Errorf("AuthExtra() mismatch (-want +got):\n%s", diff)
+	}
+	if got := client.CryptosignAuthExtra(ed25519.PrivateKey{1}).String("pubkey"); got != "" {
+		t.Errorf("CryptosignAuthExtra(bad key).pubkey = %q, want \"\"", got)
 	}
 }
