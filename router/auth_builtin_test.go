@@ -440,3 +440,77 @@ func TestBuiltinAuthenticatorsWire(t *testing.T) {
 		})
 	}
 }
+
+func TestCryptosignRouterAuthentication(t *testing.T) {
+	clientKey := ed25519.NewKeyFromSeed(mustHex(t, cryptosignVectors[0].seed))
+	routerKey := ed25519.NewKeyFromSeed(mustHex(t, cryptosignVectors[1].seed))
+	principals := map[string]router.CryptosignPrincipal{"c": {PublicKeys: []ed25519.PublicKey{clientKey.Public().(ed25519.PublicKey)}}}
+	const clientChallenge = "bbae60ea44cdd7b20dc7010a618b0f0803fab25a817520b4b7f057299b524deb"
+	tests := []struct {
+		name          string
+		routerKey     ed25519.PrivateKey
+		challenge     any // HELLO.Details.authextra.challenge; nil = absent
+		wantSigned    bool
+		wantReason    protocol.URI
+		wantFailed    bool // a configuration error, not an *AuthError
+		wantChallenge bool
+	}{
+		{"signed", routerKey, clientChallenge, true, "", false, true},
+		{"no client challenge", routerKey, nil, false, "", false, true},
+		{"no router key", nil, clientChallenge, false, "", false, true},
+		{"malformed client challenge", routerKey, "abcd", false, protocol.ErrAuthenticationDenied, false, false},
+		{"bad router key", ed25519.PrivateKey{1, 2, 3}, clientChallenge, false, "", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ch := &scriptedChallenger{answer: func(_ string, extra protocol.Dict) string {
+				c := mustHex(t, extra.String("challenge"))
+				return hex.EncodeToString(ed25519.Sign(clientKey, c)) + hex.EncodeToString(c)
+			}}
+			authextra := protocol.Dict{"pubkey": hex.EncodeToString(clientKey.Public().(ed25519.PublicKey))}
+			if tt.challenge != nil {
+				authextra["challenge"] = tt.challenge
+			}
+			cs := &router.Cryptosign{Principals: principals, RouterKey: tt.routerKey}
+			req := &router.AuthRequest{Realm: realm1, AuthID: "c", AuthExtra: authextra}
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			_, err := cs.Authenticate(ctx, req, ch)
+			var ae *router.AuthError
+			switch {
+			case tt.wantFailed:
+				if err == nil || errors.As(err, &ae) {
+					t.Fatalf("Authenticate() error = %v, want a configuration error", err)
+				}
+			case tt.wantReason != "":
+				if !errors.As(err, &ae) || ae.Reason != tt.wantReason {
+					t.Fatalf("Authenticate() error = %v, want ABORT %s", err, tt.wantReason)
+				}
+			case err != nil:
+				t.Fatalf("Authenticate() error = %v", err)
+			}
+			if challenged := len(ch.seen) > 0; challenged != tt.wantChallenge {
+				t.Fatalf("challenged = %v, want %v", challenged, tt.wantChallenge)
+			}
+			if !tt.wantChallenge {
+				return
+			}
+			extra := ch.seen[0]
+			_, hasSig := extra["signature"]
+			if hasSig != tt.wantSigned {
+				t.Fatalf("CHALLENGE.Extra = %v, signed = %v, want %v", extra, hasSig, tt.wantSigned)
+			}
+			if !tt.wantSigned {
+				return
+			}
+			pub := mustHex(t, extra.String("pubkey"))
+			if !ed25519.PublicKey(pub).Equal(routerKey.Public()) {
+				t.Errorf("CHALLENGE.Extra.pubkey = %x, want the router's", pub)
+			}
+			sig := mustHex(t, extra.String("signature"))
+			if len(sig) != 96 || hex.EncodeToString(sig[64:]) != clientChallenge || !ed25519.Verify(pub, sig[64:], sig[:64]) {
+				t.Errorf("CHALLENGE.Extra.signature = %x does not sign the client's challenge", sig)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 
 	"github.com/wampkit/wampkit/protocol"
 )
@@ -29,10 +30,15 @@ type CryptosignPrincipal struct {
 // (32 bytes)). A fresh challenge per handshake makes a recorded answer
 // useless.
 //
+// Router authentication: if RouterKey is set and the client sends
+// HELLO.Details.authextra.challenge (hex, 32 bytes), the CHALLENGE also
+// carries the router's "pubkey" and "signature" = hex(signature ||
+// client challenge), for the client to check.
+//
 // Not implemented: TLS channel binding (a client asking for it gets
 // channel_binding null, which the spec allows: the client decides whether
-// to go on), router authentication (HELLO authextra.challenge is
-// ignored), certificates and trustroots, remote attestation.
+// to go on), certificates and trustroots, remote attestation. Without
+// RouterKey, a client challenge is ignored.
 //
 // The refusals are ABORTs with these reasons:
 //   - no pubkey in HELLO.Details.authextra: wamp.error.authentication_required;
@@ -42,6 +48,8 @@ type CryptosignPrincipal struct {
 //   - a key not registered for the authid, or registered for several
 //     principals when no authid is given: wamp.error.authentication_denied,
 //     before any CHALLENGE;
+//   - a client challenge that is not 64 hex digits while RouterKey is set:
+//     wamp.error.authentication_denied, before any CHALLENGE;
 //   - a malformed or wrong signature: wamp.error.authentication_denied.
 //
 // A Cryptosign must not be modified once the router is started; it is
@@ -61,6 +69,10 @@ type Cryptosign struct {
 	Lookup func(ctx context.Context, req *AuthRequest, pubkey ed25519.PublicKey) (*Identity, error)
 	// AuthProvider is WELCOME.Details.authprovider. Empty means "static".
 	AuthProvider string
+	// RouterKey, if not nil, is the router's Ed25519 key for router
+	// authentication (see above). Nil means the router does not
+	// authenticate itself.
+	RouterKey ed25519.PrivateKey
 }
 
 var _ Authenticator = (*Cryptosign)(nil)
@@ -83,12 +95,25 @@ func (c *Cryptosign) Authenticate(ctx context.Context, req *AuthRequest, ch Chal
 	if err != nil {
 		return nil, err
 	}
+	extra := protocol.Dict{"channel_binding": nil}
+	if c.RouterKey != nil {
+		if len(c.RouterKey) != ed25519.PrivateKeySize {
+			return nil, fmt.Errorf("router: Cryptosign.RouterKey of %d bytes, want %d", len(c.RouterKey), ed25519.PrivateKeySize)
+		}
+		if s, ok := req.AuthExtra["challenge"].(string); ok {
+			cc, err := hex.DecodeString(s)
+			if err != nil || len(cc) != 32 {
+				return nil, denied("malformed authextra.challenge: want 64 hex digits")
+			}
+			pub, _ := c.RouterKey.Public().(ed25519.PublicKey)
+			extra["pubkey"] = hex.EncodeToString(pub)
+			extra["signature"] = hex.EncodeToString(ed25519.Sign(c.RouterKey, cc)) + hex.EncodeToString(cc)
+		}
+	}
 	var challenge [32]byte
 	rand.Read(challenge[:])
-	a, err := ch.Challenge(ctx, "cryptosign", protocol.Dict{
-		"challenge":       hex.EncodeToString(challenge[:]),
-		"channel_binding": nil,
-	})
+	extra["challenge"] = hex.EncodeToString(challenge[:])
+	a, err := ch.Challenge(ctx, "cryptosign", extra)
 	if err != nil {
 		return nil, err
 	}
