@@ -51,6 +51,7 @@ func TestTicketAuthenticator(t *testing.T) {
 	static := &router.Ticket{Principals: map[string]router.Principal{
 		"alice": {Secret: "opensesame", Role: "admin"},
 		"bob":   {Secret: "hunter2"},
+		"eve":   {},
 	}}
 	checked := &router.Ticket{
 		AuthProvider: "tokens",
@@ -76,6 +77,7 @@ func TestTicketAuthenticator(t *testing.T) {
 		{"prefix of the ticket", static, "alice", "opensesam", nil, protocol.ErrAuthenticationDenied, true},
 		{"empty ticket", static, "alice", "", nil, protocol.ErrAuthenticationDenied, true},
 		{"unknown authid", static, "carol", "opensesame", nil, protocol.ErrNoSuchPrincipal, false},
+		{"empty Secret admits nobody", static, "eve", "", nil, protocol.ErrAuthenticationDenied, true},
 		{"missing authid", static, "", "opensesame", nil, protocol.ErrAuthenticationRequired, false},
 		{"Check right", checked, "dave", "token-dave", &router.Identity{AuthID: "dave", AuthRole: "reader", AuthMethod: "ticket", AuthProvider: "tokens"}, "", true},
 		{"Check wrong", checked, "dave", "token-eve", nil, protocol.ErrAuthenticationDenied, true},
@@ -148,6 +150,7 @@ func TestWAMPCRAAuthenticator(t *testing.T) {
 	cra := &router.WAMPCRA{AuthProvider: "userdb", Principals: map[string]router.Principal{
 		"peter": {Secret: "secret123", Role: "user"},
 		"salty": {Secret: salted, Role: "admin", Salt: "NaCl", Iterations: 100, KeyLen: 32},
+		"eve":   {Role: "user"},
 	}}
 	var replayed string // a signature from an earlier round
 	tests := []struct {
@@ -175,6 +178,7 @@ func TestWAMPCRAAuthenticator(t *testing.T) {
 			return replayed
 		}, "", true},
 		{"replay", "peter", func(*testing.T, protocol.Dict) string { return replayed }, protocol.ErrAuthenticationDenied, true},
+		{"empty Secret admits nobody", "eve", func(t *testing.T, e protocol.Dict) string { return craSignature(t, "", e) }, protocol.ErrAuthenticationDenied, true},
 		{"unknown authid", "paul", nil, protocol.ErrNoSuchPrincipal, false},
 		{"missing authid", "", nil, protocol.ErrAuthenticationRequired, false},
 	}

@@ -13,7 +13,8 @@ import (
 type Principal struct {
 	// Secret is the ticket ([Ticket]) or the WAMP-CRA shared secret
 	// ([WAMPCRA]). For salted WAMP-CRA it is the derived key as returned
-	// by [DeriveCRAKey], never the password itself.
+	// by [DeriveCRAKey], never the password itself. An empty Secret
+	// admits nobody.
 	Secret string
 	// Role is the authrole the principal is welcomed with. Empty means
 	// "user".
@@ -104,7 +105,8 @@ func (t *Ticket) Authenticate(ctx context.Context, req *AuthRequest, ch Challeng
 		}
 		return &out, nil
 	}
-	if !secretEqual(a.Signature, p.Secret) {
+	// An empty Secret is a configuration slip; it admits nobody.
+	if p.Secret == "" || !secretEqual(a.Signature, p.Secret) {
 		return nil, denied("wrong ticket")
 	}
 	return &Identity{AuthID: req.AuthID, AuthRole: p.role(), AuthMethod: "ticket", AuthProvider: provider(t.AuthProvider)}, nil
