@@ -58,6 +58,11 @@ func (b *broker) init(r *Router) {
 
 // subscribe handles SUBSCRIBE on the subscriber's goroutine.
 func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
+	if msg := checkOptions(m.Options, subscribeOptions); msg != "" {
+		s.send(&protocol.Error{RequestType: protocol.TypeSubscribe, Request: m.Request,
+			URI: protocol.ErrInvalidArgument, Args: protocol.List{msg}})
+		return
+	}
 	match := protocol.MatchPolicy(m.Options.String("match"))
 	if match == "" {
 		match = protocol.MatchExact
@@ -217,6 +222,16 @@ type publication struct {
 func (b *broker) publish(s *session, m *protocol.Publish) {
 	opts := m.Options
 	ack := opts.Bool("acknowledge")
+	if len(opts) > 0 {
+		if msg := checkOptions(opts, publishOptions); msg != "" {
+			// Not published; only an acknowledged publication hears why.
+			if ack {
+				s.send(&protocol.Error{RequestType: protocol.TypePublish, Request: m.Request,
+					URI: protocol.ErrInvalidArgument, Args: protocol.List{msg}})
+			}
+			return
+		}
+	}
 	// An exact subscription's topic passed the URI check at SUBSCRIBE, so
 	// the check is only needed without one.
 	v, exact := b.exact.Load(m.Topic)

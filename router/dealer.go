@@ -135,6 +135,10 @@ func (d *dealer) register(s *session, m *protocol.Register) {
 		}
 		s.send(&protocol.Error{RequestType: protocol.TypeRegister, Request: m.Request, URI: uri, Args: args})
 	}
+	if msg := checkOptions(m.Options, registerOptions); msg != "" {
+		fail(protocol.ErrInvalidArgument, msg)
+		return
+	}
 	match := protocol.MatchPolicy(m.Options.String("match"))
 	if match == "" {
 		match = protocol.MatchExact
@@ -257,6 +261,18 @@ func (d *dealer) unregister(s *session, m *protocol.Unregister) {
 // call handles CALL on the caller's goroutine. It returns the text of a
 // protocol violation, or "".
 func (d *dealer) call(s *session, m *protocol.Call) string {
+	if len(m.Options) > 0 {
+		if m.Options.Bool("progress") {
+			// Progressive call invocations are not announced (spec
+			// advanced "Progressive Call Invocations").
+			return "progressive call invocations are not supported"
+		}
+		if msg := checkOptions(m.Options, callOptions); msg != "" {
+			s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
+				URI: protocol.ErrInvalidArgument, Args: protocol.List{msg}})
+			return ""
+		}
+	}
 	// A registered procedure passed the URI check at REGISTER, so the
 	// check is only needed on a miss.
 	var reg *registration
