@@ -81,7 +81,11 @@
 // acknowledged PUBLISH is answered with ERROR wamp.error.invalid_uri (an
 // unacknowledged PUBLISH gets no answer at all, spec basic "PUBLISH").
 // Clients may subscribe to and call URIs of the reserved wamp namespace,
-// but not register or publish there.
+// but not register or publish there. A spec-defined option of the wrong
+// type or out of range (match or invoke not a string, receive_progress or
+// disclose_me not a bool, a negative or fractional timeout, exclude or
+// eligible not a list of session IDs, ...) fails the request with ERROR
+// wamp.error.invalid_argument; unknown options are ignored.
 //
 // A client that breaks the protocol (a message not allowed in its session
 // state per [protocol.Allowed], a malformed message, a YIELD or ERROR for

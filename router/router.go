@@ -122,7 +122,8 @@ type Config struct {
 
 	// SlowConsumerWait bounds how long the router waits for room when a
 	// session's outbound queue is full, before it disconnects that session
-	// as a slow consumer. The wait holds back only the session whose
+	// as a slow consumer (see [SlowConsumerPolicy]; EVENTs in a realm with
+	// [SlowConsumerDropEvents] are dropped without any wait). The wait holds back only the session whose
 	// message is being routed (a publisher, a caller), never the router
 	// or other sessions, and a session that stopped reading costs it once.
 	// Zero means DefaultSlowConsumerWait; negative means no wait: a full
