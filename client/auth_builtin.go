@@ -80,10 +80,9 @@ func WAMPCRAAuth(secret string) Authenticator {
 // signs the 32 bytes of CHALLENGE.Extra.challenge with priv and answers
 // hex(signature || challenge).
 //
-// The router also needs the public key in HELLO.Details.authextra.pubkey,
-// which an Authenticator cannot add by itself: set Config.AuthExtra to
-// [CryptosignAuthExtra](priv) (or add its "pubkey" to your own
-// AuthExtra). Config.AuthID is optional for cryptosign.
+// The authenticator is an [ExtraAuthenticator]: Join puts the public key
+// into HELLO.Details.authextra.pubkey, as the router needs.
+// Config.AuthID is optional for cryptosign.
 //
 // TLS channel binding is not supported: the authenticator fails the
 // handshake if the router's CHALLENGE.Extra.channel_binding is anything
@@ -93,13 +92,10 @@ func CryptosignAuth(priv ed25519.PrivateKey) Authenticator {
 	return cryptosignAuth{priv: priv}
 }
 
-// cryptosignAuth is the Authenticator of [CryptosignAuth]. Its AuthExtra
-// method is ready for an optional-interface hook in the handshake that
-// would merge it into HELLO.Details.authextra; until then the user sets
-// Config.AuthExtra.
+// cryptosignAuth is the Authenticator of [CryptosignAuth].
 type cryptosignAuth struct{ priv ed25519.PrivateKey }
 
-var _ Authenticator = cryptosignAuth{}
+var _ ExtraAuthenticator = cryptosignAuth{}
 
 func (cryptosignAuth) Method() string { return "cryptosign" }
 
@@ -124,7 +120,7 @@ func (a cryptosignAuth) Authenticate(_ context.Context, c *protocol.Challenge) (
 
 // CryptosignAuthExtra returns the HELLO.Details.authextra that
 // WAMP-Cryptosign needs, {"pubkey": hex(public key of priv)}, for
-// Config.AuthExtra. A priv that is not an Ed25519 private key gives an
+// Config.AuthExtra when it is not set by [CryptosignAuth] itself. A priv that is not an Ed25519 private key gives an
 // empty pubkey.
 func CryptosignAuthExtra(priv ed25519.PrivateKey) protocol.Dict {
 	if len(priv) != ed25519.PrivateKeySize {

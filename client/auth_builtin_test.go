@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/transport"
 )
 
 // specCRAChallenge is the challenge of the WAMP spec's WAMP-CRA example
@@ -108,8 +110,7 @@ func TestCryptosignAuthExtra(t *testing.T) {
 	if want := hex.EncodeToString(priv.Public().(ed25519.PublicKey)); got != want {
 		t.Errorf("CryptosignAuthExtra().pubkey = %q, want %q", got, want)
 	}
-	// The authenticator offers the same authextra for a future handshake
-	// hook (an optional interface).
+	// The authenticator offers the same authextra to Join.
 	a, ok := client.CryptosignAuth(priv).(interface{ AuthExtra() protocol.Dict })
 	if !ok {
 		t.Fatal("CryptosignAuth() has no AuthExtra method")
@@ -119,5 +120,44 @@ func TestCryptosignAuthExtra(t *testing.T) {
 	}
 	if got := client.CryptosignAuthExtra(ed25519.PrivateKey{1}).String("pubkey"); got != "" {
 		t.Errorf("CryptosignAuthExtra(bad key).pubkey = %q, want \"\"", got)
+	}
+}
+
+// TestAuthExtraFromAuthenticator checks that an authenticator's AuthExtra
+// reaches HELLO.Details.authextra, merged with Config.AuthExtra, which
+// wins where both set a key.
+func TestAuthExtraFromAuthenticator(t *testing.T) {
+	priv := seedKey(t, cryptosignVectors[0].seed)
+	pub := hex.EncodeToString(priv.Public().(ed25519.PublicKey))
+	cp, rp := transport.LocalPair(8)
+	defer rp.Close(nil)
+	cfg := client.Config{
+		Realm:     "com.example",
+		Auth:      []client.Authenticator{client.CryptosignAuth(priv)},
+		AuthExtra: protocol.Dict{"x": "y"},
+		Logger:    quietLogger(),
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := client.Join(ctx, cp, cfg)
+		done <- err
+	}()
+	m, err := rp.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello, ok := m.(*protocol.Hello)
+	if !ok {
+		t.Fatalf("first message %T, want HELLO", m)
+	}
+	want := map[string]any{"pubkey": pub, "x": "y"}
+	if diff := cmp.Diff(want, hello.Details["authextra"]); diff != "" {
+		t.Errorf("HELLO authextra mismatch (-want +got):\n%s", diff)
+	}
+	rp.Send(context.Background(), &protocol.Abort{Reason: protocol.ErrNoSuchRealm})
+	if err := <-done; err == nil {
+		t.Error("Join succeeded after ABORT")
 	}
 }

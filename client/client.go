@@ -134,6 +134,33 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 	return c, nil
 }
 
+// helloAuthExtra merges the authextra of every ExtraAuthenticator in
+// cfg.Auth with cfg.AuthExtra, which wins where both set a key. It
+// returns nil when there is nothing to send.
+func helloAuthExtra(cfg Config) map[string]any {
+	var extra map[string]any
+	for _, a := range cfg.Auth {
+		if ea, ok := a.(ExtraAuthenticator); ok {
+			for k, v := range ea.AuthExtra() {
+				if extra == nil {
+					extra = make(map[string]any)
+				}
+				extra[k] = v
+			}
+		}
+	}
+	if extra == nil {
+		if cfg.AuthExtra == nil {
+			return nil
+		}
+		return map[string]any(cfg.AuthExtra)
+	}
+	for k, v := range cfg.AuthExtra {
+		extra[k] = v
+	}
+	return extra
+}
+
 // handshake sends HELLO and reads until WELCOME. A goroutine closes peer if
 // ctx ends, which unblocks Recv.
 func handshake(ctx context.Context, peer transport.Peer, cfg Config) (*protocol.Welcome, error) {
@@ -153,8 +180,8 @@ func handshake(ctx context.Context, peer transport.Peer, cfg Config) (*protocol.
 		}
 		details["authmethods"] = methods
 	}
-	if cfg.AuthExtra != nil {
-		details["authextra"] = map[string]any(cfg.AuthExtra)
+	if extra := helloAuthExtra(cfg); extra != nil {
+		details["authextra"] = extra
 	}
 
 	stop := context.AfterFunc(ctx, func() { peer.Close(context.Cause(ctx)) })

@@ -108,6 +108,15 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, c *protocol.Challenge) (*protocol.Authenticate, error)
 }
 
+// An ExtraAuthenticator is an [Authenticator] that needs values in
+// HELLO.Details.authextra, such as WAMP-Cryptosign's public key. Join
+// merges the AuthExtra of every such authenticator in Config.Auth into
+// the HELLO; Config.AuthExtra wins where both set a key.
+type ExtraAuthenticator interface {
+	Authenticator
+	AuthExtra() protocol.Dict
+}
+
 // AuthFunc returns an Authenticator for method that answers challenges
 // with f.
 func AuthFunc(method string, f func(ctx context.Context, c *protocol.Challenge) (*protocol.Authenticate, error)) Authenticator {

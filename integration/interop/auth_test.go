@@ -175,11 +175,12 @@ func TestGoClientAuth(t *testing.T) {
 		{"wampcra wrong", client.Config{AuthID: authID, Auth: []client.Authenticator{client.WAMPCRAAuth("wrong")}}, "", "", protocol.ErrAuthenticationDenied},
 		{"wampcra salted", client.Config{AuthID: saltedID, Auth: []client.Authenticator{client.WAMPCRAAuth(authSecret)}}, saltedID, "wampcra", ""},
 		{"wampcra salted wrong", client.Config{AuthID: saltedID, Auth: []client.Authenticator{client.WAMPCRAAuth("wrong")}}, "", "", protocol.ErrAuthenticationDenied},
-		{"cryptosign", client.Config{AuthID: authID, AuthExtra: client.CryptosignAuthExtra(key), Auth: []client.Authenticator{client.CryptosignAuth(key)}}, authID, "cryptosign", ""},
-		{"cryptosign no authid", client.Config{AuthExtra: client.CryptosignAuthExtra(key), Auth: []client.Authenticator{client.CryptosignAuth(key)}}, authID, "cryptosign", ""},
+		{"cryptosign", client.Config{AuthID: authID, Auth: []client.Authenticator{client.CryptosignAuth(key)}}, authID, "cryptosign", ""},
+		{"cryptosign no authid", client.Config{Auth: []client.Authenticator{client.CryptosignAuth(key)}}, authID, "cryptosign", ""},
 		{"cryptosign wrong key", client.Config{AuthID: authID, AuthExtra: client.CryptosignAuthExtra(key), Auth: []client.Authenticator{client.CryptosignAuth(other)}}, "", "", protocol.ErrAuthenticationDenied},
 		{"cryptosign unknown key", client.Config{AuthExtra: client.CryptosignAuthExtra(other), Auth: []client.Authenticator{client.CryptosignAuth(other)}}, "", "", protocol.ErrNoSuchPrincipal},
-		{"cryptosign no pubkey", client.Config{AuthID: authID, Auth: []client.Authenticator{client.CryptosignAuth(key)}}, "", "", protocol.ErrAuthenticationRequired},
+		// A plain AuthFunc contributes no authextra, so HELLO lacks the pubkey.
+		{"cryptosign no pubkey", client.Config{AuthID: authID, Auth: []client.Authenticator{client.AuthFunc("cryptosign", client.CryptosignAuth(key).Authenticate)}}, "", "", protocol.ErrAuthenticationRequired},
 		{"first method the router has", client.Config{AuthID: authID, Auth: []client.Authenticator{client.AuthFunc("scram", nil), client.WAMPCRAAuth(authSecret), client.TicketAuth(authSecret)}}, authID, "wampcra", ""},
 	}
 	for _, url := range []string{wr.wsURL, wr.rsURL} {
