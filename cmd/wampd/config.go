@@ -53,6 +53,32 @@ type LogConfig struct {
 type RealmConfig struct {
 	// Name is the realm's URI, as clients give it in HELLO.
 	Name string `yaml:"name"`
+	// Anonymous admits clients without credentials. Nil means true when
+	// neither Ticket nor WAMPCRA lists a principal, false otherwise.
+	Anonymous *bool `yaml:"anonymous,omitempty"`
+	// Ticket maps authid to principal for ticket authentication (spec
+	// advanced/authentication_ticket.md); the secret is the ticket. Use it
+	// over TLS only.
+	Ticket map[string]PrincipalConfig `yaml:"ticket,omitempty"`
+	// WAMPCRA maps authid to principal for WAMP-CRA authentication (spec
+	// advanced/authentication_cra.md); the secret is the shared key.
+	WAMPCRA map[string]PrincipalConfig `yaml:"wampcra,omitempty"`
+}
+
+// PrincipalConfig is one user of ticket or WAMP-CRA authentication.
+type PrincipalConfig struct {
+	// Secret is the ticket or the WAMP-CRA key. Required.
+	Secret string `yaml:"secret"`
+	// Role is the authrole the user gets. Empty means "user".
+	Role string `yaml:"role,omitempty"`
+}
+
+// anonymous reports whether the realm admits anonymous clients.
+func (r RealmConfig) anonymous() bool {
+	if r.Anonymous != nil {
+		return *r.Anonymous
+	}
+	return len(r.Ticket) == 0 && len(r.WAMPCRA) == 0
 }
 
 // TLSConfig names a certificate and its private key, both PEM files.
@@ -175,6 +201,19 @@ func (c *Config) Validate() error {
 	for _, r := range c.Realms {
 		if err := checkRealmName(r.Name); err != nil {
 			return err
+		}
+		for authid, p := range r.Ticket {
+			if p.Secret == "" {
+				return fmt.Errorf("wampd: realm %q: ticket principal %q has no secret", r.Name, authid)
+			}
+		}
+		for authid, p := range r.WAMPCRA {
+			if p.Secret == "" {
+				return fmt.Errorf("wampd: realm %q: wampcra principal %q has no secret", r.Name, authid)
+			}
+		}
+		if !r.anonymous() && len(r.Ticket) == 0 && len(r.WAMPCRA) == 0 {
+			return fmt.Errorf("wampd: realm %q admits nobody: anonymous is false and no principal is listed", r.Name)
 		}
 		if seen[r.Name] {
 			return fmt.Errorf("wampd: realm %q configured twice", r.Name)

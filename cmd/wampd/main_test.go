@@ -209,6 +209,10 @@ func TestParseFlags(t *testing.T) {
 	writeFile(t, bad, "websocket:\n  adress: 127.0.0.1:1\n")
 	empty := filepath.Join(dir, "empty.yaml")
 	writeFile(t, empty, "")
+	nobody := filepath.Join(dir, "nobody.yaml")
+	writeFile(t, nobody, "realms:\n  - name: a.b\n    anonymous: false\n")
+	nosecret := filepath.Join(dir, "nosecret.yaml")
+	writeFile(t, nosecret, "realms:\n  - name: a.b\n    wampcra:\n      bob: {role: x}\n")
 
 	def := DefaultConfig()
 	with := func(f func(c *Config)) Config {
@@ -262,6 +266,8 @@ func TestParseFlags(t *testing.T) {
 		{name: "no listener", args: []string{"-ws", "", "-rawsocket", ""}, wantErr: "no listener"},
 		{name: "bad path", args: []string{"-ws-path", "ws"}, wantErr: "must start with /"},
 		{name: "cert without key", args: []string{"-tls-cert", "c.pem"}, wantErr: "need both cert and key"},
+		{name: "realm admits nobody", args: []string{"-config", nobody}, wantErr: "admits nobody"},
+		{name: "principal without secret", args: []string{"-config", nosecret}, wantErr: "has no secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -563,5 +569,47 @@ func TestParseSerializers(t *testing.T) {
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("parseSerializers(%q) mismatch (-want +got):\n%s", tt.names, diff)
 		}
+	}
+}
+
+// TestMain_TicketAuth configures a realm with ticket authentication only.
+func TestMain_TicketAuth(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	path := filepath.Join(t.TempDir(), "wampd.yaml")
+	writeFile(t, path, `
+realms:
+  - name: com.example.secure
+    ticket:
+      alice: {secret: s3cret, role: admin}
+websocket:
+  address: 127.0.0.1:0
+rawsocket:
+  address: ""
+`)
+	m, _, _ := mustRunMain(t, "-config", path)
+
+	conn := dialWS(t, m.WebSocketURL(), nil)
+	writeWS(t, conn, `[1,"com.example.secure",{"roles":{"caller":{}},"authmethods":["ticket"],"authid":"alice"}]`)
+	if msg := readWS(t, conn); len(msg) != 3 || msg[0] != float64(4) || msg[1] != "ticket" {
+		t.Fatalf("reply to HELLO = %v, want CHALLENGE ticket", msg)
+	}
+	writeWS(t, conn, `[5,"s3cret",{}]`)
+	welcome := readWS(t, conn)
+	if len(welcome) != 3 || welcome[0] != float64(2) {
+		t.Fatalf("reply to AUTHENTICATE = %v, want WELCOME", welcome)
+	}
+	if details, _ := welcome[2].(map[string]any); details["authrole"] != "admin" || details["authid"] != "alice" {
+		t.Errorf("WELCOME details = %v, want authid alice, authrole admin", welcome[2])
+	}
+	conn.Close()
+
+	conn = dialWS(t, m.WebSocketURL(), nil)
+	writeWS(t, conn, `[1,"com.example.secure",{"roles":{"caller":{}}}]`)
+	if msg := readWS(t, conn); len(msg) < 3 || msg[0] != float64(3) {
+		t.Errorf("anonymous HELLO = %v, want ABORT", msg)
+	}
+	conn.Close()
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
 	}
 }

@@ -246,10 +246,40 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 			Logger:         logger,
 		},
 	}
-	for _, name := range cfg.realmNames() {
-		rcfg.Realms = append(rcfg.Realms, router.RealmConfig{Name: protocol.URI(name)})
+	realms := cfg.Realms
+	if len(realms) == 0 {
+		realms = []RealmConfig{{Name: DefaultRealm}}
+	}
+	for _, r := range realms {
+		rcfg.Realms = append(rcfg.Realms, router.RealmConfig{
+			Name:           protocol.URI(r.Name),
+			Authenticators: authenticators(r),
+		})
 	}
 	return rcfg, nil
+}
+
+// authenticators returns the realm's authentication methods, in the
+// router's order of preference when a client offers several.
+func authenticators(r RealmConfig) []router.Authenticator {
+	principals := func(m map[string]PrincipalConfig) map[string]router.Principal {
+		out := make(map[string]router.Principal, len(m))
+		for authid, p := range m {
+			out[authid] = router.Principal{Secret: p.Secret, Role: p.Role}
+		}
+		return out
+	}
+	var auths []router.Authenticator
+	if len(r.WAMPCRA) > 0 {
+		auths = append(auths, &router.WAMPCRA{Principals: principals(r.WAMPCRA)})
+	}
+	if len(r.Ticket) > 0 {
+		auths = append(auths, &router.Ticket{Principals: principals(r.Ticket)})
+	}
+	if r.anonymous() {
+		auths = append(auths, router.Anonymous{})
+	}
+	return auths
 }
 
 // checkOrigin returns the WebSocket origin check for allowed, or nil (the
