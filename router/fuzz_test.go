@@ -64,7 +64,10 @@ func fuzzRouterSessions(t *testing.T, data []byte) {
 	g := &fuzzGen{data: data}
 	cfgByte := g.byte()
 	cfg := router.Config{
-		Realms:           []router.RealmConfig{{Name: realm1}},
+		// The health check joins a realm of its own: the fuzz sessions'
+		// messages are still routed after their transports closed, and
+		// the session meta API (wamp.session.kill_all) acts per realm.
+		Realms:           []router.RealmConfig{{Name: realm1}, {Name: fuzzHealthRealm}},
 		Logger:           quietLogger,
 		LocalQueueSize:   16,
 		SlowConsumerWait: time.Millisecond,
@@ -131,7 +134,7 @@ func fuzzRouterSessions(t *testing.T, data []byte) {
 	}
 
 	// The router still serves: a fresh callee and caller complete a call
-	// (once the fuzz sessions are gone, as the session limits may be tiny).
+	// (after closing the fuzz sessions, as the session limits may be tiny).
 	for _, s := range sessions {
 		s.close()
 	}
@@ -232,7 +235,10 @@ func fuzzHealthy(t *testing.T, r *router.Router) {
 	caller.p.Close(nil)
 }
 
-// joinRetry joins realm1, retrying while the router refuses with
+// fuzzHealthRealm is the realm of fuzzHealthy; the generator never names it.
+const fuzzHealthRealm = protocol.URI("com.fuzz.health")
+
+// joinRetry joins fuzzHealthRealm, retrying while the router refuses with
 // LimitExceeded (closed sessions leave the realm asynchronously) or
 // wamp.error.timeout (authentication timeout).
 func joinRetry(t *testing.T, r *router.Router) *testPeer {
@@ -240,7 +246,7 @@ func joinRetry(t *testing.T, r *router.Router) *testPeer {
 	deadline := time.Now().Add(fuzzStepWait)
 	for {
 		c := connect(t, r)
-		c.send(&protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": clientRoles()}})
+		c.send(&protocol.Hello{Realm: fuzzHealthRealm, Details: protocol.Dict{"roles": clientRoles()}})
 		switch m := c.recv().(type) {
 		case *protocol.Welcome:
 			c.session = m.Session
