@@ -40,21 +40,21 @@ if [[ -d "$js_dir" ]]; then
 	fi
 fi
 
-# --- Python interop peer: autobahn and cbor2 from Debian -------------------
+# --- Python interop peer: autobahn, cbor2 and nacl from Debian -------------
 py=/usr/bin/python3
 py_check() { "$py" -c 'import autobahn, cbor2, nacl' >/dev/null 2>&1; }
 if [[ -x "$py" ]] && py_check; then
-	log "python3-autobahn and python3-cbor2 present"
+	log "python3-autobahn, python3-cbor2 and python3-nacl present"
 else
 	command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install python3, python3-autobahn and python3-cbor2 by hand"
 	sudo=()
 	if [[ "$(id -u)" -ne 0 ]]; then
-		command -v sudo >/dev/null 2>&1 || die "not root and no sudo: cannot install python3-autobahn python3-cbor2"
+		command -v sudo >/dev/null 2>&1 || die "not root and no sudo: cannot install python3-autobahn python3-cbor2 python3-nacl"
 		sudo=(sudo)
 	fi
-	log "installing python3 python3-autobahn python3-cbor2 with apt-get"
+	log "installing python3 python3-autobahn python3-cbor2 python3-nacl with apt-get"
 	export DEBIAN_FRONTEND=noninteractive
 	"${sudo[@]}" apt-get update -q
 	"${sudo[@]}" apt-get install -y -q --no-install-recommends python3 python3-autobahn python3-cbor2 python3-nacl
-	py_check || die "$py still cannot import autobahn and cbor2 after apt-get install"
+	py_check || die "$py still cannot import autobahn, cbor2 and nacl after apt-get install"
 fi
