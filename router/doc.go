@@ -165,9 +165,24 @@
 // still arrive after UNSUBSCRIBED (clients drop events of subscriptions
 // they no longer have), while no INVOCATION follows UNREGISTERED.
 //
+// # Authentication
+//
+// A realm without Authenticators admits anonymous sessions ([Anonymous]).
+// Built in are [Ticket], [WAMPCRA] (with and without salt; see
+// [DeriveCRAKey]) and [Cryptosign] (WAMP spec, advanced
+// authentication.md, authentication_wampcra.md,
+// authentication_cryptosign.md); any type implementing [Authenticator] can
+// stand beside them:
+//
+//	router.RealmConfig{Name: "realm1", Authenticators: []router.Authenticator{
+//		&router.Ticket{Principals: map[string]router.Principal{
+//			"alice": {Secret: "s3cret", Role: "user"},
+//		}},
+//	}}
+//
 // # Not yet implemented
 //
 // Progressive call invocations (a CALL with progress=true is a protocol
-// violation), the registration and subscription meta APIs, event history and retention,
-// and the ticket, WAMP-CRA and cryptosign authenticators.
+// violation), the registration and subscription meta APIs, event history
+// and retention, cryptosign channel binding and certificates.
 package router
