@@ -97,26 +97,24 @@ func wampCases() []wampCase {
 		{name: "HelloNoRoles", frames: []string{`[1,"realm1",{}]`}, exp: expAbort, uri: pv},
 		{name: "HelloRolesNotDict", frames: []string{`[1,"realm1",{"roles":"caller"}]`}, exp: expAbort, uri: pv},
 		{name: "HelloUnknownRolesOnly", frames: []string{`[1,"realm1",{"roles":{"emperor":{}}}]`}, exp: expAbort, uri: pv},
-		// The network decoders check URIs by the loose rules (serialize runs
-		// protocol.Validate), so a URI that breaks them makes the message
-		// malformed: ABORT protocol_violation, where the spec asks for
-		// ABORT/ERROR wamp.error.invalid_uri (the router answers that for
-		// in-process clients, and for URIs that pass the decoder but not the
-		// router's rules: the reserved namespace, strict URIs).
+		// A realm that is no URI makes HELLO malformed. A bad topic or
+		// procedure does not: the decoders leave it to the router, which
+		// answers ERROR wamp.error.invalid_uri (spec basic "URIs").
 		{name: "HelloBadRealmURI", frames: []string{`[1,"realm 1",{"roles":{"caller":{}}}]`}, exp: expAbort, uri: pv},
 		{name: "HelloUnknownRealm", frames: []string{`[1,"realm9",{"roles":{"caller":{}}}]`}, exp: expAbort, uri: protocol.ErrNoSuchRealm},
 		{name: "HelloUnknownAuthMethod", frames: []string{`[1,"realm1",{"roles":{"caller":{}},"authmethods":["cryptosign"]}]`}, exp: expAbort, uri: protocol.ErrNoMatchingAuthMethod},
-		// Bad URIs in requests (see HelloBadRealmURI for the decoders).
-		{name: "CallEmptyComponent", joined: true, frames: []string{`[48,1,{},"com..a"]`}, exp: expAbort, uri: pv},
-		{name: "CallWhitespace", joined: true, frames: []string{`[48,1,{},"com.a b"]`}, exp: expAbort, uri: pv},
-		{name: "CallHash", joined: true, frames: []string{`[48,1,{},"com.a#"]`}, exp: expAbort, uri: pv},
-		{name: "SubscribeEmptyTopic", joined: true, frames: []string{`[32,1,{},""]`}, exp: expAbort, uri: pv},
-		{name: "SubscribeTrailingDot", joined: true, frames: []string{`[32,1,{},"com.a."]`}, exp: expAbort, uri: pv},
+		// Bad URIs in requests: ERROR wamp.error.invalid_uri, or no answer
+		// to an unacknowledged PUBLISH.
+		{name: "CallEmptyComponent", joined: true, frames: []string{`[48,1,{},"com..a"]`}, exp: expError, uri: protocol.ErrInvalidURI},
+		{name: "CallWhitespace", joined: true, frames: []string{`[48,1,{},"com.a b"]`}, exp: expError, uri: protocol.ErrInvalidURI},
+		{name: "CallHash", joined: true, frames: []string{`[48,1,{},"com.a#"]`}, exp: expError, uri: protocol.ErrInvalidURI},
+		{name: "SubscribeEmptyTopic", joined: true, frames: []string{`[32,1,{},""]`}, exp: expError, uri: protocol.ErrInvalidURI},
+		{name: "SubscribeTrailingDot", joined: true, frames: []string{`[32,1,{},"com.a."]`}, exp: expError, uri: protocol.ErrInvalidURI},
 		{name: "RegisterReserved", joined: true, frames: []string{`[64,1,{},"wamp.session.get"]`}, exp: expError, uri: protocol.ErrInvalidURI},
-		{name: "RegisterBadURI", joined: true, frames: []string{`[64,1,{},".com"]`}, exp: expAbort, uri: pv},
+		{name: "RegisterBadURI", joined: true, frames: []string{`[64,1,{},".com"]`}, exp: expError, uri: protocol.ErrInvalidURI},
 		{name: "PublishReservedAck", joined: true, frames: []string{`[16,1,{"acknowledge":true},"wamp.x"]`}, exp: expError, uri: protocol.ErrInvalidURI},
-		{name: "PublishBadURIAck", joined: true, frames: []string{`[16,1,{"acknowledge":true},"com a"]`}, exp: expAbort, uri: pv},
-		{name: "PublishBadURINoAck", joined: true, frames: []string{`[16,1,{},"com a"]`}, exp: expAbort, uri: pv},
+		{name: "PublishBadURIAck", joined: true, frames: []string{`[16,1,{"acknowledge":true},"com a"]`}, exp: expError, uri: protocol.ErrInvalidURI},
+		{name: "PublishBadURINoAck", joined: true, frames: []string{`[16,1,{},"com a"]`}, exp: expIgnored},
 		// State.
 		{name: "CallBeforeHello", frames: []string{`[48,1,{},"com.a"]`}, exp: expAbort, uri: pv},
 		{name: "GoodbyeBeforeHello", frames: []string{`[6,{},"wamp.close.close_realm"]`}, exp: expAbort, uri: pv},
@@ -147,7 +145,7 @@ func wampCases() []wampCase {
 		{name: "SessionKillBadReason", joined: true, frames: []string{`[48,1,{},"wamp.session.kill_all",[],{"reason":"not a uri"}]`}, exp: expError, uri: protocol.ErrInvalidURI},
 		// Feature options.
 		{name: "SubscribeMatchBogus", joined: true, frames: []string{`[32,1,{"match":"bogus"},"com.a"]`}, exp: expError, uri: protocol.ErrInvalidArgument},
-		{name: "SubscribeMatchNotString", joined: true, frames: []string{`[32,1,{"match":5},"com.a"]`}, exp: expAbort, uri: pv},
+		{name: "SubscribeMatchNotString", joined: true, frames: []string{`[32,1,{"match":5},"com.a"]`}, exp: expError, uri: protocol.ErrInvalidArgument},
 		{name: "RegisterMatchBogus", joined: true, frames: []string{`[64,1,{"match":"bogus"},"com.a"]`}, exp: expError, uri: protocol.ErrInvalidArgument},
 		{name: "RegisterInvokeBogus", joined: true, frames: []string{`[64,1,{"invoke":"bogus"},"com.a"]`}, exp: expError, uri: protocol.ErrInvalidArgument},
 		{name: "RegisterInvokeNotString", joined: true, frames: []string{`[64,1,{"invoke":["single"]},"com.a"]`}, exp: expError, uri: protocol.ErrInvalidArgument},

@@ -46,6 +46,14 @@ func checkFromValue(t *testing.T, v any) {
 		}
 		return
 	}
+	if err := ValidateReceived(m); err != nil {
+		t.Fatalf("FromValue(%#v) accepted a message ValidateReceived refuses: %v", v, err)
+	}
+	if Validate(m) != nil {
+		// Accepted with a topic or procedure that only the router refuses
+		// (ERROR wamp.error.invalid_uri); ToList rightly refuses to send it.
+		return
+	}
 	l, err := ToList(m)
 	if err != nil {
 		t.Fatalf("ToList(FromValue(%#v)) error: %v", v, err)

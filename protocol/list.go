@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"strconv"
+	"unicode/utf8"
 )
 
 // arity gives the allowed list lengths (type code included) per type.
@@ -131,14 +132,14 @@ func FromList(l List) (Message, error) {
 		x.Args, x.Kwargs = d.payload(5)
 		m = x
 	case TypePublish:
-		x := &Publish{Request: d.id(1, "Request"), Options: d.dict(2, "Options"), Topic: d.uri(3, "Topic")}
+		x := &Publish{Request: d.id(1, "Request"), Options: d.dict(2, "Options"), Topic: d.requestURI(3, "Topic")}
 		x.Args, x.Kwargs = d.payload(4)
 		m = x
 	case TypePublished:
 		m = &Published{Request: d.id(1, "Request"), Publication: d.id(2, "Publication")}
 	case TypeSubscribe:
 		x := &Subscribe{Request: d.id(1, "Request"), Options: d.dict(2, "Options")}
-		x.Topic = d.pattern(3, "Topic", x.Options)
+		x.Topic = d.requestURI(3, "Topic")
 		m = x
 	case TypeSubscribed:
 		m = &Subscribed{Request: d.id(1, "Request"), Subscription: d.id(2, "Subscription")}
@@ -154,7 +155,7 @@ func FromList(l List) (Message, error) {
 		x.Args, x.Kwargs = d.payload(4)
 		m = x
 	case TypeCall:
-		x := &Call{Request: d.id(1, "Request"), Options: d.dict(2, "Options"), Procedure: d.uri(3, "Procedure")}
+		x := &Call{Request: d.id(1, "Request"), Options: d.dict(2, "Options"), Procedure: d.requestURI(3, "Procedure")}
 		x.Args, x.Kwargs = d.payload(4)
 		m = x
 	case TypeCancel:
@@ -165,7 +166,7 @@ func FromList(l List) (Message, error) {
 		m = x
 	case TypeRegister:
 		x := &Register{Request: d.id(1, "Request"), Options: d.dict(2, "Options")}
-		x.Procedure = d.pattern(3, "Procedure", x.Options)
+		x.Procedure = d.requestURI(3, "Procedure")
 		m = x
 	case TypeRegistered:
 		m = &Registered{Request: d.id(1, "Request"), Registration: d.id(2, "Registration")}
@@ -269,28 +270,18 @@ func (d *decoder) uri(i int, field string) URI {
 	return u
 }
 
-// pattern reads the topic of SUBSCRIBE or the procedure of REGISTER, whose
-// syntax depends on options["match"].
-func (d *decoder) pattern(i int, field string, options Dict) URI {
-	if d.err != nil {
-		return ""
+// requestURI reads the topic or procedure of PUBLISH, SUBSCRIBE, CALL or
+// REGISTER. Only its type is checked: its syntax (and the match option it
+// depends on) is for the router to answer with ERROR
+// wamp.error.invalid_uri (spec basic "URIs"), not a malformed message that
+// ends the session. See [ValidateReceived].
+func (d *decoder) requestURI(i int, field string) URI {
+	s := d.str(i, field)
+	if d.err == nil && !utf8.ValidString(s) {
+		// Not a URI question: no string may carry invalid UTF-8.
+		d.fail(field, "invalid UTF-8")
 	}
-	match, r := matchOption(options)
-	if r != "" {
-		d.fail("Options.match", r)
-		return ""
-	}
-	s, ok := d.l[i].(string)
-	if !ok {
-		d.fail(field, "not a string: "+describe(d.l[i]))
-		return ""
-	}
-	u := URI(s)
-	if err := CheckPattern(u, match, false); err != nil {
-		d.fail(field, err.(*URIError).short()+" (match "+string(match)+")")
-		return ""
-	}
-	return u
+	return URI(s)
 }
 
 func (d *decoder) dict(i int, field string) Dict {

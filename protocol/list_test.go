@@ -213,19 +213,12 @@ var malformedLists = []struct {
 	{"error uri empty", List{8, 48, 1, obj(), ""}, TypeError, "URI", "invalid URI"},
 	{"error too short", List{8, 48, 1, obj()}, TypeError, "", "4 elements, want 5..7"},
 	{"error too long", List{8, 48, 1, obj(), "a.b", []any{}, obj(), 1}, TypeError, "", "8 elements, want 5..7"},
-	{"publish topic with empty component", List{16, 1, obj(), "com..topic"}, TypePublish, "Topic", "empty component"},
-	{"publish topic trailing dot", List{16, 1, obj(), "com.topic."}, TypePublish, "Topic", "empty component"},
-	{"publish topic leading dot", List{16, 1, obj(), ".com.topic"}, TypePublish, "Topic", "empty component"},
 	{"publish options null", List{16, 1, nil, "com.topic"}, TypePublish, "Options", "not a dict: null"},
 	{"publish kwargs without args", List{16, 1, obj(), "com.topic", map[string]any{"a": 1}}, TypePublish, "Args", "not a list: dict"},
 	{"publish args null", List{16, 1, obj(), "com.topic", nil}, TypePublish, "Args", "not a list: null"},
 	{"publish invalid utf8", List{16, 1, obj(), "com.\xff"}, TypePublish, "Topic", "invalid UTF-8"},
 	{"published publication 0", List{17, 1, 0}, TypePublished, "Publication", "ID 0"},
 	{"subscribe with payload", List{32, 1, obj(), "a.b", []any{}}, TypeSubscribe, "", "5 elements, want 4"},
-	{"subscribe match not string", List{32, 1, map[string]any{"match": 1}, "a.b"}, TypeSubscribe, "Options.match", "not a string"},
-	{"subscribe exact with empty component", List{32, 1, map[string]any{"match": "exact"}, "a..b"}, TypeSubscribe, "Topic", "(match exact)"},
-	{"subscribe prefix with empty component", List{32, 1, map[string]any{"match": "prefix"}, "a..b"}, TypeSubscribe, "Topic", "(match prefix)"},
-	{"subscribe wildcard with hash", List{32, 1, map[string]any{"match": "wildcard"}, "a.#.b"}, TypeSubscribe, "Topic", "reserved"},
 	{"subscribed subscription float", List{33, 1, 2.25}, TypeSubscribed, "Subscription", "not an integer: float 2.25"},
 	{"unsubscribe too short", List{34, 1}, TypeUnsubscribe, "", "2 elements, want 3"},
 	{"unsubscribed request 0 short form", List{35, 0}, TypeUnsubscribed, "Request", "ID 0"},
@@ -234,7 +227,6 @@ var malformedLists = []struct {
 	{"event publication string", List{36, 1, "2", obj()}, TypeEvent, "Publication", "not an integer"},
 	{"event too short", List{36, 1, 2}, TypeEvent, "", "3 elements, want 4..6"},
 	{"event nested non-string key in args", List{36, 1, 2, obj(), []any{[]any{map[any]any{1.5: "x"}}}}, TypeEvent, "Args", "non-string key: float 1.5"},
-	{"call procedure a..b", List{48, 1, obj(), "a..b"}, TypeCall, "Procedure", `invalid URI "a..b": empty component`},
 	{"call request 2^53+1", List{48, uint64(1<<53 + 1), obj(), "a.b"}, TypeCall, "Request", "out of range"},
 	{"call request float id", List{48, 1.0000001, obj(), "a.b"}, TypeCall, "Request", "not an integer"},
 	{"call kwargs non-string key", List{48, 1, obj(), "a.b", []any{}, map[any]any{true: 1}}, TypeCall, "Kwargs", "non-string key"},
@@ -242,8 +234,6 @@ var malformedLists = []struct {
 	{"call procedure is list", List{48, 1, obj(), []any{"a"}}, TypeCall, "Procedure", "not a string: list"},
 	{"cancel options missing", List{49, 1}, TypeCancel, "", "2 elements, want 3"},
 	{"result kwargs string", List{50, 1, obj(), []any{}, "kw"}, TypeResult, "Kwargs", "not a dict: string"},
-	{"register wildcard empty", List{64, 1, map[string]any{"match": "wildcard"}, ""}, TypeRegister, "Procedure", "empty"},
-	{"register prefix ends with two dots", List{64, 1, map[string]any{"match": "prefix"}, "a.."}, TypeRegister, "Procedure", "empty component"},
 	{"registered registration negative", List{65, 1, int64(-9)}, TypeRegistered, "Registration", "ID -9"},
 	{"unregister request bool", List{66, false, 1}, TypeUnregister, "Request", "bool false"},
 	{"unregistered too long", List{67, 0, obj(), obj()}, TypeUnregistered, "", "4 elements, want 2..3"},
@@ -251,6 +241,53 @@ var malformedLists = []struct {
 	{"interrupt options int", List{69, 1, 5}, TypeInterrupt, "Options", "not a dict: integer 5"},
 	{"yield args string", List{70, 1, obj(), "x"}, TypeYield, "Args", "not a list: string"},
 	{"yield uint64 overflow", List{70, uint64(math.MaxUint64), obj()}, TypeYield, "Request", "not an integer: integer 18446744073709551615"},
+}
+
+// requestURILists are messages whose only fault is the syntax of the topic
+// or procedure of PUBLISH, SUBSCRIBE, CALL or REGISTER (or the match option
+// it depends on). FromList accepts them, because that is the router's to
+// answer with ERROR wamp.error.invalid_uri, not a malformed message that
+// ends the session (spec basic "URIs"); Validate, which checks what is
+// sent, refuses them.
+var requestURILists = []struct {
+	name  string
+	l     List
+	typ   MessageType
+	field string
+	sub   string
+}{
+	{"publish topic with empty component", List{16, 1, obj(), "com..topic"}, TypePublish, "Topic", "empty component"},
+	{"publish topic trailing dot", List{16, 1, obj(), "com.topic."}, TypePublish, "Topic", "empty component"},
+	{"publish topic leading dot", List{16, 1, obj(), ".com.topic"}, TypePublish, "Topic", "empty component"},
+	{"subscribe match not string", List{32, 1, map[string]any{"match": 1}, "a.b"}, TypeSubscribe, "Options.match", "not a string"},
+	{"subscribe exact with empty component", List{32, 1, map[string]any{"match": "exact"}, "a..b"}, TypeSubscribe, "Topic", "(match exact)"},
+	{"subscribe prefix with empty component", List{32, 1, map[string]any{"match": "prefix"}, "a..b"}, TypeSubscribe, "Topic", "(match prefix)"},
+	{"subscribe wildcard with hash", List{32, 1, map[string]any{"match": "wildcard"}, "a.#.b"}, TypeSubscribe, "Topic", "reserved"},
+	{"call procedure a..b", List{48, 1, obj(), "a..b"}, TypeCall, "Procedure", `invalid URI "a..b": empty component`},
+	{"register wildcard empty", List{64, 1, map[string]any{"match": "wildcard"}, ""}, TypeRegister, "Procedure", "empty"},
+	{"register prefix ends with two dots", List{64, 1, map[string]any{"match": "prefix"}, "a.."}, TypeRegister, "Procedure", "empty component"},
+}
+
+func TestFromListLeavesRequestURIs(t *testing.T) {
+	for _, tt := range requestURILists {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := FromList(tt.l)
+			if err != nil {
+				t.Fatalf("FromList(%v) = %v, want the message", tt.l, err)
+			}
+			if err := ValidateReceived(m); err != nil {
+				t.Errorf("ValidateReceived(%#v) = %v, want nil", m, err)
+			}
+			err = Validate(m)
+			var me *MessageError
+			if !errors.As(err, &me) || !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Validate(%#v) = %v, want a *MessageError", m, err)
+			}
+			if me.Type != tt.typ || me.Field != tt.field || !strings.Contains(err.Error(), tt.sub) {
+				t.Errorf("Validate(%#v) = %v, want type %v, field %q, text containing %q", m, err, tt.typ, tt.field, tt.sub)
+			}
+		})
+	}
 }
 
 func TestFromListMalformed(t *testing.T) {
@@ -287,10 +324,10 @@ func TestFromListMalformed(t *testing.T) {
 }
 
 func TestMessageErrorText(t *testing.T) {
-	_, err := FromList(List{48, 1, obj(), "a..b"})
+	err := Validate(&Call{Request: 1, Procedure: "a..b"})
 	want := `protocol: CALL: Procedure: invalid URI "a..b": empty component`
 	if err == nil || err.Error() != want {
-		t.Errorf("FromList(CALL a..b) error = %v, want %s", err, want)
+		t.Errorf("Validate(CALL a..b) error = %v, want %s", err, want)
 	}
 	_, err = FromList(List{})
 	if err == nil || err.Error() != "protocol: empty list" {

@@ -1,6 +1,9 @@
 package protocol
 
-import "strconv"
+import (
+	"strconv"
+	"unicode/utf8"
+)
 
 // ToList converts a message into its wire list, ready for a serializer
 // (spec basic messages.md "Message Definitions").
@@ -131,7 +134,21 @@ func withPayload(args List, kwargs Dict, head ...any) List {
 // The error is a *[MessageError]. A nil message, a typed nil pointer and
 // message types not defined in this package are errors too.
 func Validate(m Message) error {
-	v := validator{}
+	return validate(m, validator{})
+}
+
+// ValidateReceived is [Validate] for a message that arrived from a peer, as
+// [FromList] and the decoders of the serialize package check it: the
+// topic of PUBLISH and SUBSCRIBE and the procedure of CALL and REGISTER
+// (with SUBSCRIBE's and REGISTER's Options["match"]) are not checked. A
+// bad URI there is not a malformed message but a request the router
+// refuses with ERROR wamp.error.invalid_uri (spec basic "URIs"); the
+// router checks them with [CheckURI] and [CheckPattern].
+func ValidateReceived(m Message) error {
+	return validate(m, validator{received: true})
+}
+
+func validate(m Message, v validator) error {
 	switch x := m.(type) {
 	case *Hello:
 		if x == nil {
@@ -181,7 +198,7 @@ func Validate(m Message) error {
 		}
 		v.t = TypePublish
 		v.id("Request", x.Request)
-		v.uri("Topic", x.Topic)
+		v.requestURI("Topic", x.Topic)
 	case *Published:
 		if x == nil {
 			return nilMessage(TypePublished)
@@ -195,7 +212,11 @@ func Validate(m Message) error {
 		}
 		v.t = TypeSubscribe
 		v.id("Request", x.Request)
-		v.pattern("Topic", x.Topic, x.Options)
+		if !v.received {
+			v.pattern("Topic", x.Topic, x.Options)
+		} else {
+			v.requestURI("Topic", x.Topic)
+		}
 	case *Subscribed:
 		if x == nil {
 			return nilMessage(TypeSubscribed)
@@ -231,7 +252,7 @@ func Validate(m Message) error {
 		}
 		v.t = TypeCall
 		v.id("Request", x.Request)
-		v.uri("Procedure", x.Procedure)
+		v.requestURI("Procedure", x.Procedure)
 	case *Cancel:
 		if x == nil {
 			return nilMessage(TypeCancel)
@@ -250,7 +271,11 @@ func Validate(m Message) error {
 		}
 		v.t = TypeRegister
 		v.id("Request", x.Request)
-		v.pattern("Procedure", x.Procedure, x.Options)
+		if !v.received {
+			v.pattern("Procedure", x.Procedure, x.Options)
+		} else {
+			v.requestURI("Procedure", x.Procedure)
+		}
 	case *Registered:
 		if x == nil {
 			return nilMessage(TypeRegistered)
@@ -309,6 +334,9 @@ func nilMessage(t MessageType) error { return malformed(t, "", "nil message") }
 type validator struct {
 	t   MessageType
 	err *MessageError
+	// received leaves the request URIs of PUBLISH, SUBSCRIBE, CALL and
+	// REGISTER unchecked (see ValidateReceived).
+	received bool
 }
 
 func (v *validator) fail(field, reason string) {
@@ -326,6 +354,17 @@ func (v *validator) id(field string, id ID) {
 func (v *validator) uri(field string, u URI) {
 	if r := checkURI(u, false, false, false); r != "" {
 		v.fail(field, (&URIError{URI: u, Reason: r}).short())
+	}
+}
+
+// requestURI checks the topic of PUBLISH or the procedure of CALL, unless
+// the message was received (see ValidateReceived).
+func (v *validator) requestURI(field string, u URI) {
+	switch {
+	case !v.received:
+		v.uri(field, u)
+	case !utf8.ValidString(string(u)):
+		v.fail(field, "invalid UTF-8")
 	}
 }
 

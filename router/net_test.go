@@ -81,7 +81,7 @@ func TestMalformedMessage(t *testing.T) {
 		{"unknown type", true, `[999, 1]`},
 		{"wrong arity", true, `[48, 1, {}]`},
 		{"bad request ID", true, `[48, 0, {}, "com.example.f"]`},
-		{"bad URI", true, `[48, 1, {}, "com..f"]`},
+		{"procedure not a string", true, `[48, 1, {}, 5]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -313,7 +313,10 @@ func (e *envelope) message() (protocol.Message, error) {
 	default:
 		return nil, fmt.Errorf("unknown message type %d", e.typ)
 	}
-	if err := protocol.Validate(m); err != nil {
+	// The checks of protocol.FromList: a bad topic or procedure URI is the
+	// router's to refuse with ERROR wamp.error.invalid_uri, not a
+	// malformed message.
+	if err := protocol.ValidateReceived(m); err != nil {
 		return nil, err
 	}
 	return m, nil

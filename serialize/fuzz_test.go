@@ -32,6 +32,14 @@ func fuzzDecode(t *testing.T, s serialize.Serializer, data []byte) {
 		}
 		return
 	}
+	if err := protocol.ValidateReceived(m); err != nil {
+		t.Fatalf("Decode(%q) = %#v, which protocol.ValidateReceived refuses: %v", data, m, err)
+	}
+	if protocol.Validate(m) != nil {
+		// A topic or procedure only the router refuses (ERROR
+		// wamp.error.invalid_uri); encoders rightly refuse to send it.
+		return
+	}
 	// What we accept, protocol.FromList accepts too.
 	l, err := protocol.ToList(m)
 	if err != nil {

@@ -84,14 +84,11 @@ func TestDecodeMalformed(t *testing.T) {
 		{serialize.JSON, "ID zero", []byte(`[48, 0, {}, "a.b"]`), "CALL: Request: ID 0 out of range"},
 		{serialize.JSON, "ID above 2^53", []byte(`[48, 9007199254740993, {}, "a.b"]`), "out of range"},
 		{serialize.JSON, "fractional ID", []byte(`[48, 1.5, {}, "a.b"]`), "CALL: Request: not a non-negative integer"},
-		{serialize.JSON, "invalid URI", []byte(`[48, 1, {}, "a..b"]`), `CALL: Procedure: invalid URI "a..b"`},
 		{serialize.JSON, "bool request type", []byte(`[8, true, 1, {}, "a.b"]`), "ERROR: RequestType: not a non-negative integer"},
 		{serialize.JSON, "bad request type", []byte(`[8, 70000, 1, {}, "a.b"]`), "ERROR: RequestType"},
 		{serialize.JSON, "revocation without details", []byte(`[35, 0]`), "UNSUBSCRIBED: Request: ID 0 out of range"},
 		{serialize.JSON, "unregistered without details", []byte(`[67, 0]`), "UNREGISTERED: Request: ID 0 out of range"},
 		{serialize.JSON, "ERROR for CANCEL", []byte(`[8, 49, 1, {}, "a.b"]`), "ERROR: RequestType: ERROR cannot answer message type 49"},
-		{serialize.JSON, "bad match option", []byte(`[32, 1, {"match": 1}, "a.b"]`), "SUBSCRIBE: Options.match"},
-		{serialize.JSON, "wildcard without match", []byte(`[64, 1, {}, "a..b"]`), "REGISTER: Procedure: invalid URI"},
 		{serialize.JSON, "NUL byte", []byte("[48, 1, {}, \"a.b\"]\x00"), "trailing data"},
 
 		{serialize.MessagePack, "empty", nil, "empty input"},
@@ -125,7 +122,6 @@ func TestDecodeMalformed(t *testing.T) {
 		{serialize.MessagePack, "ID zero", unhex("94 30 00 80 a3 612e62"), "CALL: Request: ID 0 out of range"},
 		{serialize.MessagePack, "fractional float ID", unhex("94 30 cb 3ff8000000000000 80 a3 612e62"), "CALL: Request: not a non-negative integer"},
 		{serialize.MessagePack, "nil options", unhex("94 30 01 c0 a3 612e62"), "CALL: Options: not a dict"},
-		{serialize.MessagePack, "invalid URI", unhex("94 30 01 80 a4 612e2e62"), `CALL: Procedure: invalid URI "a..b"`},
 
 		{serialize.CBOR, "empty", nil, "empty input"},
 		{serialize.CBOR, "not a list", unhex("a1 61 61 01"), "message is not a list"},
@@ -162,7 +158,6 @@ func TestDecodeMalformed(t *testing.T) {
 		{serialize.CBOR, "ID zero", unhex("84 18 30 00 a0 63 612e62"), "CALL: Request: ID 0 out of range"},
 		{serialize.CBOR, "negative ID", unhex("84 18 30 20 a0 63 612e62"), "CALL: Request: not a non-negative integer"},
 		{serialize.CBOR, "null options", unhex("84 18 30 01 f6 63 612e62"), "CALL: Options: not a dict"},
-		{serialize.CBOR, "invalid URI", unhex("84 18 30 01 a0 64 612e2e62"), `CALL: Procedure: invalid URI "a..b"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.s.String()+"/"+tt.name, func(t *testing.T) {
@@ -205,5 +200,38 @@ func TestDecodeTruncations(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDecodeLeavesRequestURIs checks that a topic or procedure with bad URI
+// syntax decodes: the router answers it with ERROR wamp.error.invalid_uri
+// (spec basic "URIs") instead of ending the session for a malformed
+// message. protocol.Validate, which guards what is sent, still refuses it.
+func TestDecodeLeavesRequestURIs(t *testing.T) {
+	tests := []struct {
+		s    serialize.Serializer
+		name string
+		in   []byte
+		want string
+	}{
+		{serialize.JSON, "invalid URI", []byte(`[48, 1, {}, "a..b"]`), `CALL: Procedure: invalid URI "a..b"`},
+		{serialize.JSON, "bad match option", []byte(`[32, 1, {"match": 1}, "a.b"]`), "SUBSCRIBE: Options.match"},
+		{serialize.JSON, "wildcard without match", []byte(`[64, 1, {}, "a..b"]`), "REGISTER: Procedure: invalid URI"},
+		{serialize.MessagePack, "invalid URI", unhex("94 30 01 80 a4 612e2e62"), `CALL: Procedure: invalid URI "a..b"`},
+		{serialize.CBOR, "invalid URI", unhex("84 18 30 01 a0 64 612e2e62"), `CALL: Procedure: invalid URI "a..b"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.s.String()+"/"+tt.name, func(t *testing.T) {
+			m, err := tt.s.Codec().Decode(tt.in)
+			if err != nil {
+				t.Fatalf("Decode(%q) = %v, want the message", tt.in, err)
+			}
+			if err := protocol.Validate(m); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("protocol.Validate(%#v) = %v, want an error containing %q", m, err, tt.want)
+			}
+			if _, err := tt.s.Codec().Encode(nil, m); err == nil {
+				t.Errorf("Encode(%#v) succeeded, want the URI refused", m)
+			}
+		})
 	}
 }
