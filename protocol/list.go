@@ -73,10 +73,11 @@ func FromValue(v any) (Message, error) {
 //     [ToInt64]); IDs are in [1, MaxID], except the Request 0 of the
 //     revocation forms [UNSUBSCRIBED, 0, Details] and
 //     [UNREGISTERED, 0, Details];
-//   - URIs follow the loose rules of [CheckURI]; SUBSCRIBE.Topic and
-//     REGISTER.Procedure follow [CheckPattern] for the Options.match
-//     policy (an unknown policy is checked with the wildcard rules and left
-//     to the router to refuse);
+//   - URIs follow the loose rules of [CheckURI], except the topic of
+//     PUBLISH and SUBSCRIBE and the procedure of CALL and REGISTER: those
+//     must be valid UTF-8 strings, and their syntax is left to the router,
+//     which refuses a bad one with ERROR wamp.error.invalid_uri (see
+//     [ValidateReceived]);
 //   - Details, Options, Extra and ArgumentsKw are dicts, Arguments is a list;
 //     ERROR's REQUEST.Type is one of [ErrorRequestTypeValid].
 //
@@ -87,7 +88,7 @@ func FromValue(v any) (Message, error) {
 // so FromList takes ownership of l: the message shares l's payload (no copy).
 //
 // Every error is a *[MessageError] that names the message type and field,
-// for example `protocol: CALL: Procedure: invalid URI "a..b": empty
+// for example `protocol: HELLO: Realm: invalid URI "a..b": empty
 // component`; errors.Is(err, [ErrMalformed]) holds. FromList never panics.
 func FromList(l List) (Message, error) {
 	if len(l) == 0 {

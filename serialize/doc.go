@@ -23,7 +23,8 @@
 // message with protocol.Validate, so nothing invalid is ever sent.
 //
 // Decode checks the list's length and element types and then runs
-// protocol.Validate, which together are the checks of protocol.FromList.
+// protocol.ValidateReceived, which together are the checks of
+// protocol.FromList (a bad topic or procedure URI is left to the router).
 // Decoded values use a small set of types: nil, bool, int64 (uint64 for
 // integers above math.MaxInt64), float64, string, []byte, []any and
 // map[string]any. Top-level Details, Options, Extra and Kwargs are
