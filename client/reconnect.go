@@ -1,0 +1,527 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/transport"
+)
+
+// Defaults used when the corresponding ReconnectConfig field is zero.
+const (
+	// DefaultReconnectMinDelay is the default of ReconnectConfig.MinDelay.
+	DefaultReconnectMinDelay = 100 * time.Millisecond
+	// DefaultReconnectMaxDelay is the default of ReconnectConfig.MaxDelay.
+	DefaultReconnectMaxDelay = 5 * time.Second
+)
+
+// State is the connection state of a [Reconnecting] client, reported to
+// ReconnectConfig.OnState.
+type State int
+
+// The states of a [Reconnecting] client.
+const (
+	// StateConnected: a session is joined and the registrations and
+	// subscriptions made through the Reconnecting client were restored.
+	StateConnected State = iota + 1
+	// StateDisconnected: the session ended; the error is its reason
+	// (see [Client.Err]).
+	StateDisconnected
+	// StateReconnecting: an attempt to dial and join is about to start,
+	// after the backoff delay; the error is why the previous attempt
+	// failed, or nil for the first attempt.
+	StateReconnecting
+	// StateClosed: the client stopped for good; the error is nil after
+	// [Reconnecting.Close], else why it gave up.
+	StateClosed
+)
+
+// String returns "connected", "disconnected", "reconnecting" or "closed".
+func (s State) String() string {
+	switch s {
+	case StateConnected:
+		return "connected"
+	case StateDisconnected:
+		return "disconnected"
+	case StateReconnecting:
+		return "reconnecting"
+	case StateClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// ReconnectConfig configures automatic reconnection for
+// [DialReconnecting]. The zero value is valid: reconnect forever, with
+// delays from 100ms up to 5s.
+type ReconnectConfig struct {
+	// MinDelay is the shortest delay before an attempt. Zero means
+	// DefaultReconnectMinDelay.
+	MinDelay time.Duration
+	// MaxDelay caps the delay before an attempt. Zero means
+	// DefaultReconnectMaxDelay; a value below MinDelay means MinDelay.
+	//
+	// Before attempt n (from 0) the client waits a random duration,
+	// uniformly chosen between MinDelay and min(MaxDelay, MinDelay*2^n):
+	// exponential backoff with full jitter above the floor, so that many
+	// clients of a restarted router do not come back in step.
+	MaxDelay time.Duration
+	// MaxAttempts is how many failed attempts in a row end reconnecting
+	// (the client then reports StateClosed with the last error). Zero or
+	// negative means no limit.
+	MaxAttempts int
+	// OnState, if not nil, is called on every state change, with the error
+	// that caused it (see [State]). Calls are made one at a time, from
+	// DialReconnecting for the first StateConnected and from the client's
+	// reconnect goroutine afterwards; OnState must not block for long and
+	// must not call [Reconnecting.Close] except from a new goroutine.
+	OnState func(State, error)
+	// Connect, if not nil, opens the transport of each session instead of
+	// dialing the URL (which is then unused), for example
+	// router.Connect for an in-process router. Its peer is passed to [Join].
+	Connect func(ctx context.Context) (transport.Peer, error)
+}
+
+// Reconnecting is a client that joins a new session whenever its session
+// ends for a reason other than [Reconnecting.Close] or a final refusal,
+// and restores on the new session every registration and subscription
+// made through it. Create one with [DialReconnecting]; it must be closed
+// with [Reconnecting.Close]. All methods may be called concurrently.
+//
+// While no session is joined, Call, Do, Publish, DoPublish, Register and
+// Subscribe fail at once with an error wrapping [ErrClosed]; they do not
+// wait for the next session.
+type Reconnecting struct {
+	url string
+	cfg Config
+	rc  ReconnectConfig
+
+	ctx    context.Context // ended by Close; bounds dialing and restoring
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the reconnect goroutine exits
+	wg     sync.WaitGroup
+
+	// opMu serializes Register, Subscribe, Unregister, Unsubscribe and the
+	// restoring of a new session, so that every entry reaches every session.
+	// Lock order: opMu before mu.
+	opMu sync.Mutex
+	regs []*reconnectReg // guarded by opMu
+	subs []*reconnectSub // guarded by opMu
+
+	mu     sync.Mutex
+	cur    *Client // guarded by mu; nil while disconnected
+	err    error   // guarded by mu; why reconnecting stopped
+	closed bool    // guarded by mu; Close has begun
+}
+
+type reconnectReg struct {
+	procedure protocol.URI
+	handler   InvocationHandler
+	opts      *RegisterOptions
+	reg       *Registration // on the current session; guarded by Reconnecting.opMu
+}
+
+type reconnectSub struct {
+	topic   protocol.URI
+	handler EventHandler
+	opts    *SubscribeOptions
+	sub     *Subscription // on the current session; guarded by Reconnecting.opMu
+}
+
+// errDisconnected is wrapped with ErrClosed by requests made while no
+// session is joined.
+var errDisconnected = fmt.Errorf("%w: reconnecting", ErrClosed)
+
+// DialReconnecting dials url and joins cfg.Realm as [Dial] does (or uses
+// rc.Connect), then keeps a session joined: when the session ends because
+// the transport broke or the router sent GOODBYE (for example
+// wamp.close.system_shutdown) or ABORT, it waits a backoff delay (see
+// ReconnectConfig.MaxDelay), dials and joins again, and re-registers and
+// re-subscribes everything registered and subscribed through it, then
+// reports StateConnected.
+//
+// Reconnecting stops, reporting StateClosed with the reason, when a join is
+// refused for good (ABORT wamp.error.no_such_realm, authentication and
+// authorization refusals, a bad URL or configuration) or after
+// rc.MaxAttempts failed attempts in a row; [Reconnecting.Done] is then
+// closed and [Reconnecting.Err] tells why.
+//
+// ctx bounds the first dial and join only. If they fail, DialReconnecting
+// returns the error and does not retry.
+func DialReconnecting(ctx context.Context, url string, cfg Config, rc ReconnectConfig) (*Reconnecting, error) {
+	if rc.MinDelay <= 0 {
+		rc.MinDelay = DefaultReconnectMinDelay
+	}
+	if rc.MaxDelay == 0 {
+		rc.MaxDelay = DefaultReconnectMaxDelay
+	}
+	if rc.MaxDelay < rc.MinDelay {
+		rc.MaxDelay = rc.MinDelay
+	}
+	r := &Reconnecting{url: url, cfg: cfg, rc: rc, done: make(chan struct{})}
+	c, err := r.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.cur = c
+	r.report(StateConnected, nil)
+	r.wg.Go(func() { r.run(c) })
+	return r, nil
+}
+
+func (r *Reconnecting) dial(ctx context.Context) (*Client, error) {
+	if r.rc.Connect == nil {
+		return Dial(ctx, r.url, r.cfg)
+	}
+	if r.cfg.Realm == "" {
+		return nil, ErrNoRealm
+	}
+	p, err := r.rc.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Join(ctx, p, r.cfg)
+}
+
+func (r *Reconnecting) report(s State, err error) {
+	if r.rc.OnState != nil {
+		r.rc.OnState(s, err)
+	}
+}
+
+// run watches the session c and replaces it when it ends, until Close or
+// a final error.
+func (r *Reconnecting) run(c *Client) {
+	defer close(r.done)
+	var final error
+	for {
+		select {
+		case <-c.Done():
+		case <-r.ctx.Done():
+			r.stop(nil)
+			return
+		}
+		r.mu.Lock()
+		r.cur = nil
+		r.mu.Unlock()
+		reason := c.Err()
+		c.Close() // waits for its goroutines
+		if r.ctx.Err() != nil {
+			r.stop(nil)
+			return
+		}
+		r.report(StateDisconnected, reason)
+		if c, final = r.reconnect(); c == nil {
+			r.stop(final)
+			return
+		}
+	}
+}
+
+// reconnect dials and joins until it has a restored session, Close is
+// called (nil, nil) or it gives up (nil, the reason).
+func (r *Reconnecting) reconnect() (*Client, error) {
+	var last error
+	for attempt := 0; r.rc.MaxAttempts <= 0 || attempt < r.rc.MaxAttempts; attempt++ {
+		r.report(StateReconnecting, last)
+		t := time.NewTimer(backoff(r.rc.MinDelay, r.rc.MaxDelay, attempt))
+		select {
+		case <-t.C:
+		case <-r.ctx.Done():
+			t.Stop()
+			return nil, nil
+		}
+		c, err := r.dial(r.ctx)
+		if err != nil {
+			if r.ctx.Err() != nil {
+				return nil, nil
+			}
+			if isFinal(err) {
+				return nil, err
+			}
+			last = err
+			continue
+		}
+		rerr := r.restore(c)
+		r.mu.Lock()
+		closed := r.closed
+		if !closed {
+			r.cur = c
+		}
+		r.mu.Unlock()
+		r.opMu.Unlock() // taken by restore
+		if closed {
+			c.Close()
+			return nil, nil
+		}
+		r.report(StateConnected, rerr)
+		return c, nil
+	}
+	return nil, fmt.Errorf("client: gave up reconnecting after %d attempts: %w", r.rc.MaxAttempts, last)
+}
+
+// restore registers and subscribes every entry on c. It returns with
+// r.opMu held, so that no entry is added before c is published. Errors
+// other than the session ending are joined and returned (reported with
+// StateConnected); a session that ended is noticed by run.
+func (r *Reconnecting) restore(c *Client) error {
+	r.opMu.Lock()
+	var errs []error
+	for _, e := range r.regs {
+		reg, err := c.Register(r.ctx, e.procedure, e.handler, e.opts)
+		e.reg = reg
+		if err != nil && !errors.Is(err, ErrClosed) {
+			errs = append(errs, fmt.Errorf("client: restore registration %s: %w", e.procedure, err))
+		}
+	}
+	for _, e := range r.subs {
+		sub, err := c.Subscribe(r.ctx, e.topic, e.handler, e.opts)
+		e.sub = sub
+		if err != nil && !errors.Is(err, ErrClosed) {
+			errs = append(errs, fmt.Errorf("client: restore subscription %s: %w", e.topic, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stop records why reconnecting ended and reports StateClosed.
+func (r *Reconnecting) stop(err error) {
+	r.mu.Lock()
+	r.err = err
+	if err == nil {
+		r.err = ErrClosed
+	}
+	r.mu.Unlock()
+	r.report(StateClosed, err)
+}
+
+// isFinal reports whether a failed join should not be retried.
+func isFinal(err error) bool {
+	var ab *AbortError
+	if errors.As(err, &ab) {
+		switch ab.Reason {
+		case protocol.ErrNoSuchRealm, protocol.ErrNoSuchRole, protocol.ErrNoSuchPrincipal,
+			protocol.ErrAuthenticationDenied, protocol.ErrAuthenticationFailed,
+			protocol.ErrNotAuthorized:
+			return true
+		}
+		return false
+	}
+	return errors.Is(err, ErrBadURL) || errors.Is(err, ErrNoRealm) ||
+		errors.Is(err, ErrNoAuthenticator) || errors.Is(err, protocol.ErrMalformed)
+}
+
+// backoff returns the delay before attempt n: uniform in
+// [min, min(max, min*2^n)].
+func backoff(minDelay, maxDelay time.Duration, n int) time.Duration {
+	ceil := maxDelay
+	if n < 62 && minDelay<<n > 0 && minDelay<<n < maxDelay {
+		ceil = minDelay << n
+	}
+	if ceil <= minDelay {
+		return minDelay
+	}
+	return minDelay + rand.N(ceil-minDelay+1)
+}
+
+// Client returns the current session, or nil while none is joined. Use it
+// for methods that Reconnecting does not offer; registrations and
+// subscriptions made on it directly are not restored.
+func (r *Reconnecting) Client() *Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cur
+}
+
+func (r *Reconnecting) client() (*Client, error) {
+	if c := r.Client(); c != nil {
+		return c, nil
+	}
+	return nil, errDisconnected
+}
+
+// Call is [Client.Call] on the current session.
+func (r *Reconnecting) Call(ctx context.Context, procedure protocol.URI, args ...any) (*Result, error) {
+	c, err := r.client()
+	if err != nil {
+		return nil, err
+	}
+	return c.Call(ctx, procedure, args...)
+}
+
+// Do is [Client.Do] on the current session.
+func (r *Reconnecting) Do(ctx context.Context, req *CallRequest) (*Result, error) {
+	c, err := r.client()
+	if err != nil {
+		return nil, err
+	}
+	return c.Do(ctx, req)
+}
+
+// Publish is [Client.Publish] on the current session.
+func (r *Reconnecting) Publish(ctx context.Context, topic protocol.URI, args ...any) error {
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	return c.Publish(ctx, topic, args...)
+}
+
+// DoPublish is [Client.DoPublish] on the current session.
+func (r *Reconnecting) DoPublish(ctx context.Context, req *PublishRequest) (protocol.ID, error) {
+	c, err := r.client()
+	if err != nil {
+		return 0, err
+	}
+	return c.DoPublish(ctx, req)
+}
+
+// Register registers handler for procedure on the current session (see
+// [Client.Register]) and again on every later session. opts must not be
+// modified afterwards. It fails, and nothing is restored, if the current
+// session refuses the registration.
+func (r *Reconnecting) Register(ctx context.Context, procedure protocol.URI, handler InvocationHandler, opts *RegisterOptions) error {
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	reg, err := c.Register(ctx, procedure, handler, opts)
+	if err != nil {
+		return err
+	}
+	r.regs = append(r.regs, &reconnectReg{procedure: procedure, handler: handler, opts: opts, reg: reg})
+	return nil
+}
+
+// Unregister removes the registrations of procedure made through r: they
+// are no longer restored, and are unregistered from the current session,
+// if any. It returns [ErrNotActive] if there were none.
+func (r *Reconnecting) Unregister(ctx context.Context, procedure protocol.URI) error {
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	var errs []error
+	found := false
+	c := r.Client()
+	kept := r.regs[:0]
+	for _, e := range r.regs {
+		if e.procedure != procedure {
+			kept = append(kept, e)
+			continue
+		}
+		found = true
+		if c != nil && e.reg != nil {
+			if err := c.Unregister(ctx, e.reg); err != nil && !errors.Is(err, ErrNotActive) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	clear(r.regs[len(kept):])
+	r.regs = kept
+	if !found {
+		return ErrNotActive
+	}
+	return errors.Join(errs...)
+}
+
+// Subscribe subscribes handler to topic on the current session (see
+// [Client.Subscribe]) and again on every later session. opts must not be
+// modified afterwards. It fails, and nothing is restored, if the current
+// session refuses the subscription. Events published while no session is
+// joined are lost.
+func (r *Reconnecting) Subscribe(ctx context.Context, topic protocol.URI, handler EventHandler, opts *SubscribeOptions) error {
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	sub, err := c.Subscribe(ctx, topic, handler, opts)
+	if err != nil {
+		return err
+	}
+	r.subs = append(r.subs, &reconnectSub{topic: topic, handler: handler, opts: opts, sub: sub})
+	return nil
+}
+
+// Unsubscribe removes every subscription to topic made through r: they are
+// no longer restored, and are unsubscribed from the current session, if
+// any. It returns [ErrNotActive] if there were none.
+func (r *Reconnecting) Unsubscribe(ctx context.Context, topic protocol.URI) error {
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	var errs []error
+	found := false
+	c := r.Client()
+	kept := r.subs[:0]
+	for _, e := range r.subs {
+		if e.topic != topic {
+			kept = append(kept, e)
+			continue
+		}
+		found = true
+		if c != nil && e.sub != nil {
+			if err := c.Unsubscribe(ctx, e.sub); err != nil && !errors.Is(err, ErrNotActive) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	clear(r.subs[len(kept):])
+	r.subs = kept
+	if !found {
+		return ErrNotActive
+	}
+	return errors.Join(errs...)
+}
+
+// Done is closed when the client has stopped for good: after Close, a
+// final refusal or MaxAttempts failed attempts.
+func (r *Reconnecting) Done() <-chan struct{} { return r.done }
+
+// Err returns nil while the client is running, then why it stopped:
+// [ErrClosed] after Close, else the final error (also reported with
+// StateClosed).
+func (r *Reconnecting) Err() error {
+	select {
+	case <-r.done:
+	default:
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// Close stops reconnecting and closes the current session gracefully (see
+// [Client.Close]). It returns after every goroutine the client started has
+// exited, so it must not be called from a handler or from OnState except on
+// a new goroutine. It returns nil, or [ErrClosed] if the client had already
+// stopped; it is safe to call more than once.
+func (r *Reconnecting) Close() error {
+	r.mu.Lock()
+	already := r.closed
+	r.closed = true
+	c := r.cur
+	r.mu.Unlock()
+	select {
+	case <-r.done:
+		already = true
+	default:
+	}
+	r.cancel()
+	if c != nil {
+		c.Close()
+	}
+	r.wg.Wait()
+	if already {
+		return ErrClosed
+	}
+	return nil
+}
