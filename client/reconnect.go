@@ -60,16 +60,19 @@ func (s State) String() string {
 // [DialReconnecting]. The zero value is valid: reconnect forever, with
 // delays from 100ms up to 5s.
 type ReconnectConfig struct {
-	// MinDelay is the shortest delay before an attempt. Zero means
-	// DefaultReconnectMinDelay.
+	// MinDelay is the shortest delay before an attempt. Zero or negative
+	// means DefaultReconnectMinDelay.
 	MinDelay time.Duration
 	// MaxDelay caps the delay before an attempt. Zero means
 	// DefaultReconnectMaxDelay; a value below MinDelay means MinDelay.
 	//
-	// Before attempt n (from 0) the client waits a random duration,
-	// uniformly chosen between MinDelay and min(MaxDelay, MinDelay*2^n):
-	// exponential backoff with full jitter above the floor, so that many
-	// clients of a restarted router do not come back in step.
+	// Before attempt n (from 0) the client waits [ReconnectConfig.Delay](n),
+	// a random duration uniformly chosen between MinDelay and
+	// min(MaxDelay, MinDelay*2^n): exponential backoff with full jitter
+	// above the floor, so that many clients of a restarted router do not
+	// come back in step. Dialing and joining are bounded by
+	// Config.ResponseTimeout, and so is each request that restores a
+	// registration or subscription.
 	MaxDelay time.Duration
 	// MaxAttempts is how many failed attempts in a row end reconnecting
 	// (the client then reports StateClosed with the last error). Zero or
@@ -154,15 +157,7 @@ var errDisconnected = fmt.Errorf("%w: reconnecting", ErrClosed)
 // ctx bounds the first dial and join only. If they fail, DialReconnecting
 // returns the error and does not retry.
 func DialReconnecting(ctx context.Context, url string, cfg Config, rc ReconnectConfig) (*Reconnecting, error) {
-	if rc.MinDelay <= 0 {
-		rc.MinDelay = DefaultReconnectMinDelay
-	}
-	if rc.MaxDelay == 0 {
-		rc.MaxDelay = DefaultReconnectMaxDelay
-	}
-	if rc.MaxDelay < rc.MinDelay {
-		rc.MaxDelay = rc.MinDelay
-	}
+	rc = rc.withDefaults()
 	r := &Reconnecting{url: url, cfg: cfg, rc: rc, done: make(chan struct{})}
 	c, err := r.dial(ctx)
 	if err != nil {
@@ -230,14 +225,17 @@ func (r *Reconnecting) reconnect() (*Client, error) {
 	var last error
 	for attempt := 0; r.rc.MaxAttempts <= 0 || attempt < r.rc.MaxAttempts; attempt++ {
 		r.report(StateReconnecting, last)
-		t := time.NewTimer(backoff(r.rc.MinDelay, r.rc.MaxDelay, attempt))
+		t := time.NewTimer(r.rc.Delay(attempt))
 		select {
 		case <-t.C:
 		case <-r.ctx.Done():
 			t.Stop()
 			return nil, nil
 		}
-		c, err := r.dial(r.ctx)
+		// Bound the attempt: dialing has no timeout of its own.
+		actx, cancel := context.WithTimeout(r.ctx, r.cfg.withDefaults().ResponseTimeout)
+		c, err := r.dial(actx)
+		cancel()
 		if err != nil {
 			if r.ctx.Err() != nil {
 				return nil, nil
@@ -317,17 +315,37 @@ func isFinal(err error) bool {
 		errors.Is(err, ErrNoAuthenticator) || errors.Is(err, protocol.ErrMalformed)
 }
 
-// backoff returns the delay before attempt n: uniform in
-// [min, min(max, min*2^n)].
-func backoff(minDelay, maxDelay time.Duration, n int) time.Duration {
-	ceil := maxDelay
-	if n < 62 && minDelay<<n > 0 && minDelay<<n < maxDelay {
-		ceil = minDelay << n
+// Delay returns the delay before reconnect attempt n (counting from 0):
+// a random duration, uniformly chosen between MinDelay and
+// min(MaxDelay, MinDelay*2^n), with the defaults applied to zero fields.
+func (rc ReconnectConfig) Delay(n int) time.Duration {
+	rc = rc.withDefaults()
+	ceil := rc.MinDelay
+	for i := 0; i < n && ceil < rc.MaxDelay; i++ {
+		if ceil > rc.MaxDelay/2 {
+			ceil = rc.MaxDelay
+			break
+		}
+		ceil *= 2
 	}
-	if ceil <= minDelay {
-		return minDelay
+	ceil = min(ceil, rc.MaxDelay)
+	if ceil <= rc.MinDelay {
+		return rc.MinDelay
 	}
-	return minDelay + rand.N(ceil-minDelay+1)
+	return rc.MinDelay + rand.N(ceil-rc.MinDelay+1)
+}
+
+func (rc ReconnectConfig) withDefaults() ReconnectConfig {
+	if rc.MinDelay <= 0 {
+		rc.MinDelay = DefaultReconnectMinDelay
+	}
+	if rc.MaxDelay == 0 {
+		rc.MaxDelay = DefaultReconnectMaxDelay
+	}
+	if rc.MaxDelay < rc.MinDelay {
+		rc.MaxDelay = rc.MinDelay
+	}
+	return rc
 }
 
 // Client returns the current session, or nil while none is joined. Use it
@@ -418,7 +436,7 @@ func (r *Reconnecting) Unregister(ctx context.Context, procedure protocol.URI) e
 		}
 		found = true
 		if c != nil && e.reg != nil {
-			if err := c.Unregister(ctx, e.reg); err != nil && !errors.Is(err, ErrNotActive) {
+			if err := c.Unregister(ctx, e.reg); err != nil && !errors.Is(err, ErrNotActive) && !errors.Is(err, ErrClosed) {
 				errs = append(errs, err)
 			}
 		}
@@ -468,7 +486,7 @@ func (r *Reconnecting) Unsubscribe(ctx context.Context, topic protocol.URI) erro
 		}
 		found = true
 		if c != nil && e.sub != nil {
-			if err := c.Unsubscribe(ctx, e.sub); err != nil && !errors.Is(err, ErrNotActive) {
+			if err := c.Unsubscribe(ctx, e.sub); err != nil && !errors.Is(err, ErrNotActive) && !errors.Is(err, ErrClosed) {
 				errs = append(errs, err)
 			}
 		}

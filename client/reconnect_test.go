@@ -250,6 +250,38 @@ func TestReconnectStops(t *testing.T) {
 	}
 }
 
+func TestReconnectDelay(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name     string
+		rc       client.ReconnectConfig
+		n        int
+		min, max time.Duration
+	}{
+		{"defaults first", client.ReconnectConfig{}, 0, 100 * ms, 100 * ms},
+		{"defaults third", client.ReconnectConfig{}, 2, 100 * ms, 400 * ms},
+		{"defaults capped", client.ReconnectConfig{}, 10, 100 * ms, 5 * time.Second},
+		{"no overflow", client.ReconnectConfig{}, 1000, 100 * ms, 5 * time.Second},
+		{"max below min", client.ReconnectConfig{MinDelay: 50 * ms, MaxDelay: ms}, 5, 50 * ms, 50 * ms},
+		{"custom", client.ReconnectConfig{MinDelay: ms, MaxDelay: 10 * ms}, 3, ms, 8 * ms},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seen := map[time.Duration]bool{}
+			for range 200 {
+				d := tt.rc.Delay(tt.n)
+				if d < tt.min || d > tt.max {
+					t.Fatalf("Delay(%d) = %v, want in [%v, %v]", tt.n, d, tt.min, tt.max)
+				}
+				seen[d] = true
+			}
+			if tt.min != tt.max && len(seen) < 2 {
+				t.Errorf("Delay(%d) always %v, want jitter", tt.n, seen)
+			}
+		})
+	}
+}
+
 func TestStateString(t *testing.T) {
 	tests := []struct {
 		s    client.State
