@@ -170,4 +170,31 @@
 // "Protocol Errors"), or the transport's error. The sentinel errors of the
 // package ([ErrClosed], [ErrNoRealm], [ErrResponseTimeout], [ErrNotActive],
 // ...) all have the prefix "client: ".
+//
+// # Reconnect
+//
+// A Client is one session: once it ends, it stays ended. [DialReconnecting]
+// returns a [Reconnecting] client that joins a new session whenever the
+// transport breaks or the router ends the session (GOODBYE
+// wamp.close.system_shutdown on a router restart, ABORT), after an
+// exponential backoff with jitter ([ReconnectConfig.Delay]), and then
+// registers and subscribes again everything registered and subscribed
+// through it:
+//
+//	rc, err := client.DialReconnecting(ctx, url, client.Config{Realm: "realm1"},
+//		client.ReconnectConfig{OnState: func(s client.State, err error) {
+//			log.Printf("wamp: %v (%v)", s, err)
+//		}})
+//	if err != nil { ... }
+//	defer rc.Close()
+//	err = rc.Register(ctx, "com.example.add", add, nil)
+//
+// ReconnectConfig.OnState hears StateConnected, StateDisconnected,
+// StateReconnecting and StateClosed. While no session is joined, requests
+// fail at once with an error wrapping [ErrClosed]; they are not queued, and
+// events published meanwhile are lost. Reconnecting stops for good, with
+// StateClosed and the reason, after [Reconnecting.Close], when the router
+// refuses the join finally (ABORT wamp.error.no_such_realm, an
+// authentication or authorization refusal) or after
+// ReconnectConfig.MaxAttempts failed attempts in a row.
 package client
