@@ -13,12 +13,12 @@ import (
 // broker routes PubSub messages of one realm (spec basic "Publish and
 // Subscribe", advanced "Pattern-based Subscription").
 //
-// Publishing reads the index without locks for exact topics: exact holds
-// URI -> *subscription, and each subscription's subscriber set is an
-// immutable snapshot behind an atomic pointer, replaced (copy on write)
-// under mu by subscribe and unsubscribe. Pattern subscriptions live in two
-// tries guarded by pmu; a publish takes pmu only while at least one pattern
-// subscription exists, so exact publishing does not pay for patterns.
+// Publishing reads the index (a uriIndex) without locks for exact topics,
+// and each subscription's subscriber set is an immutable snapshot behind an
+// atomic pointer, replaced (copy on write) under mu by subscribe and
+// unsubscribe. A publish takes the index's pmu only while at least one
+// pattern subscription exists, so exact publishing does not pay for
+// patterns.
 type broker struct {
 	r *Router
 
@@ -26,12 +26,7 @@ type broker struct {
 	mu    sync.Mutex
 	byKey map[subKey]*subscription // guarded by mu: every subscription
 
-	exact sync.Map // protocol.URI -> *subscription with match exact
-
-	patterns atomic.Int64 // number of pattern subscriptions
-	pmu      sync.RWMutex // guards prefix and wildcard; written under mu
-	prefix   prefixNode[subscription]
-	wildcard wildNode[subscription]
+	uriIndex[subscription] // written under mu
 }
 
 type subKey struct {
@@ -171,39 +166,13 @@ func (b *broker) removeSubscriberLocked(sub *subscription, s *session) {
 
 // addIndexLocked makes sub findable by publish. b.mu must be held.
 func (b *broker) addIndexLocked(sub *subscription) {
-	switch sub.match {
-	case protocol.MatchExact:
-		b.exact.Store(sub.topic, sub)
-	case protocol.MatchPrefix:
-		b.pmu.Lock()
-		b.prefix.insert(string(sub.topic), sub)
-		b.pmu.Unlock()
-		b.patterns.Add(1)
-	case protocol.MatchWildcard:
-		b.pmu.Lock()
-		b.wildcard.insert(string(sub.topic), sub)
-		b.pmu.Unlock()
-		b.patterns.Add(1)
-	}
+	b.add(sub.topic, sub.match, sub)
 }
 
 // removeLocked drops sub from the index. b.mu must be held.
 func (b *broker) removeLocked(sub *subscription) {
 	delete(b.byKey, subKey{sub.topic, sub.match})
-	switch sub.match {
-	case protocol.MatchExact:
-		b.exact.CompareAndDelete(sub.topic, sub)
-	case protocol.MatchPrefix:
-		b.pmu.Lock()
-		b.prefix.remove(string(sub.topic), sub)
-		b.pmu.Unlock()
-		b.patterns.Add(-1)
-	case protocol.MatchWildcard:
-		b.pmu.Lock()
-		b.wildcard.remove(string(sub.topic), sub)
-		b.pmu.Unlock()
-		b.patterns.Add(-1)
-	}
+	b.remove(sub.topic, sub.match, sub)
 }
 
 // publication is what one PUBLISH needs while it is routed.

@@ -28,12 +28,8 @@ type dealer struct {
 
 	mu    sync.Mutex               // serializes register and unregister
 	byKey map[regKey]*registration // guarded by mu: every registration
-	procs sync.Map                 // protocol.URI -> *registration with match exact; written under mu
 
-	patterns atomic.Int64 // number of pattern registrations
-	pmu      sync.RWMutex // guards prefix and wildcard; written under mu
-	prefix   prefixNode[registration]
-	wildcard wildNode[registration]
+	uriIndex[registration] // written under mu
 }
 
 type regKey struct {
@@ -276,7 +272,7 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 	// A registered procedure passed the URI check at REGISTER, so the
 	// check is only needed on a miss.
 	var reg *registration
-	if v, ok := d.procs.Load(m.Procedure); ok {
+	if v, ok := d.exact.Load(m.Procedure); ok {
 		reg = v.(*registration)
 	} else {
 		if err := protocol.CheckURI(m.Procedure, d.r.cfg.StrictURIs); err != nil {
@@ -415,20 +411,7 @@ func (d *dealer) matchPattern(procedure protocol.URI) *registration {
 // addLocked makes reg callable. d.mu must be held.
 func (d *dealer) addLocked(reg *registration) {
 	d.byKey[regKey{reg.procedure, reg.match}] = reg
-	switch reg.match {
-	case protocol.MatchExact:
-		d.procs.Store(reg.procedure, reg)
-	case protocol.MatchPrefix:
-		d.pmu.Lock()
-		d.prefix.insert(string(reg.procedure), reg)
-		d.pmu.Unlock()
-		d.patterns.Add(1)
-	case protocol.MatchWildcard:
-		d.pmu.Lock()
-		d.wildcard.insert(string(reg.procedure), reg)
-		d.pmu.Unlock()
-		d.patterns.Add(1)
-	}
+	d.add(reg.procedure, reg.match, reg)
 }
 
 // removeLocked makes reg uncallable. d.mu must be held.
@@ -438,20 +421,7 @@ func (d *dealer) removeLocked(reg *registration) {
 		return
 	}
 	delete(d.byKey, key)
-	switch reg.match {
-	case protocol.MatchExact:
-		d.procs.CompareAndDelete(reg.procedure, reg)
-	case protocol.MatchPrefix:
-		d.pmu.Lock()
-		d.prefix.remove(string(reg.procedure), reg)
-		d.pmu.Unlock()
-		d.patterns.Add(-1)
-	case protocol.MatchWildcard:
-		d.pmu.Lock()
-		d.wildcard.remove(string(reg.procedure), reg)
-		d.pmu.Unlock()
-		d.patterns.Add(-1)
-	}
+	d.remove(reg.procedure, reg.match, reg)
 }
 
 // answer sends the caller's answer for inv if inv is still pending for

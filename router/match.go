@@ -1,6 +1,63 @@
 package router
 
-import "strings"
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// uriIndex finds the subscriptions (broker) or registrations (dealer) of a
+// realm by URI. Exact entries sit in a map read without locks; prefix and
+// wildcard patterns in two tries guarded by pmu, which readers take only
+// while patterns is above zero, so exact lookups never pay for patterns.
+// add and remove are called with the owner's mutex held, which serializes
+// all writers.
+type uriIndex[T any] struct {
+	exact sync.Map // protocol.URI -> *T with match exact
+
+	patterns atomic.Int64 // number of pattern entries
+	pmu      sync.RWMutex // guards prefix and wildcard
+	prefix   prefixNode[T]
+	wildcard wildNode[T]
+}
+
+// add makes v findable under u with the given match policy.
+func (x *uriIndex[T]) add(u protocol.URI, match protocol.MatchPolicy, v *T) {
+	switch match {
+	case protocol.MatchExact:
+		x.exact.Store(u, v)
+	case protocol.MatchPrefix:
+		x.pmu.Lock()
+		x.prefix.insert(string(u), v)
+		x.pmu.Unlock()
+		x.patterns.Add(1)
+	case protocol.MatchWildcard:
+		x.pmu.Lock()
+		x.wildcard.insert(string(u), v)
+		x.pmu.Unlock()
+		x.patterns.Add(1)
+	}
+}
+
+// remove undoes add; an exact entry is removed only if it is still v.
+func (x *uriIndex[T]) remove(u protocol.URI, match protocol.MatchPolicy, v *T) {
+	switch match {
+	case protocol.MatchExact:
+		x.exact.CompareAndDelete(u, v)
+	case protocol.MatchPrefix:
+		x.pmu.Lock()
+		x.prefix.remove(string(u), v)
+		x.pmu.Unlock()
+		x.patterns.Add(-1)
+	case protocol.MatchWildcard:
+		x.pmu.Lock()
+		x.wildcard.remove(string(u), v)
+		x.pmu.Unlock()
+		x.patterns.Add(-1)
+	}
+}
 
 // Pattern indexes for prefix and wildcard subscriptions and registrations
 // (spec advanced "Pattern-based Subscription", "Pattern-based
