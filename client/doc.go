@@ -136,7 +136,10 @@
 //	}
 //
 // Acknowledged publications ([PublishRequest].Acknowledge) pace a
-// publisher by the router's answers instead. The same error can come from
+// publisher by the router's answers instead. Neither paces it by its
+// subscribers: PUBLISHED means the events were queued for them, and the
+// router disconnects a subscriber that falls too far behind (or drops its
+// events, per the realm's policy); see the router package's documentation. The same error can come from
 // calls, subscriptions and registrations; retrying them is equally safe.
 //
 // # Errors

@@ -146,7 +146,7 @@ func BenchmarkFanOut(b *testing.B) {
 			b.Run(fmt.Sprintf("subscribers=%d", fanOutSubscribers), func(b *testing.B) {
 				benchPublish(b, e, pub, topic, m)
 			})
-			if k := e.log.count("outbound queue full"); k > 0 {
+			if k := e.log.count("router: disconnecting session"); k > 0 {
 				b.Errorf("router dropped %d sessions for a full queue", k)
 			}
 		})
@@ -165,7 +165,7 @@ func benchPublish(b *testing.B, e *env, pub *client.Client, topic protocol.URI, 
 	for i := 0; i < b.N; {
 		if i >= fanOutWindow && i%(fanOutWindow/2) == 0 {
 			if err := m.wait(ctx, base+int64(i-fanOutWindow/2)); err != nil {
-				b.Fatalf("before publication %d: %v (queue drops: %d)", i, err, e.log.count("outbound queue full"))
+				b.Fatalf("before publication %d: %v (queue drops: %d)", i, err, e.log.count("router: disconnecting session"))
 			}
 		}
 		err := pub.Publish(ctx, topic, i)
@@ -179,7 +179,7 @@ func benchPublish(b *testing.B, e *env, pub *client.Client, topic protocol.URI, 
 		i++
 	}
 	if err := m.wait(ctx, base+int64(b.N)); err != nil {
-		b.Fatalf("after %d publications: %v (queue drops: %d)", b.N, err, e.log.count("outbound queue full"))
+		b.Fatalf("after %d publications: %v (queue drops: %d)", b.N, err, e.log.count("router: disconnecting session"))
 	}
 	b.StopTimer()
 	events := float64(b.N) * float64(len(m.counts))

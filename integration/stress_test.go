@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 	"github.com/wampkit/wampkit/serialize"
@@ -118,9 +119,10 @@ func sendWait(tb testing.TB, p transport.Peer, m protocol.Message) {
 // stopped reading: the 99 others must keep at least 90% of the event rate
 // they get without it (best of several rounds each, taken alternately so
 // that both see the same machine), and the router's heap must stay
-// bounded. Run for both slow-consumer policies: with drop-events the
-// stalled session stays and its events are dropped without any wait; with
-// disconnect it costs the publisher one SlowConsumerWait and is dropped.
+// bounded. Run for both slow-consumer policies with the router's defaults
+// for the backlog and the wait: with drop-events the stalled session stays
+// and its events are dropped once its backlog is full; with disconnect it
+// is dropped then. Neither holds the publisher back.
 func TestStressStalledSubscriber(t *testing.T) {
 	for _, policy := range []router.SlowConsumerPolicy{router.SlowConsumerDropEvents, router.SlowConsumerDisconnect} {
 		t.Run(policy.String(), func(t *testing.T) { testStalledSubscriber(t, policy) })
@@ -137,9 +139,8 @@ func testStalledSubscriber(t *testing.T, policy router.SlowConsumerPolicy) {
 	events := scaled(40000, 8)
 	rounds := 3
 	r := stressRouter(t, router.Config{
-		LocalQueueSize:   queue,
-		SlowConsumerWait: 20 * time.Millisecond,
-		Realms:           []router.RealmConfig{{Name: realm1, SlowConsumer: policy}},
+		LocalQueueSize: queue,
+		Realms:         []router.RealmConfig{{Name: realm1, SlowConsumer: policy}},
 	})
 
 	counts := make([]atomic.Int64, healthy)
@@ -177,8 +178,7 @@ func testStalledSubscriber(t *testing.T, policy router.SlowConsumerPolicy) {
 	// what the test asserts: other processes on a shared machine change
 	// the wall-clock rate by a factor of two from round to round, while
 	// the work the router does per event is what the stalled subscriber
-	// must not change. (The disconnect policy's one bounded wait shows in
-	// the wall-clock rate, which is logged.)
+	// must not change. (The wall-clock rate is logged.)
 	round := func() (wall, cpu float64) {
 		base := minCount()
 		start, cpu0 := time.Now(), cpuTime()
@@ -253,8 +253,9 @@ func testStalledSubscriber(t *testing.T, policy router.SlowConsumerPolicy) {
 	if ratio < 0.9 {
 		t.Errorf("healthy subscribers kept %.0f%% of their event rate (per CPU second) with a stalled one, want at least 90%%", 100*ratio)
 	}
-	// The stalled session's queue holds at most `queue` shared events;
-	// allow for everything else the heap does.
+	// The stalled session's queue and backlog hold at most
+	// queue+DefaultMaxBacklog shared events; allow for everything else
+	// the heap does.
 	if heapGrowth > 32<<20 {
 		t.Errorf("heap grew by %d MiB with a stalled subscriber, want at most 32", heapGrowth>>20)
 	}
@@ -501,5 +502,75 @@ func TestStressJoinLeave(t *testing.T) {
 	res := expectMsg(t, p, protocol.TypeResult).(*protocol.Result)
 	if n, _ := protocol.ToInt64(res.Args[0]); n != 1 {
 		t.Errorf("wamp.session.count = %v after the sessions left, want 1", res.Args[0])
+	}
+}
+
+// TestStressStalledNetworkSubscriber stalls a subscriber at the socket: a
+// raw WebSocket or RawSocket connection that subscribes and then reads no
+// more, so that the kernel's buffers, the transport's queue and the
+// router's backlog fill in turn. SlowConsumerWait is an hour, so anything
+// that waited for the stalled session on the publisher's side would hang
+// the test: the acknowledged publisher and a healthy subscriber must get
+// through every event, and the stalled session must be dropped (its
+// on_leave seen) once its backlog is full.
+func TestStressStalledNetworkSubscriber(t *testing.T) {
+	e := startEnv(t, router.Config{SlowConsumerWait: time.Hour})
+	const topic = "com.stress.stalled"
+	blob := randomBytes(4 << 10)
+	// Enough bytes to fill socket buffers (a few MiB on loopback), the
+	// transport's queue and the backlog (DefaultMaxBacklog events).
+	n := max(scaled(4000, 1), 2*(transport.DefaultQueueSize+router.DefaultMaxBacklog))
+	dials := []struct {
+		name string
+		dial func(context.Context) (rawConn, error)
+	}{
+		{"websocket", func(ctx context.Context) (rawConn, error) { return dialWSRaw(ctx, e.wsURL) }},
+		{"rawsocket", func(ctx context.Context) (rawConn, error) { return dialRSRaw(ctx, "tcp", e.tcpAddr) }},
+	}
+	for _, d := range dials {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := timeout(t)
+			l := link{transport: "tcp", serializer: serialize.MessagePack}
+			pub, healthy, watcher := e.join(t, l), e.join(t, l), e.join(t, l)
+			leaves, _ := subscribe(t, watcher, "wamp.session.on_leave")
+			got, _ := subscribe(t, healthy, topic)
+
+			c, err := d.dial(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.close)
+			c.send([]byte(rawHello))
+			await := rawAwait(c)
+			if err := await(protocol.TypeWelcome); err != nil {
+				t.Fatalf("waiting for WELCOME: %v", err)
+			}
+			c.send([]byte(`[32,1,{},"` + topic + `"]`))
+			if err := await(protocol.TypeSubscribed); err != nil {
+				t.Fatalf("waiting for SUBSCRIBED: %v", err)
+			}
+			// From here on c is never read again.
+
+			for i := range n {
+				_, err := pub.DoPublish(ctx, &client.PublishRequest{Topic: topic, Args: protocol.List{i, blob}, Acknowledge: true})
+				if err != nil {
+					t.Fatalf("publication %d: %v", i, err)
+				}
+			}
+			if err := got.wait(ctx, n); err != nil {
+				t.Fatalf("healthy subscriber got %d of %d events: %v", got.len(), n, err)
+			}
+			for i := range n {
+				if v, _ := protocol.ToInt64(got.get(i).Args[0]); v != int64(i) {
+					t.Fatalf("healthy subscriber's event %d is publication %d", i, v)
+				}
+			}
+			if err := leaves.wait(ctx, 1); err != nil {
+				t.Fatalf("the stalled session was not dropped: %v", err)
+			}
+			if c := e.log.count("outbound backlog full"); c == 0 {
+				t.Errorf("no log line says why the stalled session was dropped")
+			}
+		})
 	}
 }

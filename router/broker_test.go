@@ -265,46 +265,83 @@ func TestEventOrder(t *testing.T) {
 	}
 }
 
-// TestSlowSubscriber checks that a subscriber whose queue is full is
-// disconnected and that the publisher and other subscribers do not notice.
-func TestSlowSubscriber(t *testing.T) {
-	const queue = 8
-	r := newRouter(t, router.Config{LocalQueueSize: queue})
-	pub, fast := join(t, r), join(t, r)
-	fast.subscribe("com.example.topic", nil)
-
-	// A subscriber that stops reading after SUBSCRIBED.
+// stalledSubscriber joins a session through p that subscribes to topic
+// and then reads no more; it returns the session ID.
+func stalledSubscriber(t *testing.T, r *router.Router, topic protocol.URI) (transport.Peer, protocol.ID) {
+	t.Helper()
 	p, err := r.Connect(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close(nil)
+	t.Cleanup(func() { p.Close(nil) })
 	p.Send(t.Context(), &protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": clientRoles()}})
-	if m := recvRaw(t, p); m.Type() != protocol.TypeWelcome {
-		t.Fatalf("got %s, want WELCOME", describe(m))
+	w, ok := recvRaw(t, p).(*protocol.Welcome)
+	if !ok {
+		t.Fatal("no WELCOME")
 	}
-	p.Send(t.Context(), &protocol.Subscribe{Request: 1, Topic: "com.example.topic"})
+	p.Send(t.Context(), &protocol.Subscribe{Request: 1, Topic: topic})
 	if m := recvRaw(t, p); m.Type() != protocol.TypeSubscribed {
 		t.Fatalf("got %s, want SUBSCRIBED", describe(m))
 	}
+	return p, w.Session
+}
 
-	const n = 4 * queue
-	for i := range n {
-		pub.publishAck("com.example.topic", nil, i)
-		expect[*protocol.Event](fast) // in lockstep: fast's queue never fills
+// TestSlowSubscriber checks that a subscriber that stopped reading is
+// disconnected once its backlog is full, or once its backlog waited
+// Config.SlowConsumerWait for room, and that the publisher and the other
+// subscribers are never held back by it.
+func TestSlowSubscriber(t *testing.T) {
+	const queue, backlog = 8, 16
+	cases := []struct {
+		name string
+		cfg  router.Config
+		n    int // events published
+	}{
+		// The wait would hold the publisher for an hour if anything
+		// waited on the sender's side.
+		{"backlog full", router.Config{LocalQueueSize: queue, MaxBacklog: backlog, SlowConsumerWait: time.Hour}, 4 * queue},
+		{"no room in time", router.Config{LocalQueueSize: queue, SlowConsumerWait: 20 * time.Millisecond}, 2 * queue},
 	}
-	// The stalled subscriber has its queue's worth of events, then the
-	// close.
-	got := 0
-	for {
-		m := recvRaw(t, p)
-		if m == nil {
-			break
-		}
-		got++
-	}
-	if got != queue {
-		t.Errorf("stalled subscriber got %d events before the close, want %d", got, queue)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRouter(t, c.cfg)
+			pub, fast, watcher := join(t, r), join(t, r), join(t, r)
+			fast.subscribe("com.example.topic", nil)
+			watcher.subscribe("wamp.session.on_leave", nil)
+			p, id := stalledSubscriber(t, r, "com.example.topic")
+
+			for i := range c.n {
+				pub.publishAck("com.example.topic", nil, i)
+				expect[*protocol.Event](fast) // in lockstep: fast's queue never fills
+			}
+			// The stalled subscriber leaves without anyone reading it.
+			ev := expect[*protocol.Event](watcher)
+			if len(ev.Args) == 0 {
+				t.Fatalf("got %s, want on_leave", describe(ev))
+			}
+			if got, _ := protocol.ToInt64(ev.Args[0]); got != int64(id) {
+				t.Fatalf("on_leave of session %d, want %d", got, id)
+			}
+			// It has its queue's worth of events, in order, then the
+			// close.
+			got := 0
+			for m := recvRaw(t, p); m != nil; m = recvRaw(t, p) {
+				ev, ok := m.(*protocol.Event)
+				if !ok {
+					t.Fatalf("got %s, want EVENT", describe(m))
+				}
+				if v, _ := protocol.ToInt64(ev.Args[0]); v != int64(got) {
+					t.Fatalf("event %d carries %v", got, ev.Args[0])
+				}
+				got++
+			}
+			if got != queue {
+				t.Errorf("stalled subscriber got %d events before the close, want %d", got, queue)
+			}
+			// The others carry on.
+			pub.publishAck("com.example.topic", nil, "after")
+			expect[*protocol.Event](fast)
+		})
 	}
 }
 
@@ -337,42 +374,21 @@ func recvRaw(tb testing.TB, p transport.Peer) protocol.Message {
 }
 
 // TestSubscriberBehindIsNotDropped checks that a subscriber whose queue is
-// full, but who reads on, is waited for (Config.SlowConsumerWait) instead
-// of being disconnected: the publisher is held back until there is room.
+// full, but who reads on, is not disconnected and misses nothing: its
+// backlog takes the burst, and the publisher is not held back meanwhile
+// (with the hour-long SlowConsumerWait, any wait on the publisher's side
+// would hang the test).
 func TestSubscriberBehindIsNotDropped(t *testing.T) {
 	const queue = 8
-	r := newRouter(t, router.Config{LocalQueueSize: queue, SlowConsumerWait: time.Minute})
+	r := newRouter(t, router.Config{LocalQueueSize: queue, SlowConsumerWait: time.Hour})
 	pub := join(t, r)
-	p, err := r.Connect(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(nil)
-	p.Send(t.Context(), &protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": clientRoles()}})
-	if m := recvRaw(t, p); m.Type() != protocol.TypeWelcome {
-		t.Fatalf("got %s, want WELCOME", describe(m))
-	}
-	p.Send(t.Context(), &protocol.Subscribe{Request: 1, Topic: "com.example.topic"})
-	if m := recvRaw(t, p); m.Type() != protocol.TypeSubscribed {
-		t.Fatalf("got %s, want SUBSCRIBED", describe(m))
-	}
-	// Fill the subscriber's queue exactly, then publish as much again:
-	// each of those finds the queue full until the subscriber reads.
-	for i := range queue {
+	p, _ := stalledSubscriber(t, r, "com.example.topic")
+	// Publish four queues' worth, acknowledged, while the subscriber does
+	// not read.
+	const n = 4 * queue
+	for i := range n {
 		pub.publishAck("com.example.topic", nil, i)
 	}
-	const n = 3 * queue
-	published := make(chan struct{})
-	go func() {
-		defer close(published)
-		for i := queue; i < n; i++ {
-			pub.send(&protocol.Publish{Request: pub.next(), Topic: "com.example.topic", Args: protocol.List{i}})
-		}
-	}()
-	// Give the router time to meet the full queue before reading: the
-	// test passes however long this is, but without the wait for room the
-	// subscriber would be dropped here.
-	time.Sleep(20 * time.Millisecond)
 	for i := range n {
 		ev, ok := recvRaw(t, p).(*protocol.Event)
 		if !ok {
@@ -382,5 +398,4 @@ func TestSubscriberBehindIsNotDropped(t *testing.T) {
 			t.Fatalf("event %d carries %v", i, ev.Args[0])
 		}
 	}
-	<-published
 }

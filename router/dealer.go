@@ -1,7 +1,6 @@
 package router
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/wampkit/wampkit/protocol"
-	"github.com/wampkit/wampkit/transport"
 )
 
 // dealer routes RPC messages of one realm (spec basic "Remote Procedure
@@ -353,26 +351,25 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 	callee.lastInv = protocol.NextID(callee.lastInv)
 	inv.id = callee.lastInv
 	callee.invocations[inv.id] = inv
-	err := callee.peer.Send(bg, &protocol.Invocation{
+	err := callee.put(&protocol.Invocation{
 		Request:      inv.id,
 		Registration: reg.id,
 		Details:      details,
 		Args:         m.Args,
 		Kwargs:       m.Kwargs,
-	})
-	full := errors.Is(err, transport.ErrQueueFull)
+	}, d.r.cfg.MaxBacklog)
+	full := err == errBacklogFull
 	if full {
 		// The callee cannot take the call now: the caller hears so at
 		// once (see SlowConsumerPolicy), and the invocation is forgotten.
+		// The callee stays: it may be busy, not dead, and the backlog's
+		// own wait disconnects it if it stopped reading.
 		delete(callee.invocations, inv.id)
 	}
 	callee.mu.Unlock()
 	if full {
 		d.answer(inv, &protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
 			URI: protocol.ErrNoAvailableCallee, Args: protocol.List{"the callee's outbound queue is full"}}, true)
-		if !callee.realm.dropEvents {
-			callee.dropIfFull(err)
-		}
 		return ""
 	}
 	// Any other error means the callee is going away; when its goroutine
@@ -570,12 +567,10 @@ func (d *dealer) interrupt(inv *invocation, mode string, forget bool) {
 	if pending && forget {
 		delete(callee.invocations, inv.id)
 	}
-	var err error
 	if pending && mode != cancelSkip && callee.calleeCancel {
-		err = callee.peer.Send(bg, &protocol.Interrupt{Request: inv.id, Options: protocol.Dict{"mode": mode}})
+		callee.send(&protocol.Interrupt{Request: inv.id, Options: protocol.Dict{"mode": mode}})
 	}
 	callee.mu.Unlock()
-	callee.dropIfFull(err)
 }
 
 // leave runs when s leaves the realm: its registrations go away, its
@@ -607,12 +602,5 @@ func (d *dealer) leave(s *session) {
 		if inv.callee != s {
 			d.interrupt(inv, cancelKillNoWait, true)
 		}
-	}
-}
-
-// dropIfFull drops s if err says its queue is full.
-func (s *session) dropIfFull(err error) {
-	if err != nil && errors.Is(err, transport.ErrQueueFull) {
-		s.drop("outbound queue full", errSlowConsumer)
 	}
 }

@@ -116,17 +116,20 @@
 // there are none, and time in the length of the URI, not the number of
 // patterns, when there are.
 //
-// Sending never blocks the router for long. Each session has a bounded
-// outbound queue; what happens when it is full is the realm's
-// [SlowConsumerPolicy] ([RealmConfig].SlowConsumer):
-// [SlowConsumerDisconnect] (the default) waits up to
-// [Config].SlowConsumerWait for room, on the goroutine of the session
-// whose message is routed, then disconnects the slow session with a logged
-// reason; [SlowConsumerDropEvents] drops the EVENTs for that session at
-// once and counts them (wamp.session.get's "_dropped_events"). Either way
-// a CALL to a callee whose queue is full is answered at once with ERROR
-// wamp.error.no_available_callee, and RESULTs and ERRORs for callers are
-// never dropped: a caller that does not take them is disconnected.
+// Sending never blocks. Each session has a bounded outbound queue in its
+// transport and, behind it, a bounded backlog ([Config].MaxBacklog) that
+// keeps the order of its messages and is drained by a goroutine of the
+// session's own while the client catches up. What happens when a client
+// falls further behind is the realm's [SlowConsumerPolicy]
+// ([RealmConfig].SlowConsumer): [SlowConsumerDisconnect] (the default)
+// disconnects it with a logged reason once its backlog is full or has
+// waited [Config].SlowConsumerWait for room; [SlowConsumerDropEvents]
+// drops the EVENTs for it and counts them (wamp.session.get's
+// "_dropped_events"). Either way a CALL to a callee whose backlog is full
+// is answered at once with ERROR wamp.error.no_available_callee, and
+// RESULTs and ERRORs for callers are never dropped: a caller that does not
+// take them is disconnected. A publisher is never held back by its
+// subscribers, nor a caller by its callee.
 // Acknowledged publishing does not change this: PUBLISHED means the
 // events were queued, not consumed, and a subscriber slower than its
 // publisher fills its queue eventually.

@@ -135,10 +135,11 @@ func recvWait(t *testing.T, p transport.Peer) (protocol.Message, error) {
 }
 
 func TestSlowConsumerDropEvents(t *testing.T) {
-	const queue = 8
+	const queue, backlog = 8, 16
 	r := newRouter(t, router.Config{
 		LocalQueueSize:   queue,
-		SlowConsumerWait: time.Hour, // must never be waited for with DropEvents
+		MaxBacklog:       backlog,
+		SlowConsumerWait: time.Millisecond, // does not disconnect with DropEvents
 		Realms:           []router.RealmConfig{{Name: realm1, SlowConsumer: router.SlowConsumerDropEvents}},
 	})
 	stalled, id := stalledPeer(t, r, realm1)
@@ -159,7 +160,9 @@ func TestSlowConsumerDropEvents(t *testing.T) {
 			t.Fatalf("reader got event %d, want %d", got, i)
 		}
 	}
-	// The stalled session is still joined and its drops are counted.
+	// The stalled session is still joined and its drops are counted:
+	// events took its queue and three quarters of its backlog.
+	const kept = queue + backlog - backlog/4
 	req := pub.next()
 	pub.send(&protocol.Call{Request: req, Procedure: "wamp.session.get", Args: protocol.List{uint64(id)}})
 	res := expect[*protocol.Result](pub)
@@ -168,9 +171,11 @@ func TestSlowConsumerDropEvents(t *testing.T) {
 		details, _ = res.Args[0].(map[string]any)
 	}
 	dropped, _ := protocol.ToInt64(details["_dropped_events"])
-	if dropped < n-queue || dropped > n {
-		t.Errorf("_dropped_events = %v, want %d..%d", details["_dropped_events"], n-queue, n)
+	if dropped != n-kept {
+		t.Errorf("_dropped_events = %v, want %d", details["_dropped_events"], n-kept)
 	}
+	// A reply still finds room in the last quarter of the backlog.
+	stalled.Send(context.Background(), &protocol.Subscribe{Request: 2, Topic: "com.example.u"})
 	// Once it reads again, it gets what was queued, then new events.
 	got := 0
 	for {
@@ -178,12 +183,17 @@ func TestSlowConsumerDropEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := m.(*protocol.Event); ok {
+		if ev, ok := m.(*protocol.Event); ok {
+			if v, _ := protocol.ToInt64(ev.Args[0]); v != int64(got) {
+				t.Fatalf("event %d carries %v", got, ev.Args[0])
+			}
 			got++
+			continue
 		}
-		if got == n-int(dropped) {
-			break
+		if m.Type() != protocol.TypeSubscribed || got != kept {
+			t.Fatalf("got %s after %d events, want SUBSCRIBED after %d", describe(m), got, kept)
 		}
+		break
 	}
 	pub.publishAck("com.example.t", nil, "after")
 	if m, err := recvWait(t, stalled); err != nil || m.Type() != protocol.TypeEvent {
@@ -191,13 +201,22 @@ func TestSlowConsumerDropEvents(t *testing.T) {
 	}
 }
 
+// TestCallToFullCallee checks that a CALL to a callee whose queue and
+// backlog are full is refused at once, that the callee is not disconnected
+// for it, and what each policy does with a callee that stays stalled.
 func TestCallToFullCallee(t *testing.T) {
-	const queue = 4
+	const queue, backlog = 4, 4
 	for _, policy := range []router.SlowConsumerPolicy{router.SlowConsumerDisconnect, router.SlowConsumerDropEvents} {
 		t.Run(policy.String(), func(t *testing.T) {
+			wait := time.Hour
+			if policy == router.SlowConsumerDisconnect {
+				wait = 50 * time.Millisecond
+			}
 			r := newRouter(t, router.Config{
-				LocalQueueSize: queue,
-				Realms:         []router.RealmConfig{{Name: realm1, SlowConsumer: policy}},
+				LocalQueueSize:   queue,
+				MaxBacklog:       backlog,
+				SlowConsumerWait: wait,
+				Realms:           []router.RealmConfig{{Name: realm1, SlowConsumer: policy}},
 			})
 			callee, _ := stalledPeer(t, r, realm1)
 			callee.Send(context.Background(), &protocol.Register{Request: 1, Procedure: "com.example.p"})
@@ -205,39 +224,44 @@ func TestCallToFullCallee(t *testing.T) {
 				t.Fatalf("got %v, %v, want REGISTERED", m, err)
 			}
 			caller := join(t, r)
-			ids := make([]protocol.ID, queue+1)
+			const taken = queue + backlog
+			ids := make([]protocol.ID, taken+1)
 			for i := range ids {
 				ids[i] = caller.next()
 				caller.send(&protocol.Call{Request: ids[i], Procedure: "com.example.p"})
 			}
-			// The queue holds `queue` INVOCATIONs; the last call is
-			// refused at once.
-			caller.expectError(protocol.TypeCall, ids[queue], protocol.ErrNoAvailableCallee)
+			// The queue and the backlog hold `taken` INVOCATIONs; the last
+			// call is refused at once.
+			caller.expectError(protocol.TypeCall, ids[taken], protocol.ErrNoAvailableCallee)
 			if policy == router.SlowConsumerDisconnect {
-				// The callee is dropped: its pending calls are canceled.
+				// The callee's backlog found no room for SlowConsumerWait:
+				// it is dropped, and its pending calls are canceled.
 				pending := map[protocol.ID]bool{}
-				for _, id := range ids[:queue] {
+				for _, id := range ids[:taken] {
 					pending[id] = true
 				}
-				for range queue {
+				for range taken {
 					e := expect[*protocol.Error](caller)
 					if !pending[e.Request] || e.URI != protocol.ErrCanceled {
-						t.Fatalf("got %s, want ERROR canceled for one of %v", describe(e), ids[:queue])
+						t.Fatalf("got %s, want ERROR canceled for one of %v", describe(e), ids[:taken])
 					}
 					delete(pending, e.Request)
 				}
 				return
 			}
 			// The callee stays and answers once it reads again.
-			for range queue {
+			for range taken {
 				m, err := recvWait(t, callee)
 				if err != nil {
 					t.Fatal(err)
 				}
 				inv := m.(*protocol.Invocation)
-				callee.Send(context.Background(), &protocol.Yield{Request: inv.Request})
+				// The callee's own queue towards the router is as small.
+				if err := callee.(transport.Waiter).SendWait(t.Context(), &protocol.Yield{Request: inv.Request}); err != nil {
+					t.Fatal(err)
+				}
 			}
-			for _, id := range ids[:queue] {
+			for _, id := range ids[:taken] {
 				if res := expect[*protocol.Result](caller); res.Request != id {
 					t.Fatalf("RESULT for %d, want %d", res.Request, id)
 				}

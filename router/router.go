@@ -48,6 +48,10 @@ const (
 	// DefaultMaxRegistrations is the most registrations one session may
 	// hold (see [Config.MaxRegistrations]).
 	DefaultMaxRegistrations = 10_000
+	// DefaultMaxBacklog is the most messages the router holds for one
+	// session beyond its transport's outbound queue (see
+	// [Config.MaxBacklog]).
+	DefaultMaxBacklog = 1024
 )
 
 // LimitExceeded is the error URI of requests and the ABORT reason of
@@ -120,14 +124,16 @@ type Config struct {
 	// check off, because some clients in use send random request IDs.
 	StrictRequestIDs bool
 
-	// SlowConsumerWait bounds how long the router waits for room when a
-	// session's outbound queue is full, before it disconnects that session
-	// as a slow consumer (see [SlowConsumerPolicy]; EVENTs in a realm with
-	// [SlowConsumerDropEvents] are dropped without any wait). The wait holds back only the session whose
-	// message is being routed (a publisher, a caller), never the router
-	// or other sessions, and a session that stopped reading costs it once.
-	// Zero means DefaultSlowConsumerWait; negative means no wait: a full
-	// queue disconnects at once.
+	// SlowConsumerWait bounds how long a session's backlog (see
+	// [Config.MaxBacklog]) may wait for room in its full outbound queue
+	// before the router disconnects the session as a slow consumer (see
+	// [SlowConsumerPolicy]). The wait is done by a goroutine of that
+	// session's own: no sender (a publisher, a caller, the router) ever
+	// waits for a slow client. A client that stopped reading is thus
+	// dropped after at most SlowConsumerWait, or sooner when its backlog
+	// fills up. Sessions of a realm with [SlowConsumerDropEvents] are not
+	// disconnected for time. Zero means DefaultSlowConsumerWait; negative
+	// means no wait.
 	SlowConsumerWait time.Duration
 
 	// AuthTimeout bounds authentication: the time from HELLO to WELCOME,
@@ -172,6 +178,17 @@ type Config struct {
 	// REGISTER beyond it is answered with ERROR [LimitExceeded]. Zero
 	// means DefaultMaxRegistrations; negative means no limit.
 	MaxRegistrations int
+
+	// MaxBacklog is the most messages the router holds for a session
+	// whose transport's outbound queue is full: the slack that lets a
+	// client that is alive but busy, or kept off the processor for a
+	// moment, take a burst without anyone waiting for it. The backlog
+	// keeps the order of the session's messages and drains into the
+	// transport as the client reads. When it is full the realm's
+	// [SlowConsumerPolicy] applies. Events share their payload among
+	// subscribers, so a backlog entry costs a pointer, not a copy. Zero
+	// means DefaultMaxBacklog; negative means no backlog.
+	MaxBacklog int
 
 	// LocalQueueSize is the capacity of each direction of the in-process
 	// link that [Router.Connect] makes. When a session's queue towards its
@@ -220,36 +237,35 @@ type RealmConfig struct {
 	Authenticators []Authenticator
 }
 
-// SlowConsumerPolicy says what the router does with a session whose
-// outbound queue is full (a client that reads more slowly than it is sent
-// to, or not at all). Whatever the policy:
+// SlowConsumerPolicy says what the router does with a session that reads
+// more slowly than it is sent to, or not at all. Every session has a
+// bounded outbound queue in its transport and behind it a bounded backlog
+// ([Config].MaxBacklog) that keeps the order of its messages; no sender
+// ever waits for either. Whatever the policy:
 //
-//   - A CALL routed to a callee whose queue is full is answered at once
-//     with ERROR wamp.error.no_available_callee (spec advanced "Call
-//     Re-Routing": the procedure is registered but no callee can take the
-//     call); the caller is never kept waiting for a callee's queue.
-//   - RESULTs and ERRORs for a caller are never dropped: if the caller's
-//     queue stays full for [Config].SlowConsumerWait, the caller's session
-//     is disconnected (and logged).
+//   - A CALL routed to a callee whose queue and backlog are full is
+//     answered at once with ERROR wamp.error.no_available_callee (spec
+//     advanced "Call Re-Routing": the procedure is registered but no
+//     callee can take the call); the caller is never kept waiting for a
+//     callee's queue, and the callee is not disconnected for it.
+//   - RESULTs and ERRORs for a caller are never dropped: a caller whose
+//     backlog is full is disconnected (and logged).
 //   - Replies to a session's own requests (SUBSCRIBED, REGISTERED, ...)
 //     are treated the same way.
 type SlowConsumerPolicy int
 
 const (
-	// SlowConsumerDisconnect waits up to [Config].SlowConsumerWait for room
-	// in the full queue, then disconnects the session with a logged reason.
-	// The wait holds back only the session whose message is being routed,
-	// and a session that stopped reading costs it once. A callee whose
-	// queue was full for an INVOCATION is disconnected too. It is the
-	// default.
+	// SlowConsumerDisconnect disconnects a session, with a logged reason,
+	// when its backlog is full or has waited [Config].SlowConsumerWait for
+	// room in its transport's queue. It is the default.
 	SlowConsumerDisconnect SlowConsumerPolicy = iota
-	// SlowConsumerDropEvents drops the EVENTs for a session whose queue is
-	// full, without waiting at all, and counts them. The count is
-	// wamp.session.get's "_dropped_events" (implementation-specific key,
-	// spec basic "Extensibility"), and the drops are logged at most once
-	// per [DropLogInterval] per session, with the running count. Other
-	// messages are handled as above; a callee with a full queue stays
-	// joined.
+	// SlowConsumerDropEvents drops the EVENTs for a session whose backlog
+	// is three quarters full (the last quarter is kept for replies and
+	// results), and counts them. The count is wamp.session.get's
+	// "_dropped_events" (implementation-specific key, spec basic
+	// "Extensibility"), and the drops are logged at most once per
+	// [DropLogInterval] per session, with the running count. The session
+	// is not disconnected for time; other messages are handled as above.
 	SlowConsumerDropEvents
 )
 
@@ -307,9 +323,11 @@ type Router struct {
 	// Wait in Close never races with a new Add from zero.
 	wg sync.WaitGroup
 	// closers counts the goroutines that close dropped sessions'
-	// transports (see session.drop). They are started only by router
-	// goroutines, so once wg is done no new one starts and Close and
-	// Shutdown wait for them after wg.
+	// transports (see session.drop) and those that drain sessions'
+	// backlogs (see session.drain). A drainer starts only when a
+	// transport's queue is full, which a closed transport never is, so
+	// once wg is done and every session's transport is closed no new one
+	// starts, and Close and Shutdown wait for them after wg.
 	closers sync.WaitGroup
 }
 
@@ -341,6 +359,7 @@ func New(cfg Config) (*Router, error) {
 	cfg.MaxPendingCalls = limit(cfg.MaxPendingCalls, DefaultMaxPendingCalls)
 	cfg.MaxSubscriptions = limit(cfg.MaxSubscriptions, DefaultMaxSubscriptions)
 	cfg.MaxRegistrations = limit(cfg.MaxRegistrations, DefaultMaxRegistrations)
+	cfg.MaxBacklog = max(limit(cfg.MaxBacklog, DefaultMaxBacklog), 0)
 	if cfg.MaxMessageSize > 0 {
 		if cfg.WebSocket.MaxMessageSize == 0 {
 			cfg.WebSocket.MaxMessageSize = cfg.MaxMessageSize

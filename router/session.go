@@ -54,6 +54,8 @@ type session struct {
 	// (UnixNano).
 	dropped atomic.Uint64
 	dropLog atomic.Int64
+	// out holds what did not fit the transport's queue (see outbox).
+	out outbox
 	// quiet suppresses the wamp.session.on_leave event
 	// (wamp.session.kill_all).
 	quiet atomic.Bool
@@ -95,39 +97,30 @@ func newSession(r *Router, p transport.Peer) *session {
 // nothing to bound.
 var bg = context.Background()
 
-// send queues m for the client; it reports whether m was queued. If the
-// client's queue is full, send waits up to Config.SlowConsumerWait for
-// room (on the goroutine of the session whose message is being routed,
-// so only that sender is held back), then drops the session (logged
-// once). A client that keeps up with its traffic, but was briefly kept
-// off the processor, is thus not mistaken for a dead one, and a client
-// that stopped reading costs its senders one bounded wait.
+// send queues m for the client, in order, without waiting (see outbox);
+// it reports whether m was queued. When the session's backlog is full the
+// session is dropped (logged once): whatever it is sent (replies, results,
+// errors, GOODBYE) is never dropped silently.
 func (s *session) send(m protocol.Message) bool {
-	err := s.peer.Send(bg, m)
-	if err == nil {
-		return true
+	err := s.put(m, s.r.cfg.MaxBacklog)
+	if err == errBacklogFull {
+		s.drop("outbound backlog full", errSlowConsumer)
 	}
-	if errors.Is(err, transport.ErrQueueFull) {
-		if err = s.sendWait(m); err == nil {
-			return true
-		}
-		if errors.Is(err, transport.ErrQueueFull) {
-			s.drop("outbound queue full", errSlowConsumer)
-		}
-	}
-	return false
+	return err == nil
 }
 
-// sendEvent queues an EVENT for the client. In a realm with
-// SlowConsumerDropEvents a full queue drops the event at once (counted,
-// and logged at most once per DropLogInterval); otherwise it is send.
+// sendEvent queues an EVENT for the client. When the backlog is full a
+// session of a SlowConsumerDropEvents realm loses the event (counted, and
+// logged at most once per DropLogInterval); others are dropped as by send.
+// In a DropEvents realm, events may fill only three quarters of the
+// backlog, so that replies and results still find room.
 func (s *session) sendEvent(m protocol.Message) {
 	if !s.realm.dropEvents {
 		s.send(m)
 		return
 	}
-	err := s.peer.Send(bg, m)
-	if err == nil || !errors.Is(err, transport.ErrQueueFull) {
+	limit := s.r.cfg.MaxBacklog
+	if s.put(m, limit-limit/4) != errBacklogFull {
 		return
 	}
 	n := s.dropped.Add(1)
@@ -137,19 +130,6 @@ func (s *session) sendEvent(m protocol.Message) {
 		s.r.log.Warn("router: dropping events for a slow consumer", "session", uint64(s.id),
 			"realm", s.realmName(), "dropped", n)
 	}
-}
-
-// sendWait retries a send that found the queue full, waiting for room up
-// to Config.SlowConsumerWait.
-func (s *session) sendWait(m protocol.Message) error {
-	w, ok := s.peer.(transport.Waiter)
-	wait := s.r.cfg.SlowConsumerWait
-	if !ok || wait <= 0 || s.failed.Load() {
-		return transport.ErrQueueFull
-	}
-	ctx, cancel := context.WithTimeout(bg, wait)
-	defer cancel()
-	return w.SendWait(ctx, m)
 }
 
 // drop closes the session's transport from any goroutine, without
@@ -200,6 +180,7 @@ func (s *session) run() {
 		s.realm.broker.publishMeta(metaOnLeave, protocol.List{uint64(s.id), s.authID, s.authRole})
 	}
 	s.r.releaseID(s.id)
+	s.flush(s.r.cfg.SlowConsumerWait)
 	s.peer.Close(reason)
 }
 

@@ -1,0 +1,175 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/transport"
+)
+
+// outbox is the slack between the router and a session's transport: the
+// messages that did not fit the transport's outbound queue, in order. A
+// sender never waits on it. While it holds messages, every new message for
+// the session is appended behind them (so that what one goroutine sends
+// reaches the client in the order it was sent), and one goroutine, the
+// drainer, moves them into the transport as its writer makes room.
+//
+// The backlog is bounded by Config.MaxBacklog; what happens when it is
+// full, or when the drainer waits too long for room, is the realm's
+// SlowConsumerPolicy.
+type outbox struct {
+	// busy is set while the backlog holds messages or the drainer runs;
+	// senders then take mu. When it is clear a send goes straight to the
+	// transport without locking.
+	busy atomic.Bool
+
+	mu sync.Mutex
+	q  []protocol.Message // the backlog; q[head:] are pending
+	// head is the index of the next message of q to drain; the drainer
+	// leaves it in place while it waits for the transport to take it.
+	head int
+	// draining is set while the drainer goroutine runs; idle is closed
+	// when it ends.
+	draining bool
+	idle     chan struct{}
+	// dead is set once the transport refused a message for good (closed,
+	// or the session was dropped as a slow consumer): the backlog is gone
+	// and every later send fails.
+	dead bool
+}
+
+// errBacklogFull means a session's outbound queue and its backlog are both
+// full.
+var errBacklogFull = errors.New("router: outbound backlog full")
+
+// keptBacklog is the largest backlog capacity a session keeps once its
+// backlog is drained.
+const keptBacklog = 64
+
+// pending returns the number of messages in the backlog; o.mu held.
+func (o *outbox) pending() int { return len(o.q) - o.head }
+
+// put queues m for the client behind everything queued before it. It never
+// blocks. It returns nil when m was queued (to the transport or to the
+// backlog), errBacklogFull when the backlog already holds limit messages
+// (then m is not queued and the caller applies its policy), and the
+// transport's error, such as ErrClosed, otherwise.
+func (s *session) put(m protocol.Message, limit int) error {
+	o := &s.out
+	if !o.busy.Load() {
+		err := s.peer.Send(bg, m)
+		if !errors.Is(err, transport.ErrQueueFull) {
+			return err
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.dead {
+		return transport.ErrClosed
+	}
+	if !o.draining {
+		// Nothing queued ahead of m: the transport may have made room
+		// since the check above.
+		err := s.peer.Send(bg, m)
+		if !errors.Is(err, transport.ErrQueueFull) {
+			return err
+		}
+	}
+	if o.pending() >= limit {
+		return errBacklogFull
+	}
+	if o.head > 0 && len(o.q) == cap(o.q) {
+		// Reuse the drained front before growing.
+		n := copy(o.q, o.q[o.head:])
+		clear(o.q[n:])
+		o.q, o.head = o.q[:n], 0
+	}
+	o.q = append(o.q, m)
+	if !o.draining {
+		o.draining = true
+		o.busy.Store(true)
+		o.idle = make(chan struct{})
+		s.r.closers.Add(1)
+		go s.drain(o.idle)
+	}
+	return nil
+}
+
+// drain moves the backlog into the transport, in order, waiting for room
+// as long as the policy allows: Config.SlowConsumerWait per message under
+// SlowConsumerDisconnect (then the session is dropped), until the
+// transport closes under SlowConsumerDropEvents (whose clients are allowed
+// to fall behind; a dead connection is closed by the transport's own
+// timeouts). It ends when the backlog is empty or the transport failed.
+func (s *session) drain(idle chan struct{}) {
+	defer s.r.closers.Done()
+	defer close(idle)
+	o := &s.out
+	o.mu.Lock()
+	for o.pending() > 0 {
+		// m stays in the backlog, counted, until the transport took it.
+		m := o.q[o.head]
+		o.mu.Unlock()
+		err := s.waitSend(m)
+		o.mu.Lock()
+		if err != nil {
+			o.dead = true
+			clear(o.q)
+			o.q, o.head = nil, 0
+			o.draining = false
+			o.mu.Unlock()
+			if errors.Is(err, transport.ErrQueueFull) {
+				s.drop("no room in the outbound queue for SlowConsumerWait", errSlowConsumer)
+			}
+			return
+		}
+		o.q[o.head] = nil
+		o.head++
+	}
+	o.q, o.head = o.q[:0], 0
+	if cap(o.q) > keptBacklog {
+		o.q = nil // a burst's backlog is not kept for life
+	}
+	o.draining = false
+	o.busy.Store(false)
+	o.mu.Unlock()
+}
+
+// waitSend queues m in the transport, waiting for room as the realm's
+// policy allows (see drain).
+func (s *session) waitSend(m protocol.Message) error {
+	w, ok := s.peer.(transport.Waiter)
+	if !ok {
+		return s.peer.Send(bg, m)
+	}
+	if s.realm != nil && s.realm.dropEvents {
+		return w.SendWait(bg, m)
+	}
+	ctx, cancel := context.WithTimeout(bg, s.r.cfg.SlowConsumerWait)
+	defer cancel()
+	return w.SendWait(ctx, m)
+}
+
+// flush waits up to d for the backlog to reach the transport; the session
+// calls it before it closes its transport, so that its last messages
+// (GOODBYE, ABORT, results) are not cut off.
+func (s *session) flush(d time.Duration) {
+	o := &s.out
+	o.mu.Lock()
+	idle := o.idle
+	draining := o.draining
+	o.mu.Unlock()
+	if !draining {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	}
+}
