@@ -75,6 +75,13 @@ func fuzzRouterSessions(t *testing.T, data []byte) {
 		StrictRequestIDs: cfgByte&1 != 0,
 		StrictURIs:       cfgByte&2 != 0,
 	}
+	if cfgByte&4 != 0 {
+		// A backlog this small overflows: the slow-consumer paths run.
+		cfg.MaxBacklog = 4
+	}
+	if cfgByte&8 != 0 {
+		cfg.Realms[0].SlowConsumer = router.SlowConsumerDropEvents
+	}
 	fuzzConfig(&cfg, cfgByte)
 	r, err := router.New(cfg)
 	if err != nil {

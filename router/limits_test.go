@@ -306,3 +306,42 @@ func TestLimitConfig(t *testing.T) {
 		c.subscribe(protocol.URI("com.example.t"+string(rune('a'+i%26))+string(rune('a'+i/26))), nil)
 	}
 }
+
+// TestStalledSessionEnds checks that a session whose client says GOODBYE
+// but reads nothing ends in bounded time even where nothing else bounds
+// the backlog's wait (SlowConsumerDropEvents, an hour-long
+// SlowConsumerWait): the router gives its last messages a bounded time to
+// drain and then closes the transport.
+func TestStalledSessionEnds(t *testing.T) {
+	const queue, backlog = 4, 8
+	r := newRouter(t, router.Config{
+		LocalQueueSize:   queue,
+		MaxBacklog:       backlog,
+		SlowConsumerWait: time.Hour,
+		GoodbyeTimeout:   10 * time.Millisecond,
+		Realms:           []router.RealmConfig{{Name: realm1, SlowConsumer: router.SlowConsumerDropEvents}},
+	})
+	watcher := join(t, r)
+	watcher.subscribe("wamp.session.on_leave", nil)
+	stalled, id := stalledPeer(t, r, realm1)
+	stalled.Send(context.Background(), &protocol.Subscribe{Request: 1, Topic: "com.example.t"})
+	if m, err := recvWait(t, stalled); err != nil || m.Type() != protocol.TypeSubscribed {
+		t.Fatalf("got %v, %v, want SUBSCRIBED", m, err)
+	}
+	pub := join(t, r)
+	for i := range 3 * (queue + backlog) {
+		pub.publishAck("com.example.t", nil, i)
+	}
+	stalled.Send(context.Background(), &protocol.Goodbye{Reason: protocol.CloseGoodbyeAndOut})
+	ev := expect[*protocol.Event](watcher)
+	if got, _ := protocol.ToInt64(ev.Args[0]); got != int64(id) {
+		t.Fatalf("on_leave of %d, want %d", got, id)
+	}
+	// Shutdown returns once every session's goroutine has ended; the
+	// stalled one's must not wait for its client an hour.
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := r.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v: the stalled session did not end", err)
+	}
+}

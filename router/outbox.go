@@ -154,6 +154,9 @@ func (s *session) waitSend(m protocol.Message) error {
 	return w.SendWait(ctx, m)
 }
 
+// maxFlush bounds the wait of flush, whatever Config.SlowConsumerWait is.
+const maxFlush = 2 * time.Second
+
 // flush waits up to d for the backlog to reach the transport; the session
 // calls it before it closes its transport, so that its last messages
 // (GOODBYE, ABORT, results) are not cut off.

@@ -180,7 +180,7 @@ func (s *session) run() {
 		s.realm.broker.publishMeta(metaOnLeave, protocol.List{uint64(s.id), s.authID, s.authRole})
 	}
 	s.r.releaseID(s.id)
-	s.flush(s.r.cfg.SlowConsumerWait)
+	s.flush(min(s.r.cfg.SlowConsumerWait, maxFlush))
 	s.peer.Close(reason)
 }
 
