@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wampkit/wampkit/router"
 	"github.com/wampkit/wampkit/serialize"
 )
 
@@ -31,6 +32,45 @@ type Config struct {
 	// HandshakeTimeout bounds the time from a new connection to its
 	// session's WELCOME. Zero means the router's default (10s).
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// AuthTimeout bounds authentication, from HELLO to WELCOME, within
+	// HandshakeTimeout. Zero means router.DefaultAuthTimeout; negative
+	// means no limit but HandshakeTimeout.
+	AuthTimeout time.Duration `yaml:"auth_timeout"`
+	// GoodbyeTimeout bounds the wait for each session's answer to the
+	// GOODBYE of a shutdown. Zero means ShutdownTimeout; negative means no
+	// limit but ShutdownTimeout.
+	GoodbyeTimeout time.Duration `yaml:"goodbye_timeout"`
+	// StrictRequestIDs makes the router abort sessions whose request IDs
+	// do not count up by one (spec basic "IDs"). Off by default, because
+	// some clients send random request IDs.
+	StrictRequestIDs bool `yaml:"strict_request_ids"`
+	// MaxMessageSize is the largest message accepted, in bytes, on every
+	// listener whose own max_message_size is zero. Zero means the
+	// transports' default (16 MiB).
+	MaxMessageSize int64 `yaml:"max_message_size"`
+	// MaxSessions is the most sessions served at once, over all realms. A
+	// HELLO beyond it is answered with ABORT wampkit.error.limit_exceeded.
+	// Zero means router.DefaultMaxSessions; negative means no limit.
+	MaxSessions int `yaml:"max_sessions"`
+	// MaxPendingCalls is the most calls one session may have waiting for
+	// their result. Zero means router.DefaultMaxPendingCalls; negative
+	// means no limit.
+	MaxPendingCalls int `yaml:"max_pending_calls"`
+	// MaxSubscriptions is the most subscriptions one session may hold.
+	// Zero means router.DefaultMaxSubscriptions; negative means no limit.
+	MaxSubscriptions int `yaml:"max_subscriptions"`
+	// MaxRegistrations is the most registrations one session may hold.
+	// Zero means router.DefaultMaxRegistrations; negative means no limit.
+	MaxRegistrations int `yaml:"max_registrations"`
+	// MaxBacklog is the most messages held for a session whose outbound
+	// queue is full, before the realm's slow_consumer policy applies. Zero
+	// means router.DefaultMaxBacklog; negative means no backlog.
+	MaxBacklog int `yaml:"max_backlog"`
+	// SlowConsumerWait bounds how long a session's backlog may wait for
+	// room in its outbound queue before the session is disconnected as a
+	// slow consumer. Zero means router.DefaultSlowConsumerWait; negative
+	// means no wait.
+	SlowConsumerWait time.Duration `yaml:"slow_consumer_wait"`
 	// StrictURIs makes the router check URIs with the spec's strict rules
 	// (components of [0-9a-z_] only) instead of the loose rules.
 	StrictURIs bool `yaml:"strict_uris"`
@@ -54,23 +94,35 @@ type RealmConfig struct {
 	// Name is the realm's URI, as clients give it in HELLO.
 	Name string `yaml:"name"`
 	// Anonymous admits clients without credentials. Nil means true when
-	// neither Ticket nor WAMPCRA lists a principal, false otherwise.
+	// no principal is listed (in Ticket, WAMPCRA or Cryptosign), false
+	// otherwise.
 	Anonymous *bool `yaml:"anonymous,omitempty"`
 	// Ticket maps authid to principal for ticket authentication (spec
 	// advanced/authentication_ticket.md); the secret is the ticket. Use it
 	// over TLS only.
 	Ticket map[string]PrincipalConfig `yaml:"ticket,omitempty"`
 	// WAMPCRA maps authid to principal for WAMP-CRA authentication (spec
-	// advanced/authentication_cra.md); the secret is the shared key.
-	WAMPCRA map[string]PrincipalConfig `yaml:"wampcra,omitempty"`
+	// advanced/authentication_cra.md), plain or salted.
+	WAMPCRA map[string]CRAPrincipalConfig `yaml:"wampcra,omitempty"`
+	// Cryptosign maps authid to principal for WAMP-Cryptosign
+	// authentication (spec advanced/authentication_cryptosign.md) with
+	// Ed25519 keys.
+	Cryptosign map[string]CryptosignPrincipalConfig `yaml:"cryptosign,omitempty"`
+	// MaxSessions is the most sessions joined to the realm at once; a
+	// HELLO beyond it is answered with ABORT wampkit.error.limit_exceeded.
+	// Zero or negative means no limit of the realm's own (the router-wide
+	// max_sessions still applies).
+	MaxSessions int `yaml:"max_sessions,omitempty"`
+	// SlowConsumer is what the router does with a session of the realm
+	// that reads too slowly: "disconnect" it, or "drop-events" (drop the
+	// events for it and count them in wamp.session.get's
+	// _dropped_events). Empty means "disconnect".
+	SlowConsumer string `yaml:"slow_consumer,omitempty"`
 }
 
-// PrincipalConfig is one user of ticket or WAMP-CRA authentication.
-type PrincipalConfig struct {
-	// Secret is the ticket or the WAMP-CRA key. Required.
-	Secret string `yaml:"secret"`
-	// Role is the authrole the user gets. Empty means "user".
-	Role string `yaml:"role,omitempty"`
+// hasPrincipals reports whether the realm lists any principal.
+func (r RealmConfig) hasPrincipals() bool {
+	return len(r.Ticket) > 0 || len(r.WAMPCRA) > 0 || len(r.Cryptosign) > 0
 }
 
 // anonymous reports whether the realm admits anonymous clients.
@@ -78,7 +130,19 @@ func (r RealmConfig) anonymous() bool {
 	if r.Anonymous != nil {
 		return *r.Anonymous
 	}
-	return len(r.Ticket) == 0 && len(r.WAMPCRA) == 0
+	return !r.hasPrincipals()
+}
+
+// slowConsumer returns the realm's slow consumer policy, or an error
+// naming the realm and the key if it is unknown.
+func (r RealmConfig) slowConsumer() (router.SlowConsumerPolicy, error) {
+	switch r.SlowConsumer {
+	case "", router.SlowConsumerDisconnect.String():
+		return router.SlowConsumerDisconnect, nil
+	case router.SlowConsumerDropEvents.String():
+		return router.SlowConsumerDropEvents, nil
+	}
+	return 0, fmt.Errorf("wampd: realm %q: slow_consumer %q: want disconnect or drop-events", r.Name, r.SlowConsumer)
 }
 
 // TLSConfig names a certificate and its private key, both PEM files.
@@ -110,6 +174,9 @@ type WebSocketConfig struct {
 	// PingInterval is the interval of keep-alive pings. Zero means the
 	// transport's default (30s); negative turns keep-alive off.
 	PingInterval time.Duration `yaml:"ping_interval"`
+	// QueueSize is the capacity of each connection's outbound queue, in
+	// messages. Zero means the transport's default (256).
+	QueueSize int `yaml:"queue_size"`
 	// EnableCompression negotiates permessage-deflate with clients that
 	// offer it.
 	EnableCompression bool `yaml:"enable_compression"`
@@ -139,6 +206,9 @@ type RawSocketConfig struct {
 	// MaxConnections limits the number of RawSocket connections. Zero
 	// means no limit.
 	MaxConnections int `yaml:"max_connections"`
+	// QueueSize is the capacity of each connection's outbound queue, in
+	// messages. Zero means the transport's default (256).
+	QueueSize int `yaml:"queue_size"`
 	// PingInterval is the interval of keep-alive pings. Zero means the
 	// transport's default (30s); negative turns keep-alive off.
 	PingInterval time.Duration `yaml:"ping_interval"`
@@ -155,13 +225,20 @@ const (
 
 // DefaultConfig returns what wampd does with no arguments at all: an open
 // realm "realm1" on ws://127.0.0.1:8080/ws and RawSocket on 127.0.0.1:8081,
-// text logs at level info.
+// text logs at level info, and the router's default limits.
 func DefaultConfig() Config {
 	return Config{
-		Log:             LogConfig{Level: "info", Format: "text"},
-		WebSocket:       WebSocketConfig{Address: DefaultWebSocketAddress, Path: DefaultWebSocketPath},
-		RawSocket:       RawSocketConfig{Address: DefaultRawSocketAddress},
-		ShutdownTimeout: DefaultShutdownTimeout,
+		Log:              LogConfig{Level: "info", Format: "text"},
+		WebSocket:        WebSocketConfig{Address: DefaultWebSocketAddress, Path: DefaultWebSocketPath},
+		RawSocket:        RawSocketConfig{Address: DefaultRawSocketAddress},
+		ShutdownTimeout:  DefaultShutdownTimeout,
+		AuthTimeout:      router.DefaultAuthTimeout,
+		MaxSessions:      router.DefaultMaxSessions,
+		MaxPendingCalls:  router.DefaultMaxPendingCalls,
+		MaxSubscriptions: router.DefaultMaxSubscriptions,
+		MaxRegistrations: router.DefaultMaxRegistrations,
+		MaxBacklog:       router.DefaultMaxBacklog,
+		SlowConsumerWait: router.DefaultSlowConsumerWait,
 	}
 }
 
@@ -202,18 +279,14 @@ func (c *Config) Validate() error {
 		if err := checkRealmName(r.Name); err != nil {
 			return err
 		}
-		for authid, p := range r.Ticket {
-			if p.Secret == "" {
-				return fmt.Errorf("wampd: realm %q: ticket principal %q has no secret", r.Name, authid)
-			}
+		if err := r.checkPrincipals(); err != nil {
+			return err
 		}
-		for authid, p := range r.WAMPCRA {
-			if p.Secret == "" {
-				return fmt.Errorf("wampd: realm %q: wampcra principal %q has no secret", r.Name, authid)
-			}
-		}
-		if !r.anonymous() && len(r.Ticket) == 0 && len(r.WAMPCRA) == 0 {
+		if !r.anonymous() && !r.hasPrincipals() {
 			return fmt.Errorf("wampd: realm %q admits nobody: anonymous is false and no principal is listed", r.Name)
+		}
+		if _, err := r.slowConsumer(); err != nil {
+			return err
 		}
 		if seen[r.Name] {
 			return fmt.Errorf("wampd: realm %q configured twice", r.Name)
@@ -239,8 +312,11 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	if c.WebSocket.MaxMessageSize < 0 || c.RawSocket.MaxMessageSize < 0 {
+	if c.MaxMessageSize < 0 || c.WebSocket.MaxMessageSize < 0 || c.RawSocket.MaxMessageSize < 0 {
 		return errors.New("wampd: max_message_size must not be negative")
+	}
+	if c.WebSocket.QueueSize < 0 || c.RawSocket.QueueSize < 0 {
+		return errors.New("wampd: queue_size must not be negative")
 	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("wampd: shutdown timeout %v is negative", c.ShutdownTimeout)

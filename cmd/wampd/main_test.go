@@ -243,6 +243,9 @@ func TestParseFlags(t *testing.T) {
 			})},
 		{name: "shutdown timeout", args: []string{"-shutdown-timeout", "1m"},
 			want: with(func(c *Config) { c.ShutdownTimeout = time.Minute })},
+		{name: "limits", args: []string{"-max-sessions", "-1", "-max-message-size", "65536"},
+			want: with(func(c *Config) { c.MaxSessions, c.MaxMessageSize = -1, 65536 })},
+		{name: "negative message size", args: []string{"-max-message-size", "-1"}, wantErr: "max_message_size must not be negative"},
 		{name: "file", args: []string{"-config", file},
 			want: with(func(c *Config) {
 				c.Realms = []RealmConfig{{Name: "from.file"}}
@@ -313,7 +316,7 @@ func TestExampleConfig(t *testing.T) {
 	}
 	// The example shows the defaults, so loading it changes nothing.
 	want := DefaultConfig()
-	want.Realms = []RealmConfig{{Name: DefaultRealm}}
+	want.Realms = []RealmConfig{{Name: DefaultRealm, SlowConsumer: "disconnect"}}
 	if diff := cmp.Diff(want, cfg, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("wampd.example.yaml differs from the defaults (-want +got):\n%s", diff)
 	}

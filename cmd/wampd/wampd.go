@@ -94,6 +94,8 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 		tlsCert     = fs.String("tls-cert", "", "TLS certificate `file` (PEM): serve wss:// and RawSocket over TLS")
 		tlsKey      = fs.String("tls-key", "", "TLS private key `file` (PEM), with -tls-cert")
 		shutdown    = fs.Duration("shutdown-timeout", def.ShutdownTimeout, "how long sessions get to say GOODBYE on shutdown")
+		maxSessions = fs.Int("max-sessions", def.MaxSessions, "most sessions at once, over all realms; negative means no limit")
+		maxMsgSize  = fs.Int64("max-message-size", def.MaxMessageSize, "largest message accepted, in `bytes`, where a listener sets none; 0 means 16 MiB")
 		showVersion = fs.Bool("version", false, "print the version and exit")
 		realms      realmList
 	)
@@ -136,6 +138,10 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 			cfg.WebSocket.TLS.Key, cfg.RawSocket.TLS.Key = *tlsKey, *tlsKey
 		case "shutdown-timeout":
 			cfg.ShutdownTimeout = *shutdown
+		case "max-sessions":
+			cfg.MaxSessions = *maxSessions
+		case "max-message-size":
+			cfg.MaxMessageSize = *maxMsgSize
 		}
 	})
 	for _, name := range realms {
@@ -225,14 +231,28 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 	if err != nil {
 		return router.Config{}, err
 	}
+	goodbye := cfg.GoodbyeTimeout
+	if goodbye == 0 {
+		goodbye = cfg.ShutdownTimeout
+	}
 	rcfg := router.Config{
 		Logger:           logger,
 		HandshakeTimeout: cfg.HandshakeTimeout,
-		GoodbyeTimeout:   cfg.ShutdownTimeout,
+		AuthTimeout:      cfg.AuthTimeout,
+		GoodbyeTimeout:   goodbye,
 		StrictURIs:       cfg.StrictURIs,
+		StrictRequestIDs: cfg.StrictRequestIDs,
+		MaxMessageSize:   cfg.MaxMessageSize,
+		MaxSessions:      cfg.MaxSessions,
+		MaxPendingCalls:  cfg.MaxPendingCalls,
+		MaxSubscriptions: cfg.MaxSubscriptions,
+		MaxRegistrations: cfg.MaxRegistrations,
+		MaxBacklog:       cfg.MaxBacklog,
+		SlowConsumerWait: cfg.SlowConsumerWait,
 		WebSocket: transport.WebSocketConfig{
 			Serializers:       wsSers,
 			MaxMessageSize:    cfg.WebSocket.MaxMessageSize,
+			QueueSize:         cfg.WebSocket.QueueSize,
 			PingInterval:      cfg.WebSocket.PingInterval,
 			EnableCompression: cfg.WebSocket.EnableCompression,
 			CheckOrigin:       checkOrigin(cfg.WebSocket.AllowedOrigins),
@@ -242,6 +262,7 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 			Serializers:    rsSers,
 			MaxMessageSize: cfg.RawSocket.MaxMessageSize,
 			MaxConnections: cfg.RawSocket.MaxConnections,
+			QueueSize:      cfg.RawSocket.QueueSize,
 			PingInterval:   cfg.RawSocket.PingInterval,
 			Logger:         logger,
 		},
@@ -251,35 +272,22 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 		realms = []RealmConfig{{Name: DefaultRealm}}
 	}
 	for _, r := range realms {
+		policy, err := r.slowConsumer()
+		if err != nil {
+			return router.Config{}, err
+		}
+		auths, err := authenticators(r)
+		if err != nil {
+			return router.Config{}, err
+		}
 		rcfg.Realms = append(rcfg.Realms, router.RealmConfig{
 			Name:           protocol.URI(r.Name),
-			Authenticators: authenticators(r),
+			MaxSessions:    r.MaxSessions,
+			SlowConsumer:   policy,
+			Authenticators: auths,
 		})
 	}
 	return rcfg, nil
-}
-
-// authenticators returns the realm's authentication methods, in the
-// router's order of preference when a client offers several.
-func authenticators(r RealmConfig) []router.Authenticator {
-	principals := func(m map[string]PrincipalConfig) map[string]router.Principal {
-		out := make(map[string]router.Principal, len(m))
-		for authid, p := range m {
-			out[authid] = router.Principal{Secret: p.Secret, Role: p.Role}
-		}
-		return out
-	}
-	var auths []router.Authenticator
-	if len(r.WAMPCRA) > 0 {
-		auths = append(auths, &router.WAMPCRA{Principals: principals(r.WAMPCRA)})
-	}
-	if len(r.Ticket) > 0 {
-		auths = append(auths, &router.Ticket{Principals: principals(r.Ticket)})
-	}
-	if r.anonymous() {
-		auths = append(auths, router.Anonymous{})
-	}
-	return auths
 }
 
 // checkOrigin returns the WebSocket origin check for allowed, or nil (the

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
+)
+
+// TestMain_Cryptosign joins a realm with cryptosign principals from the
+// file: with and without authid, with a rotated key, and is refused with a
+// key that is not registered.
+func TestMain_Cryptosign(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	alice, bobOld, bobNew, mallory := newKey(t), newKey(t), newKey(t), newKey(t)
+	m, _, _ := mustRunConfig(t, `
+realms:
+  - name: com.example.secure
+    cryptosign:
+      alice: {public_key: "`+pubHex(alice)+`", role: admin}
+      bob:
+        public_keys: ["`+pubHex(bobOld)+`", "`+pubHex(bobNew)+`"]
+`)
+	tests := []struct {
+		name       string
+		authid     string
+		key        ed25519.PrivateKey
+		wantAuthID string // "" means: want ABORT wantAbort
+		wantRole   string
+		wantAbort  protocol.URI
+	}{
+		{name: "authid", authid: "alice", key: alice, wantAuthID: "alice", wantRole: "admin"},
+		{name: "key only", key: alice, wantAuthID: "alice", wantRole: "admin"},
+		{name: "second key", authid: "bob", key: bobNew, wantAuthID: "bob", wantRole: "user"},
+		{name: "wrong key", authid: "alice", key: mallory, wantAbort: protocol.ErrAuthenticationDenied},
+		{name: "unknown key", key: mallory, wantAbort: protocol.ErrNoSuchPrincipal},
+	}
+	for _, tt := range tests {
+		cfg := client.Config{Realm: "com.example.secure", AuthID: tt.authid, Auth: []client.Authenticator{client.CryptosignAuth(tt.key)}}
+		c, err := join(t, m, cfg)
+		if tt.wantAuthID == "" {
+			if !isAbort(err, tt.wantAbort) {
+				t.Errorf("%s: Join() = %v, want ABORT %s", tt.name, err, tt.wantAbort)
+			}
+			if c != nil {
+				c.Close()
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: Join() = %v", tt.name, err)
+			continue
+		}
+		d := c.WelcomeDetails()
+		if d.String("authid") != tt.wantAuthID || d.String("authrole") != tt.wantRole || d.String("authmethod") != "cryptosign" {
+			t.Errorf("%s: WELCOME details = %v, want authid %s, authrole %s, authmethod cryptosign", tt.name, d, tt.wantAuthID, tt.wantRole)
+		}
+		c.Close()
+	}
+	if _, err := join(t, m, client.Config{Realm: "com.example.secure"}); err == nil {
+		t.Errorf("anonymous Join() succeeded in a realm with principals")
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+}
+
+// TestMain_WAMPCRA joins with plain and salted WAMP-CRA principals, the
+// salted key given as a password (wampd derives it) or as the derived key,
+// and checks that no secret reaches the log.
+func TestMain_WAMPCRA(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	derived, err := router.DeriveCRAKey("carol's password", "pepper", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, logs := mustRunConfig(t, `
+log:
+  level: debug
+realms:
+  - name: com.example.secure
+    wampcra:
+      bob: {secret: "bob's shared key", role: backend}
+      carol: {salt: pepper, derived_key: "`+derived+`"}
+      dave: {salt: salt, iterations: 100, keylen: 16, secret: "dave's password", role: ops}
+`)
+	tests := []struct {
+		authid, secret string
+		wantRole       string // "" means: want ABORT wamp.error.authentication_denied
+	}{
+		{authid: "bob", secret: "bob's shared key", wantRole: "backend"},
+		{authid: "carol", secret: "carol's password", wantRole: "user"},
+		{authid: "dave", secret: "dave's password", wantRole: "ops"},
+		{authid: "carol", secret: derived},           // the key is no password
+		{authid: "dave", secret: "carol's password"}, // someone else's
+	}
+	for _, tt := range tests {
+		cfg := client.Config{Realm: "com.example.secure", AuthID: tt.authid, Auth: []client.Authenticator{client.WAMPCRAAuth(tt.secret)}}
+		c, err := join(t, m, cfg)
+		if tt.wantRole == "" {
+			if !isAbort(err, protocol.ErrAuthenticationDenied) {
+				t.Errorf("%s with %q: Join() = %v, want ABORT %s", tt.authid, tt.secret, err, protocol.ErrAuthenticationDenied)
+			}
+			if c != nil {
+				c.Close()
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: Join() = %v", tt.authid, err)
+			continue
+		}
+		if d := c.WelcomeDetails(); d.String("authid") != tt.authid || d.String("authrole") != tt.wantRole {
+			t.Errorf("%s: WELCOME details = %v, want authid %s, authrole %s", tt.authid, d, tt.authid, tt.wantRole)
+		}
+		c.Close()
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	for _, secret := range []string{"bob's shared key", "carol's password", derived, "dave's password"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("log contains the secret %q:\n%s", secret, logs.String())
+		}
+	}
+}
+
+// TestConfigErrors feeds malformed realm settings to ParseFlags: each is
+// refused with an error naming the realm, the principal or key, and the
+// problem, and never the secret.
+func TestConfigErrors(t *testing.T) {
+	key := pubHex(newKey(t))
+	goodKey, err := router.DeriveCRAKey("pw", "salt", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		realm   string // YAML lines under "  - name: a.b\n"
+		wantErr []string
+	}{
+		{name: "unknown slow_consumer", realm: "    slow_consumer: fast\n",
+			wantErr: []string{`realm "a.b"`, `slow_consumer "fast"`, "disconnect or drop-events"}},
+		{name: "unknown realm key", realm: "    max_session: 1\n",
+			wantErr: []string{"max_session"}},
+		{name: "salt on ticket", realm: "    ticket:\n      alice: {secret: x, salt: y}\n",
+			wantErr: []string{"salt"}},
+		{name: "cryptosign bad hex", realm: "    cryptosign:\n      alice: {public_key: zz" + key[2:] + "}\n",
+			wantErr: []string{`realm "a.b"`, `cryptosign principal "alice"`, "64 hex digits"}},
+		{name: "cryptosign short key", realm: "    cryptosign:\n      alice: {public_keys: [" + key + ", " + key[:62] + "]}\n",
+			wantErr: []string{`realm "a.b"`, `cryptosign principal "alice"`, "64 hex digits"}},
+		{name: "cryptosign no key", realm: "    cryptosign:\n      alice: {role: admin}\n",
+			wantErr: []string{`realm "a.b"`, `cryptosign principal "alice"`, "no public_key"}},
+		{name: "wampcra no secret", realm: "    wampcra:\n      bob: {salt: s}\n",
+			wantErr: []string{`realm "a.b"`, `wampcra principal "bob"`, "has no secret"}},
+		{name: "wampcra secret and key", realm: "    wampcra:\n      bob: {salt: s, secret: hunter2, derived_key: \"" + goodKey + "\"}\n",
+			wantErr: []string{`wampcra principal "bob"`, "not both"}},
+		{name: "derived_key without salt", realm: "    wampcra:\n      bob: {derived_key: \"" + goodKey + "\"}\n",
+			wantErr: []string{`wampcra principal "bob"`, "needs salt"}},
+		{name: "derived_key not base64", realm: "    wampcra:\n      bob: {salt: s, derived_key: \"hunter2!\"}\n",
+			wantErr: []string{`realm "a.b"`, `wampcra principal "bob"`, "base64 text of 32 bytes"}},
+		{name: "derived_key of other keylen", realm: "    wampcra:\n      bob: {salt: s, keylen: 16, derived_key: \"" + goodKey + "\"}\n",
+			wantErr: []string{`wampcra principal "bob"`, "base64 text of 16 bytes"}},
+		{name: "iterations without salt", realm: "    wampcra:\n      bob: {secret: hunter2, iterations: 5}\n",
+			wantErr: []string{`wampcra principal "bob"`, "need salt"}},
+		{name: "negative iterations", realm: "    wampcra:\n      bob: {secret: hunter2, salt: s, iterations: -1}\n",
+			wantErr: []string{`wampcra principal "bob"`, "iterations -1"}},
+		{name: "huge keylen", realm: "    wampcra:\n      bob: {secret: hunter2, salt: s, keylen: 100000}\n",
+			wantErr: []string{`wampcra principal "bob"`, "keylen 100000"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "wampd.yaml")
+			writeFile(t, path, "realms:\n  - name: a.b\n"+tt.realm)
+			m := NewMain()
+			m.Stderr = io.Discard
+			err := m.ParseFlags(context.Background(), []string{"-config", path})
+			if err == nil {
+				t.Fatalf("ParseFlags() with\n%s= nil, want an error", tt.realm)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("ParseFlags() = %q, want it to contain %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), goodKey) {
+				t.Errorf("ParseFlags() = %q reveals a secret", err)
+			}
+		})
+	}
+}
+
+func newKey(tb testing.TB) ed25519.PrivateKey {
+	tb.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return priv
+}
+
+// pubHex returns the hex public key of priv, as the config file wants it.
+func pubHex(priv ed25519.PrivateKey) string {
+	return hex.EncodeToString(priv.Public().(ed25519.PublicKey))
+}
