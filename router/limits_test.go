@@ -345,3 +345,30 @@ func TestStalledSessionEnds(t *testing.T) {
 		t.Fatalf("Shutdown: %v: the stalled session did not end", err)
 	}
 }
+
+// ctxAuth returns the context's error as soon as it ends, so that the
+// authentication timer and the session's goroutine settle the handshake
+// at about the same time.
+type ctxAuth struct{}
+
+func (ctxAuth) AuthMethod() string { return "anonymous" }
+
+func (ctxAuth) Authenticate(ctx context.Context, _ *router.AuthRequest, _ router.Challenger) (*router.Identity, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestAuthTimeoutAlwaysAnswered races the authentication timer against an
+// authenticator that gives up at the same deadline: whichever wins, the
+// client must read ABORT wamp.error.timeout before the transport closes.
+func TestAuthTimeoutAlwaysAnswered(t *testing.T) {
+	r := newRouter(t, router.Config{
+		AuthTimeout: time.Millisecond,
+		Realms:      []router.RealmConfig{{Name: realm1, Authenticators: []router.Authenticator{ctxAuth{}}}},
+	})
+	for range 300 {
+		c := connect(t, r)
+		c.send(&protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": clientRoles()}})
+		c.expectAbort(protocol.ErrTimeout)
+	}
+}

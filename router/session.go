@@ -49,6 +49,8 @@ type session struct {
 	// ABORT about to be sent, or the authentication timed out. Whoever
 	// sets it answers the client.
 	settled atomic.Bool
+	// answering is held by the authentication timer while it answers.
+	answering sync.Mutex
 	// dropped counts the EVENTs dropped for a full queue
 	// (SlowConsumerDropEvents); dropLog is when that was last logged
 	// (UnixNano).
@@ -370,6 +372,10 @@ func (s *session) handshake() bool {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 		t := time.AfterFunc(d, func() {
+			// answering is held until the ABORT is queued, so that the
+			// session's goroutine does not close the transport first.
+			s.answering.Lock()
+			defer s.answering.Unlock()
 			if !s.settled.CompareAndSwap(false, true) {
 				return
 			}
@@ -382,6 +388,12 @@ func (s *session) handshake() bool {
 	if reason, msg := s.join(ctx, hello); reason != "" {
 		if s.settled.CompareAndSwap(false, true) {
 			s.abort(reason, msg)
+		} else {
+			// Settled elsewhere; if by the timer, let it finish its
+			// answer first.
+			s.answering.Lock()
+			//lint:ignore SA2001 waiting for the holder is the point
+			s.answering.Unlock()
 		}
 		s.peer.Close(fmt.Errorf("router: session refused: %s", reason))
 		return false
