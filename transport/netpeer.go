@@ -117,8 +117,28 @@ func (c *peerCore) shutdown(reason error) bool {
 		c.reason = reason
 		c.closeDeadline = time.Now().Add(c.opts.closeTimeout)
 		close(c.closing)
+		// Wake the reader (see readDeadline); writes are unaffected.
+		_ = c.conn.SetReadDeadline(pastDeadline)
 	})
 	return first
+}
+
+// pastDeadline is a read deadline that has passed: it fails reads at once.
+var pastDeadline = time.Unix(1, 0)
+
+// readDeadline sets the connection's read deadline before a read: idle
+// from now (none if idle <= 0), or the past once the peer is closing. With
+// shutdown's own setting of the past deadline, a Recv blocked in a read,
+// or about to read, returns as soon as the peer is closed, whatever the
+// writer still flushes: a closed peer's owner does not wait for the other
+// end (a slow consumer dropped by the router, say) to stop reading it.
+func (c *peerCore) readDeadline(idle time.Duration) {
+	if idle > 0 {
+		_ = c.conn.SetReadDeadline(time.Now().Add(idle))
+	}
+	if c.isClosing() {
+		_ = c.conn.SetReadDeadline(pastDeadline)
+	}
 }
 
 // isClosing reports whether shutdown has been called.
@@ -176,17 +196,17 @@ func peerAddr(a net.Addr) string {
 	return strings.ToLower(a.Network()) + ":" + a.String()
 }
 
-// idleConn is a net.Conn whose reads fail when nothing arrives within idle,
-// which is how a dead peer is detected: our keep-alive pings make a live
-// peer send pongs well within that time.
+// idleConn is a peer's connection as its reader sees it: reads fail when
+// nothing arrives within idle, which is how a dead peer is detected (our
+// keep-alive pings make a live peer send pongs well within that time),
+// and at once when the peer is closing (see peerCore.readDeadline).
 type idleConn struct {
 	net.Conn
+	core *peerCore
 	idle time.Duration
 }
 
 func (c idleConn) Read(b []byte) (int, error) {
-	if c.idle > 0 {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
-	}
+	c.core.readDeadline(c.idle)
 	return c.Conn.Read(b)
 }

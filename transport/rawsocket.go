@@ -549,10 +549,10 @@ func newRawPeer(c net.Conn, opts peerOptions, ser serialize.Serializer, maxSend 
 		ser:     ser,
 		codec:   ser.Codec(),
 		maxSend: min(maxSend, rawMaxLength),
-		br:      bufio.NewReaderSize(idleConn{Conn: c, idle: opts.idleTimeout()}, rawReadBuffer),
 		pongs:   make(chan []byte, 4),
 	}
 	p.init(c, opts, details)
+	p.br = bufio.NewReaderSize(idleConn{Conn: c, core: &p.peerCore, idle: opts.idleTimeout()}, rawReadBuffer)
 	go p.writeLoop()
 	return p
 }

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/serialize"
@@ -437,5 +440,66 @@ func TestRawSocketServerClose(t *testing.T) {
 	readToEOF(t, stuck)
 	if err := srv.Serve(l); !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve() after Close = %v, want ErrServerClosed", err)
+	}
+}
+
+// TestCloseWakesRecv checks that closing a peer ends a Recv blocked on it
+// at once, while the writer may still be flushing to an other end that
+// reads nothing: the owner of a peer it closed (the router dropping a slow
+// consumer, say) does not wait for the flush to give up.
+func TestCloseWakesRecv(t *testing.T) {
+	for _, kind := range []string{"rawsocket", "websocket"} {
+		t.Run(kind, func(t *testing.T) {
+			sp := newServerPeers()
+			defer sp.stop()
+			var conn net.Conn
+			switch kind {
+			case "rawsocket":
+				_, addr := rawServer(t, "tcp", RawSocketConfig{QueueSize: 4, CloseTimeout: 5 * time.Second}, sp.handler)
+				conn = dialRaw(t, addr)
+				rawHandshake(t, conn)
+			case "websocket":
+				_, url := wsServer(t, WebSocketConfig{QueueSize: 4, CloseTimeout: 5 * time.Second}, nil, sp.handler)
+				ws, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Sec-WebSocket-Protocol": {"wamp.2.json"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { ws.Close() })
+				conn = ws.NetConn()
+			}
+			_ = conn // never read: the server's writer gets stuck
+			p := sp.next(t)
+			// Fill the socket buffers and the queue until the queue stays
+			// full: the writer is then stuck in a write.
+			big := protocol.List{strings.Repeat("x", 1<<20)}
+			for i := 0; ; i++ {
+				if i == 256 {
+					t.Fatal("the queue never stayed full")
+				}
+				ctx, cancel := context.WithTimeout(testContext(t), 300*time.Millisecond)
+				err := p.(Waiter).SendWait(ctx, &protocol.Event{Subscription: 1, Publication: 1, Args: big})
+				cancel()
+				if errors.Is(err, ErrQueueFull) {
+					break
+				}
+			}
+			got := make(chan error, 1)
+			go func() {
+				_, err := p.Recv()
+				got <- err
+			}()
+			// Close waits up to 1.5 CloseTimeouts for the stuck writer;
+			// Recv must not: it returns long before the first timeout
+			// (a bound with a margin of thousands, not a measurement).
+			start := time.Now()
+			go p.Close(errors.New("dropped"))
+			err := within(t, got)
+			if !errors.Is(err, ErrClosed) {
+				t.Fatalf("Recv = %v, want ErrClosed", err)
+			}
+			if d := time.Since(start); d > 2500*time.Millisecond {
+				t.Fatalf("Recv returned %v after Close: it waited for the writer's flush", d)
+			}
+		})
 	}
 }

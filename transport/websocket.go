@@ -366,7 +366,7 @@ func newWSPeer(ws *websocket.Conn, cork *corkConn, opts peerOptions, ser seriali
 	p.init(ws.NetConn(), opts, details)
 	ws.SetReadLimit(opts.maxRecv)
 	if idle := opts.idleTimeout(); idle > 0 {
-		extend := func() { _ = ws.SetReadDeadline(time.Now().Add(idle)) }
+		extend := func() { p.readDeadline(idle) }
 		ws.SetPongHandler(func(string) error { extend(); return nil })
 		ws.SetPingHandler(func(data string) error {
 			extend()
@@ -401,9 +401,7 @@ func (p *wsPeer) Recv() (protocol.Message, error) {
 		if p.isClosing() {
 			return nil, p.closedErr()
 		}
-		if idle := p.opts.idleTimeout(); idle > 0 {
-			_ = p.ws.SetReadDeadline(time.Now().Add(idle))
-		}
+		p.readDeadline(p.opts.idleTimeout())
 		_, r, err := p.ws.NextReader()
 		if err != nil {
 			return nil, p.failRead(p.readErr(err))
