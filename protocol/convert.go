@@ -149,6 +149,11 @@ func (d Dict) List(key string) List {
 	return nil
 }
 
+// ToDict converts a decoded dictionary (Dict, map[string]any, or a
+// map[any]any whose keys are all strings, which is copied) to a Dict. It
+// reports false for anything else, nil included.
+func ToDict(v any) (Dict, bool) { return asDict(v) }
+
 // asDict converts a decoded dictionary to a Dict without copying when
 // possible. map[any]any (as produced by some MessagePack/CBOR decoders) is
 // copied if all its keys are strings; ok is false otherwise.

@@ -178,3 +178,24 @@ type okPair struct {
 }
 
 func pair[T any](v T, ok bool) okPair { return okPair{v, ok} }
+
+func TestToDict(t *testing.T) {
+	tests := []struct {
+		v    any
+		want Dict
+		ok   bool
+	}{
+		{Dict{"a": 1}, Dict{"a": 1}, true},
+		{map[string]any{"a": 1}, Dict{"a": 1}, true},
+		{map[any]any{"a": 1}, Dict{"a": 1}, true},
+		{map[any]any{1: "a"}, nil, false},
+		{nil, nil, false},
+		{List{"a"}, nil, false},
+	}
+	for _, tt := range tests {
+		got, ok := ToDict(tt.v)
+		if diff := cmp.Diff(tt.want, got); ok != tt.ok || diff != "" {
+			t.Errorf("ToDict(%T %v) = %v, %v, want %v, %v (-want +got):\n%s", tt.v, tt.v, got, ok, tt.want, tt.ok, diff)
+		}
+	}
+}

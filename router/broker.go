@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/serialize"
@@ -19,12 +20,17 @@ import (
 // unsubscribe. A publish takes the index's pmu only while at least one
 // pattern subscription exists, so exact publishing does not pay for
 // patterns.
+//
+// The subscription meta events (see meta.go) are published under mu, so
+// that every subscriber of them sees a subscription's events in the order
+// of the changes.
 type broker struct {
 	r *Router
 
 	// mu serializes changes of the index (subscribe, unsubscribe, leave).
 	mu    sync.Mutex
-	byKey map[subKey]*subscription // guarded by mu: every subscription
+	byKey map[subKey]*subscription      // guarded by mu: every subscription
+	byID  map[protocol.ID]*subscription // guarded by mu: the same by ID
 
 	uriIndex[subscription] // written under mu
 }
@@ -38,9 +44,10 @@ type subKey struct {
 // topic with the same policy share it, and so share one subscription ID
 // and one EVENT per publication (spec basic "Subscription IDs" allows this).
 type subscription struct {
-	id    protocol.ID
-	topic protocol.URI
-	match protocol.MatchPolicy
+	id      protocol.ID
+	topic   protocol.URI
+	match   protocol.MatchPolicy
+	created time.Time
 	// subscribers is the current set; the slice is never modified after
 	// it is stored. Written under broker.mu.
 	subscribers atomic.Pointer[[]*session]
@@ -49,6 +56,7 @@ type subscription struct {
 func (b *broker) init(r *Router) {
 	b.r = r
 	b.byKey = make(map[subKey]*subscription)
+	b.byID = make(map[protocol.ID]*subscription)
 }
 
 // subscribe handles SUBSCRIBE on the subscriber's goroutine.
@@ -87,10 +95,10 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
 			URI: LimitExceeded, Args: protocol.List{fmt.Sprintf("the session holds its maximum of %d subscriptions", max)}})
 		return
 	}
-	if sub == nil {
-		sub = &subscription{id: b.r.regIDs.Next(), topic: m.Topic, match: match}
+	fresh := sub == nil
+	if fresh {
+		sub = &subscription{id: b.r.regIDs.Next(), topic: m.Topic, match: match, created: time.Now()}
 		sub.subscribers.Store(&[]*session{})
-		b.byKey[key] = sub
 		b.addIndexLocked(sub)
 	}
 	// The session joins the snapshot and SUBSCRIBED is queued in one step
@@ -115,9 +123,15 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
 	}
 	s.adding.Store(nil)
 	s.mu.Unlock()
-	if ok {
-		s.subs[sub.id] = sub
+	if !ok {
+		return
 	}
+	s.subs[sub.id] = sub
+	// After s.mu is released: publishing may take other sessions' mu.
+	if fresh && b.listening(metaSubOnCreate) {
+		b.publishMeta(metaSubOnCreate, protocol.List{uint64(s.id), sub.metaDetails()})
+	}
+	b.metaEventLocked(metaSubOnSubscribe, s, sub)
 }
 
 // unsubscribe handles UNSUBSCRIBE on the subscriber's goroutine.
@@ -148,8 +162,9 @@ func (b *broker) leave(s *session) {
 	clear(s.subs)
 }
 
-// removeSubscriberLocked removes s from sub and drops sub when it has no
-// subscriber left. b.mu must be held.
+// removeSubscriberLocked removes s from sub, drops sub when it has no
+// subscriber left, and publishes wamp.subscription.on_unsubscribe and
+// on_delete. b.mu must be held, and no session's mu.
 func (b *broker) removeSubscriberLocked(sub *subscription, s *session) {
 	old := *sub.subscribers.Load()
 	next := make([]*session, 0, len(old))
@@ -162,16 +177,32 @@ func (b *broker) removeSubscriberLocked(sub *subscription, s *session) {
 		b.removeLocked(sub)
 	}
 	sub.subscribers.Store(&next)
+	b.metaEventLocked(metaSubOnUnsubscribe, s, sub)
+	if len(next) == 0 {
+		b.metaEventLocked(metaSubOnDelete, s, sub)
+	}
 }
 
-// addIndexLocked makes sub findable by publish. b.mu must be held.
+// metaEventLocked publishes a subscription meta event with the arguments
+// [session, subscription]. b.mu must be held.
+func (b *broker) metaEventLocked(topic protocol.URI, s *session, sub *subscription) {
+	if b.listening(topic) {
+		b.publishMeta(topic, protocol.List{uint64(s.id), uint64(sub.id)})
+	}
+}
+
+// addIndexLocked makes sub findable by publish and by the meta
+// procedures. b.mu must be held.
 func (b *broker) addIndexLocked(sub *subscription) {
+	b.byKey[subKey{sub.topic, sub.match}] = sub
+	b.byID[sub.id] = sub
 	b.add(sub.topic, sub.match, sub)
 }
 
 // removeLocked drops sub from the index. b.mu must be held.
 func (b *broker) removeLocked(sub *subscription) {
 	delete(b.byKey, subKey{sub.topic, sub.match})
+	delete(b.byID, sub.id)
 	b.remove(sub.topic, sub.match, sub)
 }
 
@@ -278,8 +309,20 @@ func (b *broker) publishPatterns(p *publication, scratch []*subscription) []*sub
 	return subs[:0]
 }
 
+// listening reports whether a meta event on topic may have subscribers:
+// an exact subscription of topic exists, or some pattern subscription. It
+// lets the router build a meta event's arguments only when they may be
+// sent, so that meta events cost one map lookup while nobody subscribes.
+func (b *broker) listening(topic protocol.URI) bool {
+	if b.patterns.Load() > 0 {
+		return true
+	}
+	_, ok := b.exact.Load(topic)
+	return ok
+}
+
 // publishMeta publishes a meta event of the router itself (spec advanced
-// "Session Meta API") in the broker's realm, on the calling goroutine.
+// "Meta API") in the broker's realm, on the calling goroutine.
 func (b *broker) publishMeta(topic protocol.URI, args protocol.List) {
 	p := publication{msg: &protocol.Publish{Topic: topic, Args: args}, id: protocol.GlobalID()}
 	if v, ok := b.exact.Load(topic); ok {

@@ -21,11 +21,17 @@ import (
 // caller. Whoever removes an invocation from the caller's calls table
 // answers the caller, so each call gets exactly one final answer however
 // YIELD, CANCEL and either side leaving interleave.
+//
+// The registration meta events (see meta.go) are published under mu, so
+// that every subscriber of them sees a registration's events in the order
+// of the changes.
 type dealer struct {
-	r *Router
+	r    *Router
+	meta *broker // the realm's broker, which publishes the meta events
 
-	mu    sync.Mutex               // serializes register and unregister
-	byKey map[regKey]*registration // guarded by mu: every registration
+	mu    sync.Mutex                    // serializes register and unregister
+	byKey map[regKey]*registration      // guarded by mu: every registration
+	byID  map[protocol.ID]*registration // guarded by mu: the same by ID
 
 	uriIndex[registration] // written under mu
 }
@@ -43,6 +49,7 @@ type registration struct {
 	procedure protocol.URI
 	match     protocol.MatchPolicy
 	invoke    string // invocation policy, fixed by the first registrant
+	created   time.Time
 	// callees is the current set in registration order; the slice is never
 	// modified after it is stored. Written under dealer.mu.
 	callees atomic.Pointer[[]*registrant]
@@ -115,9 +122,11 @@ const (
 	cancelKillNoWait = "killnowait"
 )
 
-func (d *dealer) init(r *Router) {
+func (d *dealer) init(r *Router, meta *broker) {
 	d.r = r
+	d.meta = meta
 	d.byKey = make(map[regKey]*registration)
+	d.byID = make(map[protocol.ID]*registration)
 }
 
 // register handles REGISTER on the callee's goroutine.
@@ -184,7 +193,8 @@ func (d *dealer) register(s *session, m *protocol.Register) {
 	}
 	fresh := reg == nil
 	if fresh {
-		reg = &registration{id: d.r.regIDs.Next(), procedure: m.Procedure, match: match, invoke: invoke}
+		reg = &registration{id: d.r.regIDs.Next(), procedure: m.Procedure, match: match, invoke: invoke,
+			created: time.Now()}
 		reg.callees.Store(&[]*registrant{})
 	}
 	rg := &registrant{reg: reg, callee: s, discloseCaller: m.Options.Bool("disclose_caller")}
@@ -206,16 +216,43 @@ func (d *dealer) register(s *session, m *protocol.Register) {
 		rg.gone = true
 	}
 	s.mu.Unlock()
-	if ok {
-		s.regs[reg.id] = rg
+	if !ok {
+		return
+	}
+	s.regs[reg.id] = rg
+	// After s.mu is released: publishing may take other sessions' mu.
+	if fresh && d.meta.listening(metaRegOnCreate) {
+		d.meta.publishMeta(metaRegOnCreate, protocol.List{uint64(s.id), reg.metaDetails()})
+	}
+	d.metaEventLocked(metaRegOnRegister, s, reg)
+}
+
+// metaEventLocked publishes a registration meta event with the arguments
+// [session, registration]. d.mu must be held, and no session's mu.
+func (d *dealer) metaEventLocked(topic protocol.URI, s *session, reg *registration) {
+	if d.meta.listening(topic) {
+		d.meta.publishMeta(topic, protocol.List{uint64(s.id), uint64(reg.id)})
+	}
+}
+
+// unregisterLocked takes rg out of its registration, as
+// removeRegistrantLocked does, and publishes
+// wamp.registration.on_unregister and on_delete. d.mu must be held, and
+// no session's mu.
+func (d *dealer) unregisterLocked(rg *registrant) {
+	deleted := d.removeRegistrantLocked(rg)
+	d.metaEventLocked(metaRegOnUnregister, rg.callee, rg.reg)
+	if deleted {
+		d.metaEventLocked(metaRegOnDelete, rg.callee, rg.reg)
 	}
 }
 
 func ptr[T any](v T) *T { return &v }
 
 // removeRegistrantLocked takes rg out of its registration and drops the
-// registration when no callee is left. d.mu must be held.
-func (d *dealer) removeRegistrantLocked(rg *registrant) {
+// registration when no callee is left; it reports whether it dropped it.
+// d.mu must be held.
+func (d *dealer) removeRegistrantLocked(rg *registrant) bool {
 	reg := rg.reg
 	old := *reg.callees.Load()
 	next := make([]*registrant, 0, len(old))
@@ -227,7 +264,9 @@ func (d *dealer) removeRegistrantLocked(rg *registrant) {
 	reg.callees.Store(&next)
 	if len(next) == 0 {
 		d.removeLocked(reg)
+		return true
 	}
+	return false
 }
 
 // unregister handles UNREGISTER on the callee's goroutine. Pending
@@ -240,7 +279,7 @@ func (d *dealer) unregister(s *session, m *protocol.Unregister) {
 		return
 	}
 	d.mu.Lock()
-	d.removeRegistrantLocked(rg)
+	d.unregisterLocked(rg)
 	d.mu.Unlock()
 	delete(s.regs, m.Registration)
 	// Calls that picked this callee before it was removed but have not
@@ -408,6 +447,7 @@ func (d *dealer) matchPattern(procedure protocol.URI) *registration {
 // addLocked makes reg callable. d.mu must be held.
 func (d *dealer) addLocked(reg *registration) {
 	d.byKey[regKey{reg.procedure, reg.match}] = reg
+	d.byID[reg.id] = reg
 	d.add(reg.procedure, reg.match, reg)
 }
 
@@ -418,6 +458,7 @@ func (d *dealer) removeLocked(reg *registration) {
 		return
 	}
 	delete(d.byKey, key)
+	delete(d.byID, reg.id)
 	d.remove(reg.procedure, reg.match, reg)
 }
 
@@ -581,7 +622,7 @@ func (d *dealer) leave(s *session) {
 	if len(s.regs) > 0 {
 		d.mu.Lock()
 		for _, rg := range s.regs {
-			d.removeRegistrantLocked(rg)
+			d.unregisterLocked(rg)
 		}
 		d.mu.Unlock()
 		clear(s.regs)

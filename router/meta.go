@@ -1,16 +1,36 @@
 package router
 
 import (
+	"cmp"
+	"slices"
+	"time"
+
 	"github.com/wampkit/wampkit/protocol"
 )
 
-// The session meta API (spec advanced "Session Meta API"): events
-// published by the router in each realm, and procedures the dealer
-// answers itself on the caller's goroutine, so the meta API needs no
-// session or goroutine of its own.
+// The meta API (spec advanced "Session Meta API", "Registration Meta
+// API", "Subscription Meta API"): events published by the router in each
+// realm, and procedures the dealer answers itself on the caller's
+// goroutine, so the meta API needs no session or goroutine of its own.
+//
+// A meta event costs one map lookup (broker.listening) while nobody
+// subscribes to it. The registration and subscription events are
+// published under the dealer's or broker's mu, in the order of the
+// changes: on_create before on_register (on_subscribe), on_unregister
+// (on_unsubscribe) before on_delete.
 const (
 	metaOnJoin  protocol.URI = "wamp.session.on_join"
 	metaOnLeave protocol.URI = "wamp.session.on_leave"
+
+	metaRegOnCreate     protocol.URI = "wamp.registration.on_create"
+	metaRegOnRegister   protocol.URI = "wamp.registration.on_register"
+	metaRegOnUnregister protocol.URI = "wamp.registration.on_unregister"
+	metaRegOnDelete     protocol.URI = "wamp.registration.on_delete"
+
+	metaSubOnCreate      protocol.URI = "wamp.subscription.on_create"
+	metaSubOnSubscribe   protocol.URI = "wamp.subscription.on_subscribe"
+	metaSubOnUnsubscribe protocol.URI = "wamp.subscription.on_unsubscribe"
+	metaSubOnDelete      protocol.URI = "wamp.subscription.on_delete"
 )
 
 // metaDetails is the session's description in wamp.session.on_join and
@@ -131,6 +151,278 @@ func (rm *realm) metaCall(s *session, m *protocol.Call) bool {
 			result(killed)
 		default:
 			result(len(killed))
+		}
+	default:
+		return rm.dealer.metaCall(s, m) || rm.broker.metaCall(s, m)
+	}
+	return true
+}
+
+// metaTime formats the creation time of a registration or subscription
+// as ISO 8601 in UTC, to the millisecond.
+func metaTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// metaDetails is the registration's RegistrationDetails in
+// wamp.registration.on_create and wamp.registration.get.
+func (reg *registration) metaDetails() protocol.Dict {
+	return protocol.Dict{
+		"id":      uint64(reg.id),
+		"created": metaTime(reg.created),
+		"uri":     string(reg.procedure),
+		"match":   string(reg.match),
+		"invoke":  reg.invoke,
+	}
+}
+
+// metaDetails is the subscription's SubscriptionDetails in
+// wamp.subscription.on_create and wamp.subscription.get.
+func (sub *subscription) metaDetails() protocol.Dict {
+	return protocol.Dict{
+		"id":      uint64(sub.id),
+		"created": metaTime(sub.created),
+		"uri":     string(sub.topic),
+		"match":   string(sub.match),
+	}
+}
+
+// metaReply answers a CALL of a meta procedure.
+type metaReply struct {
+	s *session
+	m *protocol.Call
+}
+
+func (r metaReply) result(args ...any) {
+	r.s.send(&protocol.Result{Request: r.m.Request, Args: args})
+}
+
+func (r metaReply) fail(uri protocol.URI, msg string) {
+	var args protocol.List
+	if msg != "" {
+		args = protocol.List{msg}
+	}
+	r.s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: r.m.Request, URI: uri, Args: args})
+}
+
+// metaID returns the first argument of m as a registration or
+// subscription ID, or answers ERROR wamp.error.invalid_argument.
+func (r metaReply) metaID() (protocol.ID, bool) {
+	id, ok := protocol.ToID(firstArg(r.m))
+	if !ok {
+		r.fail(protocol.ErrInvalidArgument, "the argument must be an ID")
+	}
+	return id, ok
+}
+
+// metaURI returns the first argument of m as a URI, or answers ERROR
+// wamp.error.invalid_argument.
+func (r metaReply) metaURI() (protocol.URI, bool) {
+	u, ok := firstArg(r.m).(string)
+	if !ok {
+		r.fail(protocol.ErrInvalidArgument, "the first argument must be a URI")
+	}
+	return protocol.URI(u), ok
+}
+
+// metaLookup returns the arguments of wamp.registration.lookup and
+// wamp.subscription.lookup: a URI and an optional dict of the options of
+// REGISTER or SUBSCRIBE, of which only match counts (default exact). It
+// answers ERROR wamp.error.invalid_argument if they are malformed.
+func (r metaReply) metaLookup() (protocol.URI, protocol.MatchPolicy, bool) {
+	u, ok := r.metaURI()
+	if !ok {
+		return "", "", false
+	}
+	match := protocol.MatchExact
+	if len(r.m.Args) > 1 && r.m.Args[1] != nil {
+		opts, ok := protocol.ToDict(r.m.Args[1])
+		if !ok {
+			r.fail(protocol.ErrInvalidArgument, "the second argument must be a dict of options")
+			return "", "", false
+		}
+		if v, ok := opts["match"]; ok {
+			s, ok := v.(string)
+			p := protocol.MatchPolicy(s)
+			if !ok || !p.Valid() {
+				r.fail(protocol.ErrInvalidArgument, "match must be exact, prefix or wildcard")
+				return "", "", false
+			}
+			if p != "" {
+				match = p
+			}
+		}
+	}
+	return u, match, true
+}
+
+// metaLists is the result of wamp.registration.list and
+// wamp.subscription.list: the IDs by match policy, each list in order of
+// creation.
+func metaLists(ids map[protocol.MatchPolicy][]any) protocol.Dict {
+	d := protocol.Dict{}
+	for _, p := range []protocol.MatchPolicy{protocol.MatchExact, protocol.MatchPrefix, protocol.MatchWildcard} {
+		l := ids[p]
+		if l == nil {
+			l = []any{}
+		}
+		slices.SortFunc(l, func(a, b any) int { return cmp.Compare(a.(uint64), b.(uint64)) })
+		d[string(p)] = l
+	}
+	return d
+}
+
+// metaCall answers a CALL of a procedure of the registration meta API
+// (spec advanced "Registration Meta API"); it reports false if procedure
+// is none.
+func (d *dealer) metaCall(s *session, m *protocol.Call) bool {
+	r := metaReply{s, m}
+	switch m.Procedure {
+	case "wamp.registration.list":
+		ids := map[protocol.MatchPolicy][]any{}
+		d.mu.Lock()
+		for _, reg := range d.byID {
+			ids[reg.match] = append(ids[reg.match], uint64(reg.id))
+		}
+		d.mu.Unlock()
+		r.result(metaLists(ids))
+	case "wamp.registration.lookup":
+		u, match, ok := r.metaLookup()
+		if !ok {
+			return true
+		}
+		d.mu.Lock()
+		reg := d.byKey[regKey{u, match}]
+		d.mu.Unlock()
+		if reg == nil {
+			r.result(nil)
+			return true
+		}
+		r.result(uint64(reg.id))
+	case "wamp.registration.match":
+		// The registration a CALL of the URI would go to.
+		u, ok := r.metaURI()
+		if !ok {
+			return true
+		}
+		var reg *registration
+		if v, ok := d.exact.Load(u); ok {
+			reg = v.(*registration)
+		} else {
+			reg = d.matchPattern(u)
+		}
+		if reg == nil {
+			r.result(nil)
+			return true
+		}
+		r.result(uint64(reg.id))
+	case "wamp.registration.get", "wamp.registration.list_callees", "wamp.registration.count_callees":
+		id, ok := r.metaID()
+		if !ok {
+			return true
+		}
+		d.mu.Lock()
+		reg := d.byID[id]
+		d.mu.Unlock()
+		if reg == nil {
+			r.fail(protocol.ErrNoSuchRegistration, "")
+			return true
+		}
+		callees := *reg.callees.Load()
+		switch m.Procedure {
+		case "wamp.registration.get":
+			r.result(reg.metaDetails())
+		case "wamp.registration.list_callees":
+			ids := make([]any, len(callees))
+			for i, rg := range callees {
+				ids[i] = uint64(rg.callee.id)
+			}
+			r.result(ids)
+		default:
+			r.result(len(callees))
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// metaCall answers a CALL of a procedure of the subscription meta API
+// (spec advanced "Subscription Meta API"); it reports false if procedure
+// is none.
+func (b *broker) metaCall(s *session, m *protocol.Call) bool {
+	r := metaReply{s, m}
+	switch m.Procedure {
+	case "wamp.subscription.list":
+		ids := map[protocol.MatchPolicy][]any{}
+		b.mu.Lock()
+		for _, sub := range b.byID {
+			ids[sub.match] = append(ids[sub.match], uint64(sub.id))
+		}
+		b.mu.Unlock()
+		r.result(metaLists(ids))
+	case "wamp.subscription.lookup":
+		u, match, ok := r.metaLookup()
+		if !ok {
+			return true
+		}
+		b.mu.Lock()
+		sub := b.byKey[subKey{u, match}]
+		b.mu.Unlock()
+		if sub == nil {
+			r.result(nil)
+			return true
+		}
+		r.result(uint64(sub.id))
+	case "wamp.subscription.match":
+		// Every subscription a PUBLISH to the URI would reach.
+		u, ok := r.metaURI()
+		if !ok {
+			return true
+		}
+		var subs []*subscription
+		if v, ok := b.exact.Load(u); ok {
+			subs = append(subs, v.(*subscription))
+		}
+		if b.patterns.Load() > 0 {
+			b.pmu.RLock()
+			subs = b.prefix.match(string(u), subs)
+			subs = b.wildcard.match(string(u), subs)
+			b.pmu.RUnlock()
+		}
+		if len(subs) == 0 {
+			r.result(nil)
+			return true
+		}
+		ids := make([]any, len(subs))
+		for i, sub := range subs {
+			ids[i] = uint64(sub.id)
+		}
+		r.result(ids)
+	case "wamp.subscription.get", "wamp.subscription.list_subscribers", "wamp.subscription.count_subscribers":
+		id, ok := r.metaID()
+		if !ok {
+			return true
+		}
+		b.mu.Lock()
+		sub := b.byID[id]
+		b.mu.Unlock()
+		if sub == nil {
+			r.fail(protocol.ErrNoSuchSubscription, "")
+			return true
+		}
+		subscribers := *sub.subscribers.Load()
+		switch m.Procedure {
+		case "wamp.subscription.get":
+			r.result(sub.metaDetails())
+		case "wamp.subscription.list_subscribers":
+			ids := make([]any, len(subscribers))
+			for i, t := range subscribers {
+				ids[i] = uint64(t.id)
+			}
+			r.result(ids)
+		default:
+			r.result(len(subscribers))
 		}
 	default:
 		return false

@@ -35,7 +35,7 @@ func newRealm(r *Router, cfg RealmConfig) *realm {
 		sessions:    make(map[protocol.ID]*session),
 	}
 	rm.broker.init(r)
-	rm.dealer.init(r)
+	rm.dealer.init(r, &rm.broker)
 	return rm
 }
 

@@ -309,7 +309,10 @@ type Router struct {
 	// mu guards the fields below. Lock order, outermost first:
 	// broker.mu or dealer.mu, session.mu (never two at once), the
 	// pattern tries' pmu, Router.mu. Router.mu is a leaf: nothing else is
-	// locked while it is held.
+	// locked while it is held. Meta events are published under
+	// broker.mu or dealer.mu (never session.mu): delivering them takes
+	// the broker's pmu and, for a session subscribing right then, its
+	// session.mu.
 	mu       sync.Mutex
 	closed   bool                       // no new sessions or servers once set
 	sessions map[*session]struct{}      // every session being served
@@ -439,6 +442,7 @@ func routerRoles() protocol.Roles {
 			protocol.FeaturePublisherIdentification:     true,
 			protocol.FeatureSubscriberBlackWhiteListing: true,
 			protocol.FeatureSessionMetaAPI:              true,
+			protocol.FeatureSubscriptionMetaAPI:         true,
 		},
 		protocol.RoleDealer: protocol.Features{
 			protocol.FeatureProgressiveCallResults:   true,
@@ -448,6 +452,7 @@ func routerRoles() protocol.Roles {
 			protocol.FeatureSharedRegistration:       true,
 			protocol.FeatureCallTimeout:              true,
 			protocol.FeatureSessionMetaAPI:           true,
+			protocol.FeatureRegistrationMetaAPI:      true,
 		},
 	}
 }

@@ -56,6 +56,7 @@ func TestWelcome(t *testing.T) {
 			protocol.FeaturePublisherIdentification:     true,
 			protocol.FeatureSubscriberBlackWhiteListing: true,
 			protocol.FeatureSessionMetaAPI:              true,
+			protocol.FeatureSubscriptionMetaAPI:         true,
 		},
 		protocol.RoleDealer: {
 			protocol.FeatureProgressiveCallResults:   true,
@@ -65,6 +66,7 @@ func TestWelcome(t *testing.T) {
 			protocol.FeatureSharedRegistration:       true,
 			protocol.FeatureCallTimeout:              true,
 			protocol.FeatureSessionMetaAPI:           true,
+			protocol.FeatureRegistrationMetaAPI:      true,
 		},
 	}
 	if diff := cmp.Diff(want, roles); diff != "" {

@@ -240,9 +240,9 @@ func testJoin(t *testing.T, c cell, b *backend, run runFunc) {
 	// library decoded WELCOME.Details.roles.
 	want := map[string]any{
 		"broker": []any{"pattern_based_subscription", "publisher_exclusion", "publisher_identification",
-			"session_meta_api", "subscriber_blackwhite_listing"},
+			"session_meta_api", "subscriber_blackwhite_listing", "subscription_meta_api"},
 		"dealer": []any{"call_canceling", "call_timeout", "caller_identification", "pattern_based_registration",
-			"progressive_call_results", "session_meta_api", "shared_registration"},
+			"progressive_call_results", "registration_meta_api", "session_meta_api", "shared_registration"},
 	}
 	if d := cmp.Diff(want, res["features"]); d != "" {
 		t.Errorf("router features seen by the peer (-want +got):\n%s", d)
