@@ -71,6 +71,33 @@
 //     procedures wamp.session.count, list, get, kill, kill_by_authid,
 //     kill_by_authrole and kill_all), answered by the router itself on the
 //     caller's goroutine.
+//   - dealer: registration_meta_api (spec advanced "Registration Meta
+//     API"): events wamp.registration.on_create, on_register,
+//     on_unregister and on_delete; procedures wamp.registration.list,
+//     lookup, match, get, list_callees and count_callees.
+//   - broker: subscription_meta_api (spec advanced "Subscription Meta
+//     API"): events wamp.subscription.on_create, on_subscribe,
+//     on_unsubscribe and on_delete; procedures wamp.subscription.list,
+//     lookup, match, get, list_subscribers and count_subscribers.
+//
+// Meta events are published in the realm of the session concerned, also
+// when it leaves (its subscriptions and registrations go with it, each
+// with on_unsubscribe or on_unregister, and on_delete if it was the
+// last), and in the order of the changes: on_create precedes on_register
+// (on_subscribe), on_unregister (on_unsubscribe) precedes on_delete. The
+// spec makes no exception for subscriptions to topics of the wamp
+// namespace, so subscribing to a meta event is itself announced by the
+// subscription meta events. RegistrationDetails and SubscriptionDetails
+// carry "created" as an ISO 8601 UTC time to the millisecond
+// (2006-01-02T15:04:05.000Z). wamp.registration.lookup and
+// wamp.subscription.lookup take the URI and an optional dict of options
+// whose "match" (exact by default) selects the policy; match of a
+// registration returns the one a CALL would reach, match of a
+// subscription every one a PUBLISH would reach (null if none). Unknown
+// IDs get ERROR wamp.error.no_such_registration or
+// wamp.error.no_such_subscription, malformed arguments
+// wamp.error.invalid_argument. While nobody subscribes to a meta event,
+// it costs one map lookup.
 //
 // Sessions are authenticated by the realm's [Authenticator]s; [Anonymous]
 // is the default (authid from HELLO or random, authrole "anonymous",
@@ -186,6 +213,7 @@
 // # Not yet implemented
 //
 // Progressive call invocations (a CALL with progress=true is a protocol
-// violation), the registration and subscription meta APIs, event history
-// and retention, cryptosign channel binding and certificates.
+// violation), event history and retention (so no
+// wamp.subscription.get_events), the session testament meta API,
+// cryptosign channel binding and certificates.
 package router

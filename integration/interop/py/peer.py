@@ -354,6 +354,56 @@ async def s_meta(s, o, details):
     return {"session": me}
 
 
+async def s_index_meta(s, o, details):
+    """Registration and subscription meta API: waits for the on_create
+    events of PREFIX.proc (a registration) and PREFIX.topic (a
+    subscription) that the Go side makes, then asks about them."""
+    created = {}
+    changed = asyncio.Event()
+
+    def on_create(kind):
+        def handler(session, d):
+            created[(kind, d["uri"])] = {"session": session, "details": d}
+            changed.set()
+        return handler
+
+    await s.subscribe(on_create("registration"), "wamp.registration.on_create")
+    await s.subscribe(on_create("subscription"), "wamp.subscription.on_create")
+    emit({"ready": True, "session": details.session})
+    want = [("registration", o.prefix + ".proc"), ("subscription", o.prefix + ".topic")]
+    while not all(k in created for k in want):
+        changed.clear()
+        await changed.wait()
+    reg = created[want[0]]["details"]["id"]
+    sub = created[want[1]]["details"]["id"]
+
+    async def error_of(proc, *args):
+        try:
+            await s.call(proc, *args)
+        except ApplicationError as e:
+            return e.error
+        return "no error"
+
+    return {
+        "reg_on_create": created[want[0]],
+        "sub_on_create": created[want[1]],
+        "reg_list": await s.call("wamp.registration.list"),
+        "reg_lookup": await s.call("wamp.registration.lookup", o.prefix + ".proc"),
+        "reg_lookup_prefix": await s.call("wamp.registration.lookup", o.prefix + ".proc", {"match": "prefix"}),
+        "reg_match": await s.call("wamp.registration.match", o.prefix + ".proc"),
+        "reg_get": await s.call("wamp.registration.get", reg),
+        "reg_list_callees": await s.call("wamp.registration.list_callees", reg),
+        "reg_count_callees": await s.call("wamp.registration.count_callees", reg),
+        "reg_get_unknown": await error_of("wamp.registration.get", o.params["unknown"]),
+        "sub_lookup": await s.call("wamp.subscription.lookup", o.prefix + ".topic"),
+        "sub_match": await s.call("wamp.subscription.match", o.prefix + ".topic"),
+        "sub_get": await s.call("wamp.subscription.get", sub),
+        "sub_list_subscribers": await s.call("wamp.subscription.list_subscribers", sub),
+        "sub_count_subscribers": await s.call("wamp.subscription.count_subscribers", sub),
+        "sub_get_unknown": await error_of("wamp.subscription.get", o.params["unknown"]),
+    }
+
+
 async def s_kill(s, o, details):
     p = o.params
     reason, message = "wampkit.interop.kicked", "killed by autobahn-python"
@@ -505,6 +555,7 @@ SCENARIOS = {
     "filtered": s_filtered,
     "publish_self": s_publish_self,
     "meta": s_meta,
+    "index_meta": s_index_meta,
     "kill": s_kill,
     "kill_all": s_kill_all,
 }
