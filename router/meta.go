@@ -187,14 +187,22 @@ func (sub *subscription) metaDetails() protocol.Dict {
 	}
 }
 
-// metaReply answers a CALL of a meta procedure.
+// metaReply answers a CALL of a meta procedure. It holds the CALL's
+// fields, not the CALL: escape analysis does not tell a struct's fields
+// apart, and a *protocol.Call kept beside the session would be moved to
+// the heap on every call, meta or not.
 type metaReply struct {
-	s *session
-	m *protocol.Call
+	s    *session
+	req  protocol.ID   // CALL.Request
+	args protocol.List // CALL.Arguments
+}
+
+func newMetaReply(s *session, m *protocol.Call) metaReply {
+	return metaReply{s, m.Request, m.Args}
 }
 
 func (r metaReply) result(args ...any) {
-	r.s.send(&protocol.Result{Request: r.m.Request, Args: args})
+	r.s.send(&protocol.Result{Request: r.req, Args: args})
 }
 
 func (r metaReply) fail(uri protocol.URI, msg string) {
@@ -202,23 +210,31 @@ func (r metaReply) fail(uri protocol.URI, msg string) {
 	if msg != "" {
 		args = protocol.List{msg}
 	}
-	r.s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: r.m.Request, URI: uri, Args: args})
+	r.s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: r.req, URI: uri, Args: args})
 }
 
-// metaID returns the first argument of m as a registration or
-// subscription ID, or answers ERROR wamp.error.invalid_argument.
+// first returns the first argument, or nil.
+func (r metaReply) first() any {
+	if len(r.args) == 0 {
+		return nil
+	}
+	return r.args[0]
+}
+
+// metaID returns the first argument as a registration or subscription
+// ID, or answers ERROR wamp.error.invalid_argument.
 func (r metaReply) metaID() (protocol.ID, bool) {
-	id, ok := protocol.ToID(firstArg(r.m))
+	id, ok := protocol.ToID(r.first())
 	if !ok {
 		r.fail(protocol.ErrInvalidArgument, "the argument must be an ID")
 	}
 	return id, ok
 }
 
-// metaURI returns the first argument of m as a URI, or answers ERROR
+// metaURI returns the first argument as a URI, or answers ERROR
 // wamp.error.invalid_argument.
 func (r metaReply) metaURI() (protocol.URI, bool) {
-	u, ok := firstArg(r.m).(string)
+	u, ok := r.first().(string)
 	if !ok {
 		r.fail(protocol.ErrInvalidArgument, "the first argument must be a URI")
 	}
@@ -235,8 +251,8 @@ func (r metaReply) metaLookup() (protocol.URI, protocol.MatchPolicy, bool) {
 		return "", "", false
 	}
 	match := protocol.MatchExact
-	if len(r.m.Args) > 1 && r.m.Args[1] != nil {
-		opts, ok := protocol.ToDict(r.m.Args[1])
+	if len(r.args) > 1 && r.args[1] != nil {
+		opts, ok := protocol.ToDict(r.args[1])
 		if !ok {
 			r.fail(protocol.ErrInvalidArgument, "the second argument must be a dict of options")
 			return "", "", false
@@ -276,7 +292,7 @@ func metaLists(ids map[protocol.MatchPolicy][]any) protocol.Dict {
 // (spec advanced "Registration Meta API"); it reports false if procedure
 // is none.
 func (d *dealer) metaCall(s *session, m *protocol.Call) bool {
-	r := metaReply{s, m}
+	r := newMetaReply(s, m)
 	switch m.Procedure {
 	case "wamp.registration.list":
 		ids := map[protocol.MatchPolicy][]any{}
@@ -351,7 +367,7 @@ func (d *dealer) metaCall(s *session, m *protocol.Call) bool {
 // (spec advanced "Subscription Meta API"); it reports false if procedure
 // is none.
 func (b *broker) metaCall(s *session, m *protocol.Call) bool {
-	r := metaReply{s, m}
+	r := newMetaReply(s, m)
 	switch m.Procedure {
 	case "wamp.subscription.list":
 		ids := map[protocol.MatchPolicy][]any{}

@@ -154,3 +154,66 @@ func BenchmarkRoutePatterns(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRouteRegister measures REGISTER and UNREGISTER of a new
+// procedure, and SUBSCRIBE and UNSUBSCRIBE of a new topic, with nobody
+// subscribed to the meta events, which must then cost next to nothing.
+func BenchmarkRouteRegister(b *testing.B) {
+	r := benchRouter(b)
+	s, p := benchSession(b, r, false)
+	rm := s.realm
+	b.ReportAllocs()
+	cpu := cpuTime()
+	for i := range b.N {
+		id := protocol.ID(2*i + 1)
+		rm.dealer.register(s, &protocol.Register{Request: id, Procedure: "com.example.proc"})
+		reg := p.last.(*protocol.Registered).Registration
+		rm.dealer.unregister(s, &protocol.Unregister{Request: id + 1, Registration: reg})
+		rm.broker.subscribe(s, &protocol.Subscribe{Request: id, Topic: "com.example.topic"})
+		sub := p.last.(*protocol.Subscribed).Subscription
+		rm.broker.unsubscribe(s, &protocol.Unsubscribe{Request: id + 1, Subscription: sub})
+	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// TestRouteAllocs pins the allocations of the hot paths that
+// BenchmarkRouteCall and BenchmarkRouteEvent measure: the meta API (which
+// CALL reaches for wamp.* procedures, and whose events cost a lookup)
+// must not add any while nobody uses it.
+func TestRouteAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own account")
+	}
+	r := benchRouter(t)
+	caller, _ := benchSession(t, r, false)
+	callee, calleePeer := benchSession(t, r, true)
+	rm := caller.realm
+	rm.dealer.register(callee, &protocol.Register{Request: 1, Procedure: "com.example.echo"})
+	rm.broker.subscribe(callee, &protocol.Subscribe{Request: 2, Topic: "com.example.topic"})
+	args := protocol.List{"hello"}
+	var req protocol.ID
+	tests := []struct {
+		name string
+		max  float64
+		f    func()
+	}{
+		// The INVOCATION, the invocation record and the RESULT.
+		{"call", 3, func() {
+			req++
+			call := protocol.Call{Request: req, Procedure: "com.example.echo", Args: args}
+			rm.dealer.call(caller, &call)
+			inv := calleePeer.last.(*protocol.Invocation)
+			rm.dealer.yield(callee, &protocol.Yield{Request: inv.Request, Args: inv.Args})
+		}},
+		// The EVENT and its Publish (the publication escapes into it).
+		{"publish", 2, func() {
+			req++
+			rm.broker.publish(caller, &protocol.Publish{Request: req, Topic: "com.example.topic", Args: args})
+		}},
+	}
+	for _, tt := range tests {
+		if got := testing.AllocsPerRun(1000, tt.f); got > tt.max {
+			t.Errorf("%s: %v allocations, want at most %v", tt.name, got, tt.max)
+		}
+	}
+}
