@@ -1,6 +1,8 @@
 package router_test
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -437,5 +439,116 @@ func TestSubscriptionMetaProcedures(t *testing.T) {
 	}
 	if got := admin.metaResult("wamp.subscription.list_subscribers", exact); !cmp.Equal(got, protocol.List{ids(b.session)}) {
 		t.Errorf("list_subscribers after a left = %v, want [[%d]]", got, b.session)
+	}
+}
+
+// TestRegistrationMetaEventsConcurrent has sessions register and
+// unregister one shared procedure at the same time: however they
+// interleave, each registration's events must tell a consistent story
+// (on_create first, on_delete last and only once no callee is left).
+func TestRegistrationMetaEventsConcurrent(t *testing.T) {
+	r := newRouter(t, router.Config{})
+	watcher := join(t, r)
+	subs := map[protocol.ID]string{}
+	for _, topic := range []string{"wamp.registration.on_create", "wamp.registration.on_register",
+		"wamp.registration.on_unregister", "wamp.registration.on_delete"} {
+		subs[watcher.subscribe(protocol.URI(topic), nil)] = topic
+	}
+	const sessions, rounds = 6, 40
+	peers := make([]*testPeer, sessions)
+	for i := range peers {
+		peers[i] = join(t, r)
+	}
+	errs := make(chan error, sessions)
+	for _, c := range peers {
+		go func() {
+			// Raw messages: the helpers' Fatalf must not run off the test's
+			// goroutine.
+			for i := range rounds {
+				req := protocol.ID(2*i + 1)
+				if err := c.p.Send(context.Background(), &protocol.Register{Request: req, Procedure: "com.example.shared",
+					Options: protocol.Dict{"invoke": "roundrobin"}}); err != nil {
+					errs <- fmt.Errorf("session %d: send REGISTER: %w", c.session, err)
+					return
+				}
+				var reg protocol.ID
+				select {
+				case m := <-c.in:
+					rm, ok := m.(*protocol.Registered)
+					if !ok {
+						errs <- fmt.Errorf("session %d: got %s, want REGISTERED", c.session, describe(m))
+						return
+					}
+					reg = rm.Registration
+				case <-time.After(wait):
+					errs <- fmt.Errorf("session %d: no REGISTERED", c.session)
+					return
+				}
+				if err := c.p.Send(context.Background(), &protocol.Unregister{Request: req + 1, Registration: reg}); err != nil {
+					errs <- fmt.Errorf("session %d: send UNREGISTER: %w", c.session, err)
+					return
+				}
+				select {
+				case m := <-c.in:
+					if _, ok := m.(*protocol.Unregistered); !ok {
+						errs <- fmt.Errorf("session %d: got %s, want UNREGISTERED", c.session, describe(m))
+						return
+					}
+				case <-time.After(wait):
+					errs <- fmt.Errorf("session %d: no UNREGISTERED", c.session)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range sessions {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every REGISTER and UNREGISTER is one on_register and one
+	// on_unregister.
+	callees := map[protocol.ID]map[uint64]bool{} // live registrations
+	deleted := map[protocol.ID]bool{}
+	registers, unregisters := 0, 0
+	for registers < sessions*rounds || unregisters < sessions*rounds || len(callees) > 0 {
+		ev := expectMeta(watcher, subs)
+		s := ev.Args[0].(uint64)
+		var id protocol.ID
+		if ev.Topic == "wamp.registration.on_create" {
+			id = protocol.ID(ev.Args[1].(protocol.Dict)["id"].(uint64))
+		} else {
+			id = protocol.ID(ev.Args[1].(uint64))
+		}
+		set, live := callees[id]
+		switch ev.Topic {
+		case "wamp.registration.on_create":
+			if live || deleted[id] {
+				t.Fatalf("on_create of registration %d seen before", id)
+			}
+			callees[id] = map[uint64]bool{}
+		case "wamp.registration.on_register":
+			registers++
+			if !live || set[s] {
+				t.Fatalf("on_register(%d, %d): registration not created, or session registered already", s, id)
+			}
+			set[s] = true
+		case "wamp.registration.on_unregister":
+			unregisters++
+			if !live || !set[s] {
+				t.Fatalf("on_unregister(%d, %d) of a session not registered", s, id)
+			}
+			delete(set, s)
+		case "wamp.registration.on_delete":
+			if !live || len(set) != 0 {
+				t.Fatalf("on_delete(%d, %d) with callees %v left", s, id, set)
+			}
+			delete(callees, id)
+			deleted[id] = true
+		}
+	}
+	if registers != sessions*rounds || unregisters != sessions*rounds {
+		t.Errorf("%d on_register and %d on_unregister, want %d each", registers, unregisters, sessions*rounds)
 	}
 }
