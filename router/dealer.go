@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,8 +12,8 @@ import (
 )
 
 // dealer routes RPC messages of one realm (spec basic "Remote Procedure
-// Calls", advanced "Progressive Call Results", "Call Canceling", "Caller
-// Identification").
+// Calls", advanced "Progressive Call Results", "Progressive Call
+// Invocations", "Call Canceling", "Caller Identification").
 //
 // A CALL is handled on the caller's goroutine: a lock-free lookup of the
 // procedure, then the invocation is recorded in the caller's and the
@@ -25,6 +26,12 @@ import (
 // The registration meta events (see meta.go) are published under mu, so
 // that every subscriber of them sees a registration's events in the order
 // of the changes.
+//
+// A progressive call (CALL.Options.progress) stays in both tables while
+// the caller streams: each further CALL with its request ID is handled on
+// the caller's goroutine too and queued to the same callee as another
+// INVOCATION with the same ID, so the chunks reach the callee in the order
+// the caller sent them.
 type dealer struct {
 	r    *Router
 	meta *broker // the realm's broker, which publishes the meta events
@@ -104,11 +111,28 @@ type invocation struct {
 	callee      *session
 	progress    bool // the caller asked for progressive results and the callee supports them
 	interrupted bool // INTERRUPT (mode kill) sent; guarded by caller.mu
+	// streaming is set while the caller may send further chunks of a
+	// progressive call invocation: from its first CALL with progress=true
+	// until the final CALL, or until the call ends. Guarded by caller.mu.
+	streaming bool
+	// stream is set, once, for a progressive call invocation; nil for
+	// other calls, which keeps them small.
+	stream *callStream
 	// timer ends the call with wamp.error.timeout after timeout (spec
 	// advanced "Call Timeouts"); nil without CALL.Options.timeout.
 	// Guarded by caller.mu.
 	timer   *time.Timer
 	timeout time.Duration
+}
+
+// callStream is what the first CALL of a progressive call invocation fixes
+// for the whole call (spec advanced "Freezing of Options in Progressive
+// Call Invocations"). It is read-only.
+type callStream struct {
+	procedure    protocol.URI
+	registration protocol.ID
+	chunkDetails protocol.Dict // INVOCATION.Details of a chunk with progress=true
+	finalDetails protocol.Dict // INVOCATION.Details of the final chunk (may be nil)
 }
 
 // maxTimeoutMillis caps CALL.Options.timeout so that it fits a
@@ -294,15 +318,20 @@ func (d *dealer) unregister(s *session, m *protocol.Unregister) {
 // call handles CALL on the caller's goroutine. It returns the text of a
 // protocol violation, or "".
 func (d *dealer) call(s *session, m *protocol.Call) string {
+	var stream bool // the first chunk of a progressive call invocation
 	if len(m.Options) > 0 {
-		if m.Options.Bool("progress") {
-			// Progressive call invocations are not announced (spec
-			// advanced "Progressive Call Invocations").
-			return "progressive call invocations are not supported"
+		stream = m.Options.Bool("progress")
+	}
+	if stream || s.streams {
+		// A CALL with a known request ID continues a progressive call,
+		// and one of a progressive call that ended is discarded.
+		if done, msg := d.continueCall(s, m, stream, false); done {
+			return msg
 		}
+	}
+	if len(m.Options) > 0 {
 		if msg := checkOptions(m.Options, callOptions); msg != "" {
-			s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
-				URI: protocol.ErrInvalidArgument, Args: protocol.List{msg}})
+			d.refuse(s, m, stream, protocol.ErrInvalidArgument, msg)
 			return ""
 		}
 	}
@@ -313,33 +342,44 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		reg = v.(*registration)
 	} else {
 		if err := protocol.CheckURI(m.Procedure, d.r.cfg.StrictURIs); err != nil {
-			s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
-				URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
+			d.refuse(s, m, stream, protocol.ErrInvalidURI, err.Error())
 			return ""
 		}
-		if protocol.IsReserved(m.Procedure) && s.realm.metaCall(s, m) {
-			return ""
+		if protocol.IsReserved(m.Procedure) {
+			if stream {
+				// The router's own procedures take no chunks.
+				d.refuse(s, m, stream, protocol.ErrFeatureNotSupported,
+					"procedure "+string(m.Procedure)+" does not take progressive call invocations")
+				return ""
+			}
+			if s.realm.metaCall(s, m) {
+				return ""
+			}
 		}
 		if reg = d.matchPattern(m.Procedure); reg == nil {
-			s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
-				URI: protocol.ErrNoSuchProcedure})
+			d.refuse(s, m, stream, protocol.ErrNoSuchProcedure, "")
 			return ""
 		}
 	}
 	rg := reg.pick()
 	if rg == nil {
-		s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request,
-			URI: protocol.ErrNoSuchProcedure})
+		d.refuse(s, m, stream, protocol.ErrNoSuchProcedure, "")
 		return ""
 	}
 	callee := rg.callee
+	if stream && !callee.calleeStreams {
+		// The callee did not announce progressive_call_invocations (or
+		// call_canceling), so it would take each chunk for a call of its
+		// own (spec advanced "Progressive Call Invocations", "Ignoring
+		// Progressive Call Invocations").
+		d.refuse(s, m, stream, protocol.ErrFeatureNotSupported,
+			"the callee does not support progressive call invocations")
+		return ""
+	}
 	inv := &invocation{callID: m.Request, caller: s, callee: callee}
 	var details protocol.Dict
 	if len(m.Options) > 0 {
 		inv.progress = callee.calleeProgress && m.Options.Bool("receive_progress")
-		if m.Options.Bool("progress") {
-			return "progressive call invocations are not supported"
-		}
 		if inv.progress {
 			details = make(protocol.Dict, 5)
 			details["receive_progress"] = true
@@ -362,6 +402,18 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		details["caller_authid"] = s.authID
 		details["caller_authrole"] = s.authRole
 	}
+	if stream {
+		// Every chunk gets the Details of the first CALL (spec advanced
+		// "Freezing of Options in Progressive Call Invocations").
+		pd := make(protocol.Dict, len(details)+1)
+		for k, v := range details {
+			pd[k] = v
+		}
+		pd["progress"] = true
+		inv.streaming = true
+		inv.stream = &callStream{procedure: m.Procedure, registration: reg.id, chunkDetails: pd, finalDetails: details}
+		details = pd
+	}
 
 	s.mu.Lock()
 	if _, dup := s.calls[m.Request]; dup {
@@ -371,6 +423,9 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 	if max := d.r.cfg.MaxPendingCalls; max > 0 && len(s.calls) >= max {
 		s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request, URI: LimitExceeded,
 			Args: protocol.List{fmt.Sprintf("the session has its maximum of %d calls pending", max)}})
+		if stream {
+			s.rememberEndedLocked(m.Request)
+		}
 		s.mu.Unlock()
 		return ""
 	}
@@ -427,6 +482,177 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 	return ""
 }
 
+// refuse answers the first CALL m of a call with ERROR uri (and msg, if
+// any, as its argument). For the first chunk of a progressive call
+// (stream) the request ID is remembered, so that the chunks the caller
+// sent before it saw the ERROR are discarded.
+func (d *dealer) refuse(s *session, m *protocol.Call, stream bool, uri protocol.URI, msg string) {
+	var args protocol.List
+	if msg != "" {
+		args = protocol.List{msg}
+	}
+	s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request, URI: uri, Args: args})
+	if stream {
+		s.mu.Lock()
+		s.rememberEndedLocked(m.Request)
+		s.mu.Unlock()
+	}
+}
+
+// continueCall handles, on the caller's goroutine, a CALL of a session
+// that uses progressive call invocations (spec advanced "Progressive Call
+// Invocations", "Verification of CALL Request IDs"). A CALL whose request
+// ID is that of a progressive call still streaming is its next chunk; one
+// whose request ID is that of a progressive call that ended is a late
+// chunk and discarded without reply. stream is the CALL's progress option;
+// candidate reports that Config.StrictRequestIDs found the request ID not
+// to be a new one, so the CALL must continue a progressive call.
+//
+// It reports whether m was handled (else it starts a new call), and the
+// text of a protocol violation or "".
+func (d *dealer) continueCall(s *session, m *protocol.Call, stream, candidate bool) (bool, string) {
+	if stream && !s.callerStreams {
+		return true, "CALL with progress=true, but the caller did not announce progressive_call_invocations"
+	}
+	s.mu.Lock()
+	inv := s.calls[m.Request]
+	ended := inv == nil && s.endedLocked(m.Request)
+	s.mu.Unlock()
+	switch {
+	case inv != nil && !inv.streaming:
+		// A call that is not, or no longer, streaming: the caller sent
+		// its final chunk, or never a progressive one.
+		return true, "CALL reuses the request ID of a pending call"
+	case inv != nil && inv.stream.procedure != m.Procedure:
+		// Not a continuation of this call (the spec's pseudocode matches
+		// request ID and procedure): discarded, or in strict mode a
+		// violation.
+		if d.r.cfg.StrictRequestIDs {
+			return true, fmt.Sprintf("CALL %d continues a progressive call of %s with procedure %s",
+				m.Request, inv.stream.procedure, m.Procedure)
+		}
+		d.r.log.Debug("router: discarding a CALL that changes the procedure of a progressive call",
+			"session", uint64(s.id), "request", uint64(m.Request), "procedure", string(m.Procedure))
+		return true, ""
+	case inv != nil:
+		d.chunk(s, inv, m, stream)
+		return true, ""
+	case ended:
+		// A late chunk of a progressive call that ended (answered,
+		// canceled, timed out, refused): the caller learns so from that
+		// answer (spec "Continuations on Completed Calls").
+		return true, ""
+	case candidate:
+		return true, fmt.Sprintf("CALL request ID %d is neither new nor that of a progressive call", m.Request)
+	}
+	if stream {
+		s.streams = true
+	}
+	return false, ""
+}
+
+// continuation handles a CALL whose request ID Config.StrictRequestIDs
+// found not to be new: only the chunk of a progressive call may do that.
+func (d *dealer) continuation(s *session, m *protocol.Call) string {
+	var stream bool
+	if len(m.Options) > 0 {
+		stream = m.Options.Bool("progress")
+	}
+	_, msg := d.continueCall(s, m, stream, true)
+	return msg
+}
+
+// chunk forwards a further chunk of the progressive call inv to its callee
+// as INVOCATION with the first one's request ID and Details; progress is
+// the chunk's progress option (false for the final chunk).
+func (d *dealer) chunk(s *session, inv *invocation, m *protocol.Call, progress bool) {
+	s.mu.Lock()
+	if s.calls[inv.callID] != inv || !inv.streaming {
+		s.mu.Unlock()
+		return
+	}
+	if !progress {
+		inv.streaming = false
+	}
+	if inv.interrupted {
+		// Canceled with mode kill: the callee was told to stop.
+		s.mu.Unlock()
+		return
+	}
+	if inv.timer != nil {
+		// Like a progressive result, a chunk restarts the timeout: it
+		// bounds the silence of the call, not its length.
+		inv.timer.Reset(inv.timeout)
+	}
+	s.mu.Unlock()
+	details := inv.stream.chunkDetails
+	if !progress {
+		details = inv.stream.finalDetails
+	}
+	callee := inv.callee
+	callee.mu.Lock()
+	if callee.invocations[inv.id] != inv {
+		// Answered, interrupted or gone: the caller hears so from that.
+		callee.mu.Unlock()
+		return
+	}
+	// Chunks may fill only three quarters of the callee's backlog, so
+	// that the INTERRUPT below, and the callee's other messages, find
+	// room.
+	limit := d.r.cfg.MaxBacklog
+	err := callee.put(&protocol.Invocation{
+		Request:      inv.id,
+		Registration: inv.stream.registration,
+		Details:      details,
+		Args:         m.Args,
+		Kwargs:       m.Kwargs,
+	}, limit-limit/4)
+	full := err == errBacklogFull
+	if full {
+		// The callee cannot take the chunk now; a stream with a hole in
+		// it is useless, so the call ends on both sides.
+		delete(callee.invocations, inv.id)
+		callee.send(&protocol.Interrupt{Request: inv.id, Options: protocol.Dict{"mode": cancelKillNoWait}})
+	}
+	callee.mu.Unlock()
+	if full {
+		d.answer(inv, &protocol.Error{RequestType: protocol.TypeCall, Request: inv.callID,
+			URI: protocol.ErrNoAvailableCallee, Args: protocol.List{"the callee's outbound queue is full"}}, true)
+	}
+}
+
+// endedStreams is how many of its progressive calls that ended a session
+// remembers, to discard their late chunks (the spec's "grace period
+// table", kept by count rather than time).
+const endedStreams = 64
+
+// endCallLocked removes inv from its caller's pending calls; s.mu (of
+// the caller) must be held.
+func (s *session) endCallLocked(inv *invocation) {
+	delete(s.calls, inv.callID)
+	if inv.stream != nil {
+		inv.streaming = false
+		s.rememberEndedLocked(inv.callID)
+	}
+}
+
+// rememberEndedLocked records the request ID of a progressive call that
+// ended. s.mu must be held.
+func (s *session) rememberEndedLocked(id protocol.ID) {
+	if len(s.ended) < endedStreams {
+		s.ended = append(s.ended, id)
+		return
+	}
+	s.ended[s.endedNext] = id
+	s.endedNext = (s.endedNext + 1) % endedStreams
+}
+
+// endedLocked reports whether id is a remembered ended progressive call.
+// s.mu must be held.
+func (s *session) endedLocked(id protocol.ID) bool {
+	return slices.Contains(s.ended, id)
+}
+
 // matchPattern returns the pattern registration a call to procedure goes
 // to: the longest matching prefix registration, else the most specific
 // matching wildcard registration, else nil (spec advanced "Pattern-based
@@ -481,7 +707,7 @@ func (d *dealer) answer(inv *invocation, m protocol.Message, final bool) bool {
 		}
 	}
 	if final {
-		delete(c.calls, inv.callID)
+		c.endCallLocked(inv)
 	}
 	// Sent under caller.mu so that a CANCEL's ERROR and the callee's
 	// RESULTs for the same call cannot cross.
@@ -572,7 +798,7 @@ func (d *dealer) cancel(s *session, m *protocol.Cancel) {
 		}
 		return
 	}
-	delete(s.calls, m.Request)
+	s.endCallLocked(inv)
 	if inv.timer != nil {
 		inv.timer.Stop()
 	}
@@ -592,7 +818,7 @@ func (d *dealer) expire(inv *invocation) {
 		c.mu.Unlock()
 		return
 	}
-	delete(c.calls, inv.callID)
+	c.endCallLocked(inv)
 	c.send(&protocol.Error{RequestType: protocol.TypeCall, Request: inv.callID, URI: protocol.ErrTimeout})
 	c.mu.Unlock()
 	d.interrupt(inv, cancelKillNoWait, true)

@@ -284,7 +284,7 @@ func TestProgressiveInvocationsRefused(t *testing.T) {
 	r := newRouter(t, router.Config{})
 	callee, caller := join(t, r), join(t, r)
 	callee.register("com.example.f", nil)
-	// The router did not announce progressive_call_invocations: a CALL
+	// The caller did not announce progressive_call_invocations: a CALL
 	// with progress=true is a protocol violation (spec advanced
 	// "Progressive Call Invocations").
 	caller.send(&protocol.Call{Request: 1, Procedure: "com.example.f", Options: protocol.Dict{"progress": true}})

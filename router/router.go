@@ -445,14 +445,15 @@ func routerRoles() protocol.Roles {
 			protocol.FeatureSubscriptionMetaAPI:         true,
 		},
 		protocol.RoleDealer: protocol.Features{
-			protocol.FeatureProgressiveCallResults:   true,
-			protocol.FeatureCallCanceling:            true,
-			protocol.FeatureCallerIdentification:     true,
-			protocol.FeaturePatternBasedRegistration: true,
-			protocol.FeatureSharedRegistration:       true,
-			protocol.FeatureCallTimeout:              true,
-			protocol.FeatureSessionMetaAPI:           true,
-			protocol.FeatureRegistrationMetaAPI:      true,
+			protocol.FeatureProgressiveCallResults:     true,
+			protocol.FeatureProgressiveCallInvocations: true,
+			protocol.FeatureCallCanceling:              true,
+			protocol.FeatureCallerIdentification:       true,
+			protocol.FeaturePatternBasedRegistration:   true,
+			protocol.FeatureSharedRegistration:         true,
+			protocol.FeatureCallTimeout:                true,
+			protocol.FeatureSessionMetaAPI:             true,
+			protocol.FeatureRegistrationMetaAPI:        true,
 		},
 	}
 }

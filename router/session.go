@@ -64,6 +64,8 @@ type session struct {
 	// Client features the router acts on (from HELLO.Details.roles).
 	calleeCancel   bool // callee announced call_canceling
 	calleeProgress bool // callee announced progressive_call_results (and call_canceling)
+	calleeStreams  bool // callee announced progressive_call_invocations (and call_canceling)
+	callerStreams  bool // caller announced progressive_call_invocations
 
 	// adding is the subscription the session is being added to right now
 	// (see broker.subscribe); set and cleared under mu.
@@ -75,6 +77,9 @@ type session struct {
 	// lastReq is the last request ID of the client, for
 	// Config.StrictRequestIDs.
 	lastReq protocol.ID
+	// streams is set once the session sent a progressive CALL; from then
+	// on its CALLs are checked for continuations (dealer.continueCall).
+	streams bool
 	// scratch holds the pattern subscriptions matching a publication
 	// while it is routed (see broker.publishPatterns).
 	scratch []*subscription
@@ -86,7 +91,12 @@ type session struct {
 	calls       map[protocol.ID]*invocation // as caller: pending calls by CALL.Request
 	invocations map[protocol.ID]*invocation // as callee: pending invocations by INVOCATION.Request
 	lastInv     protocol.ID                 // last INVOCATION.Request sent to this session
-	byeTimer    *time.Timer                 // GOODBYE echo timeout, if the router said GOODBYE
+	// ended holds the request IDs of the last endedStreams progressive
+	// calls of this caller that ended, endedNext
+	// the slot to overwrite next (see dealer.continueCall).
+	ended     []protocol.ID
+	endedNext int
+	byeTimer  *time.Timer // GOODBYE echo timeout, if the router said GOODBYE
 }
 
 func newSession(r *Router, p transport.Peer) *session {
@@ -236,6 +246,12 @@ func (s *session) handle(m protocol.Message) string {
 	if s.r.cfg.StrictRequestIDs {
 		if id, ok := newRequestID(m); ok {
 			if id != protocol.NextID(s.lastReq) {
+				if c, ok := m.(*protocol.Call); ok && id != 0 && id <= s.lastReq {
+					// A continuation candidate (spec advanced
+					// "Progressive Call Invocations", "Verification
+					// of CALL Request IDs").
+					return s.realm.dealer.continuation(s, c)
+				}
 				return fmt.Sprintf("%v request ID %d does not follow %d", m.Type(), id, s.lastReq)
 			}
 			s.lastReq = id
@@ -423,6 +439,10 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 	// Progressive call results need call canceling on the callee too
 	// (spec advanced "Progressive Call Results").
 	s.calleeProgress = s.calleeCancel && roles.Supports(protocol.RoleCallee, protocol.FeatureProgressiveCallResults)
+	// So do progressive call invocations (spec advanced "Progressive
+	// Call Invocations").
+	s.calleeStreams = s.calleeCancel && roles.Supports(protocol.RoleCallee, protocol.FeatureProgressiveCallInvocations)
+	s.callerStreams = roles.Supports(protocol.RoleCaller, protocol.FeatureProgressiveCallInvocations)
 
 	req := &AuthRequest{
 		Realm:     hello.Realm,

@@ -59,14 +59,15 @@ func TestWelcome(t *testing.T) {
 			protocol.FeatureSubscriptionMetaAPI:         true,
 		},
 		protocol.RoleDealer: {
-			protocol.FeatureProgressiveCallResults:   true,
-			protocol.FeatureCallCanceling:            true,
-			protocol.FeatureCallerIdentification:     true,
-			protocol.FeaturePatternBasedRegistration: true,
-			protocol.FeatureSharedRegistration:       true,
-			protocol.FeatureCallTimeout:              true,
-			protocol.FeatureSessionMetaAPI:           true,
-			protocol.FeatureRegistrationMetaAPI:      true,
+			protocol.FeatureProgressiveCallResults:     true,
+			protocol.FeatureProgressiveCallInvocations: true,
+			protocol.FeatureCallCanceling:              true,
+			protocol.FeatureCallerIdentification:       true,
+			protocol.FeaturePatternBasedRegistration:   true,
+			protocol.FeatureSharedRegistration:         true,
+			protocol.FeatureCallTimeout:                true,
+			protocol.FeatureSessionMetaAPI:             true,
+			protocol.FeatureRegistrationMetaAPI:        true,
 		},
 	}
 	if diff := cmp.Diff(want, roles); diff != "" {
