@@ -105,27 +105,35 @@ type callState struct {
 // cancellation, and [CallRequest] for the options. req is not retained
 // after Do returns and is not modified.
 func (c *Client) Do(ctx context.Context, req *CallRequest) (*Result, error) {
-	opts := noOptions
-	if req.Options != nil || req.Timeout > 0 || req.DiscloseMe || req.OnProgress != nil {
-		opts = make(protocol.Dict, len(req.Options)+3)
-		for k, v := range req.Options {
-			opts[k] = v
-		}
-		if req.Timeout > 0 {
-			opts["timeout"] = req.Timeout.Milliseconds()
-		}
-		if req.DiscloseMe {
-			opts["disclose_me"] = true
-		}
-		if req.OnProgress != nil {
-			opts["receive_progress"] = true
-		}
-	}
-	x := &callState{msg: protocol.Call{Options: opts, Procedure: req.Procedure, Args: req.Args, Kwargs: req.Kwargs}}
+	x := &callState{msg: protocol.Call{Options: req.options(false), Procedure: req.Procedure, Args: req.Args, Kwargs: req.Kwargs}}
 	if x.msg.Kwargs != nil && x.msg.Args == nil {
 		x.msg.Args = protocol.List{} // Arguments must be present before ArgumentsKw
 	}
 	return c.call(ctx, x, req.OnProgress)
+}
+
+// options returns the CALL.Options of req; stream adds progress = true.
+func (req *CallRequest) options(stream bool) protocol.Dict {
+	if req.Options == nil && req.Timeout <= 0 && !req.DiscloseMe && req.OnProgress == nil && !stream {
+		return noOptions
+	}
+	opts := make(protocol.Dict, len(req.Options)+4)
+	for k, v := range req.Options {
+		opts[k] = v
+	}
+	if req.Timeout > 0 {
+		opts["timeout"] = req.Timeout.Milliseconds()
+	}
+	if req.DiscloseMe {
+		opts["disclose_me"] = true
+	}
+	if req.OnProgress != nil {
+		opts["receive_progress"] = true
+	}
+	if stream {
+		opts["progress"] = true
+	}
+	return opts
 }
 
 func (c *Client) call(ctx context.Context, x *callState, onProgress func(*Result) error) (*Result, error) {
@@ -141,23 +149,30 @@ func (c *Client) call(ctx context.Context, x *callState, onProgress func(*Result
 		putCallPending(p)
 		return nil, err
 	}
+	res, err := c.await(ctx, p, onProgress, &x.res)
+	putCallPending(p) // await returns once p is out of c.pend
+	return res, err
+}
+
+// await waits for the final answer of the call p and stores a RESULT in
+// res. Progressive results go to onProgress (or are ignored if it is
+// nil). When ctx ends, or onProgress fails, it gives up on the call and
+// sends CANCEL. It returns once p is no longer in c.pend.
+func (c *Client) await(ctx context.Context, p *pending, onProgress func(*Result) error, res *Result) (*Result, error) {
 	for {
 		m, gaveUp, err := c.next(ctx, p)
 		if gaveUp {
 			c.cancelCall(p.id)
-			putCallPending(p)
 			return nil, err
 		}
 		if err != nil {
-			putCallPending(p)
 			return nil, err
 		}
 		switch m := m.(type) {
 		case *protocol.Result:
 			if !m.Details.Bool("progress") {
-				putCallPending(p)
-				x.res = Result{Args: m.Args, Kwargs: m.Kwargs, Details: m.Details}
-				return &x.res, nil
+				*res = Result{Args: m.Args, Kwargs: m.Kwargs, Details: m.Details}
+				return res, nil
 			}
 			if onProgress == nil {
 				continue // not asked for; ignore
@@ -169,11 +184,9 @@ func (c *Client) call(ctx context.Context, x *callState, onProgress func(*Result
 				}
 				c.mu.Unlock()
 				c.cancelCall(p.id)
-				putCallPending(p)
 				return nil, err
 			}
 		case *protocol.Error:
-			putCallPending(p)
 			return nil, m
 		}
 	}
@@ -227,6 +240,9 @@ type Invocation struct {
 	c        *Client
 	request  protocol.ID
 	progress bool
+	// streaming reports a progressive invocation; its further chunks are
+	// queued in Client.chunks.
+	streaming bool
 }
 
 // ReceiveProgress reports whether the caller asked for progressive results

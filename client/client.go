@@ -26,6 +26,9 @@ type Client struct {
 	// canCancel reports that the dealer announced call_canceling, so a call
 	// whose context ends sends CANCEL.
 	canCancel bool
+	// canStream reports that the dealer announced
+	// progressive_call_invocations, so DoStream may be used.
+	canStream bool
 
 	// ctx is the context of the client's own sends; cancel ends it when
 	// the session ends. (Invocation handlers get an invContext each, which
@@ -68,6 +71,14 @@ type Client struct {
 	regs          map[protocol.ID]*Registration
 	invs          map[protocol.ID]*invocation // running invocations by INVOCATION.Request
 	idle          []*worker                   // parked invocation workers, at most maxIdleWorkers
+	// chunks holds the queued chunks of the running progressive
+	// invocations, by INVOCATION.Request.
+	chunks map[protocol.ID]*chunks
+	// ended holds the request IDs of the last endedInvocations
+	// progressive invocations that ended, endedNext the slot to overwrite
+	// next: their late chunks are discarded (see invoke).
+	ended     []protocol.ID
+	endedNext int
 
 	// Reader only.
 	subsCache subsCache // last lookup in subs
@@ -123,6 +134,7 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 	if roles, err := protocol.ParseRoles(welcome.Details); err == nil {
 		c.roles = roles
 		c.canCancel = roles.Supports(protocol.RoleDealer, protocol.FeatureCallCanceling)
+		c.canStream = roles.Supports(protocol.RoleDealer, protocol.FeatureProgressiveCallInvocations)
 	} else {
 		c.log.Warn("client: WELCOME without valid roles; assuming no advanced features",
 			"session", c.session, "error", err)
@@ -400,6 +412,7 @@ func (c *Client) finish(cause error) {
 	c.subsGen.Add(1)
 	c.regs = nil
 	c.invs = nil
+	c.chunks = nil
 	c.idle = nil
 	c.mu.Unlock()
 

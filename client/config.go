@@ -159,17 +159,19 @@ func (cfg Config) withDefaults() Config {
 func clientRoles() map[string]any {
 	return protocol.Roles{
 		protocol.RoleCaller: {
-			protocol.FeatureCallCanceling:          true,
-			protocol.FeatureCallTimeout:            true,
-			protocol.FeatureCallerIdentification:   true,
-			protocol.FeatureProgressiveCallResults: true,
+			protocol.FeatureCallCanceling:              true,
+			protocol.FeatureCallTimeout:                true,
+			protocol.FeatureCallerIdentification:       true,
+			protocol.FeatureProgressiveCallResults:     true,
+			protocol.FeatureProgressiveCallInvocations: true,
 		},
 		protocol.RoleCallee: {
-			protocol.FeatureCallCanceling:            true,
-			protocol.FeatureCallerIdentification:     true,
-			protocol.FeaturePatternBasedRegistration: true,
-			protocol.FeatureProgressiveCallResults:   true,
-			protocol.FeatureSharedRegistration:       true,
+			protocol.FeatureCallCanceling:              true,
+			protocol.FeatureCallerIdentification:       true,
+			protocol.FeaturePatternBasedRegistration:   true,
+			protocol.FeatureProgressiveCallResults:     true,
+			protocol.FeatureProgressiveCallInvocations: true,
+			protocol.FeatureSharedRegistration:         true,
 		},
 		protocol.RolePublisher: {
 			protocol.FeaturePublisherExclusion:          true,

@@ -52,6 +52,15 @@ var (
 	// ErrNoProgress is returned by [Invocation.SendProgress] when the caller
 	// did not ask for progressive results.
 	ErrNoProgress = errors.New("client: caller did not ask for progressive results")
+
+	// ErrNotSupported is returned by [Client.DoStream] when the router did
+	// not announce progressive_call_invocations for its dealer role.
+	ErrNotSupported = errors.New("client: feature not supported by the router")
+
+	// ErrStreamDone is returned by [CallStream.Send] and
+	// [CallStream.CloseSend] after CloseSend, or once the call has ended
+	// ([CallStream.Result] then tells how).
+	ErrStreamDone = errors.New("client: call stream done")
 )
 
 // AbortError is the ABORT message that refused or ended a session

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
@@ -177,4 +178,58 @@ func ExampleDial() {
 	defer c.Close()
 	// Other URLs: "tcp://127.0.0.1:8081", "tcps://router.example.com:443",
 	// "unix:///run/wampd.sock".
+}
+
+// A call whose arguments reach the callee in chunks, which its handler
+// reads as they come (progressive call invocations).
+func ExampleClient_DoStream() {
+	peer, wait := startFakeRouter()
+	defer wait()
+	ctx := context.Background()
+	c, err := client.Join(ctx, peer, client.Config{Realm: "realm1"})
+	if err != nil {
+		fmt.Println("join:", err)
+		return
+	}
+	defer c.Close()
+
+	_, err = c.Register(ctx, "com.example.sum", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		sum, _ := inv.Args[0].(int) // the first chunk
+		for {
+			chunk, err := inv.Recv(ctx)
+			if err == io.EOF {
+				return &client.Result{Args: protocol.List{sum}}, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			n, _ := chunk.Args[0].(int)
+			sum += n
+		}
+	}, nil)
+	if err != nil {
+		fmt.Println("register:", err)
+		return
+	}
+
+	s, err := c.DoStream(ctx, &client.CallRequest{Procedure: "com.example.sum", Args: protocol.List{1}})
+	if err != nil {
+		fmt.Println("call:", err)
+		return
+	}
+	for _, n := range []int{2, 3} {
+		if err := s.Send(ctx, protocol.List{n}, nil); err != nil {
+			fmt.Println("send:", err)
+		}
+	}
+	if err := s.CloseSend(ctx, protocol.List{4}, nil); err != nil {
+		fmt.Println("send:", err)
+	}
+	res, err := s.Result(ctx)
+	if err != nil {
+		fmt.Println("call:", err)
+		return
+	}
+	fmt.Println("1 + 2 + 3 + 4 =", res.Args[0])
+	// Output: 1 + 2 + 3 + 4 = 10
 }

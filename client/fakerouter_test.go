@@ -96,7 +96,7 @@ func (w *wire) send(m protocol.Message) {
 
 // routerWelcome returns WELCOME.Details roles; cancel announces call_canceling.
 func routerWelcome(cancel bool) protocol.Dict {
-	dealer := map[string]any{"progressive_call_results": true}
+	dealer := map[string]any{"progressive_call_results": true, "progressive_call_invocations": true}
 	if cancel {
 		dealer["call_canceling"] = true
 	}
@@ -253,6 +253,15 @@ func (r *fakeRouter) serve() {
 			delete(r.regs, m.Registration)
 			r.send(&protocol.Unregistered{Request: m.Request})
 		case *protocol.Call:
+			if inv, ok := r.calls[m.Request]; ok {
+				// The next chunk of a progressive call invocation.
+				details := protocol.Dict{}
+				if b, _ := m.Options["progress"].(bool); b {
+					details["progress"] = true
+				}
+				r.send(&protocol.Invocation{Request: inv, Registration: r.procs[m.Procedure], Details: details, Args: m.Args, Kwargs: m.Kwargs})
+				continue
+			}
 			if m.Procedure == "test.echo" {
 				r.send(&protocol.Result{Request: m.Request, Details: protocol.Dict{}, Args: m.Args, Kwargs: m.Kwargs})
 				continue
@@ -267,6 +276,9 @@ func (r *fakeRouter) serve() {
 			details := protocol.Dict{}
 			if b, _ := m.Options["receive_progress"].(bool); b {
 				details["receive_progress"] = true
+			}
+			if b, _ := m.Options["progress"].(bool); b {
+				details["progress"] = true
 			}
 			r.send(&protocol.Invocation{Request: r.invID, Registration: reg, Details: details, Args: m.Args, Kwargs: m.Kwargs})
 		case *protocol.Yield:

@@ -41,12 +41,27 @@ type worker struct {
 
 // invoke hands an INVOCATION to a worker: a parked one, else a new one.
 // The handler never runs on the reader. An INVOCATION reusing the id of one
-// still running is a protocol violation.
+// still running is the next chunk of a progressive invocation, queued for
+// its handler (WAMP spec, advanced/rpc_progressive_call_invocations.md),
+// or else a protocol violation; one reusing the id of a progressive
+// invocation that ended is a late chunk, dropped.
 func (c *Client) invoke(m *protocol.Invocation) error {
 	c.mu.Lock()
-	if c.invs[m.Request] != nil {
+	if x := c.invs[m.Request]; x != nil {
+		q := c.chunks[m.Request]
+		if q == nil || q.final {
+			c.mu.Unlock()
+			return c.violation("INVOCATION %d while invocation %d is running", m.Request, m.Request)
+		}
+		q.q = append(q.q, &Chunk{Args: m.Args, Kwargs: m.Kwargs, Details: m.Details})
+		q.final = !m.Details.Bool("progress")
 		c.mu.Unlock()
-		return c.violation("INVOCATION %d while invocation %d is running", m.Request, m.Request)
+		q.wake()
+		return nil
+	}
+	if len(c.ended) > 0 && slices.Contains(c.ended, m.Request) {
+		c.mu.Unlock()
+		return nil
 	}
 	r := c.regs[m.Registration]
 	if r == nil {
@@ -84,6 +99,17 @@ func (c *Client) invoke(m *protocol.Invocation) error {
 	if proc := m.Details.String("procedure"); proc != "" {
 		x.inv.Procedure = protocol.URI(proc)
 	}
+	if m.Details.Bool("progress") {
+		x.inv.streaming = true
+		c.mu.Lock()
+		if c.chunks == nil {
+			c.chunks = make(map[protocol.ID]*chunks)
+		}
+		if c.state != protocol.StateClosed {
+			c.chunks[m.Request] = &chunks{notify: make(chan struct{}, 1), ctx: &x.ctx}
+		}
+		c.mu.Unlock()
+	}
 	if w != nil {
 		w.jobs <- x
 	} else {
@@ -111,6 +137,10 @@ func (c *Client) work(x *invocation) {
 		c.mu.Lock()
 		if c.invs[x.inv.request] == x {
 			delete(c.invs, x.inv.request)
+			if x.inv.streaming {
+				delete(c.chunks, x.inv.request)
+				c.rememberEndedLocked(x.inv.request)
+			}
 			if c.state == protocol.StateEstablished {
 				c.send(reply)
 			}

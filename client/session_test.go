@@ -42,9 +42,9 @@ func TestJoinHello(t *testing.T) {
 		"authextra":   map[string]any{"x": "y"},
 		"roles": map[string]any{
 			"caller": map[string]any{"features": map[string]any{"call_canceling": true, "call_timeout": true,
-				"caller_identification": true, "progressive_call_results": true}},
+				"caller_identification": true, "progressive_call_results": true, "progressive_call_invocations": true}},
 			"callee": map[string]any{"features": map[string]any{"call_canceling": true, "caller_identification": true,
-				"pattern_based_registration": true, "progressive_call_results": true, "shared_registration": true}},
+				"pattern_based_registration": true, "progressive_call_results": true, "progressive_call_invocations": true, "shared_registration": true}},
 			"publisher": map[string]any{"features": map[string]any{"publisher_exclusion": true,
 				"publisher_identification": true, "subscriber_blackwhite_listing": true}},
 			"subscriber": map[string]any{"features": map[string]any{"pattern_based_subscription": true,
