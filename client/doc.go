@@ -31,6 +31,8 @@
 //
 // Options go into request structs: [Client.Do] with a [CallRequest]
 // (keyword arguments, dealer timeout, caller disclosure, progressive results),
+// [Client.DoStream] for a call whose arguments are sent in chunks (see
+// Streaming calls below),
 // [Client.DoPublish] with a [PublishRequest] (acknowledgement, publisher
 // exclusion, black- and whitelists), [RegisterOptions] and
 // [SubscribeOptions] (pattern matching, shared registrations, event queue
@@ -40,14 +42,56 @@
 //
 // The client announces these roles and features in HELLO (WAMP spec,
 // advanced/features.md): caller with call_canceling, call_timeout,
-// caller_identification and progressive_call_results; callee with
-// call_canceling, caller_identification, pattern_based_registration,
-// progressive_call_results and shared_registration; publisher with
+// caller_identification, progressive_call_results and
+// progressive_call_invocations; callee with call_canceling,
+// caller_identification, pattern_based_registration,
+// progressive_call_results, progressive_call_invocations and
+// shared_registration; publisher with
 // publisher_exclusion, publisher_identification and
 // subscriber_blackwhite_listing; subscriber with pattern_based_subscription
 // and publisher_identification. Subscription and registration revocation
 // (UNSUBSCRIBED/UNREGISTERED with request 0) are honoured when a router
 // sends them.
+//
+// # Streaming calls
+//
+// A call's arguments may go to the callee in chunks (progressive call
+// invocations, advanced/rpc_progressive_call_invocations.md), when the
+// router announced the feature (else [Client.DoStream] returns
+// [ErrNotSupported]). DoStream sends the first chunk with the call's
+// options and returns a [CallStream]; Send sends more, CloseSend the final
+// one, and Result waits for the answer:
+//
+//	s, err := c.DoStream(ctx, &client.CallRequest{Procedure: "com.example.upload", Args: protocol.List{first}})
+//	if err != nil { ... }
+//	for _, part := range rest {
+//		if err := s.Send(ctx, protocol.List{part}, nil); err != nil { ... }
+//	}
+//	err = s.CloseSend(ctx, nil, nil)
+//	res, err := s.Result(ctx)
+//
+// Result may run on another goroutine while chunks are still sent; with
+// [CallRequest].OnProgress it receives the callee's progressive results
+// meanwhile, so both directions stream at once. Ending DoStream's context
+// cancels the call. Send, like every send of the client, fails with an
+// error wrapping [transport.ErrQueueFull] rather than wait when the link
+// is congested (see Flow control); the chunk may be sent again. Once the
+// call has ended, for example because the callee answered early, Send
+// returns [ErrStreamDone] and Result tells how it ended.
+//
+// The callee's handler gets the first chunk as the [Invocation]'s Args and
+// Kwargs; [Invocation.Progressive] reports that more follow, and
+// [Invocation.Recv] returns them in order, then io.EOF:
+//
+//	for {
+//		chunk, err := inv.Recv(ctx)
+//		if err == io.EOF { break }
+//		if err != nil { return nil, err } // interrupted, or the session ended
+//		...
+//	}
+//
+// The reader queues chunks for the handler without waiting for it, so a
+// handler that falls behind its caller holds the difference in memory.
 //
 // # URL schemes
 //

@@ -66,7 +66,8 @@
 //     policies single, roundrobin, random, first, last; the first
 //     registrant fixes the policy), call_timeout (CALL.Options.timeout
 //     in milliseconds, run by the dealer: ERROR wamp.error.timeout to the
-//     caller and INTERRUPT killnowait to the callee).
+//     caller and INTERRUPT killnowait to the callee),
+//     progressive_call_invocations (see below).
 //   - both: session_meta_api (events wamp.session.on_join and on_leave;
 //     procedures wamp.session.count, list, get, kill, kill_by_authid,
 //     kill_by_authrole and kill_all), answered by the router itself on the
@@ -128,6 +129,44 @@
 // forgotten (with INTERRUPT killnowait to callees that support call
 // canceling) and late answers are discarded silently (spec basic "Caller
 // Leaving", "Callee Leaving").
+//
+// # Progressive call invocations
+//
+// A caller that announced progressive_call_invocations may send a call's
+// arguments in chunks (spec advanced "Progressive Call Invocations"): a
+// CALL with Options.progress=true starts the call, more CALLs with the
+// same request ID and progress=true continue it, and one without progress
+// ends the stream. The dealer picks the callee for the first chunk (by the
+// registration's invocation policy) and sends every chunk to that callee,
+// in order, as an INVOCATION with the first one's request ID and Details
+// (the options of the first CALL hold for the whole call; those of later
+// CALLs are ignored), with Details.progress=true on all but the final one.
+// The callee may answer with progressive results at any time, so both
+// directions can stream at once.
+//
+//   - A CALL with progress=true from a caller that did not announce the
+//     feature is a protocol violation. One for a callee that did not
+//     announce it, or call_canceling, or for a procedure of the router
+//     itself, gets ERROR wamp.error.feature_not_supported.
+//   - The call ends as any call does: the callee's final YIELD or ERROR,
+//     CANCEL, the call timeout, the callee leaving (ERROR
+//     wamp.error.canceled) or the caller leaving (INTERRUPT killnowait). A
+//     chunk restarts the call timeout, which thus bounds the silence
+//     rather than the length of a stream, as with progressive results.
+//     Chunks arriving after the end are discarded without reply (spec
+//     "Continuations on Completed Calls"): each session remembers the
+//     request IDs of its last 64 ended progressive calls.
+//   - Chunks count as one pending call ([Config].MaxPendingCalls). Chunks
+//     may fill three quarters of the callee's backlog; a chunk that finds
+//     no room ends the call with ERROR wamp.error.no_available_callee to
+//     the caller and INTERRUPT killnowait to the callee.
+//   - A chunk after the final one while the call is pending, or a CALL
+//     repeating the request ID of a pending ordinary call, is a protocol
+//     violation. A chunk naming another procedure is discarded.
+//   - With [Config].StrictRequestIDs, a CALL whose request ID is not the
+//     next one must continue a pending or recently ended progressive call
+//     ("Verification of CALL Request IDs"); otherwise, and for a chunk
+//     naming another procedure, the session is aborted.
 //
 // # Concurrency
 //
@@ -212,8 +251,6 @@
 //
 // # Not yet implemented
 //
-// Progressive call invocations (a CALL with progress=true is a protocol
-// violation), event history and retention (so no
-// wamp.subscription.get_events), the session testament meta API,
-// cryptosign channel binding and certificates.
+// Event history and retention (so no wamp.subscription.get_events), the
+// session testament meta API, cryptosign channel binding and certificates.
 package router
