@@ -39,6 +39,9 @@ func TestMatrix(t *testing.T) {
 		{"EventBurstDefaults", testEventBurstDefaults},
 		{"ConcurrentCalls", testConcurrentCalls},
 		{"CalleeVanishes", testCalleeVanishes},
+		{"ProgressiveInvocations", testProgressiveInvocations},
+		{"ProgressiveCancel", testProgressiveCancel},
+		{"ProgressiveCalleeVanishes", testProgressiveCalleeVanishes},
 	}
 	for _, l := range links() {
 		t.Run(l.String(), func(t *testing.T) {
