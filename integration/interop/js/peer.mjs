@@ -65,6 +65,13 @@
 //	kill          wamp.session.kill(params.session), kill_by_authid(params.authid)
 //	              with reason and message, and the refusals (own session,
 //	              a reason that is no URI, wamp.session.get(params.unknown))
+//	progressive_call  (wampy only) call PREFIX.upload with progressive call
+//	              invocations: chunks ["a"], ["b"], ["c"] and the final
+//	              ["d"], asking for progressive results; report them and
+//	              the result. wampy 8.0.2 implements progressiveCall but does
+//	              not announce progressive_call_invocations in HELLO; with
+//	              --announce-progressive-invocations the script adds the flag
+//	              to wampy's caller features before it connects.
 //
 // --params takes a JSON object for the scenarios that need values from the
 // Go side (session IDs, authids).
@@ -122,6 +129,9 @@ const { values: opts } = parseArgs({
     // cryptosign: --secret is the hex seed; --pubkey overrides the
     // announced key (to sign with a key other than the announced one).
     pubkey: { type: 'string', default: process.env.WAMP_PUBKEY },
+    // wampy only: announce progressive_call_invocations as caller (see the
+    // progressive_call scenario).
+    'announce-progressive-invocations': { type: 'boolean', default: false },
   },
 });
 
@@ -372,6 +382,10 @@ async function wampySession() {
     autoReconnect: false,
     debug: false,
   });
+  if (opts['announce-progressive-invocations']) {
+    // wampy has no option for this; its role announcement is a field.
+    w._wamp_features.roles.caller.features.progressive_call_invocations = true;
+  }
   let details;
   try {
     details = await w.connect();
@@ -437,6 +451,24 @@ async function wampySession() {
       let options;
       if (opts['explicit-options'] || o.match) options = { match: o.match ?? 'exact', get_retained: false };
       await w.subscribe(uri, ({ argsList, argsDict, details: d }) => fn(argsList ?? [], argsDict ?? {}, { publisher: d?.publisher, topic: d?.topic }), options);
+    },
+    // progressiveCall sends chunks[0] with the CALL and the others as
+    // continuations, the last one final; progress collects the progressive
+    // results.
+    async progressiveCall(uri, chunks) {
+      const progress = [];
+      try {
+        const { result, sendData } = w.progressiveCall(uri, { argsList: chunks[0] }, {
+          progress_callback: ({ argsList }) => progress.push(argsList ?? []),
+        });
+        for (let i = 1; i < chunks.length; i++) {
+          sendData({ argsList: chunks[i] }, { progress: i < chunks.length - 1 });
+        }
+        const r = await result;
+        return { progress, args: r.argsList ?? [] };
+      } catch (e) {
+        throw wrapErr(e);
+      }
     },
     async leave() {
       leaving = true;
@@ -705,6 +737,10 @@ const scenarios = {
     // Every other session of the realm; the router gives the count.
     const r = await s.call('wamp.session.kill_all', [], { reason: 'wampkit.interop.kicked', message: `killed by ${opts.lib}` });
     return { args: r.args };
+  },
+  async progressive_call(s) {
+    if (!s.progressiveCall) throw new Error(`${opts.lib}: no progressive call invocations`);
+    return await s.progressiveCall(`${opts.prefix}.upload`, [['a'], ['b'], ['c'], ['d']]);
   },
   async callee(s) {
     const invocations = [];
