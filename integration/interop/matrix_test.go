@@ -242,7 +242,19 @@ func testJoin(t *testing.T, c cell, b *backend, run runFunc) {
 		"broker": []any{"pattern_based_subscription", "publisher_exclusion", "publisher_identification",
 			"session_meta_api", "subscriber_blackwhite_listing", "subscription_meta_api"},
 		"dealer": []any{"call_canceling", "call_timeout", "caller_identification", "pattern_based_registration",
-			"progressive_call_results", "registration_meta_api", "session_meta_api", "shared_registration"},
+			"progressive_call_invocations", "progressive_call_results", "registration_meta_api", "session_meta_api", "shared_registration"},
+	}
+	if c.lib.name == "autobahn_py" {
+		// Autobahn|Python 22.7 parses the dealer's features into its
+		// RoleDealerFeatures (wamp/role.py), which has no
+		// progressive_call_invocations: it drops the flag it does not know.
+		var d []any
+		for _, f := range want["dealer"].([]any) {
+			if f != "progressive_call_invocations" {
+				d = append(d, f)
+			}
+		}
+		want["dealer"] = d
 	}
 	if d := cmp.Diff(want, res["features"]); d != "" {
 		t.Errorf("router features seen by the peer (-want +got):\n%s", d)
