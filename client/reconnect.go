@@ -382,6 +382,17 @@ func (r *Reconnecting) Do(ctx context.Context, req *CallRequest) (*Result, error
 	return c.Do(ctx, req)
 }
 
+// DoStream is [Client.DoStream] on the current session. The stream
+// belongs to that session: when it ends, Result returns an error wrapping
+// [ErrClosed] and Send fails; a new session does not take it over.
+func (r *Reconnecting) DoStream(ctx context.Context, req *CallRequest) (*CallStream, error) {
+	c, err := r.client()
+	if err != nil {
+		return nil, err
+	}
+	return c.DoStream(ctx, req)
+}
+
 // Publish is [Client.Publish] on the current session.
 func (r *Reconnecting) Publish(ctx context.Context, topic protocol.URI, args ...any) error {
 	c, err := r.client()

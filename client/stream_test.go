@@ -176,3 +176,20 @@ func TestInvocationChunksInterrupted(t *testing.T) {
 	w.send(&protocol.Interrupt{Request: 1, Options: protocol.Dict{"mode": "killnowait"}})
 	w.expect(&protocol.Error{RequestType: protocol.TypeInvocation, Request: 1, Details: protocol.Dict{}, URI: protocol.ErrCanceled})
 }
+
+func TestCallStreamSessionEnds(t *testing.T) {
+	c, w := join(t, routerWelcome(true), client.Config{})
+	ctx := context.Background()
+	s, err := c.DoStream(ctx, &client.CallRequest{Procedure: "com.up"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.recv()
+	w.send(&protocol.Abort{Details: protocol.Dict{}, Reason: "wamp.close.system_shutdown"})
+	if _, err := s.Result(ctx); !errors.Is(err, client.ErrClosed) {
+		t.Errorf("Result = %v, want ErrClosed", err)
+	}
+	if err := s.Send(ctx, protocol.List{1}, nil); !errors.Is(err, client.ErrClosed) {
+		t.Errorf("Send = %v, want ErrClosed", err)
+	}
+}
