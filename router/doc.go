@@ -174,7 +174,11 @@
 // central loop and no goroutine per realm: each session's inbound
 // messages are read and routed on that session's own goroutine (the
 // WebSocket or RawSocket connection's goroutine, or one the router starts
-// for [Router.Connect]). Routing state is made for concurrent reads:
+// for [Router.Connect]). An in-process session of [Router.Connect] saves
+// that hand-off once it is established: the goroutine that sends a
+// message routes it itself when no other message of the session is being
+// routed or waiting, and otherwise queues it for the session's goroutine
+// (Send never waits for another message's routing). Routing state is made for concurrent reads:
 // exact topics and procedures are found in sync.Maps without locks; each
 // subscription's subscriber set is an immutable snapshot behind an atomic
 // pointer, replaced on subscribe and unsubscribe; prefix and wildcard
@@ -222,7 +226,8 @@
 // # Ordering
 //
 // The spec's ordering guarantees (spec basic "Ordering Guarantees") follow
-// from handling each session's messages in order on its goroutine and
+// from handling each session's messages one at a time and in order (on
+// its goroutine, or on the sender's, see Concurrency) and
 // from FIFO outbound queues: a publisher's events reach each subscriber in
 // publication order, even across topics; a caller's invocations reach
 // each callee in call order; SUBSCRIBED precedes every EVENT of the

@@ -463,7 +463,10 @@ func routerRoles() protocol.Roles {
 // goroutine of its own. The caller speaks WAMP over the returned peer (the
 // first message must be HELLO) and closes it when done; messages cross the
 // link without being serialized or copied, so neither side may modify a
-// message after sending it.
+// message after sending it. Once the session is established, the peer's
+// Send routes the message on the calling goroutine when the session is
+// idle (see the package documentation, Concurrency); it never blocks, and
+// returns [transport.ErrQueueFull] when LocalQueueSize messages wait.
 //
 // ctx is checked once before the link is made; the session is not bound
 // to it. Connect returns [ErrClosed] after [Router.Close] or
@@ -472,7 +475,7 @@ func (r *Router) Connect(ctx context.Context) (transport.Peer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	client, server := transport.LocalPair(r.cfg.LocalQueueSize)
+	client, server := newLocalLink(r.cfg.LocalQueueSize)
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()

@@ -174,7 +174,12 @@ func (s *session) run() {
 		s.state.Store(stateClosed)
 		return
 	}
-	reason := s.loop()
+	var reason error
+	if lp, ok := s.peer.(*localServer); ok {
+		reason = lp.in.serve(s)
+	} else {
+		reason = s.loop()
+	}
 	s.mu.Lock()
 	s.state.Store(stateClosed)
 	if s.byeTimer != nil {
@@ -208,29 +213,41 @@ func (s *session) loop() error {
 			}
 			return err
 		}
-		if isNil(m) {
-			// Only an in-process client can send this; network transports
-			// decode into valid messages.
-			s.violation("nil message")
-			return errProtocolViolation
-		}
-		if s.state.Load() == stateShuttingDown {
-			// The router said GOODBYE: wait for the echo (or an ABORT)
-			// and ignore everything else (spec basic "Session Lifecycle").
-			switch m.Type() {
-			case protocol.TypeGoodbye, protocol.TypeAbort:
-				return errSessionClosed
-			}
-			continue
-		}
-		if msg := s.handle(m); msg != "" {
-			if msg == endSession {
-				return errSessionClosed
-			}
-			s.violation(msg)
-			return errProtocolViolation
+		if err := s.route(m); err != nil {
+			return err
 		}
 	}
+}
+
+// route handles one inbound message of an established session. It returns
+// nil to go on, or the close reason for the transport when the session is
+// over. Messages of one session are routed one at a time, in the order the
+// client sent them: by loop on the session's goroutine, or for an
+// in-process session by whoever holds its inbox (see localInbox).
+func (s *session) route(m protocol.Message) error {
+	if isNil(m) {
+		// Only an in-process client can send this; network transports
+		// decode into valid messages.
+		s.violation("nil message")
+		return errProtocolViolation
+	}
+	if s.state.Load() == stateShuttingDown {
+		// The router said GOODBYE: wait for the echo (or an ABORT)
+		// and ignore everything else (spec basic "Session Lifecycle").
+		switch m.Type() {
+		case protocol.TypeGoodbye, protocol.TypeAbort:
+			return errSessionClosed
+		}
+		return nil
+	}
+	if msg := s.handle(m); msg != "" {
+		if msg == endSession {
+			return errSessionClosed
+		}
+		s.violation(msg)
+		return errProtocolViolation
+	}
+	return nil
 }
 
 // endSession is returned by handle when the session ends normally.

@@ -1,0 +1,323 @@
+package router
+
+import (
+	"context"
+	"sync"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/serialize"
+	"github.com/wampkit/wampkit/transport"
+)
+
+// An in-process session made by [Router.Connect] runs over a
+// [transport.LocalPair], but once it is established the client's messages
+// do not cross the link: the goroutine that sends one routes it itself,
+// as the session's goroutine would have (an in-process call then costs two
+// goroutine hand-offs fewer). The session's rule stays the same: its
+// messages are routed one at a time, in the order they were sent. A
+// sender routes its message only when nobody is routing one of the session
+// and nothing is queued; otherwise it queues the message and returns, and
+// the session's goroutine routes the queue. A sender routes its own
+// message only, so Send stays short and never waits for another.
+//
+// The router's messages to the client still cross the link's queue, so
+// the slow-consumer handling (outbox) is unchanged; so is the opening
+// handshake, which the session's goroutine reads from the link.
+
+// localInbox is the client-to-router direction of an in-process session
+// once it is established.
+type localInbox struct {
+	// peer is the client end of the link: before the switch (direct),
+	// sends cross it to the session's goroutine.
+	peer  transport.Peer
+	limit int           // most messages queued behind a routing goroutine
+	wake  chan struct{} // capacity 1: wakes the session's goroutine (serve)
+
+	mu sync.Mutex
+	s  *session // set by serve before direct
+	// inLink counts the client's messages in the link not yet read by the
+	// session's goroutine; only counted before direct.
+	inLink int
+	// direct is set once the session is established: sends are routed by
+	// the sender or queued in q, never sent over the link.
+	direct bool
+	// routing is set while a goroutine routes a message of the session.
+	routing bool
+	q       []protocol.Message // queued in order; routed by the session's goroutine
+	// ended is set when routing ended the session (GOODBYE, ABORT, a
+	// violation); reason is the close reason. Later messages are dropped,
+	// as if they were queued on a link nobody reads any more.
+	ended  bool
+	reason error
+	// closed is set when either end is closed; later sends fail.
+	closed bool
+	// room, if not nil, is closed when q shrinks or the link closes
+	// (SendWait waits on it).
+	room chan struct{}
+}
+
+// localClient is the client end of an in-process session.
+type localClient struct {
+	transport.Peer
+	in *localInbox
+}
+
+// localServer is the router end of an in-process session.
+type localServer struct {
+	transport.Peer
+	in *localInbox
+}
+
+var (
+	_ transport.Peer     = (*localClient)(nil)
+	_ transport.Waiter   = (*localClient)(nil)
+	_ transport.Detailer = (*localClient)(nil)
+	_ transport.Peer     = (*localServer)(nil)
+	_ transport.Waiter   = (*localServer)(nil)
+	_ transport.Detailer = (*localServer)(nil)
+)
+
+// newLocalLink returns the client and router ends of an in-process session
+// whose link queues hold queue messages each way.
+func newLocalLink(queue int) (*localClient, *localServer) {
+	client, server := transport.LocalPair(queue)
+	in := &localInbox{peer: client, limit: queue, wake: make(chan struct{}, 1)}
+	return &localClient{Peer: client, in: in}, &localServer{Peer: server, in: in}
+}
+
+// Send implements transport.Peer: it routes m, or queues it behind the
+// message being routed. It never blocks on the router: it returns
+// transport.ErrQueueFull when the queue is full.
+func (c *localClient) Send(ctx context.Context, m protocol.Message) error {
+	in := c.in
+	if sh, ok := m.(*serialize.Shared); ok {
+		m = sh.Message()
+	}
+	in.mu.Lock()
+	switch {
+	case in.closed:
+		in.mu.Unlock()
+		return transport.ErrClosed
+	case !in.direct:
+		// The handshake: the session's goroutine reads the link.
+		err := in.peer.Send(ctx, m)
+		if err == nil {
+			in.inLink++
+		}
+		in.mu.Unlock()
+		return err
+	case m == nil:
+		in.mu.Unlock()
+		return in.peer.Send(ctx, nil) // the link's error for a nil message
+	case in.ended:
+		in.mu.Unlock()
+		return nil
+	case in.routing || len(in.q) > 0:
+		if len(in.q) >= in.limit {
+			in.mu.Unlock()
+			return transport.ErrQueueFull
+		}
+		in.q = append(in.q, m)
+		if !in.routing {
+			in.signal()
+		}
+		in.mu.Unlock()
+		return nil
+	}
+	in.routing = true
+	s := in.s
+	in.mu.Unlock()
+
+	err := s.route(m)
+
+	in.mu.Lock()
+	in.routing = false
+	if err != nil {
+		in.endLocked(err)
+	}
+	if len(in.q) > 0 || in.ended || in.closed {
+		in.signal()
+	}
+	in.mu.Unlock()
+	return nil
+}
+
+// SendWait implements transport.Waiter.
+func (c *localClient) SendWait(ctx context.Context, m protocol.Message) error {
+	in := c.in
+	for {
+		err := c.Send(ctx, m)
+		if err != transport.ErrQueueFull {
+			return err
+		}
+		in.mu.Lock()
+		if !in.direct {
+			in.mu.Unlock()
+			return c.Peer.(transport.Waiter).SendWait(ctx, m)
+		}
+		if in.closed || len(in.q) < in.limit {
+			in.mu.Unlock()
+			continue
+		}
+		if in.room == nil {
+			in.room = make(chan struct{})
+		}
+		room := in.room
+		in.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return transport.ErrQueueFull
+		}
+	}
+}
+
+// Close implements transport.Peer: it closes the link.
+func (c *localClient) Close(reason error) error {
+	c.in.close()
+	return c.Peer.Close(reason)
+}
+
+// TransportDetails implements transport.Detailer.
+func (c *localClient) TransportDetails() protocol.Dict {
+	return c.Peer.(transport.Detailer).TransportDetails()
+}
+
+// Recv implements transport.Peer. It counts the client's messages read
+// from the link during the handshake.
+func (p *localServer) Recv() (protocol.Message, error) {
+	m, err := p.Peer.Recv()
+	if err == nil {
+		p.in.mu.Lock()
+		p.in.inLink--
+		p.in.mu.Unlock()
+	}
+	return m, err
+}
+
+// SendWait implements transport.Waiter.
+func (p *localServer) SendWait(ctx context.Context, m protocol.Message) error {
+	return p.Peer.(transport.Waiter).SendWait(ctx, m)
+}
+
+// Close implements transport.Peer: it closes the link.
+func (p *localServer) Close(reason error) error {
+	p.in.close()
+	return p.Peer.Close(reason)
+}
+
+// TransportDetails implements transport.Detailer.
+func (p *localServer) TransportDetails() protocol.Dict {
+	return p.Peer.(transport.Detailer).TransportDetails()
+}
+
+// signal wakes the session's goroutine; it never blocks. in.mu is held
+// or not.
+func (in *localInbox) signal() {
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+// endLocked records that routing ended the session with reason (the first
+// reason wins). in.mu must be held.
+func (in *localInbox) endLocked(reason error) {
+	if !in.ended {
+		in.ended, in.reason = true, reason
+	}
+	in.freeRoomLocked()
+}
+
+// freeRoomLocked wakes the goroutines waiting in SendWait. in.mu must be
+// held.
+func (in *localInbox) freeRoomLocked() {
+	if in.room != nil {
+		close(in.room)
+		in.room = nil
+	}
+}
+
+// close marks the link closed: sends fail from now on, and the session's
+// goroutine ends the session once the message being routed (if any) is.
+func (in *localInbox) close() {
+	in.mu.Lock()
+	in.closed = true
+	in.freeRoomLocked()
+	in.mu.Unlock()
+	in.signal()
+}
+
+// serve routes the established session s until it ends, on the session's
+// goroutine, and returns the close reason for the transport (like
+// session.loop). It switches sends to direct routing, routes what the
+// client sent over the link before the switch, then routes what senders
+// queue, until routing ends the session or the link closes; it returns
+// only when no sender is routing any more.
+func (in *localInbox) serve(s *session) error {
+	in.mu.Lock()
+	in.s = s
+	in.direct = true
+	in.routing = true
+	n := in.inLink
+	in.mu.Unlock()
+	// Messages sent before the switch are in the link, ahead of any
+	// queued since (which wait for routing to clear).
+	for range n {
+		m, err := s.peer.Recv()
+		if err == nil {
+			err = s.route(m)
+		}
+		if err != nil {
+			in.mu.Lock()
+			in.routing = false
+			in.endLocked(err)
+			in.mu.Unlock()
+			break
+		}
+	}
+	in.mu.Lock()
+	in.routing = false
+	for {
+		// After a close, what was queued before it is still routed, as
+		// the link would have delivered it.
+		for !in.routing && len(in.q) > 0 && !in.ended {
+			m := in.q[0]
+			k := copy(in.q, in.q[1:])
+			in.q[k] = nil
+			in.q = in.q[:k]
+			in.freeRoomLocked()
+			in.routing = true
+			in.mu.Unlock()
+			err := s.route(m)
+			in.mu.Lock()
+			in.routing = false
+			if err != nil {
+				in.endLocked(err)
+			}
+		}
+		if len(in.q) == 0 && cap(in.q) > keptBacklog {
+			in.q = nil // a burst's queue is not kept for life
+		}
+		if !in.routing && (in.ended || in.closed) {
+			ended, reason := in.ended, in.reason
+			in.ended = true // nothing is routed any more
+			clear(in.q)
+			in.q = nil
+			in.mu.Unlock()
+			if ended {
+				return reason
+			}
+			// The link is closed and holds none of the client's
+			// messages: Recv returns its close error.
+			_, err := s.peer.Recv()
+			if err == nil {
+				err = transport.ErrClosed
+			}
+			return err
+		}
+		in.mu.Unlock()
+		<-in.wake
+		in.mu.Lock()
+	}
+}
