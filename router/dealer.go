@@ -123,6 +123,14 @@ type invocation struct {
 	// Guarded by caller.mu.
 	timer   *time.Timer
 	timeout time.Duration
+
+	// msg and result are the INVOCATION sent to the callee and the final
+	// RESULT sent to the caller, kept here to save two allocations per
+	// call. Each is filled in once, before it is sent, and never changed
+	// afterwards (sent messages are read-only for everyone, see
+	// transport.LocalPair).
+	msg    protocol.Invocation
+	result protocol.Result
 }
 
 // callStream is what the first CALL of a progressive call invocation fixes
@@ -445,13 +453,14 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 	callee.lastInv = protocol.NextID(callee.lastInv)
 	inv.id = callee.lastInv
 	callee.invocations[inv.id] = inv
-	err := callee.put(&protocol.Invocation{
+	inv.msg = protocol.Invocation{
 		Request:      inv.id,
 		Registration: reg.id,
 		Details:      details,
 		Args:         m.Args,
 		Kwargs:       m.Kwargs,
-	}, d.r.cfg.MaxBacklog)
+	}
+	err := callee.put(&inv.msg, d.r.cfg.MaxBacklog)
 	full := err == errBacklogFull
 	if full {
 		// The callee cannot take the call now: the caller hears so at
@@ -750,7 +759,10 @@ func (d *dealer) yield(s *session, m *protocol.Yield) string {
 		d.answer(inv, &protocol.Result{Request: inv.callID, Details: progressDetails(), Args: m.Args, Kwargs: m.Kwargs}, false)
 		return ""
 	}
-	d.answer(inv, &protocol.Result{Request: inv.callID, Args: m.Args, Kwargs: m.Kwargs}, true)
+	// take removed inv from s.invocations, so only this goroutine gets
+	// here for inv and fills in inv.result, once.
+	inv.result = protocol.Result{Request: inv.callID, Args: m.Args, Kwargs: m.Kwargs}
+	d.answer(inv, &inv.result, true)
 	return ""
 }
 
