@@ -60,7 +60,7 @@ func (o *outbox) pending() int { return len(o.q) - o.head }
 // transport's error, such as ErrClosed, otherwise.
 func (s *session) put(m protocol.Message, limit int) error {
 	o := &s.out
-	if !o.busy.Load() {
+	if !o.busy.Load() && !s.failed.Load() {
 		err := s.peer.Send(bg, m)
 		if !errors.Is(err, transport.ErrQueueFull) {
 			return err
@@ -68,7 +68,9 @@ func (s *session) put(m protocol.Message, limit int) error {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.dead {
+	if o.dead || s.failed.Load() {
+		// Once the session is being dropped nothing more is queued for
+		// it: what its client reads before the close has no gap.
 		return transport.ErrClosed
 	}
 	if !o.draining {

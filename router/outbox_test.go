@@ -56,3 +56,43 @@ func TestBacklogKeepsOrder(t *testing.T) {
 		<-done
 	}
 }
+
+// TestNoGapAfterDrop checks that once a subscriber is dropped for a full
+// backlog, nothing more is queued for it: what it reads before the close
+// is an unbroken prefix of what was published, never a run with a hole in
+// it (the events after the first refused one would otherwise slip in
+// while the transport is being closed, as the client reads and makes
+// room).
+func TestNoGapAfterDrop(t *testing.T) {
+	const queue, backlog = 4, 4
+	for range 50 {
+		r := newRouter(t, router.Config{LocalQueueSize: queue, MaxBacklog: backlog, SlowConsumerWait: time.Hour})
+		pub := join(t, r)
+		sub, _ := stalledSubscriber(t, r, "com.example.gap")
+		done := make(chan []int64, 1)
+		go func() {
+			var got []int64
+			for {
+				m := recvRaw(t, sub)
+				if m == nil {
+					done <- got
+					return
+				}
+				if ev, ok := m.(*protocol.Event); ok {
+					v, _ := protocol.ToInt64(ev.Args[0])
+					got = append(got, v)
+				}
+			}
+		}()
+		for i := range 64 {
+			pub.publishAck("com.example.gap", nil, i)
+		}
+		sub.Close(nil)
+		got := <-done
+		for i, v := range got {
+			if v != int64(i) {
+				t.Fatalf("event %d carries %d: a gap before the close (%v)", i, v, got)
+			}
+		}
+	}
+}
