@@ -25,7 +25,10 @@ import (
 // that every subscriber of them sees a subscription's events in the order
 // of the changes.
 type broker struct {
-	r *Router
+	r     *Router
+	realm protocol.URI
+
+	retained retention // retained events (see retain.go)
 
 	// mu serializes changes of the index (subscribe, unsubscribe, leave).
 	mu    sync.Mutex
@@ -51,12 +54,24 @@ type subscription struct {
 	// subscribers is the current set; the slice is never modified after
 	// it is stored. Written under broker.mu.
 	subscribers atomic.Pointer[[]*session]
+	// history keeps the subscription's events, or is nil. A subscription
+	// with history is made with the realm and never removed (see
+	// history.go).
+	history *eventLog
 }
 
-func (b *broker) init(r *Router) {
+func (b *broker) init(r *Router, rc *RealmConfig) {
 	b.r = r
+	b.realm = rc.Name
+	b.retained.max = rc.MaxRetained
 	b.byKey = make(map[subKey]*subscription)
 	b.byID = make(map[protocol.ID]*subscription)
+	for _, h := range rc.EventHistory {
+		sub := &subscription{id: r.regIDs.Next(), topic: h.Topic, match: h.Match, created: time.Now(),
+			history: &eventLog{limit: h.Limit, maxAge: h.MaxAge}}
+		sub.subscribers.Store(&[]*session{})
+		b.addIndexLocked(sub)
+	}
 }
 
 // subscribe handles SUBSCRIBE on the subscriber's goroutine.
@@ -84,10 +99,13 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	sub := b.byKey[key]
+	getRetained := m.Options.Bool("get_retained")
 	if sub != nil && s.subs[sub.id] == sub {
 		// Same session, same topic and policy: the existing subscription
 		// (spec basic "SUBSCRIBED").
-		s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id})
+		if s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id}) && getRetained {
+			b.subscribeRetained(s, sub)
+		}
 		return
 	}
 	if max := b.r.cfg.MaxSubscriptions; max > 0 && len(s.subs) >= max {
@@ -117,9 +135,11 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
 	ok := s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id})
 	if !ok {
 		sub.subscribers.Store(&old)
-		if len(old) == 0 {
+		if len(old) == 0 && sub.history == nil {
 			b.removeLocked(sub)
 		}
+	} else if getRetained {
+		b.subscribeRetained(s, sub)
 	}
 	s.adding.Store(nil)
 	s.mu.Unlock()
@@ -173,12 +193,13 @@ func (b *broker) removeSubscriberLocked(sub *subscription, s *session) {
 			next = append(next, t)
 		}
 	}
-	if len(next) == 0 {
+	gone := len(next) == 0 && sub.history == nil
+	if gone {
 		b.removeLocked(sub)
 	}
 	sub.subscribers.Store(&next)
 	b.metaEventLocked(metaSubOnUnsubscribe, s, sub)
-	if len(next) == 0 {
+	if gone {
 		b.metaEventLocked(metaSubOnDelete, s, sub)
 	}
 }
@@ -255,7 +276,9 @@ func (b *broker) publish(s *session, m *protocol.Publish) {
 		return
 	}
 	p := publication{pub: s, msg: m, id: protocol.GlobalID(), excludeMe: true}
+	retain := false
 	if len(opts) > 0 {
+		retain = opts.Bool("retain")
 		if v, ok := opts["exclude_me"].(bool); ok {
 			p.excludeMe = v
 		}
@@ -269,6 +292,12 @@ func (b *broker) publish(s *session, m *protocol.Publish) {
 				"publisher_authrole": s.authRole,
 			}
 		}
+	}
+	if retain {
+		// Before delivering, so that a concurrent SUBSCRIBE with
+		// get_retained gets this event one way or the other (see
+		// subscribeRetained).
+		b.retain(&p)
 	}
 	if exact {
 		b.deliver(&p, v.(*subscription), p.details)
@@ -338,6 +367,9 @@ func (b *broker) publishMeta(topic protocol.URI, args protocol.List) {
 // than one, it is wrapped in a serialize.Shared so that it is encoded at
 // most once per serializer.
 func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dict) {
+	if sub.history != nil {
+		sub.history.record(p, details)
+	}
 	subs := *sub.subscribers.Load()
 	if len(subs) == 0 || len(subs) == 1 && subs[0] == p.pub && p.excludeMe {
 		return
@@ -379,6 +411,9 @@ type eligibility struct {
 	eligibleAuthID, excludeAuthID       []string
 	eligibleAuthRole, excludeAuthRole   []string
 	hasEligible, hasEligibleID, hasRole bool
+	// bySession is set when the eligible or exclude (session ID) list
+	// is present.
+	bySession bool
 }
 
 // newEligibility returns the lists of opts, or nil if it has none.
@@ -387,9 +422,11 @@ func newEligibility(opts protocol.Dict) *eligibility {
 	var found bool
 	if v, ok := opts["eligible"]; ok {
 		e.eligible, e.hasEligible, found = idList(v), true, true
+		e.bySession = true
 	}
 	if v, ok := opts["exclude"]; ok {
 		e.exclude, found = idList(v), true
+		e.bySession = true
 	}
 	if v, ok := opts["eligible_authid"]; ok {
 		e.eligibleAuthID, e.hasEligibleID, found = strList(v), true, true

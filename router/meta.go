@@ -440,6 +440,29 @@ func (b *broker) metaCall(s *session, m *protocol.Call) bool {
 		default:
 			r.result(len(subscribers))
 		}
+	case "wamp.subscription.get_events":
+		// Spec advanced "Event History".
+		id, ok := r.metaID()
+		if !ok {
+			return true
+		}
+		b.mu.Lock()
+		sub := b.byID[id]
+		b.mu.Unlock()
+		if sub == nil {
+			r.fail(protocol.ErrNoSuchSubscription, "")
+			return true
+		}
+		if sub.history == nil {
+			r.fail(NoEventHistory, "the events of subscription "+string(sub.topic)+" are not kept")
+			return true
+		}
+		q, msg := parseHistoryQuery(m.Args, m.Kwargs)
+		if msg != "" {
+			r.fail(protocol.ErrInvalidArgument, msg)
+			return true
+		}
+		r.result(q.run(sub.history.entries(time.Now()), s, sub))
 	default:
 		return false
 	}

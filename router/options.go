@@ -24,7 +24,7 @@ const (
 )
 
 var (
-	subscribeOptions = map[string]optionKind{"match": optString}
+	subscribeOptions = map[string]optionKind{"match": optString, "get_retained": optBool}
 	registerOptions  = map[string]optionKind{"match": optString, "invoke": optString, "disclose_caller": optBool}
 	callOptions      = map[string]optionKind{
 		"receive_progress": optBool, "disclose_me": optBool, "progress": optBool, "timeout": optMillis,

@@ -18,6 +18,9 @@ type realm struct {
 	// dropEvents is RealmConfig.SlowConsumer == SlowConsumerDropEvents.
 	dropEvents  bool
 	maxSessions int // RealmConfig.MaxSessions; <= 0: none
+	// welcomeRoles is WELCOME.Details.roles for this realm (event_history
+	// is announced only where it is configured); read-only after New.
+	welcomeRoles protocol.Dict
 	broker      broker
 	dealer      dealer
 
@@ -34,7 +37,7 @@ func newRealm(r *Router, cfg RealmConfig) *realm {
 		maxSessions: cfg.MaxSessions,
 		sessions:    make(map[protocol.ID]*session),
 	}
-	rm.broker.init(r)
+	rm.broker.init(r, &cfg)
 	rm.dealer.init(r, &rm.broker)
 	return rm
 }

@@ -48,6 +48,9 @@ const (
 	// DefaultMaxRegistrations is the most registrations one session may
 	// hold (see [Config.MaxRegistrations]).
 	DefaultMaxRegistrations = 10_000
+	// DefaultMaxRetained is the most topics of a realm with a retained
+	// event (see [RealmConfig.MaxRetained]).
+	DefaultMaxRetained = 100_000
 	// DefaultMaxBacklog is the most messages the router holds for one
 	// session beyond its transport's outbound queue (see
 	// [Config.MaxBacklog]).
@@ -235,6 +238,32 @@ type RealmConfig struct {
 	// wamp.error.no_matching_auth_method if there is none. Nil or empty
 	// means anonymous access only: []Authenticator{Anonymous{}}.
 	Authenticators []Authenticator
+
+	// MaxRetained is the most topics of this realm that keep a retained
+	// event (spec advanced "Event Retention"). Once it is reached, a
+	// PUBLISH with Options.retain to a topic that has no retained event
+	// is published but not retained (the spec lets a broker decline), and
+	// this is logged at most once per [DropLogInterval]; topics that have
+	// one go on replacing it. Retained events are kept until the router
+	// stops. A topic keeps its last retained event and, when that one has
+	// black/white lists, up to 7 earlier ones back to the last without
+	// lists, so that a subscriber left out of the newest still gets the
+	// newest it may see. Zero means DefaultMaxRetained; negative means no
+	// limit.
+	MaxRetained int
+
+	// EventHistory lists the topics (exact, or patterns) whose recent
+	// events the realm's broker keeps for the meta procedure
+	// wamp.subscription.get_events (spec advanced "Event History"). Each
+	// entry gets a subscription of the router's own when the router
+	// starts, which lasts as long as the router, so that its ID is stable,
+	// wamp.subscription.lookup finds it before anybody subscribes, and no
+	// event is missed while nobody is subscribed. Events published with
+	// session-ID black/white lists (eligible, exclude) are not kept; those
+	// with authid or authrole lists are kept and shown only to callers
+	// the lists admit. Topics must be valid and unique per match policy.
+	// Nil means no history, and then event_history is not announced.
+	EventHistory []HistoryConfig
 }
 
 // SlowConsumerPolicy says what the router does with a session that reads
@@ -296,8 +325,8 @@ type Router struct {
 	log    *slog.Logger
 	realms map[protocol.URI]*realm // read-only after New
 
-	// welcomeRoles is WELCOME.Details.roles, shared read-only by every
-	// WELCOME.
+	// welcomeRoles is WELCOME.Details.roles of realms without event
+	// history, shared read-only by their WELCOMEs (see realm.welcomeRoles).
 	welcomeRoles protocol.Dict
 
 	regIDs protocol.RouterIDs // subscription and registration IDs
@@ -413,10 +442,22 @@ func New(cfg Config) (*Router, error) {
 				return nil, fmt.Errorf("%w: realm %q: nil Authenticator or empty AuthMethod", ErrConfig, rc.Name)
 			}
 		}
+		rc.MaxRetained = limit(rc.MaxRetained, DefaultMaxRetained)
+		if err := checkHistory(rc, cfg.StrictURIs); err != nil {
+			return nil, err
+		}
 		r.realms[rc.Name] = newRealm(r, *rc)
 	}
 	r.cfg = cfg
 	r.welcomeRoles = routerRoles().Dict()
+	for _, rm := range r.realms {
+		rm.welcomeRoles = r.welcomeRoles
+		if len(rm.broker.byID) > 0 { // history subscriptions
+			roles := routerRoles()
+			roles[protocol.RoleBroker][protocol.FeatureEventHistory] = true
+			rm.welcomeRoles = roles.Dict()
+		}
+	}
 	return r, nil
 }
 
@@ -441,6 +482,7 @@ func routerRoles() protocol.Roles {
 			protocol.FeaturePublisherExclusion:          true,
 			protocol.FeaturePublisherIdentification:     true,
 			protocol.FeatureSubscriberBlackWhiteListing: true,
+			protocol.FeatureEventRetention:              true,
 			protocol.FeatureSessionMetaAPI:              true,
 			protocol.FeatureSubscriptionMetaAPI:         true,
 		},

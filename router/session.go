@@ -518,7 +518,7 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 	}
 	s.authMethod, s.authProvider = method, provider
 	details := protocol.Dict{
-		"roles":        s.r.welcomeRoles,
+		"roles":        rm.welcomeRoles,
 		"agent":        s.r.cfg.Agent,
 		"realm":        string(rm.name),
 		"authid":       idn.AuthID,

@@ -55,6 +55,7 @@ func TestWelcome(t *testing.T) {
 			protocol.FeaturePublisherExclusion:          true,
 			protocol.FeaturePublisherIdentification:     true,
 			protocol.FeatureSubscriberBlackWhiteListing: true,
+			protocol.FeatureEventRetention:              true,
 			protocol.FeatureSessionMetaAPI:              true,
 			protocol.FeatureSubscriptionMetaAPI:         true,
 		},
