@@ -21,8 +21,8 @@ type realm struct {
 	// welcomeRoles is WELCOME.Details.roles for this realm (event_history
 	// is announced only where it is configured); read-only after New.
 	welcomeRoles protocol.Dict
-	broker      broker
-	dealer      dealer
+	broker       broker
+	dealer       dealer
 
 	mu       sync.Mutex
 	sessions map[protocol.ID]*session // guarded by mu; joined sessions
