@@ -162,9 +162,9 @@ func TestEventHistoryEligibility(t *testing.T) {
 	pub, c := join(t, r), join(t, r)
 	id := c.lookup("com.example.t", "exact")
 	open := pub.publishAck("com.example.t", nil, 1)
-	pub.publishAck("com.example.t", protocol.Dict{"eligible_authrole": []any{"admin"}}, 2)     // kept, hidden from guests
-	pub.publishAck("com.example.t", protocol.Dict{"exclude": []any{uint64(c.session)}}, 3)     // not kept
-	pub.publishAck("com.example.t", protocol.Dict{"eligible": []any{uint64(c.session)}}, 4)    // not kept
+	pub.publishAck("com.example.t", protocol.Dict{"eligible_authrole": []any{"admin"}}, 2)  // kept, hidden from guests
+	pub.publishAck("com.example.t", protocol.Dict{"exclude": []any{uint64(c.session)}}, 3)  // not kept
+	pub.publishAck("com.example.t", protocol.Dict{"eligible": []any{uint64(c.session)}}, 4) // not kept
 	guests := pub.publishAck("com.example.t", protocol.Dict{"eligible_authrole": []any{"guest"}}, 5)
 	if got, _ := c.getEvents(protocol.List{uint64(id)}, nil); !cmp.Equal(got, []protocol.ID{open, guests}) {
 		t.Errorf("get_events = %v, want [%d %d]", got, open, guests)
