@@ -103,9 +103,20 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
 	if sub != nil && s.subs[sub.id] == sub {
 		// Same session, same topic and policy: the existing subscription
 		// (spec basic "SUBSCRIBED").
-		if s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id}) && getRetained {
+		if !getRetained {
+			s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id})
+			return
+		}
+		// As below, so that the retained events follow SUBSCRIBED before
+		// the EVENTs of publications that start after it (one already
+		// under way may still come between).
+		s.mu.Lock()
+		s.adding.Store(sub)
+		if s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id}) {
 			b.subscribeRetained(s, sub)
 		}
+		s.adding.Store(nil)
+		s.mu.Unlock()
 		return
 	}
 	if max := b.r.cfg.MaxSubscriptions; max > 0 && len(s.subs) >= max {
