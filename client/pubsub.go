@@ -57,6 +57,11 @@ type PublishRequest struct {
 	// DiscloseMe asks the broker to tell subscribers the publisher's session
 	// id (PUBLISH.Options.disclose_me, advanced/pubsub_publisher_identification.md).
 	DiscloseMe bool
+	// Retain asks the broker to keep the event as the topic's retained
+	// event, sent to later subscribers that ask for it with
+	// [SubscribeOptions].GetRetained (PUBLISH.Options.retain,
+	// advanced/pubsub_event_retention.md). The broker may decline.
+	Retain bool
 	// Options holds extra PUBLISH.Options keys, sent as is; the fields above
 	// take precedence. Nil means none.
 	Options protocol.Dict
@@ -72,7 +77,7 @@ type PublishRequest struct {
 func (c *Client) DoPublish(ctx context.Context, req *PublishRequest) (protocol.ID, error) {
 	opts := noOptions
 	if req.Options != nil || req.Acknowledge || req.ExcludeMe != nil || req.Exclude != nil ||
-		req.Eligible != nil || req.DiscloseMe {
+		req.Eligible != nil || req.DiscloseMe || req.Retain {
 		opts = make(protocol.Dict, len(req.Options)+5)
 		for k, v := range req.Options {
 			opts[k] = v
@@ -91,6 +96,9 @@ func (c *Client) DoPublish(ctx context.Context, req *PublishRequest) (protocol.I
 		}
 		if req.DiscloseMe {
 			opts["disclose_me"] = true
+		}
+		if req.Retain {
+			opts["retain"] = true
 		}
 	}
 	msg := &protocol.Publish{Options: opts, Topic: req.Topic, Args: req.Args, Kwargs: req.Kwargs}
@@ -139,6 +147,10 @@ type Event struct {
 	// Args and Kwargs are the payload.
 	Args   protocol.List
 	Kwargs protocol.Dict
+	// Retained reports an event the broker kept and sent on subscribing
+	// (EVENT.Details.retained, advanced/pubsub_event_retention.md), not
+	// a new publication.
+	Retained bool
 	// Details is EVENT.Details as sent by the router.
 	Details protocol.Dict
 }
@@ -161,8 +173,13 @@ type SubscribeOptions struct {
 	// events are dropped and logged. Zero means Config.EventQueue; negative
 	// means unbounded.
 	Queue int
-	// Options holds extra SUBSCRIBE.Options keys, sent as is; Match takes
-	// precedence. Nil means none.
+	// GetRetained asks the broker for the topic's retained event (for a
+	// pattern, those of the matching topics), delivered to this
+	// Subscription's handler first, with [Event].Retained set
+	// (SUBSCRIBE.Options.get_retained, advanced/pubsub_event_retention.md).
+	GetRetained bool
+	// Options holds extra SUBSCRIBE.Options keys, sent as is; Match and
+	// GetRetained take precedence. Nil means none.
 	Options protocol.Dict
 }
 
@@ -206,13 +223,16 @@ func (c *Client) Subscribe(ctx context.Context, topic protocol.URI, handler Even
 		if opts.Queue != 0 {
 			max = opts.Queue
 		}
-		if opts.Options != nil || (opts.Match != "" && opts.Match != protocol.MatchExact) {
-			options = make(protocol.Dict, len(opts.Options)+1)
+		if opts.Options != nil || (opts.Match != "" && opts.Match != protocol.MatchExact) || opts.GetRetained {
+			options = make(protocol.Dict, len(opts.Options)+2)
 			for k, v := range opts.Options {
 				options[k] = v
 			}
 			if opts.Match != "" && opts.Match != protocol.MatchExact {
 				options["match"] = string(opts.Match)
+			}
+			if opts.GetRetained {
+				options["get_retained"] = true
 			}
 		}
 	}
@@ -331,6 +351,14 @@ func (c *Client) event(m *protocol.Event) {
 		ev.Publisher = dictID(m.Details, "publisher")
 		if t := m.Details.String("topic"); t != "" {
 			ev.Topic = protocol.URI(t)
+		}
+		if ev.Retained = m.Details.Bool("retained"); ev.Retained {
+			// The router sends retained events right after the
+			// SUBSCRIBED of the request that asked for them, and the
+			// reader attaches that request's Subscription on SUBSCRIBED:
+			// so it is the last one on the id, and the others (which
+			// share the router's subscription) did not ask.
+			list = list[len(list)-1:]
 		}
 	}
 	for _, s := range list {
