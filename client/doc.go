@@ -34,9 +34,11 @@
 // [Client.DoStream] for a call whose arguments are sent in chunks (see
 // Streaming calls below),
 // [Client.DoPublish] with a [PublishRequest] (acknowledgement, publisher
-// exclusion, black- and whitelists), [RegisterOptions] and
+// exclusion, black- and whitelists, retention), [RegisterOptions] and
 // [SubscribeOptions] (pattern matching, shared registrations, event queue
-// size). Everything about the session itself is in [Config]: realm,
+// size, retained events, flagged by [Event].Retained). The event history
+// of a router is read with an ordinary call of the meta procedure
+// wamp.subscription.get_events. Everything about the session itself is in [Config]: realm,
 // authentication ([Authenticator]), extra HELLO details, serializer, TLS,
 // timeouts and logger.
 //

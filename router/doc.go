@@ -219,7 +219,9 @@
 // transports, which fail the connection); sessions per router and per
 // realm ([Config].MaxSessions, [RealmConfig].MaxSessions); and per
 // session, pending calls, subscriptions and registrations
-// ([Config].MaxPendingCalls, MaxSubscriptions, MaxRegistrations). A
+// ([Config].MaxPendingCalls, MaxSubscriptions, MaxRegistrations); retained
+// events per realm ([RealmConfig].MaxRetained, beyond which retention is
+// declined) and kept history ([HistoryConfig].Limit, MaxAge). A
 // refused session gets ABORT [LimitExceeded], a refused request ERROR
 // [LimitExceeded], with a message that names the limit.
 //
@@ -254,8 +256,32 @@
 //		}},
 //	}}
 //
+// # Event retention and history
+//
+// A PUBLISH with Options.retain = true also becomes its topic's retained
+// event, and a SUBSCRIBE with Options.get_retained = true gets, right
+// after SUBSCRIBED and before the EVENTs of later publications, the newest
+// retained event it would have received (black/white lists and
+// exclude_me as published), with Details.retained = true; a pattern
+// subscription gets that of every matching topic (spec advanced "Event
+// Retention"). Retained events last as long as the router;
+// [RealmConfig].MaxRetained bounds the topics that have one.
+//
+// [RealmConfig].EventHistory keeps the recent events of chosen topics or
+// patterns in rings of fixed size (and optional age), each with a
+// subscription of the router's own, read with the meta procedure
+// wamp.subscription.get_events(subscription, limit?) and its keyword
+// filters (spec advanced "Event History"); event_history is announced
+// only in realms that configure it:
+//
+//	router.RealmConfig{Name: "realm1", EventHistory: []router.HistoryConfig{
+//		{Topic: "com.example.log", Match: protocol.MatchPrefix, Limit: 1000, MaxAge: time.Hour},
+//	}}
+//
 // # Not yet implemented
 //
-// Event history and retention (so no wamp.subscription.get_events), the
-// session testament meta API, cryptosign channel binding and certificates.
+// The session testament meta API, cryptosign channel binding and
+// certificates, and authorization: wamp.subscription.get_events is open to
+// every session of the realm (authid/authrole lists of the kept events
+// still apply).
 package router
