@@ -118,6 +118,28 @@ type RealmConfig struct {
 	// events for it and count them in wamp.session.get's
 	// _dropped_events). Empty means "disconnect".
 	SlowConsumer string `yaml:"slow_consumer,omitempty"`
+	// MaxRetained is the most topics of the realm that keep a retained
+	// event (PUBLISH.Options.retain, spec advanced "Event Retention");
+	// beyond it retention on new topics is declined. Zero means the
+	// router's default (100,000); negative means no limit.
+	MaxRetained int `yaml:"max_retained,omitempty"`
+	// EventHistory lists the topics whose recent events the realm keeps
+	// for wamp.subscription.get_events (spec advanced "Event History").
+	// Empty means none.
+	EventHistory []HistoryConfig `yaml:"event_history,omitempty"`
+}
+
+// HistoryConfig is one topic (or pattern) of a realm's event history.
+type HistoryConfig struct {
+	// Topic is the topic, or the pattern for match prefix or wildcard.
+	Topic string `yaml:"topic"`
+	// Match is exact, prefix or wildcard. Empty means exact.
+	Match string `yaml:"match,omitempty"`
+	// Limit is the most events kept. Zero means the router's default
+	// (100).
+	Limit int `yaml:"limit,omitempty"`
+	// MaxAge drops events older than it. Zero means no limit of age.
+	MaxAge time.Duration `yaml:"max_age,omitempty"`
 }
 
 // hasPrincipals reports whether the realm lists any principal.

@@ -280,11 +280,18 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 		if err != nil {
 			return router.Config{}, err
 		}
+		var history []router.HistoryConfig
+		for _, h := range r.EventHistory {
+			history = append(history, router.HistoryConfig{Topic: protocol.URI(h.Topic),
+				Match: protocol.MatchPolicy(h.Match), Limit: h.Limit, MaxAge: h.MaxAge})
+		}
 		rcfg.Realms = append(rcfg.Realms, router.RealmConfig{
 			Name:           protocol.URI(r.Name),
 			MaxSessions:    r.MaxSessions,
 			SlowConsumer:   policy,
 			Authenticators: auths,
+			MaxRetained:    r.MaxRetained,
+			EventHistory:   history,
 		})
 	}
 	return rcfg, nil
