@@ -236,6 +236,44 @@ func testFiltered(t *testing.T, c cell, b *backend, run runFunc) {
 	checkPayload(t, "first event the Go subscriber received", ev.Args, ev.Kwargs, protocol.List{"eligible"}, protocol.Dict{"k": "v"})
 }
 
+// testRetained: the Go client retains an event, the peer subscribes with
+// get_retained and must get it with Details.retained; then the peer
+// retains one and a Go subscriber with GetRetained must get it (spec
+// advanced "Event Retention"). Only Autobahn|Python has both options.
+func testRetained(t *testing.T, c cell, b *backend, run runFunc) {
+	if c.lib.name != "autobahn_py" {
+		t.Logf("%s sends no PUBLISH.Options.retain / SUBSCRIBE.Options.get_retained; covered with Autobahn|Python", c.lib.name)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+	defer cancel()
+	if _, err := b.c.DoPublish(ctx, &client.PublishRequest{Topic: b.uri("retained.go"), Args: protocol.List{"from go"},
+		Kwargs: protocol.Dict{"k": "v"}, Retain: true, Acknowledge: true}); err != nil {
+		t.Fatalf("DoPublish: %v", err)
+	}
+	res := run(t, "retained").result()
+	first, _ := res["first"].(map[string]any)
+	if first["retained"] != true {
+		t.Errorf("peer's event retained = %v, want true", first["retained"])
+	}
+	checkPayload(t, "peer's retained event", first["args"], first["kwargs"], protocol.List{"from go"}, protocol.Dict{"k": "v"})
+
+	events := make(chan *client.Event, 1)
+	if _, err := b.c.Subscribe(ctx, b.uri("retained.peer"), func(ev *client.Event) { events <- ev },
+		&client.SubscribeOptions{GetRetained: true}); err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	select {
+	case ev := <-events:
+		if !ev.Retained || float64(ev.Publication) != res["publication"] {
+			t.Errorf("Go subscriber got %+v, want the peer's retained publication %v", ev, res["publication"])
+		}
+		checkPayload(t, "Go subscriber's retained event", ev.Args, ev.Kwargs, protocol.List{"from peer"}, protocol.Dict{"k": "v"})
+	case <-ctx.Done():
+		t.Fatal("the Go subscriber got no retained event")
+	}
+}
+
 // sessionDetails checks a session's details from wamp.session.get or
 // wamp.session.on_join (SUMMARY §16.1) against the Go client c.
 func sessionDetails(tb testing.TB, what string, got any, c *client.Client, authID string) {

@@ -221,6 +221,7 @@ var scenarios = []scenario{
 	{name: "session_meta_api", advanced: true, run: testMeta},
 	{name: "session_kill", advanced: true, run: testKill},
 	{name: "session_killed_by_go", advanced: true, run: testKilledByGo},
+	{name: "event_retention", advanced: true, run: testRetained},
 }
 
 func testJoin(t *testing.T, c cell, b *backend, run runFunc) {
@@ -239,7 +240,7 @@ func testJoin(t *testing.T, c cell, b *backend, run runFunc) {
 	// Every feature the router announces (router.go routerRoles), as the
 	// library decoded WELCOME.Details.roles.
 	want := map[string]any{
-		"broker": []any{"pattern_based_subscription", "publisher_exclusion", "publisher_identification",
+		"broker": []any{"event_retention", "pattern_based_subscription", "publisher_exclusion", "publisher_identification",
 			"session_meta_api", "subscriber_blackwhite_listing", "subscription_meta_api"},
 		"dealer": []any{"call_canceling", "call_timeout", "caller_identification", "pattern_based_registration",
 			"progressive_call_invocations", "progressive_call_results", "registration_meta_api", "session_meta_api", "shared_registration"},

@@ -286,6 +286,23 @@ async def s_filtered(s, o, details):
     return {}
 
 
+async def s_retained(s, o, details):
+    # Event retention: subscribe with get_retained to the event the Go
+    # client retained, then retain one for the Go client.
+    got = asyncio.get_running_loop().create_future()
+
+    def on_event(*args, details=None, **kwargs):
+        if not got.done():
+            got.set_result({"args": list(args), "kwargs": kwargs, "retained": details.retained})
+
+    await s.subscribe(on_event, o.prefix + ".retained.go",
+                      options=SubscribeOptions(details_arg="details", get_retained=True))
+    first = await got
+    pub = await s.publish(o.prefix + ".retained.peer", "from peer", k="v",
+                          options=PublishOptions(acknowledge=True, retain=True))
+    return {"first": first, "publication": pub.id}
+
+
 async def s_publish_self(s, o, details):
     # Publisher exclusion (exclude_me=False); Autobahn|Python 22.7 has no
     # disclose_me for publishers, so the publisher is not identified.
@@ -554,6 +571,7 @@ SCENARIOS = {
     "shared": s_shared,
     "filtered": s_filtered,
     "publish_self": s_publish_self,
+    "retained": s_retained,
     "meta": s_meta,
     "index_meta": s_index_meta,
     "kill": s_kill,
