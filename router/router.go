@@ -341,7 +341,8 @@ type Router struct {
 	// locked while it is held. Meta events are published under
 	// broker.mu or dealer.mu (never session.mu): delivering them takes
 	// the broker's pmu and, for a session subscribing right then, its
-	// session.mu.
+	// session.mu. The retained events' retention.mu and each event
+	// history's eventLog.mu are leaves too (retain.go, history.go).
 	mu       sync.Mutex
 	closed   bool                       // no new sessions or servers once set
 	sessions map[*session]struct{}      // every session being served
