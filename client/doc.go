@@ -42,6 +42,11 @@
 // authentication ([Authenticator]), extra HELLO details, serializer, TLS,
 // timeouts and logger.
 //
+// [Client.AddTestament] leaves an event with the router that it publishes
+// on the session's behalf once the session is gone, however it ends
+// (advanced/pubsub_testament.md); [Client.FlushTestaments] takes them
+// back.
+//
 // The client announces these roles and features in HELLO (WAMP spec,
 // advanced/features.md): caller with call_canceling, call_timeout,
 // caller_identification, progressive_call_results and

@@ -233,3 +233,36 @@ func ExampleClient_DoStream() {
 	fmt.Println("1 + 2 + 3 + 4 =", res.Args[0])
 	// Output: 1 + 2 + 3 + 4 = 10
 }
+
+// A testament is an event the router publishes for the session once it
+// is gone, even if its connection just drops.
+func ExampleClient_AddTestament() {
+	peer, wait := startFakeRouter()
+	defer wait()
+	ctx := context.Background()
+	c, err := client.Join(ctx, peer, client.Config{Realm: "realm1"})
+	if err != nil {
+		fmt.Println("join:", err)
+		return
+	}
+	defer c.Close()
+
+	err = c.AddTestament(ctx, "com.example.presence",
+		protocol.List{"offline"}, protocol.Dict{"name": "sensor-7"},
+		&client.TestamentOptions{Publish: protocol.Dict{"disclose_me": true}})
+	if err != nil {
+		fmt.Println("add testament:", err)
+		return
+	}
+	fmt.Println("testament left")
+
+	// Shutting down on purpose: nobody needs to hear about it.
+	if err := c.FlushTestaments(ctx, client.TestamentDestroyed); err != nil {
+		fmt.Println("flush testaments:", err)
+		return
+	}
+	fmt.Println("testaments flushed")
+	// Output:
+	// testament left
+	// testaments flushed
+}

@@ -80,6 +80,21 @@
 //     API"): events wamp.subscription.on_create, on_subscribe,
 //     on_unsubscribe and on_delete; procedures wamp.subscription.list,
 //     lookup, match, get, list_subscribers and count_subscribers.
+//   - dealer: testament_meta_api (spec advanced "Session Testament"):
+//     procedures wamp.session.add_testament(topic, args, kwargs;
+//     publish_options, scope) and wamp.session.flush_testaments(; scope),
+//     scope "destroyed" (default) or "detached". A testament is checked
+//     like a PUBLISH when it is added (topic outside the wamp namespace,
+//     publish options of the right types) and published as if by the
+//     session, with its publish options (acknowledge is ignored), once the
+//     session has left, after its on_leave event. The router has no session
+//     resumption, so every end of a session (GOODBYE from either side, a
+//     lost transport, wamp.session.kill, a protocol violation) both
+//     detaches and destroys it: the detached testaments go first, then the
+//     destroyed ones, each in the order added. wamp.session.kill_all
+//     publishes none, as the spec says. A session holds at most
+//     [Config].MaxTestaments; beyond that add_testament is answered with
+//     ERROR [LimitExceeded].
 //
 // Meta events are published in the realm of the session concerned, also
 // when it leaves (its subscriptions and registrations go with it, each
@@ -280,8 +295,7 @@
 //
 // # Not yet implemented
 //
-// The session testament meta API, cryptosign channel binding and
-// certificates, and authorization: wamp.subscription.get_events is open to
-// every session of the realm (authid/authrole lists of the kept events
-// still apply).
+// Cryptosign channel binding and certificates, and authorization:
+// wamp.subscription.get_events is open to every session of the realm
+// (authid/authrole lists of the kept events still apply).
 package router

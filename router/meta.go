@@ -133,7 +133,9 @@ func (rm *realm) metaCall(s *session, m *protocol.Call) bool {
 		default: // kill_all
 			for _, t := range rm.snapshot() {
 				if t != s {
-					t.quiet.Store(true) // kill_all emits no on_leave
+					// kill_all emits no on_leave and no testaments (spec
+					// advanced "Session Meta API").
+					t.quiet.Store(true)
 					victims = append(victims, t)
 				}
 			}
@@ -153,7 +155,7 @@ func (rm *realm) metaCall(s *session, m *protocol.Call) bool {
 			result(len(killed))
 		}
 	default:
-		return rm.dealer.metaCall(s, m) || rm.broker.metaCall(s, m)
+		return rm.testamentCall(s, m) || rm.dealer.metaCall(s, m) || rm.broker.metaCall(s, m)
 	}
 	return true
 }

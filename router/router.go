@@ -51,6 +51,9 @@ const (
 	// DefaultMaxRetained is the most topics of a realm with a retained
 	// event (see [RealmConfig.MaxRetained]).
 	DefaultMaxRetained = 100_000
+	// DefaultMaxTestaments is the most testaments one session may hold
+	// (see [Config.MaxTestaments]).
+	DefaultMaxTestaments = 64
 	// DefaultMaxBacklog is the most messages the router holds for one
 	// session beyond its transport's outbound queue (see
 	// [Config.MaxBacklog]).
@@ -60,11 +63,12 @@ const (
 // LimitExceeded is the error URI of requests and the ABORT reason of
 // sessions that the router refuses because a limit of [Config] or
 // [RealmConfig] is reached: too many sessions (ABORT during the opening
-// handshake), pending calls, subscriptions or registrations (ERROR for the
-// CALL, SUBSCRIBE or REGISTER). The spec defines no URI for this, so it is
-// an implementation-specific one outside the reserved wamp namespace (spec
-// basic "Reserved URIs"); Details.message (ABORT) or Args[0] (ERROR) names
-// the limit.
+// handshake), pending calls, subscriptions, registrations or testaments
+// (ERROR for the CALL, SUBSCRIBE, REGISTER or
+// wamp.session.add_testament). The spec defines no URI for this, so it is
+// an implementation-specific one outside the reserved wamp namespace
+// (spec basic "Reserved URIs"); Details.message (ABORT) or Args[0]
+// (ERROR) names the limit.
 const LimitExceeded protocol.URI = "wampkit.error.limit_exceeded"
 
 var (
@@ -181,6 +185,13 @@ type Config struct {
 	// REGISTER beyond it is answered with ERROR [LimitExceeded]. Zero
 	// means DefaultMaxRegistrations; negative means no limit.
 	MaxRegistrations int
+
+	// MaxTestaments is the most testaments (spec advanced "Session
+	// Testament") one session may hold, both scopes together. A
+	// wamp.session.add_testament beyond it is answered with ERROR
+	// [LimitExceeded]. Zero means DefaultMaxTestaments; negative means no
+	// limit.
+	MaxTestaments int
 
 	// MaxBacklog is the most messages the router holds for a session
 	// whose transport's outbound queue is full: the slack that lets a
@@ -392,6 +403,7 @@ func New(cfg Config) (*Router, error) {
 	cfg.MaxPendingCalls = limit(cfg.MaxPendingCalls, DefaultMaxPendingCalls)
 	cfg.MaxSubscriptions = limit(cfg.MaxSubscriptions, DefaultMaxSubscriptions)
 	cfg.MaxRegistrations = limit(cfg.MaxRegistrations, DefaultMaxRegistrations)
+	cfg.MaxTestaments = limit(cfg.MaxTestaments, DefaultMaxTestaments)
 	cfg.MaxBacklog = max(limit(cfg.MaxBacklog, DefaultMaxBacklog), 0)
 	if cfg.MaxMessageSize > 0 {
 		if cfg.WebSocket.MaxMessageSize == 0 {
@@ -497,6 +509,7 @@ func routerRoles() protocol.Roles {
 			protocol.FeatureCallTimeout:                true,
 			protocol.FeatureSessionMetaAPI:             true,
 			protocol.FeatureRegistrationMetaAPI:        true,
+			protocol.FeatureTestamentMetaAPI:           true,
 		},
 	}
 }

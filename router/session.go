@@ -58,8 +58,8 @@ type session struct {
 	dropLog atomic.Int64
 	// out holds what did not fit the transport's queue (see outbox).
 	out outbox
-	// quiet suppresses the wamp.session.on_leave event
-	// (wamp.session.kill_all).
+	// quiet suppresses the wamp.session.on_leave event and the
+	// testaments (wamp.session.kill_all).
 	quiet atomic.Bool
 	// Client features the router acts on (from HELLO.Details.roles).
 	calleeCancel   bool // callee announced call_canceling
@@ -83,6 +83,9 @@ type session struct {
 	// scratch holds the pattern subscriptions matching a publication
 	// while it is routed (see broker.publishPatterns).
 	scratch []*subscription
+	// testaments are the PUBLISHes to make when the session is gone, by
+	// scope: [0] detached, [1] destroyed (see testament.go).
+	testaments [2][]*protocol.Publish
 
 	// mu guards the fields below. Lock order: see Router.mu; never two
 	// session.mu at once.
@@ -195,6 +198,8 @@ func (s *session) run() {
 	}
 	if !s.quiet.Load() {
 		s.realm.broker.publishMeta(metaOnLeave, protocol.List{uint64(s.id), s.authID, s.authRole})
+		// After on_leave: the session is gone when its testaments arrive.
+		s.realm.publishTestaments(s)
 	}
 	s.r.releaseID(s.id)
 	s.flush(min(s.r.cfg.SlowConsumerWait, maxFlush))

@@ -69,6 +69,7 @@ func TestWelcome(t *testing.T) {
 			protocol.FeatureCallTimeout:                true,
 			protocol.FeatureSessionMetaAPI:             true,
 			protocol.FeatureRegistrationMetaAPI:        true,
+			protocol.FeatureTestamentMetaAPI:           true,
 		},
 	}
 	if diff := cmp.Diff(want, roles); diff != "" {

@@ -62,6 +62,9 @@ type Config struct {
 	// MaxRegistrations is the most registrations one session may hold.
 	// Zero means router.DefaultMaxRegistrations; negative means no limit.
 	MaxRegistrations int `yaml:"max_registrations"`
+	// MaxTestaments is the most session testaments one session may hold.
+	// Zero means router.DefaultMaxTestaments; negative means no limit.
+	MaxTestaments int `yaml:"max_testaments"`
 	// MaxBacklog is the most messages held for a session whose outbound
 	// queue is full, before the realm's slow_consumer policy applies. Zero
 	// means router.DefaultMaxBacklog; negative means no backlog.
@@ -259,6 +262,7 @@ func DefaultConfig() Config {
 		MaxPendingCalls:  router.DefaultMaxPendingCalls,
 		MaxSubscriptions: router.DefaultMaxSubscriptions,
 		MaxRegistrations: router.DefaultMaxRegistrations,
+		MaxTestaments:    router.DefaultMaxTestaments,
 		MaxBacklog:       router.DefaultMaxBacklog,
 		SlowConsumerWait: router.DefaultSlowConsumerWait,
 	}

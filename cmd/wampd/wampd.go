@@ -247,6 +247,7 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 		MaxPendingCalls:  cfg.MaxPendingCalls,
 		MaxSubscriptions: cfg.MaxSubscriptions,
 		MaxRegistrations: cfg.MaxRegistrations,
+		MaxTestaments:    cfg.MaxTestaments,
 		MaxBacklog:       cfg.MaxBacklog,
 		SlowConsumerWait: cfg.SlowConsumerWait,
 		WebSocket: transport.WebSocketConfig{

@@ -243,7 +243,8 @@ func testJoin(t *testing.T, c cell, b *backend, run runFunc) {
 		"broker": []any{"event_retention", "pattern_based_subscription", "publisher_exclusion", "publisher_identification",
 			"session_meta_api", "subscriber_blackwhite_listing", "subscription_meta_api"},
 		"dealer": []any{"call_canceling", "call_timeout", "caller_identification", "pattern_based_registration",
-			"progressive_call_invocations", "progressive_call_results", "registration_meta_api", "session_meta_api", "shared_registration"},
+			"progressive_call_invocations", "progressive_call_results", "registration_meta_api", "session_meta_api", "shared_registration",
+			"testament_meta_api"},
 	}
 	if c.lib.name == "autobahn_py" {
 		// Autobahn|Python 22.7 parses the dealer's features into its
