@@ -22,9 +22,13 @@ type Result struct {
 	// Kwargs is the keyword payload.
 	Kwargs protocol.Dict
 	// Details is RESULT.Details as sent by the router (for example
-	// "progress": true on a progressive result). Ignored in a handler's
-	// Result.
+	// "progress": true on a progressive result, or the ppt_* keys read by
+	// [PassthruOf]). Ignored in a handler's Result.
 	Details protocol.Dict
+	// Passthru, in a handler's Result, sends the payload in Payload
+	// Passthru Mode (YIELD.Options.ppt_*; see [Passthru]). Nil means a
+	// normal payload; it is nil in a received Result.
+	Passthru *Passthru
 }
 
 // CallRequest is a call with options, for [Client.Do].
@@ -52,6 +56,9 @@ type CallRequest struct {
 	// it) and returns that error. Nil means progressive results are not
 	// requested.
 	OnProgress func(*Result) error
+	// Passthru, if not nil, sends the payload in Payload Passthru Mode
+	// (CALL.Options.ppt_*; see [Passthru]). Nil means a normal payload.
+	Passthru *Passthru
 	// Options holds extra CALL.Options keys, sent as is; the fields above
 	// take precedence. Nil means none.
 	Options protocol.Dict
@@ -114,10 +121,13 @@ func (c *Client) Do(ctx context.Context, req *CallRequest) (*Result, error) {
 
 // options returns the CALL.Options of req; stream adds progress = true.
 func (req *CallRequest) options(stream bool) protocol.Dict {
-	if req.Options == nil && req.Timeout <= 0 && !req.DiscloseMe && req.OnProgress == nil && !stream {
+	if req.Options == nil && req.Timeout <= 0 && !req.DiscloseMe && req.OnProgress == nil && !stream && req.Passthru == nil {
 		return noOptions
 	}
 	opts := make(protocol.Dict, len(req.Options)+4)
+	if req.Passthru != nil {
+		req.Passthru.addTo(opts)
+	}
 	for k, v := range req.Options {
 		opts[k] = v
 	}
@@ -213,7 +223,7 @@ func (c *Client) cancelCall(id protocol.ID) {
 //
 // The returned Result (nil means an empty one) becomes YIELD. A returned
 // error becomes ERROR: a *protocol.Error, or an error wrapping one, is sent
-// with its URI, Args and Kwargs; an error after ctx was canceled by an
+// with its URI, Args and Kwargs (and Details, if not nil); an error after ctx was canceled by an
 // INTERRUPT is sent as wamp.error.canceled; any other error, and a panic,
 // is logged and sent as [ErrRuntimeError] without its text.
 type InvocationHandler func(ctx context.Context, inv *Invocation) (*Result, error)
@@ -230,7 +240,8 @@ type Invocation struct {
 	// Args and Kwargs are the caller's payload.
 	Args   protocol.List
 	Kwargs protocol.Dict
-	// Details is INVOCATION.Details as sent by the router.
+	// Details is INVOCATION.Details as sent by the router ([PassthruOf]
+	// reads its ppt_* keys).
 	Details protocol.Dict
 	// Caller is the caller's session id if disclosed
 	// (INVOCATION.Details.caller, advanced/rpc_caller_identification.md),

@@ -180,7 +180,7 @@ func handshake(ctx context.Context, peer transport.Peer, cfg Config) (*protocol.
 	for k, v := range cfg.HelloDetails {
 		details[k] = v
 	}
-	details["roles"] = clientRoles()
+	details["roles"] = clientRoles(cfg.PayloadPassthru)
 	details["agent"] = cfg.Agent
 	if cfg.AuthID != "" {
 		details["authid"] = cfg.AuthID

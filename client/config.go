@@ -36,6 +36,14 @@ type Config struct {
 	// advanced/authentication.md). Empty means none is sent.
 	AuthID string
 
+	// PayloadPassthru announces payload_passthru_mode on every role
+	// (WAMP spec, advanced/payload_passthru_mode.md), which the client
+	// needs to send requests with a [Passthru] and to be sent payloads in
+	// the mode: routers refuse those for peers that did not announce it.
+	// Set it only if the handlers of the session look at [PassthruOf] of
+	// what they receive. The zero value announces nothing.
+	PayloadPassthru bool
+
 	// AuthExtra is sent as HELLO.Details.authextra when not nil; methods
 	// such as cryptosign put their public key here. Nil means none is sent.
 	AuthExtra protocol.Dict
@@ -156,8 +164,8 @@ func (cfg Config) withDefaults() Config {
 // clientRoles is the HELLO role announcement: the roles and Advanced
 // Profile features this client implements (WAMP spec,
 // advanced/features.md). Keep in sync with the code.
-func clientRoles() map[string]any {
-	return protocol.Roles{
+func clientRoles(ppt bool) map[string]any {
+	roles := protocol.Roles{
 		protocol.RoleCaller: {
 			protocol.FeatureCallCanceling:              true,
 			protocol.FeatureCallTimeout:                true,
@@ -182,5 +190,11 @@ func clientRoles() map[string]any {
 			protocol.FeaturePatternBasedSubscription: true,
 			protocol.FeaturePublisherIdentification:  true,
 		},
-	}.Dict() // nested values are map[string]any, like decoded ones
+	}
+	if ppt {
+		for _, fs := range roles {
+			fs[protocol.FeaturePayloadPassthruMode] = true
+		}
+	}
+	return roles.Dict() // nested values are map[string]any, like decoded ones
 }

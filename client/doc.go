@@ -47,6 +47,14 @@
 // (advanced/pubsub_testament.md); [Client.FlushTestaments] takes them
 // back.
 //
+// With Config.PayloadPassthru the client announces payload_passthru_mode
+// (advanced/payload_passthru_mode.md): a [Passthru] in a [CallRequest],
+// [PublishRequest] or a handler's [Result] sends a payload the router
+// passes on unread (one []byte in Args, for example end-to-end encrypted),
+// and [PassthruOf] reads the ppt_* keys of what arrives (Details of an
+// [Invocation], [Event], [Result] or *protocol.Error). The client does not
+// encrypt or decode such payloads itself.
+//
 // The client announces these roles and features in HELLO (WAMP spec,
 // advanced/features.md): caller with call_canceling, call_timeout,
 // caller_identification, progressive_call_results and

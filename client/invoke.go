@@ -178,6 +178,10 @@ func (c *Client) handle(x *invocation) protocol.Message {
 		*y = protocol.Yield{Request: inv.request, Options: noOptions}
 		if res != nil {
 			y.Args, y.Kwargs = res.Args, res.Kwargs
+			if res.Passthru != nil {
+				y.Options = protocol.Dict{}
+				res.Passthru.addTo(y.Options)
+			}
 			if y.Kwargs != nil && y.Args == nil {
 				y.Args = protocol.List{}
 			}
@@ -192,6 +196,11 @@ func (c *Client) handle(x *invocation) protocol.Message {
 	switch {
 	case errors.As(err, &werr):
 		e.URI, e.Args, e.Kwargs = werr.URI, werr.Args, werr.Kwargs
+		if werr.Details != nil {
+			// For example the ppt_* keys of an error payload in Payload
+			// Passthru Mode.
+			e.Details = werr.Details
+		}
 		if e.Kwargs != nil && e.Args == nil {
 			e.Args = protocol.List{}
 		}

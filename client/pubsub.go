@@ -62,6 +62,10 @@ type PublishRequest struct {
 	// [SubscribeOptions].GetRetained (PUBLISH.Options.retain,
 	// advanced/pubsub_event_retention.md). The broker may decline.
 	Retain bool
+
+	// Passthru, if not nil, sends the payload in Payload Passthru Mode
+	// (PUBLISH.Options.ppt_*; see [Passthru]). Nil means a normal payload.
+	Passthru *Passthru
 	// Options holds extra PUBLISH.Options keys, sent as is; the fields above
 	// take precedence. Nil means none.
 	Options protocol.Dict
@@ -77,8 +81,11 @@ type PublishRequest struct {
 func (c *Client) DoPublish(ctx context.Context, req *PublishRequest) (protocol.ID, error) {
 	opts := noOptions
 	if req.Options != nil || req.Acknowledge || req.ExcludeMe != nil || req.Exclude != nil ||
-		req.Eligible != nil || req.DiscloseMe || req.Retain {
+		req.Eligible != nil || req.DiscloseMe || req.Retain || req.Passthru != nil {
 		opts = make(protocol.Dict, len(req.Options)+5)
+		if req.Passthru != nil {
+			req.Passthru.addTo(opts)
+		}
 		for k, v := range req.Options {
 			opts[k] = v
 		}
@@ -151,7 +158,8 @@ type Event struct {
 	// (EVENT.Details.retained, advanced/pubsub_event_retention.md), not
 	// a new publication.
 	Retained bool
-	// Details is EVENT.Details as sent by the router.
+	// Details is EVENT.Details as sent by the router ([PassthruOf] reads
+	// its ppt_* keys).
 	Details protocol.Dict
 }
 

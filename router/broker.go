@@ -250,18 +250,27 @@ type publication struct {
 
 // publish handles PUBLISH on the publisher's goroutine: it sends the EVENTs
 // itself, in order, so events of one publisher reach each subscriber in
-// publication order (spec basic "Ordering Guarantees").
-func (b *broker) publish(s *session, m *protocol.Publish) {
+// publication order (spec basic "Ordering Guarantees"). It returns the
+// text of a protocol violation, or "".
+func (b *broker) publish(s *session, m *protocol.Publish) string {
 	opts := m.Options
 	ack := opts.Bool("acknowledge")
+	ppt := false
 	if len(opts) > 0 {
-		if msg := checkOptions(opts, publishOptions); msg != "" {
+		msg := checkOptions(opts, publishOptions)
+		if msg == "" && pptUsed(opts) {
+			if !s.pptPublisher {
+				return pptViolation(protocol.TypePublish, protocol.RolePublisher)
+			}
+			msg, ppt = checkPPT(opts, m.Args, m.Kwargs), true
+		}
+		if msg != "" {
 			// Not published; only an acknowledged publication hears why.
 			if ack {
 				s.send(&protocol.Error{RequestType: protocol.TypePublish, Request: m.Request,
 					URI: protocol.ErrInvalidArgument, Args: protocol.List{msg}})
 			}
-			return
+			return ""
 		}
 	}
 	// An exact subscription's topic passed the URI check at SUBSCRIBE, so
@@ -284,7 +293,7 @@ func (b *broker) publish(s *session, m *protocol.Publish) {
 			s.send(&protocol.Error{RequestType: protocol.TypePublish, Request: m.Request,
 				URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
 		}
-		return
+		return ""
 	}
 	p := publication{pub: s, msg: m, id: protocol.GlobalID(), excludeMe: true}
 	retain := false
@@ -303,6 +312,9 @@ func (b *broker) publish(s *session, m *protocol.Publish) {
 				"publisher_authrole": s.authRole,
 			}
 		}
+		if ppt {
+			p.details = withPPT(p.details, opts, 0)
+		}
 	}
 	if retain {
 		// Before delivering, so that a concurrent SUBSCRIBE with
@@ -319,6 +331,7 @@ func (b *broker) publish(s *session, m *protocol.Publish) {
 	if ack {
 		s.send(&protocol.Published{Request: m.Request, Publication: p.id})
 	}
+	return ""
 }
 
 // publishPatterns delivers p to every matching prefix and wildcard

@@ -327,6 +327,7 @@ func (d *dealer) unregister(s *session, m *protocol.Unregister) {
 // protocol violation, or "".
 func (d *dealer) call(s *session, m *protocol.Call) string {
 	var stream bool // the first chunk of a progressive call invocation
+	ppt := false    // payload passthru mode (see ppt.go)
 	if len(m.Options) > 0 {
 		stream = m.Options.Bool("progress")
 	}
@@ -338,7 +339,14 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		}
 	}
 	if len(m.Options) > 0 {
-		if msg := checkOptions(m.Options, callOptions); msg != "" {
+		msg := checkOptions(m.Options, callOptions)
+		if msg == "" && pptUsed(m.Options) {
+			if !s.pptCaller {
+				return pptViolation(protocol.TypeCall, protocol.RoleCaller)
+			}
+			msg, ppt = checkPPT(m.Options, m.Args, m.Kwargs), true
+		}
+		if msg != "" {
 			d.refuse(s, m, stream, protocol.ErrInvalidArgument, msg)
 			return ""
 		}
@@ -360,7 +368,7 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 					"procedure "+string(m.Procedure)+" does not take progressive call invocations")
 				return ""
 			}
-			if s.realm.metaCall(s, m) {
+			if ppt && pptRefused(s, m.Request) || s.realm.metaCall(s, m) {
 				return ""
 			}
 		}
@@ -382,6 +390,9 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		// Progressive Call Invocations").
 		d.refuse(s, m, stream, protocol.ErrFeatureNotSupported,
 			"the callee does not support progressive call invocations")
+		return ""
+	}
+	if ppt && !callee.pptCallee && pptRefused(s, m.Request) {
 		return ""
 	}
 	inv := &invocation{callID: m.Request, caller: s, callee: callee}
@@ -409,6 +420,9 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		details["caller"] = uint64(s.id)
 		details["caller_authid"] = s.authID
 		details["caller_authrole"] = s.authRole
+	}
+	if ppt {
+		details = withPPT(details, m.Options, 0)
 	}
 	if stream {
 		// Every chunk gets the Details of the first CALL (spec advanced
@@ -748,20 +762,38 @@ func (s *session) take(id protocol.ID, final bool) (*invocation, string) {
 // yield handles YIELD on the callee's goroutine.
 func (d *dealer) yield(s *session, m *protocol.Yield) string {
 	progress := m.Options.Bool("progress")
+	ppt := pptUsed(m.Options)
+	if ppt {
+		if msg := s.checkCalleePPT(protocol.TypeYield, m.Options, m.Args, m.Kwargs); msg != "" {
+			return msg
+		}
+	}
 	inv, bad := s.take(m.Request, !progress)
 	if inv == nil {
 		return bad
+	}
+	if ppt && !inv.caller.pptCaller {
+		d.pptUnsupported(inv, progress)
+		return ""
 	}
 	if progress {
 		if !inv.progress {
 			return "" // the caller did not ask for progressive results
 		}
-		d.answer(inv, &protocol.Result{Request: inv.callID, Details: progressDetails(), Args: m.Args, Kwargs: m.Kwargs}, false)
+		details := progressDetails()
+		if ppt {
+			details = withPPT(details, m.Options, 0)
+		}
+		d.answer(inv, &protocol.Result{Request: inv.callID, Details: details, Args: m.Args, Kwargs: m.Kwargs}, false)
 		return ""
 	}
 	// take removed inv from s.invocations, so only this goroutine gets
 	// here for inv and fills in inv.result, once.
-	inv.result = protocol.Result{Request: inv.callID, Args: m.Args, Kwargs: m.Kwargs}
+	var details protocol.Dict
+	if ppt {
+		details = withPPT(nil, m.Options, 0)
+	}
+	inv.result = protocol.Result{Request: inv.callID, Details: details, Args: m.Args, Kwargs: m.Kwargs}
 	d.answer(inv, &inv.result, true)
 	return ""
 }
@@ -772,9 +804,19 @@ func progressDetails() protocol.Dict { return protocol.Dict{"progress": true} }
 // invocationError handles ERROR(INVOCATION) on the callee's goroutine and
 // passes the callee's error URI and payload on to the caller.
 func (d *dealer) invocationError(s *session, m *protocol.Error) string {
+	ppt := pptUsed(m.Details)
+	if ppt {
+		if msg := s.checkCalleePPT(protocol.TypeError, m.Details, m.Args, m.Kwargs); msg != "" {
+			return msg
+		}
+	}
 	inv, bad := s.take(m.Request, true)
 	if inv == nil {
 		return bad
+	}
+	if ppt && !inv.caller.pptCaller {
+		d.pptUnsupported(inv, false)
+		return ""
 	}
 	d.answer(inv, &protocol.Error{RequestType: protocol.TypeCall, Request: inv.callID,
 		Details: m.Details, URI: m.URI, Args: m.Args, Kwargs: m.Kwargs}, true)

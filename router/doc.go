@@ -95,6 +95,15 @@
 //     publishes none, as the spec says. A session holds at most
 //     [Config].MaxTestaments; beyond that add_testament is answered with
 //     ERROR [LimitExceeded].
+//   - both: payload_passthru_mode (spec advanced "Payload Passthru
+//     Mode"): a CALL, PUBLISH, YIELD or ERROR with ppt_* options is routed
+//     without reading its payload, and its ppt_scheme, ppt_serializer,
+//     ppt_cipher and ppt_keyid are copied into the INVOCATION, EVENT,
+//     RESULT or ERROR. The rules (which ppt_* options are checked, and
+//     what a sender or receiver that did not announce the feature gets:
+//     ABORT wamp.error.protocol_violation, ERROR
+//     wamp.error.invalid_argument or wamp.error.feature_not_supported) are
+//     in ppt.go. Messages without ppt_* options pay nothing for it.
 //
 // Meta events are published in the realm of the session concerned, also
 // when it leaves (its subscriptions and registrations go with it, each

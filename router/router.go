@@ -498,6 +498,7 @@ func routerRoles() protocol.Roles {
 			protocol.FeatureEventRetention:              true,
 			protocol.FeatureSessionMetaAPI:              true,
 			protocol.FeatureSubscriptionMetaAPI:         true,
+			protocol.FeaturePayloadPassthruMode:         true,
 		},
 		protocol.RoleDealer: protocol.Features{
 			protocol.FeatureProgressiveCallResults:     true,
@@ -510,6 +511,7 @@ func routerRoles() protocol.Roles {
 			protocol.FeatureSessionMetaAPI:             true,
 			protocol.FeatureRegistrationMetaAPI:        true,
 			protocol.FeatureTestamentMetaAPI:           true,
+			protocol.FeaturePayloadPassthruMode:        true,
 		},
 	}
 }

@@ -66,6 +66,9 @@ type session struct {
 	calleeProgress bool // callee announced progressive_call_results (and call_canceling)
 	calleeStreams  bool // callee announced progressive_call_invocations (and call_canceling)
 	callerStreams  bool // caller announced progressive_call_invocations
+	// payload_passthru_mode announced by the caller, callee and publisher
+	// roles (see ppt.go).
+	pptCaller, pptCallee, pptPublisher bool
 
 	// adding is the subscription the session is being added to right now
 	// (see broker.subscribe); set and cleared under mu.
@@ -282,7 +285,7 @@ func (s *session) handle(m protocol.Message) string {
 	rm := s.realm
 	switch m := m.(type) {
 	case *protocol.Publish:
-		rm.broker.publish(s, m)
+		return rm.broker.publish(s, m)
 	case *protocol.Call:
 		return rm.dealer.call(s, m)
 	case *protocol.Yield:
@@ -465,6 +468,9 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 	// Call Invocations").
 	s.calleeStreams = s.calleeCancel && roles.Supports(protocol.RoleCallee, protocol.FeatureProgressiveCallInvocations)
 	s.callerStreams = roles.Supports(protocol.RoleCaller, protocol.FeatureProgressiveCallInvocations)
+	s.pptCaller = roles.Supports(protocol.RoleCaller, protocol.FeaturePayloadPassthruMode)
+	s.pptCallee = roles.Supports(protocol.RoleCallee, protocol.FeaturePayloadPassthruMode)
+	s.pptPublisher = roles.Supports(protocol.RolePublisher, protocol.FeaturePayloadPassthruMode)
 
 	req := &AuthRequest{
 		Realm:     hello.Realm,

@@ -58,6 +58,7 @@ func TestWelcome(t *testing.T) {
 			protocol.FeatureEventRetention:              true,
 			protocol.FeatureSessionMetaAPI:              true,
 			protocol.FeatureSubscriptionMetaAPI:         true,
+			protocol.FeaturePayloadPassthruMode:         true,
 		},
 		protocol.RoleDealer: {
 			protocol.FeatureProgressiveCallResults:     true,
@@ -70,6 +71,7 @@ func TestWelcome(t *testing.T) {
 			protocol.FeatureSessionMetaAPI:             true,
 			protocol.FeatureRegistrationMetaAPI:        true,
 			protocol.FeatureTestamentMetaAPI:           true,
+			protocol.FeaturePayloadPassthruMode:        true,
 		},
 	}
 	if diff := cmp.Diff(want, roles); diff != "" {

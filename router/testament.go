@@ -121,7 +121,14 @@ func (rm *realm) newTestament(s *session, r metaReply, m *protocol.Call) (*proto
 			r.fail(protocol.ErrInvalidArgument, "publish_options must be a dict")
 			return nil, 0, false
 		}
-		if msg := checkOptions(given, publishOptions); msg != "" {
+		msg := checkOptions(given, publishOptions)
+		if msg == "" && pptUsed(given) {
+			msg = checkPPT(given, args, kwargs)
+			if !s.pptPublisher {
+				msg = "payload passthru mode, but the publisher did not announce payload_passthru_mode"
+			}
+		}
+		if msg != "" {
 			r.fail(protocol.ErrInvalidArgument, "publish_options: "+msg)
 			return nil, 0, false
 		}
