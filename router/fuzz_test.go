@@ -67,7 +67,9 @@ func fuzzRouterSessions(t *testing.T, data []byte) {
 		// The health check joins a realm of its own: the fuzz sessions'
 		// messages are still routed after their transports closed, and
 		// the session meta API (wamp.session.kill_all) acts per realm.
-		Realms:           []router.RealmConfig{{Name: realm1}, {Name: fuzzHealthRealm}},
+		Realms: []router.RealmConfig{{Name: realm1, MaxRetained: 4, EventHistory: []router.HistoryConfig{
+			{Topic: "com.a", Match: protocol.MatchPrefix, Limit: 4},
+		}}, {Name: fuzzHealthRealm}},
 		Logger:           quietLogger,
 		LocalQueueSize:   16,
 		SlowConsumerWait: time.Millisecond,
@@ -333,13 +335,56 @@ var fuzzURIs = []protocol.URI{
 	"wamp.session.kill_all", "wamp.session.kill_by_authid", "wamp.session.kill_by_authrole",
 	"wamp.session.on_join", "wamp.x", "a b", "#", "com.a#b", "realm1", "\xff\xfe", "COM.A",
 	"com.a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p",
+	"wamp.session.add_testament", "wamp.session.flush_testaments",
+	"wamp.registration.list", "wamp.registration.lookup", "wamp.registration.match",
+	"wamp.registration.get", "wamp.registration.list_callees", "wamp.registration.count_callees",
+	"wamp.subscription.list", "wamp.subscription.lookup", "wamp.subscription.match",
+	"wamp.subscription.get", "wamp.subscription.list_subscribers", "wamp.subscription.count_subscribers",
+	"wamp.subscription.get_events", "wamp.registration.on_create", "wamp.subscription.on_subscribe",
+	"com.h.retained",
+}
+
+// fuzzRoles announces every feature a client can: progressive call
+// invocations and results, canceling, payload passthru, so that the
+// router's paths for them run too.
+func fuzzRoles() protocol.Dict {
+	all := map[string]any{
+		"progressive_call_results": true, "progressive_call_invocations": true,
+		"call_canceling": true, "payload_passthru_mode": true,
+	}
+	return protocol.Dict{
+		"publisher":  map[string]any{"features": all},
+		"subscriber": map[string]any{"features": all},
+		"caller":     map[string]any{"features": all},
+		"callee":     map[string]any{"features": all},
+	}
 }
 
 func (g *fuzzGen) uri() protocol.URI { return fuzzURIs[g.pick(len(fuzzURIs))] }
 
 // options returns a new Options or Details dict, plausible or not.
 func (g *fuzzGen) options(s *fuzzSession) protocol.Dict {
-	switch g.pick(36) {
+	switch g.pick(46) {
+	case 36:
+		return protocol.Dict{"retain": true}
+	case 37:
+		return protocol.Dict{"get_retained": true}
+	case 38:
+		return protocol.Dict{"retain": "yes", "get_retained": 1}
+	case 39:
+		return protocol.Dict{"ppt_scheme": "x_custom", "ppt_serializer": "native"}
+	case 40:
+		return protocol.Dict{"ppt_scheme": "wamp", "ppt_serializer": "cbor", "ppt_cipher": "xsalsa20poly1305", "ppt_keyid": "k"}
+	case 41:
+		return protocol.Dict{"ppt_scheme": 5, "ppt_cipher": protocol.Dict{}}
+	case 42:
+		return protocol.Dict{"progress": true, "ppt_scheme": "mqtt", "ppt_serializer": "json"}
+	case 43:
+		return protocol.Dict{"scope": "detached", "publish_options": protocol.Dict{"exclude_me": false}}
+	case 44:
+		return protocol.Dict{"scope": 3}
+	case 45:
+		return protocol.Dict{"limit": int64(2), "reverse": true, "match": "prefix"}
 	case 0:
 		return nil
 	case 1:
@@ -464,7 +509,10 @@ func (g *fuzzGen) message(op byte, s *fuzzSession) protocol.Message {
 			realm = g.uri()
 		}
 		d := g.options(s)
-		if g.pick(4) != 0 {
+		switch g.pick(4) {
+		case 1, 2:
+			d = protocol.Dict{"roles": fuzzRoles()}
+		case 3:
 			d = protocol.Dict{"roles": clientRoles()}
 		}
 		return &protocol.Hello{Realm: realm, Details: d}
