@@ -698,3 +698,24 @@ func (c *Client) send(m protocol.Message) {
 		c.log.Warn("client: send failed", "session", c.session, "type", m.Type(), "error", err)
 	}
 }
+
+// sendAnswer queues a callee's answer to an INVOCATION (YIELD or ERROR); c.mu
+// is held. Unlike send it never drops the answer for a full queue, as the
+// caller would wait for it in vain: it waits for room up to
+// Config.ResponseTimeout, and if there is still none it ends the session
+// (logged), so that the router answers the caller with an error.
+func (c *Client) sendAnswer(m protocol.Message) {
+	err := c.peer.Send(c.ctx, m)
+	if errors.Is(err, transport.ErrQueueFull) {
+		if w, ok := c.peer.(transport.Waiter); ok {
+			ctx, cancel := withTimeout(c.ctx, c.cfg.ResponseTimeout)
+			err = w.SendWait(ctx, m)
+			cancel()
+		}
+	}
+	if err == nil || errors.Is(err, transport.ErrClosed) {
+		return
+	}
+	c.log.Error("client: ending the session: no room for an answer", "session", c.session, "type", m.Type(), "error", err)
+	go c.peer.Close(fmt.Errorf("client: no room for the answer to an INVOCATION: %w", err))
+}

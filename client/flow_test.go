@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -79,5 +80,78 @@ func TestPublishQueueFull(t *testing.T) {
 	got = append(got, recv())
 	if diff := cmp.Diff(want, got, cmpOpts...); diff != "" {
 		t.Errorf("published messages mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestAnswerWaitsForRoom checks that a callee's answer is not dropped when
+// the transport's outbound queue is full as the handler returns: the YIELD
+// waits for room (bounded by ResponseTimeout) and goes out in order once
+// the router reads again.
+func TestAnswerWaitsForRoom(t *testing.T) {
+	const queue = 4
+	cp, rp := transport.LocalPair(queue)
+	defer rp.Close(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	joined := async(func() (*client.Client, error) {
+		return client.Join(ctx, cp, client.Config{Realm: "realm1", Logger: quietLogger(), CloseTimeout: -1})
+	})
+	recv := func() protocol.Message {
+		t.Helper()
+		got := async(func() (protocol.Message, error) { return rp.Recv() })
+		m, err := await(t, got)
+		if err != nil {
+			t.Fatalf("Recv: %v", err)
+		}
+		return m
+	}
+	recv() // HELLO
+	if err := rp.Send(ctx, &protocol.Welcome{Session: 1, Details: routerWelcome(false)}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := await(t, joined)
+	if err != nil {
+		t.Fatalf("Join: %v", err)
+	}
+	defer c.Close()
+
+	release := make(chan struct{})
+	registered := async(func() (*client.Registration, error) {
+		return c.Register(ctx, "com.p", func(context.Context, *client.Invocation) (*client.Result, error) {
+			<-release
+			return &client.Result{Args: protocol.List{"done"}}, nil
+		}, nil)
+	})
+	reg := recv().(*protocol.Register)
+	rp.Send(ctx, &protocol.Registered{Request: reg.Request, Registration: 7})
+	if _, err := await(t, registered); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	rp.Send(ctx, &protocol.Invocation{Request: 1, Registration: 7, Details: protocol.Dict{}})
+	// Fill the queue towards the router while the handler runs, then let
+	// the handler answer.
+	for i := 0; ; i++ {
+		if err := c.Publish(ctx, "com.t", i); errors.Is(err, transport.ErrQueueFull) {
+			break
+		} else if err != nil || i > 1000 {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+	}
+	close(release)
+	// Give the handler time to answer while the queue is still full (the
+	// test passes however long this is; without the wait for room the
+	// answer would be dropped here).
+	time.Sleep(50 * time.Millisecond)
+	for {
+		m := recv()
+		if y, ok := m.(*protocol.Yield); ok {
+			if y.Request != 1 || len(y.Args) != 1 || y.Args[0] != "done" {
+				t.Fatalf("got YIELD %+v", y)
+			}
+			return
+		}
+		if _, ok := m.(*protocol.Publish); !ok {
+			t.Fatalf("got %v, want PUBLISH or YIELD", m.Type())
+		}
 	}
 }

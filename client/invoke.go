@@ -142,7 +142,7 @@ func (c *Client) work(x *invocation) {
 				c.rememberEndedLocked(x.inv.request)
 			}
 			if c.state == protocol.StateEstablished {
-				c.send(reply)
+				c.sendAnswer(reply)
 			}
 		}
 		// finish collects the parked workers under c.mu after setting
