@@ -117,8 +117,10 @@ func sendWait(tb testing.TB, p transport.Peer, m protocol.Message) {
 
 // TestStressStalledSubscriber publishes to 100 subscribers of which one
 // stopped reading: the 99 others must keep at least 90% of the event rate
-// they get without it (best of several rounds each, taken alternately so
-// that both see the same machine), and the router's heap must stay
+// they get without it (the median, over several pairs of rounds, of the
+// ratio within a pair: the two rounds of a pair run back to back and see
+// the same machine, and the median discards a pair that met a burst of
+// other load), and the router's heap must stay
 // bounded. Run for both slow-consumer policies with the router's defaults
 // for the backlog and the wait: with drop-events the stalled session stays
 // and its events are dropped once its backlog is full; with disconnect it
@@ -137,7 +139,7 @@ func testStalledSubscriber(t *testing.T, policy router.SlowConsumerPolicy) {
 		topic   = protocol.URI("com.stress.events")
 	)
 	events := scaled(40000, 8)
-	rounds := 3
+	rounds := 5
 	r := stressRouter(t, router.Config{
 		LocalQueueSize: queue,
 		Realms:         []router.RealmConfig{{Name: realm1, SlowConsumer: policy}},
@@ -243,8 +245,13 @@ func testStalledSubscriber(t *testing.T, policy router.SlowConsumerPolicy) {
 		heapGrowth = max(heapGrowth, int64(heapInuse())-int64(heapBefore))
 		sp.Close(nil)
 	}
-	ratio := slices.Max(stallCPU) / slices.Max(baseCPU)
-	t.Logf("policy %v, %d events x %d healthy subscribers, best of %d rounds: baseline %.0f events/s wall %v, %.0f events/CPU-s %v; "+
+	pairs := make([]float64, rounds)
+	for i := range pairs {
+		pairs[i] = stallCPU[i] / baseCPU[i]
+	}
+	slices.Sort(pairs)
+	ratio := pairs[rounds/2]
+	t.Logf("policy %v, %d events x %d healthy subscribers, %d pairs of rounds (best shown, median ratio): baseline %.0f events/s wall %v, %.0f events/CPU-s %v; "+
 		"with a stalled subscriber %.0f events/s wall %v (%.0f%%), %.0f events/CPU-s %v (%.0f%%); heap growth with a stalled subscriber at most %d KiB",
 		policy, events, healthy, rounds,
 		slices.Max(baseWall), rates(baseWall), slices.Max(baseCPU), rates(baseCPU),
