@@ -399,10 +399,13 @@ func TestProgressiveInvocationsMaxPendingCalls(t *testing.T) {
 }
 
 func TestProgressiveInvocationsOrder(t *testing.T) {
-	r := newRouter(t, router.Config{})
+	const n = 2000
+	// The caller sends as fast as it can: the backlog takes all chunks
+	// even if the callee's reader is kept off the processor (chunks that
+	// do not fit end the call, see TestProgressiveInvocationsFullCallee).
+	r := newRouter(t, router.Config{MaxBacklog: 4 * n})
 	callee, caller := joinStreams(t, r), joinStreams(t, r)
 	callee.register("com.example.f", nil)
-	const n = 2000
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
