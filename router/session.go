@@ -75,8 +75,9 @@ type session struct {
 	adding atomic.Pointer[subscription]
 
 	// Owned by the session's goroutine.
-	subs map[protocol.ID]*subscription // its subscriptions by ID
-	regs map[protocol.ID]*registrant   // its registrations by ID
+	echoBye bool                          // the client said GOODBYE: run echoes it after leaving
+	subs    map[protocol.ID]*subscription // its subscriptions by ID
+	regs    map[protocol.ID]*registrant   // its registrations by ID
 	// lastReq is the last request ID of the client, for
 	// Config.StrictRequestIDs.
 	lastReq protocol.ID
@@ -205,6 +206,9 @@ func (s *session) run() {
 		s.realm.publishTestaments(s)
 	}
 	s.r.releaseID(s.id)
+	if s.echoBye {
+		s.send(&protocol.Goodbye{Reason: protocol.CloseGoodbyeAndOut})
+	}
 	s.flush(min(s.r.cfg.SlowConsumerWait, maxFlush))
 	s.peer.Close(reason)
 }
@@ -307,11 +311,13 @@ func (s *session) handle(m protocol.Message) string {
 		rm.dealer.cancel(s, m)
 	case *protocol.Goodbye:
 		// Closing (under mu, like Shutdown's GOODBYE) so that the router
-		// does not say GOODBYE itself after its echo.
+		// does not say GOODBYE itself. The echo is sent by run once the
+		// session has left the realm: a client that has it can join again
+		// and register what it had without finding it still taken.
 		s.mu.Lock()
 		s.state.Store(stateClosing)
-		s.send(&protocol.Goodbye{Reason: protocol.CloseGoodbyeAndOut})
 		s.mu.Unlock()
+		s.echoBye = true
 		return endSession
 	case *protocol.Abort:
 		return endSession

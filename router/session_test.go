@@ -275,3 +275,22 @@ func TestStrictRequestIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestGoodbyeEchoAfterLeave checks that once a client has the echo of its
+// GOODBYE, its registrations and subscriptions are gone: a component that
+// leaves and at once joins again (or is replaced) can register the same
+// procedure without wamp.error.procedure_already_exists.
+func TestGoodbyeEchoAfterLeave(t *testing.T) {
+	r := newRouter(t, router.Config{})
+	for range 200 {
+		a := join(t, r)
+		a.register("com.example.again", nil)
+		a.subscribe("com.example.topic", nil)
+		a.send(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseRealm})
+		expect[*protocol.Goodbye](a)
+		b := join(t, r)
+		b.register("com.example.again", nil)
+		b.send(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseRealm})
+		expect[*protocol.Goodbye](b)
+	}
+}
