@@ -95,6 +95,13 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
 			URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
 		return
 	}
+	if s.realm.authz != nil {
+		if uri, msg := s.authorize(ActionSubscribe, m.Topic, match, m.Options); uri != "" {
+			s.send(&protocol.Error{RequestType: protocol.TypeSubscribe, Request: m.Request,
+				URI: uri, Args: protocol.List{msg}})
+			return
+		}
+	}
 	key := subKey{m.Topic, match}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -252,7 +259,10 @@ type publication struct {
 // itself, in order, so events of one publisher reach each subscriber in
 // publication order (spec basic "Ordering Guarantees"). It returns the
 // text of a protocol violation, or "".
-func (b *broker) publish(s *session, m *protocol.Publish) string {
+//
+// A testament (authorized when it was added) is published with
+// testament set, and is not authorized again.
+func (b *broker) publish(s *session, m *protocol.Publish, testament bool) string {
 	opts := m.Options
 	ack := opts.Bool("acknowledge")
 	ppt := false
@@ -294,6 +304,17 @@ func (b *broker) publish(s *session, m *protocol.Publish) string {
 				URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
 		}
 		return ""
+	}
+	if s.realm.authz != nil && !testament {
+		if uri, msg := s.authorize(ActionPublish, m.Topic, protocol.MatchExact, opts); uri != "" {
+			// Not published; as above, only an acknowledged publication
+			// hears why.
+			if ack {
+				s.send(&protocol.Error{RequestType: protocol.TypePublish, Request: m.Request,
+					URI: uri, Args: protocol.List{msg}})
+			}
+			return ""
+		}
 	}
 	p := publication{pub: s, msg: m, id: protocol.GlobalID(), excludeMe: true}
 	retain := false

@@ -201,6 +201,12 @@ func (d *dealer) register(s *session, m *protocol.Register) {
 		fail(protocol.ErrInvalidURI, "procedure "+string(m.Procedure)+" is in the reserved wamp namespace")
 		return
 	}
+	if s.realm.authz != nil {
+		if uri, msg := s.authorize(ActionRegister, m.Procedure, match, m.Options); uri != "" {
+			fail(uri, msg)
+			return
+		}
+	}
 	if max := d.r.cfg.MaxRegistrations; max > 0 && len(s.regs) >= max {
 		fail(LimitExceeded, fmt.Sprintf("the session holds its maximum of %d registrations", max))
 		return
@@ -354,13 +360,25 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 	// A registered procedure passed the URI check at REGISTER, so the
 	// check is only needed on a miss.
 	var reg *registration
-	if v, ok := d.exact.Load(m.Procedure); ok {
-		reg = v.(*registration)
-	} else {
+	v, found := d.exact.Load(m.Procedure)
+	if !found {
 		if err := protocol.CheckURI(m.Procedure, d.r.cfg.StrictURIs); err != nil {
 			d.refuse(s, m, stream, protocol.ErrInvalidURI, err.Error())
 			return ""
 		}
+	}
+	if s.realm.authz != nil {
+		// Before the procedure is looked further: a caller that may not
+		// call it does not learn whether it exists. The router's meta
+		// procedures are authorized like any other.
+		if uri, msg := s.authorize(ActionCall, m.Procedure, protocol.MatchExact, m.Options); uri != "" {
+			d.refuse(s, m, stream, uri, msg)
+			return ""
+		}
+	}
+	if found {
+		reg = v.(*registration)
+	} else {
 		if protocol.IsReserved(m.Procedure) {
 			if stream {
 				// The router's own procedures take no chunks.

@@ -455,6 +455,15 @@ func (b *broker) metaCall(s *session, m *protocol.Call) bool {
 			r.fail(protocol.ErrNoSuchSubscription, "")
 			return true
 		}
+		if s.realm.authz != nil {
+			// Only who may subscribe to the topic may read its history
+			// (spec advanced "Event History", "Security Aspects"); the
+			// CALL of get_events itself was authorized as well.
+			if uri, msg := s.authorize(ActionSubscribe, sub.topic, sub.match, nil); uri != "" {
+				r.fail(uri, msg)
+				return true
+			}
+		}
 		if sub.history == nil {
 			r.fail(NoEventHistory, "the events of subscription "+string(sub.topic)+" are not kept")
 			return true

@@ -15,6 +15,9 @@ type realm struct {
 	r    *Router
 	name protocol.URI
 	auth []Authenticator // read-only
+	// authz is the realm's authorization, nil to allow everything
+	// (RealmConfig.Authorizer).
+	authz *authz
 	// dropEvents is RealmConfig.SlowConsumer == SlowConsumerDropEvents.
 	dropEvents  bool
 	maxSessions int // RealmConfig.MaxSessions; <= 0: none
@@ -33,6 +36,7 @@ func newRealm(r *Router, cfg RealmConfig) *realm {
 		r:           r,
 		name:        cfg.Name,
 		auth:        cfg.Authenticators,
+		authz:       newAuthz(&cfg),
 		dropEvents:  cfg.SlowConsumer == SlowConsumerDropEvents,
 		maxSessions: cfg.MaxSessions,
 		sessions:    make(map[protocol.ID]*session),

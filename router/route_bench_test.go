@@ -60,7 +60,35 @@ func cpuTime() time.Duration {
 
 func benchRouter(tb testing.TB) *Router {
 	tb.Helper()
-	r, err := New(Config{Realms: []RealmConfig{{Name: "realm1"}}, MaxSubscriptions: -1})
+	return benchRouterWith(tb, RealmConfig{Name: "realm1"})
+}
+
+// benchAuthorizer is a RoleAuthorizer as a deployment might have one: a
+// few dozen rules for the anonymous role, the one that allows com.example
+// being a prefix rule among exact, prefix and wildcard rules that do not
+// cover it.
+func benchAuthorizer(tb testing.TB) *RoleAuthorizer {
+	tb.Helper()
+	var perms []Permission
+	for i := range 10 {
+		n := strconv.Itoa(i)
+		perms = append(perms,
+			Permission{URI: protocol.URI("com.other" + n + ".proc"), Call: true},
+			Permission{URI: protocol.URI("com.other" + n + "."), Match: protocol.MatchPrefix, Subscribe: true},
+			Permission{URI: protocol.URI("org." + n + "..x"), Match: protocol.MatchWildcard, Publish: true})
+	}
+	perms = append(perms, Permission{URI: "com.example.", Match: protocol.MatchPrefix,
+		Call: true, Register: true, Publish: true, Subscribe: true})
+	a, err := NewRoleAuthorizer(map[string][]Permission{"anonymous": perms, "other": perms[:3]})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
+func benchRouterWith(tb testing.TB, rc RealmConfig) *Router {
+	tb.Helper()
+	r, err := New(Config{Realms: []RealmConfig{rc}, MaxSubscriptions: -1})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -93,6 +121,41 @@ func BenchmarkRouteCall(b *testing.B) {
 	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
+// BenchmarkRouteAuthz measures CALL round trips and publications to one
+// subscriber in a realm with a RoleAuthorizer (see benchAuthorizer), to
+// compare with BenchmarkRouteCall and BenchmarkRouteEvent/subscribers=1.
+func BenchmarkRouteAuthz(b *testing.B) {
+	r := benchRouterWith(b, RealmConfig{Name: "realm1", Authorizer: benchAuthorizer(b)})
+	caller, _ := benchSession(b, r, false)
+	callee, calleePeer := benchSession(b, r, true)
+	rm := caller.realm
+	rm.dealer.register(callee, &protocol.Register{Request: 1, Procedure: "com.example.echo"})
+	rm.broker.subscribe(callee, &protocol.Subscribe{Request: 2, Topic: "com.example.topic"})
+	if _, ok := calleePeer.last.(*protocol.Subscribed); !ok {
+		b.Fatalf("SUBSCRIBE: %v", calleePeer.last)
+	}
+	args := protocol.List{"hello"}
+	b.Run("call", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := cpuTime()
+		for i := range b.N {
+			call := protocol.Call{Request: protocol.ID(i + 1), Procedure: "com.example.echo", Args: args}
+			rm.dealer.call(caller, &call)
+			inv := calleePeer.last.(*protocol.Invocation)
+			rm.dealer.yield(callee, &protocol.Yield{Request: inv.Request, Args: inv.Args})
+		}
+		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+	})
+	b.Run("publish", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := cpuTime()
+		for i := range b.N {
+			rm.broker.publish(caller, &protocol.Publish{Request: protocol.ID(i + 1), Topic: "com.example.topic", Args: args}, false)
+		}
+		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+	})
+}
+
 // BenchmarkRouteEvent measures the router's work per delivered EVENT of a
 // publication to n subscribers of one topic.
 func BenchmarkRouteEvent(b *testing.B) {
@@ -115,7 +178,7 @@ func BenchmarkRouteEvent(b *testing.B) {
 			b.ReportAllocs()
 			cpu := cpuTime()
 			for i := range b.N {
-				rm.broker.publish(pub, &protocol.Publish{Request: protocol.ID(i + 1), Topic: "com.example.topic", Args: args})
+				rm.broker.publish(pub, &protocol.Publish{Request: protocol.ID(i + 1), Topic: "com.example.topic", Args: args}, false)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/event")
 			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/float64(n), "cpu-ns/event")
@@ -148,7 +211,7 @@ func BenchmarkRoutePatterns(b *testing.B) {
 			b.ResetTimer()
 			cpu := cpuTime()
 			for i := range b.N {
-				rm.broker.publish(pub, &protocol.Publish{Request: protocol.ID(i + 1), Topic: "com.example.topic", Args: args})
+				rm.broker.publish(pub, &protocol.Publish{Request: protocol.ID(i + 1), Topic: "com.example.topic", Args: args}, false)
 			}
 			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 		})
@@ -184,7 +247,14 @@ func TestRouteAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates on its own account")
 	}
-	r := benchRouter(t)
+	t.Run("authorizer=nil", func(t *testing.T) { testRouteAllocs(t, benchRouter(t)) })
+	t.Run("authorizer=roles", func(t *testing.T) {
+		// The RoleAuthorizer allocates nothing.
+		testRouteAllocs(t, benchRouterWith(t, RealmConfig{Name: "realm1", Authorizer: benchAuthorizer(t)}))
+	})
+}
+
+func testRouteAllocs(t *testing.T, r *Router) {
 	caller, _ := benchSession(t, r, false)
 	callee, calleePeer := benchSession(t, r, true)
 	rm := caller.realm
@@ -208,12 +278,15 @@ func TestRouteAllocs(t *testing.T) {
 		// The EVENT and its Publish (the publication escapes into it).
 		{"publish", 2, func() {
 			req++
-			rm.broker.publish(caller, &protocol.Publish{Request: req, Topic: "com.example.topic", Args: args})
+			rm.broker.publish(caller, &protocol.Publish{Request: req, Topic: "com.example.topic", Args: args}, false)
 		}},
 	}
 	for _, tt := range tests {
 		if got := testing.AllocsPerRun(1000, tt.f); got > tt.max {
 			t.Errorf("%s: %v allocations, want at most %v", tt.name, got, tt.max)
 		}
+	}
+	if _, ok := calleePeer.last.(*protocol.Event); !ok {
+		t.Errorf("the subscriber's last message is %v, want an EVENT", calleePeer.last)
 	}
 }

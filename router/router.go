@@ -275,6 +275,19 @@ type RealmConfig struct {
 	// the lists admit. Topics must be valid and unique per match policy.
 	// Nil means no history, and then event_history is not announced.
 	EventHistory []HistoryConfig
+
+	// Authorizer decides which CALL, REGISTER, PUBLISH and SUBSCRIBE the
+	// sessions of this realm may make (see [Authorizer], [RoleAuthorizer]).
+	// Nil allows everything, at no cost.
+	Authorizer Authorizer
+
+	// AuthorizeTimeout bounds each decision of Authorizer: the context
+	// given to Authorize ends after it, and the request then fails with
+	// ERROR wamp.error.authorization_failed if the Authorizer gives up.
+	// Only the session that asked waits. Zero means
+	// DefaultAuthorizeTimeout; negative means no limit other than the
+	// router's Close. [RoleAuthorizer] never waits and gets no timeout.
+	AuthorizeTimeout time.Duration
 }
 
 // SlowConsumerPolicy says what the router does with a session that reads
@@ -341,6 +354,11 @@ type Router struct {
 	welcomeRoles protocol.Dict
 
 	regIDs protocol.RouterIDs // subscription and registration IDs
+
+	// ctx is the parent of the contexts given to Authorizers; cancel ends
+	// it when the router closes, so that no session waits for one then.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// joined counts the sessions joined to any realm, for
 	// Config.MaxSessions.
@@ -429,6 +447,7 @@ func New(cfg Config) (*Router, error) {
 		ids:      make(map[protocol.ID]*session),
 		servers:  make(map[io.Closer]struct{}),
 	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	realms := make([]RealmConfig, len(cfg.Realms))
 	copy(realms, cfg.Realms)
 	cfg.Realms = realms
@@ -614,6 +633,7 @@ func (r *Router) begin() ([]*session, []io.Closer) {
 // connections are closed at once. Close is idempotent and returns nil.
 func (r *Router) Close() error {
 	ss, servers := r.begin()
+	r.cancel()
 	closeAll(ss, ErrClosed)
 	for _, srv := range servers {
 		srv.Close()
@@ -661,12 +681,14 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
+		r.cancel()
 		closeAll(ss, ErrClosed)
 	}
 	for _, srv := range servers {
 		srv.Close()
 	}
 	<-done
+	r.cancel()
 	r.wg.Wait()
 	r.closers.Wait()
 	return err

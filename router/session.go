@@ -90,6 +90,9 @@ type session struct {
 	// testaments are the PUBLISHes to make when the session is gone, by
 	// scope: [0] detached, [1] destroyed (see testament.go).
 	testaments [2][]*protocol.Publish
+	// authzReq is reused by every authorization of the session, so that
+	// asking the realm's Authorizer does not allocate (see authorize).
+	authzReq AuthzRequest
 
 	// mu guards the fields below. Lock order: see Router.mu; never two
 	// session.mu at once.
@@ -289,7 +292,7 @@ func (s *session) handle(m protocol.Message) string {
 	rm := s.realm
 	switch m := m.(type) {
 	case *protocol.Publish:
-		return rm.broker.publish(s, m)
+		return rm.broker.publish(s, m, false)
 	case *protocol.Call:
 		return rm.dealer.call(s, m)
 	case *protocol.Yield:

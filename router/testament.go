@@ -141,6 +141,14 @@ func (rm *realm) newTestament(s *session, r metaReply, m *protocol.Call) (*proto
 			}
 		}
 	}
+	if rm.authz != nil {
+		// Decided now: when the testament is published its session is
+		// gone, and nobody would hear a refusal.
+		if uri, msg := s.authorize(ActionPublish, topic, protocol.MatchExact, opts); uri != "" {
+			r.fail(uri, msg)
+			return nil, 0, false
+		}
+	}
 	if kwargs != nil && args == nil {
 		args = protocol.List{} // Arguments must be present before ArgumentsKw
 	}
@@ -153,7 +161,7 @@ func (rm *realm) newTestament(s *session, r metaReply, m *protocol.Call) (*proto
 func (rm *realm) publishTestaments(s *session) {
 	for i, scope := range s.testaments {
 		for _, msg := range scope {
-			rm.broker.publish(s, msg)
+			rm.broker.publish(s, msg, true)
 		}
 		s.testaments[i] = nil
 	}

@@ -1,0 +1,154 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// Authorization (spec advanced "Authorization"; basic "Predefined URIs"):
+// a realm with an [Authorizer] asks it, on the session's own goroutine,
+// before it routes a CALL, REGISTER, PUBLISH or SUBSCRIBE. A realm
+// without one allows everything, and its sessions pay one nil check.
+
+// DefaultAuthorizeTimeout bounds one decision of an [Authorizer] (see
+// [RealmConfig.AuthorizeTimeout]).
+const DefaultAuthorizeTimeout = 5 * time.Second
+
+// Action is what a session asks to do with a URI.
+type Action uint8
+
+// The actions an [Authorizer] decides on.
+const (
+	// ActionCall is a CALL of a procedure, the router's own meta
+	// procedures (wamp.session.*, wamp.registration.*,
+	// wamp.subscription.*) included.
+	ActionCall Action = iota + 1
+	// ActionRegister is a REGISTER of a procedure or procedure pattern.
+	ActionRegister
+	// ActionPublish is a PUBLISH to a topic, or a testament for it
+	// (wamp.session.add_testament, decided when it is added).
+	ActionPublish
+	// ActionSubscribe is a SUBSCRIBE to a topic or topic pattern, the
+	// router's meta topics included. wamp.subscription.get_events asks
+	// for it too, on the subscription's topic and match policy.
+	ActionSubscribe
+)
+
+// String returns "call", "register", "publish" or "subscribe".
+func (a Action) String() string {
+	switch a {
+	case ActionCall:
+		return "call"
+	case ActionRegister:
+		return "register"
+	case ActionPublish:
+		return "publish"
+	case ActionSubscribe:
+		return "subscribe"
+	}
+	return fmt.Sprintf("Action(%d)", uint8(a))
+}
+
+// AuthzRequest is what an [Authorizer] decides on: who (the session and
+// the identity it authenticated with), what ([Action]) and on which URI.
+type AuthzRequest struct {
+	Session    protocol.ID  // the session's ID
+	Realm      protocol.URI // the session's realm
+	AuthID     string       // WELCOME.Details.authid
+	AuthRole   string       // WELCOME.Details.authrole
+	AuthMethod string       // WELCOME.Details.authmethod
+
+	Action Action
+	// URI is the procedure or topic; a pattern for REGISTER and SUBSCRIBE
+	// with a Match other than exact.
+	URI protocol.URI
+	// Match is the match policy of REGISTER and SUBSCRIBE (exact,
+	// prefix or wildcard); always exact for CALL and PUBLISH.
+	Match protocol.MatchPolicy
+	// Options are the request's options as the client sent them (the
+	// publish_options of a testament). Read-only.
+	Options protocol.Dict
+}
+
+// Authorizer decides whether a session may perform an action on a URI
+// (spec advanced "Authorization"). Set one per realm in
+// [RealmConfig.Authorizer]; [RoleAuthorizer] is a built-in one.
+//
+// Authorize returns true to allow, false to deny (the client gets ERROR
+// wamp.error.not_authorized), or an error when it could not decide (the
+// client gets ERROR wamp.error.authorization_failed and the error is
+// logged). It is called on the goroutine of the session that asks, so a
+// slow Authorizer delays only that session, and concurrently for
+// different sessions. It must return once ctx is done; ctx ends after
+// [RealmConfig.AuthorizeTimeout] or when the router closes. req is valid
+// only until Authorize returns; it must not be kept or modified.
+type Authorizer interface {
+	Authorize(ctx context.Context, req *AuthzRequest) (bool, error)
+}
+
+// instantAuthorizer is implemented by Authorizers that decide without
+// waiting and without a context (RoleAuthorizer): the router calls allow
+// instead of Authorize and so spares a context with a timer per request.
+type instantAuthorizer interface {
+	allow(req *AuthzRequest) bool
+}
+
+// authz is the authorization of one realm; a nil *authz allows
+// everything.
+type authz struct {
+	a       Authorizer
+	instant instantAuthorizer // a, if it is one; else nil
+	timeout time.Duration     // <= 0: none
+}
+
+func newAuthz(rc *RealmConfig) *authz {
+	if rc.Authorizer == nil {
+		return nil
+	}
+	z := &authz{a: rc.Authorizer, timeout: rc.AuthorizeTimeout}
+	if z.timeout == 0 {
+		z.timeout = DefaultAuthorizeTimeout
+	}
+	z.instant, _ = rc.Authorizer.(instantAuthorizer)
+	return z
+}
+
+// authorize asks the realm's Authorizer whether s may do act on uri. It
+// returns "" if s may, or the error URI and message of the ERROR to
+// answer with. The realm must have an Authorizer; it runs on the
+// session's goroutine, which owns s.authzReq.
+func (s *session) authorize(act Action, uri protocol.URI, match protocol.MatchPolicy, opts protocol.Dict) (protocol.URI, string) {
+	z := s.realm.authz
+	req := &s.authzReq
+	*req = AuthzRequest{
+		Session: s.id, Realm: s.realm.name, AuthID: s.authID, AuthRole: s.authRole, AuthMethod: s.authMethod,
+		Action: act, URI: uri, Match: match, Options: opts,
+	}
+	var ok bool
+	var err error
+	if z.instant != nil {
+		ok = z.instant.allow(req)
+	} else {
+		ctx, cancel := s.r.ctx, context.CancelFunc(nil)
+		if z.timeout > 0 {
+			ctx, cancel = context.WithTimeout(ctx, z.timeout)
+		}
+		ok, err = z.a.Authorize(ctx, req)
+		if cancel != nil {
+			cancel()
+		}
+	}
+	*req = AuthzRequest{} // keep no options or strings alive
+	switch {
+	case err != nil:
+		s.r.log.Warn("router: authorization failed", "session", uint64(s.id), "realm", s.realmName(),
+			"action", act.String(), "uri", string(uri), "error", err)
+		return protocol.ErrAuthorizationFailed, "authorization of " + act.String() + " " + string(uri) + " failed"
+	case !ok:
+		return protocol.ErrNotAuthorized, "not authorized to " + act.String() + " " + string(uri)
+	}
+	return "", ""
+}
