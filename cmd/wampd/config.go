@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 	"github.com/wampkit/wampkit/serialize"
 )
@@ -130,6 +131,64 @@ type RealmConfig struct {
 	// for wamp.subscription.get_events (spec advanced "Event History").
 	// Empty means none.
 	EventHistory []HistoryConfig `yaml:"event_history,omitempty"`
+	// Permissions maps an authrole to the rules of what its sessions may
+	// do (router.RoleAuthorizer): the exact rule for a URI wins, then the
+	// longest prefix rule, then the first wildcard rule; no rule denies.
+	// Present, even empty, it switches authorization on for the realm,
+	// and roles it does not list may do nothing. Nil (absent) means every
+	// session may call, register, publish and subscribe anything.
+	// Anonymous sessions have the role "anonymous", principals theirs
+	// (default "user").
+	Permissions map[string][]PermissionConfig `yaml:"permissions,omitempty"`
+}
+
+// PermissionConfig is one authorization rule of a role.
+type PermissionConfig struct {
+	// URI is the procedure or topic (match exact), a prefix (match prefix;
+	// "" covers every URI) or a wildcard pattern (match wildcard).
+	URI string `yaml:"uri"`
+	// Match is exact, prefix or wildcard. Empty means exact.
+	Match string `yaml:"match,omitempty"`
+	// Allow lists the actions allowed: call, register, publish,
+	// subscribe. Empty denies all four on what URI and Match cover.
+	Allow []string `yaml:"allow,omitempty"`
+}
+
+// authorizer returns the realm's router.Authorizer, nil when it has no
+// permissions, or an error naming the realm and the rule at fault.
+func (r RealmConfig) authorizer() (router.Authorizer, error) {
+	if r.Permissions == nil {
+		return nil, nil
+	}
+	roles := make(map[string][]router.Permission, len(r.Permissions))
+	for role, rules := range r.Permissions {
+		perms := make([]router.Permission, 0, len(rules))
+		for i, rule := range rules {
+			p := router.Permission{URI: protocol.URI(rule.URI), Match: protocol.MatchPolicy(rule.Match)}
+			for _, act := range rule.Allow {
+				switch act {
+				case router.ActionCall.String():
+					p.Call = true
+				case router.ActionRegister.String():
+					p.Register = true
+				case router.ActionPublish.String():
+					p.Publish = true
+				case router.ActionSubscribe.String():
+					p.Subscribe = true
+				default:
+					return nil, fmt.Errorf("wampd: realm %q: permissions of role %q, rule %d: allow %q: want call, register, publish or subscribe",
+						r.Name, role, i+1, act)
+				}
+			}
+			perms = append(perms, p)
+		}
+		roles[role] = perms
+	}
+	a, err := router.NewRoleAuthorizer(roles)
+	if err != nil {
+		return nil, fmt.Errorf("wampd: realm %q: permissions: %w", r.Name, err)
+	}
+	return a, nil
 }
 
 // HistoryConfig is one topic (or pattern) of a realm's event history.
@@ -312,6 +371,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("wampd: realm %q admits nobody: anonymous is false and no principal is listed", r.Name)
 		}
 		if _, err := r.slowConsumer(); err != nil {
+			return err
+		}
+		if _, err := r.authorizer(); err != nil {
 			return err
 		}
 		if seen[r.Name] {

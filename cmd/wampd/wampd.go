@@ -281,6 +281,10 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 		if err != nil {
 			return router.Config{}, err
 		}
+		authz, err := r.authorizer()
+		if err != nil {
+			return router.Config{}, err
+		}
 		var history []router.HistoryConfig
 		for _, h := range r.EventHistory {
 			history = append(history, router.HistoryConfig{Topic: protocol.URI(h.Topic),
@@ -293,6 +297,7 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 			Authenticators: auths,
 			MaxRetained:    r.MaxRetained,
 			EventHistory:   history,
+			Authorizer:     authz,
 		})
 	}
 	return rcfg, nil
