@@ -202,7 +202,8 @@
 // that hand-off once it is established: the goroutine that sends a
 // message routes it itself when no other message of the session is being
 // routed or waiting, and otherwise queues it for the session's goroutine
-// (Send never waits for another message's routing). Routing state is made for concurrent reads:
+// (Send never waits for another message's routing, but it does wait for
+// the routing it does itself, a realm's slow [Authorizer] included). Routing state is made for concurrent reads:
 // exact topics and procedures are found in sync.Maps without locks; each
 // subscription's subscriber set is an immutable snapshot behind an atomic
 // pointer, replaced on subscribe and unsubscribe; prefix and wildcard
@@ -280,6 +281,34 @@
 //		}},
 //	}}
 //
+// # Authorization
+//
+// A realm with an [Authorizer] ([RealmConfig].Authorizer) asks it before
+// it routes a CALL, REGISTER, PUBLISH or SUBSCRIBE (spec advanced
+// "Authorization"); a realm without one allows everything, at the cost of
+// one nil check. The router's meta procedures and meta topics (wamp.*)
+// are authorized like any other URI, and wamp.subscription.get_events
+// also requires subscribe on the subscription's topic (spec advanced
+// "Event History"). Testaments are authorized as a PUBLISH of their topic
+// when wamp.session.add_testament adds them. A denied request is answered
+// with ERROR wamp.error.not_authorized; an Authorizer's error with ERROR
+// wamp.error.authorization_failed, and logged. A denied unacknowledged
+// PUBLISH is dropped without an answer (spec basic "PUBLISH").
+//
+// The Authorizer runs on the goroutine of the session that asks, so a slow
+// one holds up only that session, for at most
+// [RealmConfig].AuthorizeTimeout; for an in-process session that can be
+// the goroutine that calls Send (see Concurrency). [RoleAuthorizer] is a
+// static table of [Permission] rules per authrole that decides without
+// waiting or allocating:
+//
+//	roles, err := router.NewRoleAuthorizer(map[string][]router.Permission{
+//		"frontend": {{URI: "com.example.api.", Match: protocol.MatchPrefix, Call: true, Subscribe: true}},
+//		"backend":  {{URI: "com.example.", Match: protocol.MatchPrefix, Register: true, Publish: true}},
+//	})
+//	...
+//	router.RealmConfig{Name: "realm1", Authorizer: roles}
+//
 // # Event retention and history
 //
 // A PUBLISH with Options.retain = true also becomes its topic's retained
@@ -304,7 +333,7 @@
 //
 // # Not yet implemented
 //
-// Cryptosign channel binding and certificates, and authorization:
-// wamp.subscription.get_events is open to every session of the realm
-// (authid/authrole lists of the kept events still apply).
+// Cryptosign channel binding and certificates; dynamic authorization
+// that revokes existing subscriptions or registrations (a decision holds
+// for what it admitted).
 package router
