@@ -152,3 +152,11 @@ func (s *session) authorize(act Action, uri protocol.URI, match protocol.MatchPo
 	}
 	return "", ""
 }
+
+// authzInstant reports whether authorization in rm never waits: no
+// Authorizer, or one that decides at once (RoleAuthorizer). Only then may
+// an in-process session's messages be routed on the sending goroutine
+// (see localInbox), since Peer.Send must not block.
+func (rm *realm) authzInstant() bool {
+	return rm.authz == nil || rm.authz.instant != nil
+}

@@ -301,9 +301,14 @@ func TestAuthzSlow(t *testing.T) {
 	other := joinAs(t, r, "user")
 	req := slow.next()
 	t0 := time.Now()
-	// An in-process Send routes on the sender's goroutine when the
-	// session is idle, so it waits for the Authorizer as well.
-	go slow.p.Send(context.Background(), &protocol.Subscribe{Request: req, Topic: "com.slow"})
+	// In a realm whose Authorizer may wait, an in-process session is
+	// routed on its own goroutine: Send does not wait for the decision.
+	if err := slow.p.Send(context.Background(), &protocol.Subscribe{Request: req, Topic: "com.slow"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d >= 200*time.Millisecond {
+		t.Errorf("Send returned after %v: it waited for the Authorizer", d)
+	}
 	<-started
 	other.subscribe("com.fast", nil) // while slow waits
 	slow.expectError(protocol.TypeSubscribe, req, protocol.ErrAuthorizationFailed)

@@ -202,8 +202,10 @@
 // that hand-off once it is established: the goroutine that sends a
 // message routes it itself when no other message of the session is being
 // routed or waiting, and otherwise queues it for the session's goroutine
-// (Send never waits for another message's routing, but it does wait for
-// the routing it does itself, a realm's slow [Authorizer] included). Routing state is made for concurrent reads:
+// (Send never waits for another message's routing, and routing never
+// waits: in a realm whose [Authorizer] may wait, that is one other than
+// [RoleAuthorizer], in-process sessions keep routing on their own
+// goroutine). Routing state is made for concurrent reads:
 // exact topics and procedures are found in sync.Maps without locks; each
 // subscription's subscriber set is an immutable snapshot behind an atomic
 // pointer, replaced on subscribe and unsubscribe; prefix and wildcard
@@ -297,8 +299,8 @@
 //
 // The Authorizer runs on the goroutine of the session that asks, so a slow
 // one holds up only that session, for at most
-// [RealmConfig].AuthorizeTimeout; for an in-process session that can be
-// the goroutine that calls Send (see Concurrency). [RoleAuthorizer] is a
+// [RealmConfig].AuthorizeTimeout, never an in-process client's Send (see
+// Concurrency). [RoleAuthorizer] is a
 // static table of [Permission] rules per authrole that decides without
 // waiting or allocating:
 //
