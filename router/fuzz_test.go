@@ -84,6 +84,18 @@ func fuzzRouterSessions(t *testing.T, data []byte) {
 	if cfgByte&8 != 0 {
 		cfg.Realms[0].SlowConsumer = router.SlowConsumerDropEvents
 	}
+	if cfgByte&16 != 0 {
+		// Authorization: some of the fuzz URIs allowed, the rest denied.
+		a, err := router.NewRoleAuthorizer(map[string][]router.Permission{"anonymous": {
+			{URI: "com.a", Match: protocol.MatchPrefix, Call: true, Register: true, Publish: true, Subscribe: true},
+			{URI: "wamp.session.", Match: protocol.MatchPrefix, Call: true, Subscribe: true},
+			{URI: "com..b", Match: protocol.MatchWildcard, Publish: true},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Realms[0].Authorizer = a
+	}
 	fuzzConfig(&cfg, cfgByte)
 	r, err := router.New(cfg)
 	if err != nil {
