@@ -117,10 +117,11 @@ func sendWait(tb testing.TB, p transport.Peer, m protocol.Message) {
 
 // TestStressStalledSubscriber publishes to 100 subscribers of which one
 // stopped reading: the 99 others must keep at least 90% of the event rate
-// they get without it (the median, over several pairs of rounds, of the
-// ratio within a pair: the two rounds of a pair run back to back and see
-// the same machine, and the median discards a pair that met a burst of
-// other load), and the router's heap must stay
+// they get without it (the median, over 7 pairs of rounds, of the ratio
+// within a pair: the two rounds of a pair run back to back, in alternating
+// order, and see the same machine, and the median discards pairs that met
+// a burst of other load; a measurement below 90% is repeated once), and
+// the router's heap must stay
 // bounded. Run for both slow-consumer policies with the router's defaults
 // for the backlog and the wait: with drop-events the stalled session stays
 // and its events are dropped once its backlog is full; with disconnect it
@@ -139,7 +140,7 @@ func testStalledSubscriber(t *testing.T, policy router.SlowConsumerPolicy) {
 		topic   = protocol.URI("com.stress.events")
 	)
 	events := scaled(40000, 8)
-	rounds := 5
+	rounds := 7
 	r := stressRouter(t, router.Config{
 		LocalQueueSize: queue,
 		Realms:         []router.RealmConfig{{Name: realm1, SlowConsumer: policy}},
@@ -220,18 +221,13 @@ func testStalledSubscriber(t *testing.T, policy router.SlowConsumerPolicy) {
 
 	round() // warm-up
 	heapBefore := heapInuse()
-	var baseWall, baseCPU, stallWall, stallCPU []float64
 	var heapGrowth int64
-	for range rounds {
-		w, c := round()
-		baseWall, baseCPU = append(baseWall, w), append(baseCPU, c)
-
-		// A subscriber that never reads again.
+	// stalled runs a round with a subscriber that never reads.
+	stalled := func() (wall, cpu float64) {
 		sp := localJoin(t, r)
 		sendWait(t, sp, &protocol.Subscribe{Request: 1, Topic: topic})
 		expectMsg(t, sp, protocol.TypeSubscribed)
-		w, c = round()
-		stallWall, stallCPU = append(stallWall, w), append(stallCPU, c)
+		wall, cpu = round()
 		if policy == router.SlowConsumerDropEvents {
 			// Still joined, and its drops counted.
 			req++
@@ -244,19 +240,46 @@ func testStalledSubscriber(t *testing.T, policy router.SlowConsumerPolicy) {
 		}
 		heapGrowth = max(heapGrowth, int64(heapInuse())-int64(heapBefore))
 		sp.Close(nil)
+		return wall, cpu
 	}
-	pairs := make([]float64, rounds)
-	for i := range pairs {
-		pairs[i] = stallCPU[i] / baseCPU[i]
+	// measure runs the pairs of rounds, baseline first in even pairs and
+	// stalled first in odd ones (so that a trend in the machine's load
+	// does not favour either), and returns the median ratio.
+	measure := func() float64 {
+		var baseWall, baseCPU, stallWall, stallCPU []float64
+		for i := range rounds {
+			var bw, bc, sw, sc float64
+			if i%2 == 0 {
+				bw, bc = round()
+				sw, sc = stalled()
+			} else {
+				sw, sc = stalled()
+				bw, bc = round()
+			}
+			baseWall, baseCPU = append(baseWall, bw), append(baseCPU, bc)
+			stallWall, stallCPU = append(stallWall, sw), append(stallCPU, sc)
+		}
+		pairs := make([]float64, rounds)
+		for i := range pairs {
+			pairs[i] = stallCPU[i] / baseCPU[i]
+		}
+		slices.Sort(pairs)
+		ratio := pairs[rounds/2]
+		t.Logf("policy %v, %d events x %d healthy subscribers, %d pairs of rounds (best shown, median ratio): baseline %.0f events/s wall %v, %.0f events/CPU-s %v; "+
+			"with a stalled subscriber %.0f events/s wall %v (%.0f%%), %.0f events/CPU-s %v (%.0f%%); heap growth with a stalled subscriber at most %d KiB",
+			policy, events, healthy, rounds,
+			slices.Max(baseWall), rates(baseWall), slices.Max(baseCPU), rates(baseCPU),
+			slices.Max(stallWall), rates(stallWall), 100*slices.Max(stallWall)/slices.Max(baseWall),
+			slices.Max(stallCPU), rates(stallCPU), 100*ratio, heapGrowth>>10)
+		return ratio
 	}
-	slices.Sort(pairs)
-	ratio := pairs[rounds/2]
-	t.Logf("policy %v, %d events x %d healthy subscribers, %d pairs of rounds (best shown, median ratio): baseline %.0f events/s wall %v, %.0f events/CPU-s %v; "+
-		"with a stalled subscriber %.0f events/s wall %v (%.0f%%), %.0f events/CPU-s %v (%.0f%%); heap growth with a stalled subscriber at most %d KiB",
-		policy, events, healthy, rounds,
-		slices.Max(baseWall), rates(baseWall), slices.Max(baseCPU), rates(baseCPU),
-		slices.Max(stallWall), rates(stallWall), 100*slices.Max(stallWall)/slices.Max(baseWall),
-		slices.Max(stallCPU), rates(stallCPU), 100*ratio, heapGrowth>>10)
+	ratio := measure()
+	if ratio < 0.9 {
+		// Other processes on a shared machine can swing a whole
+		// measurement; a real cost of the stalled subscriber shows twice.
+		t.Logf("measuring again: %.0f%% may be the machine's load", 100*ratio)
+		ratio = measure()
+	}
 	if ratio < 0.9 {
 		t.Errorf("healthy subscribers kept %.0f%% of their event rate (per CPU second) with a stalled one, want at least 90%%", 100*ratio)
 	}
