@@ -364,10 +364,7 @@ func (b *broker) publish(s *session, m *protocol.Publish, testament bool) string
 // matching does not allocate.
 func (b *broker) publishPatterns(p *publication, scratch []*subscription) []*subscription {
 	topic := string(p.msg.Topic)
-	b.pmu.RLock()
-	subs := b.prefix.match(topic, scratch[:0])
-	subs = b.wildcard.match(topic, subs)
-	b.pmu.RUnlock()
+	subs := b.matchPatterns(topic, scratch[:0])
 	if len(subs) == 0 {
 		return subs
 	}

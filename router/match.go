@@ -41,6 +41,17 @@ func (x *uriIndex[T]) add(u protocol.URI, match protocol.MatchPolicy, v *T) {
 	}
 }
 
+// matchPatterns appends to out every prefix and wildcard entry matching u
+// and returns it. Callers check patterns first, so that a realm without
+// patterns never takes pmu.
+func (x *uriIndex[T]) matchPatterns(u string, out []*T) []*T {
+	x.pmu.RLock()
+	out = x.prefix.match(u, out)
+	out = x.wildcard.match(u, out)
+	x.pmu.RUnlock()
+	return out
+}
+
 // remove undoes add; an exact entry is removed only if it is still v.
 func (x *uriIndex[T]) remove(u protocol.URI, match protocol.MatchPolicy, v *T) {
 	switch match {

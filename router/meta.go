@@ -403,10 +403,7 @@ func (b *broker) metaCall(s *session, m *protocol.Call) bool {
 			subs = append(subs, v.(*subscription))
 		}
 		if b.patterns.Load() > 0 {
-			b.pmu.RLock()
-			subs = b.prefix.match(string(u), subs)
-			subs = b.wildcard.match(string(u), subs)
-			b.pmu.RUnlock()
+			subs = b.matchPatterns(string(u), subs)
 		}
 		if len(subs) == 0 {
 			r.result(nil)
