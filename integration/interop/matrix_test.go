@@ -520,17 +520,7 @@ func testCancelGoCallee(t *testing.T, c cell, b *backend, run runFunc) {
 		return
 	}
 	res := run(t, "cancel").result()
-	inv := b.nextInvocation(t)
-	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
-	defer cancel()
-	select {
-	case got := <-b.interrupted:
-		if got != inv {
-			t.Errorf("another invocation was interrupted")
-		}
-	case <-ctx.Done():
-		t.Fatalf("the Go callee was not interrupted: %v", ctx.Err())
-	}
+	waitInterrupted(t, b, b.nextInvocation(t))
 	switch c.lib.name {
 	case "autobahn_py":
 		// Cancelling the asyncio future ends the call at once, locally.
