@@ -85,6 +85,14 @@ type AuthzRequest struct {
 // different sessions. It must return once ctx is done; ctx ends after
 // [RealmConfig.AuthorizeTimeout] or when the router closes. req is valid
 // only until Authorize returns; it must not be kept or modified.
+//
+// Allowing a SUBSCRIBE or REGISTER of a prefix or wildcard pattern
+// (req.Match) allows every URI the pattern matches: the router does not
+// ask again for each EVENT or INVOCATION the pattern carries, since a
+// publisher or caller never waits for another session's authorization.
+// An Authorizer that wants to deny part of a pattern must therefore deny
+// the pattern. [RoleAuthorizer] is the exception: it decides without
+// waiting, so the router checks each delivery against it too.
 type Authorizer interface {
 	Authorize(ctx context.Context, req *AuthzRequest) (bool, error)
 }
@@ -101,6 +109,7 @@ type instantAuthorizer interface {
 type authz struct {
 	a       Authorizer
 	instant instantAuthorizer // a, if it is one; else nil
+	roles   *RoleAuthorizer   // a, if it is one; else nil
 	timeout time.Duration     // <= 0: none
 }
 
@@ -113,7 +122,82 @@ func newAuthz(rc *RealmConfig) *authz {
 		z.timeout = DefaultAuthorizeTimeout
 	}
 	z.instant, _ = rc.Authorizer.(instantAuthorizer)
+	z.roles, _ = rc.Authorizer.(*RoleAuthorizer)
 	return z
+}
+
+// Authorization of deliveries. A pattern subscription or registration is
+// authorized for its pattern when it is made; what it then carries is
+// authorized again, URI by URI, where the Authorizer decides without
+// waiting (RoleAuthorizer): an EVENT of a prefix or wildcard subscription
+// reaches a session only if its role may subscribe to the concrete topic,
+// and a call is routed through a prefix or wildcard registration only to
+// a callee whose role may register the concrete procedure. Retained
+// events and event history follow the same rule. An Authorizer that may
+// wait is not asked on these paths (a publisher never waits for a
+// subscriber's authorization): it answers for a whole pattern when the
+// pattern is subscribed or registered (see Authorizer).
+
+// permits reports, without waiting, whether t may receive what act on the
+// concrete URI uri carries: true in a realm without a RoleAuthorizer
+// (whose patterns were authorized as a whole). It runs on any goroutine.
+func (z *authz) permits(t *session, act Action, uri protocol.URI) bool {
+	if z == nil || z.roles == nil {
+		return true
+	}
+	return z.roles.permits(t.authRole, act, string(uri), protocol.MatchExact)
+}
+
+// checksDelivery reports whether deliveries through patterns need permits.
+func (z *authz) checksDelivery() bool {
+	return z != nil && z.roles != nil
+}
+
+// allowed reports whether s may do act on uri (with match), asking the
+// realm's Authorizer as authorize does; a failed decision is a refusal.
+// It runs on the session's goroutine.
+func (s *session) allowed(act Action, uri protocol.URI, match protocol.MatchPolicy) bool {
+	if s.realm.authz == nil {
+		return true
+	}
+	refusal, _ := s.authorize(act, uri, match, nil)
+	return refusal == ""
+}
+
+// seesTopic reports whether the meta API may show s the topic or topic
+// pattern of a subscription: s may subscribe to it, or publish to it.
+func (s *session) seesTopic(topic protocol.URI, match protocol.MatchPolicy) bool {
+	return s.allowed(ActionSubscribe, topic, match) ||
+		match == protocol.MatchExact && s.allowed(ActionPublish, topic, match)
+}
+
+// seesProcedure reports whether the meta API may show s the procedure or
+// procedure pattern of a registration: s may register it, or call it.
+func (s *session) seesProcedure(proc protocol.URI, match protocol.MatchPolicy) bool {
+	return s.allowed(ActionRegister, proc, match) ||
+		match == protocol.MatchExact && s.allowed(ActionCall, proc, match)
+}
+
+// viewer returns, for a meta event about uri, the predicate that decides
+// without waiting which subscribers may see uri (see seesTopic and
+// seesProcedure), or nil when all may: in a realm without a
+// RoleAuthorizer the subscription to the meta topic is authorization
+// enough.
+func (z *authz) viewer(topic bool, uri protocol.URI, match protocol.MatchPolicy) func(*session) bool {
+	if !z.checksDelivery() {
+		return nil
+	}
+	a := z.roles
+	if topic {
+		return func(t *session) bool {
+			return a.permits(t.authRole, ActionSubscribe, string(uri), match) ||
+				match == protocol.MatchExact && a.permits(t.authRole, ActionPublish, string(uri), match)
+		}
+	}
+	return func(t *session) bool {
+		return a.permits(t.authRole, ActionRegister, string(uri), match) ||
+			match == protocol.MatchExact && a.permits(t.authRole, ActionCall, string(uri), match)
+	}
 }
 
 // authorize asks the realm's Authorizer whether s may do act on uri. It

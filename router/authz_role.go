@@ -45,7 +45,20 @@ type Permission struct {
 // where it does. Exact rules never cover patterns. For example, with the
 // rules {"com.app.", prefix, Call} and {"com.app.admin", exact}, a
 // session may call com.app.x but not com.app.admin, and may not
-// subscribe to anything.
+// subscribe to anything. An exact rule covers that one URI only: to deny
+// a namespace, add a prefix rule for it ({"com.app.admin.", prefix}).
+//
+// What an allowed pattern carries is checked again, URI by URI, as if
+// the session had asked for that URI exactly: an EVENT of a prefix or
+// wildcard subscription reaches the session only if its role may
+// subscribe to the event's topic, and a call reaches a callee through a
+// prefix or wildcard registration only if the callee's role may register
+// the called procedure (else the call goes to the next matching
+// registration, by the spec's precedence, or fails with
+// wamp.error.no_such_procedure). So with {"com.app.", prefix, Subscribe}
+// and {"com.app.secret", exact}, a prefix subscription to com.app. is
+// allowed and never carries the events of com.app.secret. Retained
+// events, event history and the meta API follow the same rule.
 type RoleAuthorizer struct {
 	roles map[string]*roleRules // read-only
 }
@@ -132,12 +145,18 @@ func (a *RoleAuthorizer) Authorize(_ context.Context, req *AuthzRequest) (bool, 
 }
 
 func (a *RoleAuthorizer) allow(req *AuthzRequest) bool {
-	rr := a.roles[req.AuthRole]
+	return a.permits(req.AuthRole, req.Action, string(req.URI), req.Match)
+}
+
+// permits reports whether role may do act on uri requested with match.
+// It does not allocate.
+func (a *RoleAuthorizer) permits(role string, act Action, uri string, match protocol.MatchPolicy) bool {
+	rr := a.roles[role]
 	if rr == nil {
 		return false
 	}
-	allow, ok := rr.lookup(string(req.URI), req.Match)
-	return ok && allow.has(req.Action)
+	allow, ok := rr.lookup(uri, match)
+	return ok && allow.has(act)
 }
 
 // lookup returns the actions of the rule that decides on uri requested

@@ -27,6 +27,7 @@ import (
 type broker struct {
 	r     *Router
 	realm protocol.URI
+	authz *authz // the realm's authorization (see permits); nil allows all
 
 	retained retention // retained events (see retain.go)
 
@@ -60,9 +61,10 @@ type subscription struct {
 	history *eventLog
 }
 
-func (b *broker) init(r *Router, rc *RealmConfig) {
+func (b *broker) init(r *Router, rc *RealmConfig, z *authz) {
 	b.r = r
 	b.realm = rc.Name
+	b.authz = z
 	b.retained.max = rc.MaxRetained
 	b.byKey = make(map[subKey]*subscription)
 	b.byID = make(map[protocol.ID]*subscription)
@@ -166,8 +168,10 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
 	}
 	s.subs[sub.id] = sub
 	// After s.mu is released: publishing may take other sessions' mu.
+	// on_create names the topic: only who may see it hears of it.
 	if fresh && b.listening(metaSubOnCreate) {
-		b.publishMeta(metaSubOnCreate, protocol.List{uint64(s.id), sub.metaDetails()})
+		b.publishMetaFor(metaSubOnCreate, protocol.List{uint64(s.id), sub.metaDetails()},
+			b.authz.viewer(true, sub.topic, sub.match))
 	}
 	b.metaEventLocked(metaSubOnSubscribe, s, sub)
 }
@@ -253,6 +257,9 @@ type publication struct {
 	excludeMe bool
 	details   protocol.Dict // EVENT.Details for exact subscriptions
 	filter    *eligibility  // nil: no black/white lists
+	// visible, if not nil, says who may receive a meta event that names
+	// a URI (see authz.viewer).
+	visible func(*session) bool
 }
 
 // publish handles PUBLISH on the publisher's goroutine: it sends the EVENTs
@@ -395,7 +402,13 @@ func (b *broker) listening(topic protocol.URI) bool {
 // publishMeta publishes a meta event of the router itself (spec advanced
 // "Meta API") in the broker's realm, on the calling goroutine.
 func (b *broker) publishMeta(topic protocol.URI, args protocol.List) {
-	p := publication{msg: &protocol.Publish{Topic: topic, Args: args}, id: protocol.GlobalID()}
+	b.publishMetaFor(topic, args, nil)
+}
+
+// publishMetaFor publishes a meta event to the subscribers for which
+// visible (if not nil) is true.
+func (b *broker) publishMetaFor(topic protocol.URI, args protocol.List, visible func(*session) bool) {
+	p := publication{msg: &protocol.Publish{Topic: topic, Args: args}, id: protocol.GlobalID(), visible: visible}
 	if v, ok := b.exact.Load(topic); ok {
 		b.deliver(&p, v.(*subscription), nil)
 	}
@@ -427,12 +440,28 @@ func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dic
 		// More than one receiver: encode at most once per serializer.
 		ev = serialize.NewShared(ev)
 	}
+	// What a pattern carries is authorized topic by topic (see permits);
+	// subscribers mostly share a few roles, so the last decision is kept.
+	check := sub.match != protocol.MatchExact && b.authz.checksDelivery()
+	var lastRole string
+	var lastOK, decided bool
 	for _, t := range subs {
 		if t == p.pub && p.excludeMe {
 			continue
 		}
 		if p.filter != nil && !p.filter.allows(t) {
 			continue
+		}
+		if p.visible != nil && !p.visible(t) {
+			continue
+		}
+		if check {
+			if !decided || t.authRole != lastRole {
+				lastRole, lastOK, decided = t.authRole, b.authz.permits(t, ActionSubscribe, p.msg.Topic), true
+			}
+			if !lastOK {
+				continue
+			}
 		}
 		if t.adding.Load() == sub {
 			// t is subscribing right now: send once its SUBSCRIBED is

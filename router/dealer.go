@@ -33,8 +33,9 @@ import (
 // INVOCATION with the same ID, so the chunks reach the callee in the order
 // the caller sent them.
 type dealer struct {
-	r    *Router
-	meta *broker // the realm's broker, which publishes the meta events
+	r     *Router
+	meta  *broker // the realm's broker, which publishes the meta events
+	authz *authz  // the realm's authorization (see permits); nil allows all
 
 	mu    sync.Mutex                    // serializes register and unregister
 	byKey map[regKey]*registration      // guarded by mu: every registration
@@ -83,7 +84,12 @@ const (
 // pick chooses the callee of a call by the registration's policy, or
 // returns nil if it has none left.
 func (reg *registration) pick() *registrant {
-	cs := *reg.callees.Load()
+	return reg.choose(*reg.callees.Load())
+}
+
+// choose picks one of cs by the registration's policy, or nil if cs is
+// empty.
+func (reg *registration) choose(cs []*registrant) *registrant {
 	switch {
 	case len(cs) == 0:
 		return nil
@@ -99,6 +105,18 @@ func (reg *registration) pick() *registrant {
 		return cs[len(cs)-1]
 	}
 	return cs[0] // single, first
+}
+
+// pickWhere chooses, by the registration's policy, among the callees for
+// which ok is true; it returns nil if there is none.
+func (reg *registration) pickWhere(ok func(*registrant) bool) *registrant {
+	var cs []*registrant
+	for _, rg := range *reg.callees.Load() {
+		if ok(rg) {
+			cs = append(cs, rg)
+		}
+	}
+	return reg.choose(cs)
 }
 
 // invocation is one pending call. callID and caller are fixed; id is
@@ -154,9 +172,10 @@ const (
 	cancelKillNoWait = "killnowait"
 )
 
-func (d *dealer) init(r *Router, meta *broker) {
+func (d *dealer) init(r *Router, meta *broker, z *authz) {
 	d.r = r
 	d.meta = meta
+	d.authz = z
 	d.byKey = make(map[regKey]*registration)
 	d.byID = make(map[protocol.ID]*registration)
 }
@@ -259,8 +278,10 @@ func (d *dealer) register(s *session, m *protocol.Register) {
 	}
 	s.regs[reg.id] = rg
 	// After s.mu is released: publishing may take other sessions' mu.
+	// on_create names the procedure: only who may see it hears of it.
 	if fresh && d.meta.listening(metaRegOnCreate) {
-		d.meta.publishMeta(metaRegOnCreate, protocol.List{uint64(s.id), reg.metaDetails()})
+		d.meta.publishMetaFor(metaRegOnCreate, protocol.List{uint64(s.id), reg.metaDetails()},
+			d.authz.viewer(false, reg.procedure, reg.match))
 	}
 	d.metaEventLocked(metaRegOnRegister, s, reg)
 }
@@ -389,6 +410,11 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 			if ppt && pptRefused(s, m.Request) || s.realm.metaCall(s, m) {
 				return ""
 			}
+			// The reserved namespace belongs to the router: no client
+			// registration, pattern or not, answers it (spec basic
+			// "Reserved URIs").
+			d.refuse(s, m, stream, protocol.ErrNoSuchProcedure, "")
+			return ""
 		}
 		if reg = d.matchPattern(m.Procedure); reg == nil {
 			d.refuse(s, m, stream, protocol.ErrNoSuchProcedure, "")
@@ -396,6 +422,12 @@ func (d *dealer) call(s *session, m *protocol.Call) string {
 		}
 	}
 	rg := reg.pick()
+	if reg.match != protocol.MatchExact && d.authz.checksDelivery() &&
+		(rg == nil || !d.authz.permits(rg.callee, ActionRegister, m.Procedure)) {
+		// What a pattern registration carries is authorized procedure by
+		// procedure (see authz.permits).
+		reg, rg = d.resolvePermitted(m.Procedure)
+	}
 	if rg == nil {
 		d.refuse(s, m, stream, protocol.ErrNoSuchProcedure, "")
 		return ""
@@ -709,6 +741,32 @@ func (d *dealer) matchPattern(procedure protocol.URI) *registration {
 		return m[len(m)-1]
 	}
 	return d.wildcard.first(string(procedure))
+}
+
+// resolvePermitted returns the pattern registration and callee a call of
+// procedure goes to when only callees whose role may register procedure
+// count (see authz.permits): the first registration, in the spec's order
+// of precedence (longest prefix, then the most specific wildcard), with
+// such a callee, chosen among those by the registration's policy; or nil
+// and nil. It is the slow path of call, taken only when the callee
+// chosen first may not take the call.
+func (d *dealer) resolvePermitted(procedure protocol.URI) (*registration, *registrant) {
+	if d.patterns.Load() == 0 {
+		return nil, nil
+	}
+	d.pmu.RLock()
+	prefixes := d.prefix.match(string(procedure), nil)
+	wildcards := d.wildcard.match(string(procedure), nil)
+	d.pmu.RUnlock()
+	slices.Reverse(prefixes) // longest first
+	for _, reg := range append(prefixes, wildcards...) {
+		if rg := reg.pickWhere(func(rg *registrant) bool {
+			return d.authz.permits(rg.callee, ActionRegister, procedure)
+		}); rg != nil {
+			return reg, rg
+		}
+	}
+	return nil, nil
 }
 
 // addLocked makes reg callable. d.mu must be held.

@@ -287,8 +287,14 @@
 //
 // A realm with an [Authorizer] ([RealmConfig].Authorizer) asks it before
 // it routes a CALL, REGISTER, PUBLISH or SUBSCRIBE (spec advanced
-// "Authorization"); a realm without one allows everything, at the cost of
-// one nil check. The router's meta procedures and meta topics (wamp.*)
+// "Authorization"); a realm without one (an open realm) allows everything,
+// at the cost of one nil check, except what needs an explicit permission:
+// the destructive meta procedures wamp.session.kill, kill_by_authid,
+// kill_by_authrole and kill_all are refused with ERROR
+// wamp.error.not_authorized, and the session details of wamp.session.get
+// and wamp.session.on_join leave out "transport" (the peer's address). A
+// realm with an Authorizer answers both to whom it allows. The router's
+// meta procedures and meta topics (wamp.*)
 // are authorized like any other URI, and wamp.subscription.get_events
 // also requires subscribe on the subscription's topic (spec advanced
 // "Event History"). Testaments are authorized as a PUBLISH of their topic
@@ -296,6 +302,18 @@
 // with ERROR wamp.error.not_authorized; an Authorizer's error with ERROR
 // wamp.error.authorization_failed, and logged. A denied unacknowledged
 // PUBLISH is dropped without an answer (spec basic "PUBLISH").
+//
+// Authorization holds for what is delivered, not only for what is asked.
+// With a [RoleAuthorizer], a prefix or wildcard subscription carries only
+// the EVENTs of topics its session's role may subscribe to, and a call
+// reaches a callee through a pattern registration only if the callee's
+// role may register the called procedure; retained events and event
+// history follow the same rule, and the meta API shows a session only the
+// subscriptions and registrations whose URIs its role may use (others do
+// not exist for it). Any other Authorizer is asked once per pattern, and
+// allowing a pattern allows every URI it matches (see [Authorizer]).
+// Calls in the reserved wamp namespace are answered by the router only,
+// never by a client's pattern registration.
 //
 // The Authorizer runs on the goroutine of the session that asks, so a slow
 // one holds up only that session, for at most

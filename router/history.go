@@ -272,13 +272,17 @@ func (q *historyQuery) run(es []historyEntry, s *session, sub *subscription) []a
 		sel = es[lo:hi]
 	}
 	out := []any{}
+	// The events of a pattern are shown topic by topic to who may see
+	// them (see authz.permits).
+	pattern := sub.match != protocol.MatchExact
 	add := func(e *historyEntry) bool {
 		if q.topic != "" && e.topic != q.topic ||
 			!q.fromTime.IsZero() && e.at.Before(q.fromTime) ||
 			!q.afterTime.IsZero() && !e.at.After(q.afterTime) ||
 			!q.beforeTime.IsZero() && !e.at.Before(q.beforeTime) ||
 			!q.untilTime.IsZero() && e.at.After(q.untilTime) ||
-			e.filter != nil && !e.filter.allows(s) {
+			e.filter != nil && !e.filter.allows(s) ||
+			pattern && !s.realm.authz.permits(s, ActionSubscribe, e.topic) {
 			return true
 		}
 		out = append(out, e.dict(sub))

@@ -43,7 +43,11 @@ func (s *session) metaDetails() protocol.Dict {
 		"authmethod":   s.authMethod,
 		"authprovider": s.authProvider,
 	}
-	if s.transport != nil {
+	if s.transport != nil && s.realm != nil && s.realm.authz != nil {
+		// Transport details (the peer's address) are shown only in a
+		// realm whose Authorizer decides who may read them (who may
+		// call wamp.session.get or subscribe to wamp.session.on_join),
+		// never to everyone in an open realm.
 		d["transport"] = s.transport
 	}
 	if s.realm != nil && s.realm.dropEvents {
@@ -95,6 +99,12 @@ func (rm *realm) metaCall(s *session, m *protocol.Call) bool {
 		}
 		result(t.metaDetails())
 	case "wamp.session.kill", "wamp.session.kill_by_authid", "wamp.session.kill_by_authrole", "wamp.session.kill_all":
+		if rm.authz == nil {
+			// Destructive: only with an explicit permission, which an
+			// open realm cannot give.
+			fail(protocol.ErrNotAuthorized, string(m.Procedure)+" needs an explicit permission; the realm has no Authorizer")
+			return true
+		}
 		reason := protocol.CloseKilled
 		if v, ok := m.Kwargs["reason"]; ok {
 			u, _ := v.(string)
@@ -297,12 +307,18 @@ func (d *dealer) metaCall(s *session, m *protocol.Call) bool {
 	r := newMetaReply(s, m)
 	switch m.Procedure {
 	case "wamp.registration.list":
-		ids := map[protocol.MatchPolicy][]any{}
 		d.mu.Lock()
+		regs := make([]*registration, 0, len(d.byID))
 		for _, reg := range d.byID {
-			ids[reg.match] = append(ids[reg.match], uint64(reg.id))
+			regs = append(regs, reg)
 		}
 		d.mu.Unlock()
+		ids := map[protocol.MatchPolicy][]any{}
+		for _, reg := range regs {
+			if s.seesProcedure(reg.procedure, reg.match) {
+				ids[reg.match] = append(ids[reg.match], uint64(reg.id))
+			}
+		}
 		r.result(metaLists(ids))
 	case "wamp.registration.lookup":
 		u, match, ok := r.metaLookup()
@@ -312,7 +328,7 @@ func (d *dealer) metaCall(s *session, m *protocol.Call) bool {
 		d.mu.Lock()
 		reg := d.byKey[regKey{u, match}]
 		d.mu.Unlock()
-		if reg == nil {
+		if reg == nil || !s.seesProcedure(reg.procedure, reg.match) {
 			r.result(nil)
 			return true
 		}
@@ -329,7 +345,7 @@ func (d *dealer) metaCall(s *session, m *protocol.Call) bool {
 		} else {
 			reg = d.matchPattern(u)
 		}
-		if reg == nil {
+		if reg == nil || !s.seesProcedure(reg.procedure, reg.match) {
 			r.result(nil)
 			return true
 		}
@@ -342,7 +358,8 @@ func (d *dealer) metaCall(s *session, m *protocol.Call) bool {
 		d.mu.Lock()
 		reg := d.byID[id]
 		d.mu.Unlock()
-		if reg == nil {
+		if reg == nil || !s.seesProcedure(reg.procedure, reg.match) {
+			// One the caller may not see does not exist for it.
 			r.fail(protocol.ErrNoSuchRegistration, "")
 			return true
 		}
@@ -372,12 +389,18 @@ func (b *broker) metaCall(s *session, m *protocol.Call) bool {
 	r := newMetaReply(s, m)
 	switch m.Procedure {
 	case "wamp.subscription.list":
-		ids := map[protocol.MatchPolicy][]any{}
 		b.mu.Lock()
+		subs := make([]*subscription, 0, len(b.byID))
 		for _, sub := range b.byID {
-			ids[sub.match] = append(ids[sub.match], uint64(sub.id))
+			subs = append(subs, sub)
 		}
 		b.mu.Unlock()
+		ids := map[protocol.MatchPolicy][]any{}
+		for _, sub := range subs {
+			if s.seesTopic(sub.topic, sub.match) {
+				ids[sub.match] = append(ids[sub.match], uint64(sub.id))
+			}
+		}
 		r.result(metaLists(ids))
 	case "wamp.subscription.lookup":
 		u, match, ok := r.metaLookup()
@@ -387,7 +410,7 @@ func (b *broker) metaCall(s *session, m *protocol.Call) bool {
 		b.mu.Lock()
 		sub := b.byKey[subKey{u, match}]
 		b.mu.Unlock()
-		if sub == nil {
+		if sub == nil || !s.seesTopic(sub.topic, sub.match) {
 			r.result(nil)
 			return true
 		}
@@ -405,6 +428,7 @@ func (b *broker) metaCall(s *session, m *protocol.Call) bool {
 		if b.patterns.Load() > 0 {
 			subs = b.matchPatterns(string(u), subs)
 		}
+		subs = slices.DeleteFunc(subs, func(sub *subscription) bool { return !s.seesTopic(sub.topic, sub.match) })
 		if len(subs) == 0 {
 			r.result(nil)
 			return true
@@ -422,7 +446,8 @@ func (b *broker) metaCall(s *session, m *protocol.Call) bool {
 		b.mu.Lock()
 		sub := b.byID[id]
 		b.mu.Unlock()
-		if sub == nil {
+		if sub == nil || !s.seesTopic(sub.topic, sub.match) {
+			// One the caller may not see does not exist for it.
 			r.fail(protocol.ErrNoSuchSubscription, "")
 			return true
 		}
@@ -448,7 +473,7 @@ func (b *broker) metaCall(s *session, m *protocol.Call) bool {
 		b.mu.Lock()
 		sub := b.byID[id]
 		b.mu.Unlock()
-		if sub == nil {
+		if sub == nil || !s.seesTopic(sub.topic, sub.match) {
 			r.fail(protocol.ErrNoSuchSubscription, "")
 			return true
 		}

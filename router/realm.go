@@ -41,8 +41,8 @@ func newRealm(r *Router, cfg RealmConfig) *realm {
 		maxSessions: cfg.MaxSessions,
 		sessions:    make(map[protocol.ID]*session),
 	}
-	rm.broker.init(r, &cfg)
-	rm.dealer.init(r, &rm.broker)
+	rm.broker.init(r, &cfg, rm.authz)
+	rm.dealer.init(r, &rm.broker, rm.authz)
 	return rm
 }
 

@@ -155,7 +155,8 @@ func (b *broker) subscribeRetained(s *session, sub *subscription) {
 	}
 	var found []*retainedEvent
 	rt.events.Range(func(k, v any) bool {
-		if protocol.MatchURI(sub.topic, sub.match, k.(protocol.URI)) {
+		topic := k.(protocol.URI)
+		if protocol.MatchURI(sub.topic, sub.match, topic) && b.authz.permits(s, ActionSubscribe, topic) {
 			if ev := newestFor(v.([]*retainedEvent), s); ev != nil {
 				found = append(found, ev)
 			}

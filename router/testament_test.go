@@ -71,7 +71,7 @@ func TestTestamentScopes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRouter(t, router.Config{})
+			r := newRouter(t, router.Config{Realms: []router.RealmConfig{{Name: realm1, Authorizer: allowAll(t)}}})
 			watcher := join(t, r)
 			sub := watcher.subscribe("t", protocol.Dict{"match": "prefix"})
 			admin := join(t, r)
@@ -95,7 +95,7 @@ func expectAbortOnly(tb testing.TB, c *testPeer) {
 }
 
 func TestTestamentKillAllPublishesNone(t *testing.T) {
-	r := newRouter(t, router.Config{})
+	r := newRouter(t, router.Config{Realms: []router.RealmConfig{{Name: realm1, Authorizer: allowAll(t)}}})
 	watcher := join(t, r)
 	sub := watcher.subscribe("t", protocol.Dict{"match": "prefix"})
 	c := join(t, r)

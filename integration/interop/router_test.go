@@ -31,9 +31,17 @@ type wampkitRouter struct {
 // test ends.
 func startRouter(tb testing.TB) *wampkitRouter {
 	tb.Helper()
+	// realm1 allows everything explicitly, so that the peers may also
+	// use the destructive meta procedures (wamp.session.kill*), which an
+	// open realm refuses.
+	allowAll, err := router.NewRoleAuthorizer(map[string][]router.Permission{"anonymous": {
+		{URI: "", Match: protocol.MatchPrefix, Call: true, Register: true, Publish: true, Subscribe: true}}})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	r, err := router.New(router.Config{
 		Realms: []router.RealmConfig{
-			{Name: testRealm},
+			{Name: testRealm, Authorizer: allowAll},
 			{Name: authRealm, Authenticators: authAuthenticators(tb)},
 		},
 		Logger: testLogger(tb),
