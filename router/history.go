@@ -118,7 +118,10 @@ func (l *eventLog) record(p *publication, details protocol.Dict) {
 	if p.filter != nil && p.filter.bySession {
 		return
 	}
-	e := historyEntry{at: time.Now(), id: p.id, topic: p.msg.Topic, details: details,
+	// get_events reports times to the millisecond and compares its time
+	// bounds with what it reports (spec advanced "Event History"), so
+	// the stored time is cut to the millisecond too.
+	e := historyEntry{at: time.Now().Truncate(time.Millisecond), id: p.id, topic: p.msg.Topic, details: details,
 		args: p.msg.Args, kwargs: p.msg.Kwargs, filter: p.filter}
 	l.mu.Lock()
 	if len(l.buf) < l.limit {

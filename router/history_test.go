@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -239,5 +240,32 @@ func TestEventHistoryConfig(t *testing.T) {
 	w := c.hello("realm2", nil)
 	if roles, _ := protocol.ParseRoles(w.Details); roles.Supports(protocol.RoleBroker, protocol.FeatureEventHistory) {
 		t.Errorf("realm2 announces event_history")
+	}
+}
+
+// TestEventHistoryTimeBounds checks that after_time and until_time
+// compare with the timestamps get_events reports (spec advanced "Event
+// History": after is >, until is <=).
+func TestEventHistoryTimeBounds(t *testing.T) {
+	r := historyRouter(t, router.HistoryConfig{Topic: "com.log"})
+	c := join(t, r)
+	id := c.publishAck("com.log", nil, 1)
+	hist := c.lookup("com.log", "exact")
+	_, list := c.getEvents(protocol.List{uint64(hist)}, nil)
+	ts := list[0].(protocol.Dict)["timestamp"].(string)
+	if _, err := time.Parse(time.RFC3339Nano, ts); err != nil {
+		t.Fatalf("timestamp %q: %v", ts, err)
+	}
+	if got, _ := c.getEvents(protocol.List{uint64(hist)}, protocol.Dict{"until_time": ts}); !slices.Equal(got, []protocol.ID{id}) {
+		t.Errorf("get_events(until_time=%s) = %v, want [%d]", ts, got, id)
+	}
+	if got, _ := c.getEvents(protocol.List{uint64(hist)}, protocol.Dict{"after_time": ts}); len(got) != 0 {
+		t.Errorf("get_events(after_time=%s) = %v, want none", ts, got)
+	}
+	if got, _ := c.getEvents(protocol.List{uint64(hist)}, protocol.Dict{"from_time": ts}); !slices.Equal(got, []protocol.ID{id}) {
+		t.Errorf("get_events(from_time=%s) = %v, want [%d]", ts, got, id)
+	}
+	if got, _ := c.getEvents(protocol.List{uint64(hist)}, protocol.Dict{"before_time": ts}); len(got) != 0 {
+		t.Errorf("get_events(before_time=%s) = %v, want none", ts, got)
 	}
 }
