@@ -231,3 +231,43 @@ func TestAttackReservedNamespaceRegistration(t *testing.T) {
 		t.Errorf("the attacker's registration answered %s", p)
 	}
 }
+
+// TestAttackHistoryTimeBounds (review item 11, not an attack but found by
+// the same outside tests): get_events bounds equal to an event's reported
+// timestamp select it by the spec's rules (after is >, until is <=).
+func TestAttackHistoryTimeBounds(t *testing.T) {
+	e := startEnv(t, router.Config{Realms: []router.RealmConfig{{Name: realm1,
+		EventHistory: []router.HistoryConfig{{Topic: "com.example.log"}}}}})
+	c := e.join(t, links()[1])
+	ctx := timeout(t)
+	if _, err := c.DoPublish(ctx, &client.PublishRequest{Topic: "com.example.log", Args: protocol.List{1},
+		Acknowledge: true}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Call(ctx, "wamp.subscription.lookup", "com.example.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := res.Args[0]
+	events := func(kw protocol.Dict) []any {
+		t.Helper()
+		res, err := c.Do(ctx, &client.CallRequest{Procedure: "wamp.subscription.get_events",
+			Args: protocol.List{sub}, Kwargs: kw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Args[0].([]any)
+	}
+	all := events(nil)
+	if len(all) != 1 {
+		t.Fatalf("get_events = %v, want one event", all)
+	}
+	d, _ := protocol.ToDict(all[0])
+	ts := d["timestamp"]
+	if n := len(events(protocol.Dict{"until_time": ts})); n != 1 {
+		t.Errorf("get_events(until_time = the event's timestamp) returned %d events, want 1", n)
+	}
+	if n := len(events(protocol.Dict{"after_time": ts})); n != 0 {
+		t.Errorf("get_events(after_time = the event's timestamp) returned %d events, want 0", n)
+	}
+}
