@@ -66,11 +66,17 @@ func (b *broker) init(r *Router, rc *RealmConfig, z *authz) {
 	b.realm = rc.Name
 	b.authz = z
 	b.retained.max = rc.MaxRetained
+	b.retained.maxBytes = rc.MaxRetainedBytes
 	b.byKey = make(map[subKey]*subscription)
 	b.byID = make(map[protocol.ID]*subscription)
+	// The realm's history budget is shared equally by its topics.
+	var share int
+	if n := len(rc.EventHistory); n > 0 && rc.MaxHistoryBytes > 0 {
+		share = int(max(rc.MaxHistoryBytes/int64(n), 1))
+	}
 	for _, h := range rc.EventHistory {
 		sub := &subscription{id: r.regIDs.Next(), topic: h.Topic, match: h.Match, created: time.Now(),
-			history: &eventLog{limit: h.Limit, maxAge: h.MaxAge}}
+			history: &eventLog{limit: h.Limit, maxAge: h.MaxAge, maxBytes: share, log: r.log}}
 		sub.subscribers.Store(&[]*session{})
 		b.addIndexLocked(sub)
 	}

@@ -247,8 +247,9 @@
 // realm ([Config].MaxSessions, [RealmConfig].MaxSessions); and per
 // session, pending calls, subscriptions and registrations
 // ([Config].MaxPendingCalls, MaxSubscriptions, MaxRegistrations); retained
-// events per realm ([RealmConfig].MaxRetained, beyond which retention is
-// declined) and kept history ([HistoryConfig].Limit, MaxAge). A
+// events per realm, in count and in bytes ([RealmConfig].MaxRetained and
+// MaxRetainedBytes, beyond which retention is declined) and kept history
+// ([HistoryConfig].Limit, MaxAge, [RealmConfig].MaxHistoryBytes). A
 // refused session gets ABORT [LimitExceeded], a refused request ERROR
 // [LimitExceeded], with a message that names the limit.
 //
@@ -338,7 +339,8 @@
 // exclude_me as published), with Details.retained = true; a pattern
 // subscription gets that of every matching topic (spec advanced "Event
 // Retention"). Retained events last as long as the router;
-// [RealmConfig].MaxRetained bounds the topics that have one.
+// [RealmConfig].MaxRetained bounds the topics that have one, and
+// MaxRetainedBytes their size.
 //
 // [RealmConfig].EventHistory keeps the recent events of chosen topics or
 // patterns in rings of fixed size (and optional age), each with a

@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -90,14 +91,24 @@ func checkHistory(rc *RealmConfig, strict bool) error {
 	return nil
 }
 
-// eventLog is the history of one subscription.
+// eventLog is the history of one subscription: its most recent events, at
+// most limit of them and at most maxBytes of estimated payload (see
+// payloadSize), oldest dropped first.
 type eventLog struct {
-	limit  int
-	maxAge time.Duration // <= 0: none
+	limit    int
+	maxBytes int           // <= 0: none
+	maxAge   time.Duration // <= 0: none
+	log      *slog.Logger
 
-	mu   sync.Mutex     // a leaf lock; guards the fields below
-	buf  []historyEntry // ring, grows to limit
-	next int            // where the next entry goes once len(buf) == limit
+	mu    sync.Mutex     // a leaf lock; guards the fields below
+	buf   []historyEntry // ring of n entries from head; grows to limit
+	head  int
+	n     int
+	bytes int // estimated bytes of the kept entries
+	// refused counts events too large to keep at all; warned is when
+	// that was last logged.
+	refused uint64
+	warned  time.Time
 }
 
 type historyEntry struct {
@@ -108,29 +119,65 @@ type historyEntry struct {
 	args    protocol.List
 	kwargs  protocol.Dict
 	filter  *eligibility // authid and authrole lists only
+	size    int          // estimated bytes, for eventLog.maxBytes
 }
+
+// entryOverhead is what an entry costs beyond its payload and details.
+const entryOverhead = 128
 
 // record adds the publication p, delivered with details. Events with
 // session-ID black/white lists are not kept: session IDs do not outlive
 // sessions, so the lists could not be applied later (spec advanced "Event
-// History", "Security Aspects").
-func (l *eventLog) record(p *publication, details protocol.Dict) {
+// History", "Security Aspects"). It returns false if the event alone is
+// larger than the log's byte budget, and then keeps nothing of it.
+func (l *eventLog) record(p *publication, details protocol.Dict) bool {
 	if p.filter != nil && p.filter.bySession {
-		return
+		return true
 	}
 	// get_events reports times to the millisecond and compares its time
 	// bounds with what it reports (spec advanced "Event History"), so
 	// the stored time is cut to the millisecond too.
 	e := historyEntry{at: time.Now().Truncate(time.Millisecond), id: p.id, topic: p.msg.Topic, details: details,
 		args: p.msg.Args, kwargs: p.msg.Kwargs, filter: p.filter}
-	l.mu.Lock()
-	if len(l.buf) < l.limit {
-		l.buf = append(l.buf, e)
-	} else {
-		l.buf[l.next] = e
-		l.next = (l.next + 1) % l.limit
+	e.size = entryOverhead + len(e.topic) + payloadSize(e.args, e.kwargs)
+	if details != nil {
+		e.size += sizeOf(map[string]any(details), 0)
 	}
-	l.mu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.maxBytes > 0 && e.size > l.maxBytes {
+		l.refused++
+		if now := time.Now(); l.log != nil && now.Sub(l.warned) >= DropLogInterval {
+			l.warned = now
+			l.log.Warn("router: event too large for the event history, not kept", "topic", string(e.topic),
+				"bytes", e.size, "max_history_bytes", l.maxBytes, "refused", l.refused)
+		}
+		return false
+	}
+	for l.n > 0 && (l.n == l.limit || l.maxBytes > 0 && l.bytes+e.size > l.maxBytes) {
+		l.dropOldestLocked()
+	}
+	if l.n == len(l.buf) {
+		// Grow (the ring is full below limit): unroll it into a larger
+		// slice.
+		nb := make([]historyEntry, l.n, min(max(2*l.n, 8), l.limit))
+		for i := range l.n {
+			nb[i] = l.buf[(l.head+i)%len(l.buf)]
+		}
+		l.buf, l.head = nb[:cap(nb)], 0
+	}
+	l.buf[(l.head+l.n)%len(l.buf)] = e
+	l.n++
+	l.bytes += e.size
+	return true
+}
+
+// dropOldestLocked releases the oldest entry. l.mu must be held.
+func (l *eventLog) dropOldestLocked() {
+	l.bytes -= l.buf[l.head].size
+	l.buf[l.head] = historyEntry{}
+	l.head = (l.head + 1) % len(l.buf)
+	l.n--
 }
 
 // entries returns the kept events younger than maxAge, oldest first; it
@@ -138,21 +185,15 @@ func (l *eventLog) record(p *publication, details protocol.Dict) {
 func (l *eventLog) entries(now time.Time) []historyEntry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]historyEntry, 0, len(l.buf))
-	out = append(out, l.buf[l.next:]...)
-	out = append(out, l.buf[:l.next]...)
 	if l.maxAge > 0 {
 		cut := now.Add(-l.maxAge)
-		n := 0
-		for n < len(out) && out[n].at.Before(cut) {
-			n++
+		for l.n > 0 && l.buf[l.head].at.Before(cut) {
+			l.dropOldestLocked()
 		}
-		// Release the expired entries' payloads: they are the oldest, so
-		// they sit from next onwards in the ring.
-		for i := range n {
-			l.buf[(l.next+i)%len(l.buf)] = historyEntry{}
-		}
-		out = out[n:]
+	}
+	out := make([]historyEntry, l.n)
+	for i := range l.n {
+		out[i] = l.buf[(l.head+i)%len(l.buf)]
 	}
 	return out
 }

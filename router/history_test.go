@@ -269,3 +269,27 @@ func TestEventHistoryTimeBounds(t *testing.T) {
 		t.Errorf("get_events(before_time=%s) = %v, want none", ts, got)
 	}
 }
+
+// TestHistoryBytes checks that event history is bounded in bytes per
+// realm (RealmConfig.MaxHistoryBytes, shared by the history topics): the
+// newest events that fit are kept, and one larger than a topic's share is
+// not kept at all.
+func TestHistoryBytes(t *testing.T) {
+	const budget = 2 << 20 // 1 MiB per topic
+	r := newRouter(t, router.Config{Realms: []router.RealmConfig{{Name: realm1, MaxHistoryBytes: budget,
+		EventHistory: []router.HistoryConfig{{Topic: "com.a", Limit: 1000}, {Topic: "com.b", Limit: 1000}}}}})
+	c := join(t, r)
+	var ids []protocol.ID
+	for range 10 {
+		ids = append(ids, c.publishAck("com.a", nil, make([]byte, 256<<10)))
+	}
+	small := c.publishAck("com.b", nil, "small")
+	c.publishAck("com.b", nil, make([]byte, 2<<20)) // larger than the share
+	got, _ := c.getEvents(protocol.List{uint64(c.lookup("com.a", "exact"))}, nil)
+	if len(got) == 0 || len(got)*(256<<10) > budget/2 || !slices.Equal(got, ids[len(ids)-len(got):]) {
+		t.Errorf("com.a keeps %v, want the newest events of %v within 1 MiB", got, ids)
+	}
+	if got, _ := c.getEvents(protocol.List{uint64(c.lookup("com.b", "exact"))}, nil); !slices.Equal(got, []protocol.ID{small}) {
+		t.Errorf("com.b keeps %v, want only [%d]", got, small)
+	}
+}

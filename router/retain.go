@@ -45,6 +45,7 @@ type retainedEvent struct {
 	filter    *eligibility // nil: no black/white lists
 	publisher protocol.ID  // the publishing session
 	excludeMe bool
+	size      int // estimated bytes, for RealmConfig.MaxRetainedBytes
 }
 
 // allows reports whether s would have received the event.
@@ -64,15 +65,30 @@ func (e *retainedEvent) open() bool {
 
 // retention is the broker's store of retained events.
 type retention struct {
-	max    int          // RealmConfig.MaxRetained; 0: no limit
-	events sync.Map     // protocol.URI -> []*retainedEvent, newest last; never modified once stored
-	topics atomic.Int64 // entries in events
-	seq    atomic.Uint64
+	max      int          // RealmConfig.MaxRetained; 0: no limit
+	maxBytes int64        // RealmConfig.MaxRetainedBytes; <= 0: no limit
+	events   sync.Map     // protocol.URI -> []*retainedEvent, newest last; never modified once stored
+	topics   atomic.Int64 // entries in events
+	seq      atomic.Uint64
 	// mu serializes replacements of entries of events. It is a leaf:
 	// nothing else is locked while it is held.
 	mu      sync.Mutex
+	bytes   int64        // guarded by mu: estimated bytes of every retained event
 	warned  atomic.Int64 // UnixNano of the last "retention full" log
 	refused atomic.Uint64
+}
+
+// retainedOverhead is what a retained event costs beyond its payload and
+// details.
+const retainedOverhead = 160
+
+// sizeOfAll sums the sizes of l.
+func sizeOfAll(l []*retainedEvent) int64 {
+	var n int64
+	for _, e := range l {
+		n += int64(e.size)
+	}
+	return n
 }
 
 // retain stores p as the retained event of its topic. It runs on the
@@ -90,11 +106,18 @@ func (b *broker) retain(p *publication) {
 		publisher: p.pub.id,
 		excludeMe: p.excludeMe,
 	}
+	ev.size = retainedOverhead + len(ev.topic) + payloadSize(ev.args, ev.kwargs)
+	if ev.details != nil {
+		ev.size += sizeOf(map[string]any(ev.details), 0)
+	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	var next []*retainedEvent
-	if v, ok := rt.events.Load(ev.topic); ok {
+	var oldBytes int64
+	v, had := rt.events.Load(ev.topic)
+	if had {
 		old := v.([]*retainedEvent)
+		oldBytes = sizeOfAll(old)
 		if !ev.open() {
 			// Keep the earlier events back to the last open one.
 			start := 0
@@ -111,21 +134,44 @@ func (b *broker) retain(p *publication) {
 			next = make([]*retainedEvent, 0, len(old)+1)
 			next = append(next, old...)
 		}
-	} else {
-		if rt.max > 0 && rt.topics.Load() >= int64(rt.max) {
-			n := rt.refused.Add(1)
-			now := time.Now().UnixNano()
-			last := rt.warned.Load()
-			if (last == 0 || now-last >= int64(DropLogInterval)) && rt.warned.CompareAndSwap(last, now) {
-				b.r.log.Warn("router: retained events full, not retaining", "realm", string(b.realm),
-					"topic", string(ev.topic), "max_retained", rt.max, "refused", n)
-			}
-			return
-		}
-		rt.topics.Add(1)
+	} else if rt.max > 0 && rt.topics.Load() >= int64(rt.max) {
+		b.retainRefused(ev.topic, "max_retained", int64(rt.max))
+		return
 	}
 	next = append(next, ev)
+	if rt.maxBytes > 0 && rt.bytes-oldBytes+sizeOfAll(next) > rt.maxBytes {
+		// Over the byte budget: keep the newest event only, and if even
+		// that does not fit, none, so that no outdated event of the topic
+		// is handed out as its retained one.
+		next = next[len(next)-1:]
+		if rt.bytes-oldBytes+int64(ev.size) > rt.maxBytes {
+			if had {
+				rt.events.Delete(ev.topic)
+				rt.topics.Add(-1)
+				rt.bytes -= oldBytes
+			}
+			b.retainRefused(ev.topic, "max_retained_bytes", rt.maxBytes)
+			return
+		}
+	}
+	if !had {
+		rt.topics.Add(1)
+	}
+	rt.bytes += sizeOfAll(next) - oldBytes
 	rt.events.Store(ev.topic, next)
+}
+
+// retainRefused logs, at most once per DropLogInterval, that a retained
+// event was refused because the limit named by what is reached.
+func (b *broker) retainRefused(topic protocol.URI, what string, limit int64) {
+	rt := &b.retained
+	n := rt.refused.Add(1)
+	now := time.Now().UnixNano()
+	last := rt.warned.Load()
+	if (last == 0 || now-last >= int64(DropLogInterval)) && rt.warned.CompareAndSwap(last, now) {
+		b.r.log.Warn("router: retained events full, not retaining", "realm", string(b.realm),
+			"topic", string(topic), what, limit, "refused", n)
+	}
 }
 
 // subscribeRetained sends s the retained events for sub (spec advanced

@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -222,4 +223,45 @@ func TestRetainedOrder(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// TestRetainedBytes checks that retained events are bounded in bytes per
+// realm (RealmConfig.MaxRetainedBytes), and that a topic whose newest
+// retained event does not fit keeps none rather than an outdated one.
+func TestRetainedBytes(t *testing.T) {
+	const budget = 1 << 20
+	r := newRouter(t, router.Config{Realms: []router.RealmConfig{{Name: realm1, MaxRetainedBytes: budget}}})
+	pub := join(t, r)
+	pub.publishAck("com.example.small", protocol.Dict{"retain": true}, "small")
+	big := make([]byte, 256<<10)
+	for i := range 10 {
+		pub.publishAck(protocol.URI("com.example.big"+strconv.Itoa(i)), protocol.Dict{"retain": true}, big)
+	}
+	// The budget is full: the small topic's newer, larger event does not
+	// fit, and its old one is gone with it.
+	pub.publishAck("com.example.small", protocol.Dict{"retain": true}, big)
+
+	sub := join(t, r)
+	sub.subscribe("com.example.", protocol.Dict{"match": "prefix", "get_retained": true})
+	// The retained events precede the PUBLISHED of a later publication.
+	req := sub.next()
+	sub.send(&protocol.Publish{Request: req, Options: protocol.Dict{"acknowledge": true}, Topic: "org.marker"})
+	kept := 0
+	for {
+		m := sub.recv()
+		if p, ok := m.(*protocol.Published); ok && p.Request == req {
+			break
+		}
+		ev, ok := m.(*protocol.Event)
+		if !ok {
+			t.Fatalf("got %s, want EVENT or PUBLISHED", describe(m))
+		}
+		if ev.Details["topic"] == "com.example.small" {
+			t.Errorf("com.example.small still has a retained event: %v", ev.Args)
+		}
+		kept++
+	}
+	if kept == 0 || kept*(256<<10) > budget {
+		t.Errorf("%d retained events of 256 KiB kept, want at least one and at most %d bytes of them", kept, budget)
+	}
 }

@@ -263,6 +263,23 @@ type RealmConfig struct {
 	// limit.
 	MaxRetained int
 
+	// MaxRetainedBytes bounds the retained events of this realm in bytes,
+	// over all topics: the estimated heap size of their arguments,
+	// keyword arguments and details. A retained event that would exceed
+	// it is published but not retained, and the topic's earlier retained
+	// events are dropped with it (so no outdated one is handed out); this
+	// is logged as for MaxRetained. Zero means 64 MiB; negative means no
+	// limit.
+	MaxRetainedBytes int64
+
+	// MaxHistoryBytes bounds the events kept for EventHistory in bytes,
+	// like MaxRetainedBytes, shared equally by the history topics: each
+	// keeps its newest events that fit its share (and its Limit), and an
+	// event larger than the share is not kept (logged at most once per
+	// DropLogInterval per topic). Zero means 64 MiB; negative means no
+	// limit.
+	MaxHistoryBytes int64
+
 	// EventHistory lists the topics (exact, or patterns) whose recent
 	// events the realm's broker keeps for the meta procedure
 	// wamp.subscription.get_events (spec advanced "Event History"). Each
@@ -475,6 +492,8 @@ func New(cfg Config) (*Router, error) {
 			}
 		}
 		rc.MaxRetained = limit(rc.MaxRetained, DefaultMaxRetained)
+		rc.MaxRetainedBytes = limit64(rc.MaxRetainedBytes, defaultMaxRetainedBytes)
+		rc.MaxHistoryBytes = limit64(rc.MaxHistoryBytes, defaultMaxHistoryBytes)
 		if err := checkHistory(rc, cfg.StrictURIs); err != nil {
 			return nil, err
 		}
@@ -504,6 +523,23 @@ func limit(v, def int) int {
 	}
 	return v
 }
+
+// limit64 is limit for byte counts.
+func limit64(v, def int64) int64 {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// Defaults of Config and RealmConfig fields documented there.
+const (
+	defaultMaxRetainedBytes = 64 << 20
+	defaultMaxHistoryBytes  = 64 << 20
+)
 
 // routerRoles is what the router announces in WELCOME.Details.roles: only
 // the features it implements (spec advanced "Feature Announcement").

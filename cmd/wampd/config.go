@@ -127,6 +127,15 @@ type RealmConfig struct {
 	// beyond it retention on new topics is declined. Zero means the
 	// router's default (100,000); negative means no limit.
 	MaxRetained int `yaml:"max_retained,omitempty"`
+	// MaxRetainedBytes bounds the realm's retained events in bytes (their
+	// estimated size in memory); a retained event beyond it is published
+	// but not retained. Zero means the router's default (64 MiB);
+	// negative means no limit.
+	MaxRetainedBytes int64 `yaml:"max_retained_bytes,omitempty"`
+	// MaxHistoryBytes bounds the events kept for event_history in bytes,
+	// shared equally by the history topics. Zero means the router's
+	// default (64 MiB); negative means no limit.
+	MaxHistoryBytes int64 `yaml:"max_history_bytes,omitempty"`
 	// EventHistory lists the topics whose recent events the realm keeps
 	// for wamp.subscription.get_events (spec advanced "Event History").
 	// Empty means none.

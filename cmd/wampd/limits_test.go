@@ -386,7 +386,7 @@ func TestRouterConfig(t *testing.T) {
 	cfg.WebSocket.QueueSize = 8
 	cfg.RawSocket.QueueSize = 9
 	cfg.Realms = []RealmConfig{
-		{Name: "a.b", MaxSessions: 10, SlowConsumer: "drop-events"},
+		{Name: "a.b", MaxSessions: 10, SlowConsumer: "drop-events", MaxRetainedBytes: 1 << 20, MaxHistoryBytes: -1},
 		{Name: "c.d"},
 	}
 	type limits struct {
@@ -397,6 +397,7 @@ func TestRouterConfig(t *testing.T) {
 		MaxBacklog, WebSocketQueue, RawSocketQueue                       int
 		RealmMaxSessions                                                 []int
 		RealmPolicies                                                    []router.SlowConsumerPolicy
+		RealmRetainedBytes, RealmHistoryBytes                            []int64
 	}
 	got := func(cfg Config) limits {
 		t.Helper()
@@ -414,6 +415,8 @@ func TestRouterConfig(t *testing.T) {
 		for _, r := range rc.Realms {
 			l.RealmMaxSessions = append(l.RealmMaxSessions, r.MaxSessions)
 			l.RealmPolicies = append(l.RealmPolicies, r.SlowConsumer)
+			l.RealmRetainedBytes = append(l.RealmRetainedBytes, r.MaxRetainedBytes)
+			l.RealmHistoryBytes = append(l.RealmHistoryBytes, r.MaxHistoryBytes)
 		}
 		return l
 	}
@@ -424,6 +427,9 @@ func TestRouterConfig(t *testing.T) {
 		MaxBacklog: -1, WebSocketQueue: 8, RawSocketQueue: 9,
 		RealmMaxSessions: []int{10, 0},
 		RealmPolicies:    []router.SlowConsumerPolicy{router.SlowConsumerDropEvents, router.SlowConsumerDisconnect},
+		// Defaults are filled in by router.New.
+		RealmRetainedBytes: []int64{1 << 20, 0},
+		RealmHistoryBytes:  []int64{-1, 0},
 	}
 	if diff := cmp.Diff(want, got(cfg)); diff != "" {
 		t.Errorf("routerConfig() mismatch (-want +got):\n%s", diff)

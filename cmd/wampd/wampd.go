@@ -291,13 +291,15 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 				Match: protocol.MatchPolicy(h.Match), Limit: h.Limit, MaxAge: h.MaxAge})
 		}
 		rcfg.Realms = append(rcfg.Realms, router.RealmConfig{
-			Name:           protocol.URI(r.Name),
-			MaxSessions:    r.MaxSessions,
-			SlowConsumer:   policy,
-			Authenticators: auths,
-			MaxRetained:    r.MaxRetained,
-			EventHistory:   history,
-			Authorizer:     authz,
+			Name:             protocol.URI(r.Name),
+			MaxSessions:      r.MaxSessions,
+			SlowConsumer:     policy,
+			Authenticators:   auths,
+			MaxRetained:      r.MaxRetained,
+			MaxRetainedBytes: r.MaxRetainedBytes,
+			MaxHistoryBytes:  r.MaxHistoryBytes,
+			EventHistory:     history,
+			Authorizer:       authz,
 		})
 	}
 	return rcfg, nil
