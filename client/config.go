@@ -33,7 +33,10 @@ type Config struct {
 	Agent string
 
 	// AuthID is sent as HELLO.Details.authid when not empty (WAMP spec,
-	// advanced/authentication.md). Empty means none is sent.
+	// advanced/authentication.md). Empty means none is sent. The authid
+	// the session gets is the router's to decide (WELCOME.Details.authid,
+	// see [Client.WelcomeDetails]): a wampkit router ignores it for
+	// anonymous sessions and gives them a random one.
 	AuthID string
 
 	// PayloadPassthru announces payload_passthru_mode on every role

@@ -94,8 +94,16 @@ func (e *AuthError) Error() string {
 }
 
 // Anonymous admits every client without credentials: authmethod and
-// authrole "anonymous", authprovider "static", and the authid the client
-// asked for in HELLO.Details.authid or else a random one.
+// authrole "anonymous", authprovider "static", and a random authid such
+// as "ZR6F-KQ7A-3YMT-HJ2C" (80 random bits), new for every session.
+//
+// HELLO.Details.authid is ignored: the authid is the identity the router
+// vouches for (WELCOME.Details.authid, spec advanced "Authentication"),
+// and other sessions act on it (eligible_authid and exclude_authid,
+// caller_authid and publisher_authid, wamp.session.kill_by_authid), so an
+// anonymous client must not be able to take a principal's authid by
+// asking for it. A client that needs a stable identity should
+// authenticate with a method that proves it.
 type Anonymous struct {
 	// AuthRole is the role given to anonymous sessions. Empty means
 	// "anonymous".
@@ -105,17 +113,14 @@ type Anonymous struct {
 // AuthMethod returns "anonymous".
 func (Anonymous) AuthMethod() string { return "anonymous" }
 
-// Authenticate admits the client.
-func (a Anonymous) Authenticate(_ context.Context, req *AuthRequest, _ Challenger) (*Identity, error) {
-	id := req.AuthID
-	if id == "" {
-		id = randomAuthID()
-	}
+// Authenticate admits the client with a random authid, whatever
+// req.AuthID is.
+func (a Anonymous) Authenticate(context.Context, *AuthRequest, Challenger) (*Identity, error) {
 	role := a.AuthRole
 	if role == "" {
 		role = "anonymous"
 	}
-	return &Identity{AuthID: id, AuthRole: role, AuthMethod: "anonymous", AuthProvider: "static"}, nil
+	return &Identity{AuthID: randomAuthID(), AuthRole: role, AuthMethod: "anonymous", AuthProvider: "static"}, nil
 }
 
 // randomAuthID returns a random authid like "ZR6F-KQ7A-3YMT-HJ2C".

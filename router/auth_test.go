@@ -92,3 +92,50 @@ func TestAuthenticator(t *testing.T) {
 		}
 	})
 }
+
+// TestAnonymousAuthIDNotFromHello: an anonymous session cannot take the
+// authid of a principal by naming it in HELLO (security review item 6).
+// In a realm with anonymous and ticket users, an anonymous "alice" must
+// neither receive events whitelisted for the real alice nor appear to
+// callees as alice.
+func TestAnonymousAuthIDNotFromHello(t *testing.T) {
+	r := newRouter(t, router.Config{Realms: []router.RealmConfig{{Name: "mixed", Authenticators: []router.Authenticator{
+		router.Anonymous{},
+		&router.Ticket{Principals: map[string]router.Principal{"alice": {Secret: "secret"}}},
+	}}}})
+	alice := connect(t, r)
+	alice.send(&protocol.Hello{Realm: "mixed", Details: protocol.Dict{"roles": clientRoles(), "authid": "alice", "authmethods": []any{"ticket"}}})
+	expect[*protocol.Challenge](alice)
+	alice.send(&protocol.Authenticate{Signature: "secret", Extra: protocol.Dict{}})
+	if got := expect[*protocol.Welcome](alice).Details.String("authid"); got != "alice" {
+		t.Fatalf("ticket user welcomed as %q, want alice", got)
+	}
+
+	mallory := connect(t, r)
+	w := mallory.hello("mixed", protocol.Dict{"authid": "alice", "authmethods": []any{"anonymous"}})
+	if got := w.Details.String("authid"); got == "alice" || got == "" {
+		t.Errorf("anonymous HELLO with authid alice welcomed with authid %q, want a random one", got)
+	}
+	if got := w.Details.String("authmethod"); got != "anonymous" {
+		t.Errorf("authmethod %q, want anonymous", got)
+	}
+
+	// Events whitelisted for alice do not reach the impostor.
+	mallory.subscribe("com.example.private", nil)
+	id := alice.publishAck("com.example.private", protocol.Dict{"eligible_authid": []any{"alice"}}, "for alice")
+	marker := alice.publishAck("com.example.private", nil, "for all")
+	if ev := expect[*protocol.Event](mallory); ev.Publication != marker {
+		t.Errorf("anonymous session got publication %d (for alice: %d), want the marker %d first", ev.Publication, id, marker)
+	}
+
+	// Callees do not see alice as the caller.
+	alice.register("com.example.whoami", protocol.Dict{"disclose_caller": true})
+	req := mallory.next()
+	mallory.send(&protocol.Call{Request: req, Procedure: "com.example.whoami"})
+	inv := expect[*protocol.Invocation](alice)
+	if got := inv.Details.String("caller_authid"); got == "alice" {
+		t.Errorf("INVOCATION.Details.caller_authid = %q for an anonymous caller", got)
+	}
+	alice.send(&protocol.Yield{Request: inv.Request})
+	expect[*protocol.Result](mallory)
+}

@@ -173,8 +173,8 @@ func TestBlackWhiteListing(t *testing.T) {
 	r := newRouter(t, router.Config{})
 	pub := join(t, r)
 	a := join(t, r)
-	b := connect(t, r)
-	b.hello(realm1, protocol.Dict{"authid": "bob"})
+	b := join(t, r)
+	bob := b.welcome.Details.String("authid")
 	for _, c := range []*testPeer{a, b} {
 		c.subscribe("com.example.topic", nil)
 	}
@@ -187,8 +187,8 @@ func TestBlackWhiteListing(t *testing.T) {
 		{"none", nil, true, true},
 		{"exclude a", protocol.Dict{"exclude": []any{uint64(a.session)}}, false, true},
 		{"eligible a", protocol.Dict{"eligible": protocol.List{a.session}}, true, false},
-		{"eligible authid bob", protocol.Dict{"eligible_authid": []any{"bob"}}, false, true},
-		{"exclude authid bob", protocol.Dict{"exclude_authid": []string{"bob"}}, true, false},
+		{"eligible authid of b", protocol.Dict{"eligible_authid": []any{bob}}, false, true},
+		{"exclude authid of b", protocol.Dict{"exclude_authid": []string{bob}}, true, false},
 		{"eligible authrole", protocol.Dict{"eligible_authrole": []any{"anonymous"}}, true, true},
 		{"exclude authrole", protocol.Dict{"exclude_authrole": []any{"anonymous"}}, false, false},
 		{"eligible and exclude", protocol.Dict{"eligible": []any{uint64(a.session), uint64(b.session)}, "exclude": []any{float64(b.session)}}, true, false},
@@ -224,12 +224,11 @@ func TestBlackWhiteListing(t *testing.T) {
 func TestPublisherDisclosure(t *testing.T) {
 	r := newRouter(t, router.Config{})
 	sub := join(t, r)
-	pub := connect(t, r)
-	pub.hello(realm1, protocol.Dict{"authid": "alice"})
+	pub := join(t, r)
 	sub.subscribe("com.example.topic", nil)
 	pub.publishAck("com.example.topic", protocol.Dict{"disclose_me": true})
 	ev := expect[*protocol.Event](sub)
-	want := protocol.Dict{"publisher": uint64(pub.session), "publisher_authid": "alice", "publisher_authrole": "anonymous"}
+	want := protocol.Dict{"publisher": uint64(pub.session), "publisher_authid": pub.welcome.Details.String("authid"), "publisher_authrole": "anonymous"}
 	if diff := cmp.Diff(want, ev.Details); diff != "" {
 		t.Errorf("EVENT.Details mismatch (-want +got):\n%s", diff)
 	}

@@ -254,11 +254,10 @@ func TestCancelCalleeWithoutCanceling(t *testing.T) {
 func TestCallerDisclosure(t *testing.T) {
 	r := newRouter(t, router.Config{})
 	callee := join(t, r)
-	caller := connect(t, r)
-	caller.hello(realm1, protocol.Dict{"authid": "carol"})
+	caller := join(t, r)
 	callee.register("com.example.who", nil)
 	callee.register("com.example.always", protocol.Dict{"disclose_caller": true})
-	want := protocol.Dict{"caller": uint64(caller.session), "caller_authid": "carol", "caller_authrole": "anonymous"}
+	want := protocol.Dict{"caller": uint64(caller.session), "caller_authid": caller.welcome.Details.String("authid"), "caller_authrole": "anonymous"}
 	for _, tt := range []struct {
 		proc protocol.URI
 		opts protocol.Dict

@@ -125,8 +125,8 @@
 // it costs one map lookup.
 //
 // Sessions are authenticated by the realm's [Authenticator]s; [Anonymous]
-// is the default (authid from HELLO or random, authrole "anonymous",
-// authmethod "anonymous", authprovider "static").
+// is the default (a random authid, never the one HELLO asks for;
+// authrole "anonymous", authmethod "anonymous", authprovider "static").
 //
 // URIs are checked with the spec's loose rules, or the strict ones with
 // [Config].StrictURIs; a bad URI in SUBSCRIBE, REGISTER, CALL or an

@@ -42,13 +42,13 @@ func TestSessionMetaEvents(t *testing.T) {
 	joins := watcher.subscribe("wamp.session.on_join", nil)
 	leaves := watcher.subscribe("wamp.session.on_leave", nil)
 
-	c := connect(t, r)
-	c.hello(realm1, protocol.Dict{"authid": "dave"})
+	c := join(t, r)
+	dave := c.welcome.Details.String("authid")
 	ev := expect[*protocol.Event](watcher)
 	if ev.Subscription != joins || len(ev.Args) != 1 {
 		t.Fatalf("got %+v, want on_join with one argument", ev)
 	}
-	want := map[string]any{"session": uint64(c.session), "authid": "dave", "authrole": "anonymous",
+	want := map[string]any{"session": uint64(c.session), "authid": dave, "authrole": "anonymous",
 		"authmethod": "anonymous", "authprovider": "static"} // no transport details in an open realm
 	if diff := cmp.Diff(want, map[string]any(ev.Args[0].(protocol.Dict))); diff != "" {
 		t.Errorf("on_join details mismatch (-want +got):\n%s", diff)
@@ -57,7 +57,7 @@ func TestSessionMetaEvents(t *testing.T) {
 	c.send(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseSystemShutdown})
 	expect[*protocol.Goodbye](c)
 	ev = expect[*protocol.Event](watcher)
-	if diff := cmp.Diff(protocol.List{uint64(c.session), "dave", "anonymous"}, ev.Args); ev.Subscription != leaves || diff != "" {
+	if diff := cmp.Diff(protocol.List{uint64(c.session), dave, "anonymous"}, ev.Args); ev.Subscription != leaves || diff != "" {
 		t.Errorf("on_leave %+v mismatch (-want +got):\n%s", ev, diff)
 	}
 }
@@ -69,10 +69,10 @@ func TestSessionMetaProcedures(t *testing.T) {
 		{Name: "other"},
 	}})
 	admin := join(t, r)
-	a := connect(t, r)
-	a.hello(realm1, protocol.Dict{"authid": "alice"})
-	b := connect(t, r)
-	b.hello(realm1, protocol.Dict{"authid": "bob"})
+	a := join(t, r)
+	alice := a.welcome.Details.String("authid")
+	b := join(t, r)
+	bob := b.welcome.Details.String("authid")
 	elsewhere := connect(t, r)
 	elsewhere.hello("other", nil)
 
@@ -93,8 +93,8 @@ func TestSessionMetaProcedures(t *testing.T) {
 		t.Errorf("list mismatch (-want +got):\n%s", diff)
 	}
 	res = admin.metaCall("wamp.session.get", protocol.List{a.session}, nil).(*protocol.Result)
-	if got := res.Args[0].(protocol.Dict).String("authid"); got != "alice" {
-		t.Errorf("get: authid %q, want alice", got)
+	if got := res.Args[0].(protocol.Dict).String("authid"); got != alice {
+		t.Errorf("get: authid %q, want %q", got, alice)
 	}
 	for _, tt := range []struct {
 		proc protocol.URI
@@ -126,7 +126,7 @@ func TestSessionMetaProcedures(t *testing.T) {
 	a.send(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseGoodbyeAndOut})
 	a.expectClosed()
 
-	res = admin.metaCall("wamp.session.kill_by_authid", protocol.List{"bob"}, nil).(*protocol.Result)
+	res = admin.metaCall("wamp.session.kill_by_authid", protocol.List{bob}, nil).(*protocol.Result)
 	if diff := cmp.Diff(protocol.List{[]any{uint64(b.session)}}, res.Args); diff != "" {
 		t.Errorf("kill_by_authid mismatch (-want +got):\n%s", diff)
 	}

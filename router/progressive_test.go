@@ -104,11 +104,11 @@ func TestProgressiveInvocationsFrozenDetails(t *testing.T) {
 	r := newRouter(t, router.Config{})
 	callee := joinStreams(t, r)
 	caller := connect(t, r)
-	caller.hello(realm1, protocol.Dict{"roles": streamRoles(), "authid": "carol"})
+	caller.hello(realm1, protocol.Dict{"roles": streamRoles()})
 	callee.register("com.example.upload", nil)
 	caller.send(&protocol.Call{Request: 1, Procedure: "com.example.upload",
 		Options: protocol.Dict{"progress": true, "disclose_me": true, "receive_progress": true}, Args: protocol.List{0}})
-	base := protocol.Dict{"caller": uint64(caller.session), "caller_authid": "carol",
+	base := protocol.Dict{"caller": uint64(caller.session), "caller_authid": caller.welcome.Details.String("authid"),
 		"caller_authrole": "anonymous", "receive_progress": true}
 	withProgress := protocol.Dict{"progress": true}
 	for k, v := range base {

@@ -42,9 +42,9 @@ func paramsArg(tb testing.TB, p map[string]any) []string {
 	return []string{"--params", string(b)}
 }
 
-// joinGo joins another wampkit client in-process, with an authid of its
-// own (the router's Anonymous authenticator takes HELLO's authid).
-func joinGo(tb testing.TB, wr *wampkitRouter, authID string) *client.Client {
+// joinGo joins another wampkit client in-process, anonymously: the
+// router gives it a random authid (see authIDOf).
+func joinGo(tb testing.TB, wr *wampkitRouter) *client.Client {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 	defer cancel()
@@ -52,13 +52,16 @@ func joinGo(tb testing.TB, wr *wampkitRouter, authID string) *client.Client {
 	if err != nil {
 		tb.Fatalf("router.Connect: %v", err)
 	}
-	c, err := client.Join(ctx, peer, client.Config{Realm: testRealm, AuthID: authID, Logger: testLogger(tb)})
+	c, err := client.Join(ctx, peer, client.Config{Realm: testRealm, Logger: testLogger(tb)})
 	if err != nil {
 		tb.Fatalf("client.Join: %v", err)
 	}
 	tb.Cleanup(func() { c.Close() })
 	return c
 }
+
+// authIDOf returns the authid the router gave c.
+func authIDOf(c *client.Client) string { return c.WelcomeDetails().String("authid") }
 
 // waitInterrupted waits for the Go backend's PREFIX.slow to see its
 // context end (INTERRUPT from the dealer).
@@ -331,8 +334,8 @@ func testMeta(t *testing.T, c cell, b *backend, run runFunc) {
 		t.Errorf("wamp.session.get(own session) = %v", m["self"])
 	}
 
-	authID := "wampkit-interop-meta-" + c.lib.name
-	g := joinGo(t, b.wr, authID)
+	g := joinGo(t, b.wr)
+	authID := authIDOf(g)
 	r, err := b.c.Call(ctx, b.uri("peer.meta_get"), g.SessionID())
 	if err != nil {
 		t.Fatalf("meta_get: %v", err)
@@ -364,9 +367,9 @@ func testMeta(t *testing.T, c cell, b *backend, run runFunc) {
 // its own session (no_such_session), a reason that is no URI
 // (invalid_uri), wamp.session.get of an unknown session.
 func testKill(t *testing.T, c cell, b *backend, run runFunc) {
-	g1 := joinGo(t, b.wr, "wampkit-interop-kill1-"+c.lib.name)
-	authID2 := "wampkit-interop-kill2-" + c.lib.name
-	g2 := joinGo(t, b.wr, authID2)
+	g1 := joinGo(t, b.wr)
+	g2 := joinGo(t, b.wr)
+	authID2 := authIDOf(g2)
 	res := run(t, "kill", paramsArg(t, map[string]any{"session": g1.SessionID(), "authid": authID2, "unknown": 1})...).result()
 	want := map[string]any{
 		"kill":             []any{},
@@ -417,7 +420,7 @@ func TestSessionKillAll(t *testing.T) {
 			t.Parallel()
 			l.require(t)
 			wr := startRouter(t)
-			gs := []*client.Client{joinGo(t, wr, "wampkit-interop-a"), joinGo(t, wr, "wampkit-interop-b")}
+			gs := []*client.Client{joinGo(t, wr), joinGo(t, wr)}
 			ser, transport, _ := strings.Cut(l.advanced, "/")
 			url := wr.wsURL
 			if transport == "rawsocket" {

@@ -37,7 +37,7 @@ func TestIndexMetaAutobahnPython(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 	defer cancel()
-	g := joinGo(t, wr, "wampkit-interop-indexmeta")
+	g := joinGo(t, wr)
 	reg, err := g.Register(ctx, prefix+".proc", func(context.Context, *client.Invocation) (*client.Result, error) {
 		return &client.Result{}, nil
 	}, nil)

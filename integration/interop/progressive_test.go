@@ -40,7 +40,7 @@ func TestProgressiveInvocations(t *testing.T) {
 			prefix := "wampkit.interop.pci_wampy_" + ser
 			// The Go callee acknowledges each chunk with a progressive
 			// result as it reads it, and returns the chunks joined.
-			c := joinGo(t, wr, "")
+			c := joinGo(t, wr)
 			ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 			defer cancel()
 			_, err := c.Register(ctx, protocol.URI(prefix+".upload"), func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
@@ -100,7 +100,7 @@ func TestProgressiveInvocations(t *testing.T) {
 		prefix := "wampkit.interop.pci_wampy_callee"
 		p := startScript(t, dir, wampyArgv(dir, wr.wsURL, "json", "callee", prefix+".peer")...)
 		p.waitReady()
-		c := joinGo(t, wr, "")
+		c := joinGo(t, wr)
 		ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 		defer cancel()
 		s, err := c.DoStream(ctx, &client.CallRequest{Procedure: protocol.URI(prefix + ".peer.echo"), Args: protocol.List{"a"}})
