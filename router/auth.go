@@ -165,6 +165,22 @@ func (c authChallenger) Challenge(ctx context.Context, method string, extra prot
 	return a, nil
 }
 
+// refusal returns the ABORT reason and message for an Authenticate that
+// returned err, or no Identity and no error.
+func refusal(err error) (protocol.URI, string) {
+	var ae *AuthError
+	var ve *violationError
+	switch {
+	case errors.As(err, &ae):
+		return ae.Reason, ae.Message
+	case errors.As(err, &ve):
+		return protocol.ErrProtocolViolation, ve.msg
+	case errors.Is(err, errAuthTimeout) || errors.Is(err, context.DeadlineExceeded):
+		return protocol.ErrTimeout, "authentication timed out"
+	}
+	return protocol.ErrAuthenticationFailed, "authentication failed"
+}
+
 // violationError is returned inside the handshake when the client breaks
 // the protocol; the session answers ABORT wamp.error.protocol_violation.
 type violationError struct{ msg string }

@@ -76,7 +76,8 @@ func TestTicketAuthenticator(t *testing.T) {
 		{"wrong ticket", static, "alice", "hunter2", nil, protocol.ErrAuthenticationDenied, true},
 		{"prefix of the ticket", static, "alice", "opensesam", nil, protocol.ErrAuthenticationDenied, true},
 		{"empty ticket", static, "alice", "", nil, protocol.ErrAuthenticationDenied, true},
-		{"unknown authid", static, "carol", "opensesame", nil, protocol.ErrNoSuchPrincipal, false},
+		// An unknown authid is challenged and refused like a wrong ticket.
+		{"unknown authid", static, "carol", "opensesame", nil, protocol.ErrAuthenticationDenied, true},
 		{"empty Secret admits nobody", static, "eve", "", nil, protocol.ErrAuthenticationDenied, true},
 		{"missing authid", static, "", "opensesame", nil, protocol.ErrAuthenticationRequired, false},
 		{"Check right", checked, "dave", "token-dave", &router.Identity{AuthID: "dave", AuthRole: "reader", AuthMethod: "ticket", AuthProvider: "tokens"}, "", true},
@@ -179,7 +180,9 @@ func TestWAMPCRAAuthenticator(t *testing.T) {
 		}, "", true},
 		{"replay", "peter", func(*testing.T, protocol.Dict) string { return replayed }, protocol.ErrAuthenticationDenied, true},
 		{"empty Secret admits nobody", "eve", func(t *testing.T, e protocol.Dict) string { return craSignature(t, "", e) }, protocol.ErrAuthenticationDenied, true},
-		{"unknown authid", "paul", nil, protocol.ErrNoSuchPrincipal, false},
+		// An unknown authid is challenged and refused like a wrong secret.
+		{"unknown authid", "paul", func(t *testing.T, e protocol.Dict) string { return craSignature(t, "secret123", e) }, protocol.ErrAuthenticationDenied, true},
+		{"unknown authid, empty secret", "paul", func(t *testing.T, e protocol.Dict) string { return craSignature(t, "", e) }, protocol.ErrAuthenticationDenied, true},
 		{"missing authid", "", nil, protocol.ErrAuthenticationRequired, false},
 	}
 	for _, tt := range tests {
@@ -201,7 +204,12 @@ func TestWAMPCRAAuthenticator(t *testing.T) {
 			if !tt.wantChallenge {
 				return
 			}
-			p := cra.Principals[tt.authid]
+			p, ok := cra.Principals[tt.authid]
+			if !ok {
+				// The decoy of an unknown authid has the realm's most
+				// common role and, like most of its principals, no salt.
+				p = router.Principal{Role: "user"}
+			}
 			var c map[string]any
 			if err := json.Unmarshal([]byte(ch.seen[0].String("challenge")), &c); err != nil {
 				t.Fatalf("challenge is not JSON: %v", err)
@@ -280,6 +288,7 @@ func TestCryptosignAuthenticator(t *testing.T) {
 	}
 	pub := func(i int) ed25519.PublicKey { return keys[i].Public().(ed25519.PublicKey) }
 	pubHex := func(i int) string { return hex.EncodeToString(pub(i)) }
+	unknownKey := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
 	cs := &router.Cryptosign{Principals: map[string]router.CryptosignPrincipal{
 		"client01@example.com": {Role: "device", PublicKeys: []ed25519.PublicKey{pub(0), pub(1)}},
 		"shared1":              {PublicKeys: []ed25519.PublicKey{pub(2)}},
@@ -337,9 +346,14 @@ func TestCryptosignAuthenticator(t *testing.T) {
 		{"spec vector against a fresh challenge", cs, "client01@example.com", protocol.Dict{"pubkey": pubHex(0)}, func(*testing.T, []byte) string {
 			return cryptosignVectors[0].signature
 		}, nil, protocol.ErrAuthenticationDenied, true},
-		{"key of another authid", cs, "client01@example.com", protocol.Dict{"pubkey": pubHex(2)}, sign(2), nil, protocol.ErrAuthenticationDenied, false},
-		{"unknown authid", cs, "nobody", protocol.Dict{"pubkey": pubHex(0)}, sign(0), nil, protocol.ErrNoSuchPrincipal, false},
-		{"unknown key", cs, "", protocol.Dict{"pubkey": hex.EncodeToString(make([]byte, 32))}, sign(0), nil, protocol.ErrNoSuchPrincipal, false},
+		// Unknown authids and keys are challenged and refused like a
+		// wrong signature, even when the client signs right with its key.
+		{"key of another authid", cs, "client01@example.com", protocol.Dict{"pubkey": pubHex(2)}, sign(2), nil, protocol.ErrAuthenticationDenied, true},
+		{"unknown authid", cs, "nobody", protocol.Dict{"pubkey": pubHex(0)}, sign(0), nil, protocol.ErrAuthenticationDenied, true},
+		{"unknown key", cs, "", protocol.Dict{"pubkey": hex.EncodeToString(make([]byte, 32))}, sign(0), nil, protocol.ErrAuthenticationDenied, true},
+		{"unknown key signing right", cs, "", protocol.Dict{"pubkey": hex.EncodeToString(unknownKey.Public().(ed25519.PublicKey))}, func(_ *testing.T, c []byte) string {
+			return hex.EncodeToString(ed25519.Sign(unknownKey, c)) + hex.EncodeToString(c)
+		}, nil, protocol.ErrAuthenticationDenied, true},
 		{"ambiguous key", cs, "", protocol.Dict{"pubkey": pubHex(2)}, sign(2), nil, protocol.ErrAuthenticationDenied, false},
 		{"ambiguous key with authid", cs, "shared2", protocol.Dict{"pubkey": pubHex(2)}, sign(2),
 			&router.Identity{AuthID: "shared2", AuthRole: "user", AuthMethod: "cryptosign", AuthProvider: "static"}, "", true},
@@ -350,7 +364,7 @@ func TestCryptosignAuthenticator(t *testing.T) {
 			&router.Identity{AuthID: pubHex(0), AuthRole: "robot", AuthMethod: "cryptosign", AuthProvider: "keyring"}, "", true},
 		{"Lookup right with authid", lookup, "r2d2", protocol.Dict{"pubkey": pubHex(0)}, sign(0),
 			&router.Identity{AuthID: "r2d2", AuthRole: "robot", AuthMethod: "cryptosign", AuthProvider: "keyring"}, "", true},
-		{"Lookup unknown key", lookup, "", protocol.Dict{"pubkey": pubHex(1)}, sign(1), nil, protocol.ErrNoSuchPrincipal, false},
+		{"Lookup unknown key", lookup, "", protocol.Dict{"pubkey": pubHex(1)}, sign(1), nil, protocol.ErrAuthenticationDenied, true},
 		{"Lookup wrong signature", lookup, "", protocol.Dict{"pubkey": pubHex(0)}, sign(1), nil, protocol.ErrAuthenticationDenied, true},
 	}
 	for _, tt := range tests {

@@ -43,14 +43,21 @@ type CryptosignPrincipal struct {
 // The refusals are ABORTs with these reasons:
 //   - no pubkey in HELLO.Details.authextra: wamp.error.authentication_required;
 //   - a pubkey that is not 64 hex digits: wamp.error.authentication_denied;
-//   - unknown authid, or no principal with that key:
-//     wamp.error.no_such_principal, before any CHALLENGE;
-//   - a key not registered for the authid, or registered for several
-//     principals when no authid is given: wamp.error.authentication_denied,
-//     before any CHALLENGE;
+//   - a key registered for several principals when no authid is given:
+//     wamp.error.authentication_denied, before any CHALLENGE;
 //   - a client challenge that is not 64 hex digits while RouterKey is set:
 //     wamp.error.authentication_denied, before any CHALLENGE;
-//   - a malformed or wrong signature: wamp.error.authentication_denied.
+//   - a malformed signature, or one not over the challenge:
+//     wamp.error.authentication_denied, after the CHALLENGE;
+//   - a wrong signature, an unknown authid, a key not registered for the
+//     authid, or no principal with that key: wamp.error.authentication_denied
+//     "wrong signature", after the CHALLENGE.
+//
+// An unknown authid or key is challenged and refused exactly like a known
+// one with a wrong signature (even if the client signs right with its
+// unknown key), so that clients cannot find out which authids and keys
+// are registered. The router also throttles failed attempts (see
+// [AuthThrottle]).
 //
 // A Cryptosign must not be modified once the router is started; it is
 // safe for concurrent use.
@@ -64,7 +71,8 @@ type Cryptosign struct {
 	// identity to welcome it with once it proved it holds the private key:
 	// an empty AuthID means req.AuthID or else the hex public key, an
 	// empty AuthRole "user". A nil Identity and nil error mean no such
-	// principal; an [*AuthError] is sent as is; any other error is
+	// principal: the client is challenged and refused as for a wrong
+	// signature. An [*AuthError] is sent as is; any other error is
 	// answered with wamp.error.authentication_failed.
 	Lookup func(ctx context.Context, req *AuthRequest, pubkey ed25519.PublicKey) (*Identity, error)
 	// AuthProvider is WELCOME.Details.authprovider. Empty means "static".
@@ -124,14 +132,16 @@ func (c *Cryptosign) Authenticate(ctx context.Context, req *AuthRequest, ch Chal
 	if subtle.ConstantTimeCompare(sig[ed25519.SignatureSize:], challenge[:]) != 1 {
 		return nil, denied("signature is not over this challenge")
 	}
-	if !ed25519.Verify(pub, challenge[:], sig[:ed25519.SignatureSize]) {
+	// An unknown key is verified all the same, to take the same time.
+	if ok := ed25519.Verify(pub, challenge[:], sig[:ed25519.SignatureSize]); !ok || idn == nil {
 		return nil, denied("wrong signature")
 	}
 	return idn, nil
 }
 
 // identity returns the identity pub authenticates as, before any
-// challenge.
+// challenge, or nil if pub may not authenticate for req (an unknown
+// authid or key, or a key of another principal).
 func (c *Cryptosign) identity(ctx context.Context, req *AuthRequest, pub ed25519.PublicKey) (*Identity, error) {
 	idn := &Identity{AuthMethod: "cryptosign", AuthProvider: provider(c.AuthProvider)}
 	if c.Lookup != nil {
@@ -140,7 +150,7 @@ func (c *Cryptosign) identity(ctx context.Context, req *AuthRequest, pub ed25519
 			return nil, err
 		}
 		if got == nil {
-			return nil, noSuchPrincipal(req.AuthID)
+			return nil, nil
 		}
 		out := *got
 		if out.AuthID == "" {
@@ -162,11 +172,8 @@ func (c *Cryptosign) identity(ctx context.Context, req *AuthRequest, pub ed25519
 	}
 	if req.AuthID != "" {
 		p, ok := c.Principals[req.AuthID]
-		if !ok {
-			return nil, noSuchPrincipal(req.AuthID)
-		}
-		if !hasKey(p.PublicKeys, pub) {
-			return nil, denied("pubkey not registered for authid " + req.AuthID)
+		if !ok || !hasKey(p.PublicKeys, pub) {
+			return nil, nil
 		}
 		idn.AuthID, idn.AuthRole = req.AuthID, roleOr(p.Role)
 		return idn, nil
@@ -180,7 +187,7 @@ func (c *Cryptosign) identity(ctx context.Context, req *AuthRequest, pub ed25519
 	}
 	switch found {
 	case 0:
-		return nil, &AuthError{Reason: protocol.ErrNoSuchPrincipal, Message: "no principal with pubkey " + hex.EncodeToString(pub)}
+		return nil, nil
 	case 1:
 		return idn, nil
 	}

@@ -39,9 +39,14 @@ func (p *Principal) role() string { return roleOr(p.Role) }
 // A ticket is checked by Check if set, else against Principals. The
 // refusals are ABORTs with these reasons:
 //   - no authid in HELLO: wamp.error.authentication_required, before any CHALLENGE;
-//   - authid not in Principals: wamp.error.no_such_principal, before any
-//     CHALLENGE (the spec challenges only a recognized authid);
-//   - wrong ticket: wamp.error.authentication_denied.
+//   - wrong ticket, or an authid not in Principals:
+//     wamp.error.authentication_denied "wrong ticket", after the CHALLENGE.
+//
+// An unknown authid is challenged and refused exactly like a known one
+// with a wrong ticket, so that clients cannot find out which authids
+// exist (the spec would allow wamp.error.no_such_principal before any
+// CHALLENGE). The router also throttles failed attempts (see
+// [AuthThrottle]).
 //
 // The ticket travels in clear text: use it over TLS only. A Ticket must
 // not be modified once the router is started; it is safe for concurrent
@@ -54,8 +59,9 @@ type Ticket struct {
 	// (req.AuthID is never empty) and returns the identity to welcome it
 	// with; an empty Identity.AuthID means req.AuthID, an empty AuthRole
 	// "user". To refuse, it returns an [*AuthError] (typically
-	// wamp.error.authentication_denied or wamp.error.no_such_principal);
-	// any other error is answered with wamp.error.authentication_failed.
+	// wamp.error.authentication_denied; to keep authids secret, the same
+	// for an unknown authid as for a wrong ticket); any other error is
+	// answered with wamp.error.authentication_failed.
 	Check func(ctx context.Context, req *AuthRequest, ticket string) (*Identity, error)
 	// AuthProvider is WELCOME.Details.authprovider. Empty means "static".
 	AuthProvider string
@@ -71,12 +77,9 @@ func (t *Ticket) Authenticate(ctx context.Context, req *AuthRequest, ch Challeng
 	if req.AuthID == "" {
 		return nil, &AuthError{Reason: protocol.ErrAuthenticationRequired, Message: "ticket authentication needs HELLO.Details.authid"}
 	}
-	var p Principal
+	var p Principal // zero for an unknown authid: it admits nobody
 	if t.Check == nil {
-		var ok bool
-		if p, ok = t.Principals[req.AuthID]; !ok {
-			return nil, noSuchPrincipal(req.AuthID)
-		}
+		p = t.Principals[req.AuthID]
 	}
 	a, err := ch.Challenge(ctx, "ticket", protocol.Dict{})
 	if err != nil {
@@ -105,8 +108,9 @@ func (t *Ticket) Authenticate(ctx context.Context, req *AuthRequest, ch Challeng
 		}
 		return &out, nil
 	}
-	// An empty Secret is a configuration slip; it admits nobody.
-	if p.Secret == "" || !secretEqual(a.Signature, p.Secret) {
+	// An empty Secret (an unknown authid, or a configuration slip)
+	// admits nobody; it is compared all the same, to take the same time.
+	if ok := secretEqual(a.Signature, p.Secret); !ok || p.Secret == "" {
 		return nil, denied("wrong ticket")
 	}
 	return &Identity{AuthID: req.AuthID, AuthRole: p.role(), AuthMethod: "ticket", AuthProvider: provider(t.AuthProvider)}, nil
@@ -130,9 +134,4 @@ func provider(p string) string {
 // denied returns the refusal for wrong credentials.
 func denied(msg string) *AuthError {
 	return &AuthError{Reason: protocol.ErrAuthenticationDenied, Message: msg}
-}
-
-// noSuchPrincipal returns the refusal for an unknown authid.
-func noSuchPrincipal(authid string) *AuthError {
-	return &AuthError{Reason: protocol.ErrNoSuchPrincipal, Message: "no principal " + authid}
 }

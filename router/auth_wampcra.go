@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/wampkit/wampkit/protocol"
@@ -40,23 +41,45 @@ const (
 //
 // The refusals are ABORTs with these reasons:
 //   - no authid in HELLO: wamp.error.authentication_required, before any CHALLENGE;
-//   - unknown authid: wamp.error.no_such_principal, before any CHALLENGE;
-//   - wrong signature: wamp.error.authentication_denied.
+//   - a signature that is not base64 of 32 bytes:
+//     wamp.error.authentication_denied "malformed signature: ...";
+//   - wrong signature, or an unknown authid:
+//     wamp.error.authentication_denied "wrong signature".
 //
-// A WAMPCRA must not be modified once the router is started; it is safe
-// for concurrent use.
+// An unknown authid (not in Principals, or nil from Lookup) is challenged
+// and refused exactly like a known one with a wrong secret, so that
+// clients cannot find out which authids exist: its CHALLENGE carries the
+// role most principals have and, if most principals are salted, a decoy
+// salt with their most common iterations and keylen and a salt of their
+// most common encoding (hex, base64 or text) and length. The decoy salt
+// is derived from the authid with HMAC-SHA256 under a random key of the
+// WAMPCRA's own, so a repeated probe sees the same salt. The authrole in
+// the challenge still tells principals of a rarer role apart from
+// unknown authids; that is WAMP-CRA's challenge format. The router also
+// throttles failed attempts (see [AuthThrottle]).
+//
+// A WAMPCRA must not be copied or modified once the router is started;
+// it is safe for concurrent use.
 type WAMPCRA struct {
 	// Principals maps authid to its secret (or derived key) and role.
 	// Used when Lookup is nil.
 	Principals map[string]Principal
 	// Lookup, if not nil, returns the principal for req.AuthID (never
-	// empty). A nil Principal and nil error mean no such principal; an
-	// [*AuthError] is sent as is; any other error is answered with
+	// empty). A nil Principal and nil error mean no such principal: the
+	// client gets the decoy described above, shaped by Principals (with
+	// no Principals: role "user", no salt). A Lookup whose principals are
+	// salted can instead return a Principal without Secret and with a
+	// salt of its own that is stable per authid. An [*AuthError] is sent
+	// as is; any other error is answered with
 	// wamp.error.authentication_failed.
 	Lookup func(ctx context.Context, req *AuthRequest) (*Principal, error)
 	// AuthProvider is sent in the challenge and as
 	// WELCOME.Details.authprovider. Empty means "static".
 	AuthProvider string
+
+	decoyOnce sync.Once
+	decoy     craDecoy // set by decoyOnce, from Principals
+	decoyKey  decoyKey
 }
 
 var _ Authenticator = (*WAMPCRA)(nil)
@@ -79,7 +102,8 @@ func (w *WAMPCRA) Authenticate(ctx context.Context, req *AuthRequest, ch Challen
 		p = &v
 	}
 	if p == nil {
-		return nil, noSuchPrincipal(req.AuthID)
+		w.decoyOnce.Do(func() { w.decoy = newCRADecoy(w.Principals) })
+		p = w.decoy.principal(&w.decoyKey, req.AuthID)
 	}
 	idn := &Identity{AuthID: req.AuthID, AuthRole: p.role(), AuthMethod: "wampcra", AuthProvider: provider(w.AuthProvider)}
 	var nonce [16]byte
@@ -115,8 +139,9 @@ func (w *WAMPCRA) Authenticate(ctx context.Context, req *AuthRequest, ch Challen
 	if err != nil || len(got) != sha256.Size {
 		return nil, denied("malformed signature: want base64 of 32 bytes")
 	}
-	// An empty Secret is a configuration slip; it admits nobody.
-	if p.Secret == "" || !hmac.Equal(got, craSign(p.Secret, challenge)) {
+	// An empty Secret (a decoy, or a configuration slip) admits nobody;
+	// it is checked all the same, to take the same time.
+	if ok := hmac.Equal(got, craSign(p.Secret, challenge)); !ok || p.Secret == "" {
 		return nil, denied("wrong signature")
 	}
 	return idn, nil

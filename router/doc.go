@@ -127,6 +127,11 @@
 // Sessions are authenticated by the realm's [Authenticator]s; [Anonymous]
 // is the default (a random authid, never the one HELLO asks for;
 // authrole "anonymous", authmethod "anonymous", authprovider "static").
+// The built-in [Ticket], [WAMPCRA] and [Cryptosign] challenge an unknown
+// authid or key and refuse it exactly like a wrong secret, so that
+// clients cannot find out who exists. Failed authentications are
+// throttled per authid and per client address and logged at WARN, rate
+// limited, never with a secret ([Config].AuthThrottle, [AuthThrottle]).
 //
 // URIs are checked with the spec's loose rules, or the strict ones with
 // [Config].StrictURIs; a bad URI in SUBSCRIBE, REGISTER, CALL or an

@@ -223,6 +223,11 @@ type Config struct {
 	// Agent is sent to clients as WELCOME.Details.agent. Empty means
 	// DefaultAgent.
 	Agent string
+
+	// AuthThrottle limits how often an authid, and a client address, may
+	// fail to authenticate, and how much the failures are logged. The
+	// zero value throttles with the defaults of [AuthThrottle].
+	AuthThrottle AuthThrottle
 }
 
 // RealmConfig configures one realm of a [Router].
@@ -372,6 +377,10 @@ type Router struct {
 
 	regIDs protocol.RouterIDs // subscription and registration IDs
 
+	// guard throttles and logs failed authentications
+	// (Config.AuthThrottle).
+	guard *authGuard
+
 	// ctx is the parent of the contexts given to Authorizers; cancel ends
 	// it when the router closes, so that no session waits for one then.
 	ctx    context.Context
@@ -459,6 +468,7 @@ func New(cfg Config) (*Router, error) {
 	}
 	r := &Router{
 		log:      cfg.Logger,
+		guard:    newAuthGuard(cfg.AuthThrottle, cfg.Logger),
 		realms:   make(map[protocol.URI]*realm, len(cfg.Realms)),
 		sessions: make(map[*session]struct{}),
 		ids:      make(map[protocol.ID]*session),
@@ -676,6 +686,7 @@ func (r *Router) Close() error {
 	}
 	r.wg.Wait()
 	r.closers.Wait()
+	r.guard.close()
 	return nil
 }
 
@@ -727,5 +738,6 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	r.cancel()
 	r.wg.Wait()
 	r.closers.Wait()
+	r.guard.close()
 	return err
 }

@@ -504,25 +504,19 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 	if auth == nil {
 		return protocol.ErrNoMatchingAuthMethod, "no acceptable authmethod"
 	}
+	if s.r.guard.refuse(req) {
+		return protocol.ErrAuthenticationDenied, ThrottledMessage
+	}
 	s.id = s.r.assignID(s)
 	req.Session = s.id
 	idn, err := auth.Authenticate(ctx, req, authChallenger{s})
 	if err != nil || idn == nil {
 		s.r.releaseID(s.id)
-		var ae *AuthError
-		var ve *violationError
-		switch {
-		case errors.As(err, &ae):
-			return ae.Reason, ae.Message
-		case errors.As(err, &ve):
-			return protocol.ErrProtocolViolation, ve.msg
-		}
-		if errors.Is(err, errAuthTimeout) || errors.Is(err, context.DeadlineExceeded) {
-			return protocol.ErrTimeout, "authentication timed out"
-		}
-		s.r.log.Warn("router: authentication failed", "realm", string(hello.Realm), "authmethod", auth.AuthMethod(), "error", err)
-		return protocol.ErrAuthenticationFailed, "authentication failed"
+		reason, msg := refusal(err)
+		s.r.guard.failed(req, auth.AuthMethod(), reason, msg, err)
+		return reason, msg
 	}
+	s.r.guard.succeeded(req.Realm, idn.AuthID)
 	s.realm = rm
 	s.authID = idn.AuthID
 	s.authRole = idn.AuthRole

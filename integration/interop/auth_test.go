@@ -169,7 +169,8 @@ func TestGoClientAuth(t *testing.T) {
 	}{
 		{"ticket", client.Config{AuthID: authID, Auth: []client.Authenticator{client.TicketAuth(authSecret)}}, authID, "ticket", ""},
 		{"ticket wrong", client.Config{AuthID: authID, Auth: []client.Authenticator{client.TicketAuth("wrong")}}, "", "", protocol.ErrAuthenticationDenied},
-		{"ticket unknown authid", client.Config{AuthID: "mallory", Auth: []client.Authenticator{client.TicketAuth(authSecret)}}, "", "", protocol.ErrNoSuchPrincipal},
+		// Unknown authids and keys are refused like wrong secrets.
+		{"ticket unknown authid", client.Config{AuthID: "mallory", Auth: []client.Authenticator{client.TicketAuth(authSecret)}}, "", "", protocol.ErrAuthenticationDenied},
 		{"ticket no authid", client.Config{Auth: []client.Authenticator{client.TicketAuth(authSecret)}}, "", "", protocol.ErrAuthenticationRequired},
 		{"wampcra", client.Config{AuthID: authID, Auth: []client.Authenticator{client.WAMPCRAAuth(authSecret)}}, authID, "wampcra", ""},
 		{"wampcra wrong", client.Config{AuthID: authID, Auth: []client.Authenticator{client.WAMPCRAAuth("wrong")}}, "", "", protocol.ErrAuthenticationDenied},
@@ -178,7 +179,7 @@ func TestGoClientAuth(t *testing.T) {
 		{"cryptosign", client.Config{AuthID: authID, Auth: []client.Authenticator{client.CryptosignAuth(key)}}, authID, "cryptosign", ""},
 		{"cryptosign no authid", client.Config{Auth: []client.Authenticator{client.CryptosignAuth(key)}}, authID, "cryptosign", ""},
 		{"cryptosign wrong key", client.Config{AuthID: authID, AuthExtra: client.CryptosignAuthExtra(key), Auth: []client.Authenticator{client.CryptosignAuth(other)}}, "", "", protocol.ErrAuthenticationDenied},
-		{"cryptosign unknown key", client.Config{AuthExtra: client.CryptosignAuthExtra(other), Auth: []client.Authenticator{client.CryptosignAuth(other)}}, "", "", protocol.ErrNoSuchPrincipal},
+		{"cryptosign unknown key", client.Config{AuthExtra: client.CryptosignAuthExtra(other), Auth: []client.Authenticator{client.CryptosignAuth(other)}}, "", "", protocol.ErrAuthenticationDenied},
 		// A plain AuthFunc contributes no authextra, so HELLO lacks the pubkey.
 		{"cryptosign no pubkey", client.Config{AuthID: authID, Auth: []client.Authenticator{client.AuthFunc("cryptosign", client.CryptosignAuth(key).Authenticate)}}, "", "", protocol.ErrAuthenticationRequired},
 		{"first method the router has", client.Config{AuthID: authID, Auth: []client.Authenticator{client.AuthFunc("scram", nil), client.WAMPCRAAuth(authSecret), client.TicketAuth(authSecret)}}, authID, "wampcra", ""},

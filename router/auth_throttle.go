@@ -1,0 +1,471 @@
+package router
+
+import (
+	"container/list"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// Defaults of [AuthThrottle], used when the corresponding field is zero.
+const (
+	// DefaultAuthIDFailures is how many failed authentications one authid
+	// may have per [DefaultAuthThrottleWindow] (see
+	// [AuthThrottle].AuthIDFailures).
+	DefaultAuthIDFailures = 5
+	// DefaultAddressFailures is how many failed authentications one
+	// client address may have per [DefaultAuthThrottleWindow] (see
+	// [AuthThrottle].AddressFailures).
+	DefaultAddressFailures = 20
+	// DefaultAuthThrottleWindow is the period of the failure budgets of
+	// [AuthThrottle].
+	DefaultAuthThrottleWindow = time.Minute
+	// DefaultAuthThrottleEntries is the most authids, and the most
+	// addresses, whose failures the router remembers (see
+	// [AuthThrottle].MaxEntries).
+	DefaultAuthThrottleEntries = 100_000
+	// DefaultAuthLogLines is the most authentication failure log lines
+	// per [DefaultAuthLogInterval] (see [AuthThrottle].LogLines).
+	DefaultAuthLogLines = 20
+	// DefaultAuthLogInterval is the period of [AuthThrottle].LogLines.
+	DefaultAuthLogInterval = time.Minute
+)
+
+// ThrottledMessage is the Details.message of the ABORT
+// wamp.error.authentication_denied that refuses a client whose authid
+// or address has failed to authenticate too often (see [AuthThrottle]).
+const ThrottledMessage = "too many failed attempts, try again later"
+
+// AuthThrottle configures how the router slows down the guessing of
+// credentials and how it logs failed authentications (see
+// [Config].AuthThrottle). The zero value is a safe default.
+//
+// A failure is an authentication refused with
+// wamp.error.authentication_denied or wamp.error.no_such_principal: a
+// wrong secret or an unknown authid, not a malformed HELLO, a protocol
+// violation or a timeout. Each failure is counted against the authid the
+// client asked for (HELLO.Details.authid, or else its cryptosign pubkey),
+// per realm, and against its address: the IP address of a TCP transport
+// without the port, for IPv6 its /64 prefix. In-process and Unix socket
+// sessions have no address. Behind a reverse proxy every client has the
+// proxy's address (X-Forwarded-For is not trusted): raise
+// AddressFailures or make it negative.
+//
+// Each authid and address has a budget of failures that refills evenly:
+// AuthIDFailures per AuthIDWindow (AddressFailures per AddressWindow). A
+// HELLO whose address or authid has no failure left is answered ABORT
+// wamp.error.authentication_denied [ThrottledMessage] at once, without
+// running the [Authenticator]: no CHALLENGE round, even for the right
+// secret. Refused attempts take nothing from the budget, so the cool-down
+// after the last failure is at most AuthIDWindow/AuthIDFailures (12s by
+// default), however often a client knocks meanwhile.
+//
+// The trade-off: whoever knows an authid can keep its owner out by
+// spending a guess whenever one comes back, as with any per-account
+// limit. The budget bounds that to AuthIDFailures guesses per window
+// (the attacker's rate) rather than locking the account for a long
+// cool-down that a few guesses would renew; the owner gets in within
+// window/failures of the attack stopping, and a successful
+// authentication clears the authid's budget. The per-address budget
+// limits a client that tries many authids.
+//
+// Both tables are bounded: at most MaxEntries authids and MaxEntries
+// addresses (beyond, the entry that failed longest ago is dropped), and
+// an entry is dropped once its budget is full again. Authids are kept as
+// keyed 64-bit hashes, so long authids cost nothing extra.
+//
+// Every failed authentication is logged at WARN with realm, authmethod,
+// authid (cut to 128 bytes), reason, message and remote address, never a
+// secret, ticket, signature or challenge; so is the start of the
+// throttling of an authid or an address, once. At most LogLines such
+// lines are written per LogInterval; one more line then says how many
+// were left out.
+type AuthThrottle struct {
+	// Disabled turns throttling off. Failed authentications are still
+	// logged.
+	Disabled bool
+
+	// AuthIDFailures is how many failed authentications one authid of a
+	// realm may have per AuthIDWindow. Zero means DefaultAuthIDFailures;
+	// negative means no limit per authid.
+	AuthIDFailures int
+	// AuthIDWindow is the period of AuthIDFailures. Zero or negative means
+	// DefaultAuthThrottleWindow.
+	AuthIDWindow time.Duration
+
+	// AddressFailures is how many failed authentications one client
+	// address may have per AddressWindow. Zero means
+	// DefaultAddressFailures; negative means no limit per address.
+	AddressFailures int
+	// AddressWindow is the period of AddressFailures. Zero or negative
+	// means DefaultAuthThrottleWindow.
+	AddressWindow time.Duration
+
+	// MaxEntries is the most authids, and separately the most addresses,
+	// whose failures the router remembers. Zero or negative means
+	// DefaultAuthThrottleEntries.
+	MaxEntries int
+
+	// LogLines is the most WARN lines about failed authentications the
+	// router writes per LogInterval. Zero means DefaultAuthLogLines;
+	// negative means no limit.
+	LogLines int
+	// LogInterval is the period of LogLines. Zero or negative means
+	// DefaultAuthLogInterval.
+	LogInterval time.Duration
+}
+
+// authGuard throttles and logs the failed authentications of a router
+// (see [AuthThrottle]). It is safe for concurrent use; each table owns
+// its lock.
+type authGuard struct {
+	off     bool
+	seed    maphash.Seed
+	authids throttleTable[uint64]     // by authKey
+	addrs   throttleTable[netip.Addr] // by clientAddr
+	log     logLimiter
+}
+
+// newAuthGuard returns the guard for cfg; zero fields get the defaults.
+func newAuthGuard(cfg AuthThrottle, log *slog.Logger) *authGuard {
+	window := func(d time.Duration) time.Duration {
+		if d <= 0 {
+			return DefaultAuthThrottleWindow
+		}
+		return d
+	}
+	entries := cfg.MaxEntries
+	if entries <= 0 {
+		entries = DefaultAuthThrottleEntries
+	}
+	g := &authGuard{off: cfg.Disabled, seed: maphash.MakeSeed()}
+	g.authids.init(limit(cfg.AuthIDFailures, DefaultAuthIDFailures), window(cfg.AuthIDWindow), entries)
+	g.addrs.init(limit(cfg.AddressFailures, DefaultAddressFailures), window(cfg.AddressWindow), entries)
+	g.log.init(log, limit(cfg.LogLines, DefaultAuthLogLines), cfg.LogInterval)
+	return g
+}
+
+// refuse reports whether the client of req is held back: its address or
+// the authid it asks for failed too often lately. The router then
+// answers ABORT wamp.error.authentication_denied [ThrottledMessage]
+// without running the Authenticator.
+func (g *authGuard) refuse(req *AuthRequest) bool {
+	if g.off {
+		return false
+	}
+	now := time.Now()
+	if a, ok := clientAddr(req.Transport); ok && !g.addrs.allow(a, now) {
+		return true
+	}
+	if k, ok := g.authKey(req.Realm, principalOf(req)); ok && !g.authids.allow(k, now) {
+		return true
+	}
+	return false
+}
+
+// failed logs the refusal of req by the Authenticator of method (reason
+// and msg are the ABORT's, err what Authenticate returned) and, if the
+// refusal is an answer to wrong credentials, counts it against the
+// client's address and the authid it asked for.
+func (g *authGuard) failed(req *AuthRequest, method string, reason protocol.URI, msg string, err error) {
+	authid := principalOf(req)
+	args := []any{"realm", string(req.Realm), "authmethod", method, "authid", logAuthID(authid),
+		"reason", string(reason), "message", msg, "remote", remoteOf(req.Transport)}
+	if reason == protocol.ErrAuthenticationFailed && err != nil {
+		args = append(args, "error", err)
+	}
+	g.log.warn("router: authentication failed", args...)
+	if g.off || (reason != protocol.ErrAuthenticationDenied && reason != protocol.ErrNoSuchPrincipal) {
+		return
+	}
+	now := time.Now()
+	if a, ok := clientAddr(req.Transport); ok && g.addrs.fail(a, now) {
+		g.log.warn("router: throttling failed authentications from an address", "address", a.String(),
+			"failures", g.addrs.burst, "window", g.addrs.window)
+	}
+	if k, ok := g.authKey(req.Realm, authid); ok && g.authids.fail(k, now) {
+		g.log.warn("router: throttling failed authentications of an authid", "realm", string(req.Realm),
+			"authid", logAuthID(authid), "failures", g.authids.burst, "window", g.authids.window)
+	}
+}
+
+// succeeded clears the failures of authid in realm, which the session
+// has just proved to be: its owner starts afresh. The address's failures
+// stay, or an attacker with one account of its own could clear them
+// between guesses at others.
+func (g *authGuard) succeeded(realm protocol.URI, authid string) {
+	if k, ok := g.authKey(realm, authid); ok && !g.off {
+		g.authids.forget(k)
+	}
+}
+
+// close reports the log lines still suppressed and stops the log's timer.
+func (g *authGuard) close() { g.log.close() }
+
+// authKey is the key of authid in realm in the authid table: a hash, so
+// that an entry costs the same whatever the length of the authid a
+// client sends, keyed with a seed of the router's own, so that clients
+// cannot make two authids share an entry.
+func (g *authGuard) authKey(realm protocol.URI, authid string) (uint64, bool) {
+	if authid == "" {
+		return 0, false
+	}
+	var h maphash.Hash
+	h.SetSeed(g.seed)
+	h.WriteString(string(realm))
+	h.WriteByte(0)
+	h.WriteString(authid)
+	return h.Sum64(), true
+}
+
+// principalOf returns who the client of req claims to be:
+// HELLO.Details.authid, or else the cryptosign public key it announces.
+func principalOf(req *AuthRequest) string {
+	if req.AuthID != "" {
+		return req.AuthID
+	}
+	return req.AuthExtra.String("pubkey")
+}
+
+// maxLogAuthID is the most bytes of an authid written to the log: the
+// client chooses it, up to the transport's message size.
+const maxLogAuthID = 128
+
+// logAuthID returns authid as the log shows it: cut to maxLogAuthID
+// bytes, with the original length.
+func logAuthID(authid string) string {
+	if len(authid) <= maxLogAuthID {
+		return authid
+	}
+	return fmt.Sprintf("%s...(%d bytes)", strings.ToValidUTF8(authid[:maxLogAuthID], ""), len(authid))
+}
+
+// remoteOf returns the client's address as the transport gives it
+// (transport.Detailer's "peer", e.g. "tcp4:192.0.2.1:5555"), or the
+// transport's type, e.g. "local", when it has none.
+func remoteOf(t protocol.Dict) string {
+	if p := t.String("peer"); p != "" {
+		return p
+	}
+	return t.String("type")
+}
+
+// clientAddr returns the address whose failures are counted together for
+// a client of a TCP transport: its IP address without the port, for IPv6
+// its /64 prefix (the smallest block a network is usually given, so that
+// an attacker does not get 2^64 addresses). Unix sockets and in-process
+// sessions have none.
+func clientAddr(t protocol.Dict) (netip.Addr, bool) {
+	network, hostport, ok := strings.Cut(t.String("peer"), ":")
+	if !ok || !strings.HasPrefix(network, "tcp") {
+		return netip.Addr{}, false
+	}
+	ap, err := netip.ParseAddrPort(hostport)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	a := ap.Addr().Unmap().WithZone("")
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		a = p.Addr()
+	}
+	return a, true
+}
+
+// throttleTable counts failures per key with a token bucket: a key may
+// fail burst times in a row, and gets one failure back every
+// window/burst. A key without a failure left is throttled until then;
+// refused attempts take nothing, so the wait after the last failure is
+// at most window/burst, whoever keeps knocking. An entry whose bucket is
+// full again (window after its last failure) carries nothing and is
+// dropped; beyond max entries the one that failed longest ago is.
+type throttleTable[K comparable] struct {
+	burst  float64       // failures in a row; 0: no limit (the table stays empty)
+	window time.Duration // time to give back burst failures
+	max    int           // most entries
+
+	mu  sync.Mutex
+	m   map[K]*list.Element // guarded by mu; values are *bucket[K]
+	lru list.List           // guarded by mu; latest failure first
+}
+
+// bucket is the failure budget of one key.
+type bucket[K comparable] struct {
+	key       K
+	tokens    float64   // failures left at last
+	last      time.Time // of the last failure
+	throttled bool      // tokens fell below 1 and it was reported
+}
+
+func (t *throttleTable[K]) init(burst int, window time.Duration, max int) {
+	t.burst, t.window, t.max = float64(burst), window, max
+	t.m = make(map[K]*list.Element)
+}
+
+// tokensLocked returns the failures b has left at now. t.mu must be held.
+func (t *throttleTable[K]) tokensLocked(b *bucket[K], now time.Time) float64 {
+	return min(t.burst, b.tokens+float64(now.Sub(b.last))/float64(t.window)*t.burst)
+}
+
+// allow reports whether k has a failure left.
+func (t *throttleTable[K]) allow(k K, now time.Time) bool {
+	if t.burst <= 0 {
+		return true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.expireLocked(now)
+	e := t.m[k]
+	return e == nil || t.tokensLocked(e.Value.(*bucket[K]), now) >= 1
+}
+
+// fail takes a failure from k; it reports whether k has just run out of
+// them (the start of its throttling, to be logged once).
+func (t *throttleTable[K]) fail(k K, now time.Time) bool {
+	if t.burst <= 0 {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.expireLocked(now)
+	var b *bucket[K]
+	if e := t.m[k]; e != nil {
+		b = e.Value.(*bucket[K])
+		b.tokens = t.tokensLocked(b, now)
+		if b.tokens >= 1 {
+			b.throttled = false
+		}
+		t.lru.MoveToFront(e)
+	} else {
+		for len(t.m) >= t.max {
+			t.removeLocked(t.lru.Back())
+		}
+		b = &bucket[K]{key: k, tokens: t.burst}
+		t.m[k] = t.lru.PushFront(b)
+	}
+	// Sessions that were let in together may fail together: never below
+	// zero, so that the wait stays bounded.
+	b.tokens, b.last = max(b.tokens-1, 0), now
+	if b.tokens < 1 && !b.throttled {
+		b.throttled = true
+		return true
+	}
+	return false
+}
+
+// forget drops k's entry.
+func (t *throttleTable[K]) forget(k K) {
+	if t.burst <= 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.m[k]; e != nil {
+		t.removeLocked(e)
+	}
+}
+
+// len returns the number of entries.
+func (t *throttleTable[K]) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.m)
+}
+
+// expireLocked drops the entries whose bucket is full again. t.mu must
+// be held.
+func (t *throttleTable[K]) expireLocked(now time.Time) {
+	for e := t.lru.Back(); e != nil && now.Sub(e.Value.(*bucket[K]).last) >= t.window; e = t.lru.Back() {
+		t.removeLocked(e)
+	}
+}
+
+// removeLocked drops e. t.mu must be held.
+func (t *throttleTable[K]) removeLocked(e *list.Element) {
+	delete(t.m, e.Value.(*bucket[K]).key)
+	t.lru.Remove(e)
+}
+
+// logLimiter writes at most max WARN lines per interval; the lines it
+// leaves out are counted in one line at the end of the interval (or when
+// the router closes), so that a flood of failures cannot fill a disk.
+type logLimiter struct {
+	log      *slog.Logger
+	max      int // 0: no limit
+	interval time.Duration
+
+	mu         sync.Mutex
+	start      time.Time   // guarded by mu; of the current interval
+	n          int         // guarded by mu; lines written in it
+	suppressed int         // guarded by mu; lines left out in it
+	timer      *time.Timer // guarded by mu; reports suppressed at its end
+	closed     bool        // guarded by mu; no new timer once set
+}
+
+func (l *logLimiter) init(log *slog.Logger, max int, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultAuthLogInterval
+	}
+	l.log, l.max, l.interval = log, max, interval
+}
+
+// warn logs msg at WARN unless the interval's lines are used up.
+func (l *logLimiter) warn(msg string, args ...any) {
+	if l.max <= 0 {
+		l.log.Warn(msg, args...)
+		return
+	}
+	now := time.Now()
+	l.mu.Lock()
+	if now.Sub(l.start) >= l.interval {
+		l.flushLocked()
+		l.start, l.n = now, 0
+	}
+	if l.n < l.max {
+		l.n++
+		l.mu.Unlock()
+		l.log.Warn(msg, args...)
+		return
+	}
+	l.suppressed++
+	if l.timer == nil && !l.closed {
+		l.timer = time.AfterFunc(l.start.Add(l.interval).Sub(now), l.tick)
+	}
+	l.mu.Unlock()
+}
+
+// tick runs at the end of an interval with suppressed lines.
+func (l *logLimiter) tick() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.timer = nil
+	l.flushLocked()
+}
+
+// close reports the suppressed lines and stops the timer.
+func (l *logLimiter) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil
+	}
+	l.flushLocked()
+}
+
+// flushLocked logs how many lines were suppressed, if any, and resets
+// the count. l.mu must be held.
+func (l *logLimiter) flushLocked() {
+	if l.suppressed == 0 {
+		return
+	}
+	l.log.Warn("router: authentication failure log lines suppressed", "suppressed", l.suppressed, "interval", l.interval)
+	l.suppressed = 0
+}
