@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/wampkit/wampkit/router"
 )
@@ -20,6 +21,63 @@ const (
 	maxCRAIterations = 10_000_000
 	maxCRAKeyLen     = 1024
 )
+
+// AuthThrottleConfig is the auth_throttle section: how wampd slows down
+// the guessing of credentials and logs failed authentications (see
+// router.AuthThrottle, whose defaults apply to zero values).
+type AuthThrottleConfig struct {
+	// Disabled turns throttling off; failures are still logged.
+	Disabled bool `yaml:"disabled"`
+	// AuthIDFailures is how many failed authentications one authid of a
+	// realm may have per AuthIDWindow. Zero means
+	// router.DefaultAuthIDFailures (5); negative means no limit.
+	AuthIDFailures int `yaml:"authid_failures"`
+	// AuthIDWindow is the period of AuthIDFailures. Zero means
+	// router.DefaultAuthThrottleWindow (1m).
+	AuthIDWindow time.Duration `yaml:"authid_window"`
+	// AddressFailures is how many failed authentications one client
+	// address (IPv6: its /64) may have per AddressWindow. Zero means
+	// router.DefaultAddressFailures (20); negative means no limit.
+	AddressFailures int `yaml:"address_failures"`
+	// AddressWindow is the period of AddressFailures. Zero means
+	// router.DefaultAuthThrottleWindow (1m).
+	AddressWindow time.Duration `yaml:"address_window"`
+	// MaxEntries is the most authids, and the most addresses, remembered.
+	// Zero means router.DefaultAuthThrottleEntries (100,000).
+	MaxEntries int `yaml:"max_entries"`
+	// LogLines is the most log lines about failed authentications per
+	// LogInterval. Zero means router.DefaultAuthLogLines (20); negative
+	// means no limit.
+	LogLines int `yaml:"log_lines"`
+	// LogInterval is the period of LogLines. Zero means
+	// router.DefaultAuthLogInterval (1m).
+	LogInterval time.Duration `yaml:"log_interval"`
+}
+
+// check reports the first setting out of range.
+func (c AuthThrottleConfig) check() error {
+	if c.AuthIDWindow < 0 || c.AddressWindow < 0 || c.LogInterval < 0 {
+		return errors.New("wampd: auth_throttle: authid_window, address_window and log_interval must not be negative")
+	}
+	if c.MaxEntries < 0 {
+		return errors.New("wampd: auth_throttle: max_entries must not be negative")
+	}
+	return nil
+}
+
+// router returns c as the router's AuthThrottle.
+func (c AuthThrottleConfig) router() router.AuthThrottle {
+	return router.AuthThrottle{
+		Disabled:        c.Disabled,
+		AuthIDFailures:  c.AuthIDFailures,
+		AuthIDWindow:    c.AuthIDWindow,
+		AddressFailures: c.AddressFailures,
+		AddressWindow:   c.AddressWindow,
+		MaxEntries:      c.MaxEntries,
+		LogLines:        c.LogLines,
+		LogInterval:     c.LogInterval,
+	}
+}
 
 // PrincipalConfig is one user of ticket authentication.
 type PrincipalConfig struct {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -213,4 +214,51 @@ func newKey(tb testing.TB) ed25519.PrivateKey {
 // pubHex returns the hex public key of priv, as the config file wants it.
 func pubHex(priv ed25519.PrivateKey) string {
 	return hex.EncodeToString(priv.Public().(ed25519.PublicKey))
+}
+
+// TestMain_AuthThrottle: auth_throttle from the file reaches the router:
+// past authid_failures wrong tickets, even the right one is refused
+// without a CHALLENGE, and the failures are logged without the tickets.
+func TestMain_AuthThrottle(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	m, _, logs := mustRunConfig(t, `
+auth_throttle:
+  authid_failures: 2
+  authid_window: 1h
+realms:
+  - name: com.example.secure
+    ticket:
+      alice: {secret: "alice's ticket"}
+`)
+	login := func(ticket string) error {
+		c, err := join(t, m, client.Config{Realm: "com.example.secure", AuthID: "alice", Auth: []client.Authenticator{client.TicketAuth(ticket)}})
+		if c != nil {
+			c.Close()
+		}
+		return err
+	}
+	for i := range 2 {
+		if err := login("guess"); !isAbort(err, protocol.ErrAuthenticationDenied) || strings.Contains(err.Error(), "too many") {
+			t.Fatalf("guess %d: %v, want ABORT %s for the wrong ticket", i+1, err, protocol.ErrAuthenticationDenied)
+		}
+	}
+	if err := login("alice's ticket"); !isAbort(err, protocol.ErrAuthenticationDenied) || !strings.Contains(err.Error(), router.ThrottledMessage) {
+		t.Fatalf("right ticket after 2 guesses: %v, want ABORT %q", err, router.ThrottledMessage)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	if s := logs.String(); strings.Count(s, "authentication failed") != 2 || strings.Contains(s, "guess") || strings.Contains(s, "alice's ticket") {
+		t.Errorf("log: want 2 failures without tickets, got:\n%s", s)
+	}
+}
+
+func TestAuthThrottleConfigInvalid(t *testing.T) {
+	for _, thr := range []AuthThrottleConfig{{AuthIDWindow: -time.Second}, {LogInterval: -1}, {MaxEntries: -1}} {
+		cfg := DefaultConfig()
+		cfg.AuthThrottle = thr
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "auth_throttle") {
+			t.Errorf("Validate() with auth_throttle %+v = %v, want an auth_throttle error", thr, err)
+		}
+	}
 }

@@ -37,6 +37,9 @@ type Config struct {
 	// HandshakeTimeout. Zero means router.DefaultAuthTimeout; negative
 	// means no limit but HandshakeTimeout.
 	AuthTimeout time.Duration `yaml:"auth_timeout"`
+	// AuthThrottle limits failed authentications per authid and per
+	// client address, and their logging.
+	AuthThrottle AuthThrottleConfig `yaml:"auth_throttle"`
 	// GoodbyeTimeout bounds the wait for each session's answer to the
 	// GOODBYE of a shutdown. Zero means ShutdownTimeout; negative means no
 	// limit but ShutdownTimeout.
@@ -321,11 +324,20 @@ const (
 // text logs at level info, and the router's default limits.
 func DefaultConfig() Config {
 	return Config{
-		Log:              LogConfig{Level: "info", Format: "text"},
-		WebSocket:        WebSocketConfig{Address: DefaultWebSocketAddress, Path: DefaultWebSocketPath},
-		RawSocket:        RawSocketConfig{Address: DefaultRawSocketAddress},
-		ShutdownTimeout:  DefaultShutdownTimeout,
-		AuthTimeout:      router.DefaultAuthTimeout,
+		Log:             LogConfig{Level: "info", Format: "text"},
+		WebSocket:       WebSocketConfig{Address: DefaultWebSocketAddress, Path: DefaultWebSocketPath},
+		RawSocket:       RawSocketConfig{Address: DefaultRawSocketAddress},
+		ShutdownTimeout: DefaultShutdownTimeout,
+		AuthTimeout:     router.DefaultAuthTimeout,
+		AuthThrottle: AuthThrottleConfig{
+			AuthIDFailures:  router.DefaultAuthIDFailures,
+			AuthIDWindow:    router.DefaultAuthThrottleWindow,
+			AddressFailures: router.DefaultAddressFailures,
+			AddressWindow:   router.DefaultAuthThrottleWindow,
+			MaxEntries:      router.DefaultAuthThrottleEntries,
+			LogLines:        router.DefaultAuthLogLines,
+			LogInterval:     router.DefaultAuthLogInterval,
+		},
 		MaxSessions:      router.DefaultMaxSessions,
 		MaxPendingCalls:  router.DefaultMaxPendingCalls,
 		MaxSubscriptions: router.DefaultMaxSubscriptions,
@@ -414,6 +426,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebSocket.QueueSize < 0 || c.RawSocket.QueueSize < 0 {
 		return errors.New("wampd: queue_size must not be negative")
+	}
+	if err := c.AuthThrottle.check(); err != nil {
+		return err
 	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("wampd: shutdown timeout %v is negative", c.ShutdownTimeout)

@@ -239,6 +239,7 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 		Logger:           logger,
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		AuthTimeout:      cfg.AuthTimeout,
+		AuthThrottle:     cfg.AuthThrottle.router(),
 		GoodbyeTimeout:   goodbye,
 		StrictURIs:       cfg.StrictURIs,
 		StrictRequestIDs: cfg.StrictRequestIDs,
