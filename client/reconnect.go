@@ -246,14 +246,17 @@ func (r *Reconnecting) reconnect() (*Client, error) {
 			last = err
 			continue
 		}
-		rerr := r.restore(c)
+		// opMu is held from the restore until c is published, so that
+		// no entry is added that c does not have.
+		r.opMu.Lock()
+		rerr := r.restoreLocked(c)
 		r.mu.Lock()
 		closed := r.closed
 		if !closed {
 			r.cur = c
 		}
 		r.mu.Unlock()
-		r.opMu.Unlock() // taken by restore
+		r.opMu.Unlock()
 		if closed {
 			c.Close()
 			return nil, nil
@@ -264,12 +267,11 @@ func (r *Reconnecting) reconnect() (*Client, error) {
 	return nil, fmt.Errorf("client: gave up reconnecting after %d attempts: %w", r.rc.MaxAttempts, last)
 }
 
-// restore registers and subscribes every entry on c. It returns with
-// r.opMu held, so that no entry is added before c is published. Errors
-// other than the session ending are joined and returned (reported with
-// StateConnected); a session that ended is noticed by run.
-func (r *Reconnecting) restore(c *Client) error {
-	r.opMu.Lock()
+// restoreLocked registers and subscribes every entry on c. Errors other
+// than the session ending are joined and returned (reported with
+// StateConnected); a session that ended is noticed by run. r.opMu must be
+// held.
+func (r *Reconnecting) restoreLocked(c *Client) error {
 	var errs []error
 	for _, e := range r.regs {
 		reg, err := c.Register(r.ctx, e.procedure, e.handler, e.opts)
