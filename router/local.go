@@ -43,7 +43,10 @@ type localInbox struct {
 	direct bool
 	// routing is set while a goroutine routes a message of the session.
 	routing bool
-	q       []protocol.Message // queued in order; routed by the session's goroutine
+	// q[head:] are the queued messages, in order; the session's goroutine
+	// routes them.
+	q    []protocol.Message
+	head int
 	// ended is set when routing ended the session (GOODBYE, ABORT, a
 	// violation); reason is the close reason. Later messages are dropped,
 	// as if they were queued on a link nobody reads any more.
@@ -112,12 +115,12 @@ func (c *localClient) Send(ctx context.Context, m protocol.Message) error {
 	case in.ended:
 		in.mu.Unlock()
 		return nil
-	case in.routing || len(in.q) > 0:
-		if len(in.q) >= in.limit {
+	case in.routing || in.pendingLocked() > 0:
+		if in.pendingLocked() >= in.limit {
 			in.mu.Unlock()
 			return transport.ErrQueueFull
 		}
-		in.q = append(in.q, m)
+		in.pushLocked(m)
 		if !in.routing {
 			in.signal()
 		}
@@ -135,11 +138,38 @@ func (c *localClient) Send(ctx context.Context, m protocol.Message) error {
 	if err != nil {
 		in.endLocked(err)
 	}
-	if len(in.q) > 0 || in.ended || in.closed {
+	if in.pendingLocked() > 0 || in.ended || in.closed {
 		in.signal()
 	}
 	in.mu.Unlock()
 	return nil
+}
+
+// pendingLocked returns the number of queued messages. in.mu must be
+// held.
+func (in *localInbox) pendingLocked() int { return len(in.q) - in.head }
+
+// pushLocked queues m. in.mu must be held.
+func (in *localInbox) pushLocked(m protocol.Message) {
+	if in.head > 0 && len(in.q) == cap(in.q) {
+		// Reuse the routed front before growing.
+		n := copy(in.q, in.q[in.head:])
+		clear(in.q[n:])
+		in.q, in.head = in.q[:n], 0
+	}
+	in.q = append(in.q, m)
+}
+
+// popLocked removes and returns the first queued message. in.mu must be
+// held, and a message queued.
+func (in *localInbox) popLocked() protocol.Message {
+	m := in.q[in.head]
+	in.q[in.head] = nil
+	in.head++
+	if in.head == len(in.q) {
+		in.q, in.head = in.q[:0], 0
+	}
+	return m
 }
 
 // SendWait implements transport.Waiter.
@@ -155,7 +185,7 @@ func (c *localClient) SendWait(ctx context.Context, m protocol.Message) error {
 			in.mu.Unlock()
 			return c.Peer.(transport.Waiter).SendWait(ctx, m)
 		}
-		if in.closed || len(in.q) < in.limit {
+		if in.closed || in.pendingLocked() < in.limit {
 			in.mu.Unlock()
 			continue
 		}
@@ -281,11 +311,8 @@ func (in *localInbox) serve(s *session) error {
 	for {
 		// After a close, what was queued before it is still routed, as
 		// the link would have delivered it.
-		for !in.routing && len(in.q) > 0 && !in.ended {
-			m := in.q[0]
-			k := copy(in.q, in.q[1:])
-			in.q[k] = nil
-			in.q = in.q[:k]
+		for !in.routing && in.pendingLocked() > 0 && !in.ended {
+			m := in.popLocked()
 			in.freeRoomLocked()
 			in.routing = true
 			in.mu.Unlock()
@@ -296,14 +323,14 @@ func (in *localInbox) serve(s *session) error {
 				in.endLocked(err)
 			}
 		}
-		if len(in.q) == 0 && cap(in.q) > keptBacklog {
-			in.q = nil // a burst's queue is not kept for life
+		if in.pendingLocked() == 0 && cap(in.q) > keptBacklog {
+			in.q, in.head = nil, 0 // a burst's queue is not kept for life
 		}
 		if !in.routing && (in.ended || in.closed) {
 			ended, reason := in.ended, in.reason
 			in.ended = true // nothing is routed any more
 			clear(in.q)
-			in.q = nil
+			in.q, in.head = nil, 0
 			in.mu.Unlock()
 			if ended {
 				return reason
