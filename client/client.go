@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wampkit/wampkit/internal/recent"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/transport"
 )
@@ -74,11 +75,10 @@ type Client struct {
 	// chunks holds the queued chunks of the running progressive
 	// invocations, by INVOCATION.Request.
 	chunks map[protocol.ID]*chunks
-	// ended holds the request IDs of the last endedInvocations
-	// progressive invocations that ended, endedNext the slot to overwrite
-	// next: their late chunks are discarded (see invoke).
-	ended     []protocol.ID
-	endedNext int
+	// ended holds the request IDs of the last progressive invocations
+	// that ended: their late chunks are discarded (see invoke, spec
+	// "Continuations on Completed Calls").
+	ended recent.IDs
 
 	// Reader only.
 	subsCache subsCache // last lookup in subs

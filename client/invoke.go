@@ -59,7 +59,7 @@ func (c *Client) invoke(m *protocol.Invocation) error {
 		q.wake()
 		return nil
 	}
-	if len(c.ended) > 0 && slices.Contains(c.ended, m.Request) {
+	if c.ended.Contains(m.Request) {
 		c.mu.Unlock()
 		return nil
 	}
@@ -139,7 +139,7 @@ func (c *Client) work(x *invocation) {
 			delete(c.invs, x.inv.request)
 			if x.inv.streaming {
 				delete(c.chunks, x.inv.request)
-				c.rememberEndedLocked(x.inv.request)
+				c.ended.Add(x.inv.request)
 			}
 			if c.state == protocol.StateEstablished {
 				c.sendAnswer(reply)

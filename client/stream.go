@@ -233,19 +233,3 @@ func (inv *Invocation) Recv(ctx context.Context) (*Chunk, error) {
 		}
 	}
 }
-
-// endedInvocations is how many progressive invocations that ended a
-// client remembers, to drop the chunks the router sent before it learned
-// of the end (spec "Continuations on Completed Calls").
-const endedInvocations = 64
-
-// rememberEndedLocked records the INVOCATION.Request of a progressive
-// invocation that ended. c.mu must be held.
-func (c *Client) rememberEndedLocked(id protocol.ID) {
-	if len(c.ended) < endedInvocations {
-		c.ended = append(c.ended, id)
-		return
-	}
-	c.ended[c.endedNext] = id
-	c.endedNext = (c.endedNext + 1) % endedInvocations
-}

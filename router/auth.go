@@ -151,16 +151,16 @@ func (c authChallenger) Challenge(ctx context.Context, method string, extra prot
 	m, err := c.s.peer.Recv()
 	if err != nil {
 		if errors.Is(err, protocol.ErrMalformed) {
-			return nil, &violationError{msg: err.Error()}
+			return nil, &violation{msg: err.Error()}
 		}
 		return nil, fmt.Errorf("router: wait for AUTHENTICATE: %w", err)
 	}
 	a, ok := m.(*protocol.Authenticate)
 	if !ok || a == nil {
 		if isNil(m) {
-			return nil, &violationError{msg: "nil message"}
+			return nil, &violation{msg: "nil message"}
 		}
-		return nil, &violationError{msg: "expected AUTHENTICATE, got " + m.Type().String()}
+		return nil, violationf("expected AUTHENTICATE, got %v", m.Type())
 	}
 	return a, nil
 }
@@ -169,7 +169,7 @@ func (c authChallenger) Challenge(ctx context.Context, method string, extra prot
 // returned err, or no Identity and no error.
 func refusal(err error) (protocol.URI, string) {
 	var ae *AuthError
-	var ve *violationError
+	var ve *violation
 	switch {
 	case errors.As(err, &ae):
 		return ae.Reason, ae.Message
@@ -180,9 +180,3 @@ func refusal(err error) (protocol.URI, string) {
 	}
 	return protocol.ErrAuthenticationFailed, "authentication failed"
 }
-
-// violationError is returned inside the handshake when the client breaks
-// the protocol; the session answers ABORT wamp.error.protocol_violation.
-type violationError struct{ msg string }
-
-func (e *violationError) Error() string { return "router: protocol violation: " + e.msg }

@@ -157,11 +157,7 @@ func (z *authz) checksDelivery() bool {
 // realm's Authorizer as authorize does; a failed decision is a refusal.
 // It runs on the session's goroutine.
 func (s *session) allowed(act Action, uri protocol.URI, match protocol.MatchPolicy) bool {
-	if s.realm.authz == nil {
-		return true
-	}
-	refusal, _ := s.authorize(act, uri, match, nil)
-	return refusal == ""
+	return s.authorize(act, uri, match, nil) == nil
 }
 
 // seesTopic reports whether the meta API may show s the topic or topic
@@ -200,13 +196,22 @@ func (z *authz) viewer(topic bool, uri protocol.URI, match protocol.MatchPolicy)
 	}
 }
 
-// authorize asks the realm's Authorizer whether s may do act on uri. It
-// returns "" if s may, or the error URI and message of the ERROR to
-// answer with. The realm must have an Authorizer; it runs on the
-// session's goroutine, which owns s.authzReq.
-func (s *session) authorize(act Action, uri protocol.URI, match protocol.MatchPolicy, opts protocol.Dict) (protocol.URI, string) {
+// authorize asks the realm's Authorizer, if it has one, whether s may do
+// act on uri; it returns nil if s may, or the refusal to answer with
+// (wamp.error.not_authorized, or wamp.error.authorization_failed if the
+// Authorizer failed). It runs on the session's goroutine, which owns
+// s.authzReq.
+func (s *session) authorize(act Action, uri protocol.URI, match protocol.MatchPolicy, opts protocol.Dict) error {
+	if s.realm.authz == nil {
+		return nil
+	}
+	return s.decide(act, uri, match, opts)
+}
+
+// decide is authorize in a realm with an Authorizer.
+func (s *session) decide(act Action, uri protocol.URI, match protocol.MatchPolicy, opts protocol.Dict) error {
 	z := s.realm.authz
-	req := &s.authzReq
+	req := &s.in.authzReq
 	*req = AuthzRequest{
 		Session: s.id, Realm: s.realm.name, AuthID: s.authID, AuthRole: s.authRole, AuthMethod: s.authMethod,
 		Action: act, URI: uri, Match: match, Options: opts,
@@ -230,11 +235,11 @@ func (s *session) authorize(act Action, uri protocol.URI, match protocol.MatchPo
 	case err != nil:
 		s.r.log.Warn("router: authorization failed", "session", uint64(s.id), "realm", s.realmName(),
 			"action", act.String(), "uri", string(uri), "error", err)
-		return protocol.ErrAuthorizationFailed, "authorization of " + act.String() + " " + string(uri) + " failed"
+		return refuse(protocol.ErrAuthorizationFailed, "authorization of "+act.String()+" "+string(uri)+" failed")
 	case !ok:
-		return protocol.ErrNotAuthorized, "not authorized to " + act.String() + " " + string(uri)
+		return refuse(protocol.ErrNotAuthorized, "not authorized to "+act.String()+" "+string(uri))
 	}
-	return "", ""
+	return nil
 }
 
 // authzInstant reports whether authorization in rm never waits: no

@@ -1,8 +1,6 @@
 package router
 
 import (
-	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,8 +33,7 @@ type broker struct {
 	mu    sync.Mutex
 	byKey map[subKey]*subscription      // guarded by mu: every subscription
 	byID  map[protocol.ID]*subscription // guarded by mu: the same by ID
-
-	uriIndex[subscription] // written under mu
+	index uriIndex[subscription]        // written under mu
 }
 
 type subKey struct {
@@ -83,44 +80,31 @@ func (b *broker) init(r *Router, rc *RealmConfig, z *authz) {
 }
 
 // subscribe handles SUBSCRIBE on the subscriber's goroutine.
-func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
-	if msg := checkOptions(m.Options, subscribeOptions); msg != "" {
-		s.send(&protocol.Error{RequestType: protocol.TypeSubscribe, Request: m.Request,
-			URI: protocol.ErrInvalidArgument, Args: protocol.List{msg}})
-		return
+func (b *broker) subscribe(s *session, m *protocol.Subscribe) error {
+	if err := checkOptions(m.Options, subscribeOptions); err != nil {
+		return err
 	}
-	match := protocol.MatchPolicy(m.Options.String("match"))
-	if match == "" {
-		match = protocol.MatchExact
-	}
-	if !match.Valid() {
-		s.send(&protocol.Error{RequestType: protocol.TypeSubscribe, Request: m.Request,
-			URI: protocol.ErrInvalidArgument, Args: protocol.List{"unknown match policy " + string(match)}})
-		return
+	match, err := matchOption(m.Options)
+	if err != nil {
+		return err
 	}
 	if err := protocol.CheckPattern(m.Topic, match, b.r.cfg.StrictURIs); err != nil {
-		s.send(&protocol.Error{RequestType: protocol.TypeSubscribe, Request: m.Request,
-			URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
-		return
+		return refuse(protocol.ErrInvalidURI, err.Error())
 	}
-	if s.realm.authz != nil {
-		if uri, msg := s.authorize(ActionSubscribe, m.Topic, match, m.Options); uri != "" {
-			s.send(&protocol.Error{RequestType: protocol.TypeSubscribe, Request: m.Request,
-				URI: uri, Args: protocol.List{msg}})
-			return
-		}
+	if err := s.authorize(ActionSubscribe, m.Topic, match, m.Options); err != nil {
+		return err
 	}
 	key := subKey{m.Topic, match}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	sub := b.byKey[key]
 	getRetained := m.Options.Bool("get_retained")
-	if sub != nil && s.subs[sub.id] == sub {
+	if sub != nil && s.in.subs[sub.id] == sub {
 		// Same session, same topic and policy: the existing subscription
 		// (spec basic "SUBSCRIBED").
 		if !getRetained {
 			s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id})
-			return
+			return nil
 		}
 		// As below, so that the retained events follow SUBSCRIBED before
 		// the EVENTs of publications that start after it (one already
@@ -132,12 +116,10 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
 		}
 		s.adding.Store(nil)
 		s.mu.Unlock()
-		return
+		return nil
 	}
-	if max := b.r.cfg.MaxSubscriptions; max > 0 && len(s.subs) >= max {
-		s.send(&protocol.Error{RequestType: protocol.TypeSubscribe, Request: m.Request,
-			URI: LimitExceeded, Args: protocol.List{fmt.Sprintf("the session holds its maximum of %d subscriptions", max)}})
-		return
+	if max := b.r.cfg.MaxSubscriptions; max > 0 && len(s.in.subs) >= max {
+		return refusef(LimitExceeded, "the session holds its maximum of %d subscriptions", max)
 	}
 	fresh := sub == nil
 	if fresh {
@@ -170,9 +152,9 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
 	s.adding.Store(nil)
 	s.mu.Unlock()
 	if !ok {
-		return
+		return nil // the session is being dropped
 	}
-	s.subs[sub.id] = sub
+	s.in.subs[sub.id] = sub
 	// After s.mu is released: publishing may take other sessions' mu.
 	// on_create names the topic: only who may see it hears of it.
 	if fresh && b.listening(metaSubOnCreate) {
@@ -180,34 +162,34 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) {
 			b.authz.viewer(true, sub.topic, sub.match))
 	}
 	b.metaEventLocked(metaSubOnSubscribe, s, sub)
+	return nil
 }
 
 // unsubscribe handles UNSUBSCRIBE on the subscriber's goroutine.
-func (b *broker) unsubscribe(s *session, m *protocol.Unsubscribe) {
-	sub := s.subs[m.Subscription]
+func (b *broker) unsubscribe(s *session, m *protocol.Unsubscribe) error {
+	sub := s.in.subs[m.Subscription]
 	if sub == nil {
-		s.send(&protocol.Error{RequestType: protocol.TypeUnsubscribe, Request: m.Request,
-			URI: protocol.ErrNoSuchSubscription})
-		return
+		return refuse(protocol.ErrNoSuchSubscription, "")
 	}
 	b.mu.Lock()
 	b.removeSubscriberLocked(sub, s)
 	b.mu.Unlock()
-	delete(s.subs, sub.id)
+	delete(s.in.subs, sub.id)
 	s.send(&protocol.Unsubscribed{Request: m.Request})
+	return nil
 }
 
 // leave drops every subscription of s.
 func (b *broker) leave(s *session) {
-	if len(s.subs) == 0 {
+	if len(s.in.subs) == 0 {
 		return
 	}
 	b.mu.Lock()
-	for _, sub := range s.subs {
+	for _, sub := range s.in.subs {
 		b.removeSubscriberLocked(sub, s)
 	}
 	b.mu.Unlock()
-	clear(s.subs)
+	clear(s.in.subs)
 }
 
 // removeSubscriberLocked removes s from sub, drops sub when it has no
@@ -245,14 +227,14 @@ func (b *broker) metaEventLocked(topic protocol.URI, s *session, sub *subscripti
 func (b *broker) addIndexLocked(sub *subscription) {
 	b.byKey[subKey{sub.topic, sub.match}] = sub
 	b.byID[sub.id] = sub
-	b.add(sub.topic, sub.match, sub)
+	b.index.insert(sub.topic, sub.match, sub)
 }
 
 // removeLocked drops sub from the index. b.mu must be held.
 func (b *broker) removeLocked(sub *subscription) {
 	delete(b.byKey, subKey{sub.topic, sub.match})
 	delete(b.byID, sub.id)
-	b.remove(sub.topic, sub.match, sub)
+	b.index.remove(sub.topic, sub.match, sub)
 }
 
 // publication is what one PUBLISH needs while it is routed.
@@ -270,63 +252,35 @@ type publication struct {
 
 // publish handles PUBLISH on the publisher's goroutine: it sends the EVENTs
 // itself, in order, so events of one publisher reach each subscriber in
-// publication order (spec basic "Ordering Guarantees"). It returns the
-// text of a protocol violation, or "".
+// publication order (spec basic "Ordering Guarantees").
 //
 // A testament (authorized when it was added) is published with
 // testament set, and is not authorized again.
-func (b *broker) publish(s *session, m *protocol.Publish, testament bool) string {
+func (b *broker) publish(s *session, m *protocol.Publish, testament bool) error {
 	opts := m.Options
-	ack := opts.Bool("acknowledge")
 	ppt := false
 	if len(opts) > 0 {
-		msg := checkOptions(opts, publishOptions)
-		if msg == "" && pptUsed(opts) {
-			if !s.pptPublisher {
-				return pptViolation(protocol.TypePublish, protocol.RolePublisher)
-			}
-			msg, ppt = checkPPT(opts, m.Args, m.Kwargs), true
-		}
-		if msg != "" {
-			// Not published; only an acknowledged publication hears why.
-			if ack {
-				s.send(&protocol.Error{RequestType: protocol.TypePublish, Request: m.Request,
-					URI: protocol.ErrInvalidArgument, Args: protocol.List{msg}})
-			}
-			return ""
+		var err error
+		if ppt, err = checkPublishOptions(s, opts, m.Args, m.Kwargs); err != nil {
+			return err
 		}
 	}
 	// An exact subscription's topic passed the URI check at SUBSCRIBE, so
 	// the check is only needed without one.
-	v, exact := b.exact.Load(m.Topic)
-	var err error
+	sub, exact := b.index.lookup(m.Topic)
 	if !exact {
-		err = protocol.CheckURI(m.Topic, b.r.cfg.StrictURIs)
+		if err := protocol.CheckURI(m.Topic, b.r.cfg.StrictURIs); err != nil {
+			return refuse(protocol.ErrInvalidURI, err.Error())
+		}
 	}
-	if err == nil && protocol.IsReserved(m.Topic) {
+	if protocol.IsReserved(m.Topic) {
 		// Only the router publishes in the wamp namespace (spec basic
 		// "Reserved URIs"); clients may subscribe there.
-		err = errors.New("topic " + string(m.Topic) + " is in the reserved wamp namespace")
+		return refuse(protocol.ErrInvalidURI, "topic "+string(m.Topic)+" is in the reserved wamp namespace")
 	}
-	if err != nil {
-		// Unacknowledged publications get no answer, not even an error
-		// (spec basic "PUBLISH": "whether the publication was successful
-		// indeed or not").
-		if ack {
-			s.send(&protocol.Error{RequestType: protocol.TypePublish, Request: m.Request,
-				URI: protocol.ErrInvalidURI, Args: protocol.List{err.Error()}})
-		}
-		return ""
-	}
-	if s.realm.authz != nil && !testament {
-		if uri, msg := s.authorize(ActionPublish, m.Topic, protocol.MatchExact, opts); uri != "" {
-			// Not published; as above, only an acknowledged publication
-			// hears why.
-			if ack {
-				s.send(&protocol.Error{RequestType: protocol.TypePublish, Request: m.Request,
-					URI: uri, Args: protocol.List{msg}})
-			}
-			return ""
+	if !testament {
+		if err := s.authorize(ActionPublish, m.Topic, protocol.MatchExact, opts); err != nil {
+			return err
 		}
 	}
 	p := publication{pub: s, msg: m, id: protocol.GlobalID(), excludeMe: true}
@@ -357,15 +311,30 @@ func (b *broker) publish(s *session, m *protocol.Publish, testament bool) string
 		b.retain(&p)
 	}
 	if exact {
-		b.deliver(&p, v.(*subscription), p.details)
+		b.deliver(&p, sub, p.details)
 	}
-	if b.patterns.Load() > 0 {
-		s.scratch = b.publishPatterns(&p, s.scratch)
+	if b.index.hasPatterns() {
+		s.in.scratch = b.publishPatterns(&p, s.in.scratch)
 	}
-	if ack {
+	if opts.Bool("acknowledge") {
 		s.send(&protocol.Published{Request: m.Request, Publication: p.id})
 	}
-	return ""
+	return nil
+}
+
+// checkPublishOptions checks the options of a PUBLISH (or of a testament)
+// and reports whether it uses payload passthru mode.
+func checkPublishOptions(s *session, opts protocol.Dict, args protocol.List, kwargs protocol.Dict) (bool, error) {
+	if err := checkOptions(opts, publishOptions); err != nil {
+		return false, err
+	}
+	if !pptUsed(opts) {
+		return false, nil
+	}
+	if !s.feat.pptPublisher {
+		return false, pptViolation(protocol.TypePublish, protocol.RolePublisher)
+	}
+	return true, checkPPT(opts, args, kwargs)
 }
 
 // publishPatterns delivers p to every matching prefix and wildcard
@@ -377,7 +346,7 @@ func (b *broker) publish(s *session, m *protocol.Publish, testament bool) string
 // matching does not allocate.
 func (b *broker) publishPatterns(p *publication, scratch []*subscription) []*subscription {
 	topic := string(p.msg.Topic)
-	subs := b.matchPatterns(topic, scratch[:0])
+	subs := b.index.matchPatterns(topic, scratch[:0])
 	if len(subs) == 0 {
 		return subs
 	}
@@ -398,10 +367,10 @@ func (b *broker) publishPatterns(p *publication, scratch []*subscription) []*sub
 // lets the router build a meta event's arguments only when they may be
 // sent, so that meta events cost one map lookup while nobody subscribes.
 func (b *broker) listening(topic protocol.URI) bool {
-	if b.patterns.Load() > 0 {
+	if b.index.hasPatterns() {
 		return true
 	}
-	_, ok := b.exact.Load(topic)
+	_, ok := b.index.lookup(topic)
 	return ok
 }
 
@@ -415,10 +384,10 @@ func (b *broker) publishMeta(topic protocol.URI, args protocol.List) {
 // visible (if not nil) is true.
 func (b *broker) publishMetaFor(topic protocol.URI, args protocol.List, visible func(*session) bool) {
 	p := publication{msg: &protocol.Publish{Topic: topic, Args: args}, id: protocol.GlobalID(), visible: visible}
-	if v, ok := b.exact.Load(topic); ok {
-		b.deliver(&p, v.(*subscription), nil)
+	if sub, ok := b.index.lookup(topic); ok {
+		b.deliver(&p, sub, nil)
 	}
-	if b.patterns.Load() > 0 {
+	if b.index.hasPatterns() {
 		b.publishPatterns(&p, nil)
 	}
 }

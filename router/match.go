@@ -1,6 +1,7 @@
 package router
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -9,11 +10,12 @@ import (
 )
 
 // uriIndex finds the subscriptions (broker) or registrations (dealer) of a
-// realm by URI. Exact entries sit in a map read without locks; prefix and
-// wildcard patterns in two tries guarded by pmu, which readers take only
-// while patterns is above zero, so exact lookups never pay for patterns.
-// add and remove are called with the owner's mutex held, which serializes
-// all writers.
+// realm by URI; nobody else walks its maps and tries. Exact entries sit in
+// a map read without locks; prefix and wildcard patterns in two tries
+// guarded by the index's own pmu, which readers take only while there are
+// patterns, so exact lookups never pay for them. Writers (insert, remove)
+// are serialized by the owner's mutex, which also guards the owner's other
+// tables of the same entries.
 type uriIndex[T any] struct {
 	exact sync.Map // protocol.URI -> *T with match exact
 
@@ -23,8 +25,8 @@ type uriIndex[T any] struct {
 	wildcard wildNode[T]
 }
 
-// add makes v findable under u with the given match policy.
-func (x *uriIndex[T]) add(u protocol.URI, match protocol.MatchPolicy, v *T) {
+// insert makes v findable under u with the given match policy.
+func (x *uriIndex[T]) insert(u protocol.URI, match protocol.MatchPolicy, v *T) {
 	switch match {
 	case protocol.MatchExact:
 		x.exact.Store(u, v)
@@ -41,18 +43,7 @@ func (x *uriIndex[T]) add(u protocol.URI, match protocol.MatchPolicy, v *T) {
 	}
 }
 
-// matchPatterns appends to out every prefix and wildcard entry matching u
-// and returns it. Callers check patterns first, so that a realm without
-// patterns never takes pmu.
-func (x *uriIndex[T]) matchPatterns(u string, out []*T) []*T {
-	x.pmu.RLock()
-	out = x.prefix.match(u, out)
-	out = x.wildcard.match(u, out)
-	x.pmu.RUnlock()
-	return out
-}
-
-// remove undoes add; an exact entry is removed only if it is still v.
+// remove undoes insert; an exact entry is removed only if it is still v.
 func (x *uriIndex[T]) remove(u protocol.URI, match protocol.MatchPolicy, v *T) {
 	switch match {
 	case protocol.MatchExact:
@@ -68,6 +59,66 @@ func (x *uriIndex[T]) remove(u protocol.URI, match protocol.MatchPolicy, v *T) {
 		x.pmu.Unlock()
 		x.patterns.Add(-1)
 	}
+}
+
+// lookup returns the exact entry of u, without locking.
+func (x *uriIndex[T]) lookup(u protocol.URI) (*T, bool) {
+	v, ok := x.exact.Load(u)
+	if !ok {
+		return nil, false
+	}
+	return v.(*T), true
+}
+
+// hasPatterns reports whether the index holds any prefix or wildcard
+// entry.
+func (x *uriIndex[T]) hasPatterns() bool { return x.patterns.Load() > 0 }
+
+// matchPatterns appends to out every prefix and wildcard entry matching u
+// and returns it: the prefix entries shortest first, then the wildcard
+// entries most specific first (see wildNode.match). It takes no lock
+// while the index has no patterns.
+func (x *uriIndex[T]) matchPatterns(u string, out []*T) []*T {
+	if !x.hasPatterns() {
+		return out
+	}
+	x.pmu.RLock()
+	out = x.prefix.match(u, out)
+	out = x.wildcard.match(u, out)
+	x.pmu.RUnlock()
+	return out
+}
+
+// bestPattern returns the pattern entry a call of u goes to by the spec's
+// precedence for registrations: the longest matching prefix, else the
+// most specific matching wildcard, else nil (spec advanced "Pattern-based
+// Registration"; exact entries are looked up first, with lookup).
+func (x *uriIndex[T]) bestPattern(u string) *T {
+	if !x.hasPatterns() {
+		return nil
+	}
+	var buf [4]*T
+	x.pmu.RLock()
+	defer x.pmu.RUnlock()
+	if m := x.prefix.match(u, buf[:0]); len(m) > 0 {
+		return m[len(m)-1]
+	}
+	return x.wildcard.first(u)
+}
+
+// patternsByPrecedence returns every pattern entry matching u in the
+// order bestPattern prefers them: prefixes longest first, then wildcards
+// most specific first.
+func (x *uriIndex[T]) patternsByPrecedence(u string) []*T {
+	if !x.hasPatterns() {
+		return nil
+	}
+	x.pmu.RLock()
+	prefixes := x.prefix.match(u, nil)
+	slices.Reverse(prefixes)
+	out := x.wildcard.match(u, prefixes)
+	x.pmu.RUnlock()
+	return out
 }
 
 // Pattern indexes for prefix and wildcard subscriptions and registrations
@@ -212,7 +263,9 @@ func (n *wildNode[T]) remove(pattern string, val *T) {
 
 // match appends the values of every pattern matching topic to out:
 // same number of components, and every non-empty pattern component equal
-// to the topic's.
+// to the topic's. A pattern with a concrete component where another has
+// the wildcard comes first, at the first position they differ: the most
+// specific first, by the spec's rule that first returns the best of.
 func (n *wildNode[T]) match(topic string, out []*T) []*T {
 	if len(n.children) == 0 {
 		return out

@@ -1,17 +1,19 @@
 package router
 
 import (
-	"cmp"
-	"slices"
 	"time"
 
 	"github.com/wampkit/wampkit/protocol"
 )
 
 // The meta API (spec advanced "Session Meta API", "Registration Meta
-// API", "Subscription Meta API"): events published by the router in each
-// realm, and procedures the dealer answers itself on the caller's
-// goroutine, so the meta API needs no session or goroutine of its own.
+// API", "Subscription Meta API", "Session Testament", "Event History"):
+// events published by the router in each realm, and procedures answered
+// on the caller's goroutine, one small handler per procedure in
+// metaProcedures, so the meta API needs no session or goroutine of its
+// own. This file holds the table and the session procedures;
+// meta_index.go the registration and subscription ones, testament.go the
+// testament ones.
 //
 // A meta event costs one map lookup (broker.listening) while nobody
 // subscribes to it. The registration and subscription events are
@@ -33,6 +35,112 @@ const (
 	metaSubOnDelete      protocol.URI = "wamp.subscription.on_delete"
 )
 
+// metaRequest is a CALL of a meta procedure as its handler sees it. It
+// holds the CALL's fields, not the CALL: escape analysis does not tell a
+// struct's fields apart, and a *protocol.Call kept beside the session
+// would be moved to the heap on every call, meta or not.
+type metaRequest struct {
+	s      *session // the caller
+	rm     *realm   // the caller's realm
+	args   protocol.List
+	kwargs protocol.Dict
+}
+
+// metaHandler answers one meta procedure: it returns the RESULT's
+// arguments, or a refusal (see refusal.go).
+type metaHandler func(q metaRequest) (protocol.List, error)
+
+// metaProcedures holds the handler of every meta procedure the router
+// answers. It is read-only.
+var metaProcedures = map[protocol.URI]metaHandler{
+	"wamp.session.count":            sessionCount,
+	"wamp.session.list":             sessionList,
+	"wamp.session.get":              sessionGet,
+	"wamp.session.kill":             sessionKill,
+	"wamp.session.kill_by_authid":   sessionKillByAuthID,
+	"wamp.session.kill_by_authrole": sessionKillByAuthRole,
+	"wamp.session.kill_all":         sessionKillAll,
+	"wamp.session.add_testament":    addTestament,
+	"wamp.session.flush_testaments": flushTestaments,
+
+	"wamp.registration.list":              registrationList,
+	"wamp.registration.lookup":            registrationLookup,
+	"wamp.registration.match":             registrationMatch,
+	"wamp.registration.get":               registrationGet,
+	"wamp.registration.list_callees":      registrationListCallees,
+	"wamp.registration.count_callees":     registrationCountCallees,
+	"wamp.subscription.list":              subscriptionList,
+	"wamp.subscription.lookup":            subscriptionLookup,
+	"wamp.subscription.match":             subscriptionMatch,
+	"wamp.subscription.get":               subscriptionGet,
+	"wamp.subscription.list_subscribers":  subscriptionListSubscribers,
+	"wamp.subscription.count_subscribers": subscriptionCountSubscribers,
+	"wamp.subscription.get_events":        subscriptionGetEvents,
+}
+
+// metaCall answers a CALL m of a procedure in the reserved wamp namespace
+// that no registration has (the router's own; see dealer.startCall) on
+// the caller's goroutine. stream and ppt say that the CALL is the first
+// chunk of a progressive call invocation, or in payload passthru mode,
+// which no meta procedure takes.
+func (rm *realm) metaCall(s *session, m *protocol.Call, stream, ppt bool) error {
+	switch {
+	case stream:
+		return refuse(protocol.ErrFeatureNotSupported,
+			"procedure "+string(m.Procedure)+" does not take progressive call invocations")
+	case ppt:
+		return errPPTCallee
+	}
+	h := metaProcedures[m.Procedure]
+	if h == nil {
+		return refuse(protocol.ErrNoSuchProcedure, "")
+	}
+	args, err := h(metaRequest{s: s, rm: rm, args: m.Args, kwargs: m.Kwargs})
+	if err != nil {
+		return err
+	}
+	s.send(&protocol.Result{Request: m.Request, Args: args})
+	return nil
+}
+
+// first returns the first argument, or nil.
+func (q metaRequest) first() any {
+	if len(q.args) == 0 {
+		return nil
+	}
+	return q.args[0]
+}
+
+// id returns the first argument as a registration or subscription ID.
+func (q metaRequest) id() (protocol.ID, error) {
+	id, ok := protocol.ToID(q.first())
+	if !ok {
+		return 0, invalidArgument("the argument must be an ID")
+	}
+	return id, nil
+}
+
+// uri returns the first argument as a URI.
+func (q metaRequest) uri() (protocol.URI, error) {
+	u, ok := q.first().(string)
+	if !ok {
+		return "", invalidArgument("the first argument must be a URI")
+	}
+	return protocol.URI(u), nil
+}
+
+// session returns the session of the caller's realm whose ID is the
+// first argument (nil if there is none).
+func (q metaRequest) session() (*session, error) {
+	id, ok := protocol.ToID(q.first())
+	if !ok {
+		return nil, invalidArgument("the argument must be a session ID")
+	}
+	q.rm.mu.Lock()
+	defer q.rm.mu.Unlock()
+	return q.rm.sessions[id], nil
+}
+
 // metaDetails is the session's description in wamp.session.on_join and
 // wamp.session.get.
 func (s *session) metaDetails() protocol.Dict {
@@ -52,454 +160,148 @@ func (s *session) metaDetails() protocol.Dict {
 	}
 	if s.realm != nil && s.realm.dropEvents {
 		// Implementation-specific key (spec basic "Extensibility").
-		d["_dropped_events"] = s.dropped.Load()
+		d["_dropped_events"] = s.out.dropped.Load()
 	}
 	return d
 }
 
-// metaCall answers a CALL of a meta procedure of the realm; it reports
-// false if procedure is none.
-func (rm *realm) metaCall(s *session, m *protocol.Call) bool {
-	result := func(args ...any) {
-		s.send(&protocol.Result{Request: m.Request, Args: args})
+// sessionIDs returns the IDs of the realm's sessions, of the authroles of
+// the first argument if it is a list (spec advanced "Session Meta API").
+func sessionIDs(q metaRequest) []any {
+	var roles []string
+	if len(q.args) > 0 && q.args[0] != nil {
+		roles = strList(q.args[0])
 	}
-	fail := func(uri protocol.URI, msg string) {
-		var args protocol.List
-		if msg != "" {
-			args = protocol.List{msg}
-		}
-		s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: m.Request, URI: uri, Args: args})
-	}
-	switch m.Procedure {
-	case "wamp.session.count", "wamp.session.list":
-		var roles []string
-		if len(m.Args) > 0 && m.Args[0] != nil {
-			roles = strList(m.Args[0])
-		}
-		ids := []any{}
-		for _, t := range rm.snapshot() {
-			if roles == nil || containsStr(roles, t.authRole) {
-				ids = append(ids, uint64(t.id))
-			}
-		}
-		if m.Procedure == "wamp.session.count" {
-			result(len(ids))
-		} else {
-			result(ids)
-		}
-	case "wamp.session.get":
-		t, ok := rm.target(m)
-		if !ok {
-			fail(protocol.ErrInvalidArgument, "the argument must be a session ID")
-			return true
-		}
-		if t == nil {
-			fail(protocol.ErrNoSuchSession, "")
-			return true
-		}
-		result(t.metaDetails())
-	case "wamp.session.kill", "wamp.session.kill_by_authid", "wamp.session.kill_by_authrole", "wamp.session.kill_all":
-		if rm.authz == nil {
-			// Destructive: only with an explicit permission, which an
-			// open realm cannot give.
-			fail(protocol.ErrNotAuthorized, string(m.Procedure)+" needs an explicit permission; the realm has no Authorizer")
-			return true
-		}
-		reason := protocol.CloseKilled
-		if v, ok := m.Kwargs["reason"]; ok {
-			u, _ := v.(string)
-			if err := protocol.CheckURI(protocol.URI(u), false); err != nil {
-				fail(protocol.ErrInvalidURI, "reason: "+err.Error())
-				return true
-			}
-			reason = protocol.URI(u)
-		}
-		message := m.Kwargs.String("message")
-		var victims []*session
-		switch m.Procedure {
-		case "wamp.session.kill":
-			t, ok := rm.target(m)
-			if !ok {
-				fail(protocol.ErrInvalidArgument, "the argument must be a session ID")
-				return true
-			}
-			if t == nil || t == s {
-				// The caller's own session is no other session.
-				fail(protocol.ErrNoSuchSession, "")
-				return true
-			}
-			victims = []*session{t}
-		case "wamp.session.kill_by_authid", "wamp.session.kill_by_authrole":
-			key, _ := firstArg(m).(string)
-			for _, t := range rm.snapshot() {
-				if t == s {
-					continue
-				}
-				if m.Procedure == "wamp.session.kill_by_authid" && t.authID == key ||
-					m.Procedure == "wamp.session.kill_by_authrole" && t.authRole == key {
-					victims = append(victims, t)
-				}
-			}
-		default: // kill_all
-			for _, t := range rm.snapshot() {
-				if t != s {
-					// kill_all emits no on_leave and no testaments (spec
-					// advanced "Session Meta API").
-					t.quiet.Store(true)
-					victims = append(victims, t)
-				}
-			}
-		}
-		killed := []any{}
-		for _, t := range victims {
-			if t.shutdown(reason, message) {
-				killed = append(killed, uint64(t.id))
-			}
-		}
-		switch m.Procedure {
-		case "wamp.session.kill":
-			result()
-		case "wamp.session.kill_by_authid":
-			result(killed)
-		default:
-			result(len(killed))
-		}
-	default:
-		return rm.testamentCall(s, m) || rm.dealer.metaCall(s, m) || rm.broker.metaCall(s, m)
-	}
-	return true
-}
-
-// metaTime formats the creation time of a registration or subscription
-// as ISO 8601 in UTC, to the millisecond.
-func metaTime(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000Z")
-}
-
-// metaDetails is the registration's RegistrationDetails in
-// wamp.registration.on_create and wamp.registration.get.
-func (reg *registration) metaDetails() protocol.Dict {
-	return protocol.Dict{
-		"id":      uint64(reg.id),
-		"created": metaTime(reg.created),
-		"uri":     string(reg.procedure),
-		"match":   string(reg.match),
-		"invoke":  reg.invoke,
-	}
-}
-
-// metaDetails is the subscription's SubscriptionDetails in
-// wamp.subscription.on_create and wamp.subscription.get.
-func (sub *subscription) metaDetails() protocol.Dict {
-	return protocol.Dict{
-		"id":      uint64(sub.id),
-		"created": metaTime(sub.created),
-		"uri":     string(sub.topic),
-		"match":   string(sub.match),
-	}
-}
-
-// metaReply answers a CALL of a meta procedure. It holds the CALL's
-// fields, not the CALL: escape analysis does not tell a struct's fields
-// apart, and a *protocol.Call kept beside the session would be moved to
-// the heap on every call, meta or not.
-type metaReply struct {
-	s    *session
-	req  protocol.ID   // CALL.Request
-	args protocol.List // CALL.Arguments
-}
-
-func newMetaReply(s *session, m *protocol.Call) metaReply {
-	return metaReply{s, m.Request, m.Args}
-}
-
-func (r metaReply) result(args ...any) {
-	r.s.send(&protocol.Result{Request: r.req, Args: args})
-}
-
-func (r metaReply) fail(uri protocol.URI, msg string) {
-	var args protocol.List
-	if msg != "" {
-		args = protocol.List{msg}
-	}
-	r.s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: r.req, URI: uri, Args: args})
-}
-
-// first returns the first argument, or nil.
-func (r metaReply) first() any {
-	if len(r.args) == 0 {
-		return nil
-	}
-	return r.args[0]
-}
-
-// metaID returns the first argument as a registration or subscription
-// ID, or answers ERROR wamp.error.invalid_argument.
-func (r metaReply) metaID() (protocol.ID, bool) {
-	id, ok := protocol.ToID(r.first())
-	if !ok {
-		r.fail(protocol.ErrInvalidArgument, "the argument must be an ID")
-	}
-	return id, ok
-}
-
-// metaURI returns the first argument as a URI, or answers ERROR
-// wamp.error.invalid_argument.
-func (r metaReply) metaURI() (protocol.URI, bool) {
-	u, ok := r.first().(string)
-	if !ok {
-		r.fail(protocol.ErrInvalidArgument, "the first argument must be a URI")
-	}
-	return protocol.URI(u), ok
-}
-
-// metaLookup returns the arguments of wamp.registration.lookup and
-// wamp.subscription.lookup: a URI and an optional dict of the options of
-// REGISTER or SUBSCRIBE, of which only match counts (default exact). It
-// answers ERROR wamp.error.invalid_argument if they are malformed.
-func (r metaReply) metaLookup() (protocol.URI, protocol.MatchPolicy, bool) {
-	u, ok := r.metaURI()
-	if !ok {
-		return "", "", false
-	}
-	match := protocol.MatchExact
-	if len(r.args) > 1 && r.args[1] != nil {
-		opts, ok := protocol.ToDict(r.args[1])
-		if !ok {
-			r.fail(protocol.ErrInvalidArgument, "the second argument must be a dict of options")
-			return "", "", false
-		}
-		if v, ok := opts["match"]; ok {
-			s, ok := v.(string)
-			p := protocol.MatchPolicy(s)
-			if !ok || !p.Valid() {
-				r.fail(protocol.ErrInvalidArgument, "match must be exact, prefix or wildcard")
-				return "", "", false
-			}
-			if p != "" {
-				match = p
-			}
+	ids := []any{}
+	for _, t := range q.rm.snapshot() {
+		if roles == nil || containsStr(roles, t.authRole) {
+			ids = append(ids, uint64(t.id))
 		}
 	}
-	return u, match, true
+	return ids
 }
 
-// metaLists is the result of wamp.registration.list and
-// wamp.subscription.list: the IDs by match policy, each list in order of
-// creation.
-func metaLists(ids map[protocol.MatchPolicy][]any) protocol.Dict {
-	d := protocol.Dict{}
-	for _, p := range []protocol.MatchPolicy{protocol.MatchExact, protocol.MatchPrefix, protocol.MatchWildcard} {
-		l := ids[p]
-		if l == nil {
-			l = []any{}
-		}
-		slices.SortFunc(l, func(a, b any) int { return cmp.Compare(a.(uint64), b.(uint64)) })
-		d[string(p)] = l
-	}
-	return d
+func sessionCount(q metaRequest) (protocol.List, error) {
+	return protocol.List{len(sessionIDs(q))}, nil
 }
 
-// metaCall answers a CALL of a procedure of the registration meta API
-// (spec advanced "Registration Meta API"); it reports false if procedure
-// is none.
-func (d *dealer) metaCall(s *session, m *protocol.Call) bool {
-	r := newMetaReply(s, m)
-	switch m.Procedure {
-	case "wamp.registration.list":
-		d.mu.Lock()
-		regs := make([]*registration, 0, len(d.byID))
-		for _, reg := range d.byID {
-			regs = append(regs, reg)
-		}
-		d.mu.Unlock()
-		ids := map[protocol.MatchPolicy][]any{}
-		for _, reg := range regs {
-			if s.seesProcedure(reg.procedure, reg.match) {
-				ids[reg.match] = append(ids[reg.match], uint64(reg.id))
-			}
-		}
-		r.result(metaLists(ids))
-	case "wamp.registration.lookup":
-		u, match, ok := r.metaLookup()
-		if !ok {
-			return true
-		}
-		d.mu.Lock()
-		reg := d.byKey[regKey{u, match}]
-		d.mu.Unlock()
-		if reg == nil || !s.seesProcedure(reg.procedure, reg.match) {
-			r.result(nil)
-			return true
-		}
-		r.result(uint64(reg.id))
-	case "wamp.registration.match":
-		// The registration a CALL of the URI would go to.
-		u, ok := r.metaURI()
-		if !ok {
-			return true
-		}
-		var reg *registration
-		if v, ok := d.exact.Load(u); ok {
-			reg = v.(*registration)
-		} else {
-			reg = d.matchPattern(u)
-		}
-		if reg == nil || !s.seesProcedure(reg.procedure, reg.match) {
-			r.result(nil)
-			return true
-		}
-		r.result(uint64(reg.id))
-	case "wamp.registration.get", "wamp.registration.list_callees", "wamp.registration.count_callees":
-		id, ok := r.metaID()
-		if !ok {
-			return true
-		}
-		d.mu.Lock()
-		reg := d.byID[id]
-		d.mu.Unlock()
-		if reg == nil || !s.seesProcedure(reg.procedure, reg.match) {
-			// One the caller may not see does not exist for it.
-			r.fail(protocol.ErrNoSuchRegistration, "")
-			return true
-		}
-		callees := *reg.callees.Load()
-		switch m.Procedure {
-		case "wamp.registration.get":
-			r.result(reg.metaDetails())
-		case "wamp.registration.list_callees":
-			ids := make([]any, len(callees))
-			for i, rg := range callees {
-				ids[i] = uint64(rg.callee.id)
-			}
-			r.result(ids)
-		default:
-			r.result(len(callees))
-		}
-	default:
-		return false
-	}
-	return true
+func sessionList(q metaRequest) (protocol.List, error) {
+	return protocol.List{sessionIDs(q)}, nil
 }
 
-// metaCall answers a CALL of a procedure of the subscription meta API
-// (spec advanced "Subscription Meta API"); it reports false if procedure
-// is none.
-func (b *broker) metaCall(s *session, m *protocol.Call) bool {
-	r := newMetaReply(s, m)
-	switch m.Procedure {
-	case "wamp.subscription.list":
-		b.mu.Lock()
-		subs := make([]*subscription, 0, len(b.byID))
-		for _, sub := range b.byID {
-			subs = append(subs, sub)
-		}
-		b.mu.Unlock()
-		ids := map[protocol.MatchPolicy][]any{}
-		for _, sub := range subs {
-			if s.seesTopic(sub.topic, sub.match) {
-				ids[sub.match] = append(ids[sub.match], uint64(sub.id))
-			}
-		}
-		r.result(metaLists(ids))
-	case "wamp.subscription.lookup":
-		u, match, ok := r.metaLookup()
-		if !ok {
-			return true
-		}
-		b.mu.Lock()
-		sub := b.byKey[subKey{u, match}]
-		b.mu.Unlock()
-		if sub == nil || !s.seesTopic(sub.topic, sub.match) {
-			r.result(nil)
-			return true
-		}
-		r.result(uint64(sub.id))
-	case "wamp.subscription.match":
-		// Every subscription a PUBLISH to the URI would reach.
-		u, ok := r.metaURI()
-		if !ok {
-			return true
-		}
-		var subs []*subscription
-		if v, ok := b.exact.Load(u); ok {
-			subs = append(subs, v.(*subscription))
-		}
-		if b.patterns.Load() > 0 {
-			subs = b.matchPatterns(string(u), subs)
-		}
-		subs = slices.DeleteFunc(subs, func(sub *subscription) bool { return !s.seesTopic(sub.topic, sub.match) })
-		if len(subs) == 0 {
-			r.result(nil)
-			return true
-		}
-		ids := make([]any, len(subs))
-		for i, sub := range subs {
-			ids[i] = uint64(sub.id)
-		}
-		r.result(ids)
-	case "wamp.subscription.get", "wamp.subscription.list_subscribers", "wamp.subscription.count_subscribers":
-		id, ok := r.metaID()
-		if !ok {
-			return true
-		}
-		b.mu.Lock()
-		sub := b.byID[id]
-		b.mu.Unlock()
-		if sub == nil || !s.seesTopic(sub.topic, sub.match) {
-			// One the caller may not see does not exist for it.
-			r.fail(protocol.ErrNoSuchSubscription, "")
-			return true
-		}
-		subscribers := *sub.subscribers.Load()
-		switch m.Procedure {
-		case "wamp.subscription.get":
-			r.result(sub.metaDetails())
-		case "wamp.subscription.list_subscribers":
-			ids := make([]any, len(subscribers))
-			for i, t := range subscribers {
-				ids[i] = uint64(t.id)
-			}
-			r.result(ids)
-		default:
-			r.result(len(subscribers))
-		}
-	case "wamp.subscription.get_events":
-		// Spec advanced "Event History".
-		id, ok := r.metaID()
-		if !ok {
-			return true
-		}
-		b.mu.Lock()
-		sub := b.byID[id]
-		b.mu.Unlock()
-		if sub == nil || !s.seesTopic(sub.topic, sub.match) {
-			r.fail(protocol.ErrNoSuchSubscription, "")
-			return true
-		}
-		if s.realm.authz != nil {
-			// Only who may subscribe to the topic may read its history
-			// (spec advanced "Event History", "Security Aspects"); the
-			// CALL of get_events itself was authorized as well.
-			if uri, msg := s.authorize(ActionSubscribe, sub.topic, sub.match, nil); uri != "" {
-				r.fail(uri, msg)
-				return true
-			}
-		}
-		if sub.history == nil {
-			r.fail(NoEventHistory, "the events of subscription "+string(sub.topic)+" are not kept")
-			return true
-		}
-		q, msg := parseHistoryQuery(m.Args, m.Kwargs)
-		if msg != "" {
-			r.fail(protocol.ErrInvalidArgument, msg)
-			return true
-		}
-		r.result(q.run(sub.history.entries(time.Now()), s, sub))
-	default:
-		return false
+func sessionGet(q metaRequest) (protocol.List, error) {
+	t, err := q.session()
+	if err != nil {
+		return nil, err
 	}
-	return true
+	if t == nil {
+		return nil, refuse(protocol.ErrNoSuchSession, "")
+	}
+	return protocol.List{t.metaDetails()}, nil
+}
+
+// The kill procedures end other sessions with GOODBYE (reason
+// wamp.close.killed, or the reason keyword argument, and the message
+// keyword argument). They are destructive, so an open realm refuses them:
+// they need an explicit permission, which only an Authorizer gives.
+
+// goodbye returns the reason and message of the GOODBYE the kill
+// procedures send: the reason and message keyword arguments, or
+// wamp.close.killed and none.
+func (q metaRequest) goodbye() (protocol.URI, string, error) {
+	reason := protocol.CloseKilled
+	if v, ok := q.kwargs["reason"]; ok {
+		u, _ := v.(string)
+		if err := protocol.CheckURI(protocol.URI(u), false); err != nil {
+			return "", "", refuse(protocol.ErrInvalidURI, "reason: "+err.Error())
+		}
+		reason = protocol.URI(u)
+	}
+	return reason, q.kwargs.String("message"), nil
+}
+
+// kill says GOODBYE to each victim and returns the IDs of those it said it
+// to (the others were leaving already).
+func kill(victims []*session, reason protocol.URI, message string) []any {
+	killed := []any{}
+	for _, t := range victims {
+		if t.shutdown(reason, message) {
+			killed = append(killed, uint64(t.id))
+		}
+	}
+	return killed
+}
+
+// killing checks a kill procedure's request: a realm without an
+// Authorizer refuses it, then the GOODBYE's reason and message.
+func (q metaRequest) killing(proc string) (protocol.URI, string, error) {
+	if q.rm.authz == nil {
+		return "", "", refuse(protocol.ErrNotAuthorized, proc+" needs an explicit permission; the realm has no Authorizer")
+	}
+	return q.goodbye()
+}
+
+// others returns the realm's sessions but the caller for which match is
+// true.
+func (q metaRequest) others(match func(t *session) bool) []*session {
+	var out []*session
+	for _, t := range q.rm.snapshot() {
+		if t != q.s && match(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func sessionKill(q metaRequest) (protocol.List, error) {
+	reason, message, err := q.killing("wamp.session.kill")
+	if err != nil {
+		return nil, err
+	}
+	t, err := q.session()
+	if err != nil {
+		return nil, err
+	}
+	if t == nil || t == q.s {
+		// The caller's own session is no other session.
+		return nil, refuse(protocol.ErrNoSuchSession, "")
+	}
+	kill([]*session{t}, reason, message)
+	return nil, nil
+}
+
+func sessionKillByAuthID(q metaRequest) (protocol.List, error) {
+	reason, message, err := q.killing("wamp.session.kill_by_authid")
+	if err != nil {
+		return nil, err
+	}
+	authID, _ := q.first().(string)
+	victims := q.others(func(t *session) bool { return t.authID == authID })
+	return protocol.List{kill(victims, reason, message)}, nil
+}
+
+func sessionKillByAuthRole(q metaRequest) (protocol.List, error) {
+	reason, message, err := q.killing("wamp.session.kill_by_authrole")
+	if err != nil {
+		return nil, err
+	}
+	role, _ := q.first().(string)
+	victims := q.others(func(t *session) bool { return t.authRole == role })
+	return protocol.List{len(kill(victims, reason, message))}, nil
+}
+
+func sessionKillAll(q metaRequest) (protocol.List, error) {
+	reason, message, err := q.killing("wamp.session.kill_all")
+	if err != nil {
+		return nil, err
+	}
+	victims := q.others(func(*session) bool { return true })
+	for _, t := range victims {
+		// kill_all emits no on_leave and no testaments (spec advanced
+		// "Session Meta API").
+		t.quiet.Store(true)
+	}
+	return protocol.List{len(kill(victims, reason, message))}, nil
 }
 
 // snapshot returns the sessions joined to the realm.
@@ -513,21 +315,8 @@ func (rm *realm) snapshot() []*session {
 	return out
 }
 
-// target returns the session whose ID is the first argument of m (nil if
-// there is none); ok is false if the argument is no session ID.
-func (rm *realm) target(m *protocol.Call) (t *session, ok bool) {
-	id, ok := protocol.ToID(firstArg(m))
-	if !ok {
-		return nil, false
-	}
-	rm.mu.Lock()
-	defer rm.mu.Unlock()
-	return rm.sessions[id], true
-}
-
-func firstArg(m *protocol.Call) any {
-	if len(m.Args) == 0 {
-		return nil
-	}
-	return m.Args[0]
+// metaTime formats the creation time of a registration or subscription
+// as ISO 8601 in UTC, to the millisecond.
+func metaTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }

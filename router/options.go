@@ -37,19 +37,34 @@ var (
 	}
 )
 
-// checkOptions returns a message naming the first option of opts that
-// does not have the kind spec gives it, or "".
-func checkOptions(opts protocol.Dict, spec map[string]optionKind) string {
+// checkOptions refuses with wamp.error.invalid_argument, naming the
+// option, the first option of opts that does not have the kind spec gives
+// it. A nil value counts as absent: JavaScript clients send undefined
+// options, which the serializers decode as nil.
+func checkOptions(opts protocol.Dict, spec map[string]optionKind) error {
 	for k, v := range opts {
 		kind, ok := spec[k]
-		if !ok {
+		if !ok || v == nil {
 			continue
 		}
 		if !optionOK(kind, v) {
-			return "option " + k + " has an invalid value"
+			return invalidArgument("option " + k + " has an invalid value")
 		}
 	}
-	return ""
+	return nil
+}
+
+// matchOption returns the match policy of the options of a SUBSCRIBE or
+// REGISTER (default exact), or refuses an unknown one.
+func matchOption(opts protocol.Dict) (protocol.MatchPolicy, error) {
+	match := protocol.MatchPolicy(opts.String("match"))
+	if match == "" {
+		return protocol.MatchExact, nil
+	}
+	if !match.Valid() {
+		return "", invalidArgument("unknown match policy " + string(match))
+	}
+	return match, nil
 }
 
 func optionOK(kind optionKind, v any) bool {

@@ -26,6 +26,11 @@ type outbox struct {
 	// senders then take mu. When it is clear a send goes straight to the
 	// transport without locking.
 	busy atomic.Bool
+	// dropped counts the EVENTs dropped for a full backlog
+	// (SlowConsumerDropEvents); dropLog is when that was last logged
+	// (UnixNano).
+	dropped atomic.Uint64
+	dropLog atomic.Int64
 
 	mu sync.Mutex
 	q  []protocol.Message // the backlog; q[head:] are pending

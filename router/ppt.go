@@ -56,9 +56,18 @@ func pptUsed(opts protocol.Dict) bool {
 	return false
 }
 
-// checkPPT returns what is wrong with the ppt_* options of a message in
+// checkPPT refuses with wamp.error.invalid_argument the ppt_* options of
+// a message in the mode, or its payload, if they are wrong.
+func checkPPT(opts protocol.Dict, args protocol.List, kwargs protocol.Dict) error {
+	if msg := pptProblem(opts, args, kwargs); msg != "" {
+		return invalidArgument(msg)
+	}
+	return nil
+}
+
+// pptProblem returns what is wrong with the ppt_* options of a message in
 // the mode and its payload, or "".
-func checkPPT(opts protocol.Dict, args protocol.List, kwargs protocol.Dict) string {
+func pptProblem(opts protocol.Dict, args protocol.List, kwargs protocol.Dict) string {
 	var v [len(pptKeys)]string
 	for i, k := range pptKeys {
 		x, ok := opts[k]
@@ -115,31 +124,27 @@ func withPPT(d, opts protocol.Dict, extra int) protocol.Dict {
 	return d
 }
 
-// pptViolation is the text of the protocol violation of a sender that
-// uses the mode without having announced it for role.
-func pptViolation(m protocol.MessageType, role protocol.Role) string {
-	return m.String() + " in payload passthru mode, but the " + string(role) + " did not announce payload_passthru_mode"
+// pptViolation is the protocol violation of a sender that uses the mode
+// without having announced it for role.
+func pptViolation(m protocol.MessageType, role protocol.Role) error {
+	return violationf("%v in payload passthru mode, but the %s did not announce payload_passthru_mode", m, role)
 }
 
-// pptRefused answers a CALL in the mode with ERROR
-// wamp.error.feature_not_supported; it reports true.
-func pptRefused(s *session, req protocol.ID) bool {
-	s.send(&protocol.Error{RequestType: protocol.TypeCall, Request: req, URI: protocol.ErrFeatureNotSupported,
-		Args: protocol.List{"the callee does not support payload passthru mode"}})
-	return true
-}
+// errPPTCallee refuses a CALL in the mode to a callee (or a meta
+// procedure) that cannot take it.
+var errPPTCallee = refuse(protocol.ErrFeatureNotSupported, "the callee does not support payload passthru mode")
 
-// checkCalleePPT returns the text of the protocol violation of a YIELD or
-// ERROR in the mode whose callee did not announce it or whose ppt_*
-// options are invalid, or "".
-func (s *session) checkCalleePPT(t protocol.MessageType, opts protocol.Dict, args protocol.List, kwargs protocol.Dict) string {
-	if !s.pptCallee {
+// checkCalleePPT returns the protocol violation of a YIELD or ERROR in
+// the mode whose callee did not announce it or whose ppt_* options are
+// invalid, or nil.
+func (s *session) checkCalleePPT(t protocol.MessageType, opts protocol.Dict, args protocol.List, kwargs protocol.Dict) error {
+	if !s.feat.pptCallee {
 		return pptViolation(t, protocol.RoleCallee)
 	}
-	if msg := checkPPT(opts, args, kwargs); msg != "" {
-		return t.String() + ": " + msg
+	if msg := pptProblem(opts, args, kwargs); msg != "" {
+		return violationf("%v: %s", t, msg)
 	}
-	return ""
+	return nil
 }
 
 // pptUnsupported ends the call of inv, whose callee answered in the mode
@@ -148,8 +153,8 @@ func (s *session) checkCalleePPT(t protocol.MessageType, opts protocol.Dict, arg
 // YIELD the invocation is also interrupted, as if the caller had canceled
 // it, so that its further answers are dropped.
 func (d *dealer) pptUnsupported(inv *invocation, progress bool) {
-	d.answer(inv, &protocol.Error{RequestType: protocol.TypeCall, Request: inv.callID, URI: protocol.ErrFeatureNotSupported,
-		Args: protocol.List{"the callee answered in payload passthru mode, which the caller does not support"}}, true)
+	d.answer(inv, callError(inv.callID, protocol.ErrFeatureNotSupported,
+		"the callee answered in payload passthru mode, which the caller does not support"), true)
 	if progress {
 		d.interrupt(inv, cancelKillNoWait, true)
 	}

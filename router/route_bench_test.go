@@ -109,12 +109,12 @@ func BenchmarkRouteCall(b *testing.B) {
 	cpu := cpuTime()
 	for i := range b.N {
 		call := protocol.Call{Request: protocol.ID(i + 1), Procedure: "com.example.echo", Args: args}
-		if v := rm.dealer.call(caller, &call); v != "" {
+		if v := rm.dealer.call(caller, &call); v != nil {
 			b.Fatal(v)
 		}
 		inv := calleePeer.last.(*protocol.Invocation)
 		y := protocol.Yield{Request: inv.Request, Args: inv.Args}
-		if v := rm.dealer.yield(callee, &y); v != "" {
+		if v := rm.dealer.yield(callee, &y); v != nil {
 			b.Fatal(v)
 		}
 	}

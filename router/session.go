@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wampkit/wampkit/internal/recent"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/transport"
 )
@@ -27,8 +28,11 @@ const (
 )
 
 // session is one client session. Its goroutine (the one running run) reads
-// every inbound message and routes it itself; other sessions' goroutines
-// only send to it through peer and touch the fields guarded by mu.
+// every inbound message and routes it itself (for an established
+// in-process session, whoever holds its inbox does, one message at a time,
+// see localInbox); other sessions' goroutines send to it through out and
+// touch only the fields guarded by mu. The fields are grouped by who may
+// touch them.
 type session struct {
 	r     *Router
 	peer  transport.Peer
@@ -36,8 +40,12 @@ type session struct {
 	// failed is set once the router decided to drop the session (queue
 	// full); it makes the drop happen and be logged only once.
 	failed atomic.Bool
+	// quiet suppresses the wamp.session.on_leave event and the
+	// testaments (wamp.session.kill_all).
+	quiet atomic.Bool
 
-	// Set during the handshake, read-only afterwards.
+	// Fixed by the handshake and read-only once the session is
+	// established; any goroutine may read them then.
 	id           protocol.ID
 	realm        *realm
 	authID       string
@@ -45,23 +53,37 @@ type session struct {
 	authMethod   string
 	authProvider string
 	transport    protocol.Dict // transport.Detailer's details, or nil
+	feat         features      // what the client announced in HELLO
+
+	// The opening handshake (see handshake.go).
 	// settled is set once the opening handshake is decided: WELCOME or
 	// ABORT about to be sent, or the authentication timed out. Whoever
 	// sets it answers the client.
 	settled atomic.Bool
 	// answering is held by the authentication timer while it answers.
 	answering sync.Mutex
-	// dropped counts the EVENTs dropped for a full queue
-	// (SlowConsumerDropEvents); dropLog is when that was last logged
-	// (UnixNano).
-	dropped atomic.Uint64
-	dropLog atomic.Int64
-	// out holds what did not fit the transport's queue (see outbox).
+
+	// out is everything sent to the client (see outbox.go); any
+	// goroutine sends.
 	out outbox
-	// quiet suppresses the wamp.session.on_leave event and the
-	// testaments (wamp.session.kill_all).
-	quiet atomic.Bool
-	// Client features the router acts on (from HELLO.Details.roles).
+
+	// in is owned by the goroutine that routes the session's messages.
+	in inbound
+
+	// adding is the subscription the session is being added to right now
+	// (see broker.subscribe); set and cleared under mu.
+	adding atomic.Pointer[subscription]
+
+	// mu guards rpc and byeTimer. Lock order: see Router.mu; never two
+	// session.mu at once.
+	mu       sync.Mutex
+	rpc      rpcState
+	byeTimer *time.Timer // GOODBYE echo timeout, if the router said GOODBYE
+}
+
+// features are the client features the router acts on (from
+// HELLO.Details.roles).
+type features struct {
 	calleeCancel   bool // callee announced call_canceling
 	calleeProgress bool // callee announced progressive_call_results (and call_canceling)
 	calleeStreams  bool // callee announced progressive_call_invocations (and call_canceling)
@@ -69,12 +91,11 @@ type session struct {
 	// payload_passthru_mode announced by the caller, callee and publisher
 	// roles (see ppt.go).
 	pptCaller, pptCallee, pptPublisher bool
+}
 
-	// adding is the subscription the session is being added to right now
-	// (see broker.subscribe); set and cleared under mu.
-	adding atomic.Pointer[subscription]
-
-	// Owned by the session's goroutine.
+// inbound is the state of a session that only the goroutine routing its
+// messages touches.
+type inbound struct {
 	echoBye bool                          // the client said GOODBYE: run echoes it after leaving
 	subs    map[protocol.ID]*subscription // its subscriptions by ID
 	regs    map[protocol.ID]*registrant   // its registrations by ID
@@ -82,7 +103,7 @@ type session struct {
 	// Config.StrictRequestIDs.
 	lastReq protocol.ID
 	// streams is set once the session sent a progressive CALL; from then
-	// on its CALLs are checked for continuations (dealer.continueCall).
+	// on its CALLs are checked for continuations (see stream.go).
 	streams bool
 	// scratch holds the pattern subscriptions matching a publication
 	// while it is routed (see broker.publishPatterns).
@@ -93,20 +114,18 @@ type session struct {
 	// authzReq is reused by every authorization of the session, so that
 	// asking the realm's Authorizer does not allocate (see authorize).
 	authzReq AuthzRequest
+}
 
-	// mu guards the fields below. Lock order: see Router.mu; never two
-	// session.mu at once.
-	mu          sync.Mutex
+// rpcState is the dealer's state of a session, guarded by session.mu:
+// the calls it made and the invocations it was sent.
+type rpcState struct {
 	gone        bool                        // left the realm; takes no new invocations or calls
 	calls       map[protocol.ID]*invocation // as caller: pending calls by CALL.Request
 	invocations map[protocol.ID]*invocation // as callee: pending invocations by INVOCATION.Request
 	lastInv     protocol.ID                 // last INVOCATION.Request sent to this session
-	// ended holds the request IDs of the last endedStreams progressive
-	// calls of this caller that ended, endedNext
-	// the slot to overwrite next (see dealer.continueCall).
-	ended     []protocol.ID
-	endedNext int
-	byeTimer  *time.Timer // GOODBYE echo timeout, if the router said GOODBYE
+	// ended holds the request IDs of the caller's last progressive calls
+	// that ended (see stream.go).
+	ended recent.IDs
 }
 
 func newSession(r *Router, p transport.Peer) *session {
@@ -145,10 +164,10 @@ func (s *session) sendEvent(m protocol.Message) {
 	if s.put(m, limit-limit/4) != errBacklogFull {
 		return
 	}
-	n := s.dropped.Add(1)
+	n := s.out.dropped.Add(1)
 	now := time.Now().UnixNano()
-	last := s.dropLog.Load()
-	if (last == 0 || now-last >= int64(DropLogInterval)) && s.dropLog.CompareAndSwap(last, now) {
+	last := s.out.dropLog.Load()
+	if (last == 0 || now-last >= int64(DropLogInterval)) && s.out.dropLog.CompareAndSwap(last, now) {
 		s.r.log.Warn("router: dropping events for a slow consumer", "session", uint64(s.id),
 			"realm", s.realmName(), "dropped", n)
 	}
@@ -201,7 +220,7 @@ func (s *session) run() {
 	// Drop subscriptions and registrations before closing, so nothing is
 	// routed to a closed transport for longer than needed (spec basic "Protocol Errors").
 	s.realm.leave(s)
-	if n := s.dropped.Load(); n > 0 {
+	if n := s.out.dropped.Load(); n > 0 {
 		s.r.log.Info("router: session left with dropped events", "session", uint64(s.id),
 			"realm", s.realmName(), "dropped", n)
 	}
@@ -211,7 +230,7 @@ func (s *session) run() {
 		s.realm.publishTestaments(s)
 	}
 	s.r.releaseID(s.id)
-	if s.echoBye {
+	if s.in.echoBye {
 		s.send(&protocol.Goodbye{Reason: protocol.CloseGoodbyeAndOut})
 	}
 	s.flush(min(s.r.cfg.SlowConsumerWait, maxFlush))
@@ -241,6 +260,9 @@ func (s *session) loop() error {
 // over. Messages of one session are routed one at a time, in the order the
 // client sent them: by loop on the session's goroutine, or for an
 // in-process session by whoever holds its inbox (see localInbox).
+//
+// It is where a handler's refusal becomes what the client is sent (see
+// refusal.go): ERROR for a refused request, ABORT for a violation.
 func (s *session) route(m protocol.Message) error {
 	if isNil(m) {
 		// Only an in-process client can send this; network transports
@@ -257,38 +279,40 @@ func (s *session) route(m protocol.Message) error {
 		}
 		return nil
 	}
-	if msg := s.handle(m); msg != "" {
-		if msg == endSession {
-			return errSessionClosed
-		}
-		s.violation(msg)
-		return errProtocolViolation
+	err := s.handle(m)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var v *violation
+	switch {
+	case errors.As(err, &v):
+		s.violation(v.msg)
+		return errProtocolViolation
+	case errors.Is(err, errSessionClosed):
+		return errSessionClosed
+	}
+	if re := asRequestError(err); re != nil {
+		s.reply(m, re)
+		return nil
+	}
+	// A handler returns nothing else; end the session rather than go on
+	// in an unknown state.
+	s.r.log.Error("router: unexpected error routing a message", "session", uint64(s.id), "error", err)
+	return err
 }
 
-// endSession is returned by handle when the session ends normally.
-const endSession = "\x00end"
-
-// handle routes one message of an established session. It returns "" to
-// go on, endSession when the session is over, or the text of a protocol
-// violation.
-func (s *session) handle(m protocol.Message) string {
+// handle hands one message of an established session to its handler.
+func (s *session) handle(m protocol.Message) error {
 	if !protocol.Allowed(protocol.SideRouter, protocol.StateEstablished, m.Type()) {
-		return fmt.Sprintf("%v not allowed in an established session", m.Type())
+		return violationf("%v not allowed in an established session", m.Type())
 	}
 	if s.r.cfg.StrictRequestIDs {
-		if id, ok := newRequestID(m); ok {
-			if id != protocol.NextID(s.lastReq) {
-				if c, ok := m.(*protocol.Call); ok && id != 0 && id <= s.lastReq {
-					// A continuation candidate (spec advanced
-					// "Progressive Call Invocations", "Verification
-					// of CALL Request IDs").
-					return s.realm.dealer.continuation(s, c)
-				}
-				return fmt.Sprintf("%v request ID %d does not follow %d", m.Type(), id, s.lastReq)
-			}
-			s.lastReq = id
+		switch err := s.checkRequestID(m); err {
+		case nil:
+		case errContinuation:
+			return s.realm.dealer.continuation(s, m.(*protocol.Call))
+		default:
+			return err
 		}
 	}
 	rm := s.realm
@@ -301,35 +325,62 @@ func (s *session) handle(m protocol.Message) string {
 		return rm.dealer.yield(s, m)
 	case *protocol.Error:
 		if m.RequestType != protocol.TypeInvocation {
-			return fmt.Sprintf("ERROR for %v from a client", m.RequestType)
+			return violationf("ERROR for %v from a client", m.RequestType)
 		}
 		return rm.dealer.invocationError(s, m)
 	case *protocol.Subscribe:
-		rm.broker.subscribe(s, m)
+		return rm.broker.subscribe(s, m)
 	case *protocol.Unsubscribe:
-		rm.broker.unsubscribe(s, m)
+		return rm.broker.unsubscribe(s, m)
 	case *protocol.Register:
-		rm.dealer.register(s, m)
+		return rm.dealer.register(s, m)
 	case *protocol.Unregister:
-		rm.dealer.unregister(s, m)
+		return rm.dealer.unregister(s, m)
 	case *protocol.Cancel:
-		rm.dealer.cancel(s, m)
+		return rm.dealer.cancel(s, m)
 	case *protocol.Goodbye:
-		// Closing (under mu, like Shutdown's GOODBYE) so that the router
-		// does not say GOODBYE itself. The echo is sent by run once the
-		// session has left the realm: a client that has it can join again
-		// and register what it had without finding it still taken.
-		s.mu.Lock()
-		s.state.Store(stateClosing)
-		s.mu.Unlock()
-		s.echoBye = true
-		return endSession
+		s.goodbye()
+		return errSessionClosed
 	case *protocol.Abort:
-		return endSession
-	default:
-		return fmt.Sprintf("unexpected message %T", m)
+		return errSessionClosed
 	}
-	return ""
+	return violationf("unexpected message %T", m)
+}
+
+// errContinuation is returned by checkRequestID for a CALL whose request
+// ID is not new, which only a continuation of a progressive call may have.
+var errContinuation = errors.New("router: continuation candidate")
+
+// checkRequestID checks that a new request of the client carries the
+// request ID after the previous one (Config.StrictRequestIDs, spec basic
+// "IDs").
+func (s *session) checkRequestID(m protocol.Message) error {
+	id, ok := requestID(m)
+	if !ok {
+		return nil
+	}
+	if id != protocol.NextID(s.in.lastReq) {
+		if _, call := m.(*protocol.Call); call && id != 0 && id <= s.in.lastReq {
+			// A continuation candidate (spec advanced "Progressive Call
+			// Invocations", "Verification of CALL Request IDs").
+			return errContinuation
+		}
+		return violationf("%v request ID %d does not follow %d", m.Type(), id, s.in.lastReq)
+	}
+	s.in.lastReq = id
+	return nil
+}
+
+// goodbye handles the client's GOODBYE: the session is closing (under mu,
+// like Shutdown's GOODBYE, so that the router does not say GOODBYE
+// itself). The echo is sent by run once the session has left the realm:
+// a client that has it can join again and register what it had without
+// finding it still taken.
+func (s *session) goodbye() {
+	s.mu.Lock()
+	s.state.Store(stateClosing)
+	s.mu.Unlock()
+	s.in.echoBye = true
 }
 
 // violation answers a protocol violation with ABORT
@@ -365,15 +416,17 @@ func (s *session) shutdown(reason protocol.URI, message string) bool {
 		}
 		return false
 	}
-	if d := s.r.cfg.GoodbyeTimeout; d > 0 {
-		s.byeTimer = time.AfterFunc(d, func() { s.peer.Close(errGoodbyeTimeout) })
-	}
-	s.mu.Unlock()
 	details := protocol.Dict{}
 	if message != "" {
 		details["message"] = message
 	}
+	// GOODBYE is queued before the timeout starts, so that however short
+	// the timeout, the client is told why before its transport closes.
 	s.send(&protocol.Goodbye{Details: details, Reason: reason})
+	if d := s.r.cfg.GoodbyeTimeout; d > 0 {
+		s.byeTimer = time.AfterFunc(d, func() { s.peer.Close(errGoodbyeTimeout) })
+	}
+	s.mu.Unlock()
 	return true
 }
 
@@ -471,17 +524,17 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 		!roles.Has(protocol.RoleCaller) && !roles.Has(protocol.RoleCallee) {
 		return protocol.ErrNoSuchRole, "HELLO announces no client role"
 	}
-	s.calleeCancel = roles.Supports(protocol.RoleCallee, protocol.FeatureCallCanceling)
+	s.feat.calleeCancel = roles.Supports(protocol.RoleCallee, protocol.FeatureCallCanceling)
 	// Progressive call results need call canceling on the callee too
 	// (spec advanced "Progressive Call Results").
-	s.calleeProgress = s.calleeCancel && roles.Supports(protocol.RoleCallee, protocol.FeatureProgressiveCallResults)
+	s.feat.calleeProgress = s.feat.calleeCancel && roles.Supports(protocol.RoleCallee, protocol.FeatureProgressiveCallResults)
 	// So do progressive call invocations (spec advanced "Progressive
 	// Call Invocations").
-	s.calleeStreams = s.calleeCancel && roles.Supports(protocol.RoleCallee, protocol.FeatureProgressiveCallInvocations)
-	s.callerStreams = roles.Supports(protocol.RoleCaller, protocol.FeatureProgressiveCallInvocations)
-	s.pptCaller = roles.Supports(protocol.RoleCaller, protocol.FeaturePayloadPassthruMode)
-	s.pptCallee = roles.Supports(protocol.RoleCallee, protocol.FeaturePayloadPassthruMode)
-	s.pptPublisher = roles.Supports(protocol.RolePublisher, protocol.FeaturePayloadPassthruMode)
+	s.feat.calleeStreams = s.feat.calleeCancel && roles.Supports(protocol.RoleCallee, protocol.FeatureProgressiveCallInvocations)
+	s.feat.callerStreams = roles.Supports(protocol.RoleCaller, protocol.FeatureProgressiveCallInvocations)
+	s.feat.pptCaller = roles.Supports(protocol.RoleCaller, protocol.FeaturePayloadPassthruMode)
+	s.feat.pptCallee = roles.Supports(protocol.RoleCallee, protocol.FeaturePayloadPassthruMode)
+	s.feat.pptPublisher = roles.Supports(protocol.RolePublisher, protocol.FeaturePayloadPassthruMode)
 
 	req := &AuthRequest{
 		Realm:     hello.Realm,
@@ -521,10 +574,10 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 	s.authID = idn.AuthID
 	s.authRole = idn.AuthRole
 	s.transport = req.Transport
-	s.subs = make(map[protocol.ID]*subscription)
-	s.regs = make(map[protocol.ID]*registrant)
-	s.calls = make(map[protocol.ID]*invocation)
-	s.invocations = make(map[protocol.ID]*invocation)
+	s.in.subs = make(map[protocol.ID]*subscription)
+	s.in.regs = make(map[protocol.ID]*registrant)
+	s.rpc.calls = make(map[protocol.ID]*invocation)
+	s.rpc.invocations = make(map[protocol.ID]*invocation)
 	method, provider := idn.AuthMethod, idn.AuthProvider
 	if method == "" {
 		method = auth.AuthMethod()
@@ -569,26 +622,6 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 	}
 	rm.broker.publishMeta(metaOnJoin, protocol.List{s.metaDetails()})
 	return "", ""
-}
-
-// newRequestID returns the request ID of a message that starts a new
-// client request.
-func newRequestID(m protocol.Message) (protocol.ID, bool) {
-	switch m := m.(type) {
-	case *protocol.Call:
-		return m.Request, true
-	case *protocol.Publish:
-		return m.Request, true
-	case *protocol.Subscribe:
-		return m.Request, true
-	case *protocol.Unsubscribe:
-		return m.Request, true
-	case *protocol.Register:
-		return m.Request, true
-	case *protocol.Unregister:
-		return m.Request, true
-	}
-	return 0, false
 }
 
 // isNil reports whether m is nil or a nil pointer of one of the message

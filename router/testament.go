@@ -1,8 +1,6 @@
 package router
 
 import (
-	"fmt"
-
 	"github.com/wampkit/wampkit/protocol"
 )
 
@@ -27,110 +25,101 @@ const (
 	scopeDestroyed = "destroyed"
 )
 
-// testamentCall answers wamp.session.add_testament and
-// wamp.session.flush_testaments; it reports false for any other
-// procedure.
-func (rm *realm) testamentCall(s *session, m *protocol.Call) bool {
-	r := newMetaReply(s, m)
-	switch m.Procedure {
-	case "wamp.session.add_testament":
-		msg, scope, ok := rm.newTestament(s, r, m)
-		if !ok {
-			return true
-		}
-		if max := rm.r.cfg.MaxTestaments; max > 0 && len(s.testaments[0])+len(s.testaments[1]) >= max {
-			r.fail(LimitExceeded, fmt.Sprintf("the session holds its maximum of %d testaments", max))
-			return true
-		}
-		s.testaments[scope] = append(s.testaments[scope], msg)
-		r.result()
-	case "wamp.session.flush_testaments":
-		scope, ok := testamentScope(r, m.Kwargs)
-		if !ok {
-			return true
-		}
-		clear(s.testaments[scope])
-		s.testaments[scope] = s.testaments[scope][:0]
-		r.result()
-	default:
-		return false
+// addTestament answers wamp.session.add_testament.
+func addTestament(q metaRequest) (protocol.List, error) {
+	msg, scope, err := q.testament()
+	if err != nil {
+		return nil, err
 	}
-	return true
+	s := q.s
+	if max := s.r.cfg.MaxTestaments; max > 0 && len(s.in.testaments[0])+len(s.in.testaments[1]) >= max {
+		return nil, refusef(LimitExceeded, "the session holds its maximum of %d testaments", max)
+	}
+	s.in.testaments[scope] = append(s.in.testaments[scope], msg)
+	return nil, nil
 }
 
-// testamentScope returns the index in session.testaments of the scope
-// keyword argument (default destroyed), or answers ERROR
-// wamp.error.invalid_argument.
-func testamentScope(r metaReply, kwargs protocol.Dict) (int, bool) {
-	v, ok := kwargs["scope"]
+// flushTestaments answers wamp.session.flush_testaments.
+func flushTestaments(q metaRequest) (protocol.List, error) {
+	scope, err := q.testamentScope()
+	if err != nil {
+		return nil, err
+	}
+	t := &q.s.in.testaments
+	clear(t[scope])
+	t[scope] = t[scope][:0]
+	return nil, nil
+}
+
+// testamentScope returns the index in inbound.testaments of the scope
+// keyword argument (default destroyed).
+func (q metaRequest) testamentScope() (int, error) {
+	v, ok := q.kwargs["scope"]
 	if !ok || v == nil {
-		return 1, true
+		return 1, nil
 	}
 	switch v {
 	case scopeDetached:
-		return 0, true
+		return 0, nil
 	case scopeDestroyed:
-		return 1, true
+		return 1, nil
 	}
-	r.fail(protocol.ErrInvalidArgument, "scope must be detached or destroyed")
-	return 0, false
+	return 0, invalidArgument("scope must be detached or destroyed")
 }
 
-// newTestament checks the arguments of wamp.session.add_testament
-// (topic, args, kwargs; keyword arguments publish_options and scope) as
-// PUBLISH would check them, and returns the PUBLISH to make when the
-// session is gone, and its scope. It answers the call with an ERROR if
-// they are invalid.
-func (rm *realm) newTestament(s *session, r metaReply, m *protocol.Call) (*protocol.Publish, int, bool) {
-	topic, ok := r.metaURI()
-	if !ok {
-		return nil, 0, false
+// testament checks the arguments of wamp.session.add_testament (topic,
+// args, kwargs; keyword arguments publish_options and scope) as PUBLISH
+// would check them, and returns the PUBLISH to make when the session is
+// gone, and its scope.
+func (q metaRequest) testament() (*protocol.Publish, int, error) {
+	s, rm := q.s, q.rm
+	topic, err := q.uri()
+	if err != nil {
+		return nil, 0, err
 	}
 	if err := protocol.CheckURI(topic, rm.r.cfg.StrictURIs); err != nil {
-		r.fail(protocol.ErrInvalidURI, err.Error())
-		return nil, 0, false
+		return nil, 0, refuse(protocol.ErrInvalidURI, err.Error())
 	}
 	if protocol.IsReserved(topic) {
 		// A testament is published as if by the session, which may not
 		// publish in the wamp namespace (spec basic "Reserved URIs").
-		r.fail(protocol.ErrInvalidURI, "topic "+string(topic)+" is in the reserved wamp namespace")
-		return nil, 0, false
+		return nil, 0, refuse(protocol.ErrInvalidURI, "topic "+string(topic)+" is in the reserved wamp namespace")
 	}
 	var args protocol.List
-	if len(m.Args) > 1 && m.Args[1] != nil {
-		if args, ok = toList(m.Args[1]); !ok {
-			r.fail(protocol.ErrInvalidArgument, "the second argument (args) must be a list")
-			return nil, 0, false
+	if len(q.args) > 1 && q.args[1] != nil {
+		var ok bool
+		if args, ok = toList(q.args[1]); !ok {
+			return nil, 0, invalidArgument("the second argument (args) must be a list")
 		}
 	}
 	var kwargs protocol.Dict
-	if len(m.Args) > 2 && m.Args[2] != nil {
-		if kwargs, ok = protocol.ToDict(m.Args[2]); !ok {
-			r.fail(protocol.ErrInvalidArgument, "the third argument (kwargs) must be a dict")
-			return nil, 0, false
+	if len(q.args) > 2 && q.args[2] != nil {
+		var ok bool
+		if kwargs, ok = protocol.ToDict(q.args[2]); !ok {
+			return nil, 0, invalidArgument("the third argument (kwargs) must be a dict")
 		}
 	}
-	scope, ok := testamentScope(r, m.Kwargs)
-	if !ok {
-		return nil, 0, false
+	scope, err := q.testamentScope()
+	if err != nil {
+		return nil, 0, err
 	}
 	var opts protocol.Dict
-	if v, ok := m.Kwargs["publish_options"]; ok && v != nil {
+	if v, ok := q.kwargs["publish_options"]; ok && v != nil {
 		given, ok := protocol.ToDict(v)
 		if !ok {
-			r.fail(protocol.ErrInvalidArgument, "publish_options must be a dict")
-			return nil, 0, false
+			return nil, 0, invalidArgument("publish_options must be a dict")
 		}
-		msg := checkOptions(given, publishOptions)
-		if msg == "" && pptUsed(given) {
-			msg = checkPPT(given, args, kwargs)
-			if !s.pptPublisher {
+		msg := ""
+		if err := checkOptions(given, publishOptions); err != nil {
+			msg = asRequestError(err).msg
+		} else if pptUsed(given) {
+			msg = pptProblem(given, args, kwargs)
+			if !s.feat.pptPublisher {
 				msg = "payload passthru mode, but the publisher did not announce payload_passthru_mode"
 			}
 		}
 		if msg != "" {
-			r.fail(protocol.ErrInvalidArgument, "publish_options: "+msg)
-			return nil, 0, false
+			return nil, 0, invalidArgument("publish_options: " + msg)
 		}
 		// A copy: the caller's dict is read-only, and nobody would hear
 		// an acknowledgement (the spec lets the router ignore it).
@@ -141,29 +130,28 @@ func (rm *realm) newTestament(s *session, r metaReply, m *protocol.Call) (*proto
 			}
 		}
 	}
-	if rm.authz != nil {
-		// Decided now: when the testament is published its session is
-		// gone, and nobody would hear a refusal.
-		if uri, msg := s.authorize(ActionPublish, topic, protocol.MatchExact, opts); uri != "" {
-			r.fail(uri, msg)
-			return nil, 0, false
-		}
+	// Decided now: when the testament is published its session is gone,
+	// and nobody would hear a refusal.
+	if err := s.authorize(ActionPublish, topic, protocol.MatchExact, opts); err != nil {
+		return nil, 0, err
 	}
 	if kwargs != nil && args == nil {
 		args = protocol.List{} // Arguments must be present before ArgumentsKw
 	}
-	return &protocol.Publish{Options: opts, Topic: topic, Args: args, Kwargs: kwargs}, scope, true
+	return &protocol.Publish{Options: opts, Topic: topic, Args: args, Kwargs: kwargs}, scope, nil
 }
 
 // publishTestaments publishes the testaments of s, detached before
 // destroyed, each scope in the order they were added. It runs on the
 // session's goroutine after s left the realm, so s receives none itself.
 func (rm *realm) publishTestaments(s *session) {
-	for i, scope := range s.testaments {
+	for i, scope := range s.in.testaments {
 		for _, msg := range scope {
-			rm.broker.publish(s, msg, true)
+			// Checked when it was added; a topic that cannot be published
+			// to now is not published to, with nobody to tell.
+			_ = rm.broker.publish(s, msg, true)
 		}
-		s.testaments[i] = nil
+		s.in.testaments[i] = nil
 	}
 }
 

@@ -1,0 +1,307 @@
+package router
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// The registration and subscription meta procedures (spec advanced
+// "Registration Meta API", "Subscription Meta API", "Event History"),
+// entries of metaProcedures (meta.go). A session is shown only the
+// registrations and subscriptions whose URIs it may see (see seesTopic,
+// seesProcedure): the others do not exist for it.
+
+// metaDetails is the registration's RegistrationDetails in
+// wamp.registration.on_create and wamp.registration.get.
+func (reg *registration) metaDetails() protocol.Dict {
+	return protocol.Dict{
+		"id":      uint64(reg.id),
+		"created": metaTime(reg.created),
+		"uri":     string(reg.procedure),
+		"match":   string(reg.match),
+		"invoke":  reg.invoke,
+	}
+}
+
+// metaDetails is the subscription's SubscriptionDetails in
+// wamp.subscription.on_create and wamp.subscription.get.
+func (sub *subscription) metaDetails() protocol.Dict {
+	return protocol.Dict{
+		"id":      uint64(sub.id),
+		"created": metaTime(sub.created),
+		"uri":     string(sub.topic),
+		"match":   string(sub.match),
+	}
+}
+
+// lookupArgs returns the arguments of wamp.registration.lookup and
+// wamp.subscription.lookup: a URI and an optional dict of the options of
+// REGISTER or SUBSCRIBE, of which only match counts (default exact).
+func (q metaRequest) lookupArgs() (protocol.URI, protocol.MatchPolicy, error) {
+	u, err := q.uri()
+	if err != nil {
+		return "", "", err
+	}
+	match := protocol.MatchExact
+	if len(q.args) > 1 && q.args[1] != nil {
+		opts, ok := protocol.ToDict(q.args[1])
+		if !ok {
+			return "", "", invalidArgument("the second argument must be a dict of options")
+		}
+		if v, ok := opts["match"]; ok {
+			s, ok := v.(string)
+			p := protocol.MatchPolicy(s)
+			if !ok || !p.Valid() {
+				return "", "", invalidArgument("match must be exact, prefix or wildcard")
+			}
+			if p != "" {
+				match = p
+			}
+		}
+	}
+	return u, match, nil
+}
+
+// metaLists is the result of wamp.registration.list and
+// wamp.subscription.list: the IDs by match policy, each list in order of
+// creation.
+func metaLists(ids map[protocol.MatchPolicy][]any) protocol.List {
+	d := protocol.Dict{}
+	for _, p := range []protocol.MatchPolicy{protocol.MatchExact, protocol.MatchPrefix, protocol.MatchWildcard} {
+		l := ids[p]
+		if l == nil {
+			l = []any{}
+		}
+		slices.SortFunc(l, func(a, b any) int { return cmp.Compare(a.(uint64), b.(uint64)) })
+		d[string(p)] = l
+	}
+	return protocol.List{d}
+}
+
+// idOrNull is the result of a lookup or match: the ID, or null.
+func idOrNull(id protocol.ID, found bool) protocol.List {
+	if !found {
+		return protocol.List{nil}
+	}
+	return protocol.List{uint64(id)}
+}
+
+// registration returns the registration whose ID is the first argument,
+// if the caller may see it.
+func (q metaRequest) registration() (*registration, error) {
+	id, err := q.id()
+	if err != nil {
+		return nil, err
+	}
+	d := &q.rm.dealer
+	d.mu.Lock()
+	reg := d.byID[id]
+	d.mu.Unlock()
+	if reg == nil || !q.s.seesProcedure(reg.procedure, reg.match) {
+		return nil, refuse(protocol.ErrNoSuchRegistration, "")
+	}
+	return reg, nil
+}
+
+func registrationList(q metaRequest) (protocol.List, error) {
+	d := &q.rm.dealer
+	d.mu.Lock()
+	regs := make([]*registration, 0, len(d.byID))
+	for _, reg := range d.byID {
+		regs = append(regs, reg)
+	}
+	d.mu.Unlock()
+	ids := map[protocol.MatchPolicy][]any{}
+	for _, reg := range regs {
+		if q.s.seesProcedure(reg.procedure, reg.match) {
+			ids[reg.match] = append(ids[reg.match], uint64(reg.id))
+		}
+	}
+	return metaLists(ids), nil
+}
+
+func registrationLookup(q metaRequest) (protocol.List, error) {
+	u, match, err := q.lookupArgs()
+	if err != nil {
+		return nil, err
+	}
+	d := &q.rm.dealer
+	d.mu.Lock()
+	reg := d.byKey[regKey{u, match}]
+	d.mu.Unlock()
+	if reg == nil || !q.s.seesProcedure(reg.procedure, reg.match) {
+		return idOrNull(0, false), nil
+	}
+	return idOrNull(reg.id, true), nil
+}
+
+// registrationMatch returns the registration a CALL of the URI would go
+// to.
+func registrationMatch(q metaRequest) (protocol.List, error) {
+	u, err := q.uri()
+	if err != nil {
+		return nil, err
+	}
+	reg := q.rm.dealer.match(u)
+	if reg == nil || !q.s.seesProcedure(reg.procedure, reg.match) {
+		return idOrNull(0, false), nil
+	}
+	return idOrNull(reg.id, true), nil
+}
+
+func registrationGet(q metaRequest) (protocol.List, error) {
+	reg, err := q.registration()
+	if err != nil {
+		return nil, err
+	}
+	return protocol.List{reg.metaDetails()}, nil
+}
+
+func registrationListCallees(q metaRequest) (protocol.List, error) {
+	reg, err := q.registration()
+	if err != nil {
+		return nil, err
+	}
+	callees := *reg.callees.Load()
+	ids := make([]any, len(callees))
+	for i, rg := range callees {
+		ids[i] = uint64(rg.callee.id)
+	}
+	return protocol.List{ids}, nil
+}
+
+func registrationCountCallees(q metaRequest) (protocol.List, error) {
+	reg, err := q.registration()
+	if err != nil {
+		return nil, err
+	}
+	return protocol.List{len(*reg.callees.Load())}, nil
+}
+
+// subscription returns the subscription whose ID is the first argument,
+// if the caller may see it.
+func (q metaRequest) subscription() (*subscription, error) {
+	id, err := q.id()
+	if err != nil {
+		return nil, err
+	}
+	b := &q.rm.broker
+	b.mu.Lock()
+	sub := b.byID[id]
+	b.mu.Unlock()
+	if sub == nil || !q.s.seesTopic(sub.topic, sub.match) {
+		return nil, refuse(protocol.ErrNoSuchSubscription, "")
+	}
+	return sub, nil
+}
+
+func subscriptionList(q metaRequest) (protocol.List, error) {
+	b := &q.rm.broker
+	b.mu.Lock()
+	subs := make([]*subscription, 0, len(b.byID))
+	for _, sub := range b.byID {
+		subs = append(subs, sub)
+	}
+	b.mu.Unlock()
+	ids := map[protocol.MatchPolicy][]any{}
+	for _, sub := range subs {
+		if q.s.seesTopic(sub.topic, sub.match) {
+			ids[sub.match] = append(ids[sub.match], uint64(sub.id))
+		}
+	}
+	return metaLists(ids), nil
+}
+
+func subscriptionLookup(q metaRequest) (protocol.List, error) {
+	u, match, err := q.lookupArgs()
+	if err != nil {
+		return nil, err
+	}
+	b := &q.rm.broker
+	b.mu.Lock()
+	sub := b.byKey[subKey{u, match}]
+	b.mu.Unlock()
+	if sub == nil || !q.s.seesTopic(sub.topic, sub.match) {
+		return idOrNull(0, false), nil
+	}
+	return idOrNull(sub.id, true), nil
+}
+
+// subscriptionMatch returns every subscription a PUBLISH to the URI would
+// reach, or null.
+func subscriptionMatch(q metaRequest) (protocol.List, error) {
+	u, err := q.uri()
+	if err != nil {
+		return nil, err
+	}
+	b := &q.rm.broker
+	var subs []*subscription
+	if sub, ok := b.index.lookup(u); ok {
+		subs = append(subs, sub)
+	}
+	subs = b.index.matchPatterns(string(u), subs)
+	subs = slices.DeleteFunc(subs, func(sub *subscription) bool { return !q.s.seesTopic(sub.topic, sub.match) })
+	if len(subs) == 0 {
+		return protocol.List{nil}, nil
+	}
+	ids := make([]any, len(subs))
+	for i, sub := range subs {
+		ids[i] = uint64(sub.id)
+	}
+	return protocol.List{ids}, nil
+}
+
+func subscriptionGet(q metaRequest) (protocol.List, error) {
+	sub, err := q.subscription()
+	if err != nil {
+		return nil, err
+	}
+	return protocol.List{sub.metaDetails()}, nil
+}
+
+func subscriptionListSubscribers(q metaRequest) (protocol.List, error) {
+	sub, err := q.subscription()
+	if err != nil {
+		return nil, err
+	}
+	subscribers := *sub.subscribers.Load()
+	ids := make([]any, len(subscribers))
+	for i, t := range subscribers {
+		ids[i] = uint64(t.id)
+	}
+	return protocol.List{ids}, nil
+}
+
+func subscriptionCountSubscribers(q metaRequest) (protocol.List, error) {
+	sub, err := q.subscription()
+	if err != nil {
+		return nil, err
+	}
+	return protocol.List{len(*sub.subscribers.Load())}, nil
+}
+
+// subscriptionGetEvents answers wamp.subscription.get_events (spec
+// advanced "Event History").
+func subscriptionGetEvents(q metaRequest) (protocol.List, error) {
+	sub, err := q.subscription()
+	if err != nil {
+		return nil, err
+	}
+	// Only who may subscribe to the topic may read its history (spec
+	// advanced "Event History", "Security Aspects"); the CALL of
+	// get_events itself was authorized as well.
+	if err := q.s.authorize(ActionSubscribe, sub.topic, sub.match, nil); err != nil {
+		return nil, err
+	}
+	if sub.history == nil {
+		return nil, refuse(NoEventHistory, "the events of subscription "+string(sub.topic)+" are not kept")
+	}
+	hq, msg := parseHistoryQuery(q.args, q.kwargs)
+	if msg != "" {
+		return nil, invalidArgument(msg)
+	}
+	return protocol.List{hq.run(sub.history.entries(time.Now()), q.s, sub)}, nil
+}
