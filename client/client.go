@@ -176,6 +176,16 @@ func helloAuthExtra(cfg Config) map[string]any {
 // handshake sends HELLO and reads until WELCOME. A goroutine closes peer if
 // ctx ends, which unblocks Recv.
 func handshake(ctx context.Context, peer transport.Peer, cfg Config) (*protocol.Welcome, error) {
+	// Authenticators with state (SCRAM's nonces) get a fresh copy per
+	// handshake, so that a Config can serve concurrent and repeated Joins.
+	auths := make([]Authenticator, len(cfg.Auth))
+	for i, a := range cfg.Auth {
+		if h, ok := a.(handshaker); ok {
+			a = h.forHandshake(cfg.AuthID)
+		}
+		auths[i] = a
+	}
+	cfg.Auth = auths
 	details := make(protocol.Dict, len(cfg.HelloDetails)+5)
 	for k, v := range cfg.HelloDetails {
 		details[k] = v
@@ -219,6 +229,9 @@ func handshakeLoop(ctx context.Context, peer transport.Peer, cfg Config, hello *
 		}
 		switch m := m.(type) {
 		case *protocol.Welcome:
+			if err := checkWelcome(cfg.Auth, m.Details); err != nil {
+				return nil, err
+			}
 			return m, nil
 		case *protocol.Abort:
 			return nil, &AbortError{Reason: m.Reason, Details: m.Details, Args: m.Args, Kwargs: m.Kwargs}
@@ -239,6 +252,36 @@ func handshakeLoop(ctx context.Context, peer transport.Peer, cfg Config, hello *
 			return nil, fmt.Errorf("%w: %s", ErrProtocolViolation, msg)
 		}
 	}
+}
+
+// handshaker is an Authenticator with state of its own per handshake:
+// Join authenticates with forHandshake's result, made for HELLO's authid.
+type handshaker interface {
+	forHandshake(authid string) Authenticator
+}
+
+// welcomeChecker is an Authenticator that checks the router's WELCOME
+// (mutual authentication, as WAMP-SCRAM's verifier).
+type welcomeChecker interface {
+	checkWelcome(details protocol.Dict) error
+}
+
+// checkWelcome lets the authenticator of WELCOME.Details.authmethod check
+// the WELCOME, if it is a welcomeChecker.
+func checkWelcome(auths []Authenticator, details protocol.Dict) error {
+	method := details.String("authmethod")
+	for _, a := range auths {
+		if a.Method() != method {
+			continue
+		}
+		if wc, ok := a.(welcomeChecker); ok {
+			if err := wc.checkWelcome(details); err != nil {
+				return fmt.Errorf("client: authenticate %q: %w", method, err)
+			}
+		}
+		return nil
+	}
+	return nil
 }
 
 func answer(ctx context.Context, auths []Authenticator, ch *protocol.Challenge) (*protocol.Authenticate, error) {

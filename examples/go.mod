@@ -11,6 +11,10 @@ require (
 require (
 	github.com/gorilla/websocket v1.5.3 // indirect
 	github.com/ugorji/go/codec v1.3.2 // indirect
+	github.com/xdg-go/stringprep v1.0.4 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 )
 
 // The examples always build against the wampkit next to them, also with

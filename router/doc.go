@@ -278,10 +278,11 @@
 //
 // A realm without Authenticators admits anonymous sessions ([Anonymous]).
 // Built in are [Ticket], [WAMPCRA] (with and without salt; see
-// [DeriveCRAKey]) and [Cryptosign] (WAMP spec, advanced
+// [DeriveCRAKey]), [Cryptosign] and [SCRAM] (WAMP-SCRAM with Argon2id or
+// PBKDF2; see [NewSCRAMPrincipal]) (WAMP spec, advanced
 // authentication.md, authentication_wampcra.md,
-// authentication_cryptosign.md); any type implementing [Authenticator] can
-// stand beside them:
+// authentication_cryptosign.md, authentication_scram.md); any type
+// implementing [Authenticator] can stand beside them:
 //
 //	router.RealmConfig{Name: "realm1", Authenticators: []router.Authenticator{
 //		&router.Ticket{Principals: map[string]router.Principal{

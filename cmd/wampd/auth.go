@@ -198,8 +198,146 @@ func (p CryptosignPrincipalConfig) publicKeys() ([]ed25519.PublicKey, error) {
 	return keys, nil
 }
 
+// Bounds of the WAMP-SCRAM parameters: the wampkit client refuses costs
+// outside them (client/auth_builtin.go), as cracking-prone or abusive.
+const (
+	minSCRAMPBKDF2Iterations = 4096
+	maxSCRAMPBKDF2Iterations = 10_000_000
+	maxSCRAMArgon2Iterations = 64
+	minSCRAMArgon2Memory     = 1024
+	maxSCRAMArgon2Memory     = 1 << 18
+)
+
+// SCRAMPrincipalConfig is one user of WAMP-SCRAM authentication (spec
+// advanced/authentication_scram.md). Give either Password, from which
+// wampd derives the keys at start (with a new random salt at each start
+// unless Salt is set), or Salt, StoredKey and ServerKey, so that the
+// password is not kept on the router host (router.DeriveSCRAMPrincipal
+// computes them).
+type SCRAMPrincipalConfig struct {
+	// Password is the user's password.
+	Password string `yaml:"password,omitempty"`
+	// KDF is argon2id13 or pbkdf2. Empty means argon2id13.
+	KDF string `yaml:"kdf,omitempty"`
+	// Iterations is the KDF's cost: zero means 2 for argon2id13 and
+	// 600000 for pbkdf2 (router.DefaultSCRAM...).
+	Iterations int `yaml:"iterations,omitempty"`
+	// Memory is argon2id13's memory in KiB; zero means 19456.
+	Memory int `yaml:"memory,omitempty"`
+	// Salt is the user's salt, standard base64.
+	Salt string `yaml:"salt,omitempty"`
+	// StoredKey and ServerKey are the user's keys, standard base64 of 32
+	// bytes each.
+	StoredKey string `yaml:"stored_key,omitempty"`
+	ServerKey string `yaml:"server_key,omitempty"`
+	// Role is the authrole the user gets. Empty means "user".
+	Role string `yaml:"role,omitempty"`
+}
+
+// params returns p's KDF, iterations and memory with the defaults
+// applied, or the first one out of range.
+func (p SCRAMPrincipalConfig) params() (kdf string, iter, mem int, err error) {
+	kdf, iter, mem = p.KDF, p.Iterations, p.Memory
+	switch kdf {
+	case "", router.SCRAMArgon2id:
+		kdf = router.SCRAMArgon2id
+		if iter == 0 {
+			iter = router.DefaultSCRAMArgon2Iterations
+		}
+		if mem == 0 {
+			mem = router.DefaultSCRAMArgon2Memory
+		}
+		if iter < 1 || iter > maxSCRAMArgon2Iterations || mem < minSCRAMArgon2Memory || mem > maxSCRAMArgon2Memory {
+			return "", 0, 0, fmt.Errorf("argon2id13 iterations %d, memory %d: want 1 to %d, %d to %d KiB",
+				iter, mem, maxSCRAMArgon2Iterations, minSCRAMArgon2Memory, maxSCRAMArgon2Memory)
+		}
+	case router.SCRAMPBKDF2:
+		if iter == 0 {
+			iter = router.DefaultSCRAMPBKDF2Iterations
+		}
+		if iter < minSCRAMPBKDF2Iterations || iter > maxSCRAMPBKDF2Iterations || mem != 0 {
+			return "", 0, 0, fmt.Errorf("pbkdf2 iterations %d: want %d to %d, and no memory", iter, minSCRAMPBKDF2Iterations, maxSCRAMPBKDF2Iterations)
+		}
+	default:
+		return "", 0, 0, fmt.Errorf("kdf %q: want argon2id13 or pbkdf2", p.KDF)
+	}
+	return kdf, iter, mem, nil
+}
+
+// base64Of decodes s, the standard base64 text of n bytes (any n > 0 if
+// n is 0), or reports that it is not, under name.
+func base64Of(name, s string, n int) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b) == 0 || n > 0 && len(b) != n || base64.StdEncoding.EncodeToString(b) != s {
+		what := "bytes"
+		if n > 0 {
+			what = fmt.Sprintf("%d bytes", n)
+		}
+		return nil, fmt.Errorf("%s is not the standard base64 text of %s", name, what)
+	}
+	return b, nil
+}
+
+// check reports the first problem of p, without deriving keys or showing
+// secrets.
+func (p SCRAMPrincipalConfig) check() error {
+	if _, _, _, err := p.params(); err != nil {
+		return err
+	}
+	keyed := p.StoredKey != "" || p.ServerKey != ""
+	switch {
+	case p.Password != "" && keyed:
+		return errors.New("set password or stored_key and server_key, not both")
+	case p.Password == "" && !keyed:
+		return errors.New("has no password or stored_key and server_key")
+	case p.Password == "" && p.Salt == "":
+		return errors.New("stored_key and server_key need salt")
+	}
+	if p.Salt != "" {
+		if _, err := base64Of("salt", p.Salt, 0); err != nil {
+			return err
+		}
+	}
+	if keyed {
+		if _, err := base64Of("stored_key", p.StoredKey, 32); err != nil {
+			return err
+		}
+		if _, err := base64Of("server_key", p.ServerKey, 32); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// principal returns p for router.SCRAM, deriving the keys from the
+// password if need be. p must have passed check.
+func (p SCRAMPrincipalConfig) principal() (router.SCRAMPrincipal, error) {
+	kdf, iter, mem, err := p.params()
+	if err != nil {
+		return router.SCRAMPrincipal{}, err
+	}
+	switch {
+	case p.Password != "" && p.Salt == "":
+		return router.NewSCRAMPrincipal(p.Password, kdf, iter, mem, p.Role)
+	case p.Password != "":
+		return router.DeriveSCRAMPrincipal(p.Password, kdf, p.Salt, iter, mem, p.Role)
+	}
+	stored, err := base64Of("stored_key", p.StoredKey, 32)
+	if err != nil {
+		return router.SCRAMPrincipal{}, err
+	}
+	server, err := base64Of("server_key", p.ServerKey, 32)
+	if err != nil {
+		return router.SCRAMPrincipal{}, err
+	}
+	if kdf == router.SCRAMPBKDF2 {
+		mem = 0
+	}
+	return router.SCRAMPrincipal{Role: p.Role, KDF: kdf, Salt: p.Salt, Iterations: iter, Memory: mem, StoredKey: stored, ServerKey: server}, nil
+}
+
 // checkPrincipals reports the first malformed principal of the realm, in
-// the order ticket, wampcra, cryptosign and by authid.
+// the order ticket, wampcra, cryptosign, scram and by authid.
 func (r RealmConfig) checkPrincipals() error {
 	for _, authid := range slices.Sorted(maps.Keys(r.Ticket)) {
 		if authid == "" {
@@ -225,6 +363,14 @@ func (r RealmConfig) checkPrincipals() error {
 			return fmt.Errorf("wampd: realm %q: cryptosign principal %q: %w", r.Name, authid, err)
 		}
 	}
+	for _, authid := range slices.Sorted(maps.Keys(r.SCRAM)) {
+		if authid == "" {
+			return fmt.Errorf("wampd: realm %q: scram principal with empty authid", r.Name)
+		}
+		if err := r.SCRAM[authid].check(); err != nil {
+			return fmt.Errorf("wampd: realm %q: scram principal %q: %w", r.Name, authid, err)
+		}
+	}
 	return nil
 }
 
@@ -243,6 +389,17 @@ func authenticators(r RealmConfig) ([]router.Authenticator, error) {
 			cs.Principals[authid] = router.CryptosignPrincipal{Role: p.Role, PublicKeys: keys}
 		}
 		auths = append(auths, cs)
+	}
+	if len(r.SCRAM) > 0 {
+		s := &router.SCRAM{Principals: make(map[string]router.SCRAMPrincipal, len(r.SCRAM))}
+		for authid, p := range r.SCRAM {
+			rp, err := p.principal()
+			if err != nil {
+				return nil, fmt.Errorf("wampd: realm %q: scram principal %q: %w", r.Name, authid, err)
+			}
+			s.Principals[authid] = rp
+		}
+		auths = append(auths, s)
 	}
 	if len(r.WAMPCRA) > 0 {
 		cra := &router.WAMPCRA{Principals: make(map[string]router.Principal, len(r.WAMPCRA))}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"path/filepath"
@@ -259,6 +260,77 @@ func TestAuthThrottleConfigInvalid(t *testing.T) {
 		cfg.AuthThrottle = thr
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "auth_throttle") {
 			t.Errorf("Validate() with auth_throttle %+v = %v, want an auth_throttle error", thr, err)
+		}
+	}
+}
+
+// TestMain_SCRAM joins with WAMP-SCRAM principals from the file: one
+// given by password (keys derived at start), one by salt and keys.
+func TestMain_SCRAM(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	keyed, err := router.DeriveSCRAMPrincipal("bob's password", router.SCRAMPBKDF2, "W22ZaJ0SNY7soEsUEjb6gQ==", 4096, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, logs := mustRunConfig(t, `
+realms:
+  - name: com.example.secure
+    scram:
+      alice: {password: "alice's password", iterations: 1, memory: 1024, role: admin}
+      bob:
+        kdf: pbkdf2
+        iterations: 4096
+        salt: "W22ZaJ0SNY7soEsUEjb6gQ=="
+        stored_key: "`+base64.StdEncoding.EncodeToString(keyed.StoredKey)+`"
+        server_key: "`+base64.StdEncoding.EncodeToString(keyed.ServerKey)+`"
+`)
+	for _, tt := range []struct{ authid, password, role string }{{"alice", "alice's password", "admin"}, {"bob", "bob's password", "user"}} {
+		c, err := join(t, m, client.Config{Realm: "com.example.secure", AuthID: tt.authid, Auth: []client.Authenticator{client.SCRAMAuth(tt.password)}})
+		if err != nil {
+			t.Fatalf("%s: Join() = %v", tt.authid, err)
+		}
+		if d := c.WelcomeDetails(); d.String("authrole") != tt.role || d.String("authmethod") != "wamp-scram" {
+			t.Errorf("%s: WELCOME details %v", tt.authid, d)
+		}
+		c.Close()
+	}
+	if _, err := join(t, m, client.Config{Realm: "com.example.secure", AuthID: "alice", Auth: []client.Authenticator{client.SCRAMAuth("guess")}}); !isAbort(err, protocol.ErrAuthenticationDenied) {
+		t.Errorf("wrong password: Join() = %v, want ABORT %s", err, protocol.ErrAuthenticationDenied)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	if s := logs.String(); strings.Contains(s, "password") {
+		t.Errorf("the log names a password:\n%s", s)
+	}
+}
+
+func TestSCRAMConfigInvalid(t *testing.T) {
+	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	tests := []struct {
+		name string
+		p    SCRAMPrincipalConfig
+		want string
+	}{
+		{"nothing", SCRAMPrincipalConfig{}, "no password"},
+		{"both", SCRAMPrincipalConfig{Password: "x", StoredKey: key, ServerKey: key, Salt: "AAAA"}, "not both"},
+		{"keys without salt", SCRAMPrincipalConfig{StoredKey: key, ServerKey: key}, "need salt"},
+		{"short key", SCRAMPrincipalConfig{StoredKey: "AAAA", ServerKey: key, Salt: "AAAA"}, "stored_key"},
+		{"unknown kdf", SCRAMPrincipalConfig{Password: "x", KDF: "scrypt"}, "kdf"},
+		{"cheap pbkdf2", SCRAMPrincipalConfig{Password: "x", KDF: "pbkdf2", Iterations: 1000}, "pbkdf2 iterations"},
+		{"pbkdf2 with memory", SCRAMPrincipalConfig{Password: "x", KDF: "pbkdf2", Memory: 1024}, "no memory"},
+		{"tiny argon2id", SCRAMPrincipalConfig{Password: "x", Memory: 8}, "argon2id13"},
+		{"salt not base64", SCRAMPrincipalConfig{Password: "x", Salt: "%%"}, "salt"},
+	}
+	for _, tt := range tests {
+		cfg := DefaultConfig()
+		cfg.Realms = []RealmConfig{{Name: "r", SCRAM: map[string]SCRAMPrincipalConfig{"u": tt.p}}}
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Validate() = %v, want an error about %q", tt.name, err, tt.want)
+		}
+		if err != nil && tt.p.Password != "" && strings.Contains(err.Error(), tt.p.Password+`"`) {
+			t.Errorf("%s: error shows the password: %v", tt.name, err)
 		}
 	}
 }

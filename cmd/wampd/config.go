@@ -101,7 +101,7 @@ type RealmConfig struct {
 	// Name is the realm's URI, as clients give it in HELLO.
 	Name string `yaml:"name"`
 	// Anonymous admits clients without credentials. Nil means true when
-	// no principal is listed (in Ticket, WAMPCRA or Cryptosign), false
+	// no principal is listed (in Ticket, WAMPCRA, Cryptosign or SCRAM), false
 	// otherwise.
 	Anonymous *bool `yaml:"anonymous,omitempty"`
 	// Ticket maps authid to principal for ticket authentication (spec
@@ -115,6 +115,9 @@ type RealmConfig struct {
 	// authentication (spec advanced/authentication_cryptosign.md) with
 	// Ed25519 keys.
 	Cryptosign map[string]CryptosignPrincipalConfig `yaml:"cryptosign,omitempty"`
+	// SCRAM maps authid to principal for WAMP-SCRAM authentication (spec
+	// advanced/authentication_scram.md), authmethod "wamp-scram".
+	SCRAM map[string]SCRAMPrincipalConfig `yaml:"scram,omitempty"`
 	// MaxSessions is the most sessions joined to the realm at once; a
 	// HELLO beyond it is answered with ABORT wampkit.error.limit_exceeded.
 	// Zero or negative means no limit of the realm's own (the router-wide
@@ -218,7 +221,7 @@ type HistoryConfig struct {
 
 // hasPrincipals reports whether the realm lists any principal.
 func (r RealmConfig) hasPrincipals() bool {
-	return len(r.Ticket) > 0 || len(r.WAMPCRA) > 0 || len(r.Cryptosign) > 0
+	return len(r.Ticket) > 0 || len(r.WAMPCRA) > 0 || len(r.Cryptosign) > 0 || len(r.SCRAM) > 0
 }
 
 // anonymous reports whether the realm admits anonymous clients.
