@@ -459,17 +459,19 @@ func testGoPublishes(t *testing.T, c cell, b *backend, run runFunc) {
 	}
 }
 
-// testUndefinedOptions checks that the router refuses wampy's SUBSCRIBE with
-// undefined options over MessagePack and CBOR (see lib.undefinedOptions:
-// the peer is wrong per spec) and that the session ends rather than
-// hangs. With JSON the undefined keys vanish and the subscription works.
+// testUndefinedOptions checks what becomes of wampy's SUBSCRIBE with
+// undefined options (see lib.undefinedOptions): over JSON and CBOR the
+// subscription works; over MessagePack (an extension type) the router
+// refuses it and the session ends rather than hangs.
 func testUndefinedOptions(t *testing.T, c cell, b *backend, run runFunc) {
 	if !c.lib.undefinedOptions {
 		t.Logf("%s sends no undefined options", c.lib.name)
 		return
 	}
 	p := run(t, "subscribe")
-	if c.serializer == "json" {
+	// With JSON the undefined keys vanish; CBOR's undefined decodes as
+	// nil, which the router takes for an absent option.
+	if c.serializer == "json" || c.serializer == "cbor" {
 		p.waitReady()
 		ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 		defer cancel()
