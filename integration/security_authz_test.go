@@ -215,13 +215,20 @@ func TestAttackReservedNamespaceRegistration(t *testing.T) {
 	if _, err := attacker.Register(ctx, "wam", handler, &client.RegisterOptions{Match: protocol.MatchPrefix}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := attacker.Register(ctx, ".registration.remove_callee", handler, &client.RegisterOptions{Match: protocol.MatchWildcard}); err != nil {
+	if _, err := attacker.Register(ctx, ".registration.unknown", handler, &client.RegisterOptions{Match: protocol.MatchWildcard}); err != nil {
 		t.Fatal(err)
 	}
-	for _, proc := range []protocol.URI{"wamp.registration.remove_callee", "wamp.session.unknown"} {
-		_, err := caller.Call(ctx, proc, 1)
-		if perr := asError(t, err); perr.URI != protocol.ErrNoSuchProcedure {
-			t.Errorf("call %s: %v, want %s", proc, err, protocol.ErrNoSuchProcedure)
+	for _, call := range []struct {
+		proc protocol.URI
+		uri  protocol.URI // the router's own answer
+	}{
+		{"wamp.registration.remove_callee", protocol.ErrNotAuthorized}, // refused in an open realm
+		{"wamp.registration.unknown", protocol.ErrNoSuchProcedure},
+		{"wamp.session.unknown", protocol.ErrNoSuchProcedure},
+	} {
+		_, err := caller.Call(ctx, call.proc, 1)
+		if perr := asError(t, err); perr.URI != call.uri {
+			t.Errorf("call %s: %v, want %s", call.proc, err, call.uri)
 		}
 	}
 	if _, err := caller.Call(ctx, "wamx.ok"); err != nil {

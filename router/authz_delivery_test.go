@@ -252,7 +252,7 @@ func TestReservedProceduresNotRouted(t *testing.T) {
 	callee, caller := join(t, r), join(t, r)
 	callee.register("wam", protocol.Dict{"match": "prefix"})
 	callee.register(".registration.remove_callee", protocol.Dict{"match": "wildcard"})
-	for _, proc := range []protocol.URI{"wamp.registration.remove_callee", "wamp.session.frobnicate", "wamp.x"} {
+	for _, proc := range []protocol.URI{"wamp.registration.frobnicate", "wamp.session.frobnicate", "wamp.x"} {
 		req := caller.next()
 		caller.send(&protocol.Call{Request: req, Procedure: proc, Args: protocol.List{"payload"}})
 		caller.expectError(protocol.TypeCall, req, protocol.ErrNoSuchProcedure)

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,7 +100,7 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) error {
 	defer b.mu.Unlock()
 	sub := b.byKey[key]
 	getRetained := m.Options.Bool("get_retained")
-	if sub != nil && s.in.subs[sub.id] == sub {
+	if sub != nil && s.in.subs[sub.id] == sub && sub.has(s) {
 		// Same session, same topic and policy: the existing subscription
 		// (spec basic "SUBSCRIBED").
 		if !getRetained {
@@ -119,7 +120,10 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) error {
 		return nil
 	}
 	if max := b.r.cfg.MaxSubscriptions; max > 0 && len(s.in.subs) >= max {
-		return refusef(LimitExceeded, "the session holds its maximum of %d subscriptions", max)
+		b.pruneRevokedLocked(s)
+		if len(s.in.subs) >= max {
+			return refusef(LimitExceeded, "the session holds its maximum of %d subscriptions", max)
+		}
 	}
 	fresh := sub == nil
 	if fresh {
@@ -172,11 +176,53 @@ func (b *broker) unsubscribe(s *session, m *protocol.Unsubscribe) error {
 		return refuse(protocol.ErrNoSuchSubscription, "")
 	}
 	b.mu.Lock()
-	b.removeSubscriberLocked(sub, s)
+	removed := b.removeSubscriberLocked(sub, s)
 	b.mu.Unlock()
 	delete(s.in.subs, sub.id)
+	if !removed {
+		// Revoked meanwhile (see revokeLocked).
+		return refuse(protocol.ErrNoSuchSubscription, "")
+	}
 	s.send(&protocol.Unsubscribed{Request: m.Request})
 	return nil
+}
+
+// has reports whether s is a subscriber of sub.
+func (sub *subscription) has(s *session) bool {
+	return slices.Contains(*sub.subscribers.Load(), s)
+}
+
+// revokeLocked removes s from sub without s asking for it (spec advanced
+// "Subscription Revocation"): wamp.subscription.remove_subscriber, or a
+// change of the realm's authorization. A subscriber that announced
+// subscription_revocation is told with UNSUBSCRIBED [0, {subscription,
+// reason}]; others learn it only from the meta events. It reports whether
+// s was a subscriber. The entry of sub in s.in.subs stays until the
+// session's goroutine next looks at it. b.mu must be held, and no
+// session's mu.
+func (b *broker) revokeLocked(sub *subscription, s *session, reason string) bool {
+	if !b.removeSubscriberLocked(sub, s) {
+		return false
+	}
+	if s.feat.subscriberRevocation {
+		d := protocol.Dict{"subscription": uint64(sub.id)}
+		if reason != "" {
+			d["reason"] = reason
+		}
+		s.send(&protocol.Unsubscribed{Details: d})
+	}
+	return true
+}
+
+// pruneRevokedLocked drops from s.in.subs the subscriptions s was removed
+// from by revokeLocked. It runs on the session's goroutine; b.mu must be
+// held.
+func (b *broker) pruneRevokedLocked(s *session) {
+	for id, sub := range s.in.subs {
+		if !sub.has(s) {
+			delete(s.in.subs, id)
+		}
+	}
 }
 
 // leave drops every subscription of s.
@@ -194,9 +240,13 @@ func (b *broker) leave(s *session) {
 
 // removeSubscriberLocked removes s from sub, drops sub when it has no
 // subscriber left, and publishes wamp.subscription.on_unsubscribe and
-// on_delete. b.mu must be held, and no session's mu.
-func (b *broker) removeSubscriberLocked(sub *subscription, s *session) {
+// on_delete; it reports false, and does nothing, if s is no subscriber
+// of sub (any more). b.mu must be held, and no session's mu.
+func (b *broker) removeSubscriberLocked(sub *subscription, s *session) bool {
 	old := *sub.subscribers.Load()
+	if !slices.Contains(old, s) {
+		return false
+	}
 	next := make([]*session, 0, len(old))
 	for _, t := range old {
 		if t != s {
@@ -212,6 +262,7 @@ func (b *broker) removeSubscriberLocked(sub *subscription, s *session) {
 	if gone {
 		b.metaEventLocked(metaSubOnDelete, s, sub)
 	}
+	return true
 }
 
 // metaEventLocked publishes a subscription meta event with the arguments
@@ -303,6 +354,9 @@ func (b *broker) publish(s *session, m *protocol.Publish, testament bool) error 
 		if ppt {
 			p.details = withPPT(p.details, opts, 0)
 		}
+	}
+	if s.trust != nil {
+		p.details = withTrust(p.details, s.trust)
 	}
 	if retain {
 		// Before delivering, so that a concurrent SUBSCRIBE with
@@ -580,4 +634,15 @@ func strList(v any) []string {
 		return out
 	}
 	return nil
+}
+
+// withTrust returns details with the trust level of trust (a session's,
+// see session.trust) added: trust itself, shared read-only, when details
+// is nil; else details, which must be the router's own.
+func withTrust(details, trust protocol.Dict) protocol.Dict {
+	if details == nil {
+		return trust
+	}
+	details["trustlevel"] = trust["trustlevel"]
+	return details
 }

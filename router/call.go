@@ -218,6 +218,9 @@ func newInvocation(s *session, m *protocol.Call, rg *registrant, stream, ppt boo
 	if ppt {
 		details = withPPT(details, m.Options, 0)
 	}
+	if s.trust != nil {
+		details = withTrust(details, s.trust)
+	}
 	if stream {
 		details = inv.startStream(m.Procedure, reg.id, details)
 	}

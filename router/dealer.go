@@ -2,6 +2,7 @@ package router
 
 import (
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -211,7 +212,10 @@ func (d *dealer) checkRegister(s *session, m *protocol.Register) (protocol.Match
 		return "", "", err
 	}
 	if max := d.r.cfg.MaxRegistrations; max > 0 && len(s.in.regs) >= max {
-		return "", "", refusef(LimitExceeded, "the session holds its maximum of %d registrations", max)
+		s.pruneRevoked()
+		if len(s.in.regs) >= max {
+			return "", "", refusef(LimitExceeded, "the session holds its maximum of %d registrations", max)
+		}
 	}
 	return match, invoke, nil
 }
@@ -224,9 +228,13 @@ func (d *dealer) unregister(s *session, m *protocol.Unregister) error {
 		return refuse(protocol.ErrNoSuchRegistration, "")
 	}
 	d.mu.Lock()
-	d.unregisterLocked(rg)
+	removed := d.unregisterLocked(rg)
 	d.mu.Unlock()
 	delete(s.in.regs, m.Registration)
+	if !removed {
+		// Revoked meanwhile (see revokeLocked).
+		return refuse(protocol.ErrNoSuchRegistration, "")
+	}
 	// Calls that picked this callee before it was removed but have not
 	// sent their INVOCATION yet see gone and fail, so no INVOCATION for
 	// it follows UNREGISTERED.
@@ -235,6 +243,45 @@ func (d *dealer) unregister(s *session, m *protocol.Unregister) error {
 	s.send(&protocol.Unregistered{Request: m.Request})
 	s.mu.Unlock()
 	return nil
+}
+
+// revokeLocked takes rg out of its registration without its callee
+// asking for it (spec advanced "Registration Revocation"):
+// wamp.registration.remove_callee, or a change of the realm's
+// authorization. Its pending invocations still complete. A callee that
+// announced registration_revocation is told with UNREGISTERED [0,
+// {registration, reason}]; others learn it only from the meta events. It
+// reports whether rg was still registered. The entry in the callee's
+// in.regs stays until its goroutine next looks at it. d.mu must be held,
+// and no session's mu.
+func (d *dealer) revokeLocked(rg *registrant, reason string) bool {
+	if !d.unregisterLocked(rg) {
+		return false
+	}
+	callee := rg.callee
+	callee.mu.Lock()
+	rg.gone = true
+	if callee.feat.calleeRevocation {
+		details := protocol.Dict{"registration": uint64(rg.reg.id)}
+		if reason != "" {
+			details["reason"] = reason
+		}
+		callee.send(&protocol.Unregistered{Details: details})
+	}
+	callee.mu.Unlock()
+	return true
+}
+
+// pruneRevoked drops from s.in.regs the registrations revokeLocked took
+// away. It runs on the session's goroutine.
+func (s *session) pruneRevoked() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, rg := range s.in.regs {
+		if rg.gone {
+			delete(s.in.regs, id)
+		}
+	}
 }
 
 // metaEventLocked publishes a registration meta event with the arguments
@@ -247,14 +294,19 @@ func (d *dealer) metaEventLocked(topic protocol.URI, s *session, reg *registrati
 
 // unregisterLocked takes rg out of its registration, as
 // removeRegistrantLocked does, and publishes
-// wamp.registration.on_unregister and on_delete. d.mu must be held, and
-// no session's mu.
-func (d *dealer) unregisterLocked(rg *registrant) {
+// wamp.registration.on_unregister and on_delete; it reports false, and
+// does nothing, if rg was taken out already. d.mu must be held, and no
+// session's mu.
+func (d *dealer) unregisterLocked(rg *registrant) bool {
+	if !slices.Contains(*rg.reg.callees.Load(), rg) {
+		return false
+	}
 	deleted := d.removeRegistrantLocked(rg)
 	d.metaEventLocked(metaRegOnUnregister, rg.callee, rg.reg)
 	if deleted {
 		d.metaEventLocked(metaRegOnDelete, rg.callee, rg.reg)
 	}
+	return true
 }
 
 // removeRegistrantLocked takes rg out of its registration and drops the

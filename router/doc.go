@@ -104,6 +104,21 @@
 //     ABORT wamp.error.protocol_violation, ERROR
 //     wamp.error.invalid_argument or wamp.error.feature_not_supported) are
 //     in ppt.go. Messages without ppt_* options pay nothing for it.
+//   - dealer: registration_revocation, broker: subscription_revocation
+//     (spec advanced "Registration Revocation", "Subscription
+//     Revocation"): the meta procedures
+//     wamp.registration.remove_callee(registration, session; reason) and
+//     wamp.subscription.remove_subscriber(subscription, session; reason)
+//     take a session out of a registration or subscription; a client
+//     that announced the feature gets UNREGISTERED or UNSUBSCRIBED with
+//     request 0 and Details {registration or subscription, reason}.
+//     Pending invocations of a revoked registration still complete. Like
+//     the kill procedures they need an explicit permission (see
+//     Authorization).
+//   - broker: publication_trustlevels, dealer: call_trustlevels (spec
+//     advanced "Publication Trust Levels", "Call Trust Levels"), in realms
+//     with [RealmConfig].TrustLevels: EVENT and INVOCATION Details carry
+//     the trustlevel of the publisher's or caller's authrole.
 //
 // Meta events are published in the realm of the session concerned, also
 // when it leaves (its subscriptions and registrations go with it, each
@@ -297,7 +312,8 @@
 // "Authorization"); a realm without one (an open realm) allows everything,
 // at the cost of one nil check, except what needs an explicit permission:
 // the destructive meta procedures wamp.session.kill, kill_by_authid,
-// kill_by_authrole and kill_all are refused with ERROR
+// kill_by_authrole and kill_all, wamp.registration.remove_callee and
+// wamp.subscription.remove_subscriber are refused with ERROR
 // wamp.error.not_authorized, and the session details of wamp.session.get
 // and wamp.session.on_join leave out "transport" (the peer's address). A
 // realm with an Authorizer answers both to whom it allows. The router's

@@ -76,6 +76,9 @@ var metaProcedures = map[protocol.URI]metaHandler{
 	"wamp.subscription.list_subscribers":  subscriptionListSubscribers,
 	"wamp.subscription.count_subscribers": subscriptionCountSubscribers,
 	"wamp.subscription.get_events":        subscriptionGetEvents,
+
+	"wamp.registration.remove_callee":     registrationRemoveCallee,
+	"wamp.subscription.remove_subscriber": subscriptionRemoveSubscriber,
 }
 
 // metaCall answers a CALL m of a procedure in the reserved wamp namespace
@@ -235,10 +238,20 @@ func kill(victims []*session, reason protocol.URI, message string) []any {
 // killing checks a kill procedure's request: a realm without an
 // Authorizer refuses it, then the GOODBYE's reason and message.
 func (q metaRequest) killing(proc string) (protocol.URI, string, error) {
-	if q.rm.authz == nil {
-		return "", "", refuse(protocol.ErrNotAuthorized, proc+" needs an explicit permission; the realm has no Authorizer")
+	if err := q.destructive(proc); err != nil {
+		return "", "", err
 	}
 	return q.goodbye()
+}
+
+// destructive refuses a destructive meta procedure (the kill and remove
+// procedures) in a realm without an Authorizer: they need an explicit
+// permission, which an open realm cannot give.
+func (q metaRequest) destructive(proc string) error {
+	if q.rm.authz == nil {
+		return refuse(protocol.ErrNotAuthorized, proc+" needs an explicit permission; the realm has no Authorizer")
+	}
+	return nil
 }
 
 // others returns the realm's sessions but the caller for which match is

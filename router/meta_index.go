@@ -305,3 +305,78 @@ func subscriptionGetEvents(q metaRequest) (protocol.List, error) {
 	}
 	return protocol.List{hq.run(sub.history.entries(time.Now()), q.s, sub)}, nil
 }
+
+// The revocation procedures take a session out of a registration or a
+// subscription (spec advanced "Registration Revocation", "Subscription
+// Revocation"; the procedures are Crossbar's): arguments [registration or
+// subscription ID, session ID], keyword argument reason (a string sent to
+// the session in UNREGISTERED or UNSUBSCRIBED, if it announced
+// revocation). They are destructive, so an open realm refuses them.
+
+// revocationArgs returns the session ID (second argument) and reason of
+// a revocation procedure.
+func (q metaRequest) revocationArgs() (protocol.ID, string, error) {
+	var id protocol.ID
+	ok := len(q.args) > 1
+	if ok {
+		id, ok = protocol.ToID(q.args[1])
+	}
+	if !ok {
+		return 0, "", invalidArgument("the second argument must be a session ID")
+	}
+	reason := ""
+	if v, present := q.kwargs["reason"]; present && v != nil {
+		if reason, ok = v.(string); !ok {
+			return 0, "", invalidArgument("reason must be a string")
+		}
+	}
+	return id, reason, nil
+}
+
+func registrationRemoveCallee(q metaRequest) (protocol.List, error) {
+	if err := q.destructive("wamp.registration.remove_callee"); err != nil {
+		return nil, err
+	}
+	reg, err := q.registration()
+	if err != nil {
+		return nil, err
+	}
+	callee, reason, err := q.revocationArgs()
+	if err != nil {
+		return nil, err
+	}
+	d := &q.rm.dealer
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, rg := range *reg.callees.Load() {
+		if rg.callee.id == callee {
+			d.revokeLocked(rg, reason)
+			return nil, nil
+		}
+	}
+	return nil, refuse(protocol.ErrNoSuchSession, "")
+}
+
+func subscriptionRemoveSubscriber(q metaRequest) (protocol.List, error) {
+	if err := q.destructive("wamp.subscription.remove_subscriber"); err != nil {
+		return nil, err
+	}
+	sub, err := q.subscription()
+	if err != nil {
+		return nil, err
+	}
+	subscriber, reason, err := q.revocationArgs()
+	if err != nil {
+		return nil, err
+	}
+	b := &q.rm.broker
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, t := range *sub.subscribers.Load() {
+		if t.id == subscriber {
+			b.revokeLocked(sub, t, reason)
+			return nil, nil
+		}
+	}
+	return nil, refuse(protocol.ErrNoSuchSession, "")
+}

@@ -21,6 +21,10 @@ type realm struct {
 	// dropEvents is RealmConfig.SlowConsumer == SlowConsumerDropEvents.
 	dropEvents  bool
 	maxSessions int // RealmConfig.MaxSessions; <= 0: none
+	// trust holds, by authrole, the Details of EVENTs and INVOCATIONs
+	// that carry only the trust level (RealmConfig.TrustLevels), shared
+	// read-only; nil without trust levels.
+	trust map[string]protocol.Dict
 	// welcomeRoles is WELCOME.Details.roles for this realm (event_history
 	// is announced only where it is configured); read-only after New.
 	welcomeRoles protocol.Dict
@@ -40,6 +44,12 @@ func newRealm(r *Router, cfg RealmConfig) *realm {
 		dropEvents:  cfg.SlowConsumer == SlowConsumerDropEvents,
 		maxSessions: cfg.MaxSessions,
 		sessions:    make(map[protocol.ID]*session),
+	}
+	if cfg.TrustLevels != nil {
+		rm.trust = make(map[string]protocol.Dict, len(cfg.TrustLevels))
+		for role, level := range cfg.TrustLevels {
+			rm.trust[role] = protocol.Dict{"trustlevel": level}
+		}
 	}
 	rm.broker.init(r, &cfg, rm.authz)
 	rm.dealer.init(r, &rm.broker, rm.authz)

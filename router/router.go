@@ -298,6 +298,16 @@ type RealmConfig struct {
 	// Nil means no history, and then event_history is not announced.
 	EventHistory []HistoryConfig
 
+	// TrustLevels assigns trust levels to the publications and calls of
+	// this realm's sessions by their authrole (spec advanced "Publication
+	// Trust Levels", "Call Trust Levels"): an EVENT of a publication, and
+	// an INVOCATION of a call, made by a session whose authrole is a key
+	// carry Details.trustlevel with its value (0 is the lowest trust;
+	// higher is more, by the application's meaning). Sessions of other
+	// roles get none. Nil means no trust levels, and then the features are
+	// not announced. Levels must not be negative.
+	TrustLevels map[string]int
+
 	// Authorizer decides which CALL, REGISTER, PUBLISH and SUBSCRIBE the
 	// sessions of this realm may make (see [Authorizer], [RoleAuthorizer]).
 	// Nil allows everything, at no cost.
@@ -501,6 +511,11 @@ func New(cfg Config) (*Router, error) {
 				return nil, fmt.Errorf("%w: realm %q: nil Authenticator or empty AuthMethod", ErrConfig, rc.Name)
 			}
 		}
+		for role, level := range rc.TrustLevels {
+			if level < 0 {
+				return nil, fmt.Errorf("%w: realm %q: negative trust level %d for authrole %q", ErrConfig, rc.Name, level, role)
+			}
+		}
 		rc.MaxRetained = limit(rc.MaxRetained, DefaultMaxRetained)
 		rc.MaxRetainedBytes = limit64(rc.MaxRetainedBytes, defaultMaxRetainedBytes)
 		rc.MaxHistoryBytes = limit64(rc.MaxHistoryBytes, defaultMaxHistoryBytes)
@@ -513,11 +528,20 @@ func New(cfg Config) (*Router, error) {
 	r.welcomeRoles = routerRoles().Dict()
 	for _, rm := range r.realms {
 		rm.welcomeRoles = r.welcomeRoles
-		if len(rm.broker.byID) > 0 { // history subscriptions
-			roles := routerRoles()
-			roles[protocol.RoleBroker][protocol.FeatureEventHistory] = true
-			rm.welcomeRoles = roles.Dict()
+		history := len(rm.broker.byID) > 0 // history subscriptions
+		if !history && rm.trust == nil {
+			continue
 		}
+		// Features that only some realms have.
+		roles := routerRoles()
+		if history {
+			roles[protocol.RoleBroker][protocol.FeatureEventHistory] = true
+		}
+		if rm.trust != nil {
+			roles[protocol.RoleBroker][protocol.FeaturePublicationTrustLevels] = true
+			roles[protocol.RoleDealer][protocol.FeatureCallTrustLevels] = true
+		}
+		rm.welcomeRoles = roles.Dict()
 	}
 	return r, nil
 }
@@ -563,6 +587,7 @@ func routerRoles() protocol.Roles {
 			protocol.FeatureEventRetention:              true,
 			protocol.FeatureSessionMetaAPI:              true,
 			protocol.FeatureSubscriptionMetaAPI:         true,
+			protocol.FeatureSubscriptionRevocation:      true,
 			protocol.FeaturePayloadPassthruMode:         true,
 		},
 		protocol.RoleDealer: protocol.Features{
@@ -575,6 +600,7 @@ func routerRoles() protocol.Roles {
 			protocol.FeatureCallTimeout:                true,
 			protocol.FeatureSessionMetaAPI:             true,
 			protocol.FeatureRegistrationMetaAPI:        true,
+			protocol.FeatureRegistrationRevocation:     true,
 			protocol.FeatureTestamentMetaAPI:           true,
 			protocol.FeaturePayloadPassthruMode:        true,
 		},

@@ -54,6 +54,10 @@ type session struct {
 	authProvider string
 	transport    protocol.Dict // transport.Detailer's details, or nil
 	feat         features      // what the client announced in HELLO
+	// trust is {"trustlevel": n} for a session whose publications and
+	// calls have a trust level (RealmConfig.TrustLevels), shared
+	// read-only; nil otherwise.
+	trust protocol.Dict
 
 	// The opening handshake (see handshake.go).
 	// settled is set once the opening handshake is decided: WELCOME or
@@ -91,6 +95,9 @@ type features struct {
 	// payload_passthru_mode announced by the caller, callee and publisher
 	// roles (see ppt.go).
 	pptCaller, pptCallee, pptPublisher bool
+	// registration_revocation and subscription_revocation announced by
+	// the callee and subscriber roles: they are told of revocations.
+	calleeRevocation, subscriberRevocation bool
 }
 
 // inbound is the state of a session that only the goroutine routing its
@@ -535,6 +542,8 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 	s.feat.pptCaller = roles.Supports(protocol.RoleCaller, protocol.FeaturePayloadPassthruMode)
 	s.feat.pptCallee = roles.Supports(protocol.RoleCallee, protocol.FeaturePayloadPassthruMode)
 	s.feat.pptPublisher = roles.Supports(protocol.RolePublisher, protocol.FeaturePayloadPassthruMode)
+	s.feat.calleeRevocation = roles.Supports(protocol.RoleCallee, protocol.FeatureRegistrationRevocation)
+	s.feat.subscriberRevocation = roles.Supports(protocol.RoleSubscriber, protocol.FeatureSubscriptionRevocation)
 
 	req := &AuthRequest{
 		Realm:     hello.Realm,
@@ -573,6 +582,7 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 	s.realm = rm
 	s.authID = idn.AuthID
 	s.authRole = idn.AuthRole
+	s.trust = rm.trust[idn.AuthRole]
 	s.transport = req.Transport
 	s.in.subs = make(map[protocol.ID]*subscription)
 	s.in.regs = make(map[protocol.ID]*registrant)

@@ -58,6 +58,7 @@ func TestWelcome(t *testing.T) {
 			protocol.FeatureEventRetention:              true,
 			protocol.FeatureSessionMetaAPI:              true,
 			protocol.FeatureSubscriptionMetaAPI:         true,
+			protocol.FeatureSubscriptionRevocation:      true,
 			protocol.FeaturePayloadPassthruMode:         true,
 		},
 		protocol.RoleDealer: {
@@ -70,6 +71,7 @@ func TestWelcome(t *testing.T) {
 			protocol.FeatureCallTimeout:                true,
 			protocol.FeatureSessionMetaAPI:             true,
 			protocol.FeatureRegistrationMetaAPI:        true,
+			protocol.FeatureRegistrationRevocation:     true,
 			protocol.FeatureTestamentMetaAPI:           true,
 			protocol.FeaturePayloadPassthruMode:        true,
 		},

@@ -142,6 +142,11 @@ type RealmConfig struct {
 	// shared equally by the history topics. Zero means the router's
 	// default (64 MiB); negative means no limit.
 	MaxHistoryBytes int64 `yaml:"max_history_bytes,omitempty"`
+	// TrustLevels maps an authrole to the trust level of its sessions'
+	// publications and calls (EVENT and INVOCATION Details.trustlevel,
+	// spec advanced "Publication Trust Levels", "Call Trust Levels").
+	// Empty means none.
+	TrustLevels map[string]int `yaml:"trust_levels,omitempty"`
 	// EventHistory lists the topics whose recent events the realm keeps
 	// for wamp.subscription.get_events (spec advanced "Event History").
 	// Empty means none.

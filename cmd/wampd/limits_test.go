@@ -386,7 +386,8 @@ func TestRouterConfig(t *testing.T) {
 	cfg.WebSocket.QueueSize = 8
 	cfg.RawSocket.QueueSize = 9
 	cfg.Realms = []RealmConfig{
-		{Name: "a.b", MaxSessions: 10, SlowConsumer: "drop-events", MaxRetainedBytes: 1 << 20, MaxHistoryBytes: -1},
+		{Name: "a.b", MaxSessions: 10, SlowConsumer: "drop-events", MaxRetainedBytes: 1 << 20, MaxHistoryBytes: -1,
+			TrustLevels: map[string]int{"backend": 2}},
 		{Name: "c.d"},
 	}
 	type limits struct {
@@ -398,6 +399,7 @@ func TestRouterConfig(t *testing.T) {
 		RealmMaxSessions                                                 []int
 		RealmPolicies                                                    []router.SlowConsumerPolicy
 		RealmRetainedBytes, RealmHistoryBytes                            []int64
+		RealmTrustLevels                                                 []map[string]int
 	}
 	got := func(cfg Config) limits {
 		t.Helper()
@@ -417,6 +419,7 @@ func TestRouterConfig(t *testing.T) {
 			l.RealmPolicies = append(l.RealmPolicies, r.SlowConsumer)
 			l.RealmRetainedBytes = append(l.RealmRetainedBytes, r.MaxRetainedBytes)
 			l.RealmHistoryBytes = append(l.RealmHistoryBytes, r.MaxHistoryBytes)
+			l.RealmTrustLevels = append(l.RealmTrustLevels, r.TrustLevels)
 		}
 		return l
 	}
@@ -430,6 +433,7 @@ func TestRouterConfig(t *testing.T) {
 		// Defaults are filled in by router.New.
 		RealmRetainedBytes: []int64{1 << 20, 0},
 		RealmHistoryBytes:  []int64{-1, 0},
+		RealmTrustLevels:   []map[string]int{{"backend": 2}, nil},
 	}
 	if diff := cmp.Diff(want, got(cfg)); diff != "" {
 		t.Errorf("routerConfig() mismatch (-want +got):\n%s", diff)

@@ -299,6 +299,7 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 			MaxRetained:      r.MaxRetained,
 			MaxRetainedBytes: r.MaxRetainedBytes,
 			MaxHistoryBytes:  r.MaxHistoryBytes,
+			TrustLevels:      r.TrustLevels,
 			EventHistory:     history,
 			Authorizer:       authz,
 		})
