@@ -202,34 +202,21 @@ func (z *authz) viewer(topic bool, uri protocol.URI, match protocol.MatchPolicy)
 // Authorizer failed). It runs on the session's goroutine, which owns
 // s.authzReq.
 func (s *session) authorize(act Action, uri protocol.URI, match protocol.MatchPolicy, opts protocol.Dict) error {
-	if s.realm.authz == nil {
+	z := s.realm.authz.Load()
+	if z == nil {
 		return nil
 	}
-	return s.decide(act, uri, match, opts)
+	return s.decide(z, act, uri, match, opts)
 }
 
-// decide is authorize in a realm with an Authorizer.
-func (s *session) decide(act Action, uri protocol.URI, match protocol.MatchPolicy, opts protocol.Dict) error {
-	z := s.realm.authz
+// decide is authorize with the realm's authorization z.
+func (s *session) decide(z *authz, act Action, uri protocol.URI, match protocol.MatchPolicy, opts protocol.Dict) error {
 	req := &s.in.authzReq
 	*req = AuthzRequest{
 		Session: s.id, Realm: s.realm.name, AuthID: s.authID, AuthRole: s.authRole, AuthMethod: s.authMethod,
 		Action: act, URI: uri, Match: match, Options: opts,
 	}
-	var ok bool
-	var err error
-	if z.instant != nil {
-		ok = z.instant.allow(req)
-	} else {
-		ctx, cancel := s.r.ctx, context.CancelFunc(nil)
-		if z.timeout > 0 {
-			ctx, cancel = context.WithTimeout(ctx, z.timeout)
-		}
-		ok, err = z.a.Authorize(ctx, req)
-		if cancel != nil {
-			cancel()
-		}
-	}
+	ok, err := z.ask(s.r.ctx, req)
 	*req = AuthzRequest{} // keep no options or strings alive
 	switch {
 	case err != nil:
@@ -242,10 +229,40 @@ func (s *session) decide(act Action, uri protocol.URI, match protocol.MatchPolic
 	return nil
 }
 
+// ask asks the Authorizer about req, bounded by the realm's
+// AuthorizeTimeout within parent. It does not allocate for an Authorizer
+// that decides at once.
+func (z *authz) ask(parent context.Context, req *AuthzRequest) (bool, error) {
+	if z.instant != nil {
+		return z.instant.allow(req), nil
+	}
+	ctx, cancel := parent, context.CancelFunc(nil)
+	if z.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, z.timeout)
+	}
+	ok, err := z.a.Authorize(ctx, req)
+	if cancel != nil {
+		cancel()
+	}
+	return ok, err
+}
+
+// still reports whether t may still have what it was allowed when it
+// subscribed or registered: act on uri with match. It runs on any
+// goroutine (with a request of its own); a failed decision keeps what t
+// has.
+func (z *authz) still(ctx context.Context, t *session, act Action, uri protocol.URI, match protocol.MatchPolicy) bool {
+	req := &AuthzRequest{Session: t.id, Realm: t.realm.name, AuthID: t.authID, AuthRole: t.authRole,
+		AuthMethod: t.authMethod, Action: act, URI: uri, Match: match}
+	ok, err := z.ask(ctx, req)
+	return ok || err != nil
+}
+
 // authzInstant reports whether authorization in rm never waits: no
 // Authorizer, or one that decides at once (RoleAuthorizer). Only then may
 // an in-process session's messages be routed on the sending goroutine
 // (see localInbox), since Peer.Send must not block.
 func (rm *realm) authzInstant() bool {
-	return rm.authz == nil || rm.authz.instant != nil
+	z := rm.authz.Load()
+	return z == nil || z.instant != nil
 }

@@ -26,7 +26,7 @@ import (
 type broker struct {
 	r     *Router
 	realm protocol.URI
-	authz *authz // the realm's authorization (see permits); nil allows all
+	authz *atomic.Pointer[authz] // the realm's authorization (see permits); nil allows all
 
 	retained retention // retained events (see retain.go)
 
@@ -59,7 +59,7 @@ type subscription struct {
 	history *eventLog
 }
 
-func (b *broker) init(r *Router, rc *RealmConfig, z *authz) {
+func (b *broker) init(r *Router, rc *RealmConfig, z *atomic.Pointer[authz]) {
 	b.r = r
 	b.realm = rc.Name
 	b.authz = z
@@ -163,7 +163,7 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) error {
 	// on_create names the topic: only who may see it hears of it.
 	if fresh && b.listening(metaSubOnCreate) {
 		b.publishMetaFor(metaSubOnCreate, protocol.List{uint64(s.id), sub.metaDetails()},
-			b.authz.viewer(true, sub.topic, sub.match))
+			b.authz.Load().viewer(true, sub.topic, sub.match))
 	}
 	b.metaEventLocked(metaSubOnSubscribe, s, sub)
 	return nil
@@ -471,7 +471,7 @@ func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dic
 	}
 	// What a pattern carries is authorized topic by topic (see permits);
 	// subscribers mostly share a few roles, so the last decision is kept.
-	check := sub.match != protocol.MatchExact && b.authz.checksDelivery()
+	check := sub.match != protocol.MatchExact && b.authz.Load().checksDelivery()
 	var lastRole string
 	var lastOK, decided bool
 	for _, t := range subs {
@@ -486,7 +486,7 @@ func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dic
 		}
 		if check {
 			if !decided || t.authRole != lastRole {
-				lastRole, lastOK, decided = t.authRole, b.authz.permits(t, ActionSubscribe, p.msg.Topic), true
+				lastRole, lastOK, decided = t.authRole, b.authz.Load().permits(t, ActionSubscribe, p.msg.Topic), true
 			}
 			if !lastOK {
 				continue

@@ -145,8 +145,8 @@ func (d *dealer) resolve(reg *registration, procedure protocol.URI) (*registrant
 		}
 	}
 	rg := reg.pick()
-	if reg.match != protocol.MatchExact && d.authz.checksDelivery() &&
-		(rg == nil || !d.authz.permits(rg.callee, ActionRegister, procedure)) {
+	if reg.match != protocol.MatchExact && d.authz.Load().checksDelivery() &&
+		(rg == nil || !d.authz.Load().permits(rg.callee, ActionRegister, procedure)) {
 		rg = d.resolvePermitted(procedure)
 	}
 	if rg == nil {
@@ -161,7 +161,7 @@ func (d *dealer) resolve(reg *registration, procedure protocol.URI) (*registrant
 // precedence, chosen among those by the registration's policy; or nil. It
 // is the slow path of resolve.
 func (d *dealer) resolvePermitted(procedure protocol.URI) *registrant {
-	permitted := func(rg *registrant) bool { return d.authz.permits(rg.callee, ActionRegister, procedure) }
+	permitted := func(rg *registrant) bool { return d.authz.Load().permits(rg.callee, ActionRegister, procedure) }
 	for _, reg := range d.index.patternsByPrecedence(string(procedure)) {
 		if rg := reg.pickWhere(permitted); rg != nil {
 			return rg

@@ -29,8 +29,8 @@ import (
 // of the changes.
 type dealer struct {
 	r     *Router
-	meta  *broker // the realm's broker, which publishes the meta events
-	authz *authz  // the realm's authorization (see permits); nil allows all
+	meta  *broker                // the realm's broker, which publishes the meta events
+	authz *atomic.Pointer[authz] // the realm's authorization (see permits); nil allows all
 
 	mu    sync.Mutex                    // serializes register and unregister
 	byKey map[regKey]*registration      // guarded by mu: every registration
@@ -113,7 +113,7 @@ func (reg *registration) pickWhere(ok func(*registrant) bool) *registrant {
 	return reg.choose(cs)
 }
 
-func (d *dealer) init(r *Router, meta *broker, z *authz) {
+func (d *dealer) init(r *Router, meta *broker, z *atomic.Pointer[authz]) {
 	d.r = r
 	d.meta = meta
 	d.authz = z
@@ -176,7 +176,7 @@ func (d *dealer) register(s *session, m *protocol.Register) error {
 	// on_create names the procedure: only who may see it hears of it.
 	if fresh && d.meta.listening(metaRegOnCreate) {
 		d.meta.publishMetaFor(metaRegOnCreate, protocol.List{uint64(s.id), reg.metaDetails()},
-			d.authz.viewer(false, reg.procedure, reg.match))
+			d.authz.Load().viewer(false, reg.procedure, reg.match))
 	}
 	d.metaEventLocked(metaRegOnRegister, s, reg)
 	return nil

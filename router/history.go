@@ -326,7 +326,7 @@ func (q *historyQuery) run(es []historyEntry, s *session, sub *subscription) []a
 			!q.beforeTime.IsZero() && !e.at.Before(q.beforeTime) ||
 			!q.untilTime.IsZero() && e.at.After(q.untilTime) ||
 			e.filter != nil && !e.filter.allows(s) ||
-			pattern && !s.realm.authz.permits(s, ActionSubscribe, e.topic) {
+			pattern && !s.realm.authz.Load().permits(s, ActionSubscribe, e.topic) {
 			return true
 		}
 		out = append(out, e.dict(sub))

@@ -154,7 +154,7 @@ func (s *session) metaDetails() protocol.Dict {
 		"authmethod":   s.authMethod,
 		"authprovider": s.authProvider,
 	}
-	if s.transport != nil && s.realm != nil && s.realm.authz != nil {
+	if s.transport != nil && s.realm != nil && s.realm.authz.Load() != nil {
 		// Transport details (the peer's address) are shown only in a
 		// realm whose Authorizer decides who may read them (who may
 		// call wamp.session.get or subscribe to wamp.session.on_join),
@@ -248,7 +248,7 @@ func (q metaRequest) killing(proc string) (protocol.URI, string, error) {
 // procedures) in a realm without an Authorizer: they need an explicit
 // permission, which an open realm cannot give.
 func (q metaRequest) destructive(proc string) error {
-	if q.rm.authz == nil {
+	if q.rm.authz.Load() == nil {
 		return refuse(protocol.ErrNotAuthorized, proc+" needs an explicit permission; the realm has no Authorizer")
 	}
 	return nil

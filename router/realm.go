@@ -1,8 +1,10 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wampkit/wampkit/protocol"
 )
@@ -14,10 +16,12 @@ import (
 type realm struct {
 	r    *Router
 	name protocol.URI
-	auth []Authenticator // read-only
-	// authz is the realm's authorization, nil to allow everything
-	// (RealmConfig.Authorizer).
-	authz *authz
+	// auth is the realm's authentication (RealmConfig.Authenticators);
+	// each slice is read-only, replaced whole by Router.UpdateRealm.
+	auth atomic.Pointer[[]Authenticator]
+	// authz is the realm's authorization (RealmConfig.Authorizer), nil to
+	// allow everything; replaced by Router.UpdateRealm.
+	authz atomic.Pointer[authz]
 	// dropEvents is RealmConfig.SlowConsumer == SlowConsumerDropEvents.
 	dropEvents  bool
 	maxSessions int // RealmConfig.MaxSessions; <= 0: none
@@ -39,8 +43,6 @@ func newRealm(r *Router, cfg RealmConfig) *realm {
 	rm := &realm{
 		r:           r,
 		name:        cfg.Name,
-		auth:        cfg.Authenticators,
-		authz:       newAuthz(&cfg),
 		dropEvents:  cfg.SlowConsumer == SlowConsumerDropEvents,
 		maxSessions: cfg.MaxSessions,
 		sessions:    make(map[protocol.ID]*session),
@@ -51,8 +53,10 @@ func newRealm(r *Router, cfg RealmConfig) *realm {
 			rm.trust[role] = protocol.Dict{"trustlevel": level}
 		}
 	}
-	rm.broker.init(r, &cfg, rm.authz)
-	rm.dealer.init(r, &rm.broker, rm.authz)
+	rm.auth.Store(&cfg.Authenticators)
+	rm.authz.Store(newAuthz(&cfg))
+	rm.broker.init(r, &cfg, &rm.authz)
+	rm.dealer.init(r, &rm.broker, &rm.authz)
 	return rm
 }
 
@@ -60,7 +64,7 @@ func newRealm(r *Router, cfg RealmConfig) *realm {
 // in methods, in the client's order of preference.
 func (rm *realm) authenticator(methods []string) Authenticator {
 	for _, m := range methods {
-		for _, a := range rm.auth {
+		for _, a := range *rm.auth.Load() {
 			if a.AuthMethod() == m {
 				return a
 			}
@@ -98,4 +102,74 @@ func (rm *realm) leave(s *session) {
 	delete(rm.sessions, s.id)
 	rm.mu.Unlock()
 	rm.r.joined.Add(-1)
+}
+
+// revocationReason is the reason of the revocations of UpdateRealm.
+const revocationReason = "no longer authorized"
+
+// revokeUnauthorized revokes the subscriptions and registrations of the
+// realm's sessions that z does not allow (see Router.UpdateRealm). It
+// asks z without holding a lock, then revokes under the broker's or
+// dealer's mu what is still there.
+func (rm *realm) revokeUnauthorized(ctx context.Context, z *authz) error {
+	b := &rm.broker
+	type subscriber struct {
+		sub *subscription
+		t   *session
+	}
+	var subs []subscriber
+	b.mu.Lock()
+	for _, sub := range b.byID {
+		for _, t := range *sub.subscribers.Load() {
+			subs = append(subs, subscriber{sub, t})
+		}
+	}
+	b.mu.Unlock()
+	var denied []subscriber
+	for _, x := range subs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !z.still(ctx, x.t, ActionSubscribe, x.sub.topic, x.sub.match) {
+			denied = append(denied, x)
+		}
+	}
+	if len(denied) > 0 {
+		b.mu.Lock()
+		for _, x := range denied {
+			if b.revokeLocked(x.sub, x.t, revocationReason) {
+				rm.r.log.Info("router: subscription revoked", "realm", string(rm.name), "session", uint64(x.t.id),
+					"topic", string(x.sub.topic), "match", string(x.sub.match), "reason", revocationReason)
+			}
+		}
+		b.mu.Unlock()
+	}
+
+	d := &rm.dealer
+	var regs []*registrant
+	d.mu.Lock()
+	for _, reg := range d.byID {
+		regs = append(regs, *reg.callees.Load()...)
+	}
+	d.mu.Unlock()
+	var refused []*registrant
+	for _, rg := range regs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !z.still(ctx, rg.callee, ActionRegister, rg.reg.procedure, rg.reg.match) {
+			refused = append(refused, rg)
+		}
+	}
+	if len(refused) > 0 {
+		d.mu.Lock()
+		for _, rg := range refused {
+			if d.revokeLocked(rg, revocationReason) {
+				rm.r.log.Info("router: registration revoked", "realm", string(rm.name), "session", uint64(rg.callee.id),
+					"procedure", string(rg.reg.procedure), "match", string(rg.reg.match), "reason", revocationReason)
+			}
+		}
+		d.mu.Unlock()
+	}
+	return nil
 }

@@ -202,7 +202,7 @@ func (b *broker) subscribeRetained(s *session, sub *subscription) {
 	var found []*retainedEvent
 	rt.events.Range(func(k, v any) bool {
 		topic := k.(protocol.URI)
-		if protocol.MatchURI(sub.topic, sub.match, topic) && b.authz.permits(s, ActionSubscribe, topic) {
+		if protocol.MatchURI(sub.topic, sub.match, topic) && b.authz.Load().permits(s, ActionSubscribe, topic) {
 			if ev := newestFor(v.([]*retainedEvent), s); ev != nil {
 				found = append(found, ev)
 			}

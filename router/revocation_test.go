@@ -1,6 +1,8 @@
 package router_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -107,4 +109,108 @@ func TestRevocationNeedsPermission(t *testing.T) {
 	a.metaError("wamp.subscription.remove_subscriber", protocol.ErrNotAuthorized, uint64(sub), uint64(b.session))
 	a.metaError("wamp.registration.remove_callee", protocol.ErrNotAuthorized, uint64(reg), uint64(b.session))
 	a.callOK("com.example.p", b)
+}
+
+// TestUpdateRealm checks that a new Authorizer and new Authenticators
+// take effect at once, that what the new Authorizer refuses is revoked
+// from joined sessions, and that those sessions stay.
+func TestUpdateRealm(t *testing.T) {
+	v1 := mustRoles(t, map[string][]router.Permission{"user": {
+		{URI: "com.a.", Match: protocol.MatchPrefix, Subscribe: true, Publish: true},
+		{URI: "com.p", Register: true, Call: true},
+	}})
+	v2 := mustRoles(t, map[string][]router.Permission{"user": {
+		{URI: "com.a.x", Subscribe: true, Publish: true},
+		{URI: "com.p", Call: true},
+	}})
+	auth := func(authids ...string) []router.Authenticator {
+		p := map[string]router.Principal{}
+		for _, id := range authids {
+			p[id] = router.Principal{Secret: id + "-ticket"}
+		}
+		return []router.Authenticator{&router.Ticket{Principals: p}}
+	}
+	rc := router.RealmConfig{Name: realm1, Authenticators: auth("alice"), Authorizer: v1}
+	r := newRouter(t, router.Config{Realms: []router.RealmConfig{rc}, AuthThrottle: router.AuthThrottle{Disabled: true}})
+	ticketJoin := func(authid string) (*testPeer, bool) {
+		roles := clientRoles()
+		roles["subscriber"] = map[string]any{"features": map[string]any{"subscription_revocation": true}}
+		roles["callee"] = map[string]any{"features": map[string]any{"registration_revocation": true}}
+		c := connect(t, r)
+		c.send(&protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": roles, "authid": authid,
+			"authmethods": []any{"ticket"}}})
+		if _, ok := c.recv().(*protocol.Challenge); !ok {
+			t.Fatalf("%s: no CHALLENGE", authid)
+		}
+		c.send(&protocol.Authenticate{Signature: authid + "-ticket", Extra: protocol.Dict{}})
+		switch m := c.recv().(type) {
+		case *protocol.Welcome:
+			c.session, c.welcome = m.Session, m
+			return c, true
+		case *protocol.Abort:
+			return c, false
+		default:
+			t.Fatalf("%s: got %s", authid, describe(m))
+		}
+		return nil, false
+	}
+	alice, ok := ticketJoin("alice")
+	if !ok {
+		t.Fatal("alice refused")
+	}
+	prefix := alice.subscribe("com.a.", protocol.Dict{"match": "prefix"})
+	exact := alice.subscribe("com.a.x", nil)
+	reg := alice.register("com.p", nil)
+
+	rc.Authenticators, rc.Authorizer = auth("bob"), v2
+	if err := r.UpdateRealm(context.Background(), rc); err != nil {
+		t.Fatalf("UpdateRealm: %v", err)
+	}
+	got := map[string]any{}
+	for range 2 {
+		switch m := alice.recv().(type) {
+		case *protocol.Unsubscribed:
+			got["subscription"] = m.Details["subscription"]
+			got["subscription reason"] = m.Details["reason"]
+		case *protocol.Unregistered:
+			got["registration"] = m.Details["registration"]
+		default:
+			t.Fatalf("got %s, want UNSUBSCRIBED or UNREGISTERED", describe(m))
+		}
+	}
+	want := map[string]any{"subscription": uint64(prefix), "subscription reason": "no longer authorized",
+		"registration": uint64(reg)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("revocations mismatch (-want +got):\n%s", diff)
+	}
+	// alice stays, with what v2 allows, and v2 decides her requests.
+	req := alice.next()
+	alice.send(&protocol.Publish{Request: req, Topic: "com.a.x", Args: protocol.List{"still"},
+		Options: protocol.Dict{"exclude_me": false, "acknowledge": true}})
+	if ev := expect[*protocol.Event](alice); ev.Subscription != exact {
+		t.Errorf("EVENT for subscription %d, want %d", ev.Subscription, exact)
+	}
+	if p := expect[*protocol.Published](alice); p.Request != req {
+		t.Errorf("PUBLISHED for %d, want %d", p.Request, req)
+	}
+	req = alice.next()
+	alice.send(&protocol.Subscribe{Request: req, Topic: "com.a.", Options: protocol.Dict{"match": "prefix"}})
+	alice.expectError(protocol.TypeSubscribe, req, protocol.ErrNotAuthorized)
+	// New sessions authenticate with the new principals.
+	if _, ok := ticketJoin("alice"); ok {
+		t.Error("alice joined after she was removed")
+	}
+	if _, ok := ticketJoin("bob"); !ok {
+		t.Error("bob refused after he was added")
+	}
+
+	for _, bad := range []router.RealmConfig{
+		{Name: "nope"},
+		{Name: realm1, Authorizer: authzFunc(func(context.Context, *router.AuthzRequest) (bool, error) { return true, nil })},
+		{Name: realm1, Authenticators: []router.Authenticator{nil}},
+	} {
+		if err := r.UpdateRealm(context.Background(), bad); !errors.Is(err, router.ErrConfig) {
+			t.Errorf("UpdateRealm(%+v) = %v, want ErrConfig", bad, err)
+		}
+	}
 }

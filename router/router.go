@@ -496,20 +496,14 @@ func New(cfg Config) (*Router, error) {
 		if _, dup := r.realms[rc.Name]; dup {
 			return nil, fmt.Errorf("%w: realm %q listed twice", ErrConfig, rc.Name)
 		}
-		if len(rc.Authenticators) == 0 {
-			rc.Authenticators = []Authenticator{Anonymous{}}
-		} else {
-			rc.Authenticators = append([]Authenticator(nil), rc.Authenticators...)
-		}
+
 		switch rc.SlowConsumer {
 		case SlowConsumerDisconnect, SlowConsumerDropEvents:
 		default:
 			return nil, fmt.Errorf("%w: realm %q: unknown %v", ErrConfig, rc.Name, rc.SlowConsumer)
 		}
-		for _, a := range rc.Authenticators {
-			if a == nil || a.AuthMethod() == "" {
-				return nil, fmt.Errorf("%w: realm %q: nil Authenticator or empty AuthMethod", ErrConfig, rc.Name)
-			}
+		if err := checkAuthenticators(rc); err != nil {
+			return nil, err
 		}
 		for role, level := range rc.TrustLevels {
 			if level < 0 {
@@ -544,6 +538,67 @@ func New(cfg Config) (*Router, error) {
 		rm.welcomeRoles = roles.Dict()
 	}
 	return r, nil
+}
+
+// checkAuthenticators checks and copies rc.Authenticators, and makes
+// an empty list anonymous access only.
+func checkAuthenticators(rc *RealmConfig) error {
+	if len(rc.Authenticators) == 0 {
+		rc.Authenticators = []Authenticator{Anonymous{}}
+		return nil
+	}
+	rc.Authenticators = append([]Authenticator(nil), rc.Authenticators...)
+	for _, a := range rc.Authenticators {
+		if a == nil || a.AuthMethod() == "" {
+			return fmt.Errorf("%w: realm %q: nil Authenticator or empty AuthMethod", ErrConfig, rc.Name)
+		}
+	}
+	return nil
+}
+
+// UpdateRealm changes how the realm named rc.Name authenticates and
+// authorizes its sessions while it serves them, without ending any:
+// rc.Authenticators, rc.Authorizer and rc.AuthorizeTimeout replace the
+// realm's (with the defaults of [New]); the other fields of rc are not
+// read. Sessions that join afterwards authenticate with the new
+// Authenticators; joined sessions keep their identity, and every request
+// from now on is decided by the new Authorizer.
+//
+// What joined sessions were allowed before and no longer are is taken
+// away: each subscription and registration that the new Authorizer would
+// refuse now (for its session, topic or procedure, and match policy) is
+// revoked as by wamp.subscription.remove_subscriber and
+// wamp.registration.remove_callee, with the reason "no longer
+// authorized", and logged. A decision the Authorizer fails to make keeps
+// what it was about. UpdateRealm returns when that is done, or with
+// ctx.Err() if ctx ends first (the new authentication and authorization
+// are in force either way).
+//
+// The Authorizer may change between one that decides at once
+// ([RoleAuthorizer] or none) and one that may wait only with a restart:
+// in-process sessions route their messages on the sender's goroutine in
+// the former case (see Connect). UpdateRealm returns an error wrapping
+// [ErrConfig] if rc names no realm of the router, has an invalid
+// Authenticator, or makes that change.
+func (r *Router) UpdateRealm(ctx context.Context, rc RealmConfig) error {
+	rm := r.realms[rc.Name]
+	if rm == nil {
+		return fmt.Errorf("%w: no realm %q", ErrConfig, rc.Name)
+	}
+	if err := checkAuthenticators(&rc); err != nil {
+		return err
+	}
+	z := newAuthz(&rc)
+	if old := rm.authz.Load(); (old == nil || old.instant != nil) != (z == nil || z.instant != nil) {
+		return fmt.Errorf("%w: realm %q: changing between an Authorizer that decides at once and one that may wait needs a restart",
+			ErrConfig, rc.Name)
+	}
+	rm.auth.Store(&rc.Authenticators)
+	rm.authz.Store(z)
+	if z == nil {
+		return nil
+	}
+	return rm.revokeUnauthorized(ctx, z)
 }
 
 // limit applies the rule of the Max fields of Config: zero means def,
