@@ -54,6 +54,7 @@ type session struct {
 	authProvider string
 	transport    protocol.Dict // transport.Detailer's details, or nil
 	feat         features      // what the client announced in HELLO
+	joined       time.Time     // when WELCOME was sent
 	// trust is {"trustlevel": n} for a session whose publications and
 	// calls have a trust level (RealmConfig.TrustLevels), shared
 	// read-only; nil otherwise.
@@ -82,7 +83,8 @@ type session struct {
 	// session.mu at once.
 	mu       sync.Mutex
 	rpc      rpcState
-	byeTimer *time.Timer // GOODBYE echo timeout, if the router said GOODBYE
+	byeTimer *time.Timer  // GOODBYE echo timeout, if the router said GOODBYE
+	bye      protocol.URI // the reason of the router's GOODBYE, if it said one
 }
 
 // features are the client features the router acts on (from
@@ -104,6 +106,9 @@ type features struct {
 // messages touches.
 type inbound struct {
 	echoBye bool                          // the client said GOODBYE: run echoes it after leaving
+	// closeReason is why the client ended the session (its GOODBYE or
+	// ABORT reason), for the log.
+	closeReason string
 	subs    map[protocol.ID]*subscription // its subscriptions by ID
 	regs    map[protocol.ID]*registrant   // its registrations by ID
 	// lastReq is the last request ID of the client, for
@@ -223,14 +228,24 @@ func (s *session) run() {
 	if s.byeTimer != nil {
 		s.byeTimer.Stop()
 	}
+	bye := s.bye
 	s.mu.Unlock()
 	// Drop subscriptions and registrations before closing, so nothing is
 	// routed to a closed transport for longer than needed (spec basic "Protocol Errors").
 	s.realm.leave(s)
-	if n := s.out.dropped.Load(); n > 0 {
-		s.r.log.Info("router: session left with dropped events", "session", uint64(s.id),
-			"realm", s.realmName(), "dropped", n)
+	why := s.in.closeReason
+	switch {
+	case bye != "":
+		why = "router goodbye " + string(bye)
+	case why == "" && reason != nil:
+		why = reason.Error()
 	}
+	attrs := []any{"session", uint64(s.id), "realm", s.realmName(), "authid", s.authID,
+		"reason", why, "duration", time.Since(s.joined).Round(time.Millisecond)}
+	if n := s.out.dropped.Load(); n > 0 {
+		attrs = append(attrs, "dropped_events", n)
+	}
+	s.r.log.Info("router: session left", attrs...)
 	if !s.quiet.Load() {
 		s.realm.broker.publishMeta(metaOnLeave, protocol.List{uint64(s.id), s.authID, s.authRole})
 		// After on_leave: the session is gone when its testaments arrive.
@@ -347,8 +362,10 @@ func (s *session) handle(m protocol.Message) error {
 		return rm.dealer.cancel(s, m)
 	case *protocol.Goodbye:
 		s.goodbye()
+		s.in.closeReason = "goodbye " + string(m.Reason)
 		return errSessionClosed
 	case *protocol.Abort:
+		s.in.closeReason = "abort " + string(m.Reason)
 		return errSessionClosed
 	}
 	return violationf("unexpected message %T", m)
@@ -430,6 +447,7 @@ func (s *session) shutdown(reason protocol.URI, message string) bool {
 	// GOODBYE is queued before the timeout starts, so that however short
 	// the timeout, the client is told why before its transport closes.
 	s.send(&protocol.Goodbye{Details: details, Reason: reason})
+	s.bye = reason
 	if d := s.r.cfg.GoodbyeTimeout; d > 0 {
 		s.byeTimer = time.AfterFunc(d, func() { s.peer.Close(errGoodbyeTimeout) })
 	}
@@ -630,6 +648,10 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 		// The transport is gone; run() sees Recv fail and cleans up.
 		s.r.log.Debug("router: WELCOME not delivered", slog.Uint64("session", uint64(s.id)))
 	}
+	s.joined = time.Now()
+	s.r.log.Info("router: session joined", "session", uint64(s.id), "realm", string(rm.name),
+		"authid", s.authID, "authrole", s.authRole, "authmethod", s.authMethod,
+		"transport", s.transport.String("type"), "remote", s.transport.String("peer"))
 	rm.broker.publishMeta(metaOnJoin, protocol.List{s.metaDetails()})
 	return "", ""
 }
