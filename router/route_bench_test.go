@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"syscall"
 	"testing"
@@ -88,7 +89,7 @@ func benchAuthorizer(tb testing.TB) *RoleAuthorizer {
 
 func benchRouterWith(tb testing.TB, rc RealmConfig) *Router {
 	tb.Helper()
-	r, err := New(Config{Realms: []RealmConfig{rc}, MaxSubscriptions: -1})
+	r, err := New(Config{Realms: []RealmConfig{rc}, MaxSubscriptions: -1, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}

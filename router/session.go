@@ -105,12 +105,12 @@ type features struct {
 // inbound is the state of a session that only the goroutine routing its
 // messages touches.
 type inbound struct {
-	echoBye bool                          // the client said GOODBYE: run echoes it after leaving
+	echoBye bool // the client said GOODBYE: run echoes it after leaving
 	// closeReason is why the client ended the session (its GOODBYE or
 	// ABORT reason), for the log.
 	closeReason string
-	subs    map[protocol.ID]*subscription // its subscriptions by ID
-	regs    map[protocol.ID]*registrant   // its registrations by ID
+	subs        map[protocol.ID]*subscription // its subscriptions by ID
+	regs        map[protocol.ID]*registrant   // its registrations by ID
 	// lastReq is the last request ID of the client, for
 	// Config.StrictRequestIDs.
 	lastReq protocol.ID
