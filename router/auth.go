@@ -148,7 +148,11 @@ func (c authChallenger) Challenge(ctx context.Context, method string, extra prot
 	if err := c.s.peer.Send(ctx, &protocol.Challenge{AuthMethod: method, Extra: extra}); err != nil {
 		return nil, fmt.Errorf("router: send CHALLENGE: %w", err)
 	}
+	c.s.r.countOut(c.s, protocol.TypeChallenge, 1)
 	m, err := c.s.peer.Recv()
+	if err == nil && !isNil(m) {
+		c.s.countIn(m.Type())
+	}
 	if err != nil {
 		if errors.Is(err, protocol.ErrMalformed) {
 			return nil, &violation{msg: err.Error()}

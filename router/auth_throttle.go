@@ -130,6 +130,7 @@ type authGuard struct {
 	authids throttleTable[uint64]     // by authKey
 	addrs   throttleTable[netip.Addr] // by clientAddr
 	log     logLimiter
+	metrics *metrics // set by New once the metrics exist; nil counts nothing
 }
 
 // newAuthGuard returns the guard for cfg; zero fields get the defaults.
@@ -181,6 +182,7 @@ func (g *authGuard) failed(req *AuthRequest, method string, reason protocol.URI,
 		args = append(args, "error", err)
 	}
 	g.log.warn("router: authentication failed", args...)
+	g.metrics.authFailed(method, reason)
 	if g.off || (reason != protocol.ErrAuthenticationDenied && reason != protocol.ErrNoSuchPrincipal) {
 		return
 	}

@@ -104,7 +104,7 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) error {
 		// Same session, same topic and policy: the existing subscription
 		// (spec basic "SUBSCRIBED").
 		if !getRetained {
-			s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id})
+			s.sendOwn(&protocol.Subscribed{Request: m.Request, Subscription: sub.id})
 			return nil
 		}
 		// As below, so that the retained events follow SUBSCRIBED before
@@ -112,7 +112,7 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) error {
 		// under way may still come between).
 		s.mu.Lock()
 		s.adding.Store(sub)
-		if s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id}) {
+		if s.sendOwn(&protocol.Subscribed{Request: m.Request, Subscription: sub.id}) {
 			b.subscribeRetained(s, sub)
 		}
 		s.adding.Store(nil)
@@ -144,7 +144,7 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) error {
 	copy(next, old)
 	next = append(next, s)
 	sub.subscribers.Store(&next)
-	ok := s.send(&protocol.Subscribed{Request: m.Request, Subscription: sub.id})
+	ok := s.sendOwn(&protocol.Subscribed{Request: m.Request, Subscription: sub.id})
 	if !ok {
 		sub.subscribers.Store(&old)
 		if len(old) == 0 && sub.history == nil {
@@ -183,7 +183,7 @@ func (b *broker) unsubscribe(s *session, m *protocol.Unsubscribe) error {
 		// Revoked meanwhile (see revokeLocked).
 		return refuse(protocol.ErrNoSuchSubscription, "")
 	}
-	s.send(&protocol.Unsubscribed{Request: m.Request})
+	s.sendOwn(&protocol.Unsubscribed{Request: m.Request})
 	return nil
 }
 
@@ -210,6 +210,7 @@ func (b *broker) revokeLocked(sub *subscription, s *session, reason string) bool
 			d["reason"] = reason
 		}
 		s.send(&protocol.Unsubscribed{Details: d})
+		b.r.countOut(nil, protocol.TypeUnsubscribed, 1)
 	}
 	return true
 }
@@ -370,10 +371,25 @@ func (b *broker) publish(s *session, m *protocol.Publish, testament bool) error 
 	if b.index.hasPatterns() {
 		s.in.scratch = b.publishPatterns(&p, s.in.scratch)
 	}
+	if s.st != nil {
+		s.st.published.bump(1)
+	}
 	if opts.Bool("acknowledge") {
-		s.send(&protocol.Published{Request: m.Request, Publication: p.id})
+		s.sendOwn(&protocol.Published{Request: m.Request, Publication: p.id})
 	}
 	return nil
+}
+
+// countDelivered counts n EVENTs of a publication by pub (nil for the
+// router's meta events) for the metrics.
+func (b *broker) countDelivered(pub *session, n uint64) {
+	if pub != nil && pub.st != nil {
+		pub.st.delivered.bump(n)
+		pub.st.out[kind(protocol.TypeEvent)].bump(n)
+		return
+	}
+	b.r.metrics.other.delivered.Add(n)
+	b.r.metrics.other.out[kind(protocol.TypeEvent)].Add(n)
 }
 
 // checkPublishOptions checks the options of a PUBLISH (or of a testament)
@@ -471,6 +487,7 @@ func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dic
 	}
 	// What a pattern carries is authorized topic by topic (see permits);
 	// subscribers mostly share a few roles, so the last decision is kept.
+	sent := uint64(0)
 	check := sub.match != protocol.MatchExact && b.authz.Load().checksDelivery()
 	var lastRole string
 	var lastOK, decided bool
@@ -492,6 +509,7 @@ func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dic
 				continue
 			}
 		}
+		sent++
 		if t.adding.Load() == sub {
 			// t is subscribing right now: send once its SUBSCRIBED is
 			// queued (see subscribe).
@@ -501,6 +519,9 @@ func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dic
 			continue
 		}
 		t.sendEvent(ev)
+	}
+	if sent > 0 && b.r.metrics != nil {
+		b.countDelivered(p.pub, sent)
 	}
 }
 

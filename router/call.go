@@ -33,6 +33,9 @@ type invocation struct {
 	// Guarded by caller.mu.
 	timer   *time.Timer
 	timeout time.Duration
+	// started is when the CALL was dispatched (UnixNano), for the call
+	// duration metric, or 0 if the call is not measured.
+	started int64
 
 	// msg and result are the INVOCATION sent to the callee and the final
 	// RESULT sent to the caller, kept here to save two allocations per
@@ -250,13 +253,16 @@ func (d *dealer) dispatch(s *session, inv *invocation, rg *registrant, m *protoc
 	callee.mu.Lock()
 	if callee.rpc.gone || rg.gone {
 		callee.mu.Unlock()
-		d.answer(inv, callError(m.Request, protocol.ErrNoSuchProcedure, ""), true)
+		d.answer(s, inv, callError(m.Request, protocol.ErrNoSuchProcedure, ""), true)
 		return nil
 	}
 	callee.rpc.lastInv = protocol.NextID(callee.rpc.lastInv)
 	inv.id = callee.rpc.lastInv
 	inv.msg.Request = inv.id
 	callee.rpc.invocations[inv.id] = inv
+	if st := s.st; st != nil && st.calls.load()%callSample == 0 {
+		inv.started = time.Now().UnixNano()
+	}
 	full := callee.put(&inv.msg, d.r.cfg.MaxBacklog) == errBacklogFull
 	if full {
 		// The callee cannot take the call now: the caller hears so at
@@ -267,8 +273,12 @@ func (d *dealer) dispatch(s *session, inv *invocation, rg *registrant, m *protoc
 	}
 	callee.mu.Unlock()
 	if full {
-		d.answer(inv, callError(m.Request, protocol.ErrNoAvailableCallee, "the callee's outbound queue is full"), true)
+		d.answer(s, inv, callError(m.Request, protocol.ErrNoAvailableCallee, "the callee's outbound queue is full"), true)
 		return nil
+	}
+	if st := s.st; st != nil {
+		st.calls.bump(1)
+		st.out[kind(protocol.TypeInvocation)].bump(1)
 	}
 	// Any other error means the callee is going away; when its goroutine
 	// leaves, the caller gets wamp.error.canceled.
@@ -288,7 +298,8 @@ func (d *dealer) dispatch(s *session, inv *invocation, rg *registrant, m *protoc
 
 // answer sends the caller's answer for inv if inv is still pending for
 // the caller; final removes it. It reports whether the answer was sent.
-func (d *dealer) answer(inv *invocation, m protocol.Message, final bool) bool {
+// by is the session whose goroutine answers (nil: none), for counting.
+func (d *dealer) answer(by *session, inv *invocation, m protocol.Message, final bool) bool {
 	c := inv.caller
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -306,10 +317,12 @@ func (d *dealer) answer(inv *invocation, m protocol.Message, final bool) bool {
 	}
 	if final {
 		c.endCallLocked(inv)
+		d.r.metrics.callEnded(inv, m)
 	}
 	// Sent under caller.mu so that a CANCEL's ERROR and the callee's
 	// RESULTs for the same call cannot cross.
 	c.send(m)
+	d.r.countOut(by, m.Type(), 1)
 	return true
 }
 
@@ -369,7 +382,7 @@ func (d *dealer) yield(s *session, m *protocol.Yield) error {
 		if ppt {
 			details = withPPT(details, m.Options, 0)
 		}
-		d.answer(inv, &protocol.Result{Request: inv.callID, Details: details, Args: m.Args, Kwargs: m.Kwargs}, false)
+		d.answer(s, inv, &protocol.Result{Request: inv.callID, Details: details, Args: m.Args, Kwargs: m.Kwargs}, false)
 		return nil
 	}
 	// take removed inv from s.rpc.invocations, so only this goroutine gets
@@ -379,7 +392,7 @@ func (d *dealer) yield(s *session, m *protocol.Yield) error {
 		details = withPPT(nil, m.Options, 0)
 	}
 	inv.result = protocol.Result{Request: inv.callID, Details: details, Args: m.Args, Kwargs: m.Kwargs}
-	d.answer(inv, &inv.result, true)
+	d.answer(s, inv, &inv.result, true)
 	return nil
 }
 
@@ -400,7 +413,7 @@ func (d *dealer) invocationError(s *session, m *protocol.Error) error {
 		d.pptUnsupported(inv, false)
 		return nil
 	}
-	d.answer(inv, &protocol.Error{RequestType: protocol.TypeCall, Request: inv.callID,
+	d.answer(s, inv, &protocol.Error{RequestType: protocol.TypeCall, Request: inv.callID,
 		Details: m.Details, URI: m.URI, Args: m.Args, Kwargs: m.Kwargs}, true)
 	return nil
 }
@@ -429,7 +442,7 @@ func (d *dealer) cancel(s *session, m *protocol.Cancel) error {
 		inv.interrupted = true
 		s.mu.Unlock()
 		if send {
-			d.interrupt(inv, cancelKill, false)
+			d.interrupt(s, inv, cancelKill, false)
 		}
 		return nil
 	}
@@ -437,9 +450,11 @@ func (d *dealer) cancel(s *session, m *protocol.Cancel) error {
 	if inv.timer != nil {
 		inv.timer.Stop()
 	}
-	s.send(callError(m.Request, protocol.ErrCanceled, ""))
+	canceled := callError(m.Request, protocol.ErrCanceled, "")
+	s.sendOwn(canceled)
+	d.r.metrics.callEnded(inv, canceled)
 	s.mu.Unlock()
-	d.interrupt(inv, mode, true)
+	d.interrupt(s, inv, mode, true)
 	return nil
 }
 
@@ -455,15 +470,19 @@ func (d *dealer) expire(inv *invocation) {
 		return
 	}
 	c.endCallLocked(inv)
-	c.send(callError(inv.callID, protocol.ErrTimeout, ""))
+	timeout := callError(inv.callID, protocol.ErrTimeout, "")
+	c.send(timeout)
+	d.r.countOut(nil, protocol.TypeError, 1)
+	d.r.metrics.callEnded(inv, timeout)
 	c.mu.Unlock()
-	d.interrupt(inv, cancelKillNoWait, true)
+	d.interrupt(nil, inv, cancelKillNoWait, true)
 }
 
 // interrupt sends INTERRUPT for inv to its callee if the invocation is
 // still pending there (and mode is not skip); forget removes it from the
-// callee's table so that a late answer is discarded.
-func (d *dealer) interrupt(inv *invocation, mode string, forget bool) {
+// callee's table so that a late answer is discarded. by is the session
+// whose goroutine interrupts (nil: none), for counting.
+func (d *dealer) interrupt(by *session, inv *invocation, mode string, forget bool) {
 	callee := inv.callee
 	callee.mu.Lock()
 	pending := callee.rpc.invocations[inv.id] == inv
@@ -472,6 +491,7 @@ func (d *dealer) interrupt(inv *invocation, mode string, forget bool) {
 	}
 	if pending && mode != cancelSkip && callee.feat.calleeCancel {
 		callee.send(&protocol.Interrupt{Request: inv.id, Options: protocol.Dict{"mode": mode}})
+		d.r.countOut(by, protocol.TypeInterrupt, 1)
 	}
 	callee.mu.Unlock()
 }
@@ -495,14 +515,14 @@ func (d *dealer) leave(s *session) {
 	s.rpc.calls, s.rpc.invocations = nil, nil
 	s.mu.Unlock()
 	for _, inv := range invs {
-		d.answer(inv, callError(inv.callID, protocol.ErrCanceled, "callee left"), true)
+		d.answer(s, inv, callError(inv.callID, protocol.ErrCanceled, "callee left"), true)
 	}
 	for _, inv := range calls {
 		if inv.timer != nil {
 			inv.timer.Stop()
 		}
 		if inv.callee != s {
-			d.interrupt(inv, cancelKillNoWait, true)
+			d.interrupt(s, inv, cancelKillNoWait, true)
 		}
 	}
 }

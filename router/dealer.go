@@ -162,7 +162,7 @@ func (d *dealer) register(s *session, m *protocol.Register) error {
 	if fresh {
 		d.addLocked(reg)
 	}
-	ok := s.send(&protocol.Registered{Request: m.Request, Registration: reg.id})
+	ok := s.sendOwn(&protocol.Registered{Request: m.Request, Registration: reg.id})
 	if !ok {
 		d.removeRegistrantLocked(rg)
 		rg.gone = true
@@ -240,7 +240,7 @@ func (d *dealer) unregister(s *session, m *protocol.Unregister) error {
 	// it follows UNREGISTERED.
 	s.mu.Lock()
 	rg.gone = true
-	s.send(&protocol.Unregistered{Request: m.Request})
+	s.sendOwn(&protocol.Unregistered{Request: m.Request})
 	s.mu.Unlock()
 	return nil
 }
@@ -267,6 +267,7 @@ func (d *dealer) revokeLocked(rg *registrant, reason string) bool {
 			details["reason"] = reason
 		}
 		callee.send(&protocol.Unregistered{Details: details})
+		d.r.countOut(nil, protocol.TypeUnregistered, 1)
 	}
 	callee.mu.Unlock()
 	return true

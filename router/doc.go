@@ -352,6 +352,18 @@
 //	...
 //	router.RealmConfig{Name: "realm1", Authorizer: roles}
 //
+// # Metrics and logs
+//
+// With [Config].Metrics set to a prometheus.Registerer, the router exports
+// Prometheus collectors named wampkit_router_* (see the field for the
+// list). Counting a message costs a plain load and store in memory of the
+// session's own, written only by the goroutine that routes its messages;
+// a scrape adds the sessions' counts up. The router logs each session's
+// join and leave at INFO (with the realm, authid, authrole, authmethod,
+// transport and remote address; the reason and duration), failed
+// authentications at WARN (rate-limited, never a secret) and what it
+// drops or refuses for limits at WARN.
+//
 // # Event retention and history
 //
 // A PUBLISH with Options.retain = true also becomes its topic's retained

@@ -102,7 +102,7 @@ func (rm *realm) metaCall(s *session, m *protocol.Call, stream, ppt bool) error 
 	if err != nil {
 		return err
 	}
-	s.send(&protocol.Result{Request: m.Request, Args: args})
+	s.sendOwn(&protocol.Result{Request: m.Request, Args: args})
 	return nil
 }
 

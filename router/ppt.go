@@ -153,9 +153,9 @@ func (s *session) checkCalleePPT(t protocol.MessageType, opts protocol.Dict, arg
 // YIELD the invocation is also interrupted, as if the caller had canceled
 // it, so that its further answers are dropped.
 func (d *dealer) pptUnsupported(inv *invocation, progress bool) {
-	d.answer(inv, callError(inv.callID, protocol.ErrFeatureNotSupported,
+	d.answer(inv.callee, inv, callError(inv.callID, protocol.ErrFeatureNotSupported,
 		"the callee answered in payload passthru mode, which the caller does not support"), true)
 	if progress {
-		d.interrupt(inv, cancelKillNoWait, true)
+		d.interrupt(inv.callee, inv, cancelKillNoWait, true)
 	}
 }

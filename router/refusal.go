@@ -96,7 +96,7 @@ func (s *session) reply(m protocol.Message, e *requestError) {
 		return
 	}
 	req, _ := requestID(m)
-	s.send(errorReply(m.Type(), req, e))
+	s.sendOwn(errorReply(m.Type(), req, e))
 }
 
 // requestID returns the request ID of a client's request.

@@ -192,6 +192,7 @@ func (b *broker) subscribeRetained(s *session, sub *subscription) {
 		if v, ok := rt.events.Load(sub.topic); ok {
 			if ev := newestFor(v.([]*retainedEvent), s); ev != nil {
 				s.sendEvent(ev.event(sub, false))
+				s.r.countOut(s, protocol.TypeEvent, 1)
 			}
 		}
 		return
@@ -212,6 +213,7 @@ func (b *broker) subscribeRetained(s *session, sub *subscription) {
 	slices.SortFunc(found, func(a, b *retainedEvent) int { return cmp.Compare(a.seq, b.seq) })
 	for _, ev := range found {
 		s.sendEvent(ev.event(sub, true))
+		s.r.countOut(s, protocol.TypeEvent, 1)
 	}
 }
 

@@ -3,10 +3,13 @@ package router
 import (
 	"context"
 	"log/slog"
+	"os"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/transport"
@@ -87,9 +90,19 @@ func benchAuthorizer(tb testing.TB) *RoleAuthorizer {
 	return a
 }
 
+// benchRouterWith returns a router serving rc. With the environment
+// variable WAMPKIT_BENCH_METRICS set, the router counts into a Prometheus
+// registry, so that one test binary measures the cost of the metrics:
+//
+//	go test -c ./router && ./router.test -test.bench Route -test.benchmem
+//	WAMPKIT_BENCH_METRICS=1 ./router.test -test.bench Route -test.benchmem
 func benchRouterWith(tb testing.TB, rc RealmConfig) *Router {
 	tb.Helper()
-	r, err := New(Config{Realms: []RealmConfig{rc}, MaxSubscriptions: -1, Logger: slog.New(slog.DiscardHandler)})
+	cfg := Config{Realms: []RealmConfig{rc}, MaxSubscriptions: -1, Logger: slog.New(slog.DiscardHandler)}
+	if os.Getenv("WAMPKIT_BENCH_METRICS") != "" {
+		cfg.Metrics = prometheus.NewRegistry()
+	}
+	r, err := New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -72,6 +72,11 @@ type session struct {
 	// goroutine sends.
 	out outbox
 
+	// st counts the messages of the session for the router's metrics,
+	// or is nil without them; only the goroutine routing the session's
+	// messages writes it (see metrics.go).
+	st *sessionStats
+
 	// in is owned by the goroutine that routes the session's messages.
 	in inbound
 
@@ -141,7 +146,7 @@ type rpcState struct {
 }
 
 func newSession(r *Router, p transport.Peer) *session {
-	s := &session{r: r, peer: p}
+	s := &session{r: r, peer: p, st: r.metrics.stats()}
 	s.state.Store(stateEstablishing)
 	return s
 }
@@ -162,6 +167,15 @@ func (s *session) send(m protocol.Message) bool {
 	return err == nil
 }
 
+// sendOwn is send on the goroutine that routes s's own messages: the
+// message is counted in s's stats (see metrics.go).
+func (s *session) sendOwn(m protocol.Message) bool {
+	if s.st != nil {
+		s.st.out[kind(m.Type())].bump(1)
+	}
+	return s.send(m)
+}
+
 // sendEvent queues an EVENT for the client. When the backlog is full a
 // session of a SlowConsumerDropEvents realm loses the event (counted, and
 // logged at most once per DropLogInterval); others are dropped as by send.
@@ -177,6 +191,7 @@ func (s *session) sendEvent(m protocol.Message) {
 		return
 	}
 	n := s.out.dropped.Add(1)
+	s.r.metrics.eventDropped()
 	now := time.Now().UnixNano()
 	last := s.out.dropLog.Load()
 	if (last == 0 || now-last >= int64(DropLogInterval)) && s.out.dropLog.CompareAndSwap(last, now) {
@@ -195,6 +210,9 @@ func (s *session) drop(why string, reason error) {
 		return
 	}
 	s.r.log.Warn("router: disconnecting session", "session", uint64(s.id), "realm", s.realmName(), "reason", why)
+	if reason == errSlowConsumer {
+		s.r.metrics.slowConsumer()
+	}
 	s.r.closers.Add(1)
 	go func() {
 		defer s.r.closers.Done()
@@ -213,6 +231,7 @@ func (s *session) realmName() string {
 func (s *session) run() {
 	if !s.handshake() {
 		s.state.Store(stateClosed)
+		s.r.metrics.fold(s)
 		return
 	}
 	var reason error
@@ -233,6 +252,7 @@ func (s *session) run() {
 	// Drop subscriptions and registrations before closing, so nothing is
 	// routed to a closed transport for longer than needed (spec basic "Protocol Errors").
 	s.realm.leave(s)
+	s.r.metrics.left(s)
 	why := s.in.closeReason
 	switch {
 	case bye != "":
@@ -253,7 +273,7 @@ func (s *session) run() {
 	}
 	s.r.releaseID(s.id)
 	if s.in.echoBye {
-		s.send(&protocol.Goodbye{Reason: protocol.CloseGoodbyeAndOut})
+		s.sendOwn(&protocol.Goodbye{Reason: protocol.CloseGoodbyeAndOut})
 	}
 	s.flush(min(s.r.cfg.SlowConsumerWait, maxFlush))
 	s.peer.Close(reason)
@@ -292,6 +312,7 @@ func (s *session) route(m protocol.Message) error {
 		s.violation("nil message")
 		return errProtocolViolation
 	}
+	s.countIn(m.Type())
 	if s.state.Load() == stateShuttingDown {
 		// The router said GOODBYE: wait for the echo (or an ABORT)
 		// and ignore everything else (spec basic "Session Lifecycle").
@@ -412,7 +433,7 @@ func (s *session) goodbye() {
 // caller then ends the session.
 func (s *session) violation(msg string) {
 	s.r.log.Info("router: protocol violation", "session", uint64(s.id), "realm", s.realmName(), "message", msg)
-	s.send(&protocol.Abort{Details: protocol.Dict{"message": msg}, Reason: protocol.ErrProtocolViolation})
+	s.sendOwn(&protocol.Abort{Details: protocol.Dict{"message": msg}, Reason: protocol.ErrProtocolViolation})
 }
 
 // abort refuses the session during the handshake.
@@ -421,7 +442,7 @@ func (s *session) abort(reason protocol.URI, msg string) {
 	if msg != "" {
 		d = protocol.Dict{"message": msg}
 	}
-	s.send(&protocol.Abort{Details: d, Reason: reason})
+	s.sendOwn(&protocol.Abort{Details: d, Reason: reason})
 }
 
 // shutdown says GOODBYE to an established session (router-initiated
@@ -447,6 +468,7 @@ func (s *session) shutdown(reason protocol.URI, message string) bool {
 	// GOODBYE is queued before the timeout starts, so that however short
 	// the timeout, the client is told why before its transport closes.
 	s.send(&protocol.Goodbye{Details: details, Reason: reason})
+	s.r.countOut(nil, protocol.TypeGoodbye, 1)
 	s.bye = reason
 	if d := s.r.cfg.GoodbyeTimeout; d > 0 {
 		s.byeTimer = time.AfterFunc(d, func() { s.peer.Close(errGoodbyeTimeout) })
@@ -485,6 +507,7 @@ func (s *session) handshake() bool {
 		s.peer.Close(errProtocolViolation)
 		return false
 	}
+	s.countIn(m.Type())
 	hello, ok := m.(*protocol.Hello)
 	if !ok && m.Type() == protocol.TypeAbort {
 		s.peer.Close(errSessionClosed) // ABORT is never answered
@@ -642,13 +665,14 @@ func (s *session) join(ctx context.Context, hello *protocol.Hello) (protocol.URI
 	// WELCOME, or not at all.
 	s.mu.Lock()
 	s.state.Store(stateEstablished)
-	ok := s.send(&protocol.Welcome{Session: s.id, Details: details})
+	ok := s.sendOwn(&protocol.Welcome{Session: s.id, Details: details})
 	s.mu.Unlock()
 	if !ok {
 		// The transport is gone; run() sees Recv fail and cleans up.
 		s.r.log.Debug("router: WELCOME not delivered", slog.Uint64("session", uint64(s.id)))
 	}
 	s.joined = time.Now()
+	s.r.metrics.joined(s)
 	s.r.log.Info("router: session joined", "session", uint64(s.id), "realm", string(rm.name),
 		"authid", s.authID, "authrole", s.authRole, "authmethod", s.authMethod,
 		"transport", s.transport.String("type"), "remote", s.transport.String("peer"))

@@ -150,14 +150,18 @@ func (d *dealer) chunk(s *session, inv *invocation, m *protocol.Call, progress b
 		Kwargs:       m.Kwargs,
 	}, limit-limit/4)
 	full := err == errBacklogFull
+	if err == nil {
+		d.r.countOut(s, protocol.TypeInvocation, 1)
+	}
 	if full {
 		// The callee cannot take the chunk now; a stream with a hole in
 		// it is useless, so the call ends on both sides.
 		delete(callee.rpc.invocations, inv.id)
 		callee.send(&protocol.Interrupt{Request: inv.id, Options: protocol.Dict{"mode": cancelKillNoWait}})
+		d.r.countOut(s, protocol.TypeInterrupt, 1)
 	}
 	callee.mu.Unlock()
 	if full {
-		d.answer(inv, callError(inv.callID, protocol.ErrNoAvailableCallee, "the callee's outbound queue is full"), true)
+		d.answer(s, inv, callError(inv.callID, protocol.ErrNoAvailableCallee, "the callee's outbound queue is full"), true)
 	}
 }
