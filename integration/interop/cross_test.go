@@ -50,7 +50,10 @@ func TestCrossPeers(t *testing.T) {
 		cl := libByName(t, callee.lib)
 		cl.require(t)
 		const prefix = "wampkit.interop.cross"
-		p := startScript(t, dir, cl.argv(dir, url(callee.transport), callee.serializer, "callee", prefix)...)
+		// The callee lives through every caller's scenarios: give it more
+		// than the scripts' default 20 s, which a loaded machine exceeds.
+		argv := append(cl.argv(dir, url(callee.transport), callee.serializer, "callee", prefix), "--timeout", "300")
+		p := startScript(t, dir, argv...)
 		p.waitReady()
 		// The Go backend only calls PREFIX.stop at the end.
 		b := startBackend(t, wr, "wampkit.interop.cross_go")
