@@ -183,6 +183,8 @@ func cbValue(dst []byte, v any, depth int) ([]byte, error) {
 type cbDecoder struct {
 	data []byte
 	pos  int
+	b    budget
+	st   *decodeStacks // for indefinite lengths; made on first use
 }
 
 // Decode implements [Codec].
@@ -192,7 +194,7 @@ func (cborCodec) Decode(data []byte) (m protocol.Message, err error) {
 			recovered(CBOR, r, &m, &err)
 		}
 	}()
-	d := cbDecoder{data: data}
+	d := cbDecoder{data: data, b: newBudget(len(data))}
 	m, err = d.message()
 	if err != nil {
 		return nil, err
@@ -202,6 +204,28 @@ func (cborCodec) Decode(data []byte) (m protocol.Message, err error) {
 
 func (d *cbDecoder) fail(err error) error {
 	return &DecodeError{Serializer: CBOR, Offset: d.pos, Err: err}
+}
+
+// charge charges cost bytes and credits credit bytes of compact size
+// (see budget), or fails if the message runs out of budget.
+func (d *cbDecoder) charge(cost, credit int64) error {
+	if !d.b.spend(cost, credit) {
+		return d.overBudget()
+	}
+	return nil
+}
+
+func (d *cbDecoder) overBudget() error {
+	return d.fail(d.b.exceeded(len(d.data)))
+}
+
+// stacks returns the decoder's stacks, which only indefinite-length lists
+// and dicts need.
+func (d *cbDecoder) stacks() *decodeStacks {
+	if d.st == nil {
+		d.st = new(decodeStacks)
+	}
+	return d.st
 }
 
 var (
@@ -319,6 +343,7 @@ func (d *cbDecoder) message() (protocol.Message, error) {
 		}
 		f := lay.fields[i]
 		start := d.pos
+		mark := d.b.mark()
 		var ok bool
 		switch f.kind {
 		case kindID:
@@ -345,6 +370,9 @@ func (d *cbDecoder) message() (protocol.Message, error) {
 		if !ok {
 			d.pos = start
 			return nil, d.fail(fieldTypeError(typ, f))
+		}
+		if err := d.b.check(mark, f.name); err != nil {
+			return nil, &DecodeError{Serializer: CBOR, Offset: -1, Err: err}
 		}
 		e.n++
 	}
@@ -394,22 +422,32 @@ func (d *cbDecoder) value(depth int) (any, error) {
 	switch major {
 	case cbUint:
 		if n > math.MaxInt64 {
-			return n, nil
+			return n, d.charge(costWord, 9)
 		}
-		return int64(n), nil
+		return int64(n), d.charge(wordCost(n), intCredit(int64(n)))
 	case cbNeg:
 		if n > math.MaxInt64 {
-			return -1 - float64(n), nil
+			return -1 - float64(n), d.charge(costWord, floatCredit)
 		}
-		return -1 - int64(n), nil
+		return -1 - int64(n), d.charge(costWord, intCredit(-1-int64(n)))
 	case cbBytes, cbText:
 		raw, fresh, err := d.content(major, n, indef)
 		if err != nil {
 			return nil, err
 		}
+		if len(raw) == 0 {
+			d.b.credit++
+			if major == cbBytes {
+				return emptyBytes, nil
+			}
+			return "", nil
+		}
 		if major == cbBytes {
-			if fresh {
-				return raw, nil
+			if fresh { // content charged the bytes
+				return raw, d.charge(costSliceHeader, 0)
+			}
+			if err := d.charge(bytesCost(len(raw))+costSliceHeader, 1+int64(len(raw))); err != nil {
+				return nil, err
 			}
 			out := make([]byte, len(raw))
 			copy(out, raw)
@@ -419,10 +457,20 @@ func (d *cbDecoder) value(depth int) (any, error) {
 			d.pos = start
 			return nil, d.fail(errInvalidUTF8)
 		}
+		if err := d.charge(stringCost(len(raw))+costStringHeader, 1+int64(len(raw))); err != nil {
+			return nil, err
+		}
 		return string(raw), nil
 	case cbArray:
 		d.pos = start
-		return d.list(depth)
+		l, err := d.list(depth)
+		if err != nil {
+			return nil, err
+		}
+		if len(l) == 0 {
+			return emptyList, nil
+		}
+		return l, d.charge(costSliceHeader, 0)
 	case cbMap:
 		d.pos = start
 		return d.dict(depth)
@@ -438,17 +486,20 @@ func (d *cbDecoder) value(depth int) (any, error) {
 	// Major type 7.
 	switch info {
 	case 20:
+		d.b.credit++
 		return false, nil
 	case 21:
+		d.b.credit++
 		return true, nil
 	case 22, 23: // null, undefined
+		d.b.credit++
 		return nil, nil
 	case 25:
-		return halfToFloat(uint16(n)), nil
+		return halfToFloat(uint16(n)), d.charge(costWord, floatCredit)
 	case 26:
-		return float64(math.Float32frombits(uint32(n))), nil
+		return float64(math.Float32frombits(uint32(n))), d.charge(costWord, floatCredit)
 	case 27:
-		return math.Float64frombits(n), nil
+		return math.Float64frombits(n), d.charge(costWord, floatCredit)
 	case 31:
 		d.pos = start
 		return nil, d.fail(errCBORBreak)
@@ -498,35 +549,54 @@ func (d *cbDecoder) list(depth int) ([]any, error) {
 		return nil, err
 	}
 	if !indef {
-		// Every element takes at least one byte.
+		// Every element takes at least one byte. The list is charged
+		// before it is made: each byte may stand for an element of
+		// costSlot bytes.
 		if err := d.need(n); err != nil {
 			return nil, err
 		}
-		l := make([]any, 0, min(n, maxPrealloc))
-		for range n {
+		if err := d.charge(listCost(int(n)), 1); err != nil {
+			return nil, err
+		}
+		l := make([]any, n)
+		for i := range l {
 			v, err := d.value(depth + 1)
 			if err != nil {
 				return nil, err
 			}
-			l = append(l, v)
+			l[i] = v
 		}
 		return l, nil
 	}
-	l := []any{}
+	d.b.credit++
+	if brk, err := d.atBreak(); err != nil || brk {
+		return []any{}, err
+	}
+	st := d.stacks()
+	base := st.vals.n
 	for {
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if !st.pushValue(&d.b, v) {
+			return nil, d.overBudget()
+		}
 		brk, err := d.atBreak()
 		if err != nil {
 			return nil, err
 		}
 		if brk {
-			return l, nil
+			break
 		}
-		v, err := d.value(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		l = append(l, v)
 	}
+	k := st.vals.n - base
+	if err := d.charge(listCost(k)-costSlot*int64(k), 0); err != nil {
+		return nil, err
+	}
+	l := make([]any, k)
+	st.vals.popTo(base, l)
+	return l, nil
 }
 
 // dict reads a map with text keys (the caller checked the major type). An
@@ -539,53 +609,95 @@ func (d *cbDecoder) dict(depth int) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !indef {
-		if n == 0 && depth == 2 {
-			return nil, nil
-		}
-		// Every entry takes at least two bytes.
-		if err := d.need(2 * n); err != nil {
-			return nil, err
-		}
+	if indef {
+		return d.indefDict(depth)
 	}
-	m := make(map[string]any, min(n, maxPrealloc))
-	for i := uint64(0); indef || i < n; i++ {
-		if indef {
-			brk, err := d.atBreak()
-			if err != nil {
-				return nil, err
-			}
-			if brk {
-				break
-			}
-		}
+	if n == 0 && depth == 2 {
+		return nil, nil
+	}
+	// Every entry takes at least two bytes.
+	if n > uint64(len(d.data)-d.pos)/2 {
+		return nil, d.fail(errTruncated)
+	}
+	if err := d.charge(mapCost(int(n)), 1); err != nil {
+		return nil, err
+	}
+	m := make(map[string]any, mapHint(int(n)))
+	for range n {
 		kstart := d.pos
-		if d.peekMajor() != cbText {
-			if d.pos >= len(d.data) {
-				return nil, d.fail(errTruncated)
-			}
-			return nil, d.fail(errMapKey)
-		}
-		ks, err := d.text()
+		k, err := d.key()
 		if err != nil {
 			return nil, err
 		}
-		if _, dup := m[ks]; dup {
+		if _, dup := m[k]; dup {
 			d.pos = kstart
-			return nil, d.fail(dupKeyError(ks))
+			return nil, d.fail(dupKeyError(k))
 		}
 		v, err := d.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
-		m[ks] = v
+		m[k] = v
 	}
 	return m, nil
 }
 
+// indefDict reads the entries of an indefinite-length map (after its
+// head) onto the stack, then makes the map at its final size.
+func (d *cbDecoder) indefDict(depth int) (map[string]any, error) {
+	d.b.credit++
+	st := d.stacks()
+	base := st.ents.n
+	for {
+		brk, err := d.atBreak()
+		if err != nil {
+			return nil, err
+		}
+		if brk {
+			break
+		}
+		k, err := d.key()
+		if err != nil {
+			return nil, err
+		}
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if !st.pushEntry(&d.b, entry{k, v}) {
+			return nil, d.overBudget()
+		}
+	}
+	n := st.ents.n - base
+	if err := d.charge(mapCost(n), 0); err != nil {
+		return nil, err
+	}
+	m := make(map[string]any, mapHint(n))
+	for i := base; i < st.ents.n; i++ {
+		e := st.ents.at(i)
+		if _, dup := m[e.key]; dup {
+			return nil, d.fail(dupKeyError(e.key))
+		}
+		m[e.key] = e.val
+	}
+	st.ents.pop(base)
+	return m, nil
+}
+
+// key reads a map key, which must be a text string.
+func (d *cbDecoder) key() (string, error) {
+	if d.peekMajor() != cbText {
+		if d.pos >= len(d.data) {
+			return "", d.fail(errTruncated)
+		}
+		return "", d.fail(errMapKey)
+	}
+	return d.text()
+}
+
 // content reads the content of a byte or text string whose head was read.
 // Definite strings alias the input; indefinite ones are joined from their
-// chunks into a fresh slice (fresh is true).
+// chunks into a fresh slice (fresh is true), allocated once and charged.
 func (d *cbDecoder) content(major byte, n uint64, indef bool) (raw []byte, fresh bool, err error) {
 	if !indef {
 		if err := d.need(n); err != nil {
@@ -595,30 +707,62 @@ func (d *cbDecoder) content(major byte, n uint64, indef bool) (raw []byte, fresh
 		d.pos += int(n)
 		return raw, false, nil
 	}
-	// Chunks are definite-length strings of the same major type.
-	raw = []byte{}
+	start := d.pos
+	size, err := d.chunks(major, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	if size == 0 {
+		return []byte{}, true, nil
+	}
+	// For a byte string, raw is the value; a text string is copied from
+	// it, so raw is only a stack.
+	if major == cbBytes {
+		err = d.charge(bytesCost(size), 1+int64(size))
+	} else if !d.b.spendStack(bytesCost(size)) {
+		err = d.overBudget()
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	d.pos = start
+	raw = make([]byte, 0, size)
+	if _, err := d.chunks(major, &raw); err != nil {
+		return nil, false, err
+	}
+	return raw, true, nil
+}
+
+// chunks reads the chunks of an indefinite-length string up to its break
+// and returns their total size; if dst is not nil, it appends them to
+// *dst. Chunks are definite-length strings of the string's major type.
+func (d *cbDecoder) chunks(major byte, dst *[]byte) (int, error) {
+	size := 0
 	for {
 		brk, err := d.atBreak()
 		if err != nil {
-			return nil, false, err
+			return 0, err
 		}
 		if brk {
-			return raw, true, nil
+			return size, nil
 		}
 		cstart := d.pos
 		cmajor, _, cn, cindef, err := d.head()
 		if err != nil {
-			return nil, false, err
+			return 0, err
 		}
 		if cmajor != major || cindef {
 			d.pos = cstart
-			return nil, false, d.fail(errCBORChunk)
+			return 0, d.fail(errCBORChunk)
 		}
 		if err := d.need(cn); err != nil {
-			return nil, false, err
+			return 0, err
 		}
-		raw = append(raw, d.data[d.pos:d.pos+int(cn)]...)
+		if dst != nil {
+			*dst = append(*dst, d.data[d.pos:d.pos+int(cn)]...)
+		}
 		d.pos += int(cn)
+		size += int(cn)
 	}
 }
 
@@ -637,6 +781,9 @@ func (d *cbDecoder) text() (string, error) {
 	if !utf8.Valid(raw) {
 		d.pos = start
 		return "", d.fail(errInvalidUTF8)
+	}
+	if err := d.charge(stringCost(len(raw)), 1+int64(len(raw))); err != nil {
+		return "", err
 	}
 	return string(raw), nil
 }

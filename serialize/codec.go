@@ -19,17 +19,10 @@ type Codec interface {
 	Decode(data []byte) (protocol.Message, error)
 }
 
-// Limits that keep decoding of hostile input cheap.
-const (
-	// maxDepth is the deepest nesting of lists and dicts accepted in a
-	// message (the message list itself is level 1).
-	maxDepth = 100
-	// maxPrealloc caps the room reserved for a list or dict from its
-	// declared length. A declared length is checked against the bytes left
-	// first, but one input byte can still stand for 16+ bytes of []any;
-	// beyond this, memory grows only with elements actually decoded.
-	maxPrealloc = 1024
-)
+// maxDepth is the deepest nesting of lists and dicts accepted in a message
+// (the message list itself is level 1). The memory decoding may take is
+// bounded by a budget (see budget.go).
+const maxDepth = 100
 
 // kind is the wire type of one element of a message list.
 type kind uint8

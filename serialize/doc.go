@@ -65,6 +65,36 @@
 // dict keys must be strings and unique, and data after the message is an
 // error. The decoded message never aliases the input buffer.
 //
+// Decoding is bounded in memory. A few bytes can stand for much more Go
+// memory ({} is one byte of MessagePack and a 48-byte map; {"":0} three
+// bytes and a 336-byte map), so the decoders estimate what every value
+// they build takes on the heap (interface slots, boxed numbers, strings,
+// slices and map tables, as measured on Go 1.26) and charge it before they
+// allocate it:
+//
+//   - Decoding a message of n bytes allocates at most [BudgetPerByte]*n +
+//     4*[BudgetBase] bytes (40n + 256 KiB), plus, for JSON, a buffer for
+//     escaped strings of at most n bytes. Decoding stops as soon as more
+//     would be needed.
+//   - Each list or dict element of a message (Details, Options, Args,
+//     Kwargs ...) may take at most BudgetPerByte bytes per byte of its
+//     compact size, plus BudgetBase (64 KiB). The compact size of a value
+//     counts one byte per value, the bytes of its strings, binary values
+//     and keys, and the shortest size of its numbers in any of the three
+//     formats; it depends on the value only, not on its encoding.
+//
+// A message over either limit is refused with an error that matches
+// [ErrDecodeBudget]. Payloads of numbers, strings, binary, lists, records
+// and nested dicts take far less than the limits (at most about 34 bytes
+// per byte of compact size for lists of dicts of two short entries such
+// as {"x":1.5,"y":2.5}); what takes more is mostly dicts of one or two
+// tiny entries, such as lists of {} or {"x":1,"y":2}, and only when there
+// are more than BudgetBase worth of them. Because the second limit does
+// not depend on the encoding, a message that one peer sent within its
+// budget, in any format and however padded, is within its budget again
+// when a router forwards its Args and Kwargs to other peers, in any
+// format. The values [Codec.Encode] writes are not checked.
+//
 // # Encode once
 //
 // A router that sends one EVENT to many subscribers wraps it with

@@ -237,18 +237,20 @@ func jsonValue(dst []byte, v any, depth int) ([]byte, error) {
 	return jsonValue(dst, g, depth)
 }
 
-// jsonDecoder decodes JSON text. It is pooled: scratch, keys and buf are
-// reused stacks that let lists and maps be allocated once at their final
-// size.
+// jsonDecoder decodes JSON text. It is pooled: its stacks and buf are
+// reused, so that lists and maps are allocated once, at their final size.
 type jsonDecoder struct {
-	data    []byte
-	pos     int
-	scratch []any    // elements of the lists and values of the maps being decoded
-	keys    []string // keys of the maps being decoded
-	buf     []byte   // unescaped string being decoded
+	data []byte
+	pos  int
+	b    budget
+	st   decodeStacks
+	buf  []byte // unescaped string being decoded
 }
 
 var jsonDecoders = sync.Pool{New: func() any { return new(jsonDecoder) }}
+
+// maxPooledStringBuffer is the largest buf a pooled decoder keeps.
+const maxPooledStringBuffer = 64 << 10
 
 // Decode implements [Codec].
 func (jsonCodec) Decode(data []byte) (m protocol.Message, err error) {
@@ -259,18 +261,30 @@ func (jsonCodec) Decode(data []byte) (m protocol.Message, err error) {
 			return // drop d: its state is unknown
 		}
 		d.data = nil
-		clear(d.scratch) // only an error leaves entries behind
-		d.scratch = d.scratch[:0]
-		clear(d.keys)
-		d.keys = d.keys[:0]
-		if cap(d.scratch) <= 4096 && cap(d.keys) <= 4096 && cap(d.buf) <= 64<<10 {
-			jsonDecoders.Put(d)
+		d.st.reset(stackKeep) // only an error leaves values behind
+		if cap(d.buf) > maxPooledStringBuffer {
+			d.buf = nil
 		}
+		jsonDecoders.Put(d)
 	}()
 	d.data = data
 	d.pos = 0
+	d.b = newBudget(len(data))
 	m, err = d.message()
 	return m, err
+}
+
+// charge charges cost bytes and credits credit bytes of compact size
+// (see budget), or fails if the message runs out of budget.
+func (d *jsonDecoder) charge(cost, credit int64) error {
+	if !d.b.spend(cost, credit) {
+		return d.overBudget()
+	}
+	return nil
+}
+
+func (d *jsonDecoder) overBudget() error {
+	return d.fail(d.b.exceeded(len(d.data)))
 }
 
 func (d *jsonDecoder) fail(err error) error {
@@ -358,6 +372,7 @@ func (d *jsonDecoder) message() (protocol.Message, error) {
 		f := lay.fields[i]
 		d.ws()
 		start := d.pos
+		mark := d.b.mark()
 		var ok bool
 		switch f.kind {
 		case kindID:
@@ -381,6 +396,9 @@ func (d *jsonDecoder) message() (protocol.Message, error) {
 		if !ok {
 			d.pos = start
 			return nil, d.fail(fieldTypeError(typ, f))
+		}
+		if err := d.b.check(mark, f.name); err != nil {
+			return nil, &DecodeError{Serializer: JSON, Offset: -1, Err: err}
 		}
 		e.n++
 	}
@@ -432,21 +450,38 @@ func (d *jsonDecoder) value(depth int) (any, error) {
 	switch c := d.peek(); c {
 	case '"':
 		s, b, err := d.str(true)
-		if b != nil {
-			return b, err
+		switch {
+		case err != nil:
+			return nil, err
+		case b != nil:
+			if len(b) == 0 {
+				return emptyBytes, nil
+			}
+			return b, d.charge(costSliceHeader, 0)
+		case s == "":
+			return "", nil
 		}
-		return s, err
+		return s, d.charge(costStringHeader, 0)
 	case '{':
 		m, _, err := d.dict(depth)
 		return m, err
 	case '[':
 		l, _, err := d.list(depth)
-		return l, err
+		if err != nil {
+			return nil, err
+		}
+		if len(l) == 0 {
+			return emptyList, nil
+		}
+		return l, d.charge(costSliceHeader, 0)
 	case 't':
+		d.b.credit++
 		return true, d.literal("true")
 	case 'f':
+		d.b.credit++
 		return false, d.literal("false")
 	case 'n':
+		d.b.credit++
 		return nil, d.literal("null")
 	default:
 		if c == '-' || (c >= '0' && c <= '9') {
@@ -476,17 +511,20 @@ func (d *jsonDecoder) list(depth int) ([]any, bool, error) {
 		return nil, false, d.fail(errTooDeep)
 	}
 	d.pos++
-	base := len(d.scratch)
+	d.b.credit++
 	if d.peek() == ']' {
 		d.pos++
 		return []any{}, true, nil
 	}
+	base := d.st.vals.n
 	for {
 		v, err := d.value(depth + 1)
 		if err != nil {
 			return nil, false, err
 		}
-		d.scratch = append(d.scratch, v)
+		if !d.st.pushValue(&d.b, v) {
+			return nil, false, d.overBudget()
+		}
 		switch d.peek() {
 		case ',':
 			d.pos++
@@ -498,10 +536,14 @@ func (d *jsonDecoder) list(depth int) ([]any, bool, error) {
 		}
 		break
 	}
-	l := make([]any, len(d.scratch)-base)
-	copy(l, d.scratch[base:])
-	clear(d.scratch[base:])
-	d.scratch = d.scratch[:base]
+	// Each element was charged costSlot; the list is rounded up to a
+	// size class.
+	n := d.st.vals.n - base
+	if err := d.charge(listCost(n)-costSlot*int64(n), 0); err != nil {
+		return nil, false, err
+	}
+	l := make([]any, n)
+	d.st.vals.popTo(base, l)
 	return l, true, nil
 }
 
@@ -518,15 +560,15 @@ func (d *jsonDecoder) dict(depth int) (map[string]any, bool, error) {
 		return nil, false, d.fail(errTooDeep)
 	}
 	d.pos++
+	d.b.credit++
 	if d.peek() == '}' {
 		d.pos++
 		if depth == 2 {
 			return nil, true, nil
 		}
-		return map[string]any{}, true, nil
+		return map[string]any{}, true, d.charge(costMapEmpty, 0)
 	}
-	base := len(d.scratch)
-	kbase := len(d.keys)
+	base := d.st.ents.n
 	for {
 		if d.peek() != '"' {
 			if d.pos < len(d.data) {
@@ -546,8 +588,9 @@ func (d *jsonDecoder) dict(depth int) (map[string]any, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		d.keys = append(d.keys, k)
-		d.scratch = append(d.scratch, v)
+		if !d.st.pushEntry(&d.b, entry{k, v}) {
+			return nil, false, d.overBudget()
+		}
 		switch d.peek() {
 		case ',':
 			d.pos++
@@ -559,18 +602,19 @@ func (d *jsonDecoder) dict(depth int) (map[string]any, bool, error) {
 		}
 		break
 	}
-	keys := d.keys[kbase:]
-	m := make(map[string]any, len(keys))
-	for i, k := range keys {
-		if _, dup := m[k]; dup {
-			return nil, false, d.fail(dupKeyError(k))
-		}
-		m[k] = d.scratch[base+i]
+	n := d.st.ents.n - base
+	if err := d.charge(mapCost(n), 0); err != nil {
+		return nil, false, err
 	}
-	clear(d.scratch[base:])
-	d.scratch = d.scratch[:base]
-	clear(d.keys[kbase:])
-	d.keys = d.keys[:kbase]
+	m := make(map[string]any, mapHint(n))
+	for i := base; i < d.st.ents.n; i++ {
+		e := d.st.ents.at(i)
+		if _, dup := m[e.key]; dup {
+			return nil, false, d.fail(dupKeyError(e.key))
+		}
+		m[e.key] = e.val
+	}
+	d.st.ents.pop(base)
 	return m, true, nil
 }
 
@@ -591,6 +635,9 @@ func (d *jsonDecoder) str(binary bool) (s string, bin []byte, err error) {
 				return "", nil, d.fail(errInvalidUTF8)
 			}
 			d.pos = i + 1
+			if err := d.charge(stringCost(len(raw)), 1+int64(len(raw))); err != nil {
+				return "", nil, err
+			}
 			return string(raw), nil, nil
 		case c == '\\':
 			return d.strSlow(start, i, binary)
@@ -607,7 +654,23 @@ func (d *jsonDecoder) str(binary bool) (s string, bin []byte, err error) {
 
 // strSlow decodes a string with escapes; data[start:i] has no escapes.
 func (d *jsonDecoder) strSlow(start, i int, binary bool) (string, []byte, error) {
-	b := append(d.buf[:0], d.data[start:i]...)
+	// Unescaping never makes a string longer: find its end first and
+	// make room for all of it at once. That buffer is not charged: it
+	// is allocated only to grow, to a string's size, so all of them
+	// together take at most the size of the message.
+	end := i
+	for end < len(d.data) && d.data[end] != '"' {
+		if d.data[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	size := min(end, len(d.data)) - start
+	b := d.buf[:0]
+	if cap(b) < size {
+		b = make([]byte, 0, size)
+	}
+	b = append(b, d.data[start:i]...)
 	if !utf8.Valid(b) {
 		d.pos = start
 		return "", nil, d.fail(errInvalidUTF8)
@@ -619,13 +682,10 @@ func (d *jsonDecoder) strSlow(start, i int, binary bool) (string, []byte, error)
 			d.pos = i + 1
 			d.buf = b
 			if binary && len(b) > 0 && b[0] == 0 {
-				out := make([]byte, base64.StdEncoding.DecodedLen(len(b)-1))
-				n, err := base64.StdEncoding.Decode(out, b[1:])
-				if err != nil {
-					d.pos = start
-					return "", nil, d.fail(errBadBinary)
-				}
-				return "", out[:n:n], nil
+				return d.binary(start, b[1:])
+			}
+			if err := d.charge(stringCost(len(b)), 1+int64(len(b))); err != nil {
+				return "", nil, err
 			}
 			return string(b), nil, nil
 		case c < 0x20:
@@ -692,6 +752,35 @@ func (d *jsonDecoder) strSlow(start, i int, binary bool) (string, []byte, error)
 	return "", nil, d.fail(errTruncated)
 }
 
+// binary decodes the base64 text of a "\u0000"-prefixed string that
+// started at start (WAMP spec basic/serializations, "Binary conversion of
+// JSON Strings"). It is charged at its decoded size, as the same []byte
+// decoded from MessagePack or CBOR would be.
+func (d *jsonDecoder) binary(start int, text []byte) (string, []byte, error) {
+	enc := base64.StdEncoding
+	n := enc.DecodedLen(len(text))
+	size := n
+	for i := len(text) - 1; i >= len(text)-2 && i >= 0 && text[i] == '='; i-- {
+		size--
+	}
+	// out has room for the padding too (its cost is not the value's).
+	size = max(size, 0)
+	if err := d.charge(bytesCost(size), 0); err != nil {
+		return "", nil, err
+	}
+	if !d.b.spendStack(bytesCost(n) - bytesCost(size)) {
+		return "", nil, d.overBudget()
+	}
+	out := make([]byte, n)
+	n, err := enc.Decode(out, text)
+	if err != nil {
+		d.pos = start
+		return "", nil, d.fail(errBadBinary)
+	}
+	d.b.credit += 1 + int64(n)
+	return "", out[:n:n], nil
+}
+
 func hex4(b []byte) (rune, bool) {
 	if len(b) < 4 {
 		return 0, false
@@ -723,11 +812,11 @@ func (d *jsonDecoder) number() (any, error) {
 	}
 	switch n.kind {
 	case numInt:
-		return n.i, nil
+		return n.i, d.charge(wordCost(uint64(n.i)), intCredit(n.i))
 	case numUint:
-		return n.u, nil
+		return n.u, d.charge(costWord, 9)
 	}
-	return n.f, nil
+	return n.f, d.charge(costWord, floatCredit)
 }
 
 // Kinds of a decoded JSON number.

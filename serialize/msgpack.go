@@ -218,6 +218,7 @@ func mpValue(dst []byte, v any, depth int) ([]byte, error) {
 type mpDecoder struct {
 	data []byte
 	pos  int
+	b    budget
 }
 
 // Decode implements [Codec].
@@ -227,7 +228,7 @@ func (msgpackCodec) Decode(data []byte) (m protocol.Message, err error) {
 			recovered(MessagePack, r, &m, &err)
 		}
 	}()
-	d := mpDecoder{data: data}
+	d := mpDecoder{data: data, b: newBudget(len(data))}
 	m, err = d.message()
 	if err != nil {
 		return nil, err
@@ -237,6 +238,15 @@ func (msgpackCodec) Decode(data []byte) (m protocol.Message, err error) {
 
 func (d *mpDecoder) fail(err error) error {
 	return &DecodeError{Serializer: MessagePack, Offset: d.pos, Err: err}
+}
+
+// charge charges cost bytes and credits credit bytes of compact size
+// (see budget), or fails if the message runs out of budget.
+func (d *mpDecoder) charge(cost, credit int64) error {
+	if !d.b.spend(cost, credit) {
+		return d.fail(d.b.exceeded(len(d.data)))
+	}
+	return nil
 }
 
 func (d *mpDecoder) message() (protocol.Message, error) {
@@ -272,6 +282,7 @@ func (d *mpDecoder) message() (protocol.Message, error) {
 	for i := 0; i < e.n; i++ {
 		f := lay.fields[i]
 		start := d.pos
+		mark := d.b.mark()
 		var ok bool
 		switch f.kind {
 		case kindID:
@@ -289,6 +300,9 @@ func (d *mpDecoder) message() (protocol.Message, error) {
 		if !ok {
 			d.pos = start
 			return nil, d.fail(fieldTypeError(typ, f))
+		}
+		if err := d.b.check(mark, f.name); err != nil {
+			return nil, &DecodeError{Serializer: MessagePack, Offset: -1, Err: err}
 		}
 	}
 	if d.pos != len(d.data) {
@@ -377,6 +391,9 @@ func (d *mpDecoder) str() (string, bool, error) {
 	if !utf8.Valid(raw) {
 		return "", false, d.fail(errInvalidUTF8)
 	}
+	if err := d.charge(stringCost(int(n)), 1+int64(n)); err != nil {
+		return "", false, err
+	}
 	d.pos += int(n)
 	return string(raw), true, nil
 }
@@ -391,16 +408,26 @@ func (d *mpDecoder) value(depth int) (any, error) {
 	switch {
 	case b <= 0x7f:
 		d.pos++
+		d.b.credit++
 		return int64(b), nil
 	case b >= 0xe0:
 		d.pos++
-		return int64(int8(b)), nil
+		return int64(int8(b)), d.charge(costWord, 1)
 	case b&0xe0 == 0xa0, b >= 0xd9 && b <= 0xdb:
 		s, _, err := d.str()
-		return s, err
+		if err != nil || s == "" {
+			return s, err
+		}
+		return s, d.charge(costStringHeader, 0)
 	case b&0xf0 == 0x90, b == 0xdc, b == 0xdd:
 		l, _, err := d.list(depth)
-		return l, err
+		if err != nil {
+			return nil, err
+		}
+		if len(l) == 0 {
+			return emptyList, nil
+		}
+		return l, d.charge(costSliceHeader, 0)
 	case b&0xf0 == 0x80, b == 0xde, b == 0xdf:
 		m, _, err := d.dict(depth)
 		return m, err
@@ -408,10 +435,13 @@ func (d *mpDecoder) value(depth int) (any, error) {
 	d.pos++
 	switch b {
 	case 0xc0:
+		d.b.credit++
 		return nil, nil
 	case 0xc2:
+		d.b.credit++
 		return false, nil
 	case 0xc3:
+		d.b.credit++
 		return true, nil
 	case 0xc4, 0xc5, 0xc6:
 		n, err := d.uintN(1 << (b - 0xc4))
@@ -421,27 +451,47 @@ func (d *mpDecoder) value(depth int) (any, error) {
 		if err := d.need(n); err != nil {
 			return nil, err
 		}
+		if n == 0 {
+			d.b.credit++
+			return emptyBytes, nil
+		}
+		if err := d.charge(bytesCost(int(n))+costSliceHeader, 1+int64(n)); err != nil {
+			return nil, err
+		}
 		out := make([]byte, n)
 		copy(out, d.data[d.pos:])
 		d.pos += int(n)
 		return out, nil
 	case 0xca:
 		v, err := d.uintN(4)
-		return float64(math.Float32frombits(uint32(v))), err
+		if err != nil {
+			return nil, err
+		}
+		return float64(math.Float32frombits(uint32(v))), d.charge(costWord, floatCredit)
 	case 0xcb:
 		v, err := d.uintN(8)
-		return math.Float64frombits(v), err
+		if err != nil {
+			return nil, err
+		}
+		return math.Float64frombits(v), d.charge(costWord, floatCredit)
 	case 0xcc, 0xcd, 0xce, 0xcf:
 		v, err := d.uintN(1 << (b - 0xcc))
-		if v > math.MaxInt64 {
-			return v, err
+		if err != nil {
+			return nil, err
 		}
-		return int64(v), err
+		if v > math.MaxInt64 {
+			return v, d.charge(costWord, 9)
+		}
+		return int64(v), d.charge(wordCost(v), intCredit(int64(v)))
 	case 0xd0, 0xd1, 0xd2, 0xd3:
 		size := 1 << (b - 0xd0)
 		v, err := d.uintN(size)
+		if err != nil {
+			return nil, err
+		}
 		shift := 64 - 8*size
-		return int64(v<<shift) >> shift, err
+		n := int64(v<<shift) >> shift
+		return n, d.charge(wordCost(uint64(n)), intCredit(n))
 	}
 	d.pos--
 	return nil, d.fail(errors.New("unsupported MessagePack type 0x" + hex2(b)))
@@ -506,13 +556,18 @@ func (d *mpDecoder) list(depth int) ([]any, bool, error) {
 	if err != nil || !ok {
 		return nil, ok, err
 	}
-	l := make([]any, 0, min(n, maxPrealloc))
-	for range n {
+	// Charged before it is made: n was checked against the bytes left,
+	// but each byte may stand for an element of costSlot bytes.
+	if err := d.charge(listCost(n), 1); err != nil {
+		return nil, false, err
+	}
+	l := make([]any, n)
+	for i := range l {
 		v, err := d.value(depth + 1)
 		if err != nil {
 			return nil, false, err
 		}
-		l = append(l, v)
+		l[i] = v
 	}
 	return l, true, nil
 }
@@ -548,7 +603,10 @@ func (d *mpDecoder) dict(depth int) (map[string]any, bool, error) {
 	if err := d.need(2 * n); err != nil {
 		return nil, false, err
 	}
-	m := make(map[string]any, min(n, maxPrealloc))
+	if err := d.charge(mapCost(int(n)), 1); err != nil {
+		return nil, false, err
+	}
+	m := make(map[string]any, mapHint(int(n)))
 	for range n {
 		start := d.pos
 		k, ok, err := d.str()

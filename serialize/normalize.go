@@ -64,7 +64,9 @@ func normalize(v any) (g any, err error) {
 	if err := ne.enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("cannot encode %T: %w", v, err)
 	}
-	d := mpDecoder{data: ne.buf}
+	// The input is our own encoding of a value the caller holds, not a
+	// message from a peer: it has no budget.
+	d := mpDecoder{data: ne.buf, b: unlimited}
 	g, err = d.value(1)
 	if err == nil && d.pos != len(d.data) {
 		err = errTrailing
