@@ -1,6 +1,7 @@
 package serialize
 
 import (
+	"encoding/hex"
 	"errors"
 	"math"
 	"runtime"
@@ -241,6 +242,17 @@ func FuzzBudgetStable(f *testing.F) {
 	}
 	f.Add([]byte(`[36, 1, 2, {}, [], {"l": [{"":0},   {"":1},    {"":[]},   {}]}]`))
 	f.Add([]byte("\x86\x18\x24\x01\x02\xa0\x9f\xff\xbf\x61\x6c\x9f\xbf\x60\xf6\xff\xc1\xa1\x60\x7f\x61\x61\xff\xff\xff"))
+	// JavaScript undefined in lists and dicts (see TestDecodeJSUndefined).
+	for _, h := range []string{
+		"963002de0000b0636f6d2e6578616d706c652e70726f639301d40000a178de0003a161d40000a16202a66e6573746564de0002a163d40000a16491d40000",
+		"86183002b9000070636f6d2e6578616d706c652e70726f638301f76178b900036161f7616202666e6573746564b900026163f7616481f7",
+	} {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, s := range []Serializer{JSON, MessagePack, CBOR} {
 			m, err := decodeWith(s, data, fuzzBase)

@@ -491,9 +491,11 @@ func (d *cbDecoder) value(depth int) (any, error) {
 	case 21:
 		d.b.credit++
 		return true, nil
-	case 22, 23: // null, undefined
+	case 22: // null
 		d.b.credit++
 		return nil, nil
+	case 23: // undefined, as cbor-x (wampy.js) writes JavaScript undefined
+		return undefined{}, nil
 	case 25:
 		return halfToFloat(uint16(n)), d.charge(costWord, floatCredit)
 	case 26:
@@ -564,6 +566,10 @@ func (d *cbDecoder) list(depth int) ([]any, error) {
 			if err != nil {
 				return nil, err
 			}
+			if isUndefined(v) {
+				d.b.credit++ // as nil
+				continue
+			}
 			l[i] = v
 		}
 		return l, nil
@@ -578,6 +584,10 @@ func (d *cbDecoder) list(depth int) ([]any, error) {
 		v, err := d.value(depth + 1)
 		if err != nil {
 			return nil, err
+		}
+		if isUndefined(v) {
+			d.b.credit++ // as nil
+			v = nil
 		}
 		if !st.pushValue(&d.b, v) {
 			return nil, d.overBudget()
@@ -637,7 +647,14 @@ func (d *cbDecoder) dict(depth int) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if isUndefined(v) {
+			d.b.credit -= 1 + int64(len(k)) // the entry is not in the value
+			continue
+		}
 		m[k] = v
+	}
+	if len(m) == 0 && depth == 2 {
+		return nil, nil
 	}
 	return m, nil
 }
@@ -663,6 +680,10 @@ func (d *cbDecoder) indefDict(depth int) (map[string]any, error) {
 		v, err := d.value(depth + 1)
 		if err != nil {
 			return nil, err
+		}
+		if isUndefined(v) {
+			d.b.credit -= 1 + int64(len(k)) // the entry is not in the value
+			continue
 		}
 		if !st.pushEntry(&d.b, entry{k, v}) {
 			return nil, d.overBudget()

@@ -24,6 +24,17 @@ type Codec interface {
 // bounded by a budget (see budget.go).
 const maxDepth = 100
 
+// undefined is what the MessagePack and CBOR decoders return for
+// JavaScript's undefined (see the package documentation, "JavaScript
+// undefined"): the lists and dicts holding it make it nil, or leave the
+// entry out.
+type undefined struct{}
+
+func isUndefined(v any) bool {
+	_, ok := v.(undefined)
+	return ok
+}
+
 // kind is the wire type of one element of a message list.
 type kind uint8
 

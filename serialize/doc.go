@@ -55,6 +55,22 @@
 // be written in JSON and is an encoding error. MessagePack (str8 and bin
 // types of spec version 5) and CBOR keep strings and bytes apart.
 //
+// # JavaScript undefined
+//
+// JavaScript peers may send undefined values: wampy.js, for one, sends
+// SUBSCRIBE with Options {match: undefined, get_retained: undefined}
+// unless it is given options. JSON.stringify leaves such dict entries out
+// and writes an undefined list element as null, but MessagePack encoders
+// such as msgpackr write undefined as the extension value d4 00 00
+// (fixext 1, type 0, data 0) and CBOR encoders as the simple value 23
+// (f7). The decoders do what JSON.stringify does: a dict entry whose value
+// is undefined is left out (Options, Details or Kwargs left empty are nil,
+// as when they are empty), and an undefined list element is nil. So a
+// JavaScript peer's message means the same in every serializer; in
+// particular the router does not see a match option that is not a
+// string, which it would refuse. Other MessagePack extension types are
+// refused.
+//
 // # Limits on hostile input
 //
 // Decode never panics, whatever the input, and every error it returns is a

@@ -165,6 +165,14 @@ func seeds(tb testing.TB, s serialize.Serializer) [][]byte {
 	for _, v := range loadVectors(tb) {
 		out = append(out, v.variants[s]...)
 	}
+	for _, js := range jsUndefined() {
+		switch s {
+		case serialize.MessagePack:
+			out = append(out, unhex(js.msgpack))
+		case serialize.CBOR:
+			out = append(out, unhex(js.cbor))
+		}
+	}
 	return out
 }
 

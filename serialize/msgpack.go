@@ -437,6 +437,13 @@ func (d *mpDecoder) value(depth int) (any, error) {
 	case 0xc0:
 		d.b.credit++
 		return nil, nil
+	case 0xd4:
+		// fixext 1 of type 0 and data 0: JavaScript undefined, as
+		// msgpackr (wampy.js) and other encoders write it.
+		if d.pos+1 < len(d.data) && d.data[d.pos] == 0 && d.data[d.pos+1] == 0 {
+			d.pos += 2
+			return undefined{}, nil
+		}
 	case 0xc2:
 		d.b.credit++
 		return false, nil
@@ -567,6 +574,10 @@ func (d *mpDecoder) list(depth int) ([]any, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
+		if isUndefined(v) {
+			d.b.credit++ // as nil
+			continue
+		}
 		l[i] = v
 	}
 	return l, true, nil
@@ -624,7 +635,14 @@ func (d *mpDecoder) dict(depth int) (map[string]any, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
+		if isUndefined(v) {
+			d.b.credit -= 1 + int64(len(k)) // the entry is not in the value
+			continue
+		}
 		m[k] = v
+	}
+	if len(m) == 0 && depth == 2 {
+		return nil, true, nil
 	}
 	return m, true, nil
 }

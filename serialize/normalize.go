@@ -68,6 +68,9 @@ func normalize(v any) (g any, err error) {
 	// message from a peer: it has no budget.
 	d := mpDecoder{data: ne.buf, b: unlimited}
 	g, err = d.value(1)
+	if isUndefined(g) {
+		g = nil
+	}
 	if err == nil && d.pos != len(d.data) {
 		err = errTrailing
 	}

@@ -451,11 +451,7 @@ func TestSessionKillAll(t *testing.T) {
 // wamp.session.kill and a reason and message (SUMMARY §16.1); the peer
 // must see GOODBYE with them (wampy reports no reason, only the close).
 func testKilledByGo(t *testing.T, c cell, b *backend, run runFunc) {
-	var extra []string
-	if c.lib.undefinedOptions && c.serializer != "json" {
-		extra = append(extra, "--explicit-options") // see lib.undefinedOptions
-	}
-	p := run(t, "subscribe", extra...)
+	p := run(t, "subscribe")
 	m := p.next()
 	if m["ready"] != true {
 		t.Fatalf("want a ready line, got %v\nstderr:\n%s", m, p.stderr)

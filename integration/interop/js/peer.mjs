@@ -7,7 +7,7 @@
 //
 //	node peer.mjs --lib autobahn|wampy --url ws://127.0.0.1:PORT/ \
 //	    --realm REALM --serializer json|msgpack|cbor --scenario NAME \
-//	    [--prefix URI_PREFIX] [--timeout MS] [--explicit-options] [--params JSON]
+//	    [--prefix URI_PREFIX] [--timeout MS] [--params JSON]
 //	    [--authmethod ticket|wampcra|cryptosign --authid ID --secret SECRET
 //	     [--pubkey HEX]]
 //
@@ -116,11 +116,6 @@ const { values: opts } = parseArgs({
     prefix: { type: 'string', default: process.env.WAMP_PREFIX ?? 'wampkit.interop' },
     timeout: { type: 'string', default: process.env.WAMP_TIMEOUT ?? '20000' },
     params: { type: 'string', default: process.env.WAMP_PARAMS ?? '{}' },
-    // wampy only: subscribe with explicit options. By default wampy sends
-    // SUBSCRIBE.Options {match: undefined, get_retained: undefined}, which
-    // JSON drops but MessagePack (msgpackr: fixext 0xd4) and CBOR (0xf7)
-    // encode, and a router rightly refuses (see README.md).
-    'explicit-options': { type: 'boolean', default: false },
     // Authentication: ticket, wampcra (salted or not) or cryptosign, with
     // --authid and --secret.
     authmethod: { type: 'string', default: process.env.WAMP_AUTHMETHOD },
@@ -449,7 +444,9 @@ async function wampySession() {
     },
     async subscribe(uri, fn, o = {}) {
       let options;
-      if (opts['explicit-options'] || o.match) options = { match: o.match ?? 'exact', get_retained: false };
+      // Without options, wampy sends SUBSCRIBE.Options {match: undefined,
+      // get_retained: undefined} (see README.md).
+      if (o.match) options = { match: o.match };
       await w.subscribe(uri, ({ argsList, argsDict, details: d }) => fn(argsList ?? [], argsDict ?? {}, { publisher: d?.publisher, topic: d?.topic }), options);
     },
     // progressiveCall sends chunks[0] with the CALL and the others as
