@@ -225,8 +225,8 @@ func intCredit(v int64) int64 {
 // bytes ("1.5").
 const floatCredit = 3
 
-// budget is what decoding one message may still spend, and what its
-// values are worth. Decoders embed it.
+// budget tracks what decoding one message has spent, what it may spend,
+// and what its values are worth. Decoders embed it.
 type budget struct {
 	spent int64 // estimated bytes allocated, stacks included
 	limit int64 // for spent
@@ -279,8 +279,13 @@ func (b *budget) mark() mark { return mark{b.spent - b.stack, b.credit} }
 
 // check reports an error if the value decoded since m takes more than
 // BudgetPerByte per byte of its compact size, plus the base allowance.
+// Decoders check each dict and list element of a message.
 func (b *budget) check(m mark, field string) error {
-	cost, credit := b.spent-b.stack-m.cost, b.credit-m.credit
+	cost := b.spent - b.stack - m.cost
+	if cost <= b.base {
+		return nil
+	}
+	credit := b.credit - m.credit
 	if cost <= credit*BudgetPerByte+b.base {
 		return nil
 	}

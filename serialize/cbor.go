@@ -371,8 +371,10 @@ func (d *cbDecoder) message() (protocol.Message, error) {
 			d.pos = start
 			return nil, d.fail(fieldTypeError(typ, f))
 		}
-		if err := d.b.check(mark, f.name); err != nil {
-			return nil, &DecodeError{Serializer: CBOR, Offset: -1, Err: err}
+		if f.kind >= kindDict {
+			if err := d.b.check(mark, f.name); err != nil {
+				return nil, &DecodeError{Serializer: CBOR, Offset: -1, Err: err}
+			}
 		}
 		e.n++
 	}
@@ -601,7 +603,7 @@ func (d *cbDecoder) list(depth int) ([]any, error) {
 		}
 	}
 	k := st.vals.n - base
-	if err := d.charge(listCost(k)-costSlot*int64(k), 0); err != nil {
+	if err := d.charge(listCost(k), 0); err != nil {
 		return nil, err
 	}
 	l := make([]any, k)

@@ -42,7 +42,7 @@ const (
 	kindID   kind = iota + 1 // integer (ID, request type)
 	kindURI                  // string holding a URI
 	kindStr                  // string
-	kindDict                 // Details, Options, Extra, Kwargs
+	kindDict                 // Details, Options, Extra, Kwargs; kinds from here on have a budget (see budget.check)
 	kindList                 // Args
 )
 

@@ -397,8 +397,10 @@ func (d *jsonDecoder) message() (protocol.Message, error) {
 			d.pos = start
 			return nil, d.fail(fieldTypeError(typ, f))
 		}
-		if err := d.b.check(mark, f.name); err != nil {
-			return nil, &DecodeError{Serializer: JSON, Offset: -1, Err: err}
+		if f.kind >= kindDict {
+			if err := d.b.check(mark, f.name); err != nil {
+				return nil, &DecodeError{Serializer: JSON, Offset: -1, Err: err}
+			}
 		}
 		e.n++
 	}
@@ -536,10 +538,8 @@ func (d *jsonDecoder) list(depth int) ([]any, bool, error) {
 		}
 		break
 	}
-	// Each element was charged costSlot; the list is rounded up to a
-	// size class.
 	n := d.st.vals.n - base
-	if err := d.charge(listCost(n)-costSlot*int64(n), 0); err != nil {
+	if err := d.charge(listCost(n), 0); err != nil {
 		return nil, false, err
 	}
 	l := make([]any, n)

@@ -301,8 +301,10 @@ func (d *mpDecoder) message() (protocol.Message, error) {
 			d.pos = start
 			return nil, d.fail(fieldTypeError(typ, f))
 		}
-		if err := d.b.check(mark, f.name); err != nil {
-			return nil, &DecodeError{Serializer: MessagePack, Offset: -1, Err: err}
+		if f.kind >= kindDict {
+			if err := d.b.check(mark, f.name); err != nil {
+				return nil, &DecodeError{Serializer: MessagePack, Offset: -1, Err: err}
+			}
 		}
 	}
 	if d.pos != len(d.data) {

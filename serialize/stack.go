@@ -93,18 +93,16 @@ type decodeStacks struct {
 	ents valueStack[entry] // entries of the dicts being decoded
 }
 
-// pushValue charges b for v's slot in its list (and for a new chunk of
-// the stack, if one is needed) and pushes v. It reports false, pushing
-// nothing, if the budget runs out.
+// pushValue charges b for a new chunk of the stack, if one is needed, and
+// pushes v. It reports false, pushing nothing, if the budget runs out. The
+// list the values end up in is charged when it is made (see listCost):
+// until then, the chunks charge as much per value.
 func (st *decodeStacks) pushValue(b *budget, v any) bool {
 	if st.vals.full() {
 		if !b.spendStack(costValueChunk) {
 			return false
 		}
 		st.vals.grow()
-	}
-	if !b.spend(costSlot, 0) {
-		return false
 	}
 	st.vals.push(v)
 	return true
