@@ -240,10 +240,10 @@ func testJoin(t *testing.T, c cell, b *backend, run runFunc) {
 	// library decoded WELCOME.Details.roles.
 	want := map[string]any{
 		"broker": []any{"event_retention", "pattern_based_subscription", "payload_passthru_mode", "publisher_exclusion", "publisher_identification",
-			"session_meta_api", "subscriber_blackwhite_listing", "subscription_meta_api"},
+			"session_meta_api", "subscriber_blackwhite_listing", "subscription_meta_api", "subscription_revocation"},
 		"dealer": []any{"call_canceling", "call_timeout", "caller_identification", "pattern_based_registration",
-			"payload_passthru_mode", "progressive_call_invocations", "progressive_call_results", "registration_meta_api", "session_meta_api", "shared_registration",
-			"testament_meta_api"},
+			"payload_passthru_mode", "progressive_call_invocations", "progressive_call_results", "registration_meta_api",
+			"registration_revocation", "session_meta_api", "shared_registration", "testament_meta_api"},
 	}
 	if c.lib.name == "autobahn_py" {
 		// Autobahn|Python 22.7 reports only the features its RoleFeatures
