@@ -159,7 +159,7 @@ type Config struct {
 	// the connection (spec advanced "RawSocket Transport"). It applies to
 	// WebSocket and RawSocket unless their own MaxMessageSize is set.
 	// Zero or negative means the transport default,
-	// transport.DefaultMaxMessageSize (16 MiB). In-process sessions are
+	// transport.DefaultMaxMessageSize (1 MiB). In-process sessions are
 	// not serialized and have no size limit.
 	MaxMessageSize int64
 

@@ -84,9 +84,15 @@ var (
 const (
 	// DefaultQueueSize is the capacity of a network peer's outbound queue.
 	DefaultQueueSize = 256
-	// DefaultMaxMessageSize is the largest message accepted, 16 MiB (the
-	// largest a RawSocket can announce).
-	DefaultMaxMessageSize = 1 << 24
+	// DefaultMaxMessageSize is the largest message a server
+	// ([WebSocketServer], [RawSocketServer], and so a router) accepts from
+	// a client, 1 MiB: what users of other WAMP routers expect, and a
+	// bound on what one message from a stranger costs to decode.
+	DefaultMaxMessageSize = 1 << 20
+	// DefaultDialMaxMessageSize is the largest message a dialed peer
+	// ([DialWebSocket], [DialRawSocket]) accepts from the router it chose
+	// to talk to, 16 MiB (the largest a RawSocket can announce).
+	DefaultDialMaxMessageSize = 1 << 24
 	// DefaultHandshakeTimeout bounds the opening handshake.
 	DefaultHandshakeTimeout = 10 * time.Second
 	// DefaultPingInterval is the keep-alive ping interval.
@@ -126,7 +132,7 @@ func newPeerOptions(queue int, maxSize int64, ping, pong, write, closeTO time.Du
 		o.queueSize = DefaultQueueSize
 	}
 	if o.maxRecv <= 0 {
-		o.maxRecv = DefaultMaxMessageSize
+		o.maxRecv = DefaultMaxMessageSize // the callers pass their own default
 	}
 	if o.pingInterval == 0 {
 		o.pingInterval = DefaultPingInterval

@@ -85,7 +85,7 @@ func (e *RawSocketError) Error() string {
 func (e *RawSocketError) Unwrap() error { return ErrHandshake }
 
 // RawSocketConfig configures a [RawSocketServer]. The zero value is a
-// valid configuration: all serializers, 16 MiB messages, no connection
+// valid configuration: all serializers, 1 MiB messages, no connection
 // limit, plain TCP or Unix sockets (whatever the listener is).
 type RawSocketConfig struct {
 	// Serializers lists the serializers the server accepts. nil or empty
@@ -95,7 +95,7 @@ type RawSocketConfig struct {
 	// MaxMessageSize is the largest message the server accepts from a
 	// client. RawSocket can only announce powers of two from 512 B to
 	// 16 MiB, so it is rounded down to one of those. Zero or less means
-	// DefaultMaxMessageSize (16 MiB). A larger frame fails the connection.
+	// DefaultMaxMessageSize (1 MiB). A larger frame fails the connection.
 	MaxMessageSize int64
 	// MinClientMessageSize is the smallest maximum message length a client
 	// may announce; a client announcing less gets the error reply "maximum
@@ -171,7 +171,7 @@ func (s *RawSocketServer) initLocked() {
 	s.listeners = make(map[net.Listener]struct{})
 	s.conns = make(map[net.Conn]struct{})
 	s.peers = make(map[*rawPeer]struct{})
-	s.opts = newPeerOptions(cfg.QueueSize, rawRoundDown(cfg.MaxMessageSize), cfg.PingInterval,
+	s.opts = newPeerOptions(cfg.QueueSize, rawRoundDown(cfg.MaxMessageSize, DefaultMaxMessageSize), cfg.PingInterval,
 		cfg.PongTimeout, cfg.WriteTimeout, cfg.CloseTimeout, cfg.Logger)
 	s.handshake = cfg.HandshakeTimeout
 	if s.handshake <= 0 {
@@ -386,7 +386,7 @@ type RawSocketDialConfig struct {
 	Serializer serialize.Serializer
 	// MaxMessageSize is the largest message the client accepts, rounded
 	// down to a power of two from 512 B to 16 MiB and announced in the
-	// handshake. Zero or less means DefaultMaxMessageSize.
+	// handshake. Zero or less means DefaultDialMaxMessageSize (16 MiB).
 	MaxMessageSize int64
 	// QueueSize is the capacity of the outbound queue, in messages. Zero
 	// or less means DefaultQueueSize.
@@ -423,7 +423,7 @@ func DialRawSocket(ctx context.Context, network, address string, cfg RawSocketDi
 	if ser.Codec() == nil {
 		return nil, fmt.Errorf("transport: rawsocket dial: unknown serializer %v", ser)
 	}
-	opts := newPeerOptions(cfg.QueueSize, rawRoundDown(cfg.MaxMessageSize), cfg.PingInterval,
+	opts := newPeerOptions(cfg.QueueSize, rawRoundDown(cfg.MaxMessageSize, DefaultDialMaxMessageSize), cfg.PingInterval,
 		cfg.PongTimeout, cfg.WriteTimeout, cfg.CloseTimeout, cfg.Logger)
 	hs := cfg.HandshakeTimeout
 	if hs <= 0 {
@@ -494,10 +494,10 @@ func DialRawSocket(ctx context.Context, network, address string, cfg RawSocketDi
 }
 
 // rawRoundDown rounds a configured maximum down to a length RawSocket can
-// announce; zero or less means the default.
-func rawRoundDown(n int64) int64 {
+// announce; zero or less means def.
+func rawRoundDown(n, def int64) int64 {
 	if n <= 0 {
-		n = DefaultMaxMessageSize
+		n = def
 	}
 	return int64(1) << (9 + rawLengthExp(n))
 }

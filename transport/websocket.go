@@ -22,7 +22,7 @@ import (
 )
 
 // WebSocketConfig configures a [WebSocketServer]. The zero value is a valid
-// configuration: every sub-protocol, 16 MiB messages, keep-alive pings
+// configuration: every sub-protocol, 1 MiB messages, keep-alive pings
 // every 30 s, same-origin check for browsers, no compression.
 type WebSocketConfig struct {
 	// Serializers lists the serializers offered, as sub-protocols
@@ -36,7 +36,7 @@ type WebSocketConfig struct {
 	DisableBatched bool
 	// MaxMessageSize is the largest WebSocket message accepted. A larger
 	// one is answered with close code 1009 (message too big) and ends the
-	// session. Zero or less means DefaultMaxMessageSize.
+	// session. Zero or less means DefaultMaxMessageSize (1 MiB).
 	MaxMessageSize int64
 	// QueueSize is the capacity of each peer's outbound queue, in
 	// messages. Zero or less means DefaultQueueSize.
@@ -242,7 +242,7 @@ type WebSocketDialConfig struct {
 	Header http.Header
 	// MaxMessageSize is the largest WebSocket message accepted; a larger
 	// one is answered with close code 1009 and ends the session. Zero or
-	// less means DefaultMaxMessageSize.
+	// less means DefaultDialMaxMessageSize (16 MiB).
 	MaxMessageSize int64
 	// QueueSize is the capacity of the outbound queue, in messages. Zero
 	// or less means DefaultQueueSize.
@@ -283,7 +283,11 @@ func DialWebSocket(ctx context.Context, url string, cfg WebSocketDialConfig) (Pe
 		}
 		proto = serialize.JSONBatchedSubProtocol
 	}
-	opts := newPeerOptions(cfg.QueueSize, cfg.MaxMessageSize, cfg.PingInterval,
+	maxSize := cfg.MaxMessageSize
+	if maxSize <= 0 {
+		maxSize = DefaultDialMaxMessageSize
+	}
+	opts := newPeerOptions(cfg.QueueSize, maxSize, cfg.PingInterval,
 		cfg.PongTimeout, cfg.WriteTimeout, cfg.CloseTimeout, cfg.Logger)
 	hs := cfg.HandshakeTimeout
 	if hs <= 0 {

@@ -50,7 +50,7 @@ type Config struct {
 	StrictRequestIDs bool `yaml:"strict_request_ids"`
 	// MaxMessageSize is the largest message accepted, in bytes, on every
 	// listener whose own max_message_size is zero. Zero means the
-	// transports' default (16 MiB).
+	// transports' default for servers (1 MiB).
 	MaxMessageSize int64 `yaml:"max_message_size"`
 	// MaxSessions is the most sessions served at once, over all realms. A
 	// HELLO beyond it is answered with ABORT wampkit.error.limit_exceeded.
@@ -273,7 +273,8 @@ type WebSocketConfig struct {
 	// sub-protocols: json, msgpack, cbor. Empty means all of them.
 	Serializers []string `yaml:"serializers"`
 	// MaxMessageSize is the largest message accepted, in bytes. Zero means
-	// the transport's default (16 MiB).
+	// MaxMessageSize of Config, and if that is zero too the transport's
+	// default (1 MiB).
 	MaxMessageSize int64 `yaml:"max_message_size"`
 	// PingInterval is the interval of keep-alive pings. Zero means the
 	// transport's default (30s); negative turns keep-alive off.
@@ -305,7 +306,8 @@ type RawSocketConfig struct {
 	// Empty means all of them.
 	Serializers []string `yaml:"serializers"`
 	// MaxMessageSize is the largest message accepted, in bytes, rounded
-	// down to a power of two from 512 B to 16 MiB. Zero means 16 MiB.
+	// down to a power of two from 512 B to 16 MiB. Zero means
+	// MaxMessageSize of Config, and if that is zero too 1 MiB.
 	MaxMessageSize int64 `yaml:"max_message_size"`
 	// MaxConnections limits the number of RawSocket connections. Zero
 	// means no limit.

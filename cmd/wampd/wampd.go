@@ -95,7 +95,7 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 		tlsKey      = fs.String("tls-key", "", "TLS private key `file` (PEM), with -tls-cert")
 		shutdown    = fs.Duration("shutdown-timeout", def.ShutdownTimeout, "how long sessions get to say GOODBYE on shutdown")
 		maxSessions = fs.Int("max-sessions", def.MaxSessions, "most sessions at once, over all realms; negative means no limit")
-		maxMsgSize  = fs.Int64("max-message-size", def.MaxMessageSize, "largest message accepted, in `bytes`, where a listener sets none; 0 means 16 MiB")
+		maxMsgSize  = fs.Int64("max-message-size", def.MaxMessageSize, "largest message accepted, in `bytes`, where a listener sets none; 0 means 1 MiB")
 		showVersion = fs.Bool("version", false, "print the version and exit")
 		realms      realmList
 	)

@@ -48,6 +48,9 @@ func startRouter(tb testing.TB) *wampkitRouter {
 		// The auth tests fail on purpose, many times, from 127.0.0.1;
 		// throttling has tests of its own (router, integration).
 		AuthThrottle: router.AuthThrottle{Disabled: true},
+		// The large scenario sends 2 MiB messages, over the 1 MiB default
+		// of the router's listeners.
+		MaxMessageSize: 4 << 20,
 	})
 	if err != nil {
 		tb.Fatalf("router.New: %v", err)
