@@ -60,7 +60,8 @@
 // a goroutine in Recv, which it does anyway.
 //
 // WebSocket peers send JSON in text messages and MessagePack and CBOR in
-// binary messages; on receipt they accept either kind. A message that is
+// binary messages, and accept only those (basic/building_blocks.md,
+// "WebSocket Transport"): a message of the other kind is malformed. A message that is
 // too large for the other end's announced RawSocket maximum is not sent
 // (the spec leaves the choice to the implementation): it is dropped and
 // logged, like a message that does not encode.

@@ -387,9 +387,11 @@ func newWSPeer(ws *websocket.Conn, cork *corkConn, opts peerOptions, ser seriali
 
 // Recv implements Peer. It reads and decodes on the calling goroutine; the
 // messages of a batch are returned one by one. A message that does not
-// decode is returned as an error wrapping protocol.ErrMalformed and the
-// connection stays up; a message over the limit, an empty batch or a close
-// from the other end fail the connection.
+// decode, or that came in a WebSocket message of the wrong kind (binary
+// for JSON, text for MessagePack and CBOR), is returned as an error
+// wrapping protocol.ErrMalformed and the connection stays up; a message
+// over the limit, an empty batch or a close from the other end fail the
+// connection.
 func (p *wsPeer) Recv() (protocol.Message, error) {
 	for {
 		if len(p.pending) > 0 {
@@ -406,9 +408,15 @@ func (p *wsPeer) Recv() (protocol.Message, error) {
 			return nil, p.closedErr()
 		}
 		p.readDeadline(p.opts.idleTimeout())
-		_, r, err := p.ws.NextReader()
+		typ, r, err := p.ws.NextReader()
 		if err != nil {
 			return nil, p.failRead(p.readErr(err))
+		}
+		if typ != p.msgType {
+			// The spec ties the frame type to the serializer (basic
+			// "WebSocket Transport"); the rest of the message is
+			// discarded unread by the next NextReader.
+			return nil, p.frameTypeErr(typ)
 		}
 		p.rbuf.Reset()
 		if _, err := p.rbuf.ReadFrom(r); err != nil {
@@ -434,6 +442,17 @@ func (p *wsPeer) Recv() (protocol.Message, error) {
 		}
 		p.pending = msgs
 	}
+}
+
+// frameTypeErr describes a WebSocket message of the wrong kind for the
+// sub-protocol: a malformed message, as one that does not decode.
+func (p *wsPeer) frameTypeErr(typ int) error {
+	got, want := "binary", "text"
+	if typ == websocket.TextMessage {
+		got, want = want, got
+	}
+	return fmt.Errorf("transport: websocket: %w: %s message on %s, which carries %s messages only",
+		protocol.ErrMalformed, got, p.details["protocol"], want)
 }
 
 // readErr turns a read error into the close reason.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -294,5 +295,91 @@ func TestDialWebSocketTimeout(t *testing.T) {
 	}
 	if c := within(t, accepted); c != nil {
 		c.Close()
+	}
+}
+
+// TestWebSocketWrongFrameType: JSON travels in text messages, MessagePack
+// and CBOR in binary ones (basic/building_blocks.md, "WebSocket
+// Transport"); a message of the other kind is malformed, on the server
+// and on the dialing side, and says what was wrong. The connection stays
+// up for the owner to answer (the router ABORTs).
+func TestWebSocketWrongFrameType(t *testing.T) {
+	event := map[string][]byte{
+		"json":    []byte(`[36,1,2,{}]`),
+		"msgpack": {0x94, 0x24, 0x01, 0x02, 0x80},
+		"cbor":    {0x84, 0x18, 0x24, 0x01, 0x02, 0xa0},
+	}
+	tests := []struct {
+		proto   string
+		payload []byte
+		wrong   int // the frame type that must be refused
+		right   int
+	}{
+		{"wamp.2.json", event["json"], websocket.BinaryMessage, websocket.TextMessage},
+		{"wamp.2.json.batched", append(event["json"], 0x1e), websocket.BinaryMessage, websocket.TextMessage},
+		{"wamp.2.msgpack", event["msgpack"], websocket.TextMessage, websocket.BinaryMessage},
+		{"wamp.2.cbor", event["cbor"], websocket.TextMessage, websocket.BinaryMessage},
+	}
+	for _, tt := range tests {
+		t.Run("server/"+tt.proto, func(t *testing.T) {
+			peers := newServerPeers()
+			_, url := wsServer(t, WebSocketConfig{}, nil, peers.handler)
+			t.Cleanup(peers.stop)
+			c, _, err := gorillaDial(t, url, tt.proto)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := peers.next(t)
+			checkFrameTypes(t, p, func(typ int) error { return c.WriteMessage(typ, tt.payload) }, tt.wrong, tt.right)
+		})
+		t.Run("dialer/"+tt.proto, func(t *testing.T) {
+			conns := make(chan *websocket.Conn, 1)
+			up := websocket.Upgrader{Subprotocols: []string{tt.proto}}
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, err := up.Upgrade(w, r, nil)
+				if err != nil {
+					return
+				}
+				conns <- c
+			}))
+			t.Cleanup(hs.Close)
+			ser, _ := serialize.BySubProtocol(tt.proto)
+			p, err := DialWebSocket(testContext(t), "ws"+strings.TrimPrefix(hs.URL, "http"),
+				WebSocketDialConfig{Serializer: ser, Batched: tt.proto == serialize.JSONBatchedSubProtocol})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close(nil) })
+			c := within(t, conns)
+			t.Cleanup(func() { c.Close() })
+			checkFrameTypes(t, p, func(typ int) error { return c.WriteMessage(typ, tt.payload) }, tt.wrong, tt.right)
+		})
+	}
+}
+
+// checkFrameTypes sends the payload as a message of the wrong type, which
+// p must refuse as malformed without closing, then of the right type,
+// which p must deliver.
+func checkFrameTypes(tb testing.TB, p Peer, write func(typ int) error, wrong, right int) {
+	tb.Helper()
+	if err := write(wrong); err != nil {
+		tb.Fatal(err)
+	}
+	_, err := recvWithin(tb, p)
+	if !errors.Is(err, protocol.ErrMalformed) || errors.Is(err, ErrClosed) {
+		tb.Fatalf("Recv() of a wrong frame type = %v, want ErrMalformed, not ErrClosed", err)
+	}
+	want := "binary message"
+	if wrong == websocket.TextMessage {
+		want = "text message"
+	}
+	if !strings.Contains(err.Error(), want) {
+		tb.Errorf("Recv() error = %q, want it to say %q", err, want)
+	}
+	if err := write(right); err != nil {
+		tb.Fatal(err)
+	}
+	if m := mustRecv(tb, p); m.Type() != protocol.TypeEvent {
+		tb.Errorf("Recv() of the right frame type = %v, want the EVENT", m)
 	}
 }
