@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 	"github.com/wampkit/wampkit/serialize"
+	"github.com/wampkit/wampkit/transport"
 )
 
 // The attacks of the security review on the transport layer (issue
@@ -68,6 +71,62 @@ func TestAttackWrongFrameType(t *testing.T) {
 	bg.check(t)
 }
 
+// TestAttackCompressionBomb: with permessage-deflate on, a WebSocket
+// message of about 130 KB on the wire that inflates to 128 MiB, 128 times
+// the router's 1 MiB limit, fails its connection with close 1009 once 1 MiB
+// has been inflated. The router allocates a few times the limit meanwhile
+// (it used to read the whole message: more than 2 GB for a 512 MiB bomb),
+// and other sessions keep working.
+func TestAttackCompressionBomb(t *testing.T) {
+	const limit = transport.DefaultMaxMessageSize
+	e := startEnv(t, router.Config{WebSocket: transport.WebSocketConfig{EnableCompression: true}})
+	healthy := e.join(t, link{transport: "websocket", serializer: serialize.JSON})
+	register(t, healthy, "com.attack.echo", echo)
+	for _, proto := range []string{"wamp.2.json", "wamp.2.msgpack"} {
+		t.Run(proto, func(t *testing.T) {
+			ctx := timeout(t)
+			h := dialHostileWSWith(ctx, t, e.wsURL, proto, websocket.Dialer{EnableCompression: true})
+			h.join(ctx, t)
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			werr := h.writeZeros(h.rightType(), 128*limit)
+			// The router fails the connection with close 1009; what it
+			// sent before (nothing here) may come first.
+			var err error
+			for err == nil {
+				_, err = h.read(ctx)
+			}
+			runtime.ReadMemStats(&after)
+			if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+				t.Errorf("hostile client read %v (write: %v), want close 1009", err, werr)
+			}
+			// The reader's buffer up to the limit (about twice the limit
+			// allocated as it grows), the hostile client's compressor
+			// (about 1 MiB), and a margin for the router's other work.
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16*limit {
+				t.Errorf("the process allocated %d MiB while the bomb went off, want at most %d MiB", alloc>>20, 16*limit>>20)
+			}
+			checkCalls(ctx, t, healthy, "com.attack.echo")
+		})
+	}
+	checkCalls(timeout(t), t, e.join(t, link{transport: "tcp", serializer: serialize.MessagePack}), "com.attack.echo")
+}
+
+// checkCalls makes a few calls of an echo procedure through c.
+func checkCalls(ctx context.Context, tb testing.TB, c *client.Client, procedure protocol.URI) {
+	tb.Helper()
+	for i := range 10 {
+		res, err := c.Call(ctx, procedure, "ping", i)
+		if err != nil {
+			tb.Fatalf("healthy session: Call(%s) = %v", procedure, err)
+		}
+		if len(res.Args) != 2 || res.Args[0] != "ping" {
+			tb.Fatalf("healthy session: Call(%s) = %v, want the arguments back", procedure, res.Args)
+		}
+	}
+}
+
 // hostileWS is a raw gorilla WebSocket connection to the router that
 // encodes and frames WAMP messages as the test says, right or wrong.
 type hostileWS struct {
@@ -116,6 +175,27 @@ func (h *hostileWS) write(typ int, m protocol.Message) error {
 	}
 	h.c.SetWriteDeadline(time.Now().Add(testTimeout))
 	return h.c.WriteMessage(typ, b)
+}
+
+// writeZeros writes one message of n zero bytes, compressed if the
+// connection negotiated permessage-deflate, and returns the first write
+// error (the router failed the connection).
+func (h *hostileWS) writeZeros(typ, n int) error {
+	h.c.EnableWriteCompression(true)
+	h.c.SetWriteDeadline(time.Now().Add(testTimeout))
+	w, err := h.c.NextWriter(typ)
+	if err != nil {
+		return err
+	}
+	zeros := make([]byte, 64<<10)
+	for n > 0 {
+		k := min(n, len(zeros))
+		if _, err := w.Write(zeros[:k]); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return w.Close()
 }
 
 // read returns the next WAMP message.

@@ -61,13 +61,16 @@
 //
 // WebSocket peers send JSON in text messages and MessagePack and CBOR in
 // binary messages, and accept only those (basic/building_blocks.md,
-// "WebSocket Transport"): a message of the other kind is malformed. A message that is
-// too large for the other end's announced RawSocket maximum is not sent
-// (the spec leaves the choice to the implementation): it is dropped and
-// logged, like a message that does not encode.
+// "WebSocket Transport"): a message of the other kind is malformed.
+// A message that is too large for the other end's announced RawSocket
+// maximum is not sent (the spec leaves the choice to the implementation):
+// it is dropped and logged, like a message that does not encode.
 //
 // A message larger than the negotiated maximum fails the connection
-// (WebSocket close code 1009); a message that does not decode does not:
+// (WebSocket close code 1009). With permessage-deflate the maximum applies
+// to the inflated message, while it is inflated: a reader never holds
+// more than the maximum, however far a small compressed message would
+// inflate. A message that does not decode does not fail the connection:
 // Recv returns an error wrapping protocol.ErrMalformed and the caller
 // decides (the spec says to ABORT with wamp.error.protocol_violation).
 //

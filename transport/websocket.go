@@ -64,7 +64,8 @@ type WebSocketConfig struct {
 	// requests pass only if Origin's host equals the Host header.
 	CheckOrigin func(r *http.Request) bool
 	// EnableCompression negotiates permessage-deflate (RFC 7692) when the
-	// client offers it.
+	// client offers it. MaxMessageSize then applies to the inflated
+	// message, and reading stops at the first byte over it.
 	EnableCompression bool
 	// Logger receives connection-level diagnostics. nil means slog.Default().
 	Logger *slog.Logger
@@ -256,7 +257,8 @@ type WebSocketDialConfig struct {
 	PongTimeout  time.Duration
 	WriteTimeout time.Duration
 	CloseTimeout time.Duration
-	// EnableCompression offers permessage-deflate (RFC 7692).
+	// EnableCompression offers permessage-deflate (RFC 7692);
+	// MaxMessageSize applies to the inflated message.
 	EnableCompression bool
 	// Logger receives connection-level diagnostics. nil means slog.Default().
 	Logger *slog.Logger
@@ -350,7 +352,7 @@ type wsPeer struct {
 	msgType int // websocket.TextMessage for JSON, else BinaryMessage
 
 	// Reader side, used only by the goroutine calling Recv.
-	rbuf    bytes.Buffer
+	rbuf    []byte   // the last message read; dropped when it grew past keepBuffer
 	pending [][]byte // rest of a batch, aliasing rbuf
 
 	// Writer side, used only by the writer goroutine.
@@ -399,6 +401,9 @@ func (p *wsPeer) Recv() (protocol.Message, error) {
 			p.pending[0] = nil
 			p.pending = p.pending[1:]
 			m, err := p.codec.Decode(b)
+			if len(p.pending) == 0 {
+				p.releaseReadBuffer()
+			}
 			if err != nil {
 				return nil, fmt.Errorf("transport: websocket: %w", err)
 			}
@@ -418,18 +423,15 @@ func (p *wsPeer) Recv() (protocol.Message, error) {
 			// discarded unread by the next NextReader.
 			return nil, p.frameTypeErr(typ)
 		}
-		p.rbuf.Reset()
-		if _, err := p.rbuf.ReadFrom(r); err != nil {
+		data, err := p.readMessage(r)
+		if err != nil {
 			return nil, p.failRead(p.readErr(err))
 		}
-		data := p.rbuf.Bytes()
 		if !p.batched {
 			m, err := p.codec.Decode(data)
+			p.releaseReadBuffer()
 			if err != nil {
 				return nil, fmt.Errorf("transport: websocket: %w", err)
-			}
-			if p.rbuf.Cap() > keepBuffer {
-				p.rbuf = bytes.Buffer{}
 			}
 			return m, nil
 		}
@@ -441,6 +443,53 @@ func (p *wsPeer) Recv() (protocol.Message, error) {
 			return nil, p.failRead(fmt.Errorf("%w: %w", ErrProtocol, err))
 		}
 		p.pending = msgs
+	}
+}
+
+// readMessage reads the rest of the WebSocket message r into p.rbuf and
+// returns it. The limit applies to what r yields, which with
+// permessage-deflate is the inflated message (gorilla's SetReadLimit
+// counts the bytes on the wire only): reading stops at the first byte
+// over the limit, so a message of a few KiB that inflates to gigabytes
+// (a compression bomb) costs no more than the limit; the connection is
+// then failed with ErrMessageTooBig (close 1009, sent by the writer).
+func (p *wsPeer) readMessage(r io.Reader) ([]byte, error) {
+	limit := p.opts.maxRecv
+	b := p.rbuf[:0]
+	for {
+		if len(b) == cap(b) {
+			// Grow by doubling, but never past limit+1 bytes.
+			n := int(min(max(2*int64(cap(b)), 4096), limit+1))
+			nb := make([]byte, len(b), n)
+			copy(nb, b)
+			b = nb
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			p.rbuf = b[:0]
+			p.releaseReadBuffer()
+			return nil, errInflatedTooBig
+		}
+		if err == io.EOF {
+			p.rbuf = b
+			return b, nil
+		}
+		if err != nil {
+			p.rbuf = b[:0]
+			return nil, err
+		}
+	}
+}
+
+// errInflatedTooBig is readMessage's error for a message over the limit.
+var errInflatedTooBig = errors.New("message over the limit")
+
+// releaseReadBuffer drops the read buffer if it grew past keepBuffer: an
+// idle peer does not keep a large message's buffer.
+func (p *wsPeer) releaseReadBuffer() {
+	if cap(p.rbuf) > keepBuffer {
+		p.rbuf = nil
 	}
 }
 
@@ -459,8 +508,8 @@ func (p *wsPeer) frameTypeErr(typ int) error {
 func (p *wsPeer) readErr(err error) error {
 	var ce *websocket.CloseError
 	switch {
-	case errors.Is(err, websocket.ErrReadLimit):
-		// gorilla has sent close 1009 already.
+	case errors.Is(err, websocket.ErrReadLimit), errors.Is(err, errInflatedTooBig):
+		// gorilla has sent close 1009 already, or the writer will.
 		return fmt.Errorf("%w: limit %d bytes (close 1009)", ErrMessageTooBig, p.opts.maxRecv)
 	case errors.As(err, &ce):
 		return fmt.Errorf("transport: websocket closed by peer: %w", err)
@@ -522,7 +571,9 @@ func (p *wsPeer) flushOnClose() {
 	case errors.Is(r, ErrServerClosed):
 		code = websocket.CloseGoingAway
 	case errors.Is(r, ErrMessageTooBig):
-		return // gorilla sent 1009
+		// When gorilla's read limit fired it has sent 1009 itself, and
+		// this write fails with ErrCloseSent.
+		code = websocket.CloseMessageTooBig
 	case errors.Is(r, ErrProtocol):
 		code, text = websocket.CloseProtocolError, r.Error()
 	default:

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -382,4 +383,117 @@ func checkFrameTypes(tb testing.TB, p Peer, write func(typ int) error, wrong, ri
 	if m := mustRecv(tb, p); m.Type() != protocol.TypeEvent {
 		tb.Errorf("Recv() of the right frame type = %v, want the EVENT", m)
 	}
+}
+
+// writeBomb writes, with permessage-deflate, one WebSocket message of n
+// zero bytes: a few KiB on the wire per MiB inflated. It stops at the
+// first write error (the other end failed the connection).
+func writeBomb(c *websocket.Conn, typ int, n int) error {
+	c.EnableWriteCompression(true)
+	_ = c.SetWriteDeadline(time.Now().Add(testWait))
+	w, err := c.NextWriter(typ)
+	if err != nil {
+		return err
+	}
+	zeros := make([]byte, 64<<10)
+	for n > 0 {
+		k := min(n, len(zeros))
+		if _, err := w.Write(zeros[:k]); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return w.Close()
+}
+
+// bombRecv receives on p while send writes a bomb, and returns the bytes
+// the process allocated meanwhile and Recv's error.
+func bombRecv(tb testing.TB, p Peer, send func() error) (uint64, error) {
+	tb.Helper()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	sent := make(chan error, 1)
+	go func() { sent <- send() }()
+	_, err := recvWithin(tb, p)
+	<-sent // any error: the connection was failed under the writer
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc, err
+}
+
+// TestWebSocketCompressionBomb: with permessage-deflate the limit applies
+// to the inflated message, while inflating: a message of a few KiB on the
+// wire that inflates to 64 times the limit fails the connection with close
+// 1009 and ErrMessageTooBig, and the reader never holds much more than the
+// limit. On the server and the dialing side.
+func TestWebSocketCompressionBomb(t *testing.T) {
+	const limit = 1 << 20
+	const bomb = 64 * limit
+	// What the process may allocate while the bomb goes off: the reader's
+	// buffer as it grows to the limit (about twice the limit in all), the
+	// hostile end's compressor (about 1 MiB), and a margin; about 4.3 MiB
+	// are measured. Reading the bomb whole costs more than bomb bytes.
+	const budget = 8 * limit
+	checkClose := func(t *testing.T, c *websocket.Conn) {
+		t.Helper()
+		_ = c.SetReadDeadline(time.Now().Add(testWait))
+		for {
+			_, _, err := c.ReadMessage()
+			if err == nil {
+				continue
+			}
+			if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+				t.Errorf("hostile end read %v, want close 1009", err)
+			}
+			return
+		}
+	}
+	t.Run("server", func(t *testing.T) {
+		peers := newServerPeers()
+		_, url := wsServer(t, WebSocketConfig{EnableCompression: true, MaxMessageSize: limit}, nil, peers.handler)
+		t.Cleanup(peers.stop)
+		d := websocket.Dialer{Subprotocols: []string{"wamp.2.json"}, EnableCompression: true, HandshakeTimeout: testWait}
+		c, _, err := d.DialContext(testContext(t), url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		p := peers.next(t)
+		alloc, err := bombRecv(t, p, func() error { return writeBomb(c, websocket.TextMessage, bomb) })
+		if !errors.Is(err, ErrClosed) || !errors.Is(err, ErrMessageTooBig) {
+			t.Errorf("Recv() of the bomb = %v, want ErrClosed wrapping ErrMessageTooBig", err)
+		}
+		if alloc > budget {
+			t.Errorf("reading the bomb allocated %d MiB, want at most %d MiB", alloc>>20, budget>>20)
+		}
+		checkClose(t, c)
+	})
+	t.Run("dialer", func(t *testing.T) {
+		conns := make(chan *websocket.Conn, 1)
+		up := websocket.Upgrader{Subprotocols: []string{"wamp.2.msgpack"}, EnableCompression: true}
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			conns <- c
+		}))
+		t.Cleanup(hs.Close)
+		p, err := DialWebSocket(testContext(t), "ws"+strings.TrimPrefix(hs.URL, "http"),
+			WebSocketDialConfig{Serializer: serialize.MessagePack, EnableCompression: true, MaxMessageSize: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close(nil) })
+		c := within(t, conns)
+		t.Cleanup(func() { c.Close() })
+		alloc, err := bombRecv(t, p, func() error { return writeBomb(c, websocket.BinaryMessage, bomb) })
+		if !errors.Is(err, ErrClosed) || !errors.Is(err, ErrMessageTooBig) {
+			t.Errorf("Recv() of the bomb = %v, want ErrClosed wrapping ErrMessageTooBig", err)
+		}
+		if alloc > budget {
+			t.Errorf("reading the bomb allocated %d MiB, want at most %d MiB", alloc>>20, budget>>20)
+		}
+		checkClose(t, c)
+	})
 }
