@@ -713,6 +713,17 @@ func (c *Client) sendRequestLocked(ctx context.Context, p *pending, msg protocol
 	return nil
 }
 
+// answerRequest returns the INVOCATION request ID a YIELD or ERROR answers.
+func answerRequest(m protocol.Message) protocol.ID {
+	switch m := m.(type) {
+	case *protocol.Yield:
+		return m.Request
+	case *protocol.Error:
+		return m.Request
+	}
+	return 0
+}
+
 func setRequest(m protocol.Message, id protocol.ID) {
 	switch m := m.(type) {
 	case *protocol.Call:
@@ -746,9 +757,19 @@ func (c *Client) send(m protocol.Message) {
 // is held. Unlike send it never drops the answer for a full queue, as the
 // caller would wait for it in vain: it waits for room up to
 // Config.ResponseTimeout, and if there is still none it ends the session
-// (logged), so that the router answers the caller with an error.
+// (logged), so that the router answers the caller with an error. An answer
+// the transport cannot carry (a payload the serializer cannot encode, or
+// one too large for the router) is replaced by ERROR
+// wamp.error.runtime_error, logged.
 func (c *Client) sendAnswer(m protocol.Message) {
 	err := c.peer.Send(c.ctx, m)
+	if errors.Is(err, transport.ErrEncode) || errors.Is(err, transport.ErrMessageTooBig) {
+		c.log.Warn("client: answer to an invocation cannot be sent; sending an error instead",
+			"session", c.session, "type", m.Type(), "error", err)
+		m = &protocol.Error{RequestType: protocol.TypeInvocation, Request: answerRequest(m),
+			Details: protocol.Dict{}, URI: ErrRuntimeError}
+		err = c.peer.Send(c.ctx, m)
+	}
 	if errors.Is(err, transport.ErrQueueFull) {
 		if w, ok := c.peer.(transport.Waiter); ok {
 			ctx, cancel := withTimeout(c.ctx, c.cfg.ResponseTimeout)

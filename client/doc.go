@@ -213,9 +213,10 @@
 // A request the router would refuse as malformed, such as a procedure or
 // topic that is not a valid URI (spec basic "URIs"), fails before it is
 // sent, with an error wrapping [protocol.ErrMalformed] (see
-// [protocol.Validate]). Payload values the session's serializer cannot
-// encode are not checked: a network transport drops such a message and
-// logs it, and the request waits until its context ends.
+// [protocol.Validate]). Over a network transport, a payload the session's
+// serializer cannot encode (NaN for JSON, say), or a message larger than
+// a RawSocket router accepts, fails at once too, with an error wrapping
+// [transport.ErrEncode] or [transport.ErrMessageTooBig]; nothing is sent.
 //
 // A callee's handler sends a specific error by returning a *protocol.Error
 // (or an error wrapping one); any other error is logged and sent as

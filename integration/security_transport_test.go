@@ -2,9 +2,15 @@ package integration
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
+	"net"
 	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,6 +129,34 @@ func checkCalls(ctx context.Context, tb testing.TB, c *client.Client, procedure 
 		}
 		if len(res.Args) != 2 || res.Args[0] != "ping" {
 			tb.Fatalf("healthy session: Call(%s) = %v, want the arguments back", procedure, res.Args)
+		}
+	}
+}
+
+// logLines returns how many lines of s contain every one of substrs.
+func logLines(s *logSink, substrs ...string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, l := range s.lines {
+		all := true
+		for _, sub := range substrs {
+			all = all && strings.Contains(l, sub)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}
+
+// checkMetaCalls makes a few calls of the router's own
+// wamp.session.count through c.
+func checkMetaCalls(ctx context.Context, tb testing.TB, c *client.Client) {
+	tb.Helper()
+	for range 10 {
+		if _, err := c.Call(ctx, "wamp.session.count"); err != nil {
+			tb.Fatalf("healthy session: Call(wamp.session.count) = %v", err)
 		}
 	}
 }
@@ -248,4 +282,247 @@ func (h *hostileWS) expectViolation(ctx context.Context) error {
 		return fmt.Errorf("connection still open after ABORT: %w", err)
 	}
 	return nil
+}
+
+// TestAttackUndeliverable: the router sends a client a message the client
+// cannot take: an EVENT carrying NaN to a JSON client, and an EVENT and
+// an INVOCATION larger than the maximum the client announced in its
+// RawSocket handshake (here 1 KiB). The transport used to accept such a
+// message and drop it in its writer, so the router never learned that an
+// INVOCATION was not delivered and the caller waited forever. Now the
+// transport refuses it to the router at once (ErrEncode,
+// ErrMessageTooBig), which logs it; the client's session goes on, and the
+// caller's call ends.
+func TestAttackUndeliverable(t *testing.T) {
+	e := startEnv(t, router.Config{})
+	ctx := timeout(t)
+	h := dialHostileRS(ctx, t, e.tcpAddr, serialize.JSON, 1) // 2^(9+1) = 1 KiB
+	h.join(ctx, t)
+	h.write(t, &protocol.Subscribe{Request: 1, Options: protocol.Dict{}, Topic: "com.attack.topic"})
+	h.expect(ctx, t, protocol.TypeSubscribed)
+	h.write(t, &protocol.Register{Request: 2, Options: protocol.Dict{}, Procedure: "com.attack.proc"})
+	h.expect(ctx, t, protocol.TypeRegistered)
+
+	other := e.join(t, link{transport: "websocket", serializer: serialize.MessagePack})
+	pub := func(args ...any) {
+		t.Helper()
+		if _, err := other.DoPublish(ctx, &client.PublishRequest{Topic: "com.attack.topic", Args: args, Acknowledge: true}); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	pub(math.NaN())                 // MessagePack carries NaN, JSON does not
+	pub(strings.Repeat("x", 2<<10)) // over the client's 1 KiB
+	pub("small", int64(3))          // fits: the session goes on
+	ev := h.expect(ctx, t, protocol.TypeEvent).(*protocol.Event)
+	if len(ev.Args) != 2 || ev.Args[0] != "small" {
+		t.Errorf("the hostile client's first event has args %v, want the small one: nothing of the others", ev.Args)
+	}
+	for _, want := range []string{"cannot be encoded", "message too big"} {
+		if logLines(e.log, "router: message not delivered", "type=EVENT", want) == 0 {
+			t.Errorf("no log line of an undelivered EVENT with %q", want)
+		}
+	}
+
+	// A call whose INVOCATION is too big for the callee ends: at once
+	// with an error if the router answers it, or when its caller gives up.
+	callCtx, cancel := context.WithCancel(ctx)
+	called := make(chan error, 1)
+	go func() {
+		_, err := other.Call(callCtx, "com.attack.proc", strings.Repeat("y", 2<<10))
+		called <- err
+	}()
+	for logLines(e.log, "router: message not delivered", "type=INVOCATION") == 0 {
+		select {
+		case err := <-called:
+			called <- err
+		case <-ctx.Done():
+			t.Fatal("the router neither logged the undelivered INVOCATION nor answered the call")
+		case <-time.After(time.Millisecond):
+			continue
+		}
+		break
+	}
+	cancel()
+	if err := <-called; err == nil {
+		t.Error("a call whose INVOCATION was not delivered succeeded")
+	}
+	// The callee's session goes on: a small call reaches it.
+	small := make(chan error, 1)
+	go func() {
+		res, err := other.Call(ctx, "com.attack.proc", "small")
+		if err == nil && (len(res.Args) != 1 || res.Args[0] != "done") {
+			err = fmt.Errorf("result %v, want [done]", res.Args)
+		}
+		small <- err
+	}()
+	for {
+		m := h.read(ctx, t)
+		if inv, ok := m.(*protocol.Invocation); ok && len(inv.Args) == 1 && inv.Args[0] == "small" {
+			h.write(t, &protocol.Yield{Request: inv.Request, Options: protocol.Dict{}, Args: protocol.List{"done"}})
+			break
+		}
+	}
+	if err := <-small; err != nil {
+		t.Errorf("small call to the hostile callee: %v", err)
+	}
+	checkMetaCalls(ctx, t, e.join(t, link{transport: "tcp", serializer: serialize.JSON}))
+}
+
+// TestAttackStalledSubscriber: a subscriber that never reads pins in its
+// transport's outbound queue only about QueueBytes (2 MiB) of encoded
+// events, not QueueSize (256) events whatever their size: 256 events of
+// 256 KiB, their decoded payloads included, were 128 MiB. The router's
+// backlog is off here (MaxBacklog < 0; it has bounds of its own) and the
+// realm drops events for slow consumers, so the stalled session stays and
+// keeps what it holds. A regular subscriber gets every event.
+func TestAttackStalledSubscriber(t *testing.T) {
+	const events = 300
+	const size = 256 << 10
+	e := startEnv(t, router.Config{
+		MaxBacklog: -1,
+		Realms:     []router.RealmConfig{{Name: realm1, SlowConsumer: router.SlowConsumerDropEvents}},
+	})
+	ctx := timeout(t)
+	var got atomic.Int64
+	sub := e.join(t, link{transport: "tcp", serializer: serialize.MessagePack})
+	if _, err := sub.Subscribe(ctx, "com.attack.big", func(*client.Event) { got.Add(1) }, nil); err != nil {
+		t.Fatal(err)
+	}
+	pub := e.join(t, link{transport: "websocket", serializer: serialize.MessagePack})
+	before := heapInuse()
+	for _, proto := range []string{"tcp", "websocket"} {
+		switch proto {
+		case "tcp":
+			h := dialHostileRS(ctx, t, e.tcpAddr, serialize.MessagePack, 15)
+			h.join(ctx, t)
+			h.write(t, &protocol.Subscribe{Request: 1, Options: protocol.Dict{}, Topic: "com.attack.big"})
+			h.expect(ctx, t, protocol.TypeSubscribed)
+		case "websocket":
+			h := dialHostileWS(ctx, t, e.wsURL, "wamp.2.msgpack")
+			h.join(ctx, t)
+			if err := h.write(h.rightType(), &protocol.Subscribe{Request: 1, Options: protocol.Dict{}, Topic: "com.attack.big"}); err != nil {
+				t.Fatal(err)
+			}
+			if m, err := h.read(ctx); err != nil || m.Type() != protocol.TypeSubscribed {
+				t.Fatalf("got %v, %v, want SUBSCRIBED", m, err)
+			}
+		}
+	}
+	// From here on the hostile clients read nothing.
+	payload := randomBytes(size)
+	for i := range events {
+		payload[0] = byte(i) // every event its own payload, as in real life
+		if _, err := pub.DoPublish(ctx, &client.PublishRequest{Topic: "com.attack.big", Args: protocol.List{payload}, Acknowledge: true}); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+		// Paced by the regular subscriber, which must get every event.
+		for got.Load() < int64(i+1) {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("the regular subscriber got %d of %d events", got.Load(), i+1)
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}
+	growth := int64(heapInuse()) - int64(before)
+	t.Logf("heap in use grew by %d KiB with two stalled subscribers after %d events of %d KiB", growth>>10, events, size>>10)
+	// Two stalled queues of QueueBytes each, the writers' batches, and
+	// the router's and the clients' own memory.
+	if growth > 24<<20 {
+		t.Errorf("heap in use grew by %d MiB with two stalled subscribers, want at most 24 MiB", growth>>20)
+	}
+	checkMetaCalls(ctx, t, pub)
+}
+
+// hostileRS is a raw RawSocket connection to the router (spec advanced
+// "RawSocket Transport") that announces the maximum message length the
+// test chooses and encodes WAMP messages itself.
+type hostileRS struct {
+	c   net.Conn
+	ser serialize.Serializer
+}
+
+// dialHostileRS connects and hands shakes with serializer ser and maximum
+// length 2^(9+lenExp).
+func dialHostileRS(ctx context.Context, tb testing.TB, addr string, ser serialize.Serializer, lenExp byte) *hostileRS {
+	tb.Helper()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := c.Write([]byte{0x7f, lenExp<<4 | byte(ser), 0, 0}); err != nil {
+		tb.Fatal(err)
+	}
+	var reply [4]byte
+	if _, err := io.ReadFull(c, reply[:]); err != nil {
+		tb.Fatalf("handshake reply: %v", err)
+	}
+	if reply[0] != 0x7f || reply[1]&0x0f != byte(ser) {
+		tb.Fatalf("handshake reply % x", reply)
+	}
+	return &hostileRS{c: c, ser: ser}
+}
+
+func (h *hostileRS) write(tb testing.TB, m protocol.Message) {
+	tb.Helper()
+	b, err := h.ser.Codec().Encode(make([]byte, 4), m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	h.c.SetWriteDeadline(time.Now().Add(testTimeout))
+	if _, err := h.c.Write(b); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// read returns the next WAMP message, answering PINGs on the way.
+func (h *hostileRS) read(ctx context.Context, tb testing.TB) protocol.Message {
+	tb.Helper()
+	dl, _ := ctx.Deadline()
+	h.c.SetReadDeadline(dl)
+	for {
+		var hdr [4]byte
+		if _, err := io.ReadFull(h.c, hdr[:]); err != nil {
+			tb.Fatalf("read: %v", err)
+		}
+		typ := hdr[0] & 0x07
+		hdr[0] = 0
+		data := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+		if _, err := io.ReadFull(h.c, data); err != nil {
+			tb.Fatalf("read: %v", err)
+		}
+		switch typ {
+		case rsRegular:
+			m, err := h.ser.Codec().Decode(data)
+			if err != nil {
+				tb.Fatalf("decode %q: %v", data, err)
+			}
+			return m
+		case rsPing:
+			pong := append([]byte{rsPong, 0, 0, 0}, data...)
+			binary.BigEndian.PutUint16(pong[2:], uint16(len(data)))
+			h.c.Write(pong)
+		}
+	}
+}
+
+// expect reads the next message and fails the test unless it is of type typ.
+func (h *hostileRS) expect(ctx context.Context, tb testing.TB, typ protocol.MessageType) protocol.Message {
+	tb.Helper()
+	m := h.read(ctx, tb)
+	if m.Type() != typ {
+		tb.Fatalf("got %v, want %v", m, typ)
+	}
+	return m
+}
+
+func (h *hostileRS) join(ctx context.Context, tb testing.TB) {
+	tb.Helper()
+	h.write(tb, &protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": map[string]any{
+		"caller": map[string]any{}, "callee": map[string]any{}, "subscriber": map[string]any{}}}})
+	h.expect(ctx, tb, protocol.TypeWelcome)
 }

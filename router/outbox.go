@@ -62,13 +62,16 @@ func (o *outbox) pending() int { return len(o.q) - o.head }
 // blocks. It returns nil when m was queued (to the transport or to the
 // backlog), errBacklogFull when the backlog already holds limit messages
 // (then m is not queued and the caller applies its policy), and the
-// transport's error, such as ErrClosed, otherwise.
+// transport's error otherwise: ErrClosed, or an error wrapping
+// transport.ErrEncode or transport.ErrMessageTooBig for a message the
+// transport cannot deliver (logged; the session goes on, see
+// undeliverable).
 func (s *session) put(m protocol.Message, limit int) error {
 	o := &s.out
 	if !o.busy.Load() && !s.failed.Load() {
 		err := s.peer.Send(bg, m)
 		if !errors.Is(err, transport.ErrQueueFull) {
-			return err
+			return s.checkSent(m, err)
 		}
 	}
 	o.mu.Lock()
@@ -83,7 +86,7 @@ func (s *session) put(m protocol.Message, limit int) error {
 		// since the check above.
 		err := s.peer.Send(bg, m)
 		if !errors.Is(err, transport.ErrQueueFull) {
-			return err
+			return s.checkSent(m, err)
 		}
 	}
 	if o.pending() >= limit {
@@ -122,6 +125,12 @@ func (s *session) drain(idle chan struct{}) {
 		m := o.q[o.head]
 		o.mu.Unlock()
 		err := s.waitSend(m)
+		if undeliverable(err) {
+			// Only this message is lost: it is skipped, the session
+			// and the rest of the backlog go on.
+			s.checkSent(m, err)
+			err = nil
+		}
 		o.mu.Lock()
 		if err != nil {
 			o.dead = true
@@ -144,6 +153,23 @@ func (s *session) drain(idle chan struct{}) {
 	o.draining = false
 	o.busy.Store(false)
 	o.mu.Unlock()
+}
+
+// undeliverable reports whether err means that the transport refused one
+// message for good while the session goes on: the message does not
+// encode in the client's serializer (a NaN for a JSON client, say), or it
+// is larger than the client accepts (RawSocket).
+func undeliverable(err error) bool {
+	return err != nil && (errors.Is(err, transport.ErrEncode) || errors.Is(err, transport.ErrMessageTooBig))
+}
+
+// checkSent logs m when err says it is undeliverable, and returns err.
+func (s *session) checkSent(m protocol.Message, err error) error {
+	if undeliverable(err) {
+		s.r.log.Warn("router: message not delivered", "session", uint64(s.id), "realm", s.realmName(),
+			"type", m.Type().String(), "error", err)
+	}
+	return err
 }
 
 // waitSend queues m in the transport, waiting for room as the realm's

@@ -198,7 +198,7 @@ func BenchmarkRawSocketStages(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		opts := newPeerOptions(benchQueue, 0, -1, 0, 0, 0, nil)
+		opts := newPeerOptions(benchQueue, 0, 0, -1, 0, 0, 0, nil)
 		p := newRawPeer(c, opts, serialize.MessagePack, rawMaxLength, nil)
 		b.SetBytes(int64(len(frame)))
 		b.ReportAllocs()
@@ -251,7 +251,7 @@ func BenchmarkRawSocketStages(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		opts := newPeerOptions(benchQueue, 0, -1, 0, 0, 0, nil)
+		opts := newPeerOptions(benchQueue, 0, 0, -1, 0, 0, 0, nil)
 		p := newRawPeer(c, opts, serialize.MessagePack, rawMaxLength, nil)
 		b.SetBytes(int64(len(frame)))
 		b.ReportAllocs()

@@ -42,16 +42,21 @@
 // answers refusals with its error codes ([RawSocketError]).
 //
 // Every network peer has a bounded outbound queue and one writer
-// goroutine. Send never blocks: it queues the message or returns
-// [ErrQueueFull] at once, or [ErrClosed]. The writer encodes what is queued
-// and writes it in as few system calls as it can: a RawSocket writer puts
-// every queued frame into one write (up to 64 KiB), a wamp.2.json.batched
-// writer puts them into one WebSocket message, and the other WebSocket
-// writers send one WebSocket message per WAMP message (as the spec
-// requires) but all of them in one write. A *serialize.Shared is written
-// from its cached encoding. Writes have a deadline (WriteTimeout), so a
-// peer that stops reading fails its own connection and never blocks
-// anyone else.
+// goroutine. Send never blocks: it encodes the message on the calling
+// goroutine (a *serialize.Shared at most once per serializer, its cached
+// encoding is queued without a copy) and queues the encoding, or returns
+// at once [ErrQueueFull] (the queue holds QueueSize messages or QueueBytes
+// bytes), an error wrapping [ErrEncode] (the message cannot be encoded) or
+// [ErrMessageTooBig] (it is larger than the other end accepts), or
+// [ErrClosed]; see [Peer] for what each means to the owner. The writer
+// writes what is queued in as few system calls as it can: a RawSocket
+// writer puts many frames into one write (up to 64 KiB), a
+// wamp.2.json.batched writer puts them into one WebSocket message, and the
+// other WebSocket writers send one WebSocket message per WAMP message (as
+// the spec requires) but many of them in one write. Writes have a
+// deadline (WriteTimeout), so a peer that stops reading fails its own
+// connection and never blocks anyone else. An idle peer holds no buffer
+// for writing: encodings and write batches live in pooled buffers.
 // Keep-alive pings (WebSocket ping frames, RawSocket PING frames) detect
 // dead peers: the goroutine in Recv fails the connection with
 // [ErrKeepAlive] when nothing arrived for PingInterval + PongTimeout.
@@ -64,7 +69,8 @@
 // "WebSocket Transport"): a message of the other kind is malformed.
 // A message that is too large for the other end's announced RawSocket
 // maximum is not sent (the spec leaves the choice to the implementation):
-// it is dropped and logged, like a message that does not encode.
+// Send refuses it with [ErrMessageTooBig], as it refuses a message that
+// does not encode with [ErrEncode].
 //
 // A message larger than the negotiated maximum fails the connection
 // (WebSocket close code 1009). With permessage-deflate the maximum applies

@@ -30,7 +30,7 @@ func FuzzRawSocketRecv(f *testing.F) {
 	f.Add([]byte{0x07, 0, 0, 0}, 1)             // reserved type
 	f.Add([]byte{0, 0, 0, 9, '[', '3', '6'}, 5) // truncated
 	f.Add(msg(frameMessage, "\x94\x24\x01\x02\x80"), 6)
-	opts := newPeerOptions(4, 4096, -1, 0, time.Second, 100*time.Millisecond,
+	opts := newPeerOptions(4, 0, 4096, -1, 0, time.Second, 100*time.Millisecond,
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	f.Fuzz(func(t *testing.T, data []byte, split int) {
 		local, remote := net.Pipe()

@@ -9,10 +9,17 @@ import (
 	"time"
 
 	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/serialize"
 )
 
-// peerCore is the state every network peer shares: the bounded outbound
-// queue, the close reason and the lifecycle of the writer goroutine.
+// peerCore is the state every network peer shares: the encoder, the
+// bounded outbound queue of encoded frames, the close reason and the
+// lifecycle of the writer goroutine.
+//
+// Send encodes on the calling goroutine, so that a message that cannot be
+// sent (it does not encode, or is larger than the other end accepts) is
+// refused to its sender, who can tell its own sender; the writer only
+// writes bytes.
 //
 // Lifecycle: shutdown (from Close, a failed read or a failed write) records
 // the first reason and closes closing; the writer goroutine then flushes
@@ -23,9 +30,14 @@ type peerCore struct {
 	opts peerOptions
 	conn net.Conn // the network connection; Close is safe from any goroutine
 
-	out     chan protocol.Message // the outbound queue; never closed
-	closing chan struct{}         // closed once by shutdown
-	done    chan struct{}         // closed by the writer when it has finished
+	// The encoder, read-only after construction.
+	ser     serialize.Serializer
+	codec   serialize.Codec
+	maxSend int64 // the largest encoding the other end accepts; 0 means any
+
+	q       outQueue      // the outbound queue
+	closing chan struct{} // closed once by shutdown
+	done    chan struct{} // closed by the writer when it has finished
 
 	once          sync.Once
 	reason        error     // written once, before closing is closed
@@ -34,46 +46,85 @@ type peerCore struct {
 	details protocol.Dict // read-only after construction
 }
 
-func (c *peerCore) init(conn net.Conn, opts peerOptions, details protocol.Dict) {
+func (c *peerCore) init(conn net.Conn, opts peerOptions, ser serialize.Serializer, maxSend int64, details protocol.Dict) {
 	c.opts = opts
 	c.conn = conn
-	c.out = make(chan protocol.Message, opts.queueSize)
+	c.ser = ser
+	c.codec = ser.Codec()
+	c.maxSend = maxSend
+	c.q.init(opts.queueSize, opts.queueBytes)
 	c.closing = make(chan struct{})
 	c.done = make(chan struct{})
 	c.details = details
 }
 
-// Send implements Peer. It never blocks.
+// Send implements Peer. It encodes m and queues the encoding; it never
+// blocks.
 func (c *peerCore) Send(_ context.Context, m protocol.Message) error {
 	if m == nil {
 		return errNilMessage
 	}
-	select {
-	case <-c.closing:
+	if c.isClosing() {
 		return ErrClosed
-	default:
 	}
-	select {
-	case c.out <- m:
-		return nil
-	default:
-		return ErrQueueFull
+	if c.q.full() {
+		return ErrQueueFull // without encoding what is refused anyway
 	}
+	f, err := c.encode(m)
+	if err != nil {
+		return err
+	}
+	if err := c.q.put(f); err != nil {
+		f.release()
+		return err
+	}
+	return nil
 }
 
 // SendWait implements Waiter.
 func (c *peerCore) SendWait(ctx context.Context, m protocol.Message) error {
-	if err := c.Send(ctx, m); err != ErrQueueFull {
+	if m == nil {
+		return errNilMessage
+	}
+	if c.isClosing() {
+		return ErrClosed
+	}
+	f, err := c.encode(m)
+	if err != nil {
 		return err
 	}
-	select {
-	case c.out <- m:
-		return nil
-	case <-c.closing:
-		return ErrClosed
-	case <-ctx.Done():
-		return ErrQueueFull
+	if err := c.q.putWait(ctx, f); err != nil {
+		f.release()
+		return err
 	}
+	return nil
+}
+
+// encode encodes m into a frame: a *serialize.Shared's cached encoding,
+// or a pooled buffer. The error wraps ErrEncode or ErrMessageTooBig.
+func (c *peerCore) encode(m protocol.Message) (frame, error) {
+	var f frame
+	if sh, ok := m.(*serialize.Shared); ok {
+		b, err := sh.Bytes(c.ser)
+		if err != nil {
+			return frame{}, fmt.Errorf("%w: %w", ErrEncode, err)
+		}
+		f.b = b
+	} else {
+		bp := getBuffer(&frameBuffers)
+		b, err := c.codec.Encode((*bp)[:0], m)
+		if err != nil {
+			putBuffer(&frameBuffers, bp, b, maxPooledFrame)
+			return frame{}, fmt.Errorf("%w: %w", ErrEncode, err)
+		}
+		f.b, f.buf = b, bp
+	}
+	if c.maxSend > 0 && int64(len(f.b)) > c.maxSend {
+		n := len(f.b)
+		f.release()
+		return frame{}, fmt.Errorf("%w: %v of %d bytes, the other end accepts %d", ErrMessageTooBig, m.Type(), n, c.maxSend)
+	}
+	return f, nil
 }
 
 // Close implements Peer: it stops accepting messages, lets the writer flush
@@ -116,6 +167,7 @@ func (c *peerCore) shutdown(reason error) bool {
 		first = true
 		c.reason = reason
 		c.closeDeadline = time.Now().Add(c.opts.closeTimeout)
+		c.q.close()
 		close(c.closing)
 		// Wake the reader (see readDeadline); writes are unaffected.
 		_ = c.conn.SetReadDeadline(pastDeadline)

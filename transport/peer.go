@@ -19,9 +19,25 @@ type Peer interface {
 	// error that wraps ErrClosed and, where known, the close reason.
 	Recv() (protocol.Message, error)
 	// Send queues m for the other end and returns without waiting for it
-	// to be written. When the outbound queue is full it returns
-	// ErrQueueFull at once; after a close it returns ErrClosed. ctx bounds
-	// any wait the implementation may do; none waits past it.
+	// to be written. A network peer encodes m on the calling goroutine
+	// first (a *serialize.Shared at most once per serializer, however
+	// many peers it goes to). It returns nil when m is queued, and
+	// otherwise, with nothing queued:
+	//
+	//   - an error wrapping ErrQueueFull when the outbound queue holds
+	//     its maximum of messages or bytes: m may fit later (the router
+	//     keeps it in the session's backlog);
+	//   - an error wrapping ErrEncode when m cannot be encoded in the
+	//     peer's serializer (NaN or infinity, or a string that begins
+	//     with NUL, for JSON): m will never be delivered, but the peer
+	//     works on (the router answers m's sender with an error);
+	//   - an error wrapping ErrMessageTooBig when m is larger than the
+	//     other end accepts (the maximum it announced in the RawSocket
+	//     handshake): the same;
+	//   - ErrClosed after a close: the peer is done (the router forgets
+	//     the session).
+	//
+	// ctx bounds any wait the implementation may do; none waits past it.
 	// The caller must not modify m after Send.
 	Send(ctx context.Context, m protocol.Message) error
 	// Close ends the stream. Queued messages are flushed within a bounded
@@ -43,7 +59,9 @@ type Detailer interface {
 // Every Peer of this package implements it. SendWait is Send, except that
 // when the queue is full it waits for room until ctx ends and only then
 // returns ErrQueueFull. It is how an owner applies backpressure for a
-// bounded time before it gives up on a slow peer.
+// bounded time before it gives up on a slow peer. It returns the errors of
+// Send, with the same meaning; ErrEncode and ErrMessageTooBig come at
+// once, without a wait.
 type Waiter interface {
 	SendWait(ctx context.Context, m protocol.Message) error
 }
@@ -52,8 +70,15 @@ var (
 	// ErrClosed is returned by Peer.Send after the peer was closed, and is
 	// wrapped by the error Peer.Recv returns after a close.
 	ErrClosed = errors.New("transport: peer closed")
-	// ErrQueueFull is returned by Peer.Send when the outbound queue is full.
+	// ErrQueueFull is returned by Peer.Send when the outbound queue is
+	// full: it holds QueueSize messages, or QueueBytes bytes of encoded
+	// messages.
 	ErrQueueFull = errors.New("transport: outbound queue full")
+	// ErrEncode is wrapped, with the serializer's error, by the error
+	// Peer.Send and Waiter.SendWait of a network peer return for a
+	// message its serializer cannot encode. The message is not sent; the
+	// peer works on.
+	ErrEncode = errors.New("transport: message cannot be encoded")
 	// ErrServerClosed is returned by [RawSocketServer.Serve] after
 	// [RawSocketServer.Close], and is the close reason of the peers that
 	// [RawSocketServer.Close] and [WebSocketServer.Close] close.
@@ -62,6 +87,10 @@ var (
 	// Peer.Recv) when the other end sent a message over the negotiated
 	// maximum; the connection is failed as the spec requires
 	// (advanced/transport_rawsocket.md, "Handshake: Router-to-Client Reply").
+	// Peer.Send and Waiter.SendWait of a RawSocket peer return it
+	// (wrapped) for a message larger than the other end announced: the
+	// message is not sent (the spec leaves the choice to the
+	// implementation), and the peer works on.
 	ErrMessageTooBig = errors.New("transport: message too big")
 	// ErrHandshake is wrapped by the errors of DialRawSocket and
 	// DialWebSocket when the other end refuses or botches the opening
@@ -82,8 +111,14 @@ var (
 
 // Defaults of the Config structs of this package, used when a field is zero.
 const (
-	// DefaultQueueSize is the capacity of a network peer's outbound queue.
+	// DefaultQueueSize is the capacity of a network peer's outbound queue,
+	// in messages.
 	DefaultQueueSize = 256
+	// DefaultQueueBytes is the capacity of a network peer's outbound
+	// queue in bytes of encoded messages, 2 MiB: a slow client pins at
+	// most that much in its queue (whatever the message count), and a
+	// writer still finds many 64 KiB writes' worth queued.
+	DefaultQueueBytes = 2 << 20
 	// DefaultMaxMessageSize is the largest message a server
 	// ([WebSocketServer], [RawSocketServer], and so a router) accepts from
 	// a client, 1 MiB: what users of other WAMP routers expect, and a
@@ -110,6 +145,7 @@ const (
 // defaults applied.
 type peerOptions struct {
 	queueSize    int
+	queueBytes   int
 	maxRecv      int64 // largest message we accept
 	pingInterval time.Duration
 	pongTimeout  time.Duration
@@ -118,9 +154,10 @@ type peerOptions struct {
 	log          *slog.Logger
 }
 
-func newPeerOptions(queue int, maxSize int64, ping, pong, write, closeTO time.Duration, log *slog.Logger) peerOptions {
+func newPeerOptions(queue, queueBytes int, maxSize int64, ping, pong, write, closeTO time.Duration, log *slog.Logger) peerOptions {
 	o := peerOptions{
 		queueSize:    queue,
+		queueBytes:   queueBytes,
 		maxRecv:      maxSize,
 		pingInterval: ping,
 		pongTimeout:  pong,
@@ -130,6 +167,9 @@ func newPeerOptions(queue int, maxSize int64, ping, pong, write, closeTO time.Du
 	}
 	if o.queueSize <= 0 {
 		o.queueSize = DefaultQueueSize
+	}
+	if o.queueBytes <= 0 {
+		o.queueBytes = DefaultQueueBytes
 	}
 	if o.maxRecv <= 0 {
 		o.maxRecv = DefaultMaxMessageSize // the callers pass their own default

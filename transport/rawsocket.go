@@ -108,6 +108,13 @@ type RawSocketConfig struct {
 	// QueueSize is the capacity of each peer's outbound queue, in
 	// messages. Zero or less means DefaultQueueSize.
 	QueueSize int
+	// QueueBytes is the capacity of each peer's outbound queue in bytes
+	// of encoded messages: a message that would take the queue past it
+	// is refused with ErrQueueFull, unless the queue is empty (so one
+	// message of any size fits). It bounds what a client that stops
+	// reading costs, whatever the size of its messages. Zero or less
+	// means DefaultQueueBytes.
+	QueueBytes int
 	// HandshakeTimeout bounds the TLS and RawSocket handshakes of an
 	// accepted connection. Zero or less means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
@@ -171,7 +178,7 @@ func (s *RawSocketServer) initLocked() {
 	s.listeners = make(map[net.Listener]struct{})
 	s.conns = make(map[net.Conn]struct{})
 	s.peers = make(map[*rawPeer]struct{})
-	s.opts = newPeerOptions(cfg.QueueSize, rawRoundDown(cfg.MaxMessageSize, DefaultMaxMessageSize), cfg.PingInterval,
+	s.opts = newPeerOptions(cfg.QueueSize, cfg.QueueBytes, rawRoundDown(cfg.MaxMessageSize, DefaultMaxMessageSize), cfg.PingInterval,
 		cfg.PongTimeout, cfg.WriteTimeout, cfg.CloseTimeout, cfg.Logger)
 	s.handshake = cfg.HandshakeTimeout
 	if s.handshake <= 0 {
@@ -391,6 +398,10 @@ type RawSocketDialConfig struct {
 	// QueueSize is the capacity of the outbound queue, in messages. Zero
 	// or less means DefaultQueueSize.
 	QueueSize int
+	// QueueBytes is the capacity of the outbound queue in bytes of
+	// encoded messages, as in the server's config. Zero or less means
+	// DefaultQueueBytes.
+	QueueBytes int
 	// HandshakeTimeout bounds dialing and the TLS and RawSocket
 	// handshakes, in addition to ctx. Zero or less means
 	// DefaultHandshakeTimeout.
@@ -423,7 +434,7 @@ func DialRawSocket(ctx context.Context, network, address string, cfg RawSocketDi
 	if ser.Codec() == nil {
 		return nil, fmt.Errorf("transport: rawsocket dial: unknown serializer %v", ser)
 	}
-	opts := newPeerOptions(cfg.QueueSize, rawRoundDown(cfg.MaxMessageSize, DefaultDialMaxMessageSize), cfg.PingInterval,
+	opts := newPeerOptions(cfg.QueueSize, cfg.QueueBytes, rawRoundDown(cfg.MaxMessageSize, DefaultDialMaxMessageSize), cfg.PingInterval,
 		cfg.PongTimeout, cfg.WriteTimeout, cfg.CloseTimeout, cfg.Logger)
 	hs := cfg.HandshakeTimeout
 	if hs <= 0 {
@@ -523,10 +534,7 @@ func appendFrameHeader(b []byte, typ byte, n int) []byte {
 
 // rawPeer is a Peer over a RawSocket connection.
 type rawPeer struct {
-	peerCore
-	ser     serialize.Serializer
-	codec   serialize.Codec
-	maxSend int64 // the other end's announced maximum
+	peerCore // its maxSend is the other end's announced maximum
 
 	// Reader side, used only by the goroutine calling Recv.
 	br   *bufio.Reader
@@ -535,8 +543,7 @@ type rawPeer struct {
 	pongs chan []byte // PING payloads for the writer to echo
 
 	// Writer side, used only by the writer goroutine.
-	wbuf []byte
-	seq  uint32
+	seq uint32
 }
 
 var (
@@ -545,13 +552,8 @@ var (
 )
 
 func newRawPeer(c net.Conn, opts peerOptions, ser serialize.Serializer, maxSend int64, details protocol.Dict) *rawPeer {
-	p := &rawPeer{
-		ser:     ser,
-		codec:   ser.Codec(),
-		maxSend: min(maxSend, rawMaxLength),
-		pongs:   make(chan []byte, 4),
-	}
-	p.init(c, opts, details)
+	p := &rawPeer{pongs: make(chan []byte, 4)}
+	p.init(c, opts, ser, min(maxSend, rawMaxLength), details)
 	p.br = bufio.NewReaderSize(idleConn{Conn: c, core: &p.peerCore, idle: opts.idleTimeout()}, rawReadBuffer)
 	go p.writeLoop()
 	return p
@@ -659,12 +661,13 @@ func (p *rawPeer) readErr(err error) error {
 	return fmt.Errorf("transport: rawsocket read: %w", err)
 }
 
-// writeLoop is the writer goroutine: it batches whatever is queued into one
-// write, answers PINGs and sends keep-alive PINGs. It closes the connection
-// and done when it ends.
+// writeLoop is the writer goroutine: it writes the queued frames, many in
+// one write, answers PINGs and sends keep-alive PINGs. It closes the
+// connection and done when it ends.
 func (p *rawPeer) writeLoop() {
 	defer close(p.done)
 	defer p.conn.Close()
+	defer p.q.discard()
 	var tick <-chan time.Time
 	if p.opts.pingInterval > 0 {
 		t := time.NewTicker(p.opts.pingInterval)
@@ -672,93 +675,102 @@ func (p *rawPeer) writeLoop() {
 		tick = t.C
 	}
 	for {
+		var pong []byte
+		ping := false
 		select {
-		case m := <-p.out:
-			p.wbuf = p.appendMessage(p.wbuf[:0], m)
-		case pl := <-p.pongs:
-			p.wbuf = append(appendFrameHeader(p.wbuf[:0], framePong, len(pl)), pl...)
+		case <-p.q.wake:
+		case pong = <-p.pongs:
 		case <-tick:
-			p.seq++
-			s := p.seq
-			p.wbuf = append(appendFrameHeader(p.wbuf[:0], framePing, 4), byte(s>>24), byte(s>>16), byte(s>>8), byte(s))
+			ping = true
 		case <-p.closing:
 			// Flush what is queued, bounded by the close deadline.
 			for {
-				p.wbuf = p.fill(p.wbuf[:0])
-				if len(p.wbuf) == 0 || p.flush() != nil {
+				n, err := p.write(nil, false)
+				if n == 0 || err != nil {
 					return
 				}
 			}
 		}
-		p.wbuf = p.fill(p.wbuf)
-		if err := p.flush(); err != nil {
+		if _, err := p.write(pong, ping); err != nil {
 			p.shutdown(fmt.Errorf("transport: rawsocket write: %w", err))
 			return
 		}
 	}
 }
 
-// fill appends whatever is queued, without waiting, until the batch
-// reaches flushSize.
-func (p *rawPeer) fill(b []byte) []byte {
-	for len(b) < flushSize {
+// writeBatch is how many frames the writer takes from the queue at once.
+const writeBatch = 32
+
+// write writes a PONG echoing pong (if not nil), a keep-alive PING if
+// ping, the other PONGs due, and queued frames up to about flushSize
+// bytes, all in one network write: frames are copied into a pooled write
+// buffer, except for a frame larger than half of flushSize, which is
+// written from where it is, with what precedes it, in one vectored write.
+// It returns how many queued frames it wrote.
+func (p *rawPeer) write(pong []byte, ping bool) (int, error) {
+	bp := getBuffer(&writeBuffers)
+	b := *bp
+	if pong != nil {
+		b = append(appendFrameHeader(b, framePong, len(pong)), pong...)
+	}
+	if ping {
+		p.seq++
+		s := p.seq
+		b = append(appendFrameHeader(b, framePing, 4), byte(s>>24), byte(s>>16), byte(s>>8), byte(s))
+	}
+	var batch [writeBatch]frame
+	written := 0
+	var err error
+	for err == nil && len(b) < flushSize {
+		b = p.appendPongs(b)
+		fs := p.q.take(batch[:0], flushSize-len(b))
+		if len(fs) == 0 {
+			break
+		}
+		for i := 0; i < len(fs) && err == nil; i++ {
+			data := fs[i].b
+			b = appendFrameHeader(b, frameMessage, len(data))
+			if len(data) <= flushSize/2 {
+				b = append(b, data...)
+				continue
+			}
+			err = p.flush(b, data)
+			b = b[:0]
+		}
+		written += len(fs)
+		p.q.release(fs)
+	}
+	if err == nil {
+		err = p.flush(b, nil)
+	}
+	putBuffer(&writeBuffers, bp, b, maxPooledWrite)
+	return written, err
+}
+
+// appendPongs appends a PONG for every PING payload waiting.
+func (p *rawPeer) appendPongs(b []byte) []byte {
+	for {
 		select {
-		case m := <-p.out:
-			b = p.appendMessage(b, m)
 		case pl := <-p.pongs:
 			b = append(appendFrameHeader(b, framePong, len(pl)), pl...)
 		default:
 			return b
 		}
 	}
-	return b
 }
 
-// flush writes the batch in one write under the write deadline.
-func (p *rawPeer) flush() error {
-	if len(p.wbuf) == 0 {
+// flush writes b and then data in one write (a vectored one when data is
+// not empty), under the write deadline.
+func (p *rawPeer) flush(b, data []byte) error {
+	if len(b) == 0 && len(data) == 0 {
 		return nil
 	}
 	_ = p.conn.SetWriteDeadline(p.writeDeadline())
-	_, err := p.conn.Write(p.wbuf)
-	if cap(p.wbuf) > keepBuffer {
-		p.wbuf = nil
+	if len(data) == 0 {
+		_, err := p.conn.Write(b)
+		return err
 	}
+	bufs := net.Buffers{b, data}
+	_, err := bufs.WriteTo(p.conn)
 	return err
-}
-
-// appendMessage appends m as a frame. A message that does not encode, or
-// is larger than the other end accepts, is dropped and logged (the spec
-// leaves this to the implementation).
-func (p *rawPeer) appendMessage(b []byte, m protocol.Message) []byte {
-	off := len(b)
-	if sh, ok := m.(*serialize.Shared); ok {
-		data, err := sh.Bytes(p.ser)
-		if err != nil {
-			p.drop(m, err)
-			return b
-		}
-		if int64(len(data)) > p.maxSend {
-			p.drop(m, fmt.Errorf("%w: %d bytes, peer accepts %d", ErrMessageTooBig, len(data), p.maxSend))
-			return b
-		}
-		return append(appendFrameHeader(b, frameMessage, len(data)), data...)
-	}
-	nb, err := p.codec.Encode(append(b, 0, 0, 0, 0), m)
-	if err != nil {
-		p.drop(m, err)
-		return b[:off]
-	}
-	n := len(nb) - off - 4
-	if int64(n) > p.maxSend {
-		p.drop(m, fmt.Errorf("%w: %d bytes, peer accepts %d", ErrMessageTooBig, n, p.maxSend))
-		return b[:off]
-	}
-	appendFrameHeader(nb[off:off], frameMessage, n)
-	return nb
-}
-
-func (p *rawPeer) drop(m protocol.Message, err error) {
-	p.opts.log.Warn("transport: message dropped", "type", int(m.Type()), "err", err,
-		"peer", p.details["peer"])
 }

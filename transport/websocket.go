@@ -41,6 +41,13 @@ type WebSocketConfig struct {
 	// QueueSize is the capacity of each peer's outbound queue, in
 	// messages. Zero or less means DefaultQueueSize.
 	QueueSize int
+	// QueueBytes is the capacity of each peer's outbound queue in bytes
+	// of encoded messages: a message that would take the queue past it
+	// is refused with ErrQueueFull, unless the queue is empty (so one
+	// message of any size fits). It bounds what a client that stops
+	// reading costs, whatever the size of its messages. Zero or less
+	// means DefaultQueueBytes.
+	QueueBytes int
 	// HandshakeTimeout bounds the write of the upgrade response. Bound
 	// the read of the request with http.Server.ReadHeaderTimeout. Zero or
 	// less means DefaultHandshakeTimeout.
@@ -103,7 +110,7 @@ var _ http.Handler = (*WebSocketServer)(nil)
 
 func (s *WebSocketServer) init() {
 	cfg := s.Config
-	s.opts = newPeerOptions(cfg.QueueSize, cfg.MaxMessageSize, cfg.PingInterval,
+	s.opts = newPeerOptions(cfg.QueueSize, cfg.QueueBytes, cfg.MaxMessageSize, cfg.PingInterval,
 		cfg.PongTimeout, cfg.WriteTimeout, cfg.CloseTimeout, cfg.Logger)
 	sers := cfg.Serializers
 	if len(sers) == 0 {
@@ -248,6 +255,10 @@ type WebSocketDialConfig struct {
 	// QueueSize is the capacity of the outbound queue, in messages. Zero
 	// or less means DefaultQueueSize.
 	QueueSize int
+	// QueueBytes is the capacity of the outbound queue in bytes of
+	// encoded messages, as in the server's config. Zero or less means
+	// DefaultQueueBytes.
+	QueueBytes int
 	// HandshakeTimeout bounds the dial, the TLS handshake and the upgrade,
 	// in addition to ctx. Zero or less means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
@@ -289,7 +300,7 @@ func DialWebSocket(ctx context.Context, url string, cfg WebSocketDialConfig) (Pe
 	if maxSize <= 0 {
 		maxSize = DefaultDialMaxMessageSize
 	}
-	opts := newPeerOptions(cfg.QueueSize, maxSize, cfg.PingInterval,
+	opts := newPeerOptions(cfg.QueueSize, cfg.QueueBytes, maxSize, cfg.PingInterval,
 		cfg.PongTimeout, cfg.WriteTimeout, cfg.CloseTimeout, cfg.Logger)
 	hs := cfg.HandshakeTimeout
 	if hs <= 0 {
@@ -346,17 +357,12 @@ type wsPeer struct {
 	peerCore
 	ws      *websocket.Conn
 	cork    *corkConn // the connection under ws, when we made it; may be nil
-	ser     serialize.Serializer
-	codec   serialize.Codec
 	batched bool
 	msgType int // websocket.TextMessage for JSON, else BinaryMessage
 
 	// Reader side, used only by the goroutine calling Recv.
 	rbuf    []byte   // the last message read; dropped when it grew past keepBuffer
 	pending [][]byte // rest of a batch, aliasing rbuf
-
-	// Writer side, used only by the writer goroutine.
-	wbuf []byte
 }
 
 var (
@@ -365,11 +371,11 @@ var (
 )
 
 func newWSPeer(ws *websocket.Conn, cork *corkConn, opts peerOptions, ser serialize.Serializer, batched bool, details protocol.Dict) *wsPeer {
-	p := &wsPeer{ws: ws, cork: cork, ser: ser, codec: ser.Codec(), batched: batched, msgType: websocket.BinaryMessage}
+	p := &wsPeer{ws: ws, cork: cork, batched: batched, msgType: websocket.BinaryMessage}
 	if !ser.Binary() {
 		p.msgType = websocket.TextMessage
 	}
-	p.init(ws.NetConn(), opts, details)
+	p.init(ws.NetConn(), opts, ser, 0, details)
 	ws.SetReadLimit(opts.maxRecv)
 	if idle := opts.idleTimeout(); idle > 0 {
 		extend := func() { p.readDeadline(idle) }
@@ -519,13 +525,14 @@ func (p *wsPeer) readErr(err error) error {
 	return fmt.Errorf("transport: websocket read: %w", err)
 }
 
-// writeLoop is the writer goroutine. It writes each queued message as one
-// WebSocket message (or, batched, everything queued as one), sends
-// keep-alive pings, and on close flushes the queue, sends a close frame,
-// closes the connection and done.
+// writeLoop is the writer goroutine. It writes each queued frame as one
+// WebSocket message (or, batched, many as one), sends keep-alive pings,
+// and on close flushes the queue, sends a close frame, closes the
+// connection and done.
 func (p *wsPeer) writeLoop() {
 	defer close(p.done)
 	defer p.ws.Close()
+	defer p.q.discard()
 	var tick <-chan time.Time
 	if p.opts.pingInterval > 0 {
 		t := time.NewTicker(p.opts.pingInterval)
@@ -534,8 +541,8 @@ func (p *wsPeer) writeLoop() {
 	}
 	for {
 		select {
-		case m := <-p.out:
-			if err := p.write(m); err != nil {
+		case <-p.q.wake:
+			if _, err := p.write(); err != nil {
 				p.shutdown(fmt.Errorf("transport: websocket write: %w", err))
 				return
 			}
@@ -555,15 +562,13 @@ func (p *wsPeer) writeLoop() {
 // the close frame with a code and text for the close reason.
 func (p *wsPeer) flushOnClose() {
 	for {
-		select {
-		case m := <-p.out:
-			if p.write(m) != nil {
-				return
-			}
-			continue
-		default:
+		n, err := p.write()
+		if err != nil {
+			return
 		}
-		break
+		if n == 0 {
+			break
+		}
 	}
 	code, text := websocket.CloseNormalClosure, ""
 	switch r := p.reason; {
@@ -585,106 +590,50 @@ func (p *wsPeer) flushOnClose() {
 	_ = p.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), p.writeDeadline())
 }
 
-// write writes m and whatever else is queued, under one write deadline.
-func (p *wsPeer) write(m protocol.Message) error {
+// write writes the frames queued, up to about flushSize bytes, under one
+// write deadline and in one network write (the connection is corked):
+// each as one WebSocket message, as the spec requires, or batched, joined
+// with 0x1e separators in one message. It returns how many frames it
+// wrote; when frames are left, the queue gives the writer a token to come
+// back for them, so that pings get their turn.
+func (p *wsPeer) write() (int, error) {
 	_ = p.ws.SetWriteDeadline(p.writeDeadline())
+	var batch [writeBatch]frame
+	written, total := 0, 0
+	var bp *[]byte // the batched message, from writeBuffers
+	var b []byte
 	if p.batched {
-		b := p.appendBatched(p.wbuf[:0], m)
-		for len(b) < flushSize {
-			select {
-			case m := <-p.out:
-				b = p.appendBatched(b, m)
-				continue
-			default:
-			}
-			break
-		}
-		p.wbuf = b
-		if len(b) == 0 {
-			return nil
-		}
-		err := p.ws.WriteMessage(websocket.TextMessage, b)
-		if cap(p.wbuf) > keepBuffer {
-			p.wbuf = nil
-		}
-		return err
+		bp = getBuffer(&writeBuffers)
+		b = *bp
 	}
-	// Write what is queued now, but no more, so that pings get their turn
-	// and the deadline stays meaningful; all of it in one network write
-	// (up to flushSize per write).
 	p.cork.cork()
-	for n := len(p.out); ; n-- {
-		if err := p.writeOne(m); err != nil {
-			_ = p.cork.uncork()
-			return err
-		}
-		if n <= 0 {
+	var err error
+	for err == nil && total < flushSize {
+		fs := p.q.take(batch[:0], flushSize-total)
+		if len(fs) == 0 {
 			break
 		}
-		select {
-		case m = <-p.out:
-			continue
-		default:
+		for i := 0; i < len(fs) && err == nil; i++ {
+			total += len(fs[i].b)
+			if p.batched {
+				b = serialize.AppendJSONBatch(b, fs[i].b)
+				continue
+			}
+			err = p.ws.WriteMessage(p.msgType, fs[i].b)
 		}
-		break
+		written += len(fs)
+		p.q.release(fs)
 	}
-	return p.cork.uncork()
-}
-
-// writeOne writes m as one WebSocket message; a message that does not
-// encode is dropped and logged.
-func (p *wsPeer) writeOne(m protocol.Message) error {
-	var data []byte
-	if sh, ok := m.(*serialize.Shared); ok {
-		b, err := sh.Bytes(p.ser)
-		if err != nil {
-			p.drop(m, err)
-			return nil
+	if p.batched {
+		if err == nil && len(b) > 0 {
+			err = p.ws.WriteMessage(websocket.TextMessage, b)
 		}
-		data = b
-	} else {
-		b, err := p.codec.Encode(p.wbuf[:0], m)
-		if err != nil {
-			p.drop(m, err)
-			return nil
-		}
-		p.wbuf, data = b, b
+		putBuffer(&writeBuffers, bp, b, maxPooledWrite)
 	}
-	w, err := p.ws.NextWriter(p.msgType)
-	if err != nil {
-		return err
+	if uerr := p.cork.uncork(); err == nil {
+		err = uerr
 	}
-	if _, err := w.Write(data); err != nil {
-		return err
-	}
-	err = w.Close()
-	if cap(p.wbuf) > keepBuffer {
-		p.wbuf = nil
-	}
-	return err
-}
-
-// appendBatched appends m and the 0x1e separator to b.
-func (p *wsPeer) appendBatched(b []byte, m protocol.Message) []byte {
-	if sh, ok := m.(*serialize.Shared); ok {
-		data, err := sh.Bytes(p.ser)
-		if err != nil {
-			p.drop(m, err)
-			return b
-		}
-		return serialize.AppendJSONBatch(b, data)
-	}
-	nb, err := p.codec.Encode(b, m)
-	if err != nil {
-		p.drop(m, err)
-		return b
-	}
-	return append(nb, 0x1e)
-}
-
-func (p *wsPeer) drop(m protocol.Message, err error) {
-	p.opts.log.Warn("transport: message dropped", "type", int(m.Type()), "err", err,
-		"peer", p.details["peer"])
+	return written, err
 }
 
 // isTimeout reports whether err is a deadline error; gorilla hides the

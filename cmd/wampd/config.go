@@ -282,6 +282,10 @@ type WebSocketConfig struct {
 	// QueueSize is the capacity of each connection's outbound queue, in
 	// messages. Zero means the transport's default (256).
 	QueueSize int `yaml:"queue_size"`
+	// QueueBytes is the capacity of each connection's outbound queue, in
+	// bytes of encoded messages (one message of any size fits an empty
+	// queue). Zero means the transport's default (2 MiB).
+	QueueBytes int `yaml:"queue_bytes"`
 	// EnableCompression negotiates permessage-deflate with clients that
 	// offer it.
 	EnableCompression bool `yaml:"enable_compression"`
@@ -315,6 +319,10 @@ type RawSocketConfig struct {
 	// QueueSize is the capacity of each connection's outbound queue, in
 	// messages. Zero means the transport's default (256).
 	QueueSize int `yaml:"queue_size"`
+	// QueueBytes is the capacity of each connection's outbound queue, in
+	// bytes of encoded messages (one message of any size fits an empty
+	// queue). Zero means the transport's default (2 MiB).
+	QueueBytes int `yaml:"queue_bytes"`
 	// PingInterval is the interval of keep-alive pings. Zero means the
 	// transport's default (30s); negative turns keep-alive off.
 	PingInterval time.Duration `yaml:"ping_interval"`
@@ -439,6 +447,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.AuthThrottle.check(); err != nil {
 		return err
+	}
+	if c.WebSocket.QueueBytes < 0 || c.RawSocket.QueueBytes < 0 {
+		return errors.New("wampd: queue_bytes must not be negative")
 	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("wampd: shutdown timeout %v is negative", c.ShutdownTimeout)

@@ -385,6 +385,8 @@ func TestRouterConfig(t *testing.T) {
 	cfg.SlowConsumerWait = 250 * time.Millisecond
 	cfg.WebSocket.QueueSize = 8
 	cfg.RawSocket.QueueSize = 9
+	cfg.WebSocket.QueueBytes = 1 << 16
+	cfg.RawSocket.QueueBytes = 1 << 17
 	cfg.Realms = []RealmConfig{
 		{Name: "a.b", MaxSessions: 10, SlowConsumer: "drop-events", MaxRetainedBytes: 1 << 20, MaxHistoryBytes: -1,
 			TrustLevels: map[string]int{"backend": 2}},
@@ -396,6 +398,7 @@ func TestRouterConfig(t *testing.T) {
 		MaxMessageSize                                                   int64
 		MaxSessions, MaxPendingCalls, MaxSubscriptions, MaxRegistrations int
 		MaxBacklog, WebSocketQueue, RawSocketQueue                       int
+		WebSocketQueueBytes, RawSocketQueueBytes                         int
 		RealmMaxSessions                                                 []int
 		RealmPolicies                                                    []router.SlowConsumerPolicy
 		RealmRetainedBytes, RealmHistoryBytes                            []int64
@@ -413,6 +416,7 @@ func TestRouterConfig(t *testing.T) {
 			MaxSessions: rc.MaxSessions, MaxPendingCalls: rc.MaxPendingCalls,
 			MaxSubscriptions: rc.MaxSubscriptions, MaxRegistrations: rc.MaxRegistrations,
 			MaxBacklog: rc.MaxBacklog, WebSocketQueue: rc.WebSocket.QueueSize, RawSocketQueue: rc.RawSocket.QueueSize,
+			WebSocketQueueBytes: rc.WebSocket.QueueBytes, RawSocketQueueBytes: rc.RawSocket.QueueBytes,
 		}
 		for _, r := range rc.Realms {
 			l.RealmMaxSessions = append(l.RealmMaxSessions, r.MaxSessions)
@@ -428,6 +432,7 @@ func TestRouterConfig(t *testing.T) {
 		StrictRequestIDs: true, MaxMessageSize: 1 << 20,
 		MaxSessions: -1, MaxPendingCalls: 5, MaxSubscriptions: 6, MaxRegistrations: 7,
 		MaxBacklog: -1, WebSocketQueue: 8, RawSocketQueue: 9,
+		WebSocketQueueBytes: 1 << 16, RawSocketQueueBytes: 1 << 17,
 		RealmMaxSessions: []int{10, 0},
 		RealmPolicies:    []router.SlowConsumerPolicy{router.SlowConsumerDropEvents, router.SlowConsumerDisconnect},
 		// Defaults are filled in by router.New.
