@@ -8,9 +8,13 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/http"
+	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -446,7 +450,12 @@ type hostileRS struct {
 // length 2^(9+lenExp).
 func dialHostileRS(ctx context.Context, tb testing.TB, addr string, ser serialize.Serializer, lenExp byte) *hostileRS {
 	tb.Helper()
-	var d net.Dialer
+	return dialHostileRSWith(ctx, tb, &net.Dialer{}, addr, ser, lenExp)
+}
+
+// dialHostileRSWith is dialHostileRS with dialer d.
+func dialHostileRSWith(ctx context.Context, tb testing.TB, d *net.Dialer, addr string, ser serialize.Serializer, lenExp byte) *hostileRS {
+	tb.Helper()
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
@@ -525,4 +534,211 @@ func (h *hostileRS) join(ctx context.Context, tb testing.TB) {
 	h.write(tb, &protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": map[string]any{
 		"caller": map[string]any{}, "callee": map[string]any{}, "subscriber": map[string]any{}}}})
 	h.expect(ctx, tb, protocol.TypeWelcome)
+}
+
+// TestAttackIdleConnections: a client that opens connections and says
+// nothing (20,000 of them exhausted wampd's descriptors) gets no more
+// than the caps of a transport.LimitListener in front of the router's
+// WebSocket and RawSocket listeners, which refuse the rest at once,
+// before any HTTP request or handshake is read: per client address
+// (127.0.0.1 here, while a client from 127.0.0.2 is served), and in
+// total. Connections in their RawSocket handshake count against
+// RawSocketConfig.MaxConnections too.
+func TestAttackIdleConnections(t *testing.T) {
+	t.Run("per address", func(t *testing.T) {
+		e := startLimitedEnv(t, router.Config{}, 50, 10)
+		var idle []net.Conn
+		for range 10 {
+			idle = append(idle, hostileDial(t, "127.0.0.1", e.wsAddr))
+		}
+		waitOpen(t, e.lim, 10)
+		for i := range 200 {
+			addr, request := e.wsAddr, httpRequest
+			if i%2 == 1 {
+				addr, request = e.tcpAddr, rawHandshake
+			}
+			if !refusedConn(t, "127.0.0.1", addr, request) {
+				t.Fatalf("idle connection %d from 127.0.0.1 was accepted beyond the cap of 10", 11+i)
+			}
+		}
+		if got := e.lim.Refused(); got != 200 {
+			t.Errorf("Refused() = %d, want 200", got)
+		}
+		ctx := timeout(t)
+		e.checkHealthy(ctx, t, "127.0.0.2")
+		for _, c := range idle {
+			c.Close()
+		}
+		waitOpen(t, e.lim, 0)
+		e.checkHealthy(ctx, t, "127.0.0.1")
+	})
+	t.Run("total", func(t *testing.T) {
+		e := startLimitedEnv(t, router.Config{}, 20, 0)
+		var idle []net.Conn
+		for i := range 20 {
+			idle = append(idle, hostileDial(t, fmt.Sprintf("127.0.0.%d", 1+i%2), e.tcpAddr))
+		}
+		waitOpen(t, e.lim, 20)
+		for _, from := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
+			if !refusedConn(t, from, e.wsAddr, httpRequest) {
+				t.Fatalf("a connection from %s was accepted beyond the total cap of 20", from)
+			}
+		}
+		for _, c := range idle {
+			c.Close()
+		}
+		waitOpen(t, e.lim, 0)
+		e.checkHealthy(timeout(t), t, "127.0.0.3")
+	})
+	t.Run("rawsocket handshakes", func(t *testing.T) {
+		e := startLimitedEnv(t, router.Config{RawSocket: transport.RawSocketConfig{MaxConnections: 5}}, 0, 0)
+		for range 5 {
+			hostileDial(t, "127.0.0.1", e.tcpAddr) // never sends its handshake
+		}
+		waitOpen(t, e.lim, 5)
+		ctx := timeout(t)
+		_, err := transport.DialRawSocket(ctx, "tcp", e.tcpAddr, transport.RawSocketDialConfig{})
+		var rerr *transport.RawSocketError
+		if !errors.As(err, &rerr) || rerr.Code != transport.RawSocketConnectionLimit {
+			t.Errorf("DialRawSocket() with 5 silent connections of 5 = %v, want the connection limit reply", err)
+		}
+		e.checkHealthy(ctx, t, "127.0.0.2", "websocket")
+	})
+}
+
+// limitedEnv is a router whose WebSocket and RawSocket listeners share a
+// transport.ConnLimiter, and whose http.Server has the timeouts a router
+// on the Internet needs.
+type limitedEnv struct {
+	r               *router.Router
+	lim             *transport.ConnLimiter
+	wsAddr, tcpAddr string
+}
+
+func startLimitedEnv(tb testing.TB, cfg router.Config, max, perAddress int) *limitedEnv {
+	tb.Helper()
+	cfg.Realms = []router.RealmConfig{{Name: realm1}}
+	cfg.Logger = newLogSink(tb).logger()
+	r, err := router.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e := &limitedEnv{r: r, lim: &transport.ConnLimiter{MaxConnections: max, MaxPerAddress: perAddress, Logger: cfg.Logger}}
+	wl := listen(tb, "tcp", "127.0.0.1:0")
+	tl := listen(tb, "tcp", "127.0.0.1:0")
+	e.wsAddr, e.tcpAddr = wl.Addr().String(), tl.Addr().String()
+	mux := http.NewServeMux()
+	mux.Handle("/ws", r.Handler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+	var wg sync.WaitGroup
+	wg.Go(func() { hs.Serve(e.lim.Listener(wl)) })
+	wg.Go(func() { r.ServeRawSocket(e.lim.Listener(tl)) })
+	tb.Cleanup(func() {
+		r.Close()
+		hs.Close()
+		wg.Wait()
+	})
+	return e
+}
+
+// checkHealthy joins from the local address from over the given
+// transports (default both), with raw clients that bind that address, and
+// calls wamp.session.count.
+func (e *limitedEnv) checkHealthy(ctx context.Context, tb testing.TB, from string, transports ...string) {
+	tb.Helper()
+	if len(transports) == 0 {
+		transports = []string{"websocket", "tcp"}
+	}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	call := &protocol.Call{Request: 1, Options: protocol.Dict{}, Procedure: "wamp.session.count"}
+	for _, tr := range transports {
+		var m protocol.Message
+		switch tr {
+		case "websocket":
+			h := dialHostileWSWith(ctx, tb, "ws://"+e.wsAddr+"/ws", "wamp.2.json", websocket.Dialer{NetDialContext: d.DialContext})
+			h.join(ctx, tb)
+			if err := h.write(h.rightType(), call); err != nil {
+				tb.Fatal(err)
+			}
+			var err error
+			if m, err = h.read(ctx); err != nil {
+				tb.Fatalf("healthy client from %s over %s: %v", from, tr, err)
+			}
+			h.c.Close()
+		case "tcp":
+			h := dialHostileRSWith(ctx, tb, d, e.tcpAddr, serialize.JSON, 15)
+			h.join(ctx, tb)
+			h.write(tb, call)
+			m = h.read(ctx, tb)
+			h.c.Close()
+		}
+		if m.Type() != protocol.TypeResult {
+			tb.Fatalf("healthy client from %s over %s: got %v, want RESULT", from, tr, m)
+		}
+	}
+}
+
+// hostileDial opens a TCP connection from the local address from to addr
+// and leaves it idle; the test is skipped if the system has no such
+// address (Linux answers for all of 127.0.0.0/8).
+func hostileDial(tb testing.TB, from, addr string) net.Conn {
+	tb.Helper()
+	c, err := dialFromAddr(tb, from, addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+func dialFromAddr(tb testing.TB, from, addr string) (net.Conn, error) {
+	tb.Helper()
+	d := net.Dialer{Timeout: testTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "assign requested address") {
+			tb.Skipf("no local address %s: %v", from, err)
+		}
+		return nil, err
+	}
+	c.SetDeadline(time.Now().Add(testTimeout))
+	tb.Cleanup(func() { c.Close() })
+	return c, nil
+}
+
+// refusedConn connects from the local address from to addr, sends
+// request (an HTTP request or a RawSocket handshake, which an accepted
+// connection answers), and reports whether the server closed the
+// connection without an answer: the dial fails with a reset, or the
+// first read ends with EOF or a reset.
+func refusedConn(tb testing.TB, from, addr string, request []byte) bool {
+	tb.Helper()
+	c, err := dialFromAddr(tb, from, addr)
+	if err != nil {
+		return errors.Is(err, syscall.ECONNRESET)
+	}
+	defer c.Close()
+	c.Write(request) // a reset shows in the read
+	n, err := c.Read(make([]byte, 1))
+	if isTimeout(err) {
+		tb.Fatalf("no answer to %q from %s, and no close", request, addr)
+	}
+	return n == 0
+}
+
+// Requests that the WebSocket and the RawSocket listener answer at once.
+var (
+	httpRequest  = []byte("GET /ws HTTP/1.1\r\nHost: wampd\r\n\r\n")
+	rawHandshake = []byte{0x7f, 0xf1, 0, 0}
+)
+
+// waitOpen polls until cl counts n open connections.
+func waitOpen(tb testing.TB, cl *transport.ConnLimiter, n int) {
+	tb.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for cl.Open() != n {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d connections open, want %d", cl.Open(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -28,6 +28,14 @@
 //	go rs.Serve(l)
 //	defer rs.Close()
 //
+// A server on the Internet caps its connections before any handshake,
+// in total and per client address, with a listener wrapper; give the
+// http.Server timeouts too (an idle keep-alive connection is otherwise
+// held forever):
+//
+//	l = transport.LimitListener(l, 10000, 1000) // or a shared ConnLimiter
+//	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+//
 // The client side dials:
 //
 //	p, err := transport.DialWebSocket(ctx, "ws://127.0.0.1:8080/ws",

@@ -101,9 +101,12 @@ type RawSocketConfig struct {
 	// may announce; a client announcing less gets the error reply "maximum
 	// message length unacceptable". Zero means any (512 B upwards).
 	MinClientMessageSize int64
-	// MaxConnections limits the number of established connections; one
-	// more gets the error reply "maximum connection count reached". Zero
-	// or less means no limit.
+	// MaxConnections limits the number of connections, established or
+	// still in their handshake: a connection accepted beyond it gets the
+	// error reply "maximum connection count reached" (up to a few such
+	// refusals at once; beyond those it is closed at once). Zero or less
+	// means no limit. To cap connections before any handshake, and per
+	// client address, wrap the listener (see [ConnLimiter]).
 	MaxConnections int
 	// QueueSize is the capacity of each peer's outbound queue, in
 	// messages. Zero or less means DefaultQueueSize.
@@ -158,9 +161,9 @@ type RawSocketServer struct {
 	inited    bool
 	closed    bool
 	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]struct{} // accepted, handshake not finished
+	conns     map[net.Conn]struct{} // accepted, handshake not finished (refusing included)
 	peers     map[*rawPeer]struct{}
-	reserved  int            // handshakes past the limit check, not yet in peers
+	refusing  int            // conns accepted over MaxConnections, being refused
 	wg        sync.WaitGroup // one per connection goroutine
 
 	opts       peerOptions // with defaults; set by initLocked
@@ -239,11 +242,63 @@ func (s *RawSocketServer) Serve(l net.Listener) error {
 			_ = c.Close()
 			return ErrServerClosed
 		}
+		// Connections in their handshake count: a client that connects
+		// and says nothing holds a connection as much as a session does.
+		over := s.Config.MaxConnections > 0 && len(s.conns)-s.refusing+len(s.peers) >= s.Config.MaxConnections
+		if over && s.refusing >= maxRefusals {
+			s.mu.Unlock()
+			_ = c.Close()
+			s.opts.log.Debug("transport: rawsocket connection closed: connection limit", "peer", peerAddr(c.RemoteAddr()))
+			continue
+		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
+		if over {
+			s.refusing++
+			s.mu.Unlock()
+			go s.refuseConn(c)
+			continue
+		}
 		s.mu.Unlock()
 		go s.serveConn(c)
 	}
+}
+
+// maxRefusals is how many connections over MaxConnections a RawSocketServer
+// answers with the error reply "maximum connection count reached" at once;
+// beyond those it closes them without a reply, so that refusing costs a
+// bounded number of goroutines.
+const maxRefusals = 8
+
+// refuseConn answers a connection over the limit with the error reply
+// "maximum connection count reached" after the client's request (and the
+// TLS handshake, if configured), within the handshake timeout, and closes
+// it.
+func (s *RawSocketServer) refuseConn(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		_ = c.Close()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.refusing--
+		s.mu.Unlock()
+	}()
+	_ = c.SetDeadline(time.Now().Add(s.handshake))
+	conn := c
+	if s.Config.TLSConfig != nil {
+		tc := tls.Server(c, s.Config.TLSConfig)
+		if tc.Handshake() != nil {
+			return
+		}
+		conn = tc
+	}
+	var req [4]byte
+	if _, err := io.ReadFull(conn, req[:]); err != nil || req[0] != rawMagic {
+		return
+	}
+	_, _ = conn.Write([]byte{rawMagic, byte(RawSocketConnectionLimit) << 4, 0, 0})
+	s.opts.log.Debug("transport: rawsocket handshake refused", "peer", peerAddr(c.RemoteAddr()),
+		"code", RawSocketConnectionLimit.String())
 }
 
 func (s *RawSocketServer) isClosed() bool {
@@ -353,22 +408,11 @@ func (s *RawSocketServer) handshake1(c net.Conn) (*rawPeer, error) {
 		return reply(RawSocketUnacceptableLength)
 	}
 
-	// Reserve a connection slot; the reply is written without the lock.
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, ErrServerClosed
-	}
-	if s.Config.MaxConnections > 0 && len(s.peers)+s.reserved >= s.Config.MaxConnections {
-		s.mu.Unlock()
-		return reply(RawSocketConnectionLimit)
-	}
-	s.reserved++
-	s.mu.Unlock()
+	// The connection was counted against MaxConnections when it was
+	// accepted (Serve), and goes on counting as a peer.
 	_, err := c.Write([]byte{rawMagic, rawLengthExp(s.opts.maxRecv)<<4 | id, 0, 0})
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.reserved--
 	if err != nil {
 		return nil, fmt.Errorf("%w: write reply: %w", ErrHandshake, err)
 	}

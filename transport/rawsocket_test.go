@@ -503,3 +503,50 @@ func TestCloseWakesRecv(t *testing.T) {
 		})
 	}
 }
+
+// TestRawSocketConnectionLimitCountsHandshakes: connections that never
+// complete their handshake count against MaxConnections as established
+// ones do: a client that opens them and says nothing cannot take more
+// than the limit. A connection beyond it gets error reply 4; one closed
+// makes room.
+func TestRawSocketConnectionLimitCountsHandshakes(t *testing.T) {
+	peers := newServerPeers()
+	_, addr := rawServer(t, "tcp", RawSocketConfig{MaxConnections: 3}, peers.handler)
+	t.Cleanup(peers.stop)
+	established, err := DialRawSocket(testContext(t), "tcp", addr, RawSocketDialConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer established.Close(nil)
+	peers.next(t)
+	silent := []net.Conn{dialRaw(t, addr), dialRaw(t, addr)} // no handshake, ever
+	var rerr *RawSocketError
+	// The silent connections may not have been accepted yet: poll.
+	deadline := time.Now().Add(testWait)
+	for {
+		p, err := DialRawSocket(testContext(t), "tcp", addr, RawSocketDialConfig{})
+		if errors.As(err, &rerr) && rerr.Code == RawSocketConnectionLimit {
+			break
+		}
+		if err == nil {
+			p.Close(nil)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("DialRawSocket() with 1 session and 2 silent connections of 3 allowed = %v, want the connection limit", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	silent[0].Close()
+	deadline = time.Now().Add(testWait)
+	for {
+		p, err := DialRawSocket(testContext(t), "tcp", addr, RawSocketDialConfig{})
+		if err == nil {
+			p.Close(nil)
+			break
+		}
+		if !errors.As(err, &rerr) || time.Now().After(deadline) {
+			t.Fatalf("DialRawSocket() after a silent connection closed = %v, want a session", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
