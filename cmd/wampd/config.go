@@ -56,6 +56,21 @@ type Config struct {
 	// HELLO beyond it is answered with ABORT wampkit.error.limit_exceeded.
 	// Zero means router.DefaultMaxSessions; negative means no limit.
 	MaxSessions int `yaml:"max_sessions"`
+	// MaxConnections is the most connections open at once over all
+	// listeners (WebSocket, RawSocket on TCP and on the Unix socket,
+	// idle HTTP connections and handshakes included). A connection beyond
+	// it is closed at once, before its HTTP request, TLS or RawSocket
+	// handshake is read, and counted in the log. Zero means a tenth less
+	// than the process's limit of open files (RLIMIT_NOFILE), so that
+	// wampd never runs out of descriptors; negative means no limit.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerAddress is the most connections open at once from
+	// one client address (an IPv4 address or an IPv6 /64), whatever the
+	// port, so that one host cannot take every connection. Browsers
+	// behind one NAT share an address, hence a generous default. Zero
+	// means DefaultMaxConnectionsPerAddress (1000), or half of
+	// MaxConnections if that is less; negative means no limit.
+	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
 	// MaxPendingCalls is the most calls one session may have waiting for
 	// their result. Zero means router.DefaultMaxPendingCalls; negative
 	// means no limit.
@@ -294,6 +309,28 @@ type WebSocketConfig struct {
 	// without an Origin header (non-browser clients) always pass. Empty
 	// means same-origin only.
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// ReadHeaderTimeout bounds the wait for a request's headers, from the
+	// connection's start or from its last response (http.Server's
+	// ReadHeaderTimeout). Zero means DefaultReadHeaderTimeout; negative
+	// means none.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds the read of a whole request, body included.
+	// Upgraded WebSocket connections are not affected (the deadline is
+	// cleared when the connection is hijacked). Zero means
+	// DefaultReadTimeout; negative means none.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds the write of a response (an HTTP error or
+	// /healthz): a client that does not read its responses is cut off.
+	// Upgraded WebSocket connections are not affected. Zero means
+	// DefaultWriteTimeout; negative means none.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout is how long a keep-alive connection may wait for its
+	// next request before it is closed. Zero means DefaultIdleTimeout;
+	// negative means none.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds the size of a request's headers. Zero means
+	// DefaultMaxHeaderBytes.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
 }
 
 // RawSocketConfig configures the RawSocket listeners.
@@ -335,6 +372,19 @@ const (
 	DefaultRawSocketAddress = "127.0.0.1:8081"
 	DefaultRealm            = "realm1"
 	DefaultShutdownTimeout  = 5 * time.Second
+
+	// DefaultMaxConnectionsPerAddress is the default of
+	// max_connections_per_address: room for a few hundred browsers
+	// (a tab or two each) behind one NAT, while one address takes a
+	// small share of the descriptors.
+	DefaultMaxConnectionsPerAddress = 1000
+	// DefaultReadHeaderTimeout and the others are the defaults of the
+	// HTTP settings of the WebSocket listener.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
 )
 
 // DefaultConfig returns what wampd does with no arguments at all: an open
@@ -342,8 +392,10 @@ const (
 // text logs at level info, and the router's default limits.
 func DefaultConfig() Config {
 	return Config{
-		Log:             LogConfig{Level: "info", Format: "text"},
-		WebSocket:       WebSocketConfig{Address: DefaultWebSocketAddress, Path: DefaultWebSocketPath},
+		Log: LogConfig{Level: "info", Format: "text"},
+		WebSocket: WebSocketConfig{Address: DefaultWebSocketAddress, Path: DefaultWebSocketPath,
+			ReadHeaderTimeout: DefaultReadHeaderTimeout, ReadTimeout: DefaultReadTimeout,
+			WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes},
 		RawSocket:       RawSocketConfig{Address: DefaultRawSocketAddress},
 		ShutdownTimeout: DefaultShutdownTimeout,
 		AuthTimeout:     router.DefaultAuthTimeout,
@@ -356,13 +408,14 @@ func DefaultConfig() Config {
 			LogLines:        router.DefaultAuthLogLines,
 			LogInterval:     router.DefaultAuthLogInterval,
 		},
-		MaxSessions:      router.DefaultMaxSessions,
-		MaxPendingCalls:  router.DefaultMaxPendingCalls,
-		MaxSubscriptions: router.DefaultMaxSubscriptions,
-		MaxRegistrations: router.DefaultMaxRegistrations,
-		MaxTestaments:    router.DefaultMaxTestaments,
-		MaxBacklog:       router.DefaultMaxBacklog,
-		SlowConsumerWait: router.DefaultSlowConsumerWait,
+		MaxSessions:              router.DefaultMaxSessions,
+		MaxConnectionsPerAddress: DefaultMaxConnectionsPerAddress,
+		MaxPendingCalls:          router.DefaultMaxPendingCalls,
+		MaxSubscriptions:         router.DefaultMaxSubscriptions,
+		MaxRegistrations:         router.DefaultMaxRegistrations,
+		MaxTestaments:            router.DefaultMaxTestaments,
+		MaxBacklog:               router.DefaultMaxBacklog,
+		SlowConsumerWait:         router.DefaultSlowConsumerWait,
 	}
 }
 
@@ -450,6 +503,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebSocket.QueueBytes < 0 || c.RawSocket.QueueBytes < 0 {
 		return errors.New("wampd: queue_bytes must not be negative")
+	}
+	if c.WebSocket.MaxHeaderBytes < 0 {
+		return errors.New("wampd: websocket max_header_bytes must not be negative")
 	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("wampd: shutdown timeout %v is negative", c.ShutdownTimeout)

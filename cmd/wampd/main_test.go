@@ -246,6 +246,8 @@ func TestParseFlags(t *testing.T) {
 		{name: "limits", args: []string{"-max-sessions", "-1", "-max-message-size", "65536"},
 			want: with(func(c *Config) { c.MaxSessions, c.MaxMessageSize = -1, 65536 })},
 		{name: "negative message size", args: []string{"-max-message-size", "-1"}, wantErr: "max_message_size must not be negative"},
+		{name: "connection limits", args: []string{"-max-connections", "500", "-max-connections-per-address", "-1"},
+			want: with(func(c *Config) { c.MaxConnections, c.MaxConnectionsPerAddress = 500, -1 })},
 		{name: "file", args: []string{"-config", file},
 			want: with(func(c *Config) {
 				c.Realms = []RealmConfig{{Name: "from.file"}}

@@ -39,7 +39,8 @@ type Main struct {
 	wsAddr, rsAddr, unixAddr net.Addr
 	wsTLS                    bool
 	listeners                []net.Listener
-	serving                  sync.WaitGroup // one per Serve goroutine
+	limiter                  *transport.ConnLimiter // caps every listener's connections
+	serving                  sync.WaitGroup         // one per Serve goroutine
 
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when shutdown has finished
@@ -95,6 +96,8 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 		tlsKey      = fs.String("tls-key", "", "TLS private key `file` (PEM), with -tls-cert")
 		shutdown    = fs.Duration("shutdown-timeout", def.ShutdownTimeout, "how long sessions get to say GOODBYE on shutdown")
 		maxSessions = fs.Int("max-sessions", def.MaxSessions, "most sessions at once, over all realms; negative means no limit")
+		maxConns    = fs.Int("max-connections", def.MaxConnections, "most connections at once, over all listeners; 0 means derived from the open files limit, negative no limit")
+		maxPerAddr  = fs.Int("max-connections-per-address", def.MaxConnectionsPerAddress, "most connections at once from one client address; negative means no limit")
 		maxMsgSize  = fs.Int64("max-message-size", def.MaxMessageSize, "largest message accepted, in `bytes`, where a listener sets none; 0 means 1 MiB")
 		showVersion = fs.Bool("version", false, "print the version and exit")
 		realms      realmList
@@ -140,6 +143,10 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 			cfg.ShutdownTimeout = *shutdown
 		case "max-sessions":
 			cfg.MaxSessions = *maxSessions
+		case "max-connections":
+			cfg.MaxConnections = *maxConns
+		case "max-connections-per-address":
+			cfg.MaxConnectionsPerAddress = *maxPerAddr
 		case "max-message-size":
 			cfg.MaxMessageSize = *maxMsgSize
 		}
@@ -180,6 +187,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.router, err = router.New(rcfg); err != nil {
 		return fmt.Errorf("wampd: %w", err)
 	}
+	total := maxConnections(cfg.MaxConnections, fdLimit())
+	m.limiter = &transport.ConnLimiter{
+		MaxConnections: total,
+		MaxPerAddress:  maxPerAddress(cfg.MaxConnectionsPerAddress, total),
+		Logger:         m.logger,
+	}
+	m.logger.Info("connection limits", "max_connections", m.limiter.MaxConnections,
+		"max_connections_per_address", m.limiter.MaxPerAddress)
 
 	if cfg.WebSocket.Address != "" {
 		if err := m.startWebSocket(cfg.WebSocket); err != nil {
@@ -347,11 +362,8 @@ func (m *Main) startWebSocket(c WebSocketConfig) error {
 			io.WriteString(w, "ok\n")
 		})
 	}
-	m.http = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn),
-	}
+	m.http = httpServer(c, mux)
+	m.http.ErrorLog = slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn)
 	m.serving.Add(1)
 	go func() {
 		defer m.serving.Done()
@@ -374,16 +386,19 @@ func (m *Main) serveRawSocket(l net.Listener) {
 }
 
 // listen opens a listener and remembers it so that shutdown closes it.
+// Its connections are capped by m.limiter before anything is read from
+// them, TLS handshakes included.
 func (m *Main) listen(network, address string, tlsCfg *tls.Config) (net.Listener, error) {
 	l, err := net.Listen(network, address)
 	if err != nil {
 		return nil, fmt.Errorf("wampd: %w", err)
 	}
 	m.listeners = append(m.listeners, l)
+	limited := m.limiter.Listener(l)
 	if tlsCfg != nil {
-		return tls.NewListener(l, tlsCfg), nil
+		return tls.NewListener(limited, tlsCfg), nil
 	}
-	return l, nil
+	return limited, nil
 }
 
 // WebSocketAddr returns the address the WebSocket listener is bound to, or
