@@ -1,18 +1,19 @@
 # wampkit developer targets. Every target covers all modules of the
-# workspace (go.work): the root module, ./examples and ./integration.
+# workspace (go.work): the root module, ./cmd/wamp, ./examples and
+# ./integration.
 #
 #   make test    install test dependencies, then go test -race everywhere
 #   make lint    gofmt, go vet and staticcheck on every module
 #   make bench   run all benchmarks once (BENCHTIME, BENCH to narrow)
 #   make fuzz    run every fuzz target for FUZZTIME each, one after another
-#   make build   build bin/wampd (VERSION is stamped into -version)
+#   make build   build bin/wampd and bin/wamp (VERSION is stamped into -version)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
 GO        ?= go
-MODULES   := . examples integration
-PKGS      := ./... ./examples/... ./integration/...
+MODULES   := . cmd/wamp examples integration
+PKGS      := ./... ./cmd/wamp/... ./examples/... ./integration/...
 TESTFLAGS ?= -race -timeout 15m
 BENCH     ?= .
 BENCHTIME ?= 1s
@@ -63,9 +64,11 @@ bench:
 fuzz:
 	FUZZTIME='$(FUZZTIME)' GO='$(GO)' bash scripts/fuzz.sh $(PKGS)
 
-## build: the router binary with its version stamped in.
+## build: the router and the command line client, with their version
+## stamped in.
 build:
 	$(GO) build -ldflags '-X main.version=$(VERSION)' -o bin/wampd ./cmd/wampd
+	$(GO) build -ldflags '-X main.version=$(VERSION)' -o bin/wamp ./cmd/wamp
 
 clean:
 	rm -rf bin
