@@ -1,6 +1,6 @@
 // Command wamp is a command line client for WAMP routers: it calls,
 // publishes, subscribes, registers procedures answered by an echo or a
-// shell command and lists the sessions of a realm.
+// shell command, lists the sessions of a realm and benchmarks a router.
 // See wamp --help.
 //
 // The program is the package internal/cli; main only connects it to the

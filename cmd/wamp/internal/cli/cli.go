@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/wampkit/wampkit/client"
+	"golang.org/x/term"
 )
 
 // Env is what one run of the command sees of its process: its output
@@ -18,7 +20,8 @@ import (
 type Env struct {
 	// Stdout receives results, events and reports; nil discards them.
 	Stdout io.Writer
-	// Stderr receives diagnostics and errors; nil discards them.
+	// Stderr receives diagnostics, errors and the benchmark's progress
+	// bar; nil discards them.
 	Stderr io.Writer
 	// Getenv looks up environment variables (WAMP_URL, ...); nil means
 	// none are set. Pass os.Getenv for the process's.
@@ -45,9 +48,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 
 // app is one run of the command: its streams and global options.
 type app struct {
-	stdout  *syncWriter
-	stderr  *syncWriter
-	getenv  func(string) string
+	stdout *syncWriter
+	stderr *syncWriter
+	getenv func(string) string
+	// tty reports whether the original Stderr is a terminal (for the
+	// benchmark's progress bar default).
+	tty     bool
 	version string
 	g       globalOptions
 	logger  *slog.Logger
@@ -65,6 +71,9 @@ func newApp(env Env) *app {
 	}
 	if a.version == "" {
 		a.version = "dev"
+	}
+	if f, ok := env.Stderr.(*os.File); ok {
+		a.tty = term.IsTerminal(int(f.Fd()))
 	}
 	// The client logs what it cannot report as an error of a request
 	// (dropped late replies, failed sends); warnings and worse only.
@@ -131,7 +140,7 @@ func sessionEnded(c *client.Client) error {
 
 const rootLong = `wamp is a command line client for WAMP routers (wampd or any other): it
 calls procedures, publishes and subscribes, answers calls with an echo or
-a shell command and lists the sessions of a realm.
+a shell command, lists the sessions of a realm and benchmarks a router.
 
 Arguments:
   A positional argument or -k value that is one whole JSON value is sent
@@ -178,7 +187,8 @@ Exit status:
   3    connection failure: the router could not be reached, the TLS or
        WebSocket handshake failed, or the connection broke
   4    --timeout passed before the answer came
-  5    any other failure (writing the output)
+  5    any other failure (writing the output, a benchmark that could not
+       complete)
   130  interrupted (SIGINT, SIGTERM) while waiting for an answer;
        subscribe and register exit 0 when interrupted`
 
@@ -209,6 +219,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.subscribeCommand(),
 		a.registerCommand(),
 		a.sessionsCommand(),
+		a.benchCommand(),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root

@@ -212,12 +212,12 @@ func TestEnvironment(t *testing.T) {
 func TestHelp(t *testing.T) {
 	r := mustRun(t, ExitOK, nil, "--help")
 	for _, want := range []string{"Exit status:", "  0 ", "  1 ", "  2 ", "  3 ", "  4 ", "  130 ", "Arguments:", "WAMP_URL", "--cryptosign-key",
-		"call", "publish", "subscribe", "register", "sessions"} {
+		"call", "publish", "subscribe", "register", "sessions", "bench"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("wamp --help lacks %q", want)
 		}
 	}
-	for _, cmd := range [][]string{{"call"}, {"publish"}, {"subscribe"}, {"register"}, {"sessions"}} {
+	for _, cmd := range [][]string{{"call"}, {"publish"}, {"subscribe"}, {"register"}, {"sessions"}, {"bench"}, {"bench", "call"}, {"bench", "publish"}} {
 		r := mustRun(t, ExitOK, nil, append(cmd, "--help")...)
 		if !strings.Contains(r.stdout, "Usage:") {
 			t.Errorf("wamp %s --help:\n%s", strings.Join(cmd, " "), r.stdout)

@@ -1,6 +1,6 @@
 // Package cli implements wamp, the command line client of wampkit: call,
-// publish, subscribe, register and sessions, on top of the client package
-// like any other user of it.
+// publish, subscribe, register, sessions and bench, on top of the client
+// package like any other user of it.
 //
 // # Overview
 //

@@ -27,7 +27,8 @@ const (
 	// ExitTimeout: --timeout passed before the router (or the callee)
 	// answered.
 	ExitTimeout = 4
-	// ExitFailure: any other failure, such as writing the output.
+	// ExitFailure: any other failure, such as writing the output or a
+	// benchmark that could not complete.
 	ExitFailure = 5
 	// ExitInterrupted: SIGINT or SIGTERM ended a call or publication before
 	// it was answered (128 + SIGINT, as shells report it). subscribe and
