@@ -131,7 +131,8 @@ type tally struct {
 }
 
 // failed records err; it reports whether the worker should stop (the
-// session is over or the run was interrupted).
+// session is over). Operations cut short by the run's end (an interrupt)
+// are not failures: the workers do not record them.
 func (t *tally) failed(err error) bool {
 	t.fail++
 	if t.errs == nil {
@@ -141,7 +142,7 @@ func (t *tally) failed(err error) bool {
 	if t.first == nil {
 		t.first = classify(err)
 	}
-	return errors.Is(err, client.ErrClosed) || errors.Is(err, context.Canceled) || errors.Is(err, errInterrupted)
+	return errors.Is(err, client.ErrClosed)
 }
 
 // errorKey names an error in the report: its WAMP URI, or its kind.
@@ -154,8 +155,6 @@ func errorKey(err error) string {
 		return "timeout"
 	case errors.Is(err, client.ErrClosed):
 		return "session closed"
-	case errors.Is(err, context.Canceled), errors.Is(err, errInterrupted):
-		return "interrupted"
 	}
 	return err.Error()
 }
@@ -378,6 +377,9 @@ benchmark does not start.`,
 					t0 := time.Now()
 					err := call(ctx, c)
 					lat := time.Since(t0)
+					if err != nil && ctx.Err() != nil {
+						return // cut short by the interrupt: not a failure
+					}
 					s.done.Add(1)
 					if err != nil {
 						if t.failed(err) {
@@ -520,8 +522,11 @@ func (a *app) publishOne(ctx context.Context, c *client.Client, t *tally, topic 
 				continue
 			case <-ctx.Done():
 				pause.Stop()
-				return !t.failed(ctx.Err())
+				return false // interrupted: not a failure
 			}
+		}
+		if err != nil && ctx.Err() != nil {
+			return false // cut short by the interrupt: not a failure
 		}
 		if err != nil {
 			return !t.failed(err)
