@@ -23,8 +23,10 @@ type Env struct {
 	// Stderr receives diagnostics, errors and the benchmark's progress
 	// bar; nil discards them.
 	Stderr io.Writer
-	// Getenv looks up environment variables (WAMP_URL, ...); nil means
-	// none are set. Pass os.Getenv for the process's.
+	// Getenv looks up the environment variables of the global flags
+	// (WAMP_URL, ...); nil means none are set. Pass os.Getenv for the
+	// process's. The commands that register runs inherit the process's
+	// environment (os.Environ) whatever Getenv is.
 	Getenv func(string) string
 	// Version is printed by wamp --version; empty means "dev".
 	Version string
