@@ -327,28 +327,19 @@ func TestAttackUndeliverable(t *testing.T) {
 		}
 	}
 
-	// A call whose INVOCATION is too big for the callee ends: at once
-	// with an error if the router answers it, or when its caller gives up.
-	callCtx, cancel := context.WithCancel(ctx)
-	called := make(chan error, 1)
-	go func() {
-		_, err := other.Call(callCtx, "com.attack.proc", strings.Repeat("y", 2<<10))
-		called <- err
-	}()
-	for logLines(e.log, "router: message not delivered", "type=INVOCATION") == 0 {
-		select {
-		case err := <-called:
-			called <- err
-		case <-ctx.Done():
-			t.Fatal("the router neither logged the undelivered INVOCATION nor answered the call")
-		case <-time.After(time.Millisecond):
-			continue
+	// A call whose INVOCATION cannot reach the callee ends at once with an
+	// error naming why (security review item 7: it used to hang).
+	for _, tt := range []struct {
+		arg any
+		uri protocol.URI
+	}{
+		{strings.Repeat("y", 2<<10), protocol.ErrPayloadSizeExceeded}, // over the callee's 1 KiB
+		{math.Inf(1), protocol.ErrInvalidArgument},                     // JSON cannot carry it
+	} {
+		_, err := other.Call(ctx, "com.attack.proc", tt.arg)
+		if perr := asError(t, err); perr.URI != tt.uri {
+			t.Errorf("call whose INVOCATION cannot be delivered: %v, want ERROR %s", err, tt.uri)
 		}
-		break
-	}
-	cancel()
-	if err := <-called; err == nil {
-		t.Error("a call whose INVOCATION was not delivered succeeded")
 	}
 	// The callee's session goes on: a small call reaches it.
 	small := make(chan error, 1)
@@ -370,6 +361,49 @@ func TestAttackUndeliverable(t *testing.T) {
 		t.Errorf("small call to the hostile callee: %v", err)
 	}
 	checkMetaCalls(ctx, t, e.join(t, link{transport: "tcp", serializer: serialize.JSON}))
+}
+
+// TestAttackUndeliverableAnswers: a callee answers a JSON caller with a
+// RESULT or an ERROR whose payload JSON cannot carry, or a RESULT larger
+// than the caller's RawSocket accepts; the caller gets one ERROR for its
+// call instead of waiting forever (security review item 7), and goes on.
+func TestAttackUndeliverableAnswers(t *testing.T) {
+	e := startEnv(t, router.Config{})
+	ctx := timeout(t)
+	callee := e.join(t, link{transport: "local"})
+	register(t, callee, "com.attack.nan", func(context.Context, *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: protocol.List{math.NaN()}}, nil
+	})
+	register(t, callee, "com.attack.big", func(context.Context, *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: protocol.List{strings.Repeat("z", 4<<10)}}, nil
+	})
+	register(t, callee, "com.attack.err", func(context.Context, *client.Invocation) (*client.Result, error) {
+		return nil, &protocol.Error{URI: "com.attack.failed", Args: protocol.List{math.Inf(-1)}}
+	})
+	register(t, callee, "com.attack.ok", echo)
+	caller := e.join(t, link{transport: "websocket", serializer: serialize.JSON})
+	for _, tt := range []struct {
+		proc protocol.URI
+		uri  protocol.URI
+	}{
+		{"com.attack.nan", protocol.ErrInvalidArgument},
+		{"com.attack.err", "com.attack.failed"},
+	} {
+		_, err := caller.Call(ctx, tt.proc)
+		if perr := asError(t, err); perr.URI != tt.uri {
+			t.Errorf("call of %s: %v, want ERROR %s", tt.proc, err, tt.uri)
+		}
+	}
+	if _, err := caller.Call(ctx, "com.attack.ok", 1); err != nil {
+		t.Errorf("the caller's session did not go on: %v", err)
+	}
+	h := dialHostileRS(ctx, t, e.tcpAddr, serialize.JSON, 1) // 1 KiB
+	h.join(ctx, t)
+	h.write(t, &protocol.Call{Request: 1, Options: protocol.Dict{}, Procedure: "com.attack.big"})
+	m := h.expect(ctx, t, protocol.TypeError).(*protocol.Error)
+	if m.Request != 1 || m.URI != protocol.ErrPayloadSizeExceeded {
+		t.Errorf("RESULT too big for the caller: got %+v, want ERROR %s for request 1", m, protocol.ErrPayloadSizeExceeded)
+	}
 }
 
 // TestAttackStalledSubscriber: a subscriber that never reads pins in its

@@ -488,6 +488,7 @@ func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dic
 	// What a pattern carries is authorized topic by topic (see permits);
 	// subscribers mostly share a few roles, so the last decision is kept.
 	sent := uint64(0)
+	size := -1 // the EVENT's, computed by the first subscriber that needs it
 	check := sub.match != protocol.MatchExact && b.authz.Load().checksDelivery()
 	var lastRole string
 	var lastOK, decided bool
@@ -514,11 +515,11 @@ func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dic
 			// t is subscribing right now: send once its SUBSCRIBED is
 			// queued (see subscribe).
 			t.mu.Lock()
-			t.sendEvent(ev)
+			t.sendEvent(ev, &size)
 			t.mu.Unlock()
 			continue
 		}
-		t.sendEvent(ev)
+		t.sendEvent(ev, &size)
 	}
 	if sent > 0 && b.r.metrics != nil {
 		b.countDelivered(p.pub, sent)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/serialize"
 	"github.com/wampkit/wampkit/transport"
 )
 
@@ -33,7 +34,10 @@ type outbox struct {
 	dropLog atomic.Int64
 
 	mu sync.Mutex
-	q  []protocol.Message // the backlog; q[head:] are pending
+	q  []queued // the backlog; q[head:] are pending
+	// bytes is the estimated size of the pending messages (see
+	// messageSize), for Config.MaxBacklogBytes.
+	bytes int
 	// head is the index of the next message of q to drain; the drainer
 	// leaves it in place while it waits for the transport to take it.
 	head int
@@ -55,8 +59,39 @@ var errBacklogFull = errors.New("router: outbound backlog full")
 // backlog is drained.
 const keptBacklog = 64
 
+// queued is a message of the backlog and its estimated size.
+type queued struct {
+	m    protocol.Message
+	size int
+}
+
 // pending returns the number of messages in the backlog; o.mu held.
 func (o *outbox) pending() int { return len(o.q) - o.head }
+
+// messageSize estimates the bytes m holds (see payloadSize).
+func messageSize(m protocol.Message) int {
+	const overhead = 64
+	switch m := m.(type) {
+	case *serialize.Shared:
+		return messageSize(m.Message())
+	case *protocol.Event:
+		return overhead + payloadSize(m.Args, m.Kwargs) + dictSize(m.Details)
+	case *protocol.Invocation:
+		return overhead + payloadSize(m.Args, m.Kwargs) + dictSize(m.Details)
+	case *protocol.Result:
+		return overhead + payloadSize(m.Args, m.Kwargs) + dictSize(m.Details)
+	case *protocol.Error:
+		return overhead + payloadSize(m.Args, m.Kwargs) + dictSize(m.Details)
+	}
+	return overhead
+}
+
+func dictSize(d protocol.Dict) int {
+	if d == nil {
+		return 0
+	}
+	return sizeOf(map[string]any(d), 0)
+}
 
 // put queues m for the client behind everything queued before it. It never
 // blocks. It returns nil when m was queued (to the transport or to the
@@ -67,11 +102,21 @@ func (o *outbox) pending() int { return len(o.q) - o.head }
 // transport cannot deliver (logged; the session goes on, see
 // undeliverable).
 func (s *session) put(m protocol.Message, limit int) error {
+	return s.putSized(m, limit, nil)
+}
+
+// putSized is put for a message whose estimated size, if it is queued in
+// the backlog, is *size; a negative *size is computed then and stored
+// (deliver shares one among the subscribers of a publication). nil means
+// the size is computed if needed. The backlog is bounded in bytes as in
+// messages: limit is the part of Config.MaxBacklog the message may use,
+// and it may use the same part of Config.MaxBacklogBytes.
+func (s *session) putSized(m protocol.Message, limit int, size *int) error {
 	o := &s.out
 	if !o.busy.Load() && !s.failed.Load() {
 		err := s.peer.Send(bg, m)
 		if !errors.Is(err, transport.ErrQueueFull) {
-			return s.checkSent(m, err)
+			return s.sent(m, err)
 		}
 	}
 	o.mu.Lock()
@@ -86,11 +131,29 @@ func (s *session) put(m protocol.Message, limit int) error {
 		// since the check above.
 		err := s.peer.Send(bg, m)
 		if !errors.Is(err, transport.ErrQueueFull) {
-			return s.checkSent(m, err)
+			return s.sent(m, err)
 		}
 	}
 	if o.pending() >= limit {
 		return errBacklogFull
+	}
+	n := -1
+	if size != nil {
+		n = *size
+	}
+	if n < 0 {
+		n = messageSize(m)
+		if size != nil {
+			*size = n
+		}
+	}
+	if maxBytes := s.r.cfg.MaxBacklogBytes; maxBytes > 0 && o.pending() > 0 {
+		if max := s.r.cfg.MaxBacklog; limit < max {
+			maxBytes = maxBytes / int64(max) * int64(limit)
+		}
+		if int64(o.bytes+n) > maxBytes {
+			return errBacklogFull
+		}
 	}
 	if o.head > 0 && len(o.q) == cap(o.q) {
 		// Reuse the drained front before growing.
@@ -98,7 +161,8 @@ func (s *session) put(m protocol.Message, limit int) error {
 		clear(o.q[n:])
 		o.q, o.head = o.q[:n], 0
 	}
-	o.q = append(o.q, m)
+	o.q = append(o.q, queued{m, n})
+	o.bytes += n
 	if !o.draining {
 		o.draining = true
 		o.busy.Store(true)
@@ -122,20 +186,21 @@ func (s *session) drain(idle chan struct{}) {
 	o.mu.Lock()
 	for o.pending() > 0 {
 		// m stays in the backlog, counted, until the transport took it.
-		m := o.q[o.head]
+		m := o.q[o.head].m
 		o.mu.Unlock()
 		err := s.waitSend(m)
 		if undeliverable(err) {
 			// Only this message is lost: it is skipped, the session
 			// and the rest of the backlog go on.
 			s.checkSent(m, err)
+			s.undelivered(m, err)
 			err = nil
 		}
 		o.mu.Lock()
 		if err != nil {
 			o.dead = true
 			clear(o.q)
-			o.q, o.head = nil, 0
+			o.q, o.head, o.bytes = nil, 0, 0
 			o.draining = false
 			o.mu.Unlock()
 			if errors.Is(err, transport.ErrQueueFull) {
@@ -143,7 +208,8 @@ func (s *session) drain(idle chan struct{}) {
 			}
 			return
 		}
-		o.q[o.head] = nil
+		o.bytes -= o.q[o.head].size
+		o.q[o.head] = queued{}
 		o.head++
 	}
 	o.q, o.head = o.q[:0], 0
@@ -161,6 +227,23 @@ func (s *session) drain(idle chan struct{}) {
 // is larger than the client accepts (RawSocket).
 func undeliverable(err error) bool {
 	return err != nil && (errors.Is(err, transport.ErrEncode) || errors.Is(err, transport.ErrMessageTooBig))
+}
+
+// sent handles the transport's answer err to a Send of m that did not
+// wait: an undeliverable message is logged, and handled by undelivered
+// on a goroutine of its own, since the sender may hold locks that
+// undelivered takes. It returns err.
+func (s *session) sent(m protocol.Message, err error) error {
+	if !undeliverable(err) {
+		return err
+	}
+	s.checkSent(m, err)
+	s.r.closers.Add(1)
+	go func() {
+		defer s.r.closers.Done()
+		s.undelivered(m, err)
+	}()
+	return err
 }
 
 // checkSent logs m when err says it is undeliverable, and returns err.

@@ -96,3 +96,42 @@ func TestNoGapAfterDrop(t *testing.T) {
 		}
 	}
 }
+
+// TestBacklogBytes checks that a session's backlog is bounded in bytes
+// (Config.MaxBacklogBytes), not only in messages: a subscriber that stops
+// reading is disconnected once the events held for it reach the byte
+// budget, long before MaxBacklog events of 256 KiB (which would be 256
+// MiB) are held, and what it read until then has no gap.
+func TestBacklogBytes(t *testing.T) {
+	const queue, event = 4, 256 << 10
+	r := newRouter(t, router.Config{LocalQueueSize: queue, MaxBacklog: 1024, MaxBacklogBytes: 1 << 20,
+		SlowConsumerWait: time.Hour})
+	pub := join(t, r)
+	sub, _ := stalledSubscriber(t, r, "com.example.big")
+	payload := make([]byte, event)
+	for i := range 40 {
+		pub.publishAck("com.example.big", nil, i, payload)
+	}
+	// The stalled subscriber was dropped: it reads what was queued, in
+	// order, then the close. The queue holds queue events, the backlog
+	// at most 1 MiB of them.
+	var got []int64
+	for {
+		m := recvRaw(t, sub)
+		if m == nil {
+			break
+		}
+		if ev, ok := m.(*protocol.Event); ok {
+			v, _ := protocol.ToInt64(ev.Args[0])
+			got = append(got, v)
+		}
+	}
+	if n := len(got); n < queue || n > queue+(1<<20)/event+1 {
+		t.Errorf("the dropped subscriber read %d events, want %d to %d", n, queue, queue+(1<<20)/event+1)
+	}
+	for i, v := range got {
+		if v != int64(i) {
+			t.Fatalf("event %d carries %d: a gap (%v)", i, v, got)
+		}
+	}
+}

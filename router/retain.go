@@ -191,7 +191,7 @@ func (b *broker) subscribeRetained(s *session, sub *subscription) {
 	if sub.match == protocol.MatchExact {
 		if v, ok := rt.events.Load(sub.topic); ok {
 			if ev := newestFor(v.([]*retainedEvent), s); ev != nil {
-				s.sendEvent(ev.event(sub, false))
+				s.sendEvent(ev.event(sub, false), nil)
 				s.r.countOut(s, protocol.TypeEvent, 1)
 			}
 		}
@@ -212,7 +212,7 @@ func (b *broker) subscribeRetained(s *session, sub *subscription) {
 	})
 	slices.SortFunc(found, func(a, b *retainedEvent) int { return cmp.Compare(a.seq, b.seq) })
 	for _, ev := range found {
-		s.sendEvent(ev.event(sub, true))
+		s.sendEvent(ev.event(sub, true), nil)
 		s.r.countOut(s, protocol.TypeEvent, 1)
 	}
 }

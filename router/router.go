@@ -206,6 +206,16 @@ type Config struct {
 	// means DefaultMaxBacklog; negative means no backlog.
 	MaxBacklog int
 
+	// MaxBacklogBytes bounds a session's backlog in bytes as MaxBacklog
+	// does in messages: the estimated size in memory of the messages it
+	// holds (their arguments, keyword arguments and details). An empty
+	// backlog takes one message of any size, so a message as large as
+	// the router accepts still reaches a busy client. A client that never
+	// reads thus pins at most its transport's queue (QueueBytes of its
+	// encoded messages) and this, whatever the messages' sizes. Zero
+	// means 8 MiB; negative means no limit in bytes.
+	MaxBacklogBytes int64
+
 	// LocalQueueSize is the capacity of each direction of the in-process
 	// link that [Router.Connect] makes. When a session's queue towards its
 	// client is full, the router disconnects that session rather than
@@ -478,6 +488,7 @@ func New(cfg Config) (*Router, error) {
 	cfg.MaxRegistrations = limit(cfg.MaxRegistrations, DefaultMaxRegistrations)
 	cfg.MaxTestaments = limit(cfg.MaxTestaments, DefaultMaxTestaments)
 	cfg.MaxBacklog = max(limit(cfg.MaxBacklog, DefaultMaxBacklog), 0)
+	cfg.MaxBacklogBytes = limit64(cfg.MaxBacklogBytes, defaultMaxBacklogBytes)
 	if cfg.MaxMessageSize > 0 {
 		if cfg.WebSocket.MaxMessageSize == 0 {
 			cfg.WebSocket.MaxMessageSize = cfg.MaxMessageSize
@@ -651,6 +662,7 @@ func limit64(v, def int64) int64 {
 // Defaults of Config and RealmConfig fields documented there.
 const (
 	defaultMaxRetainedBytes = 64 << 20
+	defaultMaxBacklogBytes  = 8 << 20
 	defaultMaxHistoryBytes  = 64 << 20
 )
 

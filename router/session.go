@@ -181,13 +181,17 @@ func (s *session) sendOwn(m protocol.Message) bool {
 // logged at most once per DropLogInterval); others are dropped as by send.
 // In a DropEvents realm, events may fill only three quarters of the
 // backlog, so that replies and results still find room.
-func (s *session) sendEvent(m protocol.Message) {
+//
+// size is the event's estimated size, as for putSized.
+func (s *session) sendEvent(m protocol.Message, size *int) {
 	if !s.realm.dropEvents {
-		s.send(m)
+		if s.putSized(m, s.r.cfg.MaxBacklog, size) == errBacklogFull {
+			s.drop("outbound backlog full", errSlowConsumer)
+		}
 		return
 	}
 	limit := s.r.cfg.MaxBacklog
-	if s.put(m, limit-limit/4) != errBacklogFull {
+	if s.putSized(m, limit-limit/4, size) != errBacklogFull {
 		return
 	}
 	n := s.out.dropped.Add(1)
