@@ -88,6 +88,10 @@ type Config struct {
 	// queue is full, before the realm's slow_consumer policy applies. Zero
 	// means router.DefaultMaxBacklog; negative means no backlog.
 	MaxBacklog int `yaml:"max_backlog"`
+	// MaxBacklogBytes bounds the backlog in bytes too (the estimated size
+	// of its messages). Zero means the router's default (8 MiB); negative
+	// means no limit in bytes.
+	MaxBacklogBytes int64 `yaml:"max_backlog_bytes,omitempty"`
 	// SlowConsumerWait bounds how long a session's backlog may wait for
 	// room in its outbound queue before the session is disconnected as a
 	// slow consumer. Zero means router.DefaultSlowConsumerWait; negative

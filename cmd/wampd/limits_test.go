@@ -382,6 +382,7 @@ func TestRouterConfig(t *testing.T) {
 	cfg.MaxSubscriptions = 6
 	cfg.MaxRegistrations = 7
 	cfg.MaxBacklog = -1
+	cfg.MaxBacklogBytes = 3 << 20
 	cfg.SlowConsumerWait = 250 * time.Millisecond
 	cfg.WebSocket.QueueSize = 8
 	cfg.RawSocket.QueueSize = 9
@@ -398,6 +399,7 @@ func TestRouterConfig(t *testing.T) {
 		MaxMessageSize                                                   int64
 		MaxSessions, MaxPendingCalls, MaxSubscriptions, MaxRegistrations int
 		MaxBacklog, WebSocketQueue, RawSocketQueue                       int
+		MaxBacklogBytes                                                  int64
 		WebSocketQueueBytes, RawSocketQueueBytes                         int
 		RealmMaxSessions                                                 []int
 		RealmPolicies                                                    []router.SlowConsumerPolicy
@@ -415,7 +417,7 @@ func TestRouterConfig(t *testing.T) {
 			StrictRequestIDs: rc.StrictRequestIDs, MaxMessageSize: rc.MaxMessageSize,
 			MaxSessions: rc.MaxSessions, MaxPendingCalls: rc.MaxPendingCalls,
 			MaxSubscriptions: rc.MaxSubscriptions, MaxRegistrations: rc.MaxRegistrations,
-			MaxBacklog: rc.MaxBacklog, WebSocketQueue: rc.WebSocket.QueueSize, RawSocketQueue: rc.RawSocket.QueueSize,
+			MaxBacklog: rc.MaxBacklog, MaxBacklogBytes: rc.MaxBacklogBytes, WebSocketQueue: rc.WebSocket.QueueSize, RawSocketQueue: rc.RawSocket.QueueSize,
 			WebSocketQueueBytes: rc.WebSocket.QueueBytes, RawSocketQueueBytes: rc.RawSocket.QueueBytes,
 		}
 		for _, r := range rc.Realms {
@@ -431,7 +433,7 @@ func TestRouterConfig(t *testing.T) {
 		AuthTimeout: 3 * time.Second, GoodbyeTimeout: DefaultShutdownTimeout, SlowConsumerWait: 250 * time.Millisecond,
 		StrictRequestIDs: true, MaxMessageSize: 1 << 20,
 		MaxSessions: -1, MaxPendingCalls: 5, MaxSubscriptions: 6, MaxRegistrations: 7,
-		MaxBacklog: -1, WebSocketQueue: 8, RawSocketQueue: 9,
+		MaxBacklog: -1, MaxBacklogBytes: 3 << 20, WebSocketQueue: 8, RawSocketQueue: 9,
 		WebSocketQueueBytes: 1 << 16, RawSocketQueueBytes: 1 << 17,
 		RealmMaxSessions: []int{10, 0},
 		RealmPolicies:    []router.SlowConsumerPolicy{router.SlowConsumerDropEvents, router.SlowConsumerDisconnect},

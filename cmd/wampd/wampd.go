@@ -265,6 +265,7 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 		MaxRegistrations: cfg.MaxRegistrations,
 		MaxTestaments:    cfg.MaxTestaments,
 		MaxBacklog:       cfg.MaxBacklog,
+		MaxBacklogBytes:  cfg.MaxBacklogBytes,
 		SlowConsumerWait: cfg.SlowConsumerWait,
 		WebSocket: transport.WebSocketConfig{
 			Serializers:       wsSers,
