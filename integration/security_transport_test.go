@@ -334,7 +334,7 @@ func TestAttackUndeliverable(t *testing.T) {
 		uri protocol.URI
 	}{
 		{strings.Repeat("y", 2<<10), protocol.ErrPayloadSizeExceeded}, // over the callee's 1 KiB
-		{math.Inf(1), protocol.ErrInvalidArgument},                     // JSON cannot carry it
+		{math.Inf(1), protocol.ErrInvalidArgument},                    // JSON cannot carry it
 	} {
 		_, err := other.Call(ctx, "com.attack.proc", tt.arg)
 		if perr := asError(t, err); perr.URI != tt.uri {
