@@ -2,14 +2,23 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/serialize"
+)
+
+// Sizes of the network peers' buffers and batches.
+const (
+	flushSize  = 64 << 10 // a writer flushes a batch once it reaches this size
+	keepBuffer = 1 << 20  // buffers that grew past this are dropped after use
+	writeBatch = 32       // how many frames a writer takes from the queue at once
 )
 
 // peerCore is the state every network peer shares: the encoder, the
@@ -261,4 +270,11 @@ type idleConn struct {
 func (c idleConn) Read(b []byte) (int, error) {
 	c.core.readDeadline(c.idle)
 	return c.Conn.Read(b)
+}
+
+// isTimeout reports whether err is a deadline error; gorilla hides the
+// net package's error behind its own net.Error.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }

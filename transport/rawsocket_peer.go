@@ -1,0 +1,254 @@
+package transport
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/serialize"
+)
+
+// rawPeer is a Peer over a RawSocket connection.
+type rawPeer struct {
+	peerCore // its maxSend is the other end's announced maximum
+
+	// Reader side, used only by the goroutine calling Recv.
+	br   *bufio.Reader
+	rbuf []byte
+
+	pongs chan []byte // PING payloads for the writer to echo
+
+	// Writer side, used only by the writer goroutine.
+	seq uint32
+}
+
+var (
+	_ Peer     = (*rawPeer)(nil)
+	_ Detailer = (*rawPeer)(nil)
+)
+
+func newRawPeer(c net.Conn, opts peerOptions, ser serialize.Serializer, maxSend int64, details protocol.Dict) *rawPeer {
+	p := &rawPeer{pongs: make(chan []byte, 4)}
+	p.init(c, opts, ser, min(maxSend, rawMaxLength), details)
+	p.br = bufio.NewReaderSize(idleConn{Conn: c, core: &p.peerCore, idle: opts.idleTimeout()}, rawReadBuffer)
+	go p.writeLoop()
+	return p
+}
+
+// Recv implements Peer. It reads and decodes on the calling goroutine and
+// answers PINGs on the way. A message that does not decode is returned as
+// an error wrapping protocol.ErrMalformed, and the connection stays up; the
+// caller decides (usually ABORT with wamp.error.protocol_violation). Framing
+// errors, a frame over the limit and a truncated frame fail the connection.
+func (p *rawPeer) Recv() (protocol.Message, error) {
+	for {
+		if p.isClosing() {
+			return nil, p.closedErr()
+		}
+		hdr, err := p.br.Peek(4)
+		if err != nil {
+			if len(hdr) > 0 && errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, p.failRead(p.readErr(err))
+		}
+		h0 := hdr[0]
+		n := int64(hdr[1])<<16 | int64(hdr[2])<<8 | int64(hdr[3])
+		if h0&0xF0 != 0 {
+			return nil, p.failRead(fmt.Errorf("%w: reserved bits set in frame header 0x%02x", ErrProtocol, h0))
+		}
+		if h0&0x08 != 0 {
+			if n != 0 {
+				return nil, p.failRead(fmt.Errorf("%w: X bit with non-zero length", ErrProtocol))
+			}
+			n = rawMaxLength
+		}
+		if n > p.opts.maxRecv {
+			return nil, p.failRead(fmt.Errorf("%w: frame of %d bytes, limit %d", ErrMessageTooBig, n, p.opts.maxRecv))
+		}
+		typ := h0 & 0x07
+		if typ > framePong {
+			return nil, p.failRead(fmt.Errorf("%w: reserved frame type %d", ErrProtocol, typ))
+		}
+		_, _ = p.br.Discard(4)
+		payload, err := p.readPayload(int(n))
+		if err != nil {
+			return nil, p.failRead(p.readErr(err))
+		}
+		switch typ {
+		case frameMessage:
+			m, err := p.codec.Decode(payload)
+			if err != nil {
+				return nil, fmt.Errorf("transport: rawsocket: %w", err)
+			}
+			return m, nil
+		case framePing:
+			echo := append([]byte(nil), payload...)
+			select {
+			case p.pongs <- echo:
+			case <-p.closing:
+				return nil, p.closedErr()
+			}
+		case framePong:
+			// Nothing to do: any data read proves the other end alive.
+		}
+	}
+}
+
+// readPayload returns the next n bytes, valid until the next read.
+func (p *rawPeer) readPayload(n int) ([]byte, error) {
+	if n <= p.br.Size() {
+		b, err := p.br.Peek(n)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		_, _ = p.br.Discard(n)
+		return b, nil
+	}
+	if cap(p.rbuf) < n {
+		p.rbuf = make([]byte, n)
+	}
+	b := p.rbuf[:n]
+	if n > keepBuffer {
+		p.rbuf = nil
+	}
+	if _, err := io.ReadFull(p.br, b); err != nil {
+		if errors.Is(err, io.EOF) { // the header promised a payload
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+// readErr turns a read error into the close reason.
+func (p *rawPeer) readErr(err error) error {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("%w: nothing received for %v", ErrKeepAlive, p.opts.idleTimeout())
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("transport: rawsocket: truncated frame: %w", err)
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("transport: rawsocket: connection closed by peer: %w", err)
+	}
+	return fmt.Errorf("transport: rawsocket read: %w", err)
+}
+
+// writeLoop is the writer goroutine: it writes the queued frames, many in
+// one write, answers PINGs and sends keep-alive PINGs. It closes the
+// connection and done when it ends.
+func (p *rawPeer) writeLoop() {
+	defer close(p.done)
+	defer p.conn.Close()
+	defer p.q.discard()
+	var tick <-chan time.Time
+	if p.opts.pingInterval > 0 {
+		t := time.NewTicker(p.opts.pingInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		var pong []byte
+		ping := false
+		select {
+		case <-p.q.wake:
+		case pong = <-p.pongs:
+		case <-tick:
+			ping = true
+		case <-p.closing:
+			// Flush what is queued, bounded by the close deadline.
+			for {
+				n, err := p.write(nil, false)
+				if n == 0 || err != nil {
+					return
+				}
+			}
+		}
+		if _, err := p.write(pong, ping); err != nil {
+			p.shutdown(fmt.Errorf("transport: rawsocket write: %w", err))
+			return
+		}
+	}
+}
+
+// write writes a PONG echoing pong (if not nil), a keep-alive PING if
+// ping, the other PONGs due, and queued frames up to about flushSize
+// bytes, all in one network write: frames are copied into a pooled write
+// buffer, except for a frame larger than half of flushSize, which is
+// written from where it is, with what precedes it, in one vectored write.
+// It returns how many queued frames it wrote.
+func (p *rawPeer) write(pong []byte, ping bool) (int, error) {
+	bp := getBuffer(&writeBuffers)
+	b := *bp
+	if pong != nil {
+		b = append(appendFrameHeader(b, framePong, len(pong)), pong...)
+	}
+	if ping {
+		p.seq++
+		s := p.seq
+		b = append(appendFrameHeader(b, framePing, 4), byte(s>>24), byte(s>>16), byte(s>>8), byte(s))
+	}
+	var batch [writeBatch]frame
+	written := 0
+	var err error
+	for err == nil && len(b) < flushSize {
+		b = p.appendPongs(b)
+		fs := p.q.take(batch[:0], flushSize-len(b))
+		if len(fs) == 0 {
+			break
+		}
+		for i := 0; i < len(fs) && err == nil; i++ {
+			data := fs[i].b
+			b = appendFrameHeader(b, frameMessage, len(data))
+			if len(data) <= flushSize/2 {
+				b = append(b, data...)
+				continue
+			}
+			err = p.flush(b, data)
+			b = b[:0]
+		}
+		written += len(fs)
+		p.q.release(fs)
+	}
+	if err == nil {
+		err = p.flush(b, nil)
+	}
+	putBuffer(&writeBuffers, bp, b, maxPooledWrite)
+	return written, err
+}
+
+// appendPongs appends a PONG for every PING payload waiting.
+func (p *rawPeer) appendPongs(b []byte) []byte {
+	for {
+		select {
+		case pl := <-p.pongs:
+			b = append(appendFrameHeader(b, framePong, len(pl)), pl...)
+		default:
+			return b
+		}
+	}
+}
+
+// flush writes b and then data in one write (a vectored one when data is
+// not empty), under the write deadline.
+func (p *rawPeer) flush(b, data []byte) error {
+	if len(b) == 0 && len(data) == 0 {
+		return nil
+	}
+	_ = p.conn.SetWriteDeadline(p.writeDeadline())
+	if len(data) == 0 {
+		_, err := p.conn.Write(b)
+		return err
+	}
+	bufs := net.Buffers{b, data}
+	_, err := bufs.WriteTo(p.conn)
+	return err
+}

@@ -1,0 +1,297 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/serialize"
+)
+
+// wsPeer is a Peer over a WebSocket connection.
+type wsPeer struct {
+	peerCore
+	ws      *websocket.Conn
+	cork    *corkConn // the connection under ws, when we made it; may be nil
+	batched bool
+	msgType int // websocket.TextMessage for JSON, else BinaryMessage
+
+	// Reader side, used only by the goroutine calling Recv.
+	rbuf    []byte   // the last message read; dropped when it grew past keepBuffer
+	pending [][]byte // rest of a batch, aliasing rbuf
+}
+
+var (
+	_ Peer     = (*wsPeer)(nil)
+	_ Detailer = (*wsPeer)(nil)
+)
+
+func newWSPeer(ws *websocket.Conn, cork *corkConn, opts peerOptions, ser serialize.Serializer, batched bool, details protocol.Dict) *wsPeer {
+	p := &wsPeer{ws: ws, cork: cork, batched: batched, msgType: websocket.BinaryMessage}
+	if !ser.Binary() {
+		p.msgType = websocket.TextMessage
+	}
+	p.init(ws.NetConn(), opts, ser, 0, details)
+	ws.SetReadLimit(opts.maxRecv)
+	if idle := opts.idleTimeout(); idle > 0 {
+		extend := func() { p.readDeadline(idle) }
+		ws.SetPongHandler(func(string) error { extend(); return nil })
+		ws.SetPingHandler(func(data string) error {
+			extend()
+			err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(opts.writeTimeout))
+			if err == websocket.ErrCloseSent || isTimeout(err) {
+				return nil
+			}
+			return err
+		})
+	}
+	go p.writeLoop()
+	return p
+}
+
+// Recv implements Peer. It reads and decodes on the calling goroutine; the
+// messages of a batch are returned one by one. A message that does not
+// decode, or that came in a WebSocket message of the wrong kind (binary
+// for JSON, text for MessagePack and CBOR), is returned as an error
+// wrapping protocol.ErrMalformed and the connection stays up; a message
+// over the limit, an empty batch or a close from the other end fail the
+// connection.
+func (p *wsPeer) Recv() (protocol.Message, error) {
+	for {
+		if len(p.pending) > 0 {
+			b := p.pending[0]
+			p.pending[0] = nil
+			p.pending = p.pending[1:]
+			m, err := p.codec.Decode(b)
+			if len(p.pending) == 0 {
+				p.releaseReadBuffer()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("transport: websocket: %w", err)
+			}
+			return m, nil
+		}
+		if p.isClosing() {
+			return nil, p.closedErr()
+		}
+		p.readDeadline(p.opts.idleTimeout())
+		typ, r, err := p.ws.NextReader()
+		if err != nil {
+			return nil, p.failRead(p.readErr(err))
+		}
+		if typ != p.msgType {
+			// The spec ties the frame type to the serializer (basic
+			// "WebSocket Transport"); the rest of the message is
+			// discarded unread by the next NextReader.
+			return nil, p.frameTypeErr(typ)
+		}
+		data, err := p.readMessage(r)
+		if err != nil {
+			return nil, p.failRead(p.readErr(err))
+		}
+		if !p.batched {
+			m, err := p.codec.Decode(data)
+			p.releaseReadBuffer()
+			if err != nil {
+				return nil, fmt.Errorf("transport: websocket: %w", err)
+			}
+			return m, nil
+		}
+		msgs, err := serialize.SplitJSONBatch(data)
+		if err != nil {
+			// An empty batch MUST fail the transport
+			// (advanced/transport_batched_websocket.md); so does any
+			// batch we cannot split.
+			return nil, p.failRead(fmt.Errorf("%w: %w", ErrProtocol, err))
+		}
+		p.pending = msgs
+	}
+}
+
+// readMessage reads the rest of the WebSocket message r into p.rbuf and
+// returns it. The limit applies to what r yields, which with
+// permessage-deflate is the inflated message (gorilla's SetReadLimit
+// counts the bytes on the wire only): reading stops at the first byte
+// over the limit, so a message of a few KiB that inflates to gigabytes
+// (a compression bomb) costs no more than the limit; the connection is
+// then failed with ErrMessageTooBig (close 1009, sent by the writer).
+func (p *wsPeer) readMessage(r io.Reader) ([]byte, error) {
+	limit := p.opts.maxRecv
+	b := p.rbuf[:0]
+	for {
+		if len(b) == cap(b) {
+			// Grow by doubling, but never past limit+1 bytes.
+			n := int(min(max(2*int64(cap(b)), 4096), limit+1))
+			nb := make([]byte, len(b), n)
+			copy(nb, b)
+			b = nb
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			p.rbuf = b[:0]
+			p.releaseReadBuffer()
+			return nil, errInflatedTooBig
+		}
+		if err == io.EOF {
+			p.rbuf = b
+			return b, nil
+		}
+		if err != nil {
+			p.rbuf = b[:0]
+			return nil, err
+		}
+	}
+}
+
+// errInflatedTooBig is readMessage's error for a message over the limit.
+var errInflatedTooBig = errors.New("message over the limit")
+
+// releaseReadBuffer drops the read buffer if it grew past keepBuffer: an
+// idle peer does not keep a large message's buffer.
+func (p *wsPeer) releaseReadBuffer() {
+	if cap(p.rbuf) > keepBuffer {
+		p.rbuf = nil
+	}
+}
+
+// frameTypeErr describes a WebSocket message of the wrong kind for the
+// sub-protocol: a malformed message, as one that does not decode.
+func (p *wsPeer) frameTypeErr(typ int) error {
+	got, want := "binary", "text"
+	if typ == websocket.TextMessage {
+		got, want = want, got
+	}
+	return fmt.Errorf("transport: websocket: %w: %s message on %s, which carries %s messages only",
+		protocol.ErrMalformed, got, p.details["protocol"], want)
+}
+
+// readErr turns a read error into the close reason.
+func (p *wsPeer) readErr(err error) error {
+	var ce *websocket.CloseError
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit), errors.Is(err, errInflatedTooBig):
+		// gorilla has sent close 1009 already, or the writer will.
+		return fmt.Errorf("%w: limit %d bytes (close 1009)", ErrMessageTooBig, p.opts.maxRecv)
+	case errors.As(err, &ce):
+		return fmt.Errorf("transport: websocket closed by peer: %w", err)
+	case isTimeout(err):
+		return fmt.Errorf("%w: nothing received for %v: %w", ErrKeepAlive, p.opts.idleTimeout(), err)
+	}
+	return fmt.Errorf("transport: websocket read: %w", err)
+}
+
+// writeLoop is the writer goroutine. It writes each queued frame as one
+// WebSocket message (or, batched, many as one), sends keep-alive pings,
+// and on close flushes the queue, sends a close frame, closes the
+// connection and done.
+func (p *wsPeer) writeLoop() {
+	defer close(p.done)
+	defer p.ws.Close()
+	defer p.q.discard()
+	var tick <-chan time.Time
+	if p.opts.pingInterval > 0 {
+		t := time.NewTicker(p.opts.pingInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-p.q.wake:
+			if _, err := p.write(); err != nil {
+				p.shutdown(fmt.Errorf("transport: websocket write: %w", err))
+				return
+			}
+		case <-tick:
+			if err := p.ws.WriteControl(websocket.PingMessage, nil, p.writeDeadline()); err != nil {
+				p.shutdown(fmt.Errorf("transport: websocket ping: %w", err))
+				return
+			}
+		case <-p.closing:
+			p.flushOnClose()
+			return
+		}
+	}
+}
+
+// flushOnClose writes what is queued, bounded by the close deadline, then
+// the close frame with a code and text for the close reason.
+func (p *wsPeer) flushOnClose() {
+	for {
+		n, err := p.write()
+		if err != nil {
+			return
+		}
+		if n == 0 {
+			break
+		}
+	}
+	code, text := websocket.CloseNormalClosure, ""
+	switch r := p.reason; {
+	case r == nil:
+	case errors.Is(r, ErrServerClosed):
+		code = websocket.CloseGoingAway
+	case errors.Is(r, ErrMessageTooBig):
+		// When gorilla's read limit fired it has sent 1009 itself, and
+		// this write fails with ErrCloseSent.
+		code = websocket.CloseMessageTooBig
+	case errors.Is(r, ErrProtocol):
+		code, text = websocket.CloseProtocolError, r.Error()
+	default:
+		text = r.Error()
+	}
+	if len(text) > 123 { // a close frame's payload is at most 125 bytes
+		text = text[:123]
+	}
+	_ = p.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), p.writeDeadline())
+}
+
+// write writes the frames queued, up to about flushSize bytes, under one
+// write deadline and in one network write (the connection is corked):
+// each as one WebSocket message, as the spec requires, or batched, joined
+// with 0x1e separators in one message. It returns how many frames it
+// wrote; when frames are left, the queue gives the writer a token to come
+// back for them, so that pings get their turn.
+func (p *wsPeer) write() (int, error) {
+	_ = p.ws.SetWriteDeadline(p.writeDeadline())
+	var batch [writeBatch]frame
+	written, total := 0, 0
+	var bp *[]byte // the batched message, from writeBuffers
+	var b []byte
+	if p.batched {
+		bp = getBuffer(&writeBuffers)
+		b = *bp
+	}
+	p.cork.cork()
+	var err error
+	for err == nil && total < flushSize {
+		fs := p.q.take(batch[:0], flushSize-total)
+		if len(fs) == 0 {
+			break
+		}
+		for i := 0; i < len(fs) && err == nil; i++ {
+			total += len(fs[i].b)
+			if p.batched {
+				b = serialize.AppendJSONBatch(b, fs[i].b)
+				continue
+			}
+			err = p.ws.WriteMessage(p.msgType, fs[i].b)
+		}
+		written += len(fs)
+		p.q.release(fs)
+	}
+	if p.batched {
+		if err == nil && len(b) > 0 {
+			err = p.ws.WriteMessage(websocket.TextMessage, b)
+		}
+		putBuffer(&writeBuffers, bp, b, maxPooledWrite)
+	}
+	if uerr := p.cork.uncork(); err == nil {
+		err = uerr
+	}
+	return written, err
+}
