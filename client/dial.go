@@ -51,13 +51,13 @@ func dialPeer(ctx context.Context, rawURL string, cfg Config) (transport.Peer, e
 			Serializer: ser,
 			TLSConfig:  cfg.TLSConfig,
 			Header:     cfg.Header,
-			Logger:     cfg.Logger,
+			PeerConfig: transport.PeerConfig{Logger: cfg.Logger},
 		})
 	case "tcp", "tcps", "rs", "rss", "unix":
 		if ser == 0 {
 			ser = serialize.MessagePack
 		}
-		rc := transport.RawSocketDialConfig{Serializer: ser, Logger: cfg.Logger}
+		rc := transport.RawSocketDialConfig{Serializer: ser, PeerConfig: transport.PeerConfig{Logger: cfg.Logger}}
 		network, address := "tcp", u.Host
 		switch scheme {
 		case "tcps", "rss":

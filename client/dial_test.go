@@ -52,7 +52,7 @@ func tlsPair(tb testing.TB) (server *tls.Config, clientCfg *tls.Config) {
 // startRawSocket serves a fake router over RawSocket on l.
 func startRawSocket(tb testing.TB, l net.Listener, tlsCfg *tls.Config) {
 	tb.Helper()
-	s := &transport.RawSocketServer{Config: transport.RawSocketConfig{TLSConfig: tlsCfg, Logger: quietLogger()}, Handler: serveFake}
+	s := &transport.RawSocketServer{Config: transport.RawSocketConfig{TLSConfig: tlsCfg, PeerConfig: transport.PeerConfig{Logger: quietLogger()}}, Handler: serveFake}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Serve(l) }()
 	tb.Cleanup(func() { s.Close(); <-done })
@@ -61,7 +61,7 @@ func startRawSocket(tb testing.TB, l net.Listener, tlsCfg *tls.Config) {
 func TestDial(t *testing.T) {
 	serverTLS, clientTLS := tlsPair(t)
 
-	ws := &transport.WebSocketServer{Config: transport.WebSocketConfig{Logger: quietLogger()}, Handler: serveFake}
+	ws := &transport.WebSocketServer{Config: transport.WebSocketConfig{PeerConfig: transport.PeerConfig{Logger: quietLogger()}}, Handler: serveFake}
 	plain := httptest.NewServer(ws)
 	secure := httptest.NewUnstartedServer(ws)
 	secure.TLS = serverTLS

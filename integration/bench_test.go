@@ -36,8 +36,8 @@ const fanOutWindow = 64
 func benchConfig() router.Config {
 	return router.Config{
 		LocalQueueSize: 1024,
-		WebSocket:      transport.WebSocketConfig{QueueSize: 1024},
-		RawSocket:      transport.RawSocketConfig{QueueSize: 1024},
+		WebSocket:      transport.WebSocketConfig{PeerConfig: transport.PeerConfig{QueueSize: 1024}},
+		RawSocket:      transport.RawSocketConfig{PeerConfig: transport.PeerConfig{QueueSize: 1024}},
 	}
 }
 

@@ -43,8 +43,8 @@ func startFuzzRouter(tb testing.TB) *fuzzRouter {
 		Realms:           []router.RealmConfig{{Name: realm1}},
 		Logger:           slog.New(slog.DiscardHandler),
 		HandshakeTimeout: 2 * time.Second,
-		RawSocket:        transport.RawSocketConfig{MaxMessageSize: 1 << 16},
-		WebSocket:        transport.WebSocketConfig{MaxMessageSize: 1 << 16},
+		RawSocket:        transport.RawSocketConfig{PeerConfig: transport.PeerConfig{MaxMessageSize: 1 << 16}},
+		WebSocket:        transport.WebSocketConfig{PeerConfig: transport.PeerConfig{MaxMessageSize: 1 << 16}},
 	})
 	if err != nil {
 		tb.Fatalf("router.New: %v", err)

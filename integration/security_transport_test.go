@@ -88,7 +88,7 @@ func TestAttackWrongFrameType(t *testing.T) {
 // (it used to read the whole message: more than 2 GB for a 512 MiB bomb),
 // and other sessions keep working.
 func TestAttackCompressionBomb(t *testing.T) {
-	const limit = transport.DefaultMaxMessageSize
+	const limit = 1 << 20 // a server's default PeerConfig.MaxMessageSize
 	e := startEnv(t, router.Config{WebSocket: transport.WebSocketConfig{EnableCompression: true}})
 	healthy := e.join(t, link{transport: "websocket", serializer: serialize.JSON})
 	register(t, healthy, "com.attack.echo", echo)

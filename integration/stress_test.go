@@ -548,8 +548,9 @@ func TestStressStalledNetworkSubscriber(t *testing.T) {
 	const topic = "com.stress.stalled"
 	blob := randomBytes(4 << 10)
 	// Enough bytes to fill socket buffers (a few MiB on loopback), the
-	// transport's queue and the backlog (DefaultMaxBacklog events).
-	n := max(scaled(4000, 1), 2*(transport.DefaultQueueSize+router.DefaultMaxBacklog))
+	// transport's queue (256 messages by default) and the backlog
+	// (DefaultMaxBacklog events).
+	n := max(scaled(4000, 1), 2*(256+router.DefaultMaxBacklog))
 	dials := []struct {
 		name string
 		dial func(context.Context) (rawConn, error)

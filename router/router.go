@@ -158,9 +158,9 @@ type Config struct {
 	// client over WebSocket and RawSocket, in bytes; a larger one fails
 	// the connection (spec advanced "RawSocket Transport"). It applies to
 	// WebSocket and RawSocket unless their own MaxMessageSize is set.
-	// Zero or negative means the transport default,
-	// transport.DefaultMaxMessageSize (1 MiB). In-process sessions are
-	// not serialized and have no size limit.
+	// Zero or negative means the transport default for a server
+	// (transport.PeerConfig.MaxMessageSize: 1 MiB). In-process sessions
+	// are not serialized and have no size limit.
 	MaxMessageSize int64
 
 	// MaxSessions is the most sessions the router serves at once, over

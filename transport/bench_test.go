@@ -24,25 +24,25 @@ type benchCase struct {
 
 func benchCases() []benchCase {
 	cases := []benchCase{{name: "local", make: func(tb testing.TB, _ serialize.Serializer) (Peer, Peer) {
-		a, b := LocalPair(DefaultQueueSize)
+		a, b := LocalPair(defaultQueueSize)
 		tb.Cleanup(func() { _ = a.Close(nil) })
 		return a, b
 	}}}
 	for _, ser := range []serialize.Serializer{serialize.JSON, serialize.MessagePack} {
 		cases = append(cases,
 			benchCase{name: "websocket/" + ser.String(), ser: ser, make: func(tb testing.TB, ser serialize.Serializer) (Peer, Peer) {
-				return wsPair(tb, WebSocketConfig{PingInterval: -1}, WebSocketDialConfig{Serializer: ser, PingInterval: -1}, false)
+				return wsPair(tb, WebSocketConfig{PeerConfig: PeerConfig{PingInterval: -1}}, WebSocketDialConfig{Serializer: ser, PeerConfig: PeerConfig{PingInterval: -1}}, false)
 			}},
 			benchCase{name: "rawsocket-tcp/" + ser.String(), ser: ser, make: func(tb testing.TB, ser serialize.Serializer) (Peer, Peer) {
-				return rawPair(tb, "tcp", RawSocketConfig{PingInterval: -1}, RawSocketDialConfig{Serializer: ser, PingInterval: -1, QueueSize: benchQueue})
+				return rawPair(tb, "tcp", RawSocketConfig{PeerConfig: PeerConfig{PingInterval: -1}}, RawSocketDialConfig{Serializer: ser, PeerConfig: PeerConfig{PingInterval: -1, QueueSize: benchQueue}})
 			}},
 			benchCase{name: "rawsocket-unix/" + ser.String(), ser: ser, make: func(tb testing.TB, ser serialize.Serializer) (Peer, Peer) {
-				return rawPair(tb, "unix", RawSocketConfig{PingInterval: -1}, RawSocketDialConfig{Serializer: ser, PingInterval: -1, QueueSize: benchQueue})
+				return rawPair(tb, "unix", RawSocketConfig{PeerConfig: PeerConfig{PingInterval: -1}}, RawSocketDialConfig{Serializer: ser, PeerConfig: PeerConfig{PingInterval: -1, QueueSize: benchQueue}})
 			}},
 		)
 	}
 	cases = append(cases, benchCase{name: "websocket/json.batched", ser: serialize.JSON, make: func(tb testing.TB, ser serialize.Serializer) (Peer, Peer) {
-		return wsPair(tb, WebSocketConfig{PingInterval: -1}, WebSocketDialConfig{Batched: true, PingInterval: -1}, false)
+		return wsPair(tb, WebSocketConfig{PeerConfig: PeerConfig{PingInterval: -1}}, WebSocketDialConfig{Batched: true, PeerConfig: PeerConfig{PingInterval: -1}}, false)
 	}})
 	return cases
 }
@@ -198,8 +198,8 @@ func BenchmarkRawSocketStages(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		opts := newPeerOptions(benchQueue, 0, 0, -1, 0, 0, 0, nil)
-		p := newRawPeer(c, opts, serialize.MessagePack, rawMaxLength, nil)
+		cfg := PeerConfig{QueueSize: benchQueue, PingInterval: -1}.withDefaults(defaultServerMaxMessageSize)
+		p := newRawPeer(c, cfg, serialize.MessagePack, rawMaxLength, nil)
 		b.SetBytes(int64(len(frame)))
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -251,8 +251,8 @@ func BenchmarkRawSocketStages(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		opts := newPeerOptions(benchQueue, 0, 0, -1, 0, 0, 0, nil)
-		p := newRawPeer(c, opts, serialize.MessagePack, rawMaxLength, nil)
+		cfg := PeerConfig{QueueSize: benchQueue, PingInterval: -1}.withDefaults(defaultServerMaxMessageSize)
+		p := newRawPeer(c, cfg, serialize.MessagePack, rawMaxLength, nil)
 		b.SetBytes(int64(len(frame)))
 		b.ReportAllocs()
 		b.ResetTimer()

@@ -53,10 +53,11 @@
 // goroutine. Send never blocks: it encodes the message on the calling
 // goroutine (a *serialize.Shared at most once per serializer, its cached
 // encoding is queued without a copy) and queues the encoding, or returns
-// at once [ErrQueueFull] (the queue holds QueueSize messages or QueueBytes
-// bytes), an error wrapping [ErrEncode] (the message cannot be encoded) or
-// [ErrMessageTooBig] (it is larger than the other end accepts), or
-// [ErrClosed]; see [Peer] for what each means to the owner. The writer
+// at once [ErrQueueFull] (the queue holds [PeerConfig].QueueSize messages
+// or QueueBytes bytes), an error wrapping [ErrEncode] (the message cannot
+// be encoded) or [ErrMessageTooBig] (it is larger than the other end
+// accepts), or [ErrClosed]; see [Peer] for what each means to the owner.
+// The writer
 // writes what is queued in as few system calls as it can: a RawSocket
 // writer puts many frames into one write (up to 64 KiB), a
 // wamp.2.json.batched writer puts them into one WebSocket message, and the

@@ -30,11 +30,11 @@ func FuzzRawSocketRecv(f *testing.F) {
 	f.Add([]byte{0x07, 0, 0, 0}, 1)             // reserved type
 	f.Add([]byte{0, 0, 0, 9, '[', '3', '6'}, 5) // truncated
 	f.Add(msg(frameMessage, "\x94\x24\x01\x02\x80"), 6)
-	opts := newPeerOptions(4, 0, 4096, -1, 0, time.Second, 100*time.Millisecond,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := PeerConfig{QueueSize: 4, MaxMessageSize: 4096, PingInterval: -1, WriteTimeout: time.Second,
+		CloseTimeout: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}.withDefaults(defaultServerMaxMessageSize)
 	f.Fuzz(func(t *testing.T, data []byte, split int) {
 		local, remote := net.Pipe()
-		p := newRawPeer(local, opts, serialize.MessagePack, 4096, nil)
+		p := newRawPeer(local, cfg, serialize.MessagePack, 4096, nil)
 		var wg sync.WaitGroup
 		wg.Add(2)
 		go func() { // the other end writes the data in two parts, then closes

@@ -24,12 +24,12 @@ func TestKeepAliveLive(t *testing.T) {
 		make func(tb testing.TB) (Peer, Peer)
 	}{
 		{"websocket", func(tb testing.TB) (Peer, Peer) {
-			return wsPair(tb, WebSocketConfig{PingInterval: ping, PongTimeout: pong},
-				WebSocketDialConfig{Serializer: serialize.CBOR, PingInterval: ping, PongTimeout: pong}, false)
+			return wsPair(tb, WebSocketConfig{PeerConfig: PeerConfig{PingInterval: ping, PongTimeout: pong}},
+				WebSocketDialConfig{Serializer: serialize.CBOR, PeerConfig: PeerConfig{PingInterval: ping, PongTimeout: pong}}, false)
 		}},
 		{"rawsocket", func(tb testing.TB) (Peer, Peer) {
-			return rawPair(tb, "tcp", RawSocketConfig{PingInterval: ping, PongTimeout: pong},
-				RawSocketDialConfig{PingInterval: ping, PongTimeout: pong})
+			return rawPair(tb, "tcp", RawSocketConfig{PeerConfig: PeerConfig{PingInterval: ping, PongTimeout: pong}},
+				RawSocketDialConfig{PeerConfig: PeerConfig{PingInterval: ping, PongTimeout: pong}})
 		}},
 	}
 	for _, tt := range tests {
@@ -78,7 +78,7 @@ func TestKeepAliveLive(t *testing.T) {
 // returns; the connection is closed.
 func TestCloseStalled(t *testing.T) {
 	peers := newServerPeers()
-	_, addr := rawServer(t, "tcp", RawSocketConfig{QueueSize: 64, WriteTimeout: time.Hour, CloseTimeout: 50 * time.Millisecond, PingInterval: -1}, peers.handler)
+	_, addr := rawServer(t, "tcp", RawSocketConfig{PeerConfig: PeerConfig{QueueSize: 64, WriteTimeout: time.Hour, CloseTimeout: 50 * time.Millisecond, PingInterval: -1}}, peers.handler)
 	t.Cleanup(peers.stop)
 	c := dialRaw(t, addr)
 	rawHandshake(t, c)

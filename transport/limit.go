@@ -48,7 +48,7 @@ type ConnLimiter struct {
 	// slog.Default().
 	Logger *slog.Logger
 	// LogInterval is the least time between two log lines about refused
-	// connections. Zero or less means DefaultLimitLogInterval.
+	// connections. Zero or less means 10 s.
 	LogInterval time.Duration
 
 	refused atomic.Uint64
@@ -60,8 +60,8 @@ type ConnLimiter struct {
 	lastLog time.Time // when the last line was logged
 }
 
-// DefaultLimitLogInterval is the default of [ConnLimiter].LogInterval.
-const DefaultLimitLogInterval = 10 * time.Second
+// defaultLimitLogInterval is the default of [ConnLimiter].LogInterval.
+const defaultLimitLogInterval = 10 * time.Second
 
 // LimitListener returns l with at most max connections open at once, and
 // at most maxPerAddress from one client address; zero or less means no
@@ -147,7 +147,7 @@ func (cl *ConnLimiter) refuse(remote net.Addr, limit string) {
 	n := cl.refused.Add(1)
 	interval := cl.LogInterval
 	if interval <= 0 {
-		interval = DefaultLimitLogInterval
+		interval = defaultLimitLogInterval
 	}
 	now := time.Now()
 	cl.mu.Lock()

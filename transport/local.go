@@ -9,14 +9,14 @@ import (
 	"github.com/wampkit/wampkit/serialize"
 )
 
-// DefaultLocalQueue is the queue size of each direction of a local link
+// defaultLocalQueue is the queue size of each direction of a local link
 // when LocalPair is given a size of zero or less.
-const DefaultLocalQueue = 64
+const defaultLocalQueue = 64
 
 // LocalPair returns the two ends of an in-process link. Messages cross as
 // the same values, neither serialized nor copied; a *serialize.Shared is
 // unwrapped, so receivers get its inner message. queue is the capacity of
-// each direction; zero or less means DefaultLocalQueue.
+// each direction; zero or less means 64.
 //
 // Ownership: a message and everything it references (Details, Args,
 // Kwargs, nested maps and slices) belong to nobody once sent. The sender
@@ -29,7 +29,7 @@ const DefaultLocalQueue = 64
 // an error wrapping ErrClosed and the reason given to Close.
 func LocalPair(queue int) (Peer, Peer) {
 	if queue <= 0 {
-		queue = DefaultLocalQueue
+		queue = defaultLocalQueue
 	}
 	a2b := make(chan protocol.Message, queue)
 	b2a := make(chan protocol.Message, queue)

@@ -36,7 +36,7 @@ const (
 // closes done. Close waits for done, and if the writer is stuck past the
 // close timeout it closes the connection itself, which unblocks the writer.
 type peerCore struct {
-	opts peerOptions
+	cfg  PeerConfig
 	conn net.Conn // the network connection; Close is safe from any goroutine
 
 	// The encoder, read-only after construction.
@@ -55,13 +55,13 @@ type peerCore struct {
 	details protocol.Dict // read-only after construction
 }
 
-func (c *peerCore) init(conn net.Conn, opts peerOptions, ser serialize.Serializer, maxSend int64, details protocol.Dict) {
-	c.opts = opts
+func (c *peerCore) init(conn net.Conn, cfg PeerConfig, ser serialize.Serializer, maxSend int64, details protocol.Dict) {
+	c.cfg = cfg
 	c.conn = conn
 	c.ser = ser
 	c.codec = ser.Codec()
 	c.maxSend = maxSend
-	c.q.init(opts.queueSize, opts.queueBytes)
+	c.q.init(cfg.QueueSize, cfg.QueueBytes)
 	c.closing = make(chan struct{})
 	c.done = make(chan struct{})
 	c.details = details
@@ -146,7 +146,7 @@ func (c *peerCore) Close(reason error) error {
 		return nil
 	default:
 	}
-	t := time.NewTimer(c.opts.closeTimeout + c.opts.closeTimeout/2)
+	t := time.NewTimer(c.cfg.CloseTimeout + c.cfg.CloseTimeout/2)
 	defer t.Stop()
 	select {
 	case <-c.done:
@@ -175,7 +175,7 @@ func (c *peerCore) shutdown(reason error) bool {
 	c.once.Do(func() {
 		first = true
 		c.reason = reason
-		c.closeDeadline = time.Now().Add(c.opts.closeTimeout)
+		c.closeDeadline = time.Now().Add(c.cfg.CloseTimeout)
 		c.q.close()
 		close(c.closing)
 		// Wake the reader (see readDeadline); writes are unaffected.
@@ -232,7 +232,7 @@ func (c *peerCore) failRead(err error) error {
 // writeDeadline is the deadline for the next write: the write timeout, cut
 // short by the close deadline once the peer is closing.
 func (c *peerCore) writeDeadline() time.Time {
-	d := time.Now().Add(c.opts.writeTimeout)
+	d := time.Now().Add(c.cfg.WriteTimeout)
 	if c.isClosing() && c.closeDeadline.Before(d) {
 		d = c.closeDeadline
 	}

@@ -71,8 +71,8 @@ var (
 	// wrapped by the error Peer.Recv returns after a close.
 	ErrClosed = errors.New("transport: peer closed")
 	// ErrQueueFull is returned by Peer.Send when the outbound queue is
-	// full: it holds QueueSize messages, or QueueBytes bytes of encoded
-	// messages.
+	// full: it holds [PeerConfig].QueueSize messages, or QueueBytes bytes
+	// of encoded messages.
 	ErrQueueFull = errors.New("transport: outbound queue full")
 	// ErrEncode is wrapped, with the serializer's error, by the error
 	// Peer.Send and Waiter.SendWait of a network peer return for a
@@ -102,103 +102,124 @@ var (
 	// an empty batch).
 	ErrProtocol = errors.New("transport: framing protocol violation")
 	// ErrKeepAlive is the close reason when nothing, not even a pong,
-	// arrived within PingInterval + PongTimeout.
+	// arrived within [PeerConfig].PingInterval + PongTimeout.
 	ErrKeepAlive = errors.New("transport: keep-alive timeout")
 
 	// errNilMessage is returned by Send for a nil message.
 	errNilMessage = errors.New("transport: Send of a nil message")
 )
 
-// Defaults of the Config structs of this package, used when a field is zero.
-const (
-	// DefaultQueueSize is the capacity of a network peer's outbound queue,
-	// in messages.
-	DefaultQueueSize = 256
-	// DefaultQueueBytes is the capacity of a network peer's outbound
-	// queue in bytes of encoded messages, 2 MiB: a slow client pins at
-	// most that much in its queue (whatever the message count), and a
-	// writer still finds many 64 KiB writes' worth queued.
-	DefaultQueueBytes = 2 << 20
-	// DefaultMaxMessageSize is the largest message a server
-	// ([WebSocketServer], [RawSocketServer], and so a router) accepts from
-	// a client, 1 MiB: what users of other WAMP routers expect, and a
-	// bound on what one message from a stranger costs to decode.
-	DefaultMaxMessageSize = 1 << 20
-	// DefaultDialMaxMessageSize is the largest message a dialed peer
-	// ([DialWebSocket], [DialRawSocket]) accepts from the router it chose
-	// to talk to, 16 MiB (the largest a RawSocket can announce).
-	DefaultDialMaxMessageSize = 1 << 24
-	// DefaultHandshakeTimeout bounds the opening handshake.
-	DefaultHandshakeTimeout = 10 * time.Second
-	// DefaultPingInterval is the keep-alive ping interval.
-	DefaultPingInterval = 30 * time.Second
-	// DefaultPongTimeout is how long past a ping interval the other end
-	// may stay silent before it is considered dead.
-	DefaultPongTimeout = 10 * time.Second
-	// DefaultWriteTimeout bounds each write to the network.
-	DefaultWriteTimeout = 10 * time.Second
-	// DefaultCloseTimeout bounds the flush of queued messages on Close.
-	DefaultCloseTimeout = 2 * time.Second
-)
-
-// peerOptions are the settings shared by every network peer, with the
-// defaults applied.
-type peerOptions struct {
-	queueSize    int
-	queueBytes   int
-	maxRecv      int64 // largest message we accept
-	pingInterval time.Duration
-	pongTimeout  time.Duration
-	writeTimeout time.Duration
-	closeTimeout time.Duration
-	log          *slog.Logger
+// PeerConfig holds the settings of a network peer, the same on either
+// side of a connection. It is embedded in [WebSocketConfig],
+// [RawSocketConfig] (for every peer a server makes), [WebSocketDialConfig]
+// and [RawSocketDialConfig]. The zero value is a valid configuration; the
+// comment of each field gives its default.
+type PeerConfig struct {
+	// MaxMessageSize is the largest message accepted from the other end,
+	// in bytes. A larger one fails the connection with ErrMessageTooBig
+	// (WebSocket: close code 1009). With permessage-deflate it applies to
+	// the inflated message, and reading stops at the first byte over it.
+	// RawSocket can only announce powers of two from 512 B to 16 MiB, so
+	// it is rounded down to one of those. Zero or less means 1 MiB for a
+	// server (what users of other WAMP routers expect, and a bound on
+	// what one message from a stranger costs to decode) and 16 MiB for a
+	// dialer, which talks to a router it chose (16 MiB is the most a
+	// RawSocket can announce).
+	MaxMessageSize int64
+	// QueueSize is the capacity of the outbound queue, in messages. Zero
+	// or less means 256.
+	QueueSize int
+	// QueueBytes is the capacity of the outbound queue in bytes of
+	// encoded messages: a message that would take the queue past it is
+	// refused with ErrQueueFull, unless the queue is empty (so one
+	// message of any size fits). It bounds what an other end that stops
+	// reading costs, whatever the size of its messages. Zero or less
+	// means 2 MiB, which still leaves a writer many 64 KiB writes' worth
+	// queued.
+	QueueBytes int
+	// HandshakeTimeout bounds the opening handshake: for a dialer, the
+	// dial, the TLS handshake and the WebSocket upgrade or RawSocket
+	// handshake (ctx may end them sooner); for a RawSocketServer, the TLS
+	// and RawSocket handshakes of an accepted connection; for a
+	// WebSocketServer, the write of the upgrade response (bound the read
+	// of the request with http.Server.ReadHeaderTimeout). Zero or less
+	// means 10 s.
+	HandshakeTimeout time.Duration
+	// PingInterval is the interval of keep-alive pings (WebSocket ping
+	// frames, RawSocket PING frames). A connection on which nothing
+	// arrives, not even a pong, within PingInterval + PongTimeout is
+	// failed with ErrKeepAlive. Zero means 30 s; negative turns
+	// keep-alive off.
+	PingInterval time.Duration
+	// PongTimeout is how long past a PingInterval the other end may stay
+	// silent before it is considered dead. Zero or less means 10 s.
+	PongTimeout time.Duration
+	// WriteTimeout bounds each write to the network: an other end that
+	// stops reading fails its own connection after it, and blocks nobody
+	// else. Zero or less means 10 s.
+	WriteTimeout time.Duration
+	// CloseTimeout bounds the flush of queued messages when the peer is
+	// closed. Zero or less means 2 s.
+	CloseTimeout time.Duration
+	// Logger receives connection-level diagnostics. nil means
+	// slog.Default().
+	Logger *slog.Logger
 }
 
-func newPeerOptions(queue, queueBytes int, maxSize int64, ping, pong, write, closeTO time.Duration, log *slog.Logger) peerOptions {
-	o := peerOptions{
-		queueSize:    queue,
-		queueBytes:   queueBytes,
-		maxRecv:      maxSize,
-		pingInterval: ping,
-		pongTimeout:  pong,
-		writeTimeout: write,
-		closeTimeout: closeTO,
-		log:          log,
+// The defaults of PeerConfig, as its field comments give them.
+const (
+	defaultServerMaxMessageSize = 1 << 20
+	defaultDialMaxMessageSize   = 1 << 24
+	defaultQueueSize            = 256
+	defaultQueueBytes           = 2 << 20
+	defaultHandshakeTimeout     = 10 * time.Second
+	defaultPingInterval         = 30 * time.Second
+	defaultPongTimeout          = 10 * time.Second
+	defaultWriteTimeout         = 10 * time.Second
+	defaultCloseTimeout         = 2 * time.Second
+)
+
+// withDefaults returns c with every zero (or, where zero or less means the
+// default, negative) field set to its default; maxMessageSize is the
+// default of MaxMessageSize, which depends on the side.
+func (c PeerConfig) withDefaults(maxMessageSize int64) PeerConfig {
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = maxMessageSize
 	}
-	if o.queueSize <= 0 {
-		o.queueSize = DefaultQueueSize
+	if c.QueueSize <= 0 {
+		c.QueueSize = defaultQueueSize
 	}
-	if o.queueBytes <= 0 {
-		o.queueBytes = DefaultQueueBytes
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = defaultQueueBytes
 	}
-	if o.maxRecv <= 0 {
-		o.maxRecv = DefaultMaxMessageSize // the callers pass their own default
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = defaultHandshakeTimeout
 	}
-	if o.pingInterval == 0 {
-		o.pingInterval = DefaultPingInterval
+	if c.PingInterval == 0 {
+		c.PingInterval = defaultPingInterval
 	}
-	if o.pongTimeout <= 0 {
-		o.pongTimeout = DefaultPongTimeout
+	if c.PongTimeout <= 0 {
+		c.PongTimeout = defaultPongTimeout
 	}
-	if o.writeTimeout <= 0 {
-		o.writeTimeout = DefaultWriteTimeout
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = defaultWriteTimeout
 	}
-	if o.closeTimeout <= 0 {
-		o.closeTimeout = DefaultCloseTimeout
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = defaultCloseTimeout
 	}
-	if o.log == nil {
-		o.log = slog.Default()
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
-	return o
+	return c
 }
 
 // idleTimeout is how long a read may wait for any data before the other end
-// is considered dead; zero when keep-alive is off.
-func (o *peerOptions) idleTimeout() time.Duration {
-	if o.pingInterval < 0 {
+// is considered dead; zero when keep-alive is off. Only after withDefaults.
+func (c *PeerConfig) idleTimeout() time.Duration {
+	if c.PingInterval < 0 {
 		return 0
 	}
-	return o.pingInterval + o.pongTimeout
+	return c.PingInterval + c.PongTimeout
 }
 
 var (

@@ -64,7 +64,7 @@ func TestSendEncodeError(t *testing.T) {
 // end announced in the RawSocket handshake is refused by Send and SendWait
 // with ErrMessageTooBig; the peer keeps working.
 func TestSendTooBigForRawSocket(t *testing.T) {
-	client, server := rawPair(t, "tcp", RawSocketConfig{}, RawSocketDialConfig{MaxMessageSize: 4096})
+	client, server := rawPair(t, "tcp", RawSocketConfig{}, RawSocketDialConfig{PeerConfig: PeerConfig{MaxMessageSize: 4096}})
 	big := &protocol.Event{Subscription: 1, Publication: 2, Details: protocol.Dict{}, Args: protocol.List{strings.Repeat("x", 4096)}}
 	fits := &protocol.Event{Subscription: 1, Publication: 3, Details: protocol.Dict{}, Args: protocol.List{strings.Repeat("x", 4000)}}
 	for _, m := range []protocol.Message{big, serialize.NewShared(big)} {
@@ -88,9 +88,9 @@ func TestSendTooBigForRawSocket(t *testing.T) {
 func pipePeer(tb testing.TB, queue, queueBytes int) (*rawPeer, net.Conn) {
 	tb.Helper()
 	local, remote := net.Pipe()
-	opts := newPeerOptions(queue, queueBytes, 0, -1, 0, time.Hour, 100*time.Millisecond,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	p := newRawPeer(local, opts, serialize.MessagePack, rawMaxLength, nil)
+	cfg := PeerConfig{QueueSize: queue, QueueBytes: queueBytes, PingInterval: -1, WriteTimeout: time.Hour,
+		CloseTimeout: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}.withDefaults(defaultServerMaxMessageSize)
+	p := newRawPeer(local, cfg, serialize.MessagePack, rawMaxLength, nil)
 	tb.Cleanup(func() {
 		remote.Close()
 		p.Close(nil)
@@ -145,7 +145,7 @@ func TestQueueBytes(t *testing.T) {
 		t.Fatalf("SendWait() on a full queue returned %v before the other end read", err)
 	default:
 	}
-	other := newRawPeer(remote, newPeerOptions(0, 0, 0, -1, 0, 0, 0, nil), serialize.MessagePack, rawMaxLength, nil)
+	other := newRawPeer(remote, PeerConfig{PingInterval: -1}.withDefaults(defaultServerMaxMessageSize), serialize.MessagePack, rawMaxLength, nil)
 	t.Cleanup(func() { other.Close(nil) })
 	received := make(chan protocol.Message, sent+1)
 	go func() {
@@ -210,7 +210,7 @@ func TestSendAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newRawPeer(c, newPeerOptions(64, 0, 0, -1, 0, 0, 0, nil), serialize.MessagePack, rawMaxLength, nil)
+	p := newRawPeer(c, PeerConfig{QueueSize: 64, PingInterval: -1}.withDefaults(defaultServerMaxMessageSize), serialize.MessagePack, rawMaxLength, nil)
 	sendWait := func() {
 		if err := p.SendWait(context.Background(), m); err != nil {
 			t.Fatal(err)

@@ -66,12 +66,9 @@ func (e *RawSocketError) Error() string {
 // Unwrap returns ErrHandshake.
 func (e *RawSocketError) Unwrap() error { return ErrHandshake }
 
-// rawRoundDown rounds a configured maximum down to a length RawSocket can
-// announce; zero or less means def.
-func rawRoundDown(n, def int64) int64 {
-	if n <= 0 {
-		n = def
-	}
+// rawRoundDown rounds a maximum message size down to a length RawSocket
+// can announce: a power of two from 512 B to 16 MiB.
+func rawRoundDown(n int64) int64 {
 	return int64(1) << (9 + rawLengthExp(n))
 }
 

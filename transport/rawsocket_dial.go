@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"time"
 
@@ -16,34 +15,14 @@ import (
 // RawSocketDialConfig configures [DialRawSocket]. The zero value is a valid
 // configuration: JSON over plain TCP or Unix sockets, 16 MiB messages.
 type RawSocketDialConfig struct {
+	// PeerConfig holds the settings of the peer. Its MaxMessageSize (by
+	// default 16 MiB) is announced to the router in the handshake.
+	PeerConfig
 	// Serializer is the serializer to request. Zero means serialize.JSON.
 	Serializer serialize.Serializer
-	// MaxMessageSize is the largest message the client accepts, rounded
-	// down to a power of two from 512 B to 16 MiB and announced in the
-	// handshake. Zero or less means DefaultDialMaxMessageSize (16 MiB).
-	MaxMessageSize int64
-	// QueueSize is the capacity of the outbound queue, in messages. Zero
-	// or less means DefaultQueueSize.
-	QueueSize int
-	// QueueBytes is the capacity of the outbound queue in bytes of
-	// encoded messages, as in the server's config. Zero or less means
-	// DefaultQueueBytes.
-	QueueBytes int
-	// HandshakeTimeout bounds dialing and the TLS and RawSocket
-	// handshakes, in addition to ctx. Zero or less means
-	// DefaultHandshakeTimeout.
-	HandshakeTimeout time.Duration
-	// PingInterval, PongTimeout, WriteTimeout and CloseTimeout mean what
-	// they mean in RawSocketConfig.
-	PingInterval time.Duration
-	PongTimeout  time.Duration
-	WriteTimeout time.Duration
-	CloseTimeout time.Duration
 	// TLSConfig, if not nil, makes the client speak TLS. An empty
 	// ServerName is taken from address.
 	TLSConfig *tls.Config
-	// Logger receives connection-level diagnostics. nil means slog.Default().
-	Logger *slog.Logger
 }
 
 // DialRawSocket connects to a WAMP-over-RawSocket router at address on
@@ -61,13 +40,9 @@ func DialRawSocket(ctx context.Context, network, address string, cfg RawSocketDi
 	if ser.Codec() == nil {
 		return nil, fmt.Errorf("transport: rawsocket dial: unknown serializer %v", ser)
 	}
-	opts := newPeerOptions(cfg.QueueSize, cfg.QueueBytes, rawRoundDown(cfg.MaxMessageSize, DefaultDialMaxMessageSize), cfg.PingInterval,
-		cfg.PongTimeout, cfg.WriteTimeout, cfg.CloseTimeout, cfg.Logger)
-	hs := cfg.HandshakeTimeout
-	if hs <= 0 {
-		hs = DefaultHandshakeTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, hs)
+	pcfg := cfg.PeerConfig.withDefaults(defaultDialMaxMessageSize)
+	pcfg.MaxMessageSize = rawRoundDown(pcfg.MaxMessageSize)
+	ctx, cancel := context.WithTimeout(ctx, pcfg.HandshakeTimeout)
 	defer cancel()
 
 	var d net.Dialer
@@ -102,7 +77,7 @@ func DialRawSocket(ctx context.Context, network, address string, cfg RawSocketDi
 		}
 		c = tc
 	}
-	exp := rawLengthExp(opts.maxRecv)
+	exp := rawLengthExp(pcfg.MaxMessageSize)
 	if _, err := c.Write([]byte{rawMagic, exp<<4 | byte(ser), 0, 0}); err != nil {
 		return fail(fmt.Errorf("%w: write request: %w", ErrHandshake, err))
 	}
@@ -128,5 +103,5 @@ func DialRawSocket(ctx context.Context, network, address string, cfg RawSocketDi
 	if c != raw {
 		details["tls"] = true
 	}
-	return newRawPeer(c, opts, ser, int64(1)<<(9+rep[1]>>4), details), nil
+	return newRawPeer(c, pcfg, ser, int64(1)<<(9+rep[1]>>4), details), nil
 }

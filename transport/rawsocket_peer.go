@@ -32,10 +32,10 @@ var (
 	_ Detailer = (*rawPeer)(nil)
 )
 
-func newRawPeer(c net.Conn, opts peerOptions, ser serialize.Serializer, maxSend int64, details protocol.Dict) *rawPeer {
+func newRawPeer(c net.Conn, cfg PeerConfig, ser serialize.Serializer, maxSend int64, details protocol.Dict) *rawPeer {
 	p := &rawPeer{pongs: make(chan []byte, 4)}
-	p.init(c, opts, ser, min(maxSend, rawMaxLength), details)
-	p.br = bufio.NewReaderSize(idleConn{Conn: c, core: &p.peerCore, idle: opts.idleTimeout()}, rawReadBuffer)
+	p.init(c, cfg, ser, min(maxSend, rawMaxLength), details)
+	p.br = bufio.NewReaderSize(idleConn{Conn: c, core: &p.peerCore, idle: cfg.idleTimeout()}, rawReadBuffer)
 	go p.writeLoop()
 	return p
 }
@@ -68,8 +68,8 @@ func (p *rawPeer) Recv() (protocol.Message, error) {
 			}
 			n = rawMaxLength
 		}
-		if n > p.opts.maxRecv {
-			return nil, p.failRead(fmt.Errorf("%w: frame of %d bytes, limit %d", ErrMessageTooBig, n, p.opts.maxRecv))
+		if n > p.cfg.MaxMessageSize {
+			return nil, p.failRead(fmt.Errorf("%w: frame of %d bytes, limit %d", ErrMessageTooBig, n, p.cfg.MaxMessageSize))
 		}
 		typ := h0 & 0x07
 		if typ > framePong {
@@ -133,7 +133,7 @@ func (p *rawPeer) readPayload(n int) ([]byte, error) {
 func (p *rawPeer) readErr(err error) error {
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("%w: nothing received for %v", ErrKeepAlive, p.opts.idleTimeout())
+		return fmt.Errorf("%w: nothing received for %v", ErrKeepAlive, p.cfg.idleTimeout())
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("transport: rawsocket: truncated frame: %w", err)
 	case errors.Is(err, io.EOF):
@@ -150,8 +150,8 @@ func (p *rawPeer) writeLoop() {
 	defer p.conn.Close()
 	defer p.q.discard()
 	var tick <-chan time.Time
-	if p.opts.pingInterval > 0 {
-		t := time.NewTicker(p.opts.pingInterval)
+	if p.cfg.PingInterval > 0 {
+		t := time.NewTicker(p.cfg.PingInterval)
 		defer t.Stop()
 		tick = t.C
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -18,15 +17,14 @@ import (
 // valid configuration: all serializers, 1 MiB messages, no connection
 // limit, plain TCP or Unix sockets (whatever the listener is).
 type RawSocketConfig struct {
+	// PeerConfig holds the settings of every peer the server makes. Its
+	// MaxMessageSize (by default 1 MiB) is announced to clients in the
+	// handshake; a larger frame fails the connection.
+	PeerConfig
 	// Serializers lists the serializers the server accepts. nil or empty
 	// means JSON, MessagePack and CBOR. Other requests get the error reply
 	// "serializer unsupported".
 	Serializers []serialize.Serializer
-	// MaxMessageSize is the largest message the server accepts from a
-	// client. RawSocket can only announce powers of two from 512 B to
-	// 16 MiB, so it is rounded down to one of those. Zero or less means
-	// DefaultMaxMessageSize (1 MiB). A larger frame fails the connection.
-	MaxMessageSize int64
 	// MinClientMessageSize is the smallest maximum message length a client
 	// may announce; a client announcing less gets the error reply "maximum
 	// message length unacceptable". Zero means any (512 B upwards).
@@ -38,37 +36,9 @@ type RawSocketConfig struct {
 	// means no limit. To cap connections before any handshake, and per
 	// client address, wrap the listener (see [ConnLimiter]).
 	MaxConnections int
-	// QueueSize is the capacity of each peer's outbound queue, in
-	// messages. Zero or less means DefaultQueueSize.
-	QueueSize int
-	// QueueBytes is the capacity of each peer's outbound queue in bytes
-	// of encoded messages: a message that would take the queue past it
-	// is refused with ErrQueueFull, unless the queue is empty (so one
-	// message of any size fits). It bounds what a client that stops
-	// reading costs, whatever the size of its messages. Zero or less
-	// means DefaultQueueBytes.
-	QueueBytes int
-	// HandshakeTimeout bounds the TLS and RawSocket handshakes of an
-	// accepted connection. Zero or less means DefaultHandshakeTimeout.
-	HandshakeTimeout time.Duration
-	// PingInterval is the interval of keep-alive PINGs the server sends.
-	// A connection on which nothing arrives (not even a PONG) within
-	// PingInterval + PongTimeout is failed with ErrKeepAlive. Zero means
-	// DefaultPingInterval; negative turns keep-alive off.
-	PingInterval time.Duration
-	// PongTimeout, see PingInterval. Zero or less means DefaultPongTimeout.
-	PongTimeout time.Duration
-	// WriteTimeout bounds each write; a client that does not read fails
-	// its connection after it. Zero or less means DefaultWriteTimeout.
-	WriteTimeout time.Duration
-	// CloseTimeout bounds the flush of queued messages when a peer closes.
-	// Zero or less means DefaultCloseTimeout.
-	CloseTimeout time.Duration
 	// TLSConfig, if not nil, makes the server speak TLS on every accepted
 	// connection (tls.Server). It must hold a certificate.
 	TLSConfig *tls.Config
-	// Logger receives connection-level diagnostics. nil means slog.Default().
-	Logger *slog.Logger
 }
 
 // RawSocketServer accepts WAMP-over-RawSocket connections (WAMP spec,
@@ -96,9 +66,8 @@ type RawSocketServer struct {
 	refusing  int            // conns accepted over MaxConnections, being refused
 	wg        sync.WaitGroup // one per connection goroutine
 
-	opts       peerOptions // with defaults; set by initLocked
-	handshake  time.Duration
-	serializer [16]bool // serializer ids accepted
+	peer       PeerConfig // Config.PeerConfig with defaults; set by initLocked
+	serializer [16]bool   // serializer ids accepted
 }
 
 // initLocked fills the defaults from Config. s.mu must be held.
@@ -111,12 +80,8 @@ func (s *RawSocketServer) initLocked() {
 	s.listeners = make(map[net.Listener]struct{})
 	s.conns = make(map[net.Conn]struct{})
 	s.peers = make(map[*rawPeer]struct{})
-	s.opts = newPeerOptions(cfg.QueueSize, cfg.QueueBytes, rawRoundDown(cfg.MaxMessageSize, DefaultMaxMessageSize), cfg.PingInterval,
-		cfg.PongTimeout, cfg.WriteTimeout, cfg.CloseTimeout, cfg.Logger)
-	s.handshake = cfg.HandshakeTimeout
-	if s.handshake <= 0 {
-		s.handshake = DefaultHandshakeTimeout
-	}
+	s.peer = cfg.PeerConfig.withDefaults(defaultServerMaxMessageSize)
+	s.peer.MaxMessageSize = rawRoundDown(s.peer.MaxMessageSize)
 	sers := cfg.Serializers
 	if len(sers) == 0 {
 		sers = []serialize.Serializer{serialize.JSON, serialize.MessagePack, serialize.CBOR}
@@ -161,7 +126,7 @@ func (s *RawSocketServer) Serve(l net.Listener) error {
 			}
 			// Like net/http: back off on errors such as EMFILE and retry.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.opts.log.Warn("transport: rawsocket accept failed; retrying", "err", err, "delay", backoff)
+			s.peer.Logger.Warn("transport: rawsocket accept failed; retrying", "err", err, "delay", backoff)
 			time.Sleep(backoff)
 			continue
 		}
@@ -178,7 +143,7 @@ func (s *RawSocketServer) Serve(l net.Listener) error {
 		if over && s.refusing >= maxRefusals {
 			s.mu.Unlock()
 			_ = c.Close()
-			s.opts.log.Debug("transport: rawsocket connection closed: connection limit", "peer", peerAddr(c.RemoteAddr()))
+			s.peer.Logger.Debug("transport: rawsocket connection closed: connection limit", "peer", peerAddr(c.RemoteAddr()))
 			continue
 		}
 		s.conns[c] = struct{}{}
@@ -213,7 +178,7 @@ func (s *RawSocketServer) refuseConn(c net.Conn) {
 		s.refusing--
 		s.mu.Unlock()
 	}()
-	_ = c.SetDeadline(time.Now().Add(s.handshake))
+	_ = c.SetDeadline(time.Now().Add(s.peer.HandshakeTimeout))
 	conn := c
 	if s.Config.TLSConfig != nil {
 		tc := tls.Server(c, s.Config.TLSConfig)
@@ -227,7 +192,7 @@ func (s *RawSocketServer) refuseConn(c net.Conn) {
 		return
 	}
 	_, _ = conn.Write([]byte{rawMagic, byte(RawSocketConnectionLimit) << 4, 0, 0})
-	s.opts.log.Debug("transport: rawsocket handshake refused", "peer", peerAddr(c.RemoteAddr()),
+	s.peer.Logger.Debug("transport: rawsocket handshake refused", "peer", peerAddr(c.RemoteAddr()),
 		"code", RawSocketConnectionLimit.String())
 }
 
@@ -278,7 +243,7 @@ func (s *RawSocketServer) serveConn(c net.Conn) {
 	}
 	p, err := s.handshake1(c)
 	if err != nil {
-		s.opts.log.Debug("transport: rawsocket handshake failed", "peer", peerAddr(c.RemoteAddr()), "err", err)
+		s.peer.Logger.Debug("transport: rawsocket handshake failed", "peer", peerAddr(c.RemoteAddr()), "err", err)
 		_ = c.Close()
 		forget()
 		return
@@ -304,7 +269,7 @@ func (s *RawSocketServer) serveConn(c net.Conn) {
 // error when the connection is to be dropped without reply.
 func (s *RawSocketServer) handshake1(c net.Conn) (*rawPeer, error) {
 	raw := c
-	_ = c.SetDeadline(time.Now().Add(s.handshake))
+	_ = c.SetDeadline(time.Now().Add(s.peer.HandshakeTimeout))
 	if s.Config.TLSConfig != nil {
 		tc := tls.Server(c, s.Config.TLSConfig)
 		if err := tc.Handshake(); err != nil {
@@ -322,7 +287,7 @@ func (s *RawSocketServer) handshake1(c net.Conn) (*rawPeer, error) {
 	}
 	reply := func(code RawSocketErrorCode) (*rawPeer, error) {
 		_, err := c.Write([]byte{rawMagic, byte(code) << 4, 0, 0})
-		s.opts.log.Debug("transport: rawsocket handshake refused", "peer", peerAddr(raw.RemoteAddr()), "code", code.String())
+		s.peer.Logger.Debug("transport: rawsocket handshake refused", "peer", peerAddr(raw.RemoteAddr()), "code", code.String())
 		return nil, err
 	}
 	if req[2] != 0 || req[3] != 0 {
@@ -340,7 +305,7 @@ func (s *RawSocketServer) handshake1(c net.Conn) (*rawPeer, error) {
 
 	// The connection was counted against MaxConnections when it was
 	// accepted (Serve), and goes on counting as a peer.
-	_, err := c.Write([]byte{rawMagic, rawLengthExp(s.opts.maxRecv)<<4 | id, 0, 0})
+	_, err := c.Write([]byte{rawMagic, rawLengthExp(s.peer.MaxMessageSize)<<4 | id, 0, 0})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -354,7 +319,7 @@ func (s *RawSocketServer) handshake1(c net.Conn) (*rawPeer, error) {
 	if c != raw {
 		details["tls"] = true
 	}
-	p := newRawPeer(c, s.opts, ser, maxSend, details)
+	p := newRawPeer(c, s.peer, ser, maxSend, details)
 	s.peers[p] = struct{}{}
 	delete(s.conns, raw)
 	return p, nil

@@ -76,7 +76,7 @@ func TestRawSocketHandshakeReplies(t *testing.T) {
 // length exponent and the echoed serializer.
 func TestRawSocketHandshakeAccept(t *testing.T) {
 	peers := newServerPeers()
-	_, addr := rawServer(t, "tcp", RawSocketConfig{MaxMessageSize: 1 << 20}, peers.handler)
+	_, addr := rawServer(t, "tcp", RawSocketConfig{PeerConfig: PeerConfig{MaxMessageSize: 1 << 20}}, peers.handler)
 	t.Cleanup(peers.stop)
 	c := dialRaw(t, addr)
 	if _, err := c.Write([]byte{0x7F, 0xF2, 0, 0}); err != nil {
@@ -105,7 +105,7 @@ func TestDialRawSocketRefused(t *testing.T) {
 		want RawSocketErrorCode
 	}{
 		{"serializer", RawSocketConfig{Serializers: []serialize.Serializer{serialize.CBOR}}, RawSocketDialConfig{Serializer: serialize.JSON}, RawSocketUnsupportedSerializer},
-		{"length", RawSocketConfig{MinClientMessageSize: 1 << 20}, RawSocketDialConfig{MaxMessageSize: 4096}, RawSocketUnacceptableLength},
+		{"length", RawSocketConfig{MinClientMessageSize: 1 << 20}, RawSocketDialConfig{PeerConfig: PeerConfig{MaxMessageSize: 4096}}, RawSocketUnacceptableLength},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,7 +144,7 @@ func TestRawSocketConnectionLimit(t *testing.T) {
 // TestRawSocketHandshakeTimeout: a client that never completes the
 // handshake is disconnected.
 func TestRawSocketHandshakeTimeout(t *testing.T) {
-	_, addr := rawServer(t, "tcp", RawSocketConfig{HandshakeTimeout: 50 * time.Millisecond}, nil)
+	_, addr := rawServer(t, "tcp", RawSocketConfig{PeerConfig: PeerConfig{HandshakeTimeout: 50 * time.Millisecond}}, nil)
 	c := dialRaw(t, addr)
 	if _, err := c.Write([]byte{0x7F, 0xF1}); err != nil { // half a request
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func TestRawSocketBadFrames(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			peers := newServerPeers()
-			_, addr := rawServer(t, "tcp", RawSocketConfig{MaxMessageSize: 4096}, peers.handler)
+			_, addr := rawServer(t, "tcp", RawSocketConfig{PeerConfig: PeerConfig{MaxMessageSize: 4096}}, peers.handler)
 			t.Cleanup(peers.stop)
 			c := dialRaw(t, addr)
 			rawHandshake(t, c)
@@ -298,7 +298,7 @@ func TestRawSocketPing(t *testing.T) {
 // client (our dialer, which answers PINGs in Recv) is not.
 func TestRawSocketKeepAlive(t *testing.T) {
 	peers := newServerPeers()
-	cfg := RawSocketConfig{PingInterval: 20 * time.Millisecond, PongTimeout: 20 * time.Millisecond}
+	cfg := RawSocketConfig{PeerConfig: PeerConfig{PingInterval: 20 * time.Millisecond, PongTimeout: 20 * time.Millisecond}}
 	_, addr := rawServer(t, "tcp", cfg, peers.handler)
 	t.Cleanup(peers.stop)
 	c := dialRaw(t, addr)
@@ -321,7 +321,7 @@ func TestRawSocketKeepAlive(t *testing.T) {
 // and is dropped after the write timeout.
 func TestRawSocketStalledReader(t *testing.T) {
 	peers := newServerPeers()
-	cfg := RawSocketConfig{QueueSize: 8, WriteTimeout: 100 * time.Millisecond, PingInterval: -1}
+	cfg := RawSocketConfig{PeerConfig: PeerConfig{QueueSize: 8, WriteTimeout: 100 * time.Millisecond, PingInterval: -1}}
 	_, addr := rawServer(t, "tcp", cfg, peers.handler)
 	t.Cleanup(peers.stop)
 
@@ -455,11 +455,11 @@ func TestCloseWakesRecv(t *testing.T) {
 			var conn net.Conn
 			switch kind {
 			case "rawsocket":
-				_, addr := rawServer(t, "tcp", RawSocketConfig{QueueSize: 4, CloseTimeout: 5 * time.Second}, sp.handler)
+				_, addr := rawServer(t, "tcp", RawSocketConfig{PeerConfig: PeerConfig{QueueSize: 4, CloseTimeout: 5 * time.Second}}, sp.handler)
 				conn = dialRaw(t, addr)
 				rawHandshake(t, conn)
 			case "websocket":
-				_, url := wsServer(t, WebSocketConfig{QueueSize: 4, CloseTimeout: 5 * time.Second}, nil, sp.handler)
+				_, url := wsServer(t, WebSocketConfig{PeerConfig: PeerConfig{QueueSize: 4, CloseTimeout: 5 * time.Second}}, nil, sp.handler)
 				ws, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Sec-WebSocket-Protocol": {"wamp.2.json"}})
 				if err != nil {
 					t.Fatal(err)

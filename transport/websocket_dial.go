@@ -6,11 +6,9 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -21,6 +19,11 @@ import (
 // WebSocketDialConfig configures [DialWebSocket]. The zero value is a valid
 // configuration: wamp.2.json, 16 MiB messages, keep-alive pings every 30 s.
 type WebSocketDialConfig struct {
+	// PeerConfig holds the settings of the peer. Its MaxMessageSize is
+	// the largest WebSocket message accepted from the router (by default
+	// 16 MiB); a larger one is answered with close code 1009 and ends the
+	// session.
+	PeerConfig
 	// Serializer is the serializer to ask for. Zero means serialize.JSON.
 	Serializer serialize.Serializer
 	// Batched asks for wamp.2.json.batched; Serializer must be JSON.
@@ -30,31 +33,9 @@ type WebSocketDialConfig struct {
 	// Header holds extra HTTP headers for the upgrade request (e.g.
 	// Origin, Authorization, Cookie).
 	Header http.Header
-	// MaxMessageSize is the largest WebSocket message accepted; a larger
-	// one is answered with close code 1009 and ends the session. Zero or
-	// less means DefaultDialMaxMessageSize (16 MiB).
-	MaxMessageSize int64
-	// QueueSize is the capacity of the outbound queue, in messages. Zero
-	// or less means DefaultQueueSize.
-	QueueSize int
-	// QueueBytes is the capacity of the outbound queue in bytes of
-	// encoded messages, as in the server's config. Zero or less means
-	// DefaultQueueBytes.
-	QueueBytes int
-	// HandshakeTimeout bounds the dial, the TLS handshake and the upgrade,
-	// in addition to ctx. Zero or less means DefaultHandshakeTimeout.
-	HandshakeTimeout time.Duration
-	// PingInterval, PongTimeout, WriteTimeout and CloseTimeout mean what
-	// they mean in WebSocketConfig.
-	PingInterval time.Duration
-	PongTimeout  time.Duration
-	WriteTimeout time.Duration
-	CloseTimeout time.Duration
 	// EnableCompression offers permessage-deflate (RFC 7692);
 	// MaxMessageSize applies to the inflated message.
 	EnableCompression bool
-	// Logger receives connection-level diagnostics. nil means slog.Default().
-	Logger *slog.Logger
 }
 
 // DialWebSocket connects to a WAMP-over-WebSocket router at url (ws:// or
@@ -78,17 +59,8 @@ func DialWebSocket(ctx context.Context, url string, cfg WebSocketDialConfig) (Pe
 		}
 		proto = serialize.JSONBatchedSubProtocol
 	}
-	maxSize := cfg.MaxMessageSize
-	if maxSize <= 0 {
-		maxSize = DefaultDialMaxMessageSize
-	}
-	opts := newPeerOptions(cfg.QueueSize, cfg.QueueBytes, maxSize, cfg.PingInterval,
-		cfg.PongTimeout, cfg.WriteTimeout, cfg.CloseTimeout, cfg.Logger)
-	hs := cfg.HandshakeTimeout
-	if hs <= 0 {
-		hs = DefaultHandshakeTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, hs)
+	pcfg := cfg.PeerConfig.withDefaults(defaultDialMaxMessageSize)
+	ctx, cancel := context.WithTimeout(ctx, pcfg.HandshakeTimeout)
 	defer cancel()
 	var cork *corkConn
 	d := websocket.Dialer{
@@ -102,7 +74,7 @@ func DialWebSocket(ctx context.Context, url string, cfg WebSocketDialConfig) (Pe
 			return cork, nil
 		},
 		Proxy:             http.ProxyFromEnvironment,
-		HandshakeTimeout:  hs,
+		HandshakeTimeout:  pcfg.HandshakeTimeout,
 		TLSClientConfig:   cfg.TLSConfig,
 		Subprotocols:      []string{proto},
 		EnableCompression: cfg.EnableCompression,
@@ -131,5 +103,5 @@ func DialWebSocket(ctx context.Context, url string, cfg WebSocketDialConfig) (Pe
 	if strings.HasPrefix(strings.ToLower(url), "wss:") {
 		details["tls"] = true
 	}
-	return newWSPeer(ws, cork, opts, ser, cfg.Batched, details), nil
+	return newWSPeer(ws, cork, pcfg, ser, cfg.Batched, details), nil
 }

@@ -30,19 +30,19 @@ var (
 	_ Detailer = (*wsPeer)(nil)
 )
 
-func newWSPeer(ws *websocket.Conn, cork *corkConn, opts peerOptions, ser serialize.Serializer, batched bool, details protocol.Dict) *wsPeer {
+func newWSPeer(ws *websocket.Conn, cork *corkConn, cfg PeerConfig, ser serialize.Serializer, batched bool, details protocol.Dict) *wsPeer {
 	p := &wsPeer{ws: ws, cork: cork, batched: batched, msgType: websocket.BinaryMessage}
 	if !ser.Binary() {
 		p.msgType = websocket.TextMessage
 	}
-	p.init(ws.NetConn(), opts, ser, 0, details)
-	ws.SetReadLimit(opts.maxRecv)
-	if idle := opts.idleTimeout(); idle > 0 {
+	p.init(ws.NetConn(), cfg, ser, 0, details)
+	ws.SetReadLimit(cfg.MaxMessageSize)
+	if idle := cfg.idleTimeout(); idle > 0 {
 		extend := func() { p.readDeadline(idle) }
 		ws.SetPongHandler(func(string) error { extend(); return nil })
 		ws.SetPingHandler(func(data string) error {
 			extend()
-			err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(opts.writeTimeout))
+			err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(cfg.WriteTimeout))
 			if err == websocket.ErrCloseSent || isTimeout(err) {
 				return nil
 			}
@@ -78,7 +78,7 @@ func (p *wsPeer) Recv() (protocol.Message, error) {
 		if p.isClosing() {
 			return nil, p.closedErr()
 		}
-		p.readDeadline(p.opts.idleTimeout())
+		p.readDeadline(p.cfg.idleTimeout())
 		typ, r, err := p.ws.NextReader()
 		if err != nil {
 			return nil, p.failRead(p.readErr(err))
@@ -120,7 +120,7 @@ func (p *wsPeer) Recv() (protocol.Message, error) {
 // (a compression bomb) costs no more than the limit; the connection is
 // then failed with ErrMessageTooBig (close 1009, sent by the writer).
 func (p *wsPeer) readMessage(r io.Reader) ([]byte, error) {
-	limit := p.opts.maxRecv
+	limit := p.cfg.MaxMessageSize
 	b := p.rbuf[:0]
 	for {
 		if len(b) == cap(b) {
@@ -176,11 +176,11 @@ func (p *wsPeer) readErr(err error) error {
 	switch {
 	case errors.Is(err, websocket.ErrReadLimit), errors.Is(err, errInflatedTooBig):
 		// gorilla has sent close 1009 already, or the writer will.
-		return fmt.Errorf("%w: limit %d bytes (close 1009)", ErrMessageTooBig, p.opts.maxRecv)
+		return fmt.Errorf("%w: limit %d bytes (close 1009)", ErrMessageTooBig, p.cfg.MaxMessageSize)
 	case errors.As(err, &ce):
 		return fmt.Errorf("transport: websocket closed by peer: %w", err)
 	case isTimeout(err):
-		return fmt.Errorf("%w: nothing received for %v: %w", ErrKeepAlive, p.opts.idleTimeout(), err)
+		return fmt.Errorf("%w: nothing received for %v: %w", ErrKeepAlive, p.cfg.idleTimeout(), err)
 	}
 	return fmt.Errorf("transport: websocket read: %w", err)
 }
@@ -194,8 +194,8 @@ func (p *wsPeer) writeLoop() {
 	defer p.ws.Close()
 	defer p.q.discard()
 	var tick <-chan time.Time
-	if p.opts.pingInterval > 0 {
-		t := time.NewTicker(p.opts.pingInterval)
+	if p.cfg.PingInterval > 0 {
+		t := time.NewTicker(p.cfg.PingInterval)
 		defer t.Stop()
 		tick = t.C
 	}

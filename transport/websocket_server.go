@@ -2,11 +2,9 @@ package transport
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -18,6 +16,11 @@ import (
 // configuration: every sub-protocol, 1 MiB messages, keep-alive pings
 // every 30 s, same-origin check for browsers, no compression.
 type WebSocketConfig struct {
+	// PeerConfig holds the settings of every peer the server makes.
+	// Its MaxMessageSize is the largest WebSocket message accepted from
+	// a client (by default 1 MiB); a larger one is answered with close
+	// code 1009 (message too big) and ends the session.
+	PeerConfig
 	// Serializers lists the serializers offered, as sub-protocols
 	// wamp.2.json, wamp.2.msgpack and wamp.2.cbor (WAMP spec,
 	// basic/building_blocks.md, "WebSocket Transport"). nil or empty means
@@ -27,37 +30,6 @@ type WebSocketConfig struct {
 	// DisableBatched turns off the wamp.2.json.batched sub-protocol
 	// (advanced/transport_batched_websocket.md).
 	DisableBatched bool
-	// MaxMessageSize is the largest WebSocket message accepted. A larger
-	// one is answered with close code 1009 (message too big) and ends the
-	// session. Zero or less means DefaultMaxMessageSize (1 MiB).
-	MaxMessageSize int64
-	// QueueSize is the capacity of each peer's outbound queue, in
-	// messages. Zero or less means DefaultQueueSize.
-	QueueSize int
-	// QueueBytes is the capacity of each peer's outbound queue in bytes
-	// of encoded messages: a message that would take the queue past it
-	// is refused with ErrQueueFull, unless the queue is empty (so one
-	// message of any size fits). It bounds what a client that stops
-	// reading costs, whatever the size of its messages. Zero or less
-	// means DefaultQueueBytes.
-	QueueBytes int
-	// HandshakeTimeout bounds the write of the upgrade response. Bound
-	// the read of the request with http.Server.ReadHeaderTimeout. Zero or
-	// less means DefaultHandshakeTimeout.
-	HandshakeTimeout time.Duration
-	// PingInterval is the interval of keep-alive pings. A connection on
-	// which nothing arrives (not even a pong) within PingInterval +
-	// PongTimeout is failed with ErrKeepAlive. Zero means
-	// DefaultPingInterval; negative turns keep-alive off.
-	PingInterval time.Duration
-	// PongTimeout, see PingInterval. Zero or less means DefaultPongTimeout.
-	PongTimeout time.Duration
-	// WriteTimeout bounds each write; a client that does not read fails
-	// its connection after it. Zero or less means DefaultWriteTimeout.
-	WriteTimeout time.Duration
-	// CloseTimeout bounds the flush of queued messages when a peer closes.
-	// Zero or less means DefaultCloseTimeout.
-	CloseTimeout time.Duration
 	// CheckOrigin decides whether a request's Origin header is
 	// acceptable; a refused request gets HTTP 403. nil means gorilla's
 	// default: requests without Origin (non-browser clients) pass, browser
@@ -67,8 +39,6 @@ type WebSocketConfig struct {
 	// client offers it. MaxMessageSize then applies to the inflated
 	// message, and reading stops at the first byte over it.
 	EnableCompression bool
-	// Logger receives connection-level diagnostics. nil means slog.Default().
-	Logger *slog.Logger
 }
 
 // WebSocketServer is the router side of WAMP-over-WebSocket, an
@@ -89,8 +59,8 @@ type WebSocketServer struct {
 	Handler func(Peer)
 
 	once   sync.Once
-	opts   peerOptions // with defaults; set by init
-	protos []string    // sub-protocols offered
+	peer   PeerConfig // Config.PeerConfig with defaults; set by init
+	protos []string   // sub-protocols offered
 	up     websocket.Upgrader
 
 	mu     sync.Mutex // guards closed and peers
@@ -103,8 +73,7 @@ var _ http.Handler = (*WebSocketServer)(nil)
 
 func (s *WebSocketServer) init() {
 	cfg := s.Config
-	s.opts = newPeerOptions(cfg.QueueSize, cfg.QueueBytes, cfg.MaxMessageSize, cfg.PingInterval,
-		cfg.PongTimeout, cfg.WriteTimeout, cfg.CloseTimeout, cfg.Logger)
+	s.peer = cfg.PeerConfig.withDefaults(defaultServerMaxMessageSize)
 	sers := cfg.Serializers
 	if len(sers) == 0 {
 		sers = []serialize.Serializer{serialize.JSON, serialize.MessagePack, serialize.CBOR}
@@ -118,12 +87,8 @@ func (s *WebSocketServer) init() {
 			s.protos = append(s.protos, serialize.JSONBatchedSubProtocol)
 		}
 	}
-	hs := cfg.HandshakeTimeout
-	if hs <= 0 {
-		hs = DefaultHandshakeTimeout
-	}
 	s.up = websocket.Upgrader{
-		HandshakeTimeout:  hs,
+		HandshakeTimeout:  s.peer.HandshakeTimeout,
 		CheckOrigin:       cfg.CheckOrigin,
 		EnableCompression: cfg.EnableCompression,
 	}
@@ -173,7 +138,7 @@ func (s *WebSocketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hj := &corkHijacker{ResponseWriter: w}
 	ws, err := up.Upgrade(hj, r, nil) // on error Upgrade has replied
 	if err != nil {
-		s.opts.log.Debug("transport: websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		s.peer.Logger.Debug("transport: websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	ser, _ := serialize.BySubProtocol(proto)
@@ -186,7 +151,7 @@ func (s *WebSocketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		details["tls"] = true
 	}
-	p := newWSPeer(ws, hj.conn, s.opts, ser, proto == serialize.JSONBatchedSubProtocol, details)
+	p := newWSPeer(ws, hj.conn, s.peer, ser, proto == serialize.JSONBatchedSubProtocol, details)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -128,7 +128,7 @@ func TestWebSocketNotUpgrade(t *testing.T) {
 // TestWebSocketTooBig: a message over the limit ends the session with
 // close code 1009 on both sides.
 func TestWebSocketTooBig(t *testing.T) {
-	client, server := wsPair(t, WebSocketConfig{MaxMessageSize: 1024}, WebSocketDialConfig{Serializer: serialize.MessagePack}, false)
+	client, server := wsPair(t, WebSocketConfig{PeerConfig: PeerConfig{MaxMessageSize: 1024}}, WebSocketDialConfig{Serializer: serialize.MessagePack}, false)
 	big := &protocol.Call{Request: 1, Options: protocol.Dict{"e": ""}, Procedure: "com.example.p", Args: protocol.List{strings.Repeat("x", 2048)}}
 	if err := client.Send(context.Background(), big); err != nil {
 		t.Fatal(err)
@@ -198,7 +198,7 @@ func TestWebSocketBatchedMany(t *testing.T) {
 // and is dropped after the write timeout.
 func TestWebSocketStalledReader(t *testing.T) {
 	peers := newServerPeers()
-	_, url := wsServer(t, WebSocketConfig{QueueSize: 8, WriteTimeout: 100 * time.Millisecond, PingInterval: -1}, nil, peers.handler)
+	_, url := wsServer(t, WebSocketConfig{PeerConfig: PeerConfig{QueueSize: 8, WriteTimeout: 100 * time.Millisecond, PingInterval: -1}}, nil, peers.handler)
 	t.Cleanup(peers.stop)
 	if _, _, err := gorillaDial(t, url, "wamp.2.msgpack"); err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func TestWebSocketStalledReader(t *testing.T) {
 // ErrKeepAlive; our dialer, which answers pings while in Recv, is not.
 func TestWebSocketKeepAlive(t *testing.T) {
 	peers := newServerPeers()
-	_, url := wsServer(t, WebSocketConfig{PingInterval: 20 * time.Millisecond, PongTimeout: 20 * time.Millisecond}, nil, peers.handler)
+	_, url := wsServer(t, WebSocketConfig{PeerConfig: PeerConfig{PingInterval: 20 * time.Millisecond, PongTimeout: 20 * time.Millisecond}}, nil, peers.handler)
 	t.Cleanup(peers.stop)
 	if _, _, err := gorillaDial(t, url, "wamp.2.json"); err != nil { // never reads, so never pongs
 		t.Fatal(err)
@@ -450,7 +450,7 @@ func TestWebSocketCompressionBomb(t *testing.T) {
 	}
 	t.Run("server", func(t *testing.T) {
 		peers := newServerPeers()
-		_, url := wsServer(t, WebSocketConfig{EnableCompression: true, MaxMessageSize: limit}, nil, peers.handler)
+		_, url := wsServer(t, WebSocketConfig{EnableCompression: true, PeerConfig: PeerConfig{MaxMessageSize: limit}}, nil, peers.handler)
 		t.Cleanup(peers.stop)
 		d := websocket.Dialer{Subprotocols: []string{"wamp.2.json"}, EnableCompression: true, HandshakeTimeout: testWait}
 		c, _, err := d.DialContext(testContext(t), url, nil)
@@ -480,7 +480,7 @@ func TestWebSocketCompressionBomb(t *testing.T) {
 		}))
 		t.Cleanup(hs.Close)
 		p, err := DialWebSocket(testContext(t), "ws"+strings.TrimPrefix(hs.URL, "http"),
-			WebSocketDialConfig{Serializer: serialize.MessagePack, EnableCompression: true, MaxMessageSize: limit})
+			WebSocketDialConfig{Serializer: serialize.MessagePack, EnableCompression: true, PeerConfig: PeerConfig{MaxMessageSize: limit}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -268,23 +268,27 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 		MaxBacklogBytes:  cfg.MaxBacklogBytes,
 		SlowConsumerWait: cfg.SlowConsumerWait,
 		WebSocket: transport.WebSocketConfig{
+			PeerConfig: transport.PeerConfig{
+				MaxMessageSize: cfg.WebSocket.MaxMessageSize,
+				QueueSize:      cfg.WebSocket.QueueSize,
+				QueueBytes:     cfg.WebSocket.QueueBytes,
+				PingInterval:   cfg.WebSocket.PingInterval,
+				Logger:         logger,
+			},
 			Serializers:       wsSers,
-			MaxMessageSize:    cfg.WebSocket.MaxMessageSize,
-			QueueSize:         cfg.WebSocket.QueueSize,
-			QueueBytes:        cfg.WebSocket.QueueBytes,
-			PingInterval:      cfg.WebSocket.PingInterval,
 			EnableCompression: cfg.WebSocket.EnableCompression,
 			CheckOrigin:       checkOrigin(cfg.WebSocket.AllowedOrigins),
-			Logger:            logger,
 		},
 		RawSocket: transport.RawSocketConfig{
+			PeerConfig: transport.PeerConfig{
+				MaxMessageSize: cfg.RawSocket.MaxMessageSize,
+				QueueSize:      cfg.RawSocket.QueueSize,
+				QueueBytes:     cfg.RawSocket.QueueBytes,
+				PingInterval:   cfg.RawSocket.PingInterval,
+				Logger:         logger,
+			},
 			Serializers:    rsSers,
-			MaxMessageSize: cfg.RawSocket.MaxMessageSize,
 			MaxConnections: cfg.RawSocket.MaxConnections,
-			QueueSize:      cfg.RawSocket.QueueSize,
-			QueueBytes:     cfg.RawSocket.QueueBytes,
-			PingInterval:   cfg.RawSocket.PingInterval,
-			Logger:         logger,
 		},
 	}
 	realms := cfg.Realms
