@@ -89,15 +89,19 @@
 // Recv returns an error wrapping protocol.ErrMalformed and the caller
 // decides (the spec says to ABORT with wamp.error.protocol_violation).
 //
-// Every peer of this package implements [Detailer], describing its carrier
-// for the session meta API.
+// Every peer of this package implements, besides Peer, [Waiter] (a Send
+// that waits for room in the queue, for a bounded time), [Detailer]
+// (describing its carrier for the session meta API) and [RecverContext]
+// (a Recv that a context can interrupt without closing the peer, so that
+// the owner can still send why it gives up, then close).
 //
 // # Concurrency
 //
-// A Peer supports one goroutine calling Recv at a time (the session's
-// goroutine: network peers read and decode on it, so there is no hand-off
-// between reading and routing). Send, Close and TransportDetails may be
-// called from any goroutine, concurrently with each other and with Recv.
+// A Peer supports one goroutine calling Recv (or RecvContext) at a time
+// (the session's goroutine: network peers read and decode on it, so there
+// is no hand-off between reading and routing). Send, SendWait, Close and
+// TransportDetails may be called from any goroutine, concurrently with
+// each other and with Recv.
 //
 // [RawSocketServer.Serve] may run on several listeners at once, and
 // [RawSocketServer.Close] may be called from any goroutine. ServeHTTP of

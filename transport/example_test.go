@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -82,4 +83,27 @@ func ExampleWebSocketServer() {
 	// Output:
 	// com.example.add [2 3]
 	// wamp.2.json.batched
+}
+
+// ExampleRecverContext bounds the wait for a client's HELLO without
+// closing the peer: the deadline interrupts the receive, and the router
+// side itself tells the client why before it closes the link.
+func ExampleRecverContext() {
+	routerEnd, clientEnd := transport.LocalPair(0)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err := routerEnd.(transport.RecverContext).RecvContext(ctx) // the client says nothing
+	fmt.Println(errors.Is(err, context.DeadlineExceeded), errors.Is(err, transport.ErrClosed))
+	_ = routerEnd.Send(context.Background(), &protocol.Abort{Details: protocol.Dict{}, Reason: protocol.ErrTimeout})
+	_ = routerEnd.Close(nil)
+
+	m, _ := clientEnd.Recv()
+	fmt.Println(m.(*protocol.Abort).Reason)
+	_, err = clientEnd.Recv()
+	fmt.Println(errors.Is(err, transport.ErrClosed))
+	// Output:
+	// true false
+	// wamp.error.timeout
+	// true
 }

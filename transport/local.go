@@ -61,6 +61,9 @@ type localPeer struct {
 	link *localLink
 	in   <-chan protocol.Message
 	out  chan<- protocol.Message
+	// recvErr is the reader's only: set when a RecvContext was
+	// interrupted, it ends every later receive.
+	recvErr error
 }
 
 var (
@@ -70,6 +73,33 @@ var (
 
 // Recv implements Peer.
 func (p *localPeer) Recv() (protocol.Message, error) {
+	return p.recv(nil)
+}
+
+// RecvContext implements RecverContext.
+func (p *localPeer) RecvContext(ctx context.Context) (protocol.Message, error) {
+	done := ctx.Done()
+	if p.recvErr == nil && done != nil && ctx.Err() != nil {
+		p.recvErr = interruptedError(ctx)
+	}
+	m, err := p.recv(done)
+	if err == errInterrupted {
+		p.recvErr = interruptedError(ctx)
+		return nil, p.recvErr
+	}
+	return m, err
+}
+
+// recv is Recv, which gives up with errInterrupted when done ends.
+func (p *localPeer) recv(done <-chan struct{}) (protocol.Message, error) {
+	if p.recvErr != nil {
+		select {
+		case <-p.link.done:
+			return nil, p.link.err
+		default:
+			return nil, p.recvErr
+		}
+	}
 	// Deliver what was queued before the close, then report the close.
 	select {
 	case m := <-p.in:
@@ -91,7 +121,15 @@ func (p *localPeer) Recv() (protocol.Message, error) {
 	// The queue was empty and the link open. If Close comes now, it queues
 	// closeMark unless the queue is full, and then this receive does not
 	// block either.
-	return p.got(<-p.in)
+	if done == nil {
+		return p.got(<-p.in)
+	}
+	select {
+	case m := <-p.in:
+		return p.got(m)
+	case <-done:
+		return nil, errInterrupted
+	}
 }
 
 // got returns a received message, or the close error for closeMark. The

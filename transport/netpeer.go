@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wampkit/wampkit/protocol"
@@ -51,6 +52,13 @@ type peerCore struct {
 	once          sync.Once
 	reason        error     // written once, before closing is closed
 	closeDeadline time.Time // written once, before closing is closed
+
+	// Interrupting the reader (RecvContext). interrupt is set by the
+	// context's AfterFunc, with the past read deadline: every read fails
+	// at once until the reader clears it. recvErr is the reader's only:
+	// set when a RecvContext was interrupted, it ends every later receive.
+	interrupt atomic.Bool
+	recvErr   error
 
 	details protocol.Dict // read-only after construction
 }
@@ -188,18 +196,73 @@ func (c *peerCore) shutdown(reason error) bool {
 var pastDeadline = time.Unix(1, 0)
 
 // readDeadline sets the connection's read deadline before a read: idle
-// from now (none if idle <= 0), or the past once the peer is closing. With
-// shutdown's own setting of the past deadline, a Recv blocked in a read,
-// or about to read, returns as soon as the peer is closed, whatever the
-// writer still flushes: a closed peer's owner does not wait for the other
-// end (a slow consumer dropped by the router, say) to stop reading it.
+// from now (none if idle <= 0), or the past once the peer is closing or
+// its RecvContext interrupted. With shutdown's (and recvContext's) own
+// setting of the past deadline, a Recv blocked in a read, or about to
+// read, returns as soon as the peer is closed, whatever the writer still
+// flushes: a closed peer's owner does not wait for the other end (a slow
+// consumer dropped by the router, say) to stop reading it.
 func (c *peerCore) readDeadline(idle time.Duration) {
 	if idle > 0 {
 		_ = c.conn.SetReadDeadline(time.Now().Add(idle))
 	}
-	if c.isClosing() {
+	if c.isClosing() || c.interrupt.Load() {
 		_ = c.conn.SetReadDeadline(pastDeadline)
 	}
+}
+
+// recvContext is RecvContext (see RecverContext) for a peer whose receive
+// is recv: recv passes done to any wait that is not a read, and returns
+// errInterrupted when a read failed for c.interrupt, or done ended a wait.
+// Only the reader calls it.
+func (c *peerCore) recvContext(ctx context.Context, recv func(done <-chan struct{}) (protocol.Message, error)) (protocol.Message, error) {
+	done := ctx.Done()
+	if done == nil {
+		return recv(nil)
+	}
+	if err := c.recvDone(); err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		c.recvErr = interruptedError(ctx)
+		return nil, c.recvErr
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.interrupt.Store(true)
+		_ = c.conn.SetReadDeadline(pastDeadline)
+		close(fired)
+	})
+	m, err := recv(done)
+	if !stop() {
+		<-fired
+		if err != errInterrupted {
+			// ctx ended when the reads were done: later ones must work.
+			// The next read sets its own deadline (readDeadline).
+			c.interrupt.Store(false)
+			_ = c.conn.SetReadDeadline(time.Time{})
+		}
+	}
+	if err == errInterrupted {
+		c.recvErr = interruptedError(ctx)
+		return nil, c.recvErr
+	}
+	return m, err
+}
+
+// recvDone returns the error that ends every receive once the peer is
+// closing or its RecvContext was interrupted; nil while it receives.
+func (c *peerCore) recvDone() error {
+	if c.isClosing() {
+		return c.closedErr()
+	}
+	return c.recvErr
+}
+
+// interruptedRead reports whether the read error err comes from a
+// RecvContext's interruption, rather than from the connection or a close.
+func (c *peerCore) interruptedRead(err error) bool {
+	return c.interrupt.Load() && !c.isClosing() && isTimeout(err)
 }
 
 // isClosing reports whether shutdown has been called.

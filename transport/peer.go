@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -64,6 +65,26 @@ type Detailer interface {
 // once, without a wait.
 type Waiter interface {
 	SendWait(ctx context.Context, m protocol.Message) error
+}
+
+// RecverContext is implemented by every peer of this package.
+// RecvContext is Recv that also returns when ctx ends: with an error that
+// wraps ctx.Err() and context.Cause(ctx), and not ErrClosed, for the peer
+// stays open. It is how an owner bounds a wait for the other end without
+// closing the peer: the router's handshake timeout interrupts the
+// receive, and the session's goroutine itself sends the ABORT and then
+// closes the peer.
+//
+// The interrupted read may have stopped in the middle of a message, so
+// the peer receives nothing more: every later Recv and RecvContext
+// returns the same error (or, once the peer is closed, one wrapping
+// ErrClosed). Send, SendWait and Close work as before, and the owner must
+// Close the peer. A ctx that has already ended interrupts at once, even
+// with a message waiting; a ctx that cannot end (context.Background())
+// makes RecvContext the same as Recv. Like Recv, RecvContext must not be
+// called while another Recv or RecvContext of the peer runs.
+type RecverContext interface {
+	RecvContext(ctx context.Context) (protocol.Message, error)
 }
 
 var (
@@ -223,7 +244,25 @@ func (c *PeerConfig) idleTimeout() time.Duration {
 }
 
 var (
-	_ Waiter = (*localPeer)(nil)
-	_ Waiter = (*rawPeer)(nil)
-	_ Waiter = (*wsPeer)(nil)
+	_ Waiter        = (*localPeer)(nil)
+	_ Waiter        = (*rawPeer)(nil)
+	_ Waiter        = (*wsPeer)(nil)
+	_ RecverContext = (*localPeer)(nil)
+	_ RecverContext = (*rawPeer)(nil)
+	_ RecverContext = (*wsPeer)(nil)
 )
+
+// errInterrupted is returned inside a peer when a read failed because the
+// context of RecvContext ended; RecvContext turns it into
+// interruptedError's error.
+var errInterrupted = errors.New("transport: receive interrupted")
+
+// interruptedError is the error RecvContext returns when ctx ended: it
+// wraps ctx.Err() and, when it differs, context.Cause(ctx).
+func interruptedError(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if cause == nil || cause == err {
+		return fmt.Errorf("%w: %w", errInterrupted, err)
+	}
+	return fmt.Errorf("%w: %w: %w", errInterrupted, err, cause)
+}

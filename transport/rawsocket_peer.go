@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -46,16 +47,26 @@ func newRawPeer(c net.Conn, cfg PeerConfig, ser serialize.Serializer, maxSend in
 // caller decides (usually ABORT with wamp.error.protocol_violation). Framing
 // errors, a frame over the limit and a truncated frame fail the connection.
 func (p *rawPeer) Recv() (protocol.Message, error) {
+	return p.recv(nil)
+}
+
+// RecvContext implements RecverContext.
+func (p *rawPeer) RecvContext(ctx context.Context) (protocol.Message, error) {
+	return p.recvContext(ctx, p.recv)
+}
+
+// recv is Recv; a PONG waiting for room gives up when done ends.
+func (p *rawPeer) recv(done <-chan struct{}) (protocol.Message, error) {
 	for {
-		if p.isClosing() {
-			return nil, p.closedErr()
+		if err := p.recvDone(); err != nil {
+			return nil, err
 		}
 		hdr, err := p.br.Peek(4)
 		if err != nil {
 			if len(hdr) > 0 && errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, p.failRead(p.readErr(err))
+			return nil, p.readFailed(err)
 		}
 		h0 := hdr[0]
 		n := int64(hdr[1])<<16 | int64(hdr[2])<<8 | int64(hdr[3])
@@ -78,7 +89,7 @@ func (p *rawPeer) Recv() (protocol.Message, error) {
 		_, _ = p.br.Discard(4)
 		payload, err := p.readPayload(int(n))
 		if err != nil {
-			return nil, p.failRead(p.readErr(err))
+			return nil, p.readFailed(err)
 		}
 		switch typ {
 		case frameMessage:
@@ -93,6 +104,8 @@ func (p *rawPeer) Recv() (protocol.Message, error) {
 			case p.pongs <- echo:
 			case <-p.closing:
 				return nil, p.closedErr()
+			case <-done:
+				return nil, errInterrupted
 			}
 		case framePong:
 			// Nothing to do: any data read proves the other end alive.
@@ -127,6 +140,15 @@ func (p *rawPeer) readPayload(n int) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// readFailed turns a read error into Recv's error: errInterrupted for an
+// interruption by RecvContext, else that of the failed connection.
+func (p *rawPeer) readFailed(err error) error {
+	if p.interruptedRead(err) {
+		return errInterrupted
+	}
+	return p.failRead(p.readErr(err))
 }
 
 // readErr turns a read error into the close reason.

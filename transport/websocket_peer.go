@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -75,13 +76,13 @@ func (p *wsPeer) Recv() (protocol.Message, error) {
 			}
 			return m, nil
 		}
-		if p.isClosing() {
-			return nil, p.closedErr()
+		if err := p.recvDone(); err != nil {
+			return nil, err
 		}
 		p.readDeadline(p.cfg.idleTimeout())
 		typ, r, err := p.ws.NextReader()
 		if err != nil {
-			return nil, p.failRead(p.readErr(err))
+			return nil, p.readFailed(err)
 		}
 		if typ != p.msgType {
 			// The spec ties the frame type to the serializer (basic
@@ -91,7 +92,7 @@ func (p *wsPeer) Recv() (protocol.Message, error) {
 		}
 		data, err := p.readMessage(r)
 		if err != nil {
-			return nil, p.failRead(p.readErr(err))
+			return nil, p.readFailed(err)
 		}
 		if !p.batched {
 			m, err := p.codec.Decode(data)
@@ -110,6 +111,11 @@ func (p *wsPeer) Recv() (protocol.Message, error) {
 		}
 		p.pending = msgs
 	}
+}
+
+// RecvContext implements RecverContext.
+func (p *wsPeer) RecvContext(ctx context.Context) (protocol.Message, error) {
+	return p.recvContext(ctx, func(<-chan struct{}) (protocol.Message, error) { return p.Recv() })
 }
 
 // readMessage reads the rest of the WebSocket message r into p.rbuf and
@@ -168,6 +174,15 @@ func (p *wsPeer) frameTypeErr(typ int) error {
 	}
 	return fmt.Errorf("transport: websocket: %w: %s message on %s, which carries %s messages only",
 		protocol.ErrMalformed, got, p.details["protocol"], want)
+}
+
+// readFailed turns a read error into Recv's error: errInterrupted for an
+// interruption by RecvContext, else that of the failed connection.
+func (p *wsPeer) readFailed(err error) error {
+	if p.interruptedRead(err) {
+		return errInterrupted
+	}
+	return p.failRead(p.readErr(err))
 }
 
 // readErr turns a read error into the close reason.
