@@ -91,9 +91,19 @@
 //
 // Every peer of this package implements, besides Peer, [Waiter] (a Send
 // that waits for room in the queue, for a bounded time), [Detailer]
-// (describing its carrier for the session meta API) and [RecverContext]
-// (a Recv that a context can interrupt without closing the peer, so that
-// the owner can still send why it gives up, then close).
+// (describing its carrier for the session meta API), [RecverContext] (a
+// Recv that a context can interrupt without closing the peer, so that the
+// owner can still send why it gives up, then close) and [TLSStater] (the
+// TLS connection state, for authenticating the other end by its
+// certificate or binding an authentication to the TLS channel).
+//
+// # TLS
+//
+// A [WebSocketServer] speaks wss when its http.Server serves TLS; a
+// [RawSocketServer] when [RawSocketConfig].TLSConfig is set. Dialers use
+// TLS for wss:// URLs and when [RawSocketDialConfig].TLSConfig is set. To
+// ask clients for certificates, set ClientAuth (and ClientCAs) in the
+// server's tls.Config; the peer's TLSConnectionState then holds them.
 //
 // # Concurrency
 //

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"sync"
 
@@ -206,6 +207,9 @@ func (p *localPeer) Close(reason error) error {
 	})
 	return nil
 }
+
+// TLSConnectionState implements TLSStater: nil, there is no TLS.
+func (p *localPeer) TLSConnectionState() *tls.ConnectionState { return nil }
 
 // TransportDetails implements Detailer: {"type": "local"}.
 func (p *localPeer) TransportDetails() protocol.Dict {

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -60,10 +61,17 @@ type peerCore struct {
 	interrupt atomic.Bool
 	recvErr   error
 
-	details protocol.Dict // read-only after construction
+	details  protocol.Dict        // read-only after construction
+	tlsState *tls.ConnectionState // read-only after construction; nil without TLS
 }
 
+// init sets up c for conn, whose handshakes are complete. details gets
+// "tls": true when conn is TLS.
 func (c *peerCore) init(conn net.Conn, cfg PeerConfig, ser serialize.Serializer, maxSend int64, details protocol.Dict) {
+	c.tlsState = connTLSState(conn)
+	if c.tlsState != nil {
+		details["tls"] = true
+	}
 	c.cfg = cfg
 	c.conn = conn
 	c.ser = ser
@@ -174,6 +182,24 @@ func (c *peerCore) TransportDetails() protocol.Dict {
 		d[k] = v
 	}
 	return d
+}
+
+// TLSConnectionState implements TLSStater.
+func (c *peerCore) TLSConnectionState() *tls.ConnectionState { return c.tlsState }
+
+// connTLSState returns the state of conn's TLS connection, or nil: conn is
+// a *tls.Conn (RawSocket over TLS, our wss dialer), or a corkConn around
+// one (a WebSocket server's connection, hijacked from net/http).
+func connTLSState(conn net.Conn) *tls.ConnectionState {
+	if cc, ok := conn.(*corkConn); ok {
+		conn = cc.Conn
+	}
+	tc, ok := conn.(*tls.Conn)
+	if !ok {
+		return nil
+	}
+	cs := tc.ConnectionState()
+	return &cs
 }
 
 // shutdown records reason (the first one wins) and tells the writer to

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,6 +86,20 @@ type Waiter interface {
 // called while another Recv or RecvContext of the peer runs.
 type RecverContext interface {
 	RecvContext(ctx context.Context) (protocol.Message, error)
+}
+
+// TLSStater is implemented by every peer of this package.
+// TLSConnectionState returns the state of the TLS connection under the
+// peer, or nil when there is none (plain TCP, Unix sockets, in-process,
+// or TLS ended by a proxy in front). It is how an owner authenticates the
+// other end by its certificate (PeerCertificates, VerifiedChains) or
+// binds an authentication to the TLS channel: tls-exporter (RFC 9266)
+// with ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32), or
+// tls-unique (RFC 5929) in TLSUnique, which only TLS 1.2 has. The state
+// is taken once the handshake is complete; every call returns the same
+// value, which the caller must not modify.
+type TLSStater interface {
+	TLSConnectionState() *tls.ConnectionState
 }
 
 var (
@@ -250,6 +265,9 @@ var (
 	_ RecverContext = (*localPeer)(nil)
 	_ RecverContext = (*rawPeer)(nil)
 	_ RecverContext = (*wsPeer)(nil)
+	_ TLSStater     = (*localPeer)(nil)
+	_ TLSStater     = (*rawPeer)(nil)
+	_ TLSStater     = (*wsPeer)(nil)
 )
 
 // errInterrupted is returned inside a peer when a read failed because the

@@ -100,8 +100,5 @@ func DialRawSocket(ctx context.Context, network, address string, cfg RawSocketDi
 	}
 	_ = c.SetDeadline(time.Time{})
 	details := protocol.Dict{"type": "rawsocket", "serializer": ser.String(), "peer": peerAddr(raw.RemoteAddr())}
-	if c != raw {
-		details["tls"] = true
-	}
 	return newRawPeer(c, pcfg, ser, int64(1)<<(9+rep[1]>>4), details), nil
 }

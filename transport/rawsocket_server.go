@@ -316,9 +316,6 @@ func (s *RawSocketServer) handshake1(c net.Conn) (*rawPeer, error) {
 	}
 	_ = c.SetDeadline(time.Time{})
 	details := protocol.Dict{"type": "rawsocket", "serializer": ser.String(), "peer": peerAddr(raw.RemoteAddr())}
-	if c != raw {
-		details["tls"] = true
-	}
 	p := newRawPeer(c, s.peer, ser, maxSend, details)
 	s.peers[p] = struct{}{}
 	delete(s.conns, raw)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 
 	"github.com/gorilla/websocket"
 
@@ -99,9 +98,6 @@ func DialWebSocket(ctx context.Context, url string, cfg WebSocketDialConfig) (Pe
 		"serializer": ser.String(),
 		"protocol":   proto,
 		"peer":       peerAddr(ws.RemoteAddr()),
-	}
-	if strings.HasPrefix(strings.ToLower(url), "wss:") {
-		details["tls"] = true
 	}
 	return newWSPeer(ws, cork, pcfg, ser, cfg.Batched, details), nil
 }

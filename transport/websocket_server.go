@@ -148,9 +148,6 @@ func (s *WebSocketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"protocol":   proto,
 		"peer":       peerAddr(ws.RemoteAddr()),
 	}
-	if r.TLS != nil {
-		details["tls"] = true
-	}
 	p := newWSPeer(ws, hj.conn, s.peer, ser, proto == serialize.JSONBatchedSubProtocol, details)
 	s.mu.Lock()
 	if s.closed {
