@@ -52,12 +52,11 @@ type ConnLimiter struct {
 	LogInterval time.Duration
 
 	refused atomic.Uint64
+	logs    logLimiter // the log lines about refusals
 
 	mu      sync.Mutex // guards the fields below
 	open    int
 	perAddr map[netip.Prefix]int
-	logged  uint64    // refused when the last line was logged
-	lastLog time.Time // when the last line was logged
 }
 
 // defaultLimitLogInterval is the default of [ConnLimiter].LogInterval.
@@ -144,28 +143,45 @@ func (cl *ConnLimiter) release(key netip.Prefix, hasKey bool) {
 
 // refuse counts and, at most once per LogInterval, logs a refusal.
 func (cl *ConnLimiter) refuse(remote net.Addr, limit string) {
-	n := cl.refused.Add(1)
+	cl.refused.Add(1)
 	interval := cl.LogInterval
 	if interval <= 0 {
 		interval = defaultLimitLogInterval
 	}
-	now := time.Now()
-	cl.mu.Lock()
-	if !cl.lastLog.IsZero() && now.Sub(cl.lastLog) < interval {
-		cl.mu.Unlock()
+	ok, held := cl.logs.allow(time.Now(), interval)
+	if !ok {
 		return
 	}
-	since := n - cl.logged
-	cl.logged, cl.lastLog = n, now
-	open := cl.open
-	cl.mu.Unlock()
 	log := cl.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	log.Warn("transport: connections refused: limit reached", "limit", limit,
 		"max_connections", cl.MaxConnections, "max_per_address", cl.MaxPerAddress,
-		"open", open, "refused", since, "last_remote", remote.String())
+		"open", cl.Open(), "refused", held+1, "last_remote", remote.String())
+}
+
+// logLimiter lets at most one log line through per interval, and counts
+// the lines it holds back so that the next line can say how many. The
+// zero value is ready; allow may be called from any goroutine.
+type logLimiter struct {
+	mu   sync.Mutex // guards the fields below
+	last time.Time  // when the last line was let through
+	held uint64     // lines held back since then
+}
+
+// allow reports whether a line may be logged at now, and how many lines
+// were held back since the last one let through.
+func (l *logLimiter) allow(now time.Time, interval time.Duration) (bool, uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < interval {
+		l.held++
+		return false, 0
+	}
+	held := l.held
+	l.last, l.held = now, 0
+	return true, held
 }
 
 // limitListener is a listener of a ConnLimiter.

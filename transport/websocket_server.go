@@ -3,8 +3,10 @@ package transport
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -33,7 +35,8 @@ type WebSocketConfig struct {
 	// CheckOrigin decides whether a request's Origin header is
 	// acceptable; a refused request gets HTTP 403. nil means gorilla's
 	// default: requests without Origin (non-browser clients) pass, browser
-	// requests pass only if Origin's host equals the Host header.
+	// requests pass only if Origin's host equals the Host header (same
+	// origin).
 	CheckOrigin func(r *http.Request) bool
 	// EnableCompression negotiates permessage-deflate (RFC 7692) when the
 	// client offers it. MaxMessageSize then applies to the inflated
@@ -45,7 +48,12 @@ type WebSocketConfig struct {
 // http.Handler to mount on any mux or http.Server; serve it over TLS
 // (http.Server.ServeTLS) for wss. A request that offers none of its
 // sub-protocols gets HTTP 400 with a message naming the sub-protocols it
-// speaks; a request that is no WebSocket upgrade gets HTTP 400 too.
+// speaks; one from an Origin that Config.CheckOrigin refuses gets HTTP 403
+// with a message naming the setting that allows it. Both refusals are
+// logged at WARN with the origin and the sub-protocols offered, at most
+// one line per 10 seconds for each (the next line counts the others), so
+// that a flood cannot fill a disk. A request that is no WebSocket upgrade
+// gets HTTP 400.
 //
 // Set Config and Handler before serving the first request and leave them
 // alone afterwards. ServeHTTP and Close may be called from any goroutine.
@@ -62,6 +70,9 @@ type WebSocketServer struct {
 	peer   PeerConfig // Config.PeerConfig with defaults; set by init
 	protos []string   // sub-protocols offered
 	up     websocket.Upgrader
+
+	// Log lines about refused upgrades, one limit for each reason.
+	originRefusals, protoRefusals logLimiter
 
 	mu     sync.Mutex // guards closed and peers
 	closed bool
@@ -89,7 +100,7 @@ func (s *WebSocketServer) init() {
 	}
 	s.up = websocket.Upgrader{
 		HandshakeTimeout:  s.peer.HandshakeTimeout,
-		CheckOrigin:       cfg.CheckOrigin,
+		CheckOrigin:       func(*http.Request) bool { return true }, // ServeHTTP has checked
 		EnableCompression: cfg.EnableCompression,
 	}
 	s.peers = make(map[*wsPeer]struct{})
@@ -118,9 +129,22 @@ func (s *WebSocketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	proto := s.choose(r)
 	if proto == "" {
-		msg := fmt.Sprintf("transport: no supported WAMP sub-protocol in Sec-WebSocket-Protocol %q; supported: %s",
-			r.Header.Get("Sec-WebSocket-Protocol"), strings.Join(s.protos, ", "))
+		supported := strings.Join(s.protos, ", ")
+		s.logRefusal(&s.protoRefusals, r, "no supported WAMP sub-protocol", "supported", supported)
+		msg := fmt.Sprintf("transport: no supported WAMP sub-protocol in Sec-WebSocket-Protocol %q; supported: %s "+
+			"(the server's serializers: wampd's websocket.serializers, or WebSocketConfig.Serializers in a program)",
+			clip(r.Header.Get("Sec-WebSocket-Protocol")), supported)
 		http.Error(w, msg, http.StatusBadRequest)
+		return
+	}
+	if !s.checkOrigin(r) {
+		s.logRefusal(&s.originRefusals, r, "origin not allowed",
+			"hint", "allow the origin with wampd's websocket.allowed_origins (-allowed-origins), or WebSocketConfig.CheckOrigin in a program")
+		msg := fmt.Sprintf("transport: origin %q may not open a WebSocket to %q. To allow it, add it to wampd's "+
+			"websocket.allowed_origins setting (or its -allowed-origins flag), or, in a program embedding the "+
+			"router, accept it in WebSocketConfig.CheckOrigin (router.Config.WebSocket.CheckOrigin)",
+			clip(r.Header.Get("Origin")), clip(r.Host))
+		http.Error(w, msg, http.StatusForbidden)
 		return
 	}
 	s.mu.Lock()
@@ -166,6 +190,83 @@ func (s *WebSocketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.Handler != nil {
 		s.Handler(p)
 	}
+}
+
+// checkOrigin reports whether r's Origin may open a WebSocket:
+// Config.CheckOrigin, or gorilla's default, which lets requests without
+// Origin (non-browser clients) through, and browser requests whose
+// Origin's host is the Host header (same origin).
+func (s *WebSocketServer) checkOrigin(r *http.Request) bool {
+	if s.Config.CheckOrigin != nil {
+		return s.Config.CheckOrigin(r)
+	}
+	origin := r.Header["Origin"]
+	if len(origin) == 0 {
+		return true
+	}
+	u, err := url.Parse(origin[0])
+	if err != nil {
+		return false
+	}
+	return equalASCIIFold(u.Host, r.Host)
+}
+
+// equalASCIIFold reports whether s and t are equal, ASCII letters compared
+// without case (as gorilla compares hosts; a Unicode fold would let
+// U+212A KELVIN SIGN match k).
+func equalASCIIFold(s, t string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		a, b := s[i], t[i]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
+}
+
+// refusalLogInterval is the least time between two log lines about
+// refused upgrades: a flood of them cannot fill a disk.
+const refusalLogInterval = 10 * time.Second
+
+// logRefusal logs at WARN that r's upgrade was refused for reason, with
+// the request's origin and offered sub-protocols, and args; at most once
+// per refusalLogInterval for each reason (limits), saying how many
+// refusals it did not log.
+func (s *WebSocketServer) logRefusal(limits *logLimiter, r *http.Request, reason string, args ...any) {
+	ok, held := limits.allow(time.Now(), refusalLogInterval)
+	if !ok {
+		return
+	}
+	attrs := []any{
+		"origin", clip(r.Header.Get("Origin")),
+		"offered", clip(strings.Join(websocket.Subprotocols(r), ", ")),
+		"host", clip(r.Host),
+		"path", clip(r.URL.Path),
+		"remote", r.RemoteAddr,
+	}
+	attrs = append(attrs, args...)
+	if held > 0 {
+		attrs = append(attrs, "not_logged", held)
+	}
+	s.peer.Logger.Warn("transport: websocket upgrade refused: "+reason, attrs...)
+}
+
+// clip cuts a client's header value for a log line or an error body.
+func clip(s string) string {
+	const max = 256
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
 }
 
 // Close closes every peer of the server with reason ErrServerClosed (close
