@@ -45,9 +45,26 @@
 //
 // WebSocket negotiates wamp.2.json (text messages), wamp.2.msgpack,
 // wamp.2.cbor (binary messages) and wamp.2.json.batched; a client that
-// offers none of them gets HTTP 400. RawSocket runs the spec's 4-octet
-// handshake (magic 0x7F, maximum length exponent, serializer id) and
-// answers refusals with its error codes ([RawSocketError]).
+// offers none of them gets HTTP 400, a browser from a foreign origin HTTP
+// 403. RawSocket runs the spec's 4-octet handshake (magic 0x7F, maximum
+// length exponent, serializer id) and answers refusals with its error
+// codes ([RawSocketError]).
+//
+// # Configuration
+//
+// Each server and dialer has a config struct whose zero value is a valid
+// configuration, with every default given in its field's comment. The
+// settings of the peers themselves (message size limit, outbound queue,
+// keep-alive, timeouts, logger) are one [PeerConfig], embedded in all
+// four configs; its fields read and write as the config's own:
+//
+//	cfg := transport.WebSocketConfig{
+//		PeerConfig:  transport.PeerConfig{MaxMessageSize: 4 << 20},
+//		CheckOrigin: allowOrigin,
+//	}
+//	cfg.PingInterval = 10 * time.Second
+//
+// # Sending and receiving
 //
 // Every network peer has a bounded outbound queue and one writer
 // goroutine. Send never blocks: it encodes the message on the calling
@@ -57,12 +74,11 @@
 // or QueueBytes bytes), an error wrapping [ErrEncode] (the message cannot
 // be encoded) or [ErrMessageTooBig] (it is larger than the other end
 // accepts), or [ErrClosed]; see [Peer] for what each means to the owner.
-// The writer
-// writes what is queued in as few system calls as it can: a RawSocket
-// writer puts many frames into one write (up to 64 KiB), a
-// wamp.2.json.batched writer puts them into one WebSocket message, and the
-// other WebSocket writers send one WebSocket message per WAMP message (as
-// the spec requires) but many of them in one write. Writes have a
+// The writer writes what is queued in as few system calls as it can: a
+// RawSocket writer puts many frames into one write (up to 64 KiB), a
+// wamp.2.json.batched writer puts them into one WebSocket message, and
+// the other WebSocket writers send one WebSocket message per WAMP message
+// (as the spec requires) but many of them in one write. Writes have a
 // deadline (WriteTimeout), so a peer that stops reading fails its own
 // connection and never blocks anyone else. An idle peer holds no buffer
 // for writing: encodings and write batches live in pooled buffers.
@@ -89,13 +105,19 @@
 // Recv returns an error wrapping protocol.ErrMalformed and the caller
 // decides (the spec says to ABORT with wamp.error.protocol_violation).
 //
-// Every peer of this package implements, besides Peer, [Waiter] (a Send
-// that waits for room in the queue, for a bounded time), [Detailer]
-// (describing its carrier for the session meta API), [RecverContext] (a
-// Recv that a context can interrupt without closing the peer, so that the
-// owner can still send why it gives up, then close) and [TLSStater] (the
-// TLS connection state, for authenticating the other end by its
-// certificate or binding an authentication to the TLS channel).
+// # Optional interfaces
+//
+// Every peer of this package implements, besides Peer:
+//
+//   - [Waiter], a Send that waits for room in the queue, for a bounded
+//     time;
+//   - [Detailer], describing its carrier for the session meta API;
+//   - [RecverContext], a Recv that a context interrupts without closing
+//     the peer, so that the owner can still send why it gives up (the
+//     router's ABORT when a handshake takes too long), then close it;
+//   - [TLSStater], the TLS connection state, for authenticating the
+//     other end by its certificate or binding an authentication to the
+//     TLS channel.
 //
 // # TLS
 //
@@ -132,7 +154,9 @@
 // returns after the peer's writer goroutine has ended; it is idempotent.
 // A peer whose connection fails (read error, write timeout, keep-alive
 // timeout, a frame over the limit) closes itself, and Recv reports the
-// reason wrapped in ErrClosed, but the owner must still call Close.
+// reason wrapped in ErrClosed, but the owner must still call Close; so
+// must the owner of a peer whose RecvContext was interrupted, which
+// receives nothing more.
 //
 // Servers: [RawSocketServer.Close] closes its listeners and every
 // connection and waits for every goroutine it started, Handler calls
