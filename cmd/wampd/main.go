@@ -19,15 +19,16 @@ import (
 	"syscall"
 )
 
-// version is set at build time: go build -ldflags '-X main.version=v1.2.3'.
-var version = "dev"
+// version, if set at build time (go build -ldflags '-X
+// main.version=v1.2.3'), is the version wampd reports; otherwise it is
+// read from the build info (see buildVersion).
+var version string
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	m := NewMain()
-	m.Version = version
 	if err := m.ParseFlags(ctx, os.Args[1:]); errors.Is(err, flag.ErrHelp) {
 		os.Exit(0) // -h or -version: already printed
 	} else if err != nil {

@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -27,7 +29,8 @@ type Main struct {
 	// Config holds the settings. NewMain sets DefaultConfig; ParseFlags
 	// overlays the -config file and then the flags given.
 	Config Config
-	// Version is printed by -version and logged at start.
+	// Version is printed by -version and logged at start. NewMain sets
+	// it from -ldflags or the build info (see buildVersion).
 	Version string
 	// Stdout receives -version output; Stderr the log and flag errors.
 	Stdout, Stderr io.Writer
@@ -50,9 +53,10 @@ type Main struct {
 // NewMain returns a Main with the default configuration, writing to the
 // process's standard output and error.
 func NewMain() *Main {
+	info, ok := debug.ReadBuildInfo()
 	return &Main{
 		Config:  DefaultConfig(),
-		Version: "dev",
+		Version: buildVersion(version, info, ok),
 		Stdout:  os.Stdout,
 		Stderr:  os.Stderr,
 		stopped: make(chan struct{}),
@@ -224,7 +228,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.serveRawSocket(l)
 		m.logger.Info("listening", "transport", "rawsocket", "unix", cfg.RawSocket.Unix)
 	}
-	m.logger.Info("wampd started", "version", m.Version, "realms", cfg.realmNames())
+	m.logger.Info("wampd started", "version", m.Version, "go", runtime.Version(), "realms", cfg.realmNames())
 
 	go func() {
 		select {
