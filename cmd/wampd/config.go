@@ -30,6 +30,9 @@ type Config struct {
 	WebSocket WebSocketConfig `yaml:"websocket"`
 	// RawSocket is the RawSocket listener on TCP and on a Unix socket.
 	RawSocket RawSocketConfig `yaml:"rawsocket"`
+	// Admin is the admin listener: Prometheus metrics, health and the Go
+	// profiler, for operators. Off unless its address is set.
+	Admin AdminConfig `yaml:"admin"`
 	// HandshakeTimeout bounds the time from a new connection to its
 	// session's WELCOME. Zero means the router's default (10s).
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
@@ -337,6 +340,29 @@ type WebSocketConfig struct {
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 }
 
+// AdminConfig configures the admin listener, plain HTTP for operators:
+//
+//   - GET /metrics: Prometheus metrics in the text format: the router's
+//     (wampkit_router_*), wampd's own (wampd_*: build, connections,
+//     configuration reloads), the Go runtime's (go_*) and the process's
+//     (process_*);
+//   - GET /healthz: "ok", or 503 "shutting down" once shutdown has begun;
+//   - /debug/pprof/: the Go profiler (net/http/pprof), only with PProf.
+//
+// It has no authentication: bind it to a loopback or internal address.
+// Its connections are not counted in max_connections, so that a flood of
+// clients cannot lock operators out; it takes at most
+// AdminMaxConnections of its own.
+type AdminConfig struct {
+	// Address is the TCP host:port to listen on. Empty (the default)
+	// disables the admin listener, and the router then counts nothing.
+	Address string `yaml:"address"`
+	// PProf serves the Go profiler under /debug/pprof/. Off by default:
+	// profiling costs CPU time while it runs, and a heap or goroutine
+	// profile shows the program's inner workings.
+	PProf bool `yaml:"pprof"`
+}
+
 // RawSocketConfig configures the RawSocket listeners.
 type RawSocketConfig struct {
 	// Address is the TCP host:port to listen on. Empty disables RawSocket
@@ -479,6 +505,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebSocket.Address == "" && c.RawSocket.Address == "" && c.RawSocket.Unix == "" {
 		return errors.New("wampd: no listener: set a WebSocket address, a RawSocket address or a Unix socket")
+	}
+	if c.Admin.PProf && c.Admin.Address == "" {
+		return errors.New("wampd: admin pprof needs an admin address (-admin host:port)")
 	}
 	if c.WebSocket.Address != "" && !strings.HasPrefix(c.WebSocket.Path, "/") {
 		return fmt.Errorf("wampd: websocket path %q must start with /", c.WebSocket.Path)

@@ -6,7 +6,8 @@
 //
 // SIGINT or SIGTERM shut it down gracefully: every session is sent GOODBYE
 // wamp.close.system_shutdown and given the shutdown timeout to answer. A
-// second signal ends the process at once.
+// second signal ends the process at once. If a listener fails, wampd
+// shuts down the same way and exits with status 1.
 package main
 
 import (
@@ -41,7 +42,10 @@ func main() {
 		os.Exit(1)
 	}
 
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-m.Done(): // a listener failed: wampd has shut itself down
+	}
 	stop() // from here on a second signal ends the process at once
 	if err := m.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -15,7 +15,11 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
@@ -35,16 +39,22 @@ type Main struct {
 	// Stdout receives -version output; Stderr the log and flag errors.
 	Stdout, Stderr io.Writer
 
+	// Set by Run before it starts a listener, then only read.
 	logger *slog.Logger
 	router *router.Router
-	http   *http.Server
+	http   *http.Server // the WebSocket listener's
+	admin  *http.Server // the admin listener's, or nil
 	// Bound addresses, known once Run has returned nil.
-	wsAddr, rsAddr, unixAddr net.Addr
-	wsTLS                    bool
-	listeners                []net.Listener
-	limiter                  *transport.ConnLimiter // caps every listener's connections
-	serving                  sync.WaitGroup         // one per Serve goroutine
+	wsAddr, rsAddr, unixAddr, adminAddr net.Addr
+	wsTLS                               bool
+	listeners                           []net.Listener         // the WAMP listeners
+	limiter                             *transport.ConnLimiter // caps the WAMP listeners' connections
+	// serving runs every listener's Serve loop. A loop that returns
+	// before shutdown began is a failure: it cancels the group's context,
+	// which shuts wampd down, and Close returns its error.
+	serving *errgroup.Group
 
+	stopping atomic.Bool // set when shutdown begins; /healthz then answers 503
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when shutdown has finished
 	stopErr  error         // written before stopped is closed
@@ -103,6 +113,8 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 		maxConns    = fs.Int("max-connections", def.MaxConnections, "most connections at once, over all listeners; 0 means derived from the open files limit, negative no limit")
 		maxPerAddr  = fs.Int("max-connections-per-address", def.MaxConnectionsPerAddress, "most connections at once from one client address; negative means no limit")
 		maxMsgSize  = fs.Int64("max-message-size", def.MaxMessageSize, "largest message accepted, in `bytes`, where a listener sets none; 0 means 1 MiB")
+		adminAddr   = fs.String("admin", def.Admin.Address, "admin listen `address` (host:port) for /metrics, /healthz and -admin-pprof; empty disables")
+		adminPProf  = fs.Bool("admin-pprof", def.Admin.PProf, "serve the Go profiler under /debug/pprof/ on the admin listener")
 		showVersion = fs.Bool("version", false, "print the version and exit")
 		realms      realmList
 	)
@@ -153,6 +165,10 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 			cfg.MaxConnectionsPerAddress = *maxPerAddr
 		case "max-message-size":
 			cfg.MaxMessageSize = *maxMsgSize
+		case "admin":
+			cfg.Admin.Address = *adminAddr
+		case "admin-pprof":
+			cfg.Admin.PProf = *adminPProf
 		}
 	})
 	for _, name := range realms {
@@ -183,10 +199,18 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.logger, err = newLogger(m.Stderr, cfg.Log); err != nil {
 		return err
 	}
+	g, serveCtx := errgroup.WithContext(ctx)
+	m.serving = g
 
 	rcfg, err := routerConfig(cfg, m.logger)
 	if err != nil {
 		return err
+	}
+	var reg *prometheus.Registry
+	if cfg.Admin.Address != "" {
+		// The router counts only when someone can read the counts.
+		reg = prometheus.NewRegistry()
+		rcfg.Metrics = reg
 	}
 	if m.router, err = router.New(rcfg); err != nil {
 		return fmt.Errorf("wampd: %w", err)
@@ -199,6 +223,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.logger.Info("connection limits", "max_connections", m.limiter.MaxConnections,
 		"max_connections_per_address", m.limiter.MaxPerAddress)
+	if reg != nil {
+		if err := registerMetrics(reg, m.Version, m.limiter); err != nil {
+			return fmt.Errorf("wampd: metrics: %w", err)
+		}
+	}
 
 	if cfg.WebSocket.Address != "" {
 		if err := m.startWebSocket(cfg.WebSocket); err != nil {
@@ -228,16 +257,39 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.serveRawSocket(l)
 		m.logger.Info("listening", "transport", "rawsocket", "unix", cfg.RawSocket.Unix)
 	}
+	if cfg.Admin.Address != "" {
+		if err := m.startAdmin(cfg.Admin, reg); err != nil {
+			return err
+		}
+	}
 	m.logger.Info("wampd started", "version", m.Version, "go", runtime.Version(), "realms", cfg.realmNames())
 
+	// Shut down when ctx ends or a listener fails (serveCtx covers both).
 	go func() {
 		select {
-		case <-ctx.Done():
+		case <-serveCtx.Done():
 			m.stop(cfg.ShutdownTimeout)
 		case <-m.stopped:
 		}
 	}()
 	return nil
+}
+
+// serve runs a listener's Serve loop in m.serving. What it returns once
+// shutdown has begun is the end of a closed listener; before, it is a
+// failure, and what, names the listener in the error.
+func (m *Main) serve(what string, loop func() error) {
+	m.serving.Go(func() error {
+		err := loop()
+		if m.stopping.Load() {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("stopped")
+		}
+		m.logger.Error("listener failed; shutting down", "listener", what, "error", err)
+		return fmt.Errorf("wampd: %s listener failed: %w", what, err)
+	})
 }
 
 // routerConfig translates the settings into the router's Config.
@@ -367,31 +419,30 @@ func (m *Main) startWebSocket(c WebSocketConfig) error {
 	mux := http.NewServeMux()
 	mux.Handle(c.Path, m.router.Handler())
 	if c.Path != "/healthz" {
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, "ok\n")
-		})
+		mux.HandleFunc("/healthz", m.healthz)
 	}
 	m.http = httpServer(c, mux)
 	m.http.ErrorLog = slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn)
-	m.serving.Add(1)
-	go func() {
-		defer m.serving.Done()
-		if err := m.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			m.logger.Error("websocket listener failed", "error", err)
-		}
-	}()
+	m.serve("websocket", func() error { return m.http.Serve(l) })
 	m.logger.Info("listening", "transport", "websocket", "url", m.WebSocketURL())
 	return nil
 }
 
 func (m *Main) serveRawSocket(l net.Listener) {
-	m.serving.Add(1)
-	go func() {
-		defer m.serving.Done()
-		if err := m.router.ServeRawSocket(l); err != nil && !isClosedErr(err) {
-			m.logger.Error("rawsocket listener failed", "address", l.Addr().String(), "error", err)
-		}
-	}()
+	m.serve("rawsocket "+l.Addr().String(), func() error { return m.router.ServeRawSocket(l) })
+}
+
+// healthz answers GET /healthz: 200 "ok" while wampd serves, 503
+// "shutting down" once shutdown has begun, so that a load balancer stops
+// sending clients.
+func (m *Main) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if m.stopping.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "shutting down\n")
+		return
+	}
+	io.WriteString(w, "ok\n")
 }
 
 // listen opens a listener and remembers it so that shutdown closes it.
@@ -435,6 +486,16 @@ func (m *Main) RawSocketAddr() net.Addr { return m.rsAddr }
 // nil if it is disabled or Run has not succeeded.
 func (m *Main) UnixAddr() net.Addr { return m.unixAddr }
 
+// AdminAddr returns the address the admin listener is bound to, or nil if
+// it is disabled or Run has not succeeded.
+func (m *Main) AdminAddr() net.Addr { return m.adminAddr }
+
+// Done returns a channel that is closed when wampd has stopped: after
+// Close, after Run's context ended and the shutdown finished, or after a
+// listener failed and wampd shut itself down (Close then returns the
+// failure).
+func (m *Main) Done() <-chan struct{} { return m.stopped }
+
 // Close shuts wampd down gracefully if that has not begun yet (as when
 // Run's context is cancelled), waits until it has finished and returns its
 // error. It may be called more than once, and after a failed Run.
@@ -449,10 +510,13 @@ func (m *Main) Close() error {
 }
 
 // stop runs the shutdown once: stop accepting, tell every session GOODBYE
-// (router.Shutdown, bounded by timeout), then close whatever is left.
+// (router.Shutdown, bounded by timeout), close whatever is left, and
+// last the admin listener, so that metrics can be read during the
+// shutdown.
 func (m *Main) stop(timeout time.Duration) {
 	m.stopOnce.Do(func() {
 		defer close(m.stopped)
+		m.stopping.Store(true)
 		log := m.logger
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
@@ -482,7 +546,16 @@ func (m *Main) stop(timeout time.Duration) {
 				errs = append(errs, fmt.Errorf("wampd: close router: %w", err))
 			}
 		}
-		m.serving.Wait()
+		if m.admin != nil {
+			if err := m.admin.Shutdown(ctx); err != nil {
+				_ = m.admin.Close() // a long profile: cut it off
+			}
+		}
+		if m.serving != nil {
+			if err := m.serving.Wait(); err != nil {
+				errs = append([]error{err}, errs...)
+			}
+		}
 		m.stopErr = errors.Join(errs...)
 		if m.router != nil {
 			log.Info("stopped")

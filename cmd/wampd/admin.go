@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wampkit/wampkit/transport"
+)
+
+// AdminMaxConnections is the most connections the admin listener takes
+// at once: enough for scrapers, health checks and a profile or two.
+const AdminMaxConnections = 64
+
+// HTTP timeouts of the admin listener. The write timeout leaves room for
+// a CPU profile or trace of up to a minute (/debug/pprof/profile?seconds=60),
+// which net/http/pprof refuses if it would outlast the write timeout.
+const (
+	adminReadHeaderTimeout = 10 * time.Second
+	adminReadTimeout       = 30 * time.Second
+	adminWriteTimeout      = 90 * time.Second
+	adminIdleTimeout       = 60 * time.Second
+)
+
+// startAdmin opens the admin listener (see AdminConfig) and serves it in
+// m.serving; reg holds every collector /metrics shows.
+func (m *Main) startAdmin(c AdminConfig, reg *prometheus.Registry) error {
+	l, err := net.Listen("tcp", c.Address)
+	if err != nil {
+		return fmt.Errorf("wampd: admin: %w", err)
+	}
+	m.adminAddr = l.Addr()
+	limited := (&transport.ConnLimiter{MaxConnections: AdminMaxConnections, Logger: m.logger}).Listener(l)
+
+	mux := http.NewServeMux()
+	errLog := slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      errLog,
+		ErrorHandling: promhttp.ContinueOnError, // serve what can be collected
+		Registry:      reg,                      // counts promhttp's own errors
+	}))
+	mux.HandleFunc("GET /healthz", m.healthz)
+	paths := []string{"/metrics", "/healthz"}
+	if c.PProf {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		paths = append(paths, "/debug/pprof/")
+	}
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!DOCTYPE html>\n<title>wampd</title>\n<h1>wampd "+html.EscapeString(m.Version)+"</h1>\n<ul>\n")
+		for _, p := range paths {
+			fmt.Fprintf(w, "<li><a href=\"%s\">%s</a></li>\n", p, p)
+		}
+		io.WriteString(w, "</ul>\n")
+	})
+
+	m.admin = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: adminReadHeaderTimeout,
+		ReadTimeout:       adminReadTimeout,
+		WriteTimeout:      adminWriteTimeout,
+		IdleTimeout:       adminIdleTimeout,
+		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		ErrorLog:          errLog,
+	}
+	m.serve("admin", func() error { return m.admin.Serve(limited) })
+	m.logger.Info("listening", "transport", "admin", "address", l.Addr().String(), "pprof", c.PProf)
+	return nil
+}
+
+// registerMetrics registers on reg what wampd exports besides the router's
+// metrics: the Go runtime's and the process's collectors, the build, and
+// the connections of the WAMP listeners.
+func registerMetrics(reg *prometheus.Registry, version string, limiter *transport.ConnLimiter) error {
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "wampd_build_info",
+		Help:        "Always 1; the labels name wampd's version and the Go version it was built with.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+	})
+	build.Set(1)
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		build,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wampd_connections_open",
+			Help: "Connections open on the WAMP listeners (WebSocket, RawSocket, Unix socket), HTTP and handshakes included."},
+			func() float64 { return float64(limiter.Open()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wampd_connections_max",
+			Help: "The cap on connections open on the WAMP listeners (max_connections); 0 means none."},
+			func() float64 { return float64(limiter.MaxConnections) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wampd_connections_refused_total",
+			Help: "Connections closed at once because max_connections or max_connections_per_address was reached."},
+			func() float64 { return float64(limiter.Refused()) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
