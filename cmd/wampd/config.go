@@ -167,7 +167,8 @@ type RealmConfig struct {
 	// TrustLevels maps an authrole to the trust level of its sessions'
 	// publications and calls (EVENT and INVOCATION Details.trustlevel,
 	// spec advanced "Publication Trust Levels", "Call Trust Levels").
-	// Empty means none.
+	// Empty means none. Each role must be one a session of the realm can
+	// have (anonymous, or a principal's).
 	TrustLevels map[string]int `yaml:"trust_levels,omitempty"`
 	// EventHistory lists the topics whose recent events the realm keeps
 	// for wamp.subscription.get_events (spec advanced "Event History").
@@ -181,6 +182,12 @@ type RealmConfig struct {
 	// session may call, register, publish and subscribe anything.
 	// Anonymous sessions have the role "anonymous", principals theirs
 	// (default "user").
+	//
+	// Every role a session of the realm can have must be listed (an
+	// empty list denies everything on purpose), and every role listed
+	// must be one a session can have; otherwise the configuration is
+	// refused at start, naming the role (see checkRoles), so that a typo
+	// does not silently deny everything.
 	Permissions map[string][]PermissionConfig `yaml:"permissions,omitempty"`
 }
 
@@ -487,6 +494,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 		if err := r.checkPrincipals(); err != nil {
+			return err
+		}
+		if err := r.checkRoles(); err != nil {
 			return err
 		}
 		if !r.anonymous() && !r.hasPrincipals() {
