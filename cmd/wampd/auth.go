@@ -82,7 +82,7 @@ func (c AuthThrottleConfig) router() router.AuthThrottle {
 // PrincipalConfig is one user of ticket authentication.
 type PrincipalConfig struct {
 	// Secret is the ticket. Required.
-	Secret string `yaml:"secret"`
+	Secret Secret `yaml:"secret"`
 	// Role is the authrole the user gets. Empty means "user".
 	Role string `yaml:"role,omitempty"`
 }
@@ -99,11 +99,11 @@ type PrincipalConfig struct {
 type CRAPrincipalConfig struct {
 	// Secret is the shared key, or with Salt the password. Exactly one of
 	// Secret and DerivedKey is required.
-	Secret string `yaml:"secret,omitempty"`
+	Secret Secret `yaml:"secret,omitempty"`
 	// DerivedKey is the salted key: the standard base64 text of the
 	// PBKDF2 output, as router.DeriveCRAKey and Autobahn's derive_key
 	// return it. It needs Salt.
-	DerivedKey string `yaml:"derived_key,omitempty"`
+	DerivedKey Secret `yaml:"derived_key,omitempty"`
 	// Salt, if not empty, selects salted WAMP-CRA; it is sent to the
 	// client in the CHALLENGE.
 	Salt string `yaml:"salt,omitempty"`
@@ -140,8 +140,8 @@ func (p CRAPrincipalConfig) check() error {
 		}
 		// The client signs with the base64 text itself as the HMAC key, so
 		// it must be exactly the canonical encoding, not just decodable.
-		k, err := base64.StdEncoding.DecodeString(p.DerivedKey)
-		if err != nil || len(k) != keylen || base64.StdEncoding.EncodeToString(k) != p.DerivedKey {
+		k, err := base64.StdEncoding.DecodeString(string(p.DerivedKey))
+		if err != nil || len(k) != keylen || base64.StdEncoding.EncodeToString(k) != string(p.DerivedKey) {
 			return fmt.Errorf("derived_key is not the standard base64 text of %d bytes (keylen)", keylen)
 		}
 	}
@@ -151,12 +151,12 @@ func (p CRAPrincipalConfig) check() error {
 // principal returns p for router.WAMPCRA, deriving the salted key from
 // the password if need be.
 func (p CRAPrincipalConfig) principal() (router.Principal, error) {
-	rp := router.Principal{Secret: p.Secret, Role: p.Role, Salt: p.Salt, Iterations: p.Iterations, KeyLen: p.KeyLen}
+	rp := router.Principal{Secret: string(p.Secret), Role: p.Role, Salt: p.Salt, Iterations: p.Iterations, KeyLen: p.KeyLen}
 	switch {
 	case p.DerivedKey != "":
-		rp.Secret = p.DerivedKey
+		rp.Secret = string(p.DerivedKey)
 	case p.Salt != "":
-		k, err := router.DeriveCRAKey(p.Secret, p.Salt, p.Iterations, p.KeyLen)
+		k, err := router.DeriveCRAKey(string(p.Secret), p.Salt, p.Iterations, p.KeyLen)
 		if err != nil {
 			return router.Principal{}, err
 		}
@@ -216,7 +216,7 @@ const (
 // computes them).
 type SCRAMPrincipalConfig struct {
 	// Password is the user's password.
-	Password string `yaml:"password,omitempty"`
+	Password Secret `yaml:"password,omitempty"`
 	// KDF is argon2id13 or pbkdf2. Empty means argon2id13.
 	KDF string `yaml:"kdf,omitempty"`
 	// Iterations is the KDF's cost: zero means 2 for argon2id13 and
@@ -228,8 +228,8 @@ type SCRAMPrincipalConfig struct {
 	Salt string `yaml:"salt,omitempty"`
 	// StoredKey and ServerKey are the user's keys, standard base64 of 32
 	// bytes each.
-	StoredKey string `yaml:"stored_key,omitempty"`
-	ServerKey string `yaml:"server_key,omitempty"`
+	StoredKey Secret `yaml:"stored_key,omitempty"`
+	ServerKey Secret `yaml:"server_key,omitempty"`
 	// Role is the authrole the user gets. Empty means "user".
 	Role string `yaml:"role,omitempty"`
 }
@@ -299,10 +299,10 @@ func (p SCRAMPrincipalConfig) check() error {
 		}
 	}
 	if keyed {
-		if _, err := base64Of("stored_key", p.StoredKey, 32); err != nil {
+		if _, err := base64Of("stored_key", string(p.StoredKey), 32); err != nil {
 			return err
 		}
-		if _, err := base64Of("server_key", p.ServerKey, 32); err != nil {
+		if _, err := base64Of("server_key", string(p.ServerKey), 32); err != nil {
 			return err
 		}
 	}
@@ -318,15 +318,15 @@ func (p SCRAMPrincipalConfig) principal() (router.SCRAMPrincipal, error) {
 	}
 	switch {
 	case p.Password != "" && p.Salt == "":
-		return router.NewSCRAMPrincipal(p.Password, kdf, iter, mem, p.Role)
+		return router.NewSCRAMPrincipal(string(p.Password), kdf, iter, mem, p.Role)
 	case p.Password != "":
-		return router.DeriveSCRAMPrincipal(p.Password, kdf, p.Salt, iter, mem, p.Role)
+		return router.DeriveSCRAMPrincipal(string(p.Password), kdf, p.Salt, iter, mem, p.Role)
 	}
-	stored, err := base64Of("stored_key", p.StoredKey, 32)
+	stored, err := base64Of("stored_key", string(p.StoredKey), 32)
 	if err != nil {
 		return router.SCRAMPrincipal{}, err
 	}
-	server, err := base64Of("server_key", p.ServerKey, 32)
+	server, err := base64Of("server_key", string(p.ServerKey), 32)
 	if err != nil {
 		return router.SCRAMPrincipal{}, err
 	}
@@ -415,7 +415,7 @@ func authenticators(r RealmConfig) ([]router.Authenticator, error) {
 	if len(r.Ticket) > 0 {
 		t := &router.Ticket{Principals: make(map[string]router.Principal, len(r.Ticket))}
 		for authid, p := range r.Ticket {
-			t.Principals[authid] = router.Principal{Secret: p.Secret, Role: p.Role}
+			t.Principals[authid] = router.Principal{Secret: string(p.Secret), Role: p.Role}
 		}
 		auths = append(auths, t)
 	}

@@ -306,7 +306,7 @@ realms:
 }
 
 func TestSCRAMConfigInvalid(t *testing.T) {
-	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	key := Secret(base64.StdEncoding.EncodeToString(make([]byte, 32)))
 	tests := []struct {
 		name string
 		p    SCRAMPrincipalConfig
@@ -329,7 +329,7 @@ func TestSCRAMConfigInvalid(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: Validate() = %v, want an error about %q", tt.name, err, tt.want)
 		}
-		if err != nil && tt.p.Password != "" && strings.Contains(err.Error(), tt.p.Password+`"`) {
+		if err != nil && tt.p.Password != "" && strings.Contains(err.Error(), string(tt.p.Password)+`"`) {
 			t.Errorf("%s: error shows the password: %v", tt.name, err)
 		}
 	}
