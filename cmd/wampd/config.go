@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -319,9 +320,11 @@ type WebSocketConfig struct {
 	// offer it.
 	EnableCompression bool `yaml:"enable_compression"`
 	// AllowedOrigins lists the Origin header values browsers may connect
-	// from, such as https://app.example.com; "*" allows any. Requests
-	// without an Origin header (non-browser clients) always pass. Empty
-	// means same-origin only.
+	// from, such as https://app.example.com (scheme://host[:port], no
+	// path: anything else is an error at start); "*" allows any. The
+	// comparison ignores case. Requests without an Origin header
+	// (non-browser clients) always pass. Empty means same-origin only.
+	// The -allowed-origins flag sets it from a comma-separated list.
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// ReadHeaderTimeout bounds the wait for a request's headers, from the
 	// connection's start or from its last response (http.Server's
@@ -522,6 +525,11 @@ func (c *Config) Validate() error {
 	if c.WebSocket.Address != "" && !strings.HasPrefix(c.WebSocket.Path, "/") {
 		return fmt.Errorf("wampd: websocket path %q must start with /", c.WebSocket.Path)
 	}
+	for _, o := range c.WebSocket.AllowedOrigins {
+		if err := checkOriginSyntax(o); err != nil {
+			return fmt.Errorf("wampd: websocket allowed_origins %q: %w", o, err)
+		}
+	}
 	for _, t := range []struct {
 		name string
 		tls  TLSConfig
@@ -567,6 +575,24 @@ func (c *Config) realmNames() []string {
 		names[i] = r.Name
 	}
 	return names
+}
+
+// checkOriginSyntax reports whether o can ever equal an Origin header: a
+// browser sends scheme://host[:port] (RFC 6454), without a path, not even
+// a trailing slash, so "https://app.example.com/" would never match.
+func checkOriginSyntax(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return errors.New("want scheme://host[:port] as browsers send it (no path, not even a trailing slash), or *")
+	}
+	if strings.Contains(u.Host, "*") {
+		return errors.New(`wildcards are not supported: list each origin, or "*" alone for any`)
+	}
+	return nil
 }
 
 func parseLevel(s string) (slog.Level, error) {

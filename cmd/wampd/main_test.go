@@ -211,6 +211,10 @@ func TestParseFlags(t *testing.T) {
 	writeFile(t, empty, "")
 	nobody := filepath.Join(dir, "nobody.yaml")
 	writeFile(t, nobody, "realms:\n  - name: a.b\n    anonymous: false\n")
+	origins := filepath.Join(dir, "origins.yaml")
+	writeFile(t, origins, "websocket:\n  allowed_origins: [https://app.example.com]\n")
+	badOrigin := filepath.Join(dir, "badorigin.yaml")
+	writeFile(t, badOrigin, "websocket:\n  allowed_origins: [example.com]\n")
 	nosecret := filepath.Join(dir, "nosecret.yaml")
 	writeFile(t, nosecret, "realms:\n  - name: a.b\n    wampcra:\n      bob: {role: x}\n")
 
@@ -246,6 +250,17 @@ func TestParseFlags(t *testing.T) {
 		{name: "limits", args: []string{"-max-sessions", "-1", "-max-message-size", "65536"},
 			want: with(func(c *Config) { c.MaxSessions, c.MaxMessageSize = -1, 65536 })},
 		{name: "negative message size", args: []string{"-max-message-size", "-1"}, wantErr: "max_message_size must not be negative"},
+		{name: "allowed origins", args: []string{"-allowed-origins", "https://app.example.com, http://127.0.0.1:3000"},
+			want: with(func(c *Config) {
+				c.WebSocket.AllowedOrigins = []string{"https://app.example.com", "http://127.0.0.1:3000"}
+			})},
+		{name: "any origin", args: []string{"-allowed-origins", "*"},
+			want: with(func(c *Config) { c.WebSocket.AllowedOrigins = []string{"*"} })},
+		{name: "no allowed origins", args: []string{"-config", origins, "-allowed-origins", ""}, want: def},
+		{name: "origin with a path", args: []string{"-allowed-origins", "https://app.example.com/"}, wantErr: `allowed_origins "https://app.example.com/"`},
+		{name: "origin without scheme", args: []string{"-allowed-origins", "app.example.com"}, wantErr: "scheme://host"},
+		{name: "origin with a wildcard", args: []string{"-allowed-origins", "https://*.example.com"}, wantErr: `"*" alone`},
+		{name: "origin in file", args: []string{"-config", badOrigin}, wantErr: `allowed_origins "example.com"`},
 		{name: "connection limits", args: []string{"-max-connections", "500", "-max-connections-per-address", "-1"},
 			want: with(func(c *Config) { c.MaxConnections, c.MaxConnectionsPerAddress = 500, -1 })},
 		{name: "file", args: []string{"-config", file},
@@ -525,6 +540,34 @@ func TestMain_Serializers(t *testing.T) {
 	}
 	if err := m.Close(); err != nil {
 		t.Fatalf("Close() = %v", err)
+	}
+}
+
+// TestMain_AllowedOrigins: -allowed-origins lets a browser page of a
+// listed origin connect, and not one of another origin.
+func TestMain_AllowedOrigins(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	m, _, _ := mustRunMain(t, "-ws", "127.0.0.1:0", "-rawsocket", "", "-allowed-origins", "https://app.example.com")
+	for _, tt := range []struct {
+		origin string
+		want   int
+	}{{"https://app.example.com", http.StatusSwitchingProtocols}, {"https://evil.example.com", http.StatusForbidden}} {
+		d := websocket.Dialer{Subprotocols: []string{"wamp.2.json"}}
+		conn, resp, err := d.Dial(m.WebSocketURL(), http.Header{"Origin": {tt.origin}})
+		if conn != nil {
+			conn.Close()
+		}
+		if resp == nil {
+			t.Errorf("Origin %s: %v, want HTTP %d", tt.origin, err, tt.want)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("Origin %s: HTTP %d, want %d", tt.origin, resp.StatusCode, tt.want)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -113,6 +113,7 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 		maxConns    = fs.Int("max-connections", def.MaxConnections, "most connections at once, over all listeners; 0 means derived from the open files limit, negative no limit")
 		maxPerAddr  = fs.Int("max-connections-per-address", def.MaxConnectionsPerAddress, "most connections at once from one client address; negative means no limit")
 		maxMsgSize  = fs.Int64("max-message-size", def.MaxMessageSize, "largest message accepted, in `bytes`, where a listener sets none; 0 means 1 MiB")
+		origins     = fs.String("allowed-origins", strings.Join(def.WebSocket.AllowedOrigins, ","), "comma-separated `origins` (scheme://host[:port], or *) whose browser pages may connect over WebSocket; empty means same-origin only")
 		adminAddr   = fs.String("admin", def.Admin.Address, "admin listen `address` (host:port) for /metrics, /healthz and -admin-pprof; empty disables")
 		adminPProf  = fs.Bool("admin-pprof", def.Admin.PProf, "serve the Go profiler under /debug/pprof/ on the admin listener")
 		showVersion = fs.Bool("version", false, "print the version and exit")
@@ -165,6 +166,8 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 			cfg.MaxConnectionsPerAddress = *maxPerAddr
 		case "max-message-size":
 			cfg.MaxMessageSize = *maxMsgSize
+		case "allowed-origins":
+			cfg.WebSocket.AllowedOrigins = splitList(*origins)
 		case "admin":
 			cfg.Admin.Address = *adminAddr
 		case "admin-pprof":
@@ -383,6 +386,18 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 		})
 	}
 	return rcfg, nil
+}
+
+// splitList splits a comma-separated flag value, trimming spaces and
+// dropping empty items; nil if none is left.
+func splitList(s string) []string {
+	var items []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
 }
 
 // checkOrigin returns the WebSocket origin check for allowed, or nil (the
