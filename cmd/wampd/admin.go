@@ -83,9 +83,11 @@ func (m *Main) startAdmin(c AdminConfig, reg *prometheus.Registry) error {
 }
 
 // registerMetrics registers on reg what wampd exports besides the router's
-// metrics: the Go runtime's and the process's collectors, the build, and
-// the connections of the WAMP listeners.
-func registerMetrics(reg *prometheus.Registry, version string, limiter *transport.ConnLimiter) error {
+// metrics: the Go runtime's and the process's collectors, the build, the
+// connections of the WAMP listeners, and the configuration reloads,
+// whose collectors it returns.
+func registerMetrics(reg *prometheus.Registry, version string, limiter *transport.ConnLimiter) (*reloadMetrics, error) {
+	reload := newReloadMetrics()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "wampd_build_info",
 		Help:        "Always 1; the labels name wampd's version and the Go version it was built with.",
@@ -105,10 +107,51 @@ func registerMetrics(reg *prometheus.Registry, version string, limiter *transpor
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wampd_connections_refused_total",
 			Help: "Connections closed at once because max_connections or max_connections_per_address was reached."},
 			func() float64 { return float64(limiter.Refused()) }),
+		reload.total, reload.lastOK, reload.lastOKTime,
 	} {
 		if err := reg.Register(c); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return reload, nil
+}
+
+// reloadMetrics count configuration reloads (SIGHUP), as Prometheus
+// does its own, so that a failed reload can raise an alert. A nil
+// *reloadMetrics counts nothing.
+type reloadMetrics struct {
+	total      *prometheus.CounterVec
+	lastOK     prometheus.Gauge
+	lastOKTime prometheus.Gauge
+}
+
+func newReloadMetrics() *reloadMetrics {
+	r := &reloadMetrics{
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wampd_config_reloads_total",
+			Help: "Configuration reloads (SIGHUP), by result: success or failure."}, []string{"result"}),
+		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "wampd_config_last_reload_successful",
+			Help: "1 if the last configuration reload succeeded (or none was tried), 0 if it failed."}),
+		lastOKTime: prometheus.NewGauge(prometheus.GaugeOpts{Name: "wampd_config_last_reload_success_timestamp_seconds",
+			Help: "When the configuration was last loaded successfully, at start or by a reload, in Unix time."}),
+	}
+	r.total.WithLabelValues("success")
+	r.total.WithLabelValues("failure")
+	r.lastOK.Set(1)
+	r.lastOKTime.SetToCurrentTime()
+	return r
+}
+
+// count counts a reload that ended with err.
+func (r *reloadMetrics) count(err error) {
+	if r == nil {
+		return
+	}
+	if err != nil {
+		r.total.WithLabelValues("failure").Inc()
+		r.lastOK.Set(0)
+		return
+	}
+	r.total.WithLabelValues("success").Inc()
+	r.lastOK.Set(1)
+	r.lastOKTime.SetToCurrentTime()
 }

@@ -8,6 +8,10 @@
 // wamp.close.system_shutdown and given the shutdown timeout to answer. A
 // second signal ends the process at once. If a listener fails, wampd
 // shuts down the same way and exits with status 1.
+//
+// SIGHUP reloads the configuration file: principals, roles, permissions
+// and the log level change without ending any session; other changes are
+// logged as needing a restart (see Main.Reload).
 package main
 
 import (
@@ -26,6 +30,10 @@ import (
 var version string
 
 func main() {
+	// SIGHUP is caught from the start: its default action would end the
+	// process. One that arrives while wampd starts is handled after.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -42,9 +50,15 @@ func main() {
 		os.Exit(1)
 	}
 
-	select {
-	case <-ctx.Done():
-	case <-m.Done(): // a listener failed: wampd has shut itself down
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			running = false
+		case <-m.Done(): // a listener failed: wampd has shut itself down
+			running = false
+		case <-hup:
+			_ = m.Reload(ctx) // logs its outcome
+		}
 	}
 	stop() // from here on a second signal ends the process at once
 	if err := m.Close(); err != nil {

@@ -39,8 +39,16 @@ type Main struct {
 	// Stdout receives -version output; Stderr the log and flag errors.
 	Stdout, Stderr io.Writer
 
+	// Set by ParseFlags, for Reload: the settings before the file, the
+	// file, and what applies the flags given over it.
+	base       Config
+	configPath string
+	overlay    func(*Config)
+
 	// Set by Run before it starts a listener, then only read.
 	logger *slog.Logger
+	level  *slog.LevelVar // the logger's level, which Reload sets
+	reload *reloadMetrics // nil without the admin listener
 	router *router.Router
 	http   *http.Server // the WebSocket listener's
 	admin  *http.Server // the admin listener's, or nil
@@ -53,6 +61,11 @@ type Main struct {
 	// before shutdown began is a failure: it cancels the group's context,
 	// which shuts wampd down, and Close returns its error.
 	serving *errgroup.Group
+
+	// reloadMu serializes Reload, which calls into the router with it
+	// held; nothing else takes it.
+	reloadMu sync.Mutex
+	running  Config // guarded by reloadMu: the settings in force
 
 	stopping atomic.Bool // set when shutdown begins; /healthz then answers 503
 	stopOnce sync.Once
@@ -131,15 +144,9 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 		return flag.ErrHelp
 	}
 
-	cfg := m.Config
-	if *configPath != "" {
-		var err error
-		if cfg, err = LoadConfigFile(*configPath, cfg); err != nil {
-			return err
-		}
-	}
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
+	// overlayFlag sets the setting of the flag name, which was given.
+	overlayFlag := func(cfg *Config, name string) {
+		switch name {
 		case "ws":
 			cfg.WebSocket.Address = *wsAddr
 		case "ws-path":
@@ -173,17 +180,42 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 		case "admin-pprof":
 			cfg.Admin.PProf = *adminPProf
 		}
-	})
-	for _, name := range realms {
-		if !cfg.hasRealm(name) {
-			cfg.Realms = append(cfg.Realms, RealmConfig{Name: name})
+	}
+	// Reload repeats what follows: the file over the same base, then the
+	// same flags.
+	m.base, m.configPath = m.Config, *configPath
+	m.overlay = func(cfg *Config) {
+		fs.Visit(func(f *flag.Flag) { overlayFlag(cfg, f.Name) })
+		for _, name := range realms {
+			if !cfg.hasRealm(name) {
+				cfg.Realms = append(cfg.Realms, RealmConfig{Name: name})
+			}
 		}
 	}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := m.load()
+	if err != nil {
 		return err
 	}
 	m.Config = cfg
 	return nil
+}
+
+// load returns the configuration of ParseFlags: m.base, then the file
+// m.configPath (read again, with the secrets it names), then the flags
+// given, checked.
+func (m *Main) load() (Config, error) {
+	cfg := m.base
+	if m.configPath != "" {
+		var err error
+		if cfg, err = LoadConfigFile(m.configPath, cfg); err != nil {
+			return Config{}, err
+		}
+	}
+	m.overlay(&cfg)
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
 }
 
 // Run validates the configuration, starts the router and its listeners and
@@ -199,9 +231,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
-	if m.logger, err = newLogger(m.Stderr, cfg.Log); err != nil {
+	m.level = new(slog.LevelVar)
+	if m.logger, err = newLogger(m.Stderr, cfg.Log, m.level); err != nil {
 		return err
 	}
+	m.reloadMu.Lock()
+	m.running = m.Config
+	m.reloadMu.Unlock()
 	g, serveCtx := errgroup.WithContext(ctx)
 	m.serving = g
 
@@ -227,7 +263,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.logger.Info("connection limits", "max_connections", m.limiter.MaxConnections,
 		"max_connections_per_address", m.limiter.MaxPerAddress)
 	if reg != nil {
-		if err := registerMetrics(reg, m.Version, m.limiter); err != nil {
+		if m.reload, err = registerMetrics(reg, m.Version, m.limiter); err != nil {
 			return fmt.Errorf("wampd: metrics: %w", err)
 		}
 	}
@@ -582,11 +618,14 @@ func isClosedErr(err error) bool {
 	return errors.Is(err, net.ErrClosed) || errors.Is(err, router.ErrClosed)
 }
 
-func newLogger(w io.Writer, c LogConfig) (*slog.Logger, error) {
-	level, err := parseLevel(c.Level)
+// newLogger returns the logger c describes, writing to w, and sets level
+// to c's level; the logger follows level.
+func newLogger(w io.Writer, c LogConfig, level *slog.LevelVar) (*slog.Logger, error) {
+	l, err := parseLevel(c.Level)
 	if err != nil {
 		return nil, err
 	}
+	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
