@@ -12,6 +12,10 @@
 // SIGHUP reloads the configuration file: principals, roles, permissions
 // and the log level change without ending any session; other changes are
 // logged as needing a restart (see Main.Reload).
+//
+// wampd -healthcheck URL asks a running wampd's /healthz and exits with
+// status 0 if it answers 200, 1 otherwise: a health check for container
+// images without curl.
 package main
 
 import (
@@ -43,6 +47,13 @@ func main() {
 	} else if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
+	}
+	if m.HealthcheckURL != "" {
+		if err := m.Healthcheck(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := m.Run(ctx); err != nil {
 		_ = m.Close()

@@ -36,8 +36,12 @@ type Main struct {
 	// Version is printed by -version and logged at start. NewMain sets
 	// it from -ldflags or the build info (see buildVersion).
 	Version string
-	// Stdout receives -version output; Stderr the log and flag errors.
+	// Stdout receives -version and -healthcheck output; Stderr the log
+	// and flag errors.
 	Stdout, Stderr io.Writer
+	// HealthcheckURL, set by -healthcheck, makes wampd a health check
+	// client: main calls Healthcheck instead of Run.
+	HealthcheckURL string
 
 	// Set by ParseFlags, for Reload: the settings before the file, the
 	// file, and what applies the flags given over it.
@@ -130,6 +134,7 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 		adminAddr   = fs.String("admin", def.Admin.Address, "admin listen `address` (host:port) for /metrics, /healthz and -admin-pprof; empty disables")
 		adminPProf  = fs.Bool("admin-pprof", def.Admin.PProf, "serve the Go profiler under /debug/pprof/ on the admin listener")
 		showVersion = fs.Bool("version", false, "print the version and exit")
+		healthcheck = fs.String("healthcheck", "", "do not serve: GET `url` (such as http://127.0.0.1:8082/healthz) and exit with status 0 if it answers 200 OK, 1 otherwise")
 		realms      realmList
 	)
 	fs.Var(&realms, "realm", "serve realm `uri` (repeatable; adds to the -config file's realms; default "+DefaultRealm+")")
@@ -142,6 +147,15 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 	if *showVersion {
 		fmt.Fprintf(m.Stdout, "wampd %s\n", m.Version)
 		return flag.ErrHelp
+	}
+	if *healthcheck != "" {
+		// A health check reads no configuration: it runs beside the
+		// server, often without its files or environment.
+		if err := checkHealthcheckURL(*healthcheck); err != nil {
+			return err
+		}
+		m.HealthcheckURL = *healthcheck
+		return nil
 	}
 
 	// overlayFlag sets the setting of the flag name, which was given.
