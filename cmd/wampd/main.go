@@ -2,7 +2,9 @@
 //
 // With no arguments it serves an open realm "realm1" on
 // ws://127.0.0.1:8080/ws and RawSocket on 127.0.0.1:8081. See wampd -h for
-// the flags and wampd.example.yaml for the configuration file.
+// the flags and wampd.example.yaml for the configuration file. With
+// -admin host:port it serves Prometheus metrics (/metrics) and health
+// (/healthz) to operators, and the Go profiler with -admin-pprof.
 //
 // SIGINT or SIGTERM shut it down gracefully: every session is sent GOODBYE
 // wamp.close.system_shutdown and given the shutdown timeout to answer. A

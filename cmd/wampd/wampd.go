@@ -234,9 +234,10 @@ func (m *Main) load() (Config, error) {
 
 // Run validates the configuration, starts the router and its listeners and
 // returns once they accept connections; the addresses are then available
-// from WebSocketAddr, RawSocketAddr and UnixAddr. When ctx is cancelled,
-// wampd shuts down gracefully in the background; Close waits for that.
-// If Run fails, the caller must still call Close.
+// from WebSocketAddr, RawSocketAddr, UnixAddr and AdminAddr. When ctx is
+// cancelled, or a listener fails (see Done), wampd shuts down gracefully
+// in the background; Close waits for that. If Run fails, the caller must
+// still call Close.
 func (m *Main) Run(ctx context.Context) (err error) {
 	cfg := m.Config
 	if err := cfg.Validate(); err != nil {
