@@ -37,10 +37,10 @@ var ErrNotRunning = errors.New("wampd: not running")
 // changes, and Reload logs and returns the error. The outcome is counted
 // in wampd_config_reloads_total on the admin listener.
 //
-// Reload may be called concurrently with anything; reloads run one at a
-// time. main calls it on SIGHUP. It returns [ErrNotRunning] before Run
-// has succeeded or once shutdown has begun, and nil without a
-// configuration file.
+// Reload may be called once Run has returned, concurrently with anything
+// but Run; reloads run one at a time. main calls it on SIGHUP. It returns
+// [ErrNotRunning] if Run has not succeeded or shutdown has begun, and nil
+// without a configuration file.
 func (m *Main) Reload(ctx context.Context) error {
 	m.reloadMu.Lock()
 	defer m.reloadMu.Unlock()
