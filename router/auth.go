@@ -138,10 +138,19 @@ func randomAuthID() string {
 	return string(out)
 }
 
-// authChallenger is the Challenger of one session's handshake.
-type authChallenger struct{ s *session }
+// authChallenger is the Challenger of one session's handshake. Its
+// receives are bounded by ctx, the handshake's: a Challenge returns when
+// the handshake's time is up even if the Authenticator passes a context
+// without that bound.
+type authChallenger struct {
+	s   *session
+	ctx context.Context
+}
 
 func (c authChallenger) Challenge(ctx context.Context, method string, extra protocol.Dict) (*protocol.Authenticate, error) {
+	if err := c.ctx.Err(); err != nil {
+		return nil, context.Cause(c.ctx)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -149,21 +158,24 @@ func (c authChallenger) Challenge(ctx context.Context, method string, extra prot
 		return nil, fmt.Errorf("router: send CHALLENGE: %w", err)
 	}
 	c.s.r.countOut(c.s, protocol.TypeChallenge, 1)
-	m, err := c.s.peer.Recv()
-	if err == nil && !isNil(m) {
-		c.s.countIn(m.Type())
-	}
-	if err != nil {
-		if errors.Is(err, protocol.ErrMalformed) {
-			return nil, &violation{msg: err.Error()}
-		}
+	rctx, cancel := context.WithCancelCause(c.ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+	defer stop()
+	m, err := c.s.recv(rctx)
+	switch {
+	case errors.Is(err, protocol.ErrMalformed):
+		return nil, &violation{msg: err.Error()}
+	case err != nil && rctx.Err() != nil:
+		return nil, fmt.Errorf("router: wait for AUTHENTICATE: %w", context.Cause(rctx))
+	case err != nil:
 		return nil, fmt.Errorf("router: wait for AUTHENTICATE: %w", err)
+	case isNil(m):
+		return nil, &violation{msg: "nil message"}
 	}
+	c.s.countIn(m.Type())
 	a, ok := m.(*protocol.Authenticate)
-	if !ok || a == nil {
-		if isNil(m) {
-			return nil, &violation{msg: "nil message"}
-		}
+	if !ok {
 		return nil, violationf("expected AUTHENTICATE, got %v", m.Type())
 	}
 	return a, nil
@@ -179,6 +191,8 @@ func refusal(err error) (protocol.URI, string) {
 		return ae.Reason, ae.Message
 	case errors.As(err, &ve):
 		return protocol.ErrProtocolViolation, ve.msg
+	case errors.Is(err, errHandshakeTimeout):
+		return protocol.ErrTimeout, "handshake timed out"
 	case errors.Is(err, errAuthTimeout) || errors.Is(err, context.DeadlineExceeded):
 		return protocol.ErrTimeout, "authentication timed out"
 	}

@@ -372,3 +372,35 @@ func TestAuthTimeoutAlwaysAnswered(t *testing.T) {
 		c.expectAbort(protocol.ErrTimeout)
 	}
 }
+
+// deafAuth challenges with a context of its own, without the handshake's
+// time limit: the handshake must end all the same.
+type deafAuth struct{}
+
+func (deafAuth) AuthMethod() string { return "ticket" }
+
+func (deafAuth) Authenticate(_ context.Context, _ *router.AuthRequest, ch router.Challenger) (*router.Identity, error) {
+	if _, err := ch.Challenge(context.Background(), "ticket", nil); err != nil {
+		return nil, err
+	}
+	return nil, &router.AuthError{Reason: protocol.ErrAuthenticationFailed, Message: "no"}
+}
+
+// TestHandshakeTimeoutDuringAuth: the handshake's limit ends an
+// unanswered CHALLENGE even when the authenticator's own context has no
+// deadline, and the client learns why (the session's goroutine answers;
+// no timer does).
+func TestHandshakeTimeoutDuringAuth(t *testing.T) {
+	r := newRouter(t, router.Config{
+		HandshakeTimeout: 20 * time.Millisecond,
+		AuthTimeout:      time.Hour,
+		Realms:           []router.RealmConfig{{Name: realm1, Authenticators: []router.Authenticator{deafAuth{}}}},
+	})
+	c := connect(t, r)
+	c.send(&protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": clientRoles(), "authmethods": protocol.List{"ticket"}}})
+	expect[*protocol.Challenge](c)
+	ab := c.expectAbort(protocol.ErrTimeout)
+	if got := ab.Details.String("message"); got != "handshake timed out" {
+		t.Errorf("ABORT message %q, want %q", got, "handshake timed out")
+	}
+}

@@ -72,12 +72,13 @@ type localServer struct {
 }
 
 var (
-	_ transport.Peer     = (*localClient)(nil)
-	_ transport.Waiter   = (*localClient)(nil)
-	_ transport.Detailer = (*localClient)(nil)
-	_ transport.Peer     = (*localServer)(nil)
-	_ transport.Waiter   = (*localServer)(nil)
-	_ transport.Detailer = (*localServer)(nil)
+	_ transport.Peer          = (*localClient)(nil)
+	_ transport.Waiter        = (*localClient)(nil)
+	_ transport.Detailer      = (*localClient)(nil)
+	_ transport.Peer          = (*localServer)(nil)
+	_ transport.RecverContext = (*localServer)(nil)
+	_ transport.Waiter        = (*localServer)(nil)
+	_ transport.Detailer      = (*localServer)(nil)
 )
 
 // newLocalLink returns the client and router ends of an in-process session
@@ -217,6 +218,17 @@ func (c *localClient) TransportDetails() protocol.Dict {
 // from the link during the handshake.
 func (p *localServer) Recv() (protocol.Message, error) {
 	m, err := p.Peer.Recv()
+	if err == nil {
+		p.in.mu.Lock()
+		p.in.inLink--
+		p.in.mu.Unlock()
+	}
+	return m, err
+}
+
+// RecvContext implements transport.RecverContext, counting like Recv.
+func (p *localServer) RecvContext(ctx context.Context) (protocol.Message, error) {
+	m, err := p.Peer.(transport.RecverContext).RecvContext(ctx)
 	if err == nil {
 		p.in.mu.Lock()
 		p.in.inLink--

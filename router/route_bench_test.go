@@ -45,8 +45,12 @@ func benchSession(tb testing.TB, r *Router, features bool) (*session, *sinkPeer)
 		f := map[string]any{"features": map[string]any{"call_canceling": true, "progressive_call_results": true}}
 		details["roles"].(map[string]any)["callee"] = f
 	}
-	if reason, msg := s.join(context.Background(), &protocol.Hello{Realm: "realm1", Details: details}); reason != "" {
-		tb.Fatalf("join: %s %s", reason, msg)
+	a, err := s.authenticate(context.Background(), &protocol.Hello{Realm: "realm1", Details: details})
+	if err == nil {
+		err = s.welcome(a)
+	}
+	if err != nil {
+		tb.Fatalf("join: %v", err)
 	}
 	return s, p
 }
