@@ -15,6 +15,8 @@ func TestJoinLeaveLogs(t *testing.T) {
 	var buf syncBuffer
 	r := newRouter(t, router.Config{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	c := join(t, r)
+	c.subscribe("com.example.t", nil)
+	c.publishAck("com.example.t", nil)
 	c.send(&protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseGoodbyeAndOut})
 	expect[*protocol.Goodbye](c)
 	c.expectClosed()
@@ -36,7 +38,7 @@ func TestJoinLeaveLogs(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"level=INFO", "session=" + strconv.FormatUint(uint64(c.session), 10), `reason="goodbye wamp.close.goodbye_and_out"`,
-		"duration="} {
+		"duration=", "messages_in=4"} {
 		if !strings.Contains(left, want) {
 			t.Errorf("leave line %q lacks %q", left, want)
 		}

@@ -254,6 +254,7 @@ func (m *metrics) callEnded(inv *invocation, answer protocol.Message) {
 // countIn counts a message s received; it runs on the goroutine routing
 // s's messages.
 func (s *session) countIn(t protocol.MessageType) {
+	s.in.msgs++
 	if s.st != nil {
 		s.st.in[kind(t)].bump(1)
 	}

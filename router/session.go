@@ -118,6 +118,9 @@ type inbound struct {
 	// testaments are the PUBLISHes to make when the session is gone, by
 	// scope: [0] detached, [1] destroyed (see testament.go).
 	testaments [2][]*protocol.Publish
+	// msgs counts the messages received from the client, for the log
+	// line of the session's end.
+	msgs uint64
 	// authzReq is reused by every authorization of the session, so that
 	// asking the realm's Authorizer does not allocate (see authorize).
 	authzReq AuthzRequest
@@ -255,7 +258,8 @@ func (s *session) run() {
 		why = reason.Error()
 	}
 	attrs := []any{"session", uint64(s.id), "realm", s.realmName(), "authid", s.authID,
-		"reason", why, "duration", time.Since(s.joined).Round(time.Millisecond)}
+		"reason", why, "duration", time.Since(s.joined).Round(time.Millisecond),
+		"messages_in", s.in.msgs}
 	if n := s.out.dropped.Load(); n > 0 {
 		attrs = append(attrs, "dropped_events", n)
 	}
