@@ -184,8 +184,13 @@ type PeerConfig struct {
 	// PingInterval is the interval of keep-alive pings (WebSocket ping
 	// frames, RawSocket PING frames). A connection on which nothing
 	// arrives, not even a pong, within PingInterval + PongTimeout is
-	// failed with ErrKeepAlive. Zero means 30 s; negative turns
-	// keep-alive off.
+	// failed with ErrKeepAlive. Negative turns keep-alive off. Zero means
+	// 30 s for WebSocket and off for RawSocket: Autobahn|Python's RawSocket
+	// transports cannot answer a RawSocket PING (asyncio fails the
+	// connection on one, Twisted reads its header as a message length),
+	// so RawSocket pings are for peers known to answer them; TCP
+	// keep-alive, on by default in Go's listeners and dialers, still finds
+	// a dead RawSocket connection.
 	PingInterval time.Duration
 	// PongTimeout is how long past a PingInterval the other end may stay
 	// silent before it is considered dead. Zero or less means 10 s.
@@ -247,6 +252,15 @@ func (c PeerConfig) withDefaults(maxMessageSize int64) PeerConfig {
 		c.Logger = slog.Default()
 	}
 	return c
+}
+
+// rawSocketPeerConfig is c.withDefaults for a RawSocket peer, whose
+// keep-alive pings are off unless PingInterval asks for them.
+func rawSocketPeerConfig(c PeerConfig, maxMessageSize int64) PeerConfig {
+	if c.PingInterval == 0 {
+		c.PingInterval = -1
+	}
+	return c.withDefaults(maxMessageSize)
 }
 
 // idleTimeout is how long a read may wait for any data before the other end

@@ -40,7 +40,7 @@ func DialRawSocket(ctx context.Context, network, address string, cfg RawSocketDi
 	if ser.Codec() == nil {
 		return nil, fmt.Errorf("transport: rawsocket dial: unknown serializer %v", ser)
 	}
-	pcfg := cfg.PeerConfig.withDefaults(defaultDialMaxMessageSize)
+	pcfg := rawSocketPeerConfig(cfg.PeerConfig, defaultDialMaxMessageSize)
 	pcfg.MaxMessageSize = rawRoundDown(pcfg.MaxMessageSize)
 	ctx, cancel := context.WithTimeout(ctx, pcfg.HandshakeTimeout)
 	defer cancel()

@@ -80,7 +80,7 @@ func (s *RawSocketServer) initLocked() {
 	s.listeners = make(map[net.Listener]struct{})
 	s.conns = make(map[net.Conn]struct{})
 	s.peers = make(map[*rawPeer]struct{})
-	s.peer = cfg.PeerConfig.withDefaults(defaultServerMaxMessageSize)
+	s.peer = rawSocketPeerConfig(cfg.PeerConfig, defaultServerMaxMessageSize)
 	s.peer.MaxMessageSize = rawRoundDown(s.peer.MaxMessageSize)
 	sers := cfg.Serializers
 	if len(sers) == 0 {

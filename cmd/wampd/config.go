@@ -400,8 +400,10 @@ type RawSocketConfig struct {
 	// bytes of encoded messages (one message of any size fits an empty
 	// queue). Zero means the transport's default (2 MiB).
 	QueueBytes int `yaml:"queue_bytes"`
-	// PingInterval is the interval of keep-alive pings. Zero means the
-	// transport's default (30s); negative turns keep-alive off.
+	// PingInterval is the interval of keep-alive RawSocket PINGs. Zero
+	// or negative means none (the transport's default; TCP keep-alive
+	// still finds dead connections): Autobahn|Python's RawSocket clients
+	// cannot answer a PING.
 	PingInterval time.Duration `yaml:"ping_interval"`
 }
 
