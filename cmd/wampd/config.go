@@ -34,6 +34,9 @@ type Config struct {
 	// Admin is the admin listener: Prometheus metrics, health and the Go
 	// profiler, for operators. Off unless its address is set.
 	Admin AdminConfig `yaml:"admin"`
+	// Bridge is the HTTP bridge: publish and call with a POST. Off
+	// unless its address is set.
+	Bridge BridgeConfig `yaml:"bridge"`
 	// HandshakeTimeout bounds the time from a new connection to its
 	// session's WELCOME. Zero means the router's default (10s).
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
@@ -501,7 +504,7 @@ func (c *Config) Validate() error {
 		if err := r.checkPrincipals(); err != nil {
 			return err
 		}
-		if err := r.checkRoles(); err != nil {
+		if err := r.checkRoles(c.Bridge.holders(r.Name)); err != nil {
 			return err
 		}
 		if !r.anonymous() && !r.hasPrincipals() {
@@ -520,6 +523,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebSocket.Address == "" && c.RawSocket.Address == "" && c.RawSocket.Unix == "" {
 		return errors.New("wampd: no listener: set a WebSocket address, a RawSocket address or a Unix socket")
+	}
+	if err := c.Bridge.check(c.effectiveRealms()); err != nil {
+		return err
 	}
 	if c.Admin.PProf && c.Admin.Address == "" {
 		return errors.New("wampd: admin pprof needs an admin address (-admin host:port)")

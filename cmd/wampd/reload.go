@@ -88,6 +88,7 @@ func (m *Main) reloadLocked(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w (nothing changed)", err)
 		}
+		auths = append(auths, m.extraAuth()...)
 		authz, err := nr.authorizer()
 		if err != nil {
 			return fmt.Errorf("%w (nothing changed)", err)

@@ -60,8 +60,10 @@ func (r RealmConfig) roleHolders() []roleHolder {
 //   - a role that permissions or trust_levels list but no session can
 //     have (a typo, or permissions for anonymous in a realm that admits
 //     no anonymous clients).
-func (r RealmConfig) checkRoles() error {
-	holders := r.roleHolders()
+//
+// extra are more holders of the realm's roles (the HTTP bridge's).
+func (r RealmConfig) checkRoles(extra []roleHolder) error {
+	holders := append(r.roleHolders(), extra...)
 	roles := make(map[string]bool, len(holders))
 	for _, h := range holders {
 		roles[h.role] = true

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/wampkit/wampkit/bridge"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 	"github.com/wampkit/wampkit/transport"
@@ -56,11 +57,16 @@ type Main struct {
 	router *router.Router
 	http   *http.Server // the WebSocket listener's
 	admin  *http.Server // the admin listener's, or nil
+	// The HTTP bridge, its authenticator (in every realm) and listener,
+	// or nil.
+	bridge     *bridge.Bridge
+	bridgeAuth *bridge.Authenticator
+	bridgeHTTP *http.Server
 	// Bound addresses, known once Run has returned nil.
-	wsAddr, rsAddr, unixAddr, adminAddr net.Addr
-	wsTLS                               bool
-	listeners                           []net.Listener         // the WAMP listeners
-	limiter                             *transport.ConnLimiter // caps the WAMP listeners' connections
+	wsAddr, rsAddr, unixAddr, adminAddr, bridgeAddr net.Addr
+	wsTLS                                           bool
+	listeners                                       []net.Listener         // the WAMP listeners
+	limiter                                         *transport.ConnLimiter // caps the WAMP listeners' connections
 	// serving runs every listener's Serve loop. A loop that returns
 	// before shutdown began is a failure: it cancels the group's context,
 	// which shuts wampd down, and Close returns its error.
@@ -256,7 +262,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	g, serveCtx := errgroup.WithContext(ctx)
 	m.serving = g
 
-	rcfg, err := routerConfig(cfg, m.logger)
+	if cfg.Bridge.enabled() {
+		m.bridgeAuth = bridge.NewAuthenticator()
+	}
+	rcfg, err := routerConfig(cfg, m.logger, m.extraAuth()...)
 	if err != nil {
 		return err
 	}
@@ -311,6 +320,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.serveRawSocket(l)
 		m.logger.Info("listening", "transport", "rawsocket", "unix", cfg.RawSocket.Unix)
 	}
+	if cfg.Bridge.enabled() {
+		if err := m.startBridge(cfg.Bridge); err != nil {
+			return err
+		}
+	}
 	if cfg.Admin.Address != "" {
 		if err := m.startAdmin(cfg.Admin, reg); err != nil {
 			return err
@@ -346,8 +360,18 @@ func (m *Main) serve(what string, loop func() error) {
 	})
 }
 
-// routerConfig translates the settings into the router's Config.
-func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
+// extraAuth returns the authenticators every realm has besides those of
+// its settings: the HTTP bridge's, if it is on.
+func (m *Main) extraAuth() []router.Authenticator {
+	if m.bridgeAuth == nil {
+		return nil
+	}
+	return []router.Authenticator{m.bridgeAuth}
+}
+
+// routerConfig translates the settings into the router's Config; every
+// realm gets the authenticators extra too.
+func routerConfig(cfg Config, logger *slog.Logger, extra ...router.Authenticator) (router.Config, error) {
 	wsSers, err := parseSerializers(cfg.WebSocket.Serializers)
 	if err != nil {
 		return router.Config{}, err
@@ -414,6 +438,7 @@ func routerConfig(cfg Config, logger *slog.Logger) (router.Config, error) {
 		if err != nil {
 			return router.Config{}, err
 		}
+		auths = append(auths, extra...)
 		authz, err := r.authorizer()
 		if err != nil {
 			return router.Config{}, err
@@ -552,6 +577,10 @@ func (m *Main) RawSocketAddr() net.Addr { return m.rsAddr }
 // nil if it is disabled or Run has not succeeded.
 func (m *Main) UnixAddr() net.Addr { return m.unixAddr }
 
+// BridgeAddr returns the address the HTTP bridge's listener is bound to,
+// or nil if it is disabled or Run has not succeeded.
+func (m *Main) BridgeAddr() net.Addr { return m.bridgeAddr }
+
 // AdminAddr returns the address the admin listener is bound to, or nil if
 // it is disabled or Run has not succeeded.
 func (m *Main) AdminAddr() net.Addr { return m.adminAddr }
@@ -600,6 +629,14 @@ func (m *Main) stop(timeout time.Duration) {
 			if err := m.http.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("wampd: http shutdown: %w", err))
 			}
+		}
+		if m.bridgeHTTP != nil {
+			if err := m.bridgeHTTP.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("wampd: bridge shutdown: %w", err))
+			}
+		}
+		if m.bridge != nil {
+			m.bridge.Close() // its sessions leave before the router shuts down
 		}
 		for _, l := range m.listeners {
 			_ = l.Close() // already closed by http.Shutdown or router: fine
