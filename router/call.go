@@ -264,6 +264,9 @@ func (d *dealer) dispatch(s *session, inv *invocation, rg *registrant, m *protoc
 		inv.started = time.Now().UnixNano()
 	}
 	full := callee.put(&inv.msg, d.r.cfg.MaxBacklog) == errBacklogFull
+	if !full {
+		rg.invocations++
+	}
 	if full {
 		// The callee cannot take the call now: the caller hears so at
 		// once (see SlowConsumerPolicy), and the invocation is forgotten.

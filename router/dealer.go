@@ -64,6 +64,10 @@ type registrant struct {
 	callee         *session
 	discloseCaller bool // REGISTER.Options.disclose_caller
 	gone           bool // unregistered; guarded by callee.mu
+	// invocations counts the INVOCATIONs queued to the callee for the
+	// registration; guarded by callee.mu, under which they are queued
+	// anyway, so counting costs no atomic instruction.
+	invocations uint64
 }
 
 // Invocation policies (spec advanced "Shared Registration").

@@ -139,6 +139,15 @@
 // wamp.error.invalid_argument. While nobody subscribes to a meta event,
 // it costs one map lookup.
 //
+// For operators' consoles the router adds implementation-specific keys
+// (spec basic "Extensibility"): session details (wamp.session.get,
+// wamp.session.on_join) carry "_joined", when the session joined, in the
+// form of "created", and with [Config].Metrics "_messages_in" and
+// "_messages_out", the messages of every type it sent and was sent so
+// far; wamp.registration.get carries "_invocations", the calls sent to
+// the registration's current callees (counted under a lock the call
+// takes anyway).
+//
 // Sessions are authenticated by the realm's [Authenticator]s; [Anonymous]
 // is the default (a random authid, never the one HELLO asks for;
 // authrole "anonymous", authmethod "anonymous", authprovider "static").

@@ -238,6 +238,8 @@ func (s *session) welcome(a *admission) error {
 	if idn.AuthExtra != nil {
 		details["authextra"] = idn.AuthExtra
 	}
+	// Before the realm has it: wamp.session.get may read it from then on.
+	s.joined = time.Now()
 	if msg := rm.join(s); msg != "" {
 		s.r.releaseID(s.id)
 		s.r.log.Warn("router: session refused", "realm", string(rm.name), "reason", msg)
@@ -254,7 +256,6 @@ func (s *session) welcome(a *admission) error {
 		// The transport is gone; run() sees Recv fail and cleans up.
 		s.r.log.Debug("router: WELCOME not delivered", slog.Uint64("session", uint64(s.id)))
 	}
-	s.joined = time.Now()
 	s.r.metrics.joined(s)
 	s.r.log.Info("router: session joined", "session", uint64(s.id), "realm", string(rm.name),
 		"authid", s.authID, "authrole", s.authRole, "authmethod", s.authMethod,

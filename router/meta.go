@@ -165,6 +165,12 @@ func (s *session) metaDetails() protocol.Dict {
 		// Implementation-specific key (spec basic "Extensibility").
 		d["_dropped_events"] = s.out.dropped.Load()
 	}
+	// Implementation-specific keys for operators' consoles.
+	d["_joined"] = metaTime(s.joined)
+	if s.st != nil {
+		in, out := s.st.totals()
+		d["_messages_in"], d["_messages_out"] = in, out
+	}
 	return d
 }
 

@@ -157,7 +157,17 @@ func registrationGet(q metaRequest) (protocol.List, error) {
 	if err != nil {
 		return nil, err
 	}
-	return protocol.List{reg.metaDetails()}, nil
+	d := reg.metaDetails()
+	// Implementation-specific key for operators' consoles: the calls its
+	// current callees were sent.
+	var n uint64
+	for _, rg := range *reg.callees.Load() {
+		rg.callee.mu.Lock()
+		n += rg.invocations
+		rg.callee.mu.Unlock()
+	}
+	d["_invocations"] = n
+	return protocol.List{d}, nil
 }
 
 func registrationListCallees(q metaRequest) (protocol.List, error) {

@@ -3,6 +3,9 @@ package router_test
 import (
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -50,7 +53,12 @@ func TestSessionMetaEvents(t *testing.T) {
 	}
 	want := map[string]any{"session": uint64(c.session), "authid": dave, "authrole": "anonymous",
 		"authmethod": "anonymous", "authprovider": "static"} // no transport details in an open realm
-	if diff := cmp.Diff(want, map[string]any(ev.Args[0].(protocol.Dict))); diff != "" {
+	got := map[string]any(ev.Args[0].(protocol.Dict))
+	if joined, _ := got["_joined"].(string); len(joined) != len("2006-01-02T15:04:05.000Z") || joined[len(joined)-1] != 'Z' {
+		t.Errorf("on_join _joined = %v, want an ISO 8601 UTC time", got["_joined"])
+	}
+	delete(got, "_joined")
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("on_join details mismatch (-want +got):\n%s", diff)
 	}
 
@@ -143,4 +151,36 @@ func TestSessionMetaProcedures(t *testing.T) {
 		t.Errorf("kill_by_authrole killed %d sessions, want 0 (only the caller is left)", n)
 	}
 	_ = elsewhere
+}
+
+// TestMetaConsoleKeys checks the implementation-specific keys of the
+// meta API that consoles show: when a session joined and how many
+// messages it exchanged (with metrics), and how many calls a
+// registration's callees were sent.
+func TestMetaConsoleKeys(t *testing.T) {
+	r := newRouter(t, router.Config{Metrics: prometheus.NewRegistry()})
+	admin := join(t, r)
+	callee := join(t, r)
+	callee.send(&protocol.Register{Request: 1, Options: protocol.Dict{}, Procedure: "com.example.proc"})
+	reg := expect[*protocol.Registered](callee).Registration
+	caller := join(t, r)
+	for i := range 3 {
+		caller.send(&protocol.Call{Request: protocol.ID(i + 1), Options: protocol.Dict{}, Procedure: "com.example.proc"})
+		inv := expect[*protocol.Invocation](callee)
+		callee.send(&protocol.Yield{Request: inv.Request, Options: protocol.Dict{}})
+		expect[*protocol.Result](caller)
+	}
+	got := admin.metaResult("wamp.registration.get", reg)[0].(protocol.Dict)
+	if got["_invocations"] != uint64(3) {
+		t.Errorf("wamp.registration.get _invocations = %v, want 3", got["_invocations"])
+	}
+	d := admin.metaResult("wamp.session.get", caller.session)[0].(protocol.Dict)
+	// HELLO and 3 CALLs in; WELCOME and 3 RESULTs out.
+	if d["_messages_in"] != uint64(4) || d["_messages_out"] != uint64(4) {
+		t.Errorf("wamp.session.get _messages_in, _messages_out = %v, %v, want 4, 4", d["_messages_in"], d["_messages_out"])
+	}
+	joined, err := time.Parse("2006-01-02T15:04:05.000Z", d.String("_joined"))
+	if err != nil || time.Since(joined) < -time.Second {
+		t.Errorf("wamp.session.get _joined = %q (%v), want the time it joined", d["_joined"], err)
+	}
 }

@@ -59,6 +59,16 @@ func kind(t protocol.MessageType) int {
 	return int(kindOf[t])
 }
 
+// totals returns the messages the session received and was sent so far,
+// of every type. Any goroutine may call it.
+func (st *sessionStats) totals() (in, out uint64) {
+	for i := range st.in {
+		in += st.in[i].load()
+		out += st.out[i].load()
+	}
+	return in, out
+}
+
 // counter is a count with a single writer: the writer adds with bump, any
 // goroutine reads with load.
 type counter struct{ v atomic.Uint64 }

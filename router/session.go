@@ -52,7 +52,7 @@ type session struct {
 	authProvider string
 	transport    protocol.Dict // transport.Detailer's details, or nil
 	feat         features      // what the client announced in HELLO
-	joined       time.Time     // when WELCOME was sent
+	joined       time.Time     // when it joined its realm; set before it is in the realm, then read-only
 	// trust is {"trustlevel": n} for a session whose publications and
 	// calls have a trust level (RealmConfig.TrustLevels), shared
 	// read-only; nil otherwise.

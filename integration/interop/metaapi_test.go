@@ -63,6 +63,12 @@ func TestIndexMetaAutobahnPython(t *testing.T) {
 	}
 	regDetails := map[string]any{"id": reg.ID(), "uri": prefix + ".proc", "match": "exact", "invoke": "single"}
 	subDetails := map[string]any{"id": sub.ID(), "uri": prefix + ".topic", "match": "exact"}
+	// wamp.registration.get adds the implementation-specific
+	// _invocations (none were made).
+	regGet := map[string]any{"_invocations": 0}
+	for k, v := range regDetails {
+		regGet[k] = v
+	}
 	want := map[string]any{
 		"reg_on_create": map[string]any{"session": g.SessionID(), "details": regDetails},
 		"sub_on_create": map[string]any{"session": g.SessionID(), "details": subDetails},
@@ -72,7 +78,7 @@ func TestIndexMetaAutobahnPython(t *testing.T) {
 		"reg_lookup":            reg.ID(),
 		"reg_lookup_prefix":     nil,
 		"reg_match":             reg.ID(),
-		"reg_get":               regDetails,
+		"reg_get":               regGet,
 		"reg_list_callees":      []any{g.SessionID()},
 		"reg_count_callees":     1,
 		"reg_get_unknown":       string(protocol.ErrNoSuchRegistration),
