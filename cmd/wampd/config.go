@@ -360,7 +360,8 @@ type WebSocketConfig struct {
 //     configuration reloads), the Go runtime's (go_*) and the process's
 //     (process_*);
 //   - GET /healthz: "ok", or 503 "shutting down" once shutdown has begun;
-//   - /debug/pprof/: the Go profiler (net/http/pprof), only with PProf.
+//   - /debug/pprof/: the Go profiler (net/http/pprof), only with PProf;
+//   - /console/: the live web console, with Console (see package console).
 //
 // It has no authentication: bind it to a loopback or internal address.
 // Its connections are not counted in max_connections, so that a flood of
@@ -374,6 +375,11 @@ type AdminConfig struct {
 	// profiling costs CPU time while it runs, and a heap or goroutine
 	// profile shows the program's inner workings.
 	PProf bool `yaml:"pprof"`
+	// Console serves the live web console (package console) under
+	// /console/, with the router's WebSocket endpoint at /console/ws for
+	// it. The page signs in to a realm as a ticket principal whose role
+	// may use the meta API. On by default (DefaultConfig).
+	Console bool `yaml:"console"`
 }
 
 // RawSocketConfig configures the RawSocket listeners.
@@ -442,6 +448,7 @@ func DefaultConfig() Config {
 			ReadHeaderTimeout: DefaultReadHeaderTimeout, ReadTimeout: DefaultReadTimeout,
 			WriteTimeout: DefaultWriteTimeout, IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes},
 		RawSocket:       RawSocketConfig{Address: DefaultRawSocketAddress},
+		Admin:           AdminConfig{Console: true},
 		ShutdownTimeout: DefaultShutdownTimeout,
 		AuthTimeout:     router.DefaultAuthTimeout,
 		AuthThrottle: AuthThrottleConfig{
