@@ -114,6 +114,22 @@ func start(tb testing.TB, re *regexp.Regexp, bin string, args ...string) (*proce
 	}
 }
 
+// wait returns the first submatch of re in the process's output, once
+// it is there.
+func (p *process) wait(tb testing.TB, re *regexp.Regexp) string {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if m := re.FindStringSubmatch(p.Output()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("no %q in the output within %v:\n%s", re, timeout, p.Output())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Output returns what the process printed so far.
 func (p *process) Output() string {
 	p.mu.Lock()
