@@ -142,9 +142,11 @@
 // For operators' consoles the router adds implementation-specific keys
 // (spec basic "Extensibility"): session details (wamp.session.get,
 // wamp.session.on_join) carry "_joined", when the session joined, in the
-// form of "created", and with [Config].Metrics "_messages_in" and
-// "_messages_out", the messages of every type it sent and was sent so
-// far; wamp.registration.get carries "_invocations", the calls sent to
+// form of "created", and with [Config].Metrics "_messages_in", the
+// messages it sent so far, and "_messages_out", the messages the router
+// sent on its behalf (its replies, and the EVENTs and INVOCATIONs its
+// publications and calls caused; a RESULT counts for the callee that
+// yielded it); wamp.registration.get carries "_invocations", the calls sent to
 // the registration's current callees (counted under a lock the call
 // takes anyway).
 //

@@ -175,7 +175,8 @@ func TestMetaConsoleKeys(t *testing.T) {
 		t.Errorf("wamp.registration.get _invocations = %v, want 3", got["_invocations"])
 	}
 	d := admin.metaResult("wamp.session.get", caller.session)[0].(protocol.Dict)
-	// HELLO and 3 CALLs in; WELCOME and 3 RESULTs out.
+	// HELLO and 3 CALLs in; WELCOME and the 3 INVOCATIONs its calls
+	// caused out (the RESULTs count for the callee, which yielded them).
 	if d["_messages_in"] != uint64(4) || d["_messages_out"] != uint64(4) {
 		t.Errorf("wamp.session.get _messages_in, _messages_out = %v, %v, want 4, 4", d["_messages_in"], d["_messages_out"])
 	}
