@@ -10,22 +10,23 @@ import (
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // TestSCRAM joins a real router over WebSocket, RawSocket and in-process
 // with client.SCRAMAuth: both KDFs, the router's verifier checked by the
 // client, and a wrong password and an unknown user refused alike.
 func TestSCRAM(t *testing.T) {
-	argon, err := router.NewSCRAMPrincipal("correct horse", router.SCRAMArgon2id, 1, 1024, "admin")
+	argon, err := auth.NewSCRAMPrincipal("correct horse", auth.SCRAMArgon2id, 1, 1024, "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pbkdf, err := router.NewSCRAMPrincipal("battery staple", router.SCRAMPBKDF2, 4096, 0, "")
+	pbkdf, err := auth.NewSCRAMPrincipal("battery staple", auth.SCRAMPBKDF2, 4096, 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := startEnv(t, router.Config{AuthThrottle: router.AuthThrottle{Disabled: true}, Realms: []router.RealmConfig{{Name: realm1, Authenticators: []router.Authenticator{
-		&router.SCRAM{Principals: map[string]router.SCRAMPrincipal{"alice": argon, "bob": pbkdf}},
+		&auth.SCRAM{Principals: map[string]auth.SCRAMPrincipal{"alice": argon, "bob": pbkdf}},
 	}}}})
 	dial := func(t *testing.T, l link, authid, password string) (*client.Client, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)

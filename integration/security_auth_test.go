@@ -15,6 +15,7 @@ import (
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // Tests of the authentication hardening of the security review (items 6
@@ -31,7 +32,7 @@ const (
 func startTicketEnv(tb testing.TB, thr router.AuthThrottle) *env {
 	tb.Helper()
 	return startEnv(tb, router.Config{AuthThrottle: thr, Realms: []router.RealmConfig{{Name: realm1, Authenticators: []router.Authenticator{
-		&router.Ticket{Principals: map[string]router.Principal{"alice": {Secret: aliceTicket}, "bob": {Secret: bobTicket}}},
+		&auth.Ticket{Principals: map[string]auth.Principal{"alice": {Secret: aliceTicket}, "bob": {Secret: bobTicket}}},
 	}}}})
 }
 
@@ -191,9 +192,9 @@ func TestAuthEnumeration(t *testing.T) {
 	unknownSeed[0] = 1
 	unknown := ed25519.NewKeyFromSeed(unknownSeed)
 	e := startEnv(t, router.Config{AuthThrottle: router.AuthThrottle{Disabled: true}, Realms: []router.RealmConfig{{Name: realm1, Authenticators: []router.Authenticator{
-		&router.Ticket{Principals: map[string]router.Principal{"alice": {Secret: aliceTicket}}},
-		&router.WAMPCRA{Principals: map[string]router.Principal{"alice": {Secret: aliceTicket}}},
-		&router.Cryptosign{Principals: map[string]router.CryptosignPrincipal{"alice": {PublicKeys: []ed25519.PublicKey{known.Public().(ed25519.PublicKey)}}}},
+		&auth.Ticket{Principals: map[string]auth.Principal{"alice": {Secret: aliceTicket}}},
+		&auth.WAMPCRA{Principals: map[string]auth.Principal{"alice": {Secret: aliceTicket}}},
+		&auth.Cryptosign{Principals: map[string]auth.CryptosignPrincipal{"alice": {PublicKeys: []ed25519.PublicKey{known.Public().(ed25519.PublicKey)}}}},
 	}}}})
 	tests := []struct {
 		name           string

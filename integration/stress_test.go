@@ -284,7 +284,7 @@ func testStalledSubscriber(t *testing.T, policy router.SlowConsumerPolicy) {
 		t.Errorf("healthy subscribers kept %.0f%% of their event rate (per CPU second) with a stalled one, want at least 90%%", 100*ratio)
 	}
 	// The stalled session's queue and backlog hold at most
-	// queue+DefaultMaxBacklog shared events; allow for everything else
+	// queue+MaxBacklog (default 1024) shared events; allow for everything else
 	// the heap does.
 	if heapGrowth > 32<<20 {
 		t.Errorf("heap grew by %d MiB with a stalled subscriber, want at most 32", heapGrowth>>20)
@@ -549,8 +549,8 @@ func TestStressStalledNetworkSubscriber(t *testing.T) {
 	blob := randomBytes(4 << 10)
 	// Enough bytes to fill socket buffers (a few MiB on loopback), the
 	// transport's queue (256 messages by default) and the backlog
-	// (DefaultMaxBacklog events).
-	n := max(scaled(4000, 1), 2*(256+router.DefaultMaxBacklog))
+	// (router.Config.MaxBacklog: 1024 events by default).
+	n := max(scaled(4000, 1), 2*(256+1024))
 	dials := []struct {
 		name string
 		dial func(context.Context) (rawConn, error)

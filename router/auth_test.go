@@ -6,6 +6,7 @@ import (
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // ticketAuth is a toy ticket authenticator (spec advanced "Ticket-based
@@ -101,7 +102,7 @@ func TestAuthenticator(t *testing.T) {
 func TestAnonymousAuthIDNotFromHello(t *testing.T) {
 	r := newRouter(t, router.Config{Realms: []router.RealmConfig{{Name: "mixed", Authenticators: []router.Authenticator{
 		router.Anonymous{},
-		&router.Ticket{Principals: map[string]router.Principal{"alice": {Secret: "secret"}}},
+		&auth.Ticket{Principals: map[string]auth.Principal{"alice": {Secret: "secret"}}},
 	}}}})
 	alice := connect(t, r)
 	alice.send(&protocol.Hello{Realm: "mixed", Details: protocol.Dict{"roles": clientRoles(), "authid": "alice", "authmethods": []any{"ticket"}}})

@@ -13,28 +13,14 @@ import (
 	"github.com/wampkit/wampkit/protocol"
 )
 
-// Defaults of [AuthThrottle], used when the corresponding field is zero.
+// Defaults of the [AuthThrottle] fields, documented there.
 const (
-	// DefaultAuthIDFailures is how many failed authentications one authid
-	// may have per [DefaultAuthThrottleWindow] (see
-	// [AuthThrottle].AuthIDFailures).
-	DefaultAuthIDFailures = 5
-	// DefaultAddressFailures is how many failed authentications one
-	// client address may have per [DefaultAuthThrottleWindow] (see
-	// [AuthThrottle].AddressFailures).
-	DefaultAddressFailures = 20
-	// DefaultAuthThrottleWindow is the period of the failure budgets of
-	// [AuthThrottle].
-	DefaultAuthThrottleWindow = time.Minute
-	// DefaultAuthThrottleEntries is the most authids, and the most
-	// addresses, whose failures the router remembers (see
-	// [AuthThrottle].MaxEntries).
-	DefaultAuthThrottleEntries = 100_000
-	// DefaultAuthLogLines is the most authentication failure log lines
-	// per [DefaultAuthLogInterval] (see [AuthThrottle].LogLines).
-	DefaultAuthLogLines = 20
-	// DefaultAuthLogInterval is the period of [AuthThrottle].LogLines.
-	DefaultAuthLogInterval = time.Minute
+	defaultAuthIDFailures      = 5
+	defaultAddressFailures     = 20
+	defaultAuthThrottleWindow  = time.Minute
+	defaultAuthThrottleEntries = 100_000
+	defaultAuthLogLines        = 20
+	defaultAuthLogInterval     = time.Minute
 )
 
 // ThrottledMessage is the Details.message of the ABORT
@@ -92,32 +78,32 @@ type AuthThrottle struct {
 	Disabled bool
 
 	// AuthIDFailures is how many failed authentications one authid of a
-	// realm may have per AuthIDWindow. Zero means DefaultAuthIDFailures;
+	// realm may have per AuthIDWindow. Zero means 5;
 	// negative means no limit per authid.
 	AuthIDFailures int
 	// AuthIDWindow is the period of AuthIDFailures. Zero or negative means
-	// DefaultAuthThrottleWindow.
+	// 1 minute.
 	AuthIDWindow time.Duration
 
 	// AddressFailures is how many failed authentications one client
 	// address may have per AddressWindow. Zero means
-	// DefaultAddressFailures; negative means no limit per address.
+	// 20; negative means no limit per address.
 	AddressFailures int
 	// AddressWindow is the period of AddressFailures. Zero or negative
-	// means DefaultAuthThrottleWindow.
+	// means 1 minute.
 	AddressWindow time.Duration
 
 	// MaxEntries is the most authids, and separately the most addresses,
 	// whose failures the router remembers. Zero or negative means
-	// DefaultAuthThrottleEntries.
+	// 100,000.
 	MaxEntries int
 
 	// LogLines is the most WARN lines about failed authentications the
-	// router writes per LogInterval. Zero means DefaultAuthLogLines;
+	// router writes per LogInterval. Zero means 20;
 	// negative means no limit.
 	LogLines int
 	// LogInterval is the period of LogLines. Zero or negative means
-	// DefaultAuthLogInterval.
+	// 1 minute.
 	LogInterval time.Duration
 }
 
@@ -137,18 +123,18 @@ type authGuard struct {
 func newAuthGuard(cfg AuthThrottle, log *slog.Logger) *authGuard {
 	window := func(d time.Duration) time.Duration {
 		if d <= 0 {
-			return DefaultAuthThrottleWindow
+			return defaultAuthThrottleWindow
 		}
 		return d
 	}
 	entries := cfg.MaxEntries
 	if entries <= 0 {
-		entries = DefaultAuthThrottleEntries
+		entries = defaultAuthThrottleEntries
 	}
 	g := &authGuard{off: cfg.Disabled, seed: maphash.MakeSeed()}
-	g.authids.init(limit(cfg.AuthIDFailures, DefaultAuthIDFailures), window(cfg.AuthIDWindow), entries)
-	g.addrs.init(limit(cfg.AddressFailures, DefaultAddressFailures), window(cfg.AddressWindow), entries)
-	g.log.init(log, limit(cfg.LogLines, DefaultAuthLogLines), cfg.LogInterval)
+	g.authids.init(limit(cfg.AuthIDFailures, defaultAuthIDFailures), window(cfg.AuthIDWindow), entries)
+	g.addrs.init(limit(cfg.AddressFailures, defaultAddressFailures), window(cfg.AddressWindow), entries)
+	g.log.init(log, limit(cfg.LogLines, defaultAuthLogLines), cfg.LogInterval)
 	return g
 }
 
@@ -412,7 +398,7 @@ type logLimiter struct {
 
 func (l *logLimiter) init(log *slog.Logger, max int, interval time.Duration) {
 	if interval <= 0 {
-		interval = DefaultAuthLogInterval
+		interval = defaultAuthLogInterval
 	}
 	l.log, l.max, l.interval = log, max, interval
 }

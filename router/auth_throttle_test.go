@@ -13,6 +13,7 @@ import (
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 	"github.com/wampkit/wampkit/transport"
 )
 
@@ -53,7 +54,7 @@ func (b *syncBuffer) String() string {
 func ticketRouter(tb testing.TB, thr router.AuthThrottle, logger *slog.Logger) (*router.Router, string) {
 	tb.Helper()
 	r := newRouter(tb, router.Config{AuthThrottle: thr, Logger: logger, Realms: []router.RealmConfig{{Name: realm1, Authenticators: []router.Authenticator{
-		&router.Ticket{Principals: map[string]router.Principal{"alice": {Secret: "opensesame"}, "bob": {Secret: "hunter2"}}},
+		&auth.Ticket{Principals: map[string]auth.Principal{"alice": {Secret: "opensesame"}, "bob": {Secret: "hunter2"}}},
 	}}}})
 	ts := httptest.NewServer(r.Handler())
 	tb.Cleanup(ts.Close)
@@ -206,17 +207,17 @@ func TestAuthThrottleExpires(t *testing.T) {
 // back.
 func TestAuthThrottleDisabled(t *testing.T) {
 	r, url := ticketRouter(t, router.AuthThrottle{Disabled: true}, nil)
-	for range router.DefaultAddressFailures + 5 {
+	for range 20 + 5 { // 20: the default of AuthThrottle.AddressFailures
 		expectLogin(t, r, url, "alice", "guess", wrongTicket)
 	}
 	expectLogin(t, r, url, "alice", "opensesame", welcomed)
 }
 
 // TestAuthThrottleDefaults: the zero AuthThrottle throttles an authid
-// after DefaultAuthIDFailures.
+// after AuthThrottle.AuthIDFailures' default, 5.
 func TestAuthThrottleDefaults(t *testing.T) {
 	r, _ := ticketRouter(t, router.AuthThrottle{}, nil)
-	for range router.DefaultAuthIDFailures {
+	for range 5 { // the default of AuthThrottle.AuthIDFailures
 		expectLogin(t, r, "", "alice", "guess", wrongTicket)
 	}
 	expectLogin(t, r, "", "alice", "opensesame", throttled)

@@ -13,9 +13,9 @@ import (
 // before it routes a CALL, REGISTER, PUBLISH or SUBSCRIBE. A realm
 // without one allows everything, and its sessions pay one nil check.
 
-// DefaultAuthorizeTimeout bounds one decision of an [Authorizer] (see
-// [RealmConfig.AuthorizeTimeout]).
-const DefaultAuthorizeTimeout = 5 * time.Second
+// defaultAuthorizeTimeout is the default of
+// [RealmConfig].AuthorizeTimeout.
+const defaultAuthorizeTimeout = 5 * time.Second
 
 // Action is what a session asks to do with a URI.
 type Action uint8
@@ -119,7 +119,7 @@ func newAuthz(rc *RealmConfig) *authz {
 	}
 	z := &authz{a: rc.Authorizer, timeout: rc.AuthorizeTimeout}
 	if z.timeout == 0 {
-		z.timeout = DefaultAuthorizeTimeout
+		z.timeout = defaultAuthorizeTimeout
 	}
 	z.instant, _ = rc.Authorizer.(instantAuthorizer)
 	z.roles, _ = rc.Authorizer.(*RoleAuthorizer)

@@ -153,9 +153,10 @@
 // Sessions are authenticated by the realm's [Authenticator]s; [Anonymous]
 // is the default (a random authid, never the one HELLO asks for;
 // authrole "anonymous", authmethod "anonymous", authprovider "static").
-// The built-in [Ticket], [WAMPCRA] and [Cryptosign] challenge an unknown
-// authid or key and refuse it exactly like a wrong secret, so that
-// clients cannot find out who exists. Failed authentications are
+// The built-in authenticators of package
+// [github.com/wampkit/wampkit/router/auth] challenge an unknown authid or
+// key and refuse it exactly like a wrong secret, so that clients cannot
+// find out who exists. Failed authentications are
 // throttled per authid and per client address and logged at WARN, rate
 // limited, never with a secret ([Config].AuthThrottle, [AuthThrottle]).
 //
@@ -303,15 +304,15 @@
 // # Authentication
 //
 // A realm without Authenticators admits anonymous sessions ([Anonymous]).
-// Built in are [Ticket], [WAMPCRA] (with and without salt; see
-// [DeriveCRAKey]), [Cryptosign] and [SCRAM] (WAMP-SCRAM with Argon2id or
-// PBKDF2; see [NewSCRAMPrincipal]) (WAMP spec, advanced
-// authentication.md, authentication_wampcra.md,
+// Package [github.com/wampkit/wampkit/router/auth] holds the other
+// built-in methods: ticket, WAMP-CRA (with and without salt),
+// WAMP-Cryptosign and WAMP-SCRAM (Argon2id or PBKDF2) (WAMP spec,
+// advanced authentication.md, authentication_wampcra.md,
 // authentication_cryptosign.md, authentication_scram.md); any type
 // implementing [Authenticator] can stand beside them:
 //
 //	router.RealmConfig{Name: "realm1", Authenticators: []router.Authenticator{
-//		&router.Ticket{Principals: map[string]router.Principal{
+//		&auth.Ticket{Principals: map[string]auth.Principal{
 //			"alice": {Secret: "s3cret", Role: "user"},
 //		}},
 //	}}

@@ -27,9 +27,8 @@ import (
 // skipped and released. Each ring has its own mutex, a leaf lock; a
 // publication is recorded on the publisher's goroutine.
 
-// DefaultHistoryLimit is the number of events a history topic keeps when
-// [HistoryConfig].Limit is zero.
-const DefaultHistoryLimit = 100
+// defaultHistoryLimit is the default of [HistoryConfig].Limit.
+const defaultHistoryLimit = 100
 
 // NoEventHistory is the error URI of wamp.subscription.get_events for a
 // subscription whose events are not kept: the spec defines none, so it is
@@ -48,7 +47,7 @@ type HistoryConfig struct {
 	// pattern keeps the events of every topic it matches.
 	Match protocol.MatchPolicy
 	// Limit is the most events kept; the oldest are dropped first. Zero
-	// means DefaultHistoryLimit; negative is invalid.
+	// means 100; negative is invalid.
 	Limit int
 	// MaxAge, if positive, drops events older than it. Zero means no
 	// limit of age; negative is invalid.
@@ -80,7 +79,7 @@ func checkHistory(rc *RealmConfig, strict bool) error {
 			return fmt.Errorf("%w: realm %q: event history %q: negative Limit or MaxAge", ErrConfig, rc.Name, h.Topic)
 		}
 		if h.Limit == 0 {
-			h.Limit = DefaultHistoryLimit
+			h.Limit = defaultHistoryLimit
 		}
 		k := subKey{h.Topic, h.Match}
 		if seen[k] {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // metricValues gathers reg and returns every sample by name and labels
@@ -54,7 +55,7 @@ func value(m *dto.Metric) float64 {
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	r := newRouter(t, router.Config{Metrics: reg, Realms: []router.RealmConfig{{Name: realm1,
-		Authenticators: []router.Authenticator{router.Anonymous{}, &router.Ticket{Principals: map[string]router.Principal{
+		Authenticators: []router.Authenticator{router.Anonymous{}, &auth.Ticket{Principals: map[string]auth.Principal{
 			"alice": {Secret: "right"}}}}}}})
 	callee, caller := join(t, r), join(t, r)
 	subs := []*testPeer{join(t, r), join(t, r), join(t, r)}

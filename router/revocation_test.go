@@ -9,6 +9,7 @@ import (
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // joinRevocable joins realm1 of r announcing registration_revocation and
@@ -124,11 +125,11 @@ func TestUpdateRealm(t *testing.T) {
 		{URI: "com.p", Call: true},
 	}})
 	auth := func(authids ...string) []router.Authenticator {
-		p := map[string]router.Principal{}
+		p := map[string]auth.Principal{}
 		for _, id := range authids {
-			p[id] = router.Principal{Secret: id + "-ticket"}
+			p[id] = auth.Principal{Secret: id + "-ticket"}
 		}
-		return []router.Authenticator{&router.Ticket{Principals: p}}
+		return []router.Authenticator{&auth.Ticket{Principals: p}}
 	}
 	rc := router.RealmConfig{Name: realm1, Authenticators: auth("alice"), Authorizer: v1}
 	r := newRouter(t, router.Config{Realms: []router.RealmConfig{rc}, AuthThrottle: router.AuthThrottle{Disabled: true}})

@@ -16,50 +16,24 @@ import (
 	"github.com/wampkit/wampkit/transport"
 )
 
-// Defaults used when the corresponding [Config] field is zero.
+// Defaults of the [Config] and [RealmConfig] fields, documented there.
 const (
-	// DefaultHandshakeTimeout bounds the opening handshake (see
-	// [Config.HandshakeTimeout]).
-	DefaultHandshakeTimeout = 10 * time.Second
-	// DefaultGoodbyeTimeout bounds the wait for a GOODBYE echo (see
-	// [Config.GoodbyeTimeout]).
-	DefaultGoodbyeTimeout = 5 * time.Second
-	// DefaultLocalQueueSize is the per-direction queue of the in-process
-	// links made by [Router.Connect] (see [Config.LocalQueueSize]).
-	DefaultLocalQueueSize = 1024
-	// DefaultSlowConsumerWait bounds the wait for room in a full outbound
-	// queue (see [Config.SlowConsumerWait]). A client that has not taken
-	// one message off its queue for this long has stopped reading; a
-	// shorter wait mistakes clients on a busy machine (or under the race
-	// detector) for dead ones.
-	DefaultSlowConsumerWait = time.Second
-	// DefaultAgent is sent as WELCOME.Details.agent (see [Config.Agent]).
-	DefaultAgent = "wampkit-router"
-	// DefaultAuthTimeout bounds authentication, from HELLO to WELCOME
-	// (see [Config.AuthTimeout]).
-	DefaultAuthTimeout = 10 * time.Second
-	// DefaultMaxSessions is the most sessions the router serves at once
-	// (see [Config.MaxSessions]).
-	DefaultMaxSessions = 100_000
-	// DefaultMaxPendingCalls is the most calls one session may have
-	// pending (see [Config.MaxPendingCalls]).
-	DefaultMaxPendingCalls = 1000
-	// DefaultMaxSubscriptions is the most subscriptions one session may
-	// hold (see [Config.MaxSubscriptions]).
-	DefaultMaxSubscriptions = 10_000
-	// DefaultMaxRegistrations is the most registrations one session may
-	// hold (see [Config.MaxRegistrations]).
-	DefaultMaxRegistrations = 10_000
-	// DefaultMaxRetained is the most topics of a realm with a retained
-	// event (see [RealmConfig.MaxRetained]).
-	DefaultMaxRetained = 100_000
-	// DefaultMaxTestaments is the most testaments one session may hold
-	// (see [Config.MaxTestaments]).
-	DefaultMaxTestaments = 64
-	// DefaultMaxBacklog is the most messages the router holds for one
-	// session beyond its transport's outbound queue (see
-	// [Config.MaxBacklog]).
-	DefaultMaxBacklog = 1024
+	defaultHandshakeTimeout = 10 * time.Second
+	defaultGoodbyeTimeout   = 5 * time.Second
+	defaultLocalQueueSize   = 1024
+	// A client that has not taken one message off its queue for a second
+	// has stopped reading; a shorter wait mistakes clients on a busy
+	// machine (or under the race detector) for dead ones.
+	defaultSlowConsumerWait = time.Second
+	defaultAgent            = "wampkit-router"
+	defaultAuthTimeout      = 10 * time.Second
+	defaultMaxSessions      = 100_000
+	defaultMaxPendingCalls  = 1000
+	defaultMaxSubscriptions = 10_000
+	defaultMaxRegistrations = 10_000
+	defaultMaxRetained      = 100_000
+	defaultMaxTestaments    = 64
+	defaultMaxBacklog       = 1024
 )
 
 // LimitExceeded is the error URI of requests and the ABORT reason of
@@ -111,12 +85,12 @@ type Config struct {
 	// HandshakeTimeout bounds the time from a new transport to the
 	// session's WELCOME (HELLO and any CHALLENGE/AUTHENTICATE rounds). A
 	// transport that has not completed the handshake in time is closed.
-	// Zero means DefaultHandshakeTimeout; negative means no limit.
+	// Zero means 10 seconds; negative means no limit.
 	HandshakeTimeout time.Duration
 
 	// GoodbyeTimeout bounds how long the router waits for the echo of a
 	// GOODBYE it sent (during [Router.Shutdown]) before it closes the
-	// transport. Zero means DefaultGoodbyeTimeout; negative means no limit
+	// transport. Zero means 5 seconds; negative means no limit
 	// other than the context given to Shutdown.
 	GoodbyeTimeout time.Duration
 
@@ -141,7 +115,7 @@ type Config struct {
 	// waits for a slow client. A client that stopped reading is thus
 	// dropped after at most SlowConsumerWait, or sooner when its backlog
 	// fills up. Sessions of a realm with [SlowConsumerDropEvents] are not
-	// disconnected for time. Zero means DefaultSlowConsumerWait; negative
+	// disconnected for time. Zero means 1 second; negative
 	// means no wait.
 	SlowConsumerWait time.Duration
 
@@ -150,7 +124,7 @@ type Config struct {
 	// included. When it expires the router answers ABORT
 	// wamp.error.timeout and closes the transport. It runs within
 	// HandshakeTimeout, which still bounds the whole opening handshake.
-	// Zero means DefaultAuthTimeout; negative means no limit other than
+	// Zero means 10 seconds; negative means no limit other than
 	// HandshakeTimeout.
 	AuthTimeout time.Duration
 
@@ -165,33 +139,33 @@ type Config struct {
 
 	// MaxSessions is the most sessions the router serves at once, over
 	// all realms and transports. A HELLO beyond it is answered with ABORT
-	// [LimitExceeded]. Zero means DefaultMaxSessions; negative means no
+	// [LimitExceeded]. Zero means 100,000; negative means no
 	// limit. [RealmConfig].MaxSessions limits a single realm.
 	MaxSessions int
 
 	// MaxPendingCalls is the most calls one session may have waiting for
 	// their final result. A CALL beyond it is answered with ERROR
 	// [LimitExceeded] at once. Calls of the router's own meta procedures
-	// do not count. Zero means DefaultMaxPendingCalls; negative means no
+	// do not count. Zero means 1000; negative means no
 	// limit.
 	MaxPendingCalls int
 
 	// MaxSubscriptions is the most subscriptions one session may hold. A
 	// SUBSCRIBE beyond it is answered with ERROR [LimitExceeded] (a
 	// SUBSCRIBE that returns an existing subscription of the session
-	// always succeeds). Zero means DefaultMaxSubscriptions; negative
+	// always succeeds). Zero means 10,000; negative
 	// means no limit.
 	MaxSubscriptions int
 
 	// MaxRegistrations is the most registrations one session may hold. A
 	// REGISTER beyond it is answered with ERROR [LimitExceeded]. Zero
-	// means DefaultMaxRegistrations; negative means no limit.
+	// means 10,000; negative means no limit.
 	MaxRegistrations int
 
 	// MaxTestaments is the most testaments (spec advanced "Session
 	// Testament") one session may hold, both scopes together. A
 	// wamp.session.add_testament beyond it is answered with ERROR
-	// [LimitExceeded]. Zero means DefaultMaxTestaments; negative means no
+	// [LimitExceeded]. Zero means 64; negative means no
 	// limit.
 	MaxTestaments int
 
@@ -203,7 +177,7 @@ type Config struct {
 	// transport as the client reads. When it is full the realm's
 	// [SlowConsumerPolicy] applies. Events share their payload among
 	// subscribers, so a backlog entry costs a pointer, not a copy. Zero
-	// means DefaultMaxBacklog; negative means no backlog.
+	// means 1024; negative means no backlog.
 	MaxBacklog int
 
 	// MaxBacklogBytes bounds a session's backlog in bytes as MaxBacklog
@@ -219,7 +193,7 @@ type Config struct {
 	// LocalQueueSize is the capacity of each direction of the in-process
 	// link that [Router.Connect] makes. When a session's queue towards its
 	// client is full, the router disconnects that session rather than
-	// wait. Zero or negative means DefaultLocalQueueSize.
+	// wait. Zero or negative means 1024.
 	LocalQueueSize int
 
 	// WebSocket configures the WebSocket server behind [Router.Handler].
@@ -233,7 +207,7 @@ type Config struct {
 	RawSocket transport.RawSocketConfig
 
 	// Agent is sent to clients as WELCOME.Details.agent. Empty means
-	// DefaultAgent.
+	// "wampkit-router".
 	Agent string
 
 	// Metrics, if not nil, receives the router's Prometheus collectors
@@ -291,7 +265,7 @@ type RealmConfig struct {
 	// stops. A topic keeps its last retained event and, when that one has
 	// black/white lists, up to 7 earlier ones back to the last without
 	// lists, so that a subscriber left out of the newest still gets the
-	// newest it may see. Zero means DefaultMaxRetained; negative means no
+	// newest it may see. Zero means 100,000; negative means no
 	// limit.
 	MaxRetained int
 
@@ -344,7 +318,7 @@ type RealmConfig struct {
 	// given to Authorize ends after it, and the request then fails with
 	// ERROR wamp.error.authorization_failed if the Authorizer gives up.
 	// Only the session that asked waits. Zero means
-	// DefaultAuthorizeTimeout; negative means no limit other than the
+	// 5 seconds; negative means no limit other than the
 	// router's Close. [RoleAuthorizer] never waits and gets no timeout.
 	AuthorizeTimeout time.Duration
 }
@@ -465,29 +439,29 @@ func New(cfg Config) (*Router, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.HandshakeTimeout == 0 {
-		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+		cfg.HandshakeTimeout = defaultHandshakeTimeout
 	}
 	if cfg.SlowConsumerWait == 0 {
-		cfg.SlowConsumerWait = DefaultSlowConsumerWait
+		cfg.SlowConsumerWait = defaultSlowConsumerWait
 	}
 	if cfg.GoodbyeTimeout == 0 {
-		cfg.GoodbyeTimeout = DefaultGoodbyeTimeout
+		cfg.GoodbyeTimeout = defaultGoodbyeTimeout
 	}
 	if cfg.LocalQueueSize <= 0 {
-		cfg.LocalQueueSize = DefaultLocalQueueSize
+		cfg.LocalQueueSize = defaultLocalQueueSize
 	}
 	if cfg.Agent == "" {
-		cfg.Agent = DefaultAgent
+		cfg.Agent = defaultAgent
 	}
 	if cfg.AuthTimeout == 0 {
-		cfg.AuthTimeout = DefaultAuthTimeout
+		cfg.AuthTimeout = defaultAuthTimeout
 	}
-	cfg.MaxSessions = limit(cfg.MaxSessions, DefaultMaxSessions)
-	cfg.MaxPendingCalls = limit(cfg.MaxPendingCalls, DefaultMaxPendingCalls)
-	cfg.MaxSubscriptions = limit(cfg.MaxSubscriptions, DefaultMaxSubscriptions)
-	cfg.MaxRegistrations = limit(cfg.MaxRegistrations, DefaultMaxRegistrations)
-	cfg.MaxTestaments = limit(cfg.MaxTestaments, DefaultMaxTestaments)
-	cfg.MaxBacklog = max(limit(cfg.MaxBacklog, DefaultMaxBacklog), 0)
+	cfg.MaxSessions = limit(cfg.MaxSessions, defaultMaxSessions)
+	cfg.MaxPendingCalls = limit(cfg.MaxPendingCalls, defaultMaxPendingCalls)
+	cfg.MaxSubscriptions = limit(cfg.MaxSubscriptions, defaultMaxSubscriptions)
+	cfg.MaxRegistrations = limit(cfg.MaxRegistrations, defaultMaxRegistrations)
+	cfg.MaxTestaments = limit(cfg.MaxTestaments, defaultMaxTestaments)
+	cfg.MaxBacklog = max(limit(cfg.MaxBacklog, defaultMaxBacklog), 0)
 	cfg.MaxBacklogBytes = limit64(cfg.MaxBacklogBytes, defaultMaxBacklogBytes)
 	if cfg.MaxMessageSize > 0 {
 		if cfg.WebSocket.MaxMessageSize == 0 {
@@ -540,7 +514,7 @@ func New(cfg Config) (*Router, error) {
 				return nil, fmt.Errorf("%w: realm %q: negative trust level %d for authrole %q", ErrConfig, rc.Name, level, role)
 			}
 		}
-		rc.MaxRetained = limit(rc.MaxRetained, DefaultMaxRetained)
+		rc.MaxRetained = limit(rc.MaxRetained, defaultMaxRetained)
 		rc.MaxRetainedBytes = limit64(rc.MaxRetainedBytes, defaultMaxRetainedBytes)
 		rc.MaxHistoryBytes = limit64(rc.MaxHistoryBytes, defaultMaxHistoryBytes)
 		if err := checkHistory(rc, cfg.StrictURIs); err != nil {

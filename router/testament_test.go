@@ -191,7 +191,7 @@ func TestTestamentLimit(t *testing.T) {
 func TestTestamentDefaultLimit(t *testing.T) {
 	r := newRouter(t, router.Config{})
 	c := join(t, r)
-	for range router.DefaultMaxTestaments {
+	for range 64 { // the default of Config.MaxTestaments
 		c.addTestament("t.a", nil, nil, nil, "")
 	}
 	m := c.metaCall("wamp.session.add_testament", protocol.List{"t.a"}, nil)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // Bounds of the salted WAMP-CRA parameters. wampd derives keys from
@@ -22,6 +23,12 @@ const (
 	maxCRAKeyLen     = 1024
 )
 
+// Defaults of salted WAMP-CRA, those of auth.DeriveCRAKey (and Autobahn).
+const (
+	defaultCRAIterations = 1000
+	defaultCRAKeyLen     = 32
+)
+
 // AuthThrottleConfig is the auth_throttle section: how wampd slows down
 // the guessing of credentials and logs failed authentications (see
 // router.AuthThrottle, whose defaults apply to zero values).
@@ -30,27 +37,27 @@ type AuthThrottleConfig struct {
 	Disabled bool `yaml:"disabled"`
 	// AuthIDFailures is how many failed authentications one authid of a
 	// realm may have per AuthIDWindow. Zero means
-	// router.DefaultAuthIDFailures (5); negative means no limit.
+	// 5; negative means no limit.
 	AuthIDFailures int `yaml:"authid_failures"`
 	// AuthIDWindow is the period of AuthIDFailures. Zero means
-	// router.DefaultAuthThrottleWindow (1m).
+	// 1m.
 	AuthIDWindow time.Duration `yaml:"authid_window"`
 	// AddressFailures is how many failed authentications one client
 	// address (IPv6: its /64) may have per AddressWindow. Zero means
-	// router.DefaultAddressFailures (20); negative means no limit.
+	// 20; negative means no limit.
 	AddressFailures int `yaml:"address_failures"`
 	// AddressWindow is the period of AddressFailures. Zero means
-	// router.DefaultAuthThrottleWindow (1m).
+	// 1m.
 	AddressWindow time.Duration `yaml:"address_window"`
 	// MaxEntries is the most authids, and the most addresses, remembered.
-	// Zero means router.DefaultAuthThrottleEntries (100,000).
+	// Zero means 100,000.
 	MaxEntries int `yaml:"max_entries"`
 	// LogLines is the most log lines about failed authentications per
-	// LogInterval. Zero means router.DefaultAuthLogLines (20); negative
+	// LogInterval. Zero means 20; negative
 	// means no limit.
 	LogLines int `yaml:"log_lines"`
 	// LogInterval is the period of LogLines. Zero means
-	// router.DefaultAuthLogInterval (1m).
+	// 1m.
 	LogInterval time.Duration `yaml:"log_interval"`
 }
 
@@ -101,17 +108,17 @@ type CRAPrincipalConfig struct {
 	// Secret and DerivedKey is required.
 	Secret Secret `yaml:"secret,omitempty"`
 	// DerivedKey is the salted key: the standard base64 text of the
-	// PBKDF2 output, as router.DeriveCRAKey and Autobahn's derive_key
+	// PBKDF2 output, as auth.DeriveCRAKey and Autobahn's derive_key
 	// return it. It needs Salt.
 	DerivedKey Secret `yaml:"derived_key,omitempty"`
 	// Salt, if not empty, selects salted WAMP-CRA; it is sent to the
 	// client in the CHALLENGE.
 	Salt string `yaml:"salt,omitempty"`
 	// Iterations is the PBKDF2 iteration count, with Salt only. Zero
-	// means router.DefaultCRAIterations (1000).
+	// means 1000.
 	Iterations int `yaml:"iterations,omitempty"`
 	// KeyLen is the derived key's length in bytes, with Salt only. Zero
-	// means router.DefaultCRAKeyLen (32).
+	// means 32.
 	KeyLen int `yaml:"keylen,omitempty"`
 	// Role is the authrole the user gets. Empty means "user".
 	Role string `yaml:"role,omitempty"`
@@ -129,14 +136,14 @@ func (p CRAPrincipalConfig) check() error {
 	case p.Salt == "" && (p.Iterations != 0 || p.KeyLen != 0):
 		return errors.New("iterations and keylen need salt")
 	case p.Iterations < 0 || p.Iterations > maxCRAIterations:
-		return fmt.Errorf("iterations %d: want 1 to %d (0 means %d)", p.Iterations, maxCRAIterations, router.DefaultCRAIterations)
+		return fmt.Errorf("iterations %d: want 1 to %d (0 means %d)", p.Iterations, maxCRAIterations, defaultCRAIterations)
 	case p.KeyLen < 0 || p.KeyLen > maxCRAKeyLen:
-		return fmt.Errorf("keylen %d: want 1 to %d (0 means %d)", p.KeyLen, maxCRAKeyLen, router.DefaultCRAKeyLen)
+		return fmt.Errorf("keylen %d: want 1 to %d (0 means %d)", p.KeyLen, maxCRAKeyLen, defaultCRAKeyLen)
 	}
 	if p.DerivedKey != "" {
 		keylen := p.KeyLen
 		if keylen == 0 {
-			keylen = router.DefaultCRAKeyLen
+			keylen = defaultCRAKeyLen
 		}
 		// The client signs with the base64 text itself as the HMAC key, so
 		// it must be exactly the canonical encoding, not just decodable.
@@ -148,17 +155,17 @@ func (p CRAPrincipalConfig) check() error {
 	return nil
 }
 
-// principal returns p for router.WAMPCRA, deriving the salted key from
+// principal returns p for auth.WAMPCRA, deriving the salted key from
 // the password if need be.
-func (p CRAPrincipalConfig) principal() (router.Principal, error) {
-	rp := router.Principal{Secret: string(p.Secret), Role: p.Role, Salt: p.Salt, Iterations: p.Iterations, KeyLen: p.KeyLen}
+func (p CRAPrincipalConfig) principal() (auth.Principal, error) {
+	rp := auth.Principal{Secret: string(p.Secret), Role: p.Role, Salt: p.Salt, Iterations: p.Iterations, KeyLen: p.KeyLen}
 	switch {
 	case p.DerivedKey != "":
 		rp.Secret = string(p.DerivedKey)
 	case p.Salt != "":
-		k, err := router.DeriveCRAKey(string(p.Secret), p.Salt, p.Iterations, p.KeyLen)
+		k, err := auth.DeriveCRAKey(string(p.Secret), p.Salt, p.Iterations, p.KeyLen)
 		if err != nil {
-			return router.Principal{}, err
+			return auth.Principal{}, err
 		}
 		rp.Secret = k
 	}
@@ -208,11 +215,18 @@ const (
 	maxSCRAMArgon2Memory     = 1 << 18
 )
 
+// Defaults of the WAMP-SCRAM parameters, those of auth.NewSCRAMPrincipal.
+const (
+	defaultSCRAMArgon2Iterations = 2
+	defaultSCRAMArgon2Memory     = 19456 // KiB
+	defaultSCRAMPBKDF2Iterations = 600_000
+)
+
 // SCRAMPrincipalConfig is one user of WAMP-SCRAM authentication (spec
 // advanced/authentication_scram.md). Give either Password, from which
 // wampd derives the keys at start (with a new random salt at each start
 // unless Salt is set), or Salt, StoredKey and ServerKey, so that the
-// password is not kept on the router host (router.DeriveSCRAMPrincipal
+// password is not kept on the router host (auth.DeriveSCRAMPrincipal
 // computes them).
 type SCRAMPrincipalConfig struct {
 	// Password is the user's password.
@@ -220,7 +234,7 @@ type SCRAMPrincipalConfig struct {
 	// KDF is argon2id13 or pbkdf2. Empty means argon2id13.
 	KDF string `yaml:"kdf,omitempty"`
 	// Iterations is the KDF's cost: zero means 2 for argon2id13 and
-	// 600000 for pbkdf2 (router.DefaultSCRAM...).
+	// 600000 for pbkdf2, as in auth.NewSCRAMPrincipal.
 	Iterations int `yaml:"iterations,omitempty"`
 	// Memory is argon2id13's memory in KiB; zero means 19456.
 	Memory int `yaml:"memory,omitempty"`
@@ -239,21 +253,21 @@ type SCRAMPrincipalConfig struct {
 func (p SCRAMPrincipalConfig) params() (kdf string, iter, mem int, err error) {
 	kdf, iter, mem = p.KDF, p.Iterations, p.Memory
 	switch kdf {
-	case "", router.SCRAMArgon2id:
-		kdf = router.SCRAMArgon2id
+	case "", auth.SCRAMArgon2id:
+		kdf = auth.SCRAMArgon2id
 		if iter == 0 {
-			iter = router.DefaultSCRAMArgon2Iterations
+			iter = defaultSCRAMArgon2Iterations
 		}
 		if mem == 0 {
-			mem = router.DefaultSCRAMArgon2Memory
+			mem = defaultSCRAMArgon2Memory
 		}
 		if iter < 1 || iter > maxSCRAMArgon2Iterations || mem < minSCRAMArgon2Memory || mem > maxSCRAMArgon2Memory {
 			return "", 0, 0, fmt.Errorf("argon2id13 iterations %d, memory %d: want 1 to %d, %d to %d KiB",
 				iter, mem, maxSCRAMArgon2Iterations, minSCRAMArgon2Memory, maxSCRAMArgon2Memory)
 		}
-	case router.SCRAMPBKDF2:
+	case auth.SCRAMPBKDF2:
 		if iter == 0 {
-			iter = router.DefaultSCRAMPBKDF2Iterations
+			iter = defaultSCRAMPBKDF2Iterations
 		}
 		if iter < minSCRAMPBKDF2Iterations || iter > maxSCRAMPBKDF2Iterations || mem != 0 {
 			return "", 0, 0, fmt.Errorf("pbkdf2 iterations %d: want %d to %d, and no memory", iter, minSCRAMPBKDF2Iterations, maxSCRAMPBKDF2Iterations)
@@ -309,31 +323,31 @@ func (p SCRAMPrincipalConfig) check() error {
 	return nil
 }
 
-// principal returns p for router.SCRAM, deriving the keys from the
+// principal returns p for auth.SCRAM, deriving the keys from the
 // password if need be. p must have passed check.
-func (p SCRAMPrincipalConfig) principal() (router.SCRAMPrincipal, error) {
+func (p SCRAMPrincipalConfig) principal() (auth.SCRAMPrincipal, error) {
 	kdf, iter, mem, err := p.params()
 	if err != nil {
-		return router.SCRAMPrincipal{}, err
+		return auth.SCRAMPrincipal{}, err
 	}
 	switch {
 	case p.Password != "" && p.Salt == "":
-		return router.NewSCRAMPrincipal(string(p.Password), kdf, iter, mem, p.Role)
+		return auth.NewSCRAMPrincipal(string(p.Password), kdf, iter, mem, p.Role)
 	case p.Password != "":
-		return router.DeriveSCRAMPrincipal(string(p.Password), kdf, p.Salt, iter, mem, p.Role)
+		return auth.DeriveSCRAMPrincipal(string(p.Password), kdf, p.Salt, iter, mem, p.Role)
 	}
 	stored, err := base64Of("stored_key", string(p.StoredKey), 32)
 	if err != nil {
-		return router.SCRAMPrincipal{}, err
+		return auth.SCRAMPrincipal{}, err
 	}
 	server, err := base64Of("server_key", string(p.ServerKey), 32)
 	if err != nil {
-		return router.SCRAMPrincipal{}, err
+		return auth.SCRAMPrincipal{}, err
 	}
-	if kdf == router.SCRAMPBKDF2 {
+	if kdf == auth.SCRAMPBKDF2 {
 		mem = 0
 	}
-	return router.SCRAMPrincipal{Role: p.Role, KDF: kdf, Salt: p.Salt, Iterations: iter, Memory: mem, StoredKey: stored, ServerKey: server}, nil
+	return auth.SCRAMPrincipal{Role: p.Role, KDF: kdf, Salt: p.Salt, Iterations: iter, Memory: mem, StoredKey: stored, ServerKey: server}, nil
 }
 
 // checkPrincipals reports the first malformed principal of the realm, in
@@ -380,18 +394,18 @@ func (r RealmConfig) checkPrincipals() error {
 func authenticators(r RealmConfig) ([]router.Authenticator, error) {
 	var auths []router.Authenticator
 	if len(r.Cryptosign) > 0 {
-		cs := &router.Cryptosign{Principals: make(map[string]router.CryptosignPrincipal, len(r.Cryptosign))}
+		cs := &auth.Cryptosign{Principals: make(map[string]auth.CryptosignPrincipal, len(r.Cryptosign))}
 		for authid, p := range r.Cryptosign {
 			keys, err := p.publicKeys()
 			if err != nil {
 				return nil, fmt.Errorf("wampd: realm %q: cryptosign principal %q: %w", r.Name, authid, err)
 			}
-			cs.Principals[authid] = router.CryptosignPrincipal{Role: p.Role, PublicKeys: keys}
+			cs.Principals[authid] = auth.CryptosignPrincipal{Role: p.Role, PublicKeys: keys}
 		}
 		auths = append(auths, cs)
 	}
 	if len(r.SCRAM) > 0 {
-		s := &router.SCRAM{Principals: make(map[string]router.SCRAMPrincipal, len(r.SCRAM))}
+		s := &auth.SCRAM{Principals: make(map[string]auth.SCRAMPrincipal, len(r.SCRAM))}
 		for authid, p := range r.SCRAM {
 			rp, err := p.principal()
 			if err != nil {
@@ -402,7 +416,7 @@ func authenticators(r RealmConfig) ([]router.Authenticator, error) {
 		auths = append(auths, s)
 	}
 	if len(r.WAMPCRA) > 0 {
-		cra := &router.WAMPCRA{Principals: make(map[string]router.Principal, len(r.WAMPCRA))}
+		cra := &auth.WAMPCRA{Principals: make(map[string]auth.Principal, len(r.WAMPCRA))}
 		for authid, p := range r.WAMPCRA {
 			rp, err := p.principal()
 			if err != nil {
@@ -413,9 +427,9 @@ func authenticators(r RealmConfig) ([]router.Authenticator, error) {
 		auths = append(auths, cra)
 	}
 	if len(r.Ticket) > 0 {
-		t := &router.Ticket{Principals: make(map[string]router.Principal, len(r.Ticket))}
+		t := &auth.Ticket{Principals: make(map[string]auth.Principal, len(r.Ticket))}
 		for authid, p := range r.Ticket {
-			t.Principals[authid] = router.Principal{Secret: string(p.Secret), Role: p.Role}
+			t.Principals[authid] = auth.Principal{Secret: string(p.Secret), Role: p.Role}
 		}
 		auths = append(auths, t)
 	}

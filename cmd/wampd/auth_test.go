@@ -17,6 +17,7 @@ import (
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // TestMain_Cryptosign joins a realm with cryptosign principals from the
@@ -83,7 +84,7 @@ realms:
 // and checks that no secret reaches the log.
 func TestMain_WAMPCRA(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	derived, err := router.DeriveCRAKey("carol's password", "pepper", 0, 0)
+	derived, err := auth.DeriveCRAKey("carol's password", "pepper", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ realms:
 // problem, and never the secret.
 func TestConfigErrors(t *testing.T) {
 	key := pubHex(newKey(t))
-	goodKey, err := router.DeriveCRAKey("pw", "salt", 0, 0)
+	goodKey, err := auth.DeriveCRAKey("pw", "salt", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ func TestAuthThrottleConfigInvalid(t *testing.T) {
 // given by password (keys derived at start), one by salt and keys.
 func TestMain_SCRAM(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	keyed, err := router.DeriveSCRAMPrincipal("bob's password", router.SCRAMPBKDF2, "W22ZaJ0SNY7soEsUEjb6gQ==", 4096, 0, "")
+	keyed, err := auth.DeriveSCRAMPrincipal("bob's password", auth.SCRAMPBKDF2, "W22ZaJ0SNY7soEsUEjb6gQ==", 4096, 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ type Config struct {
 	// session's WELCOME. Zero means the router's default (10s).
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
 	// AuthTimeout bounds authentication, from HELLO to WELCOME, within
-	// HandshakeTimeout. Zero means router.DefaultAuthTimeout; negative
+	// HandshakeTimeout. Zero means the router's default (10s); negative
 	// means no limit but HandshakeTimeout.
 	AuthTimeout time.Duration `yaml:"auth_timeout"`
 	// AuthThrottle limits failed authentications per authid and per
@@ -61,7 +61,7 @@ type Config struct {
 	MaxMessageSize int64 `yaml:"max_message_size"`
 	// MaxSessions is the most sessions served at once, over all realms. A
 	// HELLO beyond it is answered with ABORT wampkit.error.limit_exceeded.
-	// Zero means router.DefaultMaxSessions; negative means no limit.
+	// Zero means the router's default (100,000); negative means no limit.
 	MaxSessions int `yaml:"max_sessions"`
 	// MaxConnections is the most connections open at once over all
 	// listeners (WebSocket, RawSocket on TCP and on the Unix socket,
@@ -79,21 +79,21 @@ type Config struct {
 	// MaxConnections if that is less; negative means no limit.
 	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
 	// MaxPendingCalls is the most calls one session may have waiting for
-	// their result. Zero means router.DefaultMaxPendingCalls; negative
+	// their result. Zero means the router's default (1000); negative
 	// means no limit.
 	MaxPendingCalls int `yaml:"max_pending_calls"`
 	// MaxSubscriptions is the most subscriptions one session may hold.
-	// Zero means router.DefaultMaxSubscriptions; negative means no limit.
+	// Zero means the router's default (10,000); negative means no limit.
 	MaxSubscriptions int `yaml:"max_subscriptions"`
 	// MaxRegistrations is the most registrations one session may hold.
-	// Zero means router.DefaultMaxRegistrations; negative means no limit.
+	// Zero means the router's default (10,000); negative means no limit.
 	MaxRegistrations int `yaml:"max_registrations"`
 	// MaxTestaments is the most session testaments one session may hold.
-	// Zero means router.DefaultMaxTestaments; negative means no limit.
+	// Zero means the router's default (64); negative means no limit.
 	MaxTestaments int `yaml:"max_testaments"`
 	// MaxBacklog is the most messages held for a session whose outbound
 	// queue is full, before the realm's slow_consumer policy applies. Zero
-	// means router.DefaultMaxBacklog; negative means no backlog.
+	// means the router's default (1024); negative means no backlog.
 	MaxBacklog int `yaml:"max_backlog"`
 	// MaxBacklogBytes bounds the backlog in bytes too (the estimated size
 	// of its messages). Zero means the router's default (8 MiB); negative
@@ -101,7 +101,7 @@ type Config struct {
 	MaxBacklogBytes int64 `yaml:"max_backlog_bytes,omitempty"`
 	// SlowConsumerWait bounds how long a session's backlog may wait for
 	// room in its outbound queue before the session is disconnected as a
-	// slow consumer. Zero means router.DefaultSlowConsumerWait; negative
+	// slow consumer. Zero means the router's default (1s); negative
 	// means no wait.
 	SlowConsumerWait time.Duration `yaml:"slow_consumer_wait"`
 	// StrictURIs makes the router check URIs with the spec's strict rules
@@ -440,7 +440,9 @@ const (
 
 // DefaultConfig returns what wampd does with no arguments at all: an open
 // realm "realm1" on ws://127.0.0.1:8080/ws and RawSocket on 127.0.0.1:8081,
-// text logs at level info, and the router's default limits.
+// text logs at level info, and the router's default limits (the values
+// router.Config and router.AuthThrottle document for their zero fields,
+// written out so that wampd.example.yaml can show them).
 func DefaultConfig() Config {
 	return Config{
 		Log: LogConfig{Level: "info", Format: "text"},
@@ -450,24 +452,24 @@ func DefaultConfig() Config {
 		RawSocket:       RawSocketConfig{Address: DefaultRawSocketAddress},
 		Admin:           AdminConfig{Console: true},
 		ShutdownTimeout: DefaultShutdownTimeout,
-		AuthTimeout:     router.DefaultAuthTimeout,
+		AuthTimeout:     10 * time.Second,
 		AuthThrottle: AuthThrottleConfig{
-			AuthIDFailures:  router.DefaultAuthIDFailures,
-			AuthIDWindow:    router.DefaultAuthThrottleWindow,
-			AddressFailures: router.DefaultAddressFailures,
-			AddressWindow:   router.DefaultAuthThrottleWindow,
-			MaxEntries:      router.DefaultAuthThrottleEntries,
-			LogLines:        router.DefaultAuthLogLines,
-			LogInterval:     router.DefaultAuthLogInterval,
+			AuthIDFailures:  5,
+			AuthIDWindow:    time.Minute,
+			AddressFailures: 20,
+			AddressWindow:   time.Minute,
+			MaxEntries:      100_000,
+			LogLines:        20,
+			LogInterval:     time.Minute,
 		},
-		MaxSessions:              router.DefaultMaxSessions,
+		MaxSessions:              100_000,
 		MaxConnectionsPerAddress: DefaultMaxConnectionsPerAddress,
-		MaxPendingCalls:          router.DefaultMaxPendingCalls,
-		MaxSubscriptions:         router.DefaultMaxSubscriptions,
-		MaxRegistrations:         router.DefaultMaxRegistrations,
-		MaxTestaments:            router.DefaultMaxTestaments,
-		MaxBacklog:               router.DefaultMaxBacklog,
-		SlowConsumerWait:         router.DefaultSlowConsumerWait,
+		MaxPendingCalls:          1000,
+		MaxSubscriptions:         10_000,
+		MaxRegistrations:         10_000,
+		MaxTestaments:            64,
+		MaxBacklog:               1024,
+		SlowConsumerWait:         time.Second,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // authRealm admits sessions that authenticate with the router's built-in
@@ -49,18 +50,18 @@ func seedKey(tb testing.TB, seed string) ed25519.PrivateKey {
 // authAuthenticators returns the Authenticators of authRealm.
 func authAuthenticators(tb testing.TB) []router.Authenticator {
 	tb.Helper()
-	salted, err := router.DeriveCRAKey(authSecret, "pepper-and-salt", 1000, 32)
+	salted, err := auth.DeriveCRAKey(authSecret, "pepper-and-salt", 1000, 32)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	pub := seedKey(tb, authSeed).Public().(ed25519.PublicKey)
 	return []router.Authenticator{
-		&router.Ticket{Principals: map[string]router.Principal{authID: {Secret: authSecret, Role: authRole}}},
-		&router.WAMPCRA{Principals: map[string]router.Principal{
+		&auth.Ticket{Principals: map[string]auth.Principal{authID: {Secret: authSecret, Role: authRole}}},
+		&auth.WAMPCRA{Principals: map[string]auth.Principal{
 			authID:   {Secret: authSecret, Role: authRole},
 			saltedID: {Secret: salted, Role: authRole, Salt: "pepper-and-salt", Iterations: 1000, KeyLen: 32},
 		}},
-		&router.Cryptosign{Principals: map[string]router.CryptosignPrincipal{
+		&auth.Cryptosign{Principals: map[string]auth.CryptosignPrincipal{
 			authID: {Role: authRole, PublicKeys: []ed25519.PublicKey{pub}},
 		}},
 	}

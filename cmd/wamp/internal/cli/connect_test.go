@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // writeFile writes content to a new file in the test's directory and
@@ -51,17 +52,17 @@ func TestAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scram, err := router.NewSCRAMPrincipal("s3cret pass", router.SCRAMPBKDF2, 4096, 0, "scrammer")
+	scram, err := auth.NewSCRAMPrincipal("s3cret pass", auth.SCRAMPBKDF2, 4096, 0, "scrammer")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr := startRouter(t, router.Config{
 		AuthThrottle: router.AuthThrottle{Disabled: true}, // wrong secrets on purpose
 		Realms: []router.RealmConfig{{Name: "secure", Authenticators: []router.Authenticator{
-			&router.Ticket{Principals: map[string]router.Principal{"alice": {Secret: "t1cket", Role: "ticketer"}}},
-			&router.WAMPCRA{Principals: map[string]router.Principal{"alice": {Secret: "cr4", Role: "cra"}}},
-			&router.Cryptosign{Principals: map[string]router.CryptosignPrincipal{"alice": {Role: "signer", PublicKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}}}},
-			&router.SCRAM{Principals: map[string]router.SCRAMPrincipal{"alice": scram}},
+			&auth.Ticket{Principals: map[string]auth.Principal{"alice": {Secret: "t1cket", Role: "ticketer"}}},
+			&auth.WAMPCRA{Principals: map[string]auth.Principal{"alice": {Secret: "cr4", Role: "cra"}}},
+			&auth.Cryptosign{Principals: map[string]auth.CryptosignPrincipal{"alice": {Role: "signer", PublicKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}}}},
+			&auth.SCRAM{Principals: map[string]auth.SCRAMPrincipal{"alice": scram}},
 		}}},
 	})
 	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)

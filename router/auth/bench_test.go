@@ -1,4 +1,4 @@
-package router_test
+package auth_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // BenchmarkJoin measures an in-process session's opening and closing
@@ -14,7 +15,7 @@ import (
 func BenchmarkJoin(b *testing.B) {
 	r := newRouter(b, router.Config{Realms: []router.RealmConfig{{Name: realm1, Authenticators: []router.Authenticator{
 		router.Anonymous{},
-		&router.Ticket{Principals: map[string]router.Principal{"alice": {Secret: "opensesame"}}},
+		&auth.Ticket{Principals: map[string]auth.Principal{"alice": {Secret: "opensesame"}}},
 	}}}})
 	for _, method := range []string{"anonymous", "ticket"} {
 		b.Run("method="+method, func(b *testing.B) {

@@ -1,4 +1,4 @@
-package router
+package auth
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 
 	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
 )
 
 // Principal is a user known to the [Ticket] and [WAMPCRA]
@@ -32,7 +33,7 @@ type Principal struct {
 // role returns p.Role or its default.
 func (p *Principal) role() string { return roleOr(p.Role) }
 
-// Ticket is the ticket Authenticator (spec advanced/authentication_ticket.md):
+// Ticket is the ticket [router.Authenticator] (spec advanced/authentication_ticket.md):
 // HELLO.Details.authid is required, the router sends [CHALLENGE, "ticket",
 // {}] and the client answers with the ticket as AUTHENTICATE.Signature.
 //
@@ -46,7 +47,7 @@ func (p *Principal) role() string { return roleOr(p.Role) }
 // with a wrong ticket, so that clients cannot find out which authids
 // exist (the spec would allow wamp.error.no_such_principal before any
 // CHALLENGE). The router also throttles failed attempts (see
-// [AuthThrottle]).
+// [router.AuthThrottle]).
 //
 // The ticket travels in clear text: use it over TLS only. A Ticket must
 // not be modified once the router is started; it is safe for concurrent
@@ -57,25 +58,25 @@ type Ticket struct {
 	Principals map[string]Principal
 	// Check, if not nil, verifies ticket for the client described by req
 	// (req.AuthID is never empty) and returns the identity to welcome it
-	// with; an empty Identity.AuthID means req.AuthID, an empty AuthRole
-	// "user". To refuse, it returns an [*AuthError] (typically
+	// with; an empty router.Identity.AuthID means req.AuthID, an empty AuthRole
+	// "user". To refuse, it returns an [*router.AuthError] (typically
 	// wamp.error.authentication_denied; to keep authids secret, the same
 	// for an unknown authid as for a wrong ticket); any other error is
 	// answered with wamp.error.authentication_failed.
-	Check func(ctx context.Context, req *AuthRequest, ticket string) (*Identity, error)
+	Check func(ctx context.Context, req *router.AuthRequest, ticket string) (*router.Identity, error)
 	// AuthProvider is WELCOME.Details.authprovider. Empty means "static".
 	AuthProvider string
 }
 
-var _ Authenticator = (*Ticket)(nil)
+var _ router.Authenticator = (*Ticket)(nil)
 
 // AuthMethod returns "ticket".
 func (*Ticket) AuthMethod() string { return "ticket" }
 
 // Authenticate runs one ticket round.
-func (t *Ticket) Authenticate(ctx context.Context, req *AuthRequest, ch Challenger) (*Identity, error) {
+func (t *Ticket) Authenticate(ctx context.Context, req *router.AuthRequest, ch router.Challenger) (*router.Identity, error) {
 	if req.AuthID == "" {
-		return nil, &AuthError{Reason: protocol.ErrAuthenticationRequired, Message: "ticket authentication needs HELLO.Details.authid"}
+		return nil, &router.AuthError{Reason: protocol.ErrAuthenticationRequired, Message: "ticket authentication needs HELLO.Details.authid"}
 	}
 	var p Principal // zero for an unknown authid: it admits nobody
 	if t.Check == nil {
@@ -113,7 +114,7 @@ func (t *Ticket) Authenticate(ctx context.Context, req *AuthRequest, ch Challeng
 	if ok := secretEqual(a.Signature, p.Secret); !ok || p.Secret == "" {
 		return nil, denied("wrong ticket")
 	}
-	return &Identity{AuthID: req.AuthID, AuthRole: p.role(), AuthMethod: "ticket", AuthProvider: provider(t.AuthProvider)}, nil
+	return &router.Identity{AuthID: req.AuthID, AuthRole: p.role(), AuthMethod: "ticket", AuthProvider: provider(t.AuthProvider)}, nil
 }
 
 // secretEqual compares a and b in time independent of their contents and
@@ -132,6 +133,6 @@ func provider(p string) string {
 }
 
 // denied returns the refusal for wrong credentials.
-func denied(msg string) *AuthError {
-	return &AuthError{Reason: protocol.ErrAuthenticationDenied, Message: msg}
+func denied(msg string) *router.AuthError {
+	return &router.AuthError{Reason: protocol.ErrAuthenticationDenied, Message: msg}
 }

@@ -1,4 +1,4 @@
-package router_test
+package auth_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // rawClient is a WAMP client over a real WebSocket (JSON) that keeps the
@@ -149,11 +150,11 @@ func craShape(tb testing.TB, extra map[string]any) any {
 // same form, and then byte-identical ABORTs.
 func TestUnknownAndWrongAlike(t *testing.T) {
 	saltA, saltB := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef")), base64.StdEncoding.EncodeToString([]byte("fedcba9876543210"))
-	keyA, err := router.DeriveCRAKey("pa55word", saltA, 4096, 32)
+	keyA, err := auth.DeriveCRAKey("pa55word", saltA, 4096, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyB, err := router.DeriveCRAKey("pa55word", saltB, 4096, 32)
+	keyB, err := auth.DeriveCRAKey("pa55word", saltB, 4096, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,15 +166,15 @@ func TestUnknownAndWrongAlike(t *testing.T) {
 	r := newRouter(t, router.Config{
 		AuthThrottle: router.AuthThrottle{Disabled: true},
 		Realms: []router.RealmConfig{
-			{Name: "ticket", Authenticators: []router.Authenticator{&router.Ticket{Principals: map[string]router.Principal{"alice": {Secret: "opensesame"}}}}},
-			{Name: "cra", Authenticators: []router.Authenticator{&router.WAMPCRA{Principals: map[string]router.Principal{
+			{Name: "ticket", Authenticators: []router.Authenticator{&auth.Ticket{Principals: map[string]auth.Principal{"alice": {Secret: "opensesame"}}}}},
+			{Name: "cra", Authenticators: []router.Authenticator{&auth.WAMPCRA{Principals: map[string]auth.Principal{
 				"peter": {Secret: "secret1", Role: "member"}, "paula": {Secret: "secret2", Role: "member"}, "admin": {Secret: "secret3", Role: "admin"},
 			}}}},
-			{Name: "salted", Authenticators: []router.Authenticator{&router.WAMPCRA{Principals: map[string]router.Principal{
+			{Name: "salted", Authenticators: []router.Authenticator{&auth.WAMPCRA{Principals: map[string]auth.Principal{
 				"salty1": {Secret: keyA, Role: "member", Salt: saltA, Iterations: 4096, KeyLen: 32},
 				"salty2": {Secret: keyB, Role: "member", Salt: saltB, Iterations: 4096, KeyLen: 32},
 			}}}},
-			{Name: "cryptosign", Authenticators: []router.Authenticator{&router.Cryptosign{Principals: map[string]router.CryptosignPrincipal{
+			{Name: "cryptosign", Authenticators: []router.Authenticator{&auth.Cryptosign{Principals: map[string]auth.CryptosignPrincipal{
 				"client01": {PublicKeys: []ed25519.PublicKey{keys[0].Public().(ed25519.PublicKey)}},
 			}}}},
 		},

@@ -1,4 +1,4 @@
-package router
+package auth
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/wampkit/wampkit/internal/scram"
 	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
 )
 
 // KDF names of WAMP-SCRAM principals (CHALLENGE.Extra.kdf).
@@ -20,15 +21,12 @@ const (
 	SCRAMPBKDF2 = scram.PBKDF2
 )
 
-// Defaults of [NewSCRAMPrincipal] (OWASP's password storage minimums).
+// Defaults of [NewSCRAMPrincipal], documented there (OWASP's password
+// storage minimums).
 const (
-	// DefaultSCRAMArgon2Iterations is the Argon2id time cost.
-	DefaultSCRAMArgon2Iterations = 2
-	// DefaultSCRAMArgon2Memory is the Argon2id memory cost in KiB (19 MiB).
-	DefaultSCRAMArgon2Memory = 19456
-	// DefaultSCRAMPBKDF2Iterations is the PBKDF2-HMAC-SHA256 iteration
-	// count.
-	DefaultSCRAMPBKDF2Iterations = 600_000
+	defaultSCRAMArgon2Iterations = 2
+	defaultSCRAMArgon2Memory     = 19456 // KiB
+	defaultSCRAMPBKDF2Iterations = 600_000
 )
 
 // SCRAMPrincipal is a user known to [SCRAM]: what the spec's
@@ -52,8 +50,10 @@ type SCRAMPrincipal struct {
 }
 
 // NewSCRAMPrincipal derives the SCRAMPrincipal of password (SASLprep'd)
-// with kdf and a new random 16-byte salt. Zero iterations and memory mean
-// the defaults above; an empty kdf means [SCRAMArgon2id]. It fails if the
+// with kdf and a new random 16-byte salt. An empty kdf means
+// [SCRAMArgon2id]. Zero iterations mean OWASP's password storage
+// minimums: 2 for Argon2id and 600,000 for PBKDF2; zero memory means
+// 19456 KiB (19 MiB) for Argon2id (PBKDF2 has none). It fails if the
 // parameters are out of range or password is not valid for SASLprep.
 func NewSCRAMPrincipal(password, kdf string, iterations, memory int, role string) (SCRAMPrincipal, error) {
 	var salt [16]byte
@@ -69,29 +69,29 @@ func DeriveSCRAMPrincipal(password, kdf, salt string, iterations, memory int, ro
 	}
 	switch {
 	case kdf == SCRAMArgon2id && iterations == 0:
-		iterations = DefaultSCRAMArgon2Iterations
+		iterations = defaultSCRAMArgon2Iterations
 	case kdf == SCRAMPBKDF2 && iterations == 0:
-		iterations = DefaultSCRAMPBKDF2Iterations
+		iterations = defaultSCRAMPBKDF2Iterations
 	}
 	if kdf == SCRAMArgon2id && memory == 0 {
-		memory = DefaultSCRAMArgon2Memory
+		memory = defaultSCRAMArgon2Memory
 	}
 	if kdf == SCRAMPBKDF2 {
 		memory = 0
 	}
 	raw, ok := scram.DecodeBase64(salt)
 	if !ok || len(raw) == 0 {
-		return SCRAMPrincipal{}, fmt.Errorf("router: SCRAM salt %q is not canonical standard base64", salt)
+		return SCRAMPrincipal{}, fmt.Errorf("auth: SCRAM salt %q is not canonical standard base64", salt)
 	}
 	salted, err := scram.SaltedPassword(kdf, password, raw, iterations, memory)
 	if err != nil {
-		return SCRAMPrincipal{}, fmt.Errorf("router: derive SCRAM keys: %w", err)
+		return SCRAMPrincipal{}, fmt.Errorf("auth: derive SCRAM keys: %w", err)
 	}
 	_, stored, server := scram.Keys(salted)
 	return SCRAMPrincipal{Role: role, KDF: kdf, Salt: salt, Iterations: iterations, Memory: memory, StoredKey: stored, ServerKey: server}, nil
 }
 
-// SCRAM is the WAMP-SCRAM Authenticator, authmethod "wamp-scram" (spec
+// SCRAM is the WAMP-SCRAM [router.Authenticator], authmethod "wamp-scram" (spec
 // advanced/authentication_scram.md; RFC 5802 and RFC 7677 with SHA-256):
 // HELLO.Details.authid and authextra.nonce (base64) are required; the
 // router sends [CHALLENGE, "wamp-scram", {nonce (the client's nonce and
@@ -119,7 +119,7 @@ func DeriveSCRAMPrincipal(password, kdf, salt string, iterations, memory int, ro
 // most principals have, and a salt of their most common length derived
 // from the authid with HMAC-SHA256 under a random key of the SCRAM's own,
 // the same on every probe; it is refused exactly like a wrong proof. The
-// router also throttles failed attempts (see [AuthThrottle]).
+// router also throttles failed attempts (see [router.AuthThrottle]).
 //
 // A SCRAM must not be copied or modified once the router is started; it
 // is safe for concurrent use.
@@ -129,10 +129,10 @@ type SCRAM struct {
 	Principals map[string]SCRAMPrincipal
 	// Lookup, if not nil, returns the principal for req.AuthID (never
 	// empty). A nil principal and nil error mean no such principal (the
-	// client gets the decoy, shaped by Principals); an [*AuthError] is
+	// client gets the decoy, shaped by Principals); an [*router.AuthError] is
 	// sent as is; any other error is answered with
 	// wamp.error.authentication_failed.
-	Lookup func(ctx context.Context, req *AuthRequest) (*SCRAMPrincipal, error)
+	Lookup func(ctx context.Context, req *router.AuthRequest) (*SCRAMPrincipal, error)
 	// AuthProvider is WELCOME.Details.authprovider. Empty means "static".
 	AuthProvider string
 
@@ -141,16 +141,16 @@ type SCRAM struct {
 	decoyKey  decoyKey
 }
 
-var _ Authenticator = (*SCRAM)(nil)
+var _ router.Authenticator = (*SCRAM)(nil)
 
 // AuthMethod returns "wamp-scram".
 func (*SCRAM) AuthMethod() string { return "wamp-scram" }
 
 // Authenticate runs one WAMP-SCRAM round.
-func (s *SCRAM) Authenticate(ctx context.Context, req *AuthRequest, ch Challenger) (*Identity, error) {
+func (s *SCRAM) Authenticate(ctx context.Context, req *router.AuthRequest, ch router.Challenger) (*router.Identity, error) {
 	clientNonce, _ := req.AuthExtra["nonce"].(string)
 	if req.AuthID == "" || clientNonce == "" {
-		return nil, &AuthError{Reason: protocol.ErrAuthenticationRequired, Message: "wamp-scram authentication needs HELLO.Details.authid and authextra.nonce"}
+		return nil, &router.AuthError{Reason: protocol.ErrAuthenticationRequired, Message: "wamp-scram authentication needs HELLO.Details.authid and authextra.nonce"}
 	}
 	if _, ok := scram.DecodeBase64(clientNonce); !ok {
 		return nil, denied("malformed authextra.nonce: want base64")
@@ -198,7 +198,7 @@ func (s *SCRAM) Authenticate(ctx context.Context, req *AuthRequest, ch Challenge
 	if ok := scram.VerifyProof(p.StoredKey, am, proof); !ok || !known {
 		return nil, denied("invalid proof")
 	}
-	return &Identity{
+	return &router.Identity{
 		AuthID:       req.AuthID,
 		AuthRole:     roleOr(p.Role),
 		AuthMethod:   "wamp-scram",
@@ -219,7 +219,7 @@ type scramDecoy struct {
 // of principals (ties to the smaller), or the defaults of
 // [NewSCRAMPrincipal] with no principals.
 func newSCRAMDecoy(principals map[string]SCRAMPrincipal) scramDecoy {
-	d := scramDecoy{kdf: SCRAMArgon2id, iterations: DefaultSCRAMArgon2Iterations, memory: DefaultSCRAMArgon2Memory, saltLen: 16}
+	d := scramDecoy{kdf: SCRAMArgon2id, iterations: defaultSCRAMArgon2Iterations, memory: defaultSCRAMArgon2Memory, saltLen: 16}
 	if len(principals) == 0 {
 		return d
 	}

@@ -1,4 +1,4 @@
-package router
+package auth
 
 import (
 	"context"
@@ -13,26 +13,24 @@ import (
 	"time"
 
 	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
 )
 
-// Defaults of salted WAMP-CRA, as in Autobahn.
+// Defaults of salted WAMP-CRA, as in Autobahn, documented at
+// [Principal] and [DeriveCRAKey].
 const (
-	// DefaultCRAIterations is the PBKDF2 iteration count when
-	// Principal.Iterations is zero.
-	DefaultCRAIterations = 1000
-	// DefaultCRAKeyLen is the derived key length in bytes when
-	// Principal.KeyLen is zero.
-	DefaultCRAKeyLen = 32
+	defaultCRAIterations = 1000
+	defaultCRAKeyLen     = 32
 )
 
-// WAMPCRA is the WAMP Challenge-Response Authenticator (spec
+// WAMPCRA is the WAMP Challenge-Response [router.Authenticator] (spec
 // advanced/authentication_cra.md): HELLO.Details.authid is required; the
 // router sends CHALLENGE.Extra.challenge, a JSON object text with authid,
 // authrole, authmethod, authprovider, a random nonce, a timestamp and the
 // future session ID; the client answers with
 // base64(HMAC-SHA256(secret, challenge)). The nonce makes every challenge
 // unique, so an answer cannot be replayed; the handshake's deadline
-// (Config.AuthTimeout, Config.HandshakeTimeout) bounds its freshness.
+// ([router.Config].AuthTimeout and HandshakeTimeout) bounds its freshness.
 //
 // With a salted Principal the CHALLENGE also carries salt, iterations and
 // keylen, and the HMAC key is the base64 text of
@@ -56,7 +54,7 @@ const (
 // WAMPCRA's own, so a repeated probe sees the same salt. The authrole in
 // the challenge still tells principals of a rarer role apart from
 // unknown authids; that is WAMP-CRA's challenge format. The router also
-// throttles failed attempts (see [AuthThrottle]).
+// throttles failed attempts (see [router.AuthThrottle]).
 //
 // A WAMPCRA must not be copied or modified once the router is started;
 // it is safe for concurrent use.
@@ -69,10 +67,10 @@ type WAMPCRA struct {
 	// client gets the decoy described above, shaped by Principals (with
 	// no Principals: role "user", no salt). A Lookup whose principals are
 	// salted can instead return a Principal without Secret and with a
-	// salt of its own that is stable per authid. An [*AuthError] is sent
+	// salt of its own that is stable per authid. An [*router.AuthError] is sent
 	// as is; any other error is answered with
 	// wamp.error.authentication_failed.
-	Lookup func(ctx context.Context, req *AuthRequest) (*Principal, error)
+	Lookup func(ctx context.Context, req *router.AuthRequest) (*Principal, error)
 	// AuthProvider is sent in the challenge and as
 	// WELCOME.Details.authprovider. Empty means "static".
 	AuthProvider string
@@ -82,15 +80,15 @@ type WAMPCRA struct {
 	decoyKey  decoyKey
 }
 
-var _ Authenticator = (*WAMPCRA)(nil)
+var _ router.Authenticator = (*WAMPCRA)(nil)
 
 // AuthMethod returns "wampcra".
 func (*WAMPCRA) AuthMethod() string { return "wampcra" }
 
 // Authenticate runs one WAMP-CRA round.
-func (w *WAMPCRA) Authenticate(ctx context.Context, req *AuthRequest, ch Challenger) (*Identity, error) {
+func (w *WAMPCRA) Authenticate(ctx context.Context, req *router.AuthRequest, ch router.Challenger) (*router.Identity, error) {
 	if req.AuthID == "" {
-		return nil, &AuthError{Reason: protocol.ErrAuthenticationRequired, Message: "wampcra authentication needs HELLO.Details.authid"}
+		return nil, &router.AuthError{Reason: protocol.ErrAuthenticationRequired, Message: "wampcra authentication needs HELLO.Details.authid"}
 	}
 	var p *Principal
 	if w.Lookup != nil {
@@ -105,7 +103,7 @@ func (w *WAMPCRA) Authenticate(ctx context.Context, req *AuthRequest, ch Challen
 		w.decoyOnce.Do(func() { w.decoy = newCRADecoy(w.Principals) })
 		p = w.decoy.principal(&w.decoyKey, req.AuthID)
 	}
-	idn := &Identity{AuthID: req.AuthID, AuthRole: p.role(), AuthMethod: "wampcra", AuthProvider: provider(w.AuthProvider)}
+	idn := &router.Identity{AuthID: req.AuthID, AuthRole: p.role(), AuthMethod: "wampcra", AuthProvider: provider(w.AuthProvider)}
 	var nonce [16]byte
 	rand.Read(nonce[:])
 	challenge, err := json.Marshal(map[string]any{
@@ -118,16 +116,16 @@ func (w *WAMPCRA) Authenticate(ctx context.Context, req *AuthRequest, ch Challen
 		"session":      uint64(req.Session),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("router: wampcra challenge: %w", err)
+		return nil, fmt.Errorf("auth: wampcra challenge: %w", err)
 	}
 	extra := protocol.Dict{"challenge": string(challenge)}
 	if p.Salt != "" {
 		iter, keylen := p.Iterations, p.KeyLen
 		if iter <= 0 {
-			iter = DefaultCRAIterations
+			iter = defaultCRAIterations
 		}
 		if keylen <= 0 {
-			keylen = DefaultCRAKeyLen
+			keylen = defaultCRAKeyLen
 		}
 		extra["salt"], extra["iterations"], extra["keylen"] = p.Salt, iter, keylen
 	}
@@ -158,19 +156,19 @@ func craSign(key string, challenge []byte) []byte {
 // standard base64 text of PBKDF2-HMAC-SHA256(password, salt, iterations,
 // keylen bytes), the convention of Autobahn and Crossbar.io. Store it in
 // Principal.Secret together with the same Salt, Iterations and KeyLen.
-// Zero or negative iterations and keylen mean [DefaultCRAIterations] and
-// [DefaultCRAKeyLen]. It fails only where crypto/pbkdf2 refuses the
-// parameters (FIPS 140-only mode).
+// Zero or negative iterations and keylen mean 1000 and 32, as in
+// Autobahn. It fails only where crypto/pbkdf2 refuses the parameters
+// (FIPS 140-only mode).
 func DeriveCRAKey(password, salt string, iterations, keylen int) (string, error) {
 	if iterations <= 0 {
-		iterations = DefaultCRAIterations
+		iterations = defaultCRAIterations
 	}
 	if keylen <= 0 {
-		keylen = DefaultCRAKeyLen
+		keylen = defaultCRAKeyLen
 	}
 	k, err := pbkdf2.Key(sha256.New, password, []byte(salt), iterations, keylen)
 	if err != nil {
-		return "", fmt.Errorf("router: derive WAMP-CRA key: %w", err)
+		return "", fmt.Errorf("auth: derive WAMP-CRA key: %w", err)
 	}
 	return base64.StdEncoding.EncodeToString(k), nil
 }

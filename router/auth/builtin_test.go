@@ -1,4 +1,4 @@
-package router_test
+package auth_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // scriptedChallenger answers each CHALLENGE with answer and records the
@@ -48,12 +49,12 @@ func authOutcome(tb testing.TB, a router.Authenticator, req *router.AuthRequest,
 }
 
 func TestTicketAuthenticator(t *testing.T) {
-	static := &router.Ticket{Principals: map[string]router.Principal{
+	static := &auth.Ticket{Principals: map[string]auth.Principal{
 		"alice": {Secret: "opensesame", Role: "admin"},
 		"bob":   {Secret: "hunter2"},
 		"eve":   {},
 	}}
-	checked := &router.Ticket{
+	checked := &auth.Ticket{
 		AuthProvider: "tokens",
 		Check: func(_ context.Context, req *router.AuthRequest, ticket string) (*router.Identity, error) {
 			if ticket != "token-"+req.AuthID {
@@ -64,7 +65,7 @@ func TestTicketAuthenticator(t *testing.T) {
 	}
 	tests := []struct {
 		name          string
-		auth          *router.Ticket
+		auth          *auth.Ticket
 		authid        string
 		ticket        string
 		want          *router.Identity
@@ -115,7 +116,7 @@ func craSignature(tb testing.TB, secret string, extra protocol.Dict) string {
 		iter, _ := extra.Int("iterations")
 		keylen, _ := extra.Int("keylen")
 		var err error
-		if key, err = router.DeriveCRAKey(secret, salt, int(iter), int(keylen)); err != nil {
+		if key, err = auth.DeriveCRAKey(secret, salt, int(iter), int(keylen)); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -136,7 +137,7 @@ func TestDeriveCRAKey(t *testing.T) {
 		{"pa55word", "NaCl", 100, 32, "56RCAkWU3wb82TDNArOuWhG7xXWsDFgw5i7XRLYV/jQ="},
 	}
 	for _, tt := range tests {
-		got, err := router.DeriveCRAKey(tt.password, tt.salt, tt.iter, tt.keylen)
+		got, err := auth.DeriveCRAKey(tt.password, tt.salt, tt.iter, tt.keylen)
 		if err != nil || got != tt.want {
 			t.Errorf("DeriveCRAKey(%q, %q, %d, %d) = %q, %v, want %q", tt.password, tt.salt, tt.iter, tt.keylen, got, err, tt.want)
 		}
@@ -144,11 +145,11 @@ func TestDeriveCRAKey(t *testing.T) {
 }
 
 func TestWAMPCRAAuthenticator(t *testing.T) {
-	salted, err := router.DeriveCRAKey("pa55word", "NaCl", 100, 32)
+	salted, err := auth.DeriveCRAKey("pa55word", "NaCl", 100, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cra := &router.WAMPCRA{AuthProvider: "userdb", Principals: map[string]router.Principal{
+	cra := &auth.WAMPCRA{AuthProvider: "userdb", Principals: map[string]auth.Principal{
 		"peter": {Secret: "secret123", Role: "user"},
 		"salty": {Secret: salted, Role: "admin", Salt: "NaCl", Iterations: 100, KeyLen: 32},
 		"eve":   {Role: "user"},
@@ -208,7 +209,7 @@ func TestWAMPCRAAuthenticator(t *testing.T) {
 			if !ok {
 				// The decoy of an unknown authid has the realm's most
 				// common role and, like most of its principals, no salt.
-				p = router.Principal{Role: "user"}
+				p = auth.Principal{Role: "user"}
 			}
 			var c map[string]any
 			if err := json.Unmarshal([]byte(ch.seen[0].String("challenge")), &c); err != nil {
@@ -289,12 +290,12 @@ func TestCryptosignAuthenticator(t *testing.T) {
 	pub := func(i int) ed25519.PublicKey { return keys[i].Public().(ed25519.PublicKey) }
 	pubHex := func(i int) string { return hex.EncodeToString(pub(i)) }
 	unknownKey := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
-	cs := &router.Cryptosign{Principals: map[string]router.CryptosignPrincipal{
+	cs := &auth.Cryptosign{Principals: map[string]auth.CryptosignPrincipal{
 		"client01@example.com": {Role: "device", PublicKeys: []ed25519.PublicKey{pub(0), pub(1)}},
 		"shared1":              {PublicKeys: []ed25519.PublicKey{pub(2)}},
 		"shared2":              {PublicKeys: []ed25519.PublicKey{pub(2)}},
 	}}
-	lookup := &router.Cryptosign{AuthProvider: "keyring", Lookup: func(_ context.Context, req *router.AuthRequest, k ed25519.PublicKey) (*router.Identity, error) {
+	lookup := &auth.Cryptosign{AuthProvider: "keyring", Lookup: func(_ context.Context, req *router.AuthRequest, k ed25519.PublicKey) (*router.Identity, error) {
 		if !k.Equal(pub(0)) {
 			return nil, nil
 		}
@@ -308,7 +309,7 @@ func TestCryptosignAuthenticator(t *testing.T) {
 	var recorded string
 	tests := []struct {
 		name          string
-		auth          *router.Cryptosign
+		auth          *auth.Cryptosign
 		authid        string
 		authextra     protocol.Dict
 		answer        func(t *testing.T, challenge []byte) string
@@ -402,9 +403,9 @@ func TestCryptosignAuthenticator(t *testing.T) {
 func TestBuiltinAuthenticatorsWire(t *testing.T) {
 	priv := ed25519.NewKeyFromSeed(mustHex(t, cryptosignVectors[0].seed))
 	r := newRouter(t, router.Config{Realms: []router.RealmConfig{{Name: realm1, Authenticators: []router.Authenticator{
-		&router.Ticket{Principals: map[string]router.Principal{"joe": {Secret: "secret!!!"}}},
-		&router.WAMPCRA{Principals: map[string]router.Principal{"peter": {Secret: "secret1", Role: "admin"}}},
-		&router.Cryptosign{Principals: map[string]router.CryptosignPrincipal{"client01@example.com": {PublicKeys: []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}}}},
+		&auth.Ticket{Principals: map[string]auth.Principal{"joe": {Secret: "secret!!!"}}},
+		&auth.WAMPCRA{Principals: map[string]auth.Principal{"peter": {Secret: "secret1", Role: "admin"}}},
+		&auth.Cryptosign{Principals: map[string]auth.CryptosignPrincipal{"client01@example.com": {PublicKeys: []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}}}},
 	}}}})
 	tests := []struct {
 		method, authid string
@@ -462,7 +463,7 @@ func TestBuiltinAuthenticatorsWire(t *testing.T) {
 func TestCryptosignRouterAuthentication(t *testing.T) {
 	clientKey := ed25519.NewKeyFromSeed(mustHex(t, cryptosignVectors[0].seed))
 	routerKey := ed25519.NewKeyFromSeed(mustHex(t, cryptosignVectors[1].seed))
-	principals := map[string]router.CryptosignPrincipal{"c": {PublicKeys: []ed25519.PublicKey{clientKey.Public().(ed25519.PublicKey)}}}
+	principals := map[string]auth.CryptosignPrincipal{"c": {PublicKeys: []ed25519.PublicKey{clientKey.Public().(ed25519.PublicKey)}}}
 	const clientChallenge = "bbae60ea44cdd7b20dc7010a618b0f0803fab25a817520b4b7f057299b524deb"
 	tests := []struct {
 		name          string
@@ -489,7 +490,7 @@ func TestCryptosignRouterAuthentication(t *testing.T) {
 			if tt.challenge != nil {
 				authextra["challenge"] = tt.challenge
 			}
-			cs := &router.Cryptosign{Principals: principals, RouterKey: tt.routerKey}
+			cs := &auth.Cryptosign{Principals: principals, RouterKey: tt.routerKey}
 			req := &router.AuthRequest{Realm: realm1, AuthID: "c", AuthExtra: authextra}
 			ctx, cancel := context.WithTimeout(context.Background(), wait)
 			defer cancel()

@@ -1,4 +1,4 @@
-package router_test
+package auth_test
 
 import (
 	"encoding/base64"
@@ -9,13 +9,14 @@ import (
 	"github.com/wampkit/wampkit/internal/scram"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // TestSCRAMPrincipalVector: the keys DeriveSCRAMPrincipal stores for the
 // RFC 7677 example user (the WAMP spec's WAMP-SCRAM example) verify the
 // example's ClientProof and give its ServerSignature.
 func TestSCRAMPrincipalVector(t *testing.T) {
-	p, err := router.DeriveSCRAMPrincipal("pencil", router.SCRAMPBKDF2, "W22ZaJ0SNY7soEsUEjb6gQ==", 4096, 0, "")
+	p, err := auth.DeriveSCRAMPrincipal("pencil", auth.SCRAMPBKDF2, "W22ZaJ0SNY7soEsUEjb6gQ==", 4096, 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,20 +63,20 @@ func (c *scramClient) answer(extra protocol.Dict) (string, protocol.Dict) {
 
 func scramRouter(tb testing.TB, thr router.AuthThrottle) *router.Router {
 	tb.Helper()
-	argon, err := router.NewSCRAMPrincipal("secret argon", router.SCRAMArgon2id, 1, 1024, "admin")
+	argon, err := auth.NewSCRAMPrincipal("secret argon", auth.SCRAMArgon2id, 1, 1024, "admin")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pbkdf, err := router.NewSCRAMPrincipal("secret pbkdf", router.SCRAMPBKDF2, 4096, 0, "")
+	pbkdf, err := auth.NewSCRAMPrincipal("secret pbkdf", auth.SCRAMPBKDF2, 4096, 0, "")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	other, err := router.NewSCRAMPrincipal("x", router.SCRAMArgon2id, 1, 1024, "")
+	other, err := auth.NewSCRAMPrincipal("x", auth.SCRAMArgon2id, 1, 1024, "")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return newRouter(tb, router.Config{AuthThrottle: thr, Realms: []router.RealmConfig{{Name: realm1, Authenticators: []router.Authenticator{
-		&router.SCRAM{Principals: map[string]router.SCRAMPrincipal{"argon": argon, "pbkdf": pbkdf, "other": other}},
+		&auth.SCRAM{Principals: map[string]auth.SCRAMPrincipal{"argon": argon, "pbkdf": pbkdf, "other": other}},
 	}}}})
 }
 

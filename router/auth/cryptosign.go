@@ -1,4 +1,4 @@
-package router
+package auth
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
 )
 
 // CryptosignPrincipal is a user known to [Cryptosign] by its Ed25519
@@ -21,7 +22,7 @@ type CryptosignPrincipal struct {
 	PublicKeys []ed25519.PublicKey
 }
 
-// Cryptosign is the WAMP-Cryptosign Authenticator, client authentication
+// Cryptosign is the WAMP-Cryptosign [router.Authenticator], client authentication
 // with Ed25519 (spec advanced/authentication_cryptosign.md, RFC 8032):
 // HELLO.Details.authextra.pubkey (hex, 32 bytes) is required and
 // HELLO.Details.authid optional; the router sends [CHALLENGE,
@@ -57,7 +58,7 @@ type CryptosignPrincipal struct {
 // one with a wrong signature (even if the client signs right with its
 // unknown key), so that clients cannot find out which authids and keys
 // are registered. The router also throttles failed attempts (see
-// [AuthThrottle]).
+// [router.AuthThrottle]).
 //
 // A Cryptosign must not be modified once the router is started; it is
 // safe for concurrent use.
@@ -70,11 +71,11 @@ type Cryptosign struct {
 	// client described by req (req.AuthID may be empty) and returns the
 	// identity to welcome it with once it proved it holds the private key:
 	// an empty AuthID means req.AuthID or else the hex public key, an
-	// empty AuthRole "user". A nil Identity and nil error mean no such
+	// empty AuthRole "user". A nil router.Identity and nil error mean no such
 	// principal: the client is challenged and refused as for a wrong
-	// signature. An [*AuthError] is sent as is; any other error is
+	// signature. An [*router.AuthError] is sent as is; any other error is
 	// answered with wamp.error.authentication_failed.
-	Lookup func(ctx context.Context, req *AuthRequest, pubkey ed25519.PublicKey) (*Identity, error)
+	Lookup func(ctx context.Context, req *router.AuthRequest, pubkey ed25519.PublicKey) (*router.Identity, error)
 	// AuthProvider is WELCOME.Details.authprovider. Empty means "static".
 	AuthProvider string
 	// RouterKey, if not nil, is the router's Ed25519 key for router
@@ -83,16 +84,16 @@ type Cryptosign struct {
 	RouterKey ed25519.PrivateKey
 }
 
-var _ Authenticator = (*Cryptosign)(nil)
+var _ router.Authenticator = (*Cryptosign)(nil)
 
 // AuthMethod returns "cryptosign".
 func (*Cryptosign) AuthMethod() string { return "cryptosign" }
 
 // Authenticate runs one cryptosign round.
-func (c *Cryptosign) Authenticate(ctx context.Context, req *AuthRequest, ch Challenger) (*Identity, error) {
+func (c *Cryptosign) Authenticate(ctx context.Context, req *router.AuthRequest, ch router.Challenger) (*router.Identity, error) {
 	hexKey := req.AuthExtra.String("pubkey")
 	if hexKey == "" {
-		return nil, &AuthError{Reason: protocol.ErrAuthenticationRequired, Message: "cryptosign authentication needs HELLO.Details.authextra.pubkey"}
+		return nil, &router.AuthError{Reason: protocol.ErrAuthenticationRequired, Message: "cryptosign authentication needs HELLO.Details.authextra.pubkey"}
 	}
 	key, err := hex.DecodeString(hexKey)
 	if err != nil || len(key) != ed25519.PublicKeySize {
@@ -106,7 +107,7 @@ func (c *Cryptosign) Authenticate(ctx context.Context, req *AuthRequest, ch Chal
 	extra := protocol.Dict{"channel_binding": nil}
 	if c.RouterKey != nil {
 		if len(c.RouterKey) != ed25519.PrivateKeySize {
-			return nil, fmt.Errorf("router: Cryptosign.RouterKey of %d bytes, want %d", len(c.RouterKey), ed25519.PrivateKeySize)
+			return nil, fmt.Errorf("auth: Cryptosign.RouterKey of %d bytes, want %d", len(c.RouterKey), ed25519.PrivateKeySize)
 		}
 		if s, ok := req.AuthExtra["challenge"].(string); ok {
 			cc, err := hex.DecodeString(s)
@@ -142,8 +143,8 @@ func (c *Cryptosign) Authenticate(ctx context.Context, req *AuthRequest, ch Chal
 // identity returns the identity pub authenticates as, before any
 // challenge, or nil if pub may not authenticate for req (an unknown
 // authid or key, or a key of another principal).
-func (c *Cryptosign) identity(ctx context.Context, req *AuthRequest, pub ed25519.PublicKey) (*Identity, error) {
-	idn := &Identity{AuthMethod: "cryptosign", AuthProvider: provider(c.AuthProvider)}
+func (c *Cryptosign) identity(ctx context.Context, req *router.AuthRequest, pub ed25519.PublicKey) (*router.Identity, error) {
+	idn := &router.Identity{AuthMethod: "cryptosign", AuthProvider: provider(c.AuthProvider)}
 	if c.Lookup != nil {
 		got, err := c.Lookup(ctx, req, pub)
 		if err != nil {

@@ -1,4 +1,4 @@
-package router
+package auth
 
 import (
 	"crypto/hmac"
@@ -12,7 +12,7 @@ import (
 // decoyKey derives the values that stand in for a principal that does
 // not exist (see [WAMPCRA]): the same for an authid on every probe, so
 // that repeating one learns nothing, and unpredictable without the key,
-// which is random and made on first use, so one per Authenticator and
+// which is random and made on first use, so one per [router.Authenticator] and
 // thus per router. (After a restart the decoys change; real salts stay.)
 type decoyKey struct {
 	once sync.Once
@@ -57,7 +57,7 @@ type craDecoy struct {
 // length of the salt. Ties go to the smaller value, so that the shape
 // does not depend on map order.
 func newCRADecoy(principals map[string]Principal) craDecoy {
-	d := craDecoy{role: "user", iterations: DefaultCRAIterations, keylen: DefaultCRAKeyLen, saltEnc: saltBase64, saltLen: 16}
+	d := craDecoy{role: "user", iterations: defaultCRAIterations, keylen: defaultCRAKeyLen, saltEnc: saltBase64, saltLen: 16}
 	roles := map[string]int{}
 	params := map[[2]int]int{}
 	lens := map[int]int{}
@@ -71,10 +71,10 @@ func newCRADecoy(principals map[string]Principal) craDecoy {
 		salted++
 		iter, keylen := p.Iterations, p.KeyLen
 		if iter <= 0 {
-			iter = DefaultCRAIterations
+			iter = defaultCRAIterations
 		}
 		if keylen <= 0 {
-			keylen = DefaultCRAKeyLen
+			keylen = defaultCRAKeyLen
 		}
 		params[[2]int{iter, keylen}]++
 		if b, err := hex.DecodeString(p.Salt); err != nil || hex.EncodeToString(b) != p.Salt {
