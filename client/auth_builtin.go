@@ -2,13 +2,11 @@ package client
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -77,61 +75,6 @@ func WAMPCRAAuth(secret string) Authenticator {
 	})
 }
 
-// CryptosignAuth returns an [Authenticator] for WAMP-Cryptosign client
-// authentication (WAMP spec, advanced/authentication_cryptosign.md): it
-// signs the 32 bytes of CHALLENGE.Extra.challenge with priv and answers
-// hex(signature || challenge).
-//
-// The authenticator is an [ExtraAuthenticator]: Join puts the public key
-// into HELLO.Details.authextra.pubkey, as the router needs.
-// Config.AuthID is optional for cryptosign.
-//
-// TLS channel binding is not supported: the authenticator fails the
-// handshake if the router's CHALLENGE.Extra.channel_binding is anything
-// but absent or null, as the spec requires of a client that did not ask
-// for binding.
-func CryptosignAuth(priv ed25519.PrivateKey) Authenticator {
-	return cryptosignAuth{priv: priv}
-}
-
-// cryptosignAuth is the Authenticator of [CryptosignAuth].
-type cryptosignAuth struct{ priv ed25519.PrivateKey }
-
-var _ ExtraAuthenticator = cryptosignAuth{}
-
-func (cryptosignAuth) Method() string { return "cryptosign" }
-
-// AuthExtra returns {"pubkey": hex public key}, see [CryptosignAuthExtra].
-func (a cryptosignAuth) AuthExtra() protocol.Dict { return CryptosignAuthExtra(a.priv) }
-
-func (a cryptosignAuth) Authenticate(_ context.Context, c *protocol.Challenge) (*protocol.Authenticate, error) {
-	if len(a.priv) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("client: cryptosign private key of %d bytes, want %d", len(a.priv), ed25519.PrivateKeySize)
-	}
-	if cb, ok := c.Extra["channel_binding"]; ok && cb != nil {
-		return nil, fmt.Errorf("%w: cryptosign channel_binding %v, want null", errBadChallenge, cb)
-	}
-	s, _ := c.Extra["challenge"].(string)
-	challenge, err := hex.DecodeString(s)
-	if err != nil || len(challenge) != 32 {
-		return nil, fmt.Errorf("%w: cryptosign Extra.challenge must be 64 hex digits", errBadChallenge)
-	}
-	sig := ed25519.Sign(a.priv, challenge)
-	return &protocol.Authenticate{Signature: hex.EncodeToString(sig) + hex.EncodeToString(challenge), Extra: protocol.Dict{}}, nil
-}
-
-// CryptosignAuthExtra returns the HELLO.Details.authextra that
-// WAMP-Cryptosign needs, {"pubkey": hex(public key of priv)}, for
-// Config.AuthExtra when it is not set by [CryptosignAuth] itself. A priv that is not an Ed25519 private key gives an
-// empty pubkey.
-func CryptosignAuthExtra(priv ed25519.PrivateKey) protocol.Dict {
-	if len(priv) != ed25519.PrivateKeySize {
-		return protocol.Dict{"pubkey": ""}
-	}
-	pub, _ := priv.Public().(ed25519.PublicKey)
-	return protocol.Dict{"pubkey": hex.EncodeToString(pub)}
-}
-
 // Bounds of the WAMP-SCRAM parameters the client accepts: below the
 // lower ones a rogue router could obtain a hash that is cheap to crack
 // (the spec's "unusually low" cost), above the upper ones it could make
@@ -172,10 +115,10 @@ func (scramAuth) Authenticate(context.Context, *protocol.Challenge) (*protocol.A
 	return nil, errors.New("client: wamp-scram authenticates only within Join")
 }
 
-func (a scramAuth) forHandshake(authid string) Authenticator {
+func (a scramAuth) forHandshake(hs handshakeInfo) Authenticator {
 	var nonce [16]byte
 	rand.Read(nonce[:])
-	return &scramHandshake{password: a.password, authid: authid, nonce: base64.StdEncoding.EncodeToString(nonce[:])}
+	return &scramHandshake{password: a.password, authid: hs.authID, nonce: base64.StdEncoding.EncodeToString(nonce[:])}
 }
 
 // scramHandshake is one WAMP-SCRAM handshake of the client. It is used by

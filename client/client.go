@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -178,10 +179,14 @@ func helloAuthExtra(cfg Config) map[string]any {
 func handshake(ctx context.Context, peer transport.Peer, cfg Config) (*protocol.Welcome, error) {
 	// Authenticators with state (SCRAM's nonces) get a fresh copy per
 	// handshake, so that a Config can serve concurrent and repeated Joins.
+	hs := handshakeInfo{authID: cfg.AuthID}
+	if ts, ok := peer.(transport.TLSStater); ok {
+		hs.tls = ts.TLSConnectionState()
+	}
 	auths := make([]Authenticator, len(cfg.Auth))
 	for i, a := range cfg.Auth {
 		if h, ok := a.(handshaker); ok {
-			a = h.forHandshake(cfg.AuthID)
+			a = h.forHandshake(hs)
 		}
 		auths[i] = a
 	}
@@ -255,9 +260,16 @@ func handshakeLoop(ctx context.Context, peer transport.Peer, cfg Config, hello *
 }
 
 // handshaker is an Authenticator with state of its own per handshake:
-// Join authenticates with forHandshake's result, made for HELLO's authid.
+// Join authenticates with forHandshake's result, made for HELLO's authid
+// and the transport's TLS connection.
 type handshaker interface {
-	forHandshake(authid string) Authenticator
+	forHandshake(hs handshakeInfo) Authenticator
+}
+
+// handshakeInfo is what a handshaker needs to know of one handshake.
+type handshakeInfo struct {
+	authID string               // HELLO.Details.authid, or ""
+	tls    *tls.ConnectionState // the transport's TLS connection, or nil
 }
 
 // welcomeChecker is an Authenticator that checks the router's WELCOME

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 
@@ -49,6 +50,12 @@ type AuthRequest struct {
 	Hello *protocol.Hello
 	// Transport describes the carrier (see transport.Detailer), or is nil.
 	Transport protocol.Dict
+	// TLS is the state of the client's TLS connection (see
+	// transport.TLSStater), for authenticating it by its certificate or
+	// binding the authentication to the TLS channel; nil without TLS
+	// (plain TCP, Unix sockets, in-process, or TLS ended by a proxy in
+	// front). It must not be modified.
+	TLS *tls.ConnectionState
 }
 
 // Challenger runs one CHALLENGE/AUTHENTICATE round for an

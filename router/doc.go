@@ -401,7 +401,7 @@
 //
 // # Not yet implemented
 //
-// Cryptosign channel binding and certificates; dynamic authorization
-// that revokes existing subscriptions or registrations (a decision holds
-// for what it admitted).
+// Cryptosign certificates and trustroots; dynamic authorization that
+// revokes existing subscriptions or registrations (a decision holds for
+// what it admitted).
 package router

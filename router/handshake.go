@@ -158,6 +158,9 @@ func (s *session) authenticate(ctx context.Context, hello *protocol.Hello) (*adm
 	if d, ok := s.peer.(transport.Detailer); ok {
 		req.Transport = d.TransportDetails()
 	}
+	if ts, ok := s.peer.(transport.TLSStater); ok {
+		req.TLS = ts.TLSConnectionState()
+	}
 	auth := rm.authenticator(req.AuthMethods)
 	if auth == nil {
 		return nil, &AuthError{Reason: protocol.ErrNoMatchingAuthMethod, Message: "no acceptable authmethod"}

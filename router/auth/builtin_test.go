@@ -323,7 +323,10 @@ func TestCryptosignAuthenticator(t *testing.T) {
 			&router.Identity{AuthID: "client01@example.com", AuthRole: "device", AuthMethod: "cryptosign", AuthProvider: "static"}, "", true},
 		{"no authid", cs, "", protocol.Dict{"pubkey": pubHex(1)}, sign(1),
 			&router.Identity{AuthID: "client01@example.com", AuthRole: "device", AuthMethod: "cryptosign", AuthProvider: "static"}, "", true},
-		{"channel binding asked", cs, "", protocol.Dict{"pubkey": pubHex(0), "channel_binding": "tls-unique"}, sign(0),
+		// Without TLS there is no channel to bind to (see
+		// TestCryptosignChannelBinding for TLS).
+		{"channel binding asked without TLS", cs, "", protocol.Dict{"pubkey": pubHex(0), "channel_binding": "tls-unique"}, sign(0), nil, protocol.ErrAuthenticationDenied, false},
+		{"channel binding null", cs, "", protocol.Dict{"pubkey": pubHex(0), "channel_binding": nil}, sign(0),
 			&router.Identity{AuthID: "client01@example.com", AuthRole: "device", AuthMethod: "cryptosign", AuthProvider: "static"}, "", true},
 		{"signed by another key", cs, "client01@example.com", protocol.Dict{"pubkey": pubHex(0)}, sign(1), nil, protocol.ErrAuthenticationDenied, true},
 		{"signature not hex", cs, "client01@example.com", protocol.Dict{"pubkey": pubHex(0)}, func(t *testing.T, c []byte) string {

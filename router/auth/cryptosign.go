@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	"github.com/wampkit/wampkit/internal/channelbind"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 )
@@ -22,34 +23,61 @@ type CryptosignPrincipal struct {
 	PublicKeys []ed25519.PublicKey
 }
 
-// Cryptosign is the WAMP-Cryptosign [router.Authenticator], client authentication
-// with Ed25519 (spec advanced/authentication_cryptosign.md, RFC 8032):
-// HELLO.Details.authextra.pubkey (hex, 32 bytes) is required and
+// Cryptosign is the WAMP-Cryptosign [router.Authenticator], client
+// authentication with Ed25519 (spec advanced/authentication_cryptosign.md,
+// RFC 8032): HELLO.Details.authextra.pubkey (hex, 32 bytes) is required and
 // HELLO.Details.authid optional; the router sends [CHALLENGE,
 // "cryptosign", {"challenge": hex(32 random bytes), "channel_binding":
-// null}] and the client answers with hex(signature (64 bytes) || challenge
-// (32 bytes)). A fresh challenge per handshake makes a recorded answer
+// null}] and the client answers with hex(signature (64 bytes) || the 32
+// bytes signed). A fresh challenge per handshake makes a recorded answer
 // useless.
+//
+// TLS channel binding: a client that sends
+// HELLO.Details.authextra.channel_binding "tls-unique" or "tls-exporter"
+// signs the challenge XOR'ed with the TLS connection's channel ID, so
+// that its answer is worth nothing on any other connection (one relayed
+// by a man in the middle who holds a certificate the client trusts). The
+// CHALLENGE then carries the channel_binding in use. The channel ID is:
+//
+//   - tls-exporter (RFC 9266): 32 bytes exported from the TLS connection
+//     with the label "EXPORTER-Channel-Binding" and no context. TLS 1.3
+//     has it, and TLS 1.2 with Extended Master Secret (RFC 7627).
+//   - tls-unique (RFC 5929): SHA-256 of the first TLS Finished message,
+//     as Autobahn computes it. Only TLS 1.2 has it: RFC 9266 leaves it
+//     undefined for TLS 1.3, whose clients must ask for tls-exporter.
+//
+// The spec lets a router that cannot give the binding a client asks for
+// go on without it (a CHALLENGE without channel_binding, which the client
+// must notice). Cryptosign refuses instead, before any CHALLENGE, so that
+// the client learns why: a client that asked for a binding wants its
+// authentication tied to its TLS connection, and over a transport without
+// TLS (plain TCP, Unix sockets, in-process, or TLS ended by a proxy in
+// front of the router) or with the wrong TLS version there is none to tie
+// it to.
 //
 // Router authentication: if RouterKey is set and the client sends
 // HELLO.Details.authextra.challenge (hex, 32 bytes), the CHALLENGE also
-// carries the router's "pubkey" and "signature" = hex(signature ||
-// client challenge), for the client to check.
+// carries the router's "pubkey" and "signature" = hex(signature || the
+// 32 bytes signed): the client's challenge, XOR'ed with the channel ID
+// when a channel binding is in use.
 //
-// Not implemented: TLS channel binding (a client asking for it gets
-// channel_binding null, which the spec allows: the client decides whether
-// to go on), certificates and trustroots, remote attestation. Without
-// RouterKey, a client challenge is ignored.
+// Not implemented: certificates and trustroots, remote attestation.
+// Without RouterKey, a client challenge is ignored.
 //
 // The refusals are ABORTs with these reasons:
 //   - no pubkey in HELLO.Details.authextra: wamp.error.authentication_required;
 //   - a pubkey that is not 64 hex digits: wamp.error.authentication_denied;
+//   - a channel_binding other than null, "tls-unique" or "tls-exporter",
+//     or one the transport cannot give (no TLS; tls-unique over TLS 1.3):
+//     wamp.error.authentication_denied "channel binding ...: ..." (which
+//     says why), before any CHALLENGE;
 //   - a key registered for several principals when no authid is given:
 //     wamp.error.authentication_denied, before any CHALLENGE;
 //   - a client challenge that is not 64 hex digits while RouterKey is set:
 //     wamp.error.authentication_denied, before any CHALLENGE;
-//   - a malformed signature, or one not over the challenge:
-//     wamp.error.authentication_denied, after the CHALLENGE;
+//   - a malformed signature, or one not over the challenge (XOR'ed with
+//     this connection's channel ID when bound): wamp.error.authentication_denied,
+//     after the CHALLENGE;
 //   - a wrong signature, an unknown authid, a key not registered for the
 //     authid, or no principal with that key: wamp.error.authentication_denied
 //     "wrong signature", after the CHALLENGE.
@@ -100,44 +128,81 @@ func (c *Cryptosign) Authenticate(ctx context.Context, req *router.AuthRequest, 
 		return nil, denied("malformed pubkey: want 64 hex digits")
 	}
 	pub := ed25519.PublicKey(key)
+	binding, channelID, err := channelBinding(req)
+	if err != nil {
+		return nil, err
+	}
 	idn, err := c.identity(ctx, req, pub)
 	if err != nil {
 		return nil, err
 	}
 	extra := protocol.Dict{"channel_binding": nil}
+	if binding != "" {
+		extra["channel_binding"] = binding
+	}
 	if c.RouterKey != nil {
 		if len(c.RouterKey) != ed25519.PrivateKeySize {
 			return nil, fmt.Errorf("auth: Cryptosign.RouterKey of %d bytes, want %d", len(c.RouterKey), ed25519.PrivateKeySize)
 		}
 		if s, ok := req.AuthExtra["challenge"].(string); ok {
 			cc, err := hex.DecodeString(s)
-			if err != nil || len(cc) != 32 {
+			if err != nil || len(cc) != channelbind.Size {
 				return nil, denied("malformed authextra.challenge: want 64 hex digits")
+			}
+			if channelID != nil {
+				cc = channelbind.XOR(cc, channelID)
 			}
 			pub, _ := c.RouterKey.Public().(ed25519.PublicKey)
 			extra["pubkey"] = hex.EncodeToString(pub)
 			extra["signature"] = hex.EncodeToString(ed25519.Sign(c.RouterKey, cc)) + hex.EncodeToString(cc)
 		}
 	}
-	var challenge [32]byte
-	rand.Read(challenge[:])
-	extra["challenge"] = hex.EncodeToString(challenge[:])
+	challenge := make([]byte, channelbind.Size)
+	rand.Read(challenge)
+	extra["challenge"] = hex.EncodeToString(challenge)
 	a, err := ch.Challenge(ctx, "cryptosign", extra)
 	if err != nil {
 		return nil, err
 	}
+	signed := challenge
+	if channelID != nil {
+		signed = channelbind.XOR(challenge, channelID)
+	}
 	sig, err := hex.DecodeString(a.Signature)
-	if err != nil || len(sig) != ed25519.SignatureSize+len(challenge) {
+	if err != nil || len(sig) != ed25519.SignatureSize+len(signed) {
 		return nil, denied("malformed signature: want hex of 96 bytes")
 	}
-	if subtle.ConstantTimeCompare(sig[ed25519.SignatureSize:], challenge[:]) != 1 {
+	if subtle.ConstantTimeCompare(sig[ed25519.SignatureSize:], signed) != 1 {
+		if channelID != nil {
+			return nil, denied("signature is not over this challenge and this TLS channel")
+		}
 		return nil, denied("signature is not over this challenge")
 	}
 	// An unknown key is verified all the same, to take the same time.
-	if ok := ed25519.Verify(pub, challenge[:], sig[:ed25519.SignatureSize]); !ok || idn == nil {
+	if ok := ed25519.Verify(pub, signed, sig[:ed25519.SignatureSize]); !ok || idn == nil {
 		return nil, denied("wrong signature")
 	}
 	return idn, nil
+}
+
+// channelBinding returns the channel binding type the client of req asks
+// for and the channel ID of its TLS connection, or "" and nil for none;
+// or the refusal of a binding that is unknown or that the transport
+// cannot give.
+func channelBinding(req *router.AuthRequest) (string, []byte, error) {
+	v, ok := req.AuthExtra["channel_binding"]
+	if !ok || v == nil {
+		return "", nil, nil
+	}
+	kind, ok := v.(string)
+	if !ok {
+		return "", nil, denied(fmt.Sprintf("channel binding %v: want %q or %q", v, channelbind.TLSUnique, channelbind.TLSExporter))
+	}
+	id, err := channelbind.ID(req.TLS, kind)
+	if err != nil {
+		return "", nil, denied(err.Error())
+	}
+	return kind, id, nil
 }
 
 // identity returns the identity pub authenticates as, before any
