@@ -2,12 +2,15 @@ package main
 
 import (
 	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/wampkit/wampkit/router"
@@ -205,6 +208,42 @@ func (p CryptosignPrincipalConfig) publicKeys() ([]ed25519.PublicKey, error) {
 	return keys, nil
 }
 
+// parseRouterKey parses an Ed25519 private key: 64 hex digits (the
+// seed), 128 hex digits (seed and public key, which must match) or a PEM
+// PKCS #8 "PRIVATE KEY" block. Its errors never quote the text, a
+// secret.
+func parseRouterKey(text string) (ed25519.PrivateKey, error) {
+	text = strings.TrimSpace(text)
+	if block, _ := pem.Decode([]byte(text)); block != nil {
+		if block.Type != "PRIVATE KEY" {
+			return nil, fmt.Errorf("PEM block %q: want PRIVATE KEY (PKCS #8)", block.Type)
+		}
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("PEM PRIVATE KEY is not PKCS #8")
+		}
+		priv, ok := k.(ed25519.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("PEM PRIVATE KEY is a %T, want Ed25519", k)
+		}
+		return priv, nil
+	}
+	b, err := hex.DecodeString(text)
+	switch {
+	case err != nil:
+		return nil, errors.New("want 64 or 128 hex digits, or a PEM PRIVATE KEY block")
+	case len(b) == ed25519.SeedSize:
+		return ed25519.NewKeyFromSeed(b), nil
+	case len(b) == ed25519.PrivateKeySize:
+		priv := ed25519.NewKeyFromSeed(b[:ed25519.SeedSize])
+		if !priv.Public().(ed25519.PublicKey).Equal(ed25519.PublicKey(b[ed25519.SeedSize:])) {
+			return nil, errors.New("the last 64 hex digits are not the seed's public key")
+		}
+		return priv, nil
+	}
+	return nil, fmt.Errorf("%d hex digits: want 64 (seed) or 128 (seed and public key)", 2*len(b))
+}
+
 // Bounds of the WAMP-SCRAM parameters: the wampkit client refuses costs
 // outside them (client/auth_builtin.go), as cracking-prone or abusive.
 const (
@@ -377,6 +416,14 @@ func (r RealmConfig) checkPrincipals() error {
 			return fmt.Errorf("wampd: realm %q: cryptosign principal %q: %w", r.Name, authid, err)
 		}
 	}
+	if r.CryptosignRouterKey != "" {
+		if len(r.Cryptosign) == 0 {
+			return fmt.Errorf("wampd: realm %q: cryptosign_router_key without cryptosign principals", r.Name)
+		}
+		if _, err := parseRouterKey(string(r.CryptosignRouterKey)); err != nil {
+			return fmt.Errorf("wampd: realm %q: cryptosign_router_key: %w", r.Name, err)
+		}
+	}
 	for _, authid := range slices.Sorted(maps.Keys(r.SCRAM)) {
 		if authid == "" {
 			return fmt.Errorf("wampd: realm %q: scram principal with empty authid", r.Name)
@@ -401,6 +448,13 @@ func authenticators(r RealmConfig) ([]router.Authenticator, error) {
 				return nil, fmt.Errorf("wampd: realm %q: cryptosign principal %q: %w", r.Name, authid, err)
 			}
 			cs.Principals[authid] = auth.CryptosignPrincipal{Role: p.Role, PublicKeys: keys}
+		}
+		if r.CryptosignRouterKey != "" {
+			k, err := parseRouterKey(string(r.CryptosignRouterKey))
+			if err != nil {
+				return nil, fmt.Errorf("wampd: realm %q: cryptosign_router_key: %w", r.Name, err)
+			}
+			cs.RouterKey = k
 		}
 		auths = append(auths, cs)
 	}

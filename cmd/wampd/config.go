@@ -141,6 +141,19 @@ type RealmConfig struct {
 	// authentication (spec advanced/authentication_cryptosign.md) with
 	// Ed25519 keys.
 	Cryptosign map[string]CryptosignPrincipalConfig `yaml:"cryptosign,omitempty"`
+	// CryptosignRouterKey is the router's Ed25519 private key for
+	// WAMP-Cryptosign router authentication (spec "Router
+	// Authentication"): a client that sends authextra.challenge gets it
+	// signed with this key, and the key's public half, in the CHALLENGE.
+	// Its text is 64 hex digits (the 32-byte seed, as Autobahn and
+	// Crossbar.io write private keys), 128 hex digits (the seed and then
+	// the public key, as libsodium and Go's ed25519.PrivateKey hold it),
+	// or a PEM "PRIVATE KEY" block (PKCS #8, as `openssl genpkey
+	// -algorithm ed25519` writes it); surrounding white space is ignored.
+	// It is a Secret: give it as {file: path} or {env: NAME} to keep it
+	// out of this file; it is never logged. It needs Cryptosign
+	// principals. Empty means the router does not authenticate itself.
+	CryptosignRouterKey Secret `yaml:"cryptosign_router_key,omitempty"`
 	// SCRAM maps authid to principal for WAMP-SCRAM authentication (spec
 	// advanced/authentication_scram.md), authmethod "wamp-scram".
 	SCRAM map[string]SCRAMPrincipalConfig `yaml:"scram,omitempty"`

@@ -169,10 +169,12 @@ func (c *Config) setRealmAuth(r RealmConfig) {
 }
 
 // withAuthOf returns r with the settings that Reload applies taken from
-// from: anonymous, the principals and the permissions.
+// from: anonymous, the principals, the cryptosign router key and the
+// permissions.
 func withAuthOf(r, from RealmConfig) RealmConfig {
 	r.Anonymous = from.Anonymous
 	r.Ticket, r.WAMPCRA, r.Cryptosign, r.SCRAM = from.Ticket, from.WAMPCRA, from.Cryptosign, from.SCRAM
+	r.CryptosignRouterKey = from.CryptosignRouterKey
 	r.Permissions = from.Permissions
 	return r
 }
@@ -275,6 +277,9 @@ func diffRealmAuth(o, n RealmConfig) realmChange {
 		if _, ok := np[id]; !ok {
 			c.removed = append(c.removed, id)
 		}
+	}
+	if o.CryptosignRouterKey != n.CryptosignRouterKey {
+		c.credentials = append(c.credentials, "cryptosign_router_key")
 	}
 	if o.anonymous() != n.anonymous() {
 		c.anonymous = fmt.Sprintf("%t -> %t", o.anonymous(), n.anonymous())
