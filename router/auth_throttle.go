@@ -2,6 +2,8 @@ package router
 
 import (
 	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -36,7 +38,8 @@ const ThrottledMessage = "too many failed attempts, try again later"
 // wamp.error.authentication_denied or wamp.error.no_such_principal: a
 // wrong secret or an unknown authid, not a malformed HELLO, a protocol
 // violation or a timeout. Each failure is counted against the authid the
-// client asked for (HELLO.Details.authid, or else its cryptosign pubkey),
+// client asked for (HELLO.Details.authid, or else its cryptosign pubkey,
+// or else its TLS client certificate's fingerprint),
 // per realm, and against its address: the IP address of a TCP transport
 // without the port, for IPv6 its /64 prefix. In-process and Unix socket
 // sessions have no address. Behind a reverse proxy every client has the
@@ -213,12 +216,20 @@ func (g *authGuard) authKey(realm protocol.URI, authid string) (uint64, bool) {
 }
 
 // principalOf returns who the client of req claims to be:
-// HELLO.Details.authid, or else the cryptosign public key it announces.
+// HELLO.Details.authid, or else the cryptosign public key it announces,
+// or else the SHA-256 fingerprint of its TLS client certificate.
 func principalOf(req *AuthRequest) string {
 	if req.AuthID != "" {
 		return req.AuthID
 	}
-	return req.AuthExtra.String("pubkey")
+	if k := req.AuthExtra.String("pubkey"); k != "" {
+		return k
+	}
+	if req.TLS != nil && len(req.TLS.PeerCertificates) > 0 {
+		fp := sha256.Sum256(req.TLS.PeerCertificates[0].Raw)
+		return "tls:" + hex.EncodeToString(fp[:])
+	}
+	return ""
 }
 
 // maxLogAuthID is the most bytes of an authid written to the log: the

@@ -7,10 +7,13 @@
 //   - [Ticket]: a shared ticket (authentication_ticket.md);
 //   - [WAMPCRA]: WAMP Challenge-Response, plain or salted with PBKDF2
 //     ([DeriveCRAKey]; authentication_wampcra.md);
-//   - [Cryptosign]: WAMP-Cryptosign with Ed25519 keys, router
-//     authentication with RouterKey (authentication_cryptosign.md);
+//   - [Cryptosign]: WAMP-Cryptosign with Ed25519 keys, TLS channel
+//     binding (tls-exporter, tls-unique) and router authentication with
+//     RouterKey (authentication_cryptosign.md);
 //   - [SCRAM]: WAMP-SCRAM with Argon2id or PBKDF2 ([NewSCRAMPrincipal];
-//     authentication_scram.md).
+//     authentication_scram.md);
+//   - [TLS]: TLS client certificates, authmethod "tls" as Crossbar.io
+//     names it, by fingerprint or by a CA-verified name.
 //
 // # Overview
 //
@@ -34,7 +37,8 @@
 // # Unknown principals
 //
 // Every method here challenges an unknown authid or key and refuses it
-// exactly like a known one with a wrong secret (ABORT
+// exactly like a known one with a wrong secret (TLS, which sends no
+// CHALLENGE, refuses every certificate it does not accept alike) (ABORT
 // wamp.error.authentication_denied after the CHALLENGE), with a decoy
 // challenge shaped like those of real principals, so that clients cannot
 // find out who exists. The router throttles and logs failed attempts per
