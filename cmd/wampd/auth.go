@@ -244,6 +244,38 @@ func parseRouterKey(text string) (ed25519.PrivateKey, error) {
 	return nil, fmt.Errorf("%d hex digits: want 64 (seed) or 128 (seed and public key)", 2*len(b))
 }
 
+// TLSPrincipalConfig is one user of TLS client certificate
+// authentication (authmethod "tls"). Give Fingerprint or Fingerprints
+// (to rotate certificates) to pin certificates, self-signed ones
+// included; give neither for a principal known by name: a certificate
+// that the listener verified (tls.client_auth verify_if_given or
+// require_and_verify) whose subject common name, or a DNS, email or URI
+// subject alternative name, is the authid.
+type TLSPrincipalConfig struct {
+	// Fingerprint is the SHA-256 fingerprint of a certificate of the
+	// user: 64 hex digits, with or without colons (as `openssl x509
+	// -noout -fingerprint -sha256` prints it).
+	Fingerprint string `yaml:"fingerprint,omitempty"`
+	// Fingerprints are more fingerprints of the user's certificates.
+	Fingerprints []string `yaml:"fingerprints,omitempty"`
+	// Role is the authrole the user gets. Empty means "user".
+	Role string `yaml:"role,omitempty"`
+}
+
+// principal returns p for auth.TLS, or the first malformed fingerprint.
+func (p TLSPrincipalConfig) principal() (auth.TLSPrincipal, error) {
+	fps := p.Fingerprints
+	if p.Fingerprint != "" {
+		fps = append([]string{p.Fingerprint}, fps...)
+	}
+	for _, f := range fps {
+		if _, err := auth.ParseFingerprint(f); err != nil {
+			return auth.TLSPrincipal{}, fmt.Errorf("fingerprint %q: want the 64 hex digits of a SHA-256 fingerprint", f)
+		}
+	}
+	return auth.TLSPrincipal{Role: p.Role, Fingerprints: fps}, nil
+}
+
 // Bounds of the WAMP-SCRAM parameters: the wampkit client refuses costs
 // outside them (client/auth_builtin.go), as cracking-prone or abusive.
 const (
@@ -390,7 +422,7 @@ func (p SCRAMPrincipalConfig) principal() (auth.SCRAMPrincipal, error) {
 }
 
 // checkPrincipals reports the first malformed principal of the realm, in
-// the order ticket, wampcra, cryptosign, scram and by authid.
+// the order ticket, wampcra, cryptosign, tls, scram and by authid.
 func (r RealmConfig) checkPrincipals() error {
 	for _, authid := range slices.Sorted(maps.Keys(r.Ticket)) {
 		if authid == "" {
@@ -414,6 +446,14 @@ func (r RealmConfig) checkPrincipals() error {
 		}
 		if _, err := r.Cryptosign[authid].publicKeys(); err != nil {
 			return fmt.Errorf("wampd: realm %q: cryptosign principal %q: %w", r.Name, authid, err)
+		}
+	}
+	for _, authid := range slices.Sorted(maps.Keys(r.TLS)) {
+		if authid == "" {
+			return fmt.Errorf("wampd: realm %q: tls principal with empty authid", r.Name)
+		}
+		if _, err := r.TLS[authid].principal(); err != nil {
+			return fmt.Errorf("wampd: realm %q: tls principal %q: %w", r.Name, authid, err)
 		}
 	}
 	if r.CryptosignRouterKey != "" {
@@ -440,6 +480,17 @@ func (r RealmConfig) checkPrincipals() error {
 // The realm must have passed checkPrincipals.
 func authenticators(r RealmConfig) ([]router.Authenticator, error) {
 	var auths []router.Authenticator
+	if len(r.TLS) > 0 {
+		ta := &auth.TLS{Principals: make(map[string]auth.TLSPrincipal, len(r.TLS))}
+		for authid, p := range r.TLS {
+			tp, err := p.principal()
+			if err != nil {
+				return nil, fmt.Errorf("wampd: realm %q: tls principal %q: %w", r.Name, authid, err)
+			}
+			ta.Principals[authid] = tp
+		}
+		auths = append(auths, ta)
+	}
 	if len(r.Cryptosign) > 0 {
 		cs := &auth.Cryptosign{Principals: make(map[string]auth.CryptosignPrincipal, len(r.Cryptosign))}
 		for authid, p := range r.Cryptosign {

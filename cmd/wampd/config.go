@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -127,7 +128,7 @@ type RealmConfig struct {
 	// Name is the realm's URI, as clients give it in HELLO.
 	Name string `yaml:"name"`
 	// Anonymous admits clients without credentials. Nil means true when
-	// no principal is listed (in Ticket, WAMPCRA, Cryptosign or SCRAM), false
+	// no principal is listed (in Ticket, WAMPCRA, Cryptosign, SCRAM or TLS), false
 	// otherwise.
 	Anonymous *bool `yaml:"anonymous,omitempty"`
 	// Ticket maps authid to principal for ticket authentication (spec
@@ -141,6 +142,13 @@ type RealmConfig struct {
 	// authentication (spec advanced/authentication_cryptosign.md) with
 	// Ed25519 keys.
 	Cryptosign map[string]CryptosignPrincipalConfig `yaml:"cryptosign,omitempty"`
+	// TLS maps authid to principal for TLS client certificate
+	// authentication, authmethod "tls" (as Crossbar.io names it): the
+	// client's certificate, asked for by a listener's tls.client_auth,
+	// is the credential. A principal lists SHA-256 fingerprints, or none
+	// to be known by name (the subject CN or a SAN of a certificate the
+	// listener verified against its client_ca).
+	TLS map[string]TLSPrincipalConfig `yaml:"tls,omitempty"`
 	// CryptosignRouterKey is the router's Ed25519 private key for
 	// WAMP-Cryptosign router authentication (spec "Router
 	// Authentication"): a client that sends authextra.challenge gets it
@@ -272,7 +280,7 @@ type HistoryConfig struct {
 
 // hasPrincipals reports whether the realm lists any principal.
 func (r RealmConfig) hasPrincipals() bool {
-	return len(r.Ticket) > 0 || len(r.WAMPCRA) > 0 || len(r.Cryptosign) > 0 || len(r.SCRAM) > 0
+	return len(r.Ticket) > 0 || len(r.WAMPCRA) > 0 || len(r.Cryptosign) > 0 || len(r.SCRAM) > 0 || len(r.TLS) > 0
 }
 
 // anonymous reports whether the realm admits anonymous clients.
@@ -295,13 +303,55 @@ func (r RealmConfig) slowConsumer() (router.SlowConsumerPolicy, error) {
 	return 0, fmt.Errorf("wampd: realm %q: slow_consumer %q: want disconnect or drop-events", r.Name, r.SlowConsumer)
 }
 
-// TLSConfig names a certificate and its private key, both PEM files.
-// Both empty means no TLS.
+// TLSConfig names a certificate and its private key, both PEM files, and
+// whether the listener asks clients for certificates (for the "tls"
+// authmethod, realms[].tls). Both Cert and Key empty means no TLS.
 type TLSConfig struct {
 	// Cert is the path of the certificate (chain) PEM file.
 	Cert string `yaml:"cert"`
 	// Key is the path of the private key PEM file.
 	Key string `yaml:"key"`
+	// ClientAuth is whether the listener asks clients for a certificate
+	// in the TLS handshake and checks it: none (the default: it does not
+	// ask), request (asks, takes any certificate or none), require (takes
+	// any, requires one), verify_if_given (a certificate, if given, must
+	// be issued by ClientCA) or require_and_verify (one issued by ClientCA
+	// is required). request and require suit principals pinned by
+	// fingerprint; principals known by name need a verifying mode.
+	ClientAuth string `yaml:"client_auth,omitempty"`
+	// ClientCA is the path of a PEM file of the CA certificates that
+	// issue client certificates, required by verify_if_given and
+	// require_and_verify.
+	ClientCA string `yaml:"client_ca,omitempty"`
+}
+
+// clientAuthModes maps the values of TLSConfig.ClientAuth to crypto/tls.
+var clientAuthModes = map[string]tls.ClientAuthType{
+	"":                   tls.NoClientCert,
+	"none":               tls.NoClientCert,
+	"request":            tls.RequestClientCert,
+	"require":            tls.RequireAnyClientCert,
+	"verify_if_given":    tls.VerifyClientCertIfGiven,
+	"require_and_verify": tls.RequireAndVerifyClientCert,
+}
+
+// check reports the first problem of c, for the listener name.
+func (c TLSConfig) check(name string) error {
+	if c.Enabled() && (c.Cert == "" || c.Key == "") {
+		return fmt.Errorf("wampd: %s tls: need both cert and key", name)
+	}
+	mode, ok := clientAuthModes[c.ClientAuth]
+	switch {
+	case !ok:
+		return fmt.Errorf("wampd: %s tls: client_auth %q: want none, request, require, verify_if_given or require_and_verify", name, c.ClientAuth)
+	case !c.Enabled() && (mode != tls.NoClientCert || c.ClientCA != ""):
+		return fmt.Errorf("wampd: %s tls: client_auth and client_ca need cert and key", name)
+	case (mode == tls.VerifyClientCertIfGiven || mode == tls.RequireAndVerifyClientCert) && c.ClientCA == "":
+		return fmt.Errorf("wampd: %s tls: client_auth %s needs client_ca", name, c.ClientAuth)
+	case c.ClientCA != "" && mode == tls.NoClientCert:
+		return fmt.Errorf("wampd: %s tls: client_ca without client_auth (want verify_if_given or require_and_verify)", name)
+	}
+	return nil
 }
 
 // Enabled reports whether a certificate is configured.
@@ -564,8 +614,8 @@ func (c *Config) Validate() error {
 		name string
 		tls  TLSConfig
 	}{{"websocket", c.WebSocket.TLS}, {"rawsocket", c.RawSocket.TLS}} {
-		if t.tls.Enabled() && (t.tls.Cert == "" || t.tls.Key == "") {
-			return fmt.Errorf("wampd: %s tls: need both cert and key", t.name)
+		if err := t.tls.check(t.name); err != nil {
+			return err
 		}
 	}
 	for _, l := range [][]string{c.WebSocket.Serializers, c.RawSocket.Serializers} {

@@ -174,7 +174,7 @@ func (c *Config) setRealmAuth(r RealmConfig) {
 func withAuthOf(r, from RealmConfig) RealmConfig {
 	r.Anonymous = from.Anonymous
 	r.Ticket, r.WAMPCRA, r.Cryptosign, r.SCRAM = from.Ticket, from.WAMPCRA, from.Cryptosign, from.SCRAM
-	r.CryptosignRouterKey = from.CryptosignRouterKey
+	r.TLS, r.CryptosignRouterKey = from.TLS, from.CryptosignRouterKey
 	r.Permissions = from.Permissions
 	return r
 }
@@ -251,6 +251,11 @@ func (r RealmConfig) principalEntries() map[string]principalEntry {
 		rl := role(p.Role)
 		p.Role = ""
 		out["scram:"+id] = principalEntry{rl, p}
+	}
+	for id, p := range r.TLS {
+		rl := role(p.Role)
+		p.Role = ""
+		out["tls:"+id] = principalEntry{rl, p}
 	}
 	return out
 }

@@ -24,7 +24,7 @@ type roleHolder struct {
 
 // roleHolders returns who in the realm has which role, in a fixed order:
 // anonymous clients first (if admitted), then the principals by method
-// (ticket, wampcra, cryptosign, scram) and authid.
+// (ticket, wampcra, cryptosign, scram, tls) and authid.
 func (r RealmConfig) roleHolders() []roleHolder {
 	var hs []roleHolder
 	if r.anonymous() {
@@ -47,6 +47,9 @@ func (r RealmConfig) roleHolders() []roleHolder {
 	}
 	for _, id := range slices.Sorted(maps.Keys(r.SCRAM)) {
 		add("scram", id, r.SCRAM[id].Role)
+	}
+	for _, id := range slices.Sorted(maps.Keys(r.TLS)) {
+		add("tls", id, r.TLS[id].Role)
 	}
 	return hs
 }

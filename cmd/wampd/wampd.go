@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -697,7 +698,18 @@ func loadTLS(c TLSConfig) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wampd: tls: %w", err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, ClientAuth: clientAuthModes[c.ClientAuth]}
+	if c.ClientCA != "" {
+		pem, err := os.ReadFile(c.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("wampd: tls client_ca: %w", err)
+		}
+		tc.ClientCAs = x509.NewCertPool()
+		if !tc.ClientCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("wampd: tls client_ca %s: no PEM certificate in it", c.ClientCA)
+		}
+	}
+	return tc, nil
 }
 
 // removeStaleSocket removes a Unix socket file left by a process that

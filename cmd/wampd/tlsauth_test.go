@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// issueClientCert returns a client certificate for cn signed by the CA
+// caCert/caKey (self-signed when caCert is nil).
+func issueClientCert(tb testing.TB, cn string, caCert *x509.Certificate, caKey *ecdsa.PrivateKey, isCA bool) (tls.Certificate, *ecdsa.PrivateKey) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if isCA {
+		tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage, tmpl.ExtKeyUsage = true, true, x509.KeyUsageCertSign, nil
+	}
+	parent, signer := tmpl, key
+	if caCert != nil {
+		parent, signer = caCert, caKey
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, key
+}
+
+// TestMain_TLSAuth: a wampd whose wss listener verifies client
+// certificates of client_ca admits, with authmethod tls, a principal
+// pinned by fingerprint and one known by the certificate's name, asks a
+// client without a certificate for one, and refuses an unknown one.
+func TestMain_TLSAuth(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	certFile, keyFile, pool := writeSelfSignedCert(t)
+	ca, caKey := issueClientCert(t, "client CA", nil, nil, true)
+	caFile := filepath.Join(t.TempDir(), "client-ca.pem")
+	writeFile(t, caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Leaf.Raw})))
+	device, _ := issueClientCert(t, "device-7", ca.Leaf, caKey, false)
+	backend, _ := issueClientCert(t, "backend", ca.Leaf, caKey, false)
+	stranger, _ := issueClientCert(t, "stranger", ca.Leaf, caKey, false)
+	fp := sha256.Sum256(device.Leaf.Raw)
+	m, _, _ := mustRunConfig(t, `
+websocket:
+  address: 127.0.0.1:0
+  tls:
+    cert: "`+certFile+`"
+    key: "`+keyFile+`"
+    client_auth: verify_if_given
+    client_ca: "`+caFile+`"
+realms:
+  - name: com.example.secure
+    tls:
+      device: {fingerprint: "`+hex.EncodeToString(fp[:])+`", role: device}
+      backend: {role: backend}
+`)
+	join := func(cert *tls.Certificate) (*client.Client, error) {
+		tc := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+		if cert != nil {
+			tc.Certificates = []tls.Certificate{*cert}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return client.Dial(ctx, m.WebSocketURL(), client.Config{Realm: "com.example.secure", TLSConfig: tc, Auth: []client.Authenticator{client.TLSAuth()}})
+	}
+	for _, tt := range []struct {
+		cert             *tls.Certificate
+		wantID, wantRole string
+	}{{&device, "device", "device"}, {&backend, "backend", "backend"}} {
+		c, err := join(tt.cert)
+		if err != nil {
+			t.Fatalf("Join with %s's certificate: %v", tt.wantID, err)
+		}
+		if d := c.WelcomeDetails(); d.String("authid") != tt.wantID || d.String("authrole") != tt.wantRole || d.String("authmethod") != "tls" {
+			t.Errorf("WELCOME details = %v, want authid %s, authrole %s, authmethod tls", d, tt.wantID, tt.wantRole)
+		}
+		c.Close()
+	}
+	if _, err := join(nil); !isAbort(err, protocol.ErrAuthenticationRequired) {
+		t.Errorf("Join without a certificate = %v, want ABORT %s", err, protocol.ErrAuthenticationRequired)
+	}
+	if _, err := join(&stranger); !isAbort(err, protocol.ErrAuthenticationDenied) {
+		t.Errorf("Join with an unknown certificate = %v, want ABORT %s", err, protocol.ErrAuthenticationDenied)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+}
+
+// TestTLSAuthConfigInvalid: listener and principal settings of the tls
+// authmethod that cannot work stop wampd at start.
+func TestTLSAuthConfigInvalid(t *testing.T) {
+	certFile, keyFile, _ := writeSelfSignedCert(t)
+	tls := func(extra string) string {
+		return "websocket:\n  tls:\n    cert: " + certFile + "\n    key: " + keyFile + "\n" + extra
+	}
+	tests := []struct{ name, config, wantErr string }{
+		{"unknown client_auth", tls("    client_auth: maybe\n"), `client_auth "maybe"`},
+		{"verify without client_ca", tls("    client_auth: require_and_verify\n"), "needs client_ca"},
+		{"client_ca without client_auth", tls("    client_ca: ca.pem\n"), "client_ca without client_auth"},
+		{"client_auth without TLS", "rawsocket:\n  tls:\n    client_auth: request\n", "need cert and key"},
+		{"bad fingerprint", "realms:\n  - name: a.b\n    tls:\n      dev: {fingerprint: \"ab:cd\"}\n", `tls principal "dev"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "wampd.yaml")
+			writeFile(t, path, tt.config)
+			m := NewMain()
+			m.Stderr = io.Discard
+			err := m.ParseFlags(context.Background(), []string{"-config", path})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("ParseFlags() = %v, want an error with %q", err, tt.wantErr)
+			}
+		})
+	}
+}
