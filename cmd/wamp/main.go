@@ -16,10 +16,13 @@ import (
 	"syscall"
 
 	"github.com/wampkit/wampkit/cmd/wamp/internal/cli"
+	"github.com/wampkit/wampkit/internal/buildinfo"
 )
 
-// version is set at build time: go build -ldflags '-X main.version=v1.2.3'.
-var version = "dev"
+// version may be set at build time: go build -ldflags '-X
+// main.version=v1.2.3'. Otherwise the build info says (see
+// internal/buildinfo).
+var version string
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -31,7 +34,7 @@ func main() {
 		Stdout:  os.Stdout,
 		Stderr:  os.Stderr,
 		Getenv:  os.Getenv,
-		Version: version,
+		Version: buildinfo.Version(version),
 	})
 	stop()
 	os.Exit(code)

@@ -32,7 +32,7 @@ import (
 
 // version, if set at build time (go build -ldflags '-X
 // main.version=v1.2.3'), is the version wampd reports; otherwise it is
-// read from the build info (see buildVersion).
+// read from the build info (see internal/buildinfo).
 var version string
 
 func main() {

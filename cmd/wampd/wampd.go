@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wampkit/wampkit/bridge"
+	"github.com/wampkit/wampkit/internal/buildinfo"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 	"github.com/wampkit/wampkit/transport"
@@ -37,7 +37,7 @@ type Main struct {
 	// overlays the -config file and then the flags given.
 	Config Config
 	// Version is printed by -version and logged at start. NewMain sets
-	// it from -ldflags or the build info (see buildVersion).
+	// it from -ldflags or the build info (see internal/buildinfo).
 	Version string
 	// Stdout receives -version and -healthcheck output; Stderr the log
 	// and flag errors.
@@ -88,10 +88,9 @@ type Main struct {
 // NewMain returns a Main with the default configuration, writing to the
 // process's standard output and error.
 func NewMain() *Main {
-	info, ok := debug.ReadBuildInfo()
 	return &Main{
 		Config:  DefaultConfig(),
-		Version: buildVersion(version, info, ok),
+		Version: buildinfo.Version(version),
 		Stdout:  os.Stdout,
 		Stderr:  os.Stderr,
 		stopped: make(chan struct{}),

@@ -1,4 +1,6 @@
-package main
+// Package buildinfo says which version of wampkit a binary is, for the
+// commands' -version flags and logs.
+package buildinfo
 
 import "runtime/debug"
 
@@ -8,14 +10,20 @@ import "runtime/debug"
 // a file the go command does not look into).
 const develVersion = "(devel)"
 
-// buildVersion returns the version wampd reports: stamped, the value set
+// Version returns the version of the running binary, as Of does.
+func Version(stamped string) string {
+	info, ok := debug.ReadBuildInfo()
+	return Of(stamped, info, ok)
+}
+
+// Of returns the version a binary reports: stamped, the value set
 // with -ldflags '-X main.version=...', which wins; else the version of the
 // main module in the build info, which go install module@version sets
 // (v1.2.3) and go build sets from version control (a pseudo-version such
 // as v0.0.0-20261204120000-0123456789ab+dirty); else the version control
 // revision alone (devel-0123456789ab, -dirty if the tree was modified);
 // else develVersion.
-func buildVersion(stamped string, info *debug.BuildInfo, ok bool) string {
+func Of(stamped string, info *debug.BuildInfo, ok bool) string {
 	if stamped != "" {
 		return stamped
 	}

@@ -1,4 +1,4 @@
-package main
+package buildinfo
 
 import (
 	"runtime/debug"
@@ -29,8 +29,8 @@ func TestBuildVersion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := buildVersion(tt.stamped, tt.info, tt.ok); got != tt.want {
-				t.Errorf("buildVersion(%q, ...) = %q, want %q", tt.stamped, got, tt.want)
+			if got := Of(tt.stamped, tt.info, tt.ok); got != tt.want {
+				t.Errorf("Of(%q, ...) = %q, want %q", tt.stamped, got, tt.want)
 			}
 		})
 	}
