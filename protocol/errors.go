@@ -44,38 +44,11 @@ func malformed(t MessageType, field, reason string) *MessageError {
 	return &MessageError{Type: t, Field: field, Reason: reason}
 }
 
-var typeNames = [...]string{
-	TypeHello:        "HELLO",
-	TypeWelcome:      "WELCOME",
-	TypeAbort:        "ABORT",
-	TypeChallenge:    "CHALLENGE",
-	TypeAuthenticate: "AUTHENTICATE",
-	TypeGoodbye:      "GOODBYE",
-	TypeError:        "ERROR",
-	TypePublish:      "PUBLISH",
-	TypePublished:    "PUBLISHED",
-	TypeSubscribe:    "SUBSCRIBE",
-	TypeSubscribed:   "SUBSCRIBED",
-	TypeUnsubscribe:  "UNSUBSCRIBE",
-	TypeUnsubscribed: "UNSUBSCRIBED",
-	TypeEvent:        "EVENT",
-	TypeCall:         "CALL",
-	TypeCancel:       "CANCEL",
-	TypeResult:       "RESULT",
-	TypeRegister:     "REGISTER",
-	TypeRegistered:   "REGISTERED",
-	TypeUnregister:   "UNREGISTER",
-	TypeUnregistered: "UNREGISTERED",
-	TypeInvocation:   "INVOCATION",
-	TypeInterrupt:    "INTERRUPT",
-	TypeYield:        "YIELD",
-}
-
 // String returns the spec's upper-case name of the message type ("CALL"),
 // or "MessageType(n)" for a code this package does not know.
 func (t MessageType) String() string {
-	if int(t) < len(typeNames) && typeNames[t] != "" {
-		return typeNames[t]
+	if l := LayoutOf(t); l != nil {
+		return l.name
 	}
 	return "MessageType(" + strconv.Itoa(int(t)) + ")"
 }
@@ -83,5 +56,5 @@ func (t MessageType) String() string {
 // Known reports whether t is one of the 24 message types of the Basic and
 // Advanced Profile.
 func (t MessageType) Known() bool {
-	return int(t) < len(typeNames) && typeNames[t] != ""
+	return LayoutOf(t) != nil
 }

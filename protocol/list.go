@@ -1,53 +1,10 @@
 package protocol
 
 import (
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
-
-// arity gives the allowed list lengths (type code included) per type.
-type arity struct{ min, max uint8 }
-
-var arities = [...]arity{
-	TypeHello:        {3, 3},
-	TypeWelcome:      {3, 3},
-	TypeAbort:        {3, 5},
-	TypeChallenge:    {3, 3},
-	TypeAuthenticate: {3, 3},
-	TypeGoodbye:      {3, 3},
-	TypeError:        {5, 7},
-	TypePublish:      {4, 6},
-	TypePublished:    {3, 3},
-	TypeSubscribe:    {4, 4},
-	TypeSubscribed:   {3, 3},
-	TypeUnsubscribe:  {3, 3},
-	TypeUnsubscribed: {2, 3},
-	TypeEvent:        {4, 6},
-	TypeCall:         {4, 6},
-	TypeCancel:       {3, 3},
-	TypeResult:       {3, 5},
-	TypeRegister:     {4, 4},
-	TypeRegistered:   {3, 3},
-	TypeUnregister:   {3, 3},
-	TypeUnregistered: {2, 3},
-	TypeInvocation:   {4, 6},
-	TypeInterrupt:    {3, 3},
-	TypeYield:        {3, 5},
-}
-
-// ErrorRequestTypeValid reports whether an ERROR message may answer a
-// request of type t: SUBSCRIBE, UNSUBSCRIBE, PUBLISH, REGISTER, UNREGISTER,
-// CALL or INVOCATION (spec basic messages.md "ERROR"). ERROR
-// with another REQUEST.Type is a protocol violation. The spec never
-// answers CANCEL with ERROR (a canceled call gets ERROR for the CALL), so
-// CANCEL is not accepted.
-func ErrorRequestTypeValid(t MessageType) bool {
-	switch t {
-	case TypeSubscribe, TypeUnsubscribe, TypePublish, TypeRegister, TypeUnregister, TypeCall, TypeInvocation:
-		return true
-	}
-	return false
-}
 
 // FromValue is [FromList] for a value of unknown type, as a generic decoder
 // produces it: v must be a List or []any, anything else is a
@@ -98,257 +55,178 @@ func FromList(l List) (Message, error) {
 	if !ok {
 		return nil, malformed(0, "", "type code is not an integer: "+typeName(l[0]))
 	}
-	if code < 0 || code >= int64(len(arities)) || !MessageType(code).Known() {
+	if code < 0 || code >= int64(len(layouts)) || layouts[code] == nil {
 		return nil, malformed(0, "", "unknown message type "+strconv.FormatInt(code, 10))
 	}
-	t := MessageType(code)
-	a := arities[t]
-	if len(l) < int(a.min) || len(l) > int(a.max) {
-		want := strconv.Itoa(int(a.min))
-		if a.max != a.min {
-			want += ".." + strconv.Itoa(int(a.max))
+	lay := layouts[code]
+	if len(l) < lay.min+1 || len(l) > len(lay.fields)+1 {
+		want := strconv.Itoa(lay.min + 1)
+		if len(lay.fields) != lay.min {
+			want += ".." + strconv.Itoa(len(lay.fields)+1)
 		}
-		return nil, malformed(t, "", strconv.Itoa(len(l))+" elements, want "+want)
+		return nil, malformed(lay.typ, "", strconv.Itoa(len(l))+" elements, want "+want)
 	}
-	d := decoder{t: t, l: l}
-	var m Message
-	switch t {
-	case TypeHello:
-		m = &Hello{Realm: d.uri(1, "Realm"), Details: d.dict(2, "Details")}
-	case TypeWelcome:
-		m = &Welcome{Session: d.id(1, "Session"), Details: d.dict(2, "Details")}
-	case TypeAbort:
-		x := &Abort{Details: d.dict(1, "Details"), Reason: d.uri(2, "Reason")}
-		x.Args, x.Kwargs = d.payload(3)
-		m = x
-	case TypeChallenge:
-		m = &Challenge{AuthMethod: d.str(1, "AuthMethod"), Extra: d.dict(2, "Extra")}
-	case TypeAuthenticate:
-		m = &Authenticate{Signature: d.str(1, "Signature"), Extra: d.dict(2, "Extra")}
-	case TypeGoodbye:
-		m = &Goodbye{Details: d.dict(1, "Details"), Reason: d.uri(2, "Reason")}
-	case TypeError:
-		x := &Error{RequestType: d.requestType(1), Request: d.id(2, "Request"),
-			Details: d.dict(3, "Details"), URI: d.uri(4, "URI")}
-		x.Args, x.Kwargs = d.payload(5)
-		m = x
-	case TypePublish:
-		x := &Publish{Request: d.id(1, "Request"), Options: d.dict(2, "Options"), Topic: d.requestURI(3, "Topic")}
-		x.Args, x.Kwargs = d.payload(4)
-		m = x
-	case TypePublished:
-		m = &Published{Request: d.id(1, "Request"), Publication: d.id(2, "Publication")}
-	case TypeSubscribe:
-		x := &Subscribe{Request: d.id(1, "Request"), Options: d.dict(2, "Options")}
-		x.Topic = d.requestURI(3, "Topic")
-		m = x
-	case TypeSubscribed:
-		m = &Subscribed{Request: d.id(1, "Request"), Subscription: d.id(2, "Subscription")}
-	case TypeUnsubscribe:
-		m = &Unsubscribe{Request: d.id(1, "Request"), Subscription: d.id(2, "Subscription")}
-	case TypeUnsubscribed:
-		x := &Unsubscribed{}
-		x.Request, x.Details = d.revocable()
-		m = x
-	case TypeEvent:
-		x := &Event{Subscription: d.id(1, "Subscription"), Publication: d.id(2, "Publication"),
-			Details: d.dict(3, "Details")}
-		x.Args, x.Kwargs = d.payload(4)
-		m = x
-	case TypeCall:
-		x := &Call{Request: d.id(1, "Request"), Options: d.dict(2, "Options"), Procedure: d.requestURI(3, "Procedure")}
-		x.Args, x.Kwargs = d.payload(4)
-		m = x
-	case TypeCancel:
-		m = &Cancel{Request: d.id(1, "Request"), Options: d.dict(2, "Options")}
-	case TypeResult:
-		x := &Result{Request: d.id(1, "Request"), Details: d.dict(2, "Details")}
-		x.Args, x.Kwargs = d.payload(3)
-		m = x
-	case TypeRegister:
-		x := &Register{Request: d.id(1, "Request"), Options: d.dict(2, "Options")}
-		x.Procedure = d.requestURI(3, "Procedure")
-		m = x
-	case TypeRegistered:
-		m = &Registered{Request: d.id(1, "Request"), Registration: d.id(2, "Registration")}
-	case TypeUnregister:
-		m = &Unregister{Request: d.id(1, "Request"), Registration: d.id(2, "Registration")}
-	case TypeUnregistered:
-		x := &Unregistered{}
-		x.Request, x.Details = d.revocable()
-		m = x
-	case TypeInvocation:
-		x := &Invocation{Request: d.id(1, "Request"), Registration: d.id(2, "Registration"),
-			Details: d.dict(3, "Details")}
-		x.Args, x.Kwargs = d.payload(4)
-		m = x
-	case TypeInterrupt:
-		m = &Interrupt{Request: d.id(1, "Request"), Options: d.dict(2, "Options")}
-	case TypeYield:
-		x := &Yield{Request: d.id(1, "Request"), Options: d.dict(2, "Options")}
-		x.Args, x.Kwargs = d.payload(3)
-		m = x
-	}
-	if d.err != nil {
-		return nil, d.err
-	}
-	return m, nil
-}
-
-// decoder reads the elements of one wire list. Its methods record the
-// first error in err and return zero values once an error is recorded.
-type decoder struct {
-	t   MessageType
-	l   List
-	err *MessageError
-}
-
-func (d *decoder) fail(field, reason string) {
-	if d.err == nil {
-		d.err = malformed(d.t, field, reason)
-	}
-}
-
-func (d *decoder) id(i int, field string) ID {
-	if d.err != nil {
-		return 0
-	}
-	v := d.l[i]
-	n, ok := ToInt64(v)
-	if !ok {
-		d.fail(field, "not an integer: "+describe(v))
-		return 0
-	}
-	if n < 1 || n > int64(MaxID) {
-		d.fail(field, "ID "+strconv.FormatInt(n, 10)+" out of range [1, 2^53]")
-		return 0
-	}
-	return ID(n)
-}
-
-func (d *decoder) requestType(i int) MessageType {
-	if d.err != nil {
-		return 0
-	}
-	v := d.l[i]
-	n, ok := ToInt64(v)
-	if !ok {
-		d.fail("RequestType", "not an integer: "+describe(v))
-		return 0
-	}
-	if n < 0 || n > 0xffff || !ErrorRequestTypeValid(MessageType(n)) {
-		d.fail("RequestType", "ERROR cannot answer message type "+strconv.FormatInt(n, 10))
-		return 0
-	}
-	return MessageType(n)
-}
-
-func (d *decoder) str(i int, field string) string {
-	if d.err != nil {
-		return ""
-	}
-	s, ok := d.l[i].(string)
-	if !ok {
-		d.fail(field, "not a string: "+describe(d.l[i]))
-	}
-	return s
-}
-
-func (d *decoder) uri(i int, field string) URI {
-	if d.err != nil {
-		return ""
-	}
-	s, ok := d.l[i].(string)
-	if !ok {
-		d.fail(field, "not a string: "+describe(d.l[i]))
-		return ""
-	}
-	u := URI(s)
-	if r := checkURI(u, false, false, false); r != "" {
-		d.fail(field, (&URIError{URI: u, Reason: r}).short())
-		return ""
-	}
-	return u
-}
-
-// requestURI reads the topic or procedure of PUBLISH, SUBSCRIBE, CALL or
-// REGISTER. Only its type is checked: its syntax (and the match option it
-// depends on) is for the router to answer with ERROR
-// wamp.error.invalid_uri (spec basic "URIs"), not a malformed message that
-// ends the session. See [ValidateReceived].
-func (d *decoder) requestURI(i int, field string) URI {
-	s := d.str(i, field)
-	if d.err == nil && !utf8.ValidString(s) {
-		// Not a URI question: no string may carry invalid UTF-8.
-		d.fail(field, "invalid UTF-8")
-	}
-	return URI(s)
-}
-
-func (d *decoder) dict(i int, field string) Dict {
-	if d.err != nil {
-		return nil
-	}
-	v := d.l[i]
-	m, ok := asDict(v)
-	if !ok {
-		if _, isMap := v.(map[any]any); isMap {
-			d.fail(field, "dict with a non-string key")
-		} else {
-			d.fail(field, "not a dict: "+describe(v))
+	e := lay.New()
+	e.n = len(l) - 1
+	for i, v := range l[1:] {
+		if r := e.setValue(i, v); r != "" {
+			return nil, malformed(lay.typ, lay.fields[i].Name, r)
 		}
-		return nil
 	}
-	if r := normalizeDict(m); r != "" {
-		d.fail(field, r)
-		return nil
-	}
-	return m
+	return lay.msg(e.base), nil
 }
 
-// payload reads the optional Arguments at i and ArgumentsKw at i+1.
-func (d *decoder) payload(i int) (List, Dict) {
-	if d.err != nil || i >= len(d.l) {
-		return nil, nil
+// setValue sets element i from the decoded value v, checking it as
+// FromList does; e.n must be the number of elements in the list. It
+// returns what is wrong with v, or "".
+func (e *Elements) setValue(i int, v any) string {
+	f := &e.l.fields[i]
+	switch f.rule {
+	case ruleID:
+		n, r := listID(v, 1)
+		*idAt(e.base, f) = n
+		return r
+	case ruleRevocable:
+		// [T, Request|id] or [T, Request|id, Details|dict], where Request
+		// may be 0 in the second (revocation) form.
+		lo := int64(1)
+		if i+1 < e.n {
+			lo = 0
+		}
+		n, r := listID(v, lo)
+		*idAt(e.base, f) = n
+		return r
+	case ruleRequestType:
+		n, ok := ToInt64(v)
+		if !ok {
+			return "not an integer: " + describe(v)
+		}
+		if n < 0 || n > math.MaxUint16 || !ErrorRequestTypeValid(MessageType(n)) {
+			return "ERROR cannot answer message type " + strconv.FormatInt(n, 10)
+		}
+		*typeAt(e.base, f) = MessageType(n)
+	case ruleURI, ruleRequestURI, rulePattern, ruleString:
+		s, ok := v.(string)
+		if !ok {
+			return "not a string: " + describe(v)
+		}
+		switch f.rule {
+		case ruleURI:
+			if r := uriReason(URI(s)); r != "" {
+				return r
+			}
+		case ruleRequestURI, rulePattern:
+			// Only the type is checked: the syntax (and the match option it
+			// depends on) is for the router to answer with ERROR
+			// wamp.error.invalid_uri (spec basic "URIs"), not a malformed
+			// message that ends the session. See ValidateReceived.
+			if !utf8.ValidString(s) {
+				// Not a URI question: no string may carry invalid UTF-8.
+				return "invalid UTF-8"
+			}
+		}
+		e.SetString(i, s)
+	case ruleArgs:
+		var args List
+		switch a := v.(type) {
+		case []any:
+			args = a
+		case List:
+			args = a
+		default:
+			return "not a list: " + describe(v)
+		}
+		if r := normalizeList(args); r != "" {
+			return r
+		}
+		*listAt(e.base, f) = args
+	default: // the dicts
+		m, ok := asDict(v)
+		if !ok {
+			if _, isMap := v.(map[any]any); isMap {
+				return "dict with a non-string key"
+			}
+			return "not a dict: " + describe(v)
+		}
+		if r := normalizeDict(m); r != "" {
+			return r
+		}
+		*dictAt(e.base, f) = m
 	}
-	var args List
-	switch a := d.l[i].(type) {
-	case []any:
-		args = a
-	case List:
-		args = a
-	default:
-		d.fail("Args", "not a list: "+describe(d.l[i]))
-		return nil, nil
-	}
-	if r := normalizeList(args); r != "" {
-		d.fail("Args", r)
-		return nil, nil
-	}
-	if i+1 >= len(d.l) {
-		return args, nil
-	}
-	return args, d.dict(i+1, "Kwargs")
+	return ""
 }
 
-// revocable reads UNSUBSCRIBED and UNREGISTERED: [T, Request|id] or
-// [T, Request|id, Details|dict], where Request may be 0 in the second
-// (revocation) form.
-func (d *decoder) revocable() (ID, Dict) {
-	if len(d.l) == 2 {
-		return d.id(1, "Request"), nil
-	}
-	v := d.l[1]
+// listID converts a decoded integer to an ID in [lo, MaxID]; it returns
+// what is wrong with v, or "".
+func listID(v any, lo int64) (ID, string) {
 	n, ok := ToInt64(v)
 	if !ok {
-		d.fail("Request", "not an integer: "+describe(v))
-		return 0, nil
+		return 0, "not an integer: " + describe(v)
 	}
-	if n < 0 || n > int64(MaxID) {
-		d.fail("Request", "ID "+strconv.FormatInt(n, 10)+" out of range [0, 2^53]")
-		return 0, nil
+	if n < lo || n > int64(MaxID) {
+		return 0, "ID " + strconv.FormatInt(n, 10) + " out of range [" + strconv.FormatInt(lo, 10) + ", 2^53]"
 	}
-	return ID(n), d.dict(2, "Details")
+	return ID(n), ""
+}
+
+// ToList converts a message into its wire list, ready for a serializer
+// (spec basic messages.md "Message Definitions").
+//
+// It first runs [Validate] and returns its error, so nothing invalid is
+// ever sent. Then:
+//
+//   - a nil Details, Options or Extra is written as an empty dict {}
+//     (never null);
+//   - empty trailing ArgumentsKw is left out, and Arguments is left out when
+//     it is empty and there is no ArgumentsKw; with a non-empty ArgumentsKw,
+//     an empty Arguments is written as [] (spec basic "Empty Arguments and
+//     Keyword Arguments");
+//   - UNSUBSCRIBED and UNREGISTERED get their Details element when Details
+//     is non-nil or Request is 0 (revocation form [35, 0, Details]).
+//
+// Dicts and payload go into the list as plain map[string]any and []any
+// (the types serializers handle fastest), sharing the message's memory
+// (no copy). ToList never panics; a nil message or one of a type not
+// defined in this package is a *[MessageError].
+func ToList(m Message) (List, error) {
+	e, err := elementsOf(m)
+	if err != nil {
+		return nil, err
+	}
+	l := make(List, e.n+1)
+	l[0] = uint64(e.l.typ)
+	for i := range e.n {
+		f := &e.l.fields[i]
+		switch f.rule {
+		case ruleID, ruleRevocable:
+			l[i+1] = uint64(*idAt(e.base, f))
+		case ruleRequestType:
+			l[i+1] = uint64(*typeAt(e.base, f))
+		case ruleURI, ruleRequestURI, rulePattern:
+			l[i+1] = string(*uriAt(e.base, f))
+		case ruleString:
+			l[i+1] = *strAt(e.base, f)
+		case ruleArgs:
+			if args := *listAt(e.base, f); args != nil {
+				l[i+1] = []any(args)
+			} else {
+				l[i+1] = []any{} // before ArgumentsKw
+			}
+		default: // the dicts
+			l[i+1] = orEmpty(*dictAt(e.base, f))
+		}
+	}
+	return l, nil
+}
+
+// orEmpty returns d, or a new empty dict if d is nil: WAMP never sends null
+// for a dict. (A fresh map, not a shared one: receivers of the decoded
+// message may add keys.)
+func orEmpty(d Dict) map[string]any {
+	if d == nil {
+		return map[string]any{}
+	}
+	return d
 }
 
 // maxDepth bounds the nesting that normalize walks. Decoded data is a

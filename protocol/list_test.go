@@ -109,7 +109,7 @@ func TestRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	for code := range typeNames {
+	for code := range layouts {
 		if MessageType(code).Known() && !seen[MessageType(code)] {
 			t.Errorf("no round-trip test for %v", MessageType(code))
 		}
