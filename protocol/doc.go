@@ -34,6 +34,39 @@
 // the list it is given (nested map[any]any values are replaced in place by
 // map[string]any), and the message shares the list's payload.
 //
+// # Wire layout
+//
+// The layout of every message type's list is written once, in one table:
+// a row per type names the struct fields that make up the list, in order,
+// and what each one is (an ID, a URI, a dict, optional Arguments, ...).
+// FromList, ToList, Validate, [ValidateReceived] and [MessageType.String]
+// are derived from it, and so are the codecs of the serialize package:
+// [LayoutOf] describes a type's list ([Layout.Len] elements after the type
+// code, the first [Layout.Min] of them required, each a [Field] of a
+// [Kind]), [ElementsOf] hands an encoder the elements of a validated
+// message, and [Layout.New] gives a decoder a new message to fill, checked
+// by [Elements.Message]:
+//
+//	e, err := protocol.ElementsOf(m)
+//	if err != nil {
+//		return err // a *MessageError: nothing invalid is sent
+//	}
+//	for i := range e.Len() {
+//		switch e.Layout().Field(i).Kind {
+//		case protocol.KindInt:
+//			writeUint(e.Int(i))
+//		case protocol.KindString:
+//			writeString(e.String(i))
+//		// ... KindDict, KindList
+//		}
+//	}
+//
+// A new message type is therefore its struct (with its Type method and type
+// code) and its row in the table; the test TestNewMessageType adds one and
+// sends it through FromList, ToList and the three serializers. Which side
+// may send it in which session state is for the state machine (see
+// "Session state").
+//
 // # Decisions where the spec leaves room
 //
 //   - ERROR may answer SUBSCRIBE, UNSUBSCRIBE, PUBLISH, REGISTER, UNREGISTER,

@@ -39,30 +39,30 @@ func (cborCodec) Encode(dst []byte, m protocol.Message) ([]byte, error) {
 		b, err := sh.Bytes(CBOR)
 		return append(dst, b...), err
 	}
-	var e envelope
-	if err := toEnvelope(CBOR, &e, m); err != nil {
-		return dst, err
+	e, err := protocol.ElementsOf(m)
+	if err != nil {
+		return dst, invalidMessage(CBOR, m, err)
 	}
-	lay := &layouts[e.typ]
-	dst = cbHead(dst, cbArray, uint64(e.n+1))
-	dst = cbHead(dst, cbUint, uint64(e.typ))
-	var err error
-	for i := 0; i < e.n; i++ {
-		f := lay.fields[i]
-		switch f.kind {
-		case kindID:
-			dst = cbHead(dst, cbUint, e.num[i])
-		case kindURI, kindStr:
-			if dst, err = cbString(dst, e.str[i]); err != nil {
-				return dst, encodeError(CBOR, e.typ, f.name, err)
+	lay := e.Layout()
+	typ := lay.Type()
+	dst = cbHead(dst, cbArray, uint64(e.Len()+1))
+	dst = cbHead(dst, cbUint, uint64(typ))
+	for i := range e.Len() {
+		f := lay.Field(i)
+		switch f.Kind {
+		case protocol.KindInt:
+			dst = cbHead(dst, cbUint, e.Int(i))
+		case protocol.KindString:
+			if dst, err = cbString(dst, e.String(i)); err != nil {
+				return dst, encodeError(CBOR, typ, f.Name, err)
 			}
-		case kindDict:
-			if dst, err = cbDict(dst, e.dict[i], 2); err != nil {
-				return dst, encodeError(CBOR, e.typ, f.name, err)
+		case protocol.KindDict:
+			if dst, err = cbDict(dst, e.Dict(i), 2); err != nil {
+				return dst, encodeError(CBOR, typ, f.Name, err)
 			}
-		case kindList:
-			if dst, err = cbList(dst, e.list[i], 2); err != nil {
-				return dst, encodeError(CBOR, e.typ, f.name, err)
+		case protocol.KindList:
+			if dst, err = cbList(dst, e.List(i), 2); err != nil {
+				return dst, encodeError(CBOR, typ, f.Name, err)
 			}
 		}
 	}
@@ -321,9 +321,9 @@ func (d *cbDecoder) message() (protocol.Message, error) {
 		d.pos = start
 		return nil, d.fail(err)
 	}
-	var e envelope
-	e.typ = typ
-	for i := 0; ; i++ {
+	e := lay.New()
+	i := 0 // elements after the type code
+	for ; ; i++ {
 		if indef {
 			brk, err := d.atBreak()
 			if err != nil {
@@ -335,33 +335,45 @@ func (d *cbDecoder) message() (protocol.Message, error) {
 		} else if uint64(i) == n-1 {
 			break
 		}
-		if i == len(lay.fields) {
+		if i == lay.Len() {
 			if indef {
 				n = uint64(i) + 2 // at least one more
 			}
 			return nil, &DecodeError{Serializer: CBOR, Offset: -1, Err: arityError(typ, lay, int(min(n-1, 1<<30)))}
 		}
-		f := lay.fields[i]
+		f := lay.Field(i)
 		start := d.pos
 		mark := d.b.mark()
 		var ok bool
-		switch f.kind {
-		case kindID:
-			e.num[i], ok, err = d.uintField()
-		case kindURI, kindStr:
+		switch f.Kind {
+		case protocol.KindInt:
+			var v uint64
+			if v, ok, err = d.uintField(); ok {
+				e.SetInt(i, v)
+			}
+		case protocol.KindString:
 			if d.peekMajor() == cbText {
-				e.str[i], err = d.text()
-				ok = err == nil
+				var s string
+				if s, err = d.text(); err == nil {
+					e.SetString(i, s)
+					ok = true
+				}
 			}
-		case kindDict:
+		case protocol.KindDict:
 			if d.peekMajor() == cbMap {
-				e.dict[i], err = d.dict(2)
-				ok = err == nil
+				var m map[string]any
+				if m, err = d.dict(2); err == nil {
+					e.SetDict(i, m)
+					ok = true
+				}
 			}
-		case kindList:
+		case protocol.KindList:
 			if d.peekMajor() == cbArray {
-				e.list[i], err = d.list(2)
-				ok = err == nil
+				var l []any
+				if l, err = d.list(2); err == nil {
+					e.SetList(i, l)
+					ok = true
+				}
 			}
 		}
 		if err != nil {
@@ -371,24 +383,19 @@ func (d *cbDecoder) message() (protocol.Message, error) {
 			d.pos = start
 			return nil, d.fail(fieldTypeError(typ, f))
 		}
-		if f.kind >= kindDict {
-			if err := d.b.check(mark, f.name); err != nil {
+		if hasBudget(f.Kind) {
+			if err := d.b.check(mark, f.Name); err != nil {
 				return nil, &DecodeError{Serializer: CBOR, Offset: -1, Err: err}
 			}
 		}
-		e.n++
 	}
-	if e.n < lay.min {
-		return nil, &DecodeError{Serializer: CBOR, Offset: -1, Err: arityError(typ, lay, e.n)}
+	if i < lay.Min() {
+		return nil, &DecodeError{Serializer: CBOR, Offset: -1, Err: arityError(typ, lay, i)}
 	}
 	if d.pos != len(d.data) {
 		return nil, d.fail(errTrailing)
 	}
-	m, err := e.message()
-	if err != nil {
-		return nil, &DecodeError{Serializer: CBOR, Offset: -1, Err: err}
-	}
-	return m, nil
+	return decoded(CBOR, &e)
 }
 
 // uintField reads a non-negative integer (or an integral float); ok is

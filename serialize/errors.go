@@ -28,39 +28,46 @@ func dupKeyError(k string) error {
 }
 
 // checkType returns the layout of a message type code read from the input.
-func checkType(t uint64, ok bool) (*layout, protocol.MessageType, error) {
+func checkType(t uint64, ok bool) (*protocol.Layout, protocol.MessageType, error) {
 	if !ok {
 		return nil, 0, &protocol.MessageError{Reason: "message type is not a non-negative integer"}
 	}
-	lay := layoutOf(t)
+	var lay *protocol.Layout
+	if t <= math.MaxUint16 {
+		lay = protocol.LayoutOf(protocol.MessageType(t))
+	}
 	if lay == nil {
 		return nil, 0, &protocol.MessageError{Reason: "unknown message type " + strconv.FormatUint(t, 10)}
 	}
 	return lay, protocol.MessageType(t), nil
 }
 
-func arityError(t protocol.MessageType, lay *layout, n int) error {
-	want := strconv.Itoa(lay.min + 1)
-	if len(lay.fields) != lay.min {
-		want += ".." + strconv.Itoa(len(lay.fields)+1)
+func arityError(t protocol.MessageType, lay *protocol.Layout, n int) error {
+	want := strconv.Itoa(lay.Min() + 1)
+	if lay.Len() != lay.Min() {
+		want += ".." + strconv.Itoa(lay.Len()+1)
 	}
 	return &protocol.MessageError{Type: t, Reason: "list has " + strconv.Itoa(n+1) + " elements, want " + want}
 }
 
-func fieldTypeError(t protocol.MessageType, f fieldSpec) error {
+func fieldTypeError(t protocol.MessageType, f protocol.Field) error {
 	var want string
-	switch f.kind {
-	case kindID:
+	switch f.Kind {
+	case protocol.KindInt:
 		want = "a non-negative integer"
-	case kindURI, kindStr:
+	case protocol.KindString:
 		want = "a string"
-	case kindDict:
+	case protocol.KindDict:
 		want = "a dict"
-	case kindList:
+	case protocol.KindList:
 		want = "a list"
 	}
-	return &protocol.MessageError{Type: t, Field: f.name, Reason: "not " + want}
+	return &protocol.MessageError{Type: t, Field: f.Name, Reason: "not " + want}
 }
+
+// hasBudget reports whether a field's value is checked against the memory
+// budget (see budget.check): dicts and lists.
+func hasBudget(k protocol.Kind) bool { return k == protocol.KindDict || k == protocol.KindList }
 
 // floatToUint converts an integral non-negative float to uint64.
 func floatToUint(f float64) (uint64, bool) {

@@ -32,31 +32,31 @@ func (jsonCodec) Encode(dst []byte, m protocol.Message) ([]byte, error) {
 		b, err := sh.Bytes(JSON)
 		return append(dst, b...), err
 	}
-	var e envelope
-	if err := toEnvelope(JSON, &e, m); err != nil {
-		return dst, err
+	e, err := protocol.ElementsOf(m)
+	if err != nil {
+		return dst, invalidMessage(JSON, m, err)
 	}
-	lay := &layouts[e.typ]
+	lay := e.Layout()
+	typ := lay.Type()
 	dst = append(dst, '[')
-	dst = strconv.AppendUint(dst, uint64(e.typ), 10)
-	var err error
-	for i := 0; i < e.n; i++ {
+	dst = strconv.AppendUint(dst, uint64(typ), 10)
+	for i := range e.Len() {
 		dst = append(dst, ',')
-		f := lay.fields[i]
-		switch f.kind {
-		case kindID:
-			dst = strconv.AppendUint(dst, e.num[i], 10)
-		case kindURI, kindStr:
-			if dst, err = jsonString(dst, e.str[i]); err != nil {
-				return dst, encodeError(JSON, e.typ, f.name, err)
+		f := lay.Field(i)
+		switch f.Kind {
+		case protocol.KindInt:
+			dst = strconv.AppendUint(dst, e.Int(i), 10)
+		case protocol.KindString:
+			if dst, err = jsonString(dst, e.String(i)); err != nil {
+				return dst, encodeError(JSON, typ, f.Name, err)
 			}
-		case kindDict:
-			if dst, err = jsonDict(dst, e.dict[i], 2); err != nil {
-				return dst, encodeError(JSON, e.typ, f.name, err)
+		case protocol.KindDict:
+			if dst, err = jsonDict(dst, e.Dict(i), 2); err != nil {
+				return dst, encodeError(JSON, typ, f.Name, err)
 			}
-		case kindList:
-			if dst, err = jsonList(dst, e.list[i], 2); err != nil {
-				return dst, encodeError(JSON, e.typ, f.name, err)
+		case protocol.KindList:
+			if dst, err = jsonList(dst, e.List(i), 2); err != nil {
+				return dst, encodeError(JSON, typ, f.Name, err)
 			}
 		}
 	}
@@ -343,52 +343,59 @@ func (d *jsonDecoder) message() (protocol.Message, error) {
 		d.pos = start
 		return nil, d.fail(err)
 	}
-	var e envelope
-	e.typ = typ
+	e := lay.New()
+	n := 0 // elements after the type code
 	for {
 		switch d.peek() {
 		case ']':
 			d.pos++
-			if e.n < lay.min {
-				return nil, &DecodeError{Serializer: JSON, Offset: -1, Err: arityError(typ, lay, e.n)}
+			if n < lay.Min() {
+				return nil, &DecodeError{Serializer: JSON, Offset: -1, Err: arityError(typ, lay, n)}
 			}
 			if d.ws(); d.pos != len(d.data) {
 				return nil, d.fail(errTrailing)
 			}
-			m, err := e.message()
-			if err != nil {
-				return nil, &DecodeError{Serializer: JSON, Offset: -1, Err: err}
-			}
-			return m, nil
+			return decoded(JSON, &e)
 		case ',':
 			d.pos++
 		default:
 			return nil, d.unexpected()
 		}
-		if e.n == len(lay.fields) {
-			return nil, &DecodeError{Serializer: JSON, Offset: -1, Err: arityError(typ, lay, d.countRest(e.n))}
+		if n == lay.Len() {
+			return nil, &DecodeError{Serializer: JSON, Offset: -1, Err: arityError(typ, lay, d.countRest(n))}
 		}
-		i := e.n
-		f := lay.fields[i]
+		f := lay.Field(n)
 		d.ws()
 		start := d.pos
 		mark := d.b.mark()
 		var ok bool
-		switch f.kind {
-		case kindID:
-			e.num[i], ok, err = d.uintField()
-		case kindURI, kindStr:
+		switch f.Kind {
+		case protocol.KindInt:
+			var v uint64
+			if v, ok, err = d.uintField(); ok {
+				e.SetInt(n, v)
+			}
+		case protocol.KindString:
 			if d.peek() == '"' {
+				var s string
 				var bin []byte
-				e.str[i], bin, err = d.str(true)
-				ok = bin == nil
+				s, bin, err = d.str(true)
+				if ok = bin == nil; ok {
+					e.SetString(n, s)
+				}
 			} else {
 				_, err = d.value(2)
 			}
-		case kindDict:
-			e.dict[i], ok, err = d.dict(2)
-		case kindList:
-			e.list[i], ok, err = d.list(2)
+		case protocol.KindDict:
+			var m map[string]any
+			if m, ok, err = d.dict(2); ok {
+				e.SetDict(n, m)
+			}
+		case protocol.KindList:
+			var l []any
+			if l, ok, err = d.list(2); ok {
+				e.SetList(n, l)
+			}
 		}
 		if err != nil {
 			return nil, err
@@ -397,12 +404,12 @@ func (d *jsonDecoder) message() (protocol.Message, error) {
 			d.pos = start
 			return nil, d.fail(fieldTypeError(typ, f))
 		}
-		if f.kind >= kindDict {
-			if err := d.b.check(mark, f.name); err != nil {
+		if hasBudget(f.Kind) {
+			if err := d.b.check(mark, f.Name); err != nil {
 				return nil, &DecodeError{Serializer: JSON, Offset: -1, Err: err}
 			}
 		}
-		e.n++
+		n++
 	}
 }
 

@@ -21,30 +21,30 @@ func (msgpackCodec) Encode(dst []byte, m protocol.Message) ([]byte, error) {
 		b, err := sh.Bytes(MessagePack)
 		return append(dst, b...), err
 	}
-	var e envelope
-	if err := toEnvelope(MessagePack, &e, m); err != nil {
-		return dst, err
+	e, err := protocol.ElementsOf(m)
+	if err != nil {
+		return dst, invalidMessage(MessagePack, m, err)
 	}
-	lay := &layouts[e.typ]
-	dst = mpArrayHeader(dst, e.n+1)
-	dst = mpUint(dst, uint64(e.typ))
-	var err error
-	for i := 0; i < e.n; i++ {
-		f := lay.fields[i]
-		switch f.kind {
-		case kindID:
-			dst = mpUint(dst, e.num[i])
-		case kindURI, kindStr:
-			if dst, err = mpString(dst, e.str[i]); err != nil {
-				return dst, encodeError(MessagePack, e.typ, f.name, err)
+	lay := e.Layout()
+	typ := lay.Type()
+	dst = mpArrayHeader(dst, e.Len()+1)
+	dst = mpUint(dst, uint64(typ))
+	for i := range e.Len() {
+		f := lay.Field(i)
+		switch f.Kind {
+		case protocol.KindInt:
+			dst = mpUint(dst, e.Int(i))
+		case protocol.KindString:
+			if dst, err = mpString(dst, e.String(i)); err != nil {
+				return dst, encodeError(MessagePack, typ, f.Name, err)
 			}
-		case kindDict:
-			if dst, err = mpDict(dst, e.dict[i], 2); err != nil {
-				return dst, encodeError(MessagePack, e.typ, f.name, err)
+		case protocol.KindDict:
+			if dst, err = mpDict(dst, e.Dict(i), 2); err != nil {
+				return dst, encodeError(MessagePack, typ, f.Name, err)
 			}
-		case kindList:
-			if dst, err = mpList(dst, e.list[i], 2); err != nil {
-				return dst, encodeError(MessagePack, e.typ, f.name, err)
+		case protocol.KindList:
+			if dst, err = mpList(dst, e.List(i), 2); err != nil {
+				return dst, encodeError(MessagePack, typ, f.Name, err)
 			}
 		}
 	}
@@ -273,26 +273,37 @@ func (d *mpDecoder) message() (protocol.Message, error) {
 		d.pos = start
 		return nil, d.fail(err)
 	}
-	var e envelope
-	e.typ = typ
-	e.n = n - 1
-	if e.n < lay.min || e.n > len(lay.fields) {
-		return nil, &DecodeError{Serializer: MessagePack, Offset: -1, Err: arityError(typ, lay, e.n)}
+	n-- // elements after the type code
+	if n < lay.Min() || n > lay.Len() {
+		return nil, &DecodeError{Serializer: MessagePack, Offset: -1, Err: arityError(typ, lay, n)}
 	}
-	for i := 0; i < e.n; i++ {
-		f := lay.fields[i]
+	e := lay.New()
+	for i := range n {
+		f := lay.Field(i)
 		start := d.pos
 		mark := d.b.mark()
 		var ok bool
-		switch f.kind {
-		case kindID:
-			e.num[i], ok, err = d.uintField()
-		case kindURI, kindStr:
-			e.str[i], ok, err = d.str()
-		case kindDict:
-			e.dict[i], ok, err = d.dict(2)
-		case kindList:
-			e.list[i], ok, err = d.list(2)
+		switch f.Kind {
+		case protocol.KindInt:
+			var v uint64
+			if v, ok, err = d.uintField(); ok {
+				e.SetInt(i, v)
+			}
+		case protocol.KindString:
+			var s string
+			if s, ok, err = d.str(); ok {
+				e.SetString(i, s)
+			}
+		case protocol.KindDict:
+			var m map[string]any
+			if m, ok, err = d.dict(2); ok {
+				e.SetDict(i, m)
+			}
+		case protocol.KindList:
+			var l []any
+			if l, ok, err = d.list(2); ok {
+				e.SetList(i, l)
+			}
 		}
 		if err != nil {
 			return nil, err
@@ -301,8 +312,8 @@ func (d *mpDecoder) message() (protocol.Message, error) {
 			d.pos = start
 			return nil, d.fail(fieldTypeError(typ, f))
 		}
-		if f.kind >= kindDict {
-			if err := d.b.check(mark, f.name); err != nil {
+		if hasBudget(f.Kind) {
+			if err := d.b.check(mark, f.Name); err != nil {
 				return nil, &DecodeError{Serializer: MessagePack, Offset: -1, Err: err}
 			}
 		}
@@ -310,11 +321,7 @@ func (d *mpDecoder) message() (protocol.Message, error) {
 	if d.pos != len(d.data) {
 		return nil, d.fail(errTrailing)
 	}
-	m, err := e.message()
-	if err != nil {
-		return nil, &DecodeError{Serializer: MessagePack, Offset: -1, Err: err}
-	}
-	return m, nil
+	return decoded(MessagePack, &e)
 }
 
 // need reports an error unless n more bytes are available.
