@@ -531,12 +531,12 @@ func (c *Client) dispatch(m protocol.Message) error {
 	// One table decides what a client may receive in which state (WAMP
 	// spec, basic/sessions.md, "Session Lifecycle" and "Protocol Errors").
 	switch _, action := protocol.ReceiveMessage(protocol.SideClient, state, m); action {
-	case protocol.ActionViolation:
+	case protocol.VerdictViolation:
 		if e, ok := m.(*protocol.Error); ok {
 			return c.violation("ERROR for request type %v", e.RequestType)
 		}
 		return c.violation("unexpected message type %v in state %v", m.Type(), state)
-	case protocol.ActionIgnore:
+	case protocol.VerdictIgnore:
 		return nil
 	}
 	if state == protocol.StateShuttingDown {

@@ -68,34 +68,34 @@ func (s Side) String() string {
 	return "Side(" + strconv.Itoa(int(s)) + ")"
 }
 
-// Action tells the receiver of a message what to do with it; see [Receive].
-type Action uint8
+// Verdict tells the receiver of a message what to do with it; see [Receive].
+type Verdict uint8
 
-// Actions returned by [Receive].
+// Verdicts returned by [Receive].
 const (
-	// ActionProcess: handle the message.
-	ActionProcess Action = iota
-	// ActionIgnore: drop the message silently (anything but GOODBYE/ABORT
+	// VerdictProcess: handle the message.
+	VerdictProcess Verdict = iota
+	// VerdictIgnore: drop the message silently (anything but GOODBYE/ABORT
 	// while shutting down or closing, anything after a failure).
-	ActionIgnore
-	// ActionViolation: protocol violation. Send ABORT with reason
+	VerdictIgnore
+	// VerdictViolation: protocol violation. Send ABORT with reason
 	// [ErrProtocolViolation], drop the session's subscriptions and
 	// registrations, process no further input and close the transport
 	// (spec basic "Protocol Errors").
-	ActionViolation
+	VerdictViolation
 )
 
 // String returns "process", "ignore" or "violation".
-func (a Action) String() string {
-	switch a {
-	case ActionProcess:
+func (v Verdict) String() string {
+	switch v {
+	case VerdictProcess:
 		return "process"
-	case ActionIgnore:
+	case VerdictIgnore:
 		return "ignore"
-	case ActionViolation:
+	case VerdictViolation:
 		return "violation"
 	}
-	return "Action(" + strconv.Itoa(int(a)) + ")"
+	return "Verdict(" + strconv.Itoa(int(v)) + ")"
 }
 
 // Bit sets of message types, indexed by type code (all codes are < 128).
@@ -133,7 +133,7 @@ var (
 // The table (spec basic "Session Lifecycle" transitions 1-14 and
 // "Protocol Errors"):
 //
-//	state         side    message                            next          action
+//	state         side    message                            next          verdict
 //	any but Closed/Failed  ABORT                             Closed        process
 //	Closed        router  HELLO                              Establishing  process
 //	Closed        router  ABORT                              Closed        ignore
@@ -163,65 +163,65 @@ var (
 // Receive checks message types only; which REQUEST.Type an ERROR may
 // carry is checked by [FromList] (type level) and by the session (which
 // side may answer which request).
-func Receive(side Side, s State, t MessageType) (State, Action) {
+func Receive(side Side, s State, t MessageType) (State, Verdict) {
 	if t == TypeAbort {
 		switch s {
 		case StateClosed, StateFailed:
-			return s, ActionIgnore
+			return s, VerdictIgnore
 		}
-		return StateClosed, ActionProcess
+		return StateClosed, VerdictProcess
 	}
 	switch s {
 	case StateClosed:
 		if side == SideRouter && t == TypeHello {
-			return StateEstablishing, ActionProcess
+			return StateEstablishing, VerdictProcess
 		}
 	case StateEstablishing:
 		if side == SideClient {
 			switch t {
 			case TypeWelcome:
-				return StateEstablished, ActionProcess
+				return StateEstablished, VerdictProcess
 			case TypeChallenge:
-				return StateChallenging, ActionProcess
+				return StateChallenging, VerdictProcess
 			}
 		}
 	case StateChallenging:
 		switch {
 		case side == SideRouter && t == TypeAuthenticate:
-			return StateChallenging, ActionProcess
+			return StateChallenging, VerdictProcess
 		case side == SideClient && t == TypeWelcome:
-			return StateEstablished, ActionProcess
+			return StateEstablished, VerdictProcess
 		case side == SideClient && t == TypeChallenge:
-			return StateChallenging, ActionProcess
+			return StateChallenging, VerdictProcess
 		}
 	case StateEstablished:
 		switch {
 		case t == TypeGoodbye:
-			return StateClosing, ActionProcess
+			return StateClosing, VerdictProcess
 		case side == SideRouter && clientSends.has(t):
-			return StateEstablished, ActionProcess
+			return StateEstablished, VerdictProcess
 		case side == SideClient && routerSends.has(t):
-			return StateEstablished, ActionProcess
+			return StateEstablished, VerdictProcess
 		}
 	case StateShuttingDown:
 		if t == TypeGoodbye {
-			return StateClosed, ActionProcess
+			return StateClosed, VerdictProcess
 		}
-		return s, ActionIgnore
+		return s, VerdictIgnore
 	case StateClosing, StateFailed:
-		return s, ActionIgnore
+		return s, VerdictIgnore
 	}
-	return StateFailed, ActionViolation
+	return StateFailed, VerdictViolation
 }
 
 // Allowed reports whether side may receive a message of type t in state s
 // without a protocol violation, that is whether [Receive] does not return
-// [ActionViolation]. Messages that Receive says to ignore (anything but
+// [VerdictViolation]. Messages that Receive says to ignore (anything but
 // GOODBYE while shutting down, for instance) are allowed; use Receive to
 // tell them apart.
 func Allowed(side Side, s State, t MessageType) bool {
 	_, a := Receive(side, s, t)
-	return a != ActionViolation
+	return a != VerdictViolation
 }
 
 // Send is the sending half of the session state machine: side, in state s,
@@ -300,14 +300,14 @@ func ErrorAllowed(side Side, requestType MessageType) bool {
 // ReceiveMessage is [Receive] for a whole message: in addition it treats
 // an ERROR whose RequestType side may not receive (see [ErrorAllowed]) as
 // a violation where Receive would process it.
-func ReceiveMessage(side Side, s State, m Message) (State, Action) {
+func ReceiveMessage(side Side, s State, m Message) (State, Verdict) {
 	if m == nil {
-		return StateFailed, ActionViolation
+		return StateFailed, VerdictViolation
 	}
 	next, a := Receive(side, s, m.Type())
-	if a == ActionProcess {
+	if a == VerdictProcess {
 		if e, ok := m.(*Error); ok && (e == nil || !ErrorAllowed(side, e.RequestType)) {
-			return StateFailed, ActionViolation
+			return StateFailed, VerdictViolation
 		}
 	}
 	return next, a

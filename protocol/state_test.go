@@ -6,7 +6,7 @@ import (
 
 type outcome struct {
 	next   State
-	action Action
+	action Verdict
 }
 
 // receiveTable restates basic "Session Lifecycle" and "Protocol Errors"
@@ -19,101 +19,101 @@ var receiveTable = map[Side]map[State]struct {
 	SideRouter: {
 		StateClosed: {
 			rules: map[MessageType]outcome{
-				TypeHello: {StateEstablishing, ActionProcess},
-				TypeAbort: {StateClosed, ActionIgnore},
+				TypeHello: {StateEstablishing, VerdictProcess},
+				TypeAbort: {StateClosed, VerdictIgnore},
 			},
-			other: outcome{StateFailed, ActionViolation},
+			other: outcome{StateFailed, VerdictViolation},
 		},
 		StateEstablishing: {
-			rules: map[MessageType]outcome{TypeAbort: {StateClosed, ActionProcess}},
-			other: outcome{StateFailed, ActionViolation},
+			rules: map[MessageType]outcome{TypeAbort: {StateClosed, VerdictProcess}},
+			other: outcome{StateFailed, VerdictViolation},
 		},
 		StateChallenging: {
 			rules: map[MessageType]outcome{
-				TypeAuthenticate: {StateChallenging, ActionProcess},
-				TypeAbort:        {StateClosed, ActionProcess},
+				TypeAuthenticate: {StateChallenging, VerdictProcess},
+				TypeAbort:        {StateClosed, VerdictProcess},
 			},
-			other: outcome{StateFailed, ActionViolation},
+			other: outcome{StateFailed, VerdictViolation},
 		},
 		StateEstablished: {
 			rules: map[MessageType]outcome{
-				TypePublish:     {StateEstablished, ActionProcess},
-				TypeSubscribe:   {StateEstablished, ActionProcess},
-				TypeUnsubscribe: {StateEstablished, ActionProcess},
-				TypeCall:        {StateEstablished, ActionProcess},
-				TypeCancel:      {StateEstablished, ActionProcess},
-				TypeRegister:    {StateEstablished, ActionProcess},
-				TypeUnregister:  {StateEstablished, ActionProcess},
-				TypeYield:       {StateEstablished, ActionProcess},
-				TypeError:       {StateEstablished, ActionProcess},
-				TypeGoodbye:     {StateClosing, ActionProcess},
-				TypeAbort:       {StateClosed, ActionProcess},
+				TypePublish:     {StateEstablished, VerdictProcess},
+				TypeSubscribe:   {StateEstablished, VerdictProcess},
+				TypeUnsubscribe: {StateEstablished, VerdictProcess},
+				TypeCall:        {StateEstablished, VerdictProcess},
+				TypeCancel:      {StateEstablished, VerdictProcess},
+				TypeRegister:    {StateEstablished, VerdictProcess},
+				TypeUnregister:  {StateEstablished, VerdictProcess},
+				TypeYield:       {StateEstablished, VerdictProcess},
+				TypeError:       {StateEstablished, VerdictProcess},
+				TypeGoodbye:     {StateClosing, VerdictProcess},
+				TypeAbort:       {StateClosed, VerdictProcess},
 			},
-			other: outcome{StateFailed, ActionViolation},
+			other: outcome{StateFailed, VerdictViolation},
 		},
 		StateShuttingDown: {
 			rules: map[MessageType]outcome{
-				TypeGoodbye: {StateClosed, ActionProcess},
-				TypeAbort:   {StateClosed, ActionProcess},
+				TypeGoodbye: {StateClosed, VerdictProcess},
+				TypeAbort:   {StateClosed, VerdictProcess},
 			},
-			other: outcome{StateShuttingDown, ActionIgnore},
+			other: outcome{StateShuttingDown, VerdictIgnore},
 		},
 		StateClosing: {
-			rules: map[MessageType]outcome{TypeAbort: {StateClosed, ActionProcess}},
-			other: outcome{StateClosing, ActionIgnore},
+			rules: map[MessageType]outcome{TypeAbort: {StateClosed, VerdictProcess}},
+			other: outcome{StateClosing, VerdictIgnore},
 		},
-		StateFailed: {other: outcome{StateFailed, ActionIgnore}},
+		StateFailed: {other: outcome{StateFailed, VerdictIgnore}},
 	},
 	SideClient: {
 		StateClosed: {
-			rules: map[MessageType]outcome{TypeAbort: {StateClosed, ActionIgnore}},
-			other: outcome{StateFailed, ActionViolation},
+			rules: map[MessageType]outcome{TypeAbort: {StateClosed, VerdictIgnore}},
+			other: outcome{StateFailed, VerdictViolation},
 		},
 		StateEstablishing: {
 			rules: map[MessageType]outcome{
-				TypeWelcome:   {StateEstablished, ActionProcess},
-				TypeChallenge: {StateChallenging, ActionProcess},
-				TypeAbort:     {StateClosed, ActionProcess},
+				TypeWelcome:   {StateEstablished, VerdictProcess},
+				TypeChallenge: {StateChallenging, VerdictProcess},
+				TypeAbort:     {StateClosed, VerdictProcess},
 			},
-			other: outcome{StateFailed, ActionViolation},
+			other: outcome{StateFailed, VerdictViolation},
 		},
 		StateChallenging: {
 			rules: map[MessageType]outcome{
-				TypeWelcome:   {StateEstablished, ActionProcess},
-				TypeChallenge: {StateChallenging, ActionProcess},
-				TypeAbort:     {StateClosed, ActionProcess},
+				TypeWelcome:   {StateEstablished, VerdictProcess},
+				TypeChallenge: {StateChallenging, VerdictProcess},
+				TypeAbort:     {StateClosed, VerdictProcess},
 			},
-			other: outcome{StateFailed, ActionViolation},
+			other: outcome{StateFailed, VerdictViolation},
 		},
 		StateEstablished: {
 			rules: map[MessageType]outcome{
-				TypePublished:    {StateEstablished, ActionProcess},
-				TypeSubscribed:   {StateEstablished, ActionProcess},
-				TypeUnsubscribed: {StateEstablished, ActionProcess},
-				TypeEvent:        {StateEstablished, ActionProcess},
-				TypeResult:       {StateEstablished, ActionProcess},
-				TypeRegistered:   {StateEstablished, ActionProcess},
-				TypeUnregistered: {StateEstablished, ActionProcess},
-				TypeInvocation:   {StateEstablished, ActionProcess},
-				TypeInterrupt:    {StateEstablished, ActionProcess},
-				TypeError:        {StateEstablished, ActionProcess},
-				TypeGoodbye:      {StateClosing, ActionProcess},
-				TypeAbort:        {StateClosed, ActionProcess},
+				TypePublished:    {StateEstablished, VerdictProcess},
+				TypeSubscribed:   {StateEstablished, VerdictProcess},
+				TypeUnsubscribed: {StateEstablished, VerdictProcess},
+				TypeEvent:        {StateEstablished, VerdictProcess},
+				TypeResult:       {StateEstablished, VerdictProcess},
+				TypeRegistered:   {StateEstablished, VerdictProcess},
+				TypeUnregistered: {StateEstablished, VerdictProcess},
+				TypeInvocation:   {StateEstablished, VerdictProcess},
+				TypeInterrupt:    {StateEstablished, VerdictProcess},
+				TypeError:        {StateEstablished, VerdictProcess},
+				TypeGoodbye:      {StateClosing, VerdictProcess},
+				TypeAbort:        {StateClosed, VerdictProcess},
 			},
-			other: outcome{StateFailed, ActionViolation},
+			other: outcome{StateFailed, VerdictViolation},
 		},
 		StateShuttingDown: {
 			rules: map[MessageType]outcome{
-				TypeGoodbye: {StateClosed, ActionProcess},
-				TypeAbort:   {StateClosed, ActionProcess},
+				TypeGoodbye: {StateClosed, VerdictProcess},
+				TypeAbort:   {StateClosed, VerdictProcess},
 			},
-			other: outcome{StateShuttingDown, ActionIgnore},
+			other: outcome{StateShuttingDown, VerdictIgnore},
 		},
 		StateClosing: {
-			rules: map[MessageType]outcome{TypeAbort: {StateClosed, ActionProcess}},
-			other: outcome{StateClosing, ActionIgnore},
+			rules: map[MessageType]outcome{TypeAbort: {StateClosed, VerdictProcess}},
+			other: outcome{StateClosing, VerdictIgnore},
 		},
-		StateFailed: {other: outcome{StateFailed, ActionIgnore}},
+		StateFailed: {other: outcome{StateFailed, VerdictIgnore}},
 	},
 }
 
@@ -148,7 +148,7 @@ func TestReceiveTable(t *testing.T) {
 				if next != want.next || action != want.action {
 					t.Errorf("Receive(%v, %v, %v) = %v, %v, want %v, %v", side, s, ty, next, action, want.next, want.action)
 				}
-				if got, wantOK := Allowed(side, s, ty), want.action != ActionViolation; got != wantOK {
+				if got, wantOK := Allowed(side, s, ty), want.action != VerdictViolation; got != wantOK {
 					t.Errorf("Allowed(%v, %v, %v) = %v, want %v", side, s, ty, got, wantOK)
 				}
 				n++
@@ -222,7 +222,7 @@ func TestSessionWalk(t *testing.T) {
 	step := func(from Side, ty MessageType, wantClient, wantRouter State) {
 		t.Helper()
 		var ok bool
-		var action Action
+		var action Verdict
 		if from == SideClient {
 			if client, ok = Send(SideClient, client, ty); !ok {
 				t.Fatalf("client may not send %v", ty)
@@ -234,7 +234,7 @@ func TestSessionWalk(t *testing.T) {
 			}
 			client, action = Receive(SideClient, client, ty)
 		}
-		if action != ActionProcess {
+		if action != VerdictProcess {
 			t.Fatalf("%v sending %v: receiver action %v", from, ty, action)
 		}
 		if client != wantClient || router != wantRouter {
@@ -254,13 +254,13 @@ func TestSessionWalk(t *testing.T) {
 	step(SideRouter, TypeGoodbye, StateClosing, StateShuttingDown)
 	// The client still gets to nothing but the echo; the router ignores
 	// anything else it receives meanwhile.
-	if next, a := Receive(SideRouter, router, TypeCall); next != StateShuttingDown || a != ActionIgnore {
+	if next, a := Receive(SideRouter, router, TypeCall); next != StateShuttingDown || a != VerdictIgnore {
 		t.Errorf("router shutting down got CALL: %v, %v, want shutting down, ignore", next, a)
 	}
 	step(SideClient, TypeGoodbye, StateClosed, StateClosed)
 
 	// A violation: a second HELLO after establishment.
-	if next, a := Receive(SideRouter, StateEstablished, TypeHello); next != StateFailed || a != ActionViolation {
+	if next, a := Receive(SideRouter, StateEstablished, TypeHello); next != StateFailed || a != VerdictViolation {
 		t.Errorf("second HELLO: %v, %v, want failed, violation", next, a)
 	}
 	if next, ok := Send(SideRouter, StateFailed, TypeAbort); next != StateClosed || !ok {
@@ -277,10 +277,10 @@ func TestStateStrings(t *testing.T) {
 		{SideRouter.String(), "router"},
 		{SideClient.String(), "client"},
 		{Side(9).String(), "Side(9)"},
-		{ActionProcess.String(), "process"},
-		{ActionIgnore.String(), "ignore"},
-		{ActionViolation.String(), "violation"},
-		{Action(7).String(), "Action(7)"},
+		{VerdictProcess.String(), "process"},
+		{VerdictIgnore.String(), "ignore"},
+		{VerdictViolation.String(), "violation"},
+		{Verdict(7).String(), "Verdict(7)"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -314,17 +314,17 @@ func TestReceiveMessage(t *testing.T) {
 		s      State
 		m      Message
 		next   State
-		action Action
+		action Verdict
 	}{
-		{SideRouter, StateEstablished, &Error{RequestType: TypeInvocation, Request: 1, URI: "a"}, StateEstablished, ActionProcess},
-		{SideRouter, StateEstablished, &Error{RequestType: TypeCall, Request: 1, URI: "a"}, StateFailed, ActionViolation},
-		{SideClient, StateEstablished, &Error{RequestType: TypeCall, Request: 1, URI: "a"}, StateEstablished, ActionProcess},
-		{SideClient, StateEstablished, &Error{RequestType: TypeInvocation, Request: 1, URI: "a"}, StateFailed, ActionViolation},
-		{SideClient, StateEstablished, nilErr, StateFailed, ActionViolation},
-		{SideClient, StateShuttingDown, &Error{RequestType: TypeInvocation}, StateShuttingDown, ActionIgnore},
-		{SideRouter, StateEstablished, &Call{Request: 1, Procedure: "a"}, StateEstablished, ActionProcess},
-		{SideRouter, StateEstablished, &Hello{}, StateFailed, ActionViolation},
-		{SideRouter, StateEstablished, nil, StateFailed, ActionViolation},
+		{SideRouter, StateEstablished, &Error{RequestType: TypeInvocation, Request: 1, URI: "a"}, StateEstablished, VerdictProcess},
+		{SideRouter, StateEstablished, &Error{RequestType: TypeCall, Request: 1, URI: "a"}, StateFailed, VerdictViolation},
+		{SideClient, StateEstablished, &Error{RequestType: TypeCall, Request: 1, URI: "a"}, StateEstablished, VerdictProcess},
+		{SideClient, StateEstablished, &Error{RequestType: TypeInvocation, Request: 1, URI: "a"}, StateFailed, VerdictViolation},
+		{SideClient, StateEstablished, nilErr, StateFailed, VerdictViolation},
+		{SideClient, StateShuttingDown, &Error{RequestType: TypeInvocation}, StateShuttingDown, VerdictIgnore},
+		{SideRouter, StateEstablished, &Call{Request: 1, Procedure: "a"}, StateEstablished, VerdictProcess},
+		{SideRouter, StateEstablished, &Hello{}, StateFailed, VerdictViolation},
+		{SideRouter, StateEstablished, nil, StateFailed, VerdictViolation},
 	}
 	for _, tt := range tests {
 		next, action := ReceiveMessage(tt.side, tt.s, tt.m)
