@@ -119,12 +119,12 @@
 // as in the state chart of basic "Session Lifecycle". [Receive] gives the
 // state after receiving a message and whether to process it, ignore it,
 // or treat it as a protocol violation (basic "Protocol Errors");
-// [Allowed] is its yes/no form, [ReceiveMessage] also checks which side
-// may receive an ERROR for which request ([ErrorAllowed]), and [Send] is
-// the sending half. The router
-// and the client both drive their sessions through these functions, so a
-// violation is detected in one place and answered the same way: ABORT
-// with [ErrProtocolViolation].
+// [Allowed] is its yes/no form, and [ReceiveMessage] also checks which
+// side may receive an ERROR for which request. The router and the client
+// both drive their sessions through these functions, so a violation is
+// detected in one place and answered the same way: ABORT with
+// [ErrProtocolViolation]. Each side sets its own state when it sends
+// (HELLO, CHALLENGE, WELCOME, GOODBYE, ABORT).
 //
 // # Concurrency
 //

@@ -118,7 +118,7 @@ const (
 	// ID, or 0 in the revocation form, which carries the Details that
 	// follow it.
 	ruleRevocable
-	// ruleRequestType is ERROR's REQUEST.Type (see ErrorRequestTypeValid).
+	// ruleRequestType is ERROR's REQUEST.Type (see errorRequestTypeValid).
 	ruleRequestType
 	// ruleURI is a URI by the loose rules of CheckURI.
 	ruleURI

@@ -36,7 +36,7 @@ func FromValue(v any) (Message, error) {
 //     which refuses a bad one with ERROR wamp.error.invalid_uri (see
 //     [ValidateReceived]);
 //   - Details, Options, Extra and ArgumentsKw are dicts, Arguments is a list;
-//     ERROR's REQUEST.Type is one of [ErrorRequestTypeValid].
+//     ERROR's REQUEST.Type is one an ERROR may answer (see [Error]).
 //
 // Dict keys must be strings. A dictionary decoded as map[any]any (some
 // MessagePack and CBOR decoders do that) is converted to map[string]any (or
@@ -101,7 +101,7 @@ func (e *Elements) setValue(i int, v any) string {
 		if !ok {
 			return "not an integer: " + describe(v)
 		}
-		if n < 0 || n > math.MaxUint16 || !ErrorRequestTypeValid(MessageType(n)) {
+		if n < 0 || n > math.MaxUint16 || !errorRequestTypeValid(MessageType(n)) {
 			return "ERROR cannot answer message type " + strconv.FormatInt(n, 10)
 		}
 		*typeAt(e.base, f) = MessageType(n)

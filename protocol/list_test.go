@@ -513,8 +513,8 @@ func TestErrorRequestTypeValid(t *testing.T) {
 		TypeRegister: true, TypeUnregister: true, TypeCall: true, TypeInvocation: true}
 	for code := range 256 {
 		ty := MessageType(code)
-		if got := ErrorRequestTypeValid(ty); got != valid[ty] {
-			t.Errorf("ErrorRequestTypeValid(%v) = %v, want %v", ty, got, valid[ty])
+		if got := errorRequestTypeValid(ty); got != valid[ty] {
+			t.Errorf("errorRequestTypeValid(%v) = %v, want %v", ty, got, valid[ty])
 		}
 	}
 }

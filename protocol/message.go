@@ -108,8 +108,11 @@ type Goodbye struct {
 // Error reports that a request failed:
 // [ERROR, REQUEST.Type|int, REQUEST.Request|id, Details|dict, Error|uri, Arguments|list, ArgumentsKw|dict].
 //
-// See the spec, basic messages.md "ERROR"; the request types it may
-// answer are those of [ErrorRequestTypeValid].
+// See the spec, basic messages.md "ERROR". It may answer SUBSCRIBE,
+// UNSUBSCRIBE, PUBLISH, REGISTER, UNREGISTER, CALL and INVOCATION; ERROR
+// with another REQUEST.Type is a protocol violation. The spec never
+// answers CANCEL with ERROR (a canceled call gets ERROR for the CALL), so
+// CANCEL is not accepted.
 //
 // *Error also implements the error interface, so the client returns the
 // router's ERROR message itself to callers, who match it with errors.As.

@@ -224,89 +224,31 @@ func Allowed(side Side, s State, t MessageType) bool {
 	return a != VerdictViolation
 }
 
-// Send is the sending half of the session state machine: side, in state s,
-// wants to send a message of type t. It returns the state after sending,
-// and false if side must not send t in state s (a bug in the caller; the
-// state is then returned unchanged).
-//
-//	state         side    message                            next
-//	any but Closed        ABORT                              Closed
-//	Closed        client  HELLO                              Establishing
-//	Establishing  router  WELCOME                            Established
-//	Establishing  router  CHALLENGE                          Challenging
-//	Challenging   router  WELCOME                            Established
-//	Challenging   router  CHALLENGE (another round)          Challenging
-//	Challenging   client  AUTHENTICATE                       Challenging
-//	Established   any     GOODBYE                            ShuttingDown
-//	Established   client  messages a router may receive      Established
-//	Established   router  messages a client may receive      Established
-//	Closing       any     GOODBYE (the echo)                 Closed
-//
-// A router that refuses a HELLO sends ABORT from Establishing; a peer that
-// detected a violation sends ABORT from Failed.
-func Send(side Side, s State, t MessageType) (State, bool) {
-	if t == TypeAbort {
-		if s == StateClosed {
-			return s, false
-		}
-		return StateClosed, true
-	}
-	switch s {
-	case StateClosed:
-		if side == SideClient && t == TypeHello {
-			return StateEstablishing, true
-		}
-	case StateEstablishing, StateChallenging:
-		switch {
-		case side == SideRouter && t == TypeWelcome:
-			return StateEstablished, true
-		case side == SideRouter && t == TypeChallenge:
-			return StateChallenging, true
-		case side == SideClient && s == StateChallenging && t == TypeAuthenticate:
-			return StateChallenging, true
-		}
-	case StateEstablished:
-		switch {
-		case t == TypeGoodbye:
-			return StateShuttingDown, true
-		case side == SideClient && clientSends.has(t):
-			return s, true
-		case side == SideRouter && routerSends.has(t):
-			return s, true
-		}
-	case StateClosing:
-		if t == TypeGoodbye {
-			return StateClosed, true
-		}
-	}
-	return s, false
-}
-
-// ErrorAllowed reports whether side may receive an ERROR answering a
-// request of type requestType: a router only gets ERROR for INVOCATION
-// (from the callee); a client gets ERROR for SUBSCRIBE, UNSUBSCRIBE,
-// PUBLISH, REGISTER, UNREGISTER and CALL (spec basic messages.md, "Message
-// Codes and Direction"). Anything else is a protocol violation.
-func ErrorAllowed(side Side, requestType MessageType) bool {
+// errorAllowed reports whether side may receive an ERROR answering a
+// request of type requestType (see ReceiveMessage).
+func errorAllowed(side Side, requestType MessageType) bool {
 	switch side {
 	case SideRouter:
 		return requestType == TypeInvocation
 	case SideClient:
-		return requestType != TypeInvocation && ErrorRequestTypeValid(requestType)
+		return requestType != TypeInvocation && errorRequestTypeValid(requestType)
 	}
 	return false
 }
 
 // ReceiveMessage is [Receive] for a whole message: in addition it treats
-// an ERROR whose RequestType side may not receive (see [ErrorAllowed]) as
-// a violation where Receive would process it.
+// an ERROR whose RequestType side may not receive as a violation where
+// Receive would process it. A router only gets ERROR for INVOCATION (from
+// the callee); a client gets ERROR for SUBSCRIBE, UNSUBSCRIBE, PUBLISH,
+// REGISTER, UNREGISTER and CALL (spec basic messages.md, "Message Codes
+// and Direction").
 func ReceiveMessage(side Side, s State, m Message) (State, Verdict) {
 	if m == nil {
 		return StateFailed, VerdictViolation
 	}
 	next, a := Receive(side, s, m.Type())
 	if a == VerdictProcess {
-		if e, ok := m.(*Error); ok && (e == nil || !ErrorAllowed(side, e.RequestType)) {
+		if e, ok := m.(*Error); ok && (e == nil || !errorAllowed(side, e.RequestType)) {
 			return StateFailed, VerdictViolation
 		}
 	}

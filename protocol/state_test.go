@@ -158,116 +158,6 @@ func TestReceiveTable(t *testing.T) {
 	t.Logf("checked %d (side, state, type) combinations", n)
 }
 
-func TestSendTable(t *testing.T) {
-	type key struct {
-		side Side
-		s    State
-		t    MessageType
-	}
-	allowed := map[key]State{
-		{SideClient, StateClosed, TypeHello}:             StateEstablishing,
-		{SideRouter, StateEstablishing, TypeWelcome}:     StateEstablished,
-		{SideRouter, StateEstablishing, TypeChallenge}:   StateChallenging,
-		{SideRouter, StateChallenging, TypeWelcome}:      StateEstablished,
-		{SideRouter, StateChallenging, TypeChallenge}:    StateChallenging,
-		{SideClient, StateChallenging, TypeAuthenticate}: StateChallenging,
-		{SideClient, StateEstablished, TypeGoodbye}:      StateShuttingDown,
-		{SideRouter, StateEstablished, TypeGoodbye}:      StateShuttingDown,
-		{SideClient, StateClosing, TypeGoodbye}:          StateClosed,
-		{SideRouter, StateClosing, TypeGoodbye}:          StateClosed,
-		{SideClient, StateEstablished, TypePublish}:      StateEstablished,
-		{SideClient, StateEstablished, TypeSubscribe}:    StateEstablished,
-		{SideClient, StateEstablished, TypeUnsubscribe}:  StateEstablished,
-		{SideClient, StateEstablished, TypeCall}:         StateEstablished,
-		{SideClient, StateEstablished, TypeCancel}:       StateEstablished,
-		{SideClient, StateEstablished, TypeRegister}:     StateEstablished,
-		{SideClient, StateEstablished, TypeUnregister}:   StateEstablished,
-		{SideClient, StateEstablished, TypeYield}:        StateEstablished,
-		{SideClient, StateEstablished, TypeError}:        StateEstablished,
-		{SideRouter, StateEstablished, TypePublished}:    StateEstablished,
-		{SideRouter, StateEstablished, TypeSubscribed}:   StateEstablished,
-		{SideRouter, StateEstablished, TypeUnsubscribed}: StateEstablished,
-		{SideRouter, StateEstablished, TypeEvent}:        StateEstablished,
-		{SideRouter, StateEstablished, TypeResult}:       StateEstablished,
-		{SideRouter, StateEstablished, TypeRegistered}:   StateEstablished,
-		{SideRouter, StateEstablished, TypeUnregistered}: StateEstablished,
-		{SideRouter, StateEstablished, TypeInvocation}:   StateEstablished,
-		{SideRouter, StateEstablished, TypeInterrupt}:    StateEstablished,
-		{SideRouter, StateEstablished, TypeError}:        StateEstablished,
-	}
-	for _, side := range []Side{SideRouter, SideClient} {
-		for _, s := range allStates {
-			for _, ty := range testTypes() {
-				want, wantOK := allowed[key{side, s, ty}]
-				if ty == TypeAbort && s != StateClosed {
-					want, wantOK = StateClosed, true
-				}
-				if !wantOK {
-					want = s
-				}
-				got, ok := Send(side, s, ty)
-				if got != want || ok != wantOK {
-					t.Errorf("Send(%v, %v, %v) = %v, %v, want %v, %v", side, s, ty, got, ok, want, wantOK)
-				}
-			}
-		}
-	}
-}
-
-// TestSessionWalk drives both ends of an authenticated session through
-// the state machine, checking that each message one side may send is one
-// the other side may receive.
-func TestSessionWalk(t *testing.T) {
-	client, router := StateClosed, StateClosed
-	step := func(from Side, ty MessageType, wantClient, wantRouter State) {
-		t.Helper()
-		var ok bool
-		var action Verdict
-		if from == SideClient {
-			if client, ok = Send(SideClient, client, ty); !ok {
-				t.Fatalf("client may not send %v", ty)
-			}
-			router, action = Receive(SideRouter, router, ty)
-		} else {
-			if router, ok = Send(SideRouter, router, ty); !ok {
-				t.Fatalf("router may not send %v", ty)
-			}
-			client, action = Receive(SideClient, client, ty)
-		}
-		if action != VerdictProcess {
-			t.Fatalf("%v sending %v: receiver action %v", from, ty, action)
-		}
-		if client != wantClient || router != wantRouter {
-			t.Fatalf("after %v sent %v: client %v, router %v, want %v, %v", from, ty, client, router, wantClient, wantRouter)
-		}
-	}
-	step(SideClient, TypeHello, StateEstablishing, StateEstablishing)
-	step(SideRouter, TypeChallenge, StateChallenging, StateChallenging)
-	step(SideClient, TypeAuthenticate, StateChallenging, StateChallenging)
-	step(SideRouter, TypeChallenge, StateChallenging, StateChallenging) // second factor
-	step(SideClient, TypeAuthenticate, StateChallenging, StateChallenging)
-	step(SideRouter, TypeWelcome, StateEstablished, StateEstablished)
-	step(SideClient, TypeCall, StateEstablished, StateEstablished)
-	step(SideRouter, TypeInvocation, StateEstablished, StateEstablished)
-	step(SideClient, TypeYield, StateEstablished, StateEstablished)
-	step(SideRouter, TypeResult, StateEstablished, StateEstablished)
-	step(SideRouter, TypeGoodbye, StateClosing, StateShuttingDown)
-	// The client still gets to nothing but the echo; the router ignores
-	// anything else it receives meanwhile.
-	if next, a := Receive(SideRouter, router, TypeCall); next != StateShuttingDown || a != VerdictIgnore {
-		t.Errorf("router shutting down got CALL: %v, %v, want shutting down, ignore", next, a)
-	}
-	step(SideClient, TypeGoodbye, StateClosed, StateClosed)
-
-	// A violation: a second HELLO after establishment.
-	if next, a := Receive(SideRouter, StateEstablished, TypeHello); next != StateFailed || a != VerdictViolation {
-		t.Errorf("second HELLO: %v, %v, want failed, violation", next, a)
-	}
-	if next, ok := Send(SideRouter, StateFailed, TypeAbort); next != StateClosed || !ok {
-		t.Errorf("ABORT after failure: %v, %v, want closed, true", next, ok)
-	}
-}
-
 func TestStateStrings(t *testing.T) {
 	tests := []struct{ got, want string }{
 		{StateClosed.String(), "closed"},
@@ -295,15 +185,15 @@ func TestErrorAllowed(t *testing.T) {
 		wantRouter := ty == TypeInvocation
 		wantClient := ty == TypeSubscribe || ty == TypeUnsubscribe || ty == TypePublish ||
 			ty == TypeRegister || ty == TypeUnregister || ty == TypeCall
-		if got := ErrorAllowed(SideRouter, ty); got != wantRouter {
-			t.Errorf("ErrorAllowed(router, %v) = %v, want %v", ty, got, wantRouter)
+		if got := errorAllowed(SideRouter, ty); got != wantRouter {
+			t.Errorf("errorAllowed(router, %v) = %v, want %v", ty, got, wantRouter)
 		}
-		if got := ErrorAllowed(SideClient, ty); got != wantClient {
-			t.Errorf("ErrorAllowed(client, %v) = %v, want %v", ty, got, wantClient)
+		if got := errorAllowed(SideClient, ty); got != wantClient {
+			t.Errorf("errorAllowed(client, %v) = %v, want %v", ty, got, wantClient)
 		}
 	}
-	if ErrorAllowed(Side(5), TypeCall) {
-		t.Error("ErrorAllowed(unknown side) = true")
+	if errorAllowed(Side(5), TypeCall) {
+		t.Error("errorAllowed(unknown side) = true")
 	}
 }
 

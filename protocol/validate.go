@@ -22,7 +22,7 @@ func (l *Layout) validate(base unsafe.Pointer, received bool) *MessageError {
 				return malformed(l.typ, f.Name, idReason(v))
 			}
 		case ruleRequestType:
-			if t := *typeAt(base, f); !ErrorRequestTypeValid(t) {
+			if t := *typeAt(base, f); !errorRequestTypeValid(t) {
 				return malformed(l.typ, f.Name, "ERROR cannot answer message type "+strconv.Itoa(int(t)))
 			}
 		case ruleURI:
@@ -55,7 +55,7 @@ func (l *Layout) validate(base unsafe.Pointer, received bool) *MessageError {
 // them: IDs in [1, MaxID] (Request 0 is allowed only for UNSUBSCRIBED and
 // UNREGISTERED, the revocation form), URIs by the loose rules of
 // [CheckURI] (SUBSCRIBE.Topic and REGISTER.Procedure by [CheckPattern] for
-// their Options["match"]), ERROR's RequestType by [ErrorRequestTypeValid].
+// their Options["match"]), ERROR's RequestType (see [Error]).
 // Dicts and payload are not inspected: the serializer rejects what it
 // cannot encode.
 //
@@ -86,13 +86,9 @@ func ValidateReceived(m Message) error {
 	return nil
 }
 
-// ErrorRequestTypeValid reports whether an ERROR message may answer a
-// request of type t: SUBSCRIBE, UNSUBSCRIBE, PUBLISH, REGISTER, UNREGISTER,
-// CALL or INVOCATION (spec basic messages.md "ERROR"). ERROR
-// with another REQUEST.Type is a protocol violation. The spec never
-// answers CANCEL with ERROR (a canceled call gets ERROR for the CALL), so
-// CANCEL is not accepted.
-func ErrorRequestTypeValid(t MessageType) bool {
+// errorRequestTypeValid reports whether an ERROR message may answer a
+// request of type t (see Error).
+func errorRequestTypeValid(t MessageType) bool {
 	switch t {
 	case TypeSubscribe, TypeUnsubscribe, TypePublish, TypeRegister, TypeUnregister, TypeCall, TypeInvocation:
 		return true
