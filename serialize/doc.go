@@ -12,7 +12,7 @@
 //	m, err := c.Decode(buf)
 //
 // A transport that negotiated a WebSocket sub-protocol finds its serializer
-// with [BySubProtocol], a RawSocket transport with [ByRawSocketID].
+// with [BySubProtocol]; a RawSocket serializer id is a [Serializer] value.
 // [Serializer.Binary] says whether WebSocket text or binary messages carry it.
 //
 // # Messages and values

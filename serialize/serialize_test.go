@@ -42,8 +42,8 @@ func TestSerializerNames(t *testing.T) {
 		if got, ok := serialize.BySubProtocol(tt.sub); !ok || got != tt.s {
 			t.Errorf("BySubProtocol(%q) = %v, %v, want %v, true", tt.sub, got, ok, tt.s)
 		}
-		if got, ok := serialize.ByRawSocketID(tt.rawSocketI); !ok || got != tt.s {
-			t.Errorf("ByRawSocketID(%d) = %v, %v, want %v, true", tt.rawSocketI, got, ok, tt.s)
+		if got := serialize.Serializer(tt.rawSocketI); got != tt.s {
+			t.Errorf("Serializer(%d) = %v, want %v", tt.rawSocketI, got, tt.s)
 		}
 	}
 	if got, ok := serialize.BySubProtocol(serialize.JSONBatchedSubProtocol); !ok || got != serialize.JSON {
@@ -55,8 +55,8 @@ func TestSerializerNames(t *testing.T) {
 		}
 	}
 	for _, id := range []byte{0, 4, 5, 15, 255} {
-		if got, ok := serialize.ByRawSocketID(id); ok {
-			t.Errorf("ByRawSocketID(%d) = %v, true, want false", id, got)
+		if c := serialize.Serializer(id).Codec(); c != nil {
+			t.Errorf("Serializer(%d).Codec() = %T, want nil", id, c)
 		}
 	}
 	var bad serialize.Serializer = 9

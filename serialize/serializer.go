@@ -2,7 +2,9 @@ package serialize
 
 // Serializer identifies a WAMP serialization format. Its value is the
 // serializer id of the RawSocket handshake (WAMP spec, basic/transport,
-// "RawSocket Transport"); the zero value is invalid.
+// "RawSocket Transport"), so Serializer(id) is the serializer a handshake
+// asks for, and its [Serializer.Codec] is nil if it is not supported
+// (UBJSON, 4, and FlatBuffers, 5, are not); the zero value is invalid.
 type Serializer uint8
 
 // The serializers of the Basic Profile (WAMP spec, basic/serializations).
@@ -79,18 +81,6 @@ func BySubProtocol(name string) (Serializer, bool) {
 		return MessagePack, true
 	case "wamp.2.cbor":
 		return CBOR, true
-	}
-	return 0, false
-}
-
-// ByRawSocketID returns the serializer of a RawSocket handshake serializer
-// id (1 JSON, 2 MessagePack, 3 CBOR). Other ids, including UBJSON (4) and
-// FlatBuffers (5), are not supported.
-func ByRawSocketID(id byte) (Serializer, bool) {
-	s := Serializer(id)
-	switch s {
-	case JSON, MessagePack, CBOR:
-		return s, true
 	}
 	return 0, false
 }
