@@ -13,7 +13,8 @@ import (
 //
 // Elements refer to the message's fields, without copying them: the Set
 // methods write into the message. The methods of a kind panic if element i
-// is of another kind, or out of range.
+// is of another kind, or out of range. Only ElementsOf and Layout.New make
+// usable Elements.
 type Elements struct {
 	// At most four fields, so that the compiler keeps Elements in
 	// registers: a larger struct returned by ElementsOf is copied through
@@ -62,9 +63,9 @@ func baseOf(m Message) (*Layout, unsafe.Pointer, *MessageError) {
 	if l := LayoutOf(t); l != nil {
 		base, st := l.base(m)
 		switch st {
-		case refOK:
+		case baseOK:
 			return l, base, nil
-		case refNil:
+		case baseNil:
 			return nil, nil, malformed(t, "", "nil message")
 		}
 	}
@@ -181,11 +182,15 @@ func (e *Elements) set(i int) {
 // Message checks the message a decoder filled from [Layout.New] and
 // returns it: as [ValidateReceived] does, and also that no integer was too
 // large for its field and that the Request of UNSUBSCRIBED or UNREGISTERED
-// is 0 only in the revocation form, which has Details. The caller checks
-// that the element count is between [Layout.Min] and [Layout.Len]. The
-// error is a *[MessageError].
+// is 0 only in the revocation form, which has Details. A decoder reports
+// a list of the wrong length itself, as soon as it sees it; Message only
+// refuses fewer than [Layout.Min] elements. The error is a
+// *[MessageError].
 func (e *Elements) Message() (Message, error) {
 	l := e.l
+	if e.n < l.min {
+		return nil, malformed(l.typ, "", l.lengthReason(e.n+1))
+	}
 	if e.bad > 0 {
 		return nil, malformed(l.typ, l.fields[e.bad-1].Name, "out of range")
 	}

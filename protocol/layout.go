@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"reflect"
+	"strconv"
 	"unsafe"
 )
 
@@ -220,16 +221,16 @@ type Layout struct {
 	msg func(base unsafe.Pointer) Message
 	// base returns a pointer to m's struct if m is a non-nil pointer to
 	// the layout's message struct.
-	base func(m Message) (unsafe.Pointer, refStatus)
+	base func(m Message) (unsafe.Pointer, baseStatus)
 }
 
-// refStatus says whether Layout.base could take a message apart.
-type refStatus uint8
+// baseStatus says whether Layout.base found the message struct.
+type baseStatus uint8
 
 const (
-	refOK      refStatus = iota
-	refNil               // a nil pointer of the layout's type
-	refForeign           // a Message of another Go type
+	baseOK      baseStatus = iota
+	baseNil                // a nil pointer of the layout's type
+	baseForeign            // a Message of another Go type
 )
 
 // row builds the layout of the message struct T (P is *T) from its name,
@@ -250,15 +251,15 @@ func row[T any, P interface {
 	l := &Layout{typ: x.Type(), name: name, fields: fields, min: len(fields), options: -1, revocable: -1}
 	l.new = func() unsafe.Pointer { return unsafe.Pointer(new(T)) }
 	l.msg = func(base unsafe.Pointer) Message { return P((*T)(base)) }
-	l.base = func(m Message) (unsafe.Pointer, refStatus) {
+	l.base = func(m Message) (unsafe.Pointer, baseStatus) {
 		x, ok := m.(P)
 		switch {
 		case !ok:
-			return nil, refForeign
+			return nil, baseForeign
 		case x == nil:
-			return nil, refNil
+			return nil, baseNil
 		}
-		return unsafe.Pointer(x), refOK
+		return unsafe.Pointer(x), baseOK
 	}
 	if err := l.init(reflect.TypeFor[T](), unsafe.Pointer(x), get(x)); err != "" {
 		panic("protocol: layout of " + name + ": " + err)
@@ -369,6 +370,16 @@ func (l *Layout) Len() int { return len(l.fields) }
 // Min returns the number of required elements after the type code: a
 // list of the type has between Min()+1 and Len()+1 elements.
 func (l *Layout) Min() int { return l.min }
+
+// lengthReason says what is wrong with a list of n elements, type code
+// included.
+func (l *Layout) lengthReason(n int) string {
+	want := strconv.Itoa(l.min + 1)
+	if len(l.fields) != l.min {
+		want += ".." + strconv.Itoa(len(l.fields)+1)
+	}
+	return strconv.Itoa(n) + " elements, want " + want
+}
 
 // Field returns the description of element i after the type code
 // (element i+1 of the list), 0 <= i < Len().

@@ -110,6 +110,11 @@ func TestElements(t *testing.T) {
 	if m, err := e.Message(); err == nil || err.Error() != "protocol: ERROR: RequestType: out of range" {
 		t.Errorf("Message() of ERROR with REQUEST.Type 65584 = %v, %v; want out of range", m, err)
 	}
+	e = LayoutOf(TypeCall).New()
+	e.SetInt(0, 1)
+	if m, err := e.Message(); err == nil || err.Error() != "protocol: CALL: 2 elements, want 4..6" {
+		t.Errorf("Message() of [CALL, 1] = %v, %v; want too few elements", m, err)
+	}
 	e = LayoutOf(TypeUnsubscribed).New()
 	e.SetInt(0, 0)
 	if m, err := e.Message(); err == nil || err.Error() != "protocol: UNSUBSCRIBED: Request: ID 0 out of range [1, 2^53]" {

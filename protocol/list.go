@@ -60,11 +60,7 @@ func FromList(l List) (Message, error) {
 	}
 	lay := layouts[code]
 	if len(l) < lay.min+1 || len(l) > len(lay.fields)+1 {
-		want := strconv.Itoa(lay.min + 1)
-		if len(lay.fields) != lay.min {
-			want += ".." + strconv.Itoa(len(lay.fields)+1)
-		}
-		return nil, malformed(lay.typ, "", strconv.Itoa(len(l))+" elements, want "+want)
+		return nil, malformed(lay.typ, "", lay.lengthReason(len(l)))
 	}
 	e := lay.New()
 	e.n = len(l) - 1
