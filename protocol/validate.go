@@ -55,9 +55,9 @@ func (l *Layout) validate(base unsafe.Pointer, received bool) *MessageError {
 // them: IDs in [1, MaxID] (Request 0 is allowed only for UNSUBSCRIBED and
 // UNREGISTERED, the revocation form), URIs by the loose rules of
 // [CheckURI] (SUBSCRIBE.Topic and REGISTER.Procedure by [CheckPattern] for
-// their Options["match"]), ERROR's RequestType (see [Error]).
-// Dicts and payload are not inspected: the serializer rejects what it
-// cannot encode.
+// their Options["match"]), and ERROR's RequestType (one of the request
+// types an [Error] may answer). Dicts and payload are not inspected: the
+// serializer rejects what it cannot encode.
 //
 // The error is a *[MessageError]. A nil message, a typed nil pointer and
 // message types not defined in this package are errors too.
