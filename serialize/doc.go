@@ -20,11 +20,15 @@
 // Encode writes a message list as the spec lays it out (spec
 // basic/messages): a nil Details or Options is written as an empty dict,
 // and empty trailing Args and Kwargs are left out. It first checks the
-// message with protocol.Validate, so nothing invalid is ever sent.
+// message as protocol.Validate does, so nothing invalid is ever sent.
 //
-// Decode checks the list's length and element types and then runs
-// protocol.ValidateReceived, which together are the checks of
+// Decode checks the list's length and element types and then the checks
+// of protocol.ValidateReceived, which together are the checks of
 // protocol.FromList (a bad topic or procedure URI is left to the router).
+//
+// The codecs know no message type by name: each message list's layout
+// comes from protocol's table (protocol.LayoutOf, protocol.ElementsOf), so
+// a message type added there is encoded and decoded here unchanged.
 // Decoded values use a small set of types: nil, bool, int64 (uint64 for
 // integers above math.MaxInt64), float64, string, []byte, []any and
 // map[string]any. Top-level Details, Options, Extra and Kwargs are
