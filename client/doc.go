@@ -68,6 +68,40 @@
 // (UNSUBSCRIBED/UNREGISTERED with request 0) are honoured when a router
 // sends them.
 //
+// # Values
+//
+// What a handler finds in Args, Kwargs and Details depends on the link,
+// because the in-process link does not serialize:
+//
+//   - Over WebSocket and RawSocket, every value has one of the types the
+//     decoders produce: nil, bool, int64 (uint64 above math.MaxInt64),
+//     float64, string, []byte, []any and map[string]any; Args is a
+//     protocol.List and Kwargs a protocol.Dict. An integer may also
+//     arrive as an integral float64 (JavaScript peers send large integers
+//     as doubles).
+//   - Over the in-process link (a router's Connect and [Join]), the
+//     values are those the sender put in, not copied: any integer or
+//     float type, typed slices and maps such as []string or
+//     map[string]int, structs, pointers.
+//
+// So read payload values with [Convert], which takes every one of these
+// forms and gives the same result for each:
+//
+//	n, err := client.Convert[int64](inv.Args[0])       // int, int32, int64, 3.0, ...
+//	tags, err := client.Convert[[]string](inv.Args[1]) // []string or []any of strings
+//	p, err := client.Convert[Point](inv.Kwargs["at"])  // Point, or a dict keyed by its json tags
+//
+// A value that already has the wanted type is returned as it is, without
+// copying, which keeps the in-process link free of copies. [Decode] reads
+// a whole payload (positional and keyword arguments) into a struct, by
+// its `wamp` tags, and [Encode] writes one. A type assertion such as
+// inv.Args[0].(int64) holds on one kind of link only.
+//
+// The client does not convert what it sends into what a network peer
+// would see: that would cost an allocation for most values that are not
+// strings, on every message, and copy the values that a receiver could
+// otherwise take as they are.
+//
 // # Streaming calls
 //
 // A call's arguments may go to the callee in chunks (progressive call
