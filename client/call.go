@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/wampkit/wampkit/protocol"
@@ -285,19 +286,48 @@ func (inv *Invocation) SendProgress(ctx context.Context, args protocol.List, kwa
 	return nil
 }
 
-// Registration is a procedure registered by [Client.Register].
+// Registration is a procedure registered by [Client.Register] or
+// [Reconnecting.Register]. A Registration of a Reconnecting client stays
+// the same across its sessions.
 type Registration struct {
-	c         *Client
-	id        protocol.ID // set by the reader on REGISTERED, under c.mu
 	procedure protocol.URI
 	handler   InvocationHandler
+	options   protocol.Dict // REGISTER.Options
+
+	// id is the registration id on the session it is registered on, 0
+	// while it is registered on none. It is written under that Client's
+	// mu.
+	id atomic.Uint64
 }
 
-// ID returns the registration id the router assigned.
-func (r *Registration) ID() protocol.ID { return r.id }
+// ID returns the registration id the router assigned, or 0 once the
+// registration is no longer active: after Unregister, after the router
+// revoked it or after its session ended, and, for a [Reconnecting]
+// client, while it is not (yet) registered on the current session.
+func (r *Registration) ID() protocol.ID { return protocol.ID(r.id.Load()) }
 
 // Procedure returns the procedure URI (or pattern) that was registered.
 func (r *Registration) Procedure() protocol.URI { return r.procedure }
+
+func newRegistration(procedure protocol.URI, handler InvocationHandler, opts *RegisterOptions) *Registration {
+	if handler == nil {
+		panic("client: Register with nil handler")
+	}
+	options := noOptions
+	if opts != nil && (opts.Options != nil || opts.Match != "" || opts.Invoke != "") {
+		options = make(protocol.Dict, len(opts.Options)+2)
+		for k, v := range opts.Options {
+			options[k] = v
+		}
+		if opts.Match != "" && opts.Match != protocol.MatchExact {
+			options["match"] = string(opts.Match)
+		}
+		if opts.Invoke != "" {
+			options["invoke"] = opts.Invoke
+		}
+	}
+	return &Registration{procedure: procedure, handler: handler, options: options}
+}
 
 // RegisterOptions are the options of [Client.Register]. A nil
 // *RegisterOptions means all defaults.
@@ -323,29 +353,26 @@ type RegisterOptions struct {
 // Register waits at most Config.ResponseTimeout when ctx has no deadline.
 // If it gives up before the router answers, a late registration is undone.
 func (c *Client) Register(ctx context.Context, procedure protocol.URI, handler InvocationHandler, opts *RegisterOptions) (*Registration, error) {
-	if handler == nil {
-		panic("client: Register with nil handler")
-	}
-	options := noOptions
-	if opts != nil && (opts.Options != nil || opts.Match != "" || opts.Invoke != "") {
-		options = make(protocol.Dict, len(opts.Options)+2)
-		for k, v := range opts.Options {
-			options[k] = v
-		}
-		if opts.Match != "" && opts.Match != protocol.MatchExact {
-			options["match"] = string(opts.Match)
-		}
-		if opts.Invoke != "" {
-			options["invoke"] = opts.Invoke
-		}
-	}
-	r := &Registration{c: c, procedure: procedure, handler: handler}
-	p := newPending(protocol.TypeRegister)
-	p.reg = r
-	if _, err := c.request(ctx, p, &protocol.Register{Options: options, Procedure: procedure}); err != nil {
+	r := newRegistration(procedure, handler, opts)
+	if err := c.register(ctx, r); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// register registers r on this session.
+func (c *Client) register(ctx context.Context, r *Registration) error {
+	p := newPending(protocol.TypeRegister)
+	p.reg = r
+	_, err := c.request(ctx, p, &protocol.Register{Options: r.options, Procedure: r.procedure})
+	return err
+}
+
+// registered reports whether r is registered on this session.
+func (c *Client) registered(r *Registration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.regs[r.ID()] == r
 }
 
 // Unregister removes r (WAMP spec, basic/remote_procedure_call.md). No new
@@ -361,14 +388,16 @@ func (c *Client) Unregister(ctx context.Context, r *Registration) error {
 		c.mu.Unlock()
 		return err
 	}
-	if c.regs[r.id] != r {
+	id := r.ID()
+	if c.regs[id] != r {
 		c.mu.Unlock()
 		return ErrNotActive
 	}
 	p := newPending(protocol.TypeUnregister)
-	err := c.sendRequestLocked(ctx, p, &protocol.Unregister{Registration: r.id})
+	err := c.sendRequestLocked(ctx, p, &protocol.Unregister{Registration: id})
 	if err == nil {
-		delete(c.regs, r.id)
+		delete(c.regs, id)
+		r.id.Store(0)
 	}
 	c.mu.Unlock()
 	if err != nil {
@@ -389,7 +418,10 @@ func (c *Client) Unregister(ctx context.Context, r *Registration) error {
 func (c *Client) revokeRegistration(details protocol.Dict) {
 	id := dictID(details, "registration")
 	c.mu.Lock()
-	delete(c.regs, id)
+	if r := c.regs[id]; r != nil {
+		delete(c.regs, id)
+		r.id.CompareAndSwap(uint64(id), 0)
+	}
 	c.mu.Unlock()
 	c.log.Info("client: router revoked registration", "session", c.session, "registration", id,
 		"reason", details["reason"])

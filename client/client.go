@@ -62,7 +62,7 @@ type Client struct {
 	closeErr  error       // ErrClosed wrapping cause; set by finish
 	lastID    protocol.ID // last request id sent
 	pend      map[protocol.ID]*pending
-	subs      map[protocol.ID][]*Subscription // by router subscription id; copy on write
+	subs      map[protocol.ID][]*subscriber // by router subscription id; copy on write
 	// subsGen counts the changes of subs (written under mu), so that the
 	// reader's subsCache knows when to look again.
 	subsGen atomic.Uint64
@@ -127,7 +127,7 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 		state:         protocol.StateEstablished,
 		done:          make(chan struct{}),
 		pend:          make(map[protocol.ID]*pending),
-		subs:          make(map[protocol.ID][]*Subscription),
+		subs:          make(map[protocol.ID][]*subscriber),
 		unsubscribing: make(map[protocol.ID]int),
 		regs:          make(map[protocol.ID]*Registration),
 		invs:          make(map[protocol.ID]*invocation),
@@ -463,6 +463,14 @@ func (c *Client) finish(cause error) {
 	subs := c.subs
 	invs := c.invs
 	idle := c.idle
+	for id, r := range c.regs {
+		r.id.CompareAndSwap(uint64(id), 0)
+	}
+	for id, list := range c.subs {
+		for _, sb := range list {
+			sb.sub.id.CompareAndSwap(uint64(id), 0)
+		}
+	}
 	c.subs = nil
 	c.subsGen.Add(1)
 	c.regs = nil
@@ -480,8 +488,8 @@ func (c *Client) finish(cause error) {
 		close(w.jobs)
 	}
 	for _, list := range subs {
-		for _, s := range list {
-			s.stop()
+		for _, sb := range list {
+			sb.stop()
 		}
 	}
 	close(c.done)
@@ -631,7 +639,7 @@ func (c *Client) reply(id protocol.ID, want protocol.MessageType, m protocol.Mes
 		// same (shared) subscription id, which will remove it. Subscribe
 		// again: that SUBSCRIBE reaches the router after the UNSUBSCRIBE.
 		if !p.abandoned {
-			msg := &protocol.Subscribe{Options: p.subOptions, Topic: p.sub.topic}
+			msg := &protocol.Subscribe{Options: p.sub.sub.options, Topic: p.sub.sub.topic}
 			if err := c.sendRequestLocked(context.Background(), p, msg); err != nil {
 				p.err = err
 				p.wake()
@@ -649,11 +657,12 @@ func (c *Client) reply(id protocol.ID, want protocol.MessageType, m protocol.Mes
 	case *protocol.Subscribed:
 		c.addSubscriberLocked(p.sub, m.Subscription)
 	case *protocol.Registered:
-		p.reg.id = m.Registration
 		if old := c.regs[m.Registration]; old != nil {
 			c.log.Warn("client: router reused a registration id; replacing its handler",
 				"session", c.session, "registration", m.Registration, "procedure", p.reg.procedure)
+			old.id.CompareAndSwap(uint64(m.Registration), 0)
 		}
+		p.reg.id.Store(uint64(m.Registration))
 		c.regs[m.Registration] = p.reg
 	}
 	p.msgs = append(p.msgs, m)

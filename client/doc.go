@@ -279,12 +279,12 @@
 // through it:
 //
 //	rc, err := client.DialReconnecting(ctx, url, client.Config{Realm: "realm1"},
-//		client.ReconnectConfig{OnState: func(s client.State, err error) {
+//		client.ReconnectConfig{OnState: func(s client.ConnState, err error) {
 //			log.Printf("wamp: %v (%v)", s, err)
 //		}})
 //	if err != nil { ... }
 //	defer rc.Close()
-//	err = rc.Register(ctx, "com.example.add", add, nil)
+//	reg, err := rc.Register(ctx, "com.example.add", add, nil)
 //
 // ReconnectConfig.OnState hears StateConnected, StateDisconnected,
 // StateReconnecting and StateClosed. While no session is joined, requests

@@ -20,10 +20,9 @@ type pending struct {
 	err       error              // set when the session ends before the final reply
 	abandoned bool               // the waiter gave up; the reader cleans up
 
-	sub        *Subscription // for TypeSubscribe: attached on SUBSCRIBED
-	subOptions protocol.Dict // for TypeSubscribe: SUBSCRIBE.Options, to subscribe again
-	subID      protocol.ID   // for TypeUnsubscribe: the subscription id
-	reg        *Registration // for TypeRegister: recorded on REGISTERED
+	sub   *subscriber   // for TypeSubscribe: attached on SUBSCRIBED
+	subID protocol.ID   // for TypeUnsubscribe: the subscription id
+	reg   *Registration // for TypeRegister: recorded on REGISTERED
 }
 
 // wake signals the waiter; it never blocks.

@@ -191,15 +191,62 @@ type SubscribeOptions struct {
 	Options protocol.Dict
 }
 
-// Subscription is a subscription made by [Client.Subscribe]. Each call of
-// Subscribe returns its own Subscription with its own handler goroutine,
-// even when the router returns the same subscription id for both.
+// Subscription is a subscription made by [Client.Subscribe] or
+// [Reconnecting.Subscribe]. Each call of Subscribe returns its own
+// Subscription with its own handler goroutine, even when the router
+// returns the same subscription id for both. A Subscription of a
+// Reconnecting client stays the same across its sessions.
 type Subscription struct {
-	c       *Client
-	id      protocol.ID // set by the reader on SUBSCRIBED, under c.mu
 	topic   protocol.URI
 	handler EventHandler
-	max     int // queue capacity; <= 0 unbounded
+	options protocol.Dict // SUBSCRIBE.Options
+	queue   int           // SubscribeOptions.Queue
+
+	// id is the router's subscription id on the session it is subscribed
+	// on, 0 while it is subscribed on none. It is written under that
+	// Client's mu.
+	id atomic.Uint64
+}
+
+// ID returns the subscription id the router assigned, or 0 once the
+// subscription is no longer active: after Unsubscribe, after the router
+// revoked it or after its session ended, and, for a [Reconnecting]
+// client, while it is not (yet) subscribed on the current session.
+func (s *Subscription) ID() protocol.ID { return protocol.ID(s.id.Load()) }
+
+// Topic returns the topic (or pattern) subscribed to.
+func (s *Subscription) Topic() protocol.URI { return s.topic }
+
+func newSubscription(topic protocol.URI, handler EventHandler, opts *SubscribeOptions) *Subscription {
+	if handler == nil {
+		panic("client: Subscribe with nil handler")
+	}
+	s := &Subscription{topic: topic, handler: handler, options: noOptions}
+	if opts != nil {
+		s.queue = opts.Queue
+		if opts.Options != nil || (opts.Match != "" && opts.Match != protocol.MatchExact) || opts.GetRetained {
+			s.options = make(protocol.Dict, len(opts.Options)+2)
+			for k, v := range opts.Options {
+				s.options[k] = v
+			}
+			if opts.Match != "" && opts.Match != protocol.MatchExact {
+				s.options["match"] = string(opts.Match)
+			}
+			if opts.GetRetained {
+				s.options["get_retained"] = true
+			}
+		}
+	}
+	return s
+}
+
+// subscriber delivers the events of one Subscription on one session: it
+// holds the queue and runs the goroutine that calls the handler.
+type subscriber struct {
+	c   *Client
+	sub *Subscription
+	id  protocol.ID // the router's subscription id
+	max int         // queue capacity; <= 0 unbounded
 
 	// stopped is set by stop, which then wakes run; run checks it before
 	// every event and after every wake-up.
@@ -209,12 +256,6 @@ type Subscription struct {
 	dropped uint64     // events dropped for a full queue; reader only
 }
 
-// ID returns the subscription id the router assigned.
-func (s *Subscription) ID() protocol.ID { return s.id }
-
-// Topic returns the topic (or pattern) subscribed to.
-func (s *Subscription) Topic() protocol.URI { return s.topic }
-
 // Subscribe subscribes handler to topic (WAMP spec,
 // basic/publish_subscribe.md). Events may reach the handler as soon as the
 // router confirms, even before Subscribe returns. If the router refuses
@@ -222,53 +263,44 @@ func (s *Subscription) Topic() protocol.URI { return s.topic }
 // Subscribe waits at most Config.ResponseTimeout when ctx has no deadline.
 // If it gives up before the router answers, a late subscription is undone.
 func (c *Client) Subscribe(ctx context.Context, topic protocol.URI, handler EventHandler, opts *SubscribeOptions) (*Subscription, error) {
-	if handler == nil {
-		panic("client: Subscribe with nil handler")
-	}
-	options := noOptions
-	max := c.cfg.EventQueue
-	if opts != nil {
-		if opts.Queue != 0 {
-			max = opts.Queue
-		}
-		if opts.Options != nil || (opts.Match != "" && opts.Match != protocol.MatchExact) || opts.GetRetained {
-			options = make(protocol.Dict, len(opts.Options)+2)
-			for k, v := range opts.Options {
-				options[k] = v
-			}
-			if opts.Match != "" && opts.Match != protocol.MatchExact {
-				options["match"] = string(opts.Match)
-			}
-			if opts.GetRetained {
-				options["get_retained"] = true
-			}
-		}
-	}
-	s := &Subscription{
-		c:       c,
-		topic:   topic,
-		handler: handler,
-		max:     max,
-	}
-	s.q.init()
-	p := newPending(protocol.TypeSubscribe)
-	p.sub = s
-	p.subOptions = options
-	if _, err := c.request(ctx, p, &protocol.Subscribe{Options: options, Topic: topic}); err != nil {
+	s := newSubscription(topic, handler, opts)
+	if err := c.subscribe(ctx, s); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// addSubscriberLocked attaches s to the router's subscription id and starts
-// its goroutine. Only the reader calls it. c.mu must be held.
-func (c *Client) addSubscriberLocked(s *Subscription, id protocol.ID) {
-	s.id = id
+// subscribe subscribes s on this session.
+func (c *Client) subscribe(ctx context.Context, s *Subscription) error {
+	max := c.cfg.EventQueue
+	if s.queue != 0 {
+		max = s.queue
+	}
+	sb := &subscriber{c: c, sub: s, max: max}
+	sb.q.init()
+	p := newPending(protocol.TypeSubscribe)
+	p.sub = sb
+	_, err := c.request(ctx, p, &protocol.Subscribe{Options: s.options, Topic: s.topic})
+	return err
+}
+
+// subscribed reports whether s is subscribed on this session.
+func (c *Client) subscribed(s *Subscription) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.IndexFunc(c.subs[s.ID()], func(sb *subscriber) bool { return sb.sub == s }) >= 0
+}
+
+// addSubscriberLocked attaches sb to the router's subscription id and
+// starts its goroutine. Only the reader calls it. c.mu must be held.
+func (c *Client) addSubscriberLocked(sb *subscriber, id protocol.ID) {
+	sb.id = id
+	sb.sub.id.Store(uint64(id))
 	list := c.subs[id]
-	c.subs[id] = append(list[:len(list):len(list)], s) // copy on write
+	c.subs[id] = append(list[:len(list):len(list)], sb) // copy on write
 	c.subsGen.Add(1)
 	c.wg.Add(1)
-	go s.run()
+	go sb.run()
 }
 
 // Unsubscribe ends s (WAMP spec, basic/publish_subscribe.md). Its handler
@@ -287,30 +319,34 @@ func (c *Client) Unsubscribe(ctx context.Context, s *Subscription) error {
 		c.mu.Unlock()
 		return err
 	}
-	list := c.subs[s.id]
-	i := slices.Index(list, s)
+	id := s.ID()
+	list := c.subs[id]
+	i := slices.IndexFunc(list, func(sb *subscriber) bool { return sb.sub == s })
 	if i < 0 {
 		c.mu.Unlock()
 		return ErrNotActive
 	}
+	sb := list[i]
 	if len(list) > 1 {
-		c.subs[s.id] = slices.Delete(slices.Clone(list), i, i+1)
+		c.subs[id] = slices.Delete(slices.Clone(list), i, i+1)
 		c.subsGen.Add(1)
+		s.id.Store(0)
 		c.mu.Unlock()
-		s.stop()
+		sb.stop()
 		return nil
 	}
 	p := newPending(protocol.TypeUnsubscribe)
-	err := c.unsubscribeLocked(ctx, p, s.id)
+	err := c.unsubscribeLocked(ctx, p, id)
 	if err == nil {
-		delete(c.subs, s.id)
+		delete(c.subs, id)
 		c.subsGen.Add(1)
+		s.id.Store(0)
 	}
 	c.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	s.stop()
+	sb.stop()
 	m, _, err := c.next(ctx, p)
 	if err != nil {
 		return err
@@ -329,9 +365,12 @@ func (c *Client) revokeSubscription(details protocol.Dict) {
 	list := c.subs[id]
 	delete(c.subs, id)
 	c.subsGen.Add(1)
+	for _, sb := range list {
+		sb.sub.id.CompareAndSwap(uint64(id), 0)
+	}
 	c.mu.Unlock()
-	for _, s := range list {
-		s.stop()
+	for _, sb := range list {
+		sb.stop()
 	}
 	c.log.Info("client: router revoked subscription", "session", c.session, "subscription", id,
 		"reason", details["reason"])
@@ -351,7 +390,7 @@ func (c *Client) event(m *protocol.Event) {
 	ev := c.newEvent()
 	ev.Subscription = m.Subscription
 	ev.Publication = m.Publication
-	ev.Topic = list[0].topic
+	ev.Topic = list[0].sub.topic
 	ev.Args = m.Args
 	ev.Kwargs = m.Kwargs
 	ev.Details = m.Details
@@ -369,15 +408,15 @@ func (c *Client) event(m *protocol.Event) {
 			list = list[len(list)-1:]
 		}
 	}
-	for _, s := range list {
-		s.enqueue(ev)
+	for _, sb := range list {
+		sb.enqueue(ev)
 	}
 }
 
 // subscribers returns the Subscriptions on the router's subscription id.
 // Only the reader calls it. The reader remembers the last answer until
 // c.subs changes, so a stream of events for one id takes no lock.
-func (c *Client) subscribers(id protocol.ID) []*Subscription {
+func (c *Client) subscribers(id protocol.ID) []*subscriber {
 	gen := c.subsGen.Load()
 	if rc := &c.subsCache; rc.valid && rc.gen == gen && rc.id == id {
 		return rc.list
@@ -395,7 +434,7 @@ type subsCache struct {
 	valid bool
 	gen   uint64 // Client.subsGen when list was read
 	id    protocol.ID
-	list  []*Subscription
+	list  []*subscriber
 }
 
 // eventBlock is the number of Events allocated at once.
@@ -413,60 +452,60 @@ func (c *Client) newEvent() *Event {
 	return ev
 }
 
-func (s *Subscription) enqueue(ev *Event) {
-	if s.q.push(ev, s.max) {
+func (sb *subscriber) enqueue(ev *Event) {
+	if sb.q.push(ev, sb.max) {
 		return
 	}
-	s.dropped++
-	if n := s.dropped; n == 1 || n%1024 == 0 {
-		s.c.log.Warn("client: subscription queue full; dropping events", "session", s.c.session,
-			"subscription", s.id, "topic", s.topic, "dropped", n)
+	sb.dropped++
+	if n := sb.dropped; n == 1 || n%1024 == 0 {
+		sb.c.log.Warn("client: subscription queue full; dropping events", "session", sb.c.session,
+			"subscription", sb.id, "topic", sb.sub.topic, "dropped", n)
 	}
 }
 
 // stop ends the subscription's goroutine after the handler call in
 // progress; queued events are dropped. Safe to call more than once.
-func (s *Subscription) stop() {
-	if s.stopped.Swap(true) {
+func (sb *subscriber) stop() {
+	if sb.stopped.Swap(true) {
 		return
 	}
 	// A token makes a parked run look at stopped. If the buffer is full,
 	// run has a token coming anyway.
 	select {
-	case s.q.wake <- struct{}{}:
+	case sb.q.wake <- struct{}{}:
 	default:
 	}
 }
 
 // run delivers queued events to the handler, in order. It drains the queue
 // before it parks, so a burst of events costs one wake-up.
-func (s *Subscription) run() {
-	defer s.c.wg.Done()
+func (sb *subscriber) run() {
+	defer sb.c.wg.Done()
 	for {
-		ev := s.q.pop()
+		ev := sb.q.pop()
 		if ev == nil {
-			if s.q.park() {
-				<-s.q.wake
+			if sb.q.park() {
+				<-sb.q.wake
 			}
-			if s.stopped.Load() {
+			if sb.stopped.Load() {
 				return
 			}
 			continue
 		}
-		if s.stopped.Load() {
+		if sb.stopped.Load() {
 			return
 		}
-		s.deliver(ev)
+		sb.deliver(ev)
 	}
 }
 
 // deliver calls the handler, logging a panic instead of crashing.
-func (s *Subscription) deliver(ev *Event) {
+func (sb *subscriber) deliver(ev *Event) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.c.log.Error("client: event handler panicked", "session", s.c.session,
+			sb.c.log.Error("client: event handler panicked", "session", sb.c.session,
 				"topic", ev.Topic, "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
-	s.handler(ev)
+	sb.sub.handler(ev)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,15 +21,15 @@ const (
 	DefaultReconnectMaxDelay = 5 * time.Second
 )
 
-// State is the connection state of a [Reconnecting] client, reported to
-// ReconnectConfig.OnState.
-type State int
+// ConnState is the connection state of a [Reconnecting] client, reported
+// to ReconnectConfig.OnState.
+type ConnState int
 
 // The states of a [Reconnecting] client.
 const (
 	// StateConnected: a session is joined and the registrations and
 	// subscriptions made through the Reconnecting client were restored.
-	StateConnected State = iota + 1
+	StateConnected ConnState = iota + 1
 	// StateDisconnected: the session ended; the error is its reason
 	// (see [Client.Err]).
 	StateDisconnected
@@ -42,7 +43,7 @@ const (
 )
 
 // String returns "connected", "disconnected", "reconnecting" or "closed".
-func (s State) String() string {
+func (s ConnState) String() string {
 	switch s {
 	case StateConnected:
 		return "connected"
@@ -53,7 +54,7 @@ func (s State) String() string {
 	case StateClosed:
 		return "closed"
 	}
-	return fmt.Sprintf("State(%d)", int(s))
+	return fmt.Sprintf("ConnState(%d)", int(s))
 }
 
 // ReconnectConfig configures automatic reconnection for
@@ -79,11 +80,11 @@ type ReconnectConfig struct {
 	// negative means no limit.
 	MaxAttempts int
 	// OnState, if not nil, is called on every state change, with the error
-	// that caused it (see [State]). Calls are made one at a time, from
+	// that caused it (see [ConnState]). Calls are made one at a time, from
 	// DialReconnecting for the first StateConnected and from the client's
 	// reconnect goroutine afterwards; OnState must not block for long and
 	// must not call [Reconnecting.Close] except from a new goroutine.
-	OnState func(State, error)
+	OnState func(ConnState, error)
 	// Connect, if not nil, opens the transport of each session instead of
 	// dialing the URL (which is then unused), for example
 	// router.Connect for an in-process router. Its peer is passed to [Join].
@@ -113,27 +114,13 @@ type Reconnecting struct {
 	// restoring of a new session, so that every entry reaches every session.
 	// Lock order: opMu before mu.
 	opMu sync.Mutex
-	regs []*reconnectReg // guarded by opMu
-	subs []*reconnectSub // guarded by opMu
+	regs []*Registration // guarded by opMu
+	subs []*Subscription // guarded by opMu
 
 	mu     sync.Mutex
 	cur    *Client // guarded by mu; nil while disconnected
 	err    error   // guarded by mu; why reconnecting stopped
 	closed bool    // guarded by mu; Close has begun
-}
-
-type reconnectReg struct {
-	procedure protocol.URI
-	handler   InvocationHandler
-	opts      *RegisterOptions
-	reg       *Registration // on the current session; guarded by Reconnecting.opMu
-}
-
-type reconnectSub struct {
-	topic   protocol.URI
-	handler EventHandler
-	opts    *SubscribeOptions
-	sub     *Subscription // on the current session; guarded by Reconnecting.opMu
 }
 
 // errDisconnected is wrapped with ErrClosed by requests made while no
@@ -184,7 +171,7 @@ func (r *Reconnecting) dial(ctx context.Context) (*Client, error) {
 	return Join(ctx, p, r.cfg)
 }
 
-func (r *Reconnecting) report(s State, err error) {
+func (r *Reconnecting) report(s ConnState, err error) {
 	if r.rc.OnState != nil {
 		r.rc.OnState(s, err)
 	}
@@ -273,18 +260,14 @@ func (r *Reconnecting) reconnect() (*Client, error) {
 // held.
 func (r *Reconnecting) restoreLocked(c *Client) error {
 	var errs []error
-	for _, e := range r.regs {
-		reg, err := c.Register(r.ctx, e.procedure, e.handler, e.opts)
-		e.reg = reg
-		if err != nil && !errors.Is(err, ErrClosed) {
-			errs = append(errs, fmt.Errorf("client: restore registration %s: %w", e.procedure, err))
+	for _, reg := range r.regs {
+		if err := c.register(r.ctx, reg); err != nil && !errors.Is(err, ErrClosed) {
+			errs = append(errs, fmt.Errorf("client: restore registration %s: %w", reg.procedure, err))
 		}
 	}
-	for _, e := range r.subs {
-		sub, err := c.Subscribe(r.ctx, e.topic, e.handler, e.opts)
-		e.sub = sub
-		if err != nil && !errors.Is(err, ErrClosed) {
-			errs = append(errs, fmt.Errorf("client: restore subscription %s: %w", e.topic, err))
+	for _, sub := range r.subs {
+		if err := c.subscribe(r.ctx, sub); err != nil && !errors.Is(err, ErrClosed) {
+			errs = append(errs, fmt.Errorf("client: restore subscription %s: %w", sub.topic, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -414,102 +397,82 @@ func (r *Reconnecting) DoPublish(ctx context.Context, req *PublishRequest) (prot
 }
 
 // Register registers handler for procedure on the current session (see
-// [Client.Register]) and again on every later session. opts must not be
-// modified afterwards. It fails, and nothing is restored, if the current
-// session refuses the registration.
-func (r *Reconnecting) Register(ctx context.Context, procedure protocol.URI, handler InvocationHandler, opts *RegisterOptions) error {
+// [Client.Register]) and again on every later session; the
+// [Registration] it returns stays the same. It fails, and nothing is
+// restored, if the current session refuses the registration.
+func (r *Reconnecting) Register(ctx context.Context, procedure protocol.URI, handler InvocationHandler, opts *RegisterOptions) (*Registration, error) {
+	reg := newRegistration(procedure, handler, opts)
 	r.opMu.Lock()
 	defer r.opMu.Unlock()
 	c, err := r.client()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	reg, err := c.Register(ctx, procedure, handler, opts)
-	if err != nil {
-		return err
+	if err := c.register(ctx, reg); err != nil {
+		return nil, err
 	}
-	r.regs = append(r.regs, &reconnectReg{procedure: procedure, handler: handler, opts: opts, reg: reg})
-	return nil
+	r.regs = append(r.regs, reg)
+	return reg, nil
 }
 
-// Unregister removes the registrations of procedure made through r: they
-// are no longer restored, and are unregistered from the current session,
-// if any. It returns [ErrNotActive] if there were none.
-func (r *Reconnecting) Unregister(ctx context.Context, procedure protocol.URI) error {
+// Unregister removes reg, made by [Reconnecting.Register]: it is no
+// longer restored, and is unregistered from the current session, if it
+// is registered there. It returns [ErrNotActive] if reg was already
+// removed (or not made by r).
+func (r *Reconnecting) Unregister(ctx context.Context, reg *Registration) error {
 	r.opMu.Lock()
 	defer r.opMu.Unlock()
-	var errs []error
-	found := false
-	c := r.Client()
-	kept := r.regs[:0]
-	for _, e := range r.regs {
-		if e.procedure != procedure {
-			kept = append(kept, e)
-			continue
-		}
-		found = true
-		if c != nil && e.reg != nil {
-			if err := c.Unregister(ctx, e.reg); err != nil && !errors.Is(err, ErrNotActive) && !errors.Is(err, ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
-	}
-	clear(r.regs[len(kept):])
-	r.regs = kept
-	if !found {
+	i := slices.Index(r.regs, reg)
+	if i < 0 {
 		return ErrNotActive
 	}
-	return errors.Join(errs...)
+	r.regs = slices.Delete(r.regs, i, i+1)
+	if c := r.Client(); c != nil {
+		if err := c.Unregister(ctx, reg); err != nil && !errors.Is(err, ErrNotActive) && !errors.Is(err, ErrClosed) {
+			return err
+		}
+	}
+	return nil
 }
 
 // Subscribe subscribes handler to topic on the current session (see
-// [Client.Subscribe]) and again on every later session. opts must not be
-// modified afterwards. It fails, and nothing is restored, if the current
-// session refuses the subscription. Events published while no session is
-// joined are lost.
-func (r *Reconnecting) Subscribe(ctx context.Context, topic protocol.URI, handler EventHandler, opts *SubscribeOptions) error {
+// [Client.Subscribe]) and again on every later session; the
+// [Subscription] it returns stays the same. It fails, and nothing is
+// restored, if the current session refuses the subscription. Events
+// published while no session is joined are lost.
+func (r *Reconnecting) Subscribe(ctx context.Context, topic protocol.URI, handler EventHandler, opts *SubscribeOptions) (*Subscription, error) {
+	sub := newSubscription(topic, handler, opts)
 	r.opMu.Lock()
 	defer r.opMu.Unlock()
 	c, err := r.client()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sub, err := c.Subscribe(ctx, topic, handler, opts)
-	if err != nil {
-		return err
+	if err := c.subscribe(ctx, sub); err != nil {
+		return nil, err
 	}
-	r.subs = append(r.subs, &reconnectSub{topic: topic, handler: handler, opts: opts, sub: sub})
-	return nil
+	r.subs = append(r.subs, sub)
+	return sub, nil
 }
 
-// Unsubscribe removes every subscription to topic made through r: they are
-// no longer restored, and are unsubscribed from the current session, if
-// any. It returns [ErrNotActive] if there were none.
-func (r *Reconnecting) Unsubscribe(ctx context.Context, topic protocol.URI) error {
+// Unsubscribe removes sub, made by [Reconnecting.Subscribe]: it is no
+// longer restored, and is unsubscribed from the current session, if it is
+// subscribed there. It returns [ErrNotActive] if sub was already removed
+// (or not made by r).
+func (r *Reconnecting) Unsubscribe(ctx context.Context, sub *Subscription) error {
 	r.opMu.Lock()
 	defer r.opMu.Unlock()
-	var errs []error
-	found := false
-	c := r.Client()
-	kept := r.subs[:0]
-	for _, e := range r.subs {
-		if e.topic != topic {
-			kept = append(kept, e)
-			continue
-		}
-		found = true
-		if c != nil && e.sub != nil {
-			if err := c.Unsubscribe(ctx, e.sub); err != nil && !errors.Is(err, ErrNotActive) && !errors.Is(err, ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
-	}
-	clear(r.subs[len(kept):])
-	r.subs = kept
-	if !found {
+	i := slices.Index(r.subs, sub)
+	if i < 0 {
 		return ErrNotActive
 	}
-	return errors.Join(errs...)
+	r.subs = slices.Delete(r.subs, i, i+1)
+	if c := r.Client(); c != nil {
+		if err := c.Unsubscribe(ctx, sub); err != nil && !errors.Is(err, ErrNotActive) && !errors.Is(err, ErrClosed) {
+			return err
+		}
+	}
+	return nil
 }
 
 // Done is closed when the client has stopped for good: after Close, a

@@ -24,7 +24,7 @@ type fakeRouters struct {
 }
 
 type stateChange struct {
-	state client.State
+	state client.ConnState
 	err   error
 }
 
@@ -73,10 +73,10 @@ func (f *fakeRouters) set(fail error, block bool) {
 	f.fail, f.block = fail, block
 }
 
-func (f *fakeRouters) onState(s client.State, err error) { f.states <- stateChange{s, err} }
+func (f *fakeRouters) onState(s client.ConnState, err error) { f.states <- stateChange{s, err} }
 
 // waitFor reads state changes until want.
-func (f *fakeRouters) waitFor(tb testing.TB, want client.State) stateChange {
+func (f *fakeRouters) waitFor(tb testing.TB, want client.ConnState) stateChange {
 	tb.Helper()
 	timer := time.NewTimer(deadline)
 	defer timer.Stop()
@@ -116,13 +116,15 @@ func TestReconnectRestores(t *testing.T) {
 	r := f.dial(t, client.ReconnectConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	if err := r.Register(ctx, "test.add", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+	reg, err := r.Register(ctx, "test.add", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		return &client.Result{Args: protocol.List{"added"}}, nil
-	}, nil); err != nil {
+	}, nil)
+	if err != nil {
 		t.Fatalf("Register: %v", err)
 	}
 	events := make(chan *client.Event, 10)
-	if err := r.Subscribe(ctx, "test.news", func(ev *client.Event) { events <- ev }, nil); err != nil {
+	sub, err := r.Subscribe(ctx, "test.news", func(ev *client.Event) { events <- ev }, nil)
+	if err != nil {
 		t.Fatalf("Subscribe: %v", err)
 	}
 
@@ -133,6 +135,9 @@ func TestReconnectRestores(t *testing.T) {
 		}
 		if sc := f.waitFor(t, client.StateConnected); sc.err != nil {
 			t.Errorf("round %d: Connected with restore error %v", round, sc.err)
+		}
+		if reg.ID() == 0 || sub.ID() == 0 {
+			t.Errorf("round %d: restored handles have IDs %d and %d, want both set", round, reg.ID(), sub.ID())
 		}
 		res, err := r.Call(ctx, "test.add")
 		if err != nil || len(res.Args) != 1 || res.Args[0] != "added" {
@@ -149,13 +154,16 @@ func TestReconnectRestores(t *testing.T) {
 		}
 	}
 
-	if err := r.Unregister(ctx, "test.add"); err != nil {
+	if err := r.Unregister(ctx, reg); err != nil {
 		t.Errorf("Unregister: %v", err)
 	}
-	if err := r.Unregister(ctx, "test.add"); !errors.Is(err, client.ErrNotActive) {
+	if id := reg.ID(); id != 0 {
+		t.Errorf("ID() after Unregister = %d, want 0", id)
+	}
+	if err := r.Unregister(ctx, reg); !errors.Is(err, client.ErrNotActive) {
 		t.Errorf("second Unregister = %v, want ErrNotActive", err)
 	}
-	if err := r.Unsubscribe(ctx, "test.news"); err != nil {
+	if err := r.Unsubscribe(ctx, sub); err != nil {
 		t.Errorf("Unsubscribe: %v", err)
 	}
 	f.drop()
@@ -192,7 +200,7 @@ func TestReconnectDisconnected(t *testing.T) {
 	if err := r.Publish(ctx, "test.news"); !errors.Is(err, client.ErrClosed) {
 		t.Errorf("Publish while disconnected = %v, want ErrClosed", err)
 	}
-	if err := r.Register(ctx, "test.p", echoHandler, nil); !errors.Is(err, client.ErrClosed) {
+	if _, err := r.Register(ctx, "test.p", echoHandler, nil); !errors.Is(err, client.ErrClosed) {
 		t.Errorf("Register while disconnected = %v, want ErrClosed", err)
 	}
 	if r.Client() != nil {
@@ -284,14 +292,14 @@ func TestReconnectDelay(t *testing.T) {
 
 func TestStateString(t *testing.T) {
 	tests := []struct {
-		s    client.State
+		s    client.ConnState
 		want string
 	}{
 		{client.StateConnected, "connected"},
 		{client.StateDisconnected, "disconnected"},
 		{client.StateReconnecting, "reconnecting"},
 		{client.StateClosed, "closed"},
-		{client.State(0), "State(0)"},
+		{client.ConnState(0), "ConnState(0)"},
 	}
 	for _, tt := range tests {
 		if got := tt.s.String(); got != tt.want {

@@ -52,18 +52,18 @@ func (s *wsRouter) close() {
 
 // stateChange is one call of ReconnectConfig.OnState.
 type stateChange struct {
-	state client.State
+	state client.ConnState
 	err   error
 }
 
 // stateLog records OnState calls and lets a test wait for them in order.
 type stateLog chan stateChange
 
-func (sl stateLog) onState(s client.State, err error) { sl <- stateChange{s, err} }
+func (sl stateLog) onState(s client.ConnState, err error) { sl <- stateChange{s, err} }
 
 // waitFor reads state changes until want, failing the test when ctx ends
 // first or when Closed comes unexpectedly.
-func (sl stateLog) waitFor(tb testing.TB, ctx context.Context, want client.State) stateChange {
+func (sl stateLog) waitFor(tb testing.TB, ctx context.Context, want client.ConnState) stateChange {
 	tb.Helper()
 	for {
 		select {
@@ -121,11 +121,11 @@ func TestReconnect(t *testing.T) {
 			defer rc.Close()
 			states.waitFor(t, ctx, client.StateConnected)
 			const proc, topic protocol.URI = "com.example.echo", "com.example.news"
-			if err := rc.Register(ctx, proc, echo, nil); err != nil {
+			if _, err := rc.Register(ctx, proc, echo, nil); err != nil {
 				t.Fatalf("Register: %v", err)
 			}
 			in := newInbox()
-			if err := rc.Subscribe(ctx, topic, in.handle, nil); err != nil {
+			if _, err := rc.Subscribe(ctx, topic, in.handle, nil); err != nil {
 				t.Fatalf("Subscribe: %v", err)
 			}
 
