@@ -286,8 +286,14 @@
 //	defer rc.Close()
 //	reg, err := rc.Register(ctx, "com.example.add", add, nil)
 //
-// ReconnectConfig.OnState hears StateConnected, StateDisconnected,
-// StateReconnecting and StateClosed. While no session is joined, requests
+// ReconnectConfig.OnState hears StateConnected, StateRestoring,
+// StateDisconnected, StateReconnecting and StateClosed. StateConnected
+// means that everything is back; a registration or subscription the
+// router refuses to restore (a procedure another session registered
+// meanwhile, a permission withdrawn) is reported with StateRestoring and a
+// *[RestoreError] that names it, and tried again after each backoff delay
+// until it succeeds: the client then reports StateConnected. Meanwhile its
+// ID is 0. While no session is joined, requests
 // fail at once with an error wrapping [ErrClosed]; they are not queued, and
 // events published meanwhile are lost. Reconnecting stops for good, with
 // StateClosed and the reason, after [Reconnecting.Close], when the router

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,9 +28,19 @@ type ConnState int
 
 // The states of a [Reconnecting] client.
 const (
-	// StateConnected: a session is joined and the registrations and
-	// subscriptions made through the Reconnecting client were restored.
+	// StateConnected: a session is joined, and every registration and
+	// subscription made through the Reconnecting client is active on it
+	// (restored after a reconnect); the error is nil.
 	StateConnected ConnState = iota + 1
+	// StateRestoring: a session is joined, but some registrations or
+	// subscriptions could not be restored on it (yet), for example
+	// because another session registered the procedure first. The error
+	// is a *[RestoreError] that lists them, with the router's refusal of
+	// each. The client tries them again after each backoff delay (see
+	// ReconnectConfig.MaxDelay) for as long as the session lasts, reports
+	// StateRestoring again whenever the list changes, and StateConnected
+	// once it is empty.
+	StateRestoring
 	// StateDisconnected: the session ended; the error is its reason
 	// (see [Client.Err]).
 	StateDisconnected
@@ -42,11 +53,14 @@ const (
 	StateClosed
 )
 
-// String returns "connected", "disconnected", "reconnecting" or "closed".
+// String returns "connected", "restoring", "disconnected", "reconnecting"
+// or "closed".
 func (s ConnState) String() string {
 	switch s {
 	case StateConnected:
 		return "connected"
+	case StateRestoring:
+		return "restoring"
 	case StateDisconnected:
 		return "disconnected"
 	case StateReconnecting:
@@ -94,8 +108,11 @@ type ReconnectConfig struct {
 // Reconnecting is a client that joins a new session whenever its session
 // ends for a reason other than [Reconnecting.Close] or a final refusal,
 // and restores on the new session every registration and subscription
-// made through it. Create one with [DialReconnecting]; it must be closed
-// with [Reconnecting.Close]. All methods may be called concurrently.
+// made through it. What the router refuses to restore is tried again
+// until it succeeds (see [StateRestoring]). Create one with
+// [DialReconnecting]; it must be closed with [Reconnecting.Close]. Its
+// methods are those of [Client] that outlive a session; all of them may
+// be called concurrently.
 //
 // While no session is joined, Call, Do, Publish, DoPublish, Register and
 // Subscribe fail at once with an error wrapping [ErrClosed]; they do not
@@ -116,6 +133,9 @@ type Reconnecting struct {
 	opMu sync.Mutex
 	regs []*Registration // guarded by opMu
 	subs []*Subscription // guarded by opMu
+	// missing lists the entries not restored on the current session, nil
+	// when there are none. Guarded by opMu.
+	missing *RestoreError
 
 	mu     sync.Mutex
 	cur    *Client // guarded by mu; nil while disconnected
@@ -132,8 +152,12 @@ var errDisconnected = fmt.Errorf("%w: reconnecting", ErrClosed)
 // the transport broke or the router sent GOODBYE (for example
 // wamp.close.system_shutdown) or ABORT, it waits a backoff delay (see
 // ReconnectConfig.MaxDelay), dials and joins again, and re-registers and
-// re-subscribes everything registered and subscribed through it, then
-// reports StateConnected.
+// re-subscribes everything registered and subscribed through it. It then
+// reports StateConnected, or, if the router refused some of them (another
+// session registered a procedure first, say), StateRestoring with a
+// *[RestoreError] naming them; it tries those again after each backoff
+// delay while the session lasts, and reports StateConnected once they are
+// all back.
 //
 // Reconnecting stops, reporting StateClosed with the reason, when a join is
 // refused for good (ABORT wamp.error.no_such_realm, authentication and
@@ -183,12 +207,7 @@ func (r *Reconnecting) run(c *Client) {
 	defer close(r.done)
 	var final error
 	for {
-		select {
-		case <-c.Done():
-		case <-r.ctx.Done():
-			r.stop(nil)
-			return
-		}
+		r.keep(c)
 		r.mu.Lock()
 		r.cur = nil
 		r.mu.Unlock()
@@ -206,8 +225,56 @@ func (r *Reconnecting) run(c *Client) {
 	}
 }
 
-// reconnect dials and joins until it has a restored session, Close is
-// called (nil, nil) or it gives up (nil, the reason).
+// keep returns when the session c ends or Close is called. Meanwhile it
+// tries to restore what is missing on c after every backoff delay,
+// reporting StateRestoring when the list of missing entries changes and
+// StateConnected when it is empty.
+func (r *Reconnecting) keep(c *Client) {
+	for attempt := 0; ; attempt++ {
+		r.opMu.Lock()
+		before := r.missing
+		r.opMu.Unlock()
+		if before == nil {
+			select {
+			case <-c.Done():
+			case <-r.ctx.Done():
+			}
+			return
+		}
+		t := time.NewTimer(r.rc.Delay(attempt))
+		select {
+		case <-t.C:
+		case <-c.Done():
+			t.Stop()
+			return
+		case <-r.ctx.Done():
+			t.Stop()
+			return
+		}
+		r.opMu.Lock()
+		// Unregister and Unsubscribe drop entries from r.missing.
+		cur := r.missing
+		if cur != nil {
+			r.missing = r.restoreLocked(c, cur.Registrations, cur.Subscriptions)
+		}
+		after := r.missing
+		r.opMu.Unlock()
+		if c.Err() != nil || r.ctx.Err() != nil {
+			return // the failures are the session's, not the entries'
+		}
+		switch {
+		case after == nil:
+			r.report(StateConnected, nil)
+		case !after.same(before):
+			r.report(StateRestoring, after)
+		}
+	}
+}
+
+// reconnect dials and joins until it has a session, Close is called (nil,
+// nil) or it gives up (nil, the reason). It restores every entry on the
+// new session and reports StateConnected, or StateRestoring with what it
+// could not restore.
 func (r *Reconnecting) reconnect() (*Client, error) {
 	var last error
 	for attempt := 0; r.rc.MaxAttempts <= 0 || attempt < r.rc.MaxAttempts; attempt++ {
@@ -236,7 +303,8 @@ func (r *Reconnecting) reconnect() (*Client, error) {
 		// opMu is held from the restore until c is published, so that
 		// no entry is added that c does not have.
 		r.opMu.Lock()
-		rerr := r.restoreLocked(c)
+		r.missing = r.restoreLocked(c, r.regs, r.subs)
+		missing := r.missing
 		r.mu.Lock()
 		closed := r.closed
 		if !closed {
@@ -248,29 +316,78 @@ func (r *Reconnecting) reconnect() (*Client, error) {
 			c.Close()
 			return nil, nil
 		}
-		r.report(StateConnected, rerr)
+		if missing == nil {
+			r.report(StateConnected, nil)
+		} else if c.Err() == nil {
+			r.report(StateRestoring, missing)
+		}
 		return c, nil
 	}
 	return nil, fmt.Errorf("client: gave up reconnecting after %d attempts: %w", r.rc.MaxAttempts, last)
 }
 
-// restoreLocked registers and subscribes every entry on c. Errors other
-// than the session ending are joined and returned (reported with
-// StateConnected); a session that ended is noticed by run. r.opMu must be
+// restoreLocked registers and subscribes on c those of regs and subs that
+// are not active there, and returns what failed, or nil. r.opMu must be
 // held.
-func (r *Reconnecting) restoreLocked(c *Client) error {
-	var errs []error
-	for _, reg := range r.regs {
-		if err := c.register(r.ctx, reg); err != nil && !errors.Is(err, ErrClosed) {
-			errs = append(errs, fmt.Errorf("client: restore registration %s: %w", reg.procedure, err))
+func (r *Reconnecting) restoreLocked(c *Client, regs []*Registration, subs []*Subscription) *RestoreError {
+	var e RestoreError
+	for _, reg := range regs {
+		if c.registered(reg) {
+			continue
+		}
+		if err := c.register(r.ctx, reg); err != nil {
+			e.Registrations = append(e.Registrations, reg)
+			e.errs = append(e.errs, fmt.Errorf("register %s: %w", reg.procedure, err))
 		}
 	}
-	for _, sub := range r.subs {
-		if err := c.subscribe(r.ctx, sub); err != nil && !errors.Is(err, ErrClosed) {
-			errs = append(errs, fmt.Errorf("client: restore subscription %s: %w", sub.topic, err))
+	for _, sub := range subs {
+		if c.subscribed(sub) {
+			continue
+		}
+		if err := c.subscribe(r.ctx, sub); err != nil {
+			e.Subscriptions = append(e.Subscriptions, sub)
+			e.errs = append(e.errs, fmt.Errorf("subscribe %s: %w", sub.topic, err))
 		}
 	}
-	return errors.Join(errs...)
+	if e.errs == nil {
+		return nil
+	}
+	return &e
+}
+
+// RestoreError is the error of [StateRestoring]: the registrations and
+// subscriptions of a [Reconnecting] client that are not active on its
+// current session, because the router refused to restore them. It wraps
+// each refusal, so errors.As finds the *protocol.Error of one, such as
+// wamp.error.procedure_already_exists.
+type RestoreError struct {
+	Registrations []*Registration
+	Subscriptions []*Subscription
+	errs          []error // one per entry, registrations first
+}
+
+// Error lists what is not restored and why.
+func (e *RestoreError) Error() string {
+	var b strings.Builder
+	b.WriteString("client: not restored: ")
+	for i, err := range e.errs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(strings.TrimPrefix(err.Error(), "client: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns the refusals.
+func (e *RestoreError) Unwrap() []error { return e.errs }
+
+// same reports whether e and o list the same entries.
+func (e *RestoreError) same(o *RestoreError) bool {
+	if e == nil || o == nil {
+		return e == o
+	}
+	return slices.Equal(e.Registrations, o.Registrations) && slices.Equal(e.Subscriptions, o.Subscriptions)
 }
 
 // stop records why reconnecting ended and reports StateClosed.
@@ -427,6 +544,13 @@ func (r *Reconnecting) Unregister(ctx context.Context, reg *Registration) error 
 		return ErrNotActive
 	}
 	r.regs = slices.Delete(r.regs, i, i+1)
+	if m := r.missing; m != nil {
+		if j := slices.Index(m.Registrations, reg); j >= 0 {
+			m = &RestoreError{Registrations: slices.Delete(slices.Clone(m.Registrations), j, j+1),
+				Subscriptions: m.Subscriptions, errs: slices.Delete(slices.Clone(m.errs), j, j+1)}
+			r.missing = m
+		}
+	}
 	if c := r.Client(); c != nil {
 		if err := c.Unregister(ctx, reg); err != nil && !errors.Is(err, ErrNotActive) && !errors.Is(err, ErrClosed) {
 			return err
@@ -467,6 +591,14 @@ func (r *Reconnecting) Unsubscribe(ctx context.Context, sub *Subscription) error
 		return ErrNotActive
 	}
 	r.subs = slices.Delete(r.subs, i, i+1)
+	if m := r.missing; m != nil {
+		if j := slices.Index(m.Subscriptions, sub); j >= 0 {
+			k := len(m.Registrations) + j
+			m = &RestoreError{Registrations: m.Registrations,
+				Subscriptions: slices.Delete(slices.Clone(m.Subscriptions), j, j+1), errs: slices.Delete(slices.Clone(m.errs), k, k+1)}
+			r.missing = m
+		}
+	}
 	if c := r.Client(); c != nil {
 		if err := c.Unsubscribe(ctx, sub); err != nil && !errors.Is(err, ErrNotActive) && !errors.Is(err, ErrClosed) {
 			return err

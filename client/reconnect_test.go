@@ -296,6 +296,7 @@ func TestStateString(t *testing.T) {
 		want string
 	}{
 		{client.StateConnected, "connected"},
+		{client.StateRestoring, "restoring"},
 		{client.StateDisconnected, "disconnected"},
 		{client.StateReconnecting, "reconnecting"},
 		{client.StateClosed, "closed"},
