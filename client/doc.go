@@ -68,6 +68,32 @@
 // (UNSUBSCRIBED/UNREGISTERED with request 0) are honoured when a router
 // sends them.
 //
+// # Typed procedures and topics
+//
+// [Procedure] and [Topic] give procedures and topics Go types: a callee
+// registers a function func(ctx, In) (Out, error), callers get an Out,
+// publishers publish a T and subscribers receive one. Declare them once
+// and share them between both sides:
+//
+//	type AddArgs struct {
+//		A int `wamp:",arg"` // Args[0]
+//		B int `wamp:",arg"` // Args[1]
+//	}
+//	var Add = client.Procedure[AddArgs, int]{URI: "com.example.add"}
+//
+//	_, err := Add.Register(ctx, callee, func(ctx context.Context, in AddArgs) (int, error) {
+//		return in.A + in.B, nil
+//	}, nil)
+//	sum, err := Add.Call(ctx, caller, AddArgs{A: 2, B: 3}) // 5
+//
+// A struct maps to positional and keyword arguments by its `wamp` tags
+// (see [Encode]); any other type is the one positional argument. To peers
+// that do not use this package, these are ordinary procedures and topics:
+// a call whose payload does not fit In is answered with ERROR
+// wamp.error.invalid_argument naming the argument and field, and an
+// event that does not fit T is dropped and logged. Both work over every
+// link and serializer alike, and with a [Reconnecting] client.
+//
 // # Values
 //
 // What a handler finds in Args, Kwargs and Details depends on the link,
@@ -94,8 +120,9 @@
 // A value that already has the wanted type is returned as it is, without
 // copying, which keeps the in-process link free of copies. [Decode] reads
 // a whole payload (positional and keyword arguments) into a struct, by
-// its `wamp` tags, and [Encode] writes one. A type assertion such as
-// inv.Args[0].(int64) holds on one kind of link only.
+// its `wamp` tags, and [Encode] writes one; [Procedure] and [Topic] are
+// built on them. A type assertion such as inv.Args[0].(int64) holds on
+// one kind of link only.
 //
 // The client does not convert what it sends into what a network peer
 // would see: that would cost an allocation for most values that are not

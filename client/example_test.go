@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
@@ -265,4 +266,114 @@ func ExampleClient_AddTestament() {
 	// Output:
 	// testament left
 	// testaments flushed
+}
+
+// A typed procedure: the callee registers a Go function, the caller gets
+// a typed result. The struct's wamp tags say which fields are positional
+// and which keyword arguments.
+func ExampleProcedure() {
+	peer, wait := startFakeRouter()
+	defer wait()
+	ctx := context.Background()
+	c, err := client.Join(ctx, peer, client.Config{Realm: "realm1"})
+	if err != nil {
+		fmt.Println("join:", err)
+		return
+	}
+	defer c.Close()
+
+	type Greeting struct {
+		Name  string `wamp:",arg"`  // Args[0]
+		Shout bool   `wamp:"shout"` // Kwargs["shout"]
+	}
+	greet := client.Procedure[Greeting, string]{URI: "com.example.greet"}
+
+	_, err = greet.Register(ctx, c, func(ctx context.Context, g Greeting) (string, error) {
+		s := "Hello, " + g.Name
+		if g.Shout {
+			s = strings.ToUpper(s)
+		}
+		return s + "!", nil
+	}, nil)
+	if err != nil {
+		fmt.Println("register:", err)
+		return
+	}
+	s, err := greet.Call(ctx, c, Greeting{Name: "Ada", Shout: true})
+	if err != nil {
+		fmt.Println("call:", err)
+		return
+	}
+	fmt.Println(s)
+
+	// A caller that sends the wrong shape gets wamp.error.invalid_argument,
+	// naming the argument and the field.
+	_, err = c.Call(ctx, "com.example.greet", 42)
+	var werr *protocol.Error
+	if errors.As(err, &werr) {
+		fmt.Println(werr.URI, werr.Args[0])
+	}
+	// Output:
+	// HELLO, ADA!
+	// wamp.error.invalid_argument args[0] (field client_test.Greeting.Name): want string, got int
+}
+
+// A typed topic: subscribers get each event's payload as a T.
+func ExampleTopic() {
+	peer, wait := startFakeRouter()
+	defer wait()
+	ctx := context.Background()
+	c, err := client.Join(ctx, peer, client.Config{Realm: "realm1"})
+	if err != nil {
+		fmt.Println("join:", err)
+		return
+	}
+	defer c.Close()
+
+	type Reading struct {
+		Sensor string  `wamp:",arg"`
+		Value  float64 `wamp:"value"`
+	}
+	readings := client.Topic[Reading]{URI: "com.example.readings"}
+	got := make(chan Reading, 1)
+	_, err = readings.Subscribe(ctx, c, func(ev *client.Event, r Reading) { got <- r }, nil)
+	if err != nil {
+		fmt.Println("subscribe:", err)
+		return
+	}
+	// readings.Publish(ctx, c, r) publishes to the others; to hear our
+	// own event we publish with options, with the payload of Encode.
+	args, kwargs := client.Encode(Reading{Sensor: "s1", Value: 21.5})
+	no := false
+	_, err = c.DoPublish(ctx, &client.PublishRequest{Topic: readings.URI, Args: args, Kwargs: kwargs, ExcludeMe: &no, Acknowledge: true})
+	if err != nil {
+		fmt.Println("publish:", err)
+		return
+	}
+	fmt.Printf("%+v\n", <-got)
+	// Output: {Sensor:s1 Value:21.5}
+}
+
+// Convert reads a payload value whatever link it came over: here an
+// integer as an in-process sender put it in and as a network peer's
+// decoder produces it, and a dict as a struct.
+func ExampleConvert() {
+	type Point struct {
+		X int `json:"x"`
+		Y int `json:"y"`
+	}
+	for _, v := range []any{7, int64(7), 7.0} {
+		n, err := client.Convert[int](v)
+		fmt.Println(n, err)
+	}
+	p, err := client.Convert[Point](map[string]any{"x": int64(1), "y": int64(2)})
+	fmt.Printf("%+v %v\n", p, err)
+	_, err = client.Convert[int]("seven")
+	fmt.Println(err)
+	// Output:
+	// 7 <nil>
+	// 7 <nil>
+	// 7 <nil>
+	// {X:1 Y:2} <nil>
+	// client: want int, got string
 }

@@ -72,6 +72,7 @@ func (c *Client) invoke(m *protocol.Invocation) error {
 		return nil
 	}
 	x := &invocation{}
+	x.ctx.inv = &x.inv
 	c.invs[m.Request] = x
 	var w *worker
 	if n := len(c.idle); n > 0 {
@@ -256,6 +257,8 @@ type invContext struct {
 	done   chan struct{} // made by the first Done; closed by cancel
 	err    error         // context.Canceled once canceled
 	afters []*afterFunc  // pending AfterFunc callbacks
+
+	inv *Invocation // for InvocationOf; set before the handler runs
 }
 
 type afterFunc struct{ f func() }
@@ -294,10 +297,16 @@ func (x *invContext) Err() error {
 	return x.err
 }
 
-// Value implements context.Context: an invocation context carries no
-// values. (It must not return another context's internals either: the
-// context package looks for its own cancelCtx through Value.)
-func (x *invContext) Value(any) any { return nil }
+// Value implements context.Context: an invocation context carries the
+// Invocation, for InvocationOf, and no other values. (It must not return
+// another context's internals either: the context package looks for its
+// own cancelCtx through Value.)
+func (x *invContext) Value(key any) any {
+	if key == (invocationKey{}) {
+		return x.inv
+	}
+	return nil
+}
 
 // String implements fmt.Stringer, like the context package's contexts.
 func (x *invContext) String() string { return "client.invocationContext" }
