@@ -227,7 +227,7 @@ func convertValue(dst reflect.Value, src reflect.Value, depth int) *PayloadError
 			return nil
 		}
 		if ok {
-			return &PayloadError{Want: typeName(dt), Got: fmt.Sprintf("%v (out of range)", src)}
+			return &PayloadError{Want: typeName(dt), Got: outOfRange(src)}
 		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		n, ok, exact := toUint64(src)
@@ -236,7 +236,7 @@ func convertValue(dst reflect.Value, src reflect.Value, depth int) *PayloadError
 			return nil
 		}
 		if ok {
-			return &PayloadError{Want: typeName(dt), Got: fmt.Sprintf("%v (out of range)", src)}
+			return &PayloadError{Want: typeName(dt), Got: outOfRange(src)}
 		}
 	case reflect.Float32, reflect.Float64:
 		var f float64
@@ -251,7 +251,7 @@ func convertValue(dst reflect.Value, src reflect.Value, depth int) *PayloadError
 			return mismatch(dt, src)
 		}
 		if dst.OverflowFloat(f) && !math.IsInf(f, 0) {
-			return &PayloadError{Want: typeName(dt), Got: fmt.Sprintf("%v (out of range)", src)}
+			return &PayloadError{Want: typeName(dt), Got: outOfRange(src)}
 		}
 		dst.SetFloat(f)
 		return nil
@@ -270,6 +270,23 @@ func convertValue(dst reflect.Value, src reflect.Value, depth int) *PayloadError
 		return convertStruct(dst, src, depth)
 	}
 	return mismatch(dt, src)
+}
+
+// outOfRange describes a number that does not fit: a fraction where an
+// integer is wanted, or a value out of range. v is a reflect.Value or the
+// value itself.
+func outOfRange(v any) string {
+	if rv, ok := v.(reflect.Value); ok {
+		if !rv.CanInterface() {
+			return fmt.Sprintf("%v (out of range)", rv)
+		}
+		v = rv.Interface()
+	}
+	rv := reflect.ValueOf(v)
+	if k := rv.Kind(); (k == reflect.Float32 || k == reflect.Float64) && rv.Float() != math.Trunc(rv.Float()) && !math.IsInf(rv.Float(), 0) {
+		return fmt.Sprintf("%v (not an integer)", v)
+	}
+	return fmt.Sprintf("%v (out of range)", v)
 }
 
 // toInt64 reads an integer source: ok if src is a number, exact if it is

@@ -191,7 +191,7 @@ func TestConvertErrors(t *testing.T) {
 		{"string to int", func() error { _, err := client.Convert[int]("7"); return err },
 			client.PayloadError{Want: "int", Got: "string"}},
 		{"fraction to int", func() error { _, err := client.Convert[int](7.5); return err },
-			client.PayloadError{Want: "int", Got: "7.5 (out of range)"}},
+			client.PayloadError{Want: "int", Got: "7.5 (not an integer)"}},
 		{"int8 overflow", func() error { _, err := client.Convert[int8](int64(300)); return err },
 			client.PayloadError{Want: "int8", Got: "300 (out of range)"}},
 		{"negative to uint", func() error { _, err := client.Convert[uint](int64(-1)); return err },

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/wampkit/wampkit/protocol"
 )
@@ -503,4 +504,426 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return strconv.Itoa(n) + " " + what + "s"
+}
+
+// The flat layout is a faster path for the common payloads: a value of a
+// basic kind (bool, integers, floats, string), or a struct whose payload
+// fields all are. Encoding and decoding those needs no reflect.Value,
+// only loads and stores at fixed offsets, so the typed API can keep its
+// values on the stack: a typed call then allocates no more than an
+// untyped one.
+
+// flatField is a field of basic kind at a fixed offset.
+type flatField struct {
+	off       uintptr
+	kind      reflect.Kind
+	typ       reflect.Type
+	name      string // the keyword argument's name (keyword fields)
+	goName    string // for errors; "" for a value that is not a field
+	omitEmpty bool
+}
+
+// flatLayout is the flat layout of a type: its positional and keyword
+// fields (a value that is not a struct is one positional "field" at
+// offset 0).
+type flatLayout struct {
+	typ    reflect.Type
+	args   []flatField
+	kwargs []flatField
+	single bool // a value, not a struct
+}
+
+// flatLayouts caches flatOf by reflect.Type; a type without a flat
+// layout maps to a nil *flatLayout.
+var flatLayouts sync.Map // reflect.Type -> *flatLayout
+
+// flatOf returns the flat layout of t, or nil if it has none.
+func flatOf(t reflect.Type) *flatLayout {
+	if v, ok := flatLayouts.Load(t); ok {
+		return v.(*flatLayout)
+	}
+	v, _ := flatLayouts.LoadOrStore(t, newFlatLayout(t))
+	return v.(*flatLayout)
+}
+
+// isFlatKind reports whether values of t are loaded and stored by the flat
+// layout: basic kinds, but not types that marshal themselves as text.
+func isFlatKind(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.String:
+		return !t.Implements(textMarshalerType) && !reflect.PointerTo(t).Implements(textUnmarshalerType)
+	}
+	return false
+}
+
+func newFlatLayout(t reflect.Type) *flatLayout {
+	if isFlatKind(t) {
+		return &flatLayout{typ: t, single: true, args: []flatField{{kind: t.Kind(), typ: t}}}
+	}
+	if !isPayloadStruct(t) {
+		return nil
+	}
+	s := structOf(t)
+	if s.err != nil || s.restArgs >= 0 || s.restKwargs >= 0 {
+		return nil
+	}
+	l := &flatLayout{typ: t}
+	field := func(i int) (flatField, bool) {
+		f := &s.fields[i]
+		if !isFlatKind(f.typ) || f.text {
+			return flatField{}, false
+		}
+		// The offset through embedded structs; embedded pointers have none.
+		var off uintptr
+		ft := t
+		for _, x := range f.index {
+			if ft.Kind() != reflect.Struct {
+				return flatField{}, false
+			}
+			sf := ft.Field(x)
+			off += sf.Offset
+			ft = sf.Type
+		}
+		return flatField{off: off, kind: f.typ.Kind(), typ: f.typ, name: f.kwName, goName: f.goName, omitEmpty: f.omitEmpty}, true
+	}
+	for _, i := range s.args {
+		ff, ok := field(i)
+		if !ok {
+			return nil
+		}
+		l.args = append(l.args, ff)
+	}
+	for _, i := range s.kwargs {
+		ff, ok := field(i)
+		if !ok {
+			return nil
+		}
+		l.kwargs = append(l.kwargs, ff)
+	}
+	return l
+}
+
+// encodeTyped returns the payload of *v, appending positional arguments
+// to buf. It reads *v but does not keep it.
+func encodeTyped[T any](v *T, buf []any) (protocol.List, protocol.Dict) {
+	return encodeWith(flatOf(reflect.TypeFor[T]()), v, buf)
+}
+
+// encodeWith is encodeTyped with T's flat layout (nil if it has none)
+// looked up already.
+func encodeWith[T any](l *flatLayout, v *T, buf []any) (protocol.List, protocol.Dict) {
+	if l != nil {
+		return encodeFlat(unsafe.Pointer(v), l, buf)
+	}
+	p := new(T) // reflect would make v escape: work on a copy
+	*p = *v
+	return encodePayload(reflect.ValueOf(p).Elem(), buf)
+}
+
+// decodeTyped reads args and kwargs into *v, as Decode does.
+func decodeTyped[T any](args protocol.List, kwargs protocol.Dict, v *T) *PayloadError {
+	return decodeWith(flatOf(reflect.TypeFor[T]()), args, kwargs, v)
+}
+
+// decodeWith is decodeTyped with T's flat layout (nil if it has none)
+// looked up already.
+func decodeWith[T any](l *flatLayout, args protocol.List, kwargs protocol.Dict, v *T) *PayloadError {
+	if l != nil {
+		return decodeFlat(unsafe.Pointer(v), l, args, kwargs)
+	}
+	p := new(T)
+	e := decodePayload(args, kwargs, reflect.ValueOf(p).Elem())
+	*v = *p
+	return e
+}
+
+func encodeFlat(base unsafe.Pointer, l *flatLayout, buf []any) (protocol.List, protocol.Dict) {
+	args := buf
+	last := 0
+	for i := range l.args {
+		f := &l.args[i]
+		x, zero := loadFlat(unsafe.Add(base, f.off), f.kind)
+		args = append(args, x)
+		if !f.omitEmpty || !zero {
+			last = len(args)
+		}
+	}
+	args = args[:last]
+	if len(args) == 0 {
+		args = nil
+	}
+	var kwargs protocol.Dict
+	for i := range l.kwargs {
+		f := &l.kwargs[i]
+		x, zero := loadFlat(unsafe.Add(base, f.off), f.kind)
+		if f.omitEmpty && zero {
+			continue
+		}
+		if kwargs == nil {
+			kwargs = make(protocol.Dict, len(l.kwargs))
+		}
+		kwargs[f.name] = x
+	}
+	return args, kwargs
+}
+
+// loadFlat loads the value of kind at p as Encode writes it, and reports
+// whether it is zero.
+func loadFlat(p unsafe.Pointer, kind reflect.Kind) (any, bool) {
+	switch kind {
+	case reflect.Bool:
+		b := *(*bool)(p)
+		return b, !b
+	case reflect.Int:
+		n := int64(*(*int)(p))
+		return n, n == 0
+	case reflect.Int8:
+		n := int64(*(*int8)(p))
+		return n, n == 0
+	case reflect.Int16:
+		n := int64(*(*int16)(p))
+		return n, n == 0
+	case reflect.Int32:
+		n := int64(*(*int32)(p))
+		return n, n == 0
+	case reflect.Int64:
+		n := *(*int64)(p)
+		return n, n == 0
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		var u uint64
+		switch kind {
+		case reflect.Uint:
+			u = uint64(*(*uint)(p))
+		case reflect.Uint8:
+			u = uint64(*(*uint8)(p))
+		case reflect.Uint16:
+			u = uint64(*(*uint16)(p))
+		case reflect.Uint32:
+			u = uint64(*(*uint32)(p))
+		default:
+			u = *(*uint64)(p)
+		}
+		if u > math.MaxInt64 {
+			return u, false
+		}
+		return int64(u), u == 0
+	case reflect.Float32:
+		f := float64(*(*float32)(p))
+		return f, f == 0 && !math.Signbit(f)
+	case reflect.Float64:
+		f := *(*float64)(p)
+		return f, f == 0 && !math.Signbit(f)
+	case reflect.String:
+		s := *(*string)(p)
+		return s, s == ""
+	}
+	panic("client: loadFlat of kind " + kind.String())
+}
+
+func decodeFlat(base unsafe.Pointer, l *flatLayout, args protocol.List, kwargs protocol.Dict) *PayloadError {
+	if l.single {
+		f := &l.args[0]
+		switch {
+		case len(args) > 1:
+			return &PayloadError{Path: "args", Want: "1 positional argument", Got: strconv.Itoa(len(args))}
+		case len(args) == 0:
+			return &PayloadError{Path: "args[0]", Want: typeName(f.typ), Got: "nothing"}
+		}
+		if e := storeFlat(base, f, args[0]); e != nil {
+			return e.atIndex(0).at("args")
+		}
+		return nil
+	}
+	for j := range l.args {
+		f := &l.args[j]
+		if j >= len(args) {
+			if f.omitEmpty {
+				continue
+			}
+			return &PayloadError{Path: "args[" + strconv.Itoa(j) + "]", Field: typeName(l.typ) + "." + f.goName, Want: typeName(f.typ), Got: "nothing"}
+		}
+		if e := storeFlat(unsafe.Add(base, f.off), f, args[j]); e != nil {
+			e.Field = typeName(l.typ) + "." + f.goName
+			return e.atIndex(j).at("args")
+		}
+	}
+	if len(args) > len(l.args) {
+		return &PayloadError{Path: "args", Want: "at most " + plural(len(l.args), "positional argument"), Got: strconv.Itoa(len(args))}
+	}
+	for j := range l.kwargs {
+		f := &l.kwargs[j]
+		x, ok := kwargs[f.name]
+		if !ok {
+			continue
+		}
+		if e := storeFlat(unsafe.Add(base, f.off), f, x); e != nil {
+			e.Field = typeName(l.typ) + "." + f.goName
+			return e.atKey(f.name).at("kwargs")
+		}
+	}
+	return nil
+}
+
+// storeFlat stores src, converted as Convert does, into the field f at p.
+func storeFlat(p unsafe.Pointer, f *flatField, src any) *PayloadError {
+	switch f.kind {
+	case reflect.Bool:
+		switch b := src.(type) {
+		case bool:
+			*(*bool)(p) = b
+			return nil
+		case nil:
+			*(*bool)(p) = false
+			return nil
+		}
+		if v := reflect.ValueOf(src); v.Kind() == reflect.Bool {
+			*(*bool)(p) = v.Bool()
+			return nil
+		}
+	case reflect.String:
+		switch s := src.(type) {
+		case string:
+			*(*string)(p) = s
+			return nil
+		case nil:
+			*(*string)(p) = ""
+			return nil
+		}
+		if v := reflect.ValueOf(src); v.Kind() == reflect.String {
+			*(*string)(p) = v.String()
+			return nil
+		}
+	case reflect.Float32, reflect.Float64:
+		var x float64
+		switch n := src.(type) {
+		case float64:
+			x = n
+		case int64:
+			x = float64(n)
+		case nil:
+		default:
+			v := reflect.ValueOf(src)
+			switch v.Kind() {
+			case reflect.Float32, reflect.Float64:
+				x = v.Float()
+			case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+				x = float64(v.Int())
+			case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+				x = float64(v.Uint())
+			default:
+				return &PayloadError{Want: typeName(f.typ), Got: describe(v)}
+			}
+		}
+		if f.kind == reflect.Float32 {
+			if math.Abs(x) > math.MaxFloat32 && !math.IsInf(x, 0) {
+				return &PayloadError{Want: typeName(f.typ), Got: outOfRange(src)}
+			}
+			*(*float32)(p) = float32(x)
+		} else {
+			*(*float64)(p) = x
+		}
+		return nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if src == nil {
+			storeInt(p, f.kind, 0)
+			return nil
+		}
+		var n int64
+		var ok, exact bool
+		switch x := src.(type) {
+		case int64:
+			n, ok, exact = x, true, true
+		case int:
+			n, ok, exact = int64(x), true, true
+		default:
+			n, ok, exact = toInt64(reflect.ValueOf(src))
+		}
+		if ok && exact && !intOverflows(n, f.kind) {
+			storeInt(p, f.kind, n)
+			return nil
+		}
+		if ok {
+			return &PayloadError{Want: typeName(f.typ), Got: outOfRange(src)}
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if src == nil {
+			storeUint(p, f.kind, 0)
+			return nil
+		}
+		n, ok, exact := toUint64(reflect.ValueOf(src))
+		if ok && exact && !uintOverflows(n, f.kind) {
+			storeUint(p, f.kind, n)
+			return nil
+		}
+		if ok {
+			return &PayloadError{Want: typeName(f.typ), Got: outOfRange(src)}
+		}
+	}
+	return &PayloadError{Want: typeName(f.typ), Got: describe(reflect.ValueOf(src))}
+}
+
+func intOverflows(n int64, kind reflect.Kind) bool {
+	bits := 64
+	switch kind {
+	case reflect.Int:
+		bits = strconv.IntSize
+	case reflect.Int8:
+		bits = 8
+	case reflect.Int16:
+		bits = 16
+	case reflect.Int32:
+		bits = 32
+	}
+	if bits == 64 {
+		return false
+	}
+	lim := int64(1) << (bits - 1)
+	return n < -lim || n >= lim
+}
+
+func uintOverflows(n uint64, kind reflect.Kind) bool {
+	bits := 64
+	switch kind {
+	case reflect.Uint:
+		bits = strconv.IntSize
+	case reflect.Uint8:
+		bits = 8
+	case reflect.Uint16:
+		bits = 16
+	case reflect.Uint32:
+		bits = 32
+	}
+	return bits < 64 && n >= 1<<bits
+}
+
+func storeInt(p unsafe.Pointer, kind reflect.Kind, n int64) {
+	switch kind {
+	case reflect.Int:
+		*(*int)(p) = int(n)
+	case reflect.Int8:
+		*(*int8)(p) = int8(n)
+	case reflect.Int16:
+		*(*int16)(p) = int16(n)
+	case reflect.Int32:
+		*(*int32)(p) = int32(n)
+	default:
+		*(*int64)(p) = n
+	}
+}
+
+func storeUint(p unsafe.Pointer, kind reflect.Kind, n uint64) {
+	switch kind {
+	case reflect.Uint:
+		*(*uint)(p) = uint(n)
+	case reflect.Uint8:
+		*(*uint8)(p) = uint8(n)
+	case reflect.Uint16:
+		*(*uint16)(p) = uint16(n)
+	case reflect.Uint32:
+		*(*uint32)(p) = uint32(n)
+	default:
+		*(*uint64)(p) = n
+	}
 }

@@ -2,10 +2,13 @@ package client_test
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
@@ -159,7 +162,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"too many", protocol.List{1, 2, 3, 4}, nil, new(add),
 			client.PayloadError{Path: "args", Want: "at most 3 positional arguments", Got: "4"}},
 		{"keyword", protocol.List{1, 2}, protocol.Dict{"k": 1.5}, new(add),
-			client.PayloadError{Path: `kwargs["k"]`, Field: "client_test.add.K", Want: "int", Got: "1.5 (out of range)"}},
+			client.PayloadError{Path: `kwargs["k"]`, Field: "client_test.add.K", Want: "int", Got: "1.5 (not an integer)"}},
 		{"nested", nil, protocol.Dict{"points": []any{map[string]any{"y": "no"}}}, new(move),
 			client.PayloadError{Path: `args[0]`, Field: "client_test.move.From", Want: "string", Got: "nothing"}},
 		{"nested field", protocol.List{"a", "b"}, protocol.Dict{"points": []any{map[string]any{"y": "no"}}}, new(move),
@@ -254,6 +257,132 @@ func FuzzDecode(f *testing.F) {
 			_, _ = client.Convert[[2]uint8](v)
 			_, _ = client.Convert[time.Time](v)
 			_, _ = client.Convert[*point](v)
+		}
+	})
+}
+
+type flatInner struct {
+	Z int8 `wamp:"z"`
+}
+
+// flatStruct has a flat layout: basic kinds only, one embedded struct.
+type flatStruct struct {
+	A int     `wamp:",arg"`
+	B string  `wamp:",arg"`
+	C float32 `wamp:",arg,omitempty"`
+	D uint16  `wamp:"d"`
+	E bool    `wamp:"e,omitempty"`
+	F celsius `wamp:"f"`
+	flatInner
+}
+
+// TestFlatLayoutMatchesDecode checks that the flat path of the typed API
+// decodes and fails exactly as Decode does.
+func TestFlatLayoutMatchesDecode(t *testing.T) {
+	if !client.HasFlatLayout(flatStruct{}) || !client.HasFlatLayout(0) || client.HasFlatLayout(move{}) || client.HasFlatLayout(time.Time{}) {
+		t.Fatal("flat layouts are not what this test expects")
+	}
+	payloads := []struct {
+		args   protocol.List
+		kwargs protocol.Dict
+	}{
+		{protocol.List{int64(1), "b"}, nil},
+		{protocol.List{1, "b", 2.5}, protocol.Dict{"d": uint64(7), "e": true, "f": int64(3), "z": -5.0}},
+		{protocol.List{1.5, "b"}, nil},
+		{protocol.List{1, 2}, nil},
+		{protocol.List{1}, nil},
+		{protocol.List{1, "b", 1e300}, nil},
+		{protocol.List{1, "b", "c", "d"}, nil},
+		{protocol.List{1, "b"}, protocol.Dict{"d": int64(-1)}},
+		{protocol.List{1, "b"}, protocol.Dict{"d": int64(70000)}},
+		{protocol.List{1, "b"}, protocol.Dict{"e": "yes"}},
+		{protocol.List{1, "b"}, protocol.Dict{"z": int64(128)}},
+		{protocol.List{nil, nil, nil}, protocol.Dict{"e": nil}},
+		{protocol.List{uint64(math.MaxUint64), "b"}, nil},
+		{protocol.List{protocol.URI("u")}, nil},
+		{nil, nil},
+	}
+	for _, p := range payloads {
+		var want flatStruct
+		wantErr := client.Decode(p.args, p.kwargs, &want)
+		got, gotErr := client.DecodeTyped[flatStruct](p.args, p.kwargs)
+		if diff := cmp.Diff(fmt.Sprint(wantErr), fmt.Sprint(gotErr)); diff != "" {
+			t.Errorf("flatStruct %v %v: error mismatch (-Decode +flat):\n%s", p.args, p.kwargs, diff)
+		}
+		if wantErr == nil {
+			if diff := cmp.Diff(want, got, cmp.AllowUnexported(flatStruct{})); diff != "" {
+				t.Errorf("flatStruct %v %v: mismatch (-Decode +flat):\n%s", p.args, p.kwargs, diff)
+			}
+		}
+		for _, check := range []func() (any, any, error, error){
+			func() (any, any, error, error) {
+				var w int8
+				we := client.Decode(p.args, p.kwargs, &w)
+				g, ge := client.DecodeTyped[int8](p.args, p.kwargs)
+				return w, g, we, ge
+			},
+			func() (any, any, error, error) {
+				var w string
+				we := client.Decode(p.args, p.kwargs, &w)
+				g, ge := client.DecodeTyped[string](p.args, p.kwargs)
+				return w, g, we, ge
+			},
+			func() (any, any, error, error) {
+				var w uint
+				we := client.Decode(p.args, p.kwargs, &w)
+				g, ge := client.DecodeTyped[uint](p.args, p.kwargs)
+				return w, g, we, ge
+			},
+		} {
+			w, g, we, ge := check()
+			if fmt.Sprint(we) != fmt.Sprint(ge) || (we == nil && w != g) {
+				t.Errorf("%T from %v: Decode = %v, %v; flat = %v, %v", w, p.args, w, we, g, ge)
+			}
+		}
+	}
+	in := flatStruct{A: 1, B: "b", D: 3, F: 2.5, flatInner: flatInner{Z: -1}}
+	wa, wk := client.Encode(in)
+	ga, gk := client.EncodeTyped(in)
+	if diff := cmp.Diff(wa, ga); diff != "" {
+		t.Errorf("Encode args mismatch (-Encode +flat):\n%s", diff)
+	}
+	if diff := cmp.Diff(wk, gk); diff != "" {
+		t.Errorf("Encode kwargs mismatch (-Encode +flat):\n%s", diff)
+	}
+}
+
+// FuzzFlatLayout feeds fuzzed MessagePack payloads to the flat path and
+// to Decode: both must agree, and neither may panic.
+func FuzzFlatLayout(f *testing.F) {
+	codec := serialize.MessagePack.Codec()
+	for _, in := range []any{flatStruct{A: 1, B: "b", C: 1.5, D: 2, E: true, F: 3}, -7, "s"} {
+		args, kwargs := client.Encode(in)
+		if args == nil {
+			args = protocol.List{}
+		}
+		buf, err := codec.Encode(nil, &protocol.Call{Request: 1, Options: protocol.Dict{}, Procedure: "p", Args: args, Kwargs: kwargs})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(buf)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := codec.Decode(data)
+		if err != nil {
+			return
+		}
+		c, ok := m.(*protocol.Call)
+		if !ok {
+			return
+		}
+		var want flatStruct
+		wantErr := client.Decode(c.Args, c.Kwargs, &want)
+		got, gotErr := client.DecodeTyped[flatStruct](c.Args, c.Kwargs)
+		if fmt.Sprint(wantErr) != fmt.Sprint(gotErr) {
+			t.Fatalf("errors differ: Decode %v, flat %v", wantErr, gotErr)
+		}
+		if wantErr == nil && !cmp.Equal(want, got, cmp.AllowUnexported(flatStruct{}), cmpopts.EquateNaNs()) {
+			t.Fatalf("values differ: Decode %+v, flat %+v", want, got)
 		}
 	})
 }

@@ -59,32 +59,39 @@ type Procedure[In, Out any] struct {
 // wrapping a *[PayloadError].
 func (p Procedure[In, Out]) Call(ctx context.Context, s Session, in In) (Out, error) {
 	var out Out
-	res, err := callPayload(ctx, s, p.URI, reflect.ValueOf(&in).Elem())
+	res, err := callTyped(ctx, s, p.URI, &in)
 	if err != nil {
 		return out, err
 	}
-	if e := decodePayload(res.Args, res.Kwargs, reflect.ValueOf(&out).Elem()); e != nil {
+	if e := decodeTyped(res.Args, res.Kwargs, &out); e != nil {
 		return out, wrap(e, "client: result of %s", p.URI)
 	}
 	return out, nil
 }
 
-// callPayload calls procedure with the payload of v, through the
+// callTyped calls procedure with the payload of *in, through the
 // client's own call path when it can: the payload is then written into
 // the CALL's own allocation.
-func callPayload(ctx context.Context, s Session, procedure protocol.URI, v reflect.Value) (*Result, error) {
-	switch c := s.(type) {
+func callTyped[In any](ctx context.Context, s Session, procedure protocol.URI, in *In) (*Result, error) {
+	var c *Client
+	switch x := s.(type) {
 	case *Client:
-		return c.callPayload(ctx, procedure, v)
+		c = x
 	case *Reconnecting:
-		cur, err := c.client()
-		if err != nil {
+		var err error
+		if c, err = x.client(); err != nil {
 			return nil, err
 		}
-		return cur.callPayload(ctx, procedure, v)
+	default:
+		args, kwargs := encodeTyped(in, nil)
+		return s.Do(ctx, &CallRequest{Procedure: procedure, Args: args, Kwargs: kwargs})
 	}
-	args, kwargs := encodePayload(v, nil)
-	return s.Do(ctx, &CallRequest{Procedure: procedure, Args: args, Kwargs: kwargs})
+	x := &callState{msg: protocol.Call{Options: noOptions, Procedure: procedure}}
+	x.msg.Args, x.msg.Kwargs = encodeTyped(in, x.args[:0])
+	if x.msg.Kwargs != nil && x.msg.Args == nil {
+		x.msg.Args = protocol.List{} // Arguments must be present before ArgumentsKw
+	}
+	return c.call(ctx, x, nil)
 }
 
 // Register registers f as the procedure on s (see [Client.Register]).
@@ -107,27 +114,42 @@ func (p Procedure[In, Out]) Register(ctx context.Context, s Session, f func(cont
 	if err := checkPayloadType(reflect.TypeFor[Out]()); err != nil {
 		return nil, err
 	}
+	// The layouts are looked up once, not for every invocation.
+	inLayout, outLayout := flatOf(reflect.TypeFor[In]()), flatOf(reflect.TypeFor[Out]())
+	oneArg := outLayout != nil && len(outLayout.args) <= 1
 	return s.Register(ctx, p.URI, func(ctx context.Context, inv *Invocation) (*Result, error) {
 		var in In
-		if e := decodePayload(inv.Args, inv.Kwargs, reflect.ValueOf(&in).Elem()); e != nil {
+		if e := decodeWith(inLayout, inv.Args, inv.Kwargs, &in); e != nil {
 			return nil, &protocol.Error{URI: protocol.ErrInvalidArgument, Args: protocol.List{e.text()}}
 		}
 		out, err := f(ctx, in)
 		if err != nil {
 			return nil, err
 		}
+		if oneArg {
+			r := &typedResult1{}
+			r.res.Args, r.res.Kwargs = encodeWith(outLayout, &out, r.args[:0])
+			return &r.res, nil
+		}
 		r := &typedResult{}
-		r.res.Args, r.res.Kwargs = encodePayload(reflect.ValueOf(&out).Elem(), r.args[:0])
+		r.res.Args, r.res.Kwargs = encodeWith(outLayout, &out, r.args[:0])
 		return &r.res, nil
 	}, opts)
 }
 
 // typedResult is the Result of a typed handler with room for its
-// arguments, in one allocation.
-type typedResult struct {
-	res  Result
-	args [inlineArgs]any
-}
+// arguments, in one allocation; typedResult1 is one for a result of at
+// most one positional argument.
+type (
+	typedResult struct {
+		res  Result
+		args [inlineArgs]any
+	}
+	typedResult1 struct {
+		res  Result
+		args [1]any
+	}
+)
 
 // checkPayloadType returns the error of t's wamp tags, if t (or what it
 // points to) is split into a payload.
@@ -163,19 +185,28 @@ type Topic[T any] struct {
 // does. For acknowledgement and options, use [Client.DoPublish] with the
 // payload of [Encode].
 func (t Topic[T]) Publish(ctx context.Context, s Session, v T) error {
-	rv := reflect.ValueOf(&v).Elem()
-	switch c := s.(type) {
+	var c *Client
+	switch x := s.(type) {
 	case *Client:
-		return c.publishPayload(ctx, t.URI, rv)
+		c = x
 	case *Reconnecting:
-		cur, err := c.client()
-		if err != nil {
+		var err error
+		if c, err = x.client(); err != nil {
 			return err
 		}
-		return cur.publishPayload(ctx, t.URI, rv)
+	default:
+		args, kwargs := encodeTyped(&v, nil)
+		_, err := s.DoPublish(ctx, &PublishRequest{Topic: t.URI, Args: args, Kwargs: kwargs})
+		return err
 	}
-	args, kwargs := encodePayload(rv, nil)
-	_, err := s.DoPublish(ctx, &PublishRequest{Topic: t.URI, Args: args, Kwargs: kwargs})
+	x := &publishState{msg: protocol.Publish{Options: noOptions, Topic: t.URI}}
+	x.msg.Args, x.msg.Kwargs = encodeTyped(&v, x.args[:0])
+	if x.msg.Kwargs != nil && x.msg.Args == nil {
+		x.msg.Args = protocol.List{}
+	}
+	c.mu.Lock()
+	err := c.sendRequestLocked(ctx, nil, &x.msg)
+	c.mu.Unlock()
 	return err
 }
 
@@ -196,7 +227,7 @@ func (t Topic[T]) Subscribe(ctx context.Context, s Session, f func(*Event, T), o
 	log := sessionLogger(s)
 	return s.Subscribe(ctx, t.URI, func(ev *Event) {
 		var v T
-		if e := decodePayload(ev.Args, ev.Kwargs, reflect.ValueOf(&v).Elem()); e != nil {
+		if e := decodeTyped(ev.Args, ev.Kwargs, &v); e != nil {
 			if n := dropped.Add(1); n == 1 || n%1024 == 0 {
 				log.Warn("client: dropping events that do not fit the type of their Topic",
 					"topic", ev.Topic, "type", reflect.TypeFor[T]().String(), "error", e, "dropped", n)
@@ -234,30 +265,6 @@ type invocationKey struct{}
 func InvocationOf(ctx context.Context) *Invocation {
 	inv, _ := ctx.Value(invocationKey{}).(*Invocation)
 	return inv
-}
-
-// callPayload calls procedure with the payload of v, written into the
-// CALL's own allocation when it fits.
-func (c *Client) callPayload(ctx context.Context, procedure protocol.URI, v reflect.Value) (*Result, error) {
-	x := &callState{msg: protocol.Call{Options: noOptions, Procedure: procedure}}
-	x.msg.Args, x.msg.Kwargs = encodePayload(v, x.args[:0])
-	if x.msg.Kwargs != nil && x.msg.Args == nil {
-		x.msg.Args = protocol.List{} // Arguments must be present before ArgumentsKw
-	}
-	return c.call(ctx, x, nil)
-}
-
-// publishPayload publishes the payload of v to topic, unacknowledged.
-func (c *Client) publishPayload(ctx context.Context, topic protocol.URI, v reflect.Value) error {
-	x := &publishState{msg: protocol.Publish{Options: noOptions, Topic: topic}}
-	x.msg.Args, x.msg.Kwargs = encodePayload(v, x.args[:0])
-	if x.msg.Kwargs != nil && x.msg.Args == nil {
-		x.msg.Args = protocol.List{}
-	}
-	c.mu.Lock()
-	err := c.sendRequestLocked(ctx, nil, &x.msg)
-	c.mu.Unlock()
-	return err
 }
 
 // wrapped is an error that adds context to another error of this

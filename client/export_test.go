@@ -1,0 +1,23 @@
+package client
+
+import (
+	"reflect"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// DecodeTyped is decodeTyped for tests: it takes the flat path where the
+// type has a flat layout.
+func DecodeTyped[T any](args protocol.List, kwargs protocol.Dict) (T, error) {
+	var v T
+	if e := decodeTyped(args, kwargs, &v); e != nil {
+		return v, e
+	}
+	return v, nil
+}
+
+// EncodeTyped is encodeTyped for tests.
+func EncodeTyped[T any](v T) (protocol.List, protocol.Dict) { return encodeTyped(&v, nil) }
+
+// HasFlatLayout reports whether values of T take the flat path.
+func HasFlatLayout[T any](v T) bool { return flatOf(reflect.TypeOf(v)) != nil }
