@@ -37,6 +37,14 @@ type Client struct {
 	// finish cancels.)
 	ctx    context.Context
 	cancel context.CancelFunc
+	// answerCtx bounds the answers to invocations that wait for room in
+	// the outbound queue (see sendAnswerLocked); Leave and finish cancel
+	// it. answering counts those answers; Leave waits for them before it
+	// sends GOODBYE, so that nothing follows GOODBYE. Add is called under
+	// mu in StateEstablished only.
+	answerCtx    context.Context
+	answerCancel context.CancelFunc
+	answering    sync.WaitGroup
 
 	// wg counts the reader, the subscription goroutines and the invocation
 	// workers. Only the reader starts goroutines, so Add never races with a
@@ -142,6 +150,7 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 	}
 	c.stateCopy.Store(uint32(c.state))
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.answerCtx, c.answerCancel = context.WithCancel(c.ctx)
 	c.wg.Add(1)
 	go c.readLoop()
 	return c, nil
@@ -402,9 +411,19 @@ func (c *Client) Leave(ctx context.Context) error {
 		// are ignored from here on (WAMP spec, basic/sessions.md: SHUTTING
 		// DOWN ignores everything but GOODBYE).
 		c.failPendingLocked(ErrClosed)
-		_ = c.peer.Send(context.Background(), &protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseRealm})
 	}
 	c.mu.Unlock()
+	if first {
+		// Answers still waiting for room give up (the router fails their
+		// calls when the session ends), and GOODBYE goes out after them.
+		c.answerCancel()
+		c.answering.Wait()
+		c.mu.Lock()
+		if c.state == protocol.StateShuttingDown {
+			_ = c.peer.Send(context.Background(), &protocol.Goodbye{Details: protocol.Dict{}, Reason: protocol.CloseRealm})
+		}
+		c.mu.Unlock()
+	}
 	// Wait for the echo (or for a concurrent Close, or for the router's
 	// own GOODBYE exchange to finish).
 	select {
@@ -774,16 +793,17 @@ func (c *Client) send(m protocol.Message) {
 	}
 }
 
-// sendAnswer queues a callee's answer to an INVOCATION (YIELD or ERROR); c.mu
-// is held. Unlike send it never drops the answer for a full queue, as the
-// caller would wait for it in vain: it waits for room up to
-// Config.ResponseTimeout, and if there is still none it ends the session
-// (logged), so that the router answers the caller with an error. An answer
-// the transport cannot carry (a payload the serializer cannot encode, or
-// one too large for the router) is replaced by ERROR
-// wamp.error.runtime_error, logged.
-func (c *Client) sendAnswer(m protocol.Message) {
-	err := c.peer.Send(c.ctx, m)
+// sendAnswerLocked queues a callee's answer to an INVOCATION (YIELD or
+// ERROR) and returns the answer it queued or is to queue. An answer the
+// transport cannot carry (a payload the serializer cannot encode, or one
+// too large for the router) is replaced by ERROR wamp.error.runtime_error,
+// logged. Unlike send it never drops the answer for a full queue, as the
+// caller would wait for it in vain: if the queue is full it reports wait,
+// and the caller must then call awaitRoom with the returned answer after
+// unlocking c.mu. Any other failure but the session's end is returned.
+// c.mu must be held, and the session established.
+func (c *Client) sendAnswerLocked(m protocol.Message) (answer protocol.Message, wait bool, err error) {
+	err = c.peer.Send(c.ctx, m)
 	if errors.Is(err, transport.ErrEncode) || errors.Is(err, transport.ErrMessageTooBig) {
 		c.log.Warn("client: answer to an invocation cannot be sent; sending an error instead",
 			"session", c.session, "type", m.Type(), "error", err)
@@ -792,15 +812,35 @@ func (c *Client) sendAnswer(m protocol.Message) {
 		err = c.peer.Send(c.ctx, m)
 	}
 	if errors.Is(err, transport.ErrQueueFull) {
-		if w, ok := c.peer.(transport.Waiter); ok {
-			ctx, cancel := withTimeout(c.ctx, c.cfg.ResponseTimeout)
-			err = w.SendWait(ctx, m)
-			cancel()
+		if _, ok := c.peer.(transport.Waiter); ok {
+			c.answering.Add(1)
+			return m, true, nil
 		}
 	}
 	if err == nil || errors.Is(err, transport.ErrClosed) {
-		return
+		return m, false, nil
 	}
+	return m, false, err
+}
+
+// awaitRoom sends the answer m that sendAnswerLocked could not queue,
+// waiting for room up to Config.ResponseTimeout without holding c.mu, so
+// that the reader and the other methods go on meanwhile. If there is
+// still no room, it ends the session (logged), so that the router
+// answers the caller with an error. It runs on the invocation's worker.
+func (c *Client) awaitRoom(m protocol.Message) {
+	defer c.answering.Done()
+	ctx, cancel := withTimeout(c.answerCtx, c.cfg.ResponseTimeout)
+	err := c.peer.(transport.Waiter).SendWait(ctx, m)
+	cancel()
+	if err == nil || errors.Is(err, transport.ErrClosed) || c.answerCtx.Err() != nil {
+		return // sent, or the session is ending anyway
+	}
+	c.failAnswer(m, err)
+}
+
+// failAnswer ends the session because the answer m could not be sent.
+func (c *Client) failAnswer(m protocol.Message, err error) {
 	c.log.Error("client: ending the session: no room for an answer", "session", c.session, "type", m.Type(), "error", err)
-	go c.peer.Close(fmt.Errorf("client: no room for the answer to an INVOCATION: %w", err))
+	c.peer.Close(fmt.Errorf("client: no room for the answer to an INVOCATION: %w", err))
 }

@@ -236,7 +236,10 @@
 // No method of the client waits for room in the transport's outbound
 // queue. When the queue is full, the request fails at once with an error
 // wrapping [transport.ErrQueueFull]: nothing was sent, no request id was
-// used up, and the session is unaffected. This matters most for
+// used up, and the session is unaffected. (Only the answer to an
+// INVOCATION waits, since its caller would otherwise wait in vain: on the
+// handler's goroutine, for at most Config.ResponseTimeout, after which the
+// session ends; the reader and every method go on meanwhile.) This matters most for
 // [Client.Publish] and unacknowledged [Client.DoPublish], which otherwise
 // return as soon as the PUBLISH is queued, so a publisher in a tight loop
 // can outrun the link (and, behind it, the router's queues towards slow

@@ -155,3 +155,148 @@ func TestAnswerWaitsForRoom(t *testing.T) {
 		}
 	}
 }
+
+// waitObserver wraps a peer and tells when a SendWait starts waiting.
+type waitObserver struct {
+	transport.Peer
+	waiting chan struct{} // gets a token when SendWait begins
+}
+
+func (p *waitObserver) SendWait(ctx context.Context, m protocol.Message) error {
+	select {
+	case p.waiting <- struct{}{}:
+	default:
+	}
+	return p.Peer.(transport.Waiter).SendWait(ctx, m)
+}
+
+// TestAnswerWaitDoesNotStallClient checks that a callee's answer waiting
+// for room in a full outbound queue holds up nothing else: the reader
+// still delivers a RESULT, and other methods still return at once.
+func TestAnswerWaitDoesNotStallClient(t *testing.T) {
+	const queue = 4
+	cp, rp := transport.LocalPair(queue)
+	defer rp.Close(nil)
+	obs := &waitObserver{Peer: cp, waiting: make(chan struct{}, 1)}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	joined := async(func() (*client.Client, error) {
+		return client.Join(ctx, obs, client.Config{Realm: "realm1", Logger: quietLogger(), CloseTimeout: -1,
+			ResponseTimeout: time.Hour}) // the answer would wait this long for room
+	})
+	recv := func() protocol.Message {
+		t.Helper()
+		m, err := await(t, async(func() (protocol.Message, error) { return rp.Recv() }))
+		if err != nil {
+			t.Fatalf("Recv: %v", err)
+		}
+		return m
+	}
+	recv() // HELLO
+	if err := rp.Send(ctx, &protocol.Welcome{Session: 1, Details: routerWelcome(false)}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := await(t, joined)
+	if err != nil {
+		t.Fatalf("Join: %v", err)
+	}
+	defer c.Close()
+
+	release := make(chan struct{})
+	registered := async(func() (*client.Registration, error) {
+		return c.Register(ctx, "com.p", func(context.Context, *client.Invocation) (*client.Result, error) {
+			<-release
+			return &client.Result{Args: protocol.List{"done"}}, nil
+		}, nil)
+	})
+	reg := recv().(*protocol.Register)
+	rp.Send(ctx, &protocol.Registered{Request: reg.Request, Registration: 7})
+	if _, err := await(t, registered); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	called := async(func() (*client.Result, error) { return c.Call(ctx, "com.other") })
+	call := recv().(*protocol.Call)
+	rp.Send(ctx, &protocol.Invocation{Request: 1, Registration: 7, Details: protocol.Dict{}})
+	for i := 0; ; i++ {
+		if err := c.Publish(ctx, "com.t", i); errors.Is(err, transport.ErrQueueFull) {
+			break
+		} else if err != nil || i > 1000 {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+	}
+	close(release)
+	wait(t, obs.waiting) // the answer waits for room
+
+	// The reader delivers the RESULT of the call...
+	rp.Send(ctx, &protocol.Result{Request: call.Request, Details: protocol.Dict{}, Args: protocol.List{"result"}})
+	if res, err := await(t, called); err != nil || res.Args[0] != "result" {
+		t.Errorf("Call while an answer waits = %v, %v; want [result]", res, err)
+	}
+	// ...and other methods return at once.
+	published := async(func() (struct{}, error) { return struct{}{}, c.Publish(ctx, "com.t", "more") })
+	if _, err := await(t, published); !errors.Is(err, transport.ErrQueueFull) {
+		t.Errorf("Publish while an answer waits = %v, want ErrQueueFull", err)
+	}
+	// The answer is sent once there is room.
+	for {
+		m := recv()
+		if y, ok := m.(*protocol.Yield); ok {
+			if y.Request != 1 || len(y.Args) != 1 || y.Args[0] != "done" {
+				t.Fatalf("got YIELD %+v", y)
+			}
+			return
+		}
+		if _, ok := m.(*protocol.Publish); !ok {
+			t.Fatalf("got %v, want PUBLISH or YIELD", m.Type())
+		}
+	}
+}
+
+// TestAnswerNoRoomEndsSession checks that an answer that finds no room
+// within Config.ResponseTimeout ends the session, so that the router
+// fails the call instead of leaving the caller waiting.
+func TestAnswerNoRoomEndsSession(t *testing.T) {
+	cp, rp := transport.LocalPair(2)
+	defer rp.Close(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	joined := async(func() (*client.Client, error) {
+		return client.Join(ctx, cp, client.Config{Realm: "realm1", Logger: quietLogger(), CloseTimeout: -1,
+			ResponseTimeout: 10 * time.Millisecond})
+	})
+	recv := func() protocol.Message {
+		t.Helper()
+		m, err := await(t, async(func() (protocol.Message, error) { return rp.Recv() }))
+		if err != nil {
+			t.Fatalf("Recv: %v", err)
+		}
+		return m
+	}
+	recv() // HELLO
+	rp.Send(ctx, &protocol.Welcome{Session: 1, Details: routerWelcome(false)})
+	c, err := await(t, joined)
+	if err != nil {
+		t.Fatalf("Join: %v", err)
+	}
+	defer c.Close()
+	registered := async(func() (*client.Registration, error) {
+		return c.Register(ctx, "com.p", func(context.Context, *client.Invocation) (*client.Result, error) { return nil, nil }, nil)
+	})
+	reg := recv().(*protocol.Register)
+	rp.Send(ctx, &protocol.Registered{Request: reg.Request, Registration: 7})
+	if _, err := await(t, registered); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	for i := 0; ; i++ {
+		if err := c.Publish(ctx, "com.t", i); errors.Is(err, transport.ErrQueueFull) {
+			break
+		} else if err != nil || i > 1000 {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+	}
+	rp.Send(ctx, &protocol.Invocation{Request: 1, Registration: 7, Details: protocol.Dict{}})
+	wait(t, c.Done())
+	if err := c.Err(); !errors.Is(err, transport.ErrQueueFull) {
+		t.Errorf("Err() = %v, want the session ended for want of room (ErrQueueFull)", err)
+	}
+}

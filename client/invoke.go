@@ -133,9 +133,12 @@ func (c *Client) work(x *invocation) {
 	var w *worker
 	for {
 		reply := c.handle(x)
-		// Answer under c.mu so nothing follows our GOODBYE (Leave holds
-		// c.mu while it changes the state and sends GOODBYE).
+		// Answer under c.mu in StateEstablished, so nothing follows our
+		// GOODBYE (Leave changes the state under c.mu, and sends GOODBYE
+		// after the answers that wait for room).
 		c.mu.Lock()
+		var wait bool
+		var failed error
 		if c.invs[x.inv.request] == x {
 			delete(c.invs, x.inv.request)
 			if x.inv.streaming {
@@ -143,8 +146,17 @@ func (c *Client) work(x *invocation) {
 				c.ended.Add(x.inv.request)
 			}
 			if c.state == protocol.StateEstablished {
-				c.sendAnswer(reply)
+				reply, wait, failed = c.sendAnswerLocked(reply)
 			}
+		}
+		if wait || failed != nil {
+			c.mu.Unlock()
+			if wait {
+				c.awaitRoom(reply)
+			} else {
+				c.failAnswer(reply, failed)
+			}
+			c.mu.Lock()
 		}
 		// finish collects the parked workers under c.mu after setting
 		// StateClosed, so a worker parks either before (and is ended by
