@@ -220,7 +220,10 @@ func (c *Client) cancelCall(id protocol.ID) {
 // InvocationHandler runs a procedure for a callee. It is called on its own
 // goroutine for every INVOCATION, so it may block; ctx is canceled when the
 // router interrupts the call (INTERRUPT, WAMP spec,
-// advanced/rpc_call_canceling.md) or the session ends.
+// advanced/rpc_call_canceling.md), when the session ends, and when the
+// handler returns. context.Cause(ctx) tells which: an error wrapping
+// [ErrInterrupted] (and naming the INTERRUPT's mode), an error wrapping
+// [ErrClosed] and the session's end reason, or context.Canceled.
 //
 // The returned Result (nil means an empty one) becomes YIELD. A returned
 // error becomes ERROR: a *protocol.Error, or an error wrapping one, is sent

@@ -501,7 +501,7 @@ func (c *Client) finish(cause error) {
 	c.peer.Close(cause)
 	c.cancel()
 	for _, x := range invs {
-		x.ctx.cancel()
+		x.ctx.cancel(c.closeErr)
 	}
 	for _, w := range idle {
 		close(w.jobs)

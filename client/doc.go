@@ -199,7 +199,8 @@
 //     own, so handlers may block and run concurrently. (The goroutines are
 //     reused: a few finished ones wait for the next INVOCATION.) The
 //     handler's context is canceled by INTERRUPT (call canceling), when the
-//     session ends, and when the handler returns.
+//     session ends, and when the handler returns; context.Cause tells
+//     which ([ErrInterrupted], [ErrClosed] or context.Canceled).
 //   - Each [Subscription] has its own goroutine and event queue: its
 //     [EventHandler] receives events one at a time in the order the router
 //     sent them, and a slow handler delays only its own subscription. The

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -57,6 +58,13 @@ var (
 	// not announce progressive_call_invocations for its dealer role.
 	ErrNotSupported = errors.New("client: feature not supported by the router")
 
+	// ErrInterrupted is wrapped by the cause (context.Cause) of an
+	// invocation handler's context that the router canceled with
+	// INTERRUPT (WAMP spec, advanced/rpc_call_canceling.md), together
+	// with context.Canceled; the error also names the INTERRUPT's mode.
+	// Compare [ErrClosed], the cause when the session ended.
+	ErrInterrupted = errors.New("client: invocation interrupted by the router")
+
 	// ErrStreamDone is returned by [CallStream.Send] and
 	// [CallStream.CloseSend] after CloseSend, or once the call has ended
 	// ([CallStream.Result] then tells how).
@@ -102,3 +110,13 @@ func (e *GoodbyeError) Error() string {
 	}
 	return "client: router closed the session: " + string(e.Reason)
 }
+
+// interruptError is the cause of an invocation context canceled by
+// INTERRUPT: ErrInterrupted, and also context.Canceled, which it is.
+type interruptError struct{ mode string }
+
+func (e *interruptError) Error() string {
+	return ErrInterrupted.Error() + " (INTERRUPT, mode " + e.mode + ")"
+}
+
+func (e *interruptError) Unwrap() []error { return []error{ErrInterrupted, context.Canceled} }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/wampkit/wampkit/protocol"
 )
@@ -22,12 +23,11 @@ const maxIdleWorkers = 16
 // handler gets and the YIELD that answers it, in one allocation. It is
 // never reused, since a handler may keep inv or ctx after it returns.
 type invocation struct {
-	inv   Invocation
+	// ctx comes first: invContext.invocation finds the invocation from
+	// it, so that the context needs no pointer of its own.
 	ctx   invContext
+	inv   Invocation
 	yield protocol.Yield
-	// interrupted reports that an INTERRUPT canceled ctx. Guarded by
-	// Client.mu.
-	interrupted bool
 }
 
 // worker is a goroutine that runs invocation handlers one after another,
@@ -72,7 +72,6 @@ func (c *Client) invoke(m *protocol.Invocation) error {
 		return nil
 	}
 	x := &invocation{}
-	x.ctx.inv = &x.inv
 	c.invs[m.Request] = x
 	var w *worker
 	if n := len(c.idle); n > 0 {
@@ -127,7 +126,7 @@ func (c *Client) work(x *invocation) {
 		// A handler that called runtime.Goexit still gets its context
 		// canceled (a no-op after a normal return).
 		if x != nil {
-			x.ctx.cancel()
+			x.ctx.cancel(context.Canceled)
 		}
 	}()
 	var w *worker
@@ -169,7 +168,7 @@ func (c *Client) work(x *invocation) {
 			c.idle = append(c.idle, w)
 		}
 		c.mu.Unlock()
-		x.ctx.cancel()
+		x.ctx.cancel(context.Canceled)
 		x = nil
 		if !park {
 			return
@@ -203,9 +202,7 @@ func (c *Client) handle(x *invocation) protocol.Message {
 	}
 	e := &protocol.Error{RequestType: protocol.TypeInvocation, Request: inv.request, Details: protocol.Dict{}}
 	var werr *protocol.Error
-	c.mu.Lock()
-	interrupted := x.interrupted
-	c.mu.Unlock()
+	interrupted := x.ctx.interrupted()
 	switch {
 	case errors.As(err, &werr):
 		e.URI, e.Args, e.Kwargs = werr.URI, werr.Args, werr.Kwargs
@@ -217,7 +214,7 @@ func (c *Client) handle(x *invocation) protocol.Message {
 		if e.Kwargs != nil && e.Args == nil {
 			e.Args = protocol.List{}
 		}
-	case interrupted && x.ctx.Err() != nil:
+	case interrupted:
 		e.URI = protocol.ErrCanceled
 	default:
 		c.log.Warn("client: invocation handler failed", "session", c.session,
@@ -246,31 +243,56 @@ func (c *Client) safeHandle(ctx context.Context, inv *Invocation) (res *Result, 
 	return inv.Registration.handler(ctx, inv)
 }
 
-// interrupt cancels the context of a running invocation.
+// interrupt cancels the context of a running invocation, with a cause
+// wrapping ErrInterrupted.
 func (c *Client) interrupt(m *protocol.Interrupt) {
 	c.mu.Lock()
 	x := c.invs[m.Request]
-	if x != nil {
-		x.interrupted = true
-	}
 	c.mu.Unlock()
 	if x != nil {
-		x.ctx.cancel()
+		mode := m.Options.String("mode")
+		if mode == "" {
+			mode = "kill" // the spec's default
+		}
+		x.ctx.cancel(&interruptError{mode: mode})
 	}
 }
 
 // invContext is the context of an invocation handler. It is canceled by
 // INTERRUPT, when the handler returns and when the session ends; it has no
-// deadline and no values (a child of the background context). Unlike
-// context.WithCancel it costs nothing until Done (or a derived context)
-// asks for a channel: most handlers never look.
+// deadline and carries only the Invocation (a child of the background
+// context). Unlike context.WithCancel it costs nothing until Done (or a
+// derived context) asks for a channel: most handlers never look.
+//
+// context.Cause looks for the context package's own cancelCtx through
+// Value, so a context of another type cannot give its cause directly. The
+// first Value of a key other than ours makes one, real, canceled with the
+// same cause when x is, and Value answers from it: context.Cause(x) is
+// then the cause.
+//
+// An invContext is always the first field of an invocation (see
+// invocation), which keeps both small: an INVOCATION costs one allocation.
 type invContext struct {
-	mu     sync.Mutex
-	done   chan struct{} // made by the first Done; closed by cancel
-	err    error         // context.Canceled once canceled
-	afters []*afterFunc  // pending AfterFunc callbacks
+	mu   sync.Mutex
+	done chan struct{} // made by the first Done; closed by cancel
+	// cause is nil until x is canceled, then why: context.Canceled, an
+	// interruptError, or the session's end (Err is context.Canceled).
+	cause  error
+	afters []*afterFunc // pending AfterFunc callbacks
+	// real is made by Value; it is canceled with cause, under mu, when x
+	// is (real has no children: nobody derives from it, so that is safe).
+	real *causeContext
+}
 
-	inv *Invocation // for InvocationOf; set before the handler runs
+// causeContext is the real context of an invContext.
+type causeContext struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+}
+
+// invocation returns the invocation whose context x is.
+func (x *invContext) invocation() *invocation {
+	return (*invocation)(unsafe.Pointer(x)) // x is its first field
 }
 
 type afterFunc struct{ f func() }
@@ -293,7 +315,7 @@ func (x *invContext) Done() <-chan struct{} {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.done == nil {
-		if x.err != nil {
+		if x.cause != nil {
 			x.done = closedChan
 		} else {
 			x.done = make(chan struct{})
@@ -306,18 +328,42 @@ func (x *invContext) Done() <-chan struct{} {
 func (x *invContext) Err() error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return x.err
+	if x.cause == nil {
+		return nil
+	}
+	return context.Canceled
+}
+
+// interrupted reports whether an INTERRUPT canceled x.
+func (x *invContext) interrupted() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	_, ok := x.cause.(*interruptError)
+	return ok
 }
 
 // Value implements context.Context: an invocation context carries the
-// Invocation, for InvocationOf, and no other values. (It must not return
-// another context's internals either: the context package looks for its
-// own cancelCtx through Value.)
+// Invocation, for InvocationOf, and no other values. Other keys are
+// answered by x.real, so that context.Cause, which asks Value for the
+// context package's cancelCtx, finds real's and its cause. A context
+// derived from x does not attach to real as a child: the context package
+// takes a parent's cancelCtx only if its Done channel is the parent's,
+// and ours is our own; derived contexts follow x through AfterFunc.
 func (x *invContext) Value(key any) any {
 	if key == (invocationKey{}) {
-		return x.inv
+		return &x.invocation().inv
 	}
-	return nil
+	x.mu.Lock()
+	if x.real == nil {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		x.real = &causeContext{ctx: ctx, cancel: cancel}
+		if x.cause != nil {
+			cancel(x.cause)
+		}
+	}
+	real := x.real.ctx
+	x.mu.Unlock()
+	return real.Value(key)
 }
 
 // String implements fmt.Stringer, like the context package's contexts.
@@ -330,7 +376,7 @@ func (x *invContext) String() string { return "client.invocationContext" }
 func (x *invContext) AfterFunc(f func()) (stop func() bool) {
 	a := &afterFunc{f: f}
 	x.mu.Lock()
-	if x.err != nil {
+	if x.cause != nil {
 		x.mu.Unlock()
 		go f()
 		return func() bool { return false }
@@ -349,14 +395,21 @@ func (x *invContext) AfterFunc(f func()) (stop func() bool) {
 	}
 }
 
-// cancel cancels x; later calls do nothing.
-func (x *invContext) cancel() {
+// cancel cancels x with cause (nil means context.Canceled); later calls
+// do nothing.
+func (x *invContext) cancel(cause error) {
+	if cause == nil {
+		cause = context.Canceled
+	}
 	x.mu.Lock()
-	if x.err != nil {
+	if x.cause != nil {
 		x.mu.Unlock()
 		return
 	}
-	x.err = context.Canceled
+	x.cause = cause
+	if x.real != nil {
+		x.real.cancel(cause)
+	}
 	if x.done == nil {
 		x.done = closedChan
 	} else {

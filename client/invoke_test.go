@@ -3,6 +3,8 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -11,9 +13,8 @@ import (
 )
 
 // TestInvocationContext checks the handler's context: a context derived
-// from it follows an INTERRUPT, its cause is context.Canceled, and it is
-// done once the handler has returned, whether or not Done was asked for
-// before.
+// from it follows an INTERRUPT, with its cause, and it is done once the
+// handler has returned, whether or not Done was asked for before.
 func TestInvocationContext(t *testing.T) {
 	started := make(chan struct{}, 1)
 	ctxs := make(chan context.Context, 2)
@@ -26,8 +27,8 @@ func TestInvocationContext(t *testing.T) {
 		defer cancel()
 		started <- struct{}{}
 		<-dctx.Done()
-		if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
-			t.Errorf("context.Cause(ctx) = %v, want context.Canceled", err)
+		if err := context.Cause(dctx); !errors.Is(err, client.ErrInterrupted) {
+			t.Errorf("context.Cause of a derived context = %v, want ErrInterrupted", err)
 		}
 		return nil, dctx.Err()
 	})
@@ -98,4 +99,48 @@ func TestManyInvocations(t *testing.T) {
 			t.Errorf("round %d: %d distinct YIELDs, want %d", round, len(seen), n)
 		}
 	}
+}
+
+// TestInvocationContextCause checks that a handler can tell why its
+// context ended: an INTERRUPT, the end of the session, or its own return.
+func TestInvocationContextCause(t *testing.T) {
+	causes := make(chan error, 3)
+	started := make(chan struct{}, 1)
+	c, w := registered(t, func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		if inv.Args[0] == "return" {
+			go func() {
+				<-ctx.Done()
+				causes <- context.Cause(ctx)
+			}()
+			return nil, nil
+		}
+		started <- struct{}{}
+		<-ctx.Done()
+		causes <- context.Cause(ctx)
+		if ctx.Err() != context.Canceled {
+			t.Errorf("ctx.Err() = %v, want context.Canceled", ctx.Err())
+		}
+		return nil, ctx.Err()
+	})
+	w.send(&protocol.Invocation{Request: 1, Registration: 5, Details: protocol.Dict{}, Args: protocol.List{"interrupt"}})
+	wait(t, started)
+	w.send(&protocol.Interrupt{Request: 1, Options: protocol.Dict{"mode": "kill"}})
+	w.expect(&protocol.Error{RequestType: protocol.TypeInvocation, Request: 1, Details: protocol.Dict{}, URI: protocol.ErrCanceled})
+	if err := <-causes; !errors.Is(err, client.ErrInterrupted) || !strings.Contains(fmt.Sprint(err), "mode kill") {
+		t.Errorf("cause after INTERRUPT = %v, want ErrInterrupted with the mode", err)
+	}
+
+	w.send(&protocol.Invocation{Request: 2, Registration: 5, Details: protocol.Dict{}, Args: protocol.List{"return"}})
+	w.expect(&protocol.Yield{Request: 2, Options: protocol.Dict{}})
+	if err := <-causes; err != context.Canceled {
+		t.Errorf("cause after the handler returned = %v, want context.Canceled", err)
+	}
+
+	w.send(&protocol.Invocation{Request: 3, Registration: 5, Details: protocol.Dict{}, Args: protocol.List{"session"}})
+	wait(t, started)
+	w.send(&protocol.Abort{Details: protocol.Dict{}, Reason: "wamp.close.killed"})
+	if err := <-causes; !errors.Is(err, client.ErrClosed) {
+		t.Errorf("cause after the session ended = %v, want ErrClosed", err)
+	}
+	wait(t, c.Done())
 }
