@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -66,8 +67,12 @@ type CallRequest struct {
 }
 
 // Call calls procedure with positional arguments args and returns its
-// result (WAMP spec, basic/remote_procedure_call.md). It is [Client.Do]
-// without options.
+// result (WAMP spec, basic/remote_procedure_call.md). A [Kwargs] as the
+// last of args is sent as the keyword arguments (CALL.ArgumentsKw):
+//
+//	c.Call(ctx, "com.example.greet", "Ada", client.Kwargs{"shout": true})
+//
+// Call is [Client.Do] without options.
 //
 // If the callee or the router answers with ERROR, the error is a
 // *protocol.Error carrying the URI, Args and Kwargs; match it with errors.As.
@@ -76,7 +81,10 @@ type CallRequest struct {
 // and drops the late result.
 func (c *Client) Call(ctx context.Context, procedure protocol.URI, args ...any) (*Result, error) {
 	x := &callState{msg: protocol.Call{Options: noOptions, Procedure: procedure}}
-	x.msg.Args = copyArgs(&x.args, args)
+	var err error
+	if x.msg.Args, x.msg.Kwargs, err = copyArgs(&x.args, args); err != nil {
+		return nil, err
+	}
 	return c.call(ctx, x, nil)
 }
 
@@ -84,19 +92,49 @@ func (c *Client) Call(ctx context.Context, procedure protocol.URI, args ...any) 
 // keep inside their own allocation.
 const inlineArgs = 4
 
-// copyArgs returns a copy of args, in buf if it fits, or nil if args is
-// empty. Copying (rather than keeping args) lets the compiler keep the
-// variadic slice of Call and Publish on the caller's stack.
-func copyArgs(buf *[inlineArgs]any, args []any) protocol.List {
+// Kwargs, as the last argument of [Client.Call] or [Client.Publish], is
+// sent as the keyword arguments (ArgumentsKw) rather than as a positional
+// argument:
+//
+//	c.Publish(ctx, "com.example.news", "headline", client.Kwargs{"lang": "en"})
+//
+// Any other dict among the arguments, a protocol.Dict included, is a
+// positional argument, as the options of the meta procedures are
+// (wamp.subscription.lookup(topic, options)).
+type Kwargs protocol.Dict
+
+// errKwargsNotLast is returned by Call and Publish for a Kwargs that is
+// not their last argument.
+var errKwargsNotLast = errors.New("client: Kwargs must be the last argument")
+
+// copyArgs returns the positional and keyword arguments of args: a Kwargs
+// as the last of args is the keyword arguments, the rest are copied, in
+// buf if they fit. Copying (rather than keeping args) lets the compiler
+// keep the variadic slice of Call and Publish on the caller's stack.
+func copyArgs(buf *[inlineArgs]any, args []any) (protocol.List, protocol.Dict, error) {
+	var kwargs protocol.Dict
+	if n := len(args); n > 0 {
+		if d, ok := args[n-1].(Kwargs); ok {
+			kwargs, args = protocol.Dict(d), args[:n-1]
+		}
+	}
+	for _, a := range args {
+		if _, ok := a.(Kwargs); ok {
+			return nil, nil, errKwargsNotLast
+		}
+	}
+	if kwargs != nil && len(args) == 0 {
+		return protocol.List{}, kwargs, nil // Arguments must be present before ArgumentsKw
+	}
 	switch n := len(args); {
 	case n == 0:
-		return nil
+		return nil, kwargs, nil
 	case n <= inlineArgs:
 		l := buf[:n:n]
 		copy(l, args)
-		return l
+		return l, kwargs, nil
 	default:
-		return append(protocol.List(nil), args...)
+		return append(protocol.List(nil), args...), kwargs, nil
 	}
 }
 

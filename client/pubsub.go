@@ -12,7 +12,9 @@ import (
 // Publish publishes an event with positional arguments args to topic,
 // unacknowledged (WAMP spec, basic/publish_subscribe.md): it returns once
 // the PUBLISH is queued on the transport, and errors the router may find
-// are not reported. Use [Client.DoPublish] for acknowledgement and options.
+// are not reported. A [Kwargs] as the last of args is sent as the keyword
+// arguments (PUBLISH.ArgumentsKw), as with [Client.Call]. Use
+// [Client.DoPublish] for acknowledgement and options.
 //
 // Publish never blocks. When the transport's outbound queue is full it
 // returns at once an error wrapping [transport.ErrQueueFull]: the event
@@ -22,9 +24,12 @@ import (
 // over.
 func (c *Client) Publish(ctx context.Context, topic protocol.URI, args ...any) error {
 	x := &publishState{msg: protocol.Publish{Options: noOptions, Topic: topic}}
-	x.msg.Args = copyArgs(&x.args, args)
+	var err error
+	if x.msg.Args, x.msg.Kwargs, err = copyArgs(&x.args, args); err != nil {
+		return err
+	}
 	c.mu.Lock()
-	err := c.sendRequestLocked(ctx, nil, &x.msg)
+	err = c.sendRequestLocked(ctx, nil, &x.msg)
 	c.mu.Unlock()
 	return err
 }

@@ -24,6 +24,25 @@ func TestPublishWire(t *testing.T) {
 			want: &protocol.Publish{Request: 1, Options: protocol.Dict{}, Topic: "com.t", Args: protocol.List{"a", 1}},
 		},
 		{
+			name: "Publish with Kwargs last: keyword arguments",
+			do: func(c *client.Client) error {
+				return c.Publish(context.Background(), "com.t", "a", client.Kwargs{"k": "v"})
+			},
+			want: &protocol.Publish{Request: 1, Options: protocol.Dict{}, Topic: "com.t", Args: protocol.List{"a"}, Kwargs: protocol.Dict{"k": "v"}},
+		},
+		{
+			name: "Publish with only Kwargs",
+			do:   func(c *client.Client) error { return c.Publish(context.Background(), "com.t", client.Kwargs{"k": "v"}) },
+			want: &protocol.Publish{Request: 1, Options: protocol.Dict{}, Topic: "com.t", Args: protocol.List{}, Kwargs: protocol.Dict{"k": "v"}},
+		},
+		{
+			name: "Publish with a protocol.Dict: positional",
+			do: func(c *client.Client) error {
+				return c.Publish(context.Background(), "com.t", protocol.Dict{"k": "v"})
+			},
+			want: &protocol.Publish{Request: 1, Options: protocol.Dict{}, Topic: "com.t", Args: protocol.List{protocol.Dict{"k": "v"}}},
+		},
+		{
 			name: "DoPublish with options",
 			do: func(c *client.Client) error {
 				_, err := c.DoPublish(context.Background(), &client.PublishRequest{

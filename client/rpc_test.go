@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,20 @@ func TestCallWire(t *testing.T) {
 				return c.Call(context.Background(), "com.p", 1, "a")
 			},
 			want: &protocol.Call{Request: 1, Options: protocol.Dict{}, Procedure: "com.p", Args: protocol.List{1, "a"}},
+		},
+		{
+			name: "Call with Kwargs last: keyword arguments",
+			do: func(c *client.Client) (*client.Result, error) {
+				return c.Call(context.Background(), "com.p", 1, client.Kwargs{"k": "v"})
+			},
+			want: &protocol.Call{Request: 1, Options: protocol.Dict{}, Procedure: "com.p", Args: protocol.List{1}, Kwargs: protocol.Dict{"k": "v"}},
+		},
+		{
+			name: "Call with only Kwargs",
+			do: func(c *client.Client) (*client.Result, error) {
+				return c.Call(context.Background(), "com.p", client.Kwargs{"k": "v"})
+			},
+			want: &protocol.Call{Request: 1, Options: protocol.Dict{}, Procedure: "com.p", Args: protocol.List{}, Kwargs: protocol.Dict{"k": "v"}},
 		},
 		{
 			name: "Do with kwargs only",
@@ -501,4 +516,17 @@ func TestInvalidHandlerErrorURI(t *testing.T) {
 	})
 	w.send(&protocol.Invocation{Request: 1, Registration: 5, Details: protocol.Dict{}})
 	w.expect(&protocol.Error{RequestType: protocol.TypeInvocation, Request: 1, Details: protocol.Dict{}, URI: client.ErrRuntimeError})
+}
+
+// TestKwargsNotLast checks that a Kwargs that is not the last argument is
+// refused rather than sent as a positional argument.
+func TestKwargsNotLast(t *testing.T) {
+	c, _ := join(t, routerWelcome(false), client.Config{})
+	ctx := context.Background()
+	if _, err := c.Call(ctx, "com.p", client.Kwargs{"k": 1}, 2); err == nil || !strings.Contains(err.Error(), "last") {
+		t.Errorf("Call with Kwargs first = %v, want an error", err)
+	}
+	if err := c.Publish(ctx, "com.t", client.Kwargs{"k": 1}, client.Kwargs{}); err == nil {
+		t.Errorf("Publish with two Kwargs succeeded")
+	}
 }
