@@ -74,8 +74,10 @@ type CallRequest struct {
 //
 // Call is [Client.Do] without options.
 //
-// If the callee or the router answers with ERROR, the error is a
-// *protocol.Error carrying the URI, Args and Kwargs; match it with errors.As.
+// If the callee or the router answers with ERROR, the error wraps the
+// *protocol.Error carrying the URI, Args and Kwargs, and names the
+// procedure ("client: call com.example.add: wamp error ..."); match it
+// with errors.As.
 // When ctx ends before the result arrives, Call returns ctx's error at once,
 // sends CANCEL (mode killnowait) if the dealer announced call_canceling,
 // and drops the late result.
@@ -198,7 +200,7 @@ func (c *Client) call(ctx context.Context, x *callState, onProgress func(*Result
 		putCallPending(p)
 		return nil, err
 	}
-	res, err := c.await(ctx, p, onProgress, &x.res)
+	res, err := c.await(ctx, p, msg.Procedure, onProgress, &x.res)
 	putCallPending(p) // await returns once p is out of c.pend
 	return res, err
 }
@@ -207,7 +209,7 @@ func (c *Client) call(ctx context.Context, x *callState, onProgress func(*Result
 // res. Progressive results go to onProgress (or are ignored if it is
 // nil). When ctx ends, or onProgress fails, it gives up on the call and
 // sends CANCEL. It returns once p is no longer in c.pend.
-func (c *Client) await(ctx context.Context, p *pending, onProgress func(*Result) error, res *Result) (*Result, error) {
+func (c *Client) await(ctx context.Context, p *pending, procedure protocol.URI, onProgress func(*Result) error, res *Result) (*Result, error) {
 	for {
 		m, gaveUp, err := c.next(ctx, p)
 		if gaveUp {
@@ -236,7 +238,7 @@ func (c *Client) await(ctx context.Context, p *pending, onProgress func(*Result)
 				return nil, err
 			}
 		case *protocol.Error:
-			return nil, m
+			return nil, wrap(m, "client: call %s", procedure)
 		}
 	}
 }
@@ -390,7 +392,7 @@ type RegisterOptions struct {
 // basic/remote_procedure_call.md, "Registering and Unregistering"). The
 // handler may be invoked as soon as the router confirms, even before
 // Register returns. If the router refuses (for example
-// wamp.error.procedure_already_exists), the error is a *protocol.Error.
+// wamp.error.procedure_already_exists), the error wraps a *protocol.Error.
 // Register waits at most Config.ResponseTimeout when ctx has no deadline.
 // If it gives up before the router answers, a late registration is undone.
 func (c *Client) Register(ctx context.Context, procedure protocol.URI, handler InvocationHandler, opts *RegisterOptions) (*Registration, error) {
@@ -419,7 +421,8 @@ func (c *Client) registered(r *Registration) bool {
 // Unregister removes r (WAMP spec, basic/remote_procedure_call.md). No new
 // invocations reach its handler after Unregister is called; invocations
 // already running continue. It returns [ErrNotActive] if r was already
-// unregistered or revoked, and a *protocol.Error if the router refuses.
+// unregistered or revoked, and an error wrapping a *protocol.Error if the
+// router refuses.
 func (c *Client) Unregister(ctx context.Context, r *Registration) error {
 	ctx, cancel := withTimeout(ctx, c.cfg.ResponseTimeout)
 	defer cancel()
@@ -449,7 +452,7 @@ func (c *Client) Unregister(ctx context.Context, r *Registration) error {
 		return err
 	}
 	if e, ok := m.(*protocol.Error); ok {
-		return e
+		return wrap(e, "client: unregister %s", r.procedure)
 	}
 	return nil
 }

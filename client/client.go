@@ -116,7 +116,7 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 	}
 	if err := protocol.CheckURI(cfg.Realm, false); err != nil {
 		peer.Close(err)
-		return nil, fmt.Errorf("client: join realm: %w", err)
+		return nil, wrap(err, "client: join realm")
 	}
 	cfg = cfg.withDefaults()
 	ctx, cancel := withTimeout(ctx, cfg.ResponseTimeout)
@@ -124,7 +124,7 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 	welcome, err := handshake(ctx, peer, cfg)
 	if err != nil {
 		peer.Close(err)
-		return nil, fmt.Errorf("client: join realm %q: %w", cfg.Realm, err)
+		return nil, wrap(err, "client: join realm %q", cfg.Realm)
 	}
 	c := &Client{
 		peer:          peer,
@@ -297,7 +297,7 @@ func checkWelcome(auths []Authenticator, details protocol.Dict) error {
 		}
 		if wc, ok := a.(welcomeChecker); ok {
 			if err := wc.checkWelcome(details); err != nil {
-				return fmt.Errorf("client: authenticate %q: %w", method, err)
+				return wrap(err, "client: authenticate %q", method)
 			}
 		}
 		return nil
@@ -310,7 +310,7 @@ func answer(ctx context.Context, auths []Authenticator, ch *protocol.Challenge) 
 		if a.Method() == ch.AuthMethod {
 			auth, err := a.Authenticate(ctx, ch)
 			if err != nil {
-				return nil, fmt.Errorf("client: authenticate %q: %w", ch.AuthMethod, err)
+				return nil, wrap(err, "client: authenticate %q", ch.AuthMethod)
 			}
 			if auth == nil {
 				return nil, fmt.Errorf("client: authenticate %q: nil AUTHENTICATE", ch.AuthMethod)
@@ -476,7 +476,7 @@ func (c *Client) finish(cause error) {
 	if errors.Is(cause, ErrClosed) {
 		c.closeErr = ErrClosed
 	} else {
-		c.closeErr = fmt.Errorf("%w: %w", ErrClosed, cause)
+		c.closeErr = &closedError{cause: cause}
 	}
 	c.failPendingLocked(c.closeErr)
 	subs := c.subs

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http/httptest"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/serialize"
 	"github.com/wampkit/wampkit/transport"
 )
@@ -121,5 +124,83 @@ func TestDial(t *testing.T) {
 				t.Errorf("Close: %v", err)
 			}
 		})
+	}
+}
+
+// TestDialWrongScheme dials RawSocket at ports that speak TLS or HTTP,
+// and WebSocket at a RawSocket port: Dial must say which scheme the port
+// wants instead of timing out or reporting a bad handshake byte.
+func TestDialWrongScheme(t *testing.T) {
+	serverTLS, _ := tlsPair(t)
+	ws := &transport.WebSocketServer{Config: transport.WebSocketConfig{PeerConfig: transport.PeerConfig{Logger: quietLogger()}}, Handler: serveFake}
+	plain := httptest.NewServer(ws)
+	secure := httptest.NewUnstartedServer(ws)
+	secure.TLS = serverTLS
+	secure.Config.ErrorLog = log.New(io.Discard, "", 0) // the probes' TLS handshakes end abruptly
+	secure.StartTLS()
+	defer func() { ws.Close(); plain.Close(); secure.Close() }()
+	tlsL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	startRawSocket(t, tlsL, serverTLS)
+	tcpL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	startRawSocket(t, tcpL, nil)
+
+	tests := []struct {
+		name, url, want string
+	}{
+		{"ws at RawSocket", "ws://" + tcpL.Addr().String() + "/ws", "use tcp://"},
+		{"tcp at RawSocket over TLS", "tcp://" + tlsL.Addr().String(), "use tcps://"},
+		{"tcp at WebSocket", "tcp://" + plain.Listener.Addr().String(), "use ws://"},
+		{"tcp at WebSocket over TLS", "tcp://" + secure.Listener.Addr().String(), "use wss://"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			defer cancel()
+			_, err := client.Dial(ctx, tt.url, client.Config{Realm: "realm1", Logger: quietLogger()})
+			if !errors.Is(err, client.ErrBadURL) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Dial(%q) = %v, want ErrBadURL saying %q", tt.url, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestErrorTexts checks that errors name what failed once, without
+// repeating their prefixes.
+func TestErrorTexts(t *testing.T) {
+	peer, wait := startFakeRouter()
+	defer wait()
+	ctx := context.Background()
+	_, err := client.Join(ctx, peer, client.Config{Realm: "no.such.realm", Logger: quietLogger()})
+	if want := `client: join realm "no.such.realm": session aborted: wamp.error.no_such_realm: no realm no.such.realm`; fmt.Sprint(err) != want {
+		t.Errorf("Join error = %q, want %q", err, want)
+	}
+
+	peer2, wait2 := startFakeRouter()
+	defer wait2()
+	c, err := client.Join(ctx, peer2, client.Config{Realm: "realm1", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Call(ctx, "com.example.missing")
+	var werr *protocol.Error
+	if !errors.As(err, &werr) || werr.URI != protocol.ErrNoSuchProcedure {
+		t.Fatalf("Call = %v, want %s", err, protocol.ErrNoSuchProcedure)
+	}
+	if want := "client: call com.example.missing: wamp error wamp.error.no_such_procedure"; err.Error() != want {
+		t.Errorf("Call error = %q, want %q", err, want)
+	}
+	if _, err := c.Register(ctx, "com.example.p", echoHandler, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Register(ctx, "com.example.p", echoHandler, nil)
+	if want := "client: register com.example.p: wamp error wamp.error.procedure_already_exists"; fmt.Sprint(err) != want {
+		t.Errorf("Register error = %q, want %q", err, want)
 	}
 }

@@ -268,12 +268,18 @@
 //
 // # Errors
 //
-// A WAMP error sent by the router or a callee is returned as the
-// *[protocol.Error] itself, carrying the URI, Args and Kwargs of the ERROR
-// message (spec basic "Predefined URIs"); match it with errors.As:
+// A WAMP error sent by the router or a callee is returned wrapped with
+// the request it answers, as in "client: call com.example.add: wamp error
+// wamp.error.no_such_procedure"; the *[protocol.Error] inside carries the
+// URI, Args and Kwargs of the ERROR message (spec basic "Predefined
+// URIs"). Match it with errors.As:
 //
 //	var werr *protocol.Error
 //	if errors.As(err, &werr) && werr.URI == protocol.ErrNoSuchProcedure { ... }
+//
+// An error of this package that wraps another one leaves out the package
+// prefixes the other already says ("client: join realm \"nope\": session
+// aborted: ...").
 //
 // A request the router would refuse as malformed, such as a procedure or
 // topic that is not a valid URI (spec basic "URIs"), fails before it is

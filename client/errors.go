@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/wampkit/wampkit/protocol"
 )
@@ -120,3 +121,67 @@ func (e *interruptError) Error() string {
 }
 
 func (e *interruptError) Unwrap() []error { return []error{ErrInterrupted, context.Canceled} }
+
+// wrapped is an error that adds context to another error without
+// repeating the package prefixes the other error's text starts with.
+type wrapped struct {
+	msg string
+	err error
+}
+
+// wrap returns err with the context of format and args before it.
+func wrap(err error, format string, args ...any) error {
+	return &wrapped{msg: fmt.Sprintf(format, args...), err: err}
+}
+
+func (w *wrapped) Error() string { return joinText(w.msg, w.err.Error()) }
+
+func (w *wrapped) Unwrap() error { return w.err }
+
+// closedError is the error of requests that fail because the session
+// ended: ErrClosed and the reason.
+type closedError struct{ cause error }
+
+func (e *closedError) Error() string { return joinText(ErrClosed.Error(), e.cause.Error()) }
+
+func (e *closedError) Unwrap() []error { return []error{ErrClosed, e.cause} }
+
+// prefixes are the package prefixes of wampkit's errors ("client: ").
+var prefixes = []string{"client", "transport", "serialize", "protocol", "router"}
+
+// joinText returns outer + ": " + inner, leaving out of inner each package
+// prefix ("transport: ") that outer or inner has already said, so that
+// "client: join realm: client: session aborted" reads
+// "client: join realm: session aborted".
+func joinText(outer, inner string) string {
+	seen := make(map[string]bool, 2)
+	note := func(s string) {
+		for _, seg := range strings.Split(s, ": ") {
+			for _, p := range prefixes {
+				if seg == p {
+					seen[p] = true
+				}
+			}
+		}
+	}
+	note(outer)
+	var b strings.Builder
+	b.WriteString(outer)
+	for _, seg := range strings.Split(inner, ": ") {
+		known := false
+		for _, p := range prefixes {
+			if seg == p {
+				known = true
+			}
+		}
+		if known && seen[seg] {
+			continue
+		}
+		if known {
+			seen[seg] = true
+		}
+		b.WriteString(": ")
+		b.WriteString(seg)
+	}
+	return b.String()
+}

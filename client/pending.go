@@ -110,7 +110,7 @@ func (c *Client) next(ctx context.Context, p *pending) (m protocol.Message, gave
 
 // request sends msg as a new request and waits for its final reply, bounded
 // by ctx and Config.ResponseTimeout. A WAMP ERROR reply is returned as the
-// error (a *protocol.Error).
+// error (wrapping the *protocol.Error, naming the request).
 func (c *Client) request(ctx context.Context, p *pending, msg protocol.Message) (protocol.Message, error) {
 	if ctx.Err() != nil {
 		return nil, context.Cause(ctx) // nothing sent
@@ -128,6 +128,14 @@ func (c *Client) request(ctx context.Context, p *pending, msg protocol.Message) 
 		return nil, err
 	}
 	if e, ok := m.(*protocol.Error); ok {
+		switch msg := msg.(type) {
+		case *protocol.Register:
+			return nil, wrap(e, "client: register %s", msg.Procedure)
+		case *protocol.Subscribe:
+			return nil, wrap(e, "client: subscribe %s", msg.Topic)
+		case *protocol.Publish:
+			return nil, wrap(e, "client: publish %s", msg.Topic)
+		}
 		return nil, e
 	}
 	return m, nil

@@ -78,7 +78,7 @@ type PublishRequest struct {
 
 // DoPublish publishes req. If req.Acknowledge is set it waits for the
 // broker (at most Config.ResponseTimeout when ctx has no deadline) and
-// returns the publication id, or a *protocol.Error such as
+// returns the publication id, or an error wrapping a *protocol.Error such as
 // wamp.error.not_authorized; otherwise it returns 0 once the PUBLISH is
 // queued. Like [Client.Publish] it never waits for room in the transport's
 // queue: when it is full, DoPublish returns at once an error wrapping
@@ -264,7 +264,8 @@ type subscriber struct {
 // Subscribe subscribes handler to topic (WAMP spec,
 // basic/publish_subscribe.md). Events may reach the handler as soon as the
 // router confirms, even before Subscribe returns. If the router refuses
-// (for example wamp.error.not_authorized) the error is a *protocol.Error.
+// (for example wamp.error.not_authorized) the error wraps a
+// *protocol.Error.
 // Subscribe waits at most Config.ResponseTimeout when ctx has no deadline.
 // If it gives up before the router answers, a late subscription is undone.
 func (c *Client) Subscribe(ctx context.Context, topic protocol.URI, handler EventHandler, opts *SubscribeOptions) (*Subscription, error) {
@@ -314,7 +315,7 @@ func (c *Client) addSubscriberLocked(sb *subscriber, id protocol.ID) {
 // when Unsubscribe returns. UNSUBSCRIBE is sent when s was the last
 // Subscription of this client on its router subscription id. It returns
 // [ErrNotActive] if s was already unsubscribed or revoked, and a
-// *protocol.Error if the router refuses.
+// error wrapping a *protocol.Error if the router refuses.
 func (c *Client) Unsubscribe(ctx context.Context, s *Subscription) error {
 	ctx, cancel := withTimeout(ctx, c.cfg.ResponseTimeout)
 	defer cancel()
@@ -357,7 +358,7 @@ func (c *Client) Unsubscribe(ctx context.Context, s *Subscription) error {
 		return err
 	}
 	if e, ok := m.(*protocol.Error); ok {
-		return e
+		return wrap(e, "client: unsubscribe %s", s.topic)
 	}
 	return nil
 }

@@ -337,7 +337,7 @@ func (r *Reconnecting) restoreLocked(c *Client, regs []*Registration, subs []*Su
 		}
 		if err := c.register(r.ctx, reg); err != nil {
 			e.Registrations = append(e.Registrations, reg)
-			e.errs = append(e.errs, fmt.Errorf("register %s: %w", reg.procedure, err))
+			e.errs = append(e.errs, named(err, "register", reg.procedure))
 		}
 	}
 	for _, sub := range subs {
@@ -346,13 +346,23 @@ func (r *Reconnecting) restoreLocked(c *Client, regs []*Registration, subs []*Su
 		}
 		if err := c.subscribe(r.ctx, sub); err != nil {
 			e.Subscriptions = append(e.Subscriptions, sub)
-			e.errs = append(e.errs, fmt.Errorf("subscribe %s: %w", sub.topic, err))
+			e.errs = append(e.errs, named(err, "subscribe", sub.topic))
 		}
 	}
 	if e.errs == nil {
 		return nil
 	}
 	return &e
+}
+
+// named returns err, which a request for uri failed with, naming the
+// request if err does not (a router's refusal does).
+func named(err error, request string, uri protocol.URI) error {
+	var werr *protocol.Error
+	if errors.As(err, &werr) {
+		return err
+	}
+	return wrap(err, "client: %s %s", request, uri)
 }
 
 // RestoreError is the error of [StateRestoring]: the registrations and

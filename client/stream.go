@@ -50,7 +50,7 @@ type CallStream struct {
 //
 // The callee must announce progressive_call_invocations too (this package
 // does); otherwise the call fails with wamp.error.feature_not_supported,
-// which Result returns as a *protocol.Error.
+// which Result returns wrapped like any call's error.
 func (c *Client) DoStream(ctx context.Context, req *CallRequest) (*CallStream, error) {
 	if !c.canStream {
 		return nil, ErrNotSupported
@@ -148,7 +148,7 @@ func (s *CallStream) send(ctx context.Context, opts protocol.Dict, args protocol
 // the end of DoStream's context) and returns ctx's cause.
 func (s *CallStream) Result(ctx context.Context) (*Result, error) {
 	defer s.stop()
-	return s.c.await(ctx, s.p, s.onProgress, &s.res)
+	return s.c.await(ctx, s.p, s.procedure, s.onProgress, &s.res)
 }
 
 // Chunk is one chunk of the arguments of a progressive call invocation,

@@ -42,7 +42,7 @@ type TestamentOptions struct {
 // to learn whether the router supports them.
 //
 // AddTestament waits for the router's answer (at most
-// Config.ResponseTimeout when ctx has no deadline). A refusal is a
+// Config.ResponseTimeout when ctx has no deadline). A refusal wraps a
 // *protocol.Error, for example wamp.error.invalid_uri for a topic the
 // session could not publish to, or wamp.error.no_such_procedure from a
 // router without testaments.

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"reflect"
 	"sync/atomic"
@@ -265,30 +264,4 @@ type invocationKey struct{}
 func InvocationOf(ctx context.Context) *Invocation {
 	inv, _ := ctx.Value(invocationKey{}).(*Invocation)
 	return inv
-}
-
-// wrapped is an error that adds context to another error of this
-// package without repeating its "client: " prefix.
-type wrapped struct {
-	msg string
-	err error
-}
-
-// wrap returns err with the context of format and args before it.
-func wrap(err error, format string, args ...any) error {
-	return &wrapped{msg: fmt.Sprintf(format, args...), err: err}
-}
-
-func (w *wrapped) Error() string { return w.msg + ": " + trimPrefix(w.err.Error()) }
-
-func (w *wrapped) Unwrap() error { return w.err }
-
-// trimPrefix removes this package's "client: " from the start of an
-// error's text.
-func trimPrefix(s string) string {
-	const p = "client: "
-	if len(s) > len(p) && s[:len(p)] == p {
-		return s[len(p):]
-	}
-	return s
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -224,8 +225,8 @@ func TestRegisterOptions(t *testing.T) {
 // something else.
 func callError(tb testing.TB, err error) *protocol.Error {
 	tb.Helper()
-	werr, ok := err.(*protocol.Error)
-	if !ok {
+	var werr *protocol.Error
+	if !errors.As(err, &werr) {
 		tb.Fatalf("want a *protocol.Error, got %T: %v", err, err)
 	}
 	return werr
