@@ -131,7 +131,7 @@ type scramHandshake struct {
 }
 
 var (
-	_ ExtraAuthenticator = (*scramHandshake)(nil)
+	_ extraAuthenticator = (*scramHandshake)(nil)
 	_ welcomeChecker     = (*scramHandshake)(nil)
 )
 

@@ -24,9 +24,10 @@ func CryptosignAuth(priv ed25519.PrivateKey) Authenticator {
 // Cryptosign is an [Authenticator] for WAMP-Cryptosign (WAMP spec,
 // advanced/authentication_cryptosign.md): it signs the 32 bytes of
 // CHALLENGE.Extra.challenge with Key and answers hex(signature || the 32
-// bytes signed). It is an [ExtraAuthenticator]: Join puts the public key
-// (and the channel binding and router challenge it asks for) into
-// HELLO.Details.authextra. Config.AuthID is optional for cryptosign.
+// bytes signed). Join puts the public key (and the channel binding and
+// router challenge it asks for) into HELLO.Details.authextra, merged with
+// Config.AuthExtra, which wins where both set a key. Config.AuthID is
+// optional for cryptosign.
 //
 // With ChannelBinding, the client signs the challenge XOR'ed with the
 // channel ID of its TLS connection, so that its signature is worth
@@ -66,7 +67,7 @@ type Cryptosign struct {
 }
 
 var (
-	_ ExtraAuthenticator = Cryptosign{}
+	_ extraAuthenticator = Cryptosign{}
 	_ handshaker         = Cryptosign{}
 )
 
@@ -77,7 +78,7 @@ func (Cryptosign) Method() string { return "cryptosign" }
 // when ChannelBinding is set. Join adds a fresh "challenge" when
 // RouterKey is set.
 func (a Cryptosign) AuthExtra() protocol.Dict {
-	extra := CryptosignAuthExtra(a.Key)
+	extra := cryptosignAuthExtra(a.Key)
 	if a.ChannelBinding != "" {
 		extra["channel_binding"] = a.ChannelBinding
 	}
@@ -110,7 +111,7 @@ type cryptosignHandshake struct {
 	challenge []byte               // the router challenge sent in HELLO, with RouterKey
 }
 
-var _ ExtraAuthenticator = (*cryptosignHandshake)(nil)
+var _ extraAuthenticator = (*cryptosignHandshake)(nil)
 
 func (*cryptosignHandshake) Method() string { return "cryptosign" }
 
@@ -188,11 +189,10 @@ func (h *cryptosignHandshake) checkRouter(extra protocol.Dict, channelID []byte)
 	return nil
 }
 
-// CryptosignAuthExtra returns the HELLO.Details.authextra that
-// WAMP-Cryptosign needs, {"pubkey": hex(public key of priv)}, for
-// Config.AuthExtra when it is not set by [Cryptosign] itself. A priv
-// that is not an Ed25519 private key gives an empty pubkey.
-func CryptosignAuthExtra(priv ed25519.PrivateKey) protocol.Dict {
+// cryptosignAuthExtra returns the HELLO.Details.authextra that
+// WAMP-Cryptosign needs, {"pubkey": hex(public key of priv)}. A priv that
+// is not an Ed25519 private key gives an empty pubkey.
+func cryptosignAuthExtra(priv ed25519.PrivateKey) protocol.Dict {
 	if len(priv) != ed25519.PrivateKeySize {
 		return protocol.Dict{"pubkey": ""}
 	}

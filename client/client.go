@@ -156,13 +156,13 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 	return c, nil
 }
 
-// helloAuthExtra merges the authextra of every ExtraAuthenticator in
+// helloAuthExtra merges the authextra of every extraAuthenticator in
 // cfg.Auth with cfg.AuthExtra, which wins where both set a key. It
 // returns nil when there is nothing to send.
 func helloAuthExtra(cfg Config) map[string]any {
 	var extra map[string]any
 	for _, a := range cfg.Auth {
-		if ea, ok := a.(ExtraAuthenticator); ok {
+		if ea, ok := a.(extraAuthenticator); ok {
 			for k, v := range ea.AuthExtra() {
 				if extra == nil {
 					extra = make(map[string]any)

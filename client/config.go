@@ -11,14 +11,11 @@ import (
 	"github.com/wampkit/wampkit/serialize"
 )
 
-// Defaults used when the corresponding [Config] field is zero.
+// Defaults of the Config fields, as their comments say.
 const (
-	// DefaultResponseTimeout is the default of Config.ResponseTimeout.
-	DefaultResponseTimeout = time.Minute
-	// DefaultCloseTimeout is the default of Config.CloseTimeout.
-	DefaultCloseTimeout = 5 * time.Second
-	// DefaultAgent is the default of Config.Agent.
-	DefaultAgent = "wampkit-go"
+	defaultResponseTimeout = time.Minute
+	defaultCloseTimeout    = 5 * time.Second
+	defaultAgent           = "wampkit-go"
 )
 
 // Config configures a session. It is passed by value to [Join] and [Dial],
@@ -29,7 +26,7 @@ type Config struct {
 	// return ErrNoRealm when it is empty.
 	Realm protocol.URI
 
-	// Agent is sent as HELLO.Details.agent. Empty means DefaultAgent.
+	// Agent is sent as HELLO.Details.agent. Empty means "wampkit-go".
 	Agent string
 
 	// AuthID is sent as HELLO.Details.authid when not empty (WAMP spec,
@@ -47,8 +44,10 @@ type Config struct {
 	// what they receive. The zero value announces nothing.
 	PayloadPassthru bool
 
-	// AuthExtra is sent as HELLO.Details.authextra when not nil; methods
-	// such as cryptosign put their public key here. Nil means none is sent.
+	// AuthExtra is sent as HELLO.Details.authextra when not nil, merged
+	// with what the authenticators of Auth need there (CryptosignAuth's
+	// public key, SCRAMAuth's nonce); AuthExtra wins where both set a key.
+	// Nil means only the authenticators' values are sent.
 	AuthExtra protocol.Dict
 
 	// Auth lists the authentication methods the client offers, in order of
@@ -70,13 +69,13 @@ type Config struct {
 	// Subscribe, Unsubscribe, Register, Unregister and acknowledged
 	// publications. It does not apply to calls, which wait as long as their
 	// context allows (use CallRequest.Timeout for a dealer-side timeout).
-	// A request that times out returns ErrResponseTimeout. Zero means
-	// DefaultResponseTimeout; negative means no timeout.
+	// A request that times out returns ErrResponseTimeout. Zero means one
+	// minute; negative means no timeout.
 	ResponseTimeout time.Duration
 
 	// CloseTimeout bounds how long Close waits for the router to echo its
-	// GOODBYE before closing the transport anyway. Zero means
-	// DefaultCloseTimeout; negative means Close does not wait for the echo.
+	// GOODBYE before closing the transport anyway. Zero means 5 seconds;
+	// negative means Close does not wait for the echo.
 	CloseTimeout time.Duration
 
 	// EventQueue is the default capacity of each subscription's event
@@ -119,11 +118,11 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, c *protocol.Challenge) (*protocol.Authenticate, error)
 }
 
-// An ExtraAuthenticator is an [Authenticator] that needs values in
+// An extraAuthenticator is an Authenticator that needs values in
 // HELLO.Details.authextra, such as WAMP-Cryptosign's public key. Join
 // merges the AuthExtra of every such authenticator in Config.Auth into
 // the HELLO; Config.AuthExtra wins where both set a key.
-type ExtraAuthenticator interface {
+type extraAuthenticator interface {
 	Authenticator
 	AuthExtra() protocol.Dict
 }
@@ -150,13 +149,13 @@ func (a authFunc) Authenticate(ctx context.Context, c *protocol.Challenge) (*pro
 // withDefaults returns cfg with its zero fields replaced by defaults.
 func (cfg Config) withDefaults() Config {
 	if cfg.Agent == "" {
-		cfg.Agent = DefaultAgent
+		cfg.Agent = defaultAgent
 	}
 	if cfg.ResponseTimeout == 0 {
-		cfg.ResponseTimeout = DefaultResponseTimeout
+		cfg.ResponseTimeout = defaultResponseTimeout
 	}
 	if cfg.CloseTimeout == 0 {
-		cfg.CloseTimeout = DefaultCloseTimeout
+		cfg.CloseTimeout = defaultCloseTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

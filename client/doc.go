@@ -311,7 +311,7 @@
 // returns a [Reconnecting] client that joins a new session whenever the
 // transport breaks or the router ends the session (GOODBYE
 // wamp.close.system_shutdown on a router restart, ABORT), after an
-// exponential backoff with jitter ([ReconnectConfig.Delay]), and then
+// exponential backoff with jitter (see [ReconnectConfig]), and then
 // registers and subscribes again everything registered and subscribed
 // through it:
 //

@@ -2,9 +2,19 @@ package client
 
 import (
 	"reflect"
+	"time"
 
 	"github.com/wampkit/wampkit/protocol"
 )
+
+// Delay is ReconnectConfig.delay, for tests.
+func (rc ReconnectConfig) Delay(n int) time.Duration { return rc.delay(n) }
+
+// CryptosignAuthExtra is cryptosignAuthExtra, for tests.
+var CryptosignAuthExtra = cryptosignAuthExtra
+
+// DefaultAgent is defaultAgent, for tests.
+const DefaultAgent = defaultAgent
 
 // DecodeTyped is decodeTyped for tests: it takes the flat path where the
 // type has a flat layout.

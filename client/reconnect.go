@@ -14,12 +14,10 @@ import (
 	"github.com/wampkit/wampkit/transport"
 )
 
-// Defaults used when the corresponding ReconnectConfig field is zero.
+// Defaults of the ReconnectConfig fields, as their comments say.
 const (
-	// DefaultReconnectMinDelay is the default of ReconnectConfig.MinDelay.
-	DefaultReconnectMinDelay = 100 * time.Millisecond
-	// DefaultReconnectMaxDelay is the default of ReconnectConfig.MaxDelay.
-	DefaultReconnectMaxDelay = 5 * time.Second
+	defaultReconnectMinDelay = 100 * time.Millisecond
+	defaultReconnectMaxDelay = 5 * time.Second
 )
 
 // ConnState is the connection state of a [Reconnecting] client, reported
@@ -76,18 +74,18 @@ func (s ConnState) String() string {
 // delays from 100ms up to 5s.
 type ReconnectConfig struct {
 	// MinDelay is the shortest delay before an attempt. Zero or negative
-	// means DefaultReconnectMinDelay.
+	// means 100 milliseconds.
 	MinDelay time.Duration
-	// MaxDelay caps the delay before an attempt. Zero means
-	// DefaultReconnectMaxDelay; a value below MinDelay means MinDelay.
+	// MaxDelay caps the delay before an attempt. Zero means 5 seconds; a
+	// value below MinDelay means MinDelay.
 	//
-	// Before attempt n (from 0) the client waits [ReconnectConfig.Delay](n),
-	// a random duration uniformly chosen between MinDelay and
-	// min(MaxDelay, MinDelay*2^n): exponential backoff with full jitter
-	// above the floor, so that many clients of a restarted router do not
-	// come back in step. Dialing and joining are bounded by
-	// Config.ResponseTimeout, and so is each request that restores a
-	// registration or subscription.
+	// Before attempt n (from 0) the client waits a random duration,
+	// uniformly chosen between MinDelay and min(MaxDelay, MinDelay*2^n):
+	// exponential backoff with full jitter above the floor, so that many
+	// clients of a restarted router do not come back in step. Retries of
+	// what could not be restored (StateRestoring) are spaced the same way.
+	// Dialing and joining are bounded by Config.ResponseTimeout, and so is
+	// each request that restores a registration or subscription.
 	MaxDelay time.Duration
 	// MaxAttempts is how many failed attempts in a row end reconnecting
 	// (the client then reports StateClosed with the last error). Zero or
@@ -241,7 +239,7 @@ func (r *Reconnecting) keep(c *Client) {
 			}
 			return
 		}
-		t := time.NewTimer(r.rc.Delay(attempt))
+		t := time.NewTimer(r.rc.delay(attempt))
 		select {
 		case <-t.C:
 		case <-c.Done():
@@ -279,7 +277,7 @@ func (r *Reconnecting) reconnect() (*Client, error) {
 	var last error
 	for attempt := 0; r.rc.MaxAttempts <= 0 || attempt < r.rc.MaxAttempts; attempt++ {
 		r.report(StateReconnecting, last)
-		t := time.NewTimer(r.rc.Delay(attempt))
+		t := time.NewTimer(r.rc.delay(attempt))
 		select {
 		case <-t.C:
 		case <-r.ctx.Done():
@@ -427,10 +425,10 @@ func isFinal(err error) bool {
 		errors.Is(err, ErrNoAuthenticator) || errors.Is(err, protocol.ErrMalformed)
 }
 
-// Delay returns the delay before reconnect attempt n (counting from 0):
+// delay returns the delay before reconnect attempt n (counting from 0):
 // a random duration, uniformly chosen between MinDelay and
 // min(MaxDelay, MinDelay*2^n), with the defaults applied to zero fields.
-func (rc ReconnectConfig) Delay(n int) time.Duration {
+func (rc ReconnectConfig) delay(n int) time.Duration {
 	rc = rc.withDefaults()
 	ceil := rc.MinDelay
 	for i := 0; i < n && ceil < rc.MaxDelay; i++ {
@@ -449,10 +447,10 @@ func (rc ReconnectConfig) Delay(n int) time.Duration {
 
 func (rc ReconnectConfig) withDefaults() ReconnectConfig {
 	if rc.MinDelay <= 0 {
-		rc.MinDelay = DefaultReconnectMinDelay
+		rc.MinDelay = defaultReconnectMinDelay
 	}
 	if rc.MaxDelay == 0 {
-		rc.MaxDelay = DefaultReconnectMaxDelay
+		rc.MaxDelay = defaultReconnectMaxDelay
 	}
 	if rc.MaxDelay < rc.MinDelay {
 		rc.MaxDelay = rc.MinDelay

@@ -207,10 +207,10 @@ func TestAuthEnumeration(t *testing.T) {
 			client.Config{AuthID: "alice", Auth: []client.Authenticator{client.WAMPCRAAuth("guess")}},
 			client.Config{AuthID: "mallory", Auth: []client.Authenticator{client.WAMPCRAAuth("guess")}}},
 		{"cryptosign",
-			client.Config{AuthID: "alice", AuthExtra: client.CryptosignAuthExtra(known), Auth: []client.Authenticator{client.CryptosignAuth(unknown)}},
+			client.Config{AuthID: "alice", AuthExtra: cryptosignExtra(known), Auth: []client.Authenticator{client.CryptosignAuth(unknown)}},
 			client.Config{AuthID: "mallory", Auth: []client.Authenticator{client.CryptosignAuth(unknown)}}},
 		{"cryptosign key only",
-			client.Config{AuthExtra: client.CryptosignAuthExtra(known), Auth: []client.Authenticator{client.CryptosignAuth(unknown)}},
+			client.Config{AuthExtra: cryptosignExtra(known), Auth: []client.Authenticator{client.CryptosignAuth(unknown)}},
 			client.Config{Auth: []client.Authenticator{client.CryptosignAuth(unknown)}}},
 	}
 	for _, tt := range tests {

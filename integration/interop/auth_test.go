@@ -179,8 +179,8 @@ func TestGoClientAuth(t *testing.T) {
 		{"wampcra salted wrong", client.Config{AuthID: saltedID, Auth: []client.Authenticator{client.WAMPCRAAuth("wrong")}}, "", "", protocol.ErrAuthenticationDenied},
 		{"cryptosign", client.Config{AuthID: authID, Auth: []client.Authenticator{client.CryptosignAuth(key)}}, authID, "cryptosign", ""},
 		{"cryptosign no authid", client.Config{Auth: []client.Authenticator{client.CryptosignAuth(key)}}, authID, "cryptosign", ""},
-		{"cryptosign wrong key", client.Config{AuthID: authID, AuthExtra: client.CryptosignAuthExtra(key), Auth: []client.Authenticator{client.CryptosignAuth(other)}}, "", "", protocol.ErrAuthenticationDenied},
-		{"cryptosign unknown key", client.Config{AuthExtra: client.CryptosignAuthExtra(other), Auth: []client.Authenticator{client.CryptosignAuth(other)}}, "", "", protocol.ErrAuthenticationDenied},
+		{"cryptosign wrong key", client.Config{AuthID: authID, AuthExtra: protocol.Dict{"pubkey": hex.EncodeToString(key.Public().(ed25519.PublicKey))}, Auth: []client.Authenticator{client.CryptosignAuth(other)}}, "", "", protocol.ErrAuthenticationDenied},
+		{"cryptosign unknown key", client.Config{AuthExtra: protocol.Dict{"pubkey": hex.EncodeToString(other.Public().(ed25519.PublicKey))}, Auth: []client.Authenticator{client.CryptosignAuth(other)}}, "", "", protocol.ErrAuthenticationDenied},
 		// A plain AuthFunc contributes no authextra, so HELLO lacks the pubkey.
 		{"cryptosign no pubkey", client.Config{AuthID: authID, Auth: []client.Authenticator{client.AuthFunc("cryptosign", client.CryptosignAuth(key).Authenticate)}}, "", "", protocol.ErrAuthenticationRequired},
 		{"first method the router has", client.Config{AuthID: authID, Auth: []client.Authenticator{client.AuthFunc("scram", nil), client.WAMPCRAAuth(authSecret), client.TicketAuth(authSecret)}}, authID, "wampcra", ""},
