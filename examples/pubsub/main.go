@@ -5,6 +5,7 @@
 //
 //	go run ./examples/pubsub
 //	go run ./examples/pubsub -url tcp://127.0.0.1:8081
+//	go run ./examples/pubsub -url wss://router.example.com/ws -realm com.example.app -authid alice -ticket s3cret
 package main
 
 import (
@@ -19,24 +20,34 @@ import (
 	"github.com/wampkit/wampkit/protocol"
 )
 
-// realm is the realm both sessions join; wampd serves it by default.
-const realm = "realm1"
-
 func main() {
 	url := flag.String("url", "ws://127.0.0.1:8080/ws", "router URL (ws://, wss://, tcp://, tcps://, unix://)")
+	realm := flag.String("realm", "realm1", "realm to join (wampd serves realm1 by default)")
+	authid := flag.String("authid", "", "authid, for ticket authentication")
+	ticket := flag.String("ticket", "", "ticket: authenticate with ticket authentication as -authid (use TLS)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *url, os.Stdout); err != nil {
+	if err := run(ctx, *url, config(*realm, *authid, *ticket), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "pubsub:", err)
 		os.Exit(1)
 	}
 }
 
+// config returns the configuration of both sessions: the realm, and
+// ticket authentication if a ticket is given (wampd's realms[].ticket).
+func config(realm, authid, ticket string) client.Config {
+	cfg := client.Config{Realm: protocol.URI(realm), AuthID: authid}
+	if ticket != "" {
+		cfg.Auth = []client.Authenticator{client.TicketAuth(ticket)}
+	}
+	return cfg
+}
+
 // run subscribes with one session, publishes with another, and writes the
 // events received to out.
-func run(ctx context.Context, url string, out io.Writer) error {
-	subscriber, err := client.Dial(ctx, url, client.Config{Realm: realm})
+func run(ctx context.Context, url string, cfg client.Config, out io.Writer) error {
+	subscriber, err := client.Dial(ctx, url, cfg)
 	if err != nil {
 		return fmt.Errorf("subscriber: %w", err)
 	}
@@ -55,7 +66,7 @@ func run(ctx context.Context, url string, out io.Writer) error {
 	}
 	fmt.Fprintln(out, "subscriber: subscribed to com.example.hello and to the prefix com.example")
 
-	publisher, err := client.Dial(ctx, url, client.Config{Realm: realm})
+	publisher, err := client.Dial(ctx, url, cfg)
 	if err != nil {
 		return fmt.Errorf("publisher: %w", err)
 	}

@@ -6,6 +6,7 @@
 //
 //	go run ./examples/rpc
 //	go run ./examples/rpc -url tcp://127.0.0.1:8081
+//	go run ./examples/rpc -url wss://router.example.com/ws -realm com.example.app -authid alice -ticket s3cret
 package main
 
 import (
@@ -21,24 +22,34 @@ import (
 	"github.com/wampkit/wampkit/protocol"
 )
 
-// realm is the realm both sessions join; wampd serves it by default.
-const realm = "realm1"
-
 func main() {
 	url := flag.String("url", "ws://127.0.0.1:8080/ws", "router URL (ws://, wss://, tcp://, tcps://, unix://)")
+	realm := flag.String("realm", "realm1", "realm to join (wampd serves realm1 by default)")
+	authid := flag.String("authid", "", "authid, for ticket authentication")
+	ticket := flag.String("ticket", "", "ticket: authenticate with ticket authentication as -authid (use TLS)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *url, os.Stdout); err != nil {
+	if err := run(ctx, *url, config(*realm, *authid, *ticket), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "rpc:", err)
 		os.Exit(1)
 	}
 }
 
+// config returns the configuration of both sessions: the realm, and
+// ticket authentication if a ticket is given (wampd's realms[].ticket).
+func config(realm, authid, ticket string) client.Config {
+	cfg := client.Config{Realm: protocol.URI(realm), AuthID: authid}
+	if ticket != "" {
+		cfg.Auth = []client.Authenticator{client.TicketAuth(ticket)}
+	}
+	return cfg
+}
+
 // run registers the example procedures with one session, calls them from
 // another, and writes what happens to out.
-func run(ctx context.Context, url string, out io.Writer) error {
-	callee, err := client.Dial(ctx, url, client.Config{Realm: realm})
+func run(ctx context.Context, url string, cfg client.Config, out io.Writer) error {
+	callee, err := client.Dial(ctx, url, cfg)
 	if err != nil {
 		return fmt.Errorf("callee: %w", err)
 	}
@@ -51,7 +62,7 @@ func run(ctx context.Context, url string, out io.Writer) error {
 	}
 	fmt.Fprintln(out, "callee: registered com.example.add2 and com.example.countdown")
 
-	caller, err := client.Dial(ctx, url, client.Config{Realm: realm})
+	caller, err := client.Dial(ctx, url, cfg)
 	if err != nil {
 		return fmt.Errorf("caller: %w", err)
 	}
@@ -99,10 +110,12 @@ func run(ctx context.Context, url string, out io.Writer) error {
 
 // add2 returns the sum of its two integer arguments.
 func add2(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+	// Convert reads an integer whatever its Go type: int64 over the
+	// network, the caller's own type in-process.
 	if len(inv.Args) == 2 {
-		a, ok1 := protocol.ToInt64(inv.Args[0])
-		b, ok2 := protocol.ToInt64(inv.Args[1])
-		if ok1 && ok2 {
+		a, err1 := client.Convert[int64](inv.Args[0])
+		b, err2 := client.Convert[int64](inv.Args[1])
+		if err1 == nil && err2 == nil {
 			return &client.Result{Args: protocol.List{a + b}}, nil
 		}
 	}
@@ -112,11 +125,9 @@ func add2(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 // countdown counts down from its argument, one progressive result per
 // number if the caller asked for them, and finally returns "liftoff".
 func countdown(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
-	n, ok := int64(0), len(inv.Args) == 1
-	if ok {
-		n, ok = protocol.ToInt64(inv.Args[0])
-	}
-	if !ok || n < 0 || n > 100 {
+	var n int64
+	err := client.Decode(inv.Args, inv.Kwargs, &n) // exactly one integer
+	if err != nil || n < 0 || n > 100 {
 		return nil, &protocol.Error{URI: protocol.ErrInvalidArgument, Args: protocol.List{"countdown takes an integer from 0 to 100"}}
 	}
 	if inv.ReceiveProgress() {

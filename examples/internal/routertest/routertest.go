@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/router/auth"
 )
 
 // URLs are the addresses of a router started by [Start].
@@ -21,12 +22,26 @@ type URLs struct {
 	RawSocket string
 }
 
-// Start starts a router serving realm1 over WebSocket and RawSocket on
-// 127.0.0.1, on ports the system picks, and stops it when the test ends.
+// The realm of [Start] that admits only ticket authentication, with one
+// principal.
+const (
+	TicketRealm  = "com.example.secure"
+	TicketAuthID = "alice"
+	Ticket       = "s3cret"
+)
+
+// Start starts a router serving realm1 (open) and TicketRealm over
+// WebSocket and RawSocket on 127.0.0.1, on ports the system picks, and
+// stops it when the test ends.
 func Start(tb testing.TB) URLs {
 	tb.Helper()
 	r, err := router.New(router.Config{
-		Realms: []router.RealmConfig{{Name: "realm1"}},
+		Realms: []router.RealmConfig{{Name: "realm1"}, {
+			Name: TicketRealm,
+			Authenticators: []router.Authenticator{&auth.Ticket{
+				Principals: map[string]auth.Principal{TicketAuthID: {Secret: Ticket}},
+			}},
+		}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
