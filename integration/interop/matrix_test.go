@@ -60,6 +60,12 @@ type lib struct {
 	advanced string
 	require  func(testing.TB)
 	argv     func(dir, url, serializer, scenario, prefix string) []string
+
+	// everyScenario runs the scenarios marked advanced in every cell of
+	// the library, not only in its advanced cell: wampy.js, whose
+	// MessagePack and CBOR serializers encode what JSON leaves out
+	// (lib.undefinedOptions), runs every scenario with all three.
+	everyScenario bool
 }
 
 var libs = []lib{
@@ -89,6 +95,7 @@ var libs = []lib{
 		cancel:           true,
 		cancelMode:       true,
 		advanced:         "cbor/websocket",
+		everyScenario:    true,
 		require:          requireNode,
 		argv: func(dir, url, ser, scenario, prefix string) []string {
 			return []string{"node", filepath.Join(dir, "js", "peer.mjs"), "--lib", "wampy",
@@ -119,9 +126,11 @@ type cell struct {
 
 func (c cell) name() string { return c.lib.name + "/" + c.serializer + "/" + c.transport }
 
-// advanced reports whether c is its library's cell for the advanced
-// scenarios (lib.advanced).
-func (c cell) advanced() bool { return c.lib.advanced == c.serializer+"/"+c.transport }
+// advanced reports whether c runs the advanced scenarios: its library's
+// advanced cell, or every cell of a library with everyScenario.
+func (c cell) advanced() bool {
+	return c.lib.everyScenario || c.lib.advanced == c.serializer+"/"+c.transport
+}
 
 func (c cell) prefix() string {
 	return "wampkit.interop." + c.lib.name + "_" + strings.ReplaceAll(c.serializer, ".", "_") + "_" + c.transport
