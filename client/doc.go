@@ -27,7 +27,13 @@
 //		}, nil)
 //	sub, err := c.Subscribe(ctx, "com.example.news",
 //		func(ev *client.Event) { ... }, nil)
-//	err = c.Publish(ctx, "com.example.news", "hello")
+//	err = c.Publish(ctx, "com.example.news", "hello", client.Kwargs{"lang": "en"})
+//
+// Positional arguments are given as they are; a [Kwargs] given last is
+// the keyword arguments (any other dict is a positional argument, as the
+// options of the meta procedures are). [Procedure] and [Topic] do the same
+// with Go types: see Typed procedures and topics below, and Values for
+// reading what arrives whatever the link.
 //
 // Options go into request structs: [Client.Do] with a [CallRequest]
 // (keyword arguments, dealer timeout, caller disclosure, progressive results),
