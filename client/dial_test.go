@@ -12,7 +12,9 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
@@ -157,6 +159,7 @@ func TestDialWrongScheme(t *testing.T) {
 		{"tcp at RawSocket over TLS", "tcp://" + tlsL.Addr().String(), "use tcps://"},
 		{"tcp at WebSocket", "tcp://" + plain.Listener.Addr().String(), "use ws://"},
 		{"tcp at WebSocket over TLS", "tcp://" + secure.Listener.Addr().String(), "use wss://"},
+		{"tcp at HTTP that answers at once", "tcp://" + startBadRequest(t), "use ws://"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,6 +171,96 @@ func TestDialWrongScheme(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDialNotMisdiagnosed dials tcp:// at ports that speak neither TLS
+// nor HTTP: the probes find nothing to say, and Dial returns the
+// handshake's own failure, not a wrong scheme.
+func TestDialNotMisdiagnosed(t *testing.T) {
+	tests := []struct {
+		name  string
+		serve func(net.Conn) // runs on each accepted connection, then it is closed
+		wait  time.Duration  // how long Dial may try; beyond probeAfter (1 s)
+	}{
+		{"closes at once", func(net.Conn) {}, deadline},
+		{"never answers", func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := startTCP(t, tt.serve)
+			ctx, cancel := context.WithTimeout(context.Background(), tt.wait)
+			defer cancel()
+			_, err := client.Dial(ctx, "tcp://"+addr, client.Config{Realm: "realm1", Logger: quietLogger()})
+			if err == nil || errors.Is(err, client.ErrBadURL) {
+				t.Errorf("Dial(tcp://%s) = %v, want the handshake's failure", addr, err)
+			}
+		})
+	}
+}
+
+// startTCP serves each connection with serve, then closes it, until the
+// test ends; it returns the address. A connection still open at the end
+// is closed, so that serve returns.
+func startTCP(tb testing.TB, serve func(net.Conn)) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns = map[net.Conn]struct{}{} // guarded by mu
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = struct{}{}
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	tb.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return l.Addr().String()
+}
+
+// startBadRequest serves what nginx answers to bytes that are not HTTP:
+// 400 Bad Request at once. A RawSocket handshake then fails at once with a
+// bad magic octet (0x48, 'H') instead of running into its timeout. It
+// returns the address.
+func startBadRequest(tb testing.TB) string {
+	tb.Helper()
+	return startTCP(tb, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(deadline))
+		buf := make([]byte, 4096)
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		// Half-close and drain, so that the answer is not lost to a reset
+		// for unread bytes.
+		_ = c.(*net.TCPConn).CloseWrite()
+		_, _ = io.Copy(io.Discard, c)
+	})
 }
 
 // TestErrorTexts checks that errors name what failed once, without
