@@ -61,7 +61,10 @@ func dialPeer(ctx context.Context, rawURL string, cfg Config) (transport.Peer, e
 			Header:     cfg.Header,
 			PeerConfig: transport.PeerConfig{Logger: cfg.Logger},
 		})
-		if err != nil && scheme == "ws" && ctx.Err() == nil && probeRawSocket(ctx, u.Host) {
+		// A server that answered in HTTP (an error wrapping ErrHandshake)
+		// speaks HTTP; one that did not may speak RawSocket.
+		if err != nil && scheme == "ws" && !errors.Is(err, transport.ErrHandshake) &&
+			ctx.Err() == nil && probeRawSocket(ctx, u.Host) {
 			return nil, fmt.Errorf("%w %q: the port speaks RawSocket: use tcp://", ErrBadURL, rawURL)
 		}
 		return p, err
@@ -110,10 +113,11 @@ const probeAfter = time.Second
 // probeTimeout bounds each probe of dialDiagnosed.
 const probeTimeout = 3 * time.Second
 
-// dialDiagnosed dials RawSocket over plain TCP. When the handshake fails,
-// or does not finish within probeAfter, it probes the port: if the port
-// speaks TLS or HTTP, the error (wrapping ErrBadURL) says which scheme to
-// use instead of reporting a timeout or a bad handshake byte.
+// dialDiagnosed dials RawSocket over plain TCP. When the handshake fails
+// (but not with a RawSocket router's refusal), or does not finish within
+// probeAfter, it probes the port: if the port speaks TLS or HTTP, the
+// error (wrapping ErrBadURL) says which scheme to use instead of
+// reporting a timeout or a bad handshake byte.
 func dialDiagnosed(ctx context.Context, rawURL, address string, rc transport.RawSocketDialConfig) (transport.Peer, error) {
 	type result struct {
 		p   transport.Peer
@@ -130,7 +134,11 @@ func dialDiagnosed(ctx context.Context, rawURL, address string, rc transport.Raw
 	defer t.Stop()
 	select {
 	case r := <-ch:
-		if r.err != nil && errors.Is(r.err, transport.ErrHandshake) && ctx.Err() == nil {
+		// A refusal (*RawSocketError) came from a RawSocket router: there
+		// is nothing to find out, and probing a full router would only
+		// add to its load.
+		var refused *transport.RawSocketError
+		if r.err != nil && errors.Is(r.err, transport.ErrHandshake) && !errors.As(r.err, &refused) && ctx.Err() == nil {
 			if hint := probe(ctx, address); hint != "" {
 				return nil, fmt.Errorf("%w %q: %s", ErrBadURL, rawURL, hint)
 			}

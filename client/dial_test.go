@@ -9,6 +9,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -261,6 +262,109 @@ func startBadRequest(tb testing.TB) string {
 		_ = c.(*net.TCPConn).CloseWrite()
 		_, _ = io.Copy(io.Discard, c)
 	})
+}
+
+// acceptLog is a listener that records, in order, the remote address of
+// every connection its server accepts.
+type acceptLog struct {
+	net.Listener
+	mu    sync.Mutex
+	addrs []string // guarded by mu
+}
+
+func (l *acceptLog) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.addrs = append(l.addrs, c.RemoteAddr().String())
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+// connsBefore returns how many connections were made to l before this
+// call, whether or not their server answered them: it connects once more
+// and waits until the server accepts that connection; the listen queue is
+// first in, first out, so every earlier one was accepted before it.
+func (l *acceptLog) connsBefore(tb testing.TB) int {
+	tb.Helper()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close()
+	mark := c.LocalAddr().String()
+	for end := time.Now().Add(deadline); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		l.mu.Lock()
+		for i, a := range l.addrs {
+			if a == mark {
+				l.mu.Unlock()
+				return i
+			}
+		}
+		l.mu.Unlock()
+	}
+	tb.Fatal("the server did not accept the marker connection")
+	return 0
+}
+
+// TestDialRefusedNotProbed: a RawSocket router that refuses the handshake
+// (here, the serializer) has shown that the port speaks RawSocket. Dial
+// returns the refusal without probing the port for TLS and HTTP, which
+// would cost the router two more connections on each attempt (a
+// reconnecting client retries; a full router refuses for its connection
+// limit).
+func TestDialRefusedNotProbed(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	al := &acceptLog{Listener: l}
+	s := &transport.RawSocketServer{Config: transport.RawSocketConfig{
+		Serializers: []serialize.Serializer{serialize.JSON},
+		PeerConfig:  transport.PeerConfig{Logger: quietLogger()},
+	}, Handler: serveFake}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Serve(al) }()
+	defer func() { s.Close(); <-done }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	_, err = client.Dial(ctx, "tcp://"+l.Addr().String(), client.Config{Realm: "realm1",
+		Serializer: serialize.MessagePack, Logger: quietLogger()})
+	var rerr *transport.RawSocketError
+	if !errors.As(err, &rerr) || rerr.Code != transport.RawSocketUnsupportedSerializer || errors.Is(err, client.ErrBadURL) {
+		t.Fatalf("Dial = %v, want the router's refusal (unsupported serializer)", err)
+	}
+	if n := al.connsBefore(t); n != 1 {
+		t.Errorf("Dial made %d connections to a RawSocket router that refused it, want 1 (no probes)", n)
+	}
+}
+
+// TestDialWebSocketRefusedNotProbed: an HTTP server that refuses the
+// WebSocket upgrade (here, a path it does not serve) has shown that the
+// port speaks HTTP. Dial returns the refusal without probing the port for
+// RawSocket, a probe an HTTP server leaves unanswered until the probe
+// gives up.
+func TestDialWebSocketRefusedNotProbed(t *testing.T) {
+	ws := &transport.WebSocketServer{Config: transport.WebSocketConfig{PeerConfig: transport.PeerConfig{Logger: quietLogger()}}, Handler: serveFake}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", ws)
+	srv := httptest.NewUnstartedServer(mux)
+	al := &acceptLog{Listener: srv.Listener}
+	srv.Listener = al
+	srv.Start()
+	defer func() { ws.Close(); srv.Close() }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	_, err := client.Dial(ctx, "ws://"+al.Addr().String()+"/nope", client.Config{Realm: "realm1", Logger: quietLogger()})
+	if !errors.Is(err, transport.ErrHandshake) || !strings.Contains(err.Error(), "404") || errors.Is(err, client.ErrBadURL) {
+		t.Fatalf("Dial = %v, want the server's refusal (404)", err)
+	}
+	if n := al.connsBefore(t); n != 1 {
+		t.Errorf("Dial made %d connections to an HTTP server that refused the upgrade, want 1 (no probe)", n)
+	}
 }
 
 // TestErrorTexts checks that errors name what failed once, without
