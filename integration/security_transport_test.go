@@ -406,6 +406,44 @@ func TestAttackUndeliverableAnswers(t *testing.T) {
 	}
 }
 
+// TestUndeliverableYield: a callee on a JSON link returns a result JSON
+// cannot carry (NaN), or one larger than the router accepts from it. Its
+// client replaces the YIELD with ERROR wamp.error.runtime_error (logged),
+// so the caller gets an error for its call and the callee's session goes
+// on; treated like any other failed send, it would end the callee's
+// session.
+func TestUndeliverableYield(t *testing.T) {
+	e := startEnv(t, router.Config{})
+	ctx := timeout(t)
+	for _, l := range []link{{"websocket", serialize.JSON}, {"tcp", serialize.JSON}} {
+		t.Run(l.transport, func(t *testing.T) {
+			callee := e.join(t, l)
+			prefix := protocol.URI("com.yield." + l.transport)
+			register(t, callee, prefix+".nan", func(context.Context, *client.Invocation) (*client.Result, error) {
+				return &client.Result{Args: protocol.List{math.NaN()}}, nil
+			})
+			register(t, callee, prefix+".big", func(context.Context, *client.Invocation) (*client.Result, error) {
+				return &client.Result{Args: protocol.List{strings.Repeat("z", 2<<20)}}, nil // over the router's 1 MiB
+			})
+			register(t, callee, prefix+".ok", echo)
+			caller := e.join(t, link{transport: "local"})
+			procs := []protocol.URI{prefix + ".nan"}
+			if l.transport == "tcp" { // RawSocket tells the client the router's maximum
+				procs = append(procs, prefix+".big")
+			}
+			for _, proc := range procs {
+				_, err := caller.Call(ctx, proc)
+				if perr := asError(t, err); perr.URI != client.ErrRuntimeError {
+					t.Errorf("call of %s: %v, want ERROR %s", proc, err, client.ErrRuntimeError)
+				}
+			}
+			if _, err := caller.Call(ctx, prefix+".ok", 1); err != nil {
+				t.Errorf("the callee's session did not go on: %v", err)
+			}
+		})
+	}
+}
+
 // TestAttackStalledSubscriber: a subscriber that never reads pins in its
 // transport's outbound queue only about QueueBytes (2 MiB) of encoded
 // events, not QueueSize (256) events whatever their size: 256 events of
