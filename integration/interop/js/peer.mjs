@@ -9,12 +9,14 @@
 //	    --realm REALM --serializer json|msgpack|cbor --scenario NAME \
 //	    [--prefix URI_PREFIX] [--timeout MS] [--params JSON]
 //	    [--authmethod ticket|wampcra|cryptosign --authid ID --secret SECRET
-//	     [--pubkey HEX]]
+//	     [--pubkey HEX]] [--ca FILE]
 //
 // A RawSocket URL is written rs://127.0.0.1:PORT (Autobahn|JS only; it speaks
-// JSON only over RawSocket). Every option may also come from the environment:
-// WAMP_LIB, WAMP_URL, WAMP_REALM, WAMP_SERIALIZER, WAMP_SCENARIO, WAMP_PREFIX,
-// WAMP_TIMEOUT, WAMP_PARAMS.
+// JSON only over RawSocket). A wss:// URL is dialed with TLS trusting the
+// CA certificates of the PEM file --ca (and Node's own). Every option may
+// also come from the environment: WAMP_LIB, WAMP_URL, WAMP_REALM,
+// WAMP_SERIALIZER, WAMP_SCENARIO, WAMP_PREFIX, WAMP_TIMEOUT, WAMP_PARAMS,
+// WAMP_CA.
 //
 // Scenarios (PREFIX defaults to "wampkit.interop"; the Go test serves the
 // other side):
@@ -79,7 +81,9 @@
 // Lines on stdout: at most one {"ready":true} line, then exactly one result
 // line. Binary values in results are written as {"$hex":"..."}.
 
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 
@@ -127,8 +131,25 @@ const { values: opts } = parseArgs({
     // wampy only: announce progressive_call_invocations as caller (see the
     // progressive_call scenario).
     'announce-progressive-invocations': { type: 'boolean', default: false },
+    // wss://: a PEM file of CA certificates to trust besides Node's.
+    ca: { type: 'string', default: process.env.WAMP_CA },
   },
 });
+
+// TlsWebSocket is the ws package's WebSocket with --ca added to its TLS
+// options. Neither library passes TLS options of its own: Autobahn|JS
+// calls new WebSocket(url, protocols) on the global (lib/transport/
+// websocket.js), wampy new ws(url, protocols, null, headers, options),
+// whose third argument ws reads as its options (null).
+let TlsWebSocket = WebSocket;
+if (opts.ca) {
+  const ca = [...tls.rootCertificates, readFileSync(opts.ca)];
+  TlsWebSocket = class extends WebSocket {
+    constructor(address, protocols, options) {
+      super(address, protocols, { ...(options ?? {}), ca });
+    }
+  };
+}
 
 // plain turns values decoded by any serializer into JSON-friendly values:
 // bytes become {"$hex": ...}, BigInt a number (or a string when too large).
@@ -196,7 +217,9 @@ function publishOptions(o) {
 const params = JSON.parse(opts.params);
 
 async function autobahnSession() {
-  // Autobahn|JS uses the global WebSocket of Node 22+; give Node 20 the ws one.
+  // Autobahn|JS uses the global WebSocket of Node 22+; give Node 20 the ws
+  // one, and either the ws one with --ca (Node's own takes no CA).
+  if (opts.ca) globalThis.WebSocket = TlsWebSocket;
   globalThis.WebSocket ??= WebSocket;
   const autobahn = require('autobahn');
   const ser = {
@@ -372,7 +395,7 @@ async function wampySession() {
       if (!leaving) fail('session closed by the router (wampy does not report the reason)');
     },
     realm: opts.realm,
-    ws: WebSocket,
+    ws: TlsWebSocket,
     serializer: await ser(),
     autoReconnect: false,
     debug: false,

@@ -9,10 +9,16 @@ Usage (Debian's python: the python3-autobahn package is visible only to it):
 
     /usr/bin/python3 peer.py --url ws://127.0.0.1:PORT/ --realm REALM \
         --serializer json|msgpack|cbor --scenario NAME [--prefix P] [--timeout S] \
-        [--params JSON] [--authmethod ticket|wampcra|cryptosign --authid ID
-        --secret SECRET [--pubkey HEX]]
+        [--params JSON] [--authmethod ticket|wampcra|cryptosign|tls --authid ID
+        --secret SECRET [--pubkey HEX] [--channel-binding tls-unique]]
+        [--ca FILE [--cert FILE --key FILE] [--tls-max 1.2]]
 
 A RawSocket URL is written rs://127.0.0.1:PORT (all three serializers).
+TLS: wss://HOST:PORT/ for WebSocket, rss://HOST:PORT (or tcps://) for
+RawSocket; --ca is the PEM file of the CA that issued the router's
+certificate, --cert and --key a client certificate and its key (for the
+"tls" authmethod), --tls-max 1.2 caps the TLS version (tls-unique channel
+binding is defined up to TLS 1.2 only).
 Options may also come from WAMP_URL, WAMP_REALM, WAMP_SERIALIZER,
 WAMP_SCENARIO, WAMP_PREFIX, WAMP_TIMEOUT and WAMP_PARAMS. --params is a
 JSON object of values from the Go side (session IDs, authids) for the
@@ -26,6 +32,7 @@ import argparse
 import asyncio
 import json
 import os
+import ssl
 import sys
 import urllib.parse
 
@@ -72,6 +79,15 @@ def parse_args():
     p.add_argument("--secret", default=env("WAMP_SECRET"))
     # cryptosign: announce this hex public key instead of the seed's own.
     p.add_argument("--pubkey", default=env("WAMP_PUBKEY"))
+    # cryptosign: bind the signature to the TLS channel; Autobahn|Python
+    # knows tls-unique only (autobahn/wamp/cryptosign.py).
+    p.add_argument("--channel-binding", default=env("WAMP_CHANNEL_BINDING"))
+    # TLS (wss://, rss://, tcps://): the CA to trust, a client certificate
+    # and key, and the highest TLS version ("1.2" or "1.3").
+    p.add_argument("--ca", default=env("WAMP_CA"))
+    p.add_argument("--cert", default=env("WAMP_CERT"))
+    p.add_argument("--key", default=env("WAMP_KEY"))
+    p.add_argument("--tls-max", default=env("WAMP_TLS_MAX"))
     a = p.parse_args()
     a.params = json.loads(a.params)
     for k in ("url", "scenario"):
@@ -138,7 +154,15 @@ async def s_join(s, o, details):
         "authrole": details.authrole,
         "authmethod": details.authmethod,
         "protocol": getattr(s._transport, "websocket_protocol_in_use", None),
+        "tls_version": tls_version(s),
     }
+
+
+def tls_version(s):
+    """Returns the TLS version of the session's connection ("TLSv1.2"), or None."""
+    t = getattr(s._transport, "transport", None)
+    ssl_obj = t.get_extra_info("ssl_object") if t is not None else None
+    return ssl_obj.version() if ssl_obj is not None else None
 
 
 async def s_call(s, o, details):
@@ -607,11 +631,24 @@ class Peer(ApplicationSession):
         if not self.opts.authmethod:
             return super().onConnect()
         authextra = None
-        if self.opts.authmethod == "cryptosign":
+        self.authenticator = None
+        if self.opts.authmethod == "cryptosign" and self.opts.channel_binding:
+            # Autobahn|Python's own authenticator: it puts channel_binding
+            # into HELLO.Details.authextra and signs the challenge XOR'ed
+            # with the channel ID its transport computed after the TLS
+            # handshake (autobahn/wamp/auth.py AuthCryptoSign.on_challenge,
+            # autobahn/asyncio/util.py transport_channel_id).
+            self.authenticator = auth.AuthCryptoSign(
+                privkey=self.opts.secret, authextra={"channel_binding": self.opts.channel_binding})
+            authextra = self.authenticator.authextra
+        elif self.opts.authmethod == "cryptosign":
             # Needs PyNaCl (Debian python3-nacl); --secret is the hex seed.
             from autobahn.wamp.cryptosign import CryptosignKey
             self.key = CryptosignKey.from_bytes(bytes.fromhex(self.opts.secret))
             authextra = {"pubkey": self.opts.pubkey or self.key.public_key()}
+        # "tls" needs nothing in HELLO but the method: the router welcomes
+        # (or refuses) at once, on the client certificate of the TLS
+        # handshake. Autobahn|Python has no authenticator named "tls".
         self.join(self.config.realm, authmethods=[self.opts.authmethod], authid=self.opts.authid, authextra=authextra)
 
     def onChallenge(self, challenge):
@@ -625,6 +662,8 @@ class Peer(ApplicationSession):
                                       challenge.extra.get("keylen", 32))
             sig = auth.compute_wcs(key, challenge.extra["challenge"])
             return sig.decode("ascii") if isinstance(sig, bytes) else sig
+        if challenge.method == "cryptosign" and self.authenticator is not None:
+            return self.authenticator.on_challenge(self, challenge)
         if challenge.method == "cryptosign":
             return self.key.sign_challenge(challenge)
         raise Exception("unexpected challenge %s" % challenge.method)
@@ -653,6 +692,16 @@ class Peer(ApplicationSession):
             self.disconnected.set_result(None)
 
 
+def tls_context(opts):
+    """Returns the client SSLContext of --ca, --cert/--key and --tls-max."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=opts.ca)
+    if opts.cert:
+        ctx.load_cert_chain(opts.cert, opts.key)
+    if opts.tls_max:
+        ctx.maximum_version = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}[opts.tls_max]
+    return ctx
+
+
 async def run(opts):
     loop = asyncio.get_running_loop()
     done = loop.create_future()
@@ -664,15 +713,23 @@ async def run(opts):
     def make():
         return Peer(cfg, opts, done, disconnected)
 
-    if u.scheme in ("rs", "tcp"):
+    if u.scheme in ("rs", "tcp", "rss", "tcps"):
         factory = WampRawSocketClientFactory(make, serializer=ser)
         if not hasattr(WampRawSocketClientProtocol, "transport_details"):
             factory.protocol = RawSocketClientProtocol
-    elif u.scheme == "ws":
+    elif u.scheme in ("ws", "wss"):
         factory = WampWebSocketClientFactory(make, url=opts.url, serializers=[ser] if ser else None)
     else:
         raise Exception("unsupported URL %s" % opts.url)
-    transport, _ = await loop.create_connection(factory, u.hostname, u.port)
+    tls = None
+    if u.scheme in ("wss", "rss", "tcps"):
+        tls = tls_context(opts)
+    elif opts.ca or opts.cert:
+        raise Exception("--ca and --cert need a TLS URL (wss://, rss://, tcps://), not %s" % opts.url)
+    # Autobahn|Python's asyncio factories are plain asyncio protocol
+    # factories: TLS is the event loop's (ssl=), for RawSocket as for
+    # WebSocket.
+    transport, _ = await loop.create_connection(factory, u.hostname, u.port, ssl=tls)
     try:
         result = await done
         # Let the GOODBYE exchange finish; Autobahn then closes the transport.
