@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
 	"github.com/wampkit/wampkit/client"
@@ -130,5 +131,66 @@ func TestCryptosignRouterKeyInvalid(t *testing.T) {
 				t.Errorf("ParseFlags() = %q quotes the key", err)
 			}
 		})
+	}
+}
+
+// TestMain_ReloadCryptosignRouterKey: a reload (SIGHUP) that changes
+// cryptosign_router_key, here read from a file, makes new sessions see
+// the new key: a client that verifies the old key now refuses wampd, one
+// that verifies the new key joins, and the session joined before stays.
+// The log names the change, never the key.
+func TestMain_ReloadCryptosignRouterKey(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	oldKey, nextKey, clientKey := newKey(t), newKey(t), newKey(t)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "router.key")
+	writeFile(t, keyFile, hex.EncodeToString(oldKey.Seed())+"\n")
+	path := filepath.Join(dir, "wampd.yaml")
+	writeFile(t, path, "log: {format: json}\n"+routerKeyConfig(clientKey, `{file: "`+keyFile+`"}`))
+	m, _, logs := mustRunMain(t, "-config", path, "-ws", "127.0.0.1:0", "-rawsocket", "")
+	defer m.Close() // before goleak looks
+	verifying := func(k ed25519.PrivateKey) client.Config {
+		return client.Config{Realm: "com.example.secure",
+			Auth: []client.Authenticator{client.Cryptosign{Key: clientKey, RouterKey: k.Public().(ed25519.PublicKey)}}}
+	}
+	before := mustJoin(t, m, verifying(oldKey))
+	defer before.Close()
+	if c, err := join(t, m, verifying(nextKey)); err == nil {
+		c.Close()
+		t.Fatal("Join verifying the new key succeeded before the reload")
+	}
+
+	writeFile(t, keyFile, hex.EncodeToString(nextKey.Seed())+"\n")
+	if err := m.Reload(context.Background()); err != nil {
+		t.Fatalf("Reload() = %v", err)
+	}
+	if c, err := join(t, m, verifying(oldKey)); err == nil || !strings.Contains(err.Error(), "router authentication failed") {
+		if err == nil {
+			c.Close()
+		}
+		t.Fatalf("Join verifying the old key after the reload = %v, want router authentication failed", err)
+	}
+	mustJoin(t, m, verifying(nextKey)).Close()
+	// The session joined before the reload is still there.
+	if _, err := before.Call(context.Background(), "wamp.session.count", nil); err != nil {
+		t.Errorf("the session joined before the reload: Call = %v", err)
+	}
+	select {
+	case <-before.Done():
+		t.Error("the session joined before the reload ended")
+	default:
+	}
+
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	updated := findLog(logLines(t, logs.String()), "reload: realm updated")
+	if got := updated["credentials_changed"]; !cmp.Equal(got, []any{"cryptosign_router_key"}) {
+		t.Errorf("reload: realm updated line %v, want credentials_changed [cryptosign_router_key]", updated)
+	}
+	for _, k := range []ed25519.PrivateKey{oldKey, nextKey} {
+		if strings.Contains(logs.String(), hex.EncodeToString(k.Seed())) {
+			t.Errorf("the log shows a router key:\n%s", logs)
+		}
 	}
 }
