@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/base64"
@@ -12,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/wampkit/wampkit/router"
 	"github.com/wampkit/wampkit/router/auth"
@@ -248,9 +251,10 @@ func parseRouterKey(text string) (ed25519.PrivateKey, error) {
 // authentication (authmethod "tls"). Give Fingerprint or Fingerprints
 // (to rotate certificates) to pin certificates, self-signed ones
 // included; give neither for a principal known by name: a certificate
-// that the listener verified (tls.client_auth verify_if_given or
-// require_and_verify) whose subject common name, or a DNS, email or URI
-// subject alternative name, is the authid.
+// verified against the realm's tls_client_ca, or by the listener
+// (tls.client_auth verify_if_given or require_and_verify), whose subject
+// common name, or a DNS, email or URI subject alternative name, is the
+// authid.
 type TLSPrincipalConfig struct {
 	// Fingerprint is the SHA-256 fingerprint of a certificate of the
 	// user: 64 hex digits, with or without colons (as `openssl x509
@@ -275,6 +279,61 @@ func (p TLSPrincipalConfig) principal() (auth.TLSPrincipal, error) {
 	}
 	return auth.TLSPrincipal{Role: p.Role, Fingerprints: fps}, nil
 }
+
+// MaxCAFileSize bounds a file of CA certificates (realms[].tls_client_ca).
+const MaxCAFileSize = 1 << 20
+
+// CAFile is the path of a PEM file of CA certificates
+// (realms[].tls_client_ca). The file is read when the configuration is
+// loaded, at start and on every SIGHUP, so that a reload sees a file
+// that changed under the same path. A relative path is relative to
+// wampd's working directory, as the TLS files are; the file must hold at
+// least one PEM certificate and be at most MaxCAFileSize bytes.
+type CAFile struct {
+	// Path is the file's path as the configuration gives it.
+	Path string
+	// PEM is the file's content, read when the configuration was loaded.
+	PEM []byte
+}
+
+// IsZero reports whether f names no file (for yaml's omitempty).
+func (f CAFile) IsZero() bool { return f.Path == "" }
+
+// UnmarshalYAML implements yaml.Unmarshaler: it reads the path, then the
+// file, and checks that it holds a certificate.
+func (f *CAFile) UnmarshalYAML(n *yaml.Node) error {
+	var path string
+	if err := n.Decode(&path); err != nil {
+		return err
+	}
+	if path == "" {
+		*f = CAFile{}
+		return nil
+	}
+	b, err := readBounded(path, MaxCAFileSize)
+	if err != nil {
+		return fmt.Errorf("line %d: tls_client_ca: %w", n.Line, err)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		return fmt.Errorf("line %d: tls_client_ca %s: no PEM certificate in it", n.Line, path)
+	}
+	*f = CAFile{Path: path, PEM: b}
+	return nil
+}
+
+// pool returns the certificates of f, or nil if f names no file.
+func (f CAFile) pool() *x509.CertPool {
+	if f.Path == "" {
+		return nil
+	}
+	p := x509.NewCertPool()
+	p.AppendCertsFromPEM(f.PEM) // checked by UnmarshalYAML
+	return p
+}
+
+// equal reports whether f and g name the same file with the same
+// content.
+func (f CAFile) equal(g CAFile) bool { return f.Path == g.Path && bytes.Equal(f.PEM, g.PEM) }
 
 // Bounds of the WAMP-SCRAM parameters: the wampkit client refuses costs
 // outside them (client/auth_builtin.go), as cracking-prone or abusive.
@@ -456,6 +515,9 @@ func (r RealmConfig) checkPrincipals() error {
 			return fmt.Errorf("wampd: realm %q: tls principal %q: %w", r.Name, authid, err)
 		}
 	}
+	if r.TLSClientCA.Path != "" && len(r.TLS) == 0 {
+		return fmt.Errorf("wampd: realm %q: tls_client_ca without tls principals", r.Name)
+	}
 	if r.CryptosignRouterKey != "" {
 		if len(r.Cryptosign) == 0 {
 			return fmt.Errorf("wampd: realm %q: cryptosign_router_key without cryptosign principals", r.Name)
@@ -481,7 +543,7 @@ func (r RealmConfig) checkPrincipals() error {
 func authenticators(r RealmConfig) ([]router.Authenticator, error) {
 	var auths []router.Authenticator
 	if len(r.TLS) > 0 {
-		ta := &auth.TLS{Principals: make(map[string]auth.TLSPrincipal, len(r.TLS))}
+		ta := &auth.TLS{Principals: make(map[string]auth.TLSPrincipal, len(r.TLS)), ClientCAs: r.TLSClientCA.pool()}
 		for authid, p := range r.TLS {
 			tp, err := p.principal()
 			if err != nil {

@@ -146,9 +146,21 @@ type RealmConfig struct {
 	// authentication, authmethod "tls" (as Crossbar.io names it): the
 	// client's certificate, asked for by a listener's tls.client_auth,
 	// is the credential. A principal lists SHA-256 fingerprints, or none
-	// to be known by name (the subject CN or a SAN of a certificate the
-	// listener verified against its client_ca).
+	// to be known by name (the subject CN or a SAN of a certificate
+	// verified against TLSClientCA or the listener's client_ca).
 	TLS map[string]TLSPrincipalConfig `yaml:"tls,omitempty"`
+	// TLSClientCA is the path of a PEM file of the CA certificates that
+	// vouch for the names of the realm's tls principals known by name
+	// (those without a fingerprint): wampd verifies a client's
+	// certificate against them itself, so that a listener that only asks
+	// for certificates (tls.client_auth request or require, no
+	// client_ca) serves both principals pinned by fingerprint,
+	// self-signed ones included, and principals named by this CA. A
+	// certificate that the listener verified against its own client_ca
+	// counts as verified too. The file is read at start and on every
+	// SIGHUP: a reload applies a changed file to new logins. It needs tls
+	// principals. Empty means only the listener's verification counts.
+	TLSClientCA CAFile `yaml:"tls_client_ca,omitempty"`
 	// CryptosignRouterKey is the router's Ed25519 private key for
 	// WAMP-Cryptosign router authentication (spec "Router
 	// Authentication"): a client that sends authextra.challenge gets it

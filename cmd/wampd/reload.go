@@ -21,7 +21,8 @@ var ErrNotRunning = errors.New("wampd: not running")
 // variables and files), with the same flags over it, and applies what can
 // change while wampd runs, without ending any session:
 //
-//   - each realm's principals, their roles and credentials, whether it
+//   - each realm's principals, their roles and credentials (with the
+//     cryptosign router key and the tls client CA file), whether it
 //     admits anonymous clients, and its permissions (router.UpdateRealm):
 //     new logins use them at once, every request from now on is decided
 //     by the new permissions, and the subscriptions and registrations
@@ -169,12 +170,12 @@ func (c *Config) setRealmAuth(r RealmConfig) {
 }
 
 // withAuthOf returns r with the settings that Reload applies taken from
-// from: anonymous, the principals, the cryptosign router key and the
-// permissions.
+// from: anonymous, the principals, the cryptosign router key, the tls
+// client CAs and the permissions.
 func withAuthOf(r, from RealmConfig) RealmConfig {
 	r.Anonymous = from.Anonymous
 	r.Ticket, r.WAMPCRA, r.Cryptosign, r.SCRAM = from.Ticket, from.WAMPCRA, from.Cryptosign, from.SCRAM
-	r.TLS, r.CryptosignRouterKey = from.TLS, from.CryptosignRouterKey
+	r.TLS, r.TLSClientCA, r.CryptosignRouterKey = from.TLS, from.TLSClientCA, from.CryptosignRouterKey
 	r.Permissions = from.Permissions
 	return r
 }
@@ -285,6 +286,9 @@ func diffRealmAuth(o, n RealmConfig) realmChange {
 	}
 	if o.CryptosignRouterKey != n.CryptosignRouterKey {
 		c.credentials = append(c.credentials, "cryptosign_router_key")
+	}
+	if !o.TLSClientCA.equal(n.TLSClientCA) {
+		c.credentials = append(c.credentials, "tls_client_ca")
 	}
 	if o.anonymous() != n.anonymous() {
 		c.anonymous = fmt.Sprintf("%t -> %t", o.anonymous(), n.anonymous())

@@ -103,21 +103,31 @@ func readSecret(n *yaml.Node) (string, error) {
 // readSecretFile returns the content of the file at path without one
 // final line break ("\n" or "\r\n"), which editors and echo add.
 func readSecretFile(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err // names the path
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxSecretFileSize+1))
+	b, err := readBounded(path, MaxSecretFileSize)
 	if err != nil {
 		return "", err
-	}
-	if len(b) > MaxSecretFileSize {
-		return "", fmt.Errorf("file %s is larger than %d bytes", path, MaxSecretFileSize)
 	}
 	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if v == "" {
 		return "", fmt.Errorf("file %s is empty", path)
 	}
 	return v, nil
+}
+
+// readBounded returns the content of the file at path, or an error that
+// names the path if it cannot be read or is larger than max bytes.
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err // names the path
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("file %s is larger than %d bytes", path, max)
+	}
+	return b, nil
 }
