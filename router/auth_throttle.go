@@ -1,7 +1,6 @@
 package router
 
 import (
-	"container/list"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wampkit/wampkit/internal/throttle"
 	"github.com/wampkit/wampkit/protocol"
 )
 
@@ -116,8 +116,8 @@ type AuthThrottle struct {
 type authGuard struct {
 	off     bool
 	seed    maphash.Seed
-	authids throttleTable[uint64]     // by authKey
-	addrs   throttleTable[netip.Addr] // by clientAddr
+	authids throttle.Table[uint64]     // by authKey
+	addrs   throttle.Table[netip.Addr] // by clientAddr
 	log     logLimiter
 	metrics *metrics // set by New once the metrics exist; nil counts nothing
 }
@@ -135,8 +135,8 @@ func newAuthGuard(cfg AuthThrottle, log *slog.Logger) *authGuard {
 		entries = defaultAuthThrottleEntries
 	}
 	g := &authGuard{off: cfg.Disabled, seed: maphash.MakeSeed()}
-	g.authids.init(limit(cfg.AuthIDFailures, defaultAuthIDFailures), window(cfg.AuthIDWindow), entries)
-	g.addrs.init(limit(cfg.AddressFailures, defaultAddressFailures), window(cfg.AddressWindow), entries)
+	g.authids.Init(limit(cfg.AuthIDFailures, defaultAuthIDFailures), window(cfg.AuthIDWindow), entries)
+	g.addrs.Init(limit(cfg.AddressFailures, defaultAddressFailures), window(cfg.AddressWindow), entries)
 	g.log.init(log, limit(cfg.LogLines, defaultAuthLogLines), cfg.LogInterval)
 	return g
 }
@@ -150,10 +150,10 @@ func (g *authGuard) refuse(req *AuthRequest) bool {
 		return false
 	}
 	now := time.Now()
-	if a, ok := clientAddr(req.Transport); ok && !g.addrs.allow(a, now) {
+	if a, ok := clientAddr(req.Transport); ok && !g.addrs.Allow(a, now) {
 		return true
 	}
-	if k, ok := g.authKey(req.Realm, principalOf(req)); ok && !g.authids.allow(k, now) {
+	if k, ok := g.authKey(req.Realm, principalOf(req)); ok && !g.authids.Allow(k, now) {
 		return true
 	}
 	return false
@@ -176,13 +176,13 @@ func (g *authGuard) failed(req *AuthRequest, method string, reason protocol.URI,
 		return
 	}
 	now := time.Now()
-	if a, ok := clientAddr(req.Transport); ok && g.addrs.fail(a, now) {
+	if a, ok := clientAddr(req.Transport); ok && g.addrs.Fail(a, now) {
 		g.log.warn("router: throttling failed authentications from an address", "address", a.String(),
-			"failures", g.addrs.burst, "window", g.addrs.window)
+			"failures", g.addrs.Burst(), "window", g.addrs.Window())
 	}
-	if k, ok := g.authKey(req.Realm, authid); ok && g.authids.fail(k, now) {
+	if k, ok := g.authKey(req.Realm, authid); ok && g.authids.Fail(k, now) {
 		g.log.warn("router: throttling failed authentications of an authid", "realm", string(req.Realm),
-			"authid", logAuthID(authid), "failures", g.authids.burst, "window", g.authids.window)
+			"authid", logAuthID(authid), "failures", g.authids.Burst(), "window", g.authids.Window())
 	}
 }
 
@@ -192,7 +192,7 @@ func (g *authGuard) failed(req *AuthRequest, method string, reason protocol.URI,
 // between guesses at others.
 func (g *authGuard) succeeded(realm protocol.URI, authid string) {
 	if k, ok := g.authKey(realm, authid); ok && !g.off {
-		g.authids.forget(k)
+		g.authids.Forget(k)
 	}
 }
 
@@ -256,9 +256,8 @@ func remoteOf(t protocol.Dict) string {
 }
 
 // clientAddr returns the address whose failures are counted together for
-// a client of a TCP transport: its IP address without the port, for IPv6
-// its /64 prefix (the smallest block a network is usually given, so that
-// an attacker does not get 2^64 addresses). Unix sockets and in-process
+// a client of a TCP transport (throttle.AddrKey: its IP address without
+// the port, for IPv6 its /64 prefix). Unix sockets and in-process
 // sessions have none.
 func clientAddr(t protocol.Dict) (netip.Addr, bool) {
 	network, hostport, ok := strings.Cut(t.String("peer"), ":")
@@ -269,126 +268,7 @@ func clientAddr(t protocol.Dict) (netip.Addr, bool) {
 	if err != nil {
 		return netip.Addr{}, false
 	}
-	a := ap.Addr().Unmap().WithZone("")
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		a = p.Addr()
-	}
-	return a, true
-}
-
-// throttleTable counts failures per key with a token bucket: a key may
-// fail burst times in a row, and gets one failure back every
-// window/burst. A key without a failure left is throttled until then;
-// refused attempts take nothing, so the wait after the last failure is
-// at most window/burst, whoever keeps knocking. An entry whose bucket is
-// full again (window after its last failure) carries nothing and is
-// dropped; beyond max entries the one that failed longest ago is.
-type throttleTable[K comparable] struct {
-	burst  float64       // failures in a row; 0: no limit (the table stays empty)
-	window time.Duration // time to give back burst failures
-	max    int           // most entries
-
-	mu  sync.Mutex
-	m   map[K]*list.Element // guarded by mu; values are *bucket[K]
-	lru list.List           // guarded by mu; latest failure first
-}
-
-// bucket is the failure budget of one key.
-type bucket[K comparable] struct {
-	key       K
-	tokens    float64   // failures left at last
-	last      time.Time // of the last failure
-	throttled bool      // tokens fell below 1 and it was reported
-}
-
-func (t *throttleTable[K]) init(burst int, window time.Duration, max int) {
-	t.burst, t.window, t.max = float64(burst), window, max
-	t.m = make(map[K]*list.Element)
-}
-
-// tokensLocked returns the failures b has left at now. t.mu must be held.
-func (t *throttleTable[K]) tokensLocked(b *bucket[K], now time.Time) float64 {
-	return min(t.burst, b.tokens+float64(now.Sub(b.last))/float64(t.window)*t.burst)
-}
-
-// allow reports whether k has a failure left.
-func (t *throttleTable[K]) allow(k K, now time.Time) bool {
-	if t.burst <= 0 {
-		return true
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.expireLocked(now)
-	e := t.m[k]
-	return e == nil || t.tokensLocked(e.Value.(*bucket[K]), now) >= 1
-}
-
-// fail takes a failure from k; it reports whether k has just run out of
-// them (the start of its throttling, to be logged once).
-func (t *throttleTable[K]) fail(k K, now time.Time) bool {
-	if t.burst <= 0 {
-		return false
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.expireLocked(now)
-	var b *bucket[K]
-	if e := t.m[k]; e != nil {
-		b = e.Value.(*bucket[K])
-		b.tokens = t.tokensLocked(b, now)
-		if b.tokens >= 1 {
-			b.throttled = false
-		}
-		t.lru.MoveToFront(e)
-	} else {
-		for len(t.m) >= t.max {
-			t.removeLocked(t.lru.Back())
-		}
-		b = &bucket[K]{key: k, tokens: t.burst}
-		t.m[k] = t.lru.PushFront(b)
-	}
-	// Sessions that were let in together may fail together: never below
-	// zero, so that the wait stays bounded.
-	b.tokens, b.last = max(b.tokens-1, 0), now
-	if b.tokens < 1 && !b.throttled {
-		b.throttled = true
-		return true
-	}
-	return false
-}
-
-// forget drops k's entry.
-func (t *throttleTable[K]) forget(k K) {
-	if t.burst <= 0 {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if e := t.m[k]; e != nil {
-		t.removeLocked(e)
-	}
-}
-
-// len returns the number of entries.
-func (t *throttleTable[K]) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.m)
-}
-
-// expireLocked drops the entries whose bucket is full again. t.mu must
-// be held.
-func (t *throttleTable[K]) expireLocked(now time.Time) {
-	for e := t.lru.Back(); e != nil && now.Sub(e.Value.(*bucket[K]).last) >= t.window; e = t.lru.Back() {
-		t.removeLocked(e)
-	}
-}
-
-// removeLocked drops e. t.mu must be held.
-func (t *throttleTable[K]) removeLocked(e *list.Element) {
-	delete(t.m, e.Value.(*bucket[K]).key)
-	t.lru.Remove(e)
+	return throttle.AddrKey(ap.Addr()), true
 }
 
 // logLimiter writes at most max WARN lines per interval; the lines it

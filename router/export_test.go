@@ -3,5 +3,5 @@ package router
 // AuthThrottleLen returns how many authids and addresses r's
 // authentication throttle remembers, for tests of its bounds.
 func AuthThrottleLen(r *Router) (authids, addresses int) {
-	return r.guard.authids.len(), r.guard.addrs.len()
+	return r.guard.authids.Len(), r.guard.addrs.Len()
 }
