@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/internal/throttle"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 	"github.com/wampkit/wampkit/transport"
@@ -28,8 +30,8 @@ const (
 	// DefaultCallTimeout is the default of Config.CallTimeout.
 	DefaultCallTimeout = 30 * time.Second
 	// MinTokenLength is the shortest bearer token New accepts, in bytes:
-	// tokens are secrets that are guessed at HTTP speed, without the
-	// router's throttling of failed authentications.
+	// tokens are secrets that can be guessed at HTTP speed; [Throttle]
+	// slows that down per client address, not an attacker with many.
 	MinTokenLength = 16
 )
 
@@ -82,9 +84,12 @@ type Config struct {
 	// limit but the request's own (its client going away). An HTTP
 	// server's WriteTimeout should be longer.
 	CallTimeout time.Duration
+	// Throttle limits the requests with a wrong bearer token per client
+	// address (see [Throttle]). The zero value is a safe default.
+	Throttle Throttle
 	// Logger receives what the bridge could not do for a reason of its
-	// own (a join refused, a response not written). Nil means
-	// slog.Default().
+	// own (a join refused, a response not written) and the start of the
+	// throttling of an address. Nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -94,6 +99,7 @@ type Bridge struct {
 	cfg     Config
 	byToken map[[sha256.Size]byte]*principal // read-only after New
 	mux     *http.ServeMux
+	fails   throttle.Table[netip.Addr] // wrong tokens per client address
 
 	// mu guards closed. Lock order: principal.mu, then mu.
 	mu     sync.Mutex
@@ -131,6 +137,7 @@ func New(cfg Config) (*Bridge, error) {
 		cfg.Logger = slog.Default()
 	}
 	b := &Bridge{cfg: cfg, byToken: make(map[[sha256.Size]byte]*principal, len(cfg.Principals))}
+	cfg.Throttle.init(&b.fails)
 	for i, p := range cfg.Principals {
 		if len(p.Token) < MinTokenLength {
 			return nil, fmt.Errorf("%w: principal %d (authid %q): token shorter than %d bytes", ErrConfig, i+1, p.AuthID, MinTokenLength)
@@ -247,8 +254,14 @@ func (b *Bridge) begin(w http.ResponseWriter, r *http.Request, uriKey string) (*
 		writeError(w, http.StatusMethodNotAllowed, "wampkit.bridge.error.method_not_allowed", "use POST", nil, nil)
 		return nil, nil
 	}
-	p := b.authenticate(r)
+	if b.throttled(w, r) {
+		return nil, nil
+	}
+	p, guessed := b.authenticate(r)
 	if p == nil {
+		if guessed {
+			b.failed(r)
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="wampkit-bridge"`)
 		writeError(w, http.StatusUnauthorized, protocol.ErrAuthenticationRequired, "a valid bearer token is required (Authorization: Bearer <token>)", nil, nil)
 		return nil, nil
@@ -297,15 +310,16 @@ func (b *Bridge) begin(w http.ResponseWriter, r *http.Request, uriKey string) (*
 }
 
 // authenticate returns the principal of the request's bearer token, or
-// nil. Tokens are compared by their SHA-256 hashes, so that the time a
-// lookup takes says nothing about how much of a token was right.
-func (b *Bridge) authenticate(r *http.Request) *principal {
+// nil and whether the request carried a token (a wrong one, then).
+// Tokens are compared by their SHA-256 hashes, so that the time a lookup
+// takes says nothing about how much of a token was right.
+func (b *Bridge) authenticate(r *http.Request) (*principal, bool) {
 	const prefix = "Bearer "
 	h := r.Header.Get("Authorization")
 	if len(h) <= len(prefix) || !equalFold(h[:len(prefix)], prefix) {
-		return nil
+		return nil, false
 	}
-	return b.byToken[sha256.Sum256([]byte(h[len(prefix):]))]
+	return b.byToken[sha256.Sum256([]byte(h[len(prefix):]))], true
 }
 
 func equalFold(a, b string) bool {

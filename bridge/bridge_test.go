@@ -41,6 +41,12 @@ type env struct {
 
 func newEnv(tb testing.TB, callTimeout time.Duration) *env {
 	tb.Helper()
+	return newEnvWith(tb, func(c *bridge.Config) { c.CallTimeout = callTimeout })
+}
+
+// newEnvWith is newEnv with the bridge's configuration adjusted by tweak.
+func newEnvWith(tb testing.TB, tweak func(*bridge.Config)) *env {
+	tb.Helper()
 	authz, err := router.NewRoleAuthorizer(map[string][]router.Permission{
 		"anonymous": {
 			{URI: "com.example.", Match: protocol.MatchPrefix, Subscribe: true, Register: true},
@@ -66,17 +72,18 @@ func newEnv(tb testing.TB, callTimeout time.Duration) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b, err := bridge.New(bridge.Config{
+	cfg := bridge.Config{
 		Router:        r,
 		Authenticator: auth,
-		CallTimeout:   callTimeout,
 		MaxBodyBytes:  4096,
 		Logger:        slog.New(slog.DiscardHandler),
 		Principals: []bridge.Principal{
 			{Token: backendToken, Realm: "realm1", AuthID: "webhook", AuthRole: "backend"},
 			{Token: restrictedToken, Realm: "realm1", AuthID: "cron", AuthRole: "restricted"},
 		},
-	})
+	}
+	tweak(&cfg)
+	b, err := bridge.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -71,7 +71,9 @@
 //	405 a method other than POST
 //	413 a body above MaxBodyBytes; wamp.error.payload_size_exceeded
 //	415 a Content-Type other than application/json
-//	429 wampkit.error.limit_exceeded (too many calls pending)
+//	429 wampkit.error.limit_exceeded (too many calls pending);
+//	    wamp.error.authentication_denied with Retry-After: too many wrong
+//	    tokens from the client's address lately ([Throttle])
 //	502 an error URI the callee chose (an application error)
 //	503 wamp.error.no_available_callee, wamp.error.unavailable; the bridge
 //	    is closed or cannot join the realm
