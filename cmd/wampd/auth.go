@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wampkit/wampkit/bridge"
 	"github.com/wampkit/wampkit/router"
 	"github.com/wampkit/wampkit/router/auth"
 )
@@ -50,7 +51,9 @@ type AuthThrottleConfig struct {
 	AuthIDWindow time.Duration `yaml:"authid_window"`
 	// AddressFailures is how many failed authentications one client
 	// address (IPv6: its /64) may have per AddressWindow. Zero means
-	// 20; negative means no limit.
+	// 20; negative means no limit. The HTTP bridge applies it (and
+	// AddressWindow, MaxEntries and Disabled) to requests with a wrong
+	// bearer token, in a table of its own (bridge.Throttle).
 	AddressFailures int `yaml:"address_failures"`
 	// AddressWindow is the period of AddressFailures. Zero means
 	// 1m.
@@ -76,6 +79,15 @@ func (c AuthThrottleConfig) check() error {
 		return errors.New("wampd: auth_throttle: max_entries must not be negative")
 	}
 	return nil
+}
+
+// bridge returns the per-address settings of c as the HTTP bridge's
+// Throttle of wrong bearer tokens.
+func (c AuthThrottleConfig) bridge() bridge.Throttle {
+	if c.Disabled {
+		return bridge.Throttle{Failures: -1}
+	}
+	return bridge.Throttle{Failures: c.AddressFailures, Window: c.AddressWindow, MaxEntries: c.MaxEntries}
 }
 
 // router returns c as the router's AuthThrottle.

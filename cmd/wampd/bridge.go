@@ -115,9 +115,10 @@ func (c BridgeConfig) holders(realm string) []roleHolder {
 	return hs
 }
 
-// startBridge opens the bridge's listener and serves it in m.serving.
+// startBridge opens the bridge's listener and serves it in m.serving;
+// wrong bearer tokens are throttled per client address as th says.
 // m.bridgeAuth must be among the realms' authenticators (routerConfig).
-func (m *Main) startBridge(c BridgeConfig) error {
+func (m *Main) startBridge(c BridgeConfig, th bridge.Throttle) error {
 	tlsCfg, err := loadTLS(c.TLS)
 	if err != nil {
 		return err
@@ -132,6 +133,7 @@ func (m *Main) startBridge(c BridgeConfig) error {
 		Principals:    principals,
 		MaxBodyBytes:  c.MaxBodyBytes,
 		CallTimeout:   c.CallTimeout,
+		Throttle:      th,
 		Logger:        m.logger,
 	})
 	if err != nil {

@@ -115,3 +115,45 @@ func TestBridgeConfigInvalid(t *testing.T) {
 		t.Errorf("Validate() with permissions for the bridge's role = %v, want nil", err)
 	}
 }
+
+// TestMain_BridgeThrottle: auth_throttle's per-address settings also
+// limit the bridge's wrong bearer tokens: past address_failures, a
+// client address is answered 429 even with the right token.
+func TestMain_BridgeThrottle(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	m, _, _ := mustRunConfig(t, `
+auth_throttle: {address_failures: 2, address_window: 1h}
+bridge:
+  address: 127.0.0.1:0
+  principals:
+    - {token: "hook-token-0123456789abcdef", realm: realm1, role: backend}
+`)
+	defer m.Close() // before goleak looks
+	post := func(token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+m.BridgeAddr().String()+"/publish", strings.NewReader(`{"topic": "com.example.news"}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	if status, _ := post("hook-token-0123456789abcdef"); status != http.StatusOK {
+		t.Fatalf("right token = %d, want 200", status)
+	}
+	for i := range 2 {
+		if status, _ := post("wrong-token-0123456789abc"); status != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d = %d, want 401", i+1, status)
+		}
+	}
+	if status, retry := post("hook-token-0123456789abcdef"); status != http.StatusTooManyRequests || retry != "1800" {
+		t.Errorf("right token after 2 wrong ones = %d Retry-After %q, want 429 Retry-After 1800", status, retry)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+}

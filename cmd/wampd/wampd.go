@@ -322,7 +322,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.logger.Info("listening", "transport", "rawsocket", "unix", cfg.RawSocket.Unix)
 	}
 	if cfg.Bridge.enabled() {
-		if err := m.startBridge(cfg.Bridge); err != nil {
+		if err := m.startBridge(cfg.Bridge, cfg.AuthThrottle.bridge()); err != nil {
 			return err
 		}
 	}
