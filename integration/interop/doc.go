@@ -11,12 +11,17 @@
 //
 // and run the wampkit client against the fox-wamp router (js/foxrouter.cjs).
 //
+// The authentication tests also serve the router over TLS (wss:// and
+// RawSocket over TLS, with a CA and certificates the test makes): the
+// scripts take the CA file (--ca) and, in Python, a client certificate
+// (--cert, --key) and a highest TLS version (--tls-max).
+//
 // # Running
 //
 // From the integration module:
 //
 //	(cd interop/js && npm ci)
-//	apt-get install -y python3-autobahn python3-cbor2 python3-msgpack
+//	apt-get install -y python3-autobahn python3-cbor2 python3-msgpack python3-nacl
 //	go test -race ./interop/...
 //
 // A missing runtime fails the tests with the command that installs it; they
