@@ -100,10 +100,11 @@ func (d *dealer) startCall(s *session, m *protocol.Call, stream bool) error {
 	if err := s.authorize(ActionCall, m.Procedure, protocol.MatchExact, m.Options); err != nil {
 		return err
 	}
-	if !found && protocol.IsReserved(m.Procedure) {
+	if !found && routerProcedure(m.Procedure) {
 		// The reserved namespace belongs to the router: no client
 		// registration, pattern or not, answers it (spec basic "Reserved
-		// URIs").
+		// URIs"); nor its own procedures (see meta_console.go), which no
+		// client may register.
 		return s.realm.metaCall(s, m, stream, ppt)
 	}
 	rg, err := d.resolve(reg, m.Procedure)

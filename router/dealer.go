@@ -212,6 +212,9 @@ func (d *dealer) checkRegister(s *session, m *protocol.Register) (protocol.Match
 		// API (spec basic "Reserved URIs").
 		return "", "", refuse(protocol.ErrInvalidURI, "procedure "+string(m.Procedure)+" is in the reserved wamp namespace")
 	}
+	if match == protocol.MatchExact && routerProcedure(m.Procedure) {
+		return "", "", refuse(protocol.ErrInvalidURI, "procedure "+string(m.Procedure)+" is the router's own")
+	}
 	if err := s.authorize(ActionRegister, m.Procedure, match, m.Options); err != nil {
 		return "", "", err
 	}

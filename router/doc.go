@@ -148,7 +148,15 @@
 // publications and calls caused; a RESULT counts for the callee that
 // yielded it); wamp.registration.get carries "_invocations", the calls sent to
 // the registration's current callees (counted under a lock the call
-// takes anyway).
+// takes anyway). Outside the reserved namespace it answers two procedures
+// of its own from the same table: [ProcedureStats]
+// (wampkit.router.stats), the router's sessions and message counts over
+// all realms, which an open realm refuses like the kill procedures, and
+// [ProcedureSessionPage] (wampkit.session.page), one filtered page of a
+// realm's sessions with their details, so that a console watching 10,000
+// sessions makes one call per page instead of one wamp.session.get per
+// session. Both are authorized like any CALL; clients may not register
+// them.
 //
 // Sessions are authenticated by the realm's [Authenticator]s; [Anonymous]
 // is the default (a random authid, never the one HELLO asks for;
@@ -325,12 +333,14 @@
 // at the cost of one nil check, except what needs an explicit permission:
 // the destructive meta procedures wamp.session.kill, kill_by_authid,
 // kill_by_authrole and kill_all, wamp.registration.remove_callee and
-// wamp.subscription.remove_subscriber are refused with ERROR
-// wamp.error.not_authorized, and the session details of wamp.session.get
-// and wamp.session.on_join leave out "transport" (the peer's address). A
-// realm with an Authorizer answers both to whom it allows. The router's
-// meta procedures and meta topics (wamp.*)
-// are authorized like any other URI, and wamp.subscription.get_events
+// wamp.subscription.remove_subscriber, and the router-wide
+// wampkit.router.stats, are refused with ERROR
+// wamp.error.not_authorized, and the session details of wamp.session.get,
+// wamp.session.on_join and wampkit.session.page leave out "transport"
+// (the peer's address). A realm with an Authorizer answers both to whom
+// it allows. The router's meta procedures and meta topics (wamp.*), and
+// its own procedures (wampkit.router.stats, wampkit.session.page), are
+// authorized like any other URI, and wamp.subscription.get_events
 // also requires subscribe on the subscription's topic (spec advanced
 // "Event History"). Testaments are authorized as a PUBLISH of their topic
 // when wamp.session.add_testament adds them. A denied request is answered

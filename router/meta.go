@@ -79,6 +79,10 @@ var metaProcedures = map[protocol.URI]metaHandler{
 
 	"wamp.registration.remove_callee":     registrationRemoveCallee,
 	"wamp.subscription.remove_subscriber": subscriptionRemoveSubscriber,
+
+	// The router's own (see meta_console.go).
+	ProcedureStats:       routerStats,
+	ProcedureSessionPage: sessionPage,
 }
 
 // metaCall answers a CALL m of a procedure in the reserved wamp namespace
@@ -244,16 +248,17 @@ func kill(victims []*session, reason protocol.URI, message string) []any {
 // killing checks a kill procedure's request: a realm without an
 // Authorizer refuses it, then the GOODBYE's reason and message.
 func (q metaRequest) killing(proc string) (protocol.URI, string, error) {
-	if err := q.destructive(proc); err != nil {
+	if err := q.explicit(proc); err != nil {
 		return "", "", err
 	}
 	return q.goodbye()
 }
 
-// destructive refuses a destructive meta procedure (the kill and remove
-// procedures) in a realm without an Authorizer: they need an explicit
-// permission, which an open realm cannot give.
-func (q metaRequest) destructive(proc string) error {
+// explicit refuses a procedure that needs an explicit permission (the
+// destructive kill and remove procedures, and the router-wide
+// ProcedureStats) in a realm without an Authorizer, which cannot give
+// one.
+func (q metaRequest) explicit(proc string) error {
 	if q.rm.authz.Load() == nil {
 		return refuse(protocol.ErrNotAuthorized, proc+" needs an explicit permission; the realm has no Authorizer")
 	}

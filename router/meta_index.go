@@ -344,7 +344,7 @@ func (q metaRequest) revocationArgs() (protocol.ID, string, error) {
 }
 
 func registrationRemoveCallee(q metaRequest) (protocol.List, error) {
-	if err := q.destructive("wamp.registration.remove_callee"); err != nil {
+	if err := q.explicit("wamp.registration.remove_callee"); err != nil {
 		return nil, err
 	}
 	reg, err := q.registration()
@@ -368,7 +368,7 @@ func registrationRemoveCallee(q metaRequest) (protocol.List, error) {
 }
 
 func subscriptionRemoveSubscriber(q metaRequest) (protocol.List, error) {
-	if err := q.destructive("wamp.subscription.remove_subscriber"); err != nil {
+	if err := q.explicit("wamp.subscription.remove_subscriber"); err != nil {
 		return nil, err
 	}
 	sub, err := q.subscription()

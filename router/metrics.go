@@ -316,21 +316,8 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	m := (*metrics)(c)
-	m.mu.Lock()
 	var sum totals
-	for i := range msgKinds {
-		sum.in[i].Store(m.ended.in[i].Load() + m.other.in[i].Load())
-		sum.out[i].Store(m.ended.out[i].Load() + m.other.out[i].Load())
-	}
-	sum.published.Store(m.ended.published.Load())
-	sum.delivered.Store(m.ended.delivered.Load() + m.other.delivered.Load())
-	live := m.r.live()
-	for _, s := range live {
-		if s.st != nil && !s.st.folded {
-			sum.add(s.st)
-		}
-	}
-	m.mu.Unlock()
+	live := m.sum(&sum)
 	var backlog, backlogMax int
 	for _, s := range live {
 		n := s.backlog()
@@ -359,6 +346,27 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descBacklog, prometheus.GaugeValue, float64(backlog))
 	ch <- prometheus.MustNewConstMetric(descBacklogMax, prometheus.GaugeValue, float64(backlogMax))
+}
+
+// sum adds up into the zero sum the counts of the sessions that ended,
+// of no session and of the live sessions, and returns the live sessions.
+// A scrape and ProcedureStats call it.
+func (m *metrics) sum(sum *totals) []*session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range msgKinds {
+		sum.in[i].Store(m.ended.in[i].Load() + m.other.in[i].Load())
+		sum.out[i].Store(m.ended.out[i].Load() + m.other.out[i].Load())
+	}
+	sum.published.Store(m.ended.published.Load())
+	sum.delivered.Store(m.ended.delivered.Load() + m.other.delivered.Load())
+	live := m.r.live()
+	for _, s := range live {
+		if s.st != nil && !s.st.folded {
+			sum.add(s.st)
+		}
+	}
+	return live
 }
 
 // live returns the sessions being served.
