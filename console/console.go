@@ -10,14 +10,6 @@ import (
 //go:embed static
 var static embed.FS
 
-// Stats are the router's message counts, for the page's chart.
-type Stats struct {
-	// MessagesIn and MessagesOut are the messages the router received
-	// and sent so far, of every type and realm.
-	MessagesIn  uint64 `json:"messages_in"`
-	MessagesOut uint64 `json:"messages_out"`
-}
-
 // Config configures the console's [Handler].
 type Config struct {
 	// Realms are the realms offered on the sign-in form, in order. Empty
@@ -28,18 +20,15 @@ type Config struct {
 	// page's own URL (the browser resolves it, ws:// or wss: as the page's
 	// http: or https:). Empty means "ws", next to the page.
 	WebSocketURL string
-	// Stats, if not nil, returns the router's message counts; the page
-	// polls them (GET stats.json, once a second while it is open) for
-	// its chart of messages per second. Nil means no chart.
-	Stats func() Stats
 	// Version is shown in the page's header. Empty means none.
 	Version string
 }
 
 // Handler returns the console's http.Handler: GET / is the page; the
 // page's script, style and wampy.js sit beside it; GET config.json has
-// the realms, the WebSocket URL and the version, and GET stats.json the
-// Stats. Mount it under a prefix with http.StripPrefix.
+// the realms, the WebSocket URL and the version. Everything else the page
+// shows it asks the router over WAMP. Mount it under a prefix with
+// http.StripPrefix.
 func Handler(cfg Config) http.Handler {
 	if cfg.WebSocketURL == "" {
 		cfg.WebSocketURL = "ws"
@@ -62,15 +51,7 @@ func Handler(cfg Config) http.Handler {
 		files.ServeHTTP(w, r)
 	}))
 	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, map[string]any{"realms": cfg.Realms, "url": cfg.WebSocketURL, "version": cfg.Version,
-			"stats": cfg.Stats != nil})
-	})
-	mux.HandleFunc("GET /stats.json", func(w http.ResponseWriter, r *http.Request) {
-		if cfg.Stats == nil {
-			http.NotFound(w, r)
-			return
-		}
-		writeJSON(w, cfg.Stats())
+		writeJSON(w, map[string]any{"realms": cfg.Realms, "url": cfg.WebSocketURL, "version": cfg.Version})
 	})
 	return mux
 }

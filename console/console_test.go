@@ -17,7 +17,6 @@ func TestHandler(t *testing.T) {
 	h := console.Handler(console.Config{
 		Realms:  []string{"realm1", "realm2"},
 		Version: "v1.2.3",
-		Stats:   func() console.Stats { return console.Stats{MessagesIn: 5, MessagesOut: 7} },
 	})
 	srv := httptest.NewServer(http.StripPrefix("/console", h))
 	defer srv.Close()
@@ -33,7 +32,7 @@ func TestHandler(t *testing.T) {
 	}
 	for path, want := range map[string]string{
 		"/console/":             "<title>wampkit console</title>",
-		"/console/console.js":   "wamp.session.list",
+		"/console/console.js":   "wampkit.session.page",
 		"/console/wampy.min.js": "Wampy",
 	} {
 		status, hdr, body := get(path)
@@ -44,33 +43,18 @@ func TestHandler(t *testing.T) {
 			t.Errorf("GET %s: Content-Security-Policy %q, want the page's own files only", path, hdr.Get("Content-Security-Policy"))
 		}
 	}
-	var cfg, stats map[string]any
+	var cfg map[string]any
 	_, _, body := get("/console/config.json")
 	if err := json.Unmarshal([]byte(body), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"realms": []any{"realm1", "realm2"}, "url": "ws", "version": "v1.2.3", "stats": true}
+	want := map[string]any{"realms": []any{"realm1", "realm2"}, "url": "ws", "version": "v1.2.3"}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config.json mismatch (-want +got):\n%s", diff)
 	}
-	_, _, body = get("/console/stats.json")
-	if err := json.Unmarshal([]byte(body), &stats); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(map[string]any{"messages_in": 5.0, "messages_out": 7.0}, stats); diff != "" {
-		t.Errorf("stats.json mismatch (-want +got):\n%s", diff)
-	}
-}
-
-func TestHandlerWithoutStats(t *testing.T) {
-	srv := httptest.NewServer(console.Handler(console.Config{}))
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/stats.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("GET /stats.json without Stats = %d, want 404", resp.StatusCode)
+	// The chart's figures come over WAMP (wampkit.router.stats), not
+	// over HTTP.
+	if status, _, _ := get("/console/stats.json"); status != http.StatusNotFound {
+		t.Errorf("GET /console/stats.json = %d, want 404", status)
 	}
 }

@@ -65,7 +65,6 @@ func (m *Main) startAdmin(c AdminConfig, reg *prometheus.Registry) error {
 		mux.Handle("/console/", http.StripPrefix("/console", console.Handler(console.Config{
 			Realms:  cfg.realmNames(),
 			Version: m.Version,
-			Stats:   func() console.Stats { return messageStats(reg) },
 		})))
 		// The console's own WAMP endpoint, same origin as its page, so
 		// that it works whatever allowed_origins says and without the
@@ -94,28 +93,6 @@ func (m *Main) startAdmin(c AdminConfig, reg *prometheus.Registry) error {
 	m.serve("admin", func() error { return m.admin.Serve(limited) })
 	m.logger.Info("listening", "transport", "admin", "address", l.Addr().String(), "pprof", c.PProf)
 	return nil
-}
-
-// messageStats sums the router's message counters in reg, for the
-// console's chart.
-func messageStats(reg prometheus.Gatherer) console.Stats {
-	var st console.Stats
-	families, _ := reg.Gather() // what could be gathered
-	for _, f := range families {
-		var sum *uint64
-		switch f.GetName() {
-		case "wampkit_router_messages_in_total":
-			sum = &st.MessagesIn
-		case "wampkit_router_messages_out_total":
-			sum = &st.MessagesOut
-		default:
-			continue
-		}
-		for _, mt := range f.GetMetric() {
-			*sum += uint64(mt.GetCounter().GetValue())
-		}
-	}
-	return st
 }
 
 // registerMetrics registers on reg what wampd exports besides the router's

@@ -1,19 +1,32 @@
-// The wampkit console: signs in to a realm over WAMP (wampy.js) and shows
-// the realm from the meta API. Lists are paged: only the rows on screen
-// are rendered and refreshed, so that 10,000 sessions stay cheap.
+// The wampkit console: signs in to one or more realms over WAMP (wampy.js,
+// one session per realm) and shows one of them from the meta API. The
+// session list is paged and filtered by the router (wampkit.session.page):
+// the page asks for the rows on screen only, one call per refresh, so
+// that 10,000 sessions cost what 50 do. The chart's figures come from
+// wampkit.router.stats.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50;          // session rows per page
 const MAX_ROWS = 200;     // registrations and subscriptions shown
-const REFRESH_MS = 2000;  // refresh of the rows on screen
+const REFRESH_MS = 2000;  // refresh of what is on screen
+const QUEUE_MS = 200;     // how long meta events are gathered before a refresh
 
-let cfg = { realms: [], url: "ws", version: "", stats: false };
-let w = null;             // the Wampy session
+let cfg = { realms: [], url: "ws", version: "" };
+const conns = new Map();  // realm -> {realm, authid, w}: the realms signed in to
+let cur = null;           // the conn on screen
 let timers = [];
-const sessions = new Map(); // id -> {id, d: details or null, rin, rout, prev}
-let page = 0;
-let renderQueued = false;
+let view = newView();     // what is shown of cur
+
+function newView() {
+  return {
+    page: 0,
+    result: { count: 0, matched: 0, sessions: [] },
+    prev: new Map(),  // session ID -> {t, in, out}: the last counts seen, for the rates
+    rates: new Map(), // session ID -> {rin, rout}
+    seq: 0,           // of the last session page asked for
+  };
+}
 
 function setStatus(text, cls) {
   $("status").textContent = text;
@@ -35,12 +48,16 @@ function errText(e) {
   return String((e && e.message) || e);
 }
 
-async function call(proc, args) {
-  const r = await w.call(proc, args === undefined ? undefined : { argsList: args });
+// call calls proc in c's realm and returns the result's arguments.
+async function call(c, proc, args, kwargs) {
+  const payload = {};
+  if (args !== undefined) payload.argsList = args;
+  if (kwargs !== undefined) payload.argsDict = kwargs;
+  const r = await c.w.call(proc, args === undefined && kwargs === undefined ? undefined : payload);
   return r.argsList || [];
 }
 
-// --- sign in -------------------------------------------------------------
+// --- sign in, realms ---------------------------------------------------------
 
 async function init() {
   try {
@@ -58,157 +75,199 @@ async function init() {
     $("realm-input").hidden = false;
   }
   $("login").addEventListener("submit", (ev) => { ev.preventDefault(); signIn(); });
+  $("cancel").addEventListener("click", () => { if (cur) show(cur); });
+  $("add-realm").addEventListener("click", showLogin);
   $("signout").addEventListener("click", signOut);
-  $("session-filter").addEventListener("input", () => { page = 0; queueRender(); });
-  $("prev").addEventListener("click", () => { page = Math.max(0, page - 1); queueRender(); refreshVisible(); });
-  $("next").addEventListener("click", () => { page++; queueRender(); refreshVisible(); });
+  $("realm-tabs").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-realm]");
+    if (b && conns.has(b.dataset.realm)) show(conns.get(b.dataset.realm));
+  });
+  $("session-filter").addEventListener("input", () => { view.page = 0; queueSessions(); });
+  $("prev").addEventListener("click", () => { if (view.page > 0) { view.page--; refreshSessions(); } });
+  $("next").addEventListener("click", () => {
+    if ((view.page + 1) * PAGE < view.result.matched) { view.page++; refreshSessions(); }
+  });
   $("sessions").addEventListener("click", onKillClick);
   $("call-form").addEventListener("submit", (ev) => { ev.preventDefault(); doCall(); });
   $("pub-form").addEventListener("submit", (ev) => { ev.preventDefault(); doPublish(); });
 }
 
+// showLogin shows the sign-in form; the realms signed in to stay so.
+function showLogin() {
+  $("login").hidden = false;
+  $("main").hidden = true;
+  $("cancel").hidden = conns.size === 0;
+  $("login-error").textContent = "";
+  const taken = [...conns.keys()];
+  const free = cfg.realms.find((r) => !taken.includes(r));
+  if (free !== undefined) $("realm-select").value = free;
+  $("authid").focus();
+}
+
 async function signIn() {
   const realm = cfg.realms.length > 0 ? $("realm-select").value : $("realm-input").value.trim();
+  if (conns.has(realm)) { // signed in there already
+    $("secret").value = "";
+    show(conns.get(realm));
+    return;
+  }
   const authid = $("authid").value.trim();
   const secret = $("secret").value;
   $("login-error").textContent = "";
   $("signin").disabled = true;
-  setStatus("signing in…");
+  const c = { realm, authid, w: null };
   const session = new Wampy(wsURL(), {
     realm,
     authid,
     authmethods: ["ticket"],
     onChallenge: () => secret,
     autoReconnect: false,
-    onClose: () => { if (w === session) { signOut(); setStatus("disconnected", "down"); } },
+    onClose: () => { if (conns.get(realm) === c) { forget(c); setStatus("disconnected from " + realm, "down"); } },
   });
   try {
     await session.connect();
   } catch (e) {
     $("login-error").textContent = "sign-in refused: " + errText(e);
     $("signin").disabled = false;
-    setStatus("signed out");
     return;
   }
-  w = session;
+  c.w = session;
+  conns.set(realm, c);
   $("secret").value = "";
   $("signin").disabled = false;
+  // Meta events of a realm not on screen are ignored.
+  const watch = (topic, fn) => session.subscribe(topic, () => { if (cur === c) fn(); });
+  try {
+    await watch("wamp.session.on_join", queueSessions);
+    await watch("wamp.session.on_leave", queueSessions);
+    for (const t of ["wamp.registration.on_create", "wamp.registration.on_delete", "wamp.registration.on_register",
+      "wamp.registration.on_unregister", "wamp.subscription.on_create", "wamp.subscription.on_delete",
+      "wamp.subscription.on_subscribe", "wamp.subscription.on_unsubscribe"]) {
+      watch(t, queueIndexes).catch(() => {});
+    }
+  } catch (e) {
+    setStatus("meta API: " + errText(e), "down");
+  }
+  show(c);
+}
+
+// show puts the realm of c on screen.
+function show(c) {
+  if (cur !== c) {
+    cur = c;
+    view = newView();
+    $("session-filter").value = "";
+    $("sessions").tBodies[0].replaceChildren();
+    $("registrations").tBodies[0].replaceChildren();
+    $("subscriptions").tBodies[0].replaceChildren();
+  }
   $("login").hidden = true;
   $("main").hidden = false;
   $("signout").hidden = false;
-  $("realm-name").textContent = realm;
+  $("add-realm").hidden = false;
+  $("realm-name").textContent = c.realm;
   $("realms").textContent = cfg.realms.length > 1 ? "served: " + cfg.realms.join(", ") : "";
-  setStatus("signed in as " + authid + " (session " + w.getSessionId() + ")", "up");
-  start().catch((e) => setStatus("meta API: " + errText(e), "down"));
-}
-
-function signOut() {
-  const s = w;
-  w = null;
-  for (const t of timers) clearInterval(t);
-  timers = [];
-  sessions.clear();
-  chart.points = [];
-  $("main").hidden = true;
-  $("login").hidden = false;
-  $("signout").hidden = true;
-  setStatus("signed out");
-  if (s) s.disconnect().catch(() => {});
-}
-
-// --- sessions ------------------------------------------------------------
-
-async function start() {
-  await w.subscribe("wamp.session.on_join", ({ argsList }) => {
-    const d = argsList[0];
-    sessions.set(d.session, { id: d.session, d, rin: null, rout: null, prev: null });
-    queueRender();
-  });
-  await w.subscribe("wamp.session.on_leave", ({ argsList }) => {
-    sessions.delete(argsList[0]);
-    queueRender();
-  });
-  const ids = (await call("wamp.session.list"))[0] || [];
-  for (const id of ids) {
-    if (!sessions.has(id)) sessions.set(id, { id, d: null, rin: null, rout: null, prev: null });
-  }
-  queueRender();
-  loadDetails();
-  for (const t of ["wamp.registration.on_create", "wamp.registration.on_delete", "wamp.registration.on_register",
-    "wamp.registration.on_unregister", "wamp.subscription.on_create", "wamp.subscription.on_delete",
-    "wamp.subscription.on_subscribe", "wamp.subscription.on_unsubscribe"]) {
-    w.subscribe(t, () => queueIndexes()).catch(() => {});
-  }
-  refreshIndexes();
-  timers.push(setInterval(refreshVisible, REFRESH_MS));
-  timers.push(setInterval(refreshIndexes, REFRESH_MS));
-  if (cfg.stats) {
+  renderTabs();
+  setStatus("signed in to " + c.realm + " as " + c.authid + " (session " + c.w.getSessionId() + ")", "up");
+  if (timers.length === 0) {
+    timers.push(setInterval(refreshSessions, REFRESH_MS));
+    timers.push(setInterval(refreshIndexes, REFRESH_MS));
     timers.push(setInterval(pollStats, 1000));
-    pollStats();
   }
+  refreshSessions();
+  refreshIndexes();
+  pollStats();
 }
 
-// loadDetails fetches, a few at a time, the details of the sessions
-// known only by ID (those that joined before the console), so that the
-// filter can see their authids.
-async function loadDetails() {
-  const todo = [...sessions.values()].filter((s) => !s.d).map((s) => s.id);
-  const worker = async () => {
-    while (todo.length > 0 && w) {
-      const id = todo.shift();
-      await getSession(id);
+function renderTabs() {
+  const frag = document.createDocumentFragment();
+  for (const c of conns.values()) {
+    const b = document.createElement("button");
+    b.dataset.realm = c.realm;
+    b.textContent = c.realm;
+    b.title = "signed in as " + c.authid;
+    if (c === cur) b.className = "active";
+    frag.append(b);
+  }
+  $("realm-tabs").replaceChildren(frag);
+}
+
+// signOut signs out of the realm on screen and shows another one, or
+// the sign-in form if none is left.
+function signOut() {
+  const c = cur;
+  if (!c) return;
+  forget(c);
+  c.w.disconnect().catch(() => {});
+}
+
+// forget drops c from the realms signed in to.
+function forget(c) {
+  conns.delete(c.realm);
+  if (cur === c) {
+    cur = null;
+    const next = conns.values().next().value;
+    if (next) {
+      show(next);
+      return;
     }
-  };
-  await Promise.all([worker(), worker(), worker(), worker(), worker(), worker(), worker(), worker()]);
-  queueRender();
+    for (const t of timers) clearInterval(t);
+    timers = [];
+    view = newView();
+    chart.points = [];
+    chart.last = null;
+    $("signout").hidden = true;
+    $("add-realm").hidden = true;
+    setStatus("signed out");
+    showLogin();
+  }
+  renderTabs();
 }
 
-async function getSession(id) {
-  const s = sessions.get(id);
-  if (!s || !w) return;
+// --- sessions ----------------------------------------------------------------
+
+let sessionsQueued = false;
+function queueSessions() {
+  if (sessionsQueued) return;
+  sessionsQueued = true;
+  setTimeout(() => { sessionsQueued = false; refreshSessions(); }, QUEUE_MS);
+}
+
+// refreshSessions asks the router for the page of sessions on screen.
+async function refreshSessions() {
+  const c = cur;
+  if (!c) return;
+  const seq = ++view.seq;
+  const filter = $("session-filter").value;
+  let r;
   try {
-    const d = (await call("wamp.session.get", [id]))[0];
-    const now = performance.now();
-    if (s.prev && d._messages_in !== undefined) {
-      const dt = (now - s.prev.t) / 1000;
-      s.rin = (d._messages_in - s.prev.in) / dt;
-      s.rout = (d._messages_out - s.prev.out) / dt;
-    }
-    if (d._messages_in !== undefined) s.prev = { t: now, in: d._messages_in, out: d._messages_out };
-    s.d = d;
+    [r] = await call(c, "wampkit.session.page", [], { filter, offset: view.page * PAGE, limit: PAGE });
   } catch (e) {
-    if (e && e.errorUri === "wamp.error.no_such_session") sessions.delete(id);
+    if (cur === c && seq === view.seq) setStatus("sessions: " + errText(e), "down");
+    return;
   }
-}
-
-function filtered() {
-  const q = $("session-filter").value.trim().toLowerCase();
-  const all = [...sessions.values()].sort((a, b) => a.id - b.id);
-  if (!q) return all;
-  return all.filter((s) => {
-    const d = s.d || {};
-    const t = d.transport || {};
-    return [s.id, d.authid, d.authrole, t.type, t.peer].some((v) => v !== undefined && String(v).toLowerCase().includes(q));
-  });
-}
-
-function visible() {
-  const list = filtered();
-  const pages = Math.max(1, Math.ceil(list.length / PAGE));
-  page = Math.min(page, pages - 1);
-  return { rows: list.slice(page * PAGE, page * PAGE + PAGE), total: list.length, pages };
-}
-
-async function refreshVisible() {
-  if (!w) return;
-  await Promise.all(visible().rows.map((s) => getSession(s.id)));
-  queueRender();
-}
-
-function queueRender() {
-  if (renderQueued) return;
-  renderQueued = true;
-  requestAnimationFrame(() => { renderQueued = false; render(); });
+  if (cur !== c || seq !== view.seq) return; // a later answer is coming
+  const pages = Math.max(1, Math.ceil(r.matched / PAGE));
+  if (view.page >= pages) { // sessions left: the page is past the end
+    view.page = pages - 1;
+    refreshSessions();
+    return;
+  }
+  const now = performance.now();
+  const prev = new Map();
+  for (const d of r.sessions) {
+    if (d._messages_in === undefined) continue;
+    const p = view.prev.get(d.session);
+    if (p) {
+      const dt = (now - p.t) / 1000;
+      view.rates.set(d.session, { rin: (d._messages_in - p.in) / dt, rout: (d._messages_out - p.out) / dt });
+    }
+    prev.set(d.session, { t: now, in: d._messages_in, out: d._messages_out });
+  }
+  view.prev = prev;
+  for (const id of view.rates.keys()) if (!prev.has(id)) view.rates.delete(id);
+  view.result = r;
+  renderSessions();
 }
 
 function cell(tr, text, cls) {
@@ -223,43 +282,44 @@ function rate(v) {
   return v === null || v === undefined ? "" : v.toFixed(1);
 }
 
-function render() {
-  const { rows, total, pages } = visible();
-  $("session-count").textContent = sessions.size;
-  $("page").textContent = total + " shown, page " + (page + 1) + " of " + pages;
-  const tbody = $("sessions").tBodies[0];
+function renderSessions() {
+  const { count, matched, sessions } = view.result;
+  const pages = Math.max(1, Math.ceil(matched / PAGE));
+  $("session-count").textContent = count;
+  $("page").textContent = matched + " match, page " + (view.page + 1) + " of " + pages;
+  const own = cur.w.getSessionId();
   const frag = document.createDocumentFragment();
-  for (const s of rows) {
-    const d = s.d || {};
+  for (const d of sessions) {
     const t = d.transport || {};
+    const r = view.rates.get(d.session) || {};
     const tr = document.createElement("tr");
-    tr.dataset.session = s.id;
+    tr.dataset.session = d.session;
     tr.dataset.authid = d.authid || "";
-    cell(tr, s.id, "num");
+    cell(tr, d.session, "num");
     cell(tr, d.authid);
     cell(tr, d.authrole);
     cell(tr, t.type);
     cell(tr, t.peer);
     cell(tr, d._joined ? d._joined.replace("T", " ").replace(/\.\d+Z$/, "Z") : "");
-    cell(tr, rate(s.rin), "num");
-    cell(tr, rate(s.rout), "num");
+    cell(tr, rate(r.rin), "num");
+    cell(tr, rate(r.rout), "num");
     const td = cell(tr, "");
-    if (s.id !== w.getSessionId()) {
+    if (d.session !== own) {
       const b = document.createElement("button");
       b.className = "kill";
-      b.dataset.kill = s.id;
+      b.dataset.kill = d.session;
       b.textContent = "Kill";
       td.append(b);
     }
     frag.append(tr);
   }
-  tbody.replaceChildren(frag);
+  $("sessions").tBodies[0].replaceChildren(frag);
 }
 
 // A kill takes two clicks: Kill, then Confirm.
 async function onKillClick(ev) {
   const b = ev.target.closest("button.kill");
-  if (!b) return;
+  if (!b || !cur) return;
   if (!b.classList.contains("confirm")) {
     b.classList.add("confirm");
     b.textContent = "Confirm";
@@ -267,25 +327,26 @@ async function onKillClick(ev) {
   }
   b.disabled = true;
   try {
-    await w.call("wamp.session.kill", { argsList: [Number(b.dataset.kill)], argsDict: { message: "killed from the console" } });
+    await cur.w.call("wamp.session.kill", { argsList: [Number(b.dataset.kill)], argsDict: { message: "killed from the console" } });
   } catch (e) {
     setStatus("kill: " + errText(e), "down");
   }
 }
 
-// --- registrations and subscriptions --------------------------------------
+// --- registrations and subscriptions ------------------------------------------
 
 let indexesQueued = false;
 function queueIndexes() {
   if (indexesQueued) return;
   indexesQueued = true;
-  setTimeout(() => { indexesQueued = false; refreshIndexes(); }, 200);
+  setTimeout(() => { indexesQueued = false; refreshIndexes(); }, QUEUE_MS);
 }
 
 async function refreshIndexes() {
-  if (!w) return;
+  const c = cur;
+  if (!c) return;
   try {
-    await Promise.all([refreshRegistrations(), refreshSubscriptions()]);
+    await Promise.all([refreshRegistrations(c), refreshSubscriptions(c)]);
   } catch (e) { /* the next refresh tries again */ }
 }
 
@@ -293,16 +354,17 @@ function ids(lists) {
   return [...(lists.exact || []), ...(lists.prefix || []), ...(lists.wildcard || [])];
 }
 
-async function refreshRegistrations() {
-  const all = ids((await call("wamp.registration.list"))[0] || {});
-  $("reg-count").textContent = all.length;
+async function refreshRegistrations(c) {
+  const all = ids((await call(c, "wamp.registration.list"))[0] || {});
   const rows = await Promise.all(all.slice(0, MAX_ROWS).map(async (id) => {
     try {
-      const [d] = await call("wamp.registration.get", [id]);
-      const [callees] = await call("wamp.registration.list_callees", [id]);
+      const [d] = await call(c, "wamp.registration.get", [id]);
+      const [callees] = await call(c, "wamp.registration.list_callees", [id]);
       return { d, callees };
     } catch (e) { return null; }
   }));
+  if (cur !== c) return;
+  $("reg-count").textContent = all.length;
   const frag = document.createDocumentFragment();
   for (const r of rows.filter(Boolean).sort((a, b) => a.d.uri.localeCompare(b.d.uri))) {
     const tr = document.createElement("tr");
@@ -317,16 +379,17 @@ async function refreshRegistrations() {
   $("registrations").tBodies[0].replaceChildren(frag);
 }
 
-async function refreshSubscriptions() {
-  const all = ids((await call("wamp.subscription.list"))[0] || {});
-  $("sub-count").textContent = all.length;
+async function refreshSubscriptions(c) {
+  const all = ids((await call(c, "wamp.subscription.list"))[0] || {});
   const rows = await Promise.all(all.slice(0, MAX_ROWS).map(async (id) => {
     try {
-      const [d] = await call("wamp.subscription.get", [id]);
-      const [n] = await call("wamp.subscription.count_subscribers", [id]);
+      const [d] = await call(c, "wamp.subscription.get", [id]);
+      const [n] = await call(c, "wamp.subscription.count_subscribers", [id]);
       return { d, n };
     } catch (e) { return null; }
   }));
+  if (cur !== c) return;
+  $("sub-count").textContent = all.length;
   const frag = document.createDocumentFragment();
   for (const r of rows.filter(Boolean).sort((a, b) => a.d.uri.localeCompare(b.d.uri))) {
     const tr = document.createElement("tr");
@@ -339,7 +402,7 @@ async function refreshSubscriptions() {
   $("subscriptions").tBodies[0].replaceChildren(frag);
 }
 
-// --- call and publish -------------------------------------------------------
+// --- call and publish ------------------------------------------------------------
 
 function parseJSON(text, fallback, want) {
   if (!text.trim()) return fallback;
@@ -356,7 +419,7 @@ async function doCall() {
   try {
     const args = parseJSON($("call-args").value, [], "list");
     const kwargs = parseJSON($("call-kwargs").value, {}, "dict");
-    const r = await w.call($("call-proc").value.trim(), { argsList: args, argsDict: kwargs });
+    const r = await cur.w.call($("call-proc").value.trim(), { argsList: args, argsDict: kwargs });
     out.textContent = JSON.stringify({ args: r.argsList || [], kwargs: r.argsDict || {} });
   } catch (e) {
     out.className = "error";
@@ -370,7 +433,7 @@ async function doPublish() {
   try {
     const args = parseJSON($("pub-args").value, [], "list");
     const kwargs = parseJSON($("pub-kwargs").value, {}, "dict");
-    const r = await w.publish($("pub-topic").value.trim(), { argsList: args, argsDict: kwargs }, { acknowledge: true });
+    const r = await cur.w.publish($("pub-topic").value.trim(), { argsList: args, argsDict: kwargs }, { acknowledge: true });
     out.textContent = "published " + (r && r.publicationId ? r.publicationId : "");
   } catch (e) {
     out.className = "error";
@@ -378,16 +441,28 @@ async function doPublish() {
   }
 }
 
-// --- chart -------------------------------------------------------------------
+// --- chart ---------------------------------------------------------------------
 
+// The chart shows the router's messages per second, from the counts of
+// wampkit.router.stats (the router's, not the realm's: it goes on across
+// realm switches).
 const chart = { points: [], last: null };
 
 async function pollStats() {
-  if (!w) return;
+  const c = cur;
+  if (!c) return;
   let s;
   try {
-    s = await (await fetch("stats.json", { cache: "no-store" })).json();
-  } catch (e) { return; }
+    [s] = await call(c, "wampkit.router.stats");
+  } catch (e) {
+    $("rate").textContent = "unavailable: " + errText(e);
+    return;
+  }
+  $("router-sessions").textContent = "· " + s.sessions + " sessions";
+  if (s.messages_in === undefined) {
+    $("rate").textContent = "unavailable: the router counts no messages (no metrics)";
+    return;
+  }
   const now = performance.now();
   const total = s.messages_in + s.messages_out;
   if (chart.last) {

@@ -19,7 +19,7 @@ import (
 // consoleConfig is wampd's configuration for TestConsole: realm1 with a
 // ticket principal "operator" of role admin, which may use the meta API
 // and call and publish anything, and anonymous clients that may do
-// anything under com.example.
+// anything under com.example.; realm2 with the same operator.
 const consoleConfig = `
 realms:
   - name: realm1
@@ -32,6 +32,15 @@ realms:
         - {uri: "", match: prefix, allow: [call, publish]}
       anonymous:
         - {uri: com.example., match: prefix, allow: [call, register, publish, subscribe]}
+  - name: realm2
+    anonymous: true
+    ticket:
+      operator: {secret: "operator-ticket", role: admin}
+    permissions:
+      admin:
+        - {uri: wamp., match: prefix, allow: [call, subscribe]}
+        - {uri: "", match: prefix, allow: [call, publish]}
+      anonymous: []
 websocket:
   address: 127.0.0.1:0
 rawsocket:
@@ -63,17 +72,18 @@ func TestConsole(t *testing.T) {
 	)
 	waitJS(t, ctx, `document.getElementById("status").className === "up"`)
 
-	dial := func() *client.Client {
+	dialRealm := func(realm string) *client.Client {
 		t.Helper()
 		wctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		c, err := client.Dial(wctx, wsURL, client.Config{Realm: "realm1", Logger: slog.New(slog.DiscardHandler)})
+		c, err := client.Dial(wctx, wsURL, client.Config{Realm: protocol.URI(realm), Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
+	dial := func() *client.Client { t.Helper(); return dialRealm("realm1") }
 	row := func(c *client.Client) string {
 		return fmt.Sprintf(`document.querySelector('#sessions tr[data-session="%d"]')`, c.SessionID())
 	}
@@ -145,6 +155,46 @@ func TestConsole(t *testing.T) {
 		t.Fatal("the session killed from the console did not end")
 	}
 	waitJS(t, ctx, row(victim)+` === null`)
+
+	// The chart's figures come over WAMP, from wampkit.router.stats: the
+	// router's sessions (the operator, leaver and victim gone: the
+	// backend) and a rate once two counts are in.
+	waitJS(t, ctx, `document.getElementById("rate").textContent.startsWith("now ") && chart.points.length > 0`)
+	waitJS(t, ctx, `document.getElementById("router-sessions").textContent === "· 2 sessions"`)
+
+	// Another realm: sign in to realm2 too, without signing out of
+	// realm1, and switch between them.
+	realm1Session := get(t, ctx, chromedp.Evaluate[float64](`cur.w.getSessionId()`))
+	stranger := dialRealm("realm2")
+	do(t, ctx,
+		chromedp.Click(chromedp.ID("add-realm")),
+		chromedp.SetValue(chromedp.ID("realm-select"), "realm2"),
+		chromedp.SetValue(chromedp.ID("authid"), "operator"), // the form keeps the last authid
+		chromedp.SendKeys(chromedp.ID("secret"), "operator-ticket"),
+		chromedp.Click(chromedp.ID("signin")),
+	)
+	waitJS(t, ctx, `document.getElementById("realm-name").textContent === "realm2" && `+row(stranger)+` !== null`)
+	waitJS(t, ctx, `document.getElementById("session-count").textContent === "2"`) // the operator and the stranger
+	if got := get(t, ctx, chromedp.Evaluate[string](row(backend)+` === null ? "" : "shown"`)); got != "" {
+		t.Errorf("realm2's page shows realm1's session %d", backend.SessionID())
+	}
+	tabs := `[...document.querySelectorAll("#realm-tabs button")].map(b => b.dataset.realm + (b.className === "active" ? "*" : "")).join()`
+	if got := get(t, ctx, chromedp.Evaluate[string](tabs)); got != "realm1,realm2*" {
+		t.Errorf("realm tabs %q, want realm1,realm2*", got)
+	}
+	screenshot(t, ctx, "console-realms.png")
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#realm-tabs button[data-realm="realm1"]`)))
+	waitJS(t, ctx, `document.getElementById("realm-name").textContent === "realm1" && `+row(backend)+` !== null && `+row(stranger)+` === null`)
+	if got := get(t, ctx, chromedp.Evaluate[float64](`cur.w.getSessionId()`)); got != realm1Session {
+		t.Errorf("back in realm1 the console's session is %v, want the one it kept, %v", got, realm1Session)
+	}
+
+	// Signing out of realm1 leaves realm2 signed in, and on screen.
+	do(t, ctx, chromedp.Click(chromedp.ID("signout")))
+	waitJS(t, ctx, `document.getElementById("realm-name").textContent === "realm2" && `+row(stranger)+` !== null`)
+	if got := get(t, ctx, chromedp.Evaluate[string](tabs)); got != "realm2*" {
+		t.Errorf("realm tabs after signing out of realm1 %q, want realm2*", got)
+	}
 }
 
 // screenshot captures the page. With -update it is written to docs/ at

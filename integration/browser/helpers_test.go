@@ -212,6 +212,7 @@ func waitJS(tb testing.TB, ctx context.Context, expr string) {
 	_, err := chromedp.Run(pctx, chromedp.Poll[bool](expr,
 		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
 	if err != nil {
-		tb.Fatalf("waiting for %s: %v", expr, err)
+		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({status: document.getElementById("status")?.textContent, error: document.getElementById("login-error")?.textContent, realm: document.getElementById("realm-name")?.textContent})`))
+		tb.Fatalf("waiting for %s: %v (page: %s)", expr, err, state)
 	}
 }
