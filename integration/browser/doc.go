@@ -11,6 +11,10 @@
 // fails the tests with the command that installs it
 // (scripts/setup-test-deps.sh); they never skip.
 //
+// TestConsoleTenThousandSessions runs the router in the test itself,
+// behind the console's handler, with 10,000 sessions joined in-process,
+// and counts the page's calls in the router's metrics.
+//
 // With -update, TestConsole writes the screenshots of the README
-// (docs/console-*.png at the repository's root).
+// (docs/console*.png at the repository's root).
 package browser
