@@ -13,7 +13,8 @@ import (
 // metaProcedures, so the meta API needs no session or goroutine of its
 // own. This file holds the table and the session procedures;
 // meta_index.go the registration and subscription ones, testament.go the
-// testament ones.
+// testament ones, meta_console.go the router's own procedures for
+// consoles (outside the wamp namespace).
 //
 // A meta event costs one map lookup (broker.listening) while nobody
 // subscribes to it. The registration and subscription events are
@@ -85,9 +86,9 @@ var metaProcedures = map[protocol.URI]metaHandler{
 	ProcedureSessionPage: sessionPage,
 }
 
-// metaCall answers a CALL m of a procedure in the reserved wamp namespace
-// that no registration has (the router's own; see dealer.startCall) on
-// the caller's goroutine. stream and ppt say that the CALL is the first
+// metaCall answers a CALL m of a procedure in the reserved wamp namespace,
+// or of one of the router's own procedures (see routerProcedure and
+// dealer.startCall), on the caller's goroutine. stream and ppt say that the CALL is the first
 // chunk of a progressive call invocation, or in payload passthru mode,
 // which no meta procedure takes.
 func (rm *realm) metaCall(s *session, m *protocol.Call, stream, ppt bool) error {

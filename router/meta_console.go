@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wampkit/wampkit/protocol"
 )
@@ -177,9 +178,30 @@ func (s *session) matches(filter string, transports bool) bool {
 }
 
 // containsLower reports whether s contains the lower-case substr,
-// ignoring the case of s. strings.ToLower returns s itself, with no
-// allocation, when it is lower-case ASCII already, as authids and
-// addresses mostly are.
+// ignoring the case of s. It folds ASCII letters in place, so that
+// filtering 10,000 sessions allocates nothing; an s with other than ASCII
+// is lower-cased first.
 func containsLower(s, substr string) bool {
-	return strings.Contains(strings.ToLower(s), substr)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.Contains(strings.ToLower(s), substr)
+		}
+	}
+	n := len(substr)
+	for i := 0; i+n <= len(s); i++ {
+		j := 0
+		for ; j < n; j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != substr[j] {
+				break
+			}
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
 }

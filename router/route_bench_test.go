@@ -308,3 +308,38 @@ func testRouteAllocs(t *testing.T, r *Router) {
 		t.Errorf("the subscriber's last message is %v, want an EVENT", calleePeer.last)
 	}
 }
+
+// BenchmarkSessionPage measures what one refresh of a console's session
+// list costs the router: wampkit.session.page over 10,000 sessions, the
+// first page, and with a filter that matches one authid.
+func BenchmarkSessionPage(b *testing.B) {
+	r := benchRouter(b)
+	var s *session
+	var p *sinkPeer
+	for range 10_000 {
+		s, p = benchSession(b, r, false)
+	}
+	target := s.authID
+	for _, bc := range []struct {
+		name   string
+		kwargs protocol.Dict
+	}{
+		{"page", protocol.Dict{"limit": 50}},
+		{"filter", protocol.Dict{"filter": target}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := cpuTime()
+			for i := range b.N {
+				call := protocol.Call{Request: protocol.ID(i + 1), Procedure: ProcedureSessionPage, Kwargs: bc.kwargs}
+				if err := s.realm.dealer.call(s, &call); err != nil {
+					b.Fatal(err)
+				}
+				if _, ok := p.last.(*protocol.Result); !ok {
+					b.Fatalf("got %v, want RESULT", p.last)
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
