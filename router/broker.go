@@ -57,6 +57,9 @@ type subscription struct {
 	// with history is made with the realm and never removed (see
 	// history.go).
 	history *eventLog
+	// cluster is the subscription as the router's Cluster knows it, or
+	// nil without one (see cluster.go). Written under broker.mu.
+	cluster *ClusterSubscription
 }
 
 func (b *broker) init(r *Router, rc *RealmConfig, z *atomic.Pointer[authz]) {
@@ -280,6 +283,7 @@ func (b *broker) addIndexLocked(sub *subscription) {
 	b.byKey[subKey{sub.topic, sub.match}] = sub
 	b.byID[sub.id] = sub
 	b.index.insert(sub.topic, sub.match, sub)
+	b.clusterAddLocked(sub)
 }
 
 // removeLocked drops sub from the index. b.mu must be held.
@@ -287,6 +291,7 @@ func (b *broker) removeLocked(sub *subscription) {
 	delete(b.byKey, subKey{sub.topic, sub.match})
 	delete(b.byID, sub.id)
 	b.index.remove(sub.topic, sub.match, sub)
+	b.clusterRemoveLocked(sub)
 }
 
 // publication is what one PUBLISH needs while it is routed.
@@ -365,6 +370,10 @@ func (b *broker) publish(s *session, m *protocol.Publish, testament bool) error 
 		// subscribeRetained).
 		b.retain(&p)
 	}
+	var forwardErr error
+	if b.r.cluster != nil {
+		forwardErr = b.forward(&p)
+	}
 	if exact {
 		b.deliver(&p, sub, p.details)
 	}
@@ -375,6 +384,9 @@ func (b *broker) publish(s *session, m *protocol.Publish, testament bool) error 
 		s.st.published.bump(1)
 	}
 	if opts.Bool("acknowledge") {
+		if forwardErr != nil {
+			return forwardErr
+		}
 		s.sendOwn(&protocol.Published{Request: m.Request, Publication: p.id})
 	}
 	return nil

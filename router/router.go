@@ -229,6 +229,13 @@ type Config struct {
 	// fail to authenticate, and how much the failures are logged. The
 	// zero value throttles with the defaults of [AuthThrottle].
 	AuthThrottle AuthThrottle
+
+	// Cluster, if not nil, makes the router one node of a cluster of
+	// routers that serve the same realms as one (see [Cluster]): New
+	// attaches it, and Close and Shutdown detach it; its owner closes it
+	// after the router. Every node should have the same realms and
+	// authentication and authorization config. Nil means a single router.
+	Cluster Cluster
 }
 
 // RealmConfig configures one realm of a [Router].
@@ -388,6 +395,12 @@ type Router struct {
 
 	regIDs protocol.RouterIDs // subscription and registration IDs
 
+	// cluster is Config.Cluster once attached (see cluster.go), nil for a
+	// single router; read-only after New.
+	cluster Cluster
+	// detached is set when Close or Shutdown detached cluster.
+	detached atomic.Bool
+
 	metrics *metrics // Config.Metrics' collectors, or nil
 
 	// guard throttles and logs failed authentications
@@ -546,6 +559,11 @@ func New(cfg Config) (*Router, error) {
 		return nil, fmt.Errorf("%w: metrics: %w", ErrConfig, err)
 	}
 	r.guard.metrics = r.metrics
+	if cfg.Cluster != nil {
+		if err := r.attachCluster(cfg.Cluster); err != nil {
+			return nil, fmt.Errorf("router: attach cluster: %w", err)
+		}
+	}
 	return r, nil
 }
 
@@ -732,7 +750,7 @@ func (r *Router) assignID(s *session) protocol.ID {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {
-		id := protocol.GlobalID()
+		id := r.newSessionID()
 		if _, used := r.ids[id]; !used {
 			r.ids[id] = s
 			return id
@@ -778,6 +796,7 @@ func (r *Router) Close() error {
 	r.wg.Wait()
 	r.closers.Wait()
 	r.guard.close()
+	r.detachCluster()
 	return nil
 }
 
@@ -830,5 +849,6 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	r.wg.Wait()
 	r.closers.Wait()
 	r.guard.close()
+	r.detachCluster()
 	return err
 }
