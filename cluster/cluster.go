@@ -1,0 +1,379 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
+)
+
+// Defaults used when the corresponding [Config] field is zero.
+const (
+	// DefaultPrefix starts every subject and bucket name of a cluster
+	// (see [Config.Prefix]).
+	DefaultPrefix = "wampkit"
+	// DefaultLeaseTTL is how long a node's claim on its session ID range
+	// outlives the node (see [Config.LeaseTTL]).
+	DefaultLeaseTTL = 6 * time.Second
+	// DefaultQueueSize is the most events from other nodes that wait for
+	// delivery on a node (see [Config.QueueSize]).
+	DefaultQueueSize = 1 << 16
+	// DefaultSyncTimeout bounds the wait for the NATS server to confirm a
+	// new subscription (see [Config.SyncTimeout]).
+	DefaultSyncTimeout = 2 * time.Second
+	// DefaultConnectTimeout bounds each attempt to reach a NATS server
+	// (see [Config.ConnectTimeout]).
+	DefaultConnectTimeout = 2 * time.Second
+)
+
+// Session IDs (spec basic "IDs", global scope) are 53 bits: a node owns
+// the IDs whose top slotBits bits are its slot, and draws the rest at
+// random.
+const (
+	slotBits = 10
+	slots    = 1 << slotBits
+	randBits = 53 - slotBits
+)
+
+var (
+	// ErrNoJetStream is wrapped by the error of [New] when the NATS
+	// server has no JetStream, which the cluster needs for its shared
+	// state.
+	ErrNoJetStream = errors.New("cluster: JetStream is not enabled on the NATS server")
+	// ErrFull is wrapped by the error of [New] when every session ID
+	// range of the cluster (1024) is held by a node.
+	ErrFull = errors.New("cluster: every node slot is taken")
+	// ErrAttached is returned by [Cluster.Attach] for a second router.
+	ErrAttached = errors.New("cluster: already attached to a router")
+	// ErrClosed is returned by [Cluster.Publish] and [Cluster.Attach]
+	// after [Cluster.Close].
+	ErrClosed = errors.New("cluster: closed")
+)
+
+// Config configures a [Cluster]. [New] takes it by value.
+type Config struct {
+	// URL lists the NATS servers to connect to, comma separated, as
+	// nats.Connect takes them ("nats://10.0.0.1:4222,nats://10.0.0.2:4222").
+	// Required.
+	URL string
+
+	// Name names the node in logs and in the NATS server's connection
+	// list. Empty means the host name followed by a random suffix.
+	Name string
+
+	// Prefix starts the NATS subjects and JetStream bucket names of the
+	// cluster, so that several clusters can share one NATS system. It
+	// must be letters, digits, '_' and '-' only. Empty means
+	// DefaultPrefix. Every node of a cluster must use the same.
+	Prefix string
+
+	// Options are passed to nats.Connect after the cluster's own (name,
+	// no echo, endless reconnects, handlers that log): credentials
+	// (nats.UserCredentials, nats.Token, nats.UserInfo), TLS (nats.Secure,
+	// nats.RootCAs, nats.ClientCert) and the like.
+	Options []nats.Option
+
+	// LeaseTTL is how long the cluster's record of a node's session ID
+	// range outlives the node: a node renews it every LeaseTTL/3, and
+	// the range of a node that stopped renewing is free for a new node
+	// after LeaseTTL. Zero means DefaultLeaseTTL.
+	LeaseTTL time.Duration
+
+	// Replicas is the number of JetStream replicas of the cluster's
+	// buckets; a NATS cluster of three or more servers should use 3.
+	// Zero means 1.
+	Replicas int
+
+	// QueueSize is the most events from other nodes that may wait for
+	// delivery to this node's subscribers. Delivery never waits for a
+	// subscriber, so the queue fills only when the node's processors
+	// cannot keep up; events beyond it are dropped, counted
+	// ([Stats].Dropped) and logged. Zero means DefaultQueueSize.
+	QueueSize int
+
+	// SyncTimeout bounds how long a new subscription waits for the NATS
+	// server to confirm it, so that an event published anywhere after
+	// SUBSCRIBED reaches it. Zero means DefaultSyncTimeout; negative
+	// means no wait.
+	SyncTimeout time.Duration
+
+	// ConnectTimeout bounds each attempt to reach a NATS server. Zero
+	// means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+
+	// Logger receives the cluster's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Stats are a node's counts of events (see [Cluster.Stats]).
+type Stats struct {
+	// Forwarded counts the publications handed to NATS for other nodes.
+	Forwarded uint64
+	// ForwardFailed counts the publications that could not be handed
+	// to NATS (disconnected with a full reconnect buffer, too large).
+	ForwardFailed uint64
+	// Received counts the events from other nodes, once per matching
+	// subscription of this node.
+	Received uint64
+	// Dropped counts the events from other nodes that were lost because
+	// the node's queue was full, or could not be decoded.
+	Dropped uint64
+}
+
+// Cluster is one node's link to a cluster of wampkit routers on NATS. It
+// implements [router.Cluster]: pass it as router.Config.Cluster. Make it
+// with [New]; close it with [Cluster.Close] after the router.
+type Cluster struct {
+	cfg  Config
+	log  *slog.Logger
+	nc   *nats.Conn
+	kv   jetstream.KeyValue
+	name string
+
+	// slot is the node's session ID range (see lease.go).
+	slot atomic.Uint32
+	// rev is the revision of the node's last write of its slot's key;
+	// written by New, then only by the renew goroutine, then by Close.
+	rev uint64
+
+	// in receives the messages of every subscription of the node, in
+	// the order the NATS connection read them, so that one publisher's
+	// events keep their order across topics. deliver drains it.
+	in chan *nats.Msg
+
+	// mu guards the fields below.
+	mu       sync.Mutex
+	node     *router.ClusterNode
+	closed   bool
+	subs     map[*nats.Subscription]*router.ClusterSubscription
+	byRouter map[*router.ClusterSubscription]*nats.Subscription
+	realms   map[protocol.URI]string // realm subject prefixes, made on first use
+
+	stop chan struct{} // closed by Close: stops the lease loop
+	wg   sync.WaitGroup
+	// deliverStop and deliverDone stop the delivery loop (Detach).
+	deliverStop chan struct{}
+	deliverDone chan struct{}
+
+	forwarded, forwardFailed, received, dropped atomic.Uint64
+	failLog                                     logLimiter
+}
+
+var _ router.Cluster = (*Cluster)(nil)
+
+// New connects to NATS and claims a session ID range for the node. It
+// fails if no NATS server of cfg.URL answers within cfg.ConnectTimeout
+// (the caller decides whether to try again), or if the server has no
+// JetStream ([ErrNoJetStream]). Once connected, the node reconnects by
+// itself whenever it loses NATS.
+func New(ctx context.Context, cfg Config) (*Cluster, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("cluster: no NATS URL")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	for i := 0; i < len(cfg.Prefix); i++ {
+		if !plain(cfg.Prefix[i]) {
+			return nil, fmt.Errorf("cluster: prefix %q: only letters, digits, '_' and '-' are allowed", cfg.Prefix)
+		}
+	}
+	if cfg.Name == "" {
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "wampd"
+		}
+		cfg.Name = fmt.Sprintf("%s-%06x", host, rand.Uint32()&0xffffff)
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.SyncTimeout == 0 {
+		cfg.SyncTimeout = DefaultSyncTimeout
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &Cluster{
+		cfg:      cfg,
+		log:      cfg.Logger.With("node", cfg.Name),
+		name:     cfg.Name,
+		in:       make(chan *nats.Msg, cfg.QueueSize),
+		subs:     make(map[*nats.Subscription]*router.ClusterSubscription),
+		byRouter: make(map[*router.ClusterSubscription]*nats.Subscription),
+		realms:   make(map[protocol.URI]string),
+		stop:     make(chan struct{}),
+	}
+	c.failLog.every = 10 * time.Second
+	opts := append([]nats.Option{
+		nats.Name(cfg.Name),
+		// A node delivers its own publications itself.
+		nats.NoEcho(),
+		nats.Timeout(cfg.ConnectTimeout),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ErrorHandler(c.natsError),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			c.log.Warn("cluster: lost NATS", "error", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			c.log.Info("cluster: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
+		}),
+	}, cfg.Options...)
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connect to NATS at %s: %w", cfg.URL, err)
+	}
+	c.nc = nc
+	if err := c.claim(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	c.wg.Add(1)
+	go c.renew()
+	c.log.Info("cluster: joined", "server", nc.ConnectedUrlRedacted(), "slot", c.slot.Load())
+	return c, nil
+}
+
+// Name returns the node's name ([Config.Name] or the one made up for it).
+func (c *Cluster) Name() string { return c.name }
+
+// Stats returns the node's event counts so far.
+func (c *Cluster) Stats() Stats {
+	return Stats{
+		Forwarded:     c.forwarded.Load(),
+		ForwardFailed: c.forwardFailed.Load(),
+		Received:      c.received.Load(),
+		Dropped:       c.dropped.Load(),
+	}
+}
+
+// Close gives up the node's session ID range and closes its NATS
+// connection. Close the router first: a router attached to a closed
+// Cluster forwards nothing. Close is idempotent and returns nil.
+func (c *Cluster) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	close(c.stop)
+	c.wg.Wait()
+	c.release()
+	c.stopDelivery()
+	c.nc.Close()
+	return nil
+}
+
+// Attach implements [router.Cluster]: it starts delivering events from
+// other nodes to the router's subscriptions.
+func (c *Cluster) Attach(node *router.ClusterNode) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		return ErrClosed
+	case c.node != nil:
+		return ErrAttached
+	}
+	c.node = node
+	c.deliverStop = make(chan struct{})
+	c.deliverDone = make(chan struct{})
+	go c.deliver(c.deliverStop, c.deliverDone)
+	return nil
+}
+
+// Detach implements [router.Cluster]: it withdraws the router's
+// subscriptions and stops delivering to them.
+func (c *Cluster) Detach() {
+	c.mu.Lock()
+	for ns := range c.subs {
+		if err := ns.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			c.log.Warn("cluster: unsubscribe", "subject", ns.Subject, "error", err)
+		}
+	}
+	clear(c.subs)
+	clear(c.byRouter)
+	c.node = nil
+	c.mu.Unlock()
+	c.stopDelivery()
+}
+
+// stopDelivery stops the delivery loop, if it runs, and waits for it.
+func (c *Cluster) stopDelivery() {
+	c.mu.Lock()
+	stop, done := c.deliverStop, c.deliverDone
+	c.deliverStop = nil
+	c.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+}
+
+// SessionID implements [router.Cluster]: a random ID in the node's range.
+func (c *Cluster) SessionID() protocol.ID {
+	hi := uint64(c.slot.Load()) << randBits
+	for {
+		if lo := rand.Uint64() & (1<<randBits - 1); lo != 0 {
+			return protocol.ID(hi | lo)
+		}
+	}
+}
+
+// natsError logs the asynchronous errors of the NATS connection; a slow
+// consumer means events were dropped (see Config.QueueSize).
+func (c *Cluster) natsError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
+		n, _ := sub.Dropped()
+		c.failLog.log(c.log, "cluster: events from other nodes dropped: the delivery queue is full",
+			"subject", sub.Subject, "dropped_by_subscription", n)
+		return
+	}
+	c.log.Warn("cluster: NATS error", "error", err)
+}
+
+// logLimiter logs a kind of failure at most once per interval, with the
+// number of failures since the last line.
+type logLimiter struct {
+	every time.Duration
+	mu    sync.Mutex
+	last  time.Time
+	n     int
+}
+
+func (l *logLimiter) log(log *slog.Logger, msg string, args ...any) {
+	l.mu.Lock()
+	l.n++
+	now := time.Now()
+	if now.Sub(l.last) < l.every {
+		l.mu.Unlock()
+		return
+	}
+	n := l.n
+	l.n, l.last = 0, now
+	l.mu.Unlock()
+	log.Warn(msg, append(args, "count", n)...)
+}

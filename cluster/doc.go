@@ -1,0 +1,120 @@
+// Package cluster joins wampkit routers into one cluster through NATS:
+// several routers (nodes), each serving the same realms, act as one
+// router. It implements [router.Cluster]; the router package itself knows
+// nothing of NATS, and a program that embeds a single router does not
+// import this module.
+//
+// # Overview
+//
+// Connect a node to NATS (a server with JetStream enabled) and hand the
+// result to the router:
+//
+//	c, err := cluster.New(ctx, cluster.Config{URL: "nats://127.0.0.1:4222"})
+//	if err != nil {
+//		log.Fatal(err) // NATS unreachable: try again, or give up
+//	}
+//	r, err := router.New(router.Config{
+//		Realms:  []router.RealmConfig{{Name: "realm1"}},
+//		Cluster: c,
+//	})
+//	...
+//	r.Close() // the router first: it detaches from the cluster
+//	c.Close() // then the cluster: it leaves NATS
+//
+// Every node must serve the same realms with the same authentication and
+// authorization config: a session is authenticated and authorized on the
+// node it is connected to, and every node trusts the others.
+//
+// # What crosses nodes
+//
+// Today: publications and session IDs.
+//
+//   - An event published on any node reaches every eligible subscriber
+//     on every node exactly once, with exact, prefix and wildcard
+//     subscriptions; black and white lists by session ID, authid and
+//     authrole, publisher identification, trust levels and payload
+//     passthru keys travel with it and are applied on the receiving
+//     node, which also authorizes what a pattern subscription receives.
+//     An acknowledged PUBLISH that could not be handed to NATS is
+//     answered with ERROR [router.ClusterUnavailable] (the node's own
+//     subscribers got it).
+//   - Session IDs are unique over the cluster (see below).
+//
+// Not yet: calls and registrations, the meta API, retained events and
+// event history (each node keeps its own), testaments of a node that
+// died.
+//
+// # Design
+//
+// Events travel on NATS subjects that mirror their topics:
+// "<prefix>.ev.<realm>.<topic components>" (see subject.go for the
+// escaping). A node subscribes, once per subscription of its router (a
+// topic and match policy shared by all its local subscribers), to the
+// subject of the topic, of the wildcard pattern with '*' for its empty
+// components, or of a prefix's fixed components followed by '>'. So the
+// NATS servers carry an event only to the nodes where some session
+// subscribes to a matching topic: a node forwards to NATS what it
+// publishes, once, and NATS forwards it by interest, never as a
+// broadcast to every node. This was chosen over one subject per realm,
+// filtered on arrival, because that sends every event to every node; and
+// over an interest index of our own kept by the nodes, because NATS
+// already keeps, propagates and cleans up interest (a node that dies or
+// loses NATS loses its subscriptions with its connection), which this
+// package must not reinvent.
+//
+// A publication is encoded once, whatever the number of nodes and
+// subscribers, as a MessagePack WAMP PUBLISH (see envelope.go), and
+// decoded once per node: a message that matches several subscriptions of
+// a node reaches it once per subscription, back to back, and the node
+// decodes it only once. On the receiving node the event goes through the
+// router's ordinary delivery, which encodes it at most once per
+// serializer for all of the subscription's local subscribers.
+//
+// Every subscription of a node delivers into one queue in the order the
+// node's NATS connection read the messages, and one goroutine drains it.
+// As NATS keeps the order of one connection's messages, and all the
+// sessions of a node publish through its one connection, the events of
+// one publisher reach each subscriber in publication order, across
+// topics too (spec basic "Ordering Guarantees"). A prefix subscription's
+// subject is coarser than the prefix ("com.ex" subscribes to "com.>");
+// the router drops what does not match.
+//
+// A new subscription waits (up to [Config.SyncTimeout]) for the NATS
+// server to confirm it before the router answers SUBSCRIBED, so an event
+// published anywhere after a client has read SUBSCRIBED reaches it, when
+// the nodes share a NATS server. Between servers of a NATS cluster,
+// interest travels asynchronously, within milliseconds.
+//
+// Session IDs are 53 bits: the top 10 are the node's slot, the other 43
+// are drawn at random. A node claims its slot at start in a JetStream
+// key-value bucket ("<prefix>_nodes") with a create-if-absent write,
+// renews it every [Config.LeaseTTL]/3, and deletes it on Close; the
+// bucket's TTL frees the slot of a node that died. This costs no round
+// trip per session, and an ID tells which node holds the session.
+//
+// # Failure
+//
+// A node that loses NATS reconnects by itself, endlessly; its
+// subscriptions are made again on reconnection. While it is cut off the
+// NATS client keeps the node's outgoing events in its reconnect buffer
+// (8 MiB by default, see nats.ReconnectBufSize) and sends them on
+// reconnection; an event that does not fit, or is larger than the NATS
+// servers accept, is counted in [Stats].ForwardFailed and logged. Events
+// from other nodes that the node cannot deliver fast enough overflow
+// its queue ([Config.QueueSize]): they are counted in [Stats].Dropped and
+// logged. Nothing is dropped without a count and a log line (logged at
+// most once per 10 s per kind, with the number since the last line).
+// Core NATS does not keep messages for a node that is cut off: events
+// published elsewhere while a node has no connection do not reach that
+// node's subscribers, and are not counted (its clients may be told with
+// the session meta events once the meta API crosses nodes).
+// [New] fails, with a message that names the URL, when no NATS server
+// answers: the caller decides whether to wait and try again or to exit.
+//
+// # Concurrency
+//
+// A Cluster serves one router. Its methods may be called concurrently;
+// the router calls them as [router.Cluster] describes. Close waits for
+// the goroutines the Cluster started: the lease renewal and, while a
+// router is attached, the delivery loop.
+package cluster

@@ -1,0 +1,290 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/cluster"
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
+	"github.com/wampkit/wampkit/transport"
+)
+
+// realm1 is the realm the tests' nodes serve.
+const realm1 protocol.URI = "realm1"
+
+// testTimeout bounds every wait of a test.
+const testTimeout = 30 * time.Second
+
+// startNATS starts a NATS server with JetStream in the test process, on
+// 127.0.0.1 and a port of its choosing, and returns its URL. It is shut
+// down when the test ends.
+func startNATS(tb testing.TB) string {
+	tb.Helper()
+	s, err := server.NewServer(&server.Options{
+		Host:      "127.0.0.1",
+		Port:      -1,
+		JetStream: true,
+		StoreDir:  tb.TempDir(),
+		NoLog:     true,
+		NoSigs:    true,
+	})
+	if err != nil {
+		tb.Fatalf("nats server: %v", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(testTimeout) {
+		s.Shutdown()
+		tb.Fatal("nats server not ready")
+	}
+	tb.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s.ClientURL()
+}
+
+// node is one router of a test cluster.
+type node struct {
+	r *router.Router
+	c *cluster.Cluster
+}
+
+// startNodes starts n routers serving rc, each joined to the NATS server
+// at url. They are closed when the test ends, routers before clusters.
+func startNodes(tb testing.TB, url string, n int, rc router.RealmConfig) []*node {
+	tb.Helper()
+	if rc.Name == "" {
+		rc.Name = realm1
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	nodes := make([]*node, n)
+	for i := range nodes {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		c, err := cluster.New(ctx, cluster.Config{URL: url, Logger: log})
+		cancel()
+		if err != nil {
+			tb.Fatalf("cluster.New: %v", err)
+		}
+		r, err := router.New(router.Config{Realms: []router.RealmConfig{rc}, Cluster: c, Logger: log})
+		if err != nil {
+			c.Close()
+			tb.Fatalf("router.New: %v", err)
+		}
+		nodes[i] = &node{r: r, c: c}
+		tb.Cleanup(func() {
+			r.Close()
+			c.Close()
+		})
+	}
+	return nodes
+}
+
+// join connects a client to the node's realm1 in-process.
+func (n *node) join(tb testing.TB, cfg client.Config) *client.Client {
+	tb.Helper()
+	if cfg.Realm == "" {
+		cfg.Realm = realm1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	peer, err := n.r.Connect(ctx)
+	if err != nil {
+		tb.Fatalf("Connect: %v", err)
+	}
+	c, err := client.Join(ctx, peer, cfg)
+	if err != nil {
+		tb.Fatalf("Join: %v", err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// recorder collects the events of subscriptions.
+type recorder struct {
+	mu     sync.Mutex
+	events []client.Event
+	wake   chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{wake: make(chan struct{}, 1)} }
+
+func (r *recorder) handle(ev *client.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, *ev)
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// snapshot returns the events so far.
+func (r *recorder) snapshot() []client.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events)
+}
+
+// waitFor waits until an event satisfies pred and returns every event up
+// to and including it.
+func (r *recorder) waitFor(tb testing.TB, what string, pred func(client.Event) bool) []client.Event {
+	tb.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		evs := r.snapshot()
+		for i, ev := range evs {
+			if pred(ev) {
+				return evs[:i+1]
+			}
+		}
+		select {
+		case <-r.wake:
+		case <-deadline:
+			tb.Fatalf("no %s within %v; got %d events", what, testTimeout, len(evs))
+		}
+	}
+}
+
+// subscribe subscribes c to topic with match, recording into rec.
+func subscribe(tb testing.TB, c *client.Client, topic protocol.URI, match protocol.MatchPolicy, rec *recorder) *client.Subscription {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	sub, err := c.Subscribe(ctx, topic, rec.handle, &client.SubscribeOptions{Match: match})
+	if err != nil {
+		tb.Fatalf("Subscribe(%s, %s): %v", topic, match, err)
+	}
+	return sub
+}
+
+// publish publishes req with acknowledgement.
+func publish(tb testing.TB, c *client.Client, req client.PublishRequest) protocol.ID {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	req.Acknowledge = true
+	id, err := c.DoPublish(ctx, &req)
+	if err != nil {
+		tb.Fatalf("DoPublish(%s): %v", req.Topic, err)
+	}
+	return id
+}
+
+// isErrURI reports whether err is a WAMP error with uri.
+func isErrURI(err error, uri protocol.URI) bool {
+	var e *protocol.Error
+	return errors.As(err, &e) && e.URI == uri
+}
+
+// testContext returns a context that ends after testTimeout.
+func testContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), testTimeout)
+}
+
+// sorted returns a sorted copy of s.
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// argInt returns ev's first argument as an int, or -1000000 if it is none.
+func argInt(ev client.Event) int {
+	if len(ev.Args) == 0 {
+		return -1000000
+	}
+	switch v := ev.Args[0].(type) {
+	case int:
+		return v
+	case int64:
+		return int(v)
+	case uint64:
+		return int(v)
+	}
+	return -1000000
+}
+
+// rawPeer is a session spoken to in WAMP messages, for tests that look
+// at what the router sends in which order, across subscriptions.
+type rawPeer struct {
+	tb testing.TB
+	p  transport.Peer
+	in chan protocol.Message // closed when the reader stopped
+}
+
+// rawJoin joins the node's realm1 over an in-process link.
+func (n *node) rawJoin(tb testing.TB) *rawPeer {
+	tb.Helper()
+	ctx, cancel := testContext()
+	defer cancel()
+	p, err := n.r.Connect(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := &rawPeer{tb: tb, p: p, in: make(chan protocol.Message, 1024)}
+	go func() {
+		defer close(c.in)
+		for {
+			m, err := p.Recv()
+			if err != nil {
+				return
+			}
+			c.in <- m
+		}
+	}()
+	tb.Cleanup(func() {
+		p.Close(nil)
+		for range c.in {
+		}
+	})
+	roles := protocol.Dict{"subscriber": map[string]any{}, "publisher": map[string]any{}}
+	c.send(&protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": roles}})
+	if _, ok := c.recv().(*protocol.Welcome); !ok {
+		tb.Fatal("no WELCOME")
+	}
+	return c
+}
+
+func (c *rawPeer) send(m protocol.Message) {
+	c.tb.Helper()
+	ctx, cancel := testContext()
+	defer cancel()
+	if err := c.p.Send(ctx, m); err != nil {
+		c.tb.Fatalf("Send: %v", err)
+	}
+}
+
+func (c *rawPeer) recv() protocol.Message {
+	c.tb.Helper()
+	select {
+	case m, ok := <-c.in:
+		if !ok {
+			c.tb.Fatal("Recv: session closed")
+		}
+		return m
+	case <-time.After(testTimeout):
+		c.tb.Fatalf("Recv: nothing within %v", testTimeout)
+	}
+	return nil
+}
+
+// subscribe subscribes to topic (exact) and returns the subscription ID.
+func (c *rawPeer) subscribe(req protocol.ID, topic protocol.URI) protocol.ID {
+	c.tb.Helper()
+	c.send(&protocol.Subscribe{Request: req, Options: protocol.Dict{}, Topic: topic})
+	m, ok := c.recv().(*protocol.Subscribed)
+	if !ok {
+		c.tb.Fatalf("no SUBSCRIBED for %s", topic)
+	}
+	return m.Subscription
+}

@@ -1,0 +1,129 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Session ID ranges. The cluster keeps a JetStream key-value bucket,
+// "<prefix>_nodes", with one key per claimed range, "slot.N", whose value
+// is the node's name. A node claims a free range with a create-if-absent
+// write (JetStream refuses the second writer), renews it every LeaseTTL/3
+// with a write that names the revision it last wrote (so it notices when
+// another node took the range over), and deletes it when it closes. The
+// bucket's TTL removes the key of a node that died, LeaseTTL after its
+// last renewal. Session IDs are thus unique over the cluster without a
+// round trip per session, while each is still drawn at random from 2^43
+// values (see Cluster.SessionID).
+
+// slotKey returns the key of slot n.
+func slotKey(n uint32) string { return "slot." + strconv.FormatUint(uint64(n), 10) }
+
+// claim opens the bucket and claims a free slot, starting at a random one
+// (or at the node's own, when it claims again).
+func (c *Cluster) claim(ctx context.Context) error {
+	if c.kv == nil {
+		js, err := jetstream.New(c.nc)
+		if err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
+		cfg := jetstream.KeyValueConfig{
+			Bucket:      c.cfg.Prefix + "_nodes",
+			Description: "wampkit cluster: session ID ranges of the nodes",
+			TTL:         c.cfg.LeaseTTL,
+			Storage:     jetstream.MemoryStorage,
+			Replicas:    c.cfg.Replicas,
+			History:     1,
+		}
+		ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+		defer cancel()
+		kv, err := js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, cfg.Bucket)
+		}
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			return fmt.Errorf("%w: %w", ErrNoJetStream, err)
+		}
+		if err != nil {
+			return fmt.Errorf("cluster: open bucket %s: %w", cfg.Bucket, err)
+		}
+		c.kv = kv
+	}
+	start := rand.Uint32N(slots)
+	if c.rev != 0 {
+		start = c.slot.Load()
+	}
+	for i := range uint32(slots) {
+		n := (start + i) % slots
+		ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+		rev, err := c.kv.Create(ctx, slotKey(n), []byte(c.name))
+		cancel()
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("cluster: claim a session ID range: %w", err)
+		}
+		c.slot.Store(n)
+		c.rev = rev
+		return nil
+	}
+	return ErrFull
+}
+
+// renew keeps the node's slot claimed until Close, claiming a new one if
+// it was lost. It runs on a goroutine of its own.
+func (c *Cluster) renew() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.LeaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LeaseTTL/3)
+		rev, err := c.kv.Update(ctx, slotKey(c.slot.Load()), []byte(c.name), c.rev)
+		cancel()
+		switch {
+		case err == nil:
+			c.rev = rev
+			continue
+		case errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound):
+		default:
+			c.failLog.log(c.log, "cluster: cannot renew the node's session ID range", "error", err)
+			continue
+		}
+		// The claim expired (the node was cut off from NATS for longer
+		// than LeaseTTL): claim again, the same slot if it is still
+		// free. Sessions that joined before keep their IDs.
+		old := c.slot.Load()
+		ctx, cancel = context.WithTimeout(context.Background(), c.cfg.LeaseTTL)
+		err = c.claim(ctx)
+		cancel()
+		if err != nil {
+			c.log.Error("cluster: session ID range lost and not claimed again", "slot", old, "error", err)
+			continue
+		}
+		c.log.Warn("cluster: session ID range claimed again", "old_slot", old, "slot", c.slot.Load())
+	}
+}
+
+// release gives the node's slot up (Close).
+func (c *Cluster) release() {
+	if !c.nc.IsConnected() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
+	defer cancel()
+	if err := c.kv.Delete(ctx, slotKey(c.slot.Load()), jetstream.LastRevision(c.rev)); err != nil {
+		c.log.Warn("cluster: release the session ID range", "error", err)
+	}
+}
