@@ -18,11 +18,19 @@ ARG GO_VERSION=1.26.8
 
 FROM golang:${GO_VERSION} AS build
 WORKDIR /src
-# wampd is in the root module; go.work would also need the modules that
-# .dockerignore leaves out (cmd/wamp, examples, integration).
-ENV GOWORK=off CGO_ENABLED=0
+# wampd is a module of its own (cmd/wampd) that needs the root module and
+# the cluster module; a workspace of just these three builds it from this
+# source tree (the repository's go.work also names modules that
+# .dockerignore leaves out).
+ENV GOWORK=/tmp/wampd.work CGO_ENABLED=0
 COPY go.mod go.sum ./
-RUN go mod download
+COPY cluster/go.mod cluster/go.sum ./cluster/
+COPY cmd/wampd/go.mod cmd/wampd/go.sum ./cmd/wampd/
+RUN rm -f "$GOWORK" && go work init . ./cluster ./cmd/wampd && \
+	go work edit \
+		-replace "github.com/wampkit/wampkit@v0.0.0-00010101000000-000000000000=$PWD" \
+		-replace "github.com/wampkit/wampkit/cluster@v0.0.0-00010101000000-000000000000=$PWD/cluster" && \
+	go mod download
 COPY . .
 # The version wampd reports (-version, the log, wampd_build_info). Empty
 # means the build info's, "(devel)" without .git in the build context.

@@ -1,5 +1,5 @@
 # wampkit developer targets. Every target covers all modules of the
-# workspace (go.work): the root module, ./cluster, ./cmd/wamp, ./examples and
+# workspace (go.work): the root module, ./cluster, ./cmd/wamp, ./cmd/wampd, ./examples and
 # ./integration.
 #
 #   make test    install test dependencies, then go test -race everywhere
@@ -12,8 +12,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
 GO        ?= go
-MODULES   := . cluster cmd/wamp examples integration
-PKGS      := ./... ./cluster/... ./cmd/wamp/... ./examples/... ./integration/...
+MODULES   := . cluster cmd/wamp cmd/wampd examples integration
+PKGS      := ./... ./cluster/... ./cmd/wamp/... ./cmd/wampd/... ./examples/... ./integration/...
 TESTFLAGS ?= -race -timeout 15m
 BENCH     ?= .
 BENCHTIME ?= 1s

@@ -9,7 +9,7 @@ GO="${GO:-go}"
 FUZZTIME="${FUZZTIME:-30s}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [[ $# -eq 0 ]]; then
-	set -- ./... ./cluster/... ./cmd/wamp/... ./examples/... ./integration/...
+	set -- ./... ./cluster/... ./cmd/wamp/... ./cmd/wampd/... ./examples/... ./integration/...
 fi
 
 # Command substitutions (not pipes) so that a failing go list or a package

@@ -108,6 +108,10 @@ type Config struct {
 	// StrictURIs makes the router check URIs with the spec's strict rules
 	// (components of [0-9a-z_] only) instead of the loose rules.
 	StrictURIs bool `yaml:"strict_uris"`
+	// Cluster joins wampd to other wampd nodes through NATS, to serve
+	// the same realms as one router. Its URL empty (the default) means a
+	// single router.
+	Cluster ClusterConfig `yaml:"cluster,omitempty"`
 	// ShutdownTimeout bounds the graceful shutdown on SIGINT or SIGTERM:
 	// sessions are told GOODBYE (wamp.close.system_shutdown) and have this
 	// long to answer before their connections are closed. Zero means
@@ -573,6 +577,9 @@ func LoadConfigFile(path string, base Config) (Config, error) {
 // Validate checks the settings and returns the first problem found.
 func (c *Config) Validate() error {
 	if _, err := parseLevel(c.Log.Level); err != nil {
+		return err
+	}
+	if err := c.Cluster.validate(); err != nil {
 		return err
 	}
 	switch c.Log.Format {

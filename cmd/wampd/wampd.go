@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wampkit/wampkit/bridge"
+	"github.com/wampkit/wampkit/cluster"
 	"github.com/wampkit/wampkit/internal/buildinfo"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
@@ -57,8 +58,11 @@ type Main struct {
 	level  *slog.LevelVar // the logger's level, which Reload sets
 	reload *reloadMetrics // nil without the admin listener
 	router *router.Router
-	http   *http.Server // the WebSocket listener's
-	admin  *http.Server // the admin listener's, or nil
+	// cluster is the node's link to its cluster, or nil; closed after
+	// the router.
+	cluster *cluster.Cluster
+	http    *http.Server // the WebSocket listener's
+	admin   *http.Server // the admin listener's, or nil
 	// The HTTP bridge, its authenticator (in every realm) and listener,
 	// or nil.
 	bridge     *bridge.Bridge
@@ -141,6 +145,9 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 		adminAddr   = fs.String("admin", def.Admin.Address, "admin listen `address` (host:port) for /metrics, /healthz and -admin-pprof; empty disables")
 		adminPProf  = fs.Bool("admin-pprof", def.Admin.PProf, "serve the Go profiler under /debug/pprof/ on the admin listener")
 		showVersion = fs.Bool("version", false, "print the version and exit")
+		clusterURL  = fs.String("cluster", def.Cluster.URL, "join a cluster through the NATS servers at `urls` (comma separated, with JetStream); empty means a single router")
+		clusterName = fs.String("cluster-name", def.Cluster.Name, "this node's `name` in the cluster; empty means the host name and a random suffix")
+		clusterWait = fs.Bool("cluster-wait", def.Cluster.Wait, "with -cluster, wait for NATS at start instead of exiting when it does not answer")
 		healthcheck = fs.String("healthcheck", "", "do not serve: GET `url` (such as http://127.0.0.1:8082/healthz) and exit with status 0 if it answers 200 OK, 1 otherwise")
 		realms      realmList
 	)
@@ -200,6 +207,12 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 			cfg.Admin.Address = *adminAddr
 		case "admin-pprof":
 			cfg.Admin.PProf = *adminPProf
+		case "cluster":
+			cfg.Cluster.URL = *clusterURL
+		case "cluster-name":
+			cfg.Cluster.Name = *clusterName
+		case "cluster-wait":
+			cfg.Cluster.Wait = *clusterWait
 		}
 	}
 	// Reload repeats what follows: the file over the same base, then the
@@ -275,6 +288,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// The router counts only when someone can read the counts.
 		reg = prometheus.NewRegistry()
 		rcfg.Metrics = reg
+	}
+	if cfg.Cluster.URL != "" {
+		if m.cluster, err = joinCluster(ctx, cfg.Cluster, m.logger); err != nil {
+			return err
+		}
+		rcfg.Cluster = m.cluster
 	}
 	if m.router, err = router.New(rcfg); err != nil {
 		return fmt.Errorf("wampd: %w", err)
@@ -652,6 +671,9 @@ func (m *Main) stop(timeout time.Duration) {
 			if err := m.router.Close(); err != nil && !isClosedErr(err) {
 				errs = append(errs, fmt.Errorf("wampd: close router: %w", err))
 			}
+		}
+		if m.cluster != nil {
+			_ = m.cluster.Close() // returns nil; logs what goes wrong
 		}
 		if m.admin != nil {
 			if err := m.admin.Shutdown(ctx); err != nil {

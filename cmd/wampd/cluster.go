@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wampkit/wampkit/cluster"
+)
+
+// ClusterConfig joins wampd to a cluster of wampd nodes through NATS (see
+// the README, "Running a cluster"). With URL empty, wampd is a single
+// router and opens no NATS connection.
+type ClusterConfig struct {
+	// URL lists the NATS servers, comma separated
+	// ("nats://10.0.0.1:4222,nats://10.0.0.2:4222"). The NATS servers
+	// need JetStream. Empty means no cluster. The -cluster flag sets it.
+	URL string `yaml:"url"`
+	// Name names this node in logs and on the NATS servers. Empty means
+	// the host name and a random suffix. The -cluster-name flag sets it.
+	Name string `yaml:"name,omitempty"`
+	// Prefix starts the cluster's NATS subjects and buckets, so that
+	// clusters can share NATS; the same on every node. Empty means
+	// "wampkit".
+	Prefix string `yaml:"prefix,omitempty"`
+	// Wait makes wampd wait for NATS at start, trying again every
+	// second and logging each failure, instead of exiting with an
+	// error when no NATS server answers. The -cluster-wait flag sets it.
+	Wait bool `yaml:"wait,omitempty"`
+	// Token authenticates to NATS with a token.
+	Token Secret `yaml:"token,omitempty"`
+	// User and Password authenticate to NATS with a user name and
+	// password.
+	User     string `yaml:"user,omitempty"`
+	Password Secret `yaml:"password,omitempty"`
+	// Credentials is the path of a NATS credentials file (a user JWT and
+	// its NKey seed).
+	Credentials string `yaml:"credentials,omitempty"`
+	// TLS configures TLS towards NATS: CA is the PEM file of the
+	// certificate authorities to trust (empty: the system's), Cert and
+	// Key a client certificate, if the servers ask for one. With none
+	// set, TLS is used when the URL says tls://.
+	TLS ClusterTLSConfig `yaml:"tls,omitempty"`
+	// Replicas is the number of JetStream replicas of the cluster's
+	// state; 3 with a NATS cluster of three servers or more. Zero means 1.
+	Replicas int `yaml:"replicas,omitempty"`
+}
+
+// ClusterTLSConfig is TLS towards the NATS servers.
+type ClusterTLSConfig struct {
+	// CA is the PEM file of the certificate authorities to trust.
+	CA string `yaml:"ca,omitempty"`
+	// Cert and Key are the client certificate and its key, PEM files.
+	Cert string `yaml:"cert,omitempty"`
+	Key  string `yaml:"key,omitempty"`
+}
+
+// validate checks what can be checked without connecting.
+func (c ClusterConfig) validate() error {
+	if c.URL == "" {
+		return nil
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return errors.New("wampd: cluster: tls needs both cert and key, or neither")
+	}
+	if c.Token != "" && (c.User != "" || c.Credentials != "") || c.User != "" && c.Credentials != "" {
+		return errors.New("wampd: cluster: give one of token, user and password, or credentials")
+	}
+	return nil
+}
+
+// natsOptions returns the NATS options of c: credentials and TLS.
+func (c ClusterConfig) natsOptions() ([]nats.Option, error) {
+	var opts []nats.Option
+	switch {
+	case c.Token != "":
+		opts = append(opts, nats.Token(string(c.Token)))
+	case c.User != "":
+		opts = append(opts, nats.UserInfo(c.User, string(c.Password)))
+	case c.Credentials != "":
+		opts = append(opts, nats.UserCredentials(c.Credentials))
+	}
+	if c.TLS.CA != "" || c.TLS.Cert != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.TLS.CA != "" {
+			pem, err := os.ReadFile(c.TLS.CA)
+			if err != nil {
+				return nil, fmt.Errorf("wampd: cluster: tls ca: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("wampd: cluster: tls ca %s: no PEM certificate", c.TLS.CA)
+			}
+		}
+		if c.TLS.Cert != "" {
+			cert, err := tls.LoadX509KeyPair(c.TLS.Cert, c.TLS.Key)
+			if err != nil {
+				return nil, fmt.Errorf("wampd: cluster: tls: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		opts = append(opts, nats.Secure(tc))
+	}
+	return opts, nil
+}
+
+// clusterRetry is the wait between two attempts to reach NATS at start
+// with ClusterConfig.Wait.
+const clusterRetry = time.Second
+
+// joinCluster connects to the cluster of c: once, or with c.Wait until it
+// succeeds or ctx ends.
+func joinCluster(ctx context.Context, c ClusterConfig, log *slog.Logger) (*cluster.Cluster, error) {
+	opts, err := c.natsOptions()
+	if err != nil {
+		return nil, err
+	}
+	cfg := cluster.Config{URL: c.URL, Name: c.Name, Prefix: c.Prefix, Options: opts, Replicas: c.Replicas, Logger: log}
+	for attempt := 1; ; attempt++ {
+		cl, err := cluster.New(ctx, cfg)
+		if err == nil {
+			return cl, nil
+		}
+		if !c.Wait || errors.Is(err, cluster.ErrNoJetStream) {
+			return nil, fmt.Errorf("wampd: cannot join the cluster: %w (is NATS running there? -cluster-wait waits for it)", err)
+		}
+		log.Warn("cluster: NATS unreachable, waiting", "url", c.URL, "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wampd: stopped while waiting for NATS at %s: %w", c.URL, ctx.Err())
+		case <-time.After(clusterRetry):
+		}
+	}
+}

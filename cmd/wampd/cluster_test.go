@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"go.uber.org/goleak"
+)
+
+// startNATS starts a NATS server with JetStream in the test process on
+// 127.0.0.1:port (-1: any free port) and returns its URL.
+func startNATS(tb testing.TB, port int) string {
+	tb.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true,
+		StoreDir: tb.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		tb.Fatal("NATS server not ready")
+	}
+	tb.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s.ClientURL()
+}
+
+// freePort returns a TCP port of 127.0.0.1 that nothing listens on (it
+// did a moment ago).
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestMain_Cluster runs two wampd nodes joined by -cluster: an event
+// published on one reaches a subscriber on the other.
+func TestMain_Cluster(t *testing.T) {
+	// goleak runs in a Cleanup, after the NATS server's.
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	url := startNATS(t, -1)
+	a, _, _ := mustRunMain(t, "-ws", "127.0.0.1:0", "-rawsocket", "", "-cluster", url, "-cluster-name", "node-a")
+	b, _, logs := mustRunMain(t, "-ws", "127.0.0.1:0", "-rawsocket", "", "-cluster", url, "-cluster-name", "node-b")
+
+	sub := dialWS(t, a.WebSocketURL(), nil)
+	defer sub.Close()
+	writeWS(t, sub, `[1,"realm1",{"roles":{"subscriber":{}}}]`)
+	welcomeA := readWS(t, sub)
+	writeWS(t, sub, `[32,1,{},"com.example.t"]`)
+	if m := readWS(t, sub); m[0] != float64(33) {
+		t.Fatalf("reply to SUBSCRIBE = %v, want SUBSCRIBED", m)
+	}
+	pub := dialWS(t, b.WebSocketURL(), nil)
+	defer pub.Close()
+	writeWS(t, pub, `[1,"realm1",{"roles":{"publisher":{}}}]`)
+	welcomeB := readWS(t, pub)
+	writeWS(t, pub, `[16,7,{"acknowledge":true},"com.example.t",["hello"]]`)
+	if m := readWS(t, pub); m[0] != float64(17) {
+		t.Fatalf("reply to PUBLISH = %v, want PUBLISHED", m)
+	}
+	ev := readWS(t, sub)
+	if len(ev) < 5 || ev[0] != float64(36) || ev[4].([]any)[0] != "hello" {
+		t.Fatalf("subscriber on the other node got %v, want EVENT with [\"hello\"]", ev)
+	}
+	// The nodes draw session IDs from different ranges.
+	if sa, sb := uint64(welcomeA[1].(float64)), uint64(welcomeB[1].(float64)); sa>>43 == sb>>43 {
+		t.Errorf("sessions %d and %d of two nodes share a session ID range", sa, sb)
+	}
+	if !strings.Contains(logs.String(), "cluster: joined") || !strings.Contains(logs.String(), "node-b") {
+		t.Errorf("log of node b lacks the join:\n%s", logs.String())
+	}
+	sub.Close()
+	pub.Close()
+	for _, m := range []*Main{a, b} {
+		if err := m.Close(); err != nil {
+			t.Errorf("Close() = %v", err)
+		}
+	}
+}
+
+// TestMain_ClusterUnreachable checks that wampd says clearly that NATS
+// does not answer, and exits unless told to wait.
+func TestMain_ClusterUnreachable(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	url := "nats://127.0.0.1:" + strconv.Itoa(freePort(t))
+	m := NewMain()
+	logs := &lockedBuffer{}
+	m.Stderr = logs
+	if err := m.ParseFlags(context.Background(), []string{"-ws", "127.0.0.1:0", "-rawsocket", "", "-cluster", url}); err != nil {
+		t.Fatal(err)
+	}
+	err := m.Run(context.Background())
+	m.Close()
+	if err == nil || !strings.Contains(err.Error(), "cannot join the cluster") || !strings.Contains(err.Error(), url) ||
+		!strings.Contains(err.Error(), "-cluster-wait") {
+		t.Errorf("Run() = %v, want an error that names the NATS URL and -cluster-wait", err)
+	}
+}
+
+// TestMain_ClusterWait checks -cluster-wait: wampd waits for NATS, says
+// so in the log, and starts once NATS is there.
+func TestMain_ClusterWait(t *testing.T) {
+	// goleak runs in a Cleanup, after the NATS server's.
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	port := freePort(t)
+	m := NewMain()
+	logs := &lockedBuffer{}
+	m.Stderr = logs
+	args := []string{"-ws", "127.0.0.1:0", "-rawsocket", "", "-cluster", "nats://127.0.0.1:" + strconv.Itoa(port), "-cluster-wait"}
+	if err := m.ParseFlags(context.Background(), args); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- m.Run(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "NATS unreachable, waiting") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no waiting line in the log:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	startNATS(t, port)
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatalf("Run() = %v once NATS is up", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return once NATS was up")
+	}
+	cancel()
+	if err := m.Close(); err != nil {
+		t.Errorf("Close() = %v", err)
+	}
+
+	// Stopped while waiting: Run returns.
+	m2 := NewMain()
+	m2.Stderr = &lockedBuffer{}
+	args[5] = "nats://127.0.0.1:" + strconv.Itoa(freePort(t))
+	if err := m2.ParseFlags(context.Background(), args); err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel2()
+	err := m2.Run(ctx2)
+	m2.Close()
+	if err == nil || !strings.Contains(err.Error(), "stopped while waiting for NATS") {
+		t.Errorf("Run() = %v after its context ended, want the wait to stop", err)
+	}
+}
+
+// TestConfigFile_Cluster reads the cluster section of the file.
+func TestConfigFile_Cluster(t *testing.T) {
+	t.Setenv("WAMPD_TEST_NATS_TOKEN", "s3cret")
+	path := t.TempDir() + "/wampd.yaml"
+	writeFile(t, path, "cluster:\n  url: nats://10.0.0.1:4222,nats://10.0.0.2:4222\n  name: n1\n  wait: true\n  token: {env: WAMPD_TEST_NATS_TOKEN}\n  replicas: 3\n")
+	cfg, err := LoadConfigFile(path, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Cluster
+	if c.URL != "nats://10.0.0.1:4222,nats://10.0.0.2:4222" || c.Name != "n1" || !c.Wait || string(c.Token) != "s3cret" || c.Replicas != 3 {
+		t.Errorf("cluster = %+v", c)
+	}
+	bad := []struct{ name, yaml, want string }{
+		{"cert without key", "cluster: {url: nats://x:4222, tls: {cert: c.pem}}\n", "both cert and key"},
+		{"two credentials", "cluster: {url: nats://x:4222, token: t, user: u}\n", "one of token"},
+	}
+	for _, tt := range bad {
+		writeFile(t, path, tt.yaml)
+		cfg, err := LoadConfigFile(path, DefaultConfig())
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
+		}
+	}
+}
