@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -66,7 +67,7 @@ func startNodes(tb testing.TB, url string, n int, rc router.RealmConfig) []*node
 	if rc.Name == "" {
 		rc.Name = realm1
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := discardLog()
 	nodes := make([]*node, n)
 	for i := range nodes {
 		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
@@ -158,9 +159,15 @@ func (r *recorder) waitFor(tb testing.TB, what string, pred func(client.Event) b
 // subscribe subscribes c to topic with match, recording into rec.
 func subscribe(tb testing.TB, c *client.Client, topic protocol.URI, match protocol.MatchPolicy, rec *recorder) *client.Subscription {
 	tb.Helper()
+	return subscribeFunc(tb, c, topic, match, rec.handle)
+}
+
+// subscribeFunc subscribes c to topic with match and handler.
+func subscribeFunc(tb testing.TB, c *client.Client, topic protocol.URI, match protocol.MatchPolicy, handler client.EventHandler) *client.Subscription {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	sub, err := c.Subscribe(ctx, topic, rec.handle, &client.SubscribeOptions{Match: match})
+	sub, err := c.Subscribe(ctx, topic, handler, &client.SubscribeOptions{Match: match})
 	if err != nil {
 		tb.Fatalf("Subscribe(%s, %s): %v", topic, match, err)
 	}
@@ -287,4 +294,19 @@ func (c *rawPeer) subscribe(req protocol.ID, topic protocol.URI) protocol.ID {
 		c.tb.Fatalf("no SUBSCRIBED for %s", topic)
 	}
 	return m.Subscription
+}
+
+// discardLog returns a logger that drops everything.
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// freePort returns a TCP port of 127.0.0.1 that nothing listened on a
+// moment ago.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
