@@ -1,0 +1,145 @@
+package cluster_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
+)
+
+// runNATS starts a NATS server with JetStream on 127.0.0.1:port and
+// returns it; the caller shuts it down.
+func runNATS(tb testing.TB, port int, dir string) *server.Server {
+	tb.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true,
+		StoreDir: dir, NoLog: true, NoSigs: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(testTimeout) {
+		s.Shutdown()
+		tb.Fatal("nats server not ready")
+	}
+	return s
+}
+
+// TestNATSRestartUnderLoad restarts the NATS server while a publisher on
+// one node publishes to a subscriber on another: the nodes reconnect by
+// themselves, the subscription is made again, delivery resumes, and the
+// events that arrive do so once each and in order.
+func TestNATSRestartUnderLoad(t *testing.T) {
+	port := freePort(t)
+	dir := t.TempDir()
+	ns := runNATS(t, port, dir)
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		}
+	})
+	url := ns.ClientURL()
+	nodes := startNodes(t, url, 2, router.RealmConfig{})
+	rec := newRecorder()
+	subscribe(t, nodes[1].join(t, client.Config{}), "load.t", protocol.MatchExact, rec)
+	pub := nodes[0].join(t, client.Config{})
+
+	var mu sync.Mutex
+	published := 0
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // publishes until stopped, unacknowledged
+		defer close(done)
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			err := pub.Publish(ctx, "load.t", i)
+			cancel()
+			if err != nil {
+				t.Errorf("Publish %d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			published = i
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	rec.waitFor(t, "an event before the restart", func(ev client.Event) bool { return argInt(ev) > 20 })
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	stopped = true
+	time.Sleep(300 * time.Millisecond) // the publisher goes on meanwhile
+	ns = runNATS(t, port, dir)
+	stopped = false
+
+	mu.Lock()
+	after := published
+	mu.Unlock()
+	rec.waitFor(t, "an event published after the restart", func(ev client.Event) bool { return argInt(ev) > after })
+	close(stop)
+	<-done
+
+	last := 0
+	for _, ev := range rec.snapshot() {
+		n := argInt(ev)
+		if n <= last {
+			t.Fatalf("event %d after event %d: duplicate or out of order", n, last)
+		}
+		last = n
+	}
+	if st := nodes[1].c.Stats(); st.Dropped != 0 {
+		t.Errorf("subscriber's node: %+v, want nothing dropped", st)
+	}
+	// A new subscription after the restart works too, and the nodes
+	// still draw session IDs from distinct ranges (their claims were
+	// lost with the NATS server's memory and made again).
+	rec2 := newRecorder()
+	subscribe(t, nodes[1].join(t, client.Config{}), "load.after", protocol.MatchExact, rec2)
+	publish(t, pub, client.PublishRequest{Topic: "load.after", Args: protocol.List{1}})
+	rec2.waitFor(t, "event after restart", func(ev client.Event) bool { return argInt(ev) == 1 })
+}
+
+// TestNodeLeavesCluster closes one node's link to the cluster as a crash
+// would cut it: the others go on, and stop sending it events.
+func TestNodeLeavesCluster(t *testing.T) {
+	nodes := startNodes(t, startNATS(t), 3, router.RealmConfig{})
+	recB, recC := newRecorder(), newRecorder()
+	subscribe(t, nodes[1].join(t, client.Config{}), "leave.t", protocol.MatchExact, recB)
+	subscribe(t, nodes[2].join(t, client.Config{}), "leave.t", protocol.MatchExact, recC)
+	pub := nodes[0].join(t, client.Config{})
+	publish(t, pub, client.PublishRequest{Topic: "leave.t", Args: protocol.List{1}})
+	recB.waitFor(t, "event 1", func(ev client.Event) bool { return argInt(ev) == 1 })
+	recC.waitFor(t, "event 1", func(ev client.Event) bool { return argInt(ev) == 1 })
+
+	nodes[1].c.Close() // node B's NATS connection is gone
+	for i := 2; i <= 50; i++ {
+		publish(t, pub, client.PublishRequest{Topic: "leave.t", Args: protocol.List{i}})
+	}
+	recC.waitFor(t, "event 50", func(ev client.Event) bool { return argInt(ev) == 50 })
+	if got := nodes[1].c.Stats().Received; got != 1 {
+		t.Errorf("node without NATS received %d events, want 1", got)
+	}
+	// B still serves its own sessions; an acknowledged PUBLISH there is
+	// told that the event did not reach the cluster.
+	local := nodes[1].join(t, client.Config{})
+	ctx, cancel := testContext()
+	defer cancel()
+	_, err := local.DoPublish(ctx, &client.PublishRequest{Topic: "leave.t", Args: protocol.List{100}, Acknowledge: true})
+	if !isErrURI(err, router.ClusterUnavailable) {
+		t.Errorf("acknowledged PUBLISH on the cut-off node = %v, want ERROR %s", err, router.ClusterUnavailable)
+	}
+	recB.waitFor(t, "local event", func(ev client.Event) bool { return argInt(ev) == 100 })
+}
