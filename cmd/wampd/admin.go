@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wampkit/wampkit/cluster"
 	"github.com/wampkit/wampkit/console"
 	"github.com/wampkit/wampkit/transport"
 )
@@ -127,6 +128,31 @@ func registerMetrics(reg *prometheus.Registry, version string, limiter *transpor
 		}
 	}
 	return reload, nil
+}
+
+// registerClusterMetrics exports the counts of the node's events across
+// the cluster (cluster.Stats), so that nothing the cluster loses goes
+// unseen.
+func registerClusterMetrics(reg *prometheus.Registry, c *cluster.Cluster) error {
+	counter := func(name, help string, f func(cluster.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(f(c.Stats())) })
+	}
+	for _, col := range []prometheus.Collector{
+		counter("wampd_cluster_events_forwarded_total", "Publications of this node handed to NATS for the other nodes.",
+			func(s cluster.Stats) uint64 { return s.Forwarded }),
+		counter("wampd_cluster_events_forward_failed_total", "Publications of this node that could not be handed to NATS (logged).",
+			func(s cluster.Stats) uint64 { return s.ForwardFailed }),
+		counter("wampd_cluster_events_received_total", "Events from other nodes, once per matching subscription of this node.",
+			func(s cluster.Stats) uint64 { return s.Received }),
+		counter("wampd_cluster_events_dropped_total", "Events from other nodes lost because this node's queue was full or they could not be decoded (logged).",
+			func(s cluster.Stats) uint64 { return s.Dropped }),
+	} {
+		if err := reg.Register(col); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // reloadMetrics count configuration reloads (SIGHUP), as Prometheus

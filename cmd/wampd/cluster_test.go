@@ -51,8 +51,8 @@ func TestMain_Cluster(t *testing.T) {
 	// goleak runs in a Cleanup, after the NATS server's.
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	url := startNATS(t, -1)
-	a, _, _ := mustRunMain(t, "-ws", "127.0.0.1:0", "-rawsocket", "", "-cluster", url, "-cluster-name", "node-a")
-	b, _, logs := mustRunMain(t, "-ws", "127.0.0.1:0", "-rawsocket", "", "-cluster", url, "-cluster-name", "node-b")
+	a, _, _ := mustRunMain(t, "-ws", "127.0.0.1:0", "-rawsocket", "", "-cluster", url, "-cluster-name", "node-a", "-admin", "127.0.0.1:0")
+	b, _, logs := mustRunMain(t, "-ws", "127.0.0.1:0", "-rawsocket", "", "-cluster", url, "-cluster-name", "node-b", "-admin", "127.0.0.1:0")
 
 	sub := dialWS(t, a.WebSocketURL(), nil)
 	defer sub.Close()
@@ -73,6 +73,14 @@ func TestMain_Cluster(t *testing.T) {
 	ev := readWS(t, sub)
 	if len(ev) < 5 || ev[0] != float64(36) || ev[4].([]any)[0] != "hello" {
 		t.Fatalf("subscriber on the other node got %v, want EVENT with [\"hello\"]", ev)
+	}
+	// Each node counts what crossed in its metrics.
+	waitMetrics(t, "http://"+b.AdminAddr().String(), "wampd_cluster_events_forwarded_total", 1)
+	ma := waitMetrics(t, "http://"+a.AdminAddr().String(), "wampd_cluster_events_received_total", 1)
+	for _, name := range []string{"wampd_cluster_events_dropped_total", "wampd_cluster_events_forward_failed_total"} {
+		if v, ok := ma[name]; !ok || v != 0 {
+			t.Errorf("node a: %s = %v (present: %v), want 0", name, v, ok)
+		}
 	}
 	// The nodes draw session IDs from different ranges.
 	if sa, sb := uint64(welcomeA[1].(float64)), uint64(welcomeB[1].(float64)); sa>>43 == sb>>43 {

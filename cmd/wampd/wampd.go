@@ -310,6 +310,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if m.reload, err = registerMetrics(reg, m.Version, m.limiter); err != nil {
 			return fmt.Errorf("wampd: metrics: %w", err)
 		}
+		if m.cluster != nil {
+			if err := registerClusterMetrics(reg, m.cluster); err != nil {
+				return fmt.Errorf("wampd: metrics: %w", err)
+			}
+		}
 	}
 
 	if cfg.WebSocket.Address != "" {
