@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"time"
 
@@ -51,7 +52,14 @@ type ClusterConfig struct {
 	// Replicas is the number of JetStream replicas of the cluster's
 	// state; 3 with a NATS cluster of three servers or more. Zero means 1.
 	Replicas int `yaml:"replicas,omitempty"`
+	// Embedded, if set, runs a NATS server inside wampd, routed to the
+	// other nodes' (see EmbeddedNATSConfig); the node then uses its own
+	// server, in-process, and URL must be empty.
+	Embedded *EmbeddedNATSConfig `yaml:"embedded,omitempty"`
 }
+
+// enabled reports whether wampd joins a cluster.
+func (c ClusterConfig) enabled() bool { return c.URL != "" || c.Embedded != nil }
 
 // ClusterTLSConfig is TLS towards the NATS servers.
 type ClusterTLSConfig struct {
@@ -64,7 +72,10 @@ type ClusterTLSConfig struct {
 
 // validate checks what can be checked without connecting.
 func (c ClusterConfig) validate() error {
-	if c.URL == "" {
+	if err := c.Embedded.validate(c.URL); err != nil {
+		return err
+	}
+	if !c.enabled() {
 		return nil
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
@@ -116,22 +127,59 @@ func (c ClusterConfig) natsOptions() ([]nats.Option, error) {
 const clusterRetry = time.Second
 
 // joinCluster connects to the cluster of c: once, or with c.Wait until it
-// succeeds or ctx ends.
-func joinCluster(ctx context.Context, c ClusterConfig, log *slog.Logger) (*cluster.Cluster, error) {
+// succeeds or ctx ends. With c.Embedded it first starts the embedded NATS
+// server, returned to be stopped after the cluster.
+func joinCluster(ctx context.Context, c ClusterConfig, log *slog.Logger) (*cluster.Cluster, *embeddedNATS, error) {
 	opts, err := c.natsOptions()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	if c.Name == "" {
+		// One name for the node and its embedded server.
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "wampd"
+		}
+		c.Name = fmt.Sprintf("%s-%06x", host, rand.Uint32()&0xffffff)
+	}
+	var e *embeddedNATS
+	if c.Embedded != nil {
+		if e, err = startEmbeddedNATS(c.Embedded, c.Name); err != nil {
+			return nil, nil, err
+		}
+		c.URL = e.s.ClientURL()
+		opts = append(opts, nats.InProcessServer(e.s))
+		log.Info("cluster: embedded NATS server started", "listen", c.Embedded.Listen,
+			"cluster_listen", c.Embedded.ClusterListen, "routes", c.Embedded.Routes)
+	}
+	cl, err := joinNATS(ctx, c, opts, log)
+	if err != nil {
+		if e != nil {
+			e.stop()
+		}
+		return nil, nil, err
+	}
+	return cl, e, nil
+}
+
+// joinNATS makes the node's cluster link: once, or with c.Wait until it
+// succeeds or ctx ends.
+func joinNATS(ctx context.Context, c ClusterConfig, opts []nats.Option, log *slog.Logger) (*cluster.Cluster, error) {
 	cfg := cluster.Config{URL: c.URL, Name: c.Name, Prefix: c.Prefix, Options: opts, Replicas: c.Replicas, Logger: log}
 	for attempt := 1; ; attempt++ {
 		cl, err := cluster.New(ctx, cfg)
 		if err == nil {
 			return cl, nil
 		}
-		if !c.Wait || errors.Is(err, cluster.ErrNoJetStream) {
+		if !c.Wait && c.Embedded == nil || errors.Is(err, cluster.ErrNoJetStream) {
 			return nil, fmt.Errorf("wampd: cannot join the cluster: %w (is NATS running there? -cluster-wait waits for it)", err)
 		}
-		log.Warn("cluster: NATS unreachable, waiting", "url", c.URL, "attempt", attempt, "error", err)
+		if c.Embedded != nil {
+			// JetStream needs a quorum of the routed servers.
+			log.Info("cluster: waiting for the embedded NATS servers to form JetStream", "attempt", attempt, "error", err)
+		} else {
+			log.Warn("cluster: NATS unreachable, waiting", "url", c.URL, "attempt", attempt, "error", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("wampd: stopped while waiting for NATS at %s: %w", c.URL, ctx.Err())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"strconv"
 	"strings"
@@ -187,6 +188,9 @@ func TestConfigFile_Cluster(t *testing.T) {
 	bad := []struct{ name, yaml, want string }{
 		{"cert without key", "cluster: {url: nats://x:4222, tls: {cert: c.pem}}\n", "both cert and key"},
 		{"two credentials", "cluster: {url: nats://x:4222, token: t, user: u}\n", "one of token"},
+		{"url and embedded", "cluster: {url: nats://x:4222, embedded: {}}\n", "not both"},
+		{"routes without cluster_listen", "cluster: {embedded: {routes: [nats-route://x:6222]}}\n", "routes need cluster_listen"},
+		{"bad listen", "cluster: {embedded: {listen: nowhere}}\n", "embedded"},
 	}
 	for _, tt := range bad {
 		writeFile(t, path, tt.yaml)
@@ -196,6 +200,95 @@ func TestConfigFile_Cluster(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestMain_ClusterEmbedded runs two wampd nodes that each embed a NATS
+// server, routed to each other: no NATS runs apart, and an event crosses.
+func TestMain_ClusterEmbedded(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	ports := []int{freePort(t), freePort(t)}
+	routes := "[nats-route://127.0.0.1:" + strconv.Itoa(ports[0]) + ", nats-route://127.0.0.1:" + strconv.Itoa(ports[1]) + "]"
+	// Both start at once: JetStream needs both servers for a quorum.
+	var mains []*Main
+	ran := make(chan error, len(ports))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i, port := range ports {
+		path := t.TempDir() + "/wampd.yaml"
+		writeFile(t, path, "cluster:\n  name: node"+strconv.Itoa(i)+"\n  embedded:\n    cluster_listen: 127.0.0.1:"+strconv.Itoa(port)+
+			"\n    routes: "+routes+"\n")
+		m := NewMain()
+		logs := &lockedBuffer{}
+		m.Stderr = logs
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("node %d log:\n%s", i, logs.String())
+			}
+		})
+		if err := m.ParseFlags(ctx, []string{"-ws", "127.0.0.1:0", "-rawsocket", "", "-config", path}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		mains = append(mains, m)
+		go func() { ran <- m.Run(ctx) }()
+	}
+	for range mains {
+		select {
+		case err := <-ran:
+			if err != nil {
+				t.Fatalf("Run() = %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the nodes did not start within 60s")
+		}
+	}
+	sub := dialWS(t, mains[0].WebSocketURL(), nil)
+	defer sub.Close()
+	writeWS(t, sub, `[1,"realm1",{"roles":{"subscriber":{}}}]`)
+	readWS(t, sub)
+	writeWS(t, sub, `[32,1,{},"embedded.t"]`)
+	if m := readWS(t, sub); m[0] != float64(33) {
+		t.Fatalf("reply to SUBSCRIBE = %v, want SUBSCRIBED", m)
+	}
+	pub := dialWS(t, mains[1].WebSocketURL(), nil)
+	defer pub.Close()
+	writeWS(t, pub, `[1,"realm1",{"roles":{"publisher":{}}}]`)
+	readWS(t, pub)
+	// The routes between the servers carry the subscription's interest
+	// a moment after SUBSCRIBED: publish until the event arrives.
+	got := make(chan []any, 1)
+	go func() {
+		sub.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, data, err := sub.ReadMessage()
+		if err != nil {
+			close(got)
+			return
+		}
+		var m []any
+		json.Unmarshal(data, &m)
+		got <- m
+	}()
+	for i := 1; ; i++ {
+		writeWS(t, pub, `[16,`+strconv.Itoa(i)+`,{},"embedded.t",["hello"]]`)
+		select {
+		case m, ok := <-got:
+			if !ok || len(m) < 1 || m[0] != float64(36) {
+				t.Fatalf("subscriber got %v, want EVENT", m)
+			}
+			sub.Close()
+			pub.Close()
+			for _, m := range mains {
+				if err := m.Close(); err != nil {
+					t.Errorf("Close() = %v", err)
+				}
+			}
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if i > 600 {
+			t.Fatal("no event across the embedded NATS servers")
 		}
 	}
 }

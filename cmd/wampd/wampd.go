@@ -59,8 +59,9 @@ type Main struct {
 	reload *reloadMetrics // nil without the admin listener
 	router *router.Router
 	// cluster is the node's link to its cluster, or nil; closed after
-	// the router.
+	// the router, and then the embedded NATS server, if any.
 	cluster *cluster.Cluster
+	nats    *embeddedNATS
 	http    *http.Server // the WebSocket listener's
 	admin   *http.Server // the admin listener's, or nil
 	// The HTTP bridge, its authenticator (in every realm) and listener,
@@ -289,8 +290,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		reg = prometheus.NewRegistry()
 		rcfg.Metrics = reg
 	}
-	if cfg.Cluster.URL != "" {
-		if m.cluster, err = joinCluster(ctx, cfg.Cluster, m.logger); err != nil {
+	if cfg.Cluster.enabled() {
+		if m.cluster, m.nats, err = joinCluster(ctx, cfg.Cluster, m.logger); err != nil {
 			return err
 		}
 		rcfg.Cluster = m.cluster
@@ -679,6 +680,9 @@ func (m *Main) stop(timeout time.Duration) {
 		}
 		if m.cluster != nil {
 			_ = m.cluster.Close() // returns nil; logs what goes wrong
+		}
+		if m.nats != nil {
+			m.nats.stop()
 		}
 		if m.admin != nil {
 			if err := m.admin.Shutdown(ctx); err != nil {
