@@ -147,9 +147,9 @@ func BenchmarkFanout(b *testing.B) {
 			b.StopTimer()
 			events := float64(b.N) * subscribers
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/events, "ns/event")
-			b.ReportMetric(float64((cpuTime() - cpu).Nanoseconds())/events, "cpu-ns/event")
+			b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/events, "cpu-ns/event")
 			if natsProc != nil {
-				b.ReportMetric(float64((procCPU(natsProc) - natsCPU).Nanoseconds())/events, "nats-cpu-ns/event")
+				b.ReportMetric(float64((procCPU(natsProc)-natsCPU).Nanoseconds())/events, "nats-cpu-ns/event")
 			}
 		})
 	}
@@ -180,4 +180,54 @@ func procCPU(p *os.Process) time.Duration {
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
 	return time.Duration(ut+st) * tick
+}
+
+// BenchmarkCall makes calls from 32 goroutines at once (so that the
+// figures measure work, not the scheduler spinning while one call waits
+// for the network): caller and callee on one router (nodes=1, no
+// cluster), or on two nodes of a cluster whose NATS server is a process
+// of its own (nodes=2). cpu-ns/op is the test process's CPU time (routers
+// and clients) per call, nats-cpu-ns/op the NATS server's.
+func BenchmarkCall(b *testing.B) {
+	for _, n := range []int{1, 2} {
+		b.Run("nodes="+strconv.Itoa(n), func(b *testing.B) {
+			var nodes []*node
+			var natsProc *os.Process
+			if n == 1 {
+				r, err := router.New(router.Config{Realms: []router.RealmConfig{{Name: realm1}}, Logger: discardLog()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { r.Close() })
+				nodes = []*node{{r: r}}
+			} else {
+				var url string
+				url, natsProc = startNATSProcess(b)
+				nodes = startNodes(b, url, n, router.RealmConfig{})
+			}
+			register(b, nodes[n-1].join(b, client.Config{}), "bench.call", nil, echo)
+			caller := nodes[0].join(b, client.Config{})
+			if _, err := callWhenThere(b, caller, &client.CallRequest{Procedure: "bench.call"}); err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.SetParallelism(16) // 32 goroutines on 2 processors
+			b.ResetTimer()
+			cpu, natsCPU := cpuTime(), procCPU(natsProc)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := caller.Call(ctx, "bench.call", "payload"); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			if natsProc != nil {
+				b.ReportMetric(float64((procCPU(natsProc)-natsCPU).Nanoseconds())/float64(b.N), "nats-cpu-ns/op")
+			}
+		})
+	}
 }

@@ -138,7 +138,8 @@ type Cluster struct {
 	cfg  Config
 	log  *slog.Logger
 	nc   *nats.Conn
-	kv   jetstream.KeyValue
+	kv   jetstream.KeyValue // session ID ranges (lease.go)
+	regs jetstream.KeyValue // registrations (rpc.go)
 	name string
 
 	// slot is the node's session ID range (see lease.go).
@@ -155,6 +156,7 @@ type Cluster struct {
 	// mu guards the fields below.
 	mu       sync.Mutex
 	node     *router.ClusterNode
+	rpc      *rpc // calls across nodes while a router is attached
 	closed   bool
 	subs     map[*nats.Subscription]*router.ClusterSubscription
 	byRouter map[*router.ClusterSubscription]*nats.Subscription
@@ -249,6 +251,11 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		nc.Close()
 		return nil, err
 	}
+	if err := c.openRegs(ctx); err != nil {
+		c.release()
+		nc.Close()
+		return nil, err
+	}
 	c.wg.Add(1)
 	go c.renew()
 	c.log.Info("cluster: joined", "server", nc.ConnectedUrlRedacted(), "slot", c.slot.Load())
@@ -278,11 +285,16 @@ func (c *Cluster) Close() error {
 		return nil
 	}
 	c.closed = true
+	x := c.rpc
+	c.rpc = nil
 	c.mu.Unlock()
 	close(c.stop)
 	c.wg.Wait()
 	c.release()
 	c.stopDelivery()
+	if x != nil {
+		x.close()
+	}
 	c.nc.Close()
 	return nil
 }
@@ -297,6 +309,9 @@ func (c *Cluster) Attach(node *router.ClusterNode) error {
 		return ErrClosed
 	case c.node != nil:
 		return ErrAttached
+	}
+	if err := c.startRPC(node); err != nil {
+		return err
 	}
 	c.node = node
 	c.deliverStop = make(chan struct{})
@@ -317,8 +332,13 @@ func (c *Cluster) Detach() {
 	clear(c.subs)
 	clear(c.byRouter)
 	c.node = nil
+	x := c.rpc
+	c.rpc = nil
 	c.mu.Unlock()
 	c.stopDelivery()
+	if x != nil {
+		x.close()
+	}
 }
 
 // stopDelivery stops the delivery loop, if it runs, and waits for it.

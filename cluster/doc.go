@@ -27,23 +27,41 @@
 //
 // # What crosses nodes
 //
-// Today: publications and session IDs.
-//
-//   - An event published on any node reaches every eligible subscriber
-//     on every node exactly once, with exact, prefix and wildcard
-//     subscriptions; black and white lists by session ID, authid and
-//     authrole, publisher identification, trust levels and payload
+//   - Events. An event published on any node reaches every eligible
+//     subscriber on every node exactly once, with exact, prefix and
+//     wildcard subscriptions; black and white lists by session ID, authid
+//     and authrole, publisher identification, trust levels and payload
 //     passthru keys travel with it and are applied on the receiving
 //     node, which also authorizes what a pattern subscription receives.
 //     An acknowledged PUBLISH that could not be handed to NATS is
 //     answered with ERROR [router.ClusterUnavailable] (the node's own
 //     subscribers got it).
 //   - Session IDs are unique over the cluster (see below).
+//   - Calls. A registration is unique in the cluster (a REGISTER on
+//     another node gets wamp.error.procedure_already_exists); shared
+//     registrations span nodes with one invocation policy, and exact,
+//     prefix and wildcard registrations resolve with the usual
+//     precedence over the whole cluster. A call reaches a callee on
+//     another node with its caller's identity and trust level; RESULT,
+//     ERROR (URI and payload), progressive results, the call timeout and
+//     cancellation work across the hop; a call to a node that dies or
+//     loses NATS fails on the caller's node with wamp.error.canceled
+//     within a second, and its procedures disappear from the other nodes.
 //
-// Not yet: calls and registrations, the meta API, retained events and
-// event history (each node keeps its own), testaments of a node that
-// died.
+// Not yet: progressive call invocations across nodes (refused with
+// wamp.error.feature_not_supported), the meta API (each node sees its
+// own sessions, plus the sessions this package opens, of authrole
+// router.ClusterAuthRole), retained events and event history (each node
+// keeps its own), and testaments of a node that died.
 //
+// Known differences from a single router: a shared registration's
+// policy applies on each node among its own callees and one stand-in per
+// other node (roundrobin alternates between nodes, then within one;
+// first and last are per node); the cancel mode kill reaches the
+// callee's node as killnowait, so the caller gets wamp.error.canceled
+// rather than the callee's own error; a node's stand-in sessions count
+// against Config.MaxRegistrations like any session.
+
 // # Design
 //
 // Events travel on NATS subjects that mirror their topics:
@@ -91,6 +109,34 @@
 // renews it every [Config.LeaseTTL]/3, and deletes it on Close; the
 // bucket's TTL frees the slot of a node that died. This costs no round
 // trip per session, and an ID tells which node holds the session.
+//
+// # Calls
+//
+// A JetStream key-value bucket ("<prefix>_regs") has one key per
+// registered procedure and match policy of a realm, whose value is the
+// invocation policy and the slots of the nodes that hold it; nodes change
+// it with compare-and-set writes, so two nodes never both hold a single
+// registration. This was chosen over asking an owner node, which would
+// need an owner elected and a round trip per REGISTER to it anyway. Every
+// node watches the bucket and keeps, for each other node that holds
+// procedures, a session of its own router (a stand-in, see
+// router.ClusterNode.Connect) that registers them locally. A CALL thus
+// resolves on the caller's node, without a round trip, by the router's
+// own rules; its INVOCATION to the stand-in goes to the holding node
+// ("<prefix>.node.<slot>.call"), where a relay session of that node
+// calls its own callees (never another stand-in) with the caller's
+// identity, and the answers come back to the caller's node. Nodes answer
+// on "<prefix>.node.<slot>.ping"; each node pings every 400 ms the nodes
+// that hold procedures or run its calls, and NATS says at once when
+// nobody listens there any more: that node is gone, its calls fail and
+// its holdings are removed from the bucket.
+//
+// A cross-node call costs far more than a local one today (BenchmarkCall:
+// about 43 us of CPU in the routers and clients per call, against 2.6 us
+// on one router with in-process clients; the target is 3x a same-node
+// call): every call crosses two in-process client sessions and four NATS
+// writes. Batching the writes and routing INVOCATION and YIELD through
+// the router without client sessions are the next steps.
 //
 // # Failure
 //

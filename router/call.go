@@ -107,7 +107,7 @@ func (d *dealer) startCall(s *session, m *protocol.Call, stream bool) error {
 		// client may register.
 		return s.realm.metaCall(s, m, stream, ppt)
 	}
-	rg, err := d.resolve(reg, m.Procedure)
+	rg, err := d.resolveFor(s, reg, m.Procedure)
 	if err != nil {
 		return err
 	}
@@ -210,20 +210,24 @@ func newInvocation(s *session, m *protocol.Call, rg *registrant, stream, ppt boo
 		}
 		details["procedure"] = string(m.Procedure)
 	}
-	if rg.discloseCaller || m.Options.Bool("disclose_me") {
+	who := callerOf(s, m) // the caller's own node's view (see cluster.go)
+	if rg.discloseCaller || who.disclose {
 		// Caller identification (spec advanced "Caller Identification").
 		if details == nil {
 			details = make(protocol.Dict, 3)
 		}
-		details["caller"] = uint64(s.id)
-		details["caller_authid"] = s.authID
-		details["caller_authrole"] = s.authRole
+		details["caller"] = uint64(who.id)
+		details["caller_authid"] = who.authID
+		details["caller_authrole"] = who.authRole
 	}
 	if ppt {
 		details = withPPT(details, m.Options, 0)
 	}
-	if s.trust != nil {
-		details = withTrust(details, s.trust)
+	if who.trust != nil {
+		details = withTrust(details, who.trust)
+	}
+	if callee.isCluster() {
+		details = withClusterCaller(details, s, m)
 	}
 	if stream {
 		details = inv.startStream(m.Procedure, reg.id, details)

@@ -1,9 +1,12 @@
 package router
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/transport"
 )
 
 // Cluster joins a router to other routers, its nodes, that serve the same
@@ -59,7 +62,52 @@ type Cluster interface {
 	// publication order. It returns an error if the event cannot be
 	// forwarded; the cluster logs and counts it.
 	Publish(ev *ClusterEvent) error
+
+	// Register claims a procedure for this node before the router
+	// answers REGISTERED to the first callee of the node that registers
+	// it (sessions of the cluster itself, see [ClusterNode.Connect],
+	// claim nothing). It returns an error wrapping
+	// [ErrRegisteredElsewhere] if another live node holds it with the
+	// policy single, or with another policy, so that a registration is
+	// unique in the whole cluster (the client gets ERROR
+	// wamp.error.procedure_already_exists); any other error refuses
+	// the REGISTER with [ClusterUnavailable]. The cluster makes the
+	// procedure callable from the other nodes. It is called with the
+	// realm's dealer locked.
+	Register(reg ClusterRegistration) error
+
+	// Unregister gives up the claim of Register once the node's last
+	// callee of the procedure is gone. It is called with the realm's
+	// dealer locked.
+	Unregister(reg ClusterRegistration)
 }
+
+// ClusterRegistration is a procedure (or procedure pattern) that a node
+// claims in its cluster (see [Cluster].Register).
+type ClusterRegistration struct {
+	Realm     protocol.URI
+	Procedure protocol.URI
+	Match     protocol.MatchPolicy
+	// Invoke is the invocation policy: single, roundrobin, random, first
+	// or last (spec advanced "Shared Registration").
+	Invoke string
+}
+
+// ErrRegisteredElsewhere is wrapped by the error of [Cluster].Register
+// when another node holds the procedure.
+var ErrRegisteredElsewhere = errors.New("router: procedure registered on another node")
+
+// ClusterAuthMethod is the authmethod of the sessions a [Cluster] opens
+// with [ClusterNode.Connect]. The router admits it only on those
+// sessions' links, whatever the realm's authenticators, with the authrole
+// [ClusterAuthRole]; such a session acts for the cluster's other nodes
+// (their callers and callees), is not authorized on this node (its
+// users were, on theirs), and a CALL of it goes only to this node's own
+// callees, with the caller identity and trust level it forwards.
+const ClusterAuthMethod = "wampkit-cluster"
+
+// ClusterAuthRole is the authrole of the sessions of [ClusterAuthMethod].
+const ClusterAuthRole = "wampkit-cluster"
 
 // ClusterUnavailable is the error URI of an acknowledged PUBLISH that the
 // router delivered to its own subscribers but could not forward to the
@@ -76,6 +124,58 @@ type ClusterNode struct {
 
 // Logger returns the router's logger ([Config].Logger).
 func (n *ClusterNode) Logger() *slog.Logger { return n.r.log }
+
+// Connect opens an in-process link to the router for the cluster's own
+// sessions: the session joins a realm with HELLO.Details.authmethods
+// [ClusterAuthMethod] (any authid; it is welcomed with the authrole
+// [ClusterAuthRole]). It fails with [ErrClosed] after the router closed.
+// The caller closes the peer.
+func (n *ClusterNode) Connect(ctx context.Context) (transport.Peer, error) {
+	return n.r.connect(ctx, func(p transport.Peer) transport.Peer { return clusterPeer{p} })
+}
+
+// clusterPeer is the router's end of a link made by ClusterNode.Connect:
+// its transport type "cluster" is what admits ClusterAuthMethod.
+type clusterPeer struct{ transport.Peer }
+
+// TransportDetails implements transport.Detailer.
+func (clusterPeer) TransportDetails() protocol.Dict { return protocol.Dict{"type": clusterTransport} }
+
+// SendWait implements transport.Waiter.
+func (p clusterPeer) SendWait(ctx context.Context, m protocol.Message) error {
+	if w, ok := p.Peer.(transport.Waiter); ok {
+		return w.SendWait(ctx, m)
+	}
+	return p.Peer.Send(ctx, m)
+}
+
+const clusterTransport = "cluster"
+
+// clusterAuthenticator admits the sessions of ClusterNode.Connect.
+type clusterAuthenticator struct{}
+
+func (clusterAuthenticator) AuthMethod() string { return ClusterAuthMethod }
+
+func (clusterAuthenticator) Authenticate(_ context.Context, req *AuthRequest, _ Challenger) (*Identity, error) {
+	if req.Transport["type"] != clusterTransport {
+		return nil, &AuthError{Reason: protocol.ErrAuthenticationFailed, Message: "not a link of the cluster"}
+	}
+	return &Identity{AuthID: req.AuthID, AuthRole: ClusterAuthRole, AuthMethod: ClusterAuthMethod, AuthProvider: "cluster"}, nil
+}
+
+// clusterAuthenticator returns the authenticator of the cluster's own
+// sessions if the client asks for it first and the router is in a
+// cluster, else nil.
+func (r *Router) clusterAuthenticator(methods []string) Authenticator {
+	if r.cluster == nil || len(methods) == 0 || methods[0] != ClusterAuthMethod {
+		return nil
+	}
+	return clusterAuthenticator{}
+}
+
+// isCluster reports whether s is a session of the router's cluster (see
+// ClusterNode.Connect).
+func (s *session) isCluster() bool { return s.authMethod == ClusterAuthMethod }
 
 // Realms returns the names of the router's realms, in no particular
 // order.
@@ -224,4 +324,128 @@ func (r *Router) detachCluster() {
 	if r.cluster != nil && r.detached.CompareAndSwap(false, true) {
 		r.cluster.Detach()
 	}
+}
+
+// Calls across nodes. A node's cluster session that stands for a remote
+// node's callees registers their procedures on this node, so a CALL here
+// finds them (with the usual precedence and policies) and its INVOCATION
+// goes to that session, which hands it to the remote node. There another
+// cluster session CALLs the procedure, and the answers travel back.
+
+// caller is who made a call, as the callee's INVOCATION tells it.
+type caller struct {
+	id               protocol.ID
+	authID, authRole string
+	disclose         bool          // CALL.Options.disclose_me
+	trust            protocol.Dict // {"trustlevel": n}, or nil
+}
+
+// Keys of the caller's identity that cross nodes: in the INVOCATION to a
+// cluster session, and in its CALL on the callee's node.
+const (
+	keyClusterCaller = "wampkit_caller"     // [id, authid, authrole, disclose_me]
+	keyClusterTrust  = "wampkit_trustlevel" // the caller's trust level, if any
+)
+
+// callerOf returns the caller of CALL m by session s: s itself, or for a
+// cluster session the caller it forwards in m's options.
+func callerOf(s *session, m *protocol.Call) caller {
+	if !s.isCluster() {
+		return caller{id: s.id, authID: s.authID, authRole: s.authRole, disclose: m.Options.Bool("disclose_me"), trust: s.trust}
+	}
+	var c caller
+	l, ok := m.Options[keyClusterCaller].([]any)
+	if !ok {
+		l, ok = m.Options[keyClusterCaller].(protocol.List)
+	}
+	if ok && len(l) == 4 {
+		c.id, _ = protocol.ToID(l[0])
+		c.authID, _ = l[1].(string)
+		c.authRole, _ = l[2].(string)
+		c.disclose, _ = l[3].(bool)
+	}
+	if v, ok := m.Options[keyClusterTrust]; ok {
+		c.trust = protocol.Dict{"trustlevel": v}
+	}
+	return c
+}
+
+// withClusterCaller returns details with the identity of the caller of m
+// (session s) for a cluster session, which forwards it to the callee's
+// node, where callerOf reads it back.
+func withClusterCaller(details protocol.Dict, s *session, m *protocol.Call) protocol.Dict {
+	if details == nil {
+		details = make(protocol.Dict, 2)
+	}
+	c := callerOf(s, m)
+	details[keyClusterCaller] = protocol.List{uint64(c.id), c.authID, c.authRole, c.disclose}
+	if c.trust != nil {
+		details[keyClusterTrust] = c.trust["trustlevel"]
+	}
+	return details
+}
+
+// resolveFor returns the callee of a call of procedure by s. A cluster
+// session's call comes from another node, which chose this node: it goes
+// to this node's own callees only, never back to a cluster session.
+func (d *dealer) resolveFor(s *session, reg *registration, procedure protocol.URI) (*registrant, error) {
+	if !s.isCluster() {
+		return d.resolve(reg, procedure)
+	}
+	local := func(rg *registrant) bool {
+		return !rg.callee.isCluster() &&
+			(rg.reg.match == protocol.MatchExact || d.authz.Load().permits(rg.callee, ActionRegister, procedure))
+	}
+	if reg != nil {
+		if rg := reg.pickWhere(local); rg != nil {
+			return rg, nil
+		}
+	}
+	for _, reg := range d.index.patternsByPrecedence(string(procedure)) {
+		if rg := reg.pickWhere(local); rg != nil {
+			return rg, nil
+		}
+	}
+	return nil, refuse(protocol.ErrNoSuchProcedure, "")
+}
+
+// claimLocked claims the procedure of a REGISTER by s in the cluster when
+// s is the node's first callee of it (reg is the registration so far, or
+// nil). d.mu must be held.
+func (d *dealer) claimLocked(s *session, reg *registration, procedure protocol.URI, match protocol.MatchPolicy, invoke string) error {
+	c := d.r.cluster
+	if c == nil || s.isCluster() || reg != nil && hasLocalCallee(*reg.callees.Load()) {
+		return nil
+	}
+	err := c.Register(ClusterRegistration{Realm: d.meta.realm, Procedure: procedure, Match: match, Invoke: invoke})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrRegisteredElsewhere):
+		return refuse(protocol.ErrProcedureAlreadyExists, "registered on another node")
+	}
+	return refuse(ClusterUnavailable, err.Error())
+}
+
+// releaseLocked gives up the cluster's claim when rg, just removed,
+// was the node's last callee of its registration (next are the callees
+// left). d.mu must be held.
+func (d *dealer) releaseLocked(rg *registrant, next []*registrant) {
+	c := d.r.cluster
+	if c == nil || rg.callee.isCluster() || hasLocalCallee(next) {
+		return
+	}
+	reg := rg.reg
+	c.Unregister(ClusterRegistration{Realm: d.meta.realm, Procedure: reg.procedure, Match: reg.match, Invoke: reg.invoke})
+}
+
+// hasLocalCallee reports whether cs has a callee that is not a cluster
+// session.
+func hasLocalCallee(cs []*registrant) bool {
+	for _, rg := range cs {
+		if !rg.callee.isCluster() {
+			return true
+		}
+	}
+	return false
 }

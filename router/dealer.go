@@ -146,6 +146,9 @@ func (d *dealer) register(s *session, m *protocol.Register) error {
 			}
 		}
 	}
+	if err := d.claimLocked(s, reg, m.Procedure, match, invoke); err != nil {
+		return err
+	}
 	fresh := reg == nil
 	if fresh {
 		reg = &registration{id: d.r.regIDs.Next(), procedure: m.Procedure, match: match, invoke: invoke,
@@ -330,6 +333,7 @@ func (d *dealer) removeRegistrantLocked(rg *registrant) bool {
 		}
 	}
 	reg.callees.Store(&next)
+	d.releaseLocked(rg, next)
 	if len(next) == 0 {
 		d.removeLocked(reg)
 		return true

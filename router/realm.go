@@ -63,6 +63,9 @@ func newRealm(r *Router, cfg RealmConfig) *realm {
 // authenticator returns the first Authenticator of the realm for a method
 // in methods, in the client's order of preference.
 func (rm *realm) authenticator(methods []string) Authenticator {
+	if a := rm.r.clusterAuthenticator(methods); a != nil {
+		return a
+	}
 	for _, m := range methods {
 		for _, a := range *rm.auth.Load() {
 			if a.AuthMethod() == m {

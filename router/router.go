@@ -704,10 +704,20 @@ func routerRoles() protocol.Roles {
 // to it. Connect returns [ErrClosed] after [Router.Close] or
 // [Router.Shutdown].
 func (r *Router) Connect(ctx context.Context) (transport.Peer, error) {
+	return r.connect(ctx, nil)
+}
+
+// connect is Connect, with the router's end of the link passed through
+// wrap (if not nil) before it is served.
+func (r *Router) connect(ctx context.Context, wrap func(transport.Peer) transport.Peer) (transport.Peer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	client, server := newLocalLink(r.cfg.LocalQueueSize)
+	var served transport.Peer = server
+	if wrap != nil {
+		served = wrap(server)
+	}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -717,7 +727,7 @@ func (r *Router) Connect(ctx context.Context) (transport.Peer, error) {
 	r.mu.Unlock()
 	go func() {
 		defer r.wg.Done()
-		r.serve(server)
+		r.serve(served)
 	}()
 	return client, nil
 }
