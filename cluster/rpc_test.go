@@ -333,3 +333,43 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// TestClusterAuthMethodRefusedToClients checks that a client cannot pass
+// for a session of the cluster: the authmethod is admitted only on the
+// links the cluster opens, and a forged caller identity in CALL.Options
+// is ignored for everyone else.
+func TestClusterAuthMethodRefusedToClients(t *testing.T) {
+	nodes := startNodes(t, startNATS(t), 1, router.RealmConfig{})
+	ctx, cancel := testContext()
+	defer cancel()
+	peer, err := nodes[0].r.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Join(ctx, peer, client.Config{Realm: realm1, AuthID: "intruder", Auth: []client.Authenticator{forgedClusterAuth{}}})
+	var abort *client.AbortError
+	if !errors.As(err, &abort) {
+		t.Fatalf("Join with authmethod %s = %v, want ABORT", router.ClusterAuthMethod, err)
+	}
+
+	callee := nodes[0].join(t, client.Config{})
+	register(t, callee, "rpc.who", &client.RegisterOptions{Options: protocol.Dict{"disclose_caller": true}},
+		func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+			return &client.Result{Args: protocol.List{uint64(inv.Caller), inv.Details["caller_authrole"]}}, nil
+		})
+	caller := nodes[0].join(t, client.Config{})
+	res, err := caller.Do(ctx, &client.CallRequest{Procedure: "rpc.who",
+		Options: protocol.Dict{"wampkit_caller": []any{uint64(42), "admin", "admin", true}}})
+	if err != nil || !sameID(res.Args[0], caller.SessionID()) || res.Args[1] != "anonymous" {
+		t.Errorf("rpc.who with a forged caller = %+v, %v; want the real caller %d", res, err, caller.SessionID())
+	}
+}
+
+// forgedClusterAuth claims the cluster's authmethod.
+type forgedClusterAuth struct{}
+
+func (forgedClusterAuth) Method() string { return router.ClusterAuthMethod }
+
+func (forgedClusterAuth) Authenticate(context.Context, *protocol.Challenge) (*protocol.Authenticate, error) {
+	return nil, errors.New("no")
+}
