@@ -138,8 +138,8 @@ type Cluster struct {
 	cfg  Config
 	log  *slog.Logger
 	nc   *nats.Conn
-	kv   jetstream.KeyValue // session ID ranges (lease.go)
-	regs jetstream.KeyValue // registrations (rpc.go)
+	kv   jetstream.KeyValue                 // session ID ranges (lease.go)
+	regs atomic.Pointer[jetstream.KeyValue] // registrations (rpc.go); replaced when NATS lost it
 	name string
 
 	// slot is the node's session ID range (see lease.go).
@@ -240,6 +240,12 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			c.log.Info("cluster: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
+			c.mu.Lock()
+			x := c.rpc
+			c.mu.Unlock()
+			if x != nil {
+				x.reconnected()
+			}
 		}),
 	}, cfg.Options...)
 	nc, err := nats.Connect(cfg.URL, opts...)

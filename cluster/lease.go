@@ -37,7 +37,7 @@ func (c *Cluster) claim(ctx context.Context) error {
 			Bucket:      c.cfg.Prefix + "_nodes",
 			Description: "wampkit cluster: session ID ranges of the nodes",
 			TTL:         c.cfg.LeaseTTL,
-			Storage:     jetstream.MemoryStorage,
+			Storage:     jetstream.FileStorage, // outlives a restart of NATS
 			Replicas:    c.cfg.Replicas,
 			History:     1,
 		}

@@ -104,9 +104,11 @@ func (c *Cluster) openRegs(ctx context.Context) error {
 	cfg := jetstream.KeyValueConfig{
 		Bucket:      c.cfg.Prefix + "_regs",
 		Description: "wampkit cluster: registered procedures and the nodes that hold them",
-		Storage:     jetstream.MemoryStorage,
-		Replicas:    c.cfg.Replicas,
-		History:     1,
+		// On disk, so that the registrations outlive a restart of the
+		// NATS servers.
+		Storage:  jetstream.FileStorage,
+		Replicas: c.cfg.Replicas,
+		History:  1,
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
 	defer cancel()
@@ -117,20 +119,42 @@ func (c *Cluster) openRegs(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster: open bucket %s: %w", cfg.Bucket, err)
 	}
-	c.regs = kv
+	c.regs.Store(&kv)
 	return nil
 }
 
+// regsKV returns the registrations bucket.
+func (c *Cluster) regsKV() jetstream.KeyValue { return *c.regs.Load() }
+
 // Register implements [router.Cluster].
 func (c *Cluster) Register(reg router.ClusterRegistration) error {
+	err := c.register(reg)
+	if bucketGone(err) {
+		// The NATS servers lost the bucket (restarted without their
+		// storage): make it again.
+		if err = c.openRegs(context.Background()); err == nil {
+			err = c.register(reg)
+		}
+	}
+	return err
+}
+
+// bucketGone reports whether err says that a bucket no longer exists.
+func bucketGone(err error) bool {
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound)
+}
+
+// register is Register on the bucket as it is.
+func (c *Cluster) register(reg router.ClusterRegistration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
 	key := regKeyOf(reg.Realm, reg.Procedure, reg.Match)
 	me := c.slot.Load()
 	for range 16 {
-		e, err := c.regs.Get(ctx, key)
+		e, err := c.regsKV().Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			_, err = c.regs.Create(ctx, key, encodeReg(regValue{Invoke: reg.Invoke, Holders: []uint32{me}}))
+			_, err = c.regsKV().Create(ctx, key, encodeReg(regValue{Invoke: reg.Invoke, Holders: []uint32{me}}))
 			if errors.Is(err, jetstream.ErrKeyExists) {
 				continue
 			}
@@ -144,7 +168,7 @@ func (c *Cluster) Register(reg router.ClusterRegistration) error {
 		if len(others) > 0 && (v.Invoke == "single" || reg.Invoke == "single" || v.Invoke != reg.Invoke) {
 			return fmt.Errorf("%w (node slot %d, policy %s)", router.ErrRegisteredElsewhere, others[0], v.Invoke)
 		}
-		_, err = c.regs.Update(ctx, key, encodeReg(regValue{Invoke: reg.Invoke, Holders: append(others, me)}), e.Revision())
+		_, err = c.regsKV().Update(ctx, key, encodeReg(regValue{Invoke: reg.Invoke, Holders: append(others, me)}), e.Revision())
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			continue
 		}
@@ -166,7 +190,7 @@ func (c *Cluster) dropHolder(key string, slot uint32) error {
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
 	for range 16 {
-		e, err := c.regs.Get(ctx, key)
+		e, err := c.regsKV().Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return nil
 		}
@@ -179,9 +203,9 @@ func (c *Cluster) dropHolder(key string, slot uint32) error {
 		}
 		v.Holders = slices.DeleteFunc(v.Holders, func(s uint32) bool { return s == slot })
 		if len(v.Holders) == 0 {
-			err = c.regs.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+			err = c.regsKV().Delete(ctx, key, jetstream.LastRevision(e.Revision()))
 		} else {
-			_, err = c.regs.Update(ctx, key, encodeReg(v), e.Revision())
+			_, err = c.regsKV().Update(ctx, key, encodeReg(v), e.Revision())
 		}
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
 			continue
@@ -227,8 +251,10 @@ type rpc struct {
 	node *router.ClusterNode
 	ctx  context.Context // ends at Detach
 	stop context.CancelFunc
-	wg   sync.WaitGroup
-	subs []*nats.Subscription
+	// rewatch asks watch to watch the bucket anew (after a reconnection).
+	rewatch chan struct{}
+	wg      sync.WaitGroup
+	subs    []*nats.Subscription
 
 	mu      sync.Mutex
 	mirrors map[mirrorKey]*mirror        // guarded by mu
@@ -274,7 +300,7 @@ type pendingCall struct {
 // startRPC starts serving calls across nodes for node (Attach).
 func (c *Cluster) startRPC(node *router.ClusterNode) error {
 	ctx, stop := context.WithCancel(context.Background())
-	x := &rpc{c: c, node: node, ctx: ctx, stop: stop,
+	x := &rpc{c: c, node: node, ctx: ctx, stop: stop, rewatch: make(chan struct{}, 1),
 		mirrors: make(map[mirrorKey]*mirror), relays: make(map[protocol.URI]*relay),
 		calls: make(map[uint64]*pendingCall), serving: make(map[servingKey]func()),
 		held: make(map[string]map[uint32]string)}
@@ -295,13 +321,8 @@ func (c *Cluster) startRPC(node *router.ClusterNode) error {
 	if err := c.nc.FlushTimeout(c.cfg.ConnectTimeout); err != nil {
 		c.log.Warn("cluster: call subjects not confirmed by NATS", "error", err)
 	}
-	w, err := c.regs.WatchAll(ctx)
-	if err != nil {
-		x.close()
-		return fmt.Errorf("cluster: watch registrations: %w", err)
-	}
 	x.wg.Add(2)
-	go x.watch(w)
+	go x.watch()
 	go x.monitor()
 	c.rpc = x // c.mu is held (Attach)
 	return nil
@@ -350,36 +371,86 @@ func (clusterAuth) Authenticate(context.Context, *protocol.Challenge) (*protocol
 }
 
 // watch applies the changes of the registrations bucket to the mirrors,
-// until x stops.
-func (x *rpc) watch(w jetstream.KeyWatcher) {
+// until x stops. It watches anew when told to (rewatch: the node
+// reconnected to NATS, whose servers may have lost the watch), and then
+// drops the mirrors of keys that went away meanwhile.
+func (x *rpc) watch() {
 	defer x.wg.Done()
-	defer w.Stop()
 	for {
-		select {
-		case <-x.ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
+		w, err := x.c.regsKV().WatchAll(x.ctx)
+		if err != nil {
+			if x.ctx.Err() != nil {
 				return
 			}
-			if e == nil {
-				continue // the initial values are all there
+			x.c.failLog.log(x.c.log, "cluster: cannot watch the registrations", "error", err)
+			select {
+			case <-x.ctx.Done():
+				return
+			case <-time.After(time.Second):
+				continue
 			}
-			x.apply(e)
+		}
+		if !x.follow(w) {
+			return
 		}
 	}
 }
 
-// apply makes the mirrors follow one change of the bucket.
-func (x *rpc) apply(e jetstream.KeyValueEntry) {
-	realm, procedure, match, ok := parseRegKey(e.Key())
+// follow applies the updates of w until x stops (false) or a rewatch is
+// asked for (true).
+func (x *rpc) follow(w jetstream.KeyWatcher) bool {
+	defer w.Stop()
+	seen := map[string]bool{}
+	initial := true
+	for {
+		select {
+		case <-x.ctx.Done():
+			return false
+		case <-x.rewatch:
+			return true
+		case e, ok := <-w.Updates():
+			if !ok {
+				return true
+			}
+			if e == nil {
+				// The initial values are all there: what this node
+				// mirrors and the bucket no longer has went away.
+				initial = false
+				x.mu.Lock()
+				var gone []string
+				for key := range x.held {
+					if !seen[key] {
+						gone = append(gone, key)
+					}
+				}
+				x.mu.Unlock()
+				for _, key := range gone {
+					x.apply(key, nil)
+				}
+				continue
+			}
+			if initial {
+				seen[e.Key()] = true
+			}
+			var v *regValue
+			if e.Operation() == jetstream.KeyValuePut {
+				r := decodeReg(e.Value())
+				v = &r
+			}
+			x.apply(e.Key(), v)
+		}
+	}
+}
+
+// apply makes the mirrors follow the value v of key (nil: deleted).
+func (x *rpc) apply(key string, v *regValue) {
+	realm, procedure, match, ok := parseRegKey(key)
 	if !ok || !slices.Contains(x.node.Realms(), realm) {
 		return
 	}
 	me := x.c.slot.Load()
 	now := map[uint32]string{}
-	if e.Operation() == jetstream.KeyValuePut {
-		v := decodeReg(e.Value())
+	if v != nil {
 		for _, h := range v.Holders {
 			if h != me {
 				now[h] = v.Invoke
@@ -387,21 +458,21 @@ func (x *rpc) apply(e jetstream.KeyValueEntry) {
 		}
 	}
 	x.mu.Lock()
-	before := x.held[e.Key()]
+	before := x.held[key]
 	if len(now) == 0 {
-		delete(x.held, e.Key())
+		delete(x.held, key)
 	} else {
-		x.held[e.Key()] = now
+		x.held[key] = now
 	}
 	x.mu.Unlock()
 	for slot, invoke := range before {
 		if now[slot] != invoke {
-			x.unmirror(slot, realm, e.Key())
+			x.unmirror(slot, realm, key)
 		}
 	}
 	for slot, invoke := range now {
 		if before[slot] != invoke {
-			x.mirror(slot, realm, e.Key(), procedure, match, invoke)
+			x.mirror(slot, realm, key, procedure, match, invoke)
 		}
 	}
 }
@@ -765,5 +836,13 @@ func (x *rpc) failCalls(which func(uint32) bool) {
 			close(pc.gone)
 			delete(x.calls, key)
 		}
+	}
+}
+
+// reconnected tells x that the node reconnected to NATS.
+func (x *rpc) reconnected() {
+	select {
+	case x.rewatch <- struct{}{}:
+	default:
 	}
 }

@@ -24,6 +24,26 @@ func register(tb testing.TB, c *client.Client, procedure protocol.URI, opts *cli
 	return reg
 }
 
+// registerWhenFree registers handler for procedure on c, retrying while
+// the procedure is still registered (its removal elsewhere takes a moment
+// to reach c's node).
+func registerWhenFree(tb testing.TB, c *client.Client, procedure protocol.URI, h client.InvocationHandler) {
+	tb.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for {
+		ctx, cancel := testContext()
+		_, err := c.Register(ctx, procedure, h, nil)
+		cancel()
+		if err == nil {
+			return
+		}
+		if !isErrURI(err, protocol.ErrProcedureAlreadyExists) || time.Now().After(deadline) {
+			tb.Fatalf("Register(%s): %v", procedure, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // callWhenThere calls procedure on c until it is no longer
 // wamp.error.no_such_procedure (the registration takes a moment to reach
 // the caller's node), and returns the first other outcome.
@@ -134,8 +154,7 @@ func TestRegistrationUniqueAcrossNodes(t *testing.T) {
 	if err := a.Unregister(ctx, reg); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, b, "rpc.unique")
-	register(t, b, "rpc.unique", nil, echo)
+	registerWhenFree(t, b, "rpc.unique", echo)
 }
 
 // TestSharedRegistrationAcrossNodes spreads a roundrobin registration over
@@ -265,7 +284,7 @@ func TestCalleeNodeDies(t *testing.T) {
 		t.Fatal("the call to the dead node hangs")
 	}
 	waitGone(t, caller, "rpc.hang")
-	register(t, nodes[2].join(t, client.Config{}), "rpc.hang", nil, echo)
+	registerWhenFree(t, nodes[2].join(t, client.Config{}), "rpc.hang", echo)
 	if _, err := callWhenThere(t, caller, &client.CallRequest{Procedure: "rpc.hang"}); err != nil {
 		t.Errorf("rpc.hang registered again elsewhere: %v", err)
 	}

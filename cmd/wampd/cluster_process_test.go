@@ -59,7 +59,9 @@ func startNATSServer(tb testing.TB, bin string, port int, dir string) *exec.Cmd 
 // nats-server process: a node killed with SIGKILL in the middle of a
 // stream of publications costs the other subscribers nothing (each event
 // once, in order), and after a restart of NATS the nodes reconnect by
-// themselves and events flow again.
+// themselves and events flow again; a node killed while a call of
+// another node waits for its callee makes that call fail, and its
+// procedure disappear.
 func TestCluster_Processes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds wampd and nats-server")
@@ -188,5 +190,46 @@ func TestCluster_Processes(t *testing.T) {
 	}
 	if first <= total {
 		t.Errorf("first event after the restart is %d, want one published after it (> %d)", first, total)
+	}
+
+	// A call from node 1 to a callee on node 3, which is SIGKILLed while
+	// the call waits: the caller hears back, and the procedure is gone.
+	callee := join(wsURLs[2], `"callee":{}`)
+	writeWS(t, callee, `[64,1,{},"kill.proc"]`)
+	if m := readWS(t, callee); m[0] != float64(65) {
+		t.Fatalf("reply to REGISTER = %v, want REGISTERED", m)
+	}
+	caller := join(wsURLs[0], `"caller":{}`)
+	caller.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for req := 1; ; req++ {
+		// Until the registration has reached node 1.
+		writeWS(t, caller, fmt.Sprintf(`[48,%d,{},"kill.proc"]`, req))
+		callee.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, _, err := callee.ReadMessage(); err == nil {
+			break // INVOCATION: the call is pending at the callee
+		}
+		if m := readWS(t, caller); m[0] != float64(8) || m[4] != "wamp.error.no_such_procedure" {
+			t.Fatalf("reply to CALL = %v, want ERROR no_such_procedure while the registration travels", m)
+		}
+		if req > 200 {
+			t.Fatal("the procedure never reached the caller's node")
+		}
+	}
+	if err := nodes[2].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	m := readWS(t, caller)
+	if m[0] != float64(8) || m[4] != "wamp.error.canceled" {
+		t.Fatalf("pending call after its callee's node was killed: got %v, want ERROR wamp.error.canceled", m)
+	}
+	for req := 1000; ; req++ {
+		writeWS(t, caller, fmt.Sprintf(`[48,%d,{},"kill.proc"]`, req))
+		if m := readWS(t, caller); m[0] == float64(8) && m[4] == "wamp.error.no_such_procedure" {
+			break
+		}
+		if req > 1200 {
+			t.Fatal("the killed node's procedure is still callable")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
