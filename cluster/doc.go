@@ -49,9 +49,11 @@
 //     within a second, and its procedures disappear from the other nodes.
 //
 // Not yet: progressive call invocations across nodes (refused with
-// wamp.error.feature_not_supported), the meta API (each node sees its
-// own sessions, plus the sessions this package opens, of authrole
-// router.ClusterAuthRole), retained events and event history (each node
+// wamp.error.feature_not_supported), the meta API (each node sees and
+// kills its own sessions; the sessions this package opens on each node,
+// of authrole router.ClusterAuthRole, are hidden from wamp.session.*
+// but announced by wamp.session.on_join and the registration meta
+// events), retained events and event history (each node
 // keeps its own), and testaments of a node that died.
 //
 // Known differences from a single router: a shared registration's

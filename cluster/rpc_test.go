@@ -392,3 +392,41 @@ func (forgedClusterAuth) Method() string { return router.ClusterAuthMethod }
 func (forgedClusterAuth) Authenticate(context.Context, *protocol.Challenge) (*protocol.Authenticate, error) {
 	return nil, errors.New("no")
 }
+
+// TestSessionMetaHidesClusterSessions: the sessions a node opens for the
+// cluster are not counted, listed or killed by the session meta API, so
+// that kill_all leaves calls across nodes working.
+func TestSessionMetaHidesClusterSessions(t *testing.T) {
+	authz, err := router.NewRoleAuthorizer(map[string][]router.Permission{
+		"anonymous": {{URI: "", Match: protocol.MatchPrefix, Call: true, Register: true, Publish: true, Subscribe: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := startNodes(t, startNATS(t), 2, router.RealmConfig{Authorizer: authz})
+	register(t, nodes[1].join(t, client.Config{}), "rpc.echo", nil, echo)
+	caller := nodes[0].join(t, client.Config{})
+	if _, err := callWhenThere(t, caller, &client.CallRequest{Procedure: "rpc.echo"}); err != nil {
+		t.Fatal(err)
+	}
+	// Node 0 now has a stand-in for node 1's callee; node 1 a relay.
+	ctx, cancel := testContext()
+	defer cancel()
+	for i, n := range nodes {
+		c := n.join(t, client.Config{})
+		res, err := c.Call(ctx, "wamp.session.count")
+		if err != nil || !sameID(res.Args[0], 2) {
+			t.Errorf("node %d: wamp.session.count = %v, %v; want 2 (the test's sessions only)", i, res, err)
+		}
+		if i == 1 {
+			if _, err := c.Call(ctx, "wamp.session.kill_all"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c := nodes[1].join(t, client.Config{})
+	register(t, c, "rpc.echo2", nil, echo)
+	if _, err := callWhenThere(t, caller, &client.CallRequest{Procedure: "rpc.echo2"}); err != nil {
+		t.Errorf("call across nodes after kill_all: %v", err)
+	}
+}

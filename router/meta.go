@@ -146,7 +146,10 @@ func (q metaRequest) session() (*session, error) {
 	}
 	q.rm.mu.Lock()
 	defer q.rm.mu.Unlock()
-	return q.rm.sessions[id], nil
+	if t := q.rm.sessions[id]; t != nil && !t.isCluster() {
+		return t, nil
+	}
+	return nil, nil
 }
 
 // metaDetails is the session's description in wamp.session.on_join and
@@ -329,13 +332,17 @@ func sessionKillAll(q metaRequest) (protocol.List, error) {
 	return protocol.List{len(kill(victims, reason, message))}, nil
 }
 
-// snapshot returns the sessions joined to the realm.
+// snapshot returns the sessions joined to the realm, but the cluster's
+// own (see ClusterNode.Connect): the session meta API neither shows nor
+// kills those.
 func (rm *realm) snapshot() []*session {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	out := make([]*session, 0, len(rm.sessions))
 	for _, t := range rm.sessions {
-		out = append(out, t)
+		if !t.isCluster() {
+			out = append(out, t)
+		}
 	}
 	return out
 }
