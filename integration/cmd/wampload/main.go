@@ -1,0 +1,559 @@
+// Command wampload measures what a wampd binary costs per operation: the
+// memory of idle sessions, and the router CPU time and round-trip time of
+// one call at a time. It runs each measurement against a fresh wampd
+// process listening on 127.0.0.1 only, and reads the router's CPU time
+// (utime + stime of /proc/PID/stat) and resident memory (VmRSS of
+// /proc/PID/status) around the load, so that what the load generator
+// itself spends is not counted.
+//
+// Give it several binaries (before and after a change) and it alternates
+// them run by run, so that both see the same machine, and reports the
+// median and the spread of each:
+//
+//	git stash; go build -o /tmp/wampd.old ./cmd/wampd; git stash pop
+//	go build -o /tmp/wampd.new ./cmd/wampd
+//	go run ./integration/cmd/wampload -wampd /tmp/wampd.old,/tmp/wampd.new -runs 5 \
+//		-scenario call -transport websocket
+//
+// Scenarios:
+//
+//   - idle: -sessions sessions join realm1 over -transport (websocket
+//     with JSON, or rawsocket with MessagePack) and stay idle; reports the
+//     growth of the router's RSS per session, and of its Go heap and
+//     stacks (from the runtime metrics on the admin listener). With
+//     -profiles DIR it saves a heap and a goroutine profile of the router
+//     holding the sessions.
+//   - call: a caller calls an echo procedure of a callee, one call at a
+//     time, -calls times over -transport (both clients of package
+//     client); reports the router's CPU time per call and the round
+//     trip's median and 99th percentile.
+//
+// -gomaxprocs sets GOMAXPROCS of the router process. The figures are
+// measurements of one machine, not pass/fail results.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/serialize"
+)
+
+type options struct {
+	scenario   string
+	transport  string
+	sessions   int
+	calls      int
+	gomaxprocs int
+	profiles   string
+}
+
+func main() {
+	bins := flag.String("wampd", "", "comma-separated wampd binaries to measure, alternating")
+	runs := flag.Int("runs", 3, "runs of each binary")
+	var o options
+	flag.StringVar(&o.scenario, "scenario", "call", "idle or call")
+	flag.StringVar(&o.transport, "transport", "websocket", "websocket (JSON) or rawsocket (MessagePack)")
+	flag.IntVar(&o.sessions, "sessions", 10000, "idle: sessions to open")
+	flag.IntVar(&o.calls, "calls", 20000, "call: calls to make")
+	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of the router; 0 leaves the default")
+	flag.StringVar(&o.profiles, "profiles", "", "idle: save heap and goroutine profiles of the router in this directory")
+	flag.Parse()
+	if *bins == "" {
+		log.Fatal("wampload: -wampd is required")
+	}
+	list := strings.Split(*bins, ",")
+	results := make([][]figures, len(list))
+	for run := range *runs {
+		for i, bin := range list {
+			f, err := measure(bin, o, fmt.Sprintf("%d.%d", i, run))
+			if err != nil {
+				log.Fatalf("wampload: %s: %v", bin, err)
+			}
+			fmt.Printf("run %d %s: %s\n", run+1, filepath.Base(bin), f)
+			results[i] = append(results[i], f)
+		}
+	}
+	fmt.Println()
+	for i, bin := range list {
+		fmt.Printf("%s (%d runs): %s\n", filepath.Base(bin), len(results[i]), summary(results[i]))
+	}
+}
+
+// figures are the results of one run: named values, in order.
+type figures []figure
+
+type figure struct {
+	name, unit string
+	v          float64
+}
+
+func (fs figures) String() string {
+	var b strings.Builder
+	for i, f := range fs {
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		fmt.Fprintf(&b, "%s %.2f %s", f.name, f.v, f.unit)
+	}
+	return b.String()
+}
+
+// summary gives the median and the range of each figure over runs.
+func summary(runs []figures) string {
+	var b strings.Builder
+	for i, f := range runs[0] {
+		vs := make([]float64, len(runs))
+		for j, r := range runs {
+			vs[j] = r[i].v
+		}
+		slices.Sort(vs)
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		fmt.Fprintf(&b, "%s %.2f %s [%.2f–%.2f]", f.name, median(vs), f.unit, vs[0], vs[len(vs)-1])
+	}
+	return b.String()
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+func measure(bin string, o options, tag string) (figures, error) {
+	w, err := start(bin, o)
+	if err != nil {
+		return nil, err
+	}
+	defer w.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	switch o.scenario {
+	case "idle":
+		return idle(ctx, w, o, tag)
+	case "call":
+		return call(ctx, w, o)
+	}
+	return nil, fmt.Errorf("unknown scenario %q", o.scenario)
+}
+
+// wampd is a running wampd process.
+type wampd struct {
+	cmd    *exec.Cmd
+	wsURL  string // ws://127.0.0.1:port/ws
+	rsAddr string // 127.0.0.1:port
+	admin  string // 127.0.0.1:port
+}
+
+// start runs bin on 127.0.0.1 ports the system picks. Keep-alive pings
+// are every 10 minutes, so that idle clients that never answer one stay.
+func start(bin string, o options) (*wampd, error) {
+	dir, err := os.MkdirTemp("", "wampload")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	cfg := "websocket:\n  address: 127.0.0.1:0\n  ping_interval: 10m\n" +
+		"rawsocket:\n  address: 127.0.0.1:0\n  ping_interval: 10m\n" +
+		"admin:\n  address: 127.0.0.1:0\n  pprof: true\n" +
+		"max_connections_per_address: -1\n" +
+		"log:\n  format: json\n  level: warn\n"
+	path := filepath.Join(dir, "wampd.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-config", path, "-log-level", "info")
+	cmd.Env = os.Environ()
+	if o.gomaxprocs > 0 {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(o.gomaxprocs))
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	w := &wampd{cmd: cmd}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && (w.wsURL == "" || w.rsAddr == "" || w.admin == "") {
+		var line map[string]any
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line["msg"] != "listening" {
+			continue
+		}
+		switch line["transport"] {
+		case "websocket":
+			w.wsURL, _ = line["url"].(string)
+		case "rawsocket":
+			w.rsAddr, _ = line["address"].(string)
+		case "admin":
+			w.admin, _ = line["address"].(string)
+		}
+	}
+	go io.Copy(io.Discard, stderr)
+	if w.wsURL == "" || w.rsAddr == "" || w.admin == "" {
+		w.stop()
+		return nil, fmt.Errorf("wampd did not say where it listens")
+	}
+	return w, nil
+}
+
+func (w *wampd) stop() {
+	w.cmd.Process.Kill()
+	w.cmd.Wait()
+}
+
+// cpu returns the CPU time (user + system) the process has used.
+func (w *wampd) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; count from after it.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseInt(f[11], 10, 64) // field 14
+	stime, _ := strconv.ParseInt(f[12], 10, 64) // field 15
+	const hz = 100                              // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / hz
+}
+
+// rss returns VmRSS of the process in bytes.
+func (w *wampd) rss() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.Atoi(strings.Fields(line)[1])
+			return float64(kb) * 1024
+		}
+	}
+	return -1
+}
+
+// memstats returns runtime figures of the router from /metrics: heap in
+// use, stacks in use and goroutines.
+func (w *wampd) memstats() (heap, stack, goroutines float64, err error) {
+	resp, err := http.Get("http://" + w.admin + "/metrics")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "go_memstats_heap_inuse_bytes":
+			heap = v
+		case "go_memstats_stack_inuse_bytes":
+			stack = v
+		case "go_goroutines":
+			goroutines = v
+		}
+	}
+	return heap, stack, goroutines, sc.Err()
+}
+
+// save writes the router's profile name (heap, goroutine) to dir.
+func (w *wampd) save(name, dir, tag string) error {
+	resp, err := http.Get("http://" + w.admin + "/debug/pprof/" + name + "?gc=1")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(filepath.Join(dir, name+"."+tag+".pb.gz"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
+
+// idle opens o.sessions idle sessions and reports what they cost the
+// router.
+func idle(ctx context.Context, w *wampd, o options, tag string) (figures, error) {
+	// One session first, so that what every session shares (pools,
+	// the realm) is in the baseline.
+	first, err := dialIdle(ctx, w, o.transport)
+	if err != nil {
+		return nil, err
+	}
+	defer first.Close()
+	settle()
+	rss0 := w.rss()
+	heap0, stack0, g0, err := w.memstats()
+	if err != nil {
+		return nil, err
+	}
+	conns := make([]net.Conn, o.sessions)
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				c, err := dialIdle(ctx, w, o.transport)
+				if err != nil {
+					mu.Lock()
+					firstErr = cmpErr(firstErr, err)
+					mu.Unlock()
+					continue
+				}
+				conns[i] = c
+			}
+		}()
+	}
+	for i := range conns {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	settle()
+	rss1 := w.rss()
+	heap1, stack1, g1, err := w.memstats()
+	if err != nil {
+		return nil, err
+	}
+	if o.profiles != "" {
+		for _, p := range []string{"heap", "goroutine"} {
+			if err := w.save(p, o.profiles, tag); err != nil {
+				return nil, err
+			}
+		}
+	}
+	n := float64(o.sessions)
+	return figures{
+		{"rss", "KiB/session", (rss1 - rss0) / n / 1024},
+		{"heap", "KiB/session", (heap1 - heap0) / n / 1024},
+		{"stacks", "KiB/session", (stack1 - stack0) / n / 1024},
+		{"goroutines", "/session", (g1 - g0) / n},
+	}, nil
+}
+
+func cmpErr(old, err error) error {
+	if old != nil {
+		return old
+	}
+	return err
+}
+
+// settle lets the router finish what the sessions started.
+func settle() { time.Sleep(2 * time.Second) }
+
+// dialIdle opens a session by hand (no goroutine and no buffers of ours
+// stay behind) and returns its connection.
+func dialIdle(ctx context.Context, w *wampd, tr string) (net.Conn, error) {
+	hello := &protocol.Hello{Realm: "realm1", Details: protocol.Dict{"roles": protocol.Dict{
+		"caller": protocol.Dict{}, "callee": protocol.Dict{}, "publisher": protocol.Dict{}, "subscriber": protocol.Dict{}}}}
+	var d net.Dialer
+	switch tr {
+	case "rawsocket":
+		c, err := d.DialContext(ctx, "tcp", w.rsAddr)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.Write([]byte{0x7F, 0xF0 | byte(serialize.MessagePack), 0, 0}); err != nil {
+			c.Close()
+			return nil, err
+		}
+		b, err := serialize.MessagePack.Codec().Encode(nil, hello)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		frame := append([]byte{0, byte(len(b) >> 16), byte(len(b) >> 8), byte(len(b))}, b...)
+		if _, err := c.Write(frame); err != nil {
+			c.Close()
+			return nil, err
+		}
+		// The handshake reply, and the WELCOME frame.
+		var hdr [4]byte
+		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+			c.Close()
+			return nil, err
+		}
+		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+			c.Close()
+			return nil, err
+		}
+		body := make([]byte, binary.BigEndian.Uint32(hdr[:])&0xFFFFFF)
+		if _, err := io.ReadFull(c, body); err != nil {
+			c.Close()
+			return nil, err
+		}
+		if m, err := serialize.MessagePack.Codec().Decode(body); err != nil || m.Type() != protocol.TypeWelcome {
+			c.Close()
+			return nil, fmt.Errorf("no WELCOME: %v %v", m, err)
+		}
+		return c, nil
+	case "websocket":
+		host := strings.TrimPrefix(w.wsURL, "ws://")
+		path := "/"
+		if i := strings.IndexByte(host, '/'); i >= 0 {
+			host, path = host[:i], host[i:]
+		}
+		c, err := d.DialContext(ctx, "tcp", host)
+		if err != nil {
+			return nil, err
+		}
+		var key [16]byte
+		rand.Read(key[:])
+		req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key[:]) + "\r\n" +
+			"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n"
+		if _, err := io.WriteString(c, req); err != nil {
+			c.Close()
+			return nil, err
+		}
+		br := bufio.NewReaderSize(c, 512)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			c.Close()
+			return nil, fmt.Errorf("upgrade: %s", resp.Status)
+		}
+		b, err := serialize.JSON.Codec().Encode(nil, hello)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		// One masked text frame (mask 0: the payload is unchanged).
+		frame := []byte{0x81}
+		switch {
+		case len(b) < 126:
+			frame = append(frame, 0x80|byte(len(b)))
+		default:
+			frame = append(frame, 0x80|126, byte(len(b)>>8), byte(len(b)))
+		}
+		frame = append(append(frame, 0, 0, 0, 0), b...)
+		if _, err := c.Write(frame); err != nil {
+			c.Close()
+			return nil, err
+		}
+		var hdr [2]byte
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			c.Close()
+			return nil, err
+		}
+		n := int(hdr[1] & 0x7F)
+		if n == 126 {
+			var ext [2]byte
+			if _, err := io.ReadFull(br, ext[:]); err != nil {
+				c.Close()
+				return nil, err
+			}
+			n = int(binary.BigEndian.Uint16(ext[:]))
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(br, body); err != nil {
+			c.Close()
+			return nil, err
+		}
+		if m, err := serialize.JSON.Codec().Decode(body); err != nil || m.Type() != protocol.TypeWelcome {
+			c.Close()
+			return nil, fmt.Errorf("no WELCOME: %v %v", m, err)
+		}
+		return c, nil
+	}
+	return nil, fmt.Errorf("unknown transport %q", tr)
+}
+
+// call makes o.calls calls, one at a time, and reports the router's CPU
+// time per call and the round trip.
+func call(ctx context.Context, w *wampd, o options) (figures, error) {
+	url := w.wsURL
+	cfg := client.Config{Realm: "realm1", Serializer: serialize.JSON, Logger: slog.New(slog.DiscardHandler)}
+	if o.transport == "rawsocket" {
+		url = "tcp://" + w.rsAddr
+		cfg.Serializer = serialize.MessagePack
+	}
+	callee, err := client.Dial(ctx, url, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer callee.Close()
+	if _, err := callee.Register(ctx, "com.load.echo", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: inv.Args}, nil
+	}, nil); err != nil {
+		return nil, err
+	}
+	caller, err := client.Dial(ctx, url, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer caller.Close()
+	for range 1000 { // warm up
+		if _, err := caller.Call(ctx, "com.load.echo", "hello"); err != nil {
+			return nil, err
+		}
+	}
+	rtt := make([]time.Duration, 0, o.calls)
+	cpu0 := w.cpu()
+	for range o.calls {
+		t0 := time.Now()
+		if _, err := caller.Call(ctx, "com.load.echo", "hello"); err != nil {
+			return nil, err
+		}
+		rtt = append(rtt, time.Since(t0))
+	}
+	cpu := w.cpu() - cpu0
+	if len(rtt) == 0 {
+		return nil, errors.New("no calls")
+	}
+	slices.Sort(rtt)
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	return figures{
+		{"router-cpu", "µs/call", us(cpu) / float64(o.calls)},
+		{"p50", "µs", us(rtt[len(rtt)/2])},
+		{"p99", "µs", us(rtt[len(rtt)*99/100])},
+	}, nil
+}
