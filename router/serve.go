@@ -12,7 +12,7 @@ import (
 // Transport"): an http.Handler that upgrades requests to WebSocket,
 // negotiates the WAMP sub-protocol (wamp.2.json, wamp.2.msgpack,
 // wamp.2.cbor and the batched variants, as [Config.WebSocket] allows) and
-// serves one session per connection on the request's goroutine. Mount it
+// serves one session per connection on a goroutine of its own. Mount it
 // on any mux; every call returns the same handler.
 //
 // After [Router.Close] or [Router.Shutdown] the handler closes new

@@ -24,16 +24,16 @@ const (
 )
 
 // peerCore is the state every network peer shares: the encoder, the
-// bounded outbound queue of encoded frames, the close reason and the
-// lifecycle of the writer goroutine.
+// bounded outbound queue of encoded frames, the write path (writer.go),
+// the close reason and the lifecycle of the peer.
 //
 // Send encodes on the calling goroutine, so that a message that cannot be
 // sent (it does not encode, or is larger than the other end accepts) is
-// refused to its sender, who can tell its own sender; the writer only
-// writes bytes.
+// refused to its sender, who can tell its own sender; the writing is
+// bytes only.
 //
 // Lifecycle: shutdown (from Close, a failed read or a failed write) records
-// the first reason and closes closing; the writer goroutine then flushes
+// the first reason and closes closing; a writer goroutine then flushes
 // what is queued (bounded by closeDeadline), closes the connection and
 // closes done. Close waits for done, and if the writer is stuck past the
 // close timeout it closes the connection itself, which unblocks the writer.
@@ -46,9 +46,26 @@ type peerCore struct {
 	codec   serialize.Codec
 	maxSend int64 // the largest encoding the other end accepts; 0 means any
 
-	q       outQueue      // the outbound queue
+	// The write path, read-only after construction: cw is the peer's
+	// kind; rc writes to the socket without blocking, nil when the
+	// connection cannot (TLS), and then only the writer goroutine writes.
+	cw connWriter
+	rc *fdWriter
+
+	q       outQueue      // the outbound queue, and the right to write
+	pongs   chan []byte   // RawSocket: PING payloads to echo; nil for WebSocket
 	closing chan struct{} // closed once by shutdown
 	done    chan struct{} // closed by the writer when it has finished
+
+	// ping is the keep-alive timer; nil when keep-alive is off. q.mu
+	// guards it.
+	ping *time.Timer
+	// failedWrite is set when a write failed; only the holder of the right
+	// to write touches it.
+	failedWrite bool
+	// writers counts the writer goroutines started (tests and
+	// benchmarks read it).
+	writers atomic.Uint64
 
 	once          sync.Once
 	reason        error     // written once, before closing is closed
@@ -65,9 +82,10 @@ type peerCore struct {
 	tlsState *tls.ConnectionState // read-only after construction; nil without TLS
 }
 
-// init sets up c for conn, whose handshakes are complete. details gets
-// "tls": true when conn is TLS.
-func (c *peerCore) init(conn net.Conn, cfg PeerConfig, ser serialize.Serializer, maxSend int64, details protocol.Dict) {
+// init sets up c for conn, whose handshakes are complete, and cw, whose
+// connection rc writes without blocking (nil if none). details gets
+// "tls": true when conn is TLS. It starts the keep-alive timer.
+func (c *peerCore) init(conn net.Conn, cw connWriter, rc *fdWriter, cfg PeerConfig, ser serialize.Serializer, maxSend int64, details protocol.Dict) {
 	c.tlsState = connTLSState(conn)
 	if c.tlsState != nil {
 		details["tls"] = true
@@ -77,10 +95,13 @@ func (c *peerCore) init(conn net.Conn, cfg PeerConfig, ser serialize.Serializer,
 	c.ser = ser
 	c.codec = ser.Codec()
 	c.maxSend = maxSend
+	c.cw = cw
+	c.rc = rc
 	c.q.init(cfg.QueueSize, cfg.QueueBytes)
 	c.closing = make(chan struct{})
 	c.done = make(chan struct{})
 	c.details = details
+	c.startPings()
 }
 
 // Send implements Peer. It encodes m and queues the encoding; it never
@@ -99,9 +120,16 @@ func (c *peerCore) Send(_ context.Context, m protocol.Message) error {
 	if err != nil {
 		return err
 	}
-	if err := c.q.put(f); err != nil {
+	c.q.mu.Lock()
+	if err := c.q.putLocked(f); err != nil {
+		c.q.mu.Unlock()
 		f.release()
 		return err
+	}
+	took := c.takeWriteLocked()
+	c.q.mu.Unlock()
+	if took {
+		c.write()
 	}
 	return nil
 }
@@ -121,6 +149,11 @@ func (c *peerCore) SendWait(ctx context.Context, m protocol.Message) error {
 	if err := c.q.putWait(ctx, f); err != nil {
 		f.release()
 		return err
+	}
+	took := c.takeWriteLocked()
+	c.q.mu.Unlock()
+	if took {
+		c.write()
 	}
 	return nil
 }
@@ -202,8 +235,9 @@ func connTLSState(conn net.Conn) *tls.ConnectionState {
 	return &cs
 }
 
-// shutdown records reason (the first one wins) and tells the writer to
-// finish. It reports whether this call was the first.
+// shutdown records reason (the first one wins) and has a writer
+// goroutine finish (see writer.go). It reports whether this call was the
+// first.
 func (c *peerCore) shutdown(reason error) bool {
 	first := false
 	c.once.Do(func() {
@@ -215,6 +249,11 @@ func (c *peerCore) shutdown(reason error) bool {
 		// Wake the reader (see readDeadline); writes are unaffected.
 		_ = c.conn.SetReadDeadline(pastDeadline)
 	})
+	if first {
+		// Whoever holds the right to write sees closing; if nobody
+		// does, a writer goroutine takes it now.
+		c.kick()
+	}
 	return first
 }
 

@@ -54,9 +54,9 @@ func putBuffer(pool *sync.Pool, bp *[]byte, b []byte, maxCap int) {
 }
 
 // segment is a piece of a queue's list of frames. Segments come from a
-// pool: a queue holds one segment when it is empty (none before its first
-// frame), and more only while frames wait, so a burst's memory is not
-// kept for life and no frame slice grows or is copied.
+// pool: a queue holds none when it is empty, and more only while frames
+// wait, so neither an idle peer nor a burst's memory holds any for life,
+// and no frame slice grows or is copied.
 type segment struct {
 	frames [segmentFrames]frame
 	next   *segment
@@ -76,10 +76,6 @@ type outQueue struct {
 	maxFrames int64
 	maxBytes  int64
 
-	// wake holds a token when frames wait and the writer may be waiting
-	// for them. Capacity 1.
-	wake chan struct{}
-
 	// n and size count the frames put and not yet released, and their
 	// bytes. Written under mu; read without it by full.
 	n, size atomic.Int64
@@ -95,12 +91,22 @@ type outQueue struct {
 	// room, when not nil, is closed (and cleared) by the next release
 	// or by close. Waiting senders make it.
 	room chan struct{}
+
+	// The right to write to the connection (see peerCore.kick): at most
+	// one goroutine holds it, a sender writing what is queued or the
+	// writer goroutine.
+	writing bool
+	// pingDue is set by the keep-alive timer: the holder of the right to
+	// write sends a ping.
+	pingDue bool
+	// finished is set once the writer has closed the connection: the
+	// right to write stays taken for good.
+	finished bool
 }
 
 func (q *outQueue) init(maxFrames, maxBytes int) {
 	q.maxFrames = int64(maxFrames)
 	q.maxBytes = int64(maxBytes)
-	q.wake = make(chan struct{}, 1)
 }
 
 // full reports, without locking, whether put would refuse any frame now:
@@ -117,15 +123,8 @@ func (q *outQueue) fitsLocked(size int) bool {
 	return n < q.maxFrames && (n == 0 || q.size.Load()+int64(size) <= q.maxBytes)
 }
 
-// put queues f. It returns ErrClosed after close and ErrQueueFull when f
-// does not fit; the caller then still owns f.
-func (q *outQueue) put(f frame) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.putLocked(f)
-}
-
-// putLocked is put; q.mu must be held.
+// putLocked queues f. It returns ErrClosed after close and ErrQueueFull
+// when f does not fit; the caller then still owns f. q.mu must be held.
 func (q *outQueue) putLocked(f frame) error {
 	if q.closed {
 		return ErrClosed
@@ -146,21 +145,19 @@ func (q *outQueue) putLocked(f frame) error {
 	q.waiting++
 	q.n.Add(1)
 	q.size.Add(int64(len(f.b)))
-	if q.waiting == 1 {
-		// The first frame waiting: the writer may be asleep. (While
-		// frames wait, the writer either holds a token or comes back
-		// for them by itself, see take.)
-		q.signal()
-	}
 	return nil
 }
 
-// putWait is put, but when f does not fit it waits for room until ctx
-// ends, and then returns ErrQueueFull.
+// putWait is putLocked, but when f does not fit it waits for room until
+// ctx ends, and then returns ErrQueueFull. It returns with q.mu held when
+// f was queued, and without it otherwise.
 func (q *outQueue) putWait(ctx context.Context, f frame) error {
 	for {
 		q.mu.Lock()
 		err := q.putLocked(f)
+		if err == nil {
+			return nil
+		}
 		if err != ErrQueueFull {
 			q.mu.Unlock()
 			return err
@@ -178,26 +175,17 @@ func (q *outQueue) putWait(ctx context.Context, f frame) error {
 	}
 }
 
-// signal gives the writer a token, unless it has one.
-func (q *outQueue) signal() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
 // take moves waiting frames, in order, into dst (up to its capacity and
-// while fewer than maxBytes are taken; at least one) and returns it. The
-// writer must release them once written. If frames are left waiting, the
-// writer gets a token so that it comes back for them after its other work
-// (keep-alive pings, pongs).
-func (q *outQueue) take(dst []frame, maxBytes int) []frame {
+// while no more than maxBytes are taken; at least one if one, the first
+// frame of any size, else none of more than maxBytes) and returns it. The
+// writer must release them once written.
+func (q *outQueue) take(dst []frame, maxBytes int, one bool) []frame {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	taken := 0
 	for q.waiting > 0 && len(dst) < cap(dst) {
 		f := &q.head.frames[q.hi]
-		if taken > 0 && taken+len(f.b) > maxBytes {
+		if (taken > 0 || !one) && taken+len(f.b) > maxBytes {
 			break
 		}
 		taken += len(f.b)
@@ -212,11 +200,11 @@ func (q *outQueue) take(dst []frame, maxBytes int) []frame {
 			segments.Put(done)
 		}
 	}
-	if q.waiting == 0 {
-		// Keep the one segment, from its start.
+	if q.waiting == 0 && q.head != nil {
+		// An idle queue holds no segment.
+		segments.Put(q.head)
+		q.head, q.tail = nil, nil
 		q.hi, q.ti = 0, 0
-	} else {
-		q.signal()
 	}
 	return dst
 }
@@ -259,16 +247,10 @@ func (q *outQueue) close() {
 func (q *outQueue) discard() {
 	var batch [segmentFrames]frame
 	for {
-		fs := q.take(batch[:0], math.MaxInt)
+		fs := q.take(batch[:0], math.MaxInt, true)
 		if len(fs) == 0 {
 			break
 		}
 		q.release(fs)
 	}
-	q.mu.Lock()
-	if q.head != nil {
-		segments.Put(q.head)
-		q.head, q.tail = nil, nil
-	}
-	q.mu.Unlock()
 }

@@ -13,7 +13,6 @@ const (
 	rawMinLength = 1 << 9  // LLLL = 0
 	rawMaxLength = 1 << 24 // LLLL = 15, and the longest frame (X bit)
 
-	rawReadBuffer = 32 << 10 // bufio.Reader size; larger payloads use a separate buffer
 )
 
 // RawSocketErrorCode is the error code of a RawSocket handshake error reply

@@ -8,7 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"time"
+	"slices"
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/serialize"
@@ -19,13 +19,14 @@ type rawPeer struct {
 	peerCore // its maxSend is the other end's announced maximum
 
 	// Reader side, used only by the goroutine calling Recv.
-	br   *bufio.Reader
-	rbuf []byte
+	br *bufio.Reader
 
-	pongs chan []byte // PING payloads for the writer to echo
-
-	// Writer side, used only by the writer goroutine.
+	// Writer side, used only by the holder of the right to write.
 	seq uint32
+	// rest is what an inline write left unwritten, in restBuf (from
+	// writeBuffers); writeBlocking writes it first.
+	rest    []byte
+	restBuf *[]byte
 }
 
 var (
@@ -34,10 +35,10 @@ var (
 )
 
 func newRawPeer(c net.Conn, cfg PeerConfig, ser serialize.Serializer, maxSend int64, details protocol.Dict) *rawPeer {
-	p := &rawPeer{pongs: make(chan []byte, 4)}
-	p.init(c, cfg, ser, min(maxSend, rawMaxLength), details)
-	p.br = bufio.NewReaderSize(idleConn{Conn: c, core: &p.peerCore, idle: cfg.idleTimeout()}, rawReadBuffer)
-	go p.writeLoop()
+	p := &rawPeer{}
+	p.pongs = make(chan []byte, 4)
+	p.init(c, p, newFDWriter(c), cfg, ser, min(maxSend, rawMaxLength), details)
+	p.br = bufio.NewReaderSize(&poolReader{r: idleConn{Conn: c, core: &p.peerCore, idle: cfg.idleTimeout()}}, peekBuffer)
 	return p
 }
 
@@ -87,19 +88,21 @@ func (p *rawPeer) recv(done <-chan struct{}) (protocol.Message, error) {
 			return nil, p.failRead(fmt.Errorf("%w: reserved frame type %d", ErrProtocol, typ))
 		}
 		_, _ = p.br.Discard(4)
-		payload, err := p.readPayload(int(n))
+		payload, bp, err := p.readPayload(int(n))
 		if err != nil {
 			return nil, p.readFailed(err)
 		}
 		switch typ {
 		case frameMessage:
 			m, err := p.codec.Decode(payload)
+			releasePayload(bp, payload)
 			if err != nil {
 				return nil, fmt.Errorf("transport: rawsocket: %w", err)
 			}
 			return m, nil
 		case framePing:
 			echo := append([]byte(nil), payload...)
+			releasePayload(bp, payload)
 			select {
 			case p.pongs <- echo:
 			case <-p.closing:
@@ -107,39 +110,48 @@ func (p *rawPeer) recv(done <-chan struct{}) (protocol.Message, error) {
 			case <-done:
 				return nil, errInterrupted
 			}
+			p.kick()
 		case framePong:
 			// Nothing to do: any data read proves the other end alive.
+			releasePayload(bp, payload)
 		}
 	}
 }
 
-// readPayload returns the next n bytes, valid until the next read.
-func (p *rawPeer) readPayload(n int) ([]byte, error) {
+// readPayload returns the next n bytes, valid until the next read: in
+// the reader's buffer, or, when larger, in a buffer of frameBuffers, which
+// bp is then and the caller gives back with releasePayload once done with
+// them (decoding copies what it keeps).
+func (p *rawPeer) readPayload(n int) (b []byte, bp *[]byte, err error) {
 	if n <= p.br.Size() {
 		b, err := p.br.Peek(n)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		_, _ = p.br.Discard(n)
-		return b, nil
+		return b, nil, nil
 	}
-	if cap(p.rbuf) < n {
-		p.rbuf = make([]byte, n)
-	}
-	b := p.rbuf[:n]
-	if n > keepBuffer {
-		p.rbuf = nil
-	}
+	bp = getBuffer(&frameBuffers)
+	b = slices.Grow((*bp)[:0], n)[:n]
 	if _, err := io.ReadFull(p.br, b); err != nil {
+		releasePayload(bp, b)
 		if errors.Is(err, io.EOF) { // the header promised a payload
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return b, nil
+	return b, bp, nil
+}
+
+// releasePayload gives back the buffer of a payload readPayload returned,
+// if it has one.
+func releasePayload(bp *[]byte, b []byte) {
+	if bp != nil {
+		putBuffer(&frameBuffers, bp, b, maxPooledFrame)
+	}
 }
 
 // readFailed turns a read error into Recv's error: errInterrupted for an
@@ -164,66 +176,75 @@ func (p *rawPeer) readErr(err error) error {
 	return fmt.Errorf("transport: rawsocket read: %w", err)
 }
 
-// writeLoop is the writer goroutine: it writes the queued frames, many in
-// one write, answers PINGs and sends keep-alive PINGs. It closes the
-// connection and done when it ends.
-func (p *rawPeer) writeLoop() {
-	defer close(p.done)
-	defer p.conn.Close()
-	defer p.q.discard()
-	var tick <-chan time.Time
-	if p.cfg.PingInterval > 0 {
-		t := time.NewTicker(p.cfg.PingInterval)
-		defer t.Stop()
-		tick = t.C
+// writeInline implements connWriter: the PONGs and the keep-alive PING
+// due and frames of up to flushSize/2 bytes in all, in one write that does
+// not block.
+func (p *rawPeer) writeInline() (bool, error) {
+	bp := getBuffer(&writeBuffers)
+	b := p.appendControl(*bp)
+	var batch [writeBatch]frame
+	fs := p.q.take(batch[:0], flushSize/2, false)
+	for i := range fs {
+		b = append(appendFrameHeader(b, frameMessage, len(fs[i].b)), fs[i].b...)
 	}
-	for {
-		var pong []byte
-		ping := false
-		select {
-		case <-p.q.wake:
-		case pong = <-p.pongs:
-		case <-tick:
-			ping = true
-		case <-p.closing:
-			// Flush what is queued, bounded by the close deadline.
-			for {
-				n, err := p.write(nil, false)
-				if n == 0 || err != nil {
-					return
-				}
-			}
-		}
-		if _, err := p.write(pong, ping); err != nil {
-			p.shutdown(fmt.Errorf("transport: rawsocket write: %w", err))
-			return
-		}
+	p.q.release(fs)
+	if len(b) == 0 {
+		// Nothing fits: the next frame is too large to copy here.
+		putBuffer(&writeBuffers, bp, b, maxPooledWrite)
+		return true, nil
 	}
+	n, err := tryWrite(p.rc, b)
+	if err != nil {
+		putBuffer(&writeBuffers, bp, b, maxPooledWrite)
+		return false, fmt.Errorf("transport: rawsocket write: %w", err)
+	}
+	if n < len(b) {
+		p.rest, p.restBuf = b[n:], bp
+		*bp = b
+		return true, nil
+	}
+	putBuffer(&writeBuffers, bp, b, maxPooledWrite)
+	return false, nil
 }
 
-// write writes a PONG echoing pong (if not nil), a keep-alive PING if
-// ping, the other PONGs due, and queued frames up to about flushSize
-// bytes, all in one network write: frames are copied into a pooled write
-// buffer, except for a frame larger than half of flushSize, which is
-// written from where it is, with what precedes it, in one vectored write.
-// It returns how many queued frames it wrote.
-func (p *rawPeer) write(pong []byte, ping bool) (int, error) {
+// writeBlocking implements connWriter.
+func (p *rawPeer) writeBlocking() (int, error) {
+	n := 0
+	if p.rest != nil {
+		err := p.flush(p.rest, nil)
+		putBuffer(&writeBuffers, p.restBuf, *p.restBuf, maxPooledWrite)
+		p.rest, p.restBuf = nil, nil
+		if err != nil {
+			return 0, fmt.Errorf("transport: rawsocket write: %w", err)
+		}
+		n++
+	}
+	k, err := p.write()
+	if err != nil {
+		return n + k, fmt.Errorf("transport: rawsocket write: %w", err)
+	}
+	return n + k, nil
+}
+
+// finish implements connWriter: RawSocket has no close frame.
+func (p *rawPeer) finish(bool) {
+	_ = p.conn.Close()
+}
+
+// write writes the PONGs and the keep-alive PING due, and queued frames up
+// to about flushSize bytes, all in one network write: frames are copied
+// into a pooled write buffer, except for a frame larger than half of
+// flushSize, which is written from where it is, with what precedes it, in
+// one vectored write. It returns how many queued frames it wrote.
+func (p *rawPeer) write() (int, error) {
 	bp := getBuffer(&writeBuffers)
-	b := *bp
-	if pong != nil {
-		b = append(appendFrameHeader(b, framePong, len(pong)), pong...)
-	}
-	if ping {
-		p.seq++
-		s := p.seq
-		b = append(appendFrameHeader(b, framePing, 4), byte(s>>24), byte(s>>16), byte(s>>8), byte(s))
-	}
+	b := p.appendControl(*bp)
 	var batch [writeBatch]frame
 	written := 0
 	var err error
 	for err == nil && len(b) < flushSize {
 		b = p.appendPongs(b)
-		fs := p.q.take(batch[:0], flushSize-len(b))
+		fs := p.q.take(batch[:0], flushSize-len(b), true)
 		if len(fs) == 0 {
 			break
 		}
@@ -245,6 +266,17 @@ func (p *rawPeer) write(pong []byte, ping bool) (int, error) {
 	}
 	putBuffer(&writeBuffers, bp, b, maxPooledWrite)
 	return written, err
+}
+
+// appendControl appends the PONGs waiting and the keep-alive PING, if due.
+func (p *rawPeer) appendControl(b []byte) []byte {
+	b = p.appendPongs(b)
+	if p.takePing() {
+		p.seq++
+		s := p.seq
+		b = append(appendFrameHeader(b, framePing, 4), byte(s>>24), byte(s>>16), byte(s>>8), byte(s))
+	}
+	return b
 }
 
 // appendPongs appends a PONG for every PING payload waiting.

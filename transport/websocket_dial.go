@@ -69,9 +69,11 @@ func DialWebSocket(ctx context.Context, url string, cfg WebSocketDialConfig) (Pe
 			if err != nil {
 				return nil, err
 			}
-			cork = &corkConn{Conn: c}
+			cork = newCorkConn(c)
 			return cork, nil
 		},
+		ReadBufferSize:    peekBuffer,
+		WriteBufferPool:   &wsWriteBuffers,
 		Proxy:             http.ProxyFromEnvironment,
 		HandshakeTimeout:  pcfg.HandshakeTimeout,
 		TLSClientConfig:   cfg.TLSConfig,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -22,9 +23,14 @@ type wsPeer struct {
 	msgType int // websocket.TextMessage for JSON, else BinaryMessage
 
 	// Reader side, used only by the goroutine calling Recv.
-	rbuf    []byte   // the last message read; dropped when it grew past keepBuffer
+	rbuf    []byte   // the message being read, in rbp (from frameBuffers)
+	rbp     *[]byte  // nil between messages
 	pending [][]byte // rest of a batch, aliasing rbuf
 }
+
+// wsWriteBuffers holds gorilla's write buffers, which a connection takes
+// only while it writes a message.
+var wsWriteBuffers sync.Pool
 
 var (
 	_ Peer     = (*wsPeer)(nil)
@@ -36,7 +42,11 @@ func newWSPeer(ws *websocket.Conn, cork *corkConn, cfg PeerConfig, ser serialize
 	if !ser.Binary() {
 		p.msgType = websocket.TextMessage
 	}
-	p.init(ws.NetConn(), cfg, ser, 0, details)
+	var rc *fdWriter
+	if cork != nil {
+		rc = cork.rc
+	}
+	p.init(ws.NetConn(), p, rc, cfg, ser, 0, details)
 	ws.SetReadLimit(cfg.MaxMessageSize)
 	if idle := cfg.idleTimeout(); idle > 0 {
 		extend := func() { p.readDeadline(idle) }
@@ -50,7 +60,6 @@ func newWSPeer(ws *websocket.Conn, cork *corkConn, cfg PeerConfig, ser serialize
 			return err
 		})
 	}
-	go p.writeLoop()
 	return p
 }
 
@@ -127,6 +136,10 @@ func (p *wsPeer) RecvContext(ctx context.Context) (protocol.Message, error) {
 // then failed with ErrMessageTooBig (close 1009, sent by the writer).
 func (p *wsPeer) readMessage(r io.Reader) ([]byte, error) {
 	limit := p.cfg.MaxMessageSize
+	if p.rbp == nil {
+		p.rbp = getBuffer(&frameBuffers)
+		p.rbuf = *p.rbp
+	}
 	b := p.rbuf[:0]
 	for {
 		if len(b) == cap(b) {
@@ -157,11 +170,12 @@ func (p *wsPeer) readMessage(r io.Reader) ([]byte, error) {
 // errInflatedTooBig is readMessage's error for a message over the limit.
 var errInflatedTooBig = errors.New("message over the limit")
 
-// releaseReadBuffer drops the read buffer if it grew past keepBuffer: an
-// idle peer does not keep a large message's buffer.
+// releaseReadBuffer gives the read buffer back once its message is
+// decoded (decoding copies what it keeps): an idle peer holds none.
 func (p *wsPeer) releaseReadBuffer() {
-	if cap(p.rbuf) > keepBuffer {
-		p.rbuf = nil
+	if p.rbp != nil {
+		putBuffer(&frameBuffers, p.rbp, p.rbuf, maxPooledFrame)
+		p.rbp, p.rbuf = nil, nil
 	}
 }
 
@@ -200,51 +214,54 @@ func (p *wsPeer) readErr(err error) error {
 	return fmt.Errorf("transport: websocket read: %w", err)
 }
 
-// writeLoop is the writer goroutine. It writes each queued frame as one
-// WebSocket message (or, batched, many as one), sends keep-alive pings,
-// and on close flushes the queue, sends a close frame, closes the
-// connection and done.
-func (p *wsPeer) writeLoop() {
-	defer close(p.done)
-	defer p.ws.Close()
-	defer p.q.discard()
-	var tick <-chan time.Time
-	if p.cfg.PingInterval > 0 {
-		t := time.NewTicker(p.cfg.PingInterval)
-		defer t.Stop()
-		tick = t.C
+// writeInline implements connWriter: queued frames of up to flushSize/2
+// bytes in all, and the keep-alive ping if due, in one write that does not
+// block.
+func (p *wsPeer) writeInline() (bool, error) {
+	p.cork.cork()
+	var batch [writeBatch]frame
+	fs := p.q.take(batch[:0], flushSize/2, false)
+	wrote := len(fs) > 0
+	err := p.writeFrames(fs)
+	if err == nil && p.takePing() {
+		wrote = true
+		err = p.ws.WriteControl(websocket.PingMessage, nil, p.writeDeadline())
 	}
-	for {
-		select {
-		case <-p.q.wake:
-			if _, err := p.write(); err != nil {
-				p.shutdown(fmt.Errorf("transport: websocket write: %w", err))
-				return
-			}
-		case <-tick:
-			if err := p.ws.WriteControl(websocket.PingMessage, nil, p.writeDeadline()); err != nil {
-				p.shutdown(fmt.Errorf("transport: websocket ping: %w", err))
-				return
-			}
-		case <-p.closing:
-			p.flushOnClose()
-			return
-		}
+	left, uerr := p.cork.tryUncork()
+	if err == nil {
+		err = uerr
 	}
+	if err != nil {
+		return false, fmt.Errorf("transport: websocket write: %w", err)
+	}
+	return left || !wrote, nil
 }
 
-// flushOnClose writes what is queued, bounded by the close deadline, then
-// the close frame with a code and text for the close reason.
-func (p *wsPeer) flushOnClose() {
-	for {
-		n, err := p.write()
-		if err != nil {
-			return
-		}
-		if n == 0 {
-			break
-		}
+// writeBlocking implements connWriter.
+func (p *wsPeer) writeBlocking() (int, error) {
+	n := 0
+	if p.cork.pending() {
+		n++ // what an inline write left; write flushes it first
 	}
+	k, err := p.write()
+	if err != nil {
+		return n + k, fmt.Errorf("transport: websocket write: %w", err)
+	}
+	return n + k, nil
+}
+
+// finish implements connWriter: a close frame, if what was queued was
+// written, then the connection is closed.
+func (p *wsPeer) finish(flushed bool) {
+	if flushed {
+		p.writeClose()
+	}
+	_ = p.ws.Close()
+}
+
+// writeClose writes the close frame with a code and text for the close
+// reason.
+func (p *wsPeer) writeClose() {
 	code, text := websocket.CloseNormalClosure, ""
 	switch r := p.reason; {
 	case r == nil:
@@ -265,48 +282,60 @@ func (p *wsPeer) flushOnClose() {
 	_ = p.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), p.writeDeadline())
 }
 
-// write writes the frames queued, up to about flushSize bytes, under one
-// write deadline and in one network write (the connection is corked):
-// each as one WebSocket message, as the spec requires, or batched, joined
-// with 0x1e separators in one message. It returns how many frames it
-// wrote; when frames are left, the queue gives the writer a token to come
-// back for them, so that pings get their turn.
+// write writes the keep-alive ping if due and the frames queued, up to
+// about flushSize bytes, under one write deadline and in one network write
+// (the connection is corked): each as one WebSocket message, as the spec
+// requires, or batched, joined with 0x1e separators in one message. It
+// returns how many frames (and pings) it wrote.
 func (p *wsPeer) write() (int, error) {
-	_ = p.ws.SetWriteDeadline(p.writeDeadline())
+	d := p.writeDeadline()
+	_ = p.ws.SetWriteDeadline(d)
+	_ = p.conn.SetWriteDeadline(d) // for bytes an inline write left
 	var batch [writeBatch]frame
 	written, total := 0, 0
-	var bp *[]byte // the batched message, from writeBuffers
-	var b []byte
-	if p.batched {
-		bp = getBuffer(&writeBuffers)
-		b = *bp
-	}
 	p.cork.cork()
 	var err error
+	if p.takePing() {
+		written++
+		err = p.ws.WriteControl(websocket.PingMessage, nil, d)
+	}
 	for err == nil && total < flushSize {
-		fs := p.q.take(batch[:0], flushSize-total)
+		fs := p.q.take(batch[:0], flushSize-total, true)
 		if len(fs) == 0 {
 			break
 		}
-		for i := 0; i < len(fs) && err == nil; i++ {
+		for i := range fs {
 			total += len(fs[i].b)
-			if p.batched {
-				b = serialize.AppendJSONBatch(b, fs[i].b)
-				continue
-			}
-			err = p.ws.WriteMessage(p.msgType, fs[i].b)
 		}
 		written += len(fs)
-		p.q.release(fs)
-	}
-	if p.batched {
-		if err == nil && len(b) > 0 {
-			err = p.ws.WriteMessage(websocket.TextMessage, b)
-		}
-		putBuffer(&writeBuffers, bp, b, maxPooledWrite)
+		err = p.writeFrames(fs)
 	}
 	if uerr := p.cork.uncork(); err == nil {
 		err = uerr
 	}
 	return written, err
+}
+
+// writeFrames writes fs, each as one WebSocket message or, batched, all
+// in one, and releases them.
+func (p *wsPeer) writeFrames(fs []frame) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	var err error
+	if p.batched {
+		bp := getBuffer(&writeBuffers)
+		b := *bp
+		for i := range fs {
+			b = serialize.AppendJSONBatch(b, fs[i].b)
+		}
+		err = p.ws.WriteMessage(websocket.TextMessage, b)
+		putBuffer(&writeBuffers, bp, b, maxPooledWrite)
+	} else {
+		for i := 0; i < len(fs) && err == nil; i++ {
+			err = p.ws.WriteMessage(p.msgType, fs[i].b)
+		}
+	}
+	p.q.release(fs)
+	return err
 }

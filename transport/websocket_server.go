@@ -60,10 +60,13 @@ type WebSocketConfig struct {
 type WebSocketServer struct {
 	// Config configures the server.
 	Config WebSocketConfig
-	// Handler is called on the HTTP request's goroutine with the peer of
-	// every upgraded connection. The handler owns the peer: it runs the
-	// session (one goroutine calls Recv) and the peer is closed when the
-	// handler returns. nil closes every connection at once.
+	// Handler is called with the peer of every upgraded connection, on
+	// a goroutine of the server's own: ServeHTTP returns once the
+	// connection is upgraded, so that net/http's goroutine and its
+	// buffers and request (some 10 KiB) are not held for the life of the
+	// session. The handler owns the peer: it runs the session (one
+	// goroutine calls Recv) and the peer is closed when the handler
+	// returns. nil closes every connection at once.
 	Handler func(Peer)
 
 	once   sync.Once
@@ -77,7 +80,7 @@ type WebSocketServer struct {
 	mu     sync.Mutex // guards closed and peers
 	closed bool
 	peers  map[*wsPeer]struct{}
-	wg     sync.WaitGroup // one per running ServeHTTP that upgraded
+	wg     sync.WaitGroup // one per upgrading ServeHTTP and per running Handler
 }
 
 var _ http.Handler = (*WebSocketServer)(nil)
@@ -99,6 +102,8 @@ func (s *WebSocketServer) init() {
 		}
 	}
 	s.up = websocket.Upgrader{
+		ReadBufferSize:    peekBuffer,
+		WriteBufferPool:   &wsWriteBuffers,
 		HandshakeTimeout:  s.peer.HandshakeTimeout,
 		CheckOrigin:       func(*http.Request) bool { return true }, // ServeHTTP has checked
 		EnableCompression: cfg.EnableCompression,
@@ -120,7 +125,8 @@ func (s *WebSocketServer) choose(r *http.Request) string {
 }
 
 // ServeHTTP upgrades the request to a WebSocket with a WAMP sub-protocol
-// and runs Handler with its peer.
+// and starts Handler with its peer on a goroutine of its own; it returns
+// once the connection is upgraded (or refused).
 func (s *WebSocketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.once.Do(s.init)
 	if !websocket.IsWebSocketUpgrade(r) {
@@ -155,7 +161,12 @@ func (s *WebSocketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	defer s.wg.Done()
+	handed := false
+	defer func() {
+		if !handed {
+			s.wg.Done()
+		}
+	}()
 
 	up := s.up
 	up.Subprotocols = []string{proto}
@@ -181,6 +192,13 @@ func (s *WebSocketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.peers[p] = struct{}{}
 	s.mu.Unlock()
+	handed = true
+	go s.serve(p)
+}
+
+// serve runs Handler with p, then closes p. It holds one count of s.wg.
+func (s *WebSocketServer) serve(p *wsPeer) {
+	defer s.wg.Done()
 	defer func() {
 		_ = p.Close(nil)
 		s.mu.Lock()
@@ -271,7 +289,7 @@ func clip(s string) string {
 
 // Close closes every peer of the server with reason ErrServerClosed (close
 // code 1001, going away) and waits until every ServeHTTP call that
-// upgraded has returned, so every Handler too. Later upgrade requests get
+// upgraded and every Handler has returned. Later upgrade requests get
 // HTTP 503. Close does not stop the http.Server; shut that down yourself.
 func (s *WebSocketServer) Close() error {
 	s.once.Do(s.init)

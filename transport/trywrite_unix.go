@@ -1,0 +1,95 @@
+//go:build unix
+
+package transport
+
+import (
+	"errors"
+	"net"
+	"syscall"
+)
+
+// rawConnOf returns the descriptor of conn's socket, for writes that must
+// not block, or nil when conn has none we may write to directly: a TLS
+// connection (its records must go through crypto/tls) or a net.Conn of
+// someone else's. It sees through the wrappers of this package.
+func rawConnOf(conn net.Conn) syscall.RawConn {
+	for {
+		switch c := conn.(type) {
+		case *limitConn:
+			conn = c.Conn
+			continue
+		case *corkConn:
+			conn = c.Conn
+			continue
+		case *net.TCPConn:
+			rc, err := c.SyscallConn()
+			if err != nil {
+				return nil
+			}
+			return rc
+		case *net.UnixConn:
+			rc, err := c.SyscallConn()
+			if err != nil {
+				return nil
+			}
+			return rc
+		}
+		return nil
+	}
+}
+
+// newFDWriter returns an fdWriter for conn, or nil when conn cannot be
+// written without blocking (see rawConnOf).
+func newFDWriter(conn net.Conn) *fdWriter {
+	rc := rawConnOf(conn)
+	if rc == nil {
+		return nil
+	}
+	w := &fdWriter{rc: rc}
+	w.fn = w.write
+	return w
+}
+
+// fdWriter writes to a socket without blocking. It is used by one
+// goroutine at a time (the holder of the right to write); its fields
+// carry the write's arguments and results through rc.Write without
+// allocating a closure per write.
+type fdWriter struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool // w.write, bound once
+	b   []byte
+	n   int
+	err error
+}
+
+func (w *fdWriter) write(fd uintptr) bool {
+	for {
+		w.n, w.err = syscall.Write(int(fd), w.b)
+		if w.err != syscall.EINTR {
+			return true
+		}
+	}
+}
+
+// tryWrite writes as much of b as the socket takes without blocking, in
+// one system call, and returns how much that was. A write that would
+// block is no error: it returns what was written (maybe 0).
+func tryWrite(w *fdWriter, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	w.b = b
+	err := w.rc.Write(w.fn)
+	n, werr := w.n, w.err
+	w.b, w.err = nil, nil
+	if n < 0 {
+		n = 0
+	}
+	if errors.Is(werr, syscall.EAGAIN) {
+		werr = nil
+	}
+	if err == nil {
+		err = werr
+	}
+	return n, err
+}

@@ -1,0 +1,96 @@
+package transport
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// writerGoroutines counts the goroutines of this package that are in a
+// peer's writer loop.
+func writerGoroutines() int {
+	n := 0
+	for _, g := range strings.Split(allStacks(), "\n\n") {
+		if strings.Contains(g, "wampkit/transport.") && strings.Contains(g, "writeLoop") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestIdlePeerHasNoWriter: an idle network peer holds no writer
+// goroutine (issue 14: an idle session should hold nothing beyond its
+// reader). After a round trip each way, with keep-alive on, both ends of
+// every network transport, TLS included, end up with none, and the peers
+// still work.
+func TestIdlePeerHasNoWriter(t *testing.T) {
+	for _, tc := range pairCases() {
+		if tc.name == "local" {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			client, server := tc.make(t)
+			for i := range 3 {
+				if err := client.Send(context.Background(), &protocol.Publish{Request: protocol.ID(i + 1), Options: protocol.Dict{}, Topic: "com.example.t"}); err != nil {
+					t.Fatal(err)
+				}
+				mustRecv(t, server)
+				if err := server.Send(context.Background(), &protocol.Published{Request: protocol.ID(i + 1), Publication: 5}); err != nil {
+					t.Fatal(err)
+				}
+				mustRecv(t, client)
+			}
+			deadline := time.Now().Add(testWait)
+			for writerGoroutines() > 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d writer goroutines still running for idle peers:\n%s", writerGoroutines(), allStacks())
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestLoneMessageWrittenInline: over TCP, Unix sockets and plain
+// WebSocket, a message sent to a peer whose writer is idle is written by
+// the sender itself, without starting a writer goroutine (issue 14, the
+// lone round trip: no goroutine hand-off when the destination's writer is
+// idle).
+func TestLoneMessageWrittenInline(t *testing.T) {
+	for _, tc := range pairCases() {
+		if tc.name == "local" || strings.Contains(tc.name, "tls") {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			client, server := tc.make(t)
+			before := writersStarted(client) + writersStarted(server)
+			for i := range 100 {
+				if err := client.Send(context.Background(), &protocol.Publish{Request: protocol.ID(i + 1), Options: protocol.Dict{}, Topic: "com.example.t"}); err != nil {
+					t.Fatal(err)
+				}
+				mustRecv(t, server)
+				if err := server.Send(context.Background(), &protocol.Published{Request: protocol.ID(i + 1), Publication: 5}); err != nil {
+					t.Fatal(err)
+				}
+				mustRecv(t, client)
+			}
+			if n := writersStarted(client) + writersStarted(server) - before; n != 0 {
+				t.Errorf("%d writer goroutines started for 200 lone messages, want 0", n)
+			}
+		})
+	}
+}
+
+// writersStarted returns how many writer goroutines p has started.
+func writersStarted(p Peer) uint64 {
+	switch p := p.(type) {
+	case *rawPeer:
+		return p.writers.Load()
+	case *wsPeer:
+		return p.writers.Load()
+	}
+	panic("transport: not a network peer")
+}
