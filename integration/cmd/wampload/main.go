@@ -26,7 +26,8 @@
 //   - call: a caller calls an echo procedure of a callee, one call at a
 //     time, -calls times over -transport (both clients of package
 //     client); reports the router's CPU time per call and the round
-//     trip's median and 99th percentile.
+//     trip's median and 99th percentile. With -profiles DIR it saves a
+//     CPU profile of 2 seconds of the calls.
 //
 // -gomaxprocs sets GOMAXPROCS of the router process. The figures are
 // measurements of one machine, not pass/fail results.
@@ -79,7 +80,7 @@ func main() {
 	flag.IntVar(&o.sessions, "sessions", 10000, "idle: sessions to open")
 	flag.IntVar(&o.calls, "calls", 20000, "call: calls to make")
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of the router; 0 leaves the default")
-	flag.StringVar(&o.profiles, "profiles", "", "idle: save heap and goroutine profiles of the router in this directory")
+	flag.StringVar(&o.profiles, "profiles", "", "save profiles of the router in this directory: heap and goroutine (idle), 2 s of CPU (call)")
 	flag.Parse()
 	if *bins == "" {
 		log.Fatal("wampload: -wampd is required")
@@ -158,7 +159,7 @@ func measure(bin string, o options, tag string) (figures, error) {
 	case "idle":
 		return idle(ctx, w, o, tag)
 	case "call":
-		return call(ctx, w, o)
+		return call(ctx, w, o, tag)
 	}
 	return nil, fmt.Errorf("unknown scenario %q", o.scenario)
 }
@@ -288,7 +289,11 @@ func (w *wampd) memstats() (heap, stack, goroutines float64, err error) {
 
 // save writes the router's profile name (heap, goroutine) to dir.
 func (w *wampd) save(name, dir, tag string) error {
-	resp, err := http.Get("http://" + w.admin + "/debug/pprof/" + name + "?gc=1")
+	q := "?gc=1"
+	if name == "profile" {
+		q = "?seconds=2"
+	}
+	resp, err := http.Get("http://" + w.admin + "/debug/pprof/" + name + q)
 	if err != nil {
 		return err
 	}
@@ -509,7 +514,7 @@ func dialIdle(ctx context.Context, w *wampd, tr string) (net.Conn, error) {
 
 // call makes o.calls calls, one at a time, and reports the router's CPU
 // time per call and the round trip.
-func call(ctx context.Context, w *wampd, o options) (figures, error) {
+func call(ctx context.Context, w *wampd, o options, tag string) (figures, error) {
 	url := w.wsURL
 	cfg := client.Config{Realm: "realm1", Serializer: serialize.JSON, Logger: slog.New(slog.DiscardHandler)}
 	if o.transport == "rawsocket" {
@@ -536,6 +541,12 @@ func call(ctx context.Context, w *wampd, o options) (figures, error) {
 			return nil, err
 		}
 	}
+	prof := make(chan error, 1)
+	if o.profiles != "" {
+		go func() { prof <- w.save("profile", o.profiles, tag) }()
+	} else {
+		prof <- nil
+	}
 	rtt := make([]time.Duration, 0, o.calls)
 	cpu0 := w.cpu()
 	for range o.calls {
@@ -546,6 +557,9 @@ func call(ctx context.Context, w *wampd, o options) (figures, error) {
 		rtt = append(rtt, time.Since(t0))
 	}
 	cpu := w.cpu() - cpu0
+	if err := <-prof; err != nil {
+		return nil, err
+	}
 	if len(rtt) == 0 {
 		return nil, errors.New("no calls")
 	}
