@@ -66,6 +66,12 @@ type peerCore struct {
 	// writers counts the writer goroutines started (tests and
 	// benchmarks read it).
 	writers atomic.Uint64
+	// idleSince is when the last holder of the right to write gave it
+	// up (UnixNano): how long the peer's writing has been idle.
+	idleSince atomic.Int64
+	// inlineGap is defaultInlineGap; read-only after construction
+	// (tests set it to 0, to have every message written inline).
+	inlineGap time.Duration
 
 	once          sync.Once
 	reason        error     // written once, before closing is closed
@@ -97,6 +103,7 @@ func (c *peerCore) init(conn net.Conn, cw connWriter, rc *fdWriter, cfg PeerConf
 	c.maxSend = maxSend
 	c.cw = cw
 	c.rc = rc
+	c.inlineGap = defaultInlineGap
 	c.q.init(cfg.QueueSize, cfg.QueueBytes)
 	c.closing = make(chan struct{})
 	c.done = make(chan struct{})
@@ -129,7 +136,7 @@ func (c *peerCore) Send(_ context.Context, m protocol.Message) error {
 	took := c.takeWriteLocked()
 	c.q.mu.Unlock()
 	if took {
-		c.write()
+		c.sent(f)
 	}
 	return nil
 }
@@ -153,7 +160,7 @@ func (c *peerCore) SendWait(ctx context.Context, m protocol.Message) error {
 	took := c.takeWriteLocked()
 	c.q.mu.Unlock()
 	if took {
-		c.write()
+		c.sent(f)
 	}
 	return nil
 }

@@ -43,6 +43,29 @@ type connWriter interface {
 	finish(flushed bool)
 }
 
+// defaultInlineGap is how long a peer's writing must have been idle for a sender
+// to write a message inline. A message that comes sooner is part of a
+// stream (pipelined calls, a busy publisher) and goes to the writer
+// goroutine, which batches what queues up meanwhile into one write, and
+// the other end then reads many messages per read: writing each inline
+// would cost a system call per message at both ends. A lone round trip
+// on loopback takes longer than this.
+const defaultInlineGap = 50 * time.Microsecond
+
+// sent is called by a sender that queued f and took the right to write:
+// it writes inline if the message is a lone one (see defaultInlineGap), and
+// otherwise hands the right to the writer goroutine. The cached encoding
+// of a *serialize.Shared (an EVENT to many subscribers) always goes to
+// the writer goroutine, so that the publisher does not make a system call
+// per subscriber and each subscriber's events are batched.
+func (c *peerCore) sent(f frame) {
+	if f.buf == nil || time.Now().UnixNano()-c.idleSince.Load() < int64(c.inlineGap) {
+		c.startWriter()
+		return
+	}
+	c.write()
+}
+
 // maxInlineRounds bounds how many rounds of frames a sender writes inline
 // before it hands the rest to the writer goroutine: a sender that others
 // keep feeding does not write for them forever.
@@ -94,13 +117,19 @@ func (c *peerCore) write() {
 		}
 		c.q.mu.Lock()
 		if !c.workLocked() {
-			c.q.writing = false
+			c.releaseWriteLocked()
 			c.q.mu.Unlock()
 			return
 		}
 		c.q.mu.Unlock()
 	}
 	c.startWriter()
+}
+
+// releaseWriteLocked gives up the right to write. c.q.mu must be held.
+func (c *peerCore) releaseWriteLocked() {
+	c.q.writing = false
+	c.idleSince.Store(time.Now().UnixNano())
 }
 
 // startWriter hands the right to write, which the caller holds, to a new
@@ -125,7 +154,7 @@ func (c *peerCore) writeLoop() {
 		}
 		c.q.mu.Lock()
 		if !c.workLocked() {
-			c.q.writing = false
+			c.releaseWriteLocked()
 			c.q.mu.Unlock()
 			return
 		}
