@@ -66,22 +66,34 @@
 //
 // # Sending and receiving
 //
-// Every network peer has a bounded outbound queue and one writer
-// goroutine. Send never blocks: it encodes the message on the calling
-// goroutine (a *serialize.Shared at most once per serializer, its cached
-// encoding is queued without a copy) and queues the encoding, or returns
-// at once [ErrQueueFull] (the queue holds [PeerConfig].QueueSize messages
-// or QueueBytes bytes), an error wrapping [ErrEncode] (the message cannot
-// be encoded) or [ErrMessageTooBig] (it is larger than the other end
-// accepts), or [ErrClosed]; see [Peer] for what each means to the owner.
-// The writer writes what is queued in as few system calls as it can: a
-// RawSocket writer puts many frames into one write (up to 64 KiB), a
-// wamp.2.json.batched writer puts them into one WebSocket message, and
-// the other WebSocket writers send one WebSocket message per WAMP message
-// (as the spec requires) but many of them in one write. Writes have a
-// deadline (WriteTimeout), so a peer that stops reading fails its own
-// connection and never blocks anyone else. An idle peer holds no buffer
-// for writing: encodings and write batches live in pooled buffers.
+// Every network peer has a bounded outbound queue. Send never blocks: it
+// encodes the message on the calling goroutine (a *serialize.Shared at
+// most once per serializer, its cached encoding is queued without a copy)
+// and queues the encoding, or returns at once [ErrQueueFull] (the queue
+// holds [PeerConfig].QueueSize messages or QueueBytes bytes), an error
+// wrapping [ErrEncode] (the message cannot be encoded) or
+// [ErrMessageTooBig] (it is larger than the other end accepts), or
+// [ErrClosed]; see [Peer] for what each means to the owner.
+//
+// A lone message (nothing written to the peer for the last 50 µs, and
+// not an EVENT encoded once for many subscribers) is written by Send
+// itself, in one non-blocking write on the socket: no goroutine hand-off
+// and no other thread woken per message. Everything else, and whatever
+// does not fit the socket at once, a writer goroutine writes, in as few
+// system calls as it can: a RawSocket writer puts many frames into one
+// write (up to 64 KiB), a wamp.2.json.batched writer puts them into one
+// WebSocket message, and the other WebSocket writers send one WebSocket
+// message per WAMP message (as the spec requires) but many of them in one
+// write. The writer goroutine ends when nothing is left to write (TLS
+// connections, which cannot be written without blocking, always use it).
+// Its writes have a deadline (WriteTimeout), so a peer that stops reading
+// fails its own connection and never blocks anyone else.
+//
+// An idle peer holds no writer goroutine and no large buffer: encodings
+// and write batches live in pooled buffers, reads go through a 512-byte
+// buffer that borrows a 32 KiB one from a pool while data keeps coming,
+// and a WebSocket server runs each session on a goroutine of its own, so
+// that net/http's goroutine and buffers are released after the upgrade.
 // Keep-alive pings (WebSocket ping frames, RawSocket PING frames) detect
 // dead peers: the goroutine in Recv fails the connection with
 // [ErrKeepAlive] when nothing arrived for PingInterval + PongTimeout.

@@ -28,6 +28,11 @@
 //     client); reports the router's CPU time per call and the round
 //     trip's median and 99th percentile. With -profiles DIR it saves a
 //     CPU profile of 2 seconds of the calls.
+//   - joins: -sessions sessions join at once (32 at a time) over
+//     -transport while a caller calls an echo procedure every
+//     millisecond over RawSocket; reports joins per second, the router's
+//     CPU time per join, and the calls' median, 99th percentile and
+//     maximum round trip during the burst.
 //
 // -gomaxprocs sets GOMAXPROCS of the router process. The figures are
 // measurements of one machine, not pass/fail results.
@@ -75,9 +80,9 @@ func main() {
 	bins := flag.String("wampd", "", "comma-separated wampd binaries to measure, alternating")
 	runs := flag.Int("runs", 3, "runs of each binary")
 	var o options
-	flag.StringVar(&o.scenario, "scenario", "call", "idle or call")
+	flag.StringVar(&o.scenario, "scenario", "call", "idle, call or joins")
 	flag.StringVar(&o.transport, "transport", "websocket", "websocket (JSON) or rawsocket (MessagePack)")
-	flag.IntVar(&o.sessions, "sessions", 10000, "idle: sessions to open")
+	flag.IntVar(&o.sessions, "sessions", 10000, "idle, joins: sessions to open")
 	flag.IntVar(&o.calls, "calls", 20000, "call: calls to make")
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of the router; 0 leaves the default")
 	flag.StringVar(&o.profiles, "profiles", "", "save profiles of the router in this directory: heap and goroutine (idle), 2 s of CPU (call)")
@@ -160,6 +165,8 @@ func measure(bin string, o options, tag string) (figures, error) {
 		return idle(ctx, w, o, tag)
 	case "call":
 		return call(ctx, w, o, tag)
+	case "joins":
+		return joins(ctx, w, o)
 	}
 	return nil, fmt.Errorf("unknown scenario %q", o.scenario)
 }
@@ -323,6 +330,35 @@ func idle(ctx context.Context, w *wampd, o options, tag string) (figures, error)
 	if err != nil {
 		return nil, err
 	}
+	conns, err := openSessions(ctx, w, o)
+	defer closeAll(conns)
+	if err != nil {
+		return nil, err
+	}
+	settle()
+	rss1 := w.rss()
+	heap1, stack1, g1, err := w.memstats()
+	if err != nil {
+		return nil, err
+	}
+	if o.profiles != "" {
+		for _, p := range []string{"heap", "goroutine"} {
+			if err := w.save(p, o.profiles, tag); err != nil {
+				return nil, err
+			}
+		}
+	}
+	n := float64(o.sessions)
+	return figures{
+		{"rss", "KiB/session", (rss1 - rss0) / n / 1024},
+		{"heap", "KiB/session", (heap1 - heap0) / n / 1024},
+		{"stacks", "KiB/session", (stack1 - stack0) / n / 1024},
+		{"goroutines", "/session", (g1 - g0) / n},
+	}, nil
+}
+
+// openSessions opens o.sessions idle sessions, 32 at a time.
+func openSessions(ctx context.Context, w *wampd, o options) ([]net.Conn, error) {
 	conns := make([]net.Conn, o.sessions)
 	var mu sync.Mutex
 	var firstErr error
@@ -349,35 +385,83 @@ func idle(ctx context.Context, w *wampd, o options, tag string) (figures, error)
 	}
 	close(next)
 	wg.Wait()
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
+	return conns, firstErr
+}
+
+func closeAll(conns []net.Conn) {
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
 		}
-	}()
-	if firstErr != nil {
-		return nil, firstErr
 	}
-	settle()
-	rss1 := w.rss()
-	heap1, stack1, g1, err := w.memstats()
+}
+
+// joins opens o.sessions sessions at once while a caller calls every
+// millisecond, and reports the join rate and the calls' round trips.
+func joins(ctx context.Context, w *wampd, o options) (figures, error) {
+	cfg := client.Config{Realm: "realm1", Serializer: serialize.MessagePack, Logger: slog.New(slog.DiscardHandler)}
+	url := "tcp://" + w.rsAddr
+	callee, err := client.Dial(ctx, url, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if o.profiles != "" {
-		for _, p := range []string{"heap", "goroutine"} {
-			if err := w.save(p, o.profiles, tag); err != nil {
-				return nil, err
+	defer callee.Close()
+	if _, err := callee.Register(ctx, "com.load.echo", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: inv.Args}, nil
+	}, nil); err != nil {
+		return nil, err
+	}
+	caller, err := client.Dial(ctx, url, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer caller.Close()
+	if _, err := caller.Call(ctx, "com.load.echo", "hello"); err != nil {
+		return nil, err
+	}
+	settle()
+	stop := make(chan struct{})
+	done := make(chan []time.Duration, 1)
+	go func() {
+		var rtt []time.Duration
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				done <- rtt
+				return
+			case <-t.C:
+			}
+			t0 := time.Now()
+			if _, err := caller.Call(ctx, "com.load.echo", "hello"); err == nil {
+				rtt = append(rtt, time.Since(t0))
 			}
 		}
+	}()
+	cpu0 := w.cpu()
+	t0 := time.Now()
+	conns, err := openSessions(ctx, w, o)
+	elapsed := time.Since(t0)
+	cpu := w.cpu() - cpu0
+	close(stop)
+	rtt := <-done
+	closeAll(conns)
+	if err != nil {
+		return nil, err
 	}
+	if len(rtt) == 0 {
+		return nil, errors.New("no calls")
+	}
+	slices.Sort(rtt)
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 	n := float64(o.sessions)
 	return figures{
-		{"rss", "KiB/session", (rss1 - rss0) / n / 1024},
-		{"heap", "KiB/session", (heap1 - heap0) / n / 1024},
-		{"stacks", "KiB/session", (stack1 - stack0) / n / 1024},
-		{"goroutines", "/session", (g1 - g0) / n},
+		{"joins", "/s", n / elapsed.Seconds()},
+		{"router-cpu", "µs/join", us(cpu) / n},
+		{"call-p50", "µs", us(rtt[len(rtt)/2])},
+		{"call-p99", "µs", us(rtt[len(rtt)*99/100])},
+		{"call-max", "µs", us(rtt[len(rtt)-1])},
 	}, nil
 }
 
