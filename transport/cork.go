@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // corkConn lets the WebSocket writer put several WebSocket messages into
@@ -23,9 +24,10 @@ type corkConn struct {
 	buf    []byte  // bytes waiting to be written
 }
 
-// newCorkConn returns a corkConn around c.
-func newCorkConn(c net.Conn) *corkConn {
-	cc := &corkConn{Conn: c, rc: newFDWriter(c)}
+// newCorkConn returns a corkConn around c, whose peer's WriteTimeout is
+// timeout.
+func newCorkConn(c net.Conn, timeout time.Duration) *corkConn {
+	cc := &corkConn{Conn: c, rc: newFDWriter(c, timeout)}
 	cc.pr.r = c
 	return cc
 }
@@ -125,7 +127,8 @@ func (c *corkConn) releaseLocked() {
 // WriteHeader/Write for errors, and Hijack.
 type corkHijacker struct {
 	http.ResponseWriter
-	conn *corkConn // set by Hijack
+	timeout time.Duration // the peers' WriteTimeout
+	conn    *corkConn     // set by Hijack
 }
 
 // Hijack implements http.Hijacker.
@@ -138,6 +141,6 @@ func (h *corkHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h.conn = newCorkConn(c)
+	h.conn = newCorkConn(c, h.timeout)
 	return h.conn, brw, nil
 }

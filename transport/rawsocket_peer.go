@@ -37,7 +37,7 @@ var (
 func newRawPeer(c net.Conn, cfg PeerConfig, ser serialize.Serializer, maxSend int64, details protocol.Dict) *rawPeer {
 	p := &rawPeer{}
 	p.pongs = make(chan []byte, 4)
-	p.init(c, p, newFDWriter(c), cfg, ser, min(maxSend, rawMaxLength), details)
+	p.init(c, p, newFDWriter(c, cfg.WriteTimeout), cfg, ser, min(maxSend, rawMaxLength), details)
 	p.br = bufio.NewReaderSize(&poolReader{r: idleConn{Conn: c, core: &p.peerCore, idle: cfg.idleTimeout()}}, peekBuffer)
 	return p
 }

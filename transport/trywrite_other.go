@@ -5,6 +5,7 @@ package transport
 import (
 	"errors"
 	"net"
+	"time"
 )
 
 // fdWriter writes to a socket without blocking; there is none here.
@@ -12,7 +13,7 @@ type fdWriter struct{}
 
 // newFDWriter returns nil: writes that must not block are only done on
 // Unix, and every write goes through the peer's writer goroutine.
-func newFDWriter(net.Conn) *fdWriter { return nil }
+func newFDWriter(net.Conn, time.Duration) *fdWriter { return nil }
 
 // tryWrite is never called without an fdWriter.
 func tryWrite(*fdWriter, []byte) (int, error) {

@@ -5,7 +5,9 @@ package transport
 import (
 	"errors"
 	"net"
+	"os"
 	"syscall"
+	"time"
 )
 
 // rawConnOf returns the descriptor of conn's socket, for writes that must
@@ -39,13 +41,14 @@ func rawConnOf(conn net.Conn) syscall.RawConn {
 }
 
 // newFDWriter returns an fdWriter for conn, or nil when conn cannot be
-// written without blocking (see rawConnOf).
-func newFDWriter(conn net.Conn) *fdWriter {
+// written without blocking (see rawConnOf). timeout is the peer's
+// WriteTimeout (see tryWrite).
+func newFDWriter(conn net.Conn, timeout time.Duration) *fdWriter {
 	rc := rawConnOf(conn)
 	if rc == nil {
 		return nil
 	}
-	w := &fdWriter{rc: rc}
+	w := &fdWriter{rc: rc, conn: conn, timeout: timeout}
 	w.fn = w.write
 	return w
 }
@@ -55,14 +58,18 @@ func newFDWriter(conn net.Conn) *fdWriter {
 // carry the write's arguments and results through rc.Write without
 // allocating a closure per write.
 type fdWriter struct {
-	rc  syscall.RawConn
-	fn  func(fd uintptr) bool // w.write, bound once
-	b   []byte
-	n   int
-	err error
+	rc      syscall.RawConn
+	conn    net.Conn              // for its write deadline
+	timeout time.Duration         // the peer's WriteTimeout
+	fn      func(fd uintptr) bool // w.write, bound once
+	b       []byte
+	n       int
+	err     error
+	called  bool // fn ran
 }
 
 func (w *fdWriter) write(fd uintptr) bool {
+	w.called = true
 	for {
 		w.n, w.err = syscall.Write(int(fd), w.b)
 		if w.err != syscall.EINTR {
@@ -78,8 +85,17 @@ func tryWrite(w *fdWriter, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	w.b = b
+	w.b, w.called = b, false
 	err := w.rc.Write(w.fn)
+	if !w.called && errors.Is(err, os.ErrDeadlineExceeded) {
+		// The deadline of an earlier blocking write has passed (the
+		// net package then refuses every write, even one that cannot
+		// block): a non-blocking write needs none, so it moves the
+		// deadline on, as far as a blocking write would, and tries
+		// again.
+		_ = w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+		err = w.rc.Write(w.fn)
+	}
 	n, werr := w.n, w.err
 	w.b, w.err = nil, nil
 	if n < 0 {

@@ -69,7 +69,7 @@ func DialWebSocket(ctx context.Context, url string, cfg WebSocketDialConfig) (Pe
 			if err != nil {
 				return nil, err
 			}
-			cork = newCorkConn(c)
+			cork = newCorkConn(c, pcfg.WriteTimeout)
 			return cork, nil
 		},
 		ReadBufferSize:    peekBuffer,

@@ -313,6 +313,9 @@ func (p *wsPeer) write() (int, error) {
 	if uerr := p.cork.uncork(); err == nil {
 		err = uerr
 	}
+	// gorilla sets its deadline on the connection at every message; the
+	// inline writes that follow need none (see tryWrite).
+	_ = p.ws.SetWriteDeadline(time.Time{})
 	return written, err
 }
 

@@ -170,7 +170,7 @@ func (s *WebSocketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	up := s.up
 	up.Subprotocols = []string{proto}
-	hj := &corkHijacker{ResponseWriter: w}
+	hj := &corkHijacker{ResponseWriter: w, timeout: s.peer.WriteTimeout}
 	ws, err := up.Upgrade(hj, r, nil) // on error Upgrade has replied
 	if err != nil {
 		s.peer.Logger.Debug("transport: websocket upgrade failed", "remote", r.RemoteAddr, "err", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/serialize"
 )
 
 // writerGoroutines counts the goroutines of this package that are in a
@@ -100,4 +101,51 @@ func core(p Peer) *peerCore {
 		return &p.peerCore
 	}
 	panic("transport: not a network peer")
+}
+
+// TestInlineWriteAfterDeadline: a message written inline long after the
+// writer goroutine's last write, whose deadline has passed, is still
+// written (the net package refuses every write past a deadline, even a
+// non-blocking one); the peer must not fail. Found by the integration
+// suite: sessions idle in writing for more than WriteTimeout were closed
+// by their next lone message.
+func TestInlineWriteAfterDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(tb testing.TB) (Peer, Peer)
+	}{
+		{"rawsocket", func(tb testing.TB) (Peer, Peer) {
+			return rawPair(tb, "tcp", RawSocketConfig{PeerConfig: PeerConfig{WriteTimeout: time.Millisecond}},
+				RawSocketDialConfig{Serializer: serialize.MessagePack})
+		}},
+		{"websocket", func(tb testing.TB) (Peer, Peer) {
+			return wsPair(tb, WebSocketConfig{PeerConfig: PeerConfig{WriteTimeout: time.Millisecond}},
+				WebSocketDialConfig{Serializer: serialize.MessagePack}, false)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, server := tc.make(t)
+			core(server).inlineGap = 0
+			// The shared encoding of an EVENT goes through the writer
+			// goroutine, which sets a write deadline 1 ms ahead.
+			ev := serialize.NewShared(&protocol.Event{Subscription: 1, Publication: 2, Details: protocol.Dict{}})
+			if err := server.Send(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+			mustRecv(t, client)
+			deadline := time.Now().Add(testWait)
+			for writerGoroutines() > 0 && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(5 * time.Millisecond) // past the deadline
+			for i := range 3 {
+				if err := server.Send(context.Background(), &protocol.Published{Request: protocol.ID(i + 1), Publication: 5}); err != nil {
+					t.Fatalf("Send %d: %v", i, err)
+				}
+				if m := mustRecv(t, client); m.(*protocol.Published).Request != protocol.ID(i+1) {
+					t.Fatalf("Recv %d = %v", i, m)
+				}
+			}
+		})
+	}
 }
