@@ -70,7 +70,10 @@ func (m *Main) startAdmin(c AdminConfig, reg *prometheus.Registry) error {
 		// The console's own WAMP endpoint, same origin as its page, so
 		// that it works whatever allowed_origins says and without the
 		// WebSocket listener.
-		mux.Handle("/console/ws", m.router.Handler())
+		ws := m.router.Handler()
+		mux.HandleFunc("/console/ws", func(w http.ResponseWriter, r *http.Request) {
+			ws.ServeHTTP(w, forConsole(r))
+		})
 		paths = append(paths, "/console/")
 	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {

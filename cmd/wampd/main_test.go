@@ -595,6 +595,18 @@ func TestCheckOrigin(t *testing.T) {
 	if checkOrigin(nil) != nil {
 		t.Errorf("checkOrigin(nil) is not nil; want nil for the transport's same-origin default")
 	}
+	// With allowed_origins set, a page of the request's own host passes
+	// only on the console's endpoint of the admin listener: on the
+	// WebSocket listener it would let a DNS-rebinding page in.
+	allowed := []string{"https://app.example.com"}
+	r := httptest.NewRequest(http.MethodGet, "/ws", nil)
+	r.Header.Set("Origin", "http://"+r.Host)
+	if checkOrigin(allowed)(r) {
+		t.Errorf("checkOrigin(%q) let a same-host page (%s) through on the WebSocket listener", allowed, r.Host)
+	}
+	if !checkOrigin(allowed)(forConsole(r)) {
+		t.Errorf("checkOrigin(%q) refused the console's own page (%s)", allowed, r.Host)
+	}
 }
 
 func TestParseSerializers(t *testing.T) {

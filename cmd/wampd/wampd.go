@@ -502,6 +502,15 @@ func splitList(s string) []string {
 	return items
 }
 
+// consoleKey marks, in a request's context, a WebSocket upgrade on the
+// console's own endpoint (the admin listener's /console/ws).
+type consoleKey struct{}
+
+// forConsole returns r marked as a request of the console's endpoint.
+func forConsole(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), consoleKey{}, true))
+}
+
 // checkOrigin returns the WebSocket origin check for allowed, or nil (the
 // transport's same-origin default) when allowed is empty.
 func checkOrigin(allowed []string) func(*http.Request) bool {
@@ -513,8 +522,11 @@ func checkOrigin(allowed []string) func(*http.Request) bool {
 		if origin == "" {
 			return true // not a browser
 		}
-		if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
-			return true // same origin, such as the admin listener's console
+		if r.Context().Value(consoleKey{}) != nil {
+			// The console's page comes from the admin listener itself.
+			if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
+				return true
+			}
 		}
 		for _, a := range allowed {
 			if a == "*" || strings.EqualFold(a, origin) {
