@@ -30,9 +30,9 @@ func fingerprint(cert tls.Certificate) string {
 func TestTLSClientCertificateAuth(t *testing.T) {
 	clientCA := newCA(t, "client CA")
 	selfMade := newCA(t, "device's own CA")
-	pinned := selfMade.issue(t, "device-7", x509.ExtKeyUsageClientAuth)
-	named := clientCA.issue(t, "backend", x509.ExtKeyUsageClientAuth)
-	unknown := selfMade.issue(t, "someone", x509.ExtKeyUsageClientAuth)
+	pinned := selfMade.Issue(t, "device-7", x509.ExtKeyUsageClientAuth)
+	named := clientCA.Issue(t, "backend", x509.ExtKeyUsageClientAuth)
+	unknown := selfMade.Issue(t, "someone", x509.ExtKeyUsageClientAuth)
 	cfg := router.Config{
 		AuthThrottle: router.AuthThrottle{AddressFailures: -1, AuthIDFailures: 2},
 		Realms: []router.RealmConfig{{Name: realm1, Authenticators: []router.Authenticator{
@@ -41,7 +41,7 @@ func TestTLSClientCertificateAuth(t *testing.T) {
 					"device":  {Role: "device", Fingerprints: []string{fingerprint(pinned)}},
 					"backend": {Role: "backend"},
 				},
-				ClientCAs: clientCA.pool(),
+				ClientCAs: clientCA.Pool(),
 			},
 		}}},
 	}

@@ -2,92 +2,23 @@ package integration
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/wampkit/wampkit/internal/testcert"
 	"github.com/wampkit/wampkit/router"
 	"github.com/wampkit/wampkit/transport"
 )
 
 // testCA is a certificate authority made for a test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
+type testCA = testcert.CA
 
 // newCA returns a new self-signed CA named cn.
-func newCA(tb testing.TB, cn string) *testCA {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key}
-}
-
-// pool returns a pool holding only ca.
-func (ca *testCA) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.cert)
-	return p
-}
-
-// issue returns a certificate of ca for cn (also its DNS name and
-// 127.0.0.1) with the given extended key usage.
-func (ca *testCA) issue(tb testing.TB, cn string, usage x509.ExtKeyUsage) tls.Certificate {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		DNSNames:     []string{cn},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-}
+func newCA(tb testing.TB, cn string) *testCA { return testcert.NewCA(tb, cn) }
 
 // tlsEnv is a router served over TLS only: WebSocket (wss) and RawSocket
 // (tcps) on 127.0.0.1.
@@ -108,7 +39,7 @@ type tlsEnv struct {
 func startTLSEnv(tb testing.TB, cfg router.Config, tweak func(*tls.Config)) *tlsEnv {
 	tb.Helper()
 	e := &tlsEnv{log: newLogSink(tb), ca: newCA(tb, "wampkit test CA")}
-	e.serverTC = &tls.Config{Certificates: []tls.Certificate{e.ca.issue(tb, "127.0.0.1", x509.ExtKeyUsageServerAuth)}}
+	e.serverTC = &tls.Config{Certificates: []tls.Certificate{e.ca.Issue(tb, "127.0.0.1", x509.ExtKeyUsageServerAuth)}}
 	if tweak != nil {
 		tweak(e.serverTC)
 	}
@@ -154,7 +85,7 @@ func (e *tlsEnv) url(kind string) string {
 
 // clientTLS returns a client tls.Config that trusts the router's CA.
 func (e *tlsEnv) clientTLS() *tls.Config {
-	return &tls.Config{RootCAs: e.ca.pool(), ServerName: "127.0.0.1"}
+	return &tls.Config{RootCAs: e.ca.Pool(), ServerName: "127.0.0.1"}
 }
 
 // relay is a man in the middle: a wss server with a certificate of a CA
@@ -197,7 +128,7 @@ func startRelay(tb testing.TB, routerURL string, routerTLS *tls.Config) *relay {
 		wg.Wait()
 	}}
 	hs := &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{rl.ca.issue(tb, "127.0.0.1", x509.ExtKeyUsageServerAuth)}}}
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{rl.ca.Issue(tb, "127.0.0.1", x509.ExtKeyUsageServerAuth)}}}
 	l := listen(tb, "tcp", "127.0.0.1:0")
 	rl.url = "wss://" + l.Addr().String() + "/ws"
 	done := make(chan struct{})
@@ -213,5 +144,5 @@ func startRelay(tb testing.TB, routerURL string, routerTLS *tls.Config) *relay {
 // clientTLS returns a client tls.Config that trusts the relay's CA (the
 // client was fooled into trusting it).
 func (rl *relay) clientTLS() *tls.Config {
-	return &tls.Config{RootCAs: rl.ca.pool(), ServerName: "127.0.0.1"}
+	return &tls.Config{RootCAs: rl.ca.Pool(), ServerName: "127.0.0.1"}
 }

@@ -139,7 +139,7 @@ func TestAutobahnPythonChannelBinding(t *testing.T) {
 		t.Run(tt.transport+"/TLS1.2/relay", func(t *testing.T) {
 			t.Parallel()
 			rl := startRelay(t, hostPort(t, tls12.url(tt.transport)),
-				&tls.Config{RootCAs: tls12.ca.pool(), ServerName: "127.0.0.1", MaxVersion: tls.VersionTLS12})
+				&tls.Config{RootCAs: tls12.ca.Pool(), ServerName: "127.0.0.1", MaxVersion: tls.VersionTLS12})
 			u := scheme + "://" + rl.addr + "/"
 			relayed := []string{"--ca", rl.ca.file, "--tls-max", "1.2"}
 			m, ok := pyJoin(t, u, cryptosignRealm, tt.serializer, append(relayed, unbound...)...)
@@ -179,7 +179,7 @@ func TestAutobahnPythonTLSClientCertificate(t *testing.T) {
 				"device":  {Role: "device", Fingerprints: []string{pinned.fingerprint()}},
 				"backend": {Role: "backend"},
 			},
-			ClientCAs: clientCA.pool(),
+			ClientCAs: clientCA.Pool(),
 		},
 	}}}, func(c *tls.Config) { c.ClientAuth = tls.RequestClientCert })
 	withCert := func(c issued, more ...string) []string {

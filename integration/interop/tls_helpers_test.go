@@ -1,18 +1,13 @@
 package interop
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -21,51 +16,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wampkit/wampkit/internal/testcert"
 	"github.com/wampkit/wampkit/router"
 )
 
-// testCA is a certificate authority made for a test.
+// testCA is a certificate authority made for a test, with its
+// certificate also in a PEM file.
 type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string // PEM of cert, for the scripts' --ca
+	*testcert.CA
+	file string // PEM of the CA's certificate, for the scripts' --ca
 }
 
 // newCA returns a new self-signed CA named cn, its certificate written
 // to a PEM file in the test's temporary directory.
 func newCA(tb testing.TB, cn string) *testCA {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	ca := testcert.NewCA(tb, cn)
 	file := filepath.Join(tb.TempDir(), "ca.pem")
-	writePEM(tb, file, "CERTIFICATE", der)
-	return &testCA{cert: cert, key: key, file: file}
-}
-
-// pool returns a pool holding only ca.
-func (ca *testCA) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.cert)
-	return p
+	writePEM(tb, file, "CERTIFICATE", ca.Cert.Raw)
+	return &testCA{CA: ca, file: file}
 }
 
 // issued is a certificate of a testCA, in memory and as PEM files for
@@ -82,43 +51,17 @@ func (c issued) fingerprint() string {
 }
 
 // issue returns a certificate of ca for cn (also its DNS name, and
-// 127.0.0.1) with the given extended key usage.
+// 127.0.0.1) with the given extended key usage, also in PEM files.
 func (ca *testCA) issue(tb testing.TB, cn string, usage x509.ExtKeyUsage) issued {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		DNSNames:     []string{cn},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	cert := ca.Issue(tb, cn, usage)
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	dir := tb.TempDir()
-	out := issued{Certificate: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf},
-		certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem")}
-	writePEM(tb, out.certFile, "CERTIFICATE", der)
+	out := issued{Certificate: cert, certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem")}
+	writePEM(tb, out.certFile, "CERTIFICATE", cert.Certificate[0])
 	writePEM(tb, out.keyFile, "PRIVATE KEY", pkcs8)
 	return out
 }

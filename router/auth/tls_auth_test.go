@@ -36,11 +36,11 @@ func colonFingerprint(cert tls.Certificate) string {
 func TestTLSAuthenticator(t *testing.T) {
 	ca := newCA(t, "client CA")
 	rogue := newCA(t, "rogue CA")
-	pinned := rogue.issue(t, "device-7", x509.ExtKeyUsageClientAuth) // self-made, pinned by fingerprint
-	pinned2 := rogue.issue(t, "device-8", x509.ExtKeyUsageClientAuth)
-	named := ca.issue(t, "backend.example.com", x509.ExtKeyUsageClientAuth)
-	impostor := rogue.issue(t, "backend.example.com", x509.ExtKeyUsageClientAuth)
-	shared := rogue.issue(t, "shared", x509.ExtKeyUsageClientAuth)
+	pinned := rogue.Issue(t, "device-7", x509.ExtKeyUsageClientAuth) // self-made, pinned by fingerprint
+	pinned2 := rogue.Issue(t, "device-8", x509.ExtKeyUsageClientAuth)
+	named := ca.Issue(t, "backend.example.com", x509.ExtKeyUsageClientAuth)
+	impostor := rogue.Issue(t, "backend.example.com", x509.ExtKeyUsageClientAuth)
+	shared := rogue.Issue(t, "shared", x509.ExtKeyUsageClientAuth)
 	ta := &auth.TLS{Principals: map[string]auth.TLSPrincipal{
 		"device":              {Role: "device", Fingerprints: []string{colonFingerprint(pinned), strings.ToLower(strings.ReplaceAll(colonFingerprint(pinned2), ":", ""))}},
 		"backend.example.com": {Role: "backend"},
@@ -52,7 +52,7 @@ func TestTLSAuthenticator(t *testing.T) {
 	state := func(cert *tls.Certificate) *tls.ConnectionState {
 		_, s := tlsPair(t, tls.VersionTLS13, cert)
 		if cert != nil {
-			if chains, err := s.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: ca.pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
+			if chains, err := s.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: ca.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
 				s.VerifiedChains = chains
 			}
 		}
@@ -113,8 +113,8 @@ func TestTLSAuthenticator(t *testing.T) {
 // empty AuthID means the certificate's fingerprint.
 func TestTLSLookup(t *testing.T) {
 	ca := newCA(t, "client CA")
-	cert := ca.issue(t, "sensor-1", x509.ExtKeyUsageClientAuth)
-	other := ca.issue(t, "sensor-2", x509.ExtKeyUsageClientAuth)
+	cert := ca.Issue(t, "sensor-1", x509.ExtKeyUsageClientAuth)
+	other := ca.Issue(t, "sensor-2", x509.ExtKeyUsageClientAuth)
 	ta := &auth.TLS{AuthProvider: "inventory", Lookup: func(_ context.Context, _ *router.AuthRequest, c *x509.Certificate) (*router.Identity, error) {
 		if c.Subject.CommonName != "sensor-1" {
 			return nil, nil
@@ -162,8 +162,8 @@ func TestParseFingerprint(t *testing.T) {
 // not.
 func TestTLSClientCAs(t *testing.T) {
 	ca, rogue := newCA(t, "client CA"), newCA(t, "rogue CA")
-	ta := &auth.TLS{Principals: map[string]auth.TLSPrincipal{"backend": {Role: "backend"}}, ClientCAs: ca.pool()}
-	good, bad := ca.issue(t, "backend", x509.ExtKeyUsageClientAuth), rogue.issue(t, "backend", x509.ExtKeyUsageClientAuth)
+	ta := &auth.TLS{Principals: map[string]auth.TLSPrincipal{"backend": {Role: "backend"}}, ClientCAs: ca.Pool()}
+	good, bad := ca.Issue(t, "backend", x509.ExtKeyUsageClientAuth), rogue.Issue(t, "backend", x509.ExtKeyUsageClientAuth)
 	_, s := tlsPair(t, tls.VersionTLS13, &good)
 	if idn, err := ta.Authenticate(context.Background(), &router.AuthRequest{Realm: realm1, TLS: s}, nil); err != nil || idn.AuthID != "backend" {
 		t.Fatalf("Authenticate() = %v, %v; want backend", idn, err)
