@@ -79,6 +79,7 @@ var (
 	_ transport.RecverContext = (*localServer)(nil)
 	_ transport.Waiter        = (*localServer)(nil)
 	_ transport.Detailer      = (*localServer)(nil)
+	_ transport.SendCounter   = (*localServer)(nil)
 )
 
 // newLocalLink returns the client and router ends of an in-process session
@@ -212,6 +213,15 @@ func (c *localClient) Close(reason error) error {
 // TransportDetails implements transport.Detailer.
 func (c *localClient) TransportDetails() protocol.Dict {
 	return c.Peer.(transport.Detailer).TransportDetails()
+}
+
+// MessagesSent implements transport.SendCounter: the messages the router
+// queued to the client.
+func (p *localServer) MessagesSent() uint64 {
+	if c, ok := p.Peer.(transport.SendCounter); ok {
+		return c.MessagesSent()
+	}
+	return 0
 }
 
 // Recv implements transport.Peer. It counts the client's messages read

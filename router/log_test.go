@@ -38,7 +38,7 @@ func TestJoinLeaveLogs(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"level=INFO", "session=" + strconv.FormatUint(uint64(c.session), 10), `reason="goodbye wamp.close.goodbye_and_out"`,
-		"duration=", "messages_in=4"} {
+		"duration=", "messages_in=4", "messages_out=4"} {
 		if !strings.Contains(left, want) {
 			t.Errorf("leave line %q lacks %q", left, want)
 		}

@@ -260,10 +260,6 @@ func (s *session) run() {
 	attrs := []any{"session", uint64(s.id), "realm", s.realmName(), "authid", s.authID,
 		"reason", why, "duration", time.Since(s.joined).Round(time.Millisecond),
 		"messages_in", s.in.msgs}
-	if n := s.out.dropped.Load(); n > 0 {
-		attrs = append(attrs, "dropped_events", n)
-	}
-	s.r.log.Info("router: session left", attrs...)
 	if !s.quiet.Load() {
 		s.realm.broker.publishMeta(metaOnLeave, protocol.List{uint64(s.id), s.authID, s.authRole})
 		// After on_leave: the session is gone when its testaments arrive.
@@ -273,6 +269,16 @@ func (s *session) run() {
 	if s.in.echoBye {
 		s.sendOwn(&protocol.Goodbye{Reason: protocol.CloseGoodbyeAndOut})
 	}
+	// The transport counts what it was handed, under a lock it takes
+	// anyway, so that counting costs no atomic per delivery; the
+	// session's last GOODBYE is in.
+	if c, ok := s.peer.(transport.SendCounter); ok {
+		attrs = append(attrs, "messages_out", c.MessagesSent())
+	}
+	if n := s.out.dropped.Load(); n > 0 {
+		attrs = append(attrs, "dropped_events", n)
+	}
+	s.r.log.Info("router: session left", attrs...)
 	s.flush(min(s.r.cfg.SlowConsumerWait, maxFlush))
 	s.peer.Close(reason)
 }

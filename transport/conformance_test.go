@@ -145,6 +145,24 @@ func TestConformance(t *testing.T) {
 			if diff := cmp.Diff(want, mustRecv(t, client)); diff != "" {
 				t.Errorf("Shared mismatch (-want +got):\n%s", diff)
 			}
+			// Each end counts what it accepted to send; a refused
+			// message is not counted.
+			n := uint64(len(allMessages()))
+			for _, c := range []struct {
+				p    Peer
+				want uint64
+			}{{client, n}, {server, n + 1}} {
+				sc, ok := c.p.(SendCounter)
+				if !ok {
+					t.Fatalf("%T does not implement SendCounter", c.p)
+				}
+				if err := c.p.Send(context.Background(), nil); err == nil {
+					t.Errorf("Send(nil) = nil, want an error")
+				}
+				if got := sc.MessagesSent(); got != c.want {
+					t.Errorf("%T.MessagesSent() = %d, want %d", c.p, got, c.want)
+				}
+			}
 			d, ok := client.(Detailer)
 			if !ok {
 				t.Fatalf("%T does not implement Detailer", client)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/serialize"
@@ -65,11 +66,15 @@ type localPeer struct {
 	// recvErr is the reader's only: set when a RecvContext was
 	// interrupted, it ends every later receive.
 	recvErr error
+	// sent counts the messages queued to the other end (SendCounter).
+	// One uncontended atomic add beside a channel send.
+	sent atomic.Uint64
 }
 
 var (
-	_ Peer     = (*localPeer)(nil)
-	_ Detailer = (*localPeer)(nil)
+	_ Peer        = (*localPeer)(nil)
+	_ Detailer    = (*localPeer)(nil)
+	_ SendCounter = (*localPeer)(nil)
 )
 
 // Recv implements Peer.
@@ -166,11 +171,15 @@ func (p *localPeer) Send(_ context.Context, m protocol.Message) error {
 	}
 	select {
 	case p.out <- m:
+		p.sent.Add(1)
 		return nil
 	default:
 		return ErrQueueFull
 	}
 }
+
+// MessagesSent implements SendCounter.
+func (p *localPeer) MessagesSent() uint64 { return p.sent.Load() }
 
 // SendWait implements Waiter.
 func (p *localPeer) SendWait(ctx context.Context, m protocol.Message) error {
@@ -182,6 +191,7 @@ func (p *localPeer) SendWait(ctx context.Context, m protocol.Message) error {
 	}
 	select {
 	case p.out <- m:
+		p.sent.Add(1)
 		return nil
 	case <-p.link.done:
 		return ErrClosed

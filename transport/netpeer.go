@@ -165,6 +165,13 @@ func (c *peerCore) SendWait(ctx context.Context, m protocol.Message) error {
 	return nil
 }
 
+// MessagesSent implements SendCounter.
+func (c *peerCore) MessagesSent() uint64 {
+	c.q.mu.Lock()
+	defer c.q.mu.Unlock()
+	return c.q.accepted
+}
+
 // encode encodes m into a frame: a *serialize.Shared's cached encoding,
 // or a pooled buffer. The error wraps ErrEncode or ErrMessageTooBig.
 func (c *peerCore) encode(m protocol.Message) (frame, error) {

@@ -88,6 +88,16 @@ type RecverContext interface {
 	RecvContext(ctx context.Context) (protocol.Message, error)
 }
 
+// SendCounter is implemented by every peer of this package.
+// MessagesSent returns how many messages Send and SendWait accepted so
+// far (queued for the other end; a message refused with an error is not
+// counted). The count is kept under a lock the send takes anyway, so
+// counting costs nothing per message; it is safe to call from any
+// goroutine, at any time, also after Close.
+type SendCounter interface {
+	MessagesSent() uint64
+}
+
 // TLSStater is implemented by every peer of this package.
 // TLSConnectionState returns the state of the TLS connection under the
 // peer, or nil when there is none (plain TCP, Unix sockets, in-process,

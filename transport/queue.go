@@ -86,8 +86,9 @@ type outQueue struct {
 	// nil until the first frame.
 	head, tail *segment
 	hi, ti     int
-	waiting    int  // frames waiting
-	closed     bool // set by close: put refuses every frame
+	waiting    int    // frames waiting
+	accepted   uint64 // frames ever put (SendCounter)
+	closed     bool   // set by close: put refuses every frame
 	// room, when not nil, is closed (and cleared) by the next release
 	// or by close. Waiting senders make it.
 	room chan struct{}
@@ -143,6 +144,7 @@ func (q *outQueue) putLocked(f frame) error {
 	q.tail.frames[q.ti] = f
 	q.ti++
 	q.waiting++
+	q.accepted++
 	q.n.Add(1)
 	q.size.Add(int64(len(f.b)))
 	return nil

@@ -66,6 +66,10 @@ realms:
 		left["reason"] == "" || left["duration"] == nil {
 		t.Errorf("leave line = %v, want INFO with session %v, realm, authid alice, reason and duration", left, session)
 	}
+	// In: HELLO, AUTHENTICATE, GOODBYE; out: CHALLENGE, WELCOME, GOODBYE.
+	if left["messages_in"] != float64(3) || left["messages_out"] != float64(3) {
+		t.Errorf("leave line: messages_in %v, messages_out %v; want 3 and 3", left["messages_in"], left["messages_out"])
+	}
 	failed := findLog(lines, "router: authentication failed")
 	if failed == nil {
 		t.Fatalf("no authentication failure in the log:\n%s", logs)
