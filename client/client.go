@@ -151,9 +151,47 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 	c.stateCopy.Store(uint32(c.state))
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.answerCtx, c.answerCancel = context.WithCancel(c.ctx)
+	if p, ok := peer.(transport.Pusher); ok {
+		p.SetPush(c.push)
+	}
 	c.wg.Add(1)
 	go c.readLoop()
 	return c, nil
+}
+
+// push takes a message an in-process link offers on the router's
+// goroutine (see transport.Pusher): the answer to a call, which wakes the
+// caller, and a new INVOCATION, which goes to a worker, so that neither
+// waits for the reader. It declines the rest, and any message it cannot
+// take without waiting for c.mu; the reader gets those in order.
+func (c *Client) push(m protocol.Message) bool {
+	switch m := m.(type) {
+	case *protocol.Result:
+		return c.pushResult(m)
+	case *protocol.Invocation:
+		return c.pushInvocation(m)
+	}
+	return false
+}
+
+// pushResult is reply for a RESULT pushed by an in-process link: it takes
+// the answer to a pending call that still waits, when c.mu is free.
+func (c *Client) pushResult(m *protocol.Result) bool {
+	if !c.mu.TryLock() {
+		return false
+	}
+	p := c.pend[m.Request]
+	if c.state != protocol.StateEstablished || p == nil || p.kind != protocol.TypeCall || p.abandoned {
+		c.mu.Unlock()
+		return false
+	}
+	if !m.Details.Bool("progress") {
+		delete(c.pend, m.Request)
+	}
+	p.msgs = append(p.msgs, m)
+	c.mu.Unlock()
+	p.wake()
+	return true
 }
 
 // helloAuthExtra merges the authextra of every extraAuthenticator in

@@ -71,6 +71,30 @@ func (c *Client) invoke(m *protocol.Invocation) error {
 			Details: protocol.Dict{}, URI: protocol.ErrNoSuchRegistration})
 		return nil
 	}
+	c.startLocked(m, r)
+	return nil
+}
+
+// pushInvocation is invoke for an INVOCATION pushed by an in-process link
+// on the router's goroutine (see transport.Pusher): it takes only a new,
+// complete invocation of a known registration, when c.mu is free, and
+// declines everything else, which the reader then handles as usual.
+func (c *Client) pushInvocation(m *protocol.Invocation) bool {
+	if m.Details.Bool("progress") || !c.mu.TryLock() {
+		return false
+	}
+	r := c.regs[m.Registration]
+	if c.state != protocol.StateEstablished || r == nil || c.invs[m.Request] != nil || c.ended.Contains(m.Request) {
+		c.mu.Unlock()
+		return false
+	}
+	c.startLocked(m, r)
+	return true
+}
+
+// startLocked starts a new invocation of r on a worker; c.mu must be held
+// and is unlocked.
+func (c *Client) startLocked(m *protocol.Invocation, r *Registration) {
 	x := &invocation{}
 	c.invs[m.Request] = x
 	var w *worker
@@ -83,8 +107,8 @@ func (c *Client) invoke(m *protocol.Invocation) error {
 	}
 	c.mu.Unlock()
 
-	// Only the reader (this goroutine) and the worker, after the hand-off
-	// below, use x: filling it in after the unlock is safe.
+	// Only this goroutine and the worker, after the hand-off below, use
+	// x: filling it in after the unlock is safe.
 	x.inv = Invocation{
 		Procedure:    r.procedure,
 		Registration: r,
@@ -115,7 +139,6 @@ func (c *Client) invoke(m *protocol.Invocation) error {
 	} else {
 		go c.work(x)
 	}
-	return nil
 }
 
 // work runs x's handler and then those handed to it while parked, until

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/wampkit/wampkit/protocol"
@@ -59,22 +60,51 @@ type localInbox struct {
 	room chan struct{}
 }
 
+// localOutbox is the router-to-client direction of an in-process session.
+// Once the client installed a push function (transport.Pusher), a message
+// for it that nothing is queued ahead of, sent while the client's reader
+// is not handling another, is offered to that function on the sender's
+// goroutine: a RESULT reaches the waiting caller, an INVOCATION the
+// callee's handler, without the client's reader in between (an in-process
+// call then costs two goroutine hand-offs fewer). What the function
+// declines, and everything while messages are queued or the reader is
+// busy, crosses the link as before, in order.
+type localOutbox struct {
+	mu sync.Mutex
+	// push is the client's; nil until it installs it. It is called with
+	// mu held: it must not block or send on the link (see
+	// transport.Pusher), so the client's messages stay in order.
+	push func(protocol.Message) bool
+	// queued counts the messages in the link not yet received by the
+	// client's reader (a SendWait's message from before it waits).
+	queued int
+	// held is set while the client's reader handles a message it
+	// received: between its Recv's return and its next Recv.
+	held bool
+	// sent counts the messages sent, pushed or queued (SendCounter).
+	sent uint64
+}
+
 // localClient is the client end of an in-process session.
 type localClient struct {
 	transport.Peer
-	in *localInbox
+	in  *localInbox
+	out *localOutbox
 }
 
 // localServer is the router end of an in-process session.
 type localServer struct {
 	transport.Peer
-	in *localInbox
+	in  *localInbox
+	out *localOutbox
 }
 
 var (
 	_ transport.Peer          = (*localClient)(nil)
 	_ transport.Waiter        = (*localClient)(nil)
 	_ transport.Detailer      = (*localClient)(nil)
+	_ transport.Pusher        = (*localClient)(nil)
+	_ transport.RecverContext = (*localClient)(nil)
 	_ transport.Peer          = (*localServer)(nil)
 	_ transport.RecverContext = (*localServer)(nil)
 	_ transport.Waiter        = (*localServer)(nil)
@@ -87,7 +117,8 @@ var (
 func newLocalLink(queue int) (*localClient, *localServer) {
 	client, server := transport.LocalPair(queue)
 	in := &localInbox{peer: client, limit: queue, wake: make(chan struct{}, 1)}
-	return &localClient{Peer: client, in: in}, &localServer{Peer: server, in: in}
+	out := &localOutbox{}
+	return &localClient{Peer: client, in: in, out: out}, &localServer{Peer: server, in: in, out: out}
 }
 
 // Send implements transport.Peer: it routes m, or queues it behind the
@@ -215,13 +246,99 @@ func (c *localClient) TransportDetails() protocol.Dict {
 	return c.Peer.(transport.Detailer).TransportDetails()
 }
 
-// MessagesSent implements transport.SendCounter: the messages the router
-// queued to the client.
-func (p *localServer) MessagesSent() uint64 {
-	if c, ok := p.Peer.(transport.SendCounter); ok {
-		return c.MessagesSent()
+// SetPush implements transport.Pusher.
+func (c *localClient) SetPush(push func(protocol.Message) bool) {
+	c.out.mu.Lock()
+	c.out.push = push
+	c.out.mu.Unlock()
+}
+
+// Recv implements transport.Peer: the reader is done with the message it
+// received before, and holds the one it receives now.
+func (c *localClient) Recv() (protocol.Message, error) {
+	c.out.release()
+	m, err := c.Peer.Recv()
+	if err == nil {
+		c.out.take()
 	}
-	return 0
+	return m, err
+}
+
+// RecvContext implements transport.RecverContext, like Recv.
+func (c *localClient) RecvContext(ctx context.Context) (protocol.Message, error) {
+	c.out.release()
+	m, err := c.Peer.(transport.RecverContext).RecvContext(ctx)
+	if err == nil {
+		c.out.take()
+	}
+	return m, err
+}
+
+// release records that the client's reader is done with its message.
+func (o *localOutbox) release() {
+	o.mu.Lock()
+	o.held = false
+	o.mu.Unlock()
+}
+
+// take records that the client's reader received a message of the link.
+func (o *localOutbox) take() {
+	o.mu.Lock()
+	o.queued--
+	o.held = true
+	o.mu.Unlock()
+}
+
+// Send implements transport.Peer: it pushes m to the client if it may (see
+// localOutbox), or queues it on the link.
+func (p *localServer) Send(ctx context.Context, m protocol.Message) error {
+	o := p.out
+	if sh, ok := m.(*serialize.Shared); ok {
+		m = sh.Message()
+	}
+	o.mu.Lock()
+	if o.push != nil && o.queued == 0 && !o.held && m != nil && o.push(m) {
+		o.sent++
+		o.mu.Unlock()
+		return nil
+	}
+	err := p.Peer.Send(ctx, m)
+	if err == nil {
+		o.queued++
+		o.sent++
+	}
+	o.mu.Unlock()
+	return err
+}
+
+// SendWait implements transport.Waiter.
+func (p *localServer) SendWait(ctx context.Context, m protocol.Message) error {
+	if err := p.Send(ctx, m); !errors.Is(err, transport.ErrQueueFull) {
+		return err
+	}
+	// Counted as queued before it waits for room, so that nothing is
+	// pushed ahead of it meanwhile.
+	o := p.out
+	o.mu.Lock()
+	o.queued++
+	o.mu.Unlock()
+	err := p.Peer.(transport.Waiter).SendWait(ctx, m)
+	o.mu.Lock()
+	if err != nil {
+		o.queued--
+	} else {
+		o.sent++
+	}
+	o.mu.Unlock()
+	return err
+}
+
+// MessagesSent implements transport.SendCounter: the messages the router
+// sent the client.
+func (p *localServer) MessagesSent() uint64 {
+	p.out.mu.Lock()
+	defer p.out.mu.Unlock()
+	return p.out.sent
 }
 
 // Recv implements transport.Peer. It counts the client's messages read
@@ -245,11 +362,6 @@ func (p *localServer) RecvContext(ctx context.Context) (protocol.Message, error)
 		p.in.mu.Unlock()
 	}
 	return m, err
-}
-
-// SendWait implements transport.Waiter.
-func (p *localServer) SendWait(ctx context.Context, m protocol.Message) error {
-	return p.Peer.(transport.Waiter).SendWait(ctx, m)
 }
 
 // Close implements transport.Peer: it closes the link.

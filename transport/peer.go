@@ -88,6 +88,25 @@ type RecverContext interface {
 	RecvContext(ctx context.Context) (protocol.Message, error)
 }
 
+// Pusher is implemented by the client end of an in-process link whose
+// other end can hand a message to the receiver on the sending goroutine
+// (the links of the router package's Router.Connect; not [LocalPair]).
+// After SetPush, a
+// message sent to this end while nothing is queued ahead of it and the
+// reader is not handling one (it is blocked in Recv, or has not called
+// it yet since the handshake) may be offered to push, on the sender's
+// goroutine, instead of being queued; push reports whether it took it.
+// What push declines is queued for Recv, in order. Offers are serialized,
+// and never concurrent with the handling of a received message (between
+// a Recv's return and the next Recv).
+//
+// push is called with locks of the sender held: it must not block, wait
+// for a lock another goroutine may hold while sending on the link (use
+// TryLock and decline), or send on the link itself.
+type Pusher interface {
+	SetPush(push func(protocol.Message) bool)
+}
+
 // SendCounter is implemented by every peer of this package.
 // MessagesSent returns how many messages Send and SendWait accepted so
 // far (queued for the other end; a message refused with an error is not

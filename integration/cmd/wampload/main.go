@@ -74,6 +74,7 @@ type options struct {
 	calls      int
 	gomaxprocs int
 	profiles   string
+	gcs        int
 }
 
 func main() {
@@ -85,6 +86,7 @@ func main() {
 	flag.IntVar(&o.sessions, "sessions", 10000, "idle, joins: sessions to open")
 	flag.IntVar(&o.calls, "calls", 20000, "call: calls to make")
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of the router; 0 leaves the default")
+	flag.IntVar(&o.gcs, "gc", 0, "idle: run this many garbage collections in the router before measuring the sessions (an idle router's runtime runs one at least every 2 minutes, and each may halve an idle goroutine's stack)")
 	flag.StringVar(&o.profiles, "profiles", "", "save profiles of the router in this directory: heap and goroutine (idle), 2 s of CPU (call)")
 	flag.Parse()
 	if *bins == "" {
@@ -314,6 +316,18 @@ func (w *wampd) save(name, dir, tag string) error {
 	return err
 }
 
+// gc makes the router collect garbage once (a heap profile with gc=1,
+// whose body is discarded).
+func (w *wampd) gc() error {
+	resp, err := http.Get("http://" + w.admin + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
+}
+
 // idle opens o.sessions idle sessions and reports what they cost the
 // router.
 func idle(ctx context.Context, w *wampd, o options, tag string) (figures, error) {
@@ -336,6 +350,11 @@ func idle(ctx context.Context, w *wampd, o options, tag string) (figures, error)
 		return nil, err
 	}
 	settle()
+	for range o.gcs {
+		if err := w.gc(); err != nil {
+			return nil, err
+		}
+	}
 	rss1 := w.rss()
 	heap1, stack1, g1, err := w.memstats()
 	if err != nil {
