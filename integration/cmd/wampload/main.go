@@ -32,7 +32,8 @@
 //     -transport while a caller calls an echo procedure every
 //     millisecond over RawSocket; reports joins per second, the router's
 //     CPU time per join, and the calls' median, 99th percentile and
-//     maximum round trip during the burst.
+//     maximum round trip during the burst. With -profiles DIR it saves a
+//     CPU profile of the burst's first 2 seconds.
 //
 // -gomaxprocs sets GOMAXPROCS of the router process. The figures are
 // measurements of one machine, not pass/fail results.
@@ -87,7 +88,7 @@ func main() {
 	flag.IntVar(&o.calls, "calls", 20000, "call: calls to make")
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of the router; 0 leaves the default")
 	flag.IntVar(&o.gcs, "gc", 0, "idle: run this many garbage collections in the router before measuring the sessions (an idle router's runtime runs one at least every 2 minutes, and each may halve an idle goroutine's stack)")
-	flag.StringVar(&o.profiles, "profiles", "", "save profiles of the router in this directory: heap and goroutine (idle), 2 s of CPU (call)")
+	flag.StringVar(&o.profiles, "profiles", "", "save profiles of the router in this directory: heap and goroutine (idle), 2 s of CPU (call, joins)")
 	flag.Parse()
 	if *bins == "" {
 		log.Fatal("wampload: -wampd is required")
@@ -458,6 +459,12 @@ func joins(ctx context.Context, w *wampd, o options) (figures, error) {
 			}
 		}
 	}()
+	profiled := make(chan error, 1)
+	if o.profiles != "" {
+		go func() { profiled <- w.save("profile", o.profiles, "joins") }()
+	} else {
+		profiled <- nil
+	}
 	cpu0 := w.cpu()
 	t0 := time.Now()
 	conns, err := openSessions(ctx, w, o)
@@ -465,9 +472,13 @@ func joins(ctx context.Context, w *wampd, o options) (figures, error) {
 	cpu := w.cpu() - cpu0
 	close(stop)
 	rtt := <-done
+	perr := <-profiled
 	closeAll(conns)
 	if err != nil {
 		return nil, err
+	}
+	if perr != nil {
+		return nil, perr
 	}
 	if len(rtt) == 0 {
 		return nil, errors.New("no calls")
