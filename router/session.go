@@ -226,7 +226,7 @@ func (s *session) realmName() string {
 
 // run serves the session until it ends and then closes the transport.
 func (s *session) run() {
-	if !s.handshake() {
+	if !s.handshakeAside() {
 		s.state.Store(stateClosed)
 		s.r.metrics.fold(s)
 		return
@@ -281,6 +281,18 @@ func (s *session) run() {
 	s.r.log.Info("router: session left", attrs...)
 	s.flush(min(s.r.cfg.SlowConsumerWait, maxFlush))
 	s.peer.Close(reason)
+}
+
+// handshakeAside runs the opening handshake on a goroutine of its own and
+// waits for it. Decoding a HELLO and encoding a WELCOME, with their nested
+// roles, take the deepest stack a session's goroutine needs; a goroutine's
+// stack never shrinks below a quarter of what it used, so a session that
+// joined on its own goroutine would keep that stack, 8 KiB, while it
+// idles. The handshake's goroutine ends and frees it.
+func (s *session) handshakeAside() bool {
+	ok := make(chan bool, 1)
+	go func() { ok <- s.handshake() }()
+	return <-ok
 }
 
 // loop reads and routes messages until the session ends; it returns the
