@@ -208,6 +208,9 @@ func TestCloseFlushes(t *testing.T) {
 			if !errors.Is(err, ErrClosed) {
 				t.Errorf("server Recv after close = %v, want ErrClosed", err)
 			}
+			if n := strings.Count(fmt.Sprint(err), "transport:"); n != 1 {
+				t.Errorf("server Recv after close = %q, want %q once", err, "transport:")
+			}
 			if tc.name == "local" && !errors.Is(err, reason) {
 				t.Errorf("server Recv after close = %v, want the close reason", err)
 			}

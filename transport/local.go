@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -205,7 +204,7 @@ func (p *localPeer) Close(reason error) error {
 	p.link.once.Do(func() {
 		p.link.err = ErrClosed
 		if reason != nil {
-			p.link.err = fmt.Errorf("%w: %w", ErrClosed, reason)
+			p.link.err = &closedError{reason: reason}
 		}
 		close(p.link.done)
 		for _, ch := range []chan protocol.Message{p.link.a2b, p.link.b2a} {

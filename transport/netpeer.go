@@ -361,8 +361,20 @@ func (c *peerCore) closedErr() error {
 	if c.reason == nil {
 		return ErrClosed
 	}
-	return fmt.Errorf("%w: %w", ErrClosed, c.reason)
+	return &closedError{reason: c.reason}
 }
+
+// closedError is ErrClosed with the reason of the close. Its message says
+// "transport:" once, where the reason (a read failure of this package,
+// say) starts with it too.
+type closedError struct{ reason error }
+
+func (e *closedError) Error() string {
+	return ErrClosed.Error() + ": " + strings.TrimPrefix(e.reason.Error(), "transport: ")
+}
+
+// Unwrap returns ErrClosed and the reason, for errors.Is and errors.As.
+func (e *closedError) Unwrap() []error { return []error{ErrClosed, e.reason} }
 
 // failRead records a read error as the close reason (unless the peer is
 // already closing) and returns the error for Recv.
