@@ -2,14 +2,9 @@ package transport
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +17,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/wampkit/wampkit/internal/testcert"
 	"github.com/wampkit/wampkit/protocol"
 )
 
@@ -155,46 +151,16 @@ func callMessage() *protocol.Call {
 	}
 }
 
-// testCert returns a server and a client TLS config with a fresh
-// self-signed ECDSA certificate for 127.0.0.1.
+// testCert returns a server and a client TLS config: the server's
+// certificate, for 127.0.0.1, is issued by a fresh test CA that the
+// client trusts.
 func testCert(tb testing.TB) (server, client *tls.Config) {
 	tb.Helper()
-	cert, leaf := selfSigned(tb, "wampkit test", x509.ExtKeyUsageServerAuth)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
+	ca := testcert.NewCA(tb, "wampkit test CA")
+	cert := ca.Issue(tb, "wampkit test", x509.ExtKeyUsageServerAuth)
 	server = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	client = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	client = &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
 	return server, client
-}
-
-// selfSigned returns a fresh self-signed ECDSA certificate for 127.0.0.1
-// named cn, for usage, and its parsed leaf.
-func selfSigned(tb testing.TB, cn string, usage x509.ExtKeyUsage) (tls.Certificate, *x509.Certificate) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{usage},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, leaf
 }
 
 // serverPeers collects the peers a server's Handler is given. Each

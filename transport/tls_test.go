@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"strings"
 	"testing"
+
+	"github.com/wampkit/wampkit/internal/testcert"
 )
 
 // tlsState returns p's TLS connection state, failing the test if p does
@@ -35,10 +37,11 @@ func TestTLSConnectionState(t *testing.T) {
 			t.Run(kind+"/"+v.name, func(t *testing.T) {
 				scfg, ccfg := testCert(t)
 				serverLeaf := scfg.Certificates[0].Leaf
-				clientCert, clientLeaf := selfSigned(t, "wampkit test client", x509.ExtKeyUsageClientAuth)
+				clientCA := testcert.NewCA(t, "wampkit test client CA")
+				clientCert := clientCA.Issue(t, "wampkit test client", x509.ExtKeyUsageClientAuth)
+				clientLeaf := clientCert.Leaf
 				scfg.ClientAuth = tls.RequireAndVerifyClientCert
-				scfg.ClientCAs = x509.NewCertPool()
-				scfg.ClientCAs.AddCert(clientLeaf)
+				scfg.ClientCAs = clientCA.Pool()
 				scfg.MaxVersion = v.version
 				ccfg.Certificates = []tls.Certificate{clientCert}
 
