@@ -430,3 +430,30 @@ func TestSessionMetaHidesClusterSessions(t *testing.T) {
 		t.Errorf("call across nodes after kill_all: %v", err)
 	}
 }
+
+// TestCallTrustLevelAcrossNodes: a call from another node carries its
+// caller's trust level to the callee (spec advanced "Call Trust Levels"),
+// and the identity the nodes forward for it never reaches a callee on the
+// caller's own node.
+func TestCallTrustLevelAcrossNodes(t *testing.T) {
+	nodes := startNodes(t, startNATS(t), 2, router.RealmConfig{TrustLevels: map[string]int{"anonymous": 3}})
+	details := func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		return &client.Result{Kwargs: inv.Details}, nil
+	}
+	register(t, nodes[1].join(t, client.Config{}), "rpc.remote", nil, details)
+	register(t, nodes[0].join(t, client.Config{}), "rpc.local", nil, details)
+	caller := nodes[0].join(t, client.Config{})
+	for range 2 {
+		res, err := callWhenThere(t, caller, &client.CallRequest{Procedure: "rpc.remote"})
+		if err != nil || !sameID(res.Kwargs["trustlevel"], 3) {
+			t.Errorf("remote callee's details = %v, %v; want trustlevel 3", res, err)
+		}
+		if _, ok := res.Kwargs["wampkit_caller"]; ok {
+			t.Errorf("remote callee's details = %v, with the nodes' own keys", res.Kwargs)
+		}
+		res, err = callWhenThere(t, caller, &client.CallRequest{Procedure: "rpc.local"})
+		if err != nil || !sameID(res.Kwargs["trustlevel"], 3) || len(res.Kwargs) != 1 {
+			t.Errorf("local callee's details = %v, %v; want {trustlevel: 3} only", res, err)
+		}
+	}
+}

@@ -223,11 +223,11 @@ func newInvocation(s *session, m *protocol.Call, rg *registrant, stream, ppt boo
 	if ppt {
 		details = withPPT(details, m.Options, 0)
 	}
-	if who.trust != nil {
-		details = withTrust(details, who.trust)
-	}
 	if callee.isCluster() {
-		details = withClusterCaller(details, s, m)
+		// The callee's node adds the trust level it forwards.
+		details = withClusterCaller(details, s, who)
+	} else if who.trust != nil {
+		details = withTrust(details, who.trust)
 	}
 	if stream {
 		details = inv.startStream(m.Procedure, reg.id, details)

@@ -370,14 +370,27 @@ func callerOf(s *session, m *protocol.Call) caller {
 	return c
 }
 
-// withClusterCaller returns details with the identity of the caller of m
-// (session s) for a cluster session, which forwards it to the callee's
-// node, where callerOf reads it back.
-func withClusterCaller(details protocol.Dict, s *session, m *protocol.Call) protocol.Dict {
+// withClusterCaller returns details with the identity of the caller c
+// (of session s) for a cluster session, which forwards it to the callee's
+// node, where callerOf reads it back. details is nil or the invocation's
+// own; without other details the session's calls share one Dict (sent
+// messages are read-only).
+func withClusterCaller(details protocol.Dict, s *session, c caller) protocol.Dict {
+	if details == nil && !c.disclose && !s.isCluster() {
+		if s.in.clusterCaller == nil {
+			s.in.clusterCaller = clusterCallerDetails(nil, c)
+		}
+		return s.in.clusterCaller
+	}
+	return clusterCallerDetails(details, c)
+}
+
+// clusterCallerDetails adds the identity of c to details (nil: a new
+// Dict) and returns it.
+func clusterCallerDetails(details protocol.Dict, c caller) protocol.Dict {
 	if details == nil {
 		details = make(protocol.Dict, 2)
 	}
-	c := callerOf(s, m)
 	details[keyClusterCaller] = protocol.List{uint64(c.id), c.authID, c.authRole, c.disclose}
 	if c.trust != nil {
 		details[keyClusterTrust] = c.trust["trustlevel"]

@@ -124,6 +124,9 @@ type inbound struct {
 	// authzReq is reused by every authorization of the session, so that
 	// asking the realm's Authorizer does not allocate (see authorize).
 	authzReq AuthzRequest
+	// clusterCaller is the INVOCATION.Details of the session's calls to
+	// callees on other nodes, made on first use (see withClusterCaller).
+	clusterCaller protocol.Dict
 }
 
 // rpcState is the dealer's state of a session, guarded by session.mu:
