@@ -235,10 +235,10 @@ func (s *session) run() {
 		return
 	}
 	var reason error
-	if lp, ok := s.peer.(*localServer); ok && s.realm.authzInstant() {
+	if in := localInboxOf(s); in != nil && s.realm.authzInstant() {
 		// Routed on the senders' goroutines; not with an Authorizer that
 		// may wait, which would block the in-process client's Send.
-		reason = lp.in.serve(s)
+		reason = in.serve(s)
 	} else {
 		reason = s.loop()
 	}
