@@ -59,10 +59,11 @@
 // Known differences from a single router: a shared registration's
 // policy applies on each node among its own callees and one stand-in per
 // other node (roundrobin alternates between nodes, then within one;
-// first and last are per node); the cancel mode kill reaches the
-// callee's node as killnowait, so the caller gets wamp.error.canceled
-// rather than the callee's own error; a node's stand-in sessions count
-// against Config.MaxRegistrations like any session.
+// first and last are per node); a node's stand-in sessions count
+// against Config.MaxRegistrations like any session, and the sessions
+// that make other nodes' calls (one per stand-in) against
+// Config.MaxPendingCalls; payload passthru mode does not cross nodes
+// (such a call gets the error of a callee that does not support it).
 
 // # Design
 //
@@ -121,25 +122,38 @@
 // registration. This was chosen over asking an owner node, which would
 // need an owner elected and a round trip per REGISTER to it anyway. Every
 // node watches the bucket and keeps, for each other node that holds
-// procedures, a session of its own router (a stand-in, see
-// router.ClusterNode.Connect) that registers them locally. A CALL thus
-// resolves on the caller's node, without a round trip, by the router's
-// own rules; its INVOCATION to the stand-in goes to the holding node
-// ("<prefix>.node.<slot>.call"), where a relay session of that node
-// calls its own callees (never another stand-in) with the caller's
-// identity, and the answers come back to the caller's node. Nodes answer
-// on "<prefix>.node.<slot>.ping"; each node pings every 400 ms the nodes
-// that hold procedures or run its calls, and NATS says at once when
-// nobody listens there any more: that node is gone, its calls fail and
-// its holdings are removed from the bucket.
+// procedures in a realm, a stand-in: a session of its own router without
+// a client (see router.ClusterNode.Link) that registers them locally. A
+// CALL thus resolves on the caller's node, without a round trip, by the
+// router's own rules. The router hands the stand-in's INVOCATION to the
+// cluster on its own goroutine, which encodes it once, as the CALL to
+// make, into a frame for the holding node; there a relay session (one per
+// stand-in, also without a client) routes that CALL to the node's own
+// callees (never another stand-in) with the caller's identity and trust
+// level, and the router hands the relay's RESULT or ERROR back the same
+// way, as the stand-in's YIELD or ERROR. INTERRUPT travels as CANCEL
+// with its mode, so kill, killnowait and skip behave as on one router.
+// The routers keep the calls' state (pending calls, invocations,
+// timeouts); the cluster keeps none per call.
 //
-// A cross-node call costs far more than a local one today (BenchmarkCall:
-// about 43 us of CPU in the routers and clients per call, against 2.6 us
-// on one router with in-process clients; the target is 3x a same-node
-// call): every call crosses two in-process client sessions and four NATS
-// writes. Batching the writes and routing INVOCATION and YIELD through
-// the router without client sessions are the next steps.
+// Frames to one node travel in order on its subject
+// ("<prefix>.node.<slot>.rpc"), batched: one goroutine per node publishes
+// what gathered for each other node as one NATS message, and under load
+// it yields once before it does, so that one message, one socket write
+// and one wake-up of the receiving node serve many calls. Nodes answer on
+// "<prefix>.node.<slot>.ping"; each node pings every 400 ms the nodes
+// that hold procedures, that it has stand-ins for or that call it, and
+// NATS says at once when nobody listens there any more: that node is
+// gone, its calls fail with wamp.error.canceled and its holdings are
+// removed from the bucket.
 //
+// A cross-node call costs about five times a local one in CPU
+// (BenchmarkCall under load: about 13 us in the routers and clients per
+// call, against 2.6 us on one router with in-process clients; the NATS
+// server's own CPU comes on top). Most of the rest is the second
+// router's work, the encoding and decoding of each message, and the
+// scheduler's hand-offs to and from the NATS connection.
+
 // # Failure
 //
 // A node that loses NATS reconnects by itself, endlessly; its
