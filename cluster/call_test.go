@@ -1,9 +1,14 @@
 package cluster_test
 
 import (
+	"context"
+	"errors"
+	"io"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 )
@@ -169,4 +174,213 @@ func TestCancelModesAcrossNodes(t *testing.T) {
 			t.Errorf("caller got ERROR %d %s %v, want the callee's %d com.example.stopped [by request]", e.Request, e.URI, e.Args, req)
 		}
 	})
+}
+
+// streamEcho is a callee that reads a progressive call invocation's
+// chunks and sends each back as a progressive result, then returns the
+// number of chunks. It reports each invocation on started.
+func streamEcho(started chan<- struct{}) client.InvocationHandler {
+	return func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		if started != nil {
+			started <- struct{}{}
+		}
+		n := 0
+		send := func(args protocol.List) error {
+			n++
+			if inv.ReceiveProgress() {
+				return inv.SendProgress(ctx, args, nil)
+			}
+			return nil
+		}
+		if err := send(inv.Args); err != nil {
+			return nil, err
+		}
+		for {
+			ch, err := inv.Recv(ctx)
+			if err == io.EOF {
+				return &client.Result{Args: protocol.List{n}}, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			if err := send(ch.Args); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// TestProgressiveInvocationsAcrossNodes streams the arguments of calls
+// from two nodes to a callee on a third (spec advanced "Progressive Call
+// Invocations"): every chunk arrives in order, progressive results flow
+// back while the caller still streams, and a stream canceled by its
+// caller interrupts the callee.
+func TestProgressiveInvocationsAcrossNodes(t *testing.T) {
+	nodes := startNodes(t, startNATS(t), 3, router.RealmConfig{})
+	started := make(chan struct{}, 16)
+	register(t, nodes[1].join(t, client.Config{}), "rpc.stream", nil, streamEcho(started))
+	holding, interrupted := make(chan struct{}, 1), make(chan struct{}, 1)
+	register(t, nodes[1].join(t, client.Config{}), "rpc.hold", nil, func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		holding <- struct{}{}
+		for {
+			if _, err := inv.Recv(ctx); err != nil {
+				if ctx.Err() != nil {
+					interrupted <- struct{}{}
+				}
+				return nil, err
+			}
+		}
+	})
+	// Registered last: once it is callable on a node, so are the others
+	// (the nodes apply the registrations in order).
+	register(t, nodes[1].join(t, client.Config{}), "rpc.plain", nil, echo)
+	callers := []*client.Client{nodes[0].join(t, client.Config{}), nodes[2].join(t, client.Config{})}
+	for _, c := range callers {
+		if _, err := callWhenThere(t, c, &client.CallRequest{Procedure: "rpc.plain"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	const chunks = 50
+	var wg sync.WaitGroup
+	for i, c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := testContext()
+			defer cancel()
+			var got []int
+			s, err := c.DoStream(ctx, &client.CallRequest{Procedure: "rpc.stream", Args: protocol.List{0},
+				OnProgress: func(r *client.Result) error {
+					got = append(got, argIntOf(r.Args))
+					return nil
+				}})
+			if err != nil {
+				t.Errorf("caller %d: DoStream: %v", i, err)
+				return
+			}
+			for k := 1; k < chunks; k++ {
+				if err := s.Send(ctx, protocol.List{k}, nil); err != nil {
+					t.Errorf("caller %d: chunk %d: %v", i, k, err)
+					return
+				}
+			}
+			if err := s.CloseSend(ctx, protocol.List{chunks}, nil); err != nil {
+				t.Errorf("caller %d: final chunk: %v", i, err)
+				return
+			}
+			res, err := s.Result(ctx)
+			if err != nil || len(res.Args) != 1 || argIntOf(res.Args) != chunks+1 {
+				t.Errorf("caller %d: result %+v, %v; want [%d]", i, res, err, chunks+1)
+				return
+			}
+			for k, v := range got {
+				if v != k {
+					t.Errorf("caller %d: progressive results %v, want 0..%d in order", i, got, chunks)
+					return
+				}
+			}
+			if len(got) != chunks+1 {
+				t.Errorf("caller %d: %d progressive results, want %d", i, len(got), chunks+1)
+			}
+		}()
+	}
+	wg.Wait()
+	for range callers {
+		waitSignal(t, started, "the streams' invocations")
+	}
+
+	// A stream canceled by its caller interrupts the callee, whose
+	// handler sees its context end.
+	ctx, cancel := testContext()
+	s, err := callers[0].DoStream(ctx, &client.CallRequest{Procedure: "rpc.hold", Args: protocol.List{0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSignal(t, holding, "the held stream's invocation")
+	if err := s.Send(ctx, protocol.List{1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := s.Result(context.Background()); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled stream = %v, want context.Canceled", err)
+	}
+	waitSignal(t, interrupted, "the callee's interruption")
+}
+
+// TestCalleeNodeDiesMidStream: the callee's node leaves the cluster while
+// a caller streams a call's arguments to it: the call fails on the
+// caller's node with wamp.error.canceled, later chunks are discarded, and
+// the procedure, registered again on another node, takes streams again.
+func TestCalleeNodeDiesMidStream(t *testing.T) {
+	nodes := startNodes(t, startNATS(t), 3, router.RealmConfig{})
+	holding := make(chan struct{}, 1)
+	register(t, nodes[1].join(t, client.Config{}), "rpc.upload", nil, func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		holding <- struct{}{}
+		for {
+			if _, err := inv.Recv(ctx); err != nil {
+				return nil, err
+			}
+		}
+	})
+	caller := nodes[0].join(t, client.Config{})
+	ctx, cancel := testContext()
+	defer cancel()
+	var s *client.CallStream
+	result := make(chan error, 1)
+	deadline := time.Now().Add(testTimeout)
+	for s == nil {
+		st, err := caller.DoStream(ctx, &client.CallRequest{Procedure: "rpc.upload", Args: protocol.List{0}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := make(chan error, 1)
+		go func() {
+			_, err := st.Result(ctx)
+			res <- err
+		}()
+		select {
+		case <-holding:
+			s, result = st, res
+		case err := <-res:
+			// Not there yet: no such procedure.
+			if !isErrURI(err, protocol.ErrNoSuchProcedure) || time.Now().After(deadline) {
+				t.Fatalf("stream before the procedure is known: %v", err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for k := 1; k <= 3; k++ {
+		if err := s.Send(ctx, protocol.List{k}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes[1].c.Close() // as if the node died: its NATS connection is gone
+	if err := <-result; !isErrURI(err, protocol.ErrCanceled) {
+		t.Errorf("stream to the dead node = %v, want ERROR %s", err, protocol.ErrCanceled)
+	}
+	// Chunks after the end are discarded (the client may refuse them).
+	_ = s.Send(ctx, protocol.List{4}, nil)
+	waitGone(t, caller, "rpc.upload")
+
+	registerWhenFree(t, nodes[2].join(t, client.Config{}), "rpc.upload", streamEcho(nil))
+	deadline = time.Now().Add(testTimeout)
+	for {
+		st, err := caller.DoStream(ctx, &client.CallRequest{Procedure: "rpc.upload", Args: protocol.List{"a"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CloseSend(ctx, protocol.List{"b"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		res, err := st.Result(ctx)
+		if isErrURI(err, protocol.ErrNoSuchProcedure) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		if err != nil || argIntOf(res.Args) != 2 {
+			t.Errorf("stream to the new callee = %+v, %v; want [2]", res, err)
+		}
+		break
+	}
 }

@@ -44,12 +44,13 @@
 //     precedence over the whole cluster. A call reaches a callee on
 //     another node with its caller's identity and trust level; RESULT,
 //     ERROR (URI and payload), progressive results, the call timeout and
-//     cancellation work across the hop; a call to a node that dies or
+//     cancellation (kill, killnowait and skip) work across the hop, and
+//     so do progressive call invocations, whose chunks reach the callee
+//     in the order the caller sent them; a call to a node that dies or
 //     loses NATS fails on the caller's node with wamp.error.canceled
 //     within a second, and its procedures disappear from the other nodes.
 //
-// Not yet: progressive call invocations across nodes (refused with
-// wamp.error.feature_not_supported), the meta API (each node sees and
+// Not yet: the meta API (each node sees and
 // kills its own sessions; the sessions this package opens on each node,
 // of authrole router.ClusterAuthRole, are hidden from wamp.session.*
 // but announced by wamp.session.on_join and the registration meta
