@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/cluster"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 )
@@ -382,5 +383,62 @@ func TestCalleeNodeDiesMidStream(t *testing.T) {
 			t.Errorf("stream to the new callee = %+v, %v; want [2]", res, err)
 		}
 		break
+	}
+}
+
+// startNodesConfig is startNodes with a router config of the test's own
+// (its Realms default to realm1, its Logger to none).
+func startNodesConfig(tb testing.TB, url string, n int, cfg router.Config) []*node {
+	tb.Helper()
+	if cfg.Realms == nil {
+		cfg.Realms = []router.RealmConfig{{Name: realm1}}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = discardLog()
+	}
+	nodes := make([]*node, n)
+	for i := range nodes {
+		ctx, cancel := testContext()
+		c, err := cluster.New(ctx, cluster.Config{URL: url, Logger: cfg.Logger})
+		cancel()
+		if err != nil {
+			tb.Fatalf("cluster.New: %v", err)
+		}
+		cfg.Cluster = c
+		r, err := router.New(cfg)
+		if err != nil {
+			c.Close()
+			tb.Fatalf("router.New: %v", err)
+		}
+		nodes[i] = &node{r: r, c: c}
+		tb.Cleanup(func() {
+			r.Close()
+			c.Close()
+		})
+	}
+	return nodes
+}
+
+// TestCallTooLargeForNATS: a call whose payload is larger than the NATS
+// servers take fails at once with ERROR wampkit.error.cluster_unavailable,
+// and calls after it go on, also with Config.StrictRequestIDs (the nodes'
+// own sessions are not held to the clients' request ID sequence).
+func TestCallTooLargeForNATS(t *testing.T) {
+	nodes := startNodesConfig(t, startNATS(t), 2, router.Config{StrictRequestIDs: true})
+	register(t, nodes[1].join(t, client.Config{}), "rpc.echo", nil, echo)
+	caller := nodes[0].join(t, client.Config{})
+	if _, err := callWhenThere(t, caller, &client.CallRequest{Procedure: "rpc.echo"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := testContext()
+	defer cancel()
+	big := make([]byte, 2<<20)
+	if _, err := caller.Call(ctx, "rpc.echo", big); !isErrURI(err, router.ClusterUnavailable) {
+		t.Errorf("call of %d bytes = %v, want ERROR %s", len(big), err, router.ClusterUnavailable)
+	}
+	for i := range 3 {
+		if res, err := caller.Call(ctx, "rpc.echo", i); err != nil || argIntOf(res.Args) != i {
+			t.Errorf("call %d after the large one = %+v, %v", i, res, err)
+		}
 	}
 }

@@ -368,7 +368,9 @@ func (s *session) handle(m protocol.Message) error {
 	if !protocol.Allowed(protocol.SideRouter, protocol.StateEstablished, m.Type()) {
 		return violationf("%v not allowed in an established session", m.Type())
 	}
-	if s.r.cfg.StrictRequestIDs {
+	if s.r.cfg.StrictRequestIDs && !s.isCluster() {
+		// A cluster's sessions forward other nodes' requests, whose IDs
+		// need not follow one another here.
 		switch err := s.checkRequestID(m); err {
 		case nil:
 		case errContinuation:
