@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Frames between nodes (see call.go) travel in batches: every frame for
@@ -42,6 +43,11 @@ type outQueue struct {
 type sender struct {
 	x    *rpc
 	wake chan struct{} // capacity 1
+	// maxPayload is the largest NATS message the servers take, read
+	// from the connection at start and on reconnection (asking the
+	// connection each time would wait for its lock, which its writer
+	// holds while it writes).
+	maxPayload atomic.Int64
 
 	mu     sync.Mutex
 	queues map[uint32]*outQueue // guarded by mu; by node slot
@@ -49,7 +55,9 @@ type sender struct {
 }
 
 func newSender(x *rpc) *sender {
-	return &sender{x: x, wake: make(chan struct{}, 1), queues: make(map[uint32]*outQueue)}
+	s := &sender{x: x, wake: make(chan struct{}, 1), queues: make(map[uint32]*outQueue)}
+	s.maxPayload.Store(x.c.nc.MaxPayload())
+	return s
 }
 
 // queueOf returns the queue of the node of slot.
@@ -67,7 +75,7 @@ func (s *sender) queueOf(slot uint32) *outQueue {
 // enqueue appends frame to q; it never blocks. It fails if the frame is
 // larger than NATS takes, or q is full.
 func (s *sender) enqueue(q *outQueue, frame []byte) error {
-	if max := s.x.c.nc.MaxPayload(); int64(len(frame)+binary.MaxVarintLen64) > max {
+	if max := s.maxPayload.Load(); int64(len(frame)+binary.MaxVarintLen64) > max {
 		return fmt.Errorf("cluster: message of %d bytes, larger than the NATS servers take (%d)", len(frame), max)
 	}
 	q.mu.Lock()
@@ -134,7 +142,7 @@ func (s *sender) run() {
 // publish publishes the frames of b to subject, in NATS messages no larger
 // than the servers take, and returns the number of frames.
 func (s *sender) publish(subject string, b []byte) int {
-	max := int(s.x.c.nc.MaxPayload())
+	max := int(s.maxPayload.Load())
 	frames := 0
 	for len(b) > 0 {
 		// Take whole frames up to max bytes (one at least; enqueue keeps

@@ -515,6 +515,7 @@ func (x *rpc) gone(slot uint32) {
 
 // reconnected tells x that the node reconnected to NATS.
 func (x *rpc) reconnected() {
+	x.out.maxPayload.Store(x.c.nc.MaxPayload())
 	select {
 	case x.rewatch <- struct{}{}:
 	default:
