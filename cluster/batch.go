@@ -7,39 +7,63 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
 )
 
-// Frames between nodes (see call.go) travel in batches: every frame for
-// a node is appended to that node's queue, and one goroutine of the
-// sending node, the sender, publishes each queue's frames as one NATS
-// message on the node's subject "<prefix>.node.<slot>.rpc". While the
-// sender publishes, the frames of other calls gather behind it, so under
-// load one NATS message (and one write to the socket, and one wake-up of
-// the receiving node's goroutine) carries many frames; a lone call pays
-// one goroutine hand-off for it. A NATS message is a sequence of
+// Frames between nodes (see call.go) travel in batches: every message
+// for a node is queued, as it is, in that node's queue, and one goroutine
+// of the sending node, the sender, encodes each queue's messages into
+// frames and publishes them as one NATS message on the node's subject
+// "<prefix>.node.<slot>.rpc". While the sender works, the messages of
+// other calls gather behind it; under load (when its last round carried
+// several frames) it also yields once before each round, so that the
+// goroutines about to queue messages do so first. So under load one NATS
+// message (one socket write, one wake-up of the receiving node's
+// goroutine) carries many frames, and a lone call pays one goroutine
+// hand-off for it. Encoding on the sender also keeps the encoder's deep
+// stack off the router's goroutines (an in-process callee's handler runs
+// on a goroutine of its own, whose small stack would grow for it).
 //
-//	uvarint(len(frame)) frame
+// A NATS message is a sequence of
 //
-// and the receiving node handles its frames in order, on the one
-// goroutine of its subscription.
+//	uint32(len(frame)) frame
+//
+// (big-endian) and the receiving node handles its frames in order, on the
+// one goroutine of its subscription.
 
-// maxQueued bounds the bytes waiting in one node's queue: a frame that
-// does not fit is refused (the call fails with ClusterUnavailable) rather
-// than held in memory without bound.
-const maxQueued = 64 << 20
+// maxQueuedFrames bounds the messages waiting in one node's queue: one
+// that does not fit is refused (the call fails with ClusterUnavailable)
+// rather than held in memory without bound.
+const maxQueuedFrames = 1 << 16
 
-// errQueueFull is the error of a frame refused by a full queue.
-var errQueueFull = errors.New("cluster: too much waiting for the other node")
+// frameLen is the size of a frame's length.
+const frameLen = 4
 
-// outQueue is the queue of frames for one node.
+// errQueueFull is the error of a message refused by a full queue.
+var errQueueFull = errors.New("cluster: too many messages waiting for the other node")
+
+// outFrame is a message waiting in a queue: a frame's header, and its
+// WAMP message, which the router no longer changes (sent messages are
+// read-only).
+type outFrame struct {
+	header []byte
+	m      protocol.Message
+	// st is the stand-in whose INVOCATION a CALL carries: it fails if the
+	// frame cannot be sent.
+	st *standin
+}
+
+// outQueue is the queue of messages for one node.
 type outQueue struct {
 	subject string
 	mu      sync.Mutex
-	buf     []byte // guarded by mu; frames waiting, each after its length
-	listed  bool   // guarded by mu; in the sender's list of queues to publish
+	frames  []outFrame // guarded by mu
+	listed  bool       // guarded by mu; in the sender's list of queues to publish
 }
 
-// sender publishes the nodes' queues.
+// sender encodes and publishes the nodes' queues.
 type sender struct {
 	x    *rpc
 	wake chan struct{} // capacity 1
@@ -72,19 +96,15 @@ func (s *sender) queueOf(slot uint32) *outQueue {
 	return q
 }
 
-// enqueue appends frame to q; it never blocks. It fails if the frame is
-// larger than NATS takes, or q is full.
-func (s *sender) enqueue(q *outQueue, frame []byte) error {
-	if max := s.maxPayload.Load(); int64(len(frame)+binary.MaxVarintLen64) > max {
-		return fmt.Errorf("cluster: message of %d bytes, larger than the NATS servers take (%d)", len(frame), max)
-	}
+// enqueue queues f for the node of q; it never blocks, and fails only if
+// q is full.
+func (s *sender) enqueue(q *outQueue, f outFrame) error {
 	q.mu.Lock()
-	if len(q.buf)+len(frame) > maxQueued {
+	if len(q.frames) >= maxQueuedFrames {
 		q.mu.Unlock()
 		return errQueueFull
 	}
-	q.buf = binary.AppendUvarint(q.buf, uint64(len(frame)))
-	q.buf = append(q.buf, frame...)
+	q.frames = append(q.frames, f)
 	listed := q.listed
 	q.listed = true
 	q.mu.Unlock()
@@ -103,8 +123,9 @@ func (s *sender) enqueue(q *outQueue, frame []byte) error {
 // run publishes the queues as they fill, until x stops.
 func (s *sender) run() {
 	defer s.x.wg.Done()
-	var spare []byte
 	var dirty []*outQueue
+	var frames []outFrame
+	var buf []byte
 	last := 0 // frames of the last round
 	for {
 		select {
@@ -113,11 +134,6 @@ func (s *sender) run() {
 			return
 		}
 		if last > 1 {
-			// Under load (the last round had several frames), let the
-			// goroutines that are about to send frames run first, so that
-			// this round takes them too: a round costs a NATS message and
-			// a write to the socket however many frames it carries. A
-			// lone call does not wait for that.
 			runtime.Gosched()
 		}
 		last = 0
@@ -126,41 +142,98 @@ func (s *sender) run() {
 		s.mu.Unlock()
 		for i, q := range dirty {
 			q.mu.Lock()
-			b := q.buf
-			q.buf, spare = spare[:0], nil
+			frames, q.frames = q.frames, frames[:0]
 			q.listed = false
 			q.mu.Unlock()
-			last += s.publish(q.subject, b)
-			if cap(b) <= maxKeptBuf {
-				spare = b
+			last += len(frames)
+			buf = s.publish(q.subject, frames, buf[:0])
+			clear(frames) // the messages are not kept
+			if cap(buf) > maxKeptBuf {
+				buf = nil
 			}
 			dirty[i] = nil
 		}
 	}
 }
 
-// publish publishes the frames of b to subject, in NATS messages no larger
-// than the servers take, and returns the number of frames.
-func (s *sender) publish(subject string, b []byte) int {
+// maxKeptBuf is the largest encoding buffer the sender keeps for reuse.
+const maxKeptBuf = 1 << 20
+
+// publish encodes frames into buf and publishes them to subject, in NATS
+// messages no larger than the servers take. It returns buf.
+func (s *sender) publish(subject string, frames []outFrame, buf []byte) []byte {
 	max := int(s.maxPayload.Load())
-	frames := 0
-	for len(b) > 0 {
-		// Take whole frames up to max bytes (one at least; enqueue keeps
-		// each below max).
-		n := 0
-		for n < len(b) {
-			l, k := binary.Uvarint(b[n:])
-			end := n + k + int(l)
-			if n > 0 && end > max {
-				break
+	for _, f := range frames {
+		start := len(buf)
+		var err error
+		buf, err = s.encode(buf, f, max)
+		if err != nil {
+			buf = buf[:start]
+			if buf, err = s.failed(buf, f, err, max); err != nil {
+				s.x.c.failLog.log(s.x.c.log, "cluster: message to another node lost", "subject", subject, "error", err)
+				buf = buf[:start]
 			}
-			n = end
-			frames++
 		}
-		if err := s.x.c.nc.Publish(subject, b[:n]); err != nil {
-			s.x.c.failLog.log(s.x.c.log, "cluster: messages to another node lost", "subject", subject, "error", err)
+		if len(buf) > max && start > 0 {
+			// The frame does not fit with the others: they go first.
+			s.send(subject, buf[:start])
+			buf = buf[:copy(buf, buf[start:])]
 		}
-		b = b[n:]
 	}
-	return frames
+	if len(buf) > 0 {
+		s.send(subject, buf)
+	}
+	return buf
+}
+
+// encode appends the frame of f to buf. It fails if the frame alone is
+// larger than max.
+func (s *sender) encode(buf []byte, f outFrame, max int) ([]byte, error) {
+	start := len(buf)
+	buf = append(buf, 0, 0, 0, 0)
+	buf = append(buf, f.header...)
+	buf, err := codec.Encode(buf, f.m)
+	if err != nil {
+		return buf, err
+	}
+	n := len(buf) - start
+	if n > max {
+		return buf, fmt.Errorf("cluster: message of %d bytes, larger than the NATS servers take (%d)", n, max)
+	}
+	binary.BigEndian.PutUint32(buf[start:], uint32(n-frameLen))
+	return buf, nil
+}
+
+// failed handles a message that could not be encoded or sent (err): a
+// call fails on this node, an answer is replaced by an error for the
+// caller's node. It returns buf with that error's frame, if any.
+func (s *sender) failed(buf []byte, f outFrame, err error, max int) ([]byte, error) {
+	switch m := f.m.(type) {
+	case *protocol.Call:
+		if l := f.st.linkOf(); l != nil {
+			_ = l.Send(unavailable(m.Request, "call not sent to the callee's node: "+err.Error()))
+		}
+		return buf, nil
+	case *protocol.Yield:
+		f.m = unavailable(m.Request, "answer not sent to the caller's node: "+err.Error())
+	case *protocol.Error:
+		f.m = unavailable(m.Request, "answer not sent to the caller's node: "+err.Error())
+	default:
+		return buf, err
+	}
+	return s.encode(buf, f, max)
+}
+
+// unavailable is the ERROR(INVOCATION) of a stand-in's invocation req
+// that did not cross nodes.
+func unavailable(req protocol.ID, why string) *protocol.Error {
+	return &protocol.Error{RequestType: protocol.TypeInvocation, Request: req, Details: protocol.Dict{},
+		URI: router.ClusterUnavailable, Args: protocol.List{why}}
+}
+
+// send publishes one NATS message.
+func (s *sender) send(subject string, b []byte) {
+	if err := s.x.c.nc.Publish(subject, b); err != nil {
+		s.x.c.failLog.log(s.x.c.log, "cluster: messages to another node lost", "subject", subject, "error", err)
+	}
 }

@@ -134,16 +134,15 @@ func (st *standin) invoke(m *protocol.Invocation) {
 	}
 	err := errUnknownRegistration
 	if procedure != "" {
-		call := protocol.Call{Request: m.Request, Options: m.Details, Procedure: procedure, Args: m.Args, Kwargs: m.Kwargs}
-		err = st.x.sendFrame(st.q, st.header, &call)
+		call := &protocol.Call{Request: m.Request, Options: m.Details, Procedure: procedure, Args: m.Args, Kwargs: m.Kwargs}
+		err = st.x.out.enqueue(st.q, outFrame{header: st.header, m: call, st: st})
 	}
 	if err == nil {
 		return
 	}
 	// The call fails now; the answer is routed after deliver returns.
 	st.x.c.failLog.log(st.x.c.log, "cluster: call to another node not sent", "slot", st.slot, "error", err)
-	fail := &protocol.Error{RequestType: protocol.TypeInvocation, Request: m.Request, Details: protocol.Dict{},
-		URI: router.ClusterUnavailable, Args: protocol.List{"call not sent to the callee's node: " + err.Error()}}
+	fail := unavailable(m.Request, "call not sent to the callee's node: "+err.Error())
 	if l := st.linkOf(); l != nil {
 		go func() { _ = l.Send(fail) }()
 	}
@@ -269,31 +268,16 @@ func (r *relay) deliver(m protocol.Message) {
 	default:
 		return
 	}
-	if err == nil {
-		return
+	if err != nil {
+		r.x.c.failLog.log(r.x.c.log, "cluster: answer to another node not sent", "slot", r.key.slot, "request", uint64(req), "error", err)
 	}
-	// Too large for NATS, say: the caller hears why rather than waiting.
-	r.x.c.failLog.log(r.x.c.log, "cluster: answer to another node not sent", "slot", r.key.slot, "error", err)
-	_ = r.x.sendFrame(r.q, r.header, &protocol.Error{RequestType: protocol.TypeInvocation, Request: req,
-		Details: protocol.Dict{}, URI: router.ClusterUnavailable, Args: protocol.List{"answer not sent to the caller's node: " + err.Error()}})
 }
 
-// sendFrame queues header and m for the node of q, encoding m once.
+// sendFrame queues header and m for the node of q; the sender encodes
+// them (see batch.go).
 func (x *rpc) sendFrame(q *outQueue, header []byte, m protocol.Message) error {
-	bp := bufs.Get().(*[]byte)
-	b, err := codec.Encode(append((*bp)[:0], header...), m)
-	if err == nil {
-		err = x.out.enqueue(q, b)
-	}
-	if cap(b) <= maxKeptBuf {
-		*bp = b[:0]
-		bufs.Put(bp)
-	}
-	return err
+	return x.out.enqueue(q, outFrame{header: header, m: m})
 }
-
-// maxKeptBuf is the largest encoding buffer kept for reuse.
-const maxKeptBuf = 64 << 10
 
 // Kinds of frames: their first byte.
 const (
@@ -308,13 +292,17 @@ const (
 func (x *rpc) takeFrames(msg *nats.Msg) {
 	b := msg.Data
 	for len(b) > 0 {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || l == 0 || l > uint64(len(b)-n) {
+		if len(b) < frameLen {
 			x.c.failLog.log(x.c.log, "cluster: malformed frames from another node")
 			return
 		}
-		frame := b[n : n+int(l)]
-		b = b[n+int(l):]
+		l := binary.BigEndian.Uint32(b)
+		if l == 0 || uint64(l) > uint64(len(b)-frameLen) {
+			x.c.failLog.log(x.c.log, "cluster: malformed frames from another node")
+			return
+		}
+		frame := b[frameLen : frameLen+int(l)]
+		b = b[frameLen+int(l):]
 		switch frame[0] {
 		case frameCall:
 			x.takeCall(frame[1:])
@@ -375,8 +363,7 @@ func (x *rpc) takeCall(data []byte) {
 func (x *rpc) refuseCall(key relayKey, req protocol.ID, err error) {
 	x.c.failLog.log(x.c.log, "cluster: call from another node not made", "slot", key.slot, "error", err)
 	_ = x.sendFrame(x.out.queueOf(key.slot), binary.AppendUvarint([]byte{frameReply}, uint64(key.idx)),
-		&protocol.Error{RequestType: protocol.TypeInvocation, Request: req, Details: protocol.Dict{},
-			URI: router.ClusterUnavailable, Args: protocol.List{"the callee's node cannot make the call: " + err.Error()}})
+		unavailable(req, "the callee's node cannot make the call: "+err.Error()))
 }
 
 // uvarintAt decodes the uvarint at b[i:]; n <= 0 if there is none.
