@@ -18,8 +18,9 @@ import (
 // frames and publishes them as one NATS message on the node's subject
 // "<prefix>.node.<slot>.rpc". While the sender works, the messages of
 // other calls gather behind it; under load (when its last round carried
-// several frames) it also yields once before each round, so that the
-// goroutines about to queue messages do so first. So under load one NATS
+// several frames) it also yields before each round, as long as that
+// brings more messages, so that the goroutines about to queue messages do
+// so first. So under load one NATS
 // message (one socket write, one wake-up of the receiving node's
 // goroutine) carries many frames, and a lone call pays one goroutine
 // hand-off for it. Encoding on the sender also keeps the encoder's deep
@@ -134,7 +135,7 @@ func (s *sender) run() {
 			return
 		}
 		if last > 1 {
-			runtime.Gosched()
+			s.gather()
 		}
 		last = 0
 		s.mu.Lock()
@@ -154,6 +155,36 @@ func (s *sender) run() {
 			dirty[i] = nil
 		}
 	}
+}
+
+// maxYields bounds the yields of one round (see gather).
+const maxYields = 8
+
+// gather lets the goroutines that are about to queue messages run before
+// a round, as long as each yield brings more (at most maxYields times).
+func (s *sender) gather() {
+	n := s.waiting()
+	for range maxYields {
+		runtime.Gosched()
+		m := s.waiting()
+		if m == n {
+			return
+		}
+		n = m
+	}
+}
+
+// waiting returns the number of messages waiting in the queues.
+func (s *sender) waiting() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, q := range s.dirty {
+		q.mu.Lock()
+		n += len(q.frames)
+		q.mu.Unlock()
+	}
+	return n
 }
 
 // maxKeptBuf is the largest encoding buffer the sender keeps for reuse.

@@ -138,10 +138,11 @@
 // timeouts); the cluster keeps none per call.
 //
 // Frames to one node travel in order on its subject
-// ("<prefix>.node.<slot>.rpc"), batched: one goroutine per node publishes
-// what gathered for each other node as one NATS message, and under load
-// it yields once before it does, so that one message, one socket write
-// and one wake-up of the receiving node serve many calls. Nodes answer on
+// ("<prefix>.node.<slot>.rpc"), batched: one goroutine per node encodes
+// what gathered for each other node and publishes it as one NATS
+// message, and under load it first yields while that brings more, so
+// that one message, one socket write and one wake-up of the receiving
+// node serve many calls. Nodes answer on
 // "<prefix>.node.<slot>.ping"; each node pings every 400 ms the nodes
 // that hold procedures, that it has stand-ins for or that call it, and
 // NATS says at once when nobody listens there any more: that node is
