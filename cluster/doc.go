@@ -149,12 +149,14 @@
 // gone, its calls fail with wamp.error.canceled and its holdings are
 // removed from the bucket.
 //
-// A cross-node call costs about five times a local one in CPU
-// (BenchmarkCall under load: about 13 us in the routers and clients per
-// call, against 2.6 us on one router with in-process clients; the NATS
-// server's own CPU comes on top). Most of the rest is the second
-// router's work, the encoding and decoding of each message, and the
-// scheduler's hand-offs to and from the NATS connection.
+// A cross-node call still costs about five times a local one in CPU
+// (BenchmarkCall, 32 calls at once: about 16 us in the routers and
+// clients per call, against 3 us on one router with in-process clients;
+// the NATS server's 6 us come on top; it was 45 and 15 us with client
+// sessions in between). The rest is the second router's work, the
+// encoding and decoding of each message, the socket writes and reads of
+// the NATS connection (one per batch of about five frames in that
+// benchmark) and the scheduler's hand-offs to and from its goroutines.
 
 // # Failure
 //
