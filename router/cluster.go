@@ -65,8 +65,8 @@ type Cluster interface {
 
 	// Register claims a procedure for this node before the router
 	// answers REGISTERED to the first callee of the node that registers
-	// it (sessions of the cluster itself, see [ClusterNode.Connect],
-	// claim nothing). It returns an error wrapping
+	// it (sessions of the cluster itself, see [ClusterNode.Connect] and
+	// [ClusterNode.Link], claim nothing). It returns an error wrapping
 	// [ErrRegisteredElsewhere] if another live node holds it with the
 	// policy single, or with another policy, so that a registration is
 	// unique in the whole cluster (the client gets ERROR
@@ -98,7 +98,7 @@ type ClusterRegistration struct {
 var ErrRegisteredElsewhere = errors.New("router: procedure registered on another node")
 
 // ClusterAuthMethod is the authmethod of the sessions a [Cluster] opens
-// with [ClusterNode.Connect]. The router admits it only on those
+// with [ClusterNode.Connect] or [ClusterNode.Link]. The router admits it only on those
 // sessions' links, whatever the realm's authenticators, with the authrole
 // [ClusterAuthRole]; such a session acts for the cluster's other nodes
 // (their callers and callees), is not authorized on this node (its
@@ -151,7 +151,8 @@ func (p clusterPeer) SendWait(ctx context.Context, m protocol.Message) error {
 
 const clusterTransport = "cluster"
 
-// clusterAuthenticator admits the sessions of ClusterNode.Connect.
+// clusterAuthenticator admits the sessions of ClusterNode.Connect and
+// ClusterNode.Link.
 type clusterAuthenticator struct{}
 
 func (clusterAuthenticator) AuthMethod() string { return ClusterAuthMethod }
@@ -174,7 +175,7 @@ func (r *Router) clusterAuthenticator(methods []string) Authenticator {
 }
 
 // isCluster reports whether s is a session of the router's cluster (see
-// ClusterNode.Connect).
+// ClusterNode.Connect and ClusterNode.Link).
 func (s *session) isCluster() bool { return s.authMethod == ClusterAuthMethod }
 
 // Realms returns the names of the router's realms, in no particular
