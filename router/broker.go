@@ -76,7 +76,7 @@ func (b *broker) init(r *Router, rc *RealmConfig, z *atomic.Pointer[authz]) {
 		share = int(max(rc.MaxHistoryBytes/int64(n), 1))
 	}
 	for _, h := range rc.EventHistory {
-		sub := &subscription{id: r.regIDs.Next(), topic: h.Topic, match: h.Match, created: time.Now(),
+		sub := &subscription{id: b.newIDLocked(h.Topic, h.Match), topic: h.Topic, match: h.Match, created: time.Now(),
 			history: &eventLog{limit: h.Limit, maxAge: h.MaxAge, maxBytes: share, log: r.log}}
 		sub.subscribers.Store(&[]*session{})
 		b.addIndexLocked(sub)
@@ -130,7 +130,7 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) error {
 	}
 	fresh := sub == nil
 	if fresh {
-		sub = &subscription{id: b.r.regIDs.Next(), topic: m.Topic, match: match, created: time.Now()}
+		sub = &subscription{id: b.newIDLocked(m.Topic, match), topic: m.Topic, match: match, created: time.Now()}
 		sub.subscribers.Store(&[]*session{})
 		b.addIndexLocked(sub)
 	}
@@ -449,7 +449,7 @@ func (b *broker) publishPatterns(p *publication, scratch []*subscription) []*sub
 // lets the router build a meta event's arguments only when they may be
 // sent, so that meta events cost one map lookup while nobody subscribes.
 func (b *broker) listening(topic protocol.URI) bool {
-	if b.index.hasPatterns() {
+	if b.index.hasPatterns() || b.r.cluster != nil && b.r.clusterMeta() != nil {
 		return true
 	}
 	_, ok := b.index.lookup(topic)
@@ -471,6 +471,9 @@ func (b *broker) publishMetaFor(topic protocol.URI, args protocol.List, visible 
 	}
 	if b.index.hasPatterns() {
 		b.publishPatterns(&p, nil)
+	}
+	if b.r.cluster != nil {
+		b.forwardMeta(&p)
 	}
 }
 

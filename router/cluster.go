@@ -220,6 +220,9 @@ func (s *ClusterSubscription) Deliver(ev *ClusterEvent) {
 		// never applies here: exclude covers the rest.
 		filter: newEligibility(ev.Options),
 	}
+	if ev.Topic == metaRegOnCreate || ev.Topic == metaSubOnCreate {
+		p.visible = s.b.metaViewer(ev)
+	}
 	details := ev.Details
 	if sub.match != protocol.MatchExact {
 		details = make(protocol.Dict, len(ev.Details)+1)

@@ -151,7 +151,7 @@ func (d *dealer) register(s *session, m *protocol.Register) error {
 	}
 	fresh := reg == nil
 	if fresh {
-		reg = &registration{id: d.r.regIDs.Next(), procedure: m.Procedure, match: match, invoke: invoke,
+		reg = &registration{id: d.newIDLocked(m.Procedure, match), procedure: m.Procedure, match: match, invoke: invoke,
 			created: time.Now()}
 		reg.callees.Store(&[]*registrant{})
 	}
@@ -181,7 +181,7 @@ func (d *dealer) register(s *session, m *protocol.Register) error {
 	s.in.regs[reg.id] = rg
 	// After s.mu is released: publishing may take other sessions' mu.
 	// on_create names the procedure: only who may see it hears of it.
-	if fresh && d.meta.listening(metaRegOnCreate) {
+	if fresh && !s.isCluster() && d.meta.listening(metaRegOnCreate) {
 		d.meta.publishMetaFor(metaRegOnCreate, protocol.List{uint64(s.id), reg.metaDetails()},
 			d.authz.Load().viewer(false, reg.procedure, reg.match))
 	}
@@ -298,7 +298,7 @@ func (s *session) pruneRevoked() {
 // metaEventLocked publishes a registration meta event with the arguments
 // [session, registration]. d.mu must be held, and no session's mu.
 func (d *dealer) metaEventLocked(topic protocol.URI, s *session, reg *registration) {
-	if d.meta.listening(topic) {
+	if !s.isCluster() && d.meta.listening(topic) {
 		d.meta.publishMeta(topic, protocol.List{uint64(s.id), uint64(reg.id)})
 	}
 }

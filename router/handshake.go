@@ -263,6 +263,8 @@ func (s *session) welcome(a *admission) error {
 	s.r.log.Info("router: session joined", "session", uint64(s.id), "realm", string(rm.name),
 		"authid", s.authID, "authrole", s.authRole, "authmethod", s.authMethod,
 		"transport", s.transport.String("type"), "remote", s.transport.String("peer"))
-	rm.broker.publishMeta(metaOnJoin, protocol.List{s.metaDetails()})
+	if !s.isCluster() {
+		rm.broker.publishMeta(metaOnJoin, protocol.List{s.metaDetails()})
+	}
 	return nil
 }

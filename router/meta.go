@@ -41,8 +41,9 @@ const (
 // struct's fields apart, and a *protocol.Call kept beside the session
 // would be moved to the heap on every call, meta or not.
 type metaRequest struct {
-	s      *session // the caller
+	s      *session // the caller; nil for another node (see ClusterNode.AnswerMeta)
 	rm     *realm   // the caller's realm
+	proc   protocol.URI
 	args   protocol.List
 	kwargs protocol.Dict
 }
@@ -103,7 +104,7 @@ func (rm *realm) metaCall(s *session, m *protocol.Call, stream, ppt bool) error 
 	if h == nil {
 		return refuse(protocol.ErrNoSuchProcedure, "")
 	}
-	args, err := h(metaRequest{s: s, rm: rm, args: m.Args, kwargs: m.Kwargs})
+	args, err := h(metaRequest{s: s, rm: rm, proc: m.Procedure, args: m.Args, kwargs: m.Kwargs})
 	if err != nil {
 		return err
 	}
@@ -195,6 +196,9 @@ func sessionIDs(q metaRequest) []any {
 			ids = append(ids, uint64(t.id))
 		}
 	}
+	if q.s != nil {
+		ids = idsOf(ids, q.gather(q.args, nil))
+	}
 	return ids
 }
 
@@ -212,6 +216,12 @@ func sessionGet(q metaRequest) (protocol.List, error) {
 		return nil, err
 	}
 	if t == nil {
+		// Another node's, if any.
+		for _, a := range q.gather(q.args, nil) {
+			if len(a) > 0 {
+				return a[:1], nil
+			}
+		}
 		return nil, refuse(protocol.ErrNoSuchSession, "")
 	}
 	return protocol.List{t.metaDetails()}, nil
@@ -290,6 +300,9 @@ func sessionKill(q metaRequest) (protocol.List, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t == nil && len(idsOf(nil, q.gather(q.args, q.kwargs))) > 0 {
+		return nil, nil // another node's
+	}
 	if t == nil || t == q.s {
 		// The caller's own session is no other session.
 		return nil, refuse(protocol.ErrNoSuchSession, "")
@@ -305,7 +318,7 @@ func sessionKillByAuthID(q metaRequest) (protocol.List, error) {
 	}
 	authID, _ := q.first().(string)
 	victims := q.others(func(t *session) bool { return t.authID == authID })
-	return protocol.List{kill(victims, reason, message)}, nil
+	return protocol.List{idsOf(kill(victims, reason, message), q.gather(q.args, q.kwargs))}, nil
 }
 
 func sessionKillByAuthRole(q metaRequest) (protocol.List, error) {
@@ -315,7 +328,7 @@ func sessionKillByAuthRole(q metaRequest) (protocol.List, error) {
 	}
 	role, _ := q.first().(string)
 	victims := q.others(func(t *session) bool { return t.authRole == role })
-	return protocol.List{len(kill(victims, reason, message))}, nil
+	return protocol.List{len(idsOf(kill(victims, reason, message), q.gather(q.args, q.kwargs)))}, nil
 }
 
 func sessionKillAll(q metaRequest) (protocol.List, error) {
@@ -329,7 +342,7 @@ func sessionKillAll(q metaRequest) (protocol.List, error) {
 		// "Session Meta API").
 		t.quiet.Store(true)
 	}
-	return protocol.List{len(kill(victims, reason, message))}, nil
+	return protocol.List{len(idsOf(kill(victims, reason, message), q.gather(q.args, q.kwargs)))}, nil
 }
 
 // snapshot returns the sessions joined to the realm, but the cluster's

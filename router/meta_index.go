@@ -161,10 +161,14 @@ func registrationGet(q metaRequest) (protocol.List, error) {
 	// Implementation-specific key for operators' consoles: the calls its
 	// current callees were sent.
 	var n uint64
-	for _, rg := range *reg.callees.Load() {
-		rg.callee.mu.Lock()
-		n += rg.invocations
-		rg.callee.mu.Unlock()
+	if q.rm.r.clusterMeta() != nil {
+		_, n = q.callees(reg)
+	} else {
+		for _, rg := range *reg.callees.Load() {
+			rg.callee.mu.Lock()
+			n += rg.invocations
+			rg.callee.mu.Unlock()
+		}
 	}
 	d["_invocations"] = n
 	return protocol.List{d}, nil
@@ -174,6 +178,10 @@ func registrationListCallees(q metaRequest) (protocol.List, error) {
 	reg, err := q.registration()
 	if err != nil {
 		return nil, err
+	}
+	if q.rm.r.clusterMeta() != nil {
+		ids, _ := q.callees(reg)
+		return protocol.List{ids}, nil
 	}
 	callees := *reg.callees.Load()
 	ids := make([]any, len(callees))
@@ -187,6 +195,10 @@ func registrationCountCallees(q metaRequest) (protocol.List, error) {
 	reg, err := q.registration()
 	if err != nil {
 		return nil, err
+	}
+	if q.rm.r.clusterMeta() != nil {
+		ids, _ := q.callees(reg)
+		return protocol.List{len(ids)}, nil
 	}
 	return protocol.List{len(*reg.callees.Load())}, nil
 }
@@ -208,6 +220,24 @@ func (q metaRequest) subscription() (*subscription, error) {
 	return sub, nil
 }
 
+// subscriptionEverywhere returns, in a cluster, the details of the
+// subscription whose ID is the first argument, if the caller may see it,
+// on this node (sub) or another (details only).
+func (q metaRequest) subscriptionEverywhere() (*subscription, protocol.Dict, error) {
+	sub, err := q.subscription()
+	if err == nil || q.rm.r.clusterMeta() == nil || !isNoSuchSubscription(err) {
+		if sub != nil {
+			return sub, sub.metaDetails(), nil
+		}
+		return nil, nil, err
+	}
+	d := q.remoteSubscription()
+	if d == nil {
+		return nil, nil, err
+	}
+	return nil, d, nil
+}
+
 func subscriptionList(q metaRequest) (protocol.List, error) {
 	b := &q.rm.broker
 	b.mu.Lock()
@@ -217,9 +247,17 @@ func subscriptionList(q metaRequest) (protocol.List, error) {
 	}
 	b.mu.Unlock()
 	ids := map[protocol.MatchPolicy][]any{}
+	seen := map[protocol.ID]bool{}
 	for _, sub := range subs {
 		if q.s.seesTopic(sub.topic, sub.match) {
 			ids[sub.match] = append(ids[sub.match], uint64(sub.id))
+			seen[sub.id] = true
+		}
+	}
+	for _, sub := range remoteSubs(q.gather(q.args, q.kwargs)) {
+		if !seen[sub.id] && sub.match.Valid() && q.s.seesTopic(sub.uri, sub.match) {
+			ids[sub.match] = append(ids[sub.match], uint64(sub.id))
+			seen[sub.id] = true
 		}
 	}
 	return metaLists(ids), nil
@@ -234,6 +272,11 @@ func subscriptionLookup(q metaRequest) (protocol.List, error) {
 	b.mu.Lock()
 	sub := b.byKey[subKey{u, match}]
 	b.mu.Unlock()
+	if sub == nil && q.s.seesTopic(u, match) {
+		for _, sub := range remoteSubs(q.gather(q.args, q.kwargs)) {
+			return idOrNull(sub.id, true), nil
+		}
+	}
 	if sub == nil || !q.s.seesTopic(sub.topic, sub.match) {
 		return idOrNull(0, false), nil
 	}
@@ -247,45 +290,57 @@ func subscriptionMatch(q metaRequest) (protocol.List, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &q.rm.broker
-	var subs []*subscription
-	if sub, ok := b.index.lookup(u); ok {
-		subs = append(subs, sub)
-	}
-	subs = b.index.matchPatterns(string(u), subs)
+	subs := matchingSubscriptions(&q.rm.broker, u)
 	subs = slices.DeleteFunc(subs, func(sub *subscription) bool { return !q.s.seesTopic(sub.topic, sub.match) })
-	if len(subs) == 0 {
-		return protocol.List{nil}, nil
-	}
 	ids := make([]any, len(subs))
+	seen := map[protocol.ID]bool{}
 	for i, sub := range subs {
 		ids[i] = uint64(sub.id)
+		seen[sub.id] = true
+	}
+	for _, sub := range remoteSubs(q.gather(q.args, q.kwargs)) {
+		if !seen[sub.id] && q.s.seesTopic(sub.uri, sub.match) {
+			ids = append(ids, uint64(sub.id))
+			seen[sub.id] = true
+		}
+	}
+	if len(ids) == 0 {
+		return protocol.List{nil}, nil
 	}
 	return protocol.List{ids}, nil
 }
 
 func subscriptionGet(q metaRequest) (protocol.List, error) {
-	sub, err := q.subscription()
+	_, d, err := q.subscriptionEverywhere()
 	if err != nil {
 		return nil, err
 	}
-	return protocol.List{sub.metaDetails()}, nil
+	return protocol.List{d}, nil
 }
 
 func subscriptionListSubscribers(q metaRequest) (protocol.List, error) {
+	if q.rm.r.clusterMeta() != nil {
+		ids, err := q.subscribers()
+		if err != nil {
+			return nil, err
+		}
+		return protocol.List{ids}, nil
+	}
 	sub, err := q.subscription()
 	if err != nil {
 		return nil, err
 	}
-	subscribers := *sub.subscribers.Load()
-	ids := make([]any, len(subscribers))
-	for i, t := range subscribers {
-		ids[i] = uint64(t.id)
-	}
-	return protocol.List{ids}, nil
+	return protocol.List{subscriberIDs(sub)}, nil
 }
 
 func subscriptionCountSubscribers(q metaRequest) (protocol.List, error) {
+	if q.rm.r.clusterMeta() != nil {
+		ids, err := q.subscribers()
+		if err != nil {
+			return nil, err
+		}
+		return protocol.List{len(ids)}, nil
+	}
 	sub, err := q.subscription()
 	if err != nil {
 		return nil, err

@@ -118,6 +118,9 @@ type inbound struct {
 	// testaments are the PUBLISHes to make when the session is gone, by
 	// scope: [0] detached, [1] destroyed (see testament.go).
 	testaments [2][]*protocol.Publish
+	// testamentsStored says that the cluster holds testaments of the
+	// session (see cluster_meta.go).
+	testamentsStored bool
 	// msgs counts the messages received from the client, for the log
 	// line of the session's end.
 	msgs uint64
@@ -264,9 +267,15 @@ func (s *session) run() {
 		"reason", why, "duration", time.Since(s.joined).Round(time.Millisecond),
 		"messages_in", s.in.msgs}
 	if !s.quiet.Load() {
-		s.realm.broker.publishMeta(metaOnLeave, protocol.List{uint64(s.id), s.authID, s.authRole})
+		if !s.isCluster() {
+			s.realm.broker.publishMeta(metaOnLeave, protocol.List{uint64(s.id), s.authID, s.authRole})
+		}
 		// After on_leave: the session is gone when its testaments arrive.
-		s.realm.publishTestaments(s)
+		if s.realm.takeTestaments(s) {
+			s.realm.publishTestaments(s)
+		}
+	} else {
+		s.realm.takeTestaments(s)
 	}
 	s.r.releaseID(s.id)
 	if s.in.echoBye {

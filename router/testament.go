@@ -1,6 +1,8 @@
 package router
 
 import (
+	"slices"
+
 	"github.com/wampkit/wampkit/protocol"
 )
 
@@ -35,8 +37,14 @@ func addTestament(q metaRequest) (protocol.List, error) {
 	if max := s.r.cfg.MaxTestaments; max > 0 && len(s.in.testaments[0])+len(s.in.testaments[1]) >= max {
 		return nil, refusef(LimitExceeded, "the session holds its maximum of %d testaments", max)
 	}
-	s.in.testaments[scope] = append(s.in.testaments[scope], msg)
-	return nil, nil
+	if q.rm.r.clusterMeta() == nil {
+		s.in.testaments[scope] = append(s.in.testaments[scope], msg)
+		return nil, nil
+	}
+	// Copied, so that saveTestaments can restore before.
+	before := s.in.testaments
+	s.in.testaments[scope] = append(slices.Clip(before[scope]), msg)
+	return nil, q.saveTestaments(before)
 }
 
 // flushTestaments answers wamp.session.flush_testaments.
@@ -46,6 +54,12 @@ func flushTestaments(q metaRequest) (protocol.List, error) {
 		return nil, err
 	}
 	t := &q.s.in.testaments
+	before := *t
+	if q.rm.r.clusterMeta() != nil {
+		// Kept intact for saveTestaments to restore.
+		t[scope] = nil
+		return nil, q.saveTestaments(before)
+	}
 	clear(t[scope])
 	t[scope] = t[scope][:0]
 	return nil, nil
