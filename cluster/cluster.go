@@ -112,6 +112,19 @@ type Config struct {
 	// means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 
+	// MetaTimeout bounds how long a meta procedure that needs the other
+	// nodes' answers (wamp.session.list, ...) waits for them; a node
+	// that has not answered by then is left out of the result, which is
+	// logged. Zero means DefaultMetaTimeout.
+	MetaTimeout time.Duration
+
+	// TestamentBytes is the size of the JetStream bucket that holds the
+	// session testaments of every node ("<prefix>_testaments"); once it
+	// is full, wamp.session.add_testament fails with
+	// router.ClusterUnavailable. Zero means DefaultTestamentBytes. The
+	// node that makes the bucket sets its size.
+	TestamentBytes int64
+
 	// Logger receives the cluster's logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -141,6 +154,8 @@ type Cluster struct {
 	kv   jetstream.KeyValue                 // session ID ranges (lease.go)
 	regs atomic.Pointer[jetstream.KeyValue] // registrations (rpc.go); replaced when NATS lost it
 	name string
+	// testaments holds the sessions' testaments (meta.go).
+	testaments jetstream.KeyValue
 
 	// slot is the node's session ID range (see lease.go).
 	slot atomic.Uint32
@@ -156,7 +171,8 @@ type Cluster struct {
 	// mu guards the fields below.
 	mu       sync.Mutex
 	node     *router.ClusterNode
-	rpc      *rpc // calls across nodes while a router is attached
+	rpc      *rpc  // calls across nodes while a router is attached
+	meta     *meta // the meta API while a router is attached (meta.go)
 	closed   bool
 	subs     map[*nats.Subscription]*router.ClusterSubscription
 	byRouter map[*router.ClusterSubscription]*nats.Subscription
@@ -213,6 +229,12 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
+	if cfg.MetaTimeout <= 0 {
+		cfg.MetaTimeout = DefaultMetaTimeout
+	}
+	if cfg.TestamentBytes <= 0 {
+		cfg.TestamentBytes = DefaultTestamentBytes
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -262,6 +284,11 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		nc.Close()
 		return nil, err
 	}
+	if err := c.openTestaments(ctx); err != nil {
+		c.release()
+		nc.Close()
+		return nil, err
+	}
 	c.wg.Add(1)
 	go c.renew()
 	c.log.Info("cluster: joined", "server", nc.ConnectedUrlRedacted(), "slot", c.slot.Load())
@@ -291,9 +318,12 @@ func (c *Cluster) Close() error {
 		return nil
 	}
 	c.closed = true
-	x := c.rpc
-	c.rpc = nil
+	x, m := c.rpc, c.meta
+	c.rpc, c.meta = nil, nil
 	c.mu.Unlock()
+	if m != nil {
+		m.close()
+	}
 	close(c.stop)
 	c.wg.Wait()
 	c.release()
@@ -319,6 +349,11 @@ func (c *Cluster) Attach(node *router.ClusterNode) error {
 	if err := c.startRPC(node); err != nil {
 		return err
 	}
+	if err := c.startMeta(node); err != nil {
+		c.rpc.close()
+		c.rpc = nil
+		return err
+	}
 	c.node = node
 	c.deliverStop = make(chan struct{})
 	c.deliverDone = make(chan struct{})
@@ -338,9 +373,12 @@ func (c *Cluster) Detach() {
 	clear(c.subs)
 	clear(c.byRouter)
 	c.node = nil
-	x := c.rpc
-	c.rpc = nil
+	x, m := c.rpc, c.meta
+	c.rpc, c.meta = nil, nil
 	c.mu.Unlock()
+	if m != nil {
+		m.close()
+	}
 	c.stopDelivery()
 	if x != nil {
 		x.close()

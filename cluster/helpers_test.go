@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -297,7 +298,12 @@ func (c *rawPeer) subscribe(req protocol.ID, topic protocol.URI) protocol.ID {
 }
 
 // discardLog returns a logger that drops everything.
-func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func discardLog() *slog.Logger {
+	if os.Getenv("CLUSTER_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
 
 // freePort returns a TCP port of 127.0.0.1 that nothing listened on a
 // moment ago.

@@ -394,8 +394,9 @@ func (forgedClusterAuth) Authenticate(context.Context, *protocol.Challenge) (*pr
 }
 
 // TestSessionMetaHidesClusterSessions: the sessions a node opens for the
-// cluster are not counted, listed or killed by the session meta API, so
-// that kill_all leaves calls across nodes working.
+// cluster are not counted, listed or killed by the session meta API,
+// which sees every node's sessions, so that kill_all leaves calls across
+// nodes working.
 func TestSessionMetaHidesClusterSessions(t *testing.T) {
 	authz, err := router.NewRoleAuthorizer(map[string][]router.Permission{
 		"anonymous": {{URI: "", Match: protocol.MatchPrefix, Call: true, Register: true, Publish: true, Subscribe: true}},
@@ -414,19 +415,21 @@ func TestSessionMetaHidesClusterSessions(t *testing.T) {
 	defer cancel()
 	for i, n := range nodes {
 		c := n.join(t, client.Config{})
+		// The callee, the caller, and one more session per node so far.
 		res, err := c.Call(ctx, "wamp.session.count")
-		if err != nil || !sameID(res.Args[0], 2) {
-			t.Errorf("node %d: wamp.session.count = %v, %v; want 2 (the test's sessions only)", i, res, err)
+		if want := protocol.ID(3 + i); err != nil || !sameID(res.Args[0], want) {
+			t.Errorf("node %d: wamp.session.count = %v, %v; want %d (the test's sessions only)", i, res, err, want)
 		}
 		if i == 1 {
-			if _, err := c.Call(ctx, "wamp.session.kill_all"); err != nil {
-				t.Fatal(err)
+			res, err := c.Call(ctx, "wamp.session.kill_all")
+			if err != nil || !sameID(res.Args[0], 3) {
+				t.Fatalf("kill_all = %v, %v; want 3", res, err)
 			}
 		}
 	}
 	c := nodes[1].join(t, client.Config{})
 	register(t, c, "rpc.echo2", nil, echo)
-	if _, err := callWhenThere(t, caller, &client.CallRequest{Procedure: "rpc.echo2"}); err != nil {
+	if _, err := callWhenThere(t, nodes[0].join(t, client.Config{}), &client.CallRequest{Procedure: "rpc.echo2"}); err != nil {
 		t.Errorf("call across nodes after kill_all: %v", err)
 	}
 }

@@ -1,0 +1,475 @@
+package cluster
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
+)
+
+// The meta API over the cluster (see doc.go, "Meta API"): the Cluster
+// implements router.ClusterMeta.
+//
+// Questions. Every node subscribes, for each realm of its router, to
+// "<prefix>.meta.<realm>". A node that needs the other nodes' part of a
+// meta procedure's answer publishes the question there as a WAMP CALL
+// (MessagePack, the procedure and its arguments) with a reply inbox,
+// and every other node answers with a RESULT (router.ClusterNode.AnswerMeta)
+// or an ERROR. The asking node expects as many answers as the
+// "<prefix>_nodes" bucket has other nodes, and waits for them at most
+// Config.MetaTimeout: a node that does not answer by then is left out,
+// and logged.
+//
+// Meta events go on the subjects of their topics, as any event, but are
+// not counted in Stats.
+//
+// Testaments. The bucket "<prefix>_testaments" holds the testaments of
+// the sessions that have some, one key per session,
+// "<slot>.<hex node name>.<session ID>", whose value is the events to
+// publish. A node writes a session's key when its testaments change and
+// deletes it, with a compare-and-set on its revision, when the session
+// ends: if the delete fails because the key is gone, another node has
+// published them. Every node watches the keys, and every
+// Config.LeaseTTL/3 checks the nodes (slot and name) that have some: a
+// node whose slot lease in "<prefix>_nodes" is gone, or held by another
+// node, is gone, and the survivors claim each of its keys with a
+// compare-and-set delete; the one that wins publishes its events, so
+// they are published once. The testaments of a node that died thus go
+// out within about Config.LeaseTTL and a third of it.
+
+// DefaultMetaTimeout bounds how long a meta procedure waits for the other
+// nodes' answers (see [Config.MetaTimeout]).
+const DefaultMetaTimeout = time.Second
+
+// DefaultTestamentBytes is the default size of the testaments bucket (see
+// [Config.TestamentBytes]).
+const DefaultTestamentBytes = 64 << 20
+
+var _ router.ClusterMeta = (*Cluster)(nil)
+
+// meta is the state of the meta API while a router is attached.
+type meta struct {
+	c    *Cluster
+	node *router.ClusterNode
+	ctx  context.Context
+	stop context.CancelFunc
+	subs []*nats.Subscription
+	wg   sync.WaitGroup
+
+	mu   sync.Mutex
+	keys map[string]struct{} // guarded by mu; the testaments bucket's keys
+}
+
+// metaSubject returns the subject of the meta questions of realm.
+func (c *Cluster) metaSubject(realm protocol.URI) string {
+	var b strings.Builder
+	b.WriteString(c.cfg.Prefix)
+	b.WriteString(".meta.")
+	escapeToken(&b, string(realm))
+	return b.String()
+}
+
+// openTestaments opens (or makes) the testaments bucket.
+func (c *Cluster) openTestaments(ctx context.Context) error {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	cfg := jetstream.KeyValueConfig{
+		Bucket:      c.cfg.Prefix + "_testaments",
+		Description: "wampkit cluster: testaments of the sessions",
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.cfg.Replicas,
+		History:     1,
+		MaxBytes:    c.cfg.TestamentBytes,
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	kv, err := js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		kv, err = js.KeyValue(ctx, cfg.Bucket)
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: open bucket %s: %w", cfg.Bucket, err)
+	}
+	c.testaments = kv
+	return nil
+}
+
+// startMeta starts answering the other nodes' meta questions and
+// watching the testaments for node (Attach); c.mu is held.
+func (c *Cluster) startMeta(node *router.ClusterNode) error {
+	ctx, stop := context.WithCancel(context.Background())
+	m := &meta{c: c, node: node, ctx: ctx, stop: stop, keys: make(map[string]struct{})}
+	for _, realm := range node.Realms() {
+		sub, err := c.nc.Subscribe(c.metaSubject(realm), m.answer(realm))
+		if err != nil {
+			m.close()
+			return fmt.Errorf("cluster: %w", err)
+		}
+		m.subs = append(m.subs, sub)
+	}
+	m.wg.Add(1)
+	go m.watch()
+	c.meta = m
+	return nil
+}
+
+// close stops m and waits for its goroutines.
+func (m *meta) close() {
+	m.stop()
+	for _, s := range m.subs {
+		_ = s.Unsubscribe()
+	}
+	m.wg.Wait()
+}
+
+// answer returns the handler of the meta questions of realm.
+func (m *meta) answer(realm protocol.URI) nats.MsgHandler {
+	return func(msg *nats.Msg) {
+		if msg.Reply == "" {
+			return
+		}
+		var reply protocol.Message
+		d, err := codec.Decode(msg.Data)
+		call, ok := d.(*protocol.Call)
+		if err != nil || !ok {
+			m.c.log.Warn("cluster: malformed meta question from another node", "error", err)
+			return
+		}
+		args, err := m.node.AnswerMeta(&router.ClusterMetaQuery{Realm: realm, Procedure: call.Procedure,
+			Args: call.Args, Kwargs: call.Kwargs})
+		if err != nil {
+			reply = &protocol.Error{RequestType: protocol.TypeCall, Request: call.Request, Details: protocol.Dict{},
+				URI: protocol.ErrInvalidArgument, Args: protocol.List{err.Error()}}
+		} else {
+			reply = &protocol.Result{Request: call.Request, Details: protocol.Dict{}, Args: args}
+		}
+		b, err := codec.Encode(nil, reply)
+		if err == nil {
+			err = msg.Respond(b)
+		}
+		if err != nil {
+			m.c.log.Warn("cluster: meta answer not sent", "error", err)
+		}
+	}
+}
+
+// GatherMeta implements [router.ClusterMeta].
+func (c *Cluster) GatherMeta(q *router.ClusterMetaQuery) []protocol.List {
+	want := c.otherNodes()
+	if want == 0 {
+		return nil
+	}
+	data, err := codec.Encode(nil, &protocol.Call{Request: 1, Options: protocol.Dict{}, Procedure: q.Procedure,
+		Args: q.Args, Kwargs: q.Kwargs})
+	if err != nil {
+		c.log.Warn("cluster: meta question not encoded", "procedure", string(q.Procedure), "error", err)
+		return nil
+	}
+	inbox := c.nc.NewRespInbox()
+	sub, err := c.nc.SubscribeSync(inbox)
+	if err != nil {
+		c.log.Warn("cluster: meta question not asked", "procedure", string(q.Procedure), "error", err)
+		return nil
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := c.nc.PublishRequest(c.metaSubject(q.Realm), inbox, data); err != nil {
+		c.log.Warn("cluster: meta question not asked", "procedure", string(q.Procedure), "error", err)
+		return nil
+	}
+	var out []protocol.List
+	deadline := time.Now().Add(c.cfg.MetaTimeout)
+	for got := 0; got < want; got++ {
+		msg, err := sub.NextMsg(time.Until(deadline))
+		if err != nil {
+			c.log.Warn("cluster: meta answer missing: the result leaves out some nodes",
+				"procedure", string(q.Procedure), "answers", got, "nodes", want, "error", err)
+			break
+		}
+		d, err := codec.Decode(msg.Data)
+		switch r := d.(type) {
+		case *protocol.Result:
+			out = append(out, r.Args)
+		case *protocol.Error:
+			c.log.Warn("cluster: meta question refused by another node", "procedure", string(q.Procedure),
+				"error", r.URI, "args", r.Args)
+		default:
+			c.log.Warn("cluster: malformed meta answer", "procedure", string(q.Procedure), "error", err)
+		}
+	}
+	return out
+}
+
+// otherNodes returns the number of other nodes in the cluster, as the
+// node slot leases tell.
+func (c *Cluster) otherNodes() int {
+	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
+	defer cancel()
+	l, err := c.kv.ListKeys(ctx)
+	if err != nil {
+		c.log.Warn("cluster: cannot list the nodes", "error", err)
+		return 0
+	}
+	n := 0
+	for range l.Keys() {
+		n++
+	}
+	return max(n-1, 0)
+}
+
+// PublishMeta implements [router.ClusterMeta].
+func (c *Cluster) PublishMeta(ev *router.ClusterEvent) {
+	c.mu.Lock()
+	rs := c.realmSubjectLocked(ev.Realm)
+	c.mu.Unlock()
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	buf, err := encodeEvent((*bp)[:0], ev)
+	if err == nil {
+		*bp = buf
+		err = c.nc.Publish(topicSubject(rs, ev.Topic), buf)
+	}
+	if err != nil {
+		c.failLog.log(c.log, "cluster: meta event not forwarded to other nodes", "realm", string(ev.Realm),
+			"topic", string(ev.Topic), "error", err)
+	}
+}
+
+// Testaments.
+
+// testamentKey returns the key of a session's testaments.
+func (c *Cluster) testamentKey(session protocol.ID) string {
+	return strconv.FormatUint(uint64(c.slot.Load()), 10) + "." + hex.EncodeToString([]byte(c.name)) + "." +
+		strconv.FormatUint(uint64(session), 10)
+}
+
+// parseTestamentKey returns the slot and node name of a testament key.
+func parseTestamentKey(key string) (slot uint32, name string, ok bool) {
+	parts := strings.Split(key, ".")
+	if len(parts) != 3 {
+		return 0, "", false
+	}
+	s, err1 := strconv.ParseUint(parts[0], 10, 32)
+	n, err2 := hex.DecodeString(parts[1])
+	if err1 != nil || err2 != nil {
+		return 0, "", false
+	}
+	return uint32(s), string(n), true
+}
+
+// encodeTestaments returns the value of a testament key: a PUBLISH whose
+// topic is the realm and whose arguments are the event envelopes.
+func encodeTestaments(realm protocol.URI, evs []*router.ClusterEvent) ([]byte, error) {
+	args := make(protocol.List, len(evs))
+	for i, ev := range evs {
+		ev := *ev
+		ev.Publication = 1 // the envelope needs one; PublishEvent draws a new one
+		b, err := encodeEvent(nil, &ev)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = b
+	}
+	return codec.Encode(nil, &protocol.Publish{Request: 1, Options: protocol.Dict{}, Topic: realm, Args: args})
+}
+
+// decodeTestaments is the inverse of encodeTestaments.
+func decodeTestaments(data []byte) ([]*router.ClusterEvent, error) {
+	m, err := codec.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errEnvelope, err)
+	}
+	p, ok := m.(*protocol.Publish)
+	if !ok {
+		return nil, fmt.Errorf("%w: %v instead of PUBLISH", errEnvelope, m.Type())
+	}
+	out := make([]*router.ClusterEvent, 0, len(p.Args))
+	for _, a := range p.Args {
+		b, ok := a.([]byte)
+		if !ok {
+			return nil, fmt.Errorf("%w: testament is %T", errEnvelope, a)
+		}
+		ev := new(router.ClusterEvent)
+		if err := decodeEvent(b, p.Topic, ev); err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// SaveTestaments implements [router.ClusterMeta].
+func (c *Cluster) SaveTestaments(realm protocol.URI, session protocol.ID, evs []*router.ClusterEvent) error {
+	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
+	defer cancel()
+	key := c.testamentKey(session)
+	if len(evs) == 0 {
+		err := c.testaments.Delete(ctx, key)
+		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("cluster: delete testaments: %w", err)
+		}
+		return nil
+	}
+	b, err := encodeTestaments(realm, evs)
+	if err != nil {
+		return fmt.Errorf("cluster: encode testaments: %w", err)
+	}
+	if _, err := c.testaments.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("cluster: store testaments: %w", err)
+	}
+	return nil
+}
+
+// TakeTestaments implements [router.ClusterMeta].
+func (c *Cluster) TakeTestaments(_ protocol.URI, session protocol.ID) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
+	defer cancel()
+	key := c.testamentKey(session)
+	e, err := c.testaments.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false // another node published them
+	}
+	if err == nil {
+		err = c.testaments.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return false
+		}
+	}
+	if err != nil {
+		// Cut off from the cluster: the node's own subscribers at least
+		// get them.
+		c.log.Warn("cluster: testaments not withdrawn from the cluster; published here", "session", uint64(session),
+			"error", err)
+	}
+	return true
+}
+
+// watch keeps m.keys and claims the testaments of nodes that are gone,
+// until m stops.
+func (m *meta) watch() {
+	defer m.wg.Done()
+	t := time.NewTicker(m.c.cfg.LeaseTTL / 3)
+	defer t.Stop()
+	purge := time.NewTicker(10 * time.Minute)
+	defer purge.Stop()
+	for m.ctx.Err() == nil {
+		w, err := m.c.testaments.WatchAll(m.ctx, jetstream.MetaOnly())
+		if err != nil {
+			m.c.failLog.log(m.c.log, "cluster: cannot watch the testaments", "error", err)
+			select {
+			case <-m.ctx.Done():
+				return
+			case <-time.After(time.Second):
+				continue
+			}
+		}
+		m.follow(w, t.C, purge.C)
+	}
+}
+
+// follow applies the updates of w until m stops or w ends, and sweeps at
+// every tick.
+func (m *meta) follow(w jetstream.KeyWatcher, tick, purge <-chan time.Time) {
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil {
+				continue
+			}
+			m.mu.Lock()
+			if e.Operation() == jetstream.KeyValuePut {
+				m.keys[e.Key()] = struct{}{}
+			} else {
+				delete(m.keys, e.Key())
+			}
+			m.mu.Unlock()
+		case <-tick:
+			m.sweep()
+		case <-purge:
+			ctx, cancel := context.WithTimeout(m.ctx, kvTimeout)
+			_ = m.c.testaments.PurgeDeletes(ctx)
+			cancel()
+		}
+	}
+}
+
+// sweep claims and publishes the testaments of the nodes that are gone.
+func (m *meta) sweep() {
+	type owner struct {
+		slot uint32
+		name string
+	}
+	byOwner := map[owner][]string{}
+	m.mu.Lock()
+	for key := range m.keys {
+		slot, name, ok := parseTestamentKey(key)
+		if ok && name != m.c.name {
+			byOwner[owner{slot, name}] = append(byOwner[owner{slot, name}], key)
+		}
+	}
+	m.mu.Unlock()
+	for o, keys := range byOwner {
+		if m.ctx.Err() != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(m.ctx, kvTimeout)
+		e, err := m.c.kv.Get(ctx, slotKey(o.slot))
+		cancel()
+		switch {
+		case err == nil && string(e.Value()) == o.name:
+			continue // alive
+		case err != nil && !errors.Is(err, jetstream.ErrKeyNotFound):
+			continue // cannot tell
+		}
+		m.c.log.Warn("cluster: node gone: its sessions' testaments are published", "slot", o.slot, "node", o.name,
+			"sessions", len(keys))
+		for _, key := range keys {
+			m.claim(key)
+		}
+	}
+}
+
+// claim publishes the testaments of key if this node is the one that
+// deletes it.
+func (m *meta) claim(key string) {
+	ctx, cancel := context.WithTimeout(m.ctx, kvTimeout)
+	defer cancel()
+	e, err := m.c.testaments.Get(ctx, key)
+	if err != nil {
+		return // another node claimed it, or it cannot be read now
+	}
+	if err := m.c.testaments.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
+		return // another node claimed it first
+	}
+	m.mu.Lock()
+	delete(m.keys, key)
+	m.mu.Unlock()
+	evs, err := decodeTestaments(e.Value())
+	if err != nil {
+		m.c.log.Warn("cluster: testaments of a gone node not published", "key", key, "error", err)
+		return
+	}
+	for _, ev := range evs {
+		if err := m.node.PublishEvent(ev); err != nil {
+			m.c.log.Warn("cluster: testament of a gone node not published to every node", "topic", string(ev.Topic),
+				"error", err)
+		}
+	}
+}
