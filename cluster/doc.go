@@ -49,13 +49,19 @@
 //     in the order the caller sent them; a call to a node that dies or
 //     loses NATS fails on the caller's node with wamp.error.canceled
 //     within a second, and its procedures disappear from the other nodes.
+//   - The meta API (see "Meta API" below). wamp.session.count, list, get
+//     and the kill procedures, and the registration and subscription
+//     meta procedures, answer over the whole cluster; a registration or
+//     subscription has the same ID on every node. Meta events reach
+//     subscribers on every node, once. The sessions this package opens
+//     on each node (authrole router.ClusterAuthRole) are never shown,
+//     killed or announced.
+//   - Testaments. A session's testaments are stored in JetStream, and
+//     published by one surviving node if the session's node dies.
 //
-// Not yet: the meta API (each node sees and
-// kills its own sessions; the sessions this package opens on each node,
-// of authrole router.ClusterAuthRole, are hidden from wamp.session.*
-// but announced by wamp.session.on_join and the registration meta
-// events), retained events and event history (each node
-// keeps its own), and testaments of a node that died.
+// Not yet: retained events and event history (each node keeps its own),
+// and wamp.session.on_leave for the sessions of a node that died (their
+// testaments are published, but no on_leave).
 //
 // Known differences from a single router: a shared registration's
 // policy applies on each node among its own callees and one stand-in per
@@ -157,7 +163,65 @@
 // encoding and decoding of each message, the socket writes and reads of
 // the NATS connection (one per batch of about five frames in that
 // benchmark) and the scheduler's hand-offs to and from its goroutines.
-
+//
+// # Meta API
+//
+// A meta procedure is authorized, and its answer filtered by what the
+// caller may see, on the caller's node, as on one router. The part of
+// the answer that other nodes hold is asked for on "<prefix>.meta.<realm>"
+// (a NATS request that every other node answers, router.ClusterNode's
+// AnswerMeta, from its own sessions, registrations and subscriptions) and
+// merged on the caller's node. The caller's node expects as many answers
+// as the "<prefix>_nodes" bucket has other nodes, for at most
+// [Config.MetaTimeout]: a node that has not answered by then is left
+// out of the result, and logged. A meta procedure whose answer needs the
+// other nodes thus costs one NATS round trip to all of them, and the
+// listing of the nodes bucket. A kill procedure ends the sessions it
+// names on every node, with the reason and message given; the caller is
+// never among them.
+//
+// Registration and subscription IDs are derived from the realm, the URI
+// and the match policy (a 53-bit hash): the registration of a procedure
+// has the same ID on the node that holds it and on the nodes whose
+// stand-ins register it, and a subscription the same ID on every node
+// with a subscriber to it, so an ID one node gives names the same thing
+// on every node. The ID of a registration or subscription deleted and
+// made again is the same as before (on one router it is new); on a hash
+// collision on one node, that node numbers the newcomer itself. The
+// subscriptions of the event history, made when the router starts, keep
+// per-node IDs. wamp.registration.list_callees shows the callees' own
+// session IDs, never a stand-in's.
+//
+// Meta events travel like events, on the subjects of their topics, so
+// only to the nodes with a subscriber. Known differences: a shared
+// registration or a subscription that spans nodes is announced by
+// on_create (and on_delete) of each node where it starts (and ends), not
+// once for the cluster; and the sessions of a node that dies get no
+// on_leave (their testaments are published, see below).
+//
+// # Testaments
+//
+// A session's testaments (spec advanced "Session Testament") are written
+// to the JetStream key-value bucket "<prefix>_testaments" whenever they
+// change, before add_testament or flush_testaments is answered; its size
+// is bounded by [Config.TestamentBytes], and a write that does not fit
+// (or cannot be made) refuses the call with router.ClusterUnavailable.
+// The key, "<slot>.<hex node name>.<session ID>", is deleted when the
+// session ends on its node, with a compare-and-set on its revision; the
+// node publishes the testaments itself only if that delete succeeds (or
+// NATS cannot be reached: then its own subscribers get them). Every node
+// watches the bucket's keys and, every [Config.LeaseTTL]/3, checks the
+// nodes that have some: a node whose slot lease in "<prefix>_nodes" has
+// expired, or is held by another node, is gone. Each survivor then
+// deletes the gone node's keys with a compare-and-set; the one whose
+// delete succeeds publishes that session's testaments, detached before
+// destroyed, with their options, so each testament is published once. A
+// node that dies (SIGKILL) thus has its testaments published within
+// about 1.33 x LeaseTTL (8 s by default). The lease, not the pings of
+// "Calls", decides, so that a NATS outage short of LeaseTTL publishes
+// nothing; a node cut off for longer has its testaments published by
+// the others, and does not publish them again when its sessions end.
+//
 // # Failure
 //
 // A node that loses NATS reconnects by itself, endlessly; its
@@ -172,8 +236,7 @@
 // most once per 10 s per kind, with the number since the last line).
 // Core NATS does not keep messages for a node that is cut off: events
 // published elsewhere while a node has no connection do not reach that
-// node's subscribers, and are not counted (its clients may be told with
-// the session meta events once the meta API crosses nodes).
+// node's subscribers, and are not counted.
 // [New] fails, with a message that names the URL, when no NATS server
 // answers: the caller decides whether to wait and try again or to exit.
 //
