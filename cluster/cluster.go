@@ -125,6 +125,14 @@ type Config struct {
 	// node that makes the bucket sets its size.
 	TestamentBytes int64
 
+	// SessionBytes is the size of the JetStream bucket that records the
+	// sessions of every node ("<prefix>_sessions"), so that the others
+	// can publish wamp.session.on_leave for the sessions of a node that
+	// died; about 100 bytes a session. A session that does not fit has
+	// no on_leave if its node dies (logged). Zero means
+	// DefaultSessionBytes. The node that makes the bucket sets its size.
+	SessionBytes int64
+
 	// Logger receives the cluster's logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -154,8 +162,11 @@ type Cluster struct {
 	kv   jetstream.KeyValue                 // session ID ranges (lease.go)
 	regs atomic.Pointer[jetstream.KeyValue] // registrations (rpc.go); replaced when NATS lost it
 	name string
-	// testaments holds the sessions' testaments (meta.go).
-	testaments jetstream.KeyValue
+	// testaments holds the sessions' testaments (meta.go), sessions
+	// the records of the sessions (sessions.go).
+	testaments, sessions jetstream.KeyValue
+	// records queues the changes of the node's session records.
+	records chan record
 
 	// slot is the node's session ID range (see lease.go).
 	slot atomic.Uint32
@@ -235,6 +246,9 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.TestamentBytes <= 0 {
 		cfg.TestamentBytes = DefaultTestamentBytes
 	}
+	if cfg.SessionBytes <= 0 {
+		cfg.SessionBytes = DefaultSessionBytes
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -247,6 +261,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		byRouter: make(map[*router.ClusterSubscription]*nats.Subscription),
 		realms:   make(map[protocol.URI]string),
 		stop:     make(chan struct{}),
+		records:  make(chan record, recordQueue),
 	}
 	c.failLog.every = 10 * time.Second
 	opts := append([]nats.Option{
@@ -285,6 +300,11 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	if err := c.openTestaments(ctx); err != nil {
+		c.release()
+		nc.Close()
+		return nil, err
+	}
+	if err := c.openSessions(ctx); err != nil {
 		c.release()
 		nc.Close()
 		return nil, err

@@ -57,11 +57,10 @@
 //     on each node (authrole router.ClusterAuthRole) are never shown,
 //     killed or announced.
 //   - Testaments. A session's testaments are stored in JetStream, and
-//     published by one surviving node if the session's node dies.
+//     published by one surviving node, after the session's
+//     wamp.session.on_leave, if the session's node dies.
 //
-// Not yet: retained events and event history (each node keeps its own),
-// and wamp.session.on_leave for the sessions of a node that died (their
-// testaments are published, but no on_leave).
+// Not yet: retained events and event history (each node keeps its own).
 //
 // Known differences from a single router: a shared registration's
 // policy applies on each node among its own callees and one stand-in per
@@ -193,11 +192,20 @@
 // session IDs, never a stand-in's.
 //
 // Meta events travel like events, on the subjects of their topics, so
-// only to the nodes with a subscriber. Known differences: a shared
+// only to the nodes with a subscriber. A known difference: a shared
 // registration or a subscription that spans nodes is announced by
 // on_create (and on_delete) of each node where it starts (and ends), not
-// once for the cluster; and the sessions of a node that dies get no
-// on_leave (their testaments are published, see below).
+// once for the cluster.
+//
+// When a node dies, one survivor publishes wamp.session.on_leave for
+// each of its sessions, then their testaments (see below). For that,
+// each node records its sessions (realm, authid, authrole) in the
+// key-value bucket "<prefix>_sessions" ([Config.SessionBytes]), written
+// when a session joins and deleted when it leaves, on a goroutine of the
+// node's own so that joining does not wait for JetStream: a session that
+// joined a moment before its node died may have no record, and then no
+// on_leave. Should the records not fit, or the queue of writes fill up,
+// that is logged.
 //
 // # Testaments
 //
@@ -211,16 +219,20 @@
 // node publishes the testaments itself only if that delete succeeds (or
 // NATS cannot be reached: then its own subscribers get them). Every node
 // watches the bucket's keys and, every [Config.LeaseTTL]/3, checks the
-// nodes that have some: a node whose slot lease in "<prefix>_nodes" has
-// expired, or is held by another node, is gone. Each survivor then
-// deletes the gone node's keys with a compare-and-set; the one whose
-// delete succeeds publishes that session's testaments, detached before
-// destroyed, with their options, so each testament is published once. A
-// node that dies (SIGKILL) thus has its testaments published within
-// about 1.33 x LeaseTTL (8 s by default). The lease, not the pings of
-// "Calls", decides, so that a NATS outage short of LeaseTTL publishes
-// nothing; a node cut off for longer has its testaments published by
-// the others, and does not publish them again when its sessions end.
+// nodes it saw in "<prefix>_nodes" at its last check and those with
+// testaments: a node whose slot lease there has expired, or is held by
+// another node, is gone. The survivor that first creates the key
+// "gone.<slot>.<hex node name>" in "<prefix>_sessions" publishes the
+// on_leave of the gone node's sessions, then their testaments (detached
+// before destroyed, with their options), each after deleting its key
+// with a compare-and-set, so that each is published once and by one
+// node, in that order; it then deletes the marker. A node that dies
+// (SIGKILL) thus has its sessions' on_leave and testaments published
+// within about 1.33 x LeaseTTL (8 s by default). The lease, not the
+// pings of "Calls", decides, so that a NATS outage short of LeaseTTL
+// publishes nothing; a node cut off for longer is taken for gone by the
+// others, and does not publish the testaments again when its sessions
+// end (its sessions' on_leave then goes out twice).
 //
 // # Failure
 //

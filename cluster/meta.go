@@ -40,12 +40,11 @@ import (
 // deletes it, with a compare-and-set on its revision, when the session
 // ends: if the delete fails because the key is gone, another node has
 // published them. Every node watches the keys, and every
-// Config.LeaseTTL/3 checks the nodes (slot and name) that have some: a
-// node whose slot lease in "<prefix>_nodes" is gone, or held by another
-// node, is gone, and the survivors claim each of its keys with a
-// compare-and-set delete; the one that wins publishes its events, so
-// they are published once. The testaments of a node that died thus go
-// out within about Config.LeaseTTL and a third of it.
+// Config.LeaseTTL/3 checks the nodes it knows of (sweep): for a node that
+// is gone, the survivor that claims it (a marker key, created once)
+// publishes the on_leave of its sessions (sessions.go), then its
+// testaments, each claimed with a compare-and-set delete, so each goes
+// out once.
 
 // DefaultMetaTimeout bounds how long a meta procedure waits for the other
 // nodes' answers (see [Config.MetaTimeout]).
@@ -68,6 +67,12 @@ type meta struct {
 
 	mu   sync.Mutex
 	keys map[string]struct{} // guarded by mu; the testaments bucket's keys
+
+	// known and swept are the watch goroutine's (see sweep): the other
+	// nodes at the last sweep, and whether the session records were
+	// looked at once.
+	known map[owner]bool
+	swept bool
 }
 
 // metaSubject returns the subject of the meta questions of realm.
@@ -110,7 +115,7 @@ func (c *Cluster) openTestaments(ctx context.Context) error {
 // watching the testaments for node (Attach); c.mu is held.
 func (c *Cluster) startMeta(node *router.ClusterNode) error {
 	ctx, stop := context.WithCancel(context.Background())
-	m := &meta{c: c, node: node, ctx: ctx, stop: stop, keys: make(map[string]struct{})}
+	m := &meta{c: c, node: node, ctx: ctx, stop: stop, keys: make(map[string]struct{}), known: make(map[owner]bool)}
 	for _, realm := range node.Realms() {
 		sub, err := c.nc.Subscribe(c.metaSubject(realm), m.answer(realm))
 		if err != nil {
@@ -119,8 +124,9 @@ func (c *Cluster) startMeta(node *router.ClusterNode) error {
 		}
 		m.subs = append(m.subs, sub)
 	}
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.watch()
+	go m.recorder()
 	c.meta = m
 	return nil
 }
@@ -250,22 +256,22 @@ func (c *Cluster) PublishMeta(ev *router.ClusterEvent) {
 
 // testamentKey returns the key of a session's testaments.
 func (c *Cluster) testamentKey(session protocol.ID) string {
-	return strconv.FormatUint(uint64(c.slot.Load()), 10) + "." + hex.EncodeToString([]byte(c.name)) + "." +
-		strconv.FormatUint(uint64(session), 10)
+	return ownerPrefix(c.slot.Load(), c.name) + strconv.FormatUint(uint64(session), 10)
 }
 
-// parseTestamentKey returns the slot and node name of a testament key.
-func parseTestamentKey(key string) (slot uint32, name string, ok bool) {
-	parts := strings.Split(key, ".")
+// splitOwnerKey returns the slot, node name and the rest of a key of the
+// testaments or session records buckets.
+func splitOwnerKey(key string) (slot uint32, name, rest string, ok bool) {
+	parts := strings.SplitN(key, ".", 3)
 	if len(parts) != 3 {
-		return 0, "", false
+		return 0, "", "", false
 	}
 	s, err1 := strconv.ParseUint(parts[0], 10, 32)
 	n, err2 := hex.DecodeString(parts[1])
 	if err1 != nil || err2 != nil {
-		return 0, "", false
+		return 0, "", "", false
 	}
-	return uint32(s), string(n), true
+	return uint32(s), string(n), parts[2], true
 }
 
 // encodeTestaments returns the value of a testament key: a PUBLISH whose
@@ -410,39 +416,120 @@ func (m *meta) follow(w jetstream.KeyWatcher, tick, purge <-chan time.Time) {
 	}
 }
 
-// sweep claims and publishes the testaments of the nodes that are gone.
+// owner is a node as the keys of the testaments and session records
+// buckets name it.
+type owner struct {
+	slot uint32
+	name string
+}
+
+// sweep finds the nodes that are gone, and for each that this node
+// claims first publishes the on_leave of its sessions, then their
+// testaments. The nodes it looks at are those it saw in the node
+// bucket at the last sweep, those with testaments, and at the first
+// sweep those with session records.
 func (m *meta) sweep() {
-	type owner struct {
-		slot uint32
-		name string
+	ctx, cancel := context.WithTimeout(m.ctx, kvTimeout)
+	defer cancel()
+	live, err := m.c.liveNodes(ctx)
+	if err != nil {
+		m.c.failLog.log(m.c.log, "cluster: cannot list the nodes", "error", err)
+		return
 	}
-	byOwner := map[owner][]string{}
+	check := map[owner]bool{}
+	for o := range m.known {
+		check[o] = true
+	}
 	m.mu.Lock()
 	for key := range m.keys {
-		slot, name, ok := parseTestamentKey(key)
-		if ok && name != m.c.name {
-			byOwner[owner{slot, name}] = append(byOwner[owner{slot, name}], key)
+		if slot, name, _, ok := splitOwnerKey(key); ok {
+			check[owner{slot, name}] = true
 		}
 	}
 	m.mu.Unlock()
-	for o, keys := range byOwner {
+	if !m.swept {
+		if l, err := m.c.sessions.ListKeys(ctx); err == nil {
+			for key := range l.Keys() {
+				if slot, name, _, ok := splitOwnerKey(key); ok {
+					check[owner{slot, name}] = true
+				}
+			}
+			m.swept = true
+		}
+	}
+	clear(m.known)
+	for slot, name := range live {
+		if name != m.c.name {
+			m.known[owner{slot, name}] = true
+		}
+	}
+	for o := range check {
 		if m.ctx.Err() != nil {
 			return
 		}
-		ctx, cancel := context.WithTimeout(m.ctx, kvTimeout)
-		e, err := m.c.kv.Get(ctx, slotKey(o.slot))
-		cancel()
-		switch {
-		case err == nil && string(e.Value()) == o.name:
-			continue // alive
-		case err != nil && !errors.Is(err, jetstream.ErrKeyNotFound):
-			continue // cannot tell
+		if o.name != m.c.name && live[o.slot] != o.name {
+			m.gone(o)
 		}
-		m.c.log.Warn("cluster: node gone: its sessions' testaments are published", "slot", o.slot, "node", o.name,
-			"sessions", len(keys))
-		for _, key := range keys {
-			m.claim(key)
+	}
+}
+
+// liveNodes returns the name of the node of each slot that has a lease.
+func (c *Cluster) liveNodes(ctx context.Context) (map[uint32]string, error) {
+	l, err := c.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for k := range l.Keys() {
+		keys = append(keys, k)
+	}
+	out := make(map[uint32]string, len(keys))
+	for _, k := range keys {
+		n, err := strconv.ParseUint(strings.TrimPrefix(k, "slot."), 10, 32)
+		if err != nil {
+			continue
 		}
+		e, err := c.kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[uint32(n)] = string(e.Value())
+	}
+	return out, nil
+}
+
+// gone publishes, if this node is the first to claim the gone node o,
+// the on_leave of its sessions and then their testaments.
+func (m *meta) gone(o owner) {
+	ctx, cancel := context.WithTimeout(m.ctx, 4*kvTimeout)
+	defer cancel()
+	marker := "gone." + strings.TrimSuffix(ownerPrefix(o.slot, o.name), ".")
+	if _, err := m.c.sessions.Create(ctx, marker, nil); err != nil {
+		return // another node is at it, or NATS cannot tell now
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
+		defer cancel()
+		if err := m.c.sessions.Delete(ctx, marker); err != nil {
+			m.c.log.Warn("cluster: marker of a gone node not deleted", "key", marker, "error", err)
+		}
+	}()
+	m.c.log.Warn("cluster: node gone: its sessions' on_leave and testaments are published", "slot", o.slot, "node", o.name)
+	m.leaveGone(ctx, o.slot, o.name)
+	l, err := m.c.testaments.ListKeysFiltered(ctx, ownerPrefix(o.slot, o.name)+">")
+	if err != nil {
+		m.c.log.Warn("cluster: testaments of a gone node not listed", "slot", o.slot, "node", o.name, "error", err)
+		return
+	}
+	var keys []string
+	for k := range l.Keys() {
+		keys = append(keys, k)
+	}
+	for _, key := range keys {
+		m.claim(key)
 	}
 }
 

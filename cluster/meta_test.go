@@ -316,9 +316,9 @@ func TestSubscriptionMetaAcrossNodes(t *testing.T) {
 }
 
 // TestTestamentOfDeadNode: a node that dies (its connection cut, its lease
-// left to expire) has its sessions' testaments published by one of the
-// survivors: each subscriber on every other node gets them once, detached
-// before destroyed.
+// left to expire) has its sessions' on_leave and testaments published by
+// one of the survivors: each subscriber on every other node gets them
+// once, on_leave first, then the testaments, detached before destroyed.
 func TestTestamentOfDeadNode(t *testing.T) {
 	url := startNATS(t)
 	log := discardLog()
@@ -342,7 +342,9 @@ func TestTestamentOfDeadNode(t *testing.T) {
 	}
 	recs := []*recorder{newRecorder(), newRecorder()}
 	for i, n := range []*node{nodes[0], nodes[2]} {
-		subscribe(t, n.join(t, client.Config{}), "will", protocol.MatchPrefix, recs[i])
+		c := n.join(t, client.Config{})
+		subscribe(t, c, "will", protocol.MatchPrefix, recs[i])
+		subscribe(t, c, "wamp.session.on_leave", protocol.MatchExact, recs[i])
 	}
 	dying := nodes[1].join(t, client.Config{})
 	ctx, cancel := testContext()
@@ -371,8 +373,9 @@ func TestTestamentOfDeadNode(t *testing.T) {
 	nodes[1].c.Crash()
 	for i, rec := range recs {
 		evs := rec.waitFor(t, "destroyed testament", func(ev client.Event) bool { return ev.Topic == "will.destroyed" })
-		if len(evs) != 2 || evs[0].Topic != "will.detached" {
-			t.Errorf("subscriber %d got %v, want will.detached then will.destroyed", i, topics(evs))
+		if len(evs) != 3 || evs[0].Topic != "wamp.session.on_leave" || !sameID(evs[0].Args[0], dying.SessionID()) ||
+			evs[1].Topic != "will.detached" {
+			t.Errorf("subscriber %d got %v, want on_leave of %d, will.detached, will.destroyed", i, topics(evs), dying.SessionID())
 		}
 		if last := evs[len(evs)-1]; !sameID(last.Details["publisher"], dying.SessionID()) {
 			t.Errorf("subscriber %d: destroyed testament's publisher = %v, want %d", i, last.Details["publisher"], dying.SessionID())
@@ -400,8 +403,8 @@ func TestTestamentOfDeadNode(t *testing.T) {
 				got = append(got, ev.Topic)
 			}
 		}
-		if want := []protocol.URI{"will.detached", "will.destroyed"}; !slices.Equal(got, want) {
-			t.Errorf("subscriber %d: testaments %v, want each once: %v", i, got, want)
+		if want := []protocol.URI{"wamp.session.on_leave", "will.detached", "will.destroyed"}; !slices.Equal(got, want) {
+			t.Errorf("subscriber %d: events %v, want each once: %v", i, got, want)
 		}
 	}
 }

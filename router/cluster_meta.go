@@ -62,6 +62,16 @@ type ClusterMeta interface {
 	// succeeded with testaments.
 	TakeTestaments(realm protocol.URI, session protocol.ID) bool
 
+	// SessionJoined tells the cluster of a session that joined a realm
+	// of this node, before wamp.session.on_join is published, and
+	// SessionLeft of its end, after wamp.session.on_leave (if any). So
+	// the cluster can publish the on_leave of the node's sessions, as
+	// [ClusterNode.PublishEvent], if the node dies. The cluster's own
+	// sessions are not told. They are called on the session's goroutine
+	// and must not block.
+	SessionJoined(realm protocol.URI, session protocol.ID, authID, authRole string)
+	SessionLeft(realm protocol.URI, session protocol.ID)
+
 	// PublishMeta hands the other nodes a meta event published on this
 	// node (wamp.session.on_join, wamp.registration.on_create, ...), to
 	// deliver to their own subscribers with [ClusterSubscription.Deliver]
@@ -599,4 +609,25 @@ func (b *broker) metaViewer(ev *ClusterEvent) func(*session) bool {
 		d, _ = protocol.ToDict(ev.Args[1])
 	}
 	return b.authz.Load().viewer(ev.Topic == metaSubOnCreate, protocol.URI(d.String("uri")), protocol.MatchPolicy(d.String("match")))
+}
+
+// clusterJoined tells the ClusterMeta, if any, that s joined.
+func (rm *realm) clusterJoined(s *session) {
+	if rm.r.cluster == nil {
+		return
+	}
+	if m := rm.r.clusterMeta(); m != nil {
+		m.SessionJoined(rm.name, s.id, s.authID, s.authRole)
+	}
+}
+
+// clusterLeft tells the ClusterMeta, if any, that s, not one of the
+// cluster's own sessions, left.
+func (rm *realm) clusterLeft(s *session) {
+	if rm.r.cluster == nil || s.isCluster() {
+		return
+	}
+	if m := rm.r.clusterMeta(); m != nil {
+		m.SessionLeft(rm.name, s.id)
+	}
 }

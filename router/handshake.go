@@ -264,6 +264,7 @@ func (s *session) welcome(a *admission) error {
 		"authid", s.authID, "authrole", s.authRole, "authmethod", s.authMethod,
 		"transport", s.transport.String("type"), "remote", s.transport.String("peer"))
 	if !s.isCluster() {
+		rm.clusterJoined(s)
 		rm.broker.publishMeta(metaOnJoin, protocol.List{s.metaDetails()})
 	}
 	return nil

@@ -277,6 +277,7 @@ func (s *session) run() {
 	} else {
 		s.realm.takeTestaments(s)
 	}
+	s.realm.clusterLeft(s)
 	s.r.releaseID(s.id)
 	if s.in.echoBye {
 		s.sendOwn(&protocol.Goodbye{Reason: protocol.CloseGoodbyeAndOut})

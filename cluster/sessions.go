@@ -1,0 +1,192 @@
+package cluster
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
+)
+
+// Session records, so that the survivors of a node that dies can publish
+// wamp.session.on_leave for its sessions (see doc.go, "Meta API").
+//
+// The bucket "<prefix>_sessions" has one key per session of every node,
+// "<slot>.<hex node name>.<session ID>", whose value is the realm, authid
+// and authrole (a MessagePack WAMP PUBLISH whose topic is the realm).
+// A node writes it when a session joins and deletes it when the session
+// leaves, on a goroutine of its own (recorder), so that joining does not
+// wait for JetStream; a session that joined a moment before its node died
+// may thus have no record, and no on_leave. The survivors claim the
+// records of a gone node with compare-and-set deletes (see meta.sweep).
+
+// DefaultSessionBytes is the default size of the session records bucket
+// (see [Config.SessionBytes]).
+const DefaultSessionBytes = 64 << 20
+
+// recordQueue is the most session records that wait to be written.
+const recordQueue = 1 << 14
+
+// record is a change of a session record: put (authRole set) or delete.
+type record struct {
+	realm            protocol.URI
+	session          protocol.ID
+	authID, authRole string
+	del              bool
+}
+
+// openSessions opens (or makes) the session records bucket.
+func (c *Cluster) openSessions(ctx context.Context) error {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	cfg := jetstream.KeyValueConfig{
+		Bucket:      c.cfg.Prefix + "_sessions",
+		Description: "wampkit cluster: the sessions of every node",
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.cfg.Replicas,
+		History:     1,
+		MaxBytes:    c.cfg.SessionBytes,
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	kv, err := js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		kv, err = js.KeyValue(ctx, cfg.Bucket)
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: open bucket %s: %w", cfg.Bucket, err)
+	}
+	c.sessions = kv
+	return nil
+}
+
+// ownerPrefix returns the start of the keys of the node of slot and name,
+// in the session records and testaments buckets.
+func ownerPrefix(slot uint32, name string) string {
+	return strconv.FormatUint(uint64(slot), 10) + "." + hex.EncodeToString([]byte(name)) + "."
+}
+
+// SessionJoined implements [router.ClusterMeta].
+func (c *Cluster) SessionJoined(realm protocol.URI, session protocol.ID, authID, authRole string) {
+	c.queueRecord(record{realm: realm, session: session, authID: authID, authRole: authRole})
+}
+
+// SessionLeft implements [router.ClusterMeta].
+func (c *Cluster) SessionLeft(realm protocol.URI, session protocol.ID) {
+	c.queueRecord(record{realm: realm, session: session, del: true})
+}
+
+// queueRecord hands r to the recorder, or counts and logs it when the
+// queue is full.
+func (c *Cluster) queueRecord(r record) {
+	select {
+	case c.records <- r:
+	default:
+		c.failLog.log(c.log, "cluster: session record not written (queue full): its on_leave is not published if this node dies",
+			"session", uint64(r.session))
+	}
+}
+
+// recorder writes the session records until m stops, then what is left
+// in the queue, for at most Config.ConnectTimeout.
+func (m *meta) recorder() {
+	defer m.wg.Done()
+	c := m.c
+	for {
+		select {
+		case r := <-c.records:
+			m.write(context.Background(), r)
+		case <-m.ctx.Done():
+			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
+			defer cancel()
+			for {
+				select {
+				case r := <-c.records:
+					m.write(ctx, r)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// write applies r to the bucket.
+func (m *meta) write(ctx context.Context, r record) {
+	c := m.c
+	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
+	defer cancel()
+	key := ownerPrefix(c.slot.Load(), c.name) + strconv.FormatUint(uint64(r.session), 10)
+	var err error
+	if r.del {
+		err = c.sessions.Delete(ctx, key)
+	} else {
+		var b []byte
+		b, err = codec.Encode(nil, &protocol.Publish{Request: 1, Options: protocol.Dict{}, Topic: r.realm,
+			Args: protocol.List{r.authID, r.authRole}})
+		if err == nil {
+			_, err = c.sessions.Put(ctx, key, b)
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		c.failLog.log(c.log, "cluster: session record not written", "session", uint64(r.session), "error", err)
+	}
+}
+
+// leaveGone publishes wamp.session.on_leave for each session of the gone
+// node whose record this node claims.
+func (m *meta) leaveGone(ctx context.Context, slot uint32, name string) {
+	c := m.c
+	l, err := c.sessions.ListKeysFiltered(ctx, ownerPrefix(slot, name)+">")
+	if err != nil {
+		c.log.Warn("cluster: sessions of a gone node not listed", "slot", slot, "node", name, "error", err)
+		return
+	}
+	var keys []string
+	for k := range l.Keys() {
+		keys = append(keys, k)
+	}
+	for _, key := range keys {
+		e, err := c.sessions.Get(ctx, key)
+		if err != nil {
+			continue
+		}
+		if err := c.sessions.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
+			continue // claimed by another node
+		}
+		_, _, id, ok := parseOwnerKey(key)
+		d, err := codec.Decode(e.Value())
+		p, isPub := d.(*protocol.Publish)
+		if !ok || err != nil || !isPub || len(p.Args) != 2 {
+			c.log.Warn("cluster: malformed session record", "key", key, "error", err)
+			continue
+		}
+		ev := &router.ClusterEvent{Realm: p.Topic, Topic: "wamp.session.on_leave",
+			Args: protocol.List{uint64(id), p.Args[0], p.Args[1]}}
+		if err := m.node.PublishEvent(ev); err != nil {
+			c.log.Warn("cluster: on_leave of a gone node's session not published to every node", "session", uint64(id),
+				"error", err)
+		}
+	}
+}
+
+// parseOwnerKey returns the slot, node name and session ID of a key of
+// the session records or testaments buckets.
+func parseOwnerKey(key string) (slot uint32, name string, session protocol.ID, ok bool) {
+	slot, name, rest, ok := splitOwnerKey(key)
+	if !ok {
+		return 0, "", 0, false
+	}
+	n, err := strconv.ParseUint(rest, 10, 64)
+	if err != nil {
+		return 0, "", 0, false
+	}
+	return slot, name, protocol.ID(n), true
+}
