@@ -177,7 +177,11 @@
 // other nodes thus costs one NATS round trip to all of them, and the
 // listing of the nodes bucket. A kill procedure ends the sessions it
 // names on every node, with the reason and message given; the caller is
-// never among them.
+// never among them. An answer travels as one NATS message, so a node
+// whose answer exceeds the NATS servers' max_payload (1 MiB by default;
+// about 60,000 sessions for wamp.session.list) is left out, and logged.
+// The router's own procedures for consoles (wampkit.session.page,
+// wampkit.router.stats) still answer for the caller's node only.
 //
 // Registration and subscription IDs are derived from the realm, the URI
 // and the match policy (a 53-bit hash): the registration of a procedure
