@@ -173,6 +173,11 @@ func (m *meta) answer(realm protocol.URI) nats.MsgHandler {
 
 // GatherMeta implements [router.ClusterMeta].
 func (c *Cluster) GatherMeta(q *router.ClusterMetaQuery) []protocol.List {
+	if !c.nc.IsConnected() {
+		c.failLog.log(c.log, "cluster: meta procedure answered for this node only: NATS is not connected",
+			"procedure", string(q.Procedure))
+		return nil
+	}
 	want := c.otherNodes()
 	if want == 0 {
 		return nil

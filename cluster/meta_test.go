@@ -416,3 +416,21 @@ func topics(evs []client.Event) []protocol.URI {
 	}
 	return out
 }
+
+// TestMetaLeavesOutSilentNode: a node that is in the cluster (its lease
+// still held) but does not answer is left out of a meta procedure's
+// answer, which still comes, with the others' sessions.
+func TestMetaLeavesOutSilentNode(t *testing.T) {
+	nodes := startNodes(t, startNATS(t), 3, router.RealmConfig{})
+	c0 := nodes[0].join(t, client.Config{})
+	nodes[1].join(t, client.Config{})
+	c2 := nodes[2].join(t, client.Config{})
+	if n := call(t, c0, "wamp.session.count")[0]; !sameID(n, 3) {
+		t.Fatalf("count = %v, want 3", n)
+	}
+	nodes[1].c.Crash() // its lease outlives it by LeaseTTL
+	got := ids(t, call(t, c0, "wamp.session.list")[0])
+	if want := sortedIDs(c0.SessionID(), c2.SessionID()); !slices.Equal(got, want) {
+		t.Errorf("list with node 1 silent = %v, want %v", got, want)
+	}
+}
