@@ -196,10 +196,14 @@
 // session IDs, never a stand-in's.
 //
 // Meta events travel like events, on the subjects of their topics, so
-// only to the nodes with a subscriber. A known difference: a shared
-// registration or a subscription that spans nodes is announced by
-// on_create (and on_delete) of each node where it starts (and ends), not
-// once for the cluster.
+// only to the nodes with a subscriber. A registration is announced once:
+// the nodes that mirror it with a stand-in do not announce it, and a
+// callee on a second node joins the existing (mirrored) registration
+// there, unless it registers within the moment before the mirror
+// arrives there. A known difference: a subscription that spans nodes is
+// announced by wamp.subscription.on_create (and on_delete) of each node
+// where its first subscriber subscribes (and its last leaves), not once
+// for the cluster; its ID is the same in each.
 //
 // When a node dies, one survivor publishes wamp.session.on_leave for
 // each of its sessions, then their testaments (see below). For that,
