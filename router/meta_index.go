@@ -225,10 +225,10 @@ func (q metaRequest) subscription() (*subscription, error) {
 // on this node (sub) or another (details only).
 func (q metaRequest) subscriptionEverywhere() (*subscription, protocol.Dict, error) {
 	sub, err := q.subscription()
-	if err == nil || q.rm.r.clusterMeta() == nil || !isNoSuchSubscription(err) {
-		if sub != nil {
-			return sub, sub.metaDetails(), nil
-		}
+	if sub != nil {
+		return sub, sub.metaDetails(), nil
+	}
+	if q.rm.r.clusterMeta() == nil || !isNoSuchSubscription(err) {
 		return nil, nil, err
 	}
 	d := q.remoteSubscription()
@@ -273,8 +273,9 @@ func subscriptionLookup(q metaRequest) (protocol.List, error) {
 	sub := b.byKey[subKey{u, match}]
 	b.mu.Unlock()
 	if sub == nil && q.s.seesTopic(u, match) {
-		for _, sub := range remoteSubs(q.gather(q.args, q.kwargs)) {
-			return idOrNull(sub.id, true), nil
+		// Another node's, if any.
+		if remote := remoteSubs(q.gather(q.args, q.kwargs)); len(remote) > 0 {
+			return idOrNull(remote[0].id, true), nil
 		}
 	}
 	if sub == nil || !q.s.seesTopic(sub.topic, sub.match) {

@@ -54,9 +54,9 @@ func flushTestaments(q metaRequest) (protocol.List, error) {
 		return nil, err
 	}
 	t := &q.s.in.testaments
-	before := *t
 	if q.rm.r.clusterMeta() != nil {
 		// Kept intact for saveTestaments to restore.
+		before := *t
 		t[scope] = nil
 		return nil, q.saveTestaments(before)
 	}
