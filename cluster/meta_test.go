@@ -12,6 +12,41 @@ import (
 	"github.com/wampkit/wampkit/router"
 )
 
+// startMetaNodes starts n nodes as startNodes does, with cfg's
+// MetaTimeout and LeaseTTL: a meta test waits longer for the other
+// nodes' answers than a node does by default, so that a loaded machine
+// does not make it leave one out.
+func startMetaNodes(tb testing.TB, url string, n int, rc router.RealmConfig, cfg cluster.Config) []*node {
+	tb.Helper()
+	if rc.Name == "" {
+		rc.Name = realm1
+	}
+	if cfg.MetaTimeout == 0 {
+		cfg.MetaTimeout = 10 * time.Second
+	}
+	cfg.URL, cfg.Logger = url, discardLog()
+	nodes := make([]*node, n)
+	for i := range nodes {
+		ctx, cancel := testContext()
+		c, err := cluster.New(ctx, cfg)
+		cancel()
+		if err != nil {
+			tb.Fatalf("cluster.New: %v", err)
+		}
+		r, err := router.New(router.Config{Realms: []router.RealmConfig{rc}, Cluster: c, Logger: cfg.Logger})
+		if err != nil {
+			c.Close()
+			tb.Fatalf("router.New: %v", err)
+		}
+		nodes[i] = &node{r: r, c: c}
+		tb.Cleanup(func() {
+			r.Close()
+			c.Close()
+		})
+	}
+	return nodes
+}
+
 // openAuthorizer permits everything to everyone, explicitly, as the kill
 // procedures need.
 func openAuthorizer(tb testing.TB) router.Authorizer {
@@ -71,7 +106,7 @@ func sortedIDs(l ...protocol.ID) []protocol.ID {
 // sessions of every node, never the cluster's own; on_join and on_leave
 // of a session on one node reach a subscriber on another, once.
 func TestSessionMetaAcrossNodes(t *testing.T) {
-	nodes := startNodes(t, startNATS(t), 3, router.RealmConfig{Authorizer: openAuthorizer(t)})
+	nodes := startMetaNodes(t, startNATS(t), 3, router.RealmConfig{Authorizer: openAuthorizer(t)}, cluster.Config{})
 	watcher := nodes[0].join(t, client.Config{})
 	joins, leaves := newRecorder(), newRecorder()
 	subscribe(t, watcher, "wamp.session.on_join", protocol.MatchExact, joins)
@@ -144,7 +179,7 @@ func TestSessionMetaAcrossNodes(t *testing.T) {
 // TestKillAcrossNodes: the kill procedures end sessions on other nodes,
 // with the reason and message given, and never the caller.
 func TestKillAcrossNodes(t *testing.T) {
-	nodes := startNodes(t, startNATS(t), 3, router.RealmConfig{Authorizer: openAuthorizer(t)})
+	nodes := startMetaNodes(t, startNATS(t), 3, router.RealmConfig{Authorizer: openAuthorizer(t)}, cluster.Config{})
 	killer := nodes[0].join(t, client.Config{})
 	victim := nodes[1].join(t, client.Config{})
 	ctx, cancel := testContext()
@@ -206,7 +241,7 @@ func TestKillAcrossNodes(t *testing.T) {
 // TestRegistrationMetaAcrossNodes: a registration has the same ID on
 // every node, and its callees are the real sessions of every node.
 func TestRegistrationMetaAcrossNodes(t *testing.T) {
-	nodes := startNodes(t, startNATS(t), 3, router.RealmConfig{Authorizer: openAuthorizer(t)})
+	nodes := startMetaNodes(t, startNATS(t), 3, router.RealmConfig{Authorizer: openAuthorizer(t)}, cluster.Config{})
 	c1 := nodes[1].join(t, client.Config{})
 	c2 := nodes[2].join(t, client.Config{})
 	shared := &client.RegisterOptions{Invoke: "roundrobin"}
@@ -274,7 +309,7 @@ func registerWhenShared(tb testing.TB, c *client.Client, procedure protocol.URI,
 // every node, and the subscription meta procedures see the subscribers of
 // every node, from a node that has none.
 func TestSubscriptionMetaAcrossNodes(t *testing.T) {
-	nodes := startNodes(t, startNATS(t), 3, router.RealmConfig{Authorizer: openAuthorizer(t)})
+	nodes := startMetaNodes(t, startNATS(t), 3, router.RealmConfig{Authorizer: openAuthorizer(t)}, cluster.Config{})
 	s1 := nodes[1].join(t, client.Config{})
 	s2 := nodes[2].join(t, client.Config{})
 	sub1 := subscribe(t, s1, "meta.topic", protocol.MatchExact, newRecorder())
@@ -320,26 +355,9 @@ func TestSubscriptionMetaAcrossNodes(t *testing.T) {
 // one of the survivors: each subscriber on every other node gets them
 // once, on_leave first, then the testaments, detached before destroyed.
 func TestTestamentOfDeadNode(t *testing.T) {
-	url := startNATS(t)
-	log := discardLog()
-	nodes := make([]*node, 3)
-	for i := range nodes {
-		ctx, cancel := testContext()
-		c, err := cluster.New(ctx, cluster.Config{URL: url, Logger: log, LeaseTTL: time.Second})
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := router.New(router.Config{Realms: []router.RealmConfig{{Name: realm1}}, Cluster: c, Logger: log})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes[i] = &node{r: r, c: c}
-		t.Cleanup(func() {
-			r.Close()
-			c.Close()
-		})
-	}
+	// A short lease, so that the node is found gone soon; not so short
+	// that a renewal late on a loaded machine lets it expire.
+	nodes := startMetaNodes(t, startNATS(t), 3, router.RealmConfig{}, cluster.Config{LeaseTTL: 2 * time.Second})
 	recs := []*recorder{newRecorder(), newRecorder()}
 	for i, n := range []*node{nodes[0], nodes[2]} {
 		c := n.join(t, client.Config{})
@@ -421,7 +439,7 @@ func topics(evs []client.Event) []protocol.URI {
 // still held) but does not answer is left out of a meta procedure's
 // answer, which still comes, with the others' sessions.
 func TestMetaLeavesOutSilentNode(t *testing.T) {
-	nodes := startNodes(t, startNATS(t), 3, router.RealmConfig{})
+	nodes := startMetaNodes(t, startNATS(t), 3, router.RealmConfig{}, cluster.Config{MetaTimeout: time.Second})
 	c0 := nodes[0].join(t, client.Config{})
 	nodes[1].join(t, client.Config{})
 	c2 := nodes[2].join(t, client.Config{})
