@@ -212,7 +212,8 @@
 // when a session joins and deleted when it leaves, on a goroutine of the
 // node's own so that joining does not wait for JetStream: a session that
 // joined a moment before its node died may have no record, and then no
-// on_leave. Should the records not fit, or the queue of writes fill up,
+// on_leave; a session's testaments are stored only once its record is
+// written, so that its on_leave always precedes them. Should the records not fit, or the queue of writes fill up,
 // that is logged.
 //
 // # Testaments

@@ -336,6 +336,7 @@ func (c *Cluster) SaveTestaments(realm protocol.URI, session protocol.ID, evs []
 	if err != nil {
 		return fmt.Errorf("cluster: encode testaments: %w", err)
 	}
+	c.flushRecords()
 	if _, err := c.testaments.Put(ctx, key, b); err != nil {
 		return fmt.Errorf("cluster: store testaments: %w", err)
 	}

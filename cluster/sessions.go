@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -32,12 +33,14 @@ const DefaultSessionBytes = 64 << 20
 // recordQueue is the most session records that wait to be written.
 const recordQueue = 1 << 14
 
-// record is a change of a session record: put (authRole set) or delete.
+// record is a change of a session record: put or delete; or, with done
+// set, a barrier that the recorder closes once it wrote what came before.
 type record struct {
 	realm            protocol.URI
 	session          protocol.ID
 	authID, authRole string
 	del              bool
+	done             chan struct{}
 }
 
 // openSessions opens (or makes) the session records bucket.
@@ -94,6 +97,24 @@ func (c *Cluster) queueRecord(r record) {
 	}
 }
 
+// flushRecords waits, at most kvTimeout, until the records queued so far
+// are written: so that a session whose testaments are stored has its
+// record too, and its on_leave goes out before them if its node dies.
+func (c *Cluster) flushRecords() {
+	done := make(chan struct{})
+	select {
+	case c.records <- record{done: done}:
+	default:
+		return // full: logged by queueRecord
+	}
+	t := time.NewTimer(kvTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
 // recorder writes the session records until m stops, then what is left
 // in the queue, for at most Config.ConnectTimeout.
 func (m *meta) recorder() {
@@ -120,6 +141,10 @@ func (m *meta) recorder() {
 
 // write applies r to the bucket.
 func (m *meta) write(ctx context.Context, r record) {
+	if r.done != nil {
+		close(r.done)
+		return
+	}
 	c := m.c
 	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
 	defer cancel()
