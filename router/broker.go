@@ -300,8 +300,11 @@ type publication struct {
 	msg       *protocol.Publish
 	id        protocol.ID
 	excludeMe bool
-	details   protocol.Dict // EVENT.Details for exact subscriptions
-	filter    *eligibility  // nil: no black/white lists
+	// remote is set for a publication of another node of the cluster:
+	// that node records it in the cluster's event history.
+	remote  bool
+	details protocol.Dict // EVENT.Details for exact subscriptions
+	filter  *eligibility  // nil: no black/white lists
 	// visible, if not nil, says who may receive a meta event that names
 	// a URI (see authz.viewer).
 	visible func(*session) bool
@@ -484,6 +487,9 @@ func (b *broker) publishMetaFor(topic protocol.URI, args protocol.List, visible 
 func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dict) {
 	if sub.history != nil {
 		sub.history.record(p, details)
+		if b.r.cluster != nil && !p.remote {
+			b.clusterRecord(p, sub, details)
+		}
 	}
 	subs := *sub.subscribers.Load()
 	if len(subs) == 0 || len(subs) == 1 && subs[0] == p.pub && p.excludeMe {

@@ -219,6 +219,7 @@ func (s *ClusterSubscription) Deliver(ev *ClusterEvent) {
 		// The publisher's session is on another node, so exclude_me
 		// never applies here: exclude covers the rest.
 		filter: newEligibility(ev.Options),
+		remote: true,
 	}
 	if ev.Topic == metaRegOnCreate || ev.Topic == metaSubOnCreate {
 		p.visible = s.b.metaViewer(ev)

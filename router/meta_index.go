@@ -369,7 +369,11 @@ func subscriptionGetEvents(q metaRequest) (protocol.List, error) {
 	if msg != "" {
 		return nil, invalidArgument(msg)
 	}
-	return protocol.List{hq.run(sub.history.entries(time.Now()), q.s, sub)}, nil
+	es, err := q.rm.broker.historyEntries(sub, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return protocol.List{hq.run(es, q.s, sub)}, nil
 }
 
 // The revocation procedures take a session out of a registration or a

@@ -94,22 +94,38 @@ func sizeOfAll(l []*retainedEvent) int64 {
 // retain stores p as the retained event of its topic. It runs on the
 // publisher's goroutine before p is delivered (see subscribeRetained).
 func (b *broker) retain(p *publication) {
-	rt := &b.retained
+	b.storeRetained(newRetainedEvent(p.id, p.msg.Topic, p.details, p.msg.Args, p.msg.Kwargs, p.filter, p.pub.id, p.excludeMe))
+	if b.r.cluster != nil {
+		b.clusterRetain(p)
+	}
+}
+
+// newRetainedEvent returns a retained event with its size estimated.
+func newRetainedEvent(id protocol.ID, topic protocol.URI, details protocol.Dict, args protocol.List, kwargs protocol.Dict,
+	filter *eligibility, publisher protocol.ID, excludeMe bool) *retainedEvent {
 	ev := &retainedEvent{
-		seq:       rt.seq.Add(1),
-		id:        p.id,
-		topic:     p.msg.Topic,
-		details:   p.details,
-		args:      p.msg.Args,
-		kwargs:    p.msg.Kwargs,
-		filter:    p.filter,
-		publisher: p.pub.id,
-		excludeMe: p.excludeMe,
+		id:        id,
+		topic:     topic,
+		details:   details,
+		args:      args,
+		kwargs:    kwargs,
+		filter:    filter,
+		publisher: publisher,
+		excludeMe: excludeMe,
 	}
 	ev.size = retainedOverhead + len(ev.topic) + payloadSize(ev.args, ev.kwargs)
 	if ev.details != nil {
 		ev.size += sizeOf(map[string]any(ev.details), 0)
 	}
+	return ev
+}
+
+// storeRetained makes ev the newest retained event of its topic. An
+// earlier event of the topic with the same publication (retained here,
+// then given back by the cluster, see ClusterNode.Retained) is dropped.
+func (b *broker) storeRetained(ev *retainedEvent) {
+	rt := &b.retained
+	ev.seq = rt.seq.Add(1)
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	var next []*retainedEvent
@@ -132,7 +148,11 @@ func (b *broker) retain(p *publication) {
 				old = old[len(old)-maxRetainedPerTopic+1:]
 			}
 			next = make([]*retainedEvent, 0, len(old)+1)
-			next = append(next, old...)
+			for _, e := range old {
+				if e.id != ev.id {
+					next = append(next, e)
+				}
+			}
 		}
 	} else if rt.max > 0 && rt.topics.Load() >= int64(rt.max) {
 		b.retainRefused(ev.topic, "max_retained", int64(rt.max))
