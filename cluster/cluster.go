@@ -156,12 +156,13 @@ type Stats struct {
 // implements [router.Cluster]: pass it as router.Config.Cluster. Make it
 // with [New]; close it with [Cluster.Close] after the router.
 type Cluster struct {
-	cfg  Config
-	log  *slog.Logger
-	nc   *nats.Conn
-	kv   jetstream.KeyValue                 // session ID ranges (lease.go)
-	regs atomic.Pointer[jetstream.KeyValue] // registrations (rpc.go); replaced when NATS lost it
-	name string
+	cfg   Config
+	log   *slog.Logger
+	nc    *nats.Conn
+	kv    jetstream.KeyValue                 // session ID ranges (lease.go)
+	regs  atomic.Pointer[jetstream.KeyValue] // registrations (rpc.go); replaced when NATS lost it
+	store *store                             // retained events and event history (store.go)
+	name  string
 	// testaments holds the sessions' testaments (meta.go), sessions
 	// the records of the sessions (sessions.go).
 	testaments, sessions jetstream.KeyValue
@@ -309,6 +310,11 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		nc.Close()
 		return nil, err
 	}
+	if c.store, err = newStore(c); err != nil {
+		c.release()
+		nc.Close()
+		return nil, err
+	}
 	c.wg.Add(1)
 	go c.renew()
 	c.log.Info("cluster: joined", "server", nc.ConnectedUrlRedacted(), "slot", c.slot.Load())
@@ -366,12 +372,17 @@ func (c *Cluster) Attach(node *router.ClusterNode) error {
 	case c.node != nil:
 		return ErrAttached
 	}
+	if err := c.store.attach(node); err != nil {
+		return err
+	}
 	if err := c.startRPC(node); err != nil {
+		c.store.detach()
 		return err
 	}
 	if err := c.startMeta(node); err != nil {
 		c.rpc.close()
 		c.rpc = nil
+		c.store.detach()
 		return err
 	}
 	c.node = node
@@ -399,6 +410,7 @@ func (c *Cluster) Detach() {
 	if m != nil {
 		m.close()
 	}
+	c.store.detach()
 	c.stopDelivery()
 	if x != nil {
 		x.close()

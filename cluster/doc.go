@@ -60,7 +60,20 @@
 //     published by one surviving node, after the session's
 //     wamp.session.on_leave, if the session's node dies.
 //
-// Not yet: retained events and event history (each node keeps its own).
+//   - Retained events (spec advanced "Event Retention") are the
+//     cluster's: a SUBSCRIBE with get_retained on any node gets the
+//     newest retained event of each matching topic published on any
+//     node, under the same rules as on one router (black and white
+//     lists, exclude_me, publisher disclosure, pattern subscriptions
+//     authorized topic by topic), even after the publisher's node died;
+//     when two nodes retain on one topic at once, every node ends up
+//     with the one JetStream stored last. See "Retention and history"
+//     below.
+//   - Event history (spec advanced "Event History",
+//     router.RealmConfig.EventHistory) is the cluster's:
+//     wamp.subscription.get_events on any node shows the events
+//     published on every node, in the one order JetStream stored them,
+//     limited as configured.
 //
 // Known differences from a single router: a shared registration's
 // policy applies on each node among its own callees and one stand-in per
@@ -260,6 +273,66 @@
 // node's subscribers, and are not counted.
 // [New] fails, with a message that names the URL, when no NATS server
 // answers: the caller decides whether to wait and try again or to exit.
+//
+// # Retention and history
+//
+// Both are JetStream streams (on disk, [Config.Replicas] replicas). A
+// realm's retained events are one stream, "<prefix>_retained_<hash of
+// the realm>", with a subject per topic ("<prefix>.rt.<realm>.<topic
+// components>", escaped as for events) and at most 8 messages per
+// subject: the router keeps, besides a topic's newest retained event,
+// the earlier ones back to the last without black or white lists, so
+// that a subscriber left out of the newest still gets the newest it may
+// see. That is nearly a key-value bucket (a stream with a few messages
+// per subject), but a bucket's keys may not hold the escaped topics
+// ('%'), and the store needs no more of a bucket than the stream gives.
+// The stream's bytes are bounded by
+// the realm's MaxRetainedBytes, and so is each message, oldest
+// discarded first, so that no peer can make JetStream hold more than
+// the router would.
+//
+// A node retains its own publishers' events itself, as a single router
+// does, then publishes them to the stream asynchronously (the publisher
+// does not wait for JetStream). Every node reads its realms' streams
+// from the start, when it attaches (its router answers nothing before it
+// has read what was stored, or for at most 5 s), and then as they grow,
+// with an ordered consumer, and hands each message to its router
+// (router.ClusterNode.Retained) in stream order. So every node holds the
+// same retained events, and the newest in the stream's order wins; a
+// node's own event, which it held before JetStream ordered it, moves to
+// its place in that order when it comes back. SUBSCRIBE with
+// get_retained is then answered from the node's memory, with no round
+// trip. Every node thus receives every retained event of the cluster:
+// retention is meant for topics whose last value matters, published now
+// and then, not for every event.
+//
+// Each entry of a realm's EventHistory is a stream of its own,
+// "<prefix>_history_<hash of realm, policy and topic>", limited like the
+// router's log: Limit messages, MaxAge (at least a second), and the
+// entry's share of MaxHistoryBytes in bytes and per message, oldest
+// discarded first. (One stream per entry, as entries may overlap, and
+// a history is per subscription: an event on a topic that two entries
+// match is kept in both, as on one router.) The node where an event is
+// published adds it to every matching entry's stream, asynchronously;
+// events published with session-ID lists are not kept, as on one
+// router. wamp.subscription.get_events reads the stream on whichever
+// node it is called, with an ordered consumer, and the router applies
+// the query and the caller's authorization and lists to what it got.
+// The event's timestamp is the one JetStream stored, the same on every
+// node. Each node keeps its own history besides, as a single router
+// does, but does not answer from it in a cluster.
+//
+// When JetStream is unreachable (NATS is, or JetStream lost its quorum),
+// a PUBLISH is still delivered live on every node it reaches, and an
+// acknowledged one still gets PUBLISHED: the spec lets a broker decline
+// retention (and history is best effort too), so the publication
+// succeeded. The event is retained on its own node only, and it and
+// each history event JetStream did not store within 5 s are counted in
+// [StoreStats] and logged (at most once per 10 s, with the count).
+// wamp.subscription.get_events fails with
+// router.ClusterUnavailable rather than answer with a partial history.
+// Every node must configure the same realms, limits and history entries:
+// the last node to start sets a stream's limits.
 //
 // # Concurrency
 //
