@@ -155,6 +155,24 @@ func registerClusterMetrics(reg *prometheus.Registry, c *cluster.Cluster) error 
 			return err
 		}
 	}
+	store := func(name, help string, f func(cluster.StoreStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(f(c.StoreStats())) })
+	}
+	for _, col := range []prometheus.Collector{
+		store("wampd_cluster_retained_total", "Retained events of this node stored in JetStream for the cluster.",
+			func(s cluster.StoreStats) uint64 { return s.Retained }),
+		store("wampd_cluster_retain_failed_total", "Retained events of this node that JetStream did not store (logged; retained on this node only).",
+			func(s cluster.StoreStats) uint64 { return s.RetainFailed }),
+		store("wampd_cluster_history_recorded_total", "Events of this node added to the cluster's event history in JetStream.",
+			func(s cluster.StoreStats) uint64 { return s.Recorded }),
+		store("wampd_cluster_history_failed_total", "Events of this node that JetStream did not add to the cluster's event history (logged).",
+			func(s cluster.StoreStats) uint64 { return s.RecordFailed }),
+	} {
+		if err := reg.Register(col); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -83,6 +83,34 @@ func TestMain_Cluster(t *testing.T) {
 			t.Errorf("node a: %s = %v (present: %v), want 0", name, v, ok)
 		}
 	}
+	// A retained event published on b reaches a subscriber that joins
+	// a afterwards with get_retained (retention is the cluster's), and
+	// b counts it.
+	writeWS(t, pub, `[16,8,{"acknowledge":true,"retain":true},"com.example.r",["kept"]]`)
+	if m := readWS(t, pub); m[0] != float64(17) {
+		t.Fatalf("reply to PUBLISH with retain = %v, want PUBLISHED", m)
+	}
+	waitMetrics(t, "http://"+b.AdminAddr().String(), "wampd_cluster_retained_total", 1)
+	for i := 0; ; i++ {
+		writeWS(t, sub, `[32,`+strconv.Itoa(10+i)+`,{"get_retained":true},"com.example.r"]`)
+		if m := readWS(t, sub); m[0] != float64(33) {
+			t.Fatalf("reply to SUBSCRIBE with get_retained = %v, want SUBSCRIBED", m)
+		}
+		// An acknowledged publication of the subscriber follows the
+		// retained event, if any, on the wire.
+		writeWS(t, sub, `[16,`+strconv.Itoa(100+i)+`,{"acknowledge":true},"com.example.nobody"]`)
+		m := readWS(t, sub)
+		if m[0] == float64(36) {
+			if d := m[3].(map[string]any); d["retained"] != true || m[4].([]any)[0] != "kept" {
+				t.Fatalf("retained EVENT on node a = %v", m)
+			}
+			break
+		}
+		if m[0] != float64(17) || i > 3000 {
+			t.Fatalf("no retained event on node a; got %v", m)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	// The nodes draw session IDs from different ranges.
 	if sa, sb := uint64(welcomeA[1].(float64)), uint64(welcomeB[1].(float64)); sa>>43 == sb>>43 {
 		t.Errorf("sessions %d and %d of two nodes share a session ID range", sa, sb)
