@@ -298,9 +298,15 @@
 // has read what was stored, or for at most 5 s), and then as they grow,
 // with an ordered consumer, and hands each message to its router
 // (router.ClusterNode.Retained) in stream order. So every node holds the
-// same retained events, and the newest in the stream's order wins; a
-// node's own event, which it held before JetStream ordered it, moves to
-// its place in that order when it comes back. SUBSCRIBE with
+// same retained events, and the newest in the stream's order wins. A
+// node holds its own event before JetStream orders it: until the stream
+// gives it back, the node skips the earlier events of that topic that
+// the stream gives it (they are older), so a topic's retained event
+// never goes back in time on the node that just retained a newer one;
+// once back, the event takes its place in the stream's order. (When
+// the newer event has black or white lists, the node then keeps fewer
+// of the earlier events of the topic for the subscribers it leaves out
+// than the other nodes do.) SUBSCRIBE with
 // get_retained is then answered from the node's memory, with no round
 // trip. Every node thus receives every retained event of the cluster:
 // retention is meant for topics whose last value matters, published now

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +89,7 @@ type store struct {
 	mu      sync.Mutex
 	mirrors map[protocol.URI]*retainedMirror  // retained streams read, by realm, while attached
 	hist    map[router.ClusterHistoryLog]bool // history logs whose stream this node made or updated
+	own     map[*nats.Msg]*ownRetained        // retained events of this node not yet acknowledged or failed
 
 	retained, retainFailed, recorded, recordFailed, appliedN, undecodable atomic.Uint64
 	failLog                                                               logLimiter
@@ -99,6 +101,7 @@ func newStore(c *Cluster) (*store, error) {
 		c:       c,
 		mirrors: make(map[protocol.URI]*retainedMirror),
 		hist:    make(map[router.ClusterHistoryLog]bool),
+		own:     make(map[*nats.Msg]*ownRetained),
 	}
 	s.failLog.every = 10 * time.Second
 	js, err := jetstream.New(c.nc,
@@ -170,9 +173,63 @@ type retainedMirror struct {
 	cc      jetstream.ConsumeContext // set once reading started
 	applied atomic.Uint64            // last stream sequence handed to the router
 	// mu serializes the handler with stop, so that the router is never
-	// called after Detach returned; it guards node.
+	// called after Detach returned, and with Retain.
 	mu   sync.Mutex
-	node *router.ClusterNode // nil once stopped
+	node *router.ClusterNode // guarded by mu; nil once stopped
+	// pending holds, by subject, this node's retained events that the
+	// stream has not given back yet, oldest first. Guarded by mu.
+	pending map[string][]*ownRetained
+}
+
+// ownRetained is a retained event of this node on its way through
+// JetStream. While a topic has one, the earlier events of the topic
+// that the stream gives back are not handed to the router: the node
+// retained the newer one already, and handing them over would make the
+// topic's retained event go back in time on this node until the newer
+// one came back too.
+type ownRetained struct {
+	m       *retainedMirror
+	subject string
+	id      protocol.ID // the publication
+	seq     uint64      // guarded by m.mu: its stream sequence once acknowledged, else 0
+}
+
+// dropLocked forgets o. m.mu must be held.
+func (m *retainedMirror) dropLocked(o *ownRetained) {
+	l := m.pending[o.subject]
+	i := slices.Index(l, o)
+	if i < 0 {
+		return
+	}
+	l = slices.Delete(l, i, i+1)
+	if len(l) == 0 {
+		delete(m.pending, o.subject)
+	} else {
+		m.pending[o.subject] = l
+	}
+}
+
+// supersededLocked reports whether the event seq (publication id) of
+// subject that the stream gives back is older than a retained event of
+// this node still on its way, which the node holds already; it forgets
+// the events of this node that the stream has passed. m.mu must be held.
+func (m *retainedMirror) supersededLocked(subject string, seq uint64, id protocol.ID) bool {
+	l := m.pending[subject]
+	if len(l) == 0 {
+		return false
+	}
+	keep := make([]*ownRetained, 0, len(l))
+	for _, o := range l {
+		if o.id != id && (o.seq == 0 || o.seq > seq) {
+			keep = append(keep, o)
+		}
+	}
+	if len(keep) == 0 {
+		delete(m.pending, subject)
+		return false
+	}
+	m.pending[subject] = keep
+	return true
 }
 
 // attach makes or updates the retained stream of every realm of node and
@@ -205,7 +262,7 @@ func (s *store) attach(node *router.ClusterNode) error {
 			s.detach()
 			return fmt.Errorf("cluster: retained events of realm %q: stream %s: %w", realm, name, err)
 		}
-		m := &retainedMirror{realm: realm, subject: subj, node: node}
+		m := &retainedMirror{realm: realm, subject: subj, node: node, pending: make(map[string][]*ownRetained)}
 		last := st.CachedInfo().State.LastSeq
 		cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 		cancel()
@@ -252,8 +309,10 @@ func (s *store) apply(m *retainedMirror, msg jetstream.Msg) {
 	if m.node == nil {
 		return
 	}
+	var seq uint64
 	if md, err := msg.Metadata(); err == nil {
-		defer m.applied.Store(md.Sequence.Stream)
+		seq = md.Sequence.Stream
+		defer m.applied.Store(seq)
 	}
 	var ev router.ClusterEvent
 	err := decodeEvent(msg.Data(), m.realm, &ev)
@@ -267,6 +326,9 @@ func (s *store) apply(m *retainedMirror, msg jetstream.Msg) {
 		return
 	}
 	s.appliedN.Add(1)
+	if m.supersededLocked(msg.Subject(), seq, ev.Publication) {
+		return
+	}
 	m.node.Retained(&ev, protocol.ID(publisher))
 }
 
@@ -287,26 +349,61 @@ func (s *store) detach() {
 	}
 }
 
-// Retain implements [router.ClusterRetention]: the event is published
-// to its realm's retained stream asynchronously; the node's mirror gives
-// it back to the router with every other node's, in stream order.
-func (c *Cluster) Retain(ev *router.ClusterEvent, publisher protocol.ID) {
+// Retain implements [router.ClusterRetention]: the node retains the
+// event, then it is published to its realm's retained stream
+// asynchronously; the node's mirror gives it back to the router with
+// every other node's, in stream order.
+func (c *Cluster) Retain(ev *router.ClusterEvent, publisher protocol.ID, store func()) {
 	s := c.store
 	s.mu.Lock()
 	m := s.mirrors[ev.Realm]
 	s.mu.Unlock()
 	if m == nil {
-		return // not attached
+		store() // not attached
+		return
 	}
 	data, err := encodeEvent(nil, ev)
-	if err == nil {
-		msg := &nats.Msg{Subject: topicSubject(m.subject, ev.Topic), Data: data, Header: nats.Header{}}
-		msg.Header.Set(headerPublisher, strconv.FormatUint(uint64(publisher), 10))
-		err = s.publish(msg)
-	}
 	if err != nil {
+		store()
+		s.failed(storeKindRetained, ev.Realm, ev.Topic, err)
+		return
+	}
+	msg := &nats.Msg{Subject: topicSubject(m.subject, ev.Topic), Data: data, Header: nats.Header{}}
+	msg.Header.Set(headerPublisher, strconv.FormatUint(uint64(publisher), 10))
+	o := &ownRetained{m: m, subject: msg.Subject, id: ev.Publication}
+	// Retained here and known as on its way in one step for the mirror,
+	// which may be giving back an earlier event of the topic right now.
+	m.mu.Lock()
+	store()
+	m.pending[o.subject] = append(m.pending[o.subject], o)
+	m.mu.Unlock()
+	s.mu.Lock()
+	s.own[msg] = o
+	s.mu.Unlock()
+	if err := s.publish(msg); err != nil {
+		s.resolve(msg, 0)
 		s.failed(storeKindRetained, ev.Realm, ev.Topic, err)
 	}
+}
+
+// resolve records the outcome of the publication of msg, if it was a
+// retained event of this node: its stream sequence, or 0 if it failed.
+func (s *store) resolve(msg *nats.Msg, seq uint64) {
+	s.mu.Lock()
+	o := s.own[msg]
+	delete(s.own, msg)
+	s.mu.Unlock()
+	if o == nil {
+		return
+	}
+	o.m.mu.Lock()
+	if seq == 0 || o.m.applied.Load() >= seq {
+		// Failed, or the mirror is past it already.
+		o.m.dropLocked(o)
+	} else {
+		o.seq = seq
+	}
+	o.m.mu.Unlock()
 }
 
 // Record implements [router.ClusterHistory]: the event is published to
@@ -433,9 +530,10 @@ func (s *store) publish(m *nats.Msg, opts ...jetstream.PublishOpt) error {
 
 // publishAcked is the asynchronous acknowledgement handler of the
 // store's publications.
-func (s *store) publishAcked(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) {
+func (s *store) publishAcked(_ jetstream.JetStream, m *nats.Msg, ack *jetstream.PubAck) {
 	if s.kindOf(m.Subject) == storeKindRetained {
 		s.retained.Add(1)
+		s.resolve(m, max(ack.Sequence, 1))
 	} else {
 		s.recorded.Add(1)
 	}
@@ -452,6 +550,7 @@ func (s *store) kindOf(subject string) string {
 // publishFailed is the asynchronous error handler of the store's
 // publications.
 func (s *store) publishFailed(_ jetstream.JetStream, m *nats.Msg, err error) {
+	s.resolve(m, 0)
 	s.failed(s.kindOf(m.Subject), "", "", fmt.Errorf("%s: %w", m.Subject, err))
 }
 

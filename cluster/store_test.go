@@ -443,3 +443,20 @@ func TestStoreWithoutJetStream(t *testing.T) {
 		t.Errorf("get_events without JetStream = %v, want ERROR %s", err, router.ClusterUnavailable)
 	}
 }
+
+// TestRetainedReadYourWrites checks that a node's own retained event is
+// what get_retained on that node returns right after the acknowledged
+// PUBLISH, although JetStream gives the node its earlier retained events
+// back afterwards.
+func TestRetainedReadYourWrites(t *testing.T) {
+	nodes := startNodes(t, startNATS(t), 2, router.RealmConfig{})
+	pub := nodes[0].join(t, client.Config{})
+	p := nodes[0].rawJoin(t)
+	for i := 1; i <= 100; i++ {
+		publish(t, pub, client.PublishRequest{Topic: "rt.ryw", Args: protocol.List{i}, Retain: true})
+		if got := retainedArgs(p.getRetained("rt.ryw", protocol.MatchExact)); !slices.Equal(got, []int{i}) {
+			t.Fatalf("after retaining %d, get_retained on the same node = %v", i, got)
+		}
+	}
+	waitRetained(t, nodes[1], "rt.ryw", protocol.MatchExact, []int{100})
+}

@@ -12,20 +12,23 @@ import (
 // assertion on [Config].Cluster; without it each node keeps its own.
 //
 // A node still retains each event of its own publishers itself, as a
-// single router does, and then hands it to Retain; the cluster stores it
-// and gives every node, this one included, the retained events of every
-// node through [ClusterNode.Retained], in the one order in which it
-// stored them. So each node ends up with the same retained events, the
-// newest in the cluster's order winning, and a node that starts later,
-// or whose publisher's node died, still has them.
+// single router does, through Retain; the cluster stores it and gives
+// every node, this one included, the retained events of every node
+// through [ClusterNode.Retained], in the one order in which it stored
+// them. So each node ends up with the same retained events, the newest
+// in the cluster's order winning, and a node that starts later, or whose
+// publisher's node died, still has them.
 type ClusterRetention interface {
 	// Retain stores ev, published with Options.retain by the session
 	// publisher of this node, as its topic's retained event in the
-	// cluster. It is called on the publisher's goroutine after the node
-	// retained the event itself, and must not block for long. Retention
-	// is best effort (the spec lets a broker decline it): a failure is
-	// the cluster's to count and log, and the PUBLISH succeeds.
-	Retain(ev *ClusterEvent, publisher protocol.ID)
+	// cluster. It must call store exactly once, before it hands the
+	// event on: store retains the event on this node, and the cluster
+	// decides when, so that it can tell the node's own events from the
+	// earlier ones it gives back. Retain is called on the publisher's
+	// goroutine and must not block for long. Retention is best effort
+	// (the spec lets a broker decline it): a failure is the cluster's to
+	// count and log, and the PUBLISH succeeds.
+	Retain(ev *ClusterEvent, publisher protocol.ID, store func())
 }
 
 // ClusterHistory is implemented by a [Cluster] that keeps the event
@@ -99,16 +102,17 @@ func (n *ClusterNode) Retained(ev *ClusterEvent, publisher protocol.ID) {
 	rm.broker.storeRetained(newRetainedEvent(ev.Publication, ev.Topic, ev.Details, ev.Args, ev.Kwargs, filter, publisher, excludeMe))
 }
 
-// clusterRetain hands p, just retained, to the cluster if it keeps
-// retained events.
-func (b *broker) clusterRetain(p *publication) {
+// clusterRetain retains p (whose retained event is ev) through the
+// cluster, if it keeps retained events, and reports whether it did.
+func (b *broker) clusterRetain(p *publication, ev *retainedEvent) bool {
 	cr, ok := b.r.cluster.(ClusterRetention)
 	if !ok {
-		return
+		return false
 	}
 	m := p.msg
 	cr.Retain(&ClusterEvent{Realm: b.realm, Topic: m.Topic, Publication: p.id, Details: p.details,
-		Options: m.Options, Args: m.Args, Kwargs: m.Kwargs}, p.pub.id)
+		Options: m.Options, Args: m.Args, Kwargs: m.Kwargs}, p.pub.id, func() { b.storeRetained(ev) })
+	return true
 }
 
 // clusterHistoryLog returns the history log of sub (which has history)

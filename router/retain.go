@@ -94,10 +94,11 @@ func sizeOfAll(l []*retainedEvent) int64 {
 // retain stores p as the retained event of its topic. It runs on the
 // publisher's goroutine before p is delivered (see subscribeRetained).
 func (b *broker) retain(p *publication) {
-	b.storeRetained(newRetainedEvent(p.id, p.msg.Topic, p.details, p.msg.Args, p.msg.Kwargs, p.filter, p.pub.id, p.excludeMe))
-	if b.r.cluster != nil {
-		b.clusterRetain(p)
+	ev := newRetainedEvent(p.id, p.msg.Topic, p.details, p.msg.Args, p.msg.Kwargs, p.filter, p.pub.id, p.excludeMe)
+	if b.r.cluster != nil && b.clusterRetain(p, ev) {
+		return
 	}
+	b.storeRetained(ev)
 }
 
 // newRetainedEvent returns a retained event with its size estimated.
