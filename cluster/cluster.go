@@ -353,6 +353,7 @@ func (c *Cluster) Close() error {
 	close(c.stop)
 	c.wg.Wait()
 	c.release()
+	c.store.detach() // done by Detach, unless the router was not closed first
 	c.stopDelivery()
 	if x != nil {
 		x.close()

@@ -394,6 +394,10 @@ func TestHistoryAcrossNodes(t *testing.T) {
 	if got := asDict(asDict(evs[1])["details"])["topic"]; got != "hp.b.c" {
 		t.Errorf("pattern history event topic = %v, want hp.b.c", got)
 	}
+	// An event with a session-ID list is not kept, as on one router.
+	publish(t, pubs[2], client.PublishRequest{Topic: "hp.x", Args: protocol.List{99}, Exclude: []protocol.ID{pubs[0].SessionID()}})
+	publish(t, pubs[2], client.PublishRequest{Topic: "hp.y", Args: protocol.List{3}})
+	waitHistory(t, nodes[1], "hp", protocol.MatchPrefix, []int{1, 2, 3})
 
 	nodes[1].r.Close()
 	nodes[1].c.Close()
