@@ -5,13 +5,18 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/cluster"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 )
@@ -463,4 +468,76 @@ func TestRetainedReadYourWrites(t *testing.T) {
 		}
 	}
 	waitRetained(t, nodes[1], "rt.ryw", protocol.MatchExact, []int{100})
+}
+
+// TestStoreBounds checks that the streams are bounded as the router's
+// own stores are (any peer can fill them): the retained stream by the
+// realm's MaxRetainedBytes, in all and per event, with 8 events per
+// topic; a history stream by its entry's Limit and byte share; oldest
+// discarded first. A retained event over the bound is refused and
+// counted.
+func TestStoreBounds(t *testing.T) {
+	ns := runNATS(t, freePort(t), t.TempDir())
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	rc := router.RealmConfig{MaxRetainedBytes: 4096, MaxHistoryBytes: 2 * 3000,
+		EventHistory: []router.HistoryConfig{{Topic: "b.h", Limit: 7}, {Topic: "b.p", Match: protocol.MatchPrefix}}}
+	nodes := startNodes(t, ns.ClientURL(), 1, rc)
+
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := testContext()
+	defer cancel()
+	type bounds struct {
+		MaxMsgs, MaxBytes, MaxMsgsPerSubject int64
+		MaxMsgSize                           int32
+		Discard                              jetstream.DiscardPolicy
+	}
+	got := map[string]bounds{}
+	for name := range js.StreamNames(ctx).Name() {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := st.CachedInfo().Config
+		key := "history"
+		switch {
+		case strings.HasPrefix(name, cluster.DefaultPrefix+"_retained_"):
+			key = "retained"
+		case strings.HasPrefix(name, "KV_"):
+			continue
+		case c.MaxMsgs == 7:
+			key = "history b.h"
+		case c.MaxMsgs == 100:
+			key = "history b.p"
+		}
+		got[key] = bounds{c.MaxMsgs, c.MaxBytes, c.MaxMsgsPerSubject, c.MaxMsgSize, c.Discard}
+	}
+	want := map[string]bounds{
+		"retained":    {-1, 4096, 8, 4096, jetstream.DiscardOld},
+		"history b.h": {7, 3000, -1, 3000, jetstream.DiscardOld},
+		"history b.p": {100, 3000, -1, 3000, jetstream.DiscardOld},
+	}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Errorf("stream bounds mismatch (-want +got):\n%s", diff)
+	}
+
+	pub := nodes[0].join(t, client.Config{})
+	publish(t, pub, client.PublishRequest{Topic: "b.big", Args: protocol.List{strings.Repeat("x", 8192)}, Retain: true})
+	deadline := time.Now().Add(testTimeout)
+	for nodes[0].c.StoreStats().RetainFailed == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("RetainFailed still 0: %+v", nodes[0].c.StoreStats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
