@@ -68,8 +68,9 @@ var (
 // (see [Cluster.StoreStats]).
 type StoreStats struct {
 	// Retained counts the retained events of this node stored in
-	// JetStream; RetainFailed those that could not be (JetStream
-	// unreachable, stream full with discard old refused, too large).
+	// JetStream; RetainFailed those that were not (JetStream unreachable
+	// or without an answer within 5 s, an event larger than the stream
+	// takes); each such event stays retained on this node only.
 	Retained, RetainFailed uint64
 	// Recorded counts the events of this node added to a history log
 	// in JetStream; RecordFailed those that could not be.
