@@ -292,8 +292,12 @@
 // the router would.
 //
 // A node retains its own publishers' events itself, as a single router
-// does, then publishes them to the stream asynchronously (the publisher
-// does not wait for JetStream). Every node reads its realms' streams
+// does, then publishes them to the stream asynchronously: the publisher
+// does not wait for JetStream, and PUBLISHED does not say that JetStream
+// stored the event (as it does not say that other nodes received it), so
+// a node killed right after answering may take its last retained events
+// with it; the spec asks brokers for no more (retention "MUST NOT be
+// interpreted as permanent or reliable storage"). Every node reads its realms' streams
 // from the start, when it attaches (its router answers nothing before it
 // has read what was stored, or for at most 5 s), and then as they grow,
 // with an ordered consumer, and hands each message to its router
