@@ -303,14 +303,17 @@
 // with an ordered consumer, and hands each message to its router
 // (router.ClusterNode.Retained) in stream order. So every node holds the
 // same retained events, and the newest in the stream's order wins. A
-// node holds its own event before JetStream orders it: until the stream
-// gives it back, the node skips the earlier events of that topic that
-// the stream gives it (they are older), so a topic's retained event
-// never goes back in time on the node that just retained a newer one;
-// once back, the event takes its place in the stream's order. (When
-// the newer event has black or white lists, the node then keeps fewer
-// of the earlier events of the topic for the subscribers it leaves out
-// than the other nodes do.) SUBSCRIBE with
+// node holds its own event before JetStream orders it: while it is on
+// its way, an event of that topic that the stream gives back is handed
+// to the router only once it is known to be newer (by the sequence in
+// JetStream's acknowledgement of the node's own), and dropped if it is
+// older. So a topic's retained event never goes back in time on the
+// node that just retained a newer one, and the node still ends with the
+// stream's newest, even when the stream's per-topic limit discarded the
+// node's own event before the node read it back. (When events of the
+// topic have black or white lists, the node may then keep fewer of the
+// earlier events for the subscribers the newest leaves out than the
+// other nodes do.) SUBSCRIBE with
 // get_retained is then answered from the node's memory, with no round
 // trip. Every node thus receives every retained event of the cluster:
 // retention is meant for topics whose last value matters, published now

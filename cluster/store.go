@@ -177,17 +177,23 @@ type retainedMirror struct {
 	// called after Detach returned, and with Retain.
 	mu   sync.Mutex
 	node *router.ClusterNode // guarded by mu; nil once stopped
-	// pending holds, by subject, this node's retained events that the
-	// stream has not given back yet, oldest first. Guarded by mu.
-	pending map[string][]*ownRetained
+	// pending holds what the mirror knows of the subjects (topics) for
+	// which this node has retained events on their way. Guarded by mu.
+	pending map[string]*ownTopic
+}
+
+// ownTopic is a topic for which this node has retained events on their
+// way through JetStream. The node holds its newest already, so an
+// event of the topic that the stream gives back is handed to the router
+// only if it is newer than all of them: while the stream sequence of
+// one of them is not known yet, the event waits in held.
+type ownTopic struct {
+	own  []*ownRetained // oldest first
+	held *heldRetained  // the last event given back meanwhile, or nil
 }
 
 // ownRetained is a retained event of this node on its way through
-// JetStream. While a topic has one, the earlier events of the topic
-// that the stream gives back are not handed to the router: the node
-// retained the newer one already, and handing them over would make the
-// topic's retained event go back in time on this node until the newer
-// one came back too.
+// JetStream.
 type ownRetained struct {
 	m       *retainedMirror
 	subject string
@@ -195,42 +201,60 @@ type ownRetained struct {
 	seq     uint64      // guarded by m.mu: its stream sequence once acknowledged, else 0
 }
 
-// dropLocked forgets o. m.mu must be held.
-func (m *retainedMirror) dropLocked(o *ownRetained) {
-	l := m.pending[o.subject]
-	i := slices.Index(l, o)
-	if i < 0 {
-		return
-	}
-	l = slices.Delete(l, i, i+1)
-	if len(l) == 0 {
-		delete(m.pending, o.subject)
-	} else {
-		m.pending[o.subject] = l
-	}
+// heldRetained is an event given back by the stream that waits for the
+// sequence of an event of this node.
+type heldRetained struct {
+	seq       uint64
+	ev        router.ClusterEvent
+	publisher protocol.ID
 }
 
-// supersededLocked reports whether the event seq (publication id) of
-// subject that the stream gives back is older than a retained event of
-// this node still on its way, which the node holds already; it forgets
-// the events of this node that the stream has passed. m.mu must be held.
-func (m *retainedMirror) supersededLocked(subject string, seq uint64, id protocol.ID) bool {
-	l := m.pending[subject]
-	if len(l) == 0 {
-		return false
+// readLocked handles the event at stream sequence seq of subject. m.mu
+// must be held.
+func (m *retainedMirror) readLocked(subject string, seq uint64, ev *router.ClusterEvent, publisher protocol.ID) {
+	t := m.pending[subject]
+	if t == nil {
+		m.node.Retained(ev, publisher)
+		return
 	}
-	keep := make([]*ownRetained, 0, len(l))
-	for _, o := range l {
-		if o.id != id && (o.seq == 0 || o.seq > seq) {
-			keep = append(keep, o)
+	// This node's events that the stream has passed are older than ev
+	// (or ev itself): forget them.
+	t.own = slices.DeleteFunc(t.own, func(o *ownRetained) bool {
+		return o.id == ev.Publication || o.seq != 0 && o.seq <= seq
+	})
+	t.held = &heldRetained{seq: seq, ev: *ev, publisher: publisher}
+	m.settleLocked(subject, t)
+}
+
+// settleLocked hands the held event of subject to the router once no
+// event of this node may be newer, or drops it once one is. m.mu must
+// be held.
+func (m *retainedMirror) settleLocked(subject string, t *ownTopic) {
+	if h := t.held; h != nil {
+		t.own = slices.DeleteFunc(t.own, func(o *ownRetained) bool { return o.seq != 0 && o.seq <= h.seq })
+		newer, unknown := false, false
+		for _, o := range t.own {
+			if o.seq == 0 {
+				unknown = true
+			} else {
+				newer = true
+			}
+		}
+		switch {
+		case newer:
+			t.held = nil // the node holds a newer event of the topic
+		case unknown:
+			// Wait for the acknowledgement.
+		default:
+			if m.node != nil {
+				m.node.Retained(&h.ev, h.publisher)
+			}
+			t.held = nil
 		}
 	}
-	if len(keep) == 0 {
+	if len(t.own) == 0 && t.held == nil {
 		delete(m.pending, subject)
-		return false
 	}
-	m.pending[subject] = keep
-	return true
 }
 
 // attach makes or updates the retained stream of every realm of node and
@@ -263,7 +287,7 @@ func (s *store) attach(node *router.ClusterNode) error {
 			s.detach()
 			return fmt.Errorf("cluster: retained events of realm %q: stream %s: %w", realm, name, err)
 		}
-		m := &retainedMirror{realm: realm, subject: subj, node: node, pending: make(map[string][]*ownRetained)}
+		m := &retainedMirror{realm: realm, subject: subj, node: node, pending: make(map[string]*ownTopic)}
 		last := st.CachedInfo().State.LastSeq
 		cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 		cancel()
@@ -327,10 +351,7 @@ func (s *store) apply(m *retainedMirror, msg jetstream.Msg) {
 		return
 	}
 	s.appliedN.Add(1)
-	if m.supersededLocked(msg.Subject(), seq, ev.Publication) {
-		return
-	}
-	m.node.Retained(&ev, protocol.ID(publisher))
+	m.readLocked(msg.Subject(), seq, &ev, protocol.ID(publisher))
 }
 
 // detach stops mirroring the retained streams; it returns once the
@@ -376,7 +397,12 @@ func (c *Cluster) Retain(ev *router.ClusterEvent, publisher protocol.ID, store f
 	// which may be giving back an earlier event of the topic right now.
 	m.mu.Lock()
 	store()
-	m.pending[o.subject] = append(m.pending[o.subject], o)
+	t := m.pending[o.subject]
+	if t == nil {
+		t = &ownTopic{}
+		m.pending[o.subject] = t
+	}
+	t.own = append(t.own, o)
 	m.mu.Unlock()
 	s.mu.Lock()
 	s.own[msg] = o
@@ -397,14 +423,21 @@ func (s *store) resolve(msg *nats.Msg, seq uint64) {
 	if o == nil {
 		return
 	}
-	o.m.mu.Lock()
-	if seq == 0 || o.m.applied.Load() >= seq {
-		// Failed, or the mirror is past it already.
-		o.m.dropLocked(o)
+	m := o.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.pending[o.subject]
+	if t == nil {
+		return
+	}
+	if seq == 0 || m.applied.Load() >= seq {
+		// Failed, or the mirror is past it already (its own event was
+		// given back, or dropped by the stream's limits).
+		t.own = slices.DeleteFunc(t.own, func(x *ownRetained) bool { return x == o })
 	} else {
 		o.seq = seq
 	}
-	o.m.mu.Unlock()
+	m.settleLocked(o.subject, t)
 }
 
 // Record implements [router.ClusterHistory]: the event is published to

@@ -204,6 +204,20 @@ func TestRetainedNewestWins(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// PUBLISHED does not wait for JetStream: wait until it stored every
+	// event, so that the stream holds its last.
+	for _, n := range nodes[:2] {
+		deadline := time.Now().Add(testTimeout)
+		for st := n.c.StoreStats(); st.Retained+st.RetainFailed < perNode; st = n.c.StoreStats() {
+			if time.Now().After(deadline) {
+				t.Fatalf("JetStream acknowledged %+v of %d", st, perNode)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if st := n.c.StoreStats(); st.RetainFailed != 0 {
+			t.Fatalf("retained events failed: %+v", st)
+		}
+	}
 	// The node started now reads the stream: its retained event is the
 	// stream's last; the others converge to it.
 	late := startNodes(t, url, 1, router.RealmConfig{})[0]
@@ -211,7 +225,8 @@ func TestRetainedNewestWins(t *testing.T) {
 	if len(want) != 1 {
 		t.Fatalf("a node started later has retained %v, want one event", want)
 	}
-	for _, n := range nodes {
+	for i, n := range nodes {
+		t.Logf("node %d (stats %+v)", i, n.c.StoreStats())
 		waitRetained(t, n, "rt.race", protocol.MatchExact, want)
 	}
 	if want[0]%1000 != perNode-1 {
