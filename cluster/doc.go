@@ -36,7 +36,9 @@
 //     An acknowledged PUBLISH that could not be handed to NATS is
 //     answered with ERROR [router.ClusterUnavailable] (the node's own
 //     subscribers got it).
+//
 //   - Session IDs are unique over the cluster (see below).
+//
 //   - Calls. A registration is unique in the cluster (a REGISTER on
 //     another node gets wamp.error.procedure_already_exists); shared
 //     registrations span nodes with one invocation policy, and exact,
@@ -49,6 +51,7 @@
 //     in the order the caller sent them; a call to a node that dies or
 //     loses NATS fails on the caller's node with wamp.error.canceled
 //     within a second, and its procedures disappear from the other nodes.
+//
 //   - The meta API (see "Meta API" below). wamp.session.count, list, get
 //     and the kill procedures, and the registration and subscription
 //     meta procedures, answer over the whole cluster; a registration or
@@ -56,6 +59,7 @@
 //     subscribers on every node, once. The sessions this package opens
 //     on each node (authrole router.ClusterAuthRole) are never shown,
 //     killed or announced.
+//
 //   - Testaments. A session's testaments are stored in JetStream, and
 //     published by one surviving node, after the session's
 //     wamp.session.on_leave, if the session's node dies.
@@ -69,6 +73,7 @@
 //     when two nodes retain on one topic at once, every node ends up
 //     with the one JetStream stored last. See "Retention and history"
 //     below.
+//
 //   - Event history (spec advanced "Event History",
 //     router.RealmConfig.EventHistory) is the cluster's:
 //     wamp.subscription.get_events on any node shows the events
@@ -83,7 +88,7 @@
 // that make other nodes' calls (one per stand-in) against
 // Config.MaxPendingCalls; payload passthru mode does not cross nodes
 // (such a call gets the error of a callee that does not support it).
-
+//
 // # Design
 //
 // Events travel on NATS subjects that mirror their topics:
