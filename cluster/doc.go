@@ -159,6 +159,10 @@
 // with its mode, so kill, killnowait and skip behave as on one router.
 // The routers keep the calls' state (pending calls, invocations,
 // timeouts); the cluster keeps none per call.
+// The other nodes learn of a registration a moment after REGISTERED: a
+// CALL that finds no callee first waits for its node to catch up with the
+// bucket (see sync.go and router.ClusterSync), so that a call made after
+// a callee read REGISTERED reaches it from any node.
 //
 // Frames to one node travel in order on its subject
 // ("<prefix>.node.<slot>.rpc"), batched: one goroutine per node encodes

@@ -258,6 +258,8 @@ type rpc struct {
 	byNode  map[mirrorKey]*standin       // guarded by mu; stand-ins by node slot and realm
 	held    map[string]map[uint32]string // guarded by mu; by key: holder slot -> policy (others only)
 	nextIdx uint32                       // guarded by mu; index of the next stand-in
+
+	synced regSync // the revision of the bucket applied (sync.go)
 }
 
 type mirrorKey struct {
@@ -390,6 +392,7 @@ func (x *rpc) follow(w jetstream.KeyWatcher) bool {
 				v = &r
 			}
 			x.apply(e.Key(), v)
+			x.synced.advance(e.Revision())
 		}
 	}
 }

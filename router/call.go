@@ -108,6 +108,9 @@ func (d *dealer) startCall(s *session, m *protocol.Call, stream bool) error {
 		return s.realm.metaCall(s, m, stream, ppt)
 	}
 	rg, err := d.resolveFor(s, reg, m.Procedure)
+	if err != nil && d.r.cluster != nil {
+		rg, err = d.resolveAfterSync(s, m.Procedure, err)
+	}
 	if err != nil {
 		return err
 	}
