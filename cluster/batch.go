@@ -229,7 +229,7 @@ func (s *sender) encode(buf []byte, f outFrame, max int) ([]byte, error) {
 	}
 	n := len(buf) - start
 	if n > max {
-		return buf, fmt.Errorf("cluster: message of %d bytes, larger than the NATS servers take (%d)", n, max)
+		return buf, fmt.Errorf("%w: %d bytes, they take %d", errTooLarge, n, max)
 	}
 	binary.BigEndian.PutUint32(buf[start:], uint32(n-frameLen))
 	return buf, nil
@@ -242,13 +242,13 @@ func (s *sender) failed(buf []byte, f outFrame, err error, max int) ([]byte, err
 	switch m := f.m.(type) {
 	case *protocol.Call:
 		if l := f.st.linkOf(); l != nil {
-			_ = l.Send(unavailable(m.Request, "call not sent to the callee's node: "+err.Error()))
+			_ = l.Send(failure(m.Request, sendFailureURI(err), "call not sent to the callee's node: "+err.Error()))
 		}
 		return buf, nil
 	case *protocol.Yield:
-		f.m = unavailable(m.Request, "answer not sent to the caller's node: "+err.Error())
+		f.m = failure(m.Request, sendFailureURI(err), "answer not sent to the caller's node: "+err.Error())
 	case *protocol.Error:
-		f.m = unavailable(m.Request, "answer not sent to the caller's node: "+err.Error())
+		f.m = failure(m.Request, sendFailureURI(err), "answer not sent to the caller's node: "+err.Error())
 	default:
 		return buf, err
 	}
@@ -258,8 +258,14 @@ func (s *sender) failed(buf []byte, f outFrame, err error, max int) ([]byte, err
 // unavailable is the ERROR(INVOCATION) of a stand-in's invocation req
 // that did not cross nodes.
 func unavailable(req protocol.ID, why string) *protocol.Error {
+	return failure(req, router.ClusterUnavailable, why)
+}
+
+// failure is the ERROR(INVOCATION) uri of a stand-in's invocation req
+// whose message did not cross nodes (see sendFailureURI).
+func failure(req protocol.ID, uri protocol.URI, why string) *protocol.Error {
 	return &protocol.Error{RequestType: protocol.TypeInvocation, Request: req, Details: protocol.Dict{},
-		URI: router.ClusterUnavailable, Args: protocol.List{why}}
+		URI: uri, Args: protocol.List{why}}
 }
 
 // send publishes one NATS message.

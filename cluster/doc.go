@@ -280,6 +280,9 @@
 // Core NATS does not keep messages for a node that is cut off: events
 // published elsewhere while a node has no connection do not reach that
 // node's subscribers, and are not counted.
+// A CALL, RESULT or ERROR larger than the NATS servers carry (their
+// max_payload, 1 MiB by default) ends its call with ERROR
+// wamp.error.payload_size_exceeded on the caller's node (see size.go).
 // [New] fails, with a message that names the URL, when no NATS server
 // answers: the caller decides whether to wait and try again or to exit.
 //
