@@ -334,7 +334,7 @@ func testMeta(t *testing.T, c cell, b *backend, run runFunc) {
 		t.Errorf("wamp.session.get(own session) = %v", m["self"])
 	}
 
-	g := joinGo(t, b.wr)
+	g := joinGo(t, b.rot.next())
 	authID := authIDOf(g)
 	r, err := b.c.Call(ctx, b.uri("peer.meta_get"), g.SessionID())
 	if err != nil {
@@ -367,8 +367,8 @@ func testMeta(t *testing.T, c cell, b *backend, run runFunc) {
 // its own session (no_such_session), a reason that is no URI
 // (invalid_uri), wamp.session.get of an unknown session.
 func testKill(t *testing.T, c cell, b *backend, run runFunc) {
-	g1 := joinGo(t, b.wr)
-	g2 := joinGo(t, b.wr)
+	g1 := joinGo(t, b.rot.next())
+	g2 := joinGo(t, b.rot.next())
 	authID2 := authIDOf(g2)
 	res := run(t, "kill", paramsArg(t, map[string]any{"session": g1.SessionID(), "authid": authID2, "unknown": 1})...).result()
 	want := map[string]any{
@@ -413,37 +413,40 @@ func testKill(t *testing.T, c cell, b *backend, run runFunc) {
 // ends every other session of the realm): the result is the number of
 // sessions killed, the peer's own session survives, and each Go client
 // sees GOODBYE with that reason and message.
+//
+// Over a cluster (cluster3) each library has a cluster of its own, and the
+// Go sessions and the peer go to the nodes round robin.
 func TestSessionKillAll(t *testing.T) {
 	dir := interopDir(t)
-	for _, l := range libs {
-		t.Run(l.name, func(t *testing.T) {
-			t.Parallel()
-			l.require(t)
-			wr := startRouter(t)
-			gs := []*client.Client{joinGo(t, wr), joinGo(t, wr)}
-			ser, transport, _ := strings.Cut(l.advanced, "/")
-			url := wr.wsURL
-			if transport == "rawsocket" {
-				url = wr.rsURL
-			}
-			res := startScript(t, dir, l.argv(dir, url, ser, "kill_all", "wampkit.interop.kill_all")...).result()
-			if d := cmp.Diff(normal(t, []any{len(gs)}), normal(t, res["args"])); d != "" {
-				t.Errorf("wamp.session.kill_all result (-want +got):\n%s", d)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
-			defer cancel()
-			for i, g := range gs {
-				select {
-				case <-g.Done():
-				case <-ctx.Done():
-					t.Fatalf("Go session %d was not killed: %v", i+1, ctx.Err())
+	for _, topo := range topologies {
+		for _, l := range libs {
+			t.Run(topo.name+"/"+l.name, func(t *testing.T) {
+				skipOnCluster(t)
+				t.Parallel()
+				l.require(t)
+				rot := startDeployment(t, topo).rotation(0)
+				gs := []*client.Client{joinGo(t, rot.next()), joinGo(t, rot.next())}
+				ser, transport, _ := strings.Cut(l.advanced, "/")
+				url := rot.next().url(transport)
+				res := startScript(t, dir, l.argv(dir, url, ser, "kill_all", "wampkit.interop.kill_all")...).result()
+				if d := cmp.Diff(normal(t, []any{len(gs)}), normal(t, res["args"])); d != "" {
+					t.Errorf("wamp.session.kill_all result (-want +got):\n%s", d)
 				}
-				var ge *client.GoodbyeError
-				if !errors.As(g.Err(), &ge) || ge.Reason != "wampkit.interop.kicked" || !strings.HasPrefix(ge.Details.String("message"), "killed by ") {
-					t.Errorf("Go session %d ended with %v, want GOODBYE wampkit.interop.kicked with the peer's message", i+1, g.Err())
+				ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+				defer cancel()
+				for i, g := range gs {
+					select {
+					case <-g.Done():
+					case <-ctx.Done():
+						t.Fatalf("Go session %d was not killed: %v", i+1, ctx.Err())
+					}
+					var ge *client.GoodbyeError
+					if !errors.As(g.Err(), &ge) || ge.Reason != "wampkit.interop.kicked" || !strings.HasPrefix(ge.Details.String("message"), "killed by ") {
+						t.Errorf("Go session %d ended with %v, want GOODBYE wampkit.interop.kicked with the peer's message", i+1, g.Err())
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -27,15 +27,21 @@ func libByName(tb testing.TB, name string) lib {
 // them: payloads, binary, application errors, progressive results and
 // cancellation (RPC), and events (PubSub). An Autobahn|Python callee is
 // used because only it announces progressive results and call canceling.
+//
+// Over a cluster (cluster3) each new connection goes to the next node.
 func TestCrossPeers(t *testing.T) {
-	wr := startRouter(t)
-	dir := interopDir(t)
-	url := func(transport string) string {
-		if transport == "rawsocket" {
-			return wr.rsURL
-		}
-		return wr.wsURL
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
+			t.Parallel()
+			testCrossPeers(t, startDeployment(t, topo))
+		})
 	}
+}
+
+func testCrossPeers(t *testing.T, d *deployment) {
+	dir := interopDir(t)
+	rot := d.rotation(0)
+	url := func(transport string) string { return rot.next().url(transport) }
 	type end struct {
 		lib, serializer, transport string
 	}
@@ -46,6 +52,7 @@ func TestCrossPeers(t *testing.T) {
 		{"autobahn_py", "json", "websocket"},
 	}
 	t.Run("rpc", func(t *testing.T) {
+		skipOnCluster(t)
 		callee := end{"autobahn_py", "msgpack", "rawsocket"}
 		cl := libByName(t, callee.lib)
 		cl.require(t)
@@ -56,13 +63,14 @@ func TestCrossPeers(t *testing.T) {
 		p := startScript(t, dir, argv...)
 		p.waitReady()
 		// The Go backend only calls PREFIX.stop at the end.
-		b := startBackend(t, wr, "wampkit.interop.cross_go")
+		b := startBackend(t, rot.next(), rot, "wampkit.interop.cross_go")
 		var want []string
 		for _, c := range callers {
 			l := libByName(t, c.lib)
 			l.require(t)
 			name := fmt.Sprintf("%s/%s/%s", c.lib, c.serializer, c.transport)
 			t.Run(name, func(t *testing.T) {
+				skipOnCluster(t)
 				run := func(scenario string) map[string]any {
 					return startScript(t, dir, l.argv(dir, url(c.transport), c.serializer, scenario, prefix)...).result()
 				}
@@ -126,6 +134,7 @@ func TestCrossPeers(t *testing.T) {
 	})
 
 	t.Run("shared", func(t *testing.T) {
+		skipOnCluster(t)
 		// Three callees of three libraries, serializers and transports
 		// share one registration per invocation policy (SUMMARY §14.8).
 		callees := []end{
@@ -134,7 +143,7 @@ func TestCrossPeers(t *testing.T) {
 			{"autobahn_py", "msgpack", "rawsocket"},
 		}
 		const prefix = "wampkit.interop.cross_shared"
-		b := startBackend(t, wr, "wampkit.interop.cross_shared_go")
+		b := startBackend(t, rot.next(), rot, "wampkit.interop.cross_shared_go")
 		var runs []*peerRun
 		var sessions []float64
 		for i, c := range callees {
@@ -196,6 +205,7 @@ func TestCrossPeers(t *testing.T) {
 	})
 
 	t.Run("pubsub", func(t *testing.T) {
+		skipOnCluster(t)
 		for _, c := range callers {
 			sub := end{"autobahn_py", "cbor", "websocket"}
 			if c.lib == "autobahn_py" {
@@ -203,6 +213,7 @@ func TestCrossPeers(t *testing.T) {
 			}
 			name := fmt.Sprintf("%s/%s/%s_to_%s/%s/%s", c.lib, c.serializer, c.transport, sub.lib, sub.serializer, sub.transport)
 			t.Run(name, func(t *testing.T) {
+				skipOnCluster(t)
 				sl, pl := libByName(t, sub.lib), libByName(t, c.lib)
 				sl.require(t)
 				pl.require(t)

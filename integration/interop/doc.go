@@ -11,6 +11,11 @@
 //
 // and run the wampkit client against the fox-wamp router (js/foxrouter.cjs).
 //
+// The tests that route between peers also run with the router deployed as
+// a cluster of three nodes (the cluster module, on a NATS server embedded
+// in the test process), each new connection going to the next node; see
+// README.md, "Over a cluster of three nodes".
+//
 // The authentication tests also serve the router over TLS (wss:// and
 // RawSocket over TLS, with a CA and certificates the test makes): the
 // scripts take the CA file (--ca) and, in Python, a client certificate

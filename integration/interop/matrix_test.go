@@ -150,42 +150,54 @@ func cells() []cell {
 }
 
 // TestPeers runs every scenario for every library x serializer x transport
-// against one embedded wampkit router, with a wampkit client on the Go side.
+// against wampkit, with a wampkit client on the Go side: on one embedded
+// router (single), and on three nodes of a cluster (cluster3), where the
+// cell's Go backend sits on one node and each scenario's connections (its
+// scripts, and its other Go sessions) go to the nodes round robin,
+// starting on the node after the backend's: every scenario crosses nodes.
 func TestPeers(t *testing.T) {
-	wr := startRouter(t)
 	dir := interopDir(t)
-	for _, c := range cells() {
-		t.Run(c.name(), func(t *testing.T) {
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
 			t.Parallel()
-			c.lib.require(t)
-			url := wr.wsURL
-			if c.transport == "rawsocket" {
-				url = wr.rsURL
-			}
-			b := startBackend(t, wr, c.prefix())
-			// The peer's own procedures live under PREFIX.peer, apart from
-			// the Go backend's PREFIX.echo and PREFIX.fail.
-			run := func(t *testing.T, scenario string, extra ...string) *peerRun {
-				prefix := c.prefix()
-				switch scenario {
-				case "callee", "shared", "meta":
-					prefix += ".peer"
-				}
-				argv := append(c.lib.argv(dir, url, c.serializer, scenario, prefix), extra...)
-				return startScript(t, dir, argv...)
-			}
-			for _, sc := range scenarios {
-				if sc.advanced && !c.advanced() {
-					continue // run in the library's advanced cell (lib.advanced)
-				}
-				t.Run(sc.name, func(t *testing.T) {
-					if sc.binary && c.serializer == "json" && !c.lib.jsonBinary {
-						// Not a skip of something that should work: the peer has
-						// no binary support in JSON (see lib.jsonBinary).
-						t.Logf("%s cannot send binary over JSON; covered with msgpack and cbor", c.lib.name)
-						return
+			d := startDeployment(t, topo)
+			for i, c := range cells() {
+				t.Run(c.name(), func(t *testing.T) {
+					t.Parallel()
+					c.lib.require(t)
+					// The backend of cell i sits on node i (the cells spread
+					// over the nodes).
+					b := startBackend(t, d.node(i), nil, c.prefix())
+					// The peer's own procedures live under PREFIX.peer, apart from
+					// the Go backend's PREFIX.echo and PREFIX.fail.
+					run := func(t *testing.T, scenario string, extra ...string) *peerRun {
+						prefix := c.prefix()
+						switch scenario {
+						case "callee", "shared", "meta":
+							prefix += ".peer"
+						}
+						node := b.rot.next()
+						t.Logf("%s: the peer on %s, the Go backend on %s", scenario, node.name, b.wr.name)
+						argv := append(c.lib.argv(dir, node.url(c.transport), c.serializer, scenario, prefix), extra...)
+						return startScript(t, dir, argv...)
 					}
-					sc.run(t, c, b, run)
+					for _, sc := range scenarios {
+						if sc.advanced && !c.advanced() {
+							continue // run in the library's advanced cell (lib.advanced)
+						}
+						t.Run(sc.name, func(t *testing.T) {
+							skipOnCluster(t)
+							// The scenarios of a cell run one after the other.
+							b.rot = d.rotation(i + 1)
+							if sc.binary && c.serializer == "json" && !c.lib.jsonBinary {
+								// Not a skip of something that should work: the peer has
+								// no binary support in JSON (see lib.jsonBinary).
+								t.Logf("%s cannot send binary over JSON; covered with msgpack and cbor", c.lib.name)
+								return
+							}
+							sc.run(t, c, b, run)
+						})
+					}
 				})
 			}
 		})

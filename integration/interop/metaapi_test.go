@@ -18,15 +18,27 @@ import (
 // every procedure of both APIs about them. It runs with one library
 // only: the router's logic does not depend on the serializer, and the
 // JavaScript peers are covered by the session meta API scenarios.
+//
+// Over a cluster (cluster3) the Go client and the peer are on two nodes.
 func TestIndexMetaAutobahnPython(t *testing.T) {
 	t.Parallel()
-	wr := startRouter(t)
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
+			skipOnCluster(t)
+			t.Parallel()
+			testIndexMetaAutobahnPython(t, startDeployment(t, topo))
+		})
+	}
+}
+
+func testIndexMetaAutobahnPython(t *testing.T, d *deployment) {
+	rot := d.rotation(0)
 	dir := interopDir(t)
 	l := libByName(t, "autobahn_py")
 	l.require(t)
 	const prefix = "wampkit.interop.indexmeta"
 	unknown := protocol.MaxID
-	argv := append(l.argv(dir, wr.rsURL, "msgpack", "index_meta", prefix),
+	argv := append(l.argv(dir, rot.next().rsURL, "msgpack", "index_meta", prefix),
 		paramsArg(t, map[string]any{"unknown": unknown})...)
 	p := startScript(t, dir, argv...)
 	m := p.next()
@@ -37,7 +49,7 @@ func TestIndexMetaAutobahnPython(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 	defer cancel()
-	g := joinGo(t, wr)
+	g := joinGo(t, rot.next())
 	reg, err := g.Register(ctx, prefix+".proc", func(context.Context, *client.Invocation) (*client.Result, error) {
 		return &client.Result{}, nil
 	}, nil)

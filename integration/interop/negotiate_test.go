@@ -10,27 +10,35 @@ import (
 // Transport", SUMMARY §13.1): Autobahn|JS offers wamp.2.json and
 // wamp.2.msgpack; Autobahn|Python offers CBOR, MessagePack, UBJSON and
 // JSON, each also batched. The router must pick one it speaks, and the
-// session must work in it.
+// session must work in it. Over a cluster (cluster3) the Go backend and
+// the two scripts of each library are on three nodes.
 func TestSubprotocolNegotiation(t *testing.T) {
-	wr := startRouter(t)
 	dir := interopDir(t)
 	supported := map[string]bool{
 		"wamp.2.json": true, "wamp.2.msgpack": true, "wamp.2.cbor": true, "wamp.2.json.batched": true,
 	}
-	for _, name := range []string{"autobahn_js", "autobahn_py"} {
-		t.Run(name, func(t *testing.T) {
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
 			t.Parallel()
-			l := libByName(t, name)
-			l.require(t)
-			b := startBackend(t, wr, "wampkit.interop.negotiate_"+name)
-			res := startScript(t, dir, l.argv(dir, wr.wsURL, "any", "join", b.prefix)...).result()
-			proto, _ := res["protocol"].(string)
-			if !supported[proto] {
-				t.Fatalf("negotiated sub-protocol %q, want one of %v", proto, supported)
+			d := startDeployment(t, topo)
+			for i, name := range []string{"autobahn_js", "autobahn_py"} {
+				t.Run(name, func(t *testing.T) {
+					skipOnCluster(t)
+					t.Parallel()
+					l := libByName(t, name)
+					l.require(t)
+					rot := d.rotation(i)
+					b := startBackend(t, rot.next(), rot, "wampkit.interop.negotiate_"+name)
+					res := startScript(t, dir, l.argv(dir, rot.next().wsURL, "any", "join", b.prefix)...).result()
+					proto, _ := res["protocol"].(string)
+					if !supported[proto] {
+						t.Fatalf("negotiated sub-protocol %q, want one of %v", proto, supported)
+					}
+					t.Logf("%s: router chose %s", name, proto)
+					res = startScript(t, dir, l.argv(dir, rot.next().wsURL, "any", "call", b.prefix)...).result()
+					checkPayload(t, "echo in the negotiated serializer", res["args"], res["kwargs"], stdArgs, stdKw)
+				})
 			}
-			t.Logf("%s: router chose %s", name, proto)
-			res = startScript(t, dir, l.argv(dir, wr.wsURL, "any", "call", b.prefix)...).result()
-			checkPayload(t, "echo in the negotiated serializer", res["args"], res["kwargs"], stdArgs, stdKw)
 		})
 	}
 }

@@ -32,15 +32,28 @@ func wampyArgv(dir, url, ser, scenario, prefix string, extra ...string) []string
 
 func TestProgressiveInvocations(t *testing.T) {
 	requireNode(t)
-	wr := startRouter(t)
-	dir := interopDir(t)
-	for _, ser := range []string{"json", "msgpack", "cbor"} {
-		t.Run("wampy_caller/"+ser, func(t *testing.T) {
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
 			t.Parallel()
+			testProgressiveInvocations(t, startDeployment(t, topo))
+		})
+	}
+}
+
+// testProgressiveInvocations runs TestProgressiveInvocations on d. The
+// subtests run in parallel, each with its own round robin over the nodes
+// for its Go session and script, starting on another node.
+func testProgressiveInvocations(t *testing.T, d *deployment) {
+	dir := interopDir(t)
+	for i, ser := range []string{"json", "msgpack", "cbor"} {
+		t.Run("wampy_caller/"+ser, func(t *testing.T) {
+			skipOnCluster(t)
+			t.Parallel()
+			rot := d.rotation(i)
 			prefix := "wampkit.interop.pci_wampy_" + ser
 			// The Go callee acknowledges each chunk with a progressive
 			// result as it reads it, and returns the chunks joined.
-			c := joinGo(t, wr)
+			c := joinGo(t, rot.next())
 			ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 			defer cancel()
 			_, err := c.Register(ctx, protocol.URI(prefix+".upload"), func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
@@ -67,7 +80,7 @@ func TestProgressiveInvocations(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Register: %v", err)
 			}
-			res := startScript(t, dir, wampyArgv(dir, wr.wsURL, ser, "progressive_call", prefix,
+			res := startScript(t, dir, wampyArgv(dir, rot.next().wsURL, ser, "progressive_call", prefix,
 				"--announce-progressive-invocations")...).result()
 			want := map[string]any{
 				"args":     []any{"abcd"},
@@ -80,10 +93,12 @@ func TestProgressiveInvocations(t *testing.T) {
 		})
 	}
 	t.Run("wampy_caller_unannounced", func(t *testing.T) {
+		skipOnCluster(t)
 		t.Parallel()
+		rot := d.rotation(0)
 		// Without the announcement the CALL with progress=true is a
 		// protocol violation: the router aborts the session.
-		p := startScript(t, dir, wampyArgv(dir, wr.wsURL, "json", "progressive_call", "wampkit.interop.pci_unannounced")...)
+		p := startScript(t, dir, wampyArgv(dir, rot.next().wsURL, "json", "progressive_call", "wampkit.interop.pci_unannounced")...)
 		// (wampy reports neither the ABORT's reason nor which of the
 		// session's end and the call's rejection came first.)
 		if m := p.next(); m["ok"] != false {
@@ -93,14 +108,16 @@ func TestProgressiveInvocations(t *testing.T) {
 		}
 	})
 	t.Run("wampy_callee", func(t *testing.T) {
+		skipOnCluster(t)
 		t.Parallel()
+		rot := d.rotation(1)
 		// wampy's callee does not announce the feature: a Go streaming
 		// call to it fails with wamp.error.feature_not_supported and
 		// never reaches it.
 		prefix := "wampkit.interop.pci_wampy_callee"
-		p := startScript(t, dir, wampyArgv(dir, wr.wsURL, "json", "callee", prefix+".peer")...)
+		p := startScript(t, dir, wampyArgv(dir, rot.next().wsURL, "json", "callee", prefix+".peer")...)
 		p.waitReady()
-		c := joinGo(t, wr)
+		c := joinGo(t, rot.next())
 		ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 		defer cancel()
 		s, err := c.DoStream(ctx, &client.CallRequest{Procedure: protocol.URI(prefix + ".peer.echo"), Args: protocol.List{"a"}})

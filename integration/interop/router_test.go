@@ -22,6 +22,7 @@ const testRealm = protocol.URI("realm1")
 // wampkitRouter is an embedded wampkit router serving WebSocket and
 // RawSocket on 127.0.0.1 with ports the system picked.
 type wampkitRouter struct {
+	name  string // "node0", "node1", ... in a cluster; "router" alone
 	r     *router.Router
 	wsURL string // ws://127.0.0.1:PORT/
 	rsURL string // rs://127.0.0.1:PORT
@@ -30,6 +31,14 @@ type wampkitRouter struct {
 // startRouter starts a wampkit router for the test; it is closed when the
 // test ends.
 func startRouter(tb testing.TB) *wampkitRouter {
+	tb.Helper()
+	return startNode(tb, "router", nil)
+}
+
+// startNode starts a wampkit router with the listeners and realms of
+// startRouter, joined to cluster c if c is not nil. It is closed when the
+// test ends; closing c is the caller's, after the router.
+func startNode(tb testing.TB, name string, c router.Cluster) *wampkitRouter {
 	tb.Helper()
 	// realm1 allows everything explicitly, so that the peers may also
 	// use the destructive meta procedures (wamp.session.kill*), which an
@@ -51,6 +60,7 @@ func startRouter(tb testing.TB) *wampkitRouter {
 		// The large scenario sends 2 MiB messages, over the 1 MiB default
 		// of the router's listeners.
 		MaxMessageSize: 4 << 20,
+		Cluster:        c,
 	})
 	if err != nil {
 		tb.Fatalf("router.New: %v", err)
@@ -82,6 +92,7 @@ func startRouter(tb testing.TB) *wampkitRouter {
 		wg.Wait()
 	})
 	return &wampkitRouter{
+		name:  name,
 		r:     r,
 		wsURL: "ws://" + wl.Addr().String() + "/",
 		rsURL: "rs://" + rl.Addr().String(),
@@ -105,10 +116,13 @@ func (w tbWriter) Write(p []byte) (int, error) {
 var _ io.Writer = tbWriter{}
 
 // backend is the Go side of one matrix cell: a wampkit client joined
-// in-process, serving PREFIX.echo and PREFIX.fail and subscribed to
-// PREFIX.topic. It records what reached it.
+// in-process to one node, serving PREFIX.echo and PREFIX.fail and
+// subscribed to PREFIX.topic. It records what reached it.
 type backend struct {
-	wr     *wampkitRouter
+	wr *wampkitRouter // the node it is joined to
+	// rot places the other connections of the backend's test (scripts,
+	// joinGo).
+	rot    *rotation
 	c      *client.Client
 	prefix string
 	invs   chan *client.Invocation
@@ -118,7 +132,7 @@ type backend struct {
 	interrupted chan *client.Invocation
 }
 
-func startBackend(tb testing.TB, wr *wampkitRouter, prefix string) *backend {
+func startBackend(tb testing.TB, wr *wampkitRouter, rot *rotation, prefix string) *backend {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -131,7 +145,7 @@ func startBackend(tb testing.TB, wr *wampkitRouter, prefix string) *backend {
 		tb.Fatalf("client.Join: %v", err)
 	}
 	tb.Cleanup(func() { c.Close() })
-	b := &backend{wr: wr, c: c, prefix: prefix, invs: make(chan *client.Invocation, 64), events: make(chan *client.Event, 64),
+	b := &backend{wr: wr, rot: rot, c: c, prefix: prefix, invs: make(chan *client.Invocation, 64), events: make(chan *client.Event, 64),
 		interrupted: make(chan *client.Invocation, 8)}
 	echo := func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		b.invs <- inv
