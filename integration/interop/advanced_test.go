@@ -142,6 +142,7 @@ func testShared(t *testing.T, c cell, b *backend, run runFunc) {
 	// One after the other: registration order decides first and last.
 	pa, a := start("registered")
 	pb, bb := start(string(protocol.ErrProcedureAlreadyExists))
+	catchUp(t, b.c)
 	call := func(policy string) float64 {
 		t.Helper()
 		uri := b.uri("peer.shared." + policy)
@@ -210,6 +211,22 @@ func testShared(t *testing.T, c cell, b *backend, run runFunc) {
 			t.Errorf("invocations of callee %d (-want +got):\n%s", i+1, d)
 		}
 	}
+}
+
+// catchUp returns once c's node knows every registration made on any
+// node before the call (nothing to wait for on a single router). Over a
+// cluster a node learns of another node's registration a moment after
+// REGISTERED; a call that finds no callee waits for its node to catch up
+// (router.ClusterSync), but a call of a shared procedure finds the
+// callees known so far and does not wait: the policies would not see a
+// callee whose registration is still on its way. So this calls a
+// procedure that nobody registers, which waits.
+func catchUp(tb testing.TB, c *client.Client) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
+	defer cancel()
+	_, err := c.Call(ctx, "wampkit.interop.nobody_registers_this")
+	checkErrorURI(tb, "call of a procedure that nobody registers", err, protocol.ErrNoSuchProcedure)
 }
 
 // checkSharedRefusals checks the ready line of a "shared" script: its

@@ -162,6 +162,7 @@ func testCrossPeers(t *testing.T, d *deployment) {
 			runs = append(runs, p)
 			sessions = append(sessions, m["session"].(float64))
 		}
+		catchUp(t, b.c)
 		ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 		defer cancel()
 		call := func(policy string) float64 {
