@@ -35,18 +35,7 @@ var (
 // path.Match patterns of test names (t.Name()); a library cell is three
 // path elements (library/serializer/transport). Delete an entry when its
 // feature crosses nodes; the list should end empty.
-var clusterSkips = map[string]string{
-	// The session meta API sees and kills the sessions of its own node only.
-	"TestPeers/cluster3/*/*/*/session_meta_api":     "meta API: wamp.session.count/list/get and on_join/on_leave see the caller's node only",
-	"TestPeers/cluster3/*/*/*/session_kill":         "meta API: wamp.session.kill and kill_by_authid reach the caller's node only",
-	"TestPeers/cluster3/*/*/*/session_killed_by_go": "meta API: wamp.session.kill of a session of another node is no_such_session",
-	"TestSessionKillAll/cluster3/*":                 "meta API: wamp.session.kill_all ends the caller's node's sessions only",
-	"TestIndexMetaAutobahnPython/cluster3":          "meta API: wamp.subscription.on_create and the registration and subscription meta procedures see the caller's node only",
-	// Retained events and event history are each node's own.
-	"TestPeers/cluster3/*/*/*/event_retention": "retained events: a subscriber gets the events retained on its own node only",
-	// Progressive call invocations are refused across nodes.
-	"TestProgressiveInvocations/cluster3/wampy_caller/*": "progressive call invocations: a progressive CALL to a callee on another node gets wamp.error.feature_not_supported",
-}
+var clusterSkips = map[string]string{}
 
 // skipOnCluster skips t if its name is in clusterSkips.
 func skipOnCluster(t *testing.T) {
