@@ -41,3 +41,39 @@ func TestCallRightAfterRegistered(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistrationMetaRightAfterRegistered asks, from the other nodes,
+// for a registration whose callee has just read REGISTERED:
+// wamp.registration.lookup, list and get must show it, as on a single
+// router, not miss it because it has not reached the asking node yet.
+func TestRegistrationMetaRightAfterRegistered(t *testing.T) {
+	nodes := startNodes(t, startNATS(t), 3, router.RealmConfig{})
+	callee := nodes[0].join(t, client.Config{})
+	askers := []*client.Client{nodes[1].join(t, client.Config{}), nodes[2].join(t, client.Config{})}
+	ctx, cancel := testContext()
+	defer cancel()
+	for i := range 20 {
+		procedure := protocol.URI(fmt.Sprintf("rpc.meta_fresh.%d", i))
+		register(t, callee, procedure, nil, echo)
+		for _, c := range askers {
+			res, err := c.Call(ctx, "wamp.registration.lookup", string(procedure))
+			if err != nil || len(res.Args) != 1 || res.Args[0] == nil {
+				t.Fatalf("lookup %s right after REGISTERED on another node = %v, %v; want its ID", procedure, res, err)
+			}
+			id := res.Args[0]
+			res, err = c.Call(ctx, "wamp.registration.list")
+			if err != nil || len(res.Args) != 1 {
+				t.Fatalf("list = %v, %v", res, err)
+			}
+			lists, _ := res.Args[0].(protocol.Dict)
+			exact, _ := lists["exact"].([]any)
+			found := false
+			for _, x := range exact {
+				found = found || x == id
+			}
+			if !found {
+				t.Fatalf("list right after REGISTERED on another node = %v, want %v among the exact", res.Args[0], id)
+			}
+		}
+	}
+}

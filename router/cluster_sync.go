@@ -54,3 +54,23 @@ func (d *dealer) resolveAfterSync(s *session, procedure protocol.URI, miss error
 	reg, _ := d.index.lookup(procedure)
 	return d.resolveFor(s, reg, procedure)
 }
+
+// syncRegistrations waits, for the registration meta procedures of a
+// client of a cluster node that implements ClusterSync, until the node
+// has caught up with the other nodes' registrations: they then show a
+// registration whose callee read REGISTERED on another node, as a CALL
+// reaches it. A cluster that cannot be read within clusterSyncTimeout
+// leaves the answer to this node's view (logged at debug). The questions
+// of other nodes (q.s nil) are answered from this node's view at once.
+func (q metaRequest) syncRegistrations() {
+	cs, ok := q.rm.r.cluster.(ClusterSync)
+	if !ok || q.s == nil || q.s.isCluster() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clusterSyncTimeout)
+	defer cancel()
+	if err := cs.SyncRegistrations(ctx); err != nil {
+		q.rm.r.log.Debug("router: cluster registrations not synced for a meta procedure",
+			"procedure", string(q.proc), "error", err)
+	}
+}

@@ -96,6 +96,7 @@ func (q metaRequest) registration() (*registration, error) {
 	if err != nil {
 		return nil, err
 	}
+	q.syncRegistrations()
 	d := &q.rm.dealer
 	d.mu.Lock()
 	reg := d.byID[id]
@@ -107,6 +108,7 @@ func (q metaRequest) registration() (*registration, error) {
 }
 
 func registrationList(q metaRequest) (protocol.List, error) {
+	q.syncRegistrations()
 	d := &q.rm.dealer
 	d.mu.Lock()
 	regs := make([]*registration, 0, len(d.byID))
@@ -124,6 +126,7 @@ func registrationList(q metaRequest) (protocol.List, error) {
 }
 
 func registrationLookup(q metaRequest) (protocol.List, error) {
+	q.syncRegistrations()
 	u, match, err := q.lookupArgs()
 	if err != nil {
 		return nil, err
@@ -145,6 +148,7 @@ func registrationMatch(q metaRequest) (protocol.List, error) {
 	if err != nil {
 		return nil, err
 	}
+	q.syncRegistrations()
 	reg := q.rm.dealer.match(u)
 	if reg == nil || !q.s.seesProcedure(reg.procedure, reg.match) {
 		return idOrNull(0, false), nil
