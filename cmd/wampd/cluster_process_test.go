@@ -201,25 +201,57 @@ func TestCluster_Processes(t *testing.T) {
 	}
 	caller := join(wsURLs[0], `"caller":{}`)
 	caller.SetReadDeadline(time.Now().Add(30 * time.Second))
+	callee.SetReadDeadline(time.Now().Add(30 * time.Second))
+	// Each connection is read by one goroutine at a time, without short
+	// deadlines (a gorilla connection whose read timed out is done for):
+	// the callee's first message is the INVOCATION; the caller's is the
+	// answer to its CALL, no_such_procedure while the registration
+	// travels, or, once the call is pending, canceled after the kill.
+	invoked := make(chan error, 1)
+	go func() {
+		_, _, err := callee.ReadMessage()
+		invoked <- err
+	}()
+	var reply chan []any
 	for req := 1; ; req++ {
-		// Until the registration has reached node 1.
 		writeWS(t, caller, fmt.Sprintf(`[48,%d,{},"kill.proc"]`, req))
-		callee.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-		if _, _, err := callee.ReadMessage(); err == nil {
+		reply = make(chan []any, 1)
+		go func() {
+			_, data, err := caller.ReadMessage()
+			if err != nil {
+				reply <- []any{"read: " + err.Error()}
+				return
+			}
+			var m []any
+			if json.Unmarshal(data, &m) != nil || m == nil {
+				m = []any{"not a WAMP message: " + string(data)}
+			}
+			reply <- m
+		}()
+		var m []any
+		select {
+		case err := <-invoked:
+			if err != nil {
+				t.Fatalf("callee: %v", err)
+			}
+		case m = <-reply:
+		}
+		if m == nil {
 			break // INVOCATION: the call is pending at the callee
 		}
-		if m := readWS(t, caller); m[0] != float64(8) || m[4] != "wamp.error.no_such_procedure" {
+		if len(m) < 5 || m[0] != float64(8) || m[4] != "wamp.error.no_such_procedure" {
 			t.Fatalf("reply to CALL = %v, want ERROR no_such_procedure while the registration travels", m)
 		}
 		if req > 200 {
 			t.Fatal("the procedure never reached the caller's node")
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if err := nodes[2].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	m := readWS(t, caller)
-	if m[0] != float64(8) || m[4] != "wamp.error.canceled" {
+	m := <-reply
+	if len(m) < 5 || m[0] != float64(8) || m[4] != "wamp.error.canceled" {
 		t.Fatalf("pending call after its callee's node was killed: got %v, want ERROR wamp.error.canceled", m)
 	}
 	for req := 1000; ; req++ {
