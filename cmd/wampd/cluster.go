@@ -52,6 +52,16 @@ type ClusterConfig struct {
 	// Replicas is the number of JetStream replicas of the cluster's
 	// state; 3 with a NATS cluster of three servers or more. Zero means 1.
 	Replicas int `yaml:"replicas,omitempty"`
+	// MetaTimeout bounds how long a meta procedure waits for the other
+	// nodes' answers (a node that has not answered by then is left out,
+	// and logged). Zero means cluster.DefaultMetaTimeout.
+	MetaTimeout time.Duration `yaml:"meta_timeout,omitempty"`
+	// TestamentBytes is the size of the JetStream bucket of the sessions'
+	// testaments, SessionBytes of the one of their records (for the
+	// on_leave of a node that dies). Zero means the cluster package's
+	// defaults. The node that makes a bucket sets its size.
+	TestamentBytes int64 `yaml:"testament_bytes,omitempty"`
+	SessionBytes   int64 `yaml:"session_bytes,omitempty"`
 	// Embedded, if set, runs a NATS server inside wampd, routed to the
 	// other nodes' (see EmbeddedNATSConfig); the node then uses its own
 	// server, in-process, and URL must be empty.
@@ -84,7 +94,21 @@ func (c ClusterConfig) validate() error {
 	if c.Token != "" && (c.User != "" || c.Credentials != "") || c.User != "" && c.Credentials != "" {
 		return errors.New("wampd: cluster: give one of token, user and password, or credentials")
 	}
+	switch {
+	case c.MetaTimeout < 0:
+		return errors.New("wampd: cluster: meta_timeout must not be negative")
+	case c.TestamentBytes < 0:
+		return errors.New("wampd: cluster: testament_bytes must not be negative")
+	case c.SessionBytes < 0:
+		return errors.New("wampd: cluster: session_bytes must not be negative")
+	}
 	return nil
+}
+
+// natsConfig returns the cluster.Config of c with the NATS options opts.
+func (c ClusterConfig) natsConfig(opts []nats.Option, log *slog.Logger) cluster.Config {
+	return cluster.Config{URL: c.URL, Name: c.Name, Prefix: c.Prefix, Options: opts, Replicas: c.Replicas,
+		MetaTimeout: c.MetaTimeout, TestamentBytes: c.TestamentBytes, SessionBytes: c.SessionBytes, Logger: log}
 }
 
 // natsOptions returns the NATS options of c: credentials and TLS.
@@ -165,7 +189,7 @@ func joinCluster(ctx context.Context, c ClusterConfig, log *slog.Logger) (*clust
 // joinNATS makes the node's cluster link: once, or with c.Wait until it
 // succeeds or ctx ends.
 func joinNATS(ctx context.Context, c ClusterConfig, opts []nats.Option, log *slog.Logger) (*cluster.Cluster, error) {
-	cfg := cluster.Config{URL: c.URL, Name: c.Name, Prefix: c.Prefix, Options: opts, Replicas: c.Replicas, Logger: log}
+	cfg := c.natsConfig(opts, log)
 	for attempt := 1; ; attempt++ {
 		cl, err := cluster.New(ctx, cfg)
 		if err == nil {

@@ -204,7 +204,8 @@ func TestMain_ClusterWait(t *testing.T) {
 func TestConfigFile_Cluster(t *testing.T) {
 	t.Setenv("WAMPD_TEST_NATS_TOKEN", "s3cret")
 	path := t.TempDir() + "/wampd.yaml"
-	writeFile(t, path, "cluster:\n  url: nats://10.0.0.1:4222,nats://10.0.0.2:4222\n  name: n1\n  wait: true\n  token: {env: WAMPD_TEST_NATS_TOKEN}\n  replicas: 3\n")
+	writeFile(t, path, "cluster:\n  url: nats://10.0.0.1:4222,nats://10.0.0.2:4222\n  name: n1\n  wait: true\n  token: {env: WAMPD_TEST_NATS_TOKEN}\n  replicas: 3\n"+
+		"  meta_timeout: 2500ms\n  testament_bytes: 1048576\n  session_bytes: 2097152\n")
 	cfg, err := LoadConfigFile(path, DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -213,12 +214,18 @@ func TestConfigFile_Cluster(t *testing.T) {
 	if c.URL != "nats://10.0.0.1:4222,nats://10.0.0.2:4222" || c.Name != "n1" || !c.Wait || string(c.Token) != "s3cret" || c.Replicas != 3 {
 		t.Errorf("cluster = %+v", c)
 	}
+	if nc := c.natsConfig(nil, nil); nc.URL != c.URL || nc.Name != "n1" || nc.Replicas != 3 ||
+		nc.MetaTimeout != 2500*time.Millisecond || nc.TestamentBytes != 1<<20 || nc.SessionBytes != 2<<20 {
+		t.Errorf("cluster.Config from the file = %+v", nc)
+	}
 	bad := []struct{ name, yaml, want string }{
 		{"cert without key", "cluster: {url: nats://x:4222, tls: {cert: c.pem}}\n", "both cert and key"},
 		{"two credentials", "cluster: {url: nats://x:4222, token: t, user: u}\n", "one of token"},
 		{"url and embedded", "cluster: {url: nats://x:4222, embedded: {}}\n", "not both"},
 		{"routes without cluster_listen", "cluster: {embedded: {routes: [nats-route://x:6222]}}\n", "routes need cluster_listen"},
 		{"bad listen", "cluster: {embedded: {listen: nowhere}}\n", "embedded"},
+		{"negative meta_timeout", "cluster: {url: nats://x:4222, meta_timeout: -1s}\n", "meta_timeout"},
+		{"negative testament_bytes", "cluster: {url: nats://x:4222, testament_bytes: -1}\n", "testament_bytes"},
 	}
 	for _, tt := range bad {
 		writeFile(t, path, tt.yaml)
