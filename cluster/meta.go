@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -442,6 +443,9 @@ func (m *meta) sweep() {
 		m.c.failLog.log(m.c.log, "cluster: cannot list the nodes", "error", err)
 		return
 	}
+	if f := listingFilter.Load(); f != nil {
+		live = (*f)(live)
+	}
 	check := map[owner]bool{}
 	for o := range m.known {
 		check[o] = true
@@ -473,11 +477,31 @@ func (m *meta) sweep() {
 		if m.ctx.Err() != nil {
 			return
 		}
-		if o.name != m.c.name && live[o.slot] != o.name {
+		if o.name != m.c.name && live[o.slot] != o.name && !m.c.holdsLease(ctx, o) {
 			m.gone(o)
 		}
 	}
 }
+
+// holdsLease reports whether node o still holds its slot's lease, read
+// directly rather than from a listing: nats.go's key lister can end
+// before the last key when leases are renewed while it lists, and a node
+// it misses must not be taken for gone. When the bucket cannot be read,
+// o counts as holding it (gone is decided at a later sweep).
+func (c *Cluster) holdsLease(ctx context.Context, o owner) bool {
+	e, err := c.kv.Get(ctx, slotKey(o.slot))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted):
+		return false
+	case err != nil:
+		return true
+	}
+	return string(e.Value()) == o.name
+}
+
+// listingFilter, set only by tests (export_test.go), changes the lease
+// listings of the sweeps, to play a listing that ended early.
+var listingFilter atomic.Pointer[func(map[uint32]string) map[uint32]string]
 
 // liveNodes returns the name of the node of each slot that has a lease.
 func (c *Cluster) liveNodes(ctx context.Context) (map[uint32]string, error) {

@@ -452,3 +452,47 @@ func TestMetaLeavesOutSilentNode(t *testing.T) {
 		t.Errorf("list with node 1 silent = %v, want %v", got, want)
 	}
 }
+
+// TestSweepKeepsLiveNode: a node whose lease is held is not gone, even
+// when the listing of the lease bucket misses it (nats.go's key lister
+// can end early while leases are renewed): nobody publishes its
+// sessions' on_leave or testaments, and its session stays.
+func TestSweepKeepsLiveNode(t *testing.T) {
+	nodes := startMetaNodes(t, startNATS(t), 3, router.RealmConfig{}, cluster.Config{LeaseTTL: 2 * time.Second})
+	rec := newRecorder()
+	watcher := nodes[0].join(t, client.Config{})
+	subscribe(t, watcher, "will", protocol.MatchPrefix, rec)
+	subscribe(t, watcher, "wamp.session.on_leave", protocol.MatchExact, rec)
+	alive := nodes[1].join(t, client.Config{})
+	ctx, cancel := testContext()
+	defer cancel()
+	if _, err := alive.Do(ctx, &client.CallRequest{Procedure: "wamp.session.add_testament",
+		Args: protocol.List{"will.destroyed", protocol.List{"bye"}}, Kwargs: protocol.Dict{"scope": "destroyed"}}); err != nil {
+		t.Fatal(err)
+	}
+	slot := nodes[1].c.Slot()
+	listings := cluster.SetListingFilter(func(live map[uint32]string) map[uint32]string {
+		delete(live, slot)
+		return live
+	})
+	defer func() { cluster.SetListingFilter(nil) }()
+	// Several sweeps of both other nodes, each with node 1 missing from
+	// its listing.
+	deadline := time.Now().Add(testTimeout)
+	for listings() < 6 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d sweeps", listings())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cluster.SetListingFilter(nil)
+	// A marker event after the sweeps: what they published is before it.
+	publish(t, nodes[0].join(t, client.Config{}), client.PublishRequest{Topic: "will.marker"})
+	evs := rec.waitFor(t, "the marker", func(ev client.Event) bool { return ev.Topic == "will.marker" })
+	if got := topics(evs); len(got) != 1 {
+		t.Errorf("events while node 1 lives: %v, want only the marker", got)
+	}
+	if _, err := alive.Call(ctx, "wamp.session.count"); err != nil {
+		t.Errorf("the live node's session after the sweeps: %v", err)
+	}
+}
