@@ -32,32 +32,7 @@ func rpcRoles() protocol.Dict {
 // and callee that speaks WAMP messages.
 func (n *node) rawJoinRPC(tb testing.TB) *rawPeer {
 	tb.Helper()
-	ctx, cancel := testContext()
-	defer cancel()
-	p, err := n.r.Connect(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c := &rawPeer{tb: tb, p: p, in: make(chan protocol.Message, 1024)}
-	go func() {
-		defer close(c.in)
-		for {
-			m, err := p.Recv()
-			if err != nil {
-				return
-			}
-			c.in <- m
-		}
-	}()
-	tb.Cleanup(func() {
-		p.Close(nil)
-		for range c.in {
-		}
-	})
-	c.send(&protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": rpcRoles()}})
-	if _, ok := c.recv().(*protocol.Welcome); !ok {
-		tb.Fatal("no WELCOME")
-	}
+	c, _ := n.rawJoinAs(tb, rpcRoles())
 	return c
 }
 

@@ -230,8 +230,17 @@ type rawPeer struct {
 	in chan protocol.Message // closed when the reader stopped
 }
 
-// rawJoin joins the node's realm1 over an in-process link.
+// rawJoin joins the node's realm1 over an in-process link as a
+// subscriber and publisher.
 func (n *node) rawJoin(tb testing.TB) *rawPeer {
+	tb.Helper()
+	c, _ := n.rawJoinAs(tb, protocol.Dict{"subscriber": map[string]any{}, "publisher": map[string]any{}})
+	return c
+}
+
+// rawJoinAs joins the node's realm1 over an in-process link with roles
+// and returns the session and its ID.
+func (n *node) rawJoinAs(tb testing.TB, roles protocol.Dict) (*rawPeer, protocol.ID) {
 	tb.Helper()
 	ctx, cancel := testContext()
 	defer cancel()
@@ -255,12 +264,12 @@ func (n *node) rawJoin(tb testing.TB) *rawPeer {
 		for range c.in {
 		}
 	})
-	roles := protocol.Dict{"subscriber": map[string]any{}, "publisher": map[string]any{}}
 	c.send(&protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": roles}})
-	if _, ok := c.recv().(*protocol.Welcome); !ok {
+	w, ok := c.recv().(*protocol.Welcome)
+	if !ok {
 		tb.Fatal("no WELCOME")
 	}
-	return c
+	return c, w.Session
 }
 
 func (c *rawPeer) send(m protocol.Message) {

@@ -25,35 +25,7 @@ import (
 // session ID.
 func (n *node) rawJoinID(tb testing.TB) (*rawPeer, protocol.ID) {
 	tb.Helper()
-	ctx, cancel := testContext()
-	defer cancel()
-	p, err := n.r.Connect(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c := &rawPeer{tb: tb, p: p, in: make(chan protocol.Message, 1024)}
-	go func() {
-		defer close(c.in)
-		for {
-			m, err := p.Recv()
-			if err != nil {
-				return
-			}
-			c.in <- m
-		}
-	}()
-	tb.Cleanup(func() {
-		p.Close(nil)
-		for range c.in {
-		}
-	})
-	roles := protocol.Dict{"subscriber": map[string]any{}, "publisher": map[string]any{}}
-	c.send(&protocol.Hello{Realm: realm1, Details: protocol.Dict{"roles": roles}})
-	w, ok := c.recv().(*protocol.Welcome)
-	if !ok {
-		tb.Fatal("no WELCOME")
-	}
-	return c, w.Session
+	return n.rawJoinAs(tb, protocol.Dict{"subscriber": map[string]any{}, "publisher": map[string]any{}})
 }
 
 // getRetained subscribes p to topic with match and get_retained and
