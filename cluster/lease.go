@@ -25,33 +25,43 @@ import (
 // slotKey returns the key of slot n.
 func slotKey(n uint32) string { return "slot." + strconv.FormatUint(uint64(n), 10) }
 
+// openBucket opens the key-value bucket of cfg, or makes it if it does
+// not exist yet. The error wraps ErrNoJetStream when the NATS servers
+// have no JetStream.
+func (c *Cluster) openBucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	kv, err := js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		kv, err = js.KeyValue(ctx, cfg.Bucket)
+	}
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		return nil, fmt.Errorf("%w: %w", ErrNoJetStream, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster: open bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
+}
+
 // claim opens the bucket and claims a free slot, starting at a random one
 // (or at the node's own, when it claims again).
 func (c *Cluster) claim(ctx context.Context) error {
 	if c.kv == nil {
-		js, err := jetstream.New(c.nc)
-		if err != nil {
-			return fmt.Errorf("cluster: %w", err)
-		}
-		cfg := jetstream.KeyValueConfig{
+		kv, err := c.openBucket(ctx, jetstream.KeyValueConfig{
 			Bucket:      c.cfg.Prefix + "_nodes",
 			Description: "wampkit cluster: session ID ranges of the nodes",
 			TTL:         c.cfg.LeaseTTL,
 			Storage:     jetstream.FileStorage, // outlives a restart of NATS
 			Replicas:    c.cfg.Replicas,
 			History:     1,
-		}
-		ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
-		defer cancel()
-		kv, err := js.CreateKeyValue(ctx, cfg)
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, cfg.Bucket)
-		}
-		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
-			return fmt.Errorf("%w: %w", ErrNoJetStream, err)
-		}
+		})
 		if err != nil {
-			return fmt.Errorf("cluster: open bucket %s: %w", cfg.Bucket, err)
+			return err
 		}
 		c.kv = kv
 	}

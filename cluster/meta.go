@@ -87,26 +87,16 @@ func (c *Cluster) metaSubject(realm protocol.URI) string {
 
 // openTestaments opens (or makes) the testaments bucket.
 func (c *Cluster) openTestaments(ctx context.Context) error {
-	js, err := jetstream.New(c.nc)
-	if err != nil {
-		return fmt.Errorf("cluster: %w", err)
-	}
-	cfg := jetstream.KeyValueConfig{
+	kv, err := c.openBucket(ctx, jetstream.KeyValueConfig{
 		Bucket:      c.cfg.Prefix + "_testaments",
 		Description: "wampkit cluster: testaments of the sessions",
 		Storage:     jetstream.FileStorage,
 		Replicas:    c.cfg.Replicas,
 		History:     1,
 		MaxBytes:    c.cfg.TestamentBytes,
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
-	defer cancel()
-	kv, err := js.CreateKeyValue(ctx, cfg)
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = js.KeyValue(ctx, cfg.Bucket)
-	}
+	})
 	if err != nil {
-		return fmt.Errorf("cluster: open bucket %s: %w", cfg.Bucket, err)
+		return err
 	}
 	c.testaments = kv
 	return nil

@@ -85,11 +85,7 @@ func (c *Cluster) nodeSubject(slot uint32, kind string) string {
 
 // openRegs opens (or makes) the registrations bucket.
 func (c *Cluster) openRegs(ctx context.Context) error {
-	js, err := jetstream.New(c.nc)
-	if err != nil {
-		return fmt.Errorf("cluster: %w", err)
-	}
-	cfg := jetstream.KeyValueConfig{
+	kv, err := c.openBucket(ctx, jetstream.KeyValueConfig{
 		Bucket:      c.cfg.Prefix + "_regs",
 		Description: "wampkit cluster: registered procedures and the nodes that hold them",
 		// On disk, so that the registrations outlive a restart of the
@@ -97,15 +93,9 @@ func (c *Cluster) openRegs(ctx context.Context) error {
 		Storage:  jetstream.FileStorage,
 		Replicas: c.cfg.Replicas,
 		History:  1,
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
-	defer cancel()
-	kv, err := js.CreateKeyValue(ctx, cfg)
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = js.KeyValue(ctx, cfg.Bucket)
-	}
+	})
 	if err != nil {
-		return fmt.Errorf("cluster: open bucket %s: %w", cfg.Bucket, err)
+		return err
 	}
 	c.regs.Store(&kv)
 	return nil

@@ -3,8 +3,6 @@ package cluster
 import (
 	"context"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -45,26 +43,16 @@ type record struct {
 
 // openSessions opens (or makes) the session records bucket.
 func (c *Cluster) openSessions(ctx context.Context) error {
-	js, err := jetstream.New(c.nc)
-	if err != nil {
-		return fmt.Errorf("cluster: %w", err)
-	}
-	cfg := jetstream.KeyValueConfig{
+	kv, err := c.openBucket(ctx, jetstream.KeyValueConfig{
 		Bucket:      c.cfg.Prefix + "_sessions",
 		Description: "wampkit cluster: the sessions of every node",
 		Storage:     jetstream.FileStorage,
 		Replicas:    c.cfg.Replicas,
 		History:     1,
 		MaxBytes:    c.cfg.SessionBytes,
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
-	defer cancel()
-	kv, err := js.CreateKeyValue(ctx, cfg)
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = js.KeyValue(ctx, cfg.Bucket)
-	}
+	})
 	if err != nil {
-		return fmt.Errorf("cluster: open bucket %s: %w", cfg.Bucket, err)
+		return err
 	}
 	c.sessions = kv
 	return nil
