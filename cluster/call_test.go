@@ -365,33 +365,7 @@ func TestCalleeNodeDiesMidStream(t *testing.T) {
 // (its Realms default to realm1, its Logger to none).
 func startNodesConfig(tb testing.TB, url string, n int, cfg router.Config) []*node {
 	tb.Helper()
-	if cfg.Realms == nil {
-		cfg.Realms = []router.RealmConfig{{Name: realm1}}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = discardLog()
-	}
-	nodes := make([]*node, n)
-	for i := range nodes {
-		ctx, cancel := testContext()
-		c, err := cluster.New(ctx, cluster.Config{URL: url, Logger: cfg.Logger})
-		cancel()
-		if err != nil {
-			tb.Fatalf("cluster.New: %v", err)
-		}
-		cfg.Cluster = c
-		r, err := router.New(cfg)
-		if err != nil {
-			c.Close()
-			tb.Fatalf("router.New: %v", err)
-		}
-		nodes[i] = &node{r: r, c: c}
-		tb.Cleanup(func() {
-			r.Close()
-			c.Close()
-		})
-	}
-	return nodes
+	return startNodesWith(tb, url, n, cfg, cluster.Config{})
 }
 
 // TestCallTooLargeForNATS: a call whose payload is larger than the NATS

@@ -65,19 +65,41 @@ type node struct {
 // at url. They are closed when the test ends, routers before clusters.
 func startNodes(tb testing.TB, url string, n int, rc router.RealmConfig) []*node {
 	tb.Helper()
-	if rc.Name == "" {
-		rc.Name = realm1
+	return startNodesWith(tb, url, n, router.Config{Realms: []router.RealmConfig{rc}}, cluster.Config{})
+}
+
+// startNodesWith starts n routers of rcfg, each joined to the NATS
+// server at url with ccfg. A realm without a name is realm1 (no realms:
+// realm1), and both loggers default to none. They are closed when the
+// test ends, routers before clusters.
+func startNodesWith(tb testing.TB, url string, n int, rcfg router.Config, ccfg cluster.Config) []*node {
+	tb.Helper()
+	rcfg.Realms = slices.Clone(rcfg.Realms)
+	if len(rcfg.Realms) == 0 {
+		rcfg.Realms = []router.RealmConfig{{}}
 	}
-	log := discardLog()
+	for i := range rcfg.Realms {
+		if rcfg.Realms[i].Name == "" {
+			rcfg.Realms[i].Name = realm1
+		}
+	}
+	if rcfg.Logger == nil {
+		rcfg.Logger = discardLog()
+	}
+	if ccfg.Logger == nil {
+		ccfg.Logger = rcfg.Logger
+	}
+	ccfg.URL = url
 	nodes := make([]*node, n)
 	for i := range nodes {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		c, err := cluster.New(ctx, cluster.Config{URL: url, Logger: log})
+		ctx, cancel := testContext()
+		c, err := cluster.New(ctx, ccfg)
 		cancel()
 		if err != nil {
 			tb.Fatalf("cluster.New: %v", err)
 		}
-		r, err := router.New(router.Config{Realms: []router.RealmConfig{rc}, Cluster: c, Logger: log})
+		rcfg.Cluster = c
+		r, err := router.New(rcfg)
 		if err != nil {
 			c.Close()
 			tb.Fatalf("router.New: %v", err)

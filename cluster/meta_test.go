@@ -18,33 +18,10 @@ import (
 // does not make it leave one out.
 func startMetaNodes(tb testing.TB, url string, n int, rc router.RealmConfig, cfg cluster.Config) []*node {
 	tb.Helper()
-	if rc.Name == "" {
-		rc.Name = realm1
-	}
 	if cfg.MetaTimeout == 0 {
 		cfg.MetaTimeout = 10 * time.Second
 	}
-	cfg.URL, cfg.Logger = url, discardLog()
-	nodes := make([]*node, n)
-	for i := range nodes {
-		ctx, cancel := testContext()
-		c, err := cluster.New(ctx, cfg)
-		cancel()
-		if err != nil {
-			tb.Fatalf("cluster.New: %v", err)
-		}
-		r, err := router.New(router.Config{Realms: []router.RealmConfig{rc}, Cluster: c, Logger: cfg.Logger})
-		if err != nil {
-			c.Close()
-			tb.Fatalf("router.New: %v", err)
-		}
-		nodes[i] = &node{r: r, c: c}
-		tb.Cleanup(func() {
-			r.Close()
-			c.Close()
-		})
-	}
-	return nodes
+	return startNodesWith(tb, url, n, router.Config{Realms: []router.RealmConfig{rc}}, cfg)
 }
 
 // openAuthorizer permits everything to everyone, explicitly, as the kill
