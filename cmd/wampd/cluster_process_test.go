@@ -14,6 +14,17 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// startClusterNode starts wampdBin as the cluster node name, joined to
+// the NATS server at natsURL, with a WebSocket listener on 127.0.0.1; it
+// returns the process and the listener's URL once wampd says it listens.
+func startClusterNode(t *testing.T, wampdBin, natsURL, name string) (*process, string) {
+	t.Helper()
+	p := startProcess(t, wampdBin, "-ws", "127.0.0.1:0", "-rawsocket", "", "-log-format", "json",
+		"-cluster", natsURL, "-cluster-name", name)
+	ws := p.waitLog(t, func(l map[string]any) bool { return l["msg"] == "listening" && l["transport"] == "websocket" })["url"]
+	return p, ws.(string)
+}
+
 // buildClusterBinaries builds wampd and the nats-server command of the
 // module's nats-server dependency into dir.
 func buildClusterBinaries(tb testing.TB, dir string) (wampd, natsServer string) {
@@ -76,11 +87,9 @@ func TestCluster_Processes(t *testing.T) {
 	var nodes []*process
 	var wsURLs []string
 	for i := 1; i <= 3; i++ {
-		p := startProcess(t, wampdBin, "-ws", "127.0.0.1:0", "-rawsocket", "", "-log-format", "json",
-			"-cluster", url, "-cluster-name", fmt.Sprintf("node%d", i))
-		ws := p.waitLog(t, func(l map[string]any) bool { return l["msg"] == "listening" && l["transport"] == "websocket" })["url"]
+		p, ws := startClusterNode(t, wampdBin, url, fmt.Sprintf("node%d", i))
 		nodes = append(nodes, p)
-		wsURLs = append(wsURLs, ws.(string))
+		wsURLs = append(wsURLs, ws)
 	}
 	join := func(url string, roles string) *websocket.Conn {
 		c := dialWS(t, url, nil)

@@ -23,12 +23,6 @@ func TestCluster_ProcessesRetained(t *testing.T) {
 	port := freePort(t)
 	url := "nats://127.0.0.1:" + strconv.Itoa(port)
 	startNATSServer(t, natsBin, port, t.TempDir())
-	start := func(name string) (*process, string) {
-		p := startProcess(t, wampdBin, "-ws", "127.0.0.1:0", "-rawsocket", "", "-log-format", "json",
-			"-cluster", url, "-cluster-name", name)
-		ws := p.waitLog(t, func(l map[string]any) bool { return l["msg"] == "listening" && l["transport"] == "websocket" })["url"]
-		return p, ws.(string)
-	}
 	join := func(url string) *websocket.Conn {
 		c := dialWS(t, url, nil)
 		t.Cleanup(func() { c.Close() })
@@ -83,8 +77,8 @@ func TestCluster_ProcessesRetained(t *testing.T) {
 		}
 	}
 
-	node1, ws1 := start("node1")
-	_, ws2 := start("node2")
+	node1, ws1 := startClusterNode(t, wampdBin, url, "node1")
+	_, ws2 := startClusterNode(t, wampdBin, url, "node2")
 	pub := join(ws1)
 	writeWS(t, pub, `[16,1,{"acknowledge":true,"retain":true},"kept.t",["kept"]]`)
 	if m := readWS(t, pub); m[0] != float64(17) {
@@ -97,7 +91,7 @@ func TestCluster_ProcessesRetained(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = node1.wait()
-	_, ws3 := start("node3")
+	_, ws3 := startClusterNode(t, wampdBin, url, "node3")
 	if got := getRetained(join(ws3)); got != "kept" {
 		t.Errorf("retained event on a node started after the publisher's node was killed = %q, want \"kept\"", got)
 	}

@@ -27,11 +27,9 @@ func TestCluster_ProcessTestament(t *testing.T) {
 	var nodes []*process
 	var wsURLs []string
 	for i := 1; i <= 3; i++ {
-		p := startProcess(t, wampdBin, "-ws", "127.0.0.1:0", "-rawsocket", "", "-log-format", "json",
-			"-cluster", url, "-cluster-name", fmt.Sprintf("node%d", i))
-		ws := p.waitLog(t, func(l map[string]any) bool { return l["msg"] == "listening" && l["transport"] == "websocket" })["url"]
+		p, ws := startClusterNode(t, wampdBin, url, fmt.Sprintf("node%d", i))
 		nodes = append(nodes, p)
-		wsURLs = append(wsURLs, ws.(string))
+		wsURLs = append(wsURLs, ws)
 	}
 	join := func(url string, roles string) (*websocket.Conn, float64) {
 		c := dialWS(t, url, nil)
