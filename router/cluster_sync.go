@@ -38,39 +38,42 @@ const clusterSyncTimeout = 2 * time.Second
 // wamp.error.no_such_procedure. A cluster session's call resolves to this
 // node's own callees only, which no catching up changes.
 func (d *dealer) resolveAfterSync(s *session, procedure protocol.URI, miss error) (*registrant, error) {
-	cs, ok := d.r.cluster.(ClusterSync)
-	if !ok || s.isCluster() {
-		return nil, miss
-	}
 	if re := asRequestError(miss); re == nil || re.uri != protocol.ErrNoSuchProcedure {
 		return nil, miss
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), clusterSyncTimeout)
-	defer cancel()
-	if err := cs.SyncRegistrations(ctx); err != nil {
-		d.r.log.Debug("router: cluster registrations not synced", "procedure", string(procedure), "error", err)
+	if !d.r.syncRegistrations(s, procedure) {
 		return nil, miss
 	}
 	reg, _ := d.index.lookup(procedure)
 	return d.resolveFor(s, reg, procedure)
 }
 
-// syncRegistrations waits, for the registration meta procedures of a
-// client of a cluster node that implements ClusterSync, until the node
-// has caught up with the other nodes' registrations: they then show a
-// registration whose callee read REGISTERED on another node, as a CALL
-// reaches it. A cluster that cannot be read within clusterSyncTimeout
-// leaves the answer to this node's view (logged at debug). The questions
-// of other nodes (q.s nil) are answered from this node's view at once.
-func (q metaRequest) syncRegistrations() {
-	cs, ok := q.rm.r.cluster.(ClusterSync)
-	if !ok || q.s == nil || q.s.isCluster() {
-		return
+// syncRegistrations waits, for a client's session s of a cluster node
+// whose cluster implements ClusterSync, until the node has applied every
+// registration the cluster had recorded, for at most clusterSyncTimeout.
+// It reports whether it did; when not (no ClusterSync, a session of the
+// cluster itself, or the cluster's state not read in time, logged at
+// debug with what, the procedure asked for) the node's own view stands.
+func (r *Router) syncRegistrations(s *session, what protocol.URI) bool {
+	cs, ok := r.cluster.(ClusterSync)
+	if !ok || s == nil || s.isCluster() {
+		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterSyncTimeout)
 	defer cancel()
 	if err := cs.SyncRegistrations(ctx); err != nil {
-		q.rm.r.log.Debug("router: cluster registrations not synced for a meta procedure",
-			"procedure", string(q.proc), "error", err)
+		r.log.Debug("router: cluster registrations not synced", "procedure", string(what), "error", err)
+		return false
 	}
+	return true
+}
+
+// syncRegistrations makes the registration meta procedures of a client
+// answer, in a cluster, once the node has caught up with the other nodes'
+// registrations (see Router.syncRegistrations): they then show a
+// registration whose callee read REGISTERED on another node, as a CALL
+// reaches it. The questions of other nodes (q.s nil) are answered from
+// this node's view at once.
+func (q metaRequest) syncRegistrations() {
+	q.rm.r.syncRegistrations(q.s, q.proc)
 }
