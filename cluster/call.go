@@ -78,6 +78,11 @@ type standin struct {
 	mu      sync.Mutex
 	waiting map[protocol.ID]chan protocol.Message // guarded by mu; REGISTER and UNREGISTER waiting for an answer
 	lastReq protocol.ID                           // guarded by mu
+	// registering holds the procedure of each exact REGISTER waiting for
+	// its REGISTERED, by request ID; guarded by mu. The procedure is
+	// recorded in procs when REGISTERED arrives, on the router's
+	// goroutine: a CALL that finds the registration comes after it.
+	registering map[protocol.ID]protocol.URI
 }
 
 // relayKey names a relay: the stand-in it serves.
@@ -111,6 +116,13 @@ func (st *standin) deliver(m protocol.Message) {
 			st.x.c.failLog.log(st.x.c.log, "cluster: cancel to another node not sent", "slot", st.slot, "error", err)
 		}
 	case *protocol.Registered:
+		st.mu.Lock()
+		procedure, exact := st.registering[m.Request]
+		delete(st.registering, m.Request)
+		st.mu.Unlock()
+		if exact {
+			st.setProc(m.Registration, procedure)
+		}
 		st.answered(m.Request, m)
 	case *protocol.Unregistered:
 		st.answered(m.Request, m)
@@ -201,9 +213,22 @@ func (st *standin) register(ctx context.Context, key string, procedure protocol.
 	if invoke != "single" {
 		opts["invoke"] = invoke
 	}
+	exact := match == "" || match == protocol.MatchExact
+	var sent protocol.ID
 	m, err := st.request(ctx, func(req protocol.ID) protocol.Message {
+		if exact {
+			st.mu.Lock()
+			st.registering[req] = procedure
+			st.mu.Unlock()
+			sent = req
+		}
 		return &protocol.Register{Request: req, Options: opts, Procedure: procedure}
 	})
+	if exact {
+		st.mu.Lock()
+		delete(st.registering, sent) // if no REGISTERED came
+		st.mu.Unlock()
+	}
 	if err != nil {
 		return err
 	}
@@ -212,9 +237,6 @@ func (st *standin) register(ctx context.Context, key string, procedure protocol.
 		return fmt.Errorf("cluster: %v in answer to REGISTER", m.Type())
 	}
 	st.regs[key] = reg.Registration
-	if match == "" || match == protocol.MatchExact {
-		st.setProc(reg.Registration, procedure)
-	}
 	return nil
 }
 
@@ -233,8 +255,10 @@ func (st *standin) unregister(ctx context.Context, key string) error {
 }
 
 // setProc records (or with "", forgets) the procedure of registration id.
-// Only the watch goroutine calls it.
+// The router's goroutine (REGISTERED) and the watch goroutine call it.
 func (st *standin) setProc(id protocol.ID, procedure protocol.URI) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	old := *st.procs.Load()
 	procs := make(map[protocol.ID]protocol.URI, len(old)+1)
 	for k, v := range old {
@@ -446,7 +470,8 @@ func (x *rpc) standinOf(slot uint32, realm protocol.URI) (*standin, error) {
 		return st, nil
 	}
 	st = &standin{x: x, slot: slot, realm: realm, idx: idx, q: x.out.queueOf(slot),
-		regs: make(map[string]protocol.ID), waiting: make(map[protocol.ID]chan protocol.Message)}
+		regs: make(map[string]protocol.ID), waiting: make(map[protocol.ID]chan protocol.Message),
+		registering: make(map[protocol.ID]protocol.URI)}
 	st.header = binary.AppendUvarint(append([]byte{frameCall}, x.header...), uint64(idx))
 	st.header = binary.AppendUvarint(st.header, uint64(len(realm)))
 	st.header = append(st.header, realm...)
