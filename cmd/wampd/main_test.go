@@ -3,19 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +25,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/wampkit/wampkit/internal/testcert"
 	"github.com/wampkit/wampkit/serialize"
 )
 
@@ -151,7 +146,7 @@ shutdown_timeout: 3s
 // TestMain_TLS serves wss:// and RawSocket over TLS with -tls-cert/-tls-key.
 func TestMain_TLS(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	certFile, keyFile, pool := writeSelfSignedCert(t)
+	certFile, keyFile, pool := writeServerCert(t)
 	m, _, _ := mustRunMain(t, "-ws", "127.0.0.1:0", "-rawsocket", "127.0.0.1:0",
 		"-tls-cert", certFile, "-tls-key", keyFile)
 	clientTLS := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
@@ -463,42 +458,14 @@ func shortTempDir(tb testing.TB) string {
 	return dir
 }
 
-// writeSelfSignedCert writes a certificate for 127.0.0.1 and its key to
-// PEM files and returns their paths and a pool that trusts the certificate.
-func writeSelfSignedCert(tb testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
+// writeServerCert writes a server certificate for 127.0.0.1 and its
+// key to PEM files and returns their paths and a pool that trusts the
+// certificate's CA.
+func writeServerCert(tb testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "wampd test"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dir := tb.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeFile(tb, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	writeFile(tb, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})))
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
+	ca := testcert.NewCA(tb, "wampd test CA")
+	certFile, keyFile = testcert.WritePEM(tb, tb.TempDir(), ca.Issue(tb, "wampd test", x509.ExtKeyUsageServerAuth))
+	return certFile, keyFile, ca.Pool()
 }
 
 // lockedBuffer is a bytes.Buffer safe for the concurrent writes of a logger.

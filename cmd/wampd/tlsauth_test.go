@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"io"
-	"math/big"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,43 +17,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/internal/testcert"
 	"github.com/wampkit/wampkit/protocol"
 )
-
-// issueClientCert returns a client certificate for cn signed by the CA
-// caCert/caKey (self-signed when caCert is nil).
-func issueClientCert(tb testing.TB, cn string, caCert *x509.Certificate, caKey *ecdsa.PrivateKey, isCA bool) (tls.Certificate, *ecdsa.PrivateKey) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if isCA {
-		tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage, tmpl.ExtKeyUsage = true, true, x509.KeyUsageCertSign, nil
-	}
-	parent, signer := tmpl, key
-	if caCert != nil {
-		parent, signer = caCert, caKey
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, key
-}
 
 // TestMain_TLSAuth: a wampd whose wss listener verifies client
 // certificates of client_ca admits, with authmethod tls, a principal
@@ -66,13 +27,12 @@ func issueClientCert(tb testing.TB, cn string, caCert *x509.Certificate, caKey *
 // client without a certificate for one, and refuses an unknown one.
 func TestMain_TLSAuth(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	certFile, keyFile, pool := writeSelfSignedCert(t)
-	ca, caKey := issueClientCert(t, "client CA", nil, nil, true)
-	caFile := filepath.Join(t.TempDir(), "client-ca.pem")
-	writeFile(t, caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Leaf.Raw})))
-	device, _ := issueClientCert(t, "device-7", ca.Leaf, caKey, false)
-	backend, _ := issueClientCert(t, "backend", ca.Leaf, caKey, false)
-	stranger, _ := issueClientCert(t, "stranger", ca.Leaf, caKey, false)
+	certFile, keyFile, pool := writeServerCert(t)
+	ca := testcert.NewCA(t, "client CA")
+	caFile := ca.WritePEM(t, t.TempDir())
+	device := ca.Issue(t, "device-7", x509.ExtKeyUsageClientAuth)
+	backend := ca.Issue(t, "backend", x509.ExtKeyUsageClientAuth)
+	stranger := ca.Issue(t, "stranger", x509.ExtKeyUsageClientAuth)
 	fp := sha256.Sum256(device.Leaf.Raw)
 	m, _, _ := mustRunConfig(t, `
 websocket:
@@ -129,18 +89,17 @@ realms:
 // rotates the CA file makes new logins check against the new CA.
 func TestMain_TLSClientCA(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	certFile, keyFile, pool := writeSelfSignedCert(t)
+	certFile, keyFile, pool := writeServerCert(t)
 	dir := t.TempDir()
-	caA, caAKey := issueClientCert(t, "client CA A", nil, nil, true)
-	caB, caBKey := issueClientCert(t, "client CA B", nil, nil, true)
+	caA, caB := testcert.NewCA(t, "client CA A"), testcert.NewCA(t, "client CA B")
 	caFile := filepath.Join(dir, "client-ca.pem")
-	writeCA := func(ca tls.Certificate) {
-		writeFile(t, caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Leaf.Raw})))
+	writeCA := func(ca *testcert.CA) {
+		writeFile(t, caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})))
 	}
 	writeCA(caA)
-	selfSigned, _ := issueClientCert(t, "device-7", nil, nil, false)
-	backendA, _ := issueClientCert(t, "backend", caA.Leaf, caAKey, false)
-	backendB, _ := issueClientCert(t, "backend", caB.Leaf, caBKey, false)
+	selfSigned := testcert.NewCA(t, "device-7").TLS()
+	backendA := caA.Issue(t, "backend", x509.ExtKeyUsageClientAuth)
+	backendB := caB.Issue(t, "backend", x509.ExtKeyUsageClientAuth)
 	fp := sha256.Sum256(selfSigned.Leaf.Raw)
 	path := filepath.Join(dir, "wampd.yaml")
 	writeFile(t, path, `
@@ -209,7 +168,7 @@ realms:
 // TestTLSAuthConfigInvalid: listener and principal settings of the tls
 // authmethod that cannot work stop wampd at start.
 func TestTLSAuthConfigInvalid(t *testing.T) {
-	certFile, keyFile, _ := writeSelfSignedCert(t)
+	certFile, keyFile, _ := writeServerCert(t)
 	tls := func(extra string) string {
 		return "websocket:\n  tls:\n    cert: " + certFile + "\n    key: " + keyFile + "\n" + extra
 	}

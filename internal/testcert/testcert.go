@@ -10,8 +10,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -81,6 +84,59 @@ func (ca *CA) Issue(tb testing.TB, cn string, usage x509.ExtKeyUsage) tls.Certif
 		tb.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+// TLS returns ca's own certificate and key, for a test that needs a
+// self-signed certificate (a client pinned by fingerprint, say).
+func (ca *CA) TLS() tls.Certificate {
+	return tls.Certificate{Certificate: [][]byte{ca.Cert.Raw}, PrivateKey: ca.Key, Leaf: ca.Cert}
+}
+
+// WritePEM writes ca's certificate to a PEM file in dir and returns its
+// path (for a config that names a CA file).
+func (ca *CA) WritePEM(tb testing.TB, dir string) string {
+	tb.Helper()
+	path := filepath.Join(dir, "ca-"+ca.Cert.SerialNumber.String()+"-"+fileName(ca.Cert.Subject.CommonName)+".pem")
+	writePEM(tb, path, "CERTIFICATE", ca.Cert.Raw)
+	return path
+}
+
+// WritePEM writes cert's chain and its ECDSA key (PKCS #8) to two PEM
+// files in dir, named after its common name, and returns their paths.
+func WritePEM(tb testing.TB, dir string, cert tls.Certificate) (certFile, keyFile string) {
+	tb.Helper()
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	name := fileName(cert.Leaf.Subject.CommonName) + "-" + cert.Leaf.SerialNumber.String()
+	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+	writePEM(tb, certFile, "CERTIFICATE", cert.Certificate...)
+	writePEM(tb, keyFile, "PRIVATE KEY", key)
+	return certFile, keyFile
+}
+
+// writePEM writes blocks of kind typ to a new file at path.
+func writePEM(tb testing.TB, path, typ string, blocks ...[]byte) {
+	tb.Helper()
+	var out []byte
+	for _, b := range blocks {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b})...)
+	}
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// fileName keeps the letters and digits of s, for a file name.
+func fileName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 func newKey(tb testing.TB) *ecdsa.PrivateKey {
