@@ -9,25 +9,16 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/cluster/clustertest"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 )
 
-// runNATS starts a NATS server with JetStream on 127.0.0.1:port and
-// returns it; the caller shuts it down.
+// runNATS starts a NATS server with JetStream on 127.0.0.1:port, storing
+// in dir, and returns it (shut down when the test ends, unless before).
 func runNATS(tb testing.TB, port int, dir string) *server.Server {
 	tb.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true,
-		StoreDir: dir, NoLog: true, NoSigs: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(testTimeout) {
-		s.Shutdown()
-		tb.Fatal("nats server not ready")
-	}
-	return s
+	return clustertest.StartNATS(tb, clustertest.Options{Port: port, StoreDir: dir})
 }
 
 // TestNATSRestartUnderLoad restarts the NATS server while a publisher on
@@ -38,13 +29,6 @@ func TestNATSRestartUnderLoad(t *testing.T) {
 	port := freePort(t)
 	dir := t.TempDir()
 	ns := runNATS(t, port, dir)
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			ns.Shutdown()
-			ns.WaitForShutdown()
-		}
-	})
 	url := ns.ClientURL()
 	nodes := startNodes(t, url, 2, router.RealmConfig{})
 	rec := newRecorder()
@@ -80,10 +64,8 @@ func TestNATSRestartUnderLoad(t *testing.T) {
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
-	stopped = true
 	time.Sleep(300 * time.Millisecond) // the publisher goes on meanwhile
-	ns = runNATS(t, port, dir)
-	stopped = false
+	runNATS(t, port, dir) // the same server again: same port, same store
 
 	mu.Lock()
 	after := published

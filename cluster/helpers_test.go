@@ -12,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/cluster"
+	"github.com/wampkit/wampkit/cluster/clustertest"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 	"github.com/wampkit/wampkit/transport"
@@ -32,27 +31,7 @@ const testTimeout = 30 * time.Second
 // down when the test ends.
 func startNATS(tb testing.TB) string {
 	tb.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host:      "127.0.0.1",
-		Port:      -1,
-		JetStream: true,
-		StoreDir:  tb.TempDir(),
-		NoLog:     true,
-		NoSigs:    true,
-	})
-	if err != nil {
-		tb.Fatalf("nats server: %v", err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(testTimeout) {
-		s.Shutdown()
-		tb.Fatal("nats server not ready")
-	}
-	tb.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s.ClientURL()
+	return clustertest.StartNATS(tb, clustertest.Options{}).ClientURL()
 }
 
 // node is one router of a test cluster.

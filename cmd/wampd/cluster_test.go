@@ -9,29 +9,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/goleak"
+
+	"github.com/wampkit/wampkit/cluster/clustertest"
 )
 
 // startNATS starts a NATS server with JetStream in the test process on
-// 127.0.0.1:port (-1: any free port) and returns its URL.
+// 127.0.0.1:port (-1 or 0: any free port) and returns its URL.
 func startNATS(tb testing.TB, port int) string {
 	tb.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true,
-		StoreDir: tb.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		tb.Fatal(err)
+	if port < 0 {
+		port = 0
 	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		tb.Fatal("NATS server not ready")
-	}
-	tb.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s.ClientURL()
+	return clustertest.StartNATS(tb, clustertest.Options{Port: port}).ClientURL()
 }
 
 // freePort returns a TCP port of 127.0.0.1 that nothing listens on (it

@@ -7,9 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/nats-io/nats-server/v2/server"
-
 	"github.com/wampkit/wampkit/cluster"
+	"github.com/wampkit/wampkit/cluster/clustertest"
 )
 
 // A topology is how the wampkit router of a test is deployed: one router,
@@ -93,28 +92,7 @@ const maxNATSPayload = 8 << 20
 // its URL; it is shut down when the test ends.
 func startNATS(tb testing.TB) string {
 	tb.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host:       "127.0.0.1",
-		Port:       -1,
-		JetStream:  true,
-		StoreDir:   tb.TempDir(),
-		MaxPayload: maxNATSPayload,
-		NoLog:      true,
-		NoSigs:     true,
-	})
-	if err != nil {
-		tb.Fatalf("nats server: %v", err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(scriptTimeout) {
-		s.Shutdown()
-		tb.Fatal("nats server not ready")
-	}
-	tb.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s.ClientURL()
+	return clustertest.StartNATS(tb, clustertest.Options{MaxPayload: maxNATSPayload}).ClientURL()
 }
 
 // node returns the deployment's i-th node, modulo their number.
