@@ -28,7 +28,7 @@ type corkConn struct {
 // timeout.
 func newCorkConn(c net.Conn, timeout time.Duration) *corkConn {
 	cc := &corkConn{Conn: c, rc: newFDWriter(c, timeout)}
-	cc.pr.r = c
+	cc.pr.r = newFDReader(c)
 	return cc
 }
 

@@ -89,6 +89,14 @@
 // Its writes have a deadline (WriteTimeout), so a peer that stops reading
 // fails its own connection and never blocks anyone else.
 //
+// On Linux, the reads of a peer over a plain socket and its non-blocking
+// writes are system calls the Go scheduler is not told about: none of them
+// can block, and telling it costs more than the call when the process is
+// idle between messages (each would wake the runtime's sysmon thread).
+// Waiting for data, and the read deadlines, are the net package's as
+// ever. Over TLS, reads and writes go through crypto/tls; built with the
+// race detector, the ordinary calls are made.
+//
 // An idle peer holds no writer goroutine and no large buffer: encodings
 // and write batches live in pooled buffers, reads go through a 512-byte
 // buffer that borrows a 32 KiB one from a pool while data keeps coming,

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -417,13 +418,14 @@ func peerAddr(a net.Addr) string {
 // and at once when the peer is closing (see peerCore.readDeadline).
 type idleConn struct {
 	net.Conn
+	r    io.Reader // reads Conn: newFDReader(Conn)
 	core *peerCore
 	idle time.Duration
 }
 
 func (c idleConn) Read(b []byte) (int, error) {
 	c.core.readDeadline(c.idle)
-	return c.Conn.Read(b)
+	return c.r.Read(b)
 }
 
 // isTimeout reports whether err is a deadline error; gorilla hides the

@@ -20,6 +20,7 @@ type rawPeer struct {
 
 	// Reader side, used only by the goroutine calling Recv.
 	br *bufio.Reader
+	pr poolReader // what br reads from
 
 	// Writer side, used only by the holder of the right to write.
 	seq uint32
@@ -38,7 +39,8 @@ func newRawPeer(c net.Conn, cfg PeerConfig, ser serialize.Serializer, maxSend in
 	p := &rawPeer{}
 	p.pongs = make(chan []byte, 4)
 	p.init(c, p, newFDWriter(c, cfg.WriteTimeout), cfg, ser, min(maxSend, rawMaxLength), details)
-	p.br = bufio.NewReaderSize(&poolReader{r: idleConn{Conn: c, core: &p.peerCore, idle: cfg.idleTimeout()}}, peekBuffer)
+	p.pr.r = idleConn{Conn: c, r: newFDReader(c), core: &p.peerCore, idle: cfg.idleTimeout()}
+	p.br = bufio.NewReaderSize(&p.pr, peekBuffer)
 	return p
 }
 

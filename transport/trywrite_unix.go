@@ -71,7 +71,7 @@ type fdWriter struct {
 func (w *fdWriter) write(fd uintptr) bool {
 	w.called = true
 	for {
-		w.n, w.err = syscall.Write(int(fd), w.b)
+		w.n, w.err = sysWrite(int(fd), w.b)
 		if w.err != syscall.EINTR {
 			return true
 		}

@@ -1,0 +1,70 @@
+//go:build unix
+
+package transport
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// fdReader reads a socket as net.Conn.Read does, waiting for data in the
+// network poller under the connection's read deadline, but makes the
+// read(2) itself with sysRead: see sysio_linux.go for why. It is used by
+// one goroutine at a time (the peer's reader); its fields carry the
+// read's arguments and results through rc.Read without allocating a
+// closure per read.
+type fdReader struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool // r.read, bound once
+	b   []byte
+	n   int
+	err error
+}
+
+// newFDReader returns a reader of conn's socket, or conn itself when it
+// has none we may read directly (see rawConnOf): a TLS connection, or a
+// net.Conn of someone else's.
+func newFDReader(conn net.Conn) io.Reader {
+	rc := rawConnOf(conn)
+	if rc == nil {
+		return conn
+	}
+	r := &fdReader{rc: rc}
+	r.fn = r.read
+	return r
+}
+
+func (r *fdReader) read(fd uintptr) bool {
+	for {
+		r.n, r.err = sysRead(int(fd), r.b)
+		if r.err != syscall.EINTR {
+			break
+		}
+	}
+	// Nothing to read yet: rc.Read waits in the poller and calls again.
+	return r.err != syscall.EAGAIN
+}
+
+// Read implements io.Reader with the errors of net.Conn.Read: io.EOF at
+// the end of the stream, and an error wrapping os.ErrDeadlineExceeded or
+// net.ErrClosed when the deadline passed or the connection was closed.
+func (r *fdReader) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	r.b = b
+	err := r.rc.Read(r.fn)
+	n, rerr := r.n, r.err
+	r.b, r.n, r.err = nil, 0, nil
+	switch {
+	case err != nil:
+		return 0, err
+	case rerr != nil:
+		return 0, os.NewSyscallError("read", rerr)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
