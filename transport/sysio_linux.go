@@ -1,4 +1,4 @@
-//go:build linux && !race
+//go:build linux
 
 package transport
 
@@ -7,17 +7,36 @@ import (
 	"unsafe"
 )
 
-// sysRead and sysWrite are read(2) and write(2) on a non-blocking socket,
-// made without telling the Go scheduler (syscall.RawSyscall, not
-// syscall.Syscall): such a call never blocks, and telling the scheduler
-// is what costs. When every P of the process is idle between messages,
-// as in a lone round trip, sysmon sleeps until woken, and every
+// sysRead is read(2) on a non-blocking socket. It is made without telling
+// the Go scheduler (rawRead: syscall.RawSyscall, not syscall.Syscall):
+// such a call never blocks, and telling the scheduler is what costs. When
+// every P of the process is idle between messages, as in a lone round
+// trip, the runtime's sysmon thread sleeps until woken, and every
 // syscall.Syscall wakes it (runtime.entersyscall): a futex wake-up, two
 // context switches and a 20 µs nanosleep per system call, which on a VM
 // cost more router CPU than the reads and writes themselves (issue #14).
-// With the race detector the plain calls are used (sysio_other.go), so
-// that it sees the synchronisation through the socket.
+//
+// Built with the race detector, the plain call is made: the race
+// detector sees the synchronisation through a socket between goroutines
+// of one process (a test's client and router) only in syscall.Read and
+// syscall.Write.
 func sysRead(fd int, b []byte) (int, error) {
+	if raceBuild {
+		return syscall.Read(fd, b)
+	}
+	return rawRead(fd, b)
+}
+
+// sysWrite is write(2) on a non-blocking socket; see sysRead.
+func sysWrite(fd int, b []byte) (int, error) {
+	if raceBuild {
+		return syscall.Write(fd, b)
+	}
+	return rawWrite(fd, b)
+}
+
+// rawRead is read(2) by syscall.RawSyscall; fd must not block.
+func rawRead(fd int, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
@@ -28,8 +47,8 @@ func sysRead(fd int, b []byte) (int, error) {
 	return int(n), nil
 }
 
-// sysWrite: see sysRead.
-func sysWrite(fd int, b []byte) (int, error) {
+// rawWrite is write(2) by syscall.RawSyscall; fd must not block.
+func rawWrite(fd int, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
