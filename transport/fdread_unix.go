@@ -3,6 +3,7 @@
 package transport
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -16,11 +17,12 @@ import (
 // read's arguments and results through rc.Read without allocating a
 // closure per read.
 type fdReader struct {
-	rc  syscall.RawConn
-	fn  func(fd uintptr) bool // r.read, bound once
-	b   []byte
-	n   int
-	err error
+	rc   syscall.RawConn
+	conn net.Conn              // for the addresses in errors
+	fn   func(fd uintptr) bool // r.read, bound once
+	b    []byte
+	n    int
+	err  error
 }
 
 // newFDReader returns a reader of conn's socket, or conn itself when it
@@ -31,7 +33,7 @@ func newFDReader(conn net.Conn) io.Reader {
 	if rc == nil {
 		return conn
 	}
-	r := &fdReader{rc: rc}
+	r := &fdReader{rc: rc, conn: conn}
 	r.fn = r.read
 	return r
 }
@@ -60,11 +62,24 @@ func (r *fdReader) Read(b []byte) (int, error) {
 	r.b, r.n, r.err = nil, 0, nil
 	switch {
 	case err != nil:
-		return 0, err
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			err = oe.Err // rewrapped below as a "read", like net.Conn.Read's
+		}
+		return 0, r.opError(err)
 	case rerr != nil:
-		return 0, os.NewSyscallError("read", rerr)
+		return 0, r.opError(os.NewSyscallError("read", rerr))
 	case n == 0:
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// opError wraps err as net.Conn.Read does: "read tcp A->B: ...".
+func (r *fdReader) opError(err error) error {
+	oe := &net.OpError{Op: "read", Source: r.conn.LocalAddr(), Addr: r.conn.RemoteAddr(), Err: err}
+	if oe.Source != nil {
+		oe.Net = oe.Source.Network()
+	}
+	return oe
 }

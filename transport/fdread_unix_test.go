@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -100,6 +101,11 @@ func TestFDReaderReadsLikeConn(t *testing.T) {
 				got := within(t, done)
 				if got.n != tt.wantN || !tt.wantErr(got.err) {
 					t.Errorf("Read() = %d, %v; want %d and the error of the case", got.n, got.err, tt.wantN)
+				}
+				// The same words as net.Conn.Read's, for logs.
+				if want := "read tcp " + c.LocalAddr().String() + "->" + c.RemoteAddr().String() + ": "; got.err != nil && got.err != io.EOF &&
+					!strings.HasPrefix(got.err.Error(), want) {
+					t.Errorf("Read() error %q, want it to begin %q", got.err, want)
 				}
 			})
 		}
