@@ -26,8 +26,10 @@
 //   - call: a caller calls an echo procedure of a callee, one call at a
 //     time, -calls times over -transport (both clients of package
 //     client); reports the router's CPU time per call and the round
-//     trip's median and 99th percentile. With -profiles DIR it saves a
-//     CPU profile of 2 seconds of the calls.
+//     trip's median and 99th percentile. With -concurrency N, N callers
+//     (N sessions) call at once, one call at a time each, -calls calls
+//     in all. With -profiles DIR it saves a CPU profile of 2 seconds of
+//     the calls (of each wampd process).
 //   - joins: -sessions sessions join at once (32 at a time) over
 //     -transport while a caller calls an echo procedure every
 //     millisecond over RawSocket; reports joins per second, the router's
@@ -35,7 +37,28 @@
 //     maximum round trip during the burst. With -profiles DIR it saves a
 //     CPU profile of the burst's first 2 seconds.
 //
-// -gomaxprocs sets GOMAXPROCS of the router process. The figures are
+// # Clusters
+//
+// -nodes 2 runs the call scenario across two nodes of a cluster: a
+// nats-server process with JetStream on a free port of 127.0.0.1, and two
+// wampd processes with -cluster joined through it; the callee is on the
+// second node and the callers on the first, so every call crosses nodes.
+// The router's CPU time is then the sum over the wampd processes, and
+// the NATS server's (nats-cpu) is reported apart. -nodes takes a list
+// ("1,2"): the runs alternate the node counts as they alternate
+// binaries, so that one invocation compares a same-node call (one wampd,
+// no cluster, caller and callee on it) with a cross-node one on the same
+// machine, and prints the ratio of their router CPU per call:
+//
+//	go run ./cmd/wampload -wampd /tmp/wampd -scenario call -nodes 1,2 \
+//		-runs 3 -transport rawsocket -concurrency 32
+//
+// The nats-server binary is -nats-server, or else built (once per
+// invocation) from the module's nats-server dependency with go build,
+// which needs the wampkit workspace or the integration module as the
+// working directory.
+//
+// -gomaxprocs sets GOMAXPROCS of the router processes. The figures are
 // measurements of one machine, not pass/fail results.
 package main
 
@@ -69,13 +92,15 @@ import (
 )
 
 type options struct {
-	scenario   string
-	transport  string
-	sessions   int
-	calls      int
-	gomaxprocs int
-	profiles   string
-	gcs        int
+	scenario    string
+	transport   string
+	sessions    int
+	calls       int
+	concurrency int
+	gomaxprocs  int
+	profiles    string
+	gcs         int
+	natsServer  string // nats-server binary, for nodes > 1
 }
 
 func main() {
@@ -86,6 +111,9 @@ func main() {
 	flag.StringVar(&o.transport, "transport", "websocket", "websocket (JSON) or rawsocket (MessagePack)")
 	flag.IntVar(&o.sessions, "sessions", 10000, "idle, joins: sessions to open")
 	flag.IntVar(&o.calls, "calls", 20000, "call: calls to make")
+	flag.IntVar(&o.concurrency, "concurrency", 1, "call: callers calling at once (one session each)")
+	nodeList := flag.String("nodes", "1", "call: comma-separated node counts to alternate: 1 is one wampd, 2 a cluster of two wampd processes and a nats-server (callee on one node, callers on the other)")
+	flag.StringVar(&o.natsServer, "nats-server", "", "nats-server binary for -nodes 2; empty builds it from the module's dependency")
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of the router; 0 leaves the default")
 	flag.IntVar(&o.gcs, "gc", 0, "idle: run this many garbage collections in the router before measuring the sessions (an idle router's runtime runs one at least every 2 minutes, and each may halve an idle goroutine's stack)")
 	flag.StringVar(&o.profiles, "profiles", "", "save profiles of the router in this directory: heap and goroutine (idle), 2 s of CPU (call, joins)")
@@ -93,22 +121,89 @@ func main() {
 	if *bins == "" {
 		log.Fatal("wampload: -wampd is required")
 	}
-	list := strings.Split(*bins, ",")
-	results := make([][]figures, len(list))
+	if o.concurrency < 1 {
+		log.Fatal("wampload: -concurrency must be at least 1")
+	}
+	var nodes []int
+	for _, s := range strings.Split(*nodeList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 2 {
+			log.Fatalf("wampload: -nodes: %q is not 1 or 2", s)
+		}
+		if n > 1 && o.scenario != "call" {
+			log.Fatal("wampload: -nodes 2 is for the call scenario")
+		}
+		nodes = append(nodes, n)
+	}
+	if slices.Contains(nodes, 2) && o.natsServer == "" {
+		bin, cleanup, err := buildNATSServer()
+		if err != nil {
+			log.Fatalf("wampload: %v", err)
+		}
+		defer cleanup()
+		o.natsServer = bin
+	}
+	type setup struct {
+		bin   string
+		nodes int
+	}
+	var setups []setup
+	for _, bin := range strings.Split(*bins, ",") {
+		for _, n := range nodes {
+			setups = append(setups, setup{bin, n})
+		}
+	}
+	name := func(s setup) string {
+		if len(nodes) == 1 && nodes[0] == 1 {
+			return filepath.Base(s.bin)
+		}
+		return fmt.Sprintf("%s nodes=%d", filepath.Base(s.bin), s.nodes)
+	}
+	results := make([][]figures, len(setups))
 	for run := range *runs {
-		for i, bin := range list {
-			f, err := measure(bin, o, fmt.Sprintf("%d.%d", i, run))
+		for i, s := range setups {
+			f, err := measure(s.bin, s.nodes, o, fmt.Sprintf("%d.%d", i, run))
 			if err != nil {
-				log.Fatalf("wampload: %s: %v", bin, err)
+				log.Fatalf("wampload: %s: %v", name(s), err)
 			}
-			fmt.Printf("run %d %s: %s\n", run+1, filepath.Base(bin), f)
+			fmt.Printf("run %d %s: %s\n", run+1, name(s), f)
 			results[i] = append(results[i], f)
 		}
 	}
 	fmt.Println()
-	for i, bin := range list {
-		fmt.Printf("%s (%d runs): %s\n", filepath.Base(bin), len(results[i]), summary(results[i]))
+	for i, s := range setups {
+		fmt.Printf("%s (%d runs): %s\n", name(s), len(results[i]), summary(results[i]))
 	}
+	// The ratio of cross-node to same-node router CPU per call, of the
+	// medians, for each binary measured with both.
+	for i, s := range setups {
+		if s.nodes != 1 {
+			continue
+		}
+		for j, t := range setups {
+			if t.bin == s.bin && t.nodes > 1 {
+				same, cross := medianOf(results[i], "router-cpu"), medianOf(results[j], "router-cpu")
+				fmt.Printf("%s: router-cpu nodes=%d / nodes=1: %.2f×\n", filepath.Base(s.bin), t.nodes, cross/same)
+			}
+		}
+	}
+}
+
+// medianOf returns the median of the figure name over runs.
+func medianOf(runs []figures, name string) float64 {
+	var vs []float64
+	for _, r := range runs {
+		for _, f := range r {
+			if f.name == name {
+				vs = append(vs, f.v)
+			}
+		}
+	}
+	if len(vs) == 0 {
+		return 0
+	}
+	slices.Sort(vs)
+	return median(vs)
 }
 
 // figures are the results of one run: named values, in order.
@@ -155,8 +250,18 @@ func median(sorted []float64) float64 {
 	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
-func measure(bin string, o options, tag string) (figures, error) {
-	w, err := start(bin, o)
+func measure(bin string, nodes int, o options, tag string) (figures, error) {
+	if nodes > 1 {
+		c, err := startCluster(bin, nodes, o)
+		if err != nil {
+			return nil, err
+		}
+		defer c.stop()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		return call(ctx, c, o, tag)
+	}
+	w, err := start(bin, o, "")
 	if err != nil {
 		return nil, err
 	}
@@ -167,11 +272,118 @@ func measure(bin string, o options, tag string) (figures, error) {
 	case "idle":
 		return idle(ctx, w, o, tag)
 	case "call":
-		return call(ctx, w, o, tag)
+		return call(ctx, &cluster{nodes: []*wampd{w}}, o, tag)
 	case "joins":
 		return joins(ctx, w, o)
 	}
 	return nil, fmt.Errorf("unknown scenario %q", o.scenario)
+}
+
+// cluster is a set of running wampd processes: one without NATS, or the
+// nodes of a cluster and their nats-server process.
+type cluster struct {
+	nodes []*wampd
+	nats  *exec.Cmd // nil for one node
+	dir   string    // the NATS server's store; "" for one node
+}
+
+// startCluster runs a nats-server process with JetStream and n wampd
+// processes of bin joined through it, on 127.0.0.1 ports.
+func startCluster(bin string, n int, o options) (*cluster, error) {
+	dir, err := os.MkdirTemp("", "wampload-nats")
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{dir: dir}
+	port, err := freePort()
+	if err != nil {
+		c.stop()
+		return nil, err
+	}
+	c.nats = exec.Command(o.natsServer, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", dir)
+	if err := c.nats.Start(); err != nil {
+		c.nats = nil
+		c.stop()
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			c.stop()
+			return nil, fmt.Errorf("nats-server does not accept on %s: %w", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := range n {
+		w, err := start(bin, o, "nats://"+addr, "-cluster-name", "wampload-"+strconv.Itoa(i))
+		if err != nil {
+			c.stop()
+			return nil, err
+		}
+		c.nodes = append(c.nodes, w)
+	}
+	return c, nil
+}
+
+func (c *cluster) stop() {
+	for _, w := range c.nodes {
+		w.stop()
+	}
+	if c.nats != nil {
+		c.nats.Process.Kill()
+		c.nats.Wait()
+	}
+	if c.dir != "" {
+		os.RemoveAll(c.dir)
+	}
+}
+
+// cpu returns the CPU time the wampd processes have used, together.
+func (c *cluster) cpu() time.Duration {
+	var d time.Duration
+	for _, w := range c.nodes {
+		d += w.cpu()
+	}
+	return d
+}
+
+// natsCPU returns the CPU time the NATS server has used (0 without one).
+func (c *cluster) natsCPU() time.Duration {
+	if c.nats == nil {
+		return 0
+	}
+	return procCPU(c.nats.Process.Pid)
+}
+
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// buildNATSServer builds the nats-server command of the module's
+// nats-server dependency into a temporary directory.
+func buildNATSServer() (bin string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "wampload-bin")
+	if err != nil {
+		return "", nil, err
+	}
+	bin = filepath.Join(dir, "nats-server")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2").CombinedOutput()
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("go build nats-server (or give -nats-server): %v\n%s", err, out)
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
 }
 
 // wampd is a running wampd process.
@@ -182,9 +394,11 @@ type wampd struct {
 	admin  string // 127.0.0.1:port
 }
 
-// start runs bin on 127.0.0.1 ports the system picks. Keep-alive pings
-// are every 10 minutes, so that idle clients that never answer one stay.
-func start(bin string, o options) (*wampd, error) {
+// start runs bin on 127.0.0.1 ports the system picks, joined to the
+// cluster of the NATS servers natsURL unless it is "", with the extra
+// arguments args. Keep-alive pings are every 10 minutes, so that idle
+// clients that never answer one stay.
+func start(bin string, o options, natsURL string, args ...string) (*wampd, error) {
 	dir, err := os.MkdirTemp("", "wampload")
 	if err != nil {
 		return nil, err
@@ -199,7 +413,11 @@ func start(bin string, o options) (*wampd, error) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-config", path, "-log-level", "info")
+	args = append([]string{"-config", path, "-log-level", "info"}, args...)
+	if natsURL != "" {
+		args = append(args, "-cluster", natsURL)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = os.Environ()
 	if o.gomaxprocs > 0 {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(o.gomaxprocs))
@@ -241,8 +459,11 @@ func (w *wampd) stop() {
 }
 
 // cpu returns the CPU time (user + system) the process has used.
-func (w *wampd) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.cmd.Process.Pid))
+func (w *wampd) cpu() time.Duration { return procCPU(w.cmd.Process.Pid) }
+
+// procCPU returns the CPU time (user + system) the process pid has used.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
@@ -626,16 +847,21 @@ func dialIdle(ctx context.Context, w *wampd, tr string) (net.Conn, error) {
 	return nil, fmt.Errorf("unknown transport %q", tr)
 }
 
-// call makes o.calls calls, one at a time, and reports the router's CPU
-// time per call and the round trip.
-func call(ctx context.Context, w *wampd, o options, tag string) (figures, error) {
-	url := w.wsURL
-	cfg := client.Config{Realm: "realm1", Serializer: serialize.JSON, Logger: slog.New(slog.DiscardHandler)}
-	if o.transport == "rawsocket" {
-		url = "tcp://" + w.rsAddr
-		cfg.Serializer = serialize.MessagePack
+// call makes o.calls calls, o.concurrency at a time (one caller session
+// each), to a callee on the last node from callers on the first, and
+// reports the routers' CPU time per call (and the NATS server's, if any)
+// and the round trip.
+func call(ctx context.Context, c *cluster, o options, tag string) (figures, error) {
+	dial := func(w *wampd) (*client.Client, error) {
+		url := w.wsURL
+		cfg := client.Config{Realm: "realm1", Serializer: serialize.JSON, Logger: slog.New(slog.DiscardHandler)}
+		if o.transport == "rawsocket" {
+			url = "tcp://" + w.rsAddr
+			cfg.Serializer = serialize.MessagePack
+		}
+		return client.Dial(ctx, url, cfg)
 	}
-	callee, err := client.Dial(ctx, url, cfg)
+	callee, err := dial(c.nodes[len(c.nodes)-1])
 	if err != nil {
 		return nil, err
 	}
@@ -645,42 +871,88 @@ func call(ctx context.Context, w *wampd, o options, tag string) (figures, error)
 	}, nil); err != nil {
 		return nil, err
 	}
-	caller, err := client.Dial(ctx, url, cfg)
-	if err != nil {
+	callers := make([]*client.Client, o.concurrency)
+	for i := range callers {
+		if callers[i], err = dial(c.nodes[0]); err != nil {
+			return nil, err
+		}
+		defer callers[i].Close()
+	}
+	// Another node learns of the registration a moment later.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, err := callers[0].Call(ctx, "com.load.echo", "hello")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// run makes n calls from each caller at once; with rtt, it records
+	// their round trips.
+	run := func(n int, rtt [][]time.Duration) error {
+		var wg sync.WaitGroup
+		errs := make([]error, len(callers))
+		for i, caller := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range n {
+					t0 := time.Now()
+					if _, err := caller.Call(ctx, "com.load.echo", "hello"); err != nil {
+						errs[i] = err
+						return
+					}
+					if rtt != nil {
+						rtt[i] = append(rtt[i], time.Since(t0))
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+	if err := run(max(1000/o.concurrency, 100), nil); err != nil { // warm up
 		return nil, err
 	}
-	defer caller.Close()
-	for range 1000 { // warm up
-		if _, err := caller.Call(ctx, "com.load.echo", "hello"); err != nil {
+	profs := make(chan error, len(c.nodes))
+	for i, w := range c.nodes {
+		if o.profiles == "" {
+			profs <- nil
+			continue
+		}
+		t := tag
+		if len(c.nodes) > 1 {
+			t = fmt.Sprintf("%s.node%d", tag, i)
+		}
+		go func() { profs <- w.save("profile", o.profiles, t) }()
+	}
+	per := max(o.calls/o.concurrency, 1)
+	rtts := make([][]time.Duration, len(callers))
+	for i := range rtts {
+		rtts[i] = make([]time.Duration, 0, per)
+	}
+	cpu0, nats0 := c.cpu(), c.natsCPU()
+	if err := run(per, rtts); err != nil {
+		return nil, err
+	}
+	cpu, natsCPU := c.cpu()-cpu0, c.natsCPU()-nats0
+	for range c.nodes {
+		if err := <-profs; err != nil {
 			return nil, err
 		}
 	}
-	prof := make(chan error, 1)
-	if o.profiles != "" {
-		go func() { prof <- w.save("profile", o.profiles, tag) }()
-	} else {
-		prof <- nil
-	}
-	rtt := make([]time.Duration, 0, o.calls)
-	cpu0 := w.cpu()
-	for range o.calls {
-		t0 := time.Now()
-		if _, err := caller.Call(ctx, "com.load.echo", "hello"); err != nil {
-			return nil, err
-		}
-		rtt = append(rtt, time.Since(t0))
-	}
-	cpu := w.cpu() - cpu0
-	if err := <-prof; err != nil {
-		return nil, err
-	}
+	rtt := slices.Concat(rtts...)
 	if len(rtt) == 0 {
 		return nil, errors.New("no calls")
 	}
 	slices.Sort(rtt)
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	n := float64(len(rtt))
 	return figures{
-		{"router-cpu", "µs/call", us(cpu) / float64(o.calls)},
+		{"router-cpu", "µs/call", us(cpu) / n},
+		{"nats-cpu", "µs/call", us(natsCPU) / n},
 		{"p50", "µs", us(rtt[len(rtt)/2])},
 		{"p99", "µs", us(rtt[len(rtt)*99/100])},
 	}, nil
