@@ -214,7 +214,7 @@ func BenchmarkCall(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(16) // 32 goroutines on 2 processors
 			b.ResetTimer()
-			cpu, natsCPU := cpuTime(), procCPU(natsProc)
+			cpu, natsCPU, msgs := cpuTime(), procCPU(natsProc), natsOutMsgs(nodes)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err := caller.Call(ctx, "bench.call", "payload"); err != nil {
@@ -227,7 +227,20 @@ func BenchmarkCall(b *testing.B) {
 			b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			if natsProc != nil {
 				b.ReportMetric(float64((procCPU(natsProc)-natsCPU).Nanoseconds())/float64(b.N), "nats-cpu-ns/op")
+				b.ReportMetric(float64(natsOutMsgs(nodes)-msgs)/float64(b.N), "nats-msgs/op")
 			}
 		})
 	}
+}
+
+// natsOutMsgs returns the number of NATS messages the nodes have
+// published so far, together.
+func natsOutMsgs(nodes []*node) uint64 {
+	var n uint64
+	for _, nd := range nodes {
+		if nd.c != nil {
+			n += nd.c.NATSOutMsgs()
+		}
+	}
+	return n
 }

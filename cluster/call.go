@@ -351,7 +351,7 @@ func (x *rpc) takeCall(data []byte) {
 		return
 	}
 	realm := data[at : at+int(rlen)]
-	m, err := codec.Decode(data[at+int(rlen):])
+	m, err := x.opts.decode(data[at+int(rlen):])
 	if err != nil {
 		x.c.failLog.log(x.c.log, "cluster: malformed call from another node", "error", err)
 		return
@@ -410,7 +410,7 @@ func (x *rpc) takeReply(data []byte) {
 	if st == nil {
 		return // closed meanwhile: its calls ended
 	}
-	m, err := codec.Decode(data[n:])
+	m, err := x.opts.decode(data[n:])
 	if err != nil {
 		x.c.failLog.log(x.c.log, "cluster: malformed answer from another node", "error", err)
 		return

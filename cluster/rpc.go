@@ -237,6 +237,9 @@ type rpc struct {
 	// call.go): its slot.
 	header []byte
 	out    *sender // publishes the frames (see batch.go)
+	// opts decodes the frames' messages (see optcache.go); only the
+	// goroutine of the subject "rpc" (takeFrames) uses it.
+	opts optCache
 
 	// standins and relays are read without a lock on every frame (see
 	// call.go): copy on write, under mu.
