@@ -187,7 +187,9 @@ func procCPU(p *os.Process) time.Duration {
 // for the network): caller and callee on one router (nodes=1, no
 // cluster), or on two nodes of a cluster whose NATS server is a process
 // of its own (nodes=2). cpu-ns/op is the test process's CPU time (routers
-// and clients) per call, nats-cpu-ns/op the NATS server's.
+// and clients) per call, nats-cpu-ns/op the NATS server's, and
+// nats-msgs/op the NATS messages the nodes publish per call (two frames
+// cross per call: the fewer messages, the more frames each carried).
 func BenchmarkCall(b *testing.B) {
 	for _, n := range []int{1, 2} {
 		b.Run("nodes="+strconv.Itoa(n), func(b *testing.B) {
