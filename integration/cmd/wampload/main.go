@@ -26,7 +26,10 @@
 //   - call: a caller calls an echo procedure of a callee, one call at a
 //     time, -calls times over -transport (both clients of package
 //     client); reports the router's CPU time per call and the round
-//     trip's median and 99th percentile. With -concurrency N, N callers
+//     trip's median and 99th percentile, and the context switches of
+//     the router's threads per call (each time a thread sleeps or is
+//     preempted: the hand-offs between goroutines and the network waits
+//     that woke an idle thread). With -concurrency N, N callers
 //     (N sessions) call at once, one call at a time each, -calls calls
 //     in all. With -profiles DIR it saves a CPU profile of 2 seconds of
 //     the calls (of each wampd process).
@@ -341,6 +344,36 @@ func (c *cluster) stop() {
 	if c.dir != "" {
 		os.RemoveAll(c.dir)
 	}
+}
+
+// switches returns the context switches of the wampd processes'
+// threads so far, together.
+func (c *cluster) switches() float64 {
+	var n float64
+	for _, w := range c.nodes {
+		n += procSwitches(w.cmd.Process.Pid)
+	}
+	return n
+}
+
+// procSwitches returns the context switches (voluntary and not) of the
+// threads of process pid so far, from /proc (Linux), or 0.
+func procSwitches(pid int) float64 {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	var n float64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "voluntary_ctxt_switches:") || strings.HasPrefix(line, "nonvoluntary_ctxt_switches:") {
+				v, _ := strconv.ParseFloat(strings.TrimSpace(line[strings.IndexByte(line, ':')+1:]), 64)
+				n += v
+			}
+		}
+	}
+	return n
 }
 
 // cpu returns the CPU time the wampd processes have used, together.
@@ -933,11 +966,11 @@ func call(ctx context.Context, c *cluster, o options, tag string) (figures, erro
 	for i := range rtts {
 		rtts[i] = make([]time.Duration, 0, per)
 	}
-	cpu0, nats0 := c.cpu(), c.natsCPU()
+	cpu0, nats0, sw0 := c.cpu(), c.natsCPU(), c.switches()
 	if err := run(per, rtts); err != nil {
 		return nil, err
 	}
-	cpu, natsCPU := c.cpu()-cpu0, c.natsCPU()-nats0
+	cpu, natsCPU, sw := c.cpu()-cpu0, c.natsCPU()-nats0, c.switches()-sw0
 	for range c.nodes {
 		if err := <-profs; err != nil {
 			return nil, err
@@ -953,6 +986,7 @@ func call(ctx context.Context, c *cluster, o options, tag string) (figures, erro
 	return figures{
 		{"router-cpu", "µs/call", us(cpu) / n},
 		{"nats-cpu", "µs/call", us(natsCPU) / n},
+		{"switches", "/call", sw / n},
 		{"p50", "µs", us(rtt[len(rtt)/2])},
 		{"p99", "µs", us(rtt[len(rtt)*99/100])},
 	}, nil
