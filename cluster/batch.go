@@ -46,14 +46,33 @@ const frameLen = 4
 var errQueueFull = errors.New("cluster: too many messages waiting for the other node")
 
 // outFrame is a message waiting in a queue: a frame's header, and its
-// WAMP message, which the router no longer changes (sent messages are
-// read-only).
+// WAMP message, whose contents the router no longer changes (sent
+// messages are read-only). The CALL of a stand-in's INVOCATION and the
+// YIELD of a relay's RESULT, one of each per call, are held in the frame
+// itself (call, yield) rather than allocated: the queue's array, reused
+// from round to round, holds them.
 type outFrame struct {
 	header []byte
-	m      protocol.Message
+	m      protocol.Message // nil: call or yield, as held says
+	held   protocol.MessageType
+	call   protocol.Call
+	yield  protocol.Yield
 	// st is the stand-in whose INVOCATION a CALL carries: it fails if the
 	// frame cannot be sent.
 	st *standin
+}
+
+// msg returns the WAMP message of f, which must not move while it is
+// used.
+func (f *outFrame) msg() protocol.Message {
+	switch {
+	case f.m != nil:
+		return f.m
+	case f.held == protocol.TypeCall:
+		return &f.call
+	default:
+		return &f.yield
+	}
 }
 
 // outQueue is the queue of messages for one node.
@@ -152,6 +171,9 @@ func (s *sender) run() {
 			if cap(buf) > maxKeptBuf {
 				buf = nil
 			}
+			if cap(frames) > maxKeptFrames {
+				frames = nil
+			}
 			dirty[i] = nil
 		}
 	}
@@ -187,14 +209,20 @@ func (s *sender) waiting() int {
 	return n
 }
 
-// maxKeptBuf is the largest encoding buffer the sender keeps for reuse.
-const maxKeptBuf = 1 << 20
+// maxKeptBuf is the largest encoding buffer the sender keeps for reuse,
+// and maxKeptFrames the most frames an array of a queue it keeps holds
+// (a frame takes about 200 bytes).
+const (
+	maxKeptBuf    = 1 << 20
+	maxKeptFrames = 1 << 12
+)
 
 // publish encodes frames into buf and publishes them to subject, in NATS
 // messages no larger than the servers take. It returns buf.
 func (s *sender) publish(subject string, frames []outFrame, buf []byte) []byte {
 	max := int(s.maxPayload.Load())
-	for _, f := range frames {
+	for i := range frames {
+		f := &frames[i]
 		start := len(buf)
 		var err error
 		buf, err = s.encode(buf, f, max)
@@ -219,11 +247,11 @@ func (s *sender) publish(subject string, frames []outFrame, buf []byte) []byte {
 
 // encode appends the frame of f to buf. It fails if the frame alone is
 // larger than max.
-func (s *sender) encode(buf []byte, f outFrame, max int) ([]byte, error) {
+func (s *sender) encode(buf []byte, f *outFrame, max int) ([]byte, error) {
 	start := len(buf)
 	buf = append(buf, 0, 0, 0, 0)
 	buf = append(buf, f.header...)
-	buf, err := codec.Encode(buf, f.m)
+	buf, err := codec.Encode(buf, f.msg())
 	if err != nil {
 		return buf, err
 	}
@@ -238,8 +266,8 @@ func (s *sender) encode(buf []byte, f outFrame, max int) ([]byte, error) {
 // failed handles a message that could not be encoded or sent (err): a
 // call fails on this node, an answer is replaced by an error for the
 // caller's node. It returns buf with that error's frame, if any.
-func (s *sender) failed(buf []byte, f outFrame, err error, max int) ([]byte, error) {
-	switch m := f.m.(type) {
+func (s *sender) failed(buf []byte, f *outFrame, err error, max int) ([]byte, error) {
+	switch m := f.msg().(type) {
 	case *protocol.Call:
 		if l := f.st.linkOf(); l != nil {
 			_ = l.Send(failure(m.Request, sendFailureURI(err), "call not sent to the callee's node: "+err.Error()))

@@ -146,8 +146,8 @@ func (st *standin) invoke(m *protocol.Invocation) {
 	}
 	err := errUnknownRegistration
 	if procedure != "" {
-		call := &protocol.Call{Request: m.Request, Options: m.Details, Procedure: procedure, Args: m.Args, Kwargs: m.Kwargs}
-		err = st.x.out.enqueue(st.q, outFrame{header: st.header, m: call, st: st})
+		err = st.x.out.enqueue(st.q, outFrame{header: st.header, st: st, held: protocol.TypeCall,
+			call: protocol.Call{Request: m.Request, Options: m.Details, Procedure: procedure, Args: m.Args, Kwargs: m.Kwargs}})
 	}
 	if err == nil {
 		return
@@ -281,7 +281,8 @@ func (r *relay) deliver(m protocol.Message) {
 	switch m := m.(type) {
 	case *protocol.Result:
 		req = m.Request
-		err = r.x.sendFrame(r.q, r.header, &protocol.Yield{Request: m.Request, Options: m.Details, Args: m.Args, Kwargs: m.Kwargs})
+		err = r.x.out.enqueue(r.q, outFrame{header: r.header, held: protocol.TypeYield,
+			yield: protocol.Yield{Request: m.Request, Options: m.Details, Args: m.Args, Kwargs: m.Kwargs}})
 	case *protocol.Error:
 		req = m.Request
 		err = r.x.sendFrame(r.q, r.header, &protocol.Error{RequestType: protocol.TypeInvocation, Request: m.Request,
