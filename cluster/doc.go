@@ -176,14 +176,23 @@
 // gone, its calls fail with wamp.error.canceled and its holdings are
 // removed from the bucket.
 //
-// A cross-node call still costs about five times a local one in CPU
-// (BenchmarkCall, 32 calls at once: about 16 us in the routers and
-// clients per call, against 3 us on one router with in-process clients;
-// the NATS server's 6 us come on top; it was 45 and 15 us with client
-// sessions in between). The rest is the second router's work, the
-// encoding and decoding of each message, the socket writes and reads of
-// the NATS connection (one per batch of about five frames in that
-// benchmark) and the scheduler's hand-offs to and from its goroutines.
+// What a cross-node call costs the routers, against a same-node call,
+// depends on the load (wampload -nodes 1,2 in the integration module
+// measures wampd processes with real sockets; on a shared 2-core VM):
+// with 32 callers at once, about twice the CPU of the wampd processes
+// per call (1.8 to 2.4 times; NATS adds two thirds of a same-node
+// call); for a lone call, three to six times, as each of the two
+// nodes' processes wakes from idle twice per call and its threads
+// switch about 15 times per call together, against 3 for one router.
+// With in-process clients, whose calls cost almost nothing on one router
+// (BenchmarkCall, 32 calls at once: 2.5 to 3 us of CPU per call in the
+// routers and clients, 4 allocations), a cross-node call costs 12 to 16
+// us, 15 allocations, and 6 us in the NATS server. The rest is mostly
+// not the routers' work but the NATS connection's socket writes and
+// reads (a NATS message carries about four frames in that benchmark)
+// and the scheduler's hand-offs to and from its goroutines; the second
+// router's work and the encoding and decoding of each frame (of its
+// options only once per distinct options, see optcache.go) come after.
 //
 // # Meta API
 //
