@@ -34,7 +34,8 @@ import (
 // stand-in routes it.
 //
 // So a call costs, besides the router's own work on both nodes, one
-// encoding and one decoding of each message and a frame each way, which
+// encoding and one decoding of each message (of its options only once
+// per distinct options, see optcache.go) and a frame each way, which
 // shares its NATS message with the other calls' frames under load; no
 // goroutine, timer or map entry of the cluster's own. The router
 // keeps the state of the call on both nodes (its pending call and
