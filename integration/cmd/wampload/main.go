@@ -1,6 +1,6 @@
 // Command wampload measures what a wampd binary costs per operation: the
 // memory of idle sessions, and the router CPU time and round-trip time of
-// one call at a time. It runs each measurement against a fresh wampd
+// calls, on one wampd or across two cluster nodes. It runs each measurement against a fresh wampd
 // process listening on 127.0.0.1 only, and reads the router's CPU time
 // (utime + stime of /proc/PID/stat) and resident memory (VmRSS of
 // /proc/PID/status) around the load, so that what the load generator
@@ -61,8 +61,10 @@
 // which needs the wampkit workspace or the integration module as the
 // working directory.
 //
-// -gomaxprocs sets GOMAXPROCS of the router processes. The figures are
-// measurements of one machine, not pass/fail results.
+// -gomaxprocs sets GOMAXPROCS of the router processes. The clients run
+// in wampload's own process, on the same machine (and cores) as the
+// routers. The figures are measurements of one machine, not pass/fail
+// results.
 package main
 
 import (
