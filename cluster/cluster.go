@@ -156,13 +156,14 @@ type Stats struct {
 // implements [router.Cluster]: pass it as router.Config.Cluster. Make it
 // with [New]; close it with [Cluster.Close] after the router.
 type Cluster struct {
-	cfg   Config
-	log   *slog.Logger
-	nc    *nats.Conn
-	kv    jetstream.KeyValue                 // session ID ranges (lease.go)
-	regs  atomic.Pointer[jetstream.KeyValue] // registrations (rpc.go); replaced when NATS lost it
-	store *store                             // retained events and event history (store.go)
-	name  string
+	cfg    Config
+	log    *slog.Logger
+	nc     *nats.Conn
+	kv     jetstream.KeyValue                 // session ID ranges (lease.go)
+	leases *leaseView                         // the nodes of kv, as a watch of it sees them (lease.go)
+	regs   atomic.Pointer[jetstream.KeyValue] // registrations (rpc.go); replaced when NATS lost it
+	store  *store                             // retained events and event history (store.go)
+	name   string
 	// testaments holds the sessions' testaments (meta.go), sessions
 	// the records of the sessions (sessions.go).
 	testaments, sessions jetstream.KeyValue
@@ -263,6 +264,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		realms:   make(map[protocol.URI]string),
 		stop:     make(chan struct{}),
 		records:  make(chan record, recordQueue),
+		leases:   newLeaseView(),
 	}
 	c.failLog.every = 10 * time.Second
 	opts := append([]nats.Option{
@@ -278,6 +280,10 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			c.log.Info("cluster: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
+			select {
+			case c.leases.rewatch <- struct{}{}:
+			default:
+			}
 			c.mu.Lock()
 			x := c.rpc
 			c.mu.Unlock()
@@ -315,8 +321,9 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		nc.Close()
 		return nil, err
 	}
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.renew()
+	go c.watchLeases()
 	c.log.Info("cluster: joined", "server", nc.ConnectedUrlRedacted(), "slot", c.slot.Load())
 	return c, nil
 }

@@ -202,11 +202,15 @@
 // (a NATS request that every other node answers, router.ClusterNode's
 // AnswerMeta, from its own sessions, registrations and subscriptions) and
 // merged on the caller's node. The caller's node expects as many answers
-// as the "<prefix>_nodes" bucket has other nodes, for at most
-// [Config.MetaTimeout]: a node that has not answered by then is left
-// out of the result, and logged. A meta procedure whose answer needs the
-// other nodes thus costs one NATS round trip to all of them, and the
-// listing of the nodes bucket. A kill procedure ends the sessions it
+// as there are other nodes with a lease in the "<prefix>_nodes" bucket,
+// for at most [Config.MetaTimeout]: a node that has not answered by then
+// is left out of the result, and logged. Each node keeps those leases
+// from a watch of the bucket (renewals, releases, and leases not renewed
+// for [Config.LeaseTTL]), not from a listing per request: nats.go's key
+// lister can end before its last key while leases are renewed, which
+// would leave a live node out without a trace. A meta procedure whose
+// answer needs the other nodes thus costs one NATS round trip to all of
+// them. A kill procedure ends the sessions it
 // names on every node, with the reason and message given; the caller is
 // never among them. An answer travels as one NATS message, so a node
 // whose answer exceeds the NATS servers' max_payload (1 MiB by default;
@@ -259,8 +263,8 @@
 // node publishes the testaments itself only if that delete succeeds (or
 // NATS cannot be reached: then its own subscribers get them). Every node
 // watches the bucket's keys and, every [Config.LeaseTTL]/3, checks the
-// nodes it saw in "<prefix>_nodes" at its last check and those with
-// testaments: a node whose slot lease there has expired, or is held by
+// nodes its watch of "<prefix>_nodes" showed at its last check and those
+// with testaments: a node whose slot lease there has expired, or is held by
 // another node, is gone. The survivor that first creates the key
 // "gone.<slot>.<hex node name>" in "<prefix>_sessions" publishes the
 // on_leave of the gone node's sessions, then their testaments (detached
@@ -372,6 +376,6 @@
 //
 // A Cluster serves one router. Its methods may be called concurrently;
 // the router calls them as [router.Cluster] describes. Close waits for
-// the goroutines the Cluster started: the lease renewal and, while a
-// router is attached, the delivery loop.
+// the goroutines the Cluster started: the lease renewal and watch and,
+// while a router is attached, the delivery loop.
 package cluster

@@ -7,10 +7,11 @@ import "sync/atomic"
 // Config.LeaseTTL. Close must still be called after it.
 func (c *Cluster) Crash() { c.nc.Close() }
 
-// SetListingFilter makes every node of the process pass the lease
-// listings of its sweeps through f (nil: none), which may drop nodes, as
-// a listing that ended early would; it returns how many listings were
-// filtered so far.
+// SetListingFilter makes every node of the process pass the live nodes
+// its sweeps see through f (nil: none), which may drop nodes, as a
+// listing of the lease bucket that ended early would; it returns how many
+// were filtered so far. It does not touch what a meta procedure counts,
+// which no listing decides (see lease.go).
 func SetListingFilter(f func(map[uint32]string) map[uint32]string) func() int64 {
 	var n atomic.Int64
 	if f == nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -136,4 +138,129 @@ func (c *Cluster) release() {
 	if err := c.kv.Delete(ctx, slotKey(c.slot.Load()), jetstream.LastRevision(c.rev)); err != nil {
 		c.log.Warn("cluster: release the session ID range", "error", err)
 	}
+}
+
+// The nodes that hold a lease. A meta procedure waits for an answer from
+// each other node, and the sweep (meta.go) checks the nodes it saw: both
+// need the nodes of the lease bucket. Listing the bucket for each is
+// neither cheap nor reliable: nats.go's key lister can end before its
+// last key when leases are renewed while it lists, and a meta answer
+// then leaves a live node out. So every node keeps the leases from a
+// watch of the bucket, which sees every renewal (each LeaseTTL/3),
+// release (a delete) and, as the bucket's TTL removes expired keys
+// without a marker, drops a lease not renewed for LeaseTTL itself.
+
+// leaseView is the node's view of the lease bucket.
+type leaseView struct {
+	mu    sync.Mutex
+	nodes map[uint32]lease // guarded by mu; by slot
+	// ready is closed once the watch delivered the bucket's keys for the
+	// first time.
+	ready     chan struct{}
+	readyOnce sync.Once
+	// rewatch asks the watch to start anew (after a reconnection to
+	// NATS, whose servers may have lost the watch).
+	rewatch chan struct{}
+}
+
+// lease is a slot's lease as the watch last saw it.
+type lease struct {
+	name string    // of the node that holds it
+	seen time.Time // when the watch delivered its last write
+}
+
+func newLeaseView() *leaseView {
+	return &leaseView{nodes: make(map[uint32]lease), ready: make(chan struct{}), rewatch: make(chan struct{}, 1)}
+}
+
+// watchLeases keeps c.leases until c closes. It runs on a goroutine of
+// its own.
+func (c *Cluster) watchLeases() {
+	defer c.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for ctx.Err() == nil {
+		w, err := c.kv.WatchAll(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.failLog.log(c.log, "cluster: cannot watch the nodes", "error", err)
+			}
+		} else {
+			c.followLeases(ctx, w)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// followLeases applies the updates of w until ctx ends, w ends or a
+// rewatch is asked for.
+func (c *Cluster) followLeases(ctx context.Context, w jetstream.KeyWatcher) {
+	defer func() { _ = w.Stop() }()
+	v := c.leases
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-v.rewatch:
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil {
+				v.readyOnce.Do(func() { close(v.ready) })
+				continue
+			}
+			n, err := strconv.ParseUint(strings.TrimPrefix(e.Key(), "slot."), 10, 32)
+			if err != nil || n >= slots {
+				continue
+			}
+			v.mu.Lock()
+			if e.Operation() == jetstream.KeyValuePut {
+				v.nodes[uint32(n)] = lease{name: string(e.Value()), seen: time.Now()}
+			} else {
+				delete(v.nodes, uint32(n))
+			}
+			v.mu.Unlock()
+		}
+	}
+}
+
+// liveNodes returns the name of the node of each slot that holds a lease:
+// one whose last write the watch saw less than LeaseTTL ago. Before the
+// watch delivered the bucket's keys, it waits for them, at most until
+// ctx ends; ok is false if they did not come.
+func (c *Cluster) liveNodes(ctx context.Context) (live map[uint32]string, ok bool) {
+	v := c.leases
+	select {
+	case <-v.ready:
+	default:
+		select {
+		case <-v.ready:
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+	since := time.Now().Add(-c.cfg.LeaseTTL)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	live = make(map[uint32]string, len(v.nodes))
+	for slot, l := range v.nodes {
+		if l.seen.After(since) {
+			live[slot] = l.name
+		} else {
+			delete(v.nodes, slot) // expired: the bucket's TTL removed it
+		}
+	}
+	return live, true
 }

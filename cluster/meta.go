@@ -26,8 +26,9 @@ import (
 // meta procedure's answer publishes the question there as a WAMP CALL
 // (MessagePack, the procedure and its arguments) with a reply inbox,
 // and every other node answers with a RESULT (router.ClusterNode.AnswerMeta)
-// or an ERROR. The asking node expects as many answers as the
-// "<prefix>_nodes" bucket has other nodes, and waits for them at most
+// or an ERROR. The asking node expects as many answers as its view of
+// the "<prefix>_nodes" bucket (lease.go) has other nodes, and waits for
+// them at most
 // Config.MetaTimeout: a node that does not answer by then is left out,
 // and logged.
 //
@@ -114,6 +115,11 @@ func (c *Cluster) startMeta(node *router.ClusterNode) error {
 			return fmt.Errorf("cluster: %w", err)
 		}
 		m.subs = append(m.subs, sub)
+	}
+	// Other nodes count this node as soon as its lease is there: its
+	// answers must not miss the questions asked from then on.
+	if err := c.nc.FlushTimeout(c.cfg.ConnectTimeout); err != nil {
+		c.log.Warn("cluster: meta subjects not confirmed by NATS", "error", err)
 	}
 	m.wg.Add(2)
 	go m.watch()
@@ -214,20 +220,24 @@ func (c *Cluster) GatherMeta(q *router.ClusterMetaQuery) []protocol.List {
 }
 
 // otherNodes returns the number of other nodes in the cluster, as the
-// node slot leases tell.
+// node's view of the slot leases tells (see lease.go), waiting at most
+// Config.MetaTimeout for the view's first state.
 func (c *Cluster) otherNodes() int {
-	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.MetaTimeout)
 	defer cancel()
-	l, err := c.kv.ListKeys(ctx)
-	if err != nil {
-		c.log.Warn("cluster: cannot list the nodes", "error", err)
+	live, ok := c.liveNodes(ctx)
+	if !ok {
+		c.log.Warn("cluster: the nodes are not known yet: meta procedure answered for this node only")
 		return 0
 	}
+	me := c.slot.Load()
 	n := 0
-	for range l.Keys() {
-		n++
+	for slot := range live {
+		if slot != me {
+			n++
+		}
 	}
-	return max(n-1, 0)
+	return n
 }
 
 // PublishMeta implements [router.ClusterMeta].
@@ -428,9 +438,9 @@ type owner struct {
 func (m *meta) sweep() {
 	ctx, cancel := context.WithTimeout(m.ctx, kvTimeout)
 	defer cancel()
-	live, err := m.c.liveNodes(ctx)
-	if err != nil {
-		m.c.failLog.log(m.c.log, "cluster: cannot list the nodes", "error", err)
+	live, ok := m.c.liveNodes(ctx)
+	if !ok {
+		m.c.failLog.log(m.c.log, "cluster: the nodes are not known yet: no sweep")
 		return
 	}
 	if f := listingFilter.Load(); f != nil {
@@ -489,37 +499,10 @@ func (c *Cluster) holdsLease(ctx context.Context, o owner) bool {
 	return string(e.Value()) == o.name
 }
 
-// listingFilter, set only by tests (export_test.go), changes the lease
-// listings of the sweeps, to play a listing that ended early.
+// listingFilter, set only by tests (export_test.go), changes the live
+// nodes the sweeps see, to play a view (or, before lease.go kept one, a
+// listing) that misses a node.
 var listingFilter atomic.Pointer[func(map[uint32]string) map[uint32]string]
-
-// liveNodes returns the name of the node of each slot that has a lease.
-func (c *Cluster) liveNodes(ctx context.Context) (map[uint32]string, error) {
-	l, err := c.kv.ListKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var keys []string
-	for k := range l.Keys() {
-		keys = append(keys, k)
-	}
-	out := make(map[uint32]string, len(keys))
-	for _, k := range keys {
-		n, err := strconv.ParseUint(strings.TrimPrefix(k, "slot."), 10, 32)
-		if err != nil {
-			continue
-		}
-		e, err := c.kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[uint32(n)] = string(e.Value())
-	}
-	return out, nil
-}
 
 // gone publishes, if this node is the first to claim the gone node o,
 // the on_leave of its sessions and then their testaments.

@@ -473,3 +473,28 @@ func TestSweepKeepsLiveNode(t *testing.T) {
 		t.Errorf("the live node's session after the sweeps: %v", err)
 	}
 }
+
+// TestMetaCountWithShortListing: a listing of the lease bucket that ends
+// early (nats.go's key lister can, while leases are renewed) does not
+// make a meta procedure leave a live node out: the count of the other
+// nodes does not come from a listing.
+func TestMetaCountWithShortListing(t *testing.T) {
+	nodes := startMetaNodes(t, startNATS(t), 3, router.RealmConfig{}, cluster.Config{})
+	c0 := nodes[0].join(t, client.Config{})
+	c1 := nodes[1].join(t, client.Config{})
+	c2 := nodes[2].join(t, client.Config{})
+	others := map[uint32]bool{nodes[1].c.Slot(): true, nodes[2].c.Slot(): true}
+	cluster.SetListingFilter(func(live map[uint32]string) map[uint32]string {
+		for slot := range others {
+			delete(live, slot)
+		}
+		return live
+	})
+	defer func() { cluster.SetListingFilter(nil) }()
+	for i := range 3 {
+		got := ids(t, call(t, c0, "wamp.session.list")[0])
+		if want := sortedIDs(c0.SessionID(), c1.SessionID(), c2.SessionID()); !slices.Equal(got, want) {
+			t.Fatalf("list %d with short listings = %v, want %v", i, got, want)
+		}
+	}
+}
