@@ -129,9 +129,13 @@ func (st *standin) deliver(m protocol.Message) {
 		st.answered(m.Request, m)
 	case *protocol.Error:
 		st.answered(m.Request, m)
-	case *protocol.Goodbye, *protocol.Abort:
-		// The router shuts down (or refused the session): it ends.
-		go st.x.closeStandin(st)
+	case *protocol.Goodbye:
+		// The router shuts down: the session ends.
+		go st.x.closeStandin(st, false)
+	case *protocol.Abort:
+		// The router ended the session, and with it the registrations
+		// and calls it had; the node it stands for is still there.
+		go st.x.closeStandin(st, true)
 	}
 }
 
@@ -376,11 +380,20 @@ func (x *rpc) takeCall(data []byte) {
 		x.c.failLog.log(x.c.log, "cluster: unexpected message from another node", "type", m.Type().String())
 		return
 	}
-	l := r.link.Load()
-	if err := l.Send(m); err != nil {
-		if call, ok := m.(*protocol.Call); ok {
-			x.refuseCall(key, call.Request, err)
+	err = r.link.Load().Send(m)
+	call, isCall := m.(*protocol.Call)
+	if errors.Is(err, router.ErrClosed) && isCall && x.ctx.Err() == nil {
+		// The relay's session ended while this node stays up (its calls
+		// got ERROR wamp.error.canceled then, see
+		// router.ClusterDeliver): a new relay makes this call and the
+		// next ones.
+		x.closeRelay(r)
+		if r, err = x.relayOf(key, protocol.URI(realm)); err == nil {
+			err = r.link.Load().Send(m)
 		}
+	}
+	if err != nil && isCall {
+		x.refuseCall(key, call.Request, err)
 	}
 }
 
@@ -562,8 +575,10 @@ func (x *rpc) dropLinks(slot uint32) ([]*standin, []*relay) {
 	return sts, rls
 }
 
-// closeStandin forgets st and closes it (its session ended).
-func (x *rpc) closeStandin(st *standin) {
+// closeStandin forgets st and closes it (its session ended). With again,
+// the procedures st registered are registered anew, by a new stand-in:
+// the watch forgets that it mirrors them and reads the bucket again.
+func (x *rpc) closeStandin(st *standin, again bool) {
 	x.mu.Lock()
 	if x.byNode[mirrorKey{st.slot, st.realm}] == st {
 		delete(x.byNode, mirrorKey{st.slot, st.realm})
@@ -571,9 +586,38 @@ func (x *rpc) closeStandin(st *standin) {
 	stm := copyMap(*x.standins.Load())
 	delete(stm, st.idx)
 	x.standins.Store(&stm)
+	if again && !x.closed {
+		for key, hs := range x.held {
+			if _, ok := hs[st.slot]; !ok {
+				continue
+			}
+			if realm, _, _, ok := parseRegKey(key); ok && realm == st.realm {
+				// A new map: apply reads the old one without mu.
+				rest := make(map[uint32]string, len(hs))
+				for slot, invoke := range hs {
+					if slot != st.slot {
+						rest[slot] = invoke
+					}
+				}
+				if len(rest) == 0 {
+					delete(x.held, key)
+				} else {
+					x.held[key] = rest
+				}
+			}
+		}
+	}
 	x.mu.Unlock()
 	if l := st.linkOf(); l != nil {
 		l.Close()
+	}
+	if again {
+		x.c.log.Warn("cluster: session for another node's callees ended; their procedures are registered again",
+			"slot", st.slot, "realm", string(st.realm))
+		select {
+		case x.rewatch <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -51,6 +51,11 @@
 //     in the order the caller sent them; a call to a node that dies or
 //     loses NATS fails on the caller's node with wamp.error.canceled
 //     within a second, and its procedures disappear from the other nodes.
+//     A call also fails at once with wamp.error.canceled, as when a
+//     callee leaves a single router, when one of the sessions that
+//     carry it (see "Calls") ends while both nodes stay up (the router
+//     aborts it, say, on a protocol violation); a new session then
+//     carries the later calls.
 //
 //   - The meta API (see "Meta API" below). wamp.session.count, list, get
 //     and the kill procedures, and the registration and subscription
@@ -158,7 +163,13 @@
 // way, as the stand-in's YIELD or ERROR. INTERRUPT travels as CANCEL
 // with its mode, so kill, killnowait and skip behave as on one router.
 // The routers keep the calls' state (pending calls, invocations,
-// timeouts); the cluster keeps none per call.
+// timeouts); the cluster keeps none per call. So when a relay's session
+// ends with its node still up, the router answers the relay's pending
+// calls with ERROR wamp.error.canceled (router.ClusterDeliver), which
+// travel back like any answer, and the next CALL opens a new relay; when
+// a stand-in's session ends, the router fails its calls as a leaving
+// callee's, and the node registers the other node's procedures again
+// with a new stand-in.
 // The other nodes learn of a registration a moment after REGISTERED: a
 // CALL that finds no callee first waits for its node to catch up with the
 // bucket (see sync.go and router.ClusterSync), so that a call made after

@@ -1,6 +1,10 @@
 package cluster
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/wampkit/wampkit/protocol"
+)
 
 // Crash cuts the node off NATS as if its process died: it closes the
 // connection without giving up its slot lease, which expires after
@@ -28,3 +32,60 @@ func SetListingFilter(f func(map[uint32]string) map[uint32]string) func() int64 
 
 // Slot returns the node's slot.
 func (c *Cluster) Slot() uint32 { return c.slot.Load() }
+
+// BreakRelays makes the router end every relay session of the node (the
+// sessions that make other nodes' calls here) as it ends a session that
+// breaks the protocol: each gets a message no session may send once
+// established, and the router answers with ABORT. It returns how many it
+// broke.
+func (c *Cluster) BreakRelays() int {
+	c.mu.Lock()
+	x := c.rpc
+	c.mu.Unlock()
+	if x == nil {
+		return 0
+	}
+	n := 0
+	for _, r := range *x.relays.Load() {
+		_ = r.link.Load().Send(&protocol.Hello{Realm: "realm1", Details: protocol.Dict{}})
+		n++
+	}
+	return n
+}
+
+// CloseRelays ends every relay session of the node as if it ended by
+// itself, without the cluster's knowing: the relays stay where calls
+// from other nodes find them. It returns how many it closed.
+func (c *Cluster) CloseRelays() int {
+	c.mu.Lock()
+	x := c.rpc
+	c.mu.Unlock()
+	if x == nil {
+		return 0
+	}
+	n := 0
+	for _, r := range *x.relays.Load() {
+		r.link.Load().Close()
+		n++
+	}
+	return n
+}
+
+// BreakStandins makes the router end every stand-in session of the node
+// (the sessions that register other nodes' procedures here) as it ends a
+// session that breaks the protocol, as BreakRelays does. It returns how
+// many it broke.
+func (c *Cluster) BreakStandins() int {
+	c.mu.Lock()
+	x := c.rpc
+	c.mu.Unlock()
+	if x == nil {
+		return 0
+	}
+	n := 0
+	for _, st := range *x.standins.Load() {
+		_ = st.link.Load().Send(&protocol.Hello{Realm: "realm1", Details: protocol.Dict{}})
+		n++
+	}
+	return n
+}

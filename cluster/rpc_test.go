@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/cluster"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 )
@@ -458,5 +459,114 @@ func TestCallTrustLevelAcrossNodes(t *testing.T) {
 		if err != nil || !sameID(res.Kwargs["trustlevel"], 3) || len(res.Kwargs) != 1 {
 			t.Errorf("local callee's details = %v, %v; want {trustlevel: 3} only", res, err)
 		}
+	}
+}
+
+// TestRelayEndsMidCall: the session that makes another node's calls on
+// the callee's node (its relay) ends while both nodes stay up, because
+// the router aborts it (a protocol violation) or because it closes
+// without the cluster's noticing: the calls it made fail at once on the
+// caller's node with ERROR wamp.error.canceled, as when a callee leaves
+// a single router, their callees are interrupted, and later calls get
+// through a new relay.
+func TestRelayEndsMidCall(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		end  func(*cluster.Cluster) int
+	}{
+		{"abort", (*cluster.Cluster).BreakRelays},
+		{"close", (*cluster.Cluster).CloseRelays},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testRelayEndsMidCall(t, tt.end) })
+	}
+}
+
+func testRelayEndsMidCall(t *testing.T, end func(*cluster.Cluster) int) {
+	nodes := startNodes(t, startNATS(t), 3, router.RealmConfig{})
+	started := make(chan struct{}, 4)
+	interrupted := make(chan struct{}, 4)
+	callee := nodes[1].join(t, client.Config{})
+	register(t, callee, "rpc.hang", nil, func(ctx context.Context, _ *client.Invocation) (*client.Result, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		interrupted <- struct{}{}
+		return nil, ctx.Err()
+	})
+	register(t, callee, "rpc.echo", nil, echo)
+	callers := []*client.Client{nodes[0].join(t, client.Config{}), nodes[2].join(t, client.Config{})}
+	for _, c := range callers {
+		waitCallable(t, c, "rpc.hang", started)
+		for len(interrupted) > 0 {
+			<-interrupted
+		}
+	}
+	errc := make(chan error, len(callers))
+	for _, c := range callers {
+		go func() {
+			// No timeout: only the relay's end may end the call.
+			ctx, cancel := testContext()
+			defer cancel()
+			_, err := c.Call(ctx, "rpc.hang")
+			errc <- err
+		}()
+	}
+	for range callers {
+		waitSignal(t, started, "the call's start")
+	}
+	if n := end(nodes[1].c); n != len(callers) {
+		t.Fatalf("broke %d relays, want %d", n, len(callers))
+	}
+	for range callers {
+		if err := <-errc; !isErrURI(err, protocol.ErrCanceled) {
+			t.Errorf("call through the relay that ended = %v, want ERROR %s", err, protocol.ErrCanceled)
+		}
+	}
+	for range callers {
+		waitSignal(t, interrupted, "the callee's interruption")
+	}
+	for i, c := range callers {
+		ctx, cancel := testContext()
+		res, err := c.Call(ctx, "rpc.echo", "again")
+		cancel()
+		if err != nil || len(res.Args) != 1 || res.Args[0] != "again" {
+			t.Errorf("caller %d: call after the relay ended = %+v, %v; want [again]", i, res, err)
+		}
+	}
+}
+
+// TestStandinEndsMidCall: the session that stands for another node's
+// callees on the caller's node (its stand-in) ends while both nodes stay
+// up: its calls fail at once with ERROR wamp.error.canceled, as when a
+// callee leaves a single router, and the other node's procedures are
+// registered again by a new stand-in.
+func TestStandinEndsMidCall(t *testing.T) {
+	nodes := startNodes(t, startNATS(t), 2, router.RealmConfig{})
+	started := make(chan struct{}, 4)
+	callee := nodes[1].join(t, client.Config{})
+	register(t, callee, "rpc.hang", nil, func(ctx context.Context, _ *client.Invocation) (*client.Result, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	register(t, callee, "rpc.echo", nil, echo)
+	caller := nodes[0].join(t, client.Config{})
+	waitCallable(t, caller, "rpc.hang", started)
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := testContext()
+		defer cancel()
+		_, err := caller.Call(ctx, "rpc.hang")
+		errc <- err
+	}()
+	waitSignal(t, started, "the call's start")
+	if n := nodes[0].c.BreakStandins(); n != 1 {
+		t.Fatalf("broke %d stand-ins, want 1", n)
+	}
+	if err := <-errc; !isErrURI(err, protocol.ErrCanceled) {
+		t.Errorf("call through the stand-in that ended = %v, want ERROR %s", err, protocol.ErrCanceled)
+	}
+	res, err := callWhenThere(t, caller, &client.CallRequest{Procedure: "rpc.echo", Args: protocol.List{"again"}})
+	if err != nil || len(res.Args) != 1 || res.Args[0] != "again" {
+		t.Errorf("call after the stand-in ended = %+v, %v; want [again]", res, err)
 	}
 }

@@ -528,6 +528,7 @@ func (d *dealer) leave(s *session) {
 	for _, inv := range invs {
 		d.answer(s, inv, callError(inv.callID, protocol.ErrCanceled, "callee left"), true)
 	}
+	linkCallsEnded(s, calls)
 	for _, inv := range calls {
 		if inv.timer != nil {
 			inv.timer.Stop()

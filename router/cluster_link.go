@@ -38,7 +38,10 @@ type ClusterLink struct {
 // ClusterDeliver receives what the router sends a [ClusterLink]'s
 // session, in the order it is sent: REGISTERED, UNREGISTERED and ERROR
 // for its own requests, INVOCATION and INTERRUPT as a callee, RESULT and
-// ERROR as a caller, GOODBYE when the router shuts down. It is called on
+// ERROR as a caller, GOODBYE when the router shuts down, ABORT when it
+// ends the session. When the session ends, however it ends, each of its
+// calls still pending then gets ERROR wamp.error.canceled, after the
+// GOODBYE or ABORT if any. It is called on
 // the router's goroutines, possibly with locks of the router held, one
 // message at a time for the messages of one call: it must not block for
 // long, and must not call back into the router (not even
@@ -174,6 +177,23 @@ func (l *ClusterLink) Abandon(uri protocol.URI, message string) {
 	s.mu.Unlock()
 	for _, inv := range invs {
 		s.realm.dealer.answer(nil, inv, callError(inv.callID, uri, message), true)
+	}
+}
+
+// linkCallsEnded answers each of calls, the pending calls of s as it
+// leaves, with ERROR wamp.error.canceled to its ClusterDeliver if s is a
+// ClusterLink's session. Such a session makes calls for callers on
+// another node, which wait for an answer the cluster carries back: when
+// it ends with its node still up (the router aborted it, or the cluster
+// closed it), they fail at once, as a single router's callers do when
+// their callee leaves, rather than at their timeout or never.
+func linkCallsEnded(s *session, calls map[protocol.ID]*invocation) {
+	p, ok := s.peer.(*linkServer)
+	if !ok {
+		return
+	}
+	for id := range calls {
+		p.deliver(callError(id, protocol.ErrCanceled, "the cluster's session that made the call on the callee's node ended"))
 	}
 }
 
