@@ -88,7 +88,18 @@
 // Known differences from a single router: a shared registration's
 // policy applies on each node among its own callees and one stand-in per
 // other node (roundrobin alternates between nodes, then within one;
-// first and last are per node); a node's stand-in sessions count
+// first and last are per node: a stand-in takes its place among the
+// node's callees when the other node's first callee of the procedure is
+// mirrored there, so first on one node may pick a local callee that
+// registered after a callee of another node, and two nodes may pick
+// differently). A cluster-wide order would need the registrations bucket
+// to order every callee, not only the nodes that hold a procedure (a
+// write for each callee's REGISTER and UNREGISTER, where today only a
+// node's first and last callee write), and the router to order a
+// stand-in among its callees by the other node's earliest (for first)
+// or latest (for last) callee, moving it when that callee leaves. Use
+// first and last with the callees of a procedure on one node; a node's
+// stand-in sessions count
 // against Config.MaxRegistrations like any session, and the sessions
 // that make other nodes' calls (one per stand-in) against
 // Config.MaxPendingCalls; payload passthru mode does not cross nodes
