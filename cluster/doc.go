@@ -237,8 +237,13 @@
 // never among them. An answer travels as one NATS message, so a node
 // whose answer exceeds the NATS servers' max_payload (1 MiB by default;
 // about 60,000 sessions for wamp.session.list) is left out, and logged.
-// The router's own procedures for consoles (wampkit.session.page,
-// wampkit.router.stats) still answer for the caller's node only.
+// The router's own procedures for consoles answer over the cluster too:
+// wampkit.router.stats sums the nodes' figures and lists each node's
+// (with its [Config.Name]), and wampkit.session.page pages, filters and
+// counts the sessions of every node, with two round trips (the nodes'
+// matching session IDs, up to the end of the page, then the details of
+// the page's sessions), so that no answer carries more than a node's
+// session IDs or one page of details.
 //
 // Registration and subscription IDs are derived from the realm, the URI
 // and the match policy (a 53-bit hash): the registration of a procedure

@@ -186,6 +186,8 @@ var clusterAnswers = map[protocol.URI]metaHandler{
 	"wamp.subscription.get":               answerSubscriptionGet,
 	"wamp.subscription.list_subscribers":  answerSubscribers,
 	"wamp.subscription.count_subscribers": answerSubscribers,
+	ProcedureStats:                        answerStats,
+	ProcedureSessionPage:                  answerSessionPage,
 }
 
 // answerSessionIDs answers [IDs] of the node's sessions (of the

@@ -2,7 +2,6 @@ package router
 
 import (
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -27,7 +26,12 @@ const (
 	// [{"sessions": joined sessions, "messages_in": messages received,
 	// "messages_out": messages sent}], counted since the router started,
 	// as the wampkit_router_messages_in_total and _out_total metrics
-	// (messages_in and messages_out only with [Config].Metrics). Since
+	// (messages_in and messages_out only with [Config].Metrics). With a
+	// [ClusterMeta], the figures are the sums over the cluster's nodes
+	// (the sessions of the cluster's own left out), and "nodes" lists
+	// each node's figures, with its name as "node" when the [Cluster]
+	// has a Name() string method; a node that does not answer is left
+	// out. Since
 	// they are the router's and not the realm's, an open realm refuses
 	// it, as it does the kill procedures: it needs an explicit
 	// permission.
@@ -42,7 +46,8 @@ const (
 	// [MaxSessionPage], 50 by default). It returns [{"count": sessions
 	// joined to the realm, "matched": those that match, "sessions":
 	// [details as wamp.session.get gives them, ...]}]. Bad arguments get
-	// ERROR wamp.error.invalid_argument.
+	// ERROR wamp.error.invalid_argument. With a [ClusterMeta], the
+	// sessions are those of every node of the cluster.
 	ProcedureSessionPage protocol.URI = "wampkit.session.page"
 )
 
@@ -69,67 +74,37 @@ func routerProcedure(proc protocol.URI) bool {
 	return ok
 }
 
-// routerStats answers ProcedureStats.
+// routerStats answers ProcedureStats; over a cluster, see
+// cluster_console.go.
 func routerStats(q metaRequest) (protocol.List, error) {
 	if err := q.explicit(string(ProcedureStats)); err != nil {
 		return nil, err
 	}
-	r := q.rm.r
-	sessions := 0
-	for _, rm := range r.realms {
-		rm.mu.Lock()
-		sessions += len(rm.sessions)
-		rm.mu.Unlock()
-	}
-	d := protocol.Dict{"sessions": sessions}
-	if m := r.metrics; m != nil {
-		var sum totals
-		m.sum(&sum)
-		var in, out uint64
-		for i := range msgKinds {
-			in += sum.in[i].Load()
-			out += sum.out[i].Load()
-		}
-		d["messages_in"], d["messages_out"] = in, out
+	d := q.rm.r.stats()
+	if q.rm.r.clusterMeta() != nil {
+		d = q.clusterStats(d)
 	}
 	return protocol.List{d}, nil
 }
 
-// sessionPage answers ProcedureSessionPage.
+// sessionPage answers ProcedureSessionPage; over a cluster, see
+// cluster_console.go.
 func sessionPage(q metaRequest) (protocol.List, error) {
 	filter, offset, limit, err := q.pageArgs()
 	if err != nil {
 		return nil, err
 	}
-	all := q.rm.snapshot()
-	// Transport details are matched only where they are shown (see
-	// metaDetails), so that the filter cannot probe for addresses.
-	transports := q.rm.authz.Load() != nil
-	matched := all
-	if filter != "" {
-		matched = make([]*session, 0, len(all))
-		for _, t := range all {
-			if t.matches(filter, transports) {
-				matched = append(matched, t)
-			}
-		}
+	if q.rm.r.clusterMeta() != nil {
+		return q.clusterSessionPage(filter, offset, limit)
 	}
-	slices.SortFunc(matched, func(a, b *session) int {
-		switch {
-		case a.id < b.id:
-			return -1
-		case a.id > b.id:
-			return 1
-		}
-		return 0
-	})
+	count, matched := q.rm.pageSessions(filter)
 	rows := protocol.List{}
 	if offset < len(matched) {
 		for _, t := range matched[offset:min(len(matched), offset+limit)] {
 			rows = append(rows, t.metaDetails())
 		}
 	}
-	return protocol.List{protocol.Dict{"count": len(all), "matched": len(matched), "sessions": rows}}, nil
+	return protocol.List{protocol.Dict{"count": count, "matched": len(matched), "sessions": rows}}, nil
 }
 
 // pageArgs returns the keyword arguments of ProcedureSessionPage: the
