@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/cluster"
 	"github.com/wampkit/wampkit/cluster/clustertest"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
@@ -124,4 +125,51 @@ func TestNodeLeavesCluster(t *testing.T) {
 		t.Errorf("acknowledged PUBLISH on the cut-off node = %v, want ERROR %s", err, router.ClusterUnavailable)
 	}
 	recB.waitFor(t, "local event", func(ev client.Event) bool { return argInt(ev) == 100 })
+}
+
+// TestMetaAfterNATSRestart: after the NATS server restarts (with its
+// storage), for longer than the leases last, each node's view of the
+// nodes comes back: a meta procedure counts every node's sessions again.
+func TestMetaAfterNATSRestart(t *testing.T) {
+	port := freePort(t)
+	dir := t.TempDir()
+	ns := runNATS(t, port, dir)
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	nodes := startNodesWith(t, ns.ClientURL(), 3, router.Config{},
+		cluster.Config{LeaseTTL: time.Second, MetaTimeout: 10 * time.Second})
+	var cs []*client.Client
+	for _, n := range nodes {
+		cs = append(cs, n.join(t, client.Config{}))
+	}
+	if n := call(t, cs[0], "wamp.session.count")[0]; !sameID(n, 3) {
+		t.Fatalf("count before the restart = %v, want 3", n)
+	}
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	time.Sleep(1500 * time.Millisecond) // longer than LeaseTTL
+	ns = runNATS(t, port, dir)
+
+	for i, c := range cs {
+		deadline := time.Now().Add(testTimeout)
+		for {
+			n := call(t, c, "wamp.session.count")[0]
+			if sameID(n, 3) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d: count after the restart = %v, want 3", i, n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// Past a lease's lifetime, the views still hold every node.
+	time.Sleep(2 * time.Second)
+	for i, c := range cs {
+		if n := call(t, c, "wamp.session.count")[0]; !sameID(n, 3) {
+			t.Errorf("node %d: count a while after the restart = %v, want 3", i, n)
+		}
+	}
 }

@@ -154,10 +154,11 @@ func (c *Cluster) release() {
 type leaseView struct {
 	mu    sync.Mutex
 	nodes map[uint32]lease // guarded by mu; by slot
-	// ready is closed once the watch delivered the bucket's keys for the
-	// first time.
-	ready     chan struct{}
-	readyOnce sync.Once
+	// ready is closed once the current watch delivered the bucket's
+	// keys, and replaced by an open one when a new watch starts;
+	// guarded by mu, as is isReady (ready is closed).
+	ready   chan struct{}
+	isReady bool
 	// rewatch asks the watch to start anew (after a reconnection to
 	// NATS, whose servers may have lost the watch).
 	rewatch chan struct{}
@@ -186,7 +187,16 @@ func (c *Cluster) watchLeases() {
 		case <-ctx.Done():
 		}
 	}()
+	v := c.leases
 	for ctx.Err() == nil {
+		// Until the new watch delivers the bucket's keys, the view may
+		// miss renewals made while the node was cut off.
+		v.mu.Lock()
+		if v.isReady {
+			v.isReady = false
+			v.ready = make(chan struct{})
+		}
+		v.mu.Unlock()
 		w, err := c.kv.WatchAll(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -218,7 +228,12 @@ func (c *Cluster) followLeases(ctx context.Context, w jetstream.KeyWatcher) {
 				return
 			}
 			if e == nil {
-				v.readyOnce.Do(func() { close(v.ready) })
+				v.mu.Lock()
+				if !v.isReady {
+					v.isReady = true
+					close(v.ready)
+				}
+				v.mu.Unlock()
 				continue
 			}
 			n, err := strconv.ParseUint(strings.TrimPrefix(e.Key(), "slot."), 10, 32)
@@ -242,14 +257,13 @@ func (c *Cluster) followLeases(ctx context.Context, w jetstream.KeyWatcher) {
 // ctx ends; ok is false if they did not come.
 func (c *Cluster) liveNodes(ctx context.Context) (live map[uint32]string, ok bool) {
 	v := c.leases
+	v.mu.Lock()
+	ready := v.ready
+	v.mu.Unlock()
 	select {
-	case <-v.ready:
-	default:
-		select {
-		case <-v.ready:
-		case <-ctx.Done():
-			return nil, false
-		}
+	case <-ready:
+	case <-ctx.Done():
+		return nil, false
 	}
 	since := time.Now().Add(-c.cfg.LeaseTTL)
 	v.mu.Lock()
