@@ -197,6 +197,9 @@ type Cluster struct {
 	deliverStop chan struct{}
 	deliverDone chan struct{}
 
+	placesMu sync.Mutex
+	places   map[string]bool // guarded by placesMu; keys with places of this node's callees (order.go)
+
 	forwarded, forwardFailed, received, dropped atomic.Uint64
 	failLog                                     logLimiter
 }
@@ -265,6 +268,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		stop:     make(chan struct{}),
 		records:  make(chan record, recordQueue),
 		leases:   newLeaseView(),
+		places:   make(map[string]bool),
 	}
 	c.failLog.every = 10 * time.Second
 	opts := append([]nats.Option{

@@ -87,19 +87,13 @@
 //
 // Known differences from a single router: a shared registration's
 // policy applies on each node among its own callees and one stand-in per
-// other node (roundrobin alternates between nodes, then within one;
-// first and last are per node: a stand-in takes its place among the
-// node's callees when the other node's first callee of the procedure is
-// mirrored there, so first on one node may pick a local callee that
-// registered after a callee of another node, and two nodes may pick
-// differently). A cluster-wide order would need the registrations bucket
-// to order every callee, not only the nodes that hold a procedure (a
-// write for each callee's REGISTER and UNREGISTER, where today only a
-// node's first and last callee write), and the router to order a
-// stand-in among its callees by the other node's earliest (for first)
-// or latest (for last) callee, moving it when that callee leaves. Use
-// first and last with the callees of a procedure on one node; a node's
-// stand-in sessions count
+// other node: roundrobin alternates between nodes, then within one.
+// First and last follow the order in which the callees registered over
+// the whole cluster (the registrations bucket gives each callee of such
+// a registration a place, see order.go), so callers on every node pick
+// the same callee, once the nodes have caught up with the bucket (a
+// moment after a callee registers or leaves, callers on different nodes
+// may still pick differently). A node's stand-in sessions count
 // against Config.MaxRegistrations like any session, and the sessions
 // that make other nodes' calls (one per stand-in) against
 // Config.MaxPendingCalls; payload passthru mode does not cross nodes
@@ -159,7 +153,10 @@
 // registered procedure and match policy of a realm, whose value is the
 // invocation policy and the slots of the nodes that hold it; nodes change
 // it with compare-and-set writes, so two nodes never both hold a single
-// registration. This was chosen over asking an owner node, which would
+// registration. (A node writes it when its first callee of the procedure
+// registers and its last leaves; for the policies first and last, when
+// any of its callees does, to give each callee its place in the
+// cluster's order.) This was chosen over asking an owner node, which would
 // need an owner elected and a round trip per REGISTER to it anyway. Every
 // node watches the bucket and keeps, for each other node that holds
 // procedures in a realm, a stand-in: a session of its own router without

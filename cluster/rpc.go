@@ -50,10 +50,15 @@ const (
 	kvTimeout = 2 * time.Second
 )
 
-// regValue is the value of a procedure's key.
+// regValue is the value of a procedure's key. For the policies first and
+// last it also orders the callees over the cluster (see order.go): Order
+// has the place of each callee, by session ID, and Seq the last place
+// given.
 type regValue struct {
-	Invoke  string   `json:"invoke"`
-	Holders []uint32 `json:"holders"`
+	Invoke  string            `json:"invoke"`
+	Holders []uint32          `json:"holders"`
+	Seq     uint64            `json:"seq,omitempty"`
+	Order   map[string]uint64 `json:"order,omitempty"`
 }
 
 // regKeyOf returns the bucket key of reg.
@@ -180,6 +185,7 @@ func (c *Cluster) dropHolder(key string, slot uint32) error {
 			return nil
 		}
 		v.Holders = slices.DeleteFunc(v.Holders, func(s uint32) bool { return s == slot })
+		dropOrders(&v, func(s uint32) bool { return s == slot })
 		if len(v.Holders) == 0 {
 			err = c.regsKV().Delete(ctx, key, jetstream.LastRevision(e.Revision()))
 		} else {
@@ -421,6 +427,11 @@ func (x *rpc) apply(key string, v *regValue) {
 	for slot, invoke := range now {
 		if before[slot] != invoke {
 			x.mirror(slot, realm, key, procedure, match, invoke)
+		}
+	}
+	if v != nil && (v.Invoke == "first" || v.Invoke == "last") {
+		for slot := range now {
+			x.order(slot, realm, key, placeOf(v, slot))
 		}
 	}
 }

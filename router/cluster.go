@@ -429,32 +429,51 @@ func (d *dealer) resolveFor(s *session, reg *registration, procedure protocol.UR
 
 // claimLocked claims the procedure of a REGISTER by s in the cluster when
 // s is the node's first callee of it (reg is the registration so far, or
-// nil). d.mu must be held.
-func (d *dealer) claimLocked(s *session, reg *registration, procedure protocol.URI, match protocol.MatchPolicy, invoke string) error {
+// nil), or for every callee of a first or last registration with a
+// ClusterOrder, which returns the callee's order (see
+// cluster_order.go). d.mu must be held.
+func (d *dealer) claimLocked(s *session, reg *registration, procedure protocol.URI, match protocol.MatchPolicy, invoke string) (uint64, error) {
 	c := d.r.cluster
-	if c == nil || s.isCluster() || reg != nil && hasLocalCallee(*reg.callees.Load()) {
-		return nil
+	if c == nil || s.isCluster() {
+		return 0, nil
 	}
-	err := c.Register(ClusterRegistration{Realm: d.meta.realm, Procedure: procedure, Match: match, Invoke: invoke})
+	cr := ClusterRegistration{Realm: d.meta.realm, Procedure: procedure, Match: match, Invoke: invoke}
+	var order uint64
+	var err error
+	if o := clusterOrder(c, invoke); o != nil {
+		order, err = o.RegisterCallee(cr, s.id)
+	} else if reg != nil && hasLocalCallee(*reg.callees.Load()) {
+		return 0, nil
+	} else {
+		err = c.Register(cr)
+	}
 	switch {
 	case err == nil:
-		return nil
+		return order, nil
 	case errors.Is(err, ErrRegisteredElsewhere):
-		return refuse(protocol.ErrProcedureAlreadyExists, "registered on another node")
+		return 0, refuse(protocol.ErrProcedureAlreadyExists, "registered on another node")
 	}
-	return refuse(ClusterUnavailable, err.Error())
+	return 0, refuse(ClusterUnavailable, err.Error())
 }
 
 // releaseLocked gives up the cluster's claim when rg, just removed,
 // was the node's last callee of its registration (next are the callees
-// left). d.mu must be held.
+// left), and with a ClusterOrder rg's place in the order of a first or
+// last registration. d.mu must be held.
 func (d *dealer) releaseLocked(rg *registrant, next []*registrant) {
 	c := d.r.cluster
-	if c == nil || rg.callee.isCluster() || hasLocalCallee(next) {
+	if c == nil || rg.callee.isCluster() {
 		return
 	}
 	reg := rg.reg
-	c.Unregister(ClusterRegistration{Realm: d.meta.realm, Procedure: reg.procedure, Match: reg.match, Invoke: reg.invoke})
+	cr := ClusterRegistration{Realm: d.meta.realm, Procedure: reg.procedure, Match: reg.match, Invoke: reg.invoke}
+	if o := clusterOrder(c, reg.invoke); o != nil {
+		o.UnregisterCallee(cr, rg.callee.id, !hasLocalCallee(next))
+		return
+	}
+	if !hasLocalCallee(next) {
+		c.Unregister(cr)
+	}
 }
 
 // hasLocalCallee reports whether cs has a callee that is not a cluster

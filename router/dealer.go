@@ -68,6 +68,10 @@ type registrant struct {
 	// registration; guarded by callee.mu, under which they are queued
 	// anyway, so counting costs no atomic instruction.
 	invocations uint64
+	// order is the registrant's place in the cluster's order of the
+	// registration's callees, 0 if none (see cluster_order.go); guarded
+	// by dealer.mu.
+	order uint64
 }
 
 // Invocation policies (spec advanced "Shared Registration").
@@ -146,7 +150,8 @@ func (d *dealer) register(s *session, m *protocol.Register) error {
 			}
 		}
 	}
-	if err := d.claimLocked(s, reg, m.Procedure, match, invoke); err != nil {
+	order, err := d.claimLocked(s, reg, m.Procedure, match, invoke)
+	if err != nil {
 		return err
 	}
 	fresh := reg == nil
@@ -155,7 +160,7 @@ func (d *dealer) register(s *session, m *protocol.Register) error {
 			created: time.Now()}
 		reg.callees.Store(&[]*registrant{})
 	}
-	rg := &registrant{reg: reg, callee: s, discloseCaller: m.Options.Bool("disclose_caller")}
+	rg := &registrant{reg: reg, callee: s, discloseCaller: m.Options.Bool("disclose_caller"), order: order}
 	// The registrant becomes callable and REGISTERED is queued under
 	// s.mu, which call holds while it sends INVOCATION: no INVOCATION can
 	// overtake REGISTERED (spec basic "Ordering Guarantees"), and every
@@ -165,6 +170,9 @@ func (d *dealer) register(s *session, m *protocol.Register) error {
 	next := make([]*registrant, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, rg)
+	if order != 0 {
+		sortByOrder(next)
+	}
 	reg.callees.Store(&next)
 	if fresh {
 		d.addLocked(reg)

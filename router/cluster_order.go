@@ -1,0 +1,98 @@
+package router
+
+import (
+	"slices"
+
+	"github.com/wampkit/wampkit/protocol"
+)
+
+// The order of a shared registration's callees over a cluster (spec
+// advanced "Shared Registration": first and last pick the callee that
+// registered first or last). Each node holds its own callees and one
+// stand-in per other node (see ClusterNode.Link); on its own, a node
+// would put a stand-in where the other node's first callee was mirrored,
+// so first and last would pick per node. With a ClusterOrder, every
+// callee of a first or last registration takes a place in one order of
+// the cluster when it registers (RegisterCallee), each stand-in takes
+// the place of the other node's first callee (for first) or last (for
+// last), which the cluster keeps up to date (ClusterLink.SetOrder), and
+// the node keeps the registration's callees sorted by those places, so
+// that pick stays cs[0] or cs[len-1].
+
+// ClusterOrder is implemented by a [Cluster] that orders the callees of
+// shared registrations with the first and last policies over the whole
+// cluster. The router finds it by a type assertion on [Config].Cluster;
+// without it, a node orders its callees and stand-ins as they register
+// there.
+type ClusterOrder interface {
+	// RegisterCallee claims reg for callee, a session of this node, as
+	// [Cluster].Register does, for every callee of a first or last
+	// registration (not only the node's first), and returns the callee's
+	// place in the cluster's order of the registration's callees: a
+	// number greater than those of the callees that registered before,
+	// on any node, and never 0.
+	RegisterCallee(reg ClusterRegistration, callee protocol.ID) (uint64, error)
+
+	// UnregisterCallee withdraws callee's place; with last (the node's
+	// last callee of reg left) the node's claim too, as
+	// [Cluster].Unregister does.
+	UnregisterCallee(reg ClusterRegistration, callee protocol.ID, last bool)
+}
+
+// clusterOrder returns c as a ClusterOrder if it is one and invoke is
+// first or last, else nil.
+func clusterOrder(c Cluster, invoke string) ClusterOrder {
+	if invoke != invokeFirst && invoke != invokeLast {
+		return nil
+	}
+	o, _ := c.(ClusterOrder)
+	return o
+}
+
+// sortByOrder sorts cs by their places in the cluster's order, those
+// without one (0) last, keeping the order of equals. The dealer's mu must
+// be held.
+func sortByOrder(cs []*registrant) {
+	slices.SortStableFunc(cs, func(a, b *registrant) int {
+		switch {
+		case a.order == b.order:
+			return 0
+		case a.order == 0:
+			return 1
+		case b.order == 0:
+			return -1
+		case a.order < b.order:
+			return -1
+		}
+		return 1
+	})
+}
+
+// SetOrder gives the link's session, as a callee of its registration
+// regID, the place order in the cluster's order of the registration's
+// callees (see [ClusterOrder]); a cluster calls it for a stand-in with
+// the place of the first (or last) callee of the node it stands for,
+// whenever that changes. It does nothing if the session has no such
+// registration.
+func (l *ClusterLink) SetOrder(regID protocol.ID, order uint64) {
+	s := l.server.session.Load()
+	if s == nil {
+		return
+	}
+	d := &s.realm.dealer
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	reg := d.byID[regID]
+	if reg == nil {
+		return
+	}
+	old := *reg.callees.Load()
+	i := slices.IndexFunc(old, func(rg *registrant) bool { return rg.callee == s })
+	if i < 0 || old[i].order == order {
+		return
+	}
+	next := slices.Clone(old)
+	next[i].order = order
+	sortByOrder(next)
+	reg.callees.Store(&next)
+}
