@@ -440,9 +440,10 @@ func (d *dealer) claimLocked(s *session, reg *registration, procedure protocol.U
 	cr := ClusterRegistration{Realm: d.meta.realm, Procedure: procedure, Match: match, Invoke: invoke}
 	var order uint64
 	var err error
+	held := reg != nil && hasLocalCallee(*reg.callees.Load())
 	if o := clusterOrder(c, invoke); o != nil {
 		order, err = o.RegisterCallee(cr, s.id)
-	} else if reg != nil && hasLocalCallee(*reg.callees.Load()) {
+	} else if held {
 		return 0, nil
 	} else {
 		err = c.Register(cr)
@@ -452,6 +453,12 @@ func (d *dealer) claimLocked(s *session, reg *registration, procedure protocol.U
 		return order, nil
 	case errors.Is(err, ErrRegisteredElsewhere):
 		return 0, refuse(protocol.ErrProcedureAlreadyExists, "registered on another node")
+	case held:
+		// The node holds the registration already: the callee joins it
+		// without a place, after those with one, as the newest.
+		d.r.log.Warn("router: callee registered without its place in the cluster's order",
+			"procedure", string(procedure), "error", err)
+		return 0, nil
 	}
 	return 0, refuse(ClusterUnavailable, err.Error())
 }
