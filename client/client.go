@@ -175,7 +175,8 @@ func (c *Client) push(m protocol.Message) bool {
 }
 
 // pushResult is reply for a RESULT pushed by an in-process link: it takes
-// the answer to a pending call that still waits, when c.mu is free.
+// the answer to a pending call that still waits, when c.mu is free. It
+// keeps a final RESULT's fields, not the message (see transport.Pusher).
 func (c *Client) pushResult(m *protocol.Result) bool {
 	if !c.mu.TryLock() {
 		return false
@@ -187,6 +188,10 @@ func (c *Client) pushResult(m *protocol.Result) bool {
 	}
 	if !m.Details.Bool("progress") {
 		delete(c.pend, m.Request)
+		// The router may reuse a final RESULT it pushed (see
+		// transport.Pusher): keep a copy.
+		p.result = *m
+		m = &p.result
 	}
 	p.msgs = append(p.msgs, m)
 	c.mu.Unlock()

@@ -78,7 +78,8 @@ func (c *Client) invoke(m *protocol.Invocation) error {
 // pushInvocation is invoke for an INVOCATION pushed by an in-process link
 // on the router's goroutine (see transport.Pusher): it takes only a new,
 // complete invocation of a known registration, when c.mu is free, and
-// declines everything else, which the reader then handles as usual.
+// declines everything else, which the reader then handles as usual. Like
+// invoke, it keeps m's fields, not m (see transport.Pusher).
 func (c *Client) pushInvocation(m *protocol.Invocation) bool {
 	if m.Details.Bool("progress") || !c.mu.TryLock() {
 		return false

@@ -20,6 +20,11 @@ type pending struct {
 	err       error              // set when the session ends before the final reply
 	abandoned bool               // the waiter gave up; the reader cleans up
 
+	// result is a copy of the final RESULT of a call pushed by an
+	// in-process link (see Client.pushResult), whose sender may reuse its
+	// own. Guarded by Client.mu.
+	result protocol.Result
+
 	sub   *subscriber   // for TypeSubscribe: attached on SUBSCRIBED
 	subID protocol.ID   // for TypeUnsubscribe: the subscription id
 	reg   *Registration // for TypeRegister: recorded on REGISTERED
@@ -52,6 +57,7 @@ func putCallPending(p *pending) {
 	p.msgs = p.msgs[:0]
 	p.err = nil
 	p.id = 0
+	p.result = protocol.Result{}
 	callPool.Put(p)
 }
 

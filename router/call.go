@@ -36,6 +36,11 @@ type invocation struct {
 	// started is when the CALL was dispatched (UnixNano), for the call
 	// duration metric, or 0 if the call is not measured.
 	started int64
+	// pooled is set for a record of invocationPool (see callpool.go);
+	// fixed. pushed is set, under callee.mu, when the callee's client took
+	// msg with its push function.
+	pooled bool
+	pushed bool
 
 	// msg and result are the INVOCATION sent to the callee and the final
 	// RESULT sent to the caller, kept here to save two allocations per
@@ -196,7 +201,8 @@ func checkCallee(callee *session, stream, ppt bool) error {
 // the INVOCATION it will be sent (all but its request ID).
 func newInvocation(s *session, m *protocol.Call, rg *registrant, stream, ppt bool) *invocation {
 	callee, reg := rg.callee, rg.reg
-	inv := &invocation{callID: m.Request, caller: s, callee: callee}
+	inv := newCallRecord(callee, m, stream)
+	inv.callID, inv.caller, inv.callee = m.Request, s, callee
 	var details protocol.Dict
 	if len(m.Options) > 0 {
 		inv.progress = callee.feat.calleeProgress && m.Options.Bool("receive_progress")
@@ -271,7 +277,9 @@ func (d *dealer) dispatch(s *session, inv *invocation, rg *registrant, m *protoc
 	if st := s.st; st != nil && st.calls.load()%callSample == 0 {
 		inv.started = time.Now().UnixNano()
 	}
-	full := callee.put(&inv.msg, d.r.cfg.MaxBacklog) == errBacklogFull
+	pushed, err := callee.putTaken(&inv.msg, d.r.cfg.MaxBacklog)
+	inv.pushed = pushed
+	full := err == errBacklogFull
 	if !full {
 		rg.invocations++
 	}
@@ -311,11 +319,20 @@ func (d *dealer) dispatch(s *session, inv *invocation, rg *registrant, m *protoc
 // the caller; final removes it. It reports whether the answer was sent.
 // by is the session whose goroutine answers (nil: none), for counting.
 func (d *dealer) answer(by *session, inv *invocation, m protocol.Message, final bool) bool {
+	sent, _ := d.answerTaken(by, inv, m, final)
+	return sent
+}
+
+// answerTaken is answer, which also reports whether inv may be recycled:
+// inv is pooled, final ended the call, and the caller's and the callee's
+// clients took the RESULT and the INVOCATION with their push functions
+// (see invocationPool).
+func (d *dealer) answerTaken(by *session, inv *invocation, m protocol.Message, final bool) (sent, free bool) {
 	c := inv.caller
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.rpc.calls[inv.callID] != inv {
-		return false // answered already: canceled, or the caller left
+		return false, false // answered already: canceled, or the caller left
 	}
 	if inv.timer != nil {
 		if final {
@@ -332,9 +349,9 @@ func (d *dealer) answer(by *session, inv *invocation, m protocol.Message, final 
 	}
 	// Sent under caller.mu so that a CANCEL's ERROR and the callee's
 	// RESULTs for the same call cannot cross.
-	c.send(m)
+	_, taken := c.sendTaken(m)
 	d.r.countOut(by, m.Type(), 1)
-	return true
+	return true, final && taken && inv.pooled && inv.pushed && !inv.interrupted
 }
 
 // endCallLocked removes inv from its caller's pending calls; s.mu (of
@@ -403,7 +420,9 @@ func (d *dealer) yield(s *session, m *protocol.Yield) error {
 		details = withPPT(nil, m.Options, 0)
 	}
 	inv.result = protocol.Result{Request: inv.callID, Details: details, Args: m.Args, Kwargs: m.Kwargs}
-	d.answer(s, inv, &inv.result, true)
+	if _, free := d.answerTaken(s, inv, &inv.result, true); free {
+		inv.recycle()
+	}
 	return nil
 }
 

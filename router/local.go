@@ -292,6 +292,13 @@ func (o *localOutbox) take() {
 // Send implements transport.Peer: it pushes m to the client if it may (see
 // localOutbox), or queues it on the link.
 func (p *localServer) Send(ctx context.Context, m protocol.Message) error {
+	_, err := p.send(ctx, m)
+	return err
+}
+
+// send is Send, which also reports whether the client's push function
+// took m: then the client no longer uses m (see transport.Pusher).
+func (p *localServer) send(ctx context.Context, m protocol.Message) (pushed bool, err error) {
 	o := p.out
 	if sh, ok := m.(*serialize.Shared); ok {
 		m = sh.Message()
@@ -300,15 +307,15 @@ func (p *localServer) Send(ctx context.Context, m protocol.Message) error {
 	if o.push != nil && o.queued == 0 && !o.held && m != nil && o.push(m) {
 		o.sent++
 		o.mu.Unlock()
-		return nil
+		return true, nil
 	}
-	err := p.Peer.Send(ctx, m)
+	err = p.Peer.Send(ctx, m)
 	if err == nil {
 		o.queued++
 		o.sent++
 	}
 	o.mu.Unlock()
-	return err
+	return false, err
 }
 
 // SendWait implements transport.Waiter.

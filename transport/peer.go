@@ -102,7 +102,10 @@ type RecverContext interface {
 //
 // push is called with locks of the sender held: it must not block, wait
 // for a lock another goroutine may hold while sending on the link (use
-// TryLock and decline), or send on the link itself.
+// TryLock and decline), or send on the link itself. Once push has taken
+// an INVOCATION, or a RESULT that is not progressive, it must not use the
+// message any more (what it references, such as Args and Details, it may
+// keep): the sender may reuse it for another.
 type Pusher interface {
 	SetPush(push func(protocol.Message) bool)
 }
