@@ -193,12 +193,16 @@ func (c *Client) call(ctx context.Context, x *callState, onProgress func(*Result
 		return nil, context.Cause(ctx) // nothing sent
 	}
 	p := getCallPending()
+	cr := c.carrierFor(ctx, msg, onProgress)
 	c.mu.Lock()
-	err := c.sendRequestLocked(ctx, p, msg)
+	job, err := c.sendRequestCarryLocked(ctx, p, msg, cr)
 	c.mu.Unlock()
 	if err != nil {
 		putCallPending(p)
 		return nil, err
+	}
+	if job != nil {
+		c.runCarried(ctx, job)
 	}
 	res, err := c.await(ctx, p, msg.Procedure, onProgress, &x.res)
 	putCallPending(p) // await returns once p is out of c.pend
@@ -258,7 +262,9 @@ func (c *Client) cancelCall(id protocol.ID) {
 }
 
 // InvocationHandler runs a procedure for a callee. It is called on its own
-// goroutine for every INVOCATION, so it may block; ctx is canceled when the
+// goroutine for every INVOCATION (or, for some in-process calls, on the
+// waiting caller's; see the package documentation, Concurrency), so it may
+// block; ctx is canceled when the
 // router interrupts the call (INTERRUPT, WAMP spec,
 // advanced/rpc_call_canceling.md), when the session ends, and when the
 // handler returns. context.Cause(ctx) tells which: an error wrapping
@@ -298,6 +304,10 @@ type Invocation struct {
 	// streaming reports a progressive invocation; its further chunks are
 	// queued in Client.chunks.
 	streaming bool
+	// depth counts the handlers, this one included, that run nested on
+	// the goroutine of a caller (see carry.go); 0 on a worker. At most
+	// maxCarryDepth.
+	depth uint8
 }
 
 // ReceiveProgress reports whether the caller asked for progressive results

@@ -81,6 +81,9 @@ type Client struct {
 	regs          map[protocol.ID]*Registration
 	invs          map[protocol.ID]*invocation // running invocations by INVOCATION.Request
 	idle          []*worker                   // parked invocation workers, at most maxIdleWorkers
+	// carried counts the invocations taken by carry that have not
+	// ended (see carry.go).
+	carried int
 	// chunks holds the queued chunks of the running progressive
 	// invocations, by INVOCATION.Request.
 	chunks map[protocol.ID]*chunks
@@ -153,6 +156,9 @@ func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error)
 	c.answerCtx, c.answerCancel = context.WithCancel(c.ctx)
 	if p, ok := peer.(transport.Pusher); ok {
 		p.SetPush(c.push)
+	}
+	if p, ok := peer.(transport.Carrier); ok {
+		p.SetCarry(c.carry)
 	}
 	c.wg.Add(1)
 	go c.readLoop()
@@ -774,8 +780,16 @@ func (c *Client) unsubscribeLocked(ctx context.Context, p *pending, id protocol.
 // nothing is recorded and the id is reused; an invalid message gives an
 // error wrapping protocol.ErrMalformed. c.mu must be held.
 func (c *Client) sendRequestLocked(ctx context.Context, p *pending, msg protocol.Message) error {
+	_, err := c.sendRequestCarryLocked(ctx, p, msg, nil)
+	return err
+}
+
+// sendRequestCarryLocked is sendRequestLocked, which sends msg with
+// cr.SendCarry if cr is not nil, and returns the work SendCarry returned
+// (see transport.Carrier). c.mu must be held.
+func (c *Client) sendRequestCarryLocked(ctx context.Context, p *pending, msg protocol.Message, cr transport.Carrier) (transport.Job, error) {
 	if c.state != protocol.StateEstablished {
-		return c.errClosedLocked()
+		return nil, c.errClosedLocked()
 	}
 	id := protocol.NextID(c.lastID)
 	setRequest(msg, id)
@@ -783,17 +797,24 @@ func (c *Client) sendRequestLocked(ctx context.Context, p *pending, msg protocol
 	// encode (a bad URI, say): over a network transport such a message
 	// would be dropped after queueing and the request would never end.
 	if err := protocol.Validate(msg); err != nil {
-		return fmt.Errorf("client: %w", err)
+		return nil, fmt.Errorf("client: %w", err)
 	}
-	if err := c.peer.Send(ctx, msg); err != nil {
-		return fmt.Errorf("client: send: %w", err)
+	var job transport.Job
+	var err error
+	if cr != nil {
+		job, err = cr.SendCarry(ctx, msg)
+	} else {
+		err = c.peer.Send(ctx, msg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("client: send: %w", err)
 	}
 	c.lastID = id
 	if p != nil {
 		p.id = id
 		c.pend[id] = p
 	}
-	return nil
+	return job, nil
 }
 
 // answerRequest returns the INVOCATION request ID a YIELD or ERROR answers.

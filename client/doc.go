@@ -207,6 +207,18 @@
 //     handler's context is canceled by INTERRUPT (call canceling), when the
 //     session ends, and when the handler returns; context.Cause tells
 //     which ([ErrInterrupted], [ErrClosed] or context.Canceled).
+//   - One exception saves two goroutine hand-offs: when a client linked
+//     in-process (a router's Connect) makes a plain call ([Client.Call],
+//     or [Client.Do] without options and OnProgress) with a context that
+//     cannot end (its Done returns nil, as context.Background's does) to a
+//     procedure of another client linked in-process to the same router,
+//     the handler may run on the calling goroutine, which would wait for it
+//     anyway; it holds no lock of the client or the router meanwhile, and
+//     its context is canceled as above. Handlers that call on nest so up
+//     to a small depth, then go to goroutines of their own. The one
+//     difference a caller can see: when its session ends during such a
+//     call, Call returns once the handler has returned (the router's
+//     INTERRUPT cancels the handler's context) rather than at once.
 //   - Each [Subscription] has its own goroutine and event queue: its
 //     [EventHandler] receives events one at a time in the order the router
 //     sent them, and a slow handler delays only its own subscription. The

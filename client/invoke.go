@@ -110,6 +110,16 @@ func (c *Client) startLocked(m *protocol.Invocation, r *Registration) {
 
 	// Only this goroutine and the worker, after the hand-off below, use
 	// x: filling it in after the unlock is safe.
+	c.fill(x, m, r)
+	if w != nil {
+		w.jobs <- x
+	} else {
+		go c.work(x)
+	}
+}
+
+// fill fills in the invocation x of r for m.
+func (c *Client) fill(x *invocation, m *protocol.Invocation, r *Registration) {
 	x.inv = Invocation{
 		Procedure:    r.procedure,
 		Registration: r,
@@ -135,11 +145,6 @@ func (c *Client) startLocked(m *protocol.Invocation, r *Registration) {
 		}
 		c.mu.Unlock()
 	}
-	if w != nil {
-		w.jobs <- x
-	} else {
-		go c.work(x)
-	}
 }
 
 // work runs x's handler and then those handed to it while parked, until
@@ -155,32 +160,7 @@ func (c *Client) work(x *invocation) {
 	}()
 	var w *worker
 	for {
-		reply := c.handle(x)
-		// Answer under c.mu in StateEstablished, so nothing follows our
-		// GOODBYE (Leave changes the state under c.mu, and sends GOODBYE
-		// after the answers that wait for room).
-		c.mu.Lock()
-		var wait bool
-		var failed error
-		if c.invs[x.inv.request] == x {
-			delete(c.invs, x.inv.request)
-			if x.inv.streaming {
-				delete(c.chunks, x.inv.request)
-				c.ended.Add(x.inv.request)
-			}
-			if c.state == protocol.StateEstablished {
-				reply, wait, failed = c.sendAnswerLocked(reply)
-			}
-		}
-		if wait || failed != nil {
-			c.mu.Unlock()
-			if wait {
-				c.awaitRoom(reply)
-			} else {
-				c.failAnswer(reply, failed)
-			}
-			c.mu.Lock()
-		}
+		c.answerInvocation(x, c.handle(x))
 		// finish collects the parked workers under c.mu after setting
 		// StateClosed, so a worker parks either before (and is ended by
 		// finish) or not at all.
@@ -201,6 +181,36 @@ func (c *Client) work(x *invocation) {
 		if x == nil {
 			return // closed by finish
 		}
+	}
+}
+
+// answerInvocation sends reply, the answer of x, and returns with c.mu
+// held (it may release it meanwhile). It answers under c.mu in
+// StateEstablished, so nothing follows our GOODBYE (Leave changes the
+// state under c.mu, and sends GOODBYE after the answers that wait for
+// room).
+func (c *Client) answerInvocation(x *invocation, reply protocol.Message) {
+	c.mu.Lock()
+	var wait bool
+	var failed error
+	if c.invs[x.inv.request] == x {
+		delete(c.invs, x.inv.request)
+		if x.inv.streaming {
+			delete(c.chunks, x.inv.request)
+			c.ended.Add(x.inv.request)
+		}
+		if c.state == protocol.StateEstablished {
+			reply, wait, failed = c.sendAnswerLocked(reply)
+		}
+	}
+	if wait || failed != nil {
+		c.mu.Unlock()
+		if wait {
+			c.awaitRoom(reply)
+		} else {
+			c.failAnswer(reply, failed)
+		}
+		c.mu.Lock()
 	}
 }
 

@@ -277,7 +277,11 @@ func (d *dealer) dispatch(s *session, inv *invocation, rg *registrant, m *protoc
 	if st := s.st; st != nil && st.calls.load()%callSample == 0 {
 		inv.started = time.Now().UnixNano()
 	}
-	pushed, err := callee.putTaken(&inv.msg, d.r.cfg.MaxBacklog)
+	var by *localInbox
+	if inv.pooled {
+		by = s.carrier()
+	}
+	pushed, err := callee.putCarried(&inv.msg, d.r.cfg.MaxBacklog, by)
 	inv.pushed = pushed
 	full := err == errBacklogFull
 	if !full {

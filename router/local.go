@@ -44,6 +44,12 @@ type localInbox struct {
 	direct bool
 	// routing is set while a goroutine routes a message of the session.
 	routing bool
+	// carrying is set while a SendCarry routes its message on the
+	// sender's goroutine; carried is the work a callee's carry function
+	// took meanwhile (see transport.Carrier). Both are the routing
+	// goroutine's: set and taken under mu, read by it without.
+	carrying bool
+	carried  transport.Job
 	// q[head:] are the queued messages, in order; the session's goroutine
 	// routes them.
 	q    []protocol.Message
@@ -75,6 +81,9 @@ type localOutbox struct {
 	// mu held: it must not block or send on the link (see
 	// transport.Pusher), so the client's messages stay in order.
 	push func(protocol.Message) bool
+	// carry is the client's carry function (transport.Carrier); nil
+	// until it installs it. Called like push.
+	carry func(protocol.Message) transport.Job
 	// queued counts the messages in the link not yet received by the
 	// client's reader (a SendWait's message from before it waits).
 	queued int
@@ -104,6 +113,7 @@ var (
 	_ transport.Waiter        = (*localClient)(nil)
 	_ transport.Detailer      = (*localClient)(nil)
 	_ transport.Pusher        = (*localClient)(nil)
+	_ transport.Carrier       = (*localClient)(nil)
 	_ transport.RecverContext = (*localClient)(nil)
 	_ transport.Peer          = (*localServer)(nil)
 	_ transport.RecverContext = (*localServer)(nil)
@@ -125,6 +135,19 @@ func newLocalLink(queue int) (*localClient, *localServer) {
 // message being routed. It never blocks on the router: it returns
 // transport.ErrQueueFull when the queue is full.
 func (c *localClient) Send(ctx context.Context, m protocol.Message) error {
+	_, err := c.send(ctx, m, false)
+	return err
+}
+
+// SendCarry implements transport.Carrier: it is Send, and returns the
+// work a callee's carry function took while m was routed on this
+// goroutine.
+func (c *localClient) SendCarry(ctx context.Context, m protocol.Message) (transport.Job, error) {
+	return c.send(ctx, m, true)
+}
+
+// send is Send; with carry, it is SendCarry.
+func (c *localClient) send(ctx context.Context, m protocol.Message, carry bool) (transport.Job, error) {
 	in := c.in
 	if sh, ok := m.(*serialize.Shared); ok {
 		m = sh.Message()
@@ -133,7 +156,7 @@ func (c *localClient) Send(ctx context.Context, m protocol.Message) error {
 	switch {
 	case in.closed:
 		in.mu.Unlock()
-		return transport.ErrClosed
+		return nil, transport.ErrClosed
 	case !in.direct:
 		// The handshake: the session's goroutine reads the link.
 		err := in.peer.Send(ctx, m)
@@ -141,26 +164,27 @@ func (c *localClient) Send(ctx context.Context, m protocol.Message) error {
 			in.inLink++
 		}
 		in.mu.Unlock()
-		return err
+		return nil, err
 	case m == nil:
 		in.mu.Unlock()
-		return in.peer.Send(ctx, nil) // the link's error for a nil message
+		return nil, in.peer.Send(ctx, nil) // the link's error for a nil message
 	case in.ended:
 		in.mu.Unlock()
-		return nil
+		return nil, nil
 	case in.routing || in.pendingLocked() > 0:
 		if in.pendingLocked() >= in.limit {
 			in.mu.Unlock()
-			return transport.ErrQueueFull
+			return nil, transport.ErrQueueFull
 		}
 		in.pushLocked(m)
 		if !in.routing {
 			in.signal()
 		}
 		in.mu.Unlock()
-		return nil
+		return nil, nil
 	}
 	in.routing = true
+	in.carrying = carry
 	s := in.s
 	in.mu.Unlock()
 
@@ -168,6 +192,8 @@ func (c *localClient) Send(ctx context.Context, m protocol.Message) error {
 
 	in.mu.Lock()
 	in.routing = false
+	job := in.carried
+	in.carrying, in.carried = false, nil
 	if err != nil {
 		in.endLocked(err)
 	}
@@ -175,7 +201,7 @@ func (c *localClient) Send(ctx context.Context, m protocol.Message) error {
 		in.signal()
 	}
 	in.mu.Unlock()
-	return nil
+	return job, nil
 }
 
 // pendingLocked returns the number of queued messages. in.mu must be
@@ -250,6 +276,13 @@ func (c *localClient) TransportDetails() protocol.Dict {
 func (c *localClient) SetPush(push func(protocol.Message) bool) {
 	c.out.mu.Lock()
 	c.out.push = push
+	c.out.mu.Unlock()
+}
+
+// SetCarry implements transport.Carrier.
+func (c *localClient) SetCarry(carry func(protocol.Message) transport.Job) {
+	c.out.mu.Lock()
+	c.out.carry = carry
 	c.out.mu.Unlock()
 }
 

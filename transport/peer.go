@@ -110,6 +110,36 @@ type Pusher interface {
 	SetPush(push func(protocol.Message) bool)
 }
 
+// Carrier is implemented by the client end of an in-process link of the
+// router package's Router.Connect, next to [Pusher]. It lets the goroutine
+// that sends a request and then waits for its answer do the work the
+// request causes for another in-process client itself, rather than wake a
+// goroutine of that client and wait for it: an in-process call then runs
+// the callee's handler on the caller's goroutine.
+type Carrier interface {
+	// SetCarry installs carry. While a message sent with SendCarry is
+	// routed on the sender's goroutine, a message it causes for this end
+	// may be offered to carry (under the same rules as push, see
+	// [Pusher], and before push). carry either takes it and returns the
+	// work it needs, which the sender runs once SendCarry has returned, or
+	// returns nil, and the message is pushed or queued as usual. carry is
+	// called with locks of the sender held: it must not block, and the
+	// work must not start before Run. It must not keep the message.
+	SetCarry(carry func(protocol.Message) Job)
+	// SendCarry is Send for a message whose answer the caller waits for
+	// on this goroutine. It returns the work, if any, that another end's
+	// carry function took on the way (see SetCarry); the caller must run
+	// it (Job.Run) once it holds no lock, before it waits for the answer.
+	SendCarry(ctx context.Context, m protocol.Message) (Job, error)
+}
+
+// A Job is work taken by a [Carrier]'s carry function, to be run on the
+// goroutine that sent the message which caused it.
+type Job interface {
+	// Run does the work. It is called once.
+	Run()
+}
+
 // SendCounter is implemented by every peer of this package.
 // MessagesSent returns how many messages Send and SendWait accepted so
 // far (queued for the other end; a message refused with an error is not

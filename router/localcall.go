@@ -74,3 +74,47 @@ func (s *session) sendTaken(m protocol.Message) (ok, taken bool) {
 	}
 	return err == nil, taken
 }
+
+// carrier returns the inbox of s when the message being routed for s was
+// sent with SendCarry and routed on its sender's goroutine, which may
+// then carry an INVOCATION for an in-process callee (see
+// transport.Carrier); else nil. Only the goroutine routing s's message
+// calls it.
+func (s *session) carrier() *localInbox {
+	p, ok := s.peer.(*localServer)
+	if !ok || !p.in.carrying || p.in.carried != nil {
+		return nil
+	}
+	return p.in
+}
+
+// putCarried is putTaken for an INVOCATION of a call whose caller's
+// goroutine may carry it (see carrier): the callee's client may take it
+// as work for that goroutine, which then counts as taken.
+func (s *session) putCarried(m protocol.Message, limit int, by *localInbox) (taken bool, err error) {
+	if by != nil {
+		if p, ok := s.peer.(*localServer); ok && !s.out.busy.Load() && !s.failed.Load() {
+			if job := p.carry(m); job != nil {
+				by.carried = job
+				return true, nil
+			}
+		}
+	}
+	return s.putTaken(m, limit)
+}
+
+// carry offers m to the client's carry function, under the rules of its
+// push (see localOutbox), and returns the work it took, or nil.
+func (p *localServer) carry(m protocol.Message) transport.Job {
+	o := p.out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.carry == nil || o.queued > 0 || o.held {
+		return nil
+	}
+	job := o.carry(m)
+	if job != nil {
+		o.sent++
+	}
+	return job
+}
