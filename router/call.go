@@ -36,9 +36,9 @@ type invocation struct {
 	// started is when the CALL was dispatched (UnixNano), for the call
 	// duration metric, or 0 if the call is not measured.
 	started int64
-	// pooled is set for a record of invocationPool (see callpool.go);
+	// pooled is set for a record of invocationPool (see localcall.go);
 	// fixed. pushed is set, under callee.mu, when the callee's client took
-	// msg with its push function.
+	// msg with its push or carry function.
 	pooled bool
 	pushed bool
 

@@ -8,17 +8,25 @@ import (
 	"github.com/wampkit/wampkit/transport"
 )
 
-// The invocation record of a call between two in-process clients is
-// reused: a plain call (a CALL without options, not progressive) to a
-// callee over a local link takes its record from invocationPool, and the
-// callee's goroutine puts it back once it has answered the call, if
-// nothing can refer to the record any more:
+// A plain call (a CALL without options, not progressive) between two
+// in-process clients gets two savings here.
+//
+// Its INVOCATION may be carried: when the caller sent the CALL with
+// SendCarry and it is routed on the caller's goroutine, the callee's
+// client may take the INVOCATION as work that the caller's goroutine runs
+// once the router is done with the CALL (transport.Carrier): the handler
+// then runs on the caller's goroutine, without a goroutine hand-off.
+//
+// Its invocation record is reused: such a call to a callee over a local
+// link takes its record from invocationPool, and the callee's goroutine
+// puts it back once it has answered the call, if nothing can refer to the
+// record any more:
 //
 //   - the INVOCATION (inv.msg) and the final RESULT (inv.result) were both
-//     taken by the clients' push functions, which do not keep them (see
-//     transport.Pusher); a message queued on a link, or in a session's
-//     backlog, may be read after the call has ended, and the record then
-//     stays with it;
+//     taken by the clients' push (or carry) functions, which do not keep
+//     them (see transport.Pusher); a message queued on a link, or in a
+//     session's backlog, may be read after the call has ended, and the
+//     record then stays with it;
 //   - the RESULT ended the call: YIELD took the invocation out of the
 //     callee's table and answer out of the caller's, both under the
 //     sessions' locks, so no CANCEL, timeout, INTERRUPT or leaving session
