@@ -25,6 +25,12 @@ type invocation struct {
 	// progressive call invocation: from its first CALL with progress=true
 	// until the final CALL, or until the call ends. Guarded by caller.mu.
 	streaming bool
+	// pooled is set for a record of invocationPool (see localcall.go);
+	// fixed. pushed is set, under callee.mu, when the callee's client took
+	// msg with its push or carry function. (Beside the other flags, so
+	// that they cost no room.)
+	pooled bool
+	pushed bool
 	// stream is set, once, for a progressive call invocation; nil for
 	// other calls, which keeps them small.
 	stream *callStream
@@ -36,11 +42,6 @@ type invocation struct {
 	// started is when the CALL was dispatched (UnixNano), for the call
 	// duration metric, or 0 if the call is not measured.
 	started int64
-	// pooled is set for a record of invocationPool (see localcall.go);
-	// fixed. pushed is set, under callee.mu, when the callee's client took
-	// msg with its push or carry function.
-	pooled bool
-	pushed bool
 
 	// msg and result are the INVOCATION sent to the callee and the final
 	// RESULT sent to the caller, kept here to save two allocations per
