@@ -36,7 +36,11 @@ import (
 
 // maxQueuedFrames bounds the messages waiting in one node's queue: one
 // that does not fit is refused (the call fails with ClusterUnavailable)
-// rather than held in memory without bound.
+// rather than held in memory without bound. A message that ends a call
+// (see endsCall) may use as much room again: each ends a call the router
+// has already admitted (their number is bounded by the relays'
+// Config.MaxPendingCalls), and refusing it would leave its caller waiting
+// for its timeout, or forever.
 const maxQueuedFrames = 1 << 16
 
 // frameLen is the size of a frame's length.
@@ -60,6 +64,18 @@ type outFrame struct {
 	// st is the stand-in whose INVOCATION a CALL carries: it fails if the
 	// frame cannot be sent.
 	st *standin
+}
+
+// endsCall reports whether f ends a call or an invocation: a final
+// YIELD, an ERROR or a CANCEL (not a CALL, nor a progressive result).
+func (f *outFrame) endsCall() bool {
+	switch m := f.msg().(type) {
+	case *protocol.Yield:
+		return !m.Options.Bool("progress")
+	case *protocol.Error, *protocol.Cancel:
+		return true
+	}
+	return false
 }
 
 // msg returns the WAMP message of f, which must not move while it is
@@ -119,8 +135,12 @@ func (s *sender) queueOf(slot uint32) *outQueue {
 // enqueue queues f for the node of q; it never blocks, and fails only if
 // q is full.
 func (s *sender) enqueue(q *outQueue, f outFrame) error {
+	limit := maxQueuedFrames
+	if f.endsCall() {
+		limit *= 2
+	}
 	q.mu.Lock()
-	if len(q.frames) >= maxQueuedFrames {
+	if len(q.frames) >= limit {
 		q.mu.Unlock()
 		return errQueueFull
 	}

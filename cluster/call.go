@@ -298,8 +298,20 @@ func (r *relay) deliver(m protocol.Message) {
 	default:
 		return
 	}
-	if err != nil {
-		r.x.c.failLog.log(r.x.c.log, "cluster: answer to another node not sent", "slot", r.key.slot, "request", uint64(req), "error", err)
+	if err == nil {
+		return
+	}
+	r.x.c.failLog.log(r.x.c.log, "cluster: answer to another node not sent", "slot", r.key.slot, "request", uint64(req), "error", err)
+	if res, ok := m.(*protocol.Result); ok && res.Details.Bool("progress") {
+		// A progressive result is lost: the call must not go on as if
+		// it were not. Cancelling it interrupts the callee, and its
+		// final ERROR, which a full queue still takes (see
+		// maxQueuedFrames), tells the caller.
+		if l := r.link.Load(); l != nil {
+			go func() {
+				_ = l.Send(&protocol.Cancel{Request: req, Options: protocol.Dict{"mode": "kill"}})
+			}()
+		}
 	}
 }
 
