@@ -66,7 +66,8 @@ func TestNATSRestartUnderLoad(t *testing.T) {
 	ns.Shutdown()
 	ns.WaitForShutdown()
 	time.Sleep(300 * time.Millisecond) // the publisher goes on meanwhile
-	runNATS(t, port, dir) // the same server again: same port, same store
+	// The same server again: same port, same store.
+	runNATS(t, port, dir)
 
 	mu.Lock()
 	after := published
