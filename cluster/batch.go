@@ -109,6 +109,12 @@ type sender struct {
 	// holds while it writes).
 	maxPayload atomic.Int64
 
+	// limit is the queues' bound (maxQueuedFrames; tests lower it).
+	limit atomic.Int64
+	// round is held while a round publishes: a test holds it to stop
+	// the sender.
+	round sync.Mutex
+
 	mu     sync.Mutex
 	queues map[uint32]*outQueue // guarded by mu; by node slot
 	dirty  []*outQueue          // guarded by mu; queues with frames to publish
@@ -117,6 +123,7 @@ type sender struct {
 func newSender(x *rpc) *sender {
 	s := &sender{x: x, wake: make(chan struct{}, 1), queues: make(map[uint32]*outQueue)}
 	s.maxPayload.Store(x.c.nc.MaxPayload())
+	s.limit.Store(maxQueuedFrames)
 	return s
 }
 
@@ -135,7 +142,7 @@ func (s *sender) queueOf(slot uint32) *outQueue {
 // enqueue queues f for the node of q; it never blocks, and fails only if
 // q is full.
 func (s *sender) enqueue(q *outQueue, f outFrame) error {
-	limit := maxQueuedFrames
+	limit := int(s.limit.Load())
 	if f.endsCall() {
 		limit *= 2
 	}
@@ -177,6 +184,7 @@ func (s *sender) run() {
 			s.gather()
 		}
 		last = 0
+		s.round.Lock()
 		s.mu.Lock()
 		dirty, s.dirty = s.dirty, dirty[:0]
 		s.mu.Unlock()
@@ -196,6 +204,7 @@ func (s *sender) run() {
 			}
 			dirty[i] = nil
 		}
+		s.round.Unlock()
 	}
 }
 

@@ -89,3 +89,26 @@ func (c *Cluster) BreakStandins() int {
 	}
 	return n
 }
+
+// HoldSender lowers the bound of the node's queues to other nodes to
+// limit frames and stops the node's sender from publishing until the
+// returned release is called (which also restores the bound).
+func (c *Cluster) HoldSender(limit int) (release func()) {
+	c.mu.Lock()
+	x := c.rpc
+	c.mu.Unlock()
+	x.out.limit.Store(int64(limit))
+	x.out.round.Lock()
+	return func() {
+		x.out.limit.Store(maxQueuedFrames)
+		x.out.round.Unlock()
+	}
+}
+
+// Queued returns how many frames wait in the node's queues.
+func (c *Cluster) Queued() int {
+	c.mu.Lock()
+	x := c.rpc
+	c.mu.Unlock()
+	return x.out.waiting()
+}

@@ -13,6 +13,7 @@ import (
 // so that no caller is left waiting for an answer its node never sent.
 func TestQueueKeepsRoomForEnds(t *testing.T) {
 	s := &sender{wake: make(chan struct{}, 1)}
+	s.limit.Store(maxQueuedFrames)
 	q := &outQueue{}
 	progress := outFrame{held: protocol.TypeYield, yield: protocol.Yield{Request: 1, Options: protocol.Dict{"progress": true}}}
 	call := outFrame{held: protocol.TypeCall, call: protocol.Call{Request: 2, Procedure: "p"}}
