@@ -27,12 +27,12 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 all: lint test
 
 ## test: set up what the tests need, then go test -race on every module,
-## and the transports once more without -race: a race build makes the
+## and the socket code once more without -race: a race build makes the
 ## plain read and write system calls where a normal build makes raw ones
-## (transport/sysio_linux.go), and both must pass the same tests.
+## (internal/sysio), and both must pass the same tests.
 test: test-deps
 	$(GO) test $(TESTFLAGS) $(PKGS)
-	$(GO) test -count 1 -timeout 5m ./transport/...
+	$(GO) test -count 1 -timeout 5m ./internal/sysio/... ./transport/...
 
 ## test-deps: npm packages and Debian packages the interop tests use.
 test-deps:

@@ -8,11 +8,13 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/wampkit/wampkit/internal/sysio"
 )
 
 // fdReader reads a socket as net.Conn.Read does, waiting for data in the
 // network poller under the connection's read deadline, but makes the
-// read(2) itself with sysRead: see sysio_linux.go for why. It is used by
+// read(2) itself with sysio.Read: see that package for why. It is used by
 // one goroutine at a time (the peer's reader); its fields carry the
 // read's arguments and results through rc.Read without allocating a
 // closure per read.
@@ -40,7 +42,7 @@ func newFDReader(conn net.Conn) io.Reader {
 
 func (r *fdReader) read(fd uintptr) bool {
 	for {
-		r.n, r.err = sysRead(int(fd), r.b)
+		r.n, r.err = sysio.Read(int(fd), r.b)
 		if r.err != syscall.EINTR {
 			break
 		}

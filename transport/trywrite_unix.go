@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/wampkit/wampkit/internal/sysio"
 	"time"
 )
 
@@ -71,7 +73,7 @@ type fdWriter struct {
 func (w *fdWriter) write(fd uintptr) bool {
 	w.called = true
 	for {
-		w.n, w.err = sysWrite(int(fd), w.b)
+		w.n, w.err = sysio.Write(int(fd), w.b)
 		if w.err != syscall.EINTR {
 			return true
 		}

@@ -1,14 +1,14 @@
 //go:build linux
 
-package transport
+package sysio
 
 import (
 	"syscall"
 	"testing"
 )
 
-// TestRawReadWrite: rawRead and rawWrite, the system calls of sysRead and
-// sysWrite outside race builds (with -race those make the plain calls,
+// TestRawReadWrite: rawRead and rawWrite, the system calls of Read and
+// Write outside race builds (with -race those make the plain calls,
 // so this test is what checks them there), give what syscall.Read and
 // syscall.Write give on a non-blocking socket: the bytes, EAGAIN when
 // there is nothing to read, 0 at the end of the stream, EPIPE after the

@@ -1,34 +1,34 @@
 //go:build linux
 
-package transport
+package sysio
 
 import (
 	"syscall"
 	"unsafe"
 )
 
-// sysRead is read(2) on a non-blocking socket. It is made without telling
+// Read is read(2) on a non-blocking socket. It is made without telling
 // the Go scheduler (rawRead: syscall.RawSyscall, not syscall.Syscall):
 // such a call never blocks, and telling the scheduler is what costs. When
 // every P of the process is idle between messages, as in a lone round
 // trip, the runtime's sysmon thread sleeps until woken, and every
 // syscall.Syscall wakes it (runtime.entersyscall): a futex wake-up, two
 // context switches and a 20 µs nanosleep per system call, which on a VM
-// cost more router CPU than the reads and writes themselves (issue #14).
+// cost more router CPU than the reads and writes themselves.
 //
 // Built with the race detector, the plain call is made: the race
 // detector sees the synchronisation through a socket between goroutines
 // of one process (a test's client and router) only in syscall.Read and
 // syscall.Write.
-func sysRead(fd int, b []byte) (int, error) {
+func Read(fd int, b []byte) (int, error) {
 	if raceBuild {
 		return syscall.Read(fd, b)
 	}
 	return rawRead(fd, b)
 }
 
-// sysWrite is write(2) on a non-blocking socket; see sysRead.
-func sysWrite(fd int, b []byte) (int, error) {
+// Write is write(2) on a non-blocking socket; see Read.
+func Write(fd int, b []byte) (int, error) {
 	if raceBuild {
 		return syscall.Write(fd, b)
 	}
