@@ -29,10 +29,11 @@ all: lint test
 ## test: set up what the tests need, then go test -race on every module,
 ## and the socket code once more without -race: a race build makes the
 ## plain read and write system calls where a normal build makes raw ones
-## (internal/sysio), and both must pass the same tests.
+## (internal/sysio: the transports and the cluster's NATS connection),
+## and both must pass the same tests.
 test: test-deps
 	$(GO) test $(TESTFLAGS) $(PKGS)
-	$(GO) test -count 1 -timeout 5m ./internal/sysio/... ./transport/...
+	$(GO) test -count 1 -timeout 10m ./internal/sysio/... ./transport/... ./cluster/...
 
 ## test-deps: npm packages and Debian packages the interop tests use.
 test-deps:

@@ -276,6 +276,9 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		// A node delivers its own publications itself.
 		nats.NoEcho(),
 		nats.Timeout(cfg.ConnectTimeout),
+		// The connection's reads and writes do not wake the runtime's
+		// sysmon thread (see dialer).
+		nats.SetCustomDialer(dialer{timeout: cfg.ConnectTimeout}),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ErrorHandler(c.natsError),

@@ -199,11 +199,13 @@
 // depends on the load (wampload -nodes 1,2 in the integration module
 // measures wampd processes with real sockets; on a shared 2-core VM):
 // with 32 callers at once, about twice the CPU of the wampd processes
-// per call (2.0 to 2.4 times; NATS adds two thirds of a same-node
-// call); for a lone call about seven times (394 against 56 us over
-// RawSocket on a quiet machine), as each of the two nodes' processes
-// wakes from idle twice per call and their threads switch about 20
-// times per call together, against 2 for one router.
+// per call (1.9 times over RawSocket on a quiet machine: 61 against 32
+// us; NATS adds 25 us); for a lone call about five times (279 against
+// 54 us), as each of the two nodes' processes wakes from idle twice per
+// call and their threads switch about 12 times per call together,
+// against 2 for one router. The NATS connection reads and writes its
+// socket without waking the Go runtime's sysmon thread (see
+// internal/sysio), which took a lone call from 20 switches and 399 us.
 // With in-process clients, whose calls cost almost nothing on one router
 // (BenchmarkCall, 32 calls at once: 2.5 to 3 us of CPU per call in the
 // routers and clients, 4 allocations), a cross-node call costs 12 to 16
