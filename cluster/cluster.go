@@ -81,7 +81,10 @@ type Config struct {
 	// Options are passed to nats.Connect after the cluster's own (name,
 	// no echo, endless reconnects, handlers that log): credentials
 	// (nats.UserCredentials, nats.Token, nats.UserInfo), TLS (nats.Secure,
-	// nats.RootCAs, nats.ClientCert) and the like.
+	// nats.RootCAs, nats.ClientCert) and the like. The cluster connects
+	// with a nats.CustomDialer of its own (see dial.go), which nats.go
+	// prefers to a nats.SetDialer given here; give a dialer with
+	// nats.SetCustomDialer instead.
 	Options []nats.Option
 
 	// LeaseTTL is how long the cluster's record of a node's session ID
