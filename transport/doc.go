@@ -94,8 +94,10 @@
 // can block, and telling it costs more than the call when the process is
 // idle between messages (each would wake the runtime's sysmon thread).
 // Waiting for data, and the read deadlines, are the net package's as
-// ever. Over TLS, reads and writes go through crypto/tls; built with the
-// race detector, the ordinary calls are made.
+// ever. Over TLS, crypto/tls reads and writes the socket the same way
+// (RawSocket servers and dialers, and a WebSocket server served through
+// TLSListener), though its records still go through the peer's writer
+// goroutine; built with the race detector, the ordinary calls are made.
 //
 // An idle peer holds no writer goroutine and no large buffer: encodings
 // and write batches live in pooled buffers, reads go through a 512-byte

@@ -171,6 +171,14 @@ func TestPeersReadSocketsDirectly(t *testing.T) {
 				if _, got := r.(*fdReader); got != want {
 					t.Errorf("%s reads with %T, want *fdReader: %v", side, r, want)
 				}
+				// Under TLS, crypto/tls reads and writes the socket
+				// with internal/sysio (TLSListener, the RawSocket
+				// server and dialer).
+				if tc := peerTLSConn(p); tc != nil && !dialer {
+					if nc, plain := tc.NetConn().(*net.TCPConn); plain {
+						t.Errorf("%s: TLS over %T, want the socket wrapped by internal/sysio", side, nc)
+					}
+				}
 			}
 		})
 	}
@@ -186,6 +194,19 @@ func peerReader(p Peer) io.Reader {
 		return p.cork.pr.r
 	case *rawPeer:
 		return p.pr.r.(idleConn).r
+	}
+	return nil
+}
+
+// peerTLSConn returns the TLS connection of a network peer, or nil.
+func peerTLSConn(p Peer) *tls.Conn {
+	switch p := p.(type) {
+	case *wsPeer:
+		tc, _ := p.ws.UnderlyingConn().(*tls.Conn)
+		return tc
+	case *rawPeer:
+		tc, _ := p.pr.r.(idleConn).Conn.(*tls.Conn)
+		return tc
 	}
 	return nil
 }

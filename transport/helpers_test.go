@@ -228,16 +228,19 @@ func wsServer(tb testing.TB, cfg WebSocketConfig, tlsCfg *tls.Config, handler fu
 	mux.Handle("/ws", ws)
 	hs := httptest.NewUnstartedServer(mux)
 	if tlsCfg != nil {
-		hs.TLS = tlsCfg
-		hs.StartTLS()
-	} else {
-		hs.Start()
+		// As wampd serves wss (httptest's StartTLS uses tls.NewListener).
+		hs.Listener = TLSListener(hs.Listener, tlsCfg)
 	}
+	hs.Start()
 	tb.Cleanup(func() {
 		_ = ws.Close()
 		hs.Close()
 	})
-	return ws, "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
+	scheme := "ws"
+	if tlsCfg != nil {
+		scheme = "wss"
+	}
+	return ws, scheme + strings.TrimPrefix(hs.URL, "http") + "/ws"
 }
 
 func allStacks() string {

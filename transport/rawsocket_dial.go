@@ -71,7 +71,7 @@ func DialRawSocket(ctx context.Context, network, address string, cfg RawSocketDi
 			}
 			tcfg.ServerName = host
 		}
-		tc := tls.Client(c, tcfg)
+		tc := tls.Client(rawIO(c), tcfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return fail(fmt.Errorf("%w: tls: %w", ErrHandshake, err))
 		}

@@ -181,7 +181,7 @@ func (s *RawSocketServer) refuseConn(c net.Conn) {
 	_ = c.SetDeadline(time.Now().Add(s.peer.HandshakeTimeout))
 	conn := c
 	if s.Config.TLSConfig != nil {
-		tc := tls.Server(c, s.Config.TLSConfig)
+		tc := tls.Server(rawIO(c), s.Config.TLSConfig)
 		if tc.Handshake() != nil {
 			return
 		}
@@ -271,7 +271,7 @@ func (s *RawSocketServer) handshake1(c net.Conn) (*rawPeer, error) {
 	raw := c
 	_ = c.SetDeadline(time.Now().Add(s.peer.HandshakeTimeout))
 	if s.Config.TLSConfig != nil {
-		tc := tls.Server(c, s.Config.TLSConfig)
+		tc := tls.Server(rawIO(c), s.Config.TLSConfig)
 		if err := tc.Handshake(); err != nil {
 			return nil, fmt.Errorf("%w: tls: %w", ErrHandshake, err)
 		}

@@ -19,3 +19,6 @@ func newFDWriter(net.Conn, time.Duration) *fdWriter { return nil }
 func tryWrite(*fdWriter, []byte) (int, error) {
 	return 0, errors.New("transport: no non-blocking writes on this system")
 }
+
+// rawIO returns conn: reads and writes go through the net package here.
+func rawIO(conn net.Conn) net.Conn { return conn }

@@ -42,6 +42,17 @@ func rawConnOf(conn net.Conn) syscall.RawConn {
 	}
 }
 
+// rawIO returns conn, or when its socket may be read and written
+// directly (see rawConnOf) a net.Conn that reads and writes it with
+// internal/sysio (Close and deadlines still conn's): for crypto/tls,
+// whose records then cost no wake-up of the runtime's sysmon thread.
+func rawIO(conn net.Conn) net.Conn {
+	if rc := rawConnOf(conn); rc != nil {
+		return sysio.WrapRaw(conn, rc)
+	}
+	return conn
+}
+
 // newFDWriter returns an fdWriter for conn, or nil when conn cannot be
 // written without blocking (see rawConnOf). timeout is the peer's
 // WriteTimeout (see tryWrite).

@@ -588,7 +588,7 @@ func (m *Main) listen(network, address string, tlsCfg *tls.Config) (net.Listener
 	m.listeners = append(m.listeners, l)
 	limited := m.limiter.Listener(l)
 	if tlsCfg != nil {
-		return tls.NewListener(limited, tlsCfg), nil
+		return transport.TLSListener(limited, tlsCfg), nil
 	}
 	return limited, nil
 }

@@ -50,6 +50,13 @@ func Wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
+	return WrapRaw(c, rc)
+}
+
+// WrapRaw is Wrap for a connection c (a wrapper of a socket, say) whose
+// socket is rc: reads and writes go to rc, everything else (Close,
+// deadlines, addresses) to c.
+func WrapRaw(c net.Conn, rc syscall.RawConn) net.Conn {
 	w := &conn{Conn: c, rc: rc}
 	w.rfn, w.wfn = w.read, w.write
 	return w

@@ -61,6 +61,9 @@
 // which needs the wampkit workspace or the integration module as the
 // working directory.
 //
+// -tls (call scenario) serves and dials wss or tcps with a self-signed
+// certificate made for the run.
+//
 // -gomaxprocs sets GOMAXPROCS of the router processes. The clients run
 // in wampload's own process, on the same machine (and cores) as the
 // routers. The figures are measurements of one machine, not pass/fail
@@ -70,16 +73,23 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -106,6 +116,7 @@ type options struct {
 	profiles    string
 	gcs         int
 	natsServer  string // nats-server binary, for nodes > 1
+	tls         bool   // call: wss and tcps, with a certificate made for the run
 }
 
 func main() {
@@ -119,6 +130,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 1, "call: callers calling at once (one session each)")
 	nodeList := flag.String("nodes", "1", "call: comma-separated node counts to alternate: 1 is one wampd, 2 a cluster of two wampd processes and a nats-server (callee on one node, callers on the other)")
 	flag.StringVar(&o.natsServer, "nats-server", "", "nats-server binary for -nodes 2; empty builds it from the module's dependency")
+	flag.BoolVar(&o.tls, "tls", false, "call: serve and dial wss and tcps, with a self-signed certificate made for the run")
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of the router; 0 leaves the default")
 	flag.IntVar(&o.gcs, "gc", 0, "idle: run this many garbage collections in the router before measuring the sessions (an idle router's runtime runs one at least every 2 minutes, and each may halve an idle goroutine's stack)")
 	flag.StringVar(&o.profiles, "profiles", "", "save profiles of the router in this directory: heap and goroutine (idle), 2 s of CPU (call, joins)")
@@ -439,8 +451,16 @@ func start(bin string, o options, natsURL string, args ...string) (*wampd, error
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	cfg := "websocket:\n  address: 127.0.0.1:0\n  ping_interval: 10m\n" +
-		"rawsocket:\n  address: 127.0.0.1:0\n  ping_interval: 10m\n" +
+	tlsSection := ""
+	if o.tls {
+		cert, key, err := writeCert(dir)
+		if err != nil {
+			return nil, err
+		}
+		tlsSection = "  tls:\n    cert: " + cert + "\n    key: " + key + "\n"
+	}
+	cfg := "websocket:\n  address: 127.0.0.1:0\n  ping_interval: 10m\n" + tlsSection +
+		"rawsocket:\n  address: 127.0.0.1:0\n  ping_interval: 10m\n" + tlsSection +
 		"admin:\n  address: 127.0.0.1:0\n  pprof: true\n" +
 		"max_connections_per_address: -1\n" +
 		"log:\n  format: json\n  level: warn\n"
@@ -892,7 +912,14 @@ func call(ctx context.Context, c *cluster, o options, tag string) (figures, erro
 		cfg := client.Config{Realm: "realm1", Serializer: serialize.JSON, Logger: slog.New(slog.DiscardHandler)}
 		if o.transport == "rawsocket" {
 			url = "tcp://" + w.rsAddr
+			if o.tls {
+				url = "tcps://" + w.rsAddr
+			}
 			cfg.Serializer = serialize.MessagePack
+		}
+		if o.tls {
+			// The certificate is made for the run: nothing to verify.
+			cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true}
 		}
 		return client.Dial(ctx, url, cfg)
 	}
@@ -992,4 +1019,38 @@ func call(ctx context.Context, c *cluster, o options, tag string) (figures, erro
 		{"p50", "µs", us(rtt[len(rtt)/2])},
 		{"p99", "µs", us(rtt[len(rtt)*99/100])},
 	}, nil
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key to
+// PEM files in dir and returns their paths.
+func writeCert(dir string) (certFile, keyFile string, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "wampload"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return "", "", err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", "", err
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return "", "", err
+	}
+	return certFile, keyFile, nil
 }
