@@ -39,7 +39,9 @@ func (c *Cluster) Slot() uint32 { return c.slot.Load() }
 // established, and the router answers with ABORT. It returns how many it
 // broke.
 func (c *Cluster) BreakRelays() int {
-	x := c.attached()
+	c.mu.Lock()
+	x := c.rpc
+	c.mu.Unlock()
 	if x == nil {
 		return 0
 	}
@@ -55,7 +57,9 @@ func (c *Cluster) BreakRelays() int {
 // itself, without the cluster's knowing: the relays stay where calls
 // from other nodes find them. It returns how many it closed.
 func (c *Cluster) CloseRelays() int {
-	x := c.attached()
+	c.mu.Lock()
+	x := c.rpc
+	c.mu.Unlock()
 	if x == nil {
 		return 0
 	}
@@ -72,7 +76,9 @@ func (c *Cluster) CloseRelays() int {
 // session that breaks the protocol, as BreakRelays does. It returns how
 // many it broke.
 func (c *Cluster) BreakStandins() int {
-	x := c.attached()
+	c.mu.Lock()
+	x := c.rpc
+	c.mu.Unlock()
 	if x == nil {
 		return 0
 	}
@@ -88,7 +94,9 @@ func (c *Cluster) BreakStandins() int {
 // limit frames and stops the node's sender from publishing until the
 // returned release is called (which also restores the bound).
 func (c *Cluster) HoldSender(limit int) (release func()) {
-	x := c.attached()
+	c.mu.Lock()
+	x := c.rpc
+	c.mu.Unlock()
 	x.out.limit.Store(int64(limit))
 	x.out.round.Lock()
 	return func() {
@@ -99,13 +107,19 @@ func (c *Cluster) HoldSender(limit int) (release func()) {
 
 // Queued returns how many frames wait in the node's queues.
 func (c *Cluster) Queued() int {
-	x := c.attached()
+	c.mu.Lock()
+	x := c.rpc
+	c.mu.Unlock()
 	return x.out.waiting()
 }
 
-// attached returns the node's rpc while its router is attached, or nil.
-func (c *Cluster) attached() *rpc {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.rpc
+// SetSessionListingFilter makes every node of the process pass the keys
+// its listings of the session records find through f (nil: none), which
+// may drop keys, as a listing that ended early would.
+func SetSessionListingFilter(f func([]string) []string) {
+	if f == nil {
+		sessionListingFilter.Store(nil)
+		return
+	}
+	sessionListingFilter.Store(&f)
 }

@@ -551,6 +551,7 @@ func (m *meta) claim(key string) {
 	m.mu.Lock()
 	delete(m.keys, key)
 	m.mu.Unlock()
+	m.leaveOne(ctx, key) // the session's on_leave first, if still due
 	evs, err := decodeTestaments(e.Value())
 	if err != nil {
 		m.c.log.Warn("cluster: testaments of a gone node not published", "key", key, "error", err)

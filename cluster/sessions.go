@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -166,27 +167,46 @@ func (m *meta) leaveGone(ctx context.Context, slot uint32, name string) {
 	for k := range l.Keys() {
 		keys = append(keys, k)
 	}
+	if f := sessionListingFilter.Load(); f != nil {
+		keys = (*f)(keys)
+	}
 	for _, key := range keys {
-		e, err := c.sessions.Get(ctx, key)
-		if err != nil {
-			continue
-		}
-		if err := c.sessions.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
-			continue // claimed by another node
-		}
-		_, _, id, ok := parseOwnerKey(key)
-		d, err := codec.Decode(e.Value())
-		p, isPub := d.(*protocol.Publish)
-		if !ok || err != nil || !isPub || len(p.Args) != 2 {
-			c.log.Warn("cluster: malformed session record", "key", key, "error", err)
-			continue
-		}
-		ev := &router.ClusterEvent{Realm: p.Topic, Topic: "wamp.session.on_leave",
-			Args: protocol.List{uint64(id), p.Args[0], p.Args[1]}}
-		if err := m.node.PublishEvent(ev); err != nil {
-			c.log.Warn("cluster: on_leave of a gone node's session not published to every node", "session", uint64(id),
-				"error", err)
-		}
+		m.leaveOne(ctx, key)
+	}
+}
+
+// sessionListingFilter, when set (tests only), passes the keys a listing
+// of the session records found through it, as a listing that ended early
+// would (see SetSessionListingFilter).
+var sessionListingFilter atomic.Pointer[func([]string) []string]
+
+// leaveOne publishes wamp.session.on_leave of the session whose record is
+// key, if this node is the one that deletes the record. It does nothing
+// when there is no record (another node claimed it, or none was written).
+// claim calls it before it publishes a session's testaments: a listing of
+// the records can end before its last key (nats.go's key lister), and the
+// on_leave must still come first.
+func (m *meta) leaveOne(ctx context.Context, key string) {
+	c := m.c
+	e, err := c.sessions.Get(ctx, key)
+	if err != nil {
+		return
+	}
+	if err := c.sessions.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
+		return // claimed by another node
+	}
+	_, _, id, ok := parseOwnerKey(key)
+	d, err := codec.Decode(e.Value())
+	p, isPub := d.(*protocol.Publish)
+	if !ok || err != nil || !isPub || len(p.Args) != 2 {
+		c.log.Warn("cluster: malformed session record", "key", key, "error", err)
+		return
+	}
+	ev := &router.ClusterEvent{Realm: p.Topic, Topic: "wamp.session.on_leave",
+		Args: protocol.List{uint64(id), p.Args[0], p.Args[1]}}
+	if err := m.node.PublishEvent(ev); err != nil {
+		c.log.Warn("cluster: on_leave of a gone node's session not published to every node", "session", uint64(id),
+			"error", err)
 	}
 }
 
