@@ -1,6 +1,7 @@
 // Command wampload measures what a wampd binary costs per operation: the
-// memory of idle sessions, and the router CPU time and round-trip time of
-// calls, on one wampd or across two cluster nodes. It runs each measurement against a fresh wampd
+// memory of idle sessions, the router CPU time and round-trip time of
+// calls, and the router CPU time of fan-out deliveries, on one wampd or
+// across cluster nodes. It runs each measurement against a fresh wampd
 // process listening on 127.0.0.1 only, and reads the router's CPU time
 // (utime + stime of /proc/PID/stat) and resident memory (VmRSS of
 // /proc/PID/status) around the load, so that what the load generator
@@ -39,6 +40,12 @@
 //     CPU time per join, and the calls' median, 99th percentile and
 //     maximum round trip during the burst. With -profiles DIR it saves a
 //     CPU profile of the burst's first 2 seconds.
+//   - fanout: -subscribers sessions (100 by default) subscribe to one
+//     topic over -transport, and a publisher publishes -events events to
+//     it in windows of 10, each delivered to every subscriber before
+//     the next; reports the router's CPU time and context switches per
+//     delivered event and the deliveries per second. Every subscriber
+//     must get every event once, or the run fails.
 //
 // # Clusters
 //
@@ -51,10 +58,15 @@
 // ("1,2"): the runs alternate the node counts as they alternate
 // binaries, so that one invocation compares a same-node call (one wampd,
 // no cluster, caller and callee on it) with a cross-node one on the same
-// machine, and prints the ratio of their router CPU per call:
+// machine, and prints the ratio of their router CPU per call. The fanout
+// scenario takes -nodes 3 too: subscriber i on node i mod 3, the
+// publisher on the first node, so that two thirds of the deliveries
+// cross nodes; the ratio is then of the router CPU per delivery:
 //
 //	go run ./cmd/wampload -wampd /tmp/wampd -scenario call -nodes 1,2 \
 //		-runs 3 -transport rawsocket -concurrency 32
+//	go run ./cmd/wampload -wampd /tmp/wampd -scenario fanout -nodes 1,3 \
+//		-runs 3 -transport rawsocket
 //
 // The nats-server binary is -nats-server, or else built (once per
 // invocation) from the module's nats-server dependency with go build,
@@ -112,6 +124,8 @@ type options struct {
 	sessions    int
 	calls       int
 	concurrency int
+	subscribers int // fanout
+	events      int // fanout
 	gomaxprocs  int
 	profiles    string
 	gcs         int
@@ -123,13 +137,15 @@ func main() {
 	bins := flag.String("wampd", "", "comma-separated wampd binaries to measure, alternating")
 	runs := flag.Int("runs", 3, "runs of each binary")
 	var o options
-	flag.StringVar(&o.scenario, "scenario", "call", "idle, call or joins")
+	flag.StringVar(&o.scenario, "scenario", "call", "idle, call, joins or fanout")
 	flag.StringVar(&o.transport, "transport", "websocket", "websocket (JSON) or rawsocket (MessagePack)")
 	flag.IntVar(&o.sessions, "sessions", 10000, "idle, joins: sessions to open")
 	flag.IntVar(&o.calls, "calls", 20000, "call: calls to make")
+	flag.IntVar(&o.subscribers, "subscribers", 100, "fanout: subscribers, spread over the nodes")
+	flag.IntVar(&o.events, "events", 2000, "fanout: events to publish")
 	flag.IntVar(&o.concurrency, "concurrency", 1, "call: callers calling at once (one session each)")
-	nodeList := flag.String("nodes", "1", "call: comma-separated node counts to alternate: 1 is one wampd, 2 a cluster of two wampd processes and a nats-server (callee on one node, callers on the other)")
-	flag.StringVar(&o.natsServer, "nats-server", "", "nats-server binary for -nodes 2; empty builds it from the module's dependency")
+	nodeList := flag.String("nodes", "1", "call, fanout: comma-separated node counts to alternate: 1 is one wampd, 2 or 3 a cluster of wampd processes and a nats-server (call: callee on the last node, callers on the first; fanout: publisher on the first, subscribers spread over all)")
+	flag.StringVar(&o.natsServer, "nats-server", "", "nats-server binary for -nodes 2 or 3; empty builds it from the module's dependency")
 	flag.BoolVar(&o.tls, "tls", false, "call: serve and dial wss and tcps, with a self-signed certificate made for the run")
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of the router; 0 leaves the default")
 	flag.IntVar(&o.gcs, "gc", 0, "idle: run this many garbage collections in the router before measuring the sessions (an idle router's runtime runs one at least every 2 minutes, and each may halve an idle goroutine's stack)")
@@ -144,15 +160,15 @@ func main() {
 	var nodes []int
 	for _, s := range strings.Split(*nodeList, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 || n > 2 {
-			log.Fatalf("wampload: -nodes: %q is not 1 or 2", s)
+		if err != nil || n < 1 || n > 3 {
+			log.Fatalf("wampload: -nodes: %q is not 1, 2 or 3", s)
 		}
-		if n > 1 && o.scenario != "call" {
-			log.Fatal("wampload: -nodes 2 is for the call scenario")
+		if n > 1 && o.scenario != "call" && o.scenario != "fanout" {
+			log.Fatal("wampload: -nodes 2 or 3 is for the call and fanout scenarios")
 		}
 		nodes = append(nodes, n)
 	}
-	if slices.Contains(nodes, 2) && o.natsServer == "" {
+	if slices.ContainsFunc(nodes, func(n int) bool { return n > 1 }) && o.natsServer == "" {
 		bin, cleanup, err := buildNATSServer()
 		if err != nil {
 			log.Fatalf("wampload: %v", err)
@@ -276,6 +292,9 @@ func measure(bin string, nodes int, o options, tag string) (figures, error) {
 		defer c.stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
+		if o.scenario == "fanout" {
+			return fanout(ctx, c, o)
+		}
 		return call(ctx, c, o, tag)
 	}
 	w, err := start(bin, o, "")
@@ -292,6 +311,8 @@ func measure(bin string, nodes int, o options, tag string) (figures, error) {
 		return call(ctx, &cluster{nodes: []*wampd{w}}, o, tag)
 	case "joins":
 		return joins(ctx, w, o)
+	case "fanout":
+		return fanout(ctx, &cluster{nodes: []*wampd{w}}, o)
 	}
 	return nil, fmt.Errorf("unknown scenario %q", o.scenario)
 }
@@ -902,27 +923,31 @@ func dialIdle(ctx context.Context, w *wampd, tr string) (net.Conn, error) {
 	return nil, fmt.Errorf("unknown transport %q", tr)
 }
 
+// dialClient joins realm1 of w over o.transport with a client of package
+// client (JSON over WebSocket, MessagePack over RawSocket).
+func dialClient(ctx context.Context, w *wampd, o options) (*client.Client, error) {
+	url := w.wsURL
+	cfg := client.Config{Realm: "realm1", Serializer: serialize.JSON, Logger: slog.New(slog.DiscardHandler)}
+	if o.transport == "rawsocket" {
+		url = "tcp://" + w.rsAddr
+		if o.tls {
+			url = "tcps://" + w.rsAddr
+		}
+		cfg.Serializer = serialize.MessagePack
+	}
+	if o.tls {
+		// The certificate is made for the run: nothing to verify.
+		cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	return client.Dial(ctx, url, cfg)
+}
+
 // call makes o.calls calls, o.concurrency at a time (one caller session
 // each), to a callee on the last node from callers on the first, and
 // reports the routers' CPU time per call (and the NATS server's, if any)
 // and the round trip.
 func call(ctx context.Context, c *cluster, o options, tag string) (figures, error) {
-	dial := func(w *wampd) (*client.Client, error) {
-		url := w.wsURL
-		cfg := client.Config{Realm: "realm1", Serializer: serialize.JSON, Logger: slog.New(slog.DiscardHandler)}
-		if o.transport == "rawsocket" {
-			url = "tcp://" + w.rsAddr
-			if o.tls {
-				url = "tcps://" + w.rsAddr
-			}
-			cfg.Serializer = serialize.MessagePack
-		}
-		if o.tls {
-			// The certificate is made for the run: nothing to verify.
-			cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true}
-		}
-		return client.Dial(ctx, url, cfg)
-	}
+	dial := func(w *wampd) (*client.Client, error) { return dialClient(ctx, w, o) }
 	callee, err := dial(c.nodes[len(c.nodes)-1])
 	if err != nil {
 		return nil, err
