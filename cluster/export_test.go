@@ -39,9 +39,7 @@ func (c *Cluster) Slot() uint32 { return c.slot.Load() }
 // established, and the router answers with ABORT. It returns how many it
 // broke.
 func (c *Cluster) BreakRelays() int {
-	c.mu.Lock()
-	x := c.rpc
-	c.mu.Unlock()
+	x := c.attached()
 	if x == nil {
 		return 0
 	}
@@ -57,9 +55,7 @@ func (c *Cluster) BreakRelays() int {
 // itself, without the cluster's knowing: the relays stay where calls
 // from other nodes find them. It returns how many it closed.
 func (c *Cluster) CloseRelays() int {
-	c.mu.Lock()
-	x := c.rpc
-	c.mu.Unlock()
+	x := c.attached()
 	if x == nil {
 		return 0
 	}
@@ -76,9 +72,7 @@ func (c *Cluster) CloseRelays() int {
 // session that breaks the protocol, as BreakRelays does. It returns how
 // many it broke.
 func (c *Cluster) BreakStandins() int {
-	c.mu.Lock()
-	x := c.rpc
-	c.mu.Unlock()
+	x := c.attached()
 	if x == nil {
 		return 0
 	}
@@ -94,9 +88,7 @@ func (c *Cluster) BreakStandins() int {
 // limit frames and stops the node's sender from publishing until the
 // returned release is called (which also restores the bound).
 func (c *Cluster) HoldSender(limit int) (release func()) {
-	c.mu.Lock()
-	x := c.rpc
-	c.mu.Unlock()
+	x := c.attached()
 	x.out.limit.Store(int64(limit))
 	x.out.round.Lock()
 	return func() {
@@ -107,10 +99,15 @@ func (c *Cluster) HoldSender(limit int) (release func()) {
 
 // Queued returns how many frames wait in the node's queues.
 func (c *Cluster) Queued() int {
-	c.mu.Lock()
-	x := c.rpc
-	c.mu.Unlock()
+	x := c.attached()
 	return x.out.waiting()
+}
+
+// attached returns the node's rpc while its router is attached, or nil.
+func (c *Cluster) attached() *rpc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rpc
 }
 
 // SetSessionListingFilter makes every node of the process pass the keys

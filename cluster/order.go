@@ -159,15 +159,9 @@ func (c *Cluster) unregisterCallee(reg router.ClusterRegistration, callee protoc
 			v.Holders = slices.DeleteFunc(v.Holders, func(s uint32) bool { return s == me })
 			dropOrders(&v, func(s uint32) bool { return s == me })
 		}
-		if len(v.Holders) == 0 {
-			err = c.regsKV().Delete(ctx, key, jetstream.LastRevision(e.Revision()))
-		} else {
-			_, err = c.regsKV().Update(ctx, key, encodeReg(v), e.Revision())
+		if err := c.writeBackReg(ctx, key, v, e.Revision()); !errors.Is(err, errRegRaced) {
+			return err
 		}
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-			continue
-		}
-		return err
 	}
 	return errors.New("cluster: registration contended")
 }

@@ -167,6 +167,26 @@ func (c *Cluster) Unregister(reg router.ClusterRegistration) {
 	}
 }
 
+// errRegRaced is writeBackReg's error when another node changed the key
+// since it was read: read it again and retry.
+var errRegRaced = errors.New("cluster: registration changed meanwhile")
+
+// writeBackReg stores v as key's value if key is still at revision rev,
+// or deletes key when v has no holders left; it returns errRegRaced if
+// another node changed key meanwhile.
+func (c *Cluster) writeBackReg(ctx context.Context, key string, v regValue, rev uint64) error {
+	var err error
+	if len(v.Holders) == 0 {
+		err = c.regsKV().Delete(ctx, key, jetstream.LastRevision(rev))
+	} else {
+		_, err = c.regsKV().Update(ctx, key, encodeReg(v), rev)
+	}
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+		return errRegRaced
+	}
+	return err
+}
+
 // dropHolder removes slot from the holders of key, and the key when none
 // is left.
 func (c *Cluster) dropHolder(key string, slot uint32) error {
@@ -186,15 +206,9 @@ func (c *Cluster) dropHolder(key string, slot uint32) error {
 		}
 		v.Holders = slices.DeleteFunc(v.Holders, func(s uint32) bool { return s == slot })
 		dropOrders(&v, func(s uint32) bool { return s == slot })
-		if len(v.Holders) == 0 {
-			err = c.regsKV().Delete(ctx, key, jetstream.LastRevision(e.Revision()))
-		} else {
-			_, err = c.regsKV().Update(ctx, key, encodeReg(v), e.Revision())
+		if err := c.writeBackReg(ctx, key, v, e.Revision()); !errors.Is(err, errRegRaced) {
+			return err
 		}
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-			continue
-		}
-		return err
 	}
 	return errors.New("cluster: registration contended")
 }
