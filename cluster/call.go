@@ -133,8 +133,9 @@ func (st *standin) deliver(m protocol.Message) {
 		// The router shuts down: the session ends.
 		go st.x.closeStandin(st, false)
 	case *protocol.Abort:
-		// The router ended the session, and with it the registrations
-		// and calls it had; the node it stands for is still there.
+		// The router ended the session (a protocol violation), or its
+		// link closed, and with it the registrations and calls it had;
+		// the node it stands for is still there.
 		go st.x.closeStandin(st, true)
 	}
 }
@@ -589,9 +590,16 @@ func (x *rpc) dropLinks(slot uint32) ([]*standin, []*relay) {
 
 // closeStandin forgets st and closes it (its session ended). With again,
 // the procedures st registered are registered anew, by a new stand-in:
-// the watch forgets that it mirrors them and reads the bucket again.
+// the watch forgets that it mirrors them and reads the bucket again. It
+// does nothing if st was forgotten already: whoever forgot it (gone,
+// close, an earlier closeStandin) closes it, and the router's GOODBYE or
+// ABORT for a link the cluster closed itself comes here too.
 func (x *rpc) closeStandin(st *standin, again bool) {
 	x.mu.Lock()
+	if (*x.standins.Load())[st.idx] != st {
+		x.mu.Unlock()
+		return
+	}
 	if x.byNode[mirrorKey{st.slot, st.realm}] == st {
 		delete(x.byNode, mirrorKey{st.slot, st.realm})
 	}

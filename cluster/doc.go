@@ -177,7 +177,10 @@
 // travel back like any answer, and the next CALL opens a new relay; when
 // a stand-in's session ends, the router fails its calls as a leaving
 // callee's, and the node registers the other node's procedures again
-// with a new stand-in.
+// with a new stand-in. Either session may end with an ABORT (a protocol
+// violation) or without one (its link closed): the router then delivers
+// an ABORT of its own as the session leaves (GOODBYE if the router is
+// closing), so the cluster learns of every end.
 // The other nodes learn of a registration a moment after REGISTERED: a
 // CALL that finds no callee first waits for its node to catch up with the
 // bucket (see sync.go and router.ClusterSync), so that a call made after

@@ -84,6 +84,22 @@ func (c *Cluster) BreakStandins() int {
 	return n
 }
 
+// CloseStandins ends every stand-in session of the node as if its link
+// closed without an ABORT, without the cluster's knowing. It returns how
+// many it closed.
+func (c *Cluster) CloseStandins() int {
+	x := c.attached()
+	if x == nil {
+		return 0
+	}
+	n := 0
+	for _, st := range *x.standins.Load() {
+		st.link.Load().Close()
+		n++
+	}
+	return n
+}
+
 // HoldSender lowers the bound of the node's queues to other nodes to
 // limit frames and stops the node's sender from publishing until the
 // returned release is called (which also restores the bound).

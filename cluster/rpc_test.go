@@ -536,10 +536,23 @@ func testRelayEndsMidCall(t *testing.T, end func(*cluster.Cluster) int) {
 
 // TestStandinEndsMidCall: the session that stands for another node's
 // callees on the caller's node (its stand-in) ends while both nodes stay
-// up: its calls fail at once with ERROR wamp.error.canceled, as when a
-// callee leaves a single router, and the other node's procedures are
-// registered again by a new stand-in.
+// up, because the router aborts it (a protocol violation) or because its
+// link closes without an ABORT: its calls fail at once with ERROR
+// wamp.error.canceled, as when a callee leaves a single router, and the
+// other node's procedures are registered again by a new stand-in.
 func TestStandinEndsMidCall(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		end  func(*cluster.Cluster) int
+	}{
+		{"abort", (*cluster.Cluster).BreakStandins},
+		{"close", (*cluster.Cluster).CloseStandins},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testStandinEndsMidCall(t, tt.end) })
+	}
+}
+
+func testStandinEndsMidCall(t *testing.T, end func(*cluster.Cluster) int) {
 	nodes := startNodes(t, startNATS(t), 2, router.RealmConfig{})
 	started := make(chan struct{}, 4)
 	callee := nodes[1].join(t, client.Config{})
@@ -559,8 +572,8 @@ func TestStandinEndsMidCall(t *testing.T) {
 		errc <- err
 	}()
 	waitSignal(t, started, "the call's start")
-	if n := nodes[0].c.BreakStandins(); n != 1 {
-		t.Fatalf("broke %d stand-ins, want 1", n)
+	if n := end(nodes[0].c); n != 1 {
+		t.Fatalf("ended %d stand-ins, want 1", n)
 	}
 	if err := <-errc; !isErrURI(err, protocol.ErrCanceled) {
 		t.Errorf("call through the stand-in that ended = %v, want ERROR %s", err, protocol.ErrCanceled)

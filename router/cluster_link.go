@@ -39,9 +39,13 @@ type ClusterLink struct {
 // session, in the order it is sent: REGISTERED, UNREGISTERED and ERROR
 // for its own requests, INVOCATION and INTERRUPT as a callee, RESULT and
 // ERROR as a caller, GOODBYE when the router shuts down, ABORT when it
-// ends the session. When the session ends, however it ends, each of its
+// ends the session. However the session ends, it gets one GOODBYE or
+// ABORT: when it ends without either (its link closed, by
+// [ClusterLink.Close] or otherwise), it gets GOODBYE
+// wamp.close.system_shutdown if the router is closing ([Router.Close])
+// and ABORT wamp.error.network_failure if not, as it leaves. Each of its
 // calls still pending then gets ERROR wamp.error.canceled, after the
-// GOODBYE or ABORT if any. It is called on
+// GOODBYE or ABORT. It is called on
 // the router's goroutines, possibly with locks of the router held, one
 // message at a time for the messages of one call: it must not block for
 // long, and must not call back into the router (not even
@@ -187,10 +191,22 @@ func (l *ClusterLink) Abandon(uri protocol.URI, message string) {
 // it ends with its node still up (the router aborted it, or the cluster
 // closed it), they fail at once, as a single router's callers do when
 // their callee leaves, rather than at their timeout or never.
+//
+// First, if the session got no GOODBYE or ABORT, it tells the cluster
+// that the session ended: else a cluster would not know that a link it
+// keeps (a stand-in whose registrations just went away) must be made
+// again.
 func linkCallsEnded(s *session, calls map[protocol.ID]*invocation) {
 	p, ok := s.peer.(*linkServer)
 	if !ok {
 		return
+	}
+	if !p.ended.Swap(true) {
+		if s.r.ctx.Err() != nil {
+			p.deliver(&protocol.Goodbye{Details: protocol.Dict{"message": "router closing"}, Reason: protocol.CloseSystemShutdown})
+		} else {
+			p.deliver(&protocol.Abort{Details: protocol.Dict{"message": "the session's link closed"}, Reason: protocol.ErrNetworkFailure})
+		}
 	}
 	for id := range calls {
 		p.deliver(callError(id, protocol.ErrCanceled, "the cluster's session that made the call on the callee's node ended"))
@@ -203,6 +219,8 @@ type linkServer struct {
 	*localServer
 	deliver  ClusterDeliver
 	welcomed atomic.Bool
+	// ended is set once deliver got GOODBYE or ABORT (see linkCallsEnded).
+	ended atomic.Bool
 	// session is the link's session, set when the router welcomes it.
 	session atomic.Pointer[session]
 }
@@ -218,6 +236,10 @@ func (p *linkServer) Send(ctx context.Context, m protocol.Message) error {
 	if p.welcomed.Load() {
 		if sh, ok := m.(*serialize.Shared); ok {
 			m = sh.Message()
+		}
+		switch m.(type) {
+		case *protocol.Goodbye, *protocol.Abort:
+			p.ended.Store(true)
 		}
 		p.deliver(m)
 		return nil
