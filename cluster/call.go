@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -100,6 +101,14 @@ type relay struct {
 	q      *outQueue // of the node of key.slot
 	header []byte    // of the frames to that node
 	link   atomic.Pointer[router.ClusterLink]
+	// last is the highest request ID of the CALLs sent through the
+	// relay, or through the relays of its key before it: the stand-in's
+	// INVOCATION IDs grow, so a CALL with an ID up to last is a chunk of
+	// a call already made (see takeCall). Only the goroutine of the
+	// subject "rpc" (takeFrames) touches it.
+	last protocol.ID
+	// ended is when closeRelay forgot the relay; guarded by x.mu.
+	ended time.Time
 }
 
 // linkOf returns the stand-in's link (nil while it opens).
@@ -377,15 +386,18 @@ func (x *rpc) takeCall(data []byte) {
 	}
 	key := relayKey{slot: uint32(from), idx: uint32(idx)}
 	r := (*x.relays.Load())[key]
-	switch m := m.(type) {
-	case *protocol.Call:
-		if r == nil {
-			if r, err = x.relayOf(key, protocol.URI(realm)); err != nil {
-				x.refuseCall(key, m.Request, err)
-				return
-			}
+	call, isCall := m.(*protocol.Call)
+	switch {
+	case isCall && r == nil:
+		if x.late(key, call) {
+			return
 		}
-	case *protocol.Cancel:
+		if r, err = x.relayOf(key, protocol.URI(realm)); err != nil {
+			x.refuseCall(key, call.Request, err)
+			return
+		}
+	case isCall:
+	case m.Type() == protocol.TypeCancel:
 		if r == nil {
 			return // nothing to cancel
 		}
@@ -393,20 +405,71 @@ func (x *rpc) takeCall(data []byte) {
 		x.c.failLog.log(x.c.log, "cluster: unexpected message from another node", "type", m.Type().String())
 		return
 	}
+	var prev protocol.ID
+	if isCall {
+		prev = r.last
+		r.last = max(r.last, call.Request)
+	}
 	err = r.link.Load().Send(m)
-	call, isCall := m.(*protocol.Call)
 	if errors.Is(err, router.ErrClosed) && isCall && x.ctx.Err() == nil {
 		// The relay's session ended while this node stays up (its calls
 		// got ERROR wamp.error.canceled then, see
 		// router.ClusterDeliver): a new relay makes this call and the
-		// next ones.
+		// next ones, unless it is a chunk of one of the ended calls.
 		x.closeRelay(r)
+		if call.Request <= prev {
+			x.dropLate(key, call)
+			return
+		}
 		if r, err = x.relayOf(key, protocol.URI(realm)); err == nil {
 			err = r.link.Load().Send(m)
 		}
 	}
 	if err != nil && isCall {
 		x.refuseCall(key, call.Request, err)
+	}
+}
+
+// late reports whether call, for which no relay of key is open, is a
+// chunk of a progressive call invocation (or its final chunk) that a
+// relay of key made before it ended, and if so drops it: its caller got
+// ERROR wamp.error.canceled when the relay ended, and the spec (advanced
+// "Progressive Call Invocations", "Continuations on Completed Calls")
+// has a dealer discard such a CALL without reply, where a new relay
+// would make it a call of its own, whose answer nobody waits for.
+func (x *rpc) late(key relayKey, call *protocol.Call) bool {
+	x.mu.Lock()
+	old := x.ended[key]
+	x.mu.Unlock()
+	if old == nil || call.Request > old.last {
+		return false
+	}
+	x.dropLate(key, call)
+	return true
+}
+
+// dropLate counts and drops call, a late chunk (see late).
+func (x *rpc) dropLate(key relayKey, call *protocol.Call) {
+	x.c.lateChunks.Add(1)
+	x.c.log.Debug("cluster: chunk of a call whose relay ended dropped", "slot", key.slot,
+		"request", uint64(call.Request), "procedure", string(call.Procedure))
+}
+
+// endedGrace is how long the last request ID of a relay that ended is
+// kept (rpc.ended), for its calls' late chunks to be known. Chunks in
+// flight arrive within moments; a queue full enough to hold them longer
+// makes their calls fail anyway.
+const endedGrace = time.Minute
+
+// pruneEnded forgets the relays that ended more than endedGrace before
+// now.
+func (x *rpc) pruneEnded(now time.Time) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for k, r := range x.ended {
+		if now.Sub(r.ended) > endedGrace {
+			delete(x.ended, k)
+		}
 	}
 }
 
@@ -545,6 +608,12 @@ func (x *rpc) relayOf(key relayKey, realm protocol.URI) (*relay, error) {
 		l.Close()
 		return nil, router.ErrClosed
 	}
+	if old := x.ended[key]; old != nil {
+		// The calls of the relays of key before it stay known (see
+		// late).
+		r.last = old.last
+		delete(x.ended, key)
+	}
 	rls := copyMap(*x.relays.Load())
 	rls[key] = r
 	x.relays.Store(&rls)
@@ -581,6 +650,11 @@ func (x *rpc) dropLinks(slot uint32) ([]*standin, []*relay) {
 		if k.slot == slot {
 			rls = append(rls, r)
 			delete(rlm, k)
+		}
+	}
+	for k := range x.ended {
+		if k.slot == slot {
+			delete(x.ended, k)
 		}
 	}
 	x.standins.Store(&stm)
@@ -641,12 +715,18 @@ func (x *rpc) closeStandin(st *standin, again bool) {
 	}
 }
 
-// closeRelay forgets r and closes it (its session ended).
+// closeRelay forgets r and closes it (its session ended). It keeps r
+// among the relays that ended for a while, so that the late chunks of
+// its calls are known (see late).
 func (x *rpc) closeRelay(r *relay) {
 	x.mu.Lock()
 	rlm := copyMap(*x.relays.Load())
 	if rlm[r.key] == r {
 		delete(rlm, r.key)
+		if !x.closed {
+			r.ended = time.Now()
+			x.ended[r.key] = r
+		}
 	}
 	x.relays.Store(&rlm)
 	x.mu.Unlock()

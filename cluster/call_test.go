@@ -391,3 +391,61 @@ func TestCallTooLargeForNATS(t *testing.T) {
 		}
 	}
 }
+
+// TestLateChunkAfterRelayEnds: a chunk of a progressive call invocation
+// that reaches the callee's node after the session that made the call
+// there (its relay) ended does not start a call of its own through the
+// next relay: its caller got ERROR wamp.error.canceled, and the spec
+// (advanced "Progressive Call Invocations", "Continuations on Completed
+// Calls") has a dealer discard such a CALL without reply. The callee's
+// node's sender is held so that the chunk leaves the caller's node before
+// the caller learns that its call ended.
+func TestLateChunkAfterRelayEnds(t *testing.T) {
+	nodes := startNodes(t, startNATS(t), 2, router.RealmConfig{})
+	callee := nodes[1].rawJoinRPC(t)
+	callee.send(&protocol.Register{Request: 1, Options: protocol.Dict{}, Procedure: "rpc.stream"})
+	expectMsg[*protocol.Registered](callee)
+	caller := nodes[0].rawJoinRPC(t)
+	var req protocol.ID
+	probe := rawCallWhenThere(t, caller, callee, &req, "rpc.stream")
+	callee.send(&protocol.Yield{Request: probe.Request, Options: protocol.Dict{}})
+	expectMsg[*protocol.Result](caller)
+
+	req++
+	stream := req
+	caller.send(&protocol.Call{Request: stream, Options: protocol.Dict{"progress": true}, Procedure: "rpc.stream", Args: protocol.List{"first"}})
+	inv := expectMsg[*protocol.Invocation](callee)
+	var once sync.Once
+	hold := nodes[1].c.HoldSender(1 << 30)
+	release := func() { once.Do(hold) }
+	defer release()
+	if n := nodes[1].c.CloseRelays(); n != 1 {
+		t.Fatalf("closed %d relays, want 1", n)
+	}
+	// The relay's call is interrupted (its caller, the relay, left).
+	if i := expectMsg[*protocol.Interrupt](callee); i.Request != inv.Request {
+		t.Fatalf("INTERRUPT %d, want %d", i.Request, inv.Request)
+	}
+	// The caller's node does not know yet: the chunk crosses.
+	caller.send(&protocol.Call{Request: stream, Options: protocol.Dict{"progress": true}, Procedure: "rpc.stream", Args: protocol.List{"late"}})
+	// Frames to a node are handled in order: once the next call reached
+	// the callee, the chunk was handled.
+	req++
+	caller.send(&protocol.Call{Request: req, Options: protocol.Dict{}, Procedure: "rpc.stream", Args: protocol.List{"next"}})
+	next := expectMsg[*protocol.Invocation](callee)
+	if len(next.Args) != 1 || next.Args[0] != "next" {
+		t.Fatalf("callee got INVOCATION %v %v, want the next call's [next] (the late chunk must not start a call)", next.Details, next.Args)
+	}
+	release()
+	if e := expectMsg[*protocol.Error](caller); e.Request != stream || e.URI != protocol.ErrCanceled {
+		t.Errorf("caller got ERROR %d %s, want %d %s", e.Request, e.URI, stream, protocol.ErrCanceled)
+	}
+	callee.send(&protocol.Yield{Request: next.Request, Options: protocol.Dict{}, Args: protocol.List{"done"}})
+	if r := expectMsg[*protocol.Result](caller); r.Request != req {
+		t.Errorf("caller got RESULT %d, want %d", r.Request, req)
+	}
+	callee.quiet()
+	if n := nodes[1].c.Stats().LateChunks; n != 1 {
+		t.Errorf("Stats().LateChunks = %d, want 1", n)
+	}
+}

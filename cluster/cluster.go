@@ -153,6 +153,11 @@ type Stats struct {
 	// Dropped counts the events from other nodes that were lost because
 	// the node's queue was full, or could not be decoded.
 	Dropped uint64
+	// LateChunks counts the chunks of progressive call invocations from
+	// other nodes that arrived after the session that made their call on
+	// this node had ended, and were discarded (their callers got ERROR
+	// wamp.error.canceled; see doc.go, "Calls").
+	LateChunks uint64
 }
 
 // Cluster is one node's link to a cluster of wampkit routers on NATS. It
@@ -204,6 +209,7 @@ type Cluster struct {
 	places   map[string]bool // guarded by placesMu; keys with places of this node's callees (order.go)
 
 	forwarded, forwardFailed, received, dropped atomic.Uint64
+	lateChunks                                  atomic.Uint64
 	failLog                                     logLimiter
 }
 
@@ -348,6 +354,7 @@ func (c *Cluster) Stats() Stats {
 		ForwardFailed: c.forwardFailed.Load(),
 		Received:      c.received.Load(),
 		Dropped:       c.dropped.Load(),
+		LateChunks:    c.lateChunks.Load(),
 	}
 }
 

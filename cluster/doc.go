@@ -180,7 +180,17 @@
 // with a new stand-in. Either session may end with an ABORT (a protocol
 // violation) or without one (its link closed): the router then delivers
 // an ABORT of its own as the session leaves (GOODBYE if the router is
-// closing), so the cluster learns of every end.
+// closing), so the cluster learns of every end. A chunk of a progressive
+// call invocation that reaches the callee's node after the relay that
+// made its call ended (it was on its way when the caller's node learned
+// of the end) is discarded without reply, as the spec has a dealer
+// discard a chunk of a completed call ("Continuations on Completed
+// Calls"), and counted in [Stats].LateChunks: its caller got
+// wamp.error.canceled, and a new relay would make it a call of its own,
+// whose answer nobody waits for. The relay's stand-in numbers its
+// INVOCATIONs in order, so the chunk is known by its request ID: no
+// higher than the last CALL the relay (or one before it for the same
+// stand-in, in the last minute) made.
 // The other nodes learn of a registration a moment after REGISTERED: a
 // CALL that finds no callee first waits for its node to catch up with the
 // bucket (see sync.go and router.ClusterSync), so that a call made after

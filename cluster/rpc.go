@@ -266,11 +266,14 @@ type rpc struct {
 	standins atomic.Pointer[map[uint32]*standin] // by index
 	relays   atomic.Pointer[map[relayKey]*relay]
 
-	mu      sync.Mutex
-	closed  bool                         // guarded by mu; set by close: no new links
-	byNode  map[mirrorKey]*standin       // guarded by mu; stand-ins by node slot and realm
-	held    map[string]map[uint32]string // guarded by mu; by key: holder slot -> policy (others only)
-	nextIdx uint32                       // guarded by mu; index of the next stand-in
+	mu     sync.Mutex
+	closed bool                         // guarded by mu; set by close: no new links
+	byNode map[mirrorKey]*standin       // guarded by mu; stand-ins by node slot and realm
+	held   map[string]map[uint32]string // guarded by mu; by key: holder slot -> policy (others only)
+	// ended holds the relays that ended in the last endedGrace, by key,
+	// for the late chunks of their calls (see late); guarded by mu.
+	ended   map[relayKey]*relay
+	nextIdx uint32 // guarded by mu; index of the next stand-in
 
 	synced regSync // the revision of the bucket applied (sync.go)
 }
@@ -285,6 +288,7 @@ func (c *Cluster) startRPC(node *router.ClusterNode) error {
 	ctx, stop := context.WithCancel(context.Background())
 	x := &rpc{c: c, node: node, ctx: ctx, stop: stop, rewatch: make(chan struct{}, 1),
 		byNode: make(map[mirrorKey]*standin), held: make(map[string]map[uint32]string),
+		ended: make(map[relayKey]*relay),
 		// Stand-in indexes start at random, so that those of a node that
 		// restarted in the same slot differ from its predecessor's.
 		nextIdx: rand.Uint32()}
@@ -325,6 +329,7 @@ func (x *rpc) close() {
 	x.mu.Lock()
 	x.closed = true
 	clear(x.byNode)
+	clear(x.ended)
 	sts, rls := *x.standins.Load(), *x.relays.Load()
 	x.standins.Store(&map[uint32]*standin{})
 	x.relays.Store(&map[relayKey]*relay{})
@@ -461,7 +466,8 @@ func (x *rpc) monitor() {
 		select {
 		case <-x.ctx.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
+			x.pruneEnded(now)
 		}
 		if !x.c.nc.IsConnected() {
 			// This node is the one cut off: fail what waits on others.
