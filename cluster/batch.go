@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
@@ -34,20 +35,43 @@ import (
 // (big-endian) and the receiving node handles its frames in order, on the
 // one goroutine of its subscription.
 
-// maxQueuedFrames bounds the messages waiting in one node's queue: one
-// that does not fit is refused (the call fails with ClusterUnavailable)
-// rather than held in memory without bound. A message that ends a call
-// (see endsCall) may use as much room again: each ends a call the router
-// has already admitted (their number is bounded by the relays'
-// Config.MaxPendingCalls), and refusing it would leave its caller waiting
-// for its timeout, or forever.
-const maxQueuedFrames = 1 << 16
+// What waits in one node's queue is bounded in bytes, by
+// Config.CallQueueBytes: each frame counts frameCost and the router's
+// estimate of its message's payload and options (router.MessageSize),
+// what the queue holds of it until the sender encodes it. A message that
+// does not fit is refused (the call fails with ClusterUnavailable) rather
+// than held without bound; an empty queue takes any one message, so that
+// a message the router accepted always gets through an idle queue. A
+// message that ends a call (see endsCall) may use as much room again:
+// each ends a call the router has already admitted, and refusing it
+// would leave its caller waiting for its timeout, or forever. One that
+// still does not fit goes as its bare form, which the queue always
+// takes: a CANCEL as it is (it carries no payload), a final YIELD or
+// ERROR as ERROR ClusterUnavailable, which fails its call on the
+// caller's node; their number is bounded by the calls pending, each of
+// which ends once.
+
+// DefaultCallQueueBytes is the default bound of the queue of calls'
+// messages to each other node ([Config.CallQueueBytes]): 8 MiB, as much
+// as the NATS client keeps for the node while it is cut off (its
+// reconnect buffer), so that the queue holds over ten thousand small
+// calls (the CALL of a call with a few arguments counts about 600 bytes,
+// its YIELD 300) or eight messages of the router's largest default size
+// (1 MiB). The queue only
+// grows while the node's NATS connection is slower than its routers;
+// when it is cut off, the node fails its calls to the other nodes within
+// a second anyway.
+const DefaultCallQueueBytes = 8 << 20
+
+// frameCost is what a frame takes in the queue's array besides its
+// message's payload and options.
+const frameCost = int64(unsafe.Sizeof(outFrame{}))
 
 // frameLen is the size of a frame's length.
 const frameLen = 4
 
 // errQueueFull is the error of a message refused by a full queue.
-var errQueueFull = errors.New("cluster: too many messages waiting for the other node")
+var errQueueFull = errors.New("cluster: too many bytes waiting for the other node")
 
 // outFrame is a message waiting in a queue: a frame's header, and its
 // WAMP message, whose contents the router no longer changes (sent
@@ -64,6 +88,8 @@ type outFrame struct {
 	// st is the stand-in whose INVOCATION a CALL carries: it fails if the
 	// frame cannot be sent.
 	st *standin
+	// size is what the frame counts against the queue's bound.
+	size int64
 }
 
 // endsCall reports whether f ends a call or an invocation: a final
@@ -96,6 +122,7 @@ type outQueue struct {
 	subject string
 	mu      sync.Mutex
 	frames  []outFrame // guarded by mu
+	bytes   int64      // guarded by mu; the sizes of frames
 	listed  bool       // guarded by mu; in the sender's list of queues to publish
 }
 
@@ -109,7 +136,8 @@ type sender struct {
 	// holds while it writes).
 	maxPayload atomic.Int64
 
-	// limit is the queues' bound (maxQueuedFrames; tests lower it).
+	// limit is the queues' bound in bytes (Config.CallQueueBytes; tests
+	// lower it).
 	limit atomic.Int64
 	// round is held while a round publishes: a test holds it to stop
 	// the sender.
@@ -123,7 +151,7 @@ type sender struct {
 func newSender(x *rpc) *sender {
 	s := &sender{x: x, wake: make(chan struct{}, 1), queues: make(map[uint32]*outQueue)}
 	s.maxPayload.Store(x.c.nc.MaxPayload())
-	s.limit.Store(maxQueuedFrames)
+	s.limit.Store(x.c.cfg.CallQueueBytes)
 	return s
 }
 
@@ -140,18 +168,35 @@ func (s *sender) queueOf(slot uint32) *outQueue {
 }
 
 // enqueue queues f for the node of q; it never blocks, and fails only if
-// q is full.
+// q is full (see frameCost). A message that ends a call is never refused:
+// past the room kept for such messages it goes as its bare form, which
+// is counted and logged.
 func (s *sender) enqueue(q *outQueue, f outFrame) error {
-	limit := int(s.limit.Load())
-	if f.endsCall() {
+	limit := s.limit.Load()
+	ends := f.endsCall()
+	if ends {
 		limit *= 2
 	}
+	f.size = frameCost + int64(router.MessageSize(f.msg()))
 	q.mu.Lock()
-	if len(q.frames) >= limit {
-		q.mu.Unlock()
-		return errQueueFull
+	if q.bytes > 0 && q.bytes+f.size > limit {
+		if !ends {
+			q.mu.Unlock()
+			s.refused()
+			return errQueueFull
+		}
+		if bare := bareEnd(&f); bare != nil {
+			f.m = bare
+			f.size = frameCost + int64(router.MessageSize(bare))
+			q.mu.Unlock()
+			s.refused()
+			s.x.c.failLog.log(s.x.c.log, "cluster: answer to another node replaced by an error", "subject", q.subject,
+				"request", uint64(bare.Request), "error", errQueueFull)
+			q.mu.Lock()
+		}
 	}
 	q.frames = append(q.frames, f)
+	q.bytes += f.size
 	listed := q.listed
 	q.listed = true
 	q.mu.Unlock()
@@ -163,6 +208,23 @@ func (s *sender) enqueue(q *outQueue, f outFrame) error {
 		case s.wake <- struct{}{}:
 		default:
 		}
+	}
+	return nil
+}
+
+// refused counts a message refused (or replaced by an error) by a full
+// queue.
+func (s *sender) refused() { s.x.c.refused.Add(1) }
+
+// bareEnd returns the ERROR ClusterUnavailable that replaces the final
+// YIELD or the ERROR of f when the queue has no room for it, or nil for
+// a CANCEL, which goes as it is (its options are the router's mode).
+func bareEnd(f *outFrame) *protocol.Error {
+	switch m := f.msg().(type) {
+	case *protocol.Yield:
+		return unavailable(m.Request, "answer not sent to the caller's node: "+errQueueFull.Error())
+	case *protocol.Error:
+		return unavailable(m.Request, "answer not sent to the caller's node: "+errQueueFull.Error())
 	}
 	return nil
 }
@@ -191,6 +253,7 @@ func (s *sender) run() {
 		for i, q := range dirty {
 			q.mu.Lock()
 			frames, q.frames = q.frames, frames[:0]
+			q.bytes = 0
 			q.listed = false
 			q.mu.Unlock()
 			last += len(frames)

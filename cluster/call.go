@@ -316,7 +316,7 @@ func (r *relay) deliver(m protocol.Message) {
 		// A progressive result is lost: the call must not go on as if
 		// it were not. Cancelling it interrupts the callee, and its
 		// final ERROR, which a full queue still takes (see
-		// maxQueuedFrames), tells the caller.
+		// frameCost), tells the caller.
 		if l := r.link.Load(); l != nil {
 			go func() {
 				_ = l.Send(&protocol.Cancel{Request: req, Options: protocol.Dict{"mode": "kill"}})

@@ -136,6 +136,18 @@ type Config struct {
 	// DefaultSessionBytes. The node that makes the bucket sets its size.
 	SessionBytes int64
 
+	// CallQueueBytes bounds, in bytes, the messages of calls (CALL,
+	// CANCEL, YIELD, ERROR) that may wait for one other node while the
+	// node's NATS connection is busy or cut off, as the router estimates
+	// them (router.MessageSize). A call whose CALL does not fit fails
+	// with router.ClusterUnavailable, a progressive result that does not
+	// fit cancels its call; a message that ends a call may use as much
+	// room again, and past that goes as ERROR router.ClusterUnavailable
+	// (see doc.go, "Failure"). Each refusal is counted
+	// ([Stats].CallsRefused) and logged. An empty queue takes any one
+	// message. Zero or negative means DefaultCallQueueBytes.
+	CallQueueBytes int64
+
 	// Logger receives the cluster's logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -153,6 +165,12 @@ type Stats struct {
 	// Dropped counts the events from other nodes that were lost because
 	// the node's queue was full, or could not be decoded.
 	Dropped uint64
+	// CallsRefused counts the messages of calls for other nodes that
+	// did not fit the queue to their node ([Config.CallQueueBytes]): a
+	// CALL (its call failed with router.ClusterUnavailable), a
+	// progressive result (its call was canceled), or an answer sent as
+	// ERROR router.ClusterUnavailable instead.
+	CallsRefused uint64
 	// LateChunks counts the chunks of progressive call invocations from
 	// other nodes that arrived after the session that made their call on
 	// this node had ended, and were discarded (their callers got ERROR
@@ -209,7 +227,7 @@ type Cluster struct {
 	places   map[string]bool // guarded by placesMu; keys with places of this node's callees (order.go)
 
 	forwarded, forwardFailed, received, dropped atomic.Uint64
-	lateChunks                                  atomic.Uint64
+	lateChunks, refused                         atomic.Uint64
 	failLog                                     logLimiter
 }
 
@@ -262,6 +280,9 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	if cfg.SessionBytes <= 0 {
 		cfg.SessionBytes = DefaultSessionBytes
+	}
+	if cfg.CallQueueBytes <= 0 {
+		cfg.CallQueueBytes = DefaultCallQueueBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -355,6 +376,7 @@ func (c *Cluster) Stats() Stats {
 		Received:      c.received.Load(),
 		Dropped:       c.dropped.Load(),
 		LateChunks:    c.lateChunks.Load(),
+		CallsRefused:  c.refused.Load(),
 	}
 }
 

@@ -333,6 +333,22 @@
 // Core NATS does not keep messages for a node that is cut off: events
 // published elsewhere while a node has no connection do not reach that
 // node's subscribers, and are not counted.
+// The messages of calls for another node (CALL, CANCEL, YIELD, ERROR)
+// wait in that node's queue, as the router's values, until the node's
+// sender encodes and publishes them (see "Calls"); while the NATS
+// connection is slower than the router, or cut off, the queue grows. It
+// is bounded in bytes, by the router's estimate of each message
+// (router.MessageSize; [Config.CallQueueBytes], 8 MiB by default), so
+// that however large the messages a peer sends, a node holds at most
+// that per other node: a CALL that does not fit fails at once with
+// ERROR router.ClusterUnavailable, and a progressive result that does
+// not fit cancels its call (mode kill), whose final answer then tells
+// the caller. A message that ends a call (a final YIELD, an ERROR, a
+// CANCEL) may use as much room again, so that a call the routers
+// admitted is not left waiting for an answer; past that, a YIELD or
+// ERROR goes as ERROR router.ClusterUnavailable instead, and a CANCEL as
+// it is (their number is bounded by the calls pending). Each refusal is
+// counted in [Stats].CallsRefused and logged.
 // A CALL, RESULT or ERROR larger than the NATS servers carry (their
 // max_payload, 1 MiB by default) ends its call with ERROR
 // wamp.error.payload_size_exceeded on the caller's node (see size.go).

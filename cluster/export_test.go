@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wampkit/wampkit/protocol"
+	"github.com/wampkit/wampkit/router"
 )
 
 // Crash cuts the node off NATS as if its process died: it closes the
@@ -101,16 +102,21 @@ func (c *Cluster) CloseStandins() int {
 }
 
 // HoldSender lowers the bound of the node's queues to other nodes to
-// limit frames and stops the node's sender from publishing until the
+// limit bytes and stops the node's sender from publishing until the
 // returned release is called (which also restores the bound).
-func (c *Cluster) HoldSender(limit int) (release func()) {
+func (c *Cluster) HoldSender(limit int64) (release func()) {
 	x := c.attached()
-	x.out.limit.Store(int64(limit))
+	x.out.limit.Store(limit)
 	x.out.round.Lock()
 	return func() {
-		x.out.limit.Store(maxQueuedFrames)
+		x.out.limit.Store(c.cfg.CallQueueBytes)
 		x.out.round.Unlock()
 	}
+}
+
+// FrameSize returns what a frame of m counts against a queue's bound.
+func FrameSize(m protocol.Message) int64 {
+	return frameCost + int64(router.MessageSize(m))
 }
 
 // Queued returns how many frames wait in the node's queues.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wampkit/wampkit/client"
+	"github.com/wampkit/wampkit/cluster"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 )
@@ -41,8 +42,10 @@ func TestLostProgressCancelsCall(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Room for 4 of the progressive results.
 	const limit = 4
-	release := nodes[1].c.HoldSender(limit)
+	release := nodes[1].c.HoldSender(limit * cluster.FrameSize(&protocol.Yield{Request: 1,
+		Options: protocol.Dict{"progress": true}, Args: protocol.List{1}}))
 	var mu sync.Mutex
 	var progress []int
 	done := make(chan error, 1)
@@ -89,5 +92,52 @@ func TestLostProgressCancelsCall(t *testing.T) {
 	}
 	if !ok {
 		t.Errorf("progressive results %v, want 1, 2, ... (at most %d)", progress, limit)
+	}
+}
+
+// TestCallRefusedByFullQueue: a CALL that does not fit the queue to the
+// callee's node (its bound in bytes, Config.CallQueueBytes) fails at once
+// with ERROR wampkit.error.cluster_unavailable and is counted; the call
+// already queued goes through once the node publishes again.
+func TestCallRefusedByFullQueue(t *testing.T) {
+	nodes := startNodes(t, startNATS(t), 2, router.RealmConfig{})
+	register(t, nodes[1].join(t, client.Config{}), "rpc.echo", nil, echo)
+	caller := nodes[0].join(t, client.Config{})
+	if _, err := callWhenThere(t, caller, &client.CallRequest{Procedure: "rpc.echo"}); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	hold := nodes[0].c.HoldSender(64 << 10)
+	release := func() { once.Do(hold) }
+	defer release()
+	first := make(chan error, 1)
+	go func() {
+		ctx, cancel := testContext()
+		defer cancel()
+		res, err := caller.Call(ctx, "rpc.echo", "first")
+		if err == nil && (len(res.Args) != 1 || res.Args[0] != "first") {
+			err = errors.New("wrong result")
+		}
+		first <- err
+	}()
+	deadline := time.Now().Add(testTimeout)
+	for nodes[0].c.Queued() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first call was not queued")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := testContext()
+	defer cancel()
+	big := make([]byte, 128<<10)
+	if _, err := caller.Call(ctx, "rpc.echo", big); !isErrURI(err, router.ClusterUnavailable) {
+		t.Errorf("call of %d bytes to a full queue = %v, want ERROR %s", len(big), err, router.ClusterUnavailable)
+	}
+	if n := nodes[0].c.Stats().CallsRefused; n != 1 {
+		t.Errorf("Stats().CallsRefused = %d, want 1", n)
+	}
+	release()
+	if err := <-first; err != nil {
+		t.Errorf("the queued call: %v", err)
 	}
 }

@@ -68,9 +68,12 @@ type queued struct {
 // pending returns the number of messages in the backlog; o.mu held.
 func (o *outbox) pending() int { return len(o.q) - o.head }
 
+// messageOverhead is the fixed part of messageSize.
+const messageOverhead = 64
+
 // messageSize estimates the bytes m holds (see payloadSize).
 func messageSize(m protocol.Message) int {
-	const overhead = 64
+	const overhead = messageOverhead
 	switch m := m.(type) {
 	case *serialize.Shared:
 		return messageSize(m.Message())

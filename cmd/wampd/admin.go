@@ -150,6 +150,10 @@ func registerClusterMetrics(reg *prometheus.Registry, c *cluster.Cluster) error 
 			func(s cluster.Stats) uint64 { return s.Received }),
 		counter("wampd_cluster_events_dropped_total", "Events from other nodes lost because this node's queue was full or they could not be decoded (logged).",
 			func(s cluster.Stats) uint64 { return s.Dropped }),
+		counter("wampd_cluster_calls_refused_total", "Messages of calls for other nodes that did not fit the queue to their node: their calls failed with wampkit.error.cluster_unavailable (logged).",
+			func(s cluster.Stats) uint64 { return s.CallsRefused }),
+		counter("wampd_cluster_late_chunks_total", "Chunks of progressive call invocations from other nodes discarded because their call had ended on this node.",
+			func(s cluster.Stats) uint64 { return s.LateChunks }),
 	} {
 		if err := reg.Register(col); err != nil {
 			return err

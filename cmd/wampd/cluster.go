@@ -62,6 +62,11 @@ type ClusterConfig struct {
 	// defaults. The node that makes a bucket sets its size.
 	TestamentBytes int64 `yaml:"testament_bytes,omitempty"`
 	SessionBytes   int64 `yaml:"session_bytes,omitempty"`
+	// CallQueueBytes bounds the messages of calls waiting for each other
+	// node while the NATS connection is busy; a call that does not fit
+	// fails with wampkit.error.cluster_unavailable. Zero means
+	// cluster.DefaultCallQueueBytes (8 MiB).
+	CallQueueBytes int64 `yaml:"call_queue_bytes,omitempty"`
 	// Embedded, if set, runs a NATS server inside wampd, routed to the
 	// other nodes' (see EmbeddedNATSConfig); the node then uses its own
 	// server, in-process, and URL must be empty.
@@ -101,6 +106,8 @@ func (c ClusterConfig) validate() error {
 		return errors.New("wampd: cluster: testament_bytes must not be negative")
 	case c.SessionBytes < 0:
 		return errors.New("wampd: cluster: session_bytes must not be negative")
+	case c.CallQueueBytes < 0:
+		return errors.New("wampd: cluster: call_queue_bytes must not be negative")
 	}
 	return nil
 }
@@ -108,7 +115,8 @@ func (c ClusterConfig) validate() error {
 // natsConfig returns the cluster.Config of c with the NATS options opts.
 func (c ClusterConfig) natsConfig(opts []nats.Option, log *slog.Logger) cluster.Config {
 	return cluster.Config{URL: c.URL, Name: c.Name, Prefix: c.Prefix, Options: opts, Replicas: c.Replicas,
-		MetaTimeout: c.MetaTimeout, TestamentBytes: c.TestamentBytes, SessionBytes: c.SessionBytes, Logger: log}
+		MetaTimeout: c.MetaTimeout, TestamentBytes: c.TestamentBytes, SessionBytes: c.SessionBytes,
+		CallQueueBytes: c.CallQueueBytes, Logger: log}
 }
 
 // natsOptions returns the NATS options of c: credentials and TLS.

@@ -68,7 +68,8 @@ func TestMain_Cluster(t *testing.T) {
 	// Each node counts what crossed in its metrics.
 	waitMetrics(t, "http://"+b.AdminAddr().String(), "wampd_cluster_events_forwarded_total", 1)
 	ma := waitMetrics(t, "http://"+a.AdminAddr().String(), "wampd_cluster_events_received_total", 1)
-	for _, name := range []string{"wampd_cluster_events_dropped_total", "wampd_cluster_events_forward_failed_total"} {
+	for _, name := range []string{"wampd_cluster_events_dropped_total", "wampd_cluster_events_forward_failed_total",
+		"wampd_cluster_calls_refused_total", "wampd_cluster_late_chunks_total"} {
 		if v, ok := ma[name]; !ok || v != 0 {
 			t.Errorf("node a: %s = %v (present: %v), want 0", name, v, ok)
 		}
@@ -195,7 +196,7 @@ func TestConfigFile_Cluster(t *testing.T) {
 	t.Setenv("WAMPD_TEST_NATS_TOKEN", "s3cret")
 	path := t.TempDir() + "/wampd.yaml"
 	writeFile(t, path, "cluster:\n  url: nats://10.0.0.1:4222,nats://10.0.0.2:4222\n  name: n1\n  wait: true\n  token: {env: WAMPD_TEST_NATS_TOKEN}\n  replicas: 3\n"+
-		"  meta_timeout: 2500ms\n  testament_bytes: 1048576\n  session_bytes: 2097152\n")
+		"  meta_timeout: 2500ms\n  testament_bytes: 1048576\n  session_bytes: 2097152\n  call_queue_bytes: 4194304\n")
 	cfg, err := LoadConfigFile(path, DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +206,8 @@ func TestConfigFile_Cluster(t *testing.T) {
 		t.Errorf("cluster = %+v", c)
 	}
 	if nc := c.natsConfig(nil, nil); nc.URL != c.URL || nc.Name != "n1" || nc.Replicas != 3 ||
-		nc.MetaTimeout != 2500*time.Millisecond || nc.TestamentBytes != 1<<20 || nc.SessionBytes != 2<<20 {
+		nc.MetaTimeout != 2500*time.Millisecond || nc.TestamentBytes != 1<<20 || nc.SessionBytes != 2<<20 ||
+		nc.CallQueueBytes != 4<<20 {
 		t.Errorf("cluster.Config from the file = %+v", nc)
 	}
 	bad := []struct{ name, yaml, want string }{
@@ -216,6 +218,7 @@ func TestConfigFile_Cluster(t *testing.T) {
 		{"bad listen", "cluster: {embedded: {listen: nowhere}}\n", "embedded"},
 		{"negative meta_timeout", "cluster: {url: nats://x:4222, meta_timeout: -1s}\n", "meta_timeout"},
 		{"negative testament_bytes", "cluster: {url: nats://x:4222, testament_bytes: -1}\n", "testament_bytes"},
+		{"negative call_queue_bytes", "cluster: {url: nats://x:4222, call_queue_bytes: -1}\n", "call_queue_bytes"},
 	}
 	for _, tt := range bad {
 		writeFile(t, path, tt.yaml)
