@@ -85,15 +85,21 @@
 //     published on every node, in the one order JetStream stored them,
 //     limited as configured.
 //
-// Known differences from a single router: a shared registration's
-// policy applies on each node among its own callees and one stand-in per
-// other node: roundrobin alternates between nodes, then within one.
+// A shared registration's policy applies on each node among its own
+// callees and one stand-in per other node, which counts as many callees
+// as it stands for (each node's callees are counted in the registrations
+// bucket, see order.go): random picks every callee of the cluster with
+// the same probability, and roundrobin gives a stand-in as many turns in
+// a row as its node has callees, which that node takes in turn, so that
+// the calls of one node's callers visit every callee of the cluster once
+// per cycle (callers on several nodes each keep their node's cycle).
 // First and last follow the order in which the callees registered over
 // the whole cluster (the registrations bucket gives each callee of such
 // a registration a place, see order.go), so callers on every node pick
-// the same callee, once the nodes have caught up with the bucket (a
-// moment after a callee registers or leaves, callers on different nodes
-// may still pick differently). A node's stand-in sessions count
+// the same callee. Known differences from a single router: a moment
+// after a callee registers or leaves, until the nodes have caught up
+// with the bucket, callers on different nodes may still pick
+// differently, or by the counts before. A node's stand-in sessions count
 // against Config.MaxRegistrations like any session, and the sessions
 // that make other nodes' calls (one per stand-in) against
 // Config.MaxPendingCalls; payload passthru mode does not cross nodes
@@ -154,9 +160,9 @@
 // invocation policy and the slots of the nodes that hold it; nodes change
 // it with compare-and-set writes, so two nodes never both hold a single
 // registration. (A node writes it when its first callee of the procedure
-// registers and its last leaves; for the policies first and last, when
-// any of its callees does, to give each callee its place in the
-// cluster's order.) This was chosen over asking an owner node, which would
+// registers and its last leaves; for shared registrations, when any of
+// its callees does, to give each callee its place in the cluster's order
+// and count each node's callees.) This was chosen over asking an owner node, which would
 // need an owner elected and a round trip per REGISTER to it anyway. Every
 // node watches the bucket and keeps, for each other node that holds
 // procedures in a realm, a stand-in: a session of its own router without

@@ -14,7 +14,8 @@ import (
 )
 
 // The order of the callees of shared registrations with the policies
-// first and last over the cluster (see router.ClusterOrder). The value of
+// first and last over the cluster, and the number of each node's callees
+// for roundrobin and random (see router.ClusterOrder). The value of
 // the procedure's key in the registrations bucket gives every callee of
 // such a registration, on any node, a place when it registers: Seq, one
 // more than the last given, written with a compare-and-set like the
@@ -23,7 +24,11 @@ import (
 // every other node gives its stand-in for the callee's node the place of
 // that node's first callee (for first) or last (for last), whenever the
 // value changes. So first and last pick the same callee from any node,
-// once the nodes have the bucket's last value.
+// once the nodes have the bucket's last value. For roundrobin and random
+// the places are not used, but they count each node's callees: every
+// other node gives its stand-in for a node the number of that node's
+// callees as its weight, so that the policy spreads calls over the
+// callees of the whole cluster, not over nodes.
 
 var _ router.ClusterOrder = (*Cluster)(nil)
 
@@ -39,6 +44,19 @@ func dropOrders(v *regValue, gone func(slot uint32) bool) {
 			delete(v.Order, id)
 		}
 	}
+}
+
+// calleesOf returns the number of callees of the node of slot in v (0 if
+// it has none with a place: a node that holds the registration counts at
+// least one).
+func calleesOf(v *regValue, slot uint32) int {
+	n := 0
+	for id := range v.Order {
+		if m, err := strconv.ParseUint(id, 10, 64); err == nil && slotOf(protocol.ID(m)) == slot {
+			n++
+		}
+	}
+	return n
 }
 
 // placeOf returns the place, in v, of the first (policy first) or last
@@ -188,17 +206,34 @@ func (c *Cluster) setPlacing(key string, on bool) {
 // that node's first or last callee of key (0: none known). Only the watch
 // goroutine calls it, after mirror.
 func (x *rpc) order(slot uint32, realm protocol.URI, key string, place uint64) {
+	if l, id := x.mirrored(slot, realm, key); l != nil {
+		l.SetOrder(id, place)
+	}
+}
+
+// weigh gives the stand-in of the node of slot in realm the number of
+// that node's callees of key, for the roundrobin and random policies
+// (see router.ClusterLink.SetWeight). Only the watch goroutine calls it,
+// after mirror.
+func (x *rpc) weigh(slot uint32, realm protocol.URI, key string, callees int) {
+	if l, id := x.mirrored(slot, realm, key); l != nil {
+		l.SetWeight(id, callees)
+	}
+}
+
+// mirrored returns the link of the stand-in of the node of slot in realm
+// and the ID of its registration of key, or nil if it has none. Only the
+// watch goroutine calls it.
+func (x *rpc) mirrored(slot uint32, realm protocol.URI, key string) (*router.ClusterLink, protocol.ID) {
 	x.mu.Lock()
 	st := x.byNode[mirrorKey{slot, realm}]
 	x.mu.Unlock()
 	if st == nil {
-		return
+		return nil, 0
 	}
 	id, ok := st.regs[key]
 	if !ok {
-		return
+		return nil, 0
 	}
-	if l := st.linkOf(); l != nil {
-		l.SetOrder(id, place)
-	}
+	return st.linkOf(), id
 }

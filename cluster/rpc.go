@@ -448,9 +448,16 @@ func (x *rpc) apply(key string, v *regValue) {
 			x.mirror(slot, realm, key, procedure, match, invoke)
 		}
 	}
-	if v != nil && (v.Invoke == "first" || v.Invoke == "last") {
-		for slot := range now {
-			x.order(slot, realm, key, placeOf(v, slot))
+	if v != nil {
+		switch v.Invoke {
+		case "first", "last":
+			for slot := range now {
+				x.order(slot, realm, key, placeOf(v, slot))
+			}
+		case "roundrobin", "random":
+			for slot := range now {
+				x.weigh(slot, realm, key, calleesOf(v, slot))
+			}
 		}
 	}
 }

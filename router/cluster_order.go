@@ -21,16 +21,18 @@ import (
 
 // ClusterOrder is implemented by a [Cluster] that orders the callees of
 // shared registrations with the first and last policies over the whole
-// cluster. The router finds it by a type assertion on [Config].Cluster;
-// without it, a node orders its callees and stand-ins as they register
-// there.
+// cluster, and counts those of the roundrobin and random policies on
+// each node (see [ClusterLink.SetWeight]). The router finds it by a type
+// assertion on [Config].Cluster; without it, a node orders its callees
+// and stand-ins as they register there, and counts a stand-in as one
+// callee.
 type ClusterOrder interface {
 	// RegisterCallee claims reg for callee, a session of this node, as
-	// [Cluster].Register does, for every callee of a first or last
-	// registration (not only the node's first), and returns the callee's
-	// place in the cluster's order of the registration's callees: a
-	// number greater than those of the callees that registered before,
-	// on any node, and never 0.
+	// [Cluster].Register does, for every callee of a shared registration
+	// (first, last, roundrobin or random; not only the node's first),
+	// and returns the callee's place in the cluster's order of the
+	// registration's callees: a number greater than those of the callees
+	// that registered before, on any node, and never 0.
 	RegisterCallee(reg ClusterRegistration, callee protocol.ID) (uint64, error)
 
 	// UnregisterCallee withdraws callee's place; with last (the node's
@@ -40,9 +42,9 @@ type ClusterOrder interface {
 }
 
 // clusterOrder returns c as a ClusterOrder if it is one and invoke is
-// first or last, else nil.
+// first, last, roundrobin or random, else nil.
 func clusterOrder(c Cluster, invoke string) ClusterOrder {
-	if invoke != invokeFirst && invoke != invokeLast {
+	if invoke == invokeSingle {
 		return nil
 	}
 	o, _ := c.(ClusterOrder)
@@ -95,4 +97,77 @@ func (l *ClusterLink) SetOrder(regID protocol.ID, order uint64) {
 	next[i].order = order
 	sortByOrder(next)
 	reg.callees.Store(&next)
+}
+
+// Weights. On its own, a node's roundrobin and random policies choose
+// among its own callees and one stand-in per other node, so with one
+// callee here and three on another node a caller here would reach the
+// lone callee half of the time. A cluster gives each stand-in the number
+// of callees it stands for (SetWeight); once any callee of a
+// registration has a weight, random picks each callee with a
+// probability proportional to its weight, so uniformly over the callees
+// of the whole cluster, and roundrobin gives a stand-in as many turns in
+// a row as its weight, so that, as the other node goes round its own
+// callees, a cycle visits every callee of the cluster once.
+
+// SetWeight gives the link's session, as a callee of its registration
+// regID, the weight callees: the number of callees of the other node it
+// stands for, which the roundrobin and random policies count (0 counts
+// as 1). It does nothing if the session has no such registration.
+func (l *ClusterLink) SetWeight(regID protocol.ID, callees int) {
+	s := l.server.session.Load()
+	if s == nil {
+		return
+	}
+	w := uint32(min(max(callees, 0), maxWeight))
+	d := &s.realm.dealer
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	reg := d.byID[regID]
+	if reg == nil {
+		return
+	}
+	for _, rg := range *reg.callees.Load() {
+		if rg.callee == s {
+			rg.weight.Store(w)
+			if w > 1 {
+				reg.weighted.Store(true)
+			}
+		}
+	}
+}
+
+// maxWeight bounds the weight of a callee.
+const maxWeight = 1 << 24
+
+// weightOf returns the weight rg counts for: 1 unless a cluster gave it
+// more.
+func (rg *registrant) weightOf() uint64 {
+	if w := rg.weight.Load(); w > 1 {
+		return uint64(w)
+	}
+	return 1
+}
+
+// totalWeight returns the sum of the weights of cs.
+func totalWeight(cs []*registrant) uint64 {
+	var n uint64
+	for _, rg := range cs {
+		n += rg.weightOf()
+	}
+	return n
+}
+
+// atWeight returns the callee of cs whose span holds k, with each callee
+// spanning its weight in order; k is less than totalWeight(cs), or the
+// last callee is returned (weights may change meanwhile).
+func atWeight(cs []*registrant, k uint64) *registrant {
+	for _, rg := range cs {
+		w := rg.weightOf()
+		if k < w {
+			return rg
+		}
+		k -= w
+	}
+	return cs[len(cs)-1]
 }

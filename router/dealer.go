@@ -56,6 +56,9 @@ type registration struct {
 	// modified after it is stored. Written under dealer.mu.
 	callees atomic.Pointer[[]*registrant]
 	next    atomic.Uint64 // round-robin counter
+	// weighted is set once a callee has a weight (see
+	// ClusterLink.SetWeight): roundrobin and random then count weights.
+	weighted atomic.Bool
 }
 
 // registrant is one callee's part of a registration.
@@ -72,6 +75,9 @@ type registrant struct {
 	// registration's callees, 0 if none (see cluster_order.go); guarded
 	// by dealer.mu.
 	order uint64
+	// weight is the number of callees a cluster's stand-in stands for,
+	// 0 for any other callee (which counts 1; see cluster_order.go).
+	weight atomic.Uint32
 }
 
 // Invocation policies (spec advanced "Shared Registration").
@@ -100,8 +106,15 @@ func (reg *registration) choose(cs []*registrant) *registrant {
 	}
 	switch reg.invoke {
 	case invokeRoundRobin:
-		return cs[(reg.next.Add(1)-1)%uint64(len(cs))]
+		n := reg.next.Add(1) - 1
+		if reg.weighted.Load() {
+			return atWeight(cs, n%totalWeight(cs))
+		}
+		return cs[n%uint64(len(cs))]
 	case invokeRandom:
+		if reg.weighted.Load() {
+			return atWeight(cs, rand.Uint64N(totalWeight(cs)))
+		}
 		return cs[rand.IntN(len(cs))]
 	case invokeLast:
 		return cs[len(cs)-1]
