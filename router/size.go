@@ -34,13 +34,33 @@ const (
 )
 
 // payloadSize estimates the bytes an event's or call's payload holds.
+// It allocates nothing (a cluster estimates every message of a call that
+// crosses nodes with it).
 func payloadSize(args protocol.List, kwargs protocol.Dict) int {
 	n := 0
 	if args != nil {
-		n += sizeOf([]any(args), 0)
+		n += listSize(args, 0)
 	}
 	if kwargs != nil {
-		n += sizeOf(map[string]any(kwargs), 0)
+		n += mapSize(kwargs, 0)
+	}
+	return n
+}
+
+// listSize is sizeOf for a list, without boxing it in an interface.
+func listSize(v []any, depth int) int {
+	n := sizeHeader + cap(v)*sizeIface
+	for _, e := range v {
+		n += sizeOf(e, depth+1)
+	}
+	return n
+}
+
+// mapSize is sizeOf for a dict.
+func mapSize(v map[string]any, depth int) int {
+	n := sizeMap
+	for k, e := range v {
+		n += sizeMapEntry + len(k) + sizeOf(e, depth+1)
 	}
 	return n
 }
@@ -61,21 +81,13 @@ func sizeOf(v any, depth int) int {
 	case []byte:
 		return sizeHeader + cap(v)
 	case []any:
-		n := sizeHeader + cap(v)*sizeIface
-		for _, e := range v {
-			n += sizeOf(e, depth+1)
-		}
-		return n
+		return listSize(v, depth)
 	case protocol.List:
-		return sizeOf([]any(v), depth)
+		return listSize(v, depth)
 	case map[string]any:
-		n := sizeMap
-		for k, e := range v {
-			n += sizeMapEntry + len(k) + sizeOf(e, depth+1)
-		}
-		return n
+		return mapSize(v, depth)
 	case protocol.Dict:
-		return sizeOf(map[string]any(v), depth)
+		return mapSize(v, depth)
 	}
 	// An in-process client may send any Go value.
 	work := maxReflectWork
