@@ -152,7 +152,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Stats are a node's counts of events (see [Cluster.Stats]).
+// Stats are a node's counts of events, and of calls' messages that did
+// not cross (see [Cluster.Stats]).
 type Stats struct {
 	// Forwarded counts the publications handed to NATS for other nodes.
 	Forwarded uint64
@@ -368,7 +369,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 // Name returns the node's name ([Config.Name] or the one made up for it).
 func (c *Cluster) Name() string { return c.name }
 
-// Stats returns the node's event counts so far.
+// Stats returns the node's counts so far.
 func (c *Cluster) Stats() Stats {
 	return Stats{
 		Forwarded:     c.forwarded.Load(),
