@@ -178,6 +178,7 @@ func (s *sender) enqueue(q *outQueue, f outFrame) error {
 		limit *= 2
 	}
 	f.size = frameCost + int64(router.MessageSize(f.msg()))
+	var bare *protocol.Error
 	q.mu.Lock()
 	if q.bytes > 0 && q.bytes+f.size > limit {
 		if !ends {
@@ -185,14 +186,9 @@ func (s *sender) enqueue(q *outQueue, f outFrame) error {
 			s.refused()
 			return errQueueFull
 		}
-		if bare := bareEnd(&f); bare != nil {
+		if bare = bareEnd(&f); bare != nil {
 			f.m = bare
 			f.size = frameCost + int64(router.MessageSize(bare))
-			q.mu.Unlock()
-			s.refused()
-			s.x.c.failLog.log(s.x.c.log, "cluster: answer to another node replaced by an error", "subject", q.subject,
-				"request", uint64(bare.Request), "error", errQueueFull)
-			q.mu.Lock()
 		}
 	}
 	q.frames = append(q.frames, f)
@@ -200,6 +196,11 @@ func (s *sender) enqueue(q *outQueue, f outFrame) error {
 	listed := q.listed
 	q.listed = true
 	q.mu.Unlock()
+	if bare != nil {
+		s.refused()
+		s.x.c.failLog.log(s.x.c.log, "cluster: answer to another node replaced by an error", "subject", q.subject,
+			"request", uint64(bare.Request), "error", errQueueFull)
+	}
 	if !listed {
 		s.mu.Lock()
 		s.dirty = append(s.dirty, q)

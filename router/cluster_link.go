@@ -157,7 +157,9 @@ func (l *ClusterLink) Send(m protocol.Message) error {
 
 // Close ends the link's session: its registrations go away, its pending
 // invocations end with ERROR wamp.error.canceled to their callers, and its
-// own pending calls are interrupted (spec basic "Caller Leaving").
+// own pending calls are interrupted (spec basic "Caller Leaving"). The
+// link's [ClusterDeliver] then gets ABORT (see there), as it does
+// whenever the session ends without GOODBYE or ABORT.
 func (l *ClusterLink) Close() {
 	l.client.Close(ErrClosed)
 }
