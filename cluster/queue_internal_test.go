@@ -27,12 +27,16 @@ func testSender(limit int64) *sender {
 // its call as well, and a CANCEL as it is.
 func TestQueueKeepsRoomForEnds(t *testing.T) {
 	progress := outFrame{held: protocol.TypeYield, yield: protocol.Yield{Request: 1, Options: protocol.Dict{"progress": true}, Args: protocol.List{"p"}}}
-	call := outFrame{held: protocol.TypeCall, call: protocol.Call{Request: 2, Procedure: "p", Args: protocol.List{"c"}}}
+	// A call (a first chunk) of the same size.
+	call := outFrame{held: protocol.TypeCall, call: protocol.Call{Request: 2, Options: protocol.Dict{"progress": true}, Procedure: "p", Args: protocol.List{"c"}}}
 	const n = 1000
 	size := frameCost + int64(router.MessageSize(progress.msg()))
+	if cs := frameCost + int64(router.MessageSize(call.msg())); cs != size {
+		t.Fatalf("a call counts %d bytes, a progressive result %d", cs, size)
+	}
 	s := testSender(n * size)
 	q := &outQueue{}
-	for i := 0; q.bytes+size <= n*size; i++ {
+	for i := range n {
 		f := progress
 		if i%2 == 1 {
 			f = call
