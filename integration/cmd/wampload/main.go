@@ -33,7 +33,9 @@
 //     that woke an idle thread). With -concurrency N, N callers
 //     (N sessions) call at once, one call at a time each, -calls calls
 //     in all. With -profiles DIR it saves a CPU profile of 2 seconds of
-//     the calls (of each wampd process).
+//     the calls (of each wampd process); with -trace DIR, an execution
+//     trace of 1 second of them (go tool trace), to see which goroutines
+//     and threads a call wakes.
 //   - joins: -sessions sessions join at once (32 at a time) over
 //     -transport while a caller calls an echo procedure every
 //     millisecond over RawSocket; reports joins per second, the router's
@@ -128,6 +130,7 @@ type options struct {
 	events      int // fanout
 	gomaxprocs  int
 	profiles    string
+	traces      string // call: save execution traces here
 	gcs         int
 	natsServer  string // nats-server binary, for nodes > 1
 	tls         bool   // call: wss and tcps, with a certificate made for the run
@@ -150,6 +153,7 @@ func main() {
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of the router; 0 leaves the default")
 	flag.IntVar(&o.gcs, "gc", 0, "idle: run this many garbage collections in the router before measuring the sessions (an idle router's runtime runs one at least every 2 minutes, and each may halve an idle goroutine's stack)")
 	flag.StringVar(&o.profiles, "profiles", "", "save profiles of the router in this directory: heap and goroutine (idle), 2 s of CPU (call, joins)")
+	flag.StringVar(&o.traces, "trace", "", "call: save an execution trace of 1 s of the calls of each router process in this directory")
 	flag.Parse()
 	if *bins == "" {
 		log.Fatal("wampload: -wampd is required")
@@ -597,15 +601,22 @@ func (w *wampd) memstats() (heap, stack, goroutines float64, err error) {
 // save writes the router's profile name (heap, goroutine) to dir.
 func (w *wampd) save(name, dir, tag string) error {
 	q := "?gc=1"
-	if name == "profile" {
+	switch name {
+	case "profile":
 		q = "?seconds=2"
+	case "trace":
+		q = "?seconds=1"
 	}
 	resp, err := http.Get("http://" + w.admin + "/debug/pprof/" + name + q)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	f, err := os.Create(filepath.Join(dir, name+"."+tag+".pb.gz"))
+	ext := ".pb.gz"
+	if name == "trace" {
+		ext = ".out"
+	}
+	f, err := os.Create(filepath.Join(dir, name+"."+tag+ext))
 	if err != nil {
 		return err
 	}
@@ -1003,17 +1014,19 @@ func call(ctx context.Context, c *cluster, o options, tag string) (figures, erro
 	if err := run(max(1000/o.concurrency, 100), nil); err != nil { // warm up
 		return nil, err
 	}
-	profs := make(chan error, len(c.nodes))
+	profs := make(chan error, 2*len(c.nodes))
 	for i, w := range c.nodes {
-		if o.profiles == "" {
-			profs <- nil
-			continue
-		}
 		t := tag
 		if len(c.nodes) > 1 {
 			t = fmt.Sprintf("%s.node%d", tag, i)
 		}
-		go func() { profs <- w.save("profile", o.profiles, t) }()
+		for _, p := range [...]struct{ name, dir string }{{"profile", o.profiles}, {"trace", o.traces}} {
+			if p.dir == "" {
+				profs <- nil
+				continue
+			}
+			go func() { profs <- w.save(p.name, p.dir, t) }()
+		}
 	}
 	per := max(o.calls/o.concurrency, 1)
 	rtts := make([][]time.Duration, len(callers))
@@ -1025,7 +1038,7 @@ func call(ctx context.Context, c *cluster, o options, tag string) (figures, erro
 		return nil, err
 	}
 	cpu, natsCPU, sw := c.cpu()-cpu0, c.natsCPU()-nats0, c.switches()-sw0
-	for range c.nodes {
+	for range 2 * len(c.nodes) {
 		if err := <-profs; err != nil {
 			return nil, err
 		}
