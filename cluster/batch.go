@@ -22,9 +22,8 @@ import (
 // several frames) it also yields before each round, as long as that
 // brings more messages, so that the goroutines about to queue messages do
 // so first. So under load one NATS
-// message (one socket write, one wake-up of the receiving node's
-// goroutine) carries many frames, and a lone call pays one goroutine
-// hand-off for it. Encoding on the sender also keeps the encoder's deep
+// message (one socket write, one read of the receiving node) carries
+// many frames, and a lone call pays one goroutine hand-off for it. Encoding on the sender also keeps the encoder's deep
 // stack off the router's goroutines (an in-process callee's handler runs
 // on a goroutine of its own, whose small stack would grow for it).
 //
@@ -33,7 +32,8 @@ import (
 //	uint32(len(frame)) frame
 //
 // (big-endian) and the receiving node handles its frames in order, on the
-// one goroutine of its subscription.
+// read loop of its frames connection (see framesDialer). Both nodes'
+// frames connections carry the frames, so that NATS keeps their order.
 
 // What waits in one node's queue is bounded in bytes, by
 // Config.CallQueueBytes: each frame counts frameCost and the router's
@@ -150,7 +150,7 @@ type sender struct {
 
 func newSender(x *rpc) *sender {
 	s := &sender{x: x, wake: make(chan struct{}, 1), queues: make(map[uint32]*outQueue)}
-	s.maxPayload.Store(x.c.nc.MaxPayload())
+	s.maxPayload.Store(x.c.fc.MaxPayload())
 	s.limit.Store(x.c.cfg.CallQueueBytes)
 	return s
 }
@@ -391,7 +391,7 @@ func failure(req protocol.ID, uri protocol.URI, why string) *protocol.Error {
 
 // send publishes one NATS message.
 func (s *sender) send(subject string, b []byte) {
-	if err := s.x.c.nc.Publish(subject, b); err != nil {
+	if err := s.x.c.fc.Publish(subject, b); err != nil {
 		s.x.c.failLog.log(s.x.c.log, "cluster: messages to another node lost", "subject", subject, "error", err)
 	}
 }

@@ -338,9 +338,9 @@ const (
 )
 
 // takeFrames handles a batch of frames from other nodes (subject "rpc",
-// see batch.go), in order, on the subject's one goroutine, so the frames
-// of a stand-in, and those of a relay, are routed in the order they were
-// sent.
+// see batch.go), in order, one batch at a time (see rpc.drain), so the
+// frames of a stand-in, and those of a relay, are routed in the order
+// they were sent.
 func (x *rpc) takeFrames(msg *nats.Msg) {
 	b := msg.Data
 	for len(b) > 0 {
@@ -587,8 +587,7 @@ func (x *rpc) standinOf(slot uint32, realm protocol.URI) (*standin, error) {
 	return st, nil
 }
 
-// relayOf opens the relay of key in realm. Only the goroutine of the
-// subject "call" calls it.
+// relayOf opens the relay of key in realm. Only takeFrames calls it.
 func (x *rpc) relayOf(key relayKey, realm protocol.URI) (*relay, error) {
 	if !x.servesRealm(realm) {
 		return nil, fmt.Errorf("no realm %s", realm)

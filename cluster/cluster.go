@@ -183,14 +183,23 @@ type Stats struct {
 // implements [router.Cluster]: pass it as router.Config.Cluster. Make it
 // with [New]; close it with [Cluster.Close] after the router.
 type Cluster struct {
-	cfg    Config
-	log    *slog.Logger
-	nc     *nats.Conn
-	kv     jetstream.KeyValue                 // session ID ranges (lease.go)
-	leases *leaseView                         // the nodes of kv, as a watch of it sees them (lease.go)
-	regs   atomic.Pointer[jetstream.KeyValue] // registrations (rpc.go); replaced when NATS lost it
-	store  *store                             // retained events and event history (store.go)
-	name   string
+	cfg Config
+	log *slog.Logger
+	nc  *nats.Conn
+	// fc carries the frames of calls between nodes (batch.go, call.go)
+	// and answers the nodes' pings (rpc.go), and nothing else: its read
+	// loop handles the frames itself (see framesDialer), so it must not
+	// wait for anything that another of this node's NATS messages
+	// brings, as a request on nc may.
+	fc *nats.Conn
+	// drainFrames is what fc's connections run before each read (see
+	// framesConn): rpc.drain while a router is attached, else nil.
+	drainFrames atomic.Pointer[func()]
+	kv          jetstream.KeyValue                 // session ID ranges (lease.go)
+	leases      *leaseView                         // the nodes of kv, as a watch of it sees them (lease.go)
+	regs        atomic.Pointer[jetstream.KeyValue] // registrations (rpc.go); replaced when NATS lost it
+	store       *store                             // retained events and event history (store.go)
+	name        string
 	// testaments holds the sessions' testaments (meta.go), sessions
 	// the records of the sessions (sessions.go).
 	testaments, sessions jetstream.KeyValue
@@ -302,8 +311,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		places:   make(map[string]bool),
 	}
 	c.failLog.every = 10 * time.Second
-	opts := append([]nats.Option{
-		nats.Name(cfg.Name),
+	common := []nats.Option{
 		// A node delivers its own publications itself.
 		nats.NoEcho(),
 		nats.Timeout(cfg.ConnectTimeout),
@@ -312,6 +320,8 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		nats.SetCustomDialer(dialer{timeout: cfg.ConnectTimeout}),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
+	}
+	opts := append(append([]nats.Option{nats.Name(cfg.Name)}, common...),
 		nats.ErrorHandler(c.natsError),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			c.log.Warn("cluster: lost NATS", "error", err)
@@ -329,34 +339,57 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 				x.reconnected()
 			}
 		}),
-	}, cfg.Options...)
-	nc, err := nats.Connect(cfg.URL, opts...)
+	)
+	nc, err := nats.Connect(cfg.URL, append(opts, cfg.Options...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connect to NATS at %s: %w", cfg.URL, err)
 	}
 	c.nc = nc
-	if err := c.claim(ctx); err != nil {
+	// The frames of calls have a connection of their own (see
+	// framesDialer): the same options, and last the one that makes its
+	// read loop handle them.
+	fopts := append(append([]nats.Option{nats.Name(cfg.Name + " calls")}, common...),
+		nats.ErrorHandler(c.framesError),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			c.log.Warn("cluster: lost NATS (calls)", "error", err)
+		}),
+		nats.ReconnectHandler(func(fc *nats.Conn) {
+			c.mu.Lock()
+			x := c.rpc
+			c.mu.Unlock()
+			if x != nil {
+				x.out.maxPayload.Store(fc.MaxPayload())
+			}
+		}),
+	)
+	fc, err := nats.Connect(cfg.URL, append(append(fopts, cfg.Options...), drainingReads(&c.drainFrames))...)
+	if err != nil {
 		nc.Close()
+		return nil, fmt.Errorf("cluster: connect to NATS at %s: %w", cfg.URL, err)
+	}
+	c.fc = fc
+	if err := c.claim(ctx); err != nil {
+		c.closeConns()
 		return nil, err
 	}
 	if err := c.openRegs(ctx); err != nil {
 		c.release()
-		nc.Close()
+		c.closeConns()
 		return nil, err
 	}
 	if err := c.openTestaments(ctx); err != nil {
 		c.release()
-		nc.Close()
+		c.closeConns()
 		return nil, err
 	}
 	if err := c.openSessions(ctx); err != nil {
 		c.release()
-		nc.Close()
+		c.closeConns()
 		return nil, err
 	}
 	if c.store, err = newStore(c); err != nil {
 		c.release()
-		nc.Close()
+		c.closeConns()
 		return nil, err
 	}
 	c.wg.Add(2)
@@ -405,8 +438,14 @@ func (c *Cluster) Close() error {
 	if x != nil {
 		x.close()
 	}
-	c.nc.Close()
+	c.closeConns()
 	return nil
+}
+
+// closeConns closes the node's NATS connections.
+func (c *Cluster) closeConns() {
+	c.fc.Close()
+	c.nc.Close()
 }
 
 // Attach implements [router.Cluster]: it starts delivering events from
@@ -497,6 +536,18 @@ func (c *Cluster) natsError(_ *nats.Conn, sub *nats.Subscription, err error) {
 		return
 	}
 	c.log.Warn("cluster: NATS error", "error", err)
+}
+
+// framesError logs the asynchronous errors of the frames connection
+// (see Cluster.fc).
+func (c *Cluster) framesError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
+		n, _ := sub.Dropped()
+		c.failLog.log(c.log, "cluster: messages of calls from other nodes dropped: their queue is full",
+			"subject", sub.Subject, "dropped_by_subscription", n)
+		return
+	}
+	c.log.Warn("cluster: NATS error (calls)", "error", err)
 }
 
 // logLimiter logs a kind of failure at most once per interval, with the

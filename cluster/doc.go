@@ -207,7 +207,12 @@
 // what gathered for each other node and publishes it as one NATS
 // message, and under load it first yields while that brings more, so
 // that one message, one socket write and one wake-up of the receiving
-// node serve many calls. Nodes answer on
+// node serve many calls. They have a NATS connection of their own: each
+// node keeps two, the second named "<name> calls", which carries the
+// frames and the pings below and nothing else, and whose read loop
+// handles the frames it reads before it reads again, without handing
+// them to another goroutine (see dial.go): a lone call's message wakes
+// one thread of the receiving node, not two. Nodes answer on
 // "<prefix>.node.<slot>.ping"; each node pings every 400 ms the nodes
 // that hold procedures, that it has stand-ins for or that call it, and
 // NATS says at once when nobody listens there any more: that node is

@@ -1,5 +1,5 @@
 package cluster
 
-// NATSOutMsgs returns the number of NATS messages the node has published
-// so far (its connection's statistics).
-func (c *Cluster) NATSOutMsgs() uint64 { return c.nc.Stats().OutMsgs }
+// NATSOutMsgs returns the number of messages the node has published on
+// its NATS connections so far.
+func (c *Cluster) NATSOutMsgs() uint64 { return c.nc.Stats().OutMsgs + c.fc.Stats().OutMsgs }

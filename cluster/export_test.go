@@ -8,9 +8,9 @@ import (
 )
 
 // Crash cuts the node off NATS as if its process died: it closes the
-// connection without giving up its slot lease, which expires after
+// connections without giving up its slot lease, which expires after
 // Config.LeaseTTL. Close must still be called after it.
-func (c *Cluster) Crash() { c.nc.Close() }
+func (c *Cluster) Crash() { c.closeConns() }
 
 // SetListingFilter makes every node of the process pass the live nodes
 // its sweeps see through f (nil: none), which may drop nodes, as a

@@ -35,7 +35,8 @@ import (
 // a CALL on this node resolves them like local ones; call.go carries the
 // calls from the stand-in to the holding node and back, on the nodes'
 // subjects "<prefix>.node.<slot>.rpc" (see batch.go). A node answers on
-// "<prefix>.node.<slot>.ping" while it is connected: the monitor pings
+// "<prefix>.node.<slot>.ping" while it is connected (its frames
+// connection, Cluster.fc, which also carries the frames): the monitor pings
 // the nodes that hold procedures, that this node has a stand-in for, or
 // that call here, and when NATS answers that nobody listens there any
 // more, the node is gone: its calls fail and its holdings are removed
@@ -257,8 +258,14 @@ type rpc struct {
 	// call.go): its slot.
 	header []byte
 	out    *sender // publishes the frames (see batch.go)
-	// opts decodes the frames' messages (see optcache.go); only the
-	// goroutine of the subject "rpc" (takeFrames) uses it.
+	// frames receives the messages of the subject "rpc" from the frames
+	// connection's read loop, which handles them itself (drain, see
+	// framesDialer); frameQueue bounds it.
+	frames chan *nats.Msg
+	// draining is held while frames are handled: one drain at a time.
+	draining sync.Mutex
+	// opts decodes the frames' messages (see optcache.go); only
+	// takeFrames uses it, with draining held.
 	opts optCache
 
 	// standins and relays are read without a lock on every frame (see
@@ -295,20 +302,24 @@ func (c *Cluster) startRPC(node *router.ClusterNode) error {
 	x.standins.Store(&map[uint32]*standin{})
 	x.relays.Store(&map[relayKey]*relay{})
 	x.out = newSender(x)
+	x.frames = make(chan *nats.Msg, frameQueue)
+	drain := x.drain
+	c.drainFrames.Store(&drain)
 	me := c.slot.Load()
 	x.header = binary.AppendUvarint(nil, uint64(me))
-	for kind, h := range map[string]nats.MsgHandler{
-		"ping": func(m *nats.Msg) { _ = m.Respond(nil) },
-		"rpc":  x.takeFrames,
-	} {
-		sub, err := c.nc.Subscribe(c.nodeSubject(me, kind), h)
-		if err != nil {
-			x.close()
-			return fmt.Errorf("cluster: %w", err)
-		}
+	// Both on the frames connection: a node that answers pings can take
+	// frames.
+	sub, err := c.fc.ChanSubscribe(c.nodeSubject(me, "rpc"), x.frames)
+	if err == nil {
 		x.subs = append(x.subs, sub)
+		sub, err = c.fc.Subscribe(c.nodeSubject(me, "ping"), func(m *nats.Msg) { _ = m.Respond(nil) })
 	}
-	if err := c.nc.FlushTimeout(c.cfg.ConnectTimeout); err != nil {
+	if err != nil {
+		x.close()
+		return fmt.Errorf("cluster: %w", err)
+	}
+	x.subs = append(x.subs, sub)
+	if err := c.fc.FlushTimeout(c.cfg.ConnectTimeout); err != nil {
 		c.log.Warn("cluster: call subjects not confirmed by NATS", "error", err)
 	}
 	x.wg.Add(3)
@@ -319,12 +330,36 @@ func (c *Cluster) startRPC(node *router.ClusterNode) error {
 	return nil
 }
 
+// frameQueue bounds rpc.frames. The frames connection's read loop
+// empties it before each read of its socket (see framesDialer), so it
+// holds at most the messages of one read (nats.go reads 32 KiB at a
+// time, TLS a record); one that does not fit is dropped as by a slow
+// consumer, and logged (Cluster.framesError).
+const frameQueue = 1 << 12
+
+// drain handles the messages of frames, in order, until it is empty.
+// The frames connection's read loop calls it before each read, and its
+// handler of a lost connection after the read loop stopped.
+func (x *rpc) drain() {
+	x.draining.Lock()
+	defer x.draining.Unlock()
+	for {
+		select {
+		case m := <-x.frames:
+			x.takeFrames(m)
+		default:
+			return
+		}
+	}
+}
+
 // close stops x and waits for its goroutines, then closes its links.
 func (x *rpc) close() {
 	x.stop()
 	for _, s := range x.subs {
 		_ = s.Unsubscribe()
 	}
+	x.c.drainFrames.Store(nil)
 	x.wg.Wait()
 	x.mu.Lock()
 	x.closed = true
@@ -476,7 +511,7 @@ func (x *rpc) monitor() {
 		case now := <-t.C:
 			x.pruneEnded(now)
 		}
-		if !x.c.nc.IsConnected() {
+		if !x.c.nc.IsConnected() || !x.c.fc.IsConnected() {
 			// This node is the one cut off: fail what waits on others.
 			for _, st := range *x.standins.Load() {
 				st.link.Load().Abandon(protocol.ErrCanceled, "this node lost its link to the cluster")
@@ -547,9 +582,9 @@ func (x *rpc) gone(slot uint32) {
 	}
 }
 
-// reconnected tells x that the node reconnected to NATS.
+// reconnected tells x that the node's main connection reconnected to
+// NATS (the frames connection's handler updates x.out.maxPayload).
 func (x *rpc) reconnected() {
-	x.out.maxPayload.Store(x.c.nc.MaxPayload())
 	select {
 	case x.rewatch <- struct{}{}:
 	default:
