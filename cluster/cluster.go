@@ -69,7 +69,9 @@ type Config struct {
 	URL string
 
 	// Name names the node in logs and in the NATS server's connection
-	// list. Empty means the host name followed by a random suffix.
+	// list, where the node has two connections: Name, and Name followed
+	// by " calls", which carries the calls between nodes. Empty means
+	// the host name followed by a random suffix.
 	Name string
 
 	// Prefix starts the NATS subjects and JetStream bucket names of the
@@ -78,13 +80,15 @@ type Config struct {
 	// DefaultPrefix. Every node of a cluster must use the same.
 	Prefix string
 
-	// Options are passed to nats.Connect after the cluster's own (name,
-	// no echo, endless reconnects, handlers that log): credentials
-	// (nats.UserCredentials, nats.Token, nats.UserInfo), TLS (nats.Secure,
-	// nats.RootCAs, nats.ClientCert) and the like. The cluster connects
-	// with a nats.CustomDialer of its own (see dial.go), which nats.go
-	// prefers to a nats.SetDialer given here; give a dialer with
-	// nats.SetCustomDialer instead.
+	// Options are passed to nats.Connect, for both of the node's
+	// connections, after the cluster's own (name, no echo, endless
+	// reconnects, handlers that log): credentials (nats.UserCredentials,
+	// nats.Token, nats.UserInfo), TLS (nats.Secure, nats.RootCAs,
+	// nats.ClientCert) and the like. The cluster connects with a
+	// nats.CustomDialer of its own (see dial.go), which nats.go prefers
+	// to a nats.SetDialer given here; give a dialer with
+	// nats.SetCustomDialer instead (the connection that carries the
+	// calls wraps the connections it makes).
 	Options []nats.Option
 
 	// LeaseTTL is how long the cluster's record of a node's session ID
