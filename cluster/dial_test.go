@@ -1,14 +1,24 @@
 package cluster_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/cluster"
+	"github.com/wampkit/wampkit/cluster/clustertest"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 )
@@ -43,4 +53,69 @@ func TestCallAcrossNodesWithCustomDialer(t *testing.T) {
 	if n := d.n.Load(); n < 4 {
 		t.Errorf("the custom dialer made %d connections, want at least 4", n)
 	}
+}
+
+// TestCallAcrossNodesOverTLS checks that calls, small and large, cross
+// nodes whose NATS connections use TLS: the frames connection's read
+// loop handles the frames between its reads of the TLS records (see
+// framesDialer).
+func TestCallAcrossNodesOverTLS(t *testing.T) {
+	srv, roots := selfSigned(t)
+	s := clustertest.StartNATS(t, clustertest.Options{TLS: srv})
+	url := s.ClientURL()
+	if !strings.HasPrefix(url, "tls://") {
+		url = "tls://" + strings.TrimPrefix(url, "nats://")
+	}
+	nodes := startNodesWith(t, url, 2, router.Config{},
+		cluster.Config{Options: []nats.Option{nats.Secure(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})}})
+	callee := nodes[1].join(t, client.Config{})
+	register(t, callee, "rpc.echo", nil, echo)
+	caller := nodes[0].join(t, client.Config{})
+	big := strings.Repeat("x", 200<<10) // several TLS records
+	for i := range 20 {
+		arg := any(i)
+		if i%5 == 4 {
+			arg = big
+		}
+		res, err := callWhenThere(t, caller, &client.CallRequest{Procedure: "rpc.echo", Args: protocol.List{arg}})
+		if err != nil || len(res.Args) != 1 {
+			t.Fatalf("call %d: rpc.echo = %+v, %v", i, res, err)
+		}
+		if i%5 == 4 && res.Args[0] != big {
+			t.Fatalf("call %d: the large argument came back changed (%d bytes)", i, len(res.Args[0].(string)))
+		} else if i%5 != 4 && argIntOf(res.Args) != i {
+			t.Fatalf("call %d: rpc.echo = %v, want [%d]", i, res.Args, i)
+		}
+	}
+}
+
+// selfSigned returns a server TLS configuration with a certificate for
+// 127.0.0.1, and the pool that trusts it.
+func selfSigned(tb testing.TB) (*tls.Config, *x509.CertPool) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "clustertest"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}},
+		MinVersion: tls.VersionTLS12}, roots
 }

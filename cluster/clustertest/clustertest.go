@@ -4,6 +4,7 @@
 package clustertest
 
 import (
+	"crypto/tls"
 	"testing"
 	"time"
 
@@ -27,6 +28,10 @@ type Options struct {
 	// MaxPayload is the largest message the server takes; 0 means the
 	// NATS default (1 MiB).
 	MaxPayload int32
+	// TLS, if not nil, makes the server take TLS connections only, with
+	// this configuration (its certificate); ClientURL then starts with
+	// "tls://".
+	TLS *tls.Config
 }
 
 // StartNATS starts a NATS server with JetStream as o says and returns it
@@ -50,6 +55,9 @@ func StartNATS(tb testing.TB, o Options) *server.Server {
 		MaxPayload: o.MaxPayload,
 		NoLog:      true,
 		NoSigs:     true,
+		TLS:        o.TLS != nil,
+		TLSConfig:  o.TLS,
+		TLSTimeout: 5,
 	})
 	if err != nil {
 		tb.Fatalf("nats server: %v", err)
