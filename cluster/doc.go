@@ -224,20 +224,20 @@
 // measures wampd processes with real sockets; on a shared 2-core VM):
 // with 32 callers at once, about twice the CPU of the wampd processes
 // per call (1.9 times over RawSocket on a quiet machine: 61 against 32
-// us; NATS adds 25 us); for a lone call about three and a half to four
-// times (189 against 52 us over RawSocket on a loaded machine), as each
-// of the two nodes' processes wakes from idle twice per call and their
-// threads switch about 9.5 times per call together, against 2 for one
-// router. Each node wakes a second thread once per call: nats.go's
-// Publish hands every message to its flusher goroutine, and making a
-// goroutine runnable while the other processor is idle makes the Go
-// runtime wake a thread to look for work, about 40 us on a VM (with
-// GOMAXPROCS=1, which has no idle processor, the same call costs 142
-// against 52 us). The frames connection's read loop handles the frames
-// itself (see dial.go), which took a lone call from 12.5 to 9.5
-// switches and about 20 us, and its sockets are read and written
-// without waking the Go runtime's sysmon thread (see internal/sysio),
-// which took it from 20 switches and 399 us.
+// us; NATS adds 25 us); for a lone call about four times (213.5
+// against 53 us over RawSocket), as each of the two nodes' processes
+// wakes from idle twice per call and their threads switch about 9 times
+// per call together, against 2 for one router. Each node also wakes a
+// second thread once per call: nats.go's Publish hands every message to
+// its flusher goroutine, and making a goroutine runnable while the other
+// processor is idle makes the Go runtime wake a thread to look for work,
+// about 25 us on a VM each time (with GOMAXPROCS=1, which leaves no
+// processor idle, the same call costs about 160 us). The frames
+// connection's read loop handles the frames itself (see dial.go), which
+// took a lone call from 12.5 to 9 switches and 258.5 to 213.5 us, and
+// its sockets are read and written without waking the Go runtime's
+// sysmon thread (see internal/sysio), which took it from 20 switches
+// and 399 us.
 // With in-process clients, whose calls cost almost nothing on one router
 // (BenchmarkCall, 32 calls at once: 2.5 to 3 us of CPU per call in the
 // routers and clients, 4 allocations), a cross-node call costs 12 to 16
