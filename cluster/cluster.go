@@ -196,6 +196,9 @@ type Cluster struct {
 	// wait for anything that another of this node's NATS messages
 	// brings, as a request on nc may.
 	fc *nats.Conn
+	// down is set when either connection is lost, and cleared by
+	// reconnected once both are back.
+	down atomic.Bool
 	// drainFrames is what fc's connections run before each read (see
 	// framesConn): rpc.drain while a router is attached, else nil.
 	drainFrames atomic.Pointer[func()]
@@ -328,33 +331,25 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	opts := append(append([]nats.Option{nats.Name(cfg.Name)}, common...),
 		nats.ErrorHandler(c.natsError),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			c.down.Store(true)
 			c.log.Warn("cluster: lost NATS", "error", err)
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) {
-			c.log.Info("cluster: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
-			select {
-			case c.leases.rewatch <- struct{}{}:
-			default:
-			}
-			c.mu.Lock()
-			x := c.rpc
-			c.mu.Unlock()
-			if x != nil {
-				x.reconnected()
-			}
-		}),
+		nats.ReconnectHandler(func(*nats.Conn) { c.reconnected() }),
 	)
 	nc, err := nats.Connect(cfg.URL, append(opts, cfg.Options...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connect to NATS at %s: %w", cfg.URL, err)
 	}
+	c.mu.Lock()
 	c.nc = nc
+	c.mu.Unlock()
 	// The frames of calls have a connection of their own (see
 	// framesDialer): the same options, and last the one that makes its
 	// read loop handle them.
 	fopts := append(append([]nats.Option{nats.Name(cfg.Name + " calls")}, common...),
 		nats.ErrorHandler(c.framesError),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			c.down.Store(true)
 			c.log.Warn("cluster: lost NATS (calls)", "error", err)
 		}),
 		nats.ReconnectHandler(func(fc *nats.Conn) {
@@ -364,6 +359,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 			if x != nil {
 				x.out.maxPayload.Store(fc.MaxPayload())
 			}
+			c.reconnected()
 		}),
 	)
 	fc, err := nats.Connect(cfg.URL, append(append(fopts, cfg.Options...), drainingReads(&c.drainFrames))...)
@@ -371,7 +367,9 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		nc.Close()
 		return nil, fmt.Errorf("cluster: connect to NATS at %s: %w", cfg.URL, err)
 	}
+	c.mu.Lock()
 	c.fc = fc
+	c.mu.Unlock()
 	if err := c.claim(ctx); err != nil {
 		c.closeConns()
 		return nil, err
@@ -447,6 +445,28 @@ func (c *Cluster) Close() error {
 }
 
 // closeConns closes the node's NATS connections.
+// reconnected runs when either NATS connection is back: once both are,
+// the node is reconnected, and watches anew what the NATS servers may
+// have lost. Until then it is not: the other nodes may not yet hear the
+// frames connection's subscriptions (its calls and pings), which come
+// back with it, so the log line says the node is back only when both are.
+func (c *Cluster) reconnected() {
+	c.mu.Lock()
+	nc, fc, x := c.nc, c.fc, c.rpc
+	c.mu.Unlock()
+	if nc == nil || fc == nil || !nc.IsConnected() || !fc.IsConnected() || !c.down.CompareAndSwap(true, false) {
+		return
+	}
+	c.log.Info("cluster: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
+	select {
+	case c.leases.rewatch <- struct{}{}:
+	default:
+	}
+	if x != nil {
+		x.reconnected()
+	}
+}
+
 func (c *Cluster) closeConns() {
 	c.fc.Close()
 	c.nc.Close()
