@@ -30,12 +30,17 @@
 //     trip's median and 99th percentile, and the context switches of
 //     the router's threads per call (each time a thread sleeps or is
 //     preempted: the hand-offs between goroutines and the network waits
-//     that woke an idle thread). With -concurrency N, N callers
-//     (N sessions) call at once, one call at a time each, -calls calls
-//     in all. With -profiles DIR it saves a CPU profile of 2 seconds of
-//     the calls (of each wampd process); with -trace DIR, an execution
-//     trace of 1 second of them (go tool trace), to see which goroutines
-//     and threads a call wakes.
+//     that woke an idle thread). It reports the same two figures for the
+//     clients, which run in wampload's own process (client-cpu and
+//     client-switches: caller and callee together, so the whole round
+//     trip's cost is the router's plus the clients'). With -concurrency
+//     N, N callers (N sessions) call at once, one call at a time each,
+//     -calls calls in all. With -profiles DIR it saves a CPU profile of 2
+//     seconds of the calls (of each wampd process); with -trace DIR, an
+//     execution trace of 1 second of them (go tool trace), to see which
+//     goroutines and threads a call wakes; with -client-trace FILE, an
+//     execution trace of wampload's own process (the clients) during the
+//     measured calls of the first run.
 //   - joins: -sessions sessions join at once (32 at a time) over
 //     -transport while a caller calls an echo procedure every
 //     millisecond over RawSocket; reports joins per second, the router's
@@ -109,6 +114,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,6 +140,7 @@ type options struct {
 	gcs         int
 	natsServer  string // nats-server binary, for nodes > 1
 	tls         bool   // call: wss and tcps, with a certificate made for the run
+	clientTrace string // call: execution trace of the clients, written once
 }
 
 func main() {
@@ -150,6 +157,7 @@ func main() {
 	nodeList := flag.String("nodes", "1", "call, fanout: comma-separated node counts to alternate: 1 is one wampd, 2 or 3 a cluster of wampd processes and a nats-server (call: callee on the last node, callers on the first; fanout: publisher on the first, subscribers spread over all)")
 	flag.StringVar(&o.natsServer, "nats-server", "", "nats-server binary for -nodes 2 or 3; empty builds it from the module's dependency")
 	flag.BoolVar(&o.tls, "tls", false, "call: serve and dial wss and tcps, with a self-signed certificate made for the run")
+	flag.StringVar(&o.clientTrace, "client-trace", "", "call: write an execution trace of wampload's clients during the first run's calls to this file")
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of the router; 0 leaves the default")
 	flag.IntVar(&o.gcs, "gc", 0, "idle: run this many garbage collections in the router before measuring the sessions (an idle router's runtime runs one at least every 2 minutes, and each may halve an idle goroutine's stack)")
 	flag.StringVar(&o.profiles, "profiles", "", "save profiles of the router in this directory: heap and goroutine (idle), 2 s of CPU (call, joins)")
@@ -1033,11 +1041,22 @@ func call(ctx context.Context, c *cluster, o options, tag string) (figures, erro
 	for i := range rtts {
 		rtts[i] = make([]time.Duration, 0, per)
 	}
+	stopTrace, err := startTrace(o)
+	if err != nil {
+		return nil, err
+	}
+	self := os.Getpid()
 	cpu0, nats0, sw0 := c.cpu(), c.natsCPU(), c.switches()
+	ccpu0, csw0 := procCPU(self), procSwitches(self)
 	if err := run(per, rtts); err != nil {
+		stopTrace()
 		return nil, err
 	}
 	cpu, natsCPU, sw := c.cpu()-cpu0, c.natsCPU()-nats0, c.switches()-sw0
+	ccpu, csw := procCPU(self)-ccpu0, procSwitches(self)-csw0
+	if err := stopTrace(); err != nil {
+		return nil, err
+	}
 	for range 2 * len(c.nodes) {
 		if err := <-profs; err != nil {
 			return nil, err
@@ -1054,8 +1073,34 @@ func call(ctx context.Context, c *cluster, o options, tag string) (figures, erro
 		{"router-cpu", "µs/call", us(cpu) / n},
 		{"nats-cpu", "µs/call", us(natsCPU) / n},
 		{"switches", "/call", sw / n},
+		{"client-cpu", "µs/call", us(ccpu) / n},
+		{"client-switches", "/call", csw / n},
 		{"p50", "µs", us(rtt[len(rtt)/2])},
 		{"p99", "µs", us(rtt[len(rtt)*99/100])},
+	}, nil
+}
+
+// traced is set once the execution trace of -client-trace has been written.
+var traced bool
+
+// startTrace starts the execution trace of -client-trace, the first time it is
+// called, and returns the function that stops it and closes its file.
+func startTrace(o options) (stop func() error, err error) {
+	if o.clientTrace == "" || traced {
+		return func() error { return nil }, nil
+	}
+	traced = true
+	f, err := os.Create(o.clientTrace)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		trace.Stop()
+		return f.Close()
 	}, nil
 }
 
