@@ -334,7 +334,10 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 			c.down.Store(true)
 			c.log.Warn("cluster: lost NATS", "error", err)
 		}),
-		nats.ReconnectHandler(func(*nats.Conn) { c.reconnected() }),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			c.down.Store(true) // also after ForceReconnect, which says nothing of the loss
+			c.reconnected()
+		}),
 	)
 	nc, err := nats.Connect(cfg.URL, append(opts, cfg.Options...)...)
 	if err != nil {
@@ -359,6 +362,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 			if x != nil {
 				x.out.maxPayload.Store(fc.MaxPayload())
 			}
+			c.down.Store(true)
 			c.reconnected()
 		}),
 	)

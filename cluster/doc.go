@@ -371,6 +371,15 @@
 // A CALL, RESULT or ERROR larger than the NATS servers carry (their
 // max_payload, 1 MiB by default) ends its call with ERROR
 // wamp.error.payload_size_exceeded on the caller's node (see size.go).
+// Core NATS does not keep the messages of calls either: one published
+// for a node whose frames connection is not (yet) back at its server
+// reaches nobody. So when a node is back after losing NATS (both its
+// connections), the calls its sessions wait for on other nodes fail
+// with wamp.error.canceled, and it says so on
+// "<prefix>.node.<slot>.back", upon which the other nodes fail the calls
+// they wait for on it the same way: a call that crossed a NATS outage
+// may fail although its callee ran, but none waits forever. (While a
+// node is cut off, its monitor fails them too, at its next tick.)
 // [New] fails, with a message that names the URL, when no NATS server
 // answers: the caller decides whether to wait and try again or to exit.
 //

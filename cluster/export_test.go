@@ -142,3 +142,15 @@ func SetSessionListingFilter(f func([]string) []string) {
 	}
 	sessionListingFilter.Store(&f)
 }
+
+// LoseFrames makes the nodes of the process drop the next n messages of
+// call frames they receive, as if NATS had lost them on the way, and
+// returns how many of them are still to drop.
+func LoseFrames(n int64) (left func() int64) {
+	lostFrames.Store(n)
+	return lostFrames.Load
+}
+
+// ReconnectFrames makes the node's frames connection reconnect to NATS
+// at once, as after losing it.
+func (c *Cluster) ReconnectFrames() error { return c.fc.ForceReconnect() }

@@ -174,3 +174,51 @@ func TestMetaAfterNATSRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestLostCallFailsWhenNodeIsBack: a CALL lost between nodes (as one that
+// NATS gets for a node whose frames subscription is not yet back at its
+// server after losing NATS) would leave its caller waiting forever, the
+// callee never invoked. When that node is back it says so, and the
+// caller's node fails the calls waiting on it with wamp.error.canceled.
+func TestLostCallFailsWhenNodeIsBack(t *testing.T) {
+	nodes := startNodes(t, startNATS(t), 2, router.RealmConfig{})
+	invoked := make(chan struct{}, 1)
+	register(t, nodes[1].join(t, client.Config{}), "lost.p", nil, func(context.Context, *client.Invocation) (*client.Result, error) {
+		invoked <- struct{}{}
+		return &client.Result{}, nil
+	})
+	caller := nodes[0].join(t, client.Config{})
+	if _, err := callWhenThere(t, caller, &client.CallRequest{Procedure: "lost.p"}); err != nil {
+		t.Fatal(err)
+	}
+	<-invoked
+	left := cluster.LoseFrames(1)
+	t.Cleanup(func() { cluster.LoseFrames(0) })
+	errc := make(chan error, 1)
+	go func() {
+		_, err := caller.Call(context.Background(), "lost.p") // no timeout
+		errc <- err
+	}()
+	for deadline := time.Now().Add(testTimeout); left() > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the CALL never crossed")
+		}
+	}
+	if err := nodes[1].c.ReconnectFrames(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !isErrURI(err, protocol.ErrCanceled) {
+			t.Errorf("call whose CALL was lost = %v, want %s", err, protocol.ErrCanceled)
+		}
+	case <-invoked:
+		t.Fatal("the callee was invoked by a lost CALL")
+	case <-time.After(testTimeout):
+		t.Fatal("the call whose CALL was lost still waits after the callee's node came back")
+	}
+	// And calls work again.
+	if _, err := callWhenThere(t, caller, &client.CallRequest{Procedure: "lost.p"}); err != nil {
+		t.Errorf("call after the node came back: %v", err)
+	}
+}

@@ -319,6 +319,16 @@ func (c *Cluster) startRPC(node *router.ClusterNode) error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	x.subs = append(x.subs, sub)
+	// The other nodes say when they are back after losing NATS (see
+	// reconnected); on the main connection, which carries no frames.
+	if sub, err = c.nc.Subscribe(c.cfg.Prefix+".node.*.back", x.peerBack); err != nil {
+		x.close()
+		return fmt.Errorf("cluster: %w", err)
+	}
+	x.subs = append(x.subs, sub)
+	if err := c.nc.FlushTimeout(c.cfg.ConnectTimeout); err != nil {
+		c.log.Warn("cluster: subject of the nodes' returns not confirmed by NATS", "error", err)
+	}
 	if err := c.fc.FlushTimeout(c.cfg.ConnectTimeout); err != nil {
 		c.log.Warn("cluster: call subjects not confirmed by NATS", "error", err)
 	}
@@ -337,6 +347,11 @@ func (c *Cluster) startRPC(node *router.ClusterNode) error {
 // consumer, and logged (Cluster.framesError).
 const frameQueue = 1 << 12
 
+// lostFrames, set only by tests (export_test.go), is how many messages
+// of frames the nodes of the process are yet to drop, as if NATS had
+// lost them.
+var lostFrames atomic.Int64
+
 // drain handles the messages of frames, in order, until it is empty.
 // The frames connection's read loop calls it before each read, and its
 // handler of a lost connection after the read loop stopped.
@@ -346,6 +361,9 @@ func (x *rpc) drain() {
 	for {
 		select {
 		case m := <-x.frames:
+			if lostFrames.Load() > 0 && lostFrames.Add(-1) >= 0 {
+				continue // a test plays a message lost on the way
+			}
 			x.takeFrames(m)
 		default:
 			return
@@ -584,9 +602,41 @@ func (x *rpc) gone(slot uint32) {
 
 // reconnected tells x that the node's main connection reconnected to
 // NATS (the frames connection's handler updates x.out.maxPayload).
+//
+// Messages of calls may have been lost while this node was cut off: a
+// frame that NATS got for a node whose frames subscription was not (yet)
+// back at its server reaches nobody, and nothing would ever answer its
+// call. So the calls this node's sessions wait for on other nodes fail
+// now, with wamp.error.canceled (as when the monitor finds this node cut
+// off), and the node says it is back on "<prefix>.node.<slot>.back", so
+// that the others fail the calls they wait for here (peerBack). An
+// answer that comes later is ignored.
 func (x *rpc) reconnected() {
 	select {
 	case x.rewatch <- struct{}{}:
 	default:
+	}
+	for _, st := range *x.standins.Load() {
+		st.link.Load().Abandon(protocol.ErrCanceled, "this node lost its link to the cluster for a moment: the call's messages may be lost")
+	}
+	if err := x.c.nc.Publish(x.c.nodeSubject(x.c.slot.Load(), "back"), nil); err != nil {
+		x.c.log.Warn("cluster: cannot tell the other nodes this node is back", "error", err)
+	}
+}
+
+// peerBack handles another node's word that it is back after losing
+// NATS (see reconnected): the calls waiting on that node fail with
+// wamp.error.canceled, since their messages may have been lost.
+func (x *rpc) peerBack(m *nats.Msg) {
+	// "<prefix>.node.<slot>.back": the slot is the next to last token.
+	subj := strings.TrimSuffix(m.Subject, ".back")
+	slot, err := strconv.ParseUint(subj[strings.LastIndexByte(subj, '.')+1:], 10, 32)
+	if err != nil || uint32(slot) == x.c.slot.Load() {
+		return
+	}
+	for _, st := range *x.standins.Load() {
+		if st.slot == uint32(slot) {
+			st.link.Load().Abandon(protocol.ErrCanceled, "the callee's node lost its link to the cluster for a moment: the call's messages may be lost")
+		}
 	}
 }
