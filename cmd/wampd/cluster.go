@@ -176,7 +176,7 @@ func joinCluster(ctx context.Context, c ClusterConfig, log *slog.Logger) (*clust
 	}
 	var e *embeddedNATS
 	if c.Embedded != nil {
-		if e, err = startEmbeddedNATS(c.Embedded, c.Name); err != nil {
+		if e, err = startEmbeddedNATS(c.Embedded, c.Name, log); err != nil {
 			return nil, nil, err
 		}
 		c.URL = e.s.ClientURL()

@@ -232,6 +232,37 @@ func TestConfigFile_Cluster(t *testing.T) {
 	}
 }
 
+// TestMain_ClusterEmbeddedPortInUse: an embedded NATS server that cannot
+// start says why (here its cluster port is taken), rather than only that
+// it was not ready in time.
+func TestMain_ClusterEmbeddedPortInUse(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	path := t.TempDir() + "/wampd.yaml"
+	writeFile(t, path, "cluster:\n  name: node0\n  embedded:\n    cluster_listen: "+l.Addr().String()+
+		"\n    routes: [nats-route://"+l.Addr().String()+"]\n")
+	m := NewMain()
+	logs := &lockedBuffer{}
+	m.Stderr = logs
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := m.ParseFlags(ctx, []string{"-ws", "127.0.0.1:0", "-rawsocket", "", "-config", path}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	err = m.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("Run() = %v, want an error saying the address is in use", err)
+	}
+	if !strings.Contains(logs.String(), "address already in use") {
+		t.Errorf("log does not say the address is in use:\n%s", logs.String())
+	}
+}
+
 // TestMain_ClusterEmbedded runs two wampd nodes that each embed a NATS
 // server, routed to each other: no NATS runs apart, and an event crosses.
 func TestMain_ClusterEmbedded(t *testing.T) {

@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -80,10 +82,10 @@ type embeddedNATS struct {
 }
 
 // startEmbeddedNATS starts the NATS server of c, named name, and waits
-// until it takes connections.
-func startEmbeddedNATS(c *EmbeddedNATSConfig, name string) (*embeddedNATS, error) {
+// until it takes connections. The server's warnings and errors go to log.
+func startEmbeddedNATS(c *EmbeddedNATSConfig, name string, log *slog.Logger) (*embeddedNATS, error) {
 	e := &embeddedNATS{}
-	opts := &server.Options{ServerName: name, JetStream: true, StoreDir: c.StoreDir, NoSigs: true, NoLog: true}
+	opts := &server.Options{ServerName: name, JetStream: true, StoreDir: c.StoreDir, NoSigs: true}
 	if opts.StoreDir == "" {
 		dir, err := os.MkdirTemp("", "wampd-nats-")
 		if err != nil {
@@ -116,12 +118,66 @@ func startEmbeddedNATS(c *EmbeddedNATSConfig, name string) (*embeddedNATS, error
 		return nil, fmt.Errorf("wampd: embedded NATS: %w", err)
 	}
 	e.s = s
+	nl := &natsLog{log: log}
+	s.SetLoggerV2(nl, false, false, false)
 	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	ready := false
+	for deadline := time.Now().Add(10 * time.Second); !ready && time.Now().Before(deadline) && !nl.failed(); {
+		ready = s.ReadyForConnections(100 * time.Millisecond)
+	}
+	if !ready {
 		e.stop()
+		if err := nl.lastError(); err != "" {
+			return nil, fmt.Errorf("wampd: embedded NATS: not ready within 10s: %s", err)
+		}
 		return nil, errors.New("wampd: embedded NATS: not ready within 10s")
 	}
 	return e, nil
+}
+
+// natsLog passes the embedded NATS server's warnings and errors to a
+// slog.Logger (its notices, debug and trace lines are dropped), and keeps
+// the last error, which says why a server that does not start failed
+// (an address in use, say).
+type natsLog struct {
+	log   *slog.Logger
+	mu    sync.Mutex
+	last  string // guarded by mu
+	fatal bool   // guarded by mu; the server logged a fatal error
+}
+
+func (l *natsLog) Noticef(string, ...any) {}
+func (l *natsLog) Debugf(string, ...any)  {}
+func (l *natsLog) Tracef(string, ...any)  {}
+
+func (l *natsLog) Warnf(format string, v ...any) {
+	l.log.Warn("cluster: embedded NATS: " + fmt.Sprintf(format, v...))
+}
+
+func (l *natsLog) Errorf(format string, v ...any) { l.error(fmt.Sprintf(format, v...), false) }
+func (l *natsLog) Fatalf(format string, v ...any) { l.error(fmt.Sprintf(format, v...), true) }
+
+func (l *natsLog) error(msg string, fatal bool) {
+	l.mu.Lock()
+	l.last = msg
+	l.fatal = l.fatal || fatal
+	l.mu.Unlock()
+	l.log.Error("cluster: embedded NATS: " + msg)
+}
+
+// failed reports whether the server logged a fatal error: it will not
+// start.
+func (l *natsLog) failed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fatal
+}
+
+// lastError returns the last error the server logged, or "".
+func (l *natsLog) lastError() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
 }
 
 // stop shuts the server down and removes its temporary directory.
