@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wampkit/wampkit/internal/sysio"
 	"github.com/wampkit/wampkit/protocol"
 )
 
@@ -80,8 +81,8 @@ func TestFDReaderReadsLikeConn(t *testing.T) {
 				c, o := tcpConns(t)
 				r := rd.of(c)
 				if rd.name == "fdReader" {
-					if _, ok := r.(*fdReader); !ok {
-						t.Fatalf("newFDReader(%T) = %T, want *fdReader", c, r)
+					if _, ok := r.(*sysio.Reader); !ok {
+						t.Fatalf("newFDReader(%T) = %T, want *sysio.Reader", c, r)
 					}
 				}
 				type result struct {
@@ -124,7 +125,7 @@ func TestFDReaderOnlyForSockets(t *testing.T) {
 	tests := []struct {
 		name string
 		conn net.Conn
-		want bool // *fdReader
+		want bool // *sysio.Reader
 	}{
 		{"tcp", c, true},
 		{"limitConn", &limitConn{Conn: c}, true},
@@ -133,8 +134,8 @@ func TestFDReaderOnlyForSockets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r := newFDReader(tt.conn)
-		if _, got := r.(*fdReader); got != tt.want {
-			t.Errorf("newFDReader(%s) = %T, want *fdReader: %v", tt.name, r, tt.want)
+		if _, got := r.(*sysio.Reader); got != tt.want {
+			t.Errorf("newFDReader(%s) = %T, want *sysio.Reader: %v", tt.name, r, tt.want)
 		}
 		if !tt.want && r != io.Reader(tt.conn) {
 			t.Errorf("newFDReader(%s) = %T, want the connection itself", tt.name, r)
@@ -143,7 +144,7 @@ func TestFDReaderOnlyForSockets(t *testing.T) {
 }
 
 // TestPeersReadSocketsDirectly: both ends of every network transport over
-// a plain socket read it with an fdReader, so that their reads do not
+// a plain socket read it with a sysio.Reader, so that their reads do not
 // wake the Go scheduler's sysmon (issue 14, the lone round trip); over
 // TLS they read through crypto/tls. The peers still work after that.
 func TestPeersReadSocketsDirectly(t *testing.T) {
@@ -168,8 +169,8 @@ func TestPeersReadSocketsDirectly(t *testing.T) {
 				dialer = dialer && side == "client"
 				want := dialer || !isTLSPeer(p)
 				r := peerReader(p)
-				if _, got := r.(*fdReader); got != want {
-					t.Errorf("%s reads with %T, want *fdReader: %v", side, r, want)
+				if _, got := r.(*sysio.Reader); got != want {
+					t.Errorf("%s reads with %T, want *sysio.Reader: %v", side, r, want)
 				}
 				// Under TLS, crypto/tls reads and writes the socket
 				// with internal/sysio (TLSListener, the RawSocket

@@ -22,15 +22,73 @@ type conn struct {
 	rc syscall.RawConn
 
 	rmu  sync.Mutex
-	rfn  func(fd uintptr) bool // guarded by rmu; c.read, bound once
-	rb   []byte                // guarded by rmu
-	rn   int                   // guarded by rmu
-	rerr error                 // guarded by rmu
+	r    Reader // guarded by rmu
 	wmu  sync.Mutex
 	wfn  func(fd uintptr) bool // guarded by wmu; c.write, bound once
 	wb   []byte                // guarded by wmu
 	wn   int                   // guarded by wmu
 	werr error                 // guarded by wmu
+}
+
+// Reader reads a socket as net.Conn.Read does, waiting for data in the
+// network poller under the connection's read deadline, but makes the
+// read(2) itself with Read. One goroutine at a time may call its Read
+// (conn takes a lock around it; a peer's reader needs none); its fields
+// carry a read's arguments and results through the RawConn without a
+// closure per read.
+type Reader struct {
+	rc   syscall.RawConn
+	conn net.Conn              // for the addresses in errors
+	fn   func(fd uintptr) bool // r.read, bound once
+	b    []byte
+	n    int
+	err  error
+}
+
+// NewReader returns a Reader of the socket rc of c (c's addresses go
+// into its errors).
+func NewReader(c net.Conn, rc syscall.RawConn) *Reader {
+	r := &Reader{}
+	r.init(c, rc)
+	return r
+}
+
+func (r *Reader) init(c net.Conn, rc syscall.RawConn) {
+	r.rc, r.conn = rc, c
+	r.fn = r.read
+}
+
+func (r *Reader) read(fd uintptr) bool {
+	for {
+		r.n, r.err = Read(int(fd), r.b)
+		if r.err != syscall.EINTR {
+			break
+		}
+	}
+	// Nothing to read yet: the RawConn waits in the poller and calls again.
+	return r.err != syscall.EAGAIN
+}
+
+// Read implements io.Reader with the errors of net.Conn.Read: io.EOF at
+// the end of the stream, errors wrapping os.ErrDeadlineExceeded or
+// net.ErrClosed when the deadline passed or the connection was closed.
+func (r *Reader) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	r.b = b
+	err := r.rc.Read(r.fn)
+	n, rerr := r.n, r.err
+	r.b, r.n, r.err = nil, 0, nil
+	switch {
+	case err != nil:
+		return 0, opError(r.conn, "read", err)
+	case rerr != nil:
+		return 0, opError(r.conn, "read", os.NewSyscallError("read", rerr))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 // Wrap returns a net.Conn that reads and writes c's socket with Read and
@@ -58,42 +116,16 @@ func Wrap(c net.Conn) net.Conn {
 // deadlines, addresses) to c.
 func WrapRaw(c net.Conn, rc syscall.RawConn) net.Conn {
 	w := &conn{Conn: c, rc: rc}
-	w.rfn, w.wfn = w.read, w.write
+	w.r.init(c, rc)
+	w.wfn = w.write
 	return w
 }
 
-func (c *conn) read(fd uintptr) bool {
-	for {
-		c.rn, c.rerr = Read(int(fd), c.rb)
-		if c.rerr != syscall.EINTR {
-			break
-		}
-	}
-	// Nothing to read yet: the RawConn waits in the poller and calls again.
-	return c.rerr != syscall.EAGAIN
-}
-
-// Read implements net.Conn.Read, with its errors: io.EOF at the end of
-// the stream, errors wrapping os.ErrDeadlineExceeded or net.ErrClosed.
+// Read implements net.Conn.Read, with its errors (see Reader.Read).
 func (c *conn) Read(b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	c.rb = b
-	err := c.rc.Read(c.rfn)
-	n, rerr := c.rn, c.rerr
-	c.rb, c.rn, c.rerr = nil, 0, nil
-	switch {
-	case err != nil:
-		return 0, c.opError("read", err)
-	case rerr != nil:
-		return 0, c.opError("read", os.NewSyscallError("read", rerr))
-	case n == 0:
-		return 0, io.EOF
-	}
-	return n, nil
+	return c.r.Read(b)
 }
 
 func (c *conn) write(fd uintptr) bool {
@@ -124,15 +156,16 @@ func (c *conn) Write(b []byte) (int, error) {
 	c.wb, c.wn, c.werr = nil, 0, nil
 	switch {
 	case err != nil:
-		return n, c.opError("write", err)
+		return n, opError(c, "write", err)
 	case werr != nil:
-		return n, c.opError("write", os.NewSyscallError("write", werr))
+		return n, opError(c, "write", os.NewSyscallError("write", werr))
 	}
 	return n, nil
 }
 
-// opError wraps err as the net package does: "read tcp A->B: ...".
-func (c *conn) opError(op string, err error) error {
+// opError wraps err as the net package does: "read tcp A->B: ...",
+// with the addresses of c.
+func opError(c net.Conn, op string, err error) error {
 	var oe *net.OpError
 	if errors.As(err, &oe) {
 		err = oe.Err
