@@ -151,37 +151,26 @@ func (c *Cluster) UnregisterCallee(reg router.ClusterRegistration, callee protoc
 // unregisterCallee removes callee's place, and with last this node from
 // the holders (the key when none is left).
 func (c *Cluster) unregisterCallee(reg router.ClusterRegistration, callee protocol.ID, last bool) error {
+	key := regKeyOf(reg.Realm, reg.Procedure, reg.Match)
 	if last {
-		c.setPlacing(regKeyOf(reg.Realm, reg.Procedure, reg.Match), false)
+		c.setPlacing(key, false)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
-	key := regKeyOf(reg.Realm, reg.Procedure, reg.Match)
 	me := c.slot.Load()
 	id := strconv.FormatUint(uint64(callee), 10)
-	for range 16 {
-		e, err := c.regsKV().Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		v := decodeReg(e.Value())
+	return c.editReg(ctx, key, func(v *regValue) bool {
 		_, placed := v.Order[id]
 		if !placed && (!last || !slices.Contains(v.Holders, me)) {
-			return nil
+			return false
 		}
 		delete(v.Order, id)
 		if last {
 			v.Holders = slices.DeleteFunc(v.Holders, func(s uint32) bool { return s == me })
-			dropOrders(&v, func(s uint32) bool { return s == me })
+			dropOrders(v, func(s uint32) bool { return s == me })
 		}
-		if err := c.writeBackReg(ctx, key, v, e.Revision()); !errors.Is(err, errRegRaced) {
-			return err
-		}
-	}
-	return errors.New("cluster: registration contended")
+		return true
+	})
 }
 
 // placing reports whether this node has callees with places in key.

@@ -193,6 +193,21 @@ func (c *Cluster) writeBackReg(ctx context.Context, key string, v regValue, rev 
 func (c *Cluster) dropHolder(key string, slot uint32) error {
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
+	return c.editReg(ctx, key, func(v *regValue) bool {
+		if !slices.Contains(v.Holders, slot) {
+			return false
+		}
+		v.Holders = slices.DeleteFunc(v.Holders, func(s uint32) bool { return s == slot })
+		dropOrders(v, func(s uint32) bool { return s == slot })
+		return true
+	})
+}
+
+// editReg reads the value of key, lets edit change it (edit returns false
+// when there is nothing to write) and writes it back with writeBackReg,
+// reading again when another node changed the key meanwhile. A key that
+// does not exist is left alone.
+func (c *Cluster) editReg(ctx context.Context, key string, edit func(v *regValue) bool) error {
 	for range 16 {
 		e, err := c.regsKV().Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -202,11 +217,9 @@ func (c *Cluster) dropHolder(key string, slot uint32) error {
 			return err
 		}
 		v := decodeReg(e.Value())
-		if !slices.Contains(v.Holders, slot) {
+		if !edit(&v) {
 			return nil
 		}
-		v.Holders = slices.DeleteFunc(v.Holders, func(s uint32) bool { return s == slot })
-		dropOrders(&v, func(s uint32) bool { return s == slot })
 		if err := c.writeBackReg(ctx, key, v, e.Revision()); !errors.Is(err, errRegRaced) {
 			return err
 		}
