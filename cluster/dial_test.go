@@ -1,24 +1,19 @@
 package cluster_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/wampkit/wampkit/client"
 	"github.com/wampkit/wampkit/cluster"
 	"github.com/wampkit/wampkit/cluster/clustertest"
+	"github.com/wampkit/wampkit/internal/testcert"
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
 )
@@ -60,14 +55,16 @@ func TestCallAcrossNodesWithCustomDialer(t *testing.T) {
 // loop handles the frames between its reads of the TLS records (see
 // framesDialer).
 func TestCallAcrossNodesOverTLS(t *testing.T) {
-	srv, roots := selfSigned(t)
+	ca := testcert.NewCA(t, "clustertest CA")
+	srv := &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "clustertest", x509.ExtKeyUsageServerAuth)},
+		MinVersion: tls.VersionTLS12}
 	s := clustertest.StartNATS(t, clustertest.Options{TLS: srv})
 	url := s.ClientURL()
 	if !strings.HasPrefix(url, "tls://") {
 		url = "tls://" + strings.TrimPrefix(url, "nats://")
 	}
 	nodes := startNodesWith(t, url, 2, router.Config{},
-		cluster.Config{Options: []nats.Option{nats.Secure(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})}})
+		cluster.Config{Options: []nats.Option{nats.Secure(&tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12})}})
 	callee := nodes[1].join(t, client.Config{})
 	register(t, callee, "rpc.echo", nil, echo)
 	caller := nodes[0].join(t, client.Config{})
@@ -87,35 +84,4 @@ func TestCallAcrossNodesOverTLS(t *testing.T) {
 			t.Fatalf("call %d: rpc.echo = %v, want [%d]", i, res.Args, i)
 		}
 	}
-}
-
-// selfSigned returns a server TLS configuration with a certificate for
-// 127.0.0.1, and the pool that trusts it.
-func selfSigned(tb testing.TB) (*tls.Config, *x509.CertPool) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "clustertest"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}},
-		MinVersion: tls.VersionTLS12}, roots
 }
