@@ -54,22 +54,28 @@ func BenchmarkCall(b *testing.B) {
 	}
 	for _, l := range ls {
 		b.Run(benchName(l), func(b *testing.B) {
-			e := startEnv(b, benchConfig())
-			callee := e.join(b, l)
-			register(b, callee, "com.bench.echo", echo)
-			caller := e.join(b, l)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*testTimeout)
 			defer cancel()
-			b.ReportAllocs()
-			cpu := cpuTime()
-			for b.Loop() {
-				if _, err := caller.Call(ctx, "com.bench.echo", "hello"); err != nil {
-					b.Fatal(err)
-				}
-			}
-			reportCPU(b, cpuTime()-cpu, float64(b.N), "cpu-ns/op")
+			benchCall(ctx, b, l)
 		})
 	}
+}
+
+// benchCall measures calls with ctx from a caller to an echo callee of
+// one router, both over l.
+func benchCall(ctx context.Context, b *testing.B, l link) {
+	e := startEnv(b, benchConfig())
+	callee := e.join(b, l)
+	register(b, callee, "com.bench.echo", echo)
+	caller := e.join(b, l)
+	b.ReportAllocs()
+	cpu := cpuTime()
+	for b.Loop() {
+		if _, err := caller.Call(ctx, "com.bench.echo", "hello"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpuTime()-cpu, float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkCallParallel is BenchmarkCall with GOMAXPROCS callers calling

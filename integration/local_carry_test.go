@@ -214,18 +214,5 @@ func TestLocalCarryNested(t *testing.T) {
 // BenchmarkCallCarried is BenchmarkCall/local with a context that cannot
 // end, with which the callee's handler runs on the caller's goroutine.
 func BenchmarkCallCarried(b *testing.B) {
-	e := startEnv(b, benchConfig())
-	l := link{transport: "local"}
-	callee := e.join(b, l)
-	register(b, callee, "com.bench.echo", echo)
-	caller := e.join(b, l)
-	ctx := context.Background()
-	b.ReportAllocs()
-	cpu := cpuTime()
-	for b.Loop() {
-		if _, err := caller.Call(ctx, "com.bench.echo", "hello"); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportCPU(b, cpuTime()-cpu, float64(b.N), "cpu-ns/op")
+	benchCall(context.Background(), b, link{transport: "local"})
 }
