@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"strconv"
@@ -102,15 +103,7 @@ func (rm *realm) pageSessions(filter string) (int, []*session) {
 			}
 		}
 	}
-	slices.SortFunc(matched, func(a, b *session) int {
-		switch {
-		case a.id < b.id:
-			return -1
-		case a.id > b.id:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(matched, func(a, b *session) int { return cmp.Compare(a.id, b.id) })
 	return len(all), matched
 }
 
@@ -142,15 +135,7 @@ func (q metaRequest) clusterSessionPage(filter string, offset, limit int) (proto
 			}
 		}
 	}
-	slices.SortFunc(entries, func(a, b entry) int {
-		switch {
-		case a.id < b.id:
-			return -1
-		case a.id > b.id:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
 	var page []entry
 	if offset < len(entries) {
 		page = entries[offset:min(len(entries), top)]

@@ -77,6 +77,23 @@ func sortByOrder(cs []*registrant) {
 // whenever that changes. It does nothing if the session has no such
 // registration.
 func (l *ClusterLink) SetOrder(regID protocol.ID, order uint64) {
+	l.withReg(regID, func(s *session, reg *registration) {
+		old := *reg.callees.Load()
+		i := slices.IndexFunc(old, func(rg *registrant) bool { return rg.callee == s })
+		if i < 0 || old[i].order == order {
+			return
+		}
+		next := slices.Clone(old)
+		next[i].order = order
+		sortByOrder(next)
+		reg.callees.Store(&next)
+	})
+}
+
+// withReg calls f with the link's session and its registration regID,
+// with the dealer's lock held; it does nothing if the link has no
+// session, or the session no such registration.
+func (l *ClusterLink) withReg(regID protocol.ID, f func(s *session, reg *registration)) {
 	s := l.server.session.Load()
 	if s == nil {
 		return
@@ -84,19 +101,9 @@ func (l *ClusterLink) SetOrder(regID protocol.ID, order uint64) {
 	d := &s.realm.dealer
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	reg := d.byID[regID]
-	if reg == nil {
-		return
+	if reg := d.byID[regID]; reg != nil {
+		f(s, reg)
 	}
-	old := *reg.callees.Load()
-	i := slices.IndexFunc(old, func(rg *registrant) bool { return rg.callee == s })
-	if i < 0 || old[i].order == order {
-		return
-	}
-	next := slices.Clone(old)
-	next[i].order = order
-	sortByOrder(next)
-	reg.callees.Store(&next)
 }
 
 // Weights. On its own, a node's roundrobin and random policies choose
@@ -115,26 +122,17 @@ func (l *ClusterLink) SetOrder(regID protocol.ID, order uint64) {
 // stands for, which the roundrobin and random policies count (0 counts
 // as 1). It does nothing if the session has no such registration.
 func (l *ClusterLink) SetWeight(regID protocol.ID, callees int) {
-	s := l.server.session.Load()
-	if s == nil {
-		return
-	}
 	w := uint32(min(max(callees, 0), maxWeight))
-	d := &s.realm.dealer
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	reg := d.byID[regID]
-	if reg == nil {
-		return
-	}
-	for _, rg := range *reg.callees.Load() {
-		if rg.callee == s {
-			rg.weight.Store(w)
-			if w > 1 {
-				reg.weighted.Store(true)
+	l.withReg(regID, func(s *session, reg *registration) {
+		for _, rg := range *reg.callees.Load() {
+			if rg.callee == s {
+				rg.weight.Store(w)
+				if w > 1 {
+					reg.weighted.Store(true)
+				}
 			}
 		}
-	}
+	})
 }
 
 // maxWeight bounds the weight of a callee.
