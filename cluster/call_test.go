@@ -88,6 +88,22 @@ func rawCallWhenThere(tb testing.TB, c, callee *rawPeer, req *protocol.ID, proce
 	}
 }
 
+// rawCallPair joins a raw callee of procedure on nodes[1] and a raw
+// caller on nodes[0], and calls the procedure until the call reaches the
+// callee (answering it): it returns both sessions and the caller's last
+// request ID.
+func rawCallPair(tb testing.TB, nodes []*node, procedure protocol.URI) (caller, callee *rawPeer, req protocol.ID) {
+	tb.Helper()
+	callee = nodes[1].rawJoinRPC(tb)
+	callee.send(&protocol.Register{Request: 1, Options: protocol.Dict{}, Procedure: procedure})
+	expectMsg[*protocol.Registered](callee)
+	caller = nodes[0].rawJoinRPC(tb)
+	probe := rawCallWhenThere(tb, caller, callee, &req, procedure)
+	callee.send(&protocol.Yield{Request: probe.Request, Options: protocol.Dict{}})
+	expectMsg[*protocol.Result](caller)
+	return caller, callee, req
+}
+
 // TestCancelModesAcrossNodes cancels calls whose callee is on another
 // node with each mode (spec advanced "Call Canceling"): skip answers the
 // caller and leaves the callee alone, killnowait answers the caller and
@@ -95,14 +111,7 @@ func rawCallWhenThere(tb testing.TB, c, callee *rawPeer, req *protocol.ID, proce
 // and passes its answer on to the caller.
 func TestCancelModesAcrossNodes(t *testing.T) {
 	nodes := startNodes(t, startNATS(t), 2, router.RealmConfig{})
-	callee := nodes[1].rawJoinRPC(t)
-	callee.send(&protocol.Register{Request: 1, Options: protocol.Dict{}, Procedure: "rpc.cancel"})
-	expectMsg[*protocol.Registered](callee)
-	caller := nodes[0].rawJoinRPC(t)
-	var req protocol.ID
-	probe := rawCallWhenThere(t, caller, callee, &req, "rpc.cancel")
-	callee.send(&protocol.Yield{Request: probe.Request, Options: protocol.Dict{}})
-	expectMsg[*protocol.Result](caller)
+	caller, callee, req := rawCallPair(t, nodes, "rpc.cancel")
 
 	call := func() *protocol.Invocation {
 		req++
@@ -402,14 +411,7 @@ func TestCallTooLargeForNATS(t *testing.T) {
 // the caller learns that its call ended.
 func TestLateChunkAfterRelayEnds(t *testing.T) {
 	nodes := startNodes(t, startNATS(t), 2, router.RealmConfig{})
-	callee := nodes[1].rawJoinRPC(t)
-	callee.send(&protocol.Register{Request: 1, Options: protocol.Dict{}, Procedure: "rpc.stream"})
-	expectMsg[*protocol.Registered](callee)
-	caller := nodes[0].rawJoinRPC(t)
-	var req protocol.ID
-	probe := rawCallWhenThere(t, caller, callee, &req, "rpc.stream")
-	callee.send(&protocol.Yield{Request: probe.Request, Options: protocol.Dict{}})
-	expectMsg[*protocol.Result](caller)
+	caller, callee, req := rawCallPair(t, nodes, "rpc.stream")
 
 	req++
 	stream := req
