@@ -196,9 +196,6 @@ type Cluster struct {
 	// wait for anything that another of this node's NATS messages
 	// brings, as a request on nc may.
 	fc *nats.Conn
-	// down is set when either connection is lost, and cleared by
-	// reconnected once both are back.
-	down atomic.Bool
 	// drainFrames is what fc's connections run before each read (see
 	// framesConn): rpc.drain while a router is attached, else nil.
 	drainFrames atomic.Pointer[func()]
@@ -331,13 +328,9 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	opts := append(append([]nats.Option{nats.Name(cfg.Name)}, common...),
 		nats.ErrorHandler(c.natsError),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			c.down.Store(true)
 			c.log.Warn("cluster: lost NATS", "error", err)
 		}),
-		nats.ReconnectHandler(func(*nats.Conn) {
-			c.down.Store(true) // also after ForceReconnect, which says nothing of the loss
-			c.reconnected()
-		}),
+		nats.ReconnectHandler(func(*nats.Conn) { c.reconnected() }),
 	)
 	nc, err := nats.Connect(cfg.URL, append(opts, cfg.Options...)...)
 	if err != nil {
@@ -352,7 +345,6 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	fopts := append(append([]nats.Option{nats.Name(cfg.Name + " calls")}, common...),
 		nats.ErrorHandler(c.framesError),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			c.down.Store(true)
 			c.log.Warn("cluster: lost NATS (calls)", "error", err)
 		}),
 		nats.ReconnectHandler(func(fc *nats.Conn) {
@@ -362,7 +354,6 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 			if x != nil {
 				x.out.maxPayload.Store(fc.MaxPayload())
 			}
-			c.down.Store(true)
 			c.reconnected()
 		}),
 	)
@@ -448,17 +439,18 @@ func (c *Cluster) Close() error {
 	return nil
 }
 
-// closeConns closes the node's NATS connections.
 // reconnected runs when either NATS connection is back: once both are,
 // the node is reconnected, and watches anew what the NATS servers may
 // have lost. Until then it is not: the other nodes may not yet hear the
 // frames connection's subscriptions (its calls and pings), which come
 // back with it, so the log line says the node is back only when both are.
+// (Should both come back at once, both handlers may find both connected,
+// and it all runs twice, which does no harm.)
 func (c *Cluster) reconnected() {
 	c.mu.Lock()
 	nc, fc, x := c.nc, c.fc, c.rpc
 	c.mu.Unlock()
-	if nc == nil || fc == nil || !nc.IsConnected() || !fc.IsConnected() || !c.down.CompareAndSwap(true, false) {
+	if nc == nil || fc == nil || !nc.IsConnected() || !fc.IsConnected() {
 		return
 	}
 	c.log.Info("cluster: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
@@ -471,6 +463,7 @@ func (c *Cluster) reconnected() {
 	}
 }
 
+// closeConns closes the node's NATS connections.
 func (c *Cluster) closeConns() {
 	c.fc.Close()
 	c.nc.Close()
