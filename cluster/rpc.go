@@ -632,6 +632,13 @@ func (x *rpc) reconnected() {
 	for _, st := range *x.standins.Load() {
 		st.link.Load().Abandon(protocol.ErrCanceled, "this node lost its link to the cluster for a moment: the call's messages may be lost")
 	}
+	// The frames connection sent its subscriptions again before it
+	// counted as back, but the NATS server handles each connection on
+	// its own: a round trip on it makes sure the server has them before
+	// the others, told on the other connection, send calls here again.
+	if err := x.c.fc.FlushTimeout(x.c.cfg.ConnectTimeout); err != nil {
+		x.c.log.Warn("cluster: call subjects not confirmed by NATS after reconnecting", "error", err)
+	}
 	if err := x.c.nc.Publish(x.c.nodeSubject(x.c.slot.Load(), "back"), nil); err != nil {
 		x.c.log.Warn("cluster: cannot tell the other nodes this node is back", "error", err)
 	}
