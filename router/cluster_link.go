@@ -89,6 +89,9 @@ func (n *ClusterNode) Link(ctx context.Context, realm protocol.URI, authID strin
 		return nil, err
 	}
 	client := c.(*localClient)
+	client.in.mu.Lock()
+	client.in.strict = true
+	client.in.mu.Unlock()
 	hello := &protocol.Hello{Realm: realm, Details: protocol.Dict{
 		"authid":      authID,
 		"authmethods": []any{ClusterAuthMethod},
@@ -146,7 +149,8 @@ func (l *ClusterLink) SessionID() protocol.ID { return l.id }
 // messages of one session are routed one at a time, in the order of the
 // Send calls. The router may call the link's [ClusterDeliver] before Send
 // returns (a REGISTERED, say). Send fails with [ErrClosed] once the
-// session ended.
+// session ended; a CALL queued when it ended is answered, like the
+// session's pending calls, with ERROR wamp.error.canceled.
 func (l *ClusterLink) Send(m protocol.Message) error {
 	err := l.client.SendWait(bg, m)
 	if errors.Is(err, transport.ErrClosed) {
@@ -210,8 +214,21 @@ func linkCallsEnded(s *session, calls map[protocol.ID]*invocation) {
 			p.deliver(&protocol.Abort{Details: protocol.Dict{"message": "the session's link closed"}, Reason: protocol.ErrNetworkFailure})
 		}
 	}
+	const why = "the cluster's session that made the call on the callee's node ended"
 	for id := range calls {
-		p.deliver(callError(id, protocol.ErrCanceled, "the cluster's session that made the call on the callee's node ended"))
+		p.deliver(callError(id, protocol.ErrCanceled, why))
+	}
+	// The CALLs the session took but never routed (see
+	// localInbox.strict); a chunk of a pending call was answered above.
+	in := p.localServer.in
+	in.mu.Lock()
+	unrouted := in.unrouted
+	in.unrouted = nil
+	in.mu.Unlock()
+	for _, id := range unrouted {
+		if _, ok := calls[id]; !ok {
+			p.deliver(callError(id, protocol.ErrCanceled, why+" before it made the call"))
+		}
 	}
 }
 

@@ -61,6 +61,15 @@ type localInbox struct {
 	reason error
 	// closed is set when either end is closed; later sends fail.
 	closed bool
+	// strict is set for the session of a ClusterLink, whose messages a
+	// cluster handed over for callers on another node: once the session
+	// ended, sends fail with ErrClosed rather than being dropped, and
+	// the request IDs of the CALLs still queued when it ended are kept
+	// in unrouted, for the session's leaving to answer them (see
+	// linkCallsEnded). Else the cluster would not learn of a call it
+	// handed over that was never made.
+	strict   bool
+	unrouted []protocol.ID
 	// room, if not nil, is closed when q shrinks or the link closes
 	// (SendWait waits on it).
 	room chan struct{}
@@ -168,6 +177,9 @@ func (c *localClient) send(ctx context.Context, m protocol.Message, carry bool) 
 	case m == nil:
 		in.mu.Unlock()
 		return nil, in.peer.Send(ctx, nil) // the link's error for a nil message
+	case in.ended && in.strict:
+		in.mu.Unlock()
+		return nil, transport.ErrClosed
 	case in.ended:
 		in.mu.Unlock()
 		return nil, nil
@@ -503,6 +515,13 @@ func (in *localInbox) serve(s *session) error {
 		if !in.routing && (in.ended || in.closed) {
 			ended, reason := in.ended, in.reason
 			in.ended = true // nothing is routed any more
+			if in.strict {
+				for _, m := range in.q[in.head:] {
+					if c, ok := m.(*protocol.Call); ok {
+						in.unrouted = append(in.unrouted, c.Request)
+					}
+				}
+			}
 			clear(in.q)
 			in.q, in.head = nil, 0
 			in.mu.Unlock()
