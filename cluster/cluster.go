@@ -324,6 +324,18 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		nats.SetCustomDialer(dialer{timeout: cfg.ConnectTimeout}),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
+		// A path to NATS that loses packets without closing the
+		// connection (a partition, a server that stopped reading) must
+		// not hold the node: a write NATS does not take within
+		// natsWriteTimeout fails and the connection is made again, so
+		// a router goroutine that publishes waits that long at most;
+		// and a connection whose server answers no ping for
+		// natsPingEvery*natsPingsOut is dropped and made again, where
+		// nats.go's defaults take minutes.
+		nats.FlusherTimeout(natsWriteTimeout),
+		nats.ReconnectOnFlusherError(),
+		nats.PingInterval(natsPingEvery),
+		nats.MaxPingsOutstanding(natsPingsOut),
 	}
 	opts := append(append([]nats.Option{nats.Name(cfg.Name)}, common...),
 		nats.ErrorHandler(c.natsError),

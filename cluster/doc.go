@@ -380,6 +380,19 @@
 // they wait for on it the same way: a call that crossed a NATS outage
 // may fail although its callee ran, but none waits forever. (While a
 // node is cut off, its monitor fails them too, at its next tick.)
+// A path to NATS can also die without closing the connection (a
+// partition that drops packets, a server that stopped reading): NATS
+// then still lists the node's subscriptions, so the others do not find
+// it gone. A node that answers none of the others' pings for about 4 s
+// (three in a row) is taken as silent: the calls waiting on it fail
+// with wamp.error.canceled, and so do those made on it later, each
+// monitor round while it stays silent; its registrations stay, since a
+// node that was only busy keeps serving. The silent node itself finds
+// out from its NATS connections: a write that NATS does not take within
+// 2 s fails, and a server that answers none of its pings for 4 to 6 s
+// is dropped, either way the connection is made again (so that a
+// publishing session waits 2 s at most), and the node is cut off as
+// above until it reconnects.
 // [New] fails, with a message that names the URL, when no NATS server
 // answers: the caller decides whether to wait and try again or to exit.
 //

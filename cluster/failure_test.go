@@ -2,6 +2,8 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -221,4 +223,141 @@ func TestLostCallFailsWhenNodeIsBack(t *testing.T) {
 	if _, err := callWhenThere(t, caller, &client.CallRequest{Procedure: "lost.p"}); err != nil {
 		t.Errorf("call after the node came back: %v", err)
 	}
+}
+
+// TestCallsToStalledNodeFail cuts node B off NATS without closing its
+// connections (a proxy stops passing bytes, as a network partition
+// does): the NATS server still has B's subscriptions, so B is not gone,
+// but it answers no ping. A call from A waiting on B must fail, and one
+// from B waiting on A too, rather than wait forever; once the path heals,
+// calls cross again.
+func TestCallsToStalledNodeFail(t *testing.T) {
+	url := startNATS(t)
+	px := startProxy(t, url)
+	a := startNodes(t, url, 1, router.RealmConfig{})[0]
+	b := startNodes(t, px.url, 1, router.RealmConfig{})[0]
+	t.Cleanup(px.thaw) // B closes through the proxy
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	invoked := make(chan struct{}, 2)
+	wait := func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		if len(inv.Args) > 0 { // a call that waits
+			invoked <- struct{}{}
+			select {
+			case <-ctx.Done():
+			case <-release:
+			}
+		}
+		return &client.Result{}, nil
+	}
+	register(t, a.join(t, client.Config{}), "stall.on_a", nil, wait)
+	register(t, b.join(t, client.Config{}), "stall.on_b", nil, wait)
+	type across struct {
+		caller *client.Client
+		proc   protocol.URI
+	}
+	calls := []across{{a.join(t, client.Config{}), "stall.on_b"}, {b.join(t, client.Config{}), "stall.on_a"}}
+	for _, c := range calls {
+		if _, err := callWhenThere(t, c.caller, &client.CallRequest{Procedure: c.proc}); err != nil {
+			t.Fatalf("call %s: %v", c.proc, err)
+		}
+	}
+
+	type outcome struct {
+		proc protocol.URI
+		err  error
+	}
+	ended := make(chan outcome, len(calls))
+	for _, c := range calls {
+		go func() {
+			_, err := c.caller.Call(context.Background(), c.proc, "wait") // no timeout
+			ended <- outcome{c.proc, err}
+		}()
+	}
+	for range calls {
+		select {
+		case <-invoked:
+		case <-time.After(testTimeout):
+			t.Fatal("the calls were not made")
+		}
+	}
+	px.freeze()
+	for range calls {
+		select {
+		case o := <-ended:
+			if o.err == nil {
+				t.Errorf("call %s across the cut succeeded", o.proc)
+			}
+		case <-time.After(testTimeout):
+			t.Fatal("a call across the cut still waits")
+		}
+	}
+	px.thaw()
+	for _, c := range calls {
+		deadline := time.Now().Add(testTimeout)
+		for {
+			ctx, cancel := testContext()
+			_, err := c.caller.Call(ctx, c.proc)
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("call %s after the cut healed: %v", c.proc, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// TestPublishWhileStalled publishes on node B, cut off from NATS without
+// its connections closing (see TestCallsToStalledNodeFail), more than its
+// socket and NATS buffers hold: each acknowledged PUBLISH must still be
+// answered (PUBLISHED, or ERROR once the node knows it is cut off), never
+// held by a write that waits on the dead path. Once the path heals,
+// events cross again.
+func TestPublishWhileStalled(t *testing.T) {
+	url := startNATS(t)
+	px := startProxy(t, url)
+	a := startNodes(t, url, 1, router.RealmConfig{})[0]
+	b := startNodes(t, px.url, 1, router.RealmConfig{})[0]
+	t.Cleanup(px.thaw) // B closes through the proxy
+	rec := newRecorder()
+	subscribe(t, a.join(t, client.Config{}), "stall.t", protocol.MatchExact, rec)
+	pub := b.join(t, client.Config{})
+	crosses := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(testTimeout)
+		for n := len(rec.snapshot()); len(rec.snapshot()) == n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no event crossed %s", what)
+			}
+			ctx, cancel := testContext()
+			_, _ = pub.DoPublish(ctx, &client.PublishRequest{Topic: "stall.t", Acknowledge: true})
+			cancel()
+		}
+	}
+	crosses("before the cut")
+
+	px.freeze()
+	payload := strings.Repeat("x", 64<<10)
+	refused := 0
+	for i := range 400 { // 25 MiB
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		_, err := pub.DoPublish(ctx, &client.PublishRequest{Topic: "stall.t", Args: protocol.List{payload}, Acknowledge: true})
+		cancel()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			t.Fatalf("publication %d on a node cut off still waits for its answer", i)
+		case isErrURI(err, router.ClusterUnavailable):
+			refused++
+		case err != nil:
+			t.Fatalf("publication %d: %v", i, err)
+		}
+	}
+	if refused == 0 {
+		t.Error("no publication was refused while the node was cut off")
+	}
+	px.thaw()
+	crosses("after the cut healed")
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -325,4 +326,112 @@ func freePort(tb testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// proxy passes TCP connections on 127.0.0.1 to a NATS server, and can
+// stop passing bytes on all of them, new ones too, without closing any
+// (freeze), as a network partition does, until thaw.
+type proxy struct {
+	url    string // to give the nodes instead of the server's
+	target string
+	ln     net.Listener
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	open  chan struct{} // closed while bytes pass
+	conns []net.Conn
+}
+
+// startProxy starts a proxy to the NATS server at natsURL. It stops when
+// the test ends.
+func startProxy(tb testing.TB, natsURL string) *proxy {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &proxy{url: "nats://" + ln.Addr().String(), target: strings.TrimPrefix(natsURL, "nats://"),
+		ln: ln, done: make(chan struct{}), open: make(chan struct{})}
+	close(p.open)
+	p.wg.Add(1)
+	go p.accept()
+	tb.Cleanup(func() {
+		close(p.done)
+		ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *proxy) accept() {
+	defer p.wg.Done()
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, in, out)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go p.pass(in, out)
+		go p.pass(out, in)
+	}
+}
+
+// pass copies src to dst while the proxy is not frozen.
+func (p *proxy) pass(src, dst net.Conn) {
+	defer p.wg.Done()
+	defer src.Close()
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			open := p.open
+			p.mu.Unlock()
+			select {
+			case <-open:
+			case <-p.done:
+				return
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// freeze stops passing bytes (a reader busy in Read still takes what
+// comes, and holds it).
+func (p *proxy) freeze() {
+	p.mu.Lock()
+	p.open = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// thaw passes bytes again, if frozen.
+func (p *proxy) thaw() {
+	p.mu.Lock()
+	select {
+	case <-p.open:
+	default:
+		close(p.open)
+	}
+	p.mu.Unlock()
 }

@@ -47,8 +47,23 @@ const (
 	// pingTimeout bounds one check.
 	pingEvery   = 400 * time.Millisecond
 	pingTimeout = time.Second
+	// silentPings is how many pings in a row a node leaves unanswered
+	// before the calls waiting on it fail (see rpc.silent): about 4 s
+	// of silence, longer than a node's read loop may wait for a lock
+	// (kvTimeout).
+	silentPings = 3
 	// kvTimeout bounds each change of the bucket.
 	kvTimeout = 2 * time.Second
+
+	// natsWriteTimeout bounds a write to NATS, and natsPingEvery and
+	// natsPingsOut the silence of a NATS server, before the node drops
+	// its connection and makes it again (see New). A server that takes
+	// no write for 2 s has stopped reading; the pings' bound, 4 to 6 s,
+	// is longer than a read loop of the frames connection may wait for
+	// a lock (kvTimeout), during which it reads no PONG.
+	natsWriteTimeout = 2 * time.Second
+	natsPingEvery    = 2 * time.Second
+	natsPingsOut     = 2
 )
 
 // regValue is the value of a procedure's key. For the policies first and
@@ -242,8 +257,33 @@ func (c *Cluster) liveHolders(holders []uint32, me uint32) []uint32 {
 // when nobody listens on its ping subject. A node that does not answer in
 // time counts as alive (busy is not gone).
 func (c *Cluster) alive(slot uint32) bool {
+	return c.ping(slot) != pingGone
+}
+
+// pingResult is what a ping of another node found.
+type pingResult int
+
+const (
+	pingAnswered pingResult = iota
+	// pingGone: NATS has nobody listening on the node's ping subject.
+	pingGone
+	// pingSilent: no answer within pingTimeout. The node may be busy, or
+	// cut off from NATS by a path that lost its packets without closing
+	// its connections, which NATS notices only after its own pings.
+	pingSilent
+)
+
+// ping asks the node of slot whether it is there.
+func (c *Cluster) ping(slot uint32) pingResult {
 	_, err := c.nc.Request(c.nodeSubject(slot, "ping"), nil, pingTimeout)
-	return !errors.Is(err, nats.ErrNoResponders)
+	switch {
+	case err == nil:
+		return pingAnswered
+	case errors.Is(err, nats.ErrNoResponders):
+		return pingGone
+	default:
+		return pingSilent
+	}
 }
 
 func encodeReg(v regValue) []byte {
@@ -535,6 +575,7 @@ func (x *rpc) monitor() {
 	defer x.wg.Done()
 	t := time.NewTicker(pingEvery)
 	defer t.Stop()
+	silent := map[uint32]int{} // pings in a row each node left unanswered
 	for {
 		select {
 		case <-x.ctx.Done():
@@ -549,12 +590,30 @@ func (x *rpc) monitor() {
 			}
 			continue
 		}
-		for _, slot := range x.watched() {
+		watched := x.watched()
+		for _, slot := range watched {
 			if x.ctx.Err() != nil {
 				return
 			}
-			if !x.c.alive(slot) {
+			switch x.c.ping(slot) {
+			case pingGone:
+				delete(silent, slot)
 				x.gone(slot)
+			case pingSilent:
+				silent[slot]++
+				if silent[slot] >= silentPings {
+					x.silent(slot, silent[slot] == silentPings)
+				}
+			default:
+				if silent[slot] >= silentPings {
+					x.c.log.Info("cluster: node answers again", "slot", slot)
+				}
+				delete(silent, slot)
+			}
+		}
+		for slot := range silent {
+			if !slices.Contains(watched, slot) {
+				delete(silent, slot)
 			}
 		}
 	}
@@ -609,6 +668,24 @@ func (x *rpc) gone(slot uint32) {
 	for _, key := range keys {
 		if err := x.c.dropHolder(key, slot); err != nil {
 			x.c.log.Warn("cluster: withdraw a gone node's registration", "slot", slot, "error", err)
+		}
+	}
+}
+
+// silent fails the calls waiting on the node of slot, which has answered
+// no ping for a while (silentPings): it may be cut off from NATS by a path
+// that loses packets without closing connections, so that NATS still
+// lists its subscriptions (it is not gone) but neither their calls'
+// messages nor their answers get through. While it stays silent, each
+// round fails the calls that waited since; its registrations stay, as
+// does it, if it was only busy. first says whether it just fell silent.
+func (x *rpc) silent(slot uint32, first bool) {
+	if first {
+		x.c.log.Warn("cluster: node does not answer: the calls waiting on it fail", "slot", slot)
+	}
+	for _, st := range *x.standins.Load() {
+		if st.slot == slot {
+			st.link.Load().Abandon(protocol.ErrCanceled, "the callee's node does not answer")
 		}
 	}
 }
