@@ -246,3 +246,21 @@ func natsOutMsgs(nodes []*node) uint64 {
 	}
 	return n
 }
+
+// BenchmarkRegisterShared registers one callee per op, each a session of
+// its own, of a procedure shared with the policy roundrobin on a node of
+// two, the other holding one callee of it too: the cost of growing a
+// pool of workers. Sessions join before the timer starts.
+func BenchmarkRegisterShared(b *testing.B) {
+	nodes := startNodes(b, startNATS(b), 2, router.RealmConfig{})
+	registerShared(b, nodes[1].join(b, client.Config{}), "bench.pool", "roundrobin", 0)
+	callees := make([]*client.Client, b.N)
+	for i := range callees {
+		callees[i] = nodes[0].join(b, client.Config{})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i, c := range callees {
+		registerShared(b, c, "bench.pool", "roundrobin", i+1)
+	}
+}

@@ -239,6 +239,16 @@ type Cluster struct {
 
 	placesMu sync.Mutex
 	places   map[string]bool // guarded by placesMu; keys with places of this node's callees (order.go)
+	// callees counts this node's callees of each key of a roundrobin or
+	// random registration, and recount has the keys whose count the
+	// bucket is yet to get (see writeCounts); both guarded by placesMu.
+	callees   map[string]int
+	recount   map[string]bool
+	counting  bool          // guarded by placesMu; writeCounts is writing a count
+	countWake chan struct{} // capacity 1: wakes writeCounts
+	// countHold is held while writeCounts writes a count: a test holds
+	// it to stop the writes.
+	countHold sync.Mutex
 
 	forwarded, forwardFailed, received, dropped atomic.Uint64
 	lateChunks, refused                         atomic.Uint64
@@ -302,17 +312,20 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		cfg.Logger = slog.Default()
 	}
 	c := &Cluster{
-		cfg:      cfg,
-		log:      cfg.Logger.With("node", cfg.Name),
-		name:     cfg.Name,
-		in:       make(chan *nats.Msg, cfg.QueueSize),
-		subs:     make(map[*nats.Subscription]*router.ClusterSubscription),
-		byRouter: make(map[*router.ClusterSubscription]*nats.Subscription),
-		realms:   make(map[protocol.URI]string),
-		stop:     make(chan struct{}),
-		records:  make(chan record, recordQueue),
-		leases:   newLeaseView(),
-		places:   make(map[string]bool),
+		cfg:       cfg,
+		log:       cfg.Logger.With("node", cfg.Name),
+		name:      cfg.Name,
+		in:        make(chan *nats.Msg, cfg.QueueSize),
+		subs:      make(map[*nats.Subscription]*router.ClusterSubscription),
+		byRouter:  make(map[*router.ClusterSubscription]*nats.Subscription),
+		realms:    make(map[protocol.URI]string),
+		stop:      make(chan struct{}),
+		records:   make(chan record, recordQueue),
+		leases:    newLeaseView(),
+		places:    make(map[string]bool),
+		callees:   make(map[string]int),
+		recount:   make(map[string]bool),
+		countWake: make(chan struct{}, 1),
 	}
 	c.failLog.every = 10 * time.Second
 	common := []nats.Option{
@@ -401,9 +414,10 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		c.closeConns()
 		return nil, err
 	}
-	c.wg.Add(2)
+	c.wg.Add(3)
 	go c.renew()
 	go c.watchLeases()
+	go c.writeCounts()
 	c.log.Info("cluster: joined", "server", nc.ConnectedUrlRedacted(), "slot", c.slot.Load())
 	return c, nil
 }

@@ -87,8 +87,8 @@
 //
 // A shared registration's policy applies on each node among its own
 // callees and one stand-in per other node, which counts as many callees
-// as it stands for (each node's callees are counted in the registrations
-// bucket, see order.go): random picks every callee of the cluster with
+// as it stands for (each node counts its callees in the registrations
+// bucket, a moment after they register or leave, see order.go): random picks every callee of the cluster with
 // the same probability, and roundrobin gives a stand-in as many turns in
 // a row as its node has callees, which that node takes in turn, so that
 // the calls of one node's callers visit every callee of the cluster once

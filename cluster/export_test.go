@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/wampkit/wampkit/protocol"
 	"github.com/wampkit/wampkit/router"
@@ -154,3 +156,38 @@ func LoseFrames(n int64) (left func() int64) {
 // ReconnectFrames makes the node's frames connection reconnect to NATS
 // at once, as after losing it.
 func (c *Cluster) ReconnectFrames() error { return c.fc.ForceReconnect() }
+
+// HoldCounts stops the node's writes of its callee counts (see
+// writeCounts) until release.
+func (c *Cluster) HoldCounts() (release func()) {
+	c.countHold.Lock()
+	return c.countHold.Unlock
+}
+
+// FlushCounts returns once the node has no callee count left to write.
+func (c *Cluster) FlushCounts(ctx context.Context) error {
+	for {
+		c.placesMu.Lock()
+		done := len(c.recount) == 0 && !c.counting
+		c.placesMu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// RegCounts returns the revision of the bucket's key of a shared
+// registration of procedure in realm (exact match) and its counts of
+// callees by node slot.
+func (c *Cluster) RegCounts(ctx context.Context, realm, procedure protocol.URI) (uint64, map[uint32]int, error) {
+	e, err := c.regsKV().Get(ctx, regKeyOf(realm, procedure, protocol.MatchExact))
+	if err != nil {
+		return 0, nil, err
+	}
+	return e.Revision(), decodeReg(e.Value()).Counts, nil
+}

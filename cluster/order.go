@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -24,19 +25,27 @@ import (
 // every other node gives its stand-in for the callee's node the place of
 // that node's first callee (for first) or last (for last), whenever the
 // value changes. So first and last pick the same callee from any node,
-// once the nodes have the bucket's last value. For roundrobin and random
-// the places are not used, but they count each node's callees: every
-// other node gives its stand-in for a node the number of that node's
-// callees as its weight, so that the policy spreads calls over the
-// callees of the whole cluster, not over nodes.
+// once the nodes have the bucket's last value.
+//
+// For roundrobin and random no order is needed, only each node's number
+// of callees: every other node gives its stand-in for a node that number
+// as its weight, so that the policy spreads calls over the callees of
+// the whole cluster, not over nodes. The value's Counts holds them, one
+// per node. A node's first callee claims the registration as Register
+// does, with its count, 1; the node's other callees come and go without
+// waiting for the bucket: the node counts them (Cluster.callees) and
+// writeCounts writes its count when it changed, one write for any number
+// of changes meanwhile. So growing a pool of workers costs no round trip
+// to NATS per REGISTER, under the dealer's lock, and the value grows with
+// the nodes, not with the callees; the weights follow a moment later.
 
 var _ router.ClusterOrder = (*Cluster)(nil)
 
 // slotOf returns the slot of the node of a session ID.
 func slotOf(session protocol.ID) uint32 { return uint32(uint64(session) >> randBits) }
 
-// dropOrders removes from v the places of the callees of the nodes for
-// which gone is true.
+// dropOrders removes from v the places and counts of the callees of the
+// nodes for which gone is true.
 func dropOrders(v *regValue, gone func(slot uint32) bool) {
 	for id := range v.Order {
 		n, err := strconv.ParseUint(id, 10, 64)
@@ -44,12 +53,20 @@ func dropOrders(v *regValue, gone func(slot uint32) bool) {
 			delete(v.Order, id)
 		}
 	}
+	for slot := range v.Counts {
+		if gone(slot) {
+			delete(v.Counts, slot)
+		}
+	}
 }
 
 // calleesOf returns the number of callees of the node of slot in v (0 if
-// it has none with a place: a node that holds the registration counts at
+// it has none counted: a node that holds the registration counts at
 // least one).
 func calleesOf(v *regValue, slot uint32) int {
+	if n := v.Counts[slot]; n > 0 {
+		return n
+	}
 	n := 0
 	for id := range v.Order {
 		if m, err := strconv.ParseUint(id, 10, 64); err == nil && slotOf(protocol.ID(m)) == slot {
@@ -86,23 +103,36 @@ func (c *Cluster) RegisterCallee(reg router.ClusterRegistration, callee protocol
 	return place, err
 }
 
+// counted reports whether the callees of invoke are counted (see
+// Cluster.callees), not placed.
+func counted(invoke string) bool { return invoke == "roundrobin" || invoke == "random" }
+
 // registerCallee is RegisterCallee on the bucket as it is.
 func (c *Cluster) registerCallee(reg router.ClusterRegistration, callee protocol.ID) (uint64, error) {
+	key := regKeyOf(reg.Realm, reg.Procedure, reg.Match)
+	count := counted(reg.Invoke)
+	if count {
+		if n := c.addCallee(key); n > 0 {
+			return uint64(n), nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
-	key := regKeyOf(reg.Realm, reg.Procedure, reg.Match)
 	me := c.slot.Load()
 	id := strconv.FormatUint(uint64(callee), 10)
 	for range 16 {
 		e, err := c.regsKV().Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			v := regValue{Invoke: reg.Invoke, Holders: []uint32{me}, Seq: 1, Order: map[string]uint64{id: 1}}
+			if count {
+				v = regValue{Invoke: reg.Invoke, Holders: []uint32{me}, Counts: map[uint32]int{me: 1}}
+			}
 			_, err = c.regsKV().Create(ctx, key, encodeReg(v))
 			if errors.Is(err, jetstream.ErrKeyExists) {
 				continue
 			}
 			if err == nil {
-				c.setPlacing(key, true)
+				c.claimed(key, count)
 			}
 			return 1, err
 		}
@@ -124,19 +154,28 @@ func (c *Cluster) registerCallee(reg router.ClusterRegistration, callee protocol
 			// before it restarted in its slot.
 			return !slices.Contains(v.Holders, slot) || fresh && slot == me
 		})
-		if v.Order == nil {
-			v.Order = make(map[string]uint64)
+		place := uint64(1)
+		if count {
+			if v.Counts == nil {
+				v.Counts = make(map[uint32]int)
+			}
+			v.Counts[me] = 1
+		} else {
+			if v.Order == nil {
+				v.Order = make(map[string]uint64)
+			}
+			v.Seq++
+			v.Order[id] = v.Seq
+			place = v.Seq
 		}
-		v.Seq++
-		v.Order[id] = v.Seq
 		_, err = c.regsKV().Update(ctx, key, encodeReg(v), e.Revision())
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			continue
 		}
 		if err == nil {
-			c.setPlacing(key, true)
+			c.claimed(key, count)
 		}
-		return v.Seq, err
+		return place, err
 	}
 	return 0, errors.New("cluster: registration contended, try again")
 }
@@ -148,12 +187,17 @@ func (c *Cluster) UnregisterCallee(reg router.ClusterRegistration, callee protoc
 	}
 }
 
-// unregisterCallee removes callee's place, and with last this node from
-// the holders (the key when none is left).
+// unregisterCallee removes callee's place (or count), and with last this
+// node from the holders (the key when none is left).
 func (c *Cluster) unregisterCallee(reg router.ClusterRegistration, callee protocol.ID, last bool) error {
 	key := regKeyOf(reg.Realm, reg.Procedure, reg.Match)
+	if counted(reg.Invoke) && !last {
+		c.dropCallee(key)
+		return nil
+	}
 	if last {
 		c.setPlacing(key, false)
+		c.forgetCallees(key)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
@@ -189,6 +233,141 @@ func (c *Cluster) setPlacing(key string, on bool) {
 	} else {
 		delete(c.places, key)
 	}
+}
+
+// claimed records that this node's first callee of key claimed it: with
+// count (see counted) the node counts its callees from 1, else it has
+// callees with places.
+func (c *Cluster) claimed(key string, count bool) {
+	if !count {
+		c.setPlacing(key, true)
+		return
+	}
+	c.placesMu.Lock()
+	defer c.placesMu.Unlock()
+	c.callees[key] = 1
+	delete(c.recount, key)
+}
+
+// addCallee counts one more callee of key on this node and returns their
+// number, or 0 if the node has none yet (its first callee claims key).
+// The bucket gets the count later (writeCounts).
+func (c *Cluster) addCallee(key string) int {
+	c.placesMu.Lock()
+	defer c.placesMu.Unlock()
+	n := c.callees[key]
+	if n == 0 {
+		return 0
+	}
+	c.callees[key] = n + 1
+	c.recountLocked(key)
+	return n + 1
+}
+
+// dropCallee counts one callee of key less on this node, not its last.
+func (c *Cluster) dropCallee(key string) {
+	c.placesMu.Lock()
+	defer c.placesMu.Unlock()
+	if n := c.callees[key]; n > 1 {
+		c.callees[key] = n - 1
+		c.recountLocked(key)
+	}
+}
+
+// forgetCallees forgets the count of key: the node's last callee left.
+func (c *Cluster) forgetCallees(key string) {
+	c.placesMu.Lock()
+	defer c.placesMu.Unlock()
+	delete(c.callees, key)
+	delete(c.recount, key)
+}
+
+// recountLocked asks writeCounts to write the count of key. placesMu
+// must be held.
+func (c *Cluster) recountLocked(key string) {
+	c.recount[key] = true
+	select {
+	case c.countWake <- struct{}{}:
+	default:
+	}
+}
+
+// countsRetry is how long writeCounts waits before it tries again a
+// count it could not write.
+const countsRetry = 250 * time.Millisecond
+
+// writeCounts writes into the bucket the counts of this node's callees
+// that changed (see recountLocked), each as it is when written, until
+// Close. A count the bucket did not take is tried again a moment later;
+// the count of a key the node no longer holds is not written.
+func (c *Cluster) writeCounts() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.countWake:
+		}
+		for {
+			key, ok := c.nextRecount()
+			if !ok {
+				break
+			}
+			c.countHold.Lock()
+			err := c.writeCount(key)
+			c.countHold.Unlock()
+			c.placesMu.Lock()
+			c.counting = false
+			c.placesMu.Unlock()
+			if err != nil {
+				c.log.Warn("cluster: count of callees not recorded", "key", key, "error", err)
+				c.placesMu.Lock()
+				if c.callees[key] > 0 {
+					c.recountLocked(key)
+				}
+				c.placesMu.Unlock()
+				select {
+				case <-c.stop:
+					return
+				case <-time.After(countsRetry):
+				}
+				break
+			}
+		}
+	}
+}
+
+// nextRecount takes a key whose count is to be written, if any.
+func (c *Cluster) nextRecount() (string, bool) {
+	c.placesMu.Lock()
+	defer c.placesMu.Unlock()
+	for key := range c.recount {
+		delete(c.recount, key)
+		c.counting = true
+		return key, true
+	}
+	return "", false
+}
+
+// writeCount writes this node's current count of key, if it still holds
+// key and the bucket has another.
+func (c *Cluster) writeCount(key string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
+	defer cancel()
+	me := c.slot.Load()
+	return c.editReg(ctx, key, func(v *regValue) bool {
+		c.placesMu.Lock()
+		n := c.callees[key]
+		c.placesMu.Unlock()
+		if n == 0 || !counted(v.Invoke) || !slices.Contains(v.Holders, me) || v.Counts[me] == n {
+			return false
+		}
+		if v.Counts == nil {
+			v.Counts = make(map[uint32]int)
+		}
+		v.Counts[me] = n
+		return true
+	})
 }
 
 // order gives the stand-in of the node of slot in realm the place of

@@ -69,12 +69,14 @@ const (
 // regValue is the value of a procedure's key. For the policies first and
 // last it also orders the callees over the cluster (see order.go): Order
 // has the place of each callee, by session ID, and Seq the last place
-// given.
+// given. For roundrobin and random, Counts has the number of callees of
+// each holder, by slot.
 type regValue struct {
 	Invoke  string            `json:"invoke"`
 	Holders []uint32          `json:"holders"`
 	Seq     uint64            `json:"seq,omitempty"`
 	Order   map[string]uint64 `json:"order,omitempty"`
+	Counts  map[uint32]int    `json:"counts,omitempty"`
 }
 
 // regKeyOf returns the bucket key of reg.

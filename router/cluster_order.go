@@ -32,7 +32,8 @@ type ClusterOrder interface {
 	// (first, last, roundrobin or random; not only the node's first),
 	// and returns the callee's place in the cluster's order of the
 	// registration's callees: a number greater than those of the callees
-	// that registered before, on any node, and never 0.
+	// that registered before, on any node, and never 0. Roundrobin and
+	// random need no order: for them any number but 0 will do.
 	RegisterCallee(reg ClusterRegistration, callee protocol.ID) (uint64, error)
 
 	// UnregisterCallee withdraws callee's place; with last (the node's
