@@ -239,16 +239,19 @@ type Cluster struct {
 
 	placesMu sync.Mutex
 	places   map[string]bool // guarded by placesMu; keys with places of this node's callees (order.go)
-	// callees counts this node's callees of each key of a roundrobin or
-	// random registration, and recount has the keys whose count the
-	// bucket is yet to get (see writeCounts); both guarded by placesMu.
+	// claims are the registrations this node holds in the bucket (its
+	// first callee of each claimed it), by key; callees counts the
+	// node's callees of each roundrobin or random one; pending has the
+	// keys whose holding or count the bucket is yet to get (see
+	// writeClaims). All guarded by placesMu.
+	claims    map[string]router.ClusterRegistration
 	callees   map[string]int
-	recount   map[string]bool
-	counting  bool          // guarded by placesMu; writeCounts is writing a count
-	countWake chan struct{} // capacity 1: wakes writeCounts
-	// countHold is held while writeCounts writes a count: a test holds
-	// it to stop the writes.
-	countHold sync.Mutex
+	pending   map[string]bool
+	writing   bool          // guarded by placesMu; writeClaims is writing a key
+	claimWake chan struct{} // capacity 1: wakes writeClaims
+	// claimHold is held while writeClaims writes a key: a test holds it
+	// to stop the writes.
+	claimHold sync.Mutex
 
 	forwarded, forwardFailed, received, dropped atomic.Uint64
 	lateChunks, refused                         atomic.Uint64
@@ -323,9 +326,10 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		records:   make(chan record, recordQueue),
 		leases:    newLeaseView(),
 		places:    make(map[string]bool),
+		claims:    make(map[string]router.ClusterRegistration),
 		callees:   make(map[string]int),
-		recount:   make(map[string]bool),
-		countWake: make(chan struct{}, 1),
+		pending:   make(map[string]bool),
+		claimWake: make(chan struct{}, 1),
 	}
 	c.failLog.every = 10 * time.Second
 	common := []nats.Option{
@@ -417,7 +421,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	c.wg.Add(3)
 	go c.renew()
 	go c.watchLeases()
-	go c.writeCounts()
+	go c.writeClaims()
 	c.log.Info("cluster: joined", "server", nc.ConnectedUrlRedacted(), "slot", c.slot.Load())
 	return c, nil
 }

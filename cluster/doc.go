@@ -393,6 +393,17 @@
 // is dropped, either way the connection is made again (so that a
 // publishing session waits 2 s at most), and the node is cut off as
 // above until it reconnects.
+// The registrations a node holds come back with it: another node that
+// found it gone removed it from their keys in the registrations bucket,
+// and when the node sees a value of a key it holds without it (or no
+// value), at once or when it watches the bucket anew after
+// reconnecting, it claims the key again (order.go, writeClaims), so
+// that its callees are callable from the other nodes without
+// registering anew. If another node registered the procedure meanwhile
+// in a way that excludes it (single, another policy), it logs that its
+// callees serve its own callers only. The places of its callees of a
+// first or last registration are not given again: the other nodes rank
+// them after those with places until they register anew.
 // [New] fails, with a message that names the URL, when no NATS server
 // answers: the caller decides whether to wait and try again or to exit.
 //

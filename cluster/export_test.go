@@ -157,18 +157,19 @@ func LoseFrames(n int64) (left func() int64) {
 // at once, as after losing it.
 func (c *Cluster) ReconnectFrames() error { return c.fc.ForceReconnect() }
 
-// HoldCounts stops the node's writes of its callee counts (see
-// writeCounts) until release.
+// HoldCounts stops the node's writes of its callee counts and claims
+// (see writeClaims) until release.
 func (c *Cluster) HoldCounts() (release func()) {
-	c.countHold.Lock()
-	return c.countHold.Unlock
+	c.claimHold.Lock()
+	return c.claimHold.Unlock
 }
 
-// FlushCounts returns once the node has no callee count left to write.
+// FlushCounts returns once the node has no callee count or claim left to
+// write.
 func (c *Cluster) FlushCounts(ctx context.Context) error {
 	for {
 		c.placesMu.Lock()
-		done := len(c.recount) == 0 && !c.counting
+		done := len(c.pending) == 0 && !c.writing
 		c.placesMu.Unlock()
 		if done {
 			return nil

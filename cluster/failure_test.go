@@ -361,3 +361,46 @@ func TestPublishWhileStalled(t *testing.T) {
 	px.thaw()
 	crosses("after the cut healed")
 }
+
+// TestNodeBackAfterCutIsCallable cuts node B off NATS long enough for A
+// to find it gone and withdraw its registrations: once B is back, its
+// callees are callable from A again, without registering anew (spec'd
+// by the issue: a node that rejoins is consistent again).
+func TestNodeBackAfterCutIsCallable(t *testing.T) {
+	url := startNATS(t)
+	px := startProxy(t, url)
+	a := startNodes(t, url, 1, router.RealmConfig{})[0]
+	b := startNodes(t, px.url, 1, router.RealmConfig{})[0]
+	t.Cleanup(px.thaw)
+	echo := func(context.Context, *client.Invocation) (*client.Result, error) { return &client.Result{}, nil }
+	register(t, b.join(t, client.Config{}), "cut.single", nil, echo)
+	registerShared(t, b.join(t, client.Config{}), "cut.rr", "roundrobin", 1)
+	registerShared(t, b.join(t, client.Config{}), "cut.rr", "roundrobin", 2)
+	caller := a.join(t, client.Config{})
+	for _, p := range []protocol.URI{"cut.single", "cut.rr"} {
+		if _, err := callWhenThere(t, caller, &client.CallRequest{Procedure: p}); err != nil {
+			t.Fatalf("call %s: %v", p, err)
+		}
+	}
+	px.freeze()
+	px.cut()
+	for _, p := range []protocol.URI{"cut.single", "cut.rr"} {
+		waitGone(t, caller, p)
+	}
+	px.thaw()
+	for _, p := range []protocol.URI{"cut.single", "cut.rr"} {
+		deadline := time.Now().Add(testTimeout)
+		for {
+			ctx, cancel := testContext()
+			_, err := caller.Call(ctx, p)
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("call %s after B came back: %v", p, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}

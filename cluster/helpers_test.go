@@ -435,3 +435,14 @@ func (p *proxy) thaw() {
 	}
 	p.mu.Unlock()
 }
+
+// cut closes every connection the proxy passes, as a path that resets
+// them does; new ones are taken (and pass bytes unless frozen).
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}

@@ -34,7 +34,7 @@ import (
 // per node. A node's first callee claims the registration as Register
 // does, with its count, 1; the node's other callees come and go without
 // waiting for the bucket: the node counts them (Cluster.callees) and
-// writeCounts writes its count when it changed, one write for any number
+// writeClaims writes its count when it changed, one write for any number
 // of changes meanwhile. So growing a pool of workers costs no round trip
 // to NATS per REGISTER, under the dealer's lock, and the value grows with
 // the nodes, not with the callees; the weights follow a moment later.
@@ -132,7 +132,7 @@ func (c *Cluster) registerCallee(reg router.ClusterRegistration, callee protocol
 				continue
 			}
 			if err == nil {
-				c.claimed(key, count)
+				c.claimed(key, reg)
 			}
 			return 1, err
 		}
@@ -173,7 +173,7 @@ func (c *Cluster) registerCallee(reg router.ClusterRegistration, callee protocol
 			continue
 		}
 		if err == nil {
-			c.claimed(key, count)
+			c.claimed(key, reg)
 		}
 		return place, err
 	}
@@ -196,8 +196,7 @@ func (c *Cluster) unregisterCallee(reg router.ClusterRegistration, callee protoc
 		return nil
 	}
 	if last {
-		c.setPlacing(key, false)
-		c.forgetCallees(key)
+		c.unclaimed(key)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
@@ -224,34 +223,35 @@ func (c *Cluster) placing(key string) bool {
 	return c.places[key]
 }
 
-// setPlacing records whether this node has callees with places in key.
-func (c *Cluster) setPlacing(key string, on bool) {
+// claimed records that this node's first callee of key claimed reg: the
+// node holds it (see writeClaims), and counts its callees from 1 (see
+// counted) or has callees with places.
+func (c *Cluster) claimed(key string, reg router.ClusterRegistration) {
 	c.placesMu.Lock()
 	defer c.placesMu.Unlock()
-	if on {
+	c.claims[key] = reg
+	switch {
+	case counted(reg.Invoke):
+		c.callees[key] = 1
+		delete(c.pending, key)
+	case reg.Invoke == "first" || reg.Invoke == "last":
 		c.places[key] = true
-	} else {
-		delete(c.places, key)
 	}
 }
 
-// claimed records that this node's first callee of key claimed it: with
-// count (see counted) the node counts its callees from 1, else it has
-// callees with places.
-func (c *Cluster) claimed(key string, count bool) {
-	if !count {
-		c.setPlacing(key, true)
-		return
-	}
+// unclaimed records that this node's last callee of key left.
+func (c *Cluster) unclaimed(key string) {
 	c.placesMu.Lock()
 	defer c.placesMu.Unlock()
-	c.callees[key] = 1
-	delete(c.recount, key)
+	delete(c.claims, key)
+	delete(c.callees, key)
+	delete(c.pending, key)
+	delete(c.places, key)
 }
 
 // addCallee counts one more callee of key on this node and returns their
 // number, or 0 if the node has none yet (its first callee claims key).
-// The bucket gets the count later (writeCounts).
+// The bucket gets the count later (writeClaims).
 func (c *Cluster) addCallee(key string) int {
 	c.placesMu.Lock()
 	defer c.placesMu.Unlock()
@@ -260,7 +260,7 @@ func (c *Cluster) addCallee(key string) int {
 		return 0
 	}
 	c.callees[key] = n + 1
-	c.recountLocked(key)
+	c.pendLocked(key)
 	return n + 1
 }
 
@@ -270,66 +270,97 @@ func (c *Cluster) dropCallee(key string) {
 	defer c.placesMu.Unlock()
 	if n := c.callees[key]; n > 1 {
 		c.callees[key] = n - 1
-		c.recountLocked(key)
+		c.pendLocked(key)
 	}
 }
 
-// forgetCallees forgets the count of key: the node's last callee left.
-func (c *Cluster) forgetCallees(key string) {
+// reclaim asks writeClaims to check that the bucket has this node among
+// the holders of key, if the node holds it: the watch saw a value of key
+// without the node, or none. Another node that found this one gone
+// withdrew it (it was cut off from NATS, or a NATS server lost the
+// bucket): the node claims its registration again, so that it is
+// consistent again once back, without its callees registering anew.
+func (c *Cluster) reclaim(key string) {
 	c.placesMu.Lock()
 	defer c.placesMu.Unlock()
-	delete(c.callees, key)
-	delete(c.recount, key)
+	if _, ok := c.claims[key]; ok {
+		c.pendLocked(key)
+	}
 }
 
-// recountLocked asks writeCounts to write the count of key. placesMu
-// must be held.
-func (c *Cluster) recountLocked(key string) {
-	c.recount[key] = true
+// reclaimUnseen is reclaim for each key this node holds that seen lacks
+// (the keys of the bucket when the watch began).
+func (c *Cluster) reclaimUnseen(seen map[string]bool) {
+	c.placesMu.Lock()
+	defer c.placesMu.Unlock()
+	for key := range c.claims {
+		if !seen[key] {
+			c.pendLocked(key)
+		}
+	}
+}
+
+// pendLocked asks writeClaims to write key. placesMu must be held.
+func (c *Cluster) pendLocked(key string) {
+	c.pending[key] = true
 	select {
-	case c.countWake <- struct{}{}:
+	case c.claimWake <- struct{}{}:
 	default:
 	}
 }
 
-// countsRetry is how long writeCounts waits before it tries again a
-// count it could not write.
-const countsRetry = 250 * time.Millisecond
+// claimsRetry is how long writeClaims waits before it tries again a key
+// it could not write.
+const claimsRetry = 250 * time.Millisecond
 
-// writeCounts writes into the bucket the counts of this node's callees
-// that changed (see recountLocked), each as it is when written, until
-// Close. A count the bucket did not take is tried again a moment later;
-// the count of a key the node no longer holds is not written.
-func (c *Cluster) writeCounts() {
+// errCutOff is writeClaim's error while a NATS connection of the node is
+// down: other nodes would find it gone again.
+var errCutOff = errors.New("cluster: not connected to NATS")
+
+// writeClaims writes into the bucket what it lacks of the keys this node
+// holds (see pendLocked): the node's count of callees of a roundrobin or
+// random registration that changed, as it is when written, and the node
+// itself among the holders of a key that lost it. A key it could not
+// write is tried again a moment later, until Close.
+func (c *Cluster) writeClaims() {
 	defer c.wg.Done()
 	for {
 		select {
 		case <-c.stop:
 			return
-		case <-c.countWake:
+		case <-c.claimWake:
 		}
 		for {
-			key, ok := c.nextRecount()
+			key, ok := c.nextPending()
 			if !ok {
 				break
 			}
-			c.countHold.Lock()
-			err := c.writeCount(key)
-			c.countHold.Unlock()
+			c.claimHold.Lock()
+			err := c.writeClaim(key)
+			if bucketGone(err) {
+				// The NATS servers lost the bucket (restarted without
+				// their storage): make it again.
+				if err = c.openRegs(context.Background()); err == nil {
+					err = c.writeClaim(key)
+				}
+			}
+			c.claimHold.Unlock()
 			c.placesMu.Lock()
-			c.counting = false
+			c.writing = false
+			if err != nil {
+				if _, ok := c.claims[key]; ok {
+					c.pendLocked(key)
+				}
+			}
 			c.placesMu.Unlock()
 			if err != nil {
-				c.log.Warn("cluster: count of callees not recorded", "key", key, "error", err)
-				c.placesMu.Lock()
-				if c.callees[key] > 0 {
-					c.recountLocked(key)
+				if !errors.Is(err, errCutOff) {
+					c.failLog.log(c.log, "cluster: registration not recorded", "key", key, "error", err)
 				}
-				c.placesMu.Unlock()
 				select {
 				case <-c.stop:
 					return
-				case <-time.After(countsRetry):
+				case <-time.After(claimsRetry):
 				}
 				break
 			}
@@ -337,37 +368,87 @@ func (c *Cluster) writeCounts() {
 	}
 }
 
-// nextRecount takes a key whose count is to be written, if any.
-func (c *Cluster) nextRecount() (string, bool) {
+// nextPending takes a key to write, if any.
+func (c *Cluster) nextPending() (string, bool) {
 	c.placesMu.Lock()
 	defer c.placesMu.Unlock()
-	for key := range c.recount {
-		delete(c.recount, key)
-		c.counting = true
+	for key := range c.pending {
+		delete(c.pending, key)
+		c.writing = true
 		return key, true
 	}
 	return "", false
 }
 
-// writeCount writes this node's current count of key, if it still holds
-// key and the bucket has another.
-func (c *Cluster) writeCount(key string) error {
+// writeClaim makes the bucket's value of key have this node among its
+// holders, and its current count of callees, if it still holds key. If
+// another live node holds key meanwhile in a way that excludes this one
+// (a single registration, another policy), the node leaves it: its
+// callees of key serve its own callers only, which is logged.
+func (c *Cluster) writeClaim(key string) error {
+	if !c.nc.IsConnected() || !c.fc.IsConnected() {
+		return errCutOff
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
 	me := c.slot.Load()
-	return c.editReg(ctx, key, func(v *regValue) bool {
+	for range 16 {
 		c.placesMu.Lock()
+		reg, held := c.claims[key]
 		n := c.callees[key]
 		c.placesMu.Unlock()
-		if n == 0 || !counted(v.Invoke) || !slices.Contains(v.Holders, me) || v.Counts[me] == n {
-			return false
+		if !held {
+			return nil
 		}
-		if v.Counts == nil {
-			v.Counts = make(map[uint32]int)
+		count := counted(reg.Invoke)
+		e, err := c.regsKV().Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			v := regValue{Invoke: reg.Invoke, Holders: []uint32{me}}
+			if count {
+				v.Counts = map[uint32]int{me: n}
+			}
+			_, err = c.regsKV().Create(ctx, key, encodeReg(v))
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				continue
+			}
+			if err == nil {
+				c.log.Warn("cluster: registration claimed again (the cluster had lost it)", "key", key)
+			}
+			return err
 		}
-		v.Counts[me] = n
-		return true
-	})
+		if err != nil {
+			return err
+		}
+		v := decodeReg(e.Value())
+		if slices.Contains(v.Holders, me) {
+			if !count || v.Counts[me] == n {
+				return nil
+			}
+		} else {
+			others := c.liveHolders(v.Holders, me)
+			if len(others) > 0 && (v.Invoke == "single" || reg.Invoke == "single" || v.Invoke != reg.Invoke) {
+				c.log.Warn("cluster: registration taken by another node while this node was cut off: its callees here serve this node's callers only",
+					"key", key, "slot", others[0], "policy", v.Invoke)
+				return nil
+			}
+			if v.Invoke != reg.Invoke {
+				v = regValue{Invoke: reg.Invoke}
+			}
+			v.Holders = append(others, me)
+			dropOrders(&v, func(slot uint32) bool { return !slices.Contains(v.Holders, slot) })
+			c.log.Warn("cluster: registration claimed again (another node had withdrawn it)", "key", key)
+		}
+		if count {
+			if v.Counts == nil {
+				v.Counts = make(map[uint32]int)
+			}
+			v.Counts[me] = n
+		}
+		if err := c.writeBackReg(ctx, key, v, e.Revision()); !errors.Is(err, errRegRaced) {
+			return err
+		}
+	}
+	return errors.New("cluster: registration contended")
 }
 
 // order gives the stand-in of the node of slot in realm the place of

@@ -159,6 +159,9 @@ func (c *Cluster) register(reg router.ClusterRegistration) error {
 			if errors.Is(err, jetstream.ErrKeyExists) {
 				continue
 			}
+			if err == nil {
+				c.claimed(key, reg)
+			}
 			return err
 		}
 		if err != nil {
@@ -173,6 +176,9 @@ func (c *Cluster) register(reg router.ClusterRegistration) error {
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			continue
 		}
+		if err == nil {
+			c.claimed(key, reg)
+		}
 		return err
 	}
 	return errors.New("cluster: registration contended, try again")
@@ -180,7 +186,9 @@ func (c *Cluster) register(reg router.ClusterRegistration) error {
 
 // Unregister implements [router.Cluster].
 func (c *Cluster) Unregister(reg router.ClusterRegistration) {
-	if err := c.dropHolder(regKeyOf(reg.Realm, reg.Procedure, reg.Match), c.slot.Load()); err != nil {
+	key := regKeyOf(reg.Realm, reg.Procedure, reg.Match)
+	c.unclaimed(key)
+	if err := c.dropHolder(key, c.slot.Load()); err != nil {
 		c.log.Warn("cluster: unregister", "realm", string(reg.Realm), "procedure", string(reg.Procedure), "error", err)
 	}
 }
@@ -496,6 +504,7 @@ func (x *rpc) follow(w jetstream.KeyWatcher) bool {
 				// The initial values are all there: what this node
 				// mirrors and the bucket no longer has went away.
 				initial = false
+				x.c.reclaimUnseen(seen)
 				x.mu.Lock()
 				var gone []string
 				for key := range x.held {
@@ -530,6 +539,9 @@ func (x *rpc) apply(key string, v *regValue) {
 		return
 	}
 	me := x.c.slot.Load()
+	if v == nil || !slices.Contains(v.Holders, me) {
+		x.c.reclaim(key)
+	}
 	now := map[uint32]string{}
 	if v != nil {
 		for _, h := range v.Holders {
