@@ -232,11 +232,7 @@ func TestLostCallFailsWhenNodeIsBack(t *testing.T) {
 // from B waiting on A too, rather than wait forever; once the path heals,
 // calls cross again.
 func TestCallsToStalledNodeFail(t *testing.T) {
-	url := startNATS(t)
-	px := startProxy(t, url)
-	a := startNodes(t, url, 1, router.RealmConfig{})[0]
-	b := startNodes(t, px.url, 1, router.RealmConfig{})[0]
-	t.Cleanup(px.thaw) // B closes through the proxy
+	a, b, px := proxiedPair(t)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	invoked := make(chan struct{}, 2)
@@ -294,19 +290,7 @@ func TestCallsToStalledNodeFail(t *testing.T) {
 	}
 	px.thaw()
 	for _, c := range calls {
-		deadline := time.Now().Add(testTimeout)
-		for {
-			ctx, cancel := testContext()
-			_, err := c.caller.Call(ctx, c.proc)
-			cancel()
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("call %s after the cut healed: %v", c.proc, err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		callUntilOK(t, c.caller, c.proc)
 	}
 }
 
@@ -317,11 +301,7 @@ func TestCallsToStalledNodeFail(t *testing.T) {
 // held by a write that waits on the dead path. Once the path heals,
 // events cross again.
 func TestPublishWhileStalled(t *testing.T) {
-	url := startNATS(t)
-	px := startProxy(t, url)
-	a := startNodes(t, url, 1, router.RealmConfig{})[0]
-	b := startNodes(t, px.url, 1, router.RealmConfig{})[0]
-	t.Cleanup(px.thaw) // B closes through the proxy
+	a, b, px := proxiedPair(t)
 	rec := newRecorder()
 	subscribe(t, a.join(t, client.Config{}), "stall.t", protocol.MatchExact, rec)
 	pub := b.join(t, client.Config{})
@@ -367,11 +347,7 @@ func TestPublishWhileStalled(t *testing.T) {
 // callees are callable from A again, without registering anew (spec'd
 // by the issue: a node that rejoins is consistent again).
 func TestNodeBackAfterCutIsCallable(t *testing.T) {
-	url := startNATS(t)
-	px := startProxy(t, url)
-	a := startNodes(t, url, 1, router.RealmConfig{})[0]
-	b := startNodes(t, px.url, 1, router.RealmConfig{})[0]
-	t.Cleanup(px.thaw)
+	a, b, px := proxiedPair(t)
 	echo := func(context.Context, *client.Invocation) (*client.Result, error) { return &client.Result{}, nil }
 	register(t, b.join(t, client.Config{}), "cut.single", nil, echo)
 	registerShared(t, b.join(t, client.Config{}), "cut.rr", "roundrobin", 1)
@@ -389,18 +365,38 @@ func TestNodeBackAfterCutIsCallable(t *testing.T) {
 	}
 	px.thaw()
 	for _, p := range []protocol.URI{"cut.single", "cut.rr"} {
-		deadline := time.Now().Add(testTimeout)
-		for {
-			ctx, cancel := testContext()
-			_, err := caller.Call(ctx, p)
-			cancel()
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("call %s after B came back: %v", p, err)
-			}
-			time.Sleep(20 * time.Millisecond)
+		callUntilOK(t, caller, p)
+	}
+}
+
+// proxiedPair starts a NATS server and two nodes, A joined to it
+// directly and B through a proxy (see proxy), which passes bytes again
+// before B closes.
+func proxiedPair(tb testing.TB) (a, b *node, px *proxy) {
+	tb.Helper()
+	url := startNATS(tb)
+	px = startProxy(tb, url)
+	a = startNodes(tb, url, 1, router.RealmConfig{})[0]
+	b = startNodes(tb, px.url, 1, router.RealmConfig{})[0]
+	tb.Cleanup(px.thaw)
+	return a, b, px
+}
+
+// callUntilOK calls procedure on c until a call succeeds; any error,
+// not only wamp.error.no_such_procedure, means not yet.
+func callUntilOK(tb testing.TB, c *client.Client, procedure protocol.URI) {
+	tb.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for {
+		ctx, cancel := testContext()
+		_, err := c.Call(ctx, procedure)
+		cancel()
+		if err == nil {
+			return
 		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("call %s: still failing after %v: %v", procedure, testTimeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
