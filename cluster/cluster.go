@@ -237,6 +237,10 @@ type Cluster struct {
 	deliverStop chan struct{}
 	deliverDone chan struct{}
 
+	// silentNodes are the slots of the nodes the monitor finds silent
+	// (see rpc.silent), for liveHolders.
+	silentNodes atomic.Pointer[map[uint32]bool]
+
 	placesMu sync.Mutex
 	places   map[string]bool // guarded by placesMu; keys with places of this node's callees (order.go)
 	// claims are the registrations this node holds in the bucket (its

@@ -288,6 +288,15 @@ func TestCallsToStalledNodeFail(t *testing.T) {
 			t.Fatal("a call across the cut still waits")
 		}
 	}
+	// B is silent, not gone: it still holds its procedure.
+	ctx, cancel := testContext()
+	defer cancel()
+	_, err := calls[0].caller.Register(ctx, "stall.on_b", func(context.Context, *client.Invocation) (*client.Result, error) {
+		return &client.Result{}, nil
+	}, nil)
+	if !isErrURI(err, protocol.ErrProcedureAlreadyExists) {
+		t.Errorf("REGISTER on A of the procedure of silent B = %v, want %s", err, protocol.ErrProcedureAlreadyExists)
+	}
 	px.thaw()
 	for _, c := range calls {
 		callUntilOK(t, c.caller, c.proc)

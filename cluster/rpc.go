@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -252,15 +253,25 @@ func (c *Cluster) editReg(ctx context.Context, key string, edit func(v *regValue
 	return errors.New("cluster: registration contended")
 }
 
-// liveHolders returns the holders other than me that answer a ping.
+// liveHolders returns the holders other than me that are not gone. A
+// holder that the monitor finds silent counts as live without a ping,
+// which would wait pingTimeout for nothing (with the dealer's lock held,
+// see Register).
 func (c *Cluster) liveHolders(holders []uint32, me uint32) []uint32 {
 	var out []uint32
 	for _, h := range holders {
-		if h != me && c.alive(h) {
+		if h != me && (c.isSilent(h) || c.alive(h)) {
 			out = append(out, h)
 		}
 	}
 	return out
+}
+
+// isSilent reports whether the monitor last found the node of slot
+// silent (see rpc.silent).
+func (c *Cluster) isSilent(slot uint32) bool {
+	m := c.silentNodes.Load()
+	return m != nil && (*m)[slot]
 }
 
 // alive reports whether the node of slot is connected: NATS tells at once
@@ -630,6 +641,15 @@ func (x *rpc) monitor() {
 				delete(silent, slot)
 			}
 		}
+		now := map[uint32]bool{}
+		for slot, n := range silent {
+			if n >= silentPings {
+				now[slot] = true
+			}
+		}
+		if !maps.Equal(now, x.c.silentSnapshot()) {
+			x.c.silentNodes.Store(&now)
+		}
 	}
 }
 
@@ -684,6 +704,14 @@ func (x *rpc) gone(slot uint32) {
 			x.c.log.Warn("cluster: withdraw a gone node's registration", "slot", slot, "error", err)
 		}
 	}
+}
+
+// silentSnapshot returns the nodes the monitor last found silent.
+func (c *Cluster) silentSnapshot() map[uint32]bool {
+	if m := c.silentNodes.Load(); m != nil {
+		return *m
+	}
+	return nil
 }
 
 // silent fails the calls waiting on the node of slot, which has answered
