@@ -209,6 +209,11 @@ type Cluster struct {
 	testaments, sessions jetstream.KeyValue
 	// records queues the changes of the node's session records.
 	records chan record
+	// recheck asks the recorder to check the node's session records
+	// (meta.recheck), and recheckAll to check them all, not only those
+	// it could not write.
+	recheck    chan struct{}
+	recheckAll atomic.Bool
 
 	// slot is the node's session ID range (see lease.go).
 	slot atomic.Uint32
@@ -328,6 +333,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		realms:    make(map[protocol.URI]string),
 		stop:      make(chan struct{}),
 		records:   make(chan record, recordQueue),
+		recheck:   make(chan struct{}, 1),
 		leases:    newLeaseView(),
 		places:    make(map[string]bool),
 		claims:    make(map[string]router.ClusterRegistration),
@@ -488,6 +494,7 @@ func (c *Cluster) reconnected() {
 		return
 	}
 	c.log.Info("cluster: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
+	c.recheckSessions(false) // the records it could not write meanwhile
 	select {
 	case c.leases.rewatch <- struct{}{}:
 	default:

@@ -333,9 +333,17 @@
 // (SIGKILL) thus has its sessions' on_leave and testaments published
 // within about 1.33 x LeaseTTL (8 s by default). The lease, not the
 // pings of "Calls", decides, so that a NATS outage short of LeaseTTL
-// publishes nothing; a node cut off for longer is taken for gone by the
-// others, and does not publish the testaments again when its sessions
-// end (its sessions' on_leave then goes out twice).
+// publishes nothing. A node cut off for longer is taken for gone by the
+// others, which cannot tell it from a dead one: they publish its
+// sessions' on_leave and testaments although the sessions live on. So
+// when the node is back and has claimed a lease again, it checks its
+// sessions' records (sessions.go, meta.recheck) once every sweep that
+// began before has ended: each session whose record another node
+// claimed ends, with GOODBYE wamp.close.killed and without a second
+// on_leave or its testaments (router.ClusterNode.EndSessions), so that
+// the cluster's view holds again and the session's client joins anew
+// (client.DialReconnecting does). Its other sessions, and those that
+// joined while it was cut off (whose records it writes then), stay.
 //
 // # Failure
 //

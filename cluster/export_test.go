@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -191,4 +192,15 @@ func (c *Cluster) RegCounts(ctx context.Context, realm, procedure protocol.URI) 
 		return 0, nil, err
 	}
 	return e.Revision(), decodeReg(e.Value()).Counts, nil
+}
+
+// FlushRecords waits until the session records queued so far are
+// written (or failed).
+func (c *Cluster) FlushRecords() { c.flushRecords() }
+
+// HasSessionRecord reports whether the node's record of session is in
+// the bucket.
+func (c *Cluster) HasSessionRecord(ctx context.Context, session protocol.ID) bool {
+	_, err := c.sessions.Get(ctx, ownerPrefix(c.slot.Load(), c.name)+strconv.FormatUint(uint64(session), 10))
+	return err == nil
 }

@@ -383,10 +383,17 @@ func TestNodeBackAfterCutIsCallable(t *testing.T) {
 // before B closes.
 func proxiedPair(tb testing.TB) (a, b *node, px *proxy) {
 	tb.Helper()
+	return proxiedPairWith(tb, cluster.Config{})
+}
+
+// proxiedPairWith is proxiedPair with the nodes' ccfg.
+func proxiedPairWith(tb testing.TB, ccfg cluster.Config) (a, b *node, px *proxy) {
+	tb.Helper()
 	url := startNATS(tb)
 	px = startProxy(tb, url)
-	a = startNodes(tb, url, 1, router.RealmConfig{})[0]
-	b = startNodes(tb, px.url, 1, router.RealmConfig{})[0]
+	rcfg := router.Config{Realms: []router.RealmConfig{{}}}
+	a = startNodesWith(tb, url, 1, rcfg, ccfg)[0]
+	b = startNodesWith(tb, px.url, 1, rcfg, ccfg)[0]
 	tb.Cleanup(px.thaw)
 	return a, b, px
 }
@@ -407,5 +414,65 @@ func callUntilOK(tb testing.TB, c *client.Client, procedure protocol.URI) {
 			tb.Fatalf("call %s: still failing after %v: %v", procedure, testTimeout, err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestNodeTakenForGoneEndsItsSessions cuts node B off NATS for longer
+// than its lease: A takes it for gone and publishes the on_leave of B's
+// session, whose record it claims. When B is back, that session, which
+// the cluster announced gone, ends, quietly (no second on_leave), so that
+// its client joins anew; a session that joined B while it was cut off,
+// which nobody announced gone, stays and gets its record.
+func TestNodeTakenForGoneEndsItsSessions(t *testing.T) {
+	a, b, px := proxiedPairWith(t, cluster.Config{LeaseTTL: time.Second})
+	watcher := a.rawJoin(t)
+	watcher.subscribe(1, "wamp.session.on_leave")
+	// leaveOf returns the session of the next on_leave at the watcher.
+	leaveOf := func() protocol.ID {
+		t.Helper()
+		ev, ok := watcher.recv().(*protocol.Event)
+		if !ok || len(ev.Args) == 0 {
+			t.Fatalf("got %v, want an on_leave EVENT", ev)
+		}
+		id, _ := protocol.ToID(ev.Args[0])
+		return id
+	}
+	victim := b.join(t, client.Config{})
+	b.c.FlushRecords()
+	ctx, cancel := testContext()
+	defer cancel()
+	if !b.c.HasSessionRecord(ctx, victim.SessionID()) {
+		t.Fatal("the session's record was not written")
+	}
+
+	px.freeze()
+	if id := leaveOf(); id != victim.SessionID() {
+		t.Fatalf("on_leave of %d, want B's session %d", id, victim.SessionID())
+	}
+	late := b.join(t, client.Config{}) // while B is cut off
+	px.thaw()
+
+	select {
+	case <-victim.Done():
+	case <-time.After(testTimeout):
+		t.Fatal("the session the cluster announced gone lives on")
+	}
+	for deadline := time.Now().Add(testTimeout); !b.c.HasSessionRecord(ctx, late.SessionID()); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the session that joined while B was cut off has no record")
+		}
+	}
+	select {
+	case <-late.Done():
+		t.Fatal("the session that joined while B was cut off ended")
+	default:
+	}
+	// B's events reach A in order: the on_leave of a session that leaves
+	// now comes after any the victim's end would have published.
+	probe := b.join(t, client.Config{})
+	id := probe.SessionID()
+	probe.Close()
+	if got := leaveOf(); got != id {
+		t.Fatalf("on_leave of %d, want only the probe's (%d)", got, id)
 	}
 }

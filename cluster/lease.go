@@ -95,11 +95,16 @@ func (c *Cluster) renew() {
 	defer c.wg.Done()
 	t := time.NewTicker(c.cfg.LeaseTTL / 3)
 	defer t.Stop()
+	var recheckAt time.Time // when to check the session records (see below)
 	for {
 		select {
 		case <-c.stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			if !recheckAt.IsZero() && now.After(recheckAt) {
+				recheckAt = time.Time{}
+				c.recheckSessions(true)
+			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LeaseTTL/3)
 		rev, err := c.kv.Update(ctx, slotKey(c.slot.Load()), []byte(c.name), c.rev)
@@ -125,6 +130,11 @@ func (c *Cluster) renew() {
 			continue
 		}
 		c.log.Warn("cluster: session ID range claimed again", "old_slot", old, "slot", c.slot.Load())
+		// The others may have taken this node for gone meanwhile and
+		// published its sessions' on_leave and testaments: check the
+		// session records once every sweep that began before the claim
+		// is over (a sweep lasts kvTimeout at most).
+		recheckAt = time.Now().Add(2 * kvTimeout)
 	}
 }
 

@@ -75,6 +75,18 @@ type meta struct {
 	// looked at once.
 	known map[owner]bool
 	swept bool
+
+	// recorded are the sessions whose records the recorder wrote, by ID,
+	// and unwritten those whose record it could not write (NATS was cut
+	// off, say); both the recorder's (see recheck).
+	recorded  map[protocol.ID]recordedSession
+	unwritten map[protocol.ID]record
+}
+
+// recordedSession is a session record written: its key and what it holds.
+type recordedSession struct {
+	key string
+	r   record
 }
 
 // metaSubject returns the subject of the meta questions of realm.
@@ -107,7 +119,8 @@ func (c *Cluster) openTestaments(ctx context.Context) error {
 // watching the testaments for node (Attach); c.mu is held.
 func (c *Cluster) startMeta(node *router.ClusterNode) error {
 	ctx, stop := context.WithCancel(context.Background())
-	m := &meta{c: c, node: node, ctx: ctx, stop: stop, keys: make(map[string]struct{}), known: make(map[owner]bool)}
+	m := &meta{c: c, node: node, ctx: ctx, stop: stop, keys: make(map[string]struct{}), known: make(map[owner]bool),
+		recorded: make(map[protocol.ID]recordedSession), unwritten: make(map[protocol.ID]record)}
 	for _, realm := range node.Realms() {
 		sub, err := c.nc.Subscribe(c.metaSubject(realm), m.answer(realm))
 		if err != nil {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -113,6 +114,8 @@ func (m *meta) recorder() {
 		select {
 		case r := <-c.records:
 			m.write(context.Background(), r)
+		case <-c.recheck:
+			m.recheck(c.recheckAll.Swap(false))
 		case <-m.ctx.Done():
 			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
 			defer cancel()
@@ -138,8 +141,13 @@ func (m *meta) write(ctx context.Context, r record) {
 	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
 	defer cancel()
 	key := ownerPrefix(c.slot.Load(), c.name) + strconv.FormatUint(uint64(r.session), 10)
+	if rec, ok := m.recorded[r.session]; ok {
+		key = rec.key // written before the node's slot changed
+	}
 	var err error
 	if r.del {
+		delete(m.recorded, r.session)
+		delete(m.unwritten, r.session)
 		err = c.sessions.Delete(ctx, key)
 	} else {
 		var b []byte
@@ -148,9 +156,84 @@ func (m *meta) write(ctx context.Context, r record) {
 		if err == nil {
 			_, err = c.sessions.Put(ctx, key, b)
 		}
+		if err == nil {
+			m.recorded[r.session] = recordedSession{key: key, r: r}
+			delete(m.unwritten, r.session)
+		} else {
+			m.unwritten[r.session] = r
+		}
 	}
 	if err != nil && ctx.Err() == nil {
 		c.failLog.log(c.log, "cluster: session record not written", "session", uint64(r.session), "error", err)
+	}
+}
+
+// recheckSessions asks the recorder to write again the session records
+// it could not write and, with all, to check every record it wrote (see
+// meta.recheck).
+func (c *Cluster) recheckSessions(all bool) {
+	if all {
+		c.recheckAll.Store(true)
+	}
+	select {
+	case c.recheck <- struct{}{}:
+	default:
+	}
+}
+
+// endedMessage is the GOODBYE message of a session that the other nodes
+// took for gone (see recheck).
+const endedMessage = "the cluster took this session for gone while its node was cut off from NATS: join again"
+
+// recheck writes again the session records the recorder could not write
+// and, with all, checks the records it wrote. It runs when the node is
+// back after losing NATS (all: when it had to claim its lease again).
+//
+// A node cut off from NATS for longer than its lease is gone for the
+// others, which cannot tell it from a node that died: one of them claims
+// its sessions' records (deleting them) and publishes their on_leave and
+// testaments. Yet the node and its sessions lived on. A session whose
+// record another node deleted was announced gone, and has no record any
+// more (so no on_leave should the node really die later): the node ends
+// it, quietly (router.ClusterNode.EndSessions: no second on_leave), so
+// that the cluster's view and the session's clients agree again; they
+// join anew. A record missing without a trace of such a delete (the NATS
+// servers lost the bucket) is written again.
+func (m *meta) recheck(all bool) {
+	c := m.c
+	for _, r := range m.unwritten {
+		m.write(m.ctx, r)
+	}
+	if !all {
+		return
+	}
+	dead := map[protocol.URI][]protocol.ID{}
+	for id, rec := range m.recorded {
+		if m.ctx.Err() != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(m.ctx, kvTimeout)
+		_, err := c.sessions.Get(ctx, rec.key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			var h []jetstream.KeyValueEntry
+			h, err = c.sessions.History(ctx, rec.key)
+			if err == nil && len(h) > 0 && h[len(h)-1].Operation() != jetstream.KeyValuePut {
+				delete(m.recorded, id)
+				dead[rec.r.realm] = append(dead[rec.r.realm], id)
+			} else {
+				m.write(ctx, rec.r)
+				err = nil
+			}
+		}
+		cancel()
+		if err != nil {
+			c.failLog.log(c.log, "cluster: session record not checked", "session", uint64(id), "error", err)
+		}
+	}
+	for realm, ids := range dead {
+		ended := m.node.EndSessions(realm, ids, endedMessage)
+		c.log.Warn("cluster: sessions the other nodes took for gone while this node was cut off ended",
+			"realm", string(realm), "sessions", len(ended))
 	}
 }
 

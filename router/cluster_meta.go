@@ -238,6 +238,37 @@ func answerKill(q metaRequest) (protocol.List, error) {
 	return protocol.List{kill(victims, reason, message)}, nil
 }
 
+// EndSessions ends the sessions of this node in realm whose IDs are in
+// ids, with GOODBYE wamp.close.killed and message, quietly: the router
+// publishes no wamp.session.on_leave and no testaments for them. A
+// cluster calls it for sessions that the other nodes took for gone
+// while this node was cut off from them, and for which they published
+// both already: the sessions end, so that the cluster's view and theirs
+// agree again, and their clients join anew. It returns the IDs of the
+// sessions it ended (the others were gone or leaving already).
+func (n *ClusterNode) EndSessions(realm protocol.URI, ids []protocol.ID, message string) []protocol.ID {
+	rm := n.r.realms[realm]
+	if rm == nil || len(ids) == 0 {
+		return nil
+	}
+	want := make(map[protocol.ID]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	var victims []*session
+	for _, t := range rm.snapshot() {
+		if want[t.id] && !t.isCluster() {
+			t.quiet.Store(true)
+			victims = append(victims, t)
+		}
+	}
+	var ended []protocol.ID
+	for _, id := range kill(victims, protocol.CloseKilled, message) {
+		ended = append(ended, protocol.ID(id.(uint64)))
+	}
+	return ended
+}
+
 // answerCallees answers [callee IDs, invocations] of the registration
 // whose ID is the first argument: the node's own callees (not the
 // stand-ins for other nodes), or [] if the node has no such registration.
