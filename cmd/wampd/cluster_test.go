@@ -303,6 +303,15 @@ func TestMain_ClusterEmbedded(t *testing.T) {
 			t.Fatal("the nodes did not start within 60s")
 		}
 	}
+	// Its clients and routes are dropped after seconds without a PONG.
+	v, err := mains[0].nats.s.Varz(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.PingInterval != embeddedPingInterval || v.MaxPingsOut != embeddedMaxPingsOut {
+		t.Errorf("embedded NATS pings every %v, %d out at most; want %v, %d", v.PingInterval, v.MaxPingsOut,
+			embeddedPingInterval, embeddedMaxPingsOut)
+	}
 	sub := dialWS(t, mains[0].WebSocketURL(), nil)
 	defer sub.Close()
 	writeWS(t, sub, `[1,"realm1",{"roles":{"subscriber":{}}}]`)

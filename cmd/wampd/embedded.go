@@ -75,6 +75,14 @@ func splitHostPort(a string) (string, int, error) {
 	return host, port, nil
 }
 
+// embeddedPingInterval and embeddedMaxPingsOut are the embedded server's
+// keep-alive pings, to clients and routes: as the cluster's own NATS
+// clients ping their servers.
+const (
+	embeddedPingInterval = 2 * time.Second
+	embeddedMaxPingsOut  = 2
+)
+
 // embeddedNATS is a running embedded NATS server.
 type embeddedNATS struct {
 	s   *server.Server
@@ -85,7 +93,12 @@ type embeddedNATS struct {
 // until it takes connections. The server's warnings and errors go to log.
 func startEmbeddedNATS(c *EmbeddedNATSConfig, name string, log *slog.Logger) (*embeddedNATS, error) {
 	e := &embeddedNATS{}
-	opts := &server.Options{ServerName: name, JetStream: true, StoreDir: c.StoreDir, NoSigs: true}
+	opts := &server.Options{ServerName: name, JetStream: true, StoreDir: c.StoreDir, NoSigs: true,
+		// The server drops a client or route that answers no ping for
+		// 4 to 6 s, not minutes (its defaults): a node cut off behind
+		// a path that loses packets without closing the connection
+		// then leaves the others' view, as a node that died does.
+		PingInterval: embeddedPingInterval, MaxPingsOut: embeddedMaxPingsOut}
 	if opts.StoreDir == "" {
 		dir, err := os.MkdirTemp("", "wampd-nats-")
 		if err != nil {
