@@ -408,8 +408,10 @@
 // reconnecting, it claims the key again (order.go, writeClaims), so
 // that its callees are callable from the other nodes without
 // registering anew. If another node registered the procedure meanwhile
-// in a way that excludes it (single, another policy), it logs that its
-// callees serve its own callers only. The places of its callees of a
+// in a way that excludes it (single, another policy), it gives the
+// procedure up (yield): the router revokes the registration from its
+// callees (router.ClusterNode.RevokeRegistration) and its callers reach
+// the holder's, so the procedure has one holder again. The places of its callees of a
 // first or last registration are not given again: the other nodes rank
 // them after those with places until they register anew.
 // [New] fails, with a message that names the URL, when no NATS server

@@ -476,3 +476,42 @@ func TestNodeTakenForGoneEndsItsSessions(t *testing.T) {
 		t.Fatalf("on_leave of %d, want only the probe's (%d)", got, id)
 	}
 }
+
+// TestRegistrationTakenDuringCut cuts node B, which holds a single
+// registration, off NATS until A finds it gone, and registers the
+// procedure on A meanwhile: when B is back, the procedure must not have
+// two callees. B revokes its own (UNREGISTERED to its callee, which
+// announced registration revocation) and its callers reach A's callee.
+func TestRegistrationTakenDuringCut(t *testing.T) {
+	a, b, px := proxiedPair(t)
+	answer := func(who string) client.InvocationHandler {
+		return func(context.Context, *client.Invocation) (*client.Result, error) {
+			return &client.Result{Args: protocol.List{who}}, nil
+		}
+	}
+	register(t, b.join(t, client.Config{}), "taken.p", nil, answer("b"))
+	callerA, callerB := a.join(t, client.Config{}), b.join(t, client.Config{})
+	if _, err := callWhenThere(t, callerA, &client.CallRequest{Procedure: "taken.p"}); err != nil {
+		t.Fatal(err)
+	}
+	px.freeze()
+	px.cut()
+	waitGone(t, callerA, "taken.p")
+	registerWhenFree(t, a.join(t, client.Config{}), "taken.p", answer("a"))
+	px.thaw()
+	for i, c := range []*client.Client{callerA, callerB} {
+		deadline := time.Now().Add(testTimeout)
+		for {
+			ctx, cancel := testContext()
+			res, err := c.Call(ctx, "taken.p")
+			cancel()
+			if err == nil && len(res.Args) == 1 && res.Args[0] == "a" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("caller %d (0: on A, 1: on B) still gets %v, %v; want A's callee", i, res, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}

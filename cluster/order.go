@@ -427,8 +427,7 @@ func (c *Cluster) writeClaim(key string) error {
 		} else {
 			others := c.liveHolders(v.Holders, me)
 			if len(others) > 0 && (v.Invoke == "single" || reg.Invoke == "single" || v.Invoke != reg.Invoke) {
-				c.log.Warn("cluster: registration taken by another node while this node was cut off: its callees here serve this node's callers only",
-					"key", key, "slot", others[0], "policy", v.Invoke)
+				c.yield(key, reg, others[0], v.Invoke)
 				return nil
 			}
 			if v.Invoke != reg.Invoke {
@@ -449,6 +448,45 @@ func (c *Cluster) writeClaim(key string) error {
 		}
 	}
 	return errors.New("cluster: registration contended")
+}
+
+// yieldReason is the reason of the UNREGISTERED that revokes a
+// registration this node gave up (see yield).
+const yieldReason = "another node of the cluster registered the procedure while this node was cut off"
+
+// yield gives key up to the node of slot, which registered it while this
+// node was cut off, in a way that excludes this node's callees (policy
+// single, or another policy than reg's): the procedure must have one
+// holder in the cluster. The router revokes the registration from this
+// node's callees (UNREGISTERED with yieldReason, to those that announced
+// registration revocation; their last one unclaims key), and the watch
+// mirrors the holder's registration anew, which the local one kept out,
+// so that this node's callers reach the holder's callees.
+func (c *Cluster) yield(key string, reg router.ClusterRegistration, slot uint32, policy string) {
+	c.mu.Lock()
+	node, x := c.node, c.rpc
+	c.mu.Unlock()
+	if node == nil || x == nil {
+		return
+	}
+	n := node.RevokeRegistration(reg.Realm, reg.Procedure, reg.Match, yieldReason)
+	c.unclaimed(key)
+	c.log.Warn("cluster: registration taken by another node while this node was cut off: revoked from this node's callees",
+		"key", key, "slot", slot, "policy", policy, "callees", n)
+	x.remirror(key)
+}
+
+// remirror makes the watch mirror the registrations of key anew, as if
+// it had not seen them (a stand-in's REGISTER that the local
+// registration refused is then made again).
+func (x *rpc) remirror(key string) {
+	x.mu.Lock()
+	delete(x.held, key)
+	x.mu.Unlock()
+	select {
+	case x.rewatch <- struct{}{}:
+	default:
+	}
 }
 
 // order gives the stand-in of the node of slot in realm the place of

@@ -269,6 +269,35 @@ func (n *ClusterNode) EndSessions(realm protocol.URI, ids []protocol.ID, message
 	return ended
 }
 
+// RevokeRegistration revokes the registration of procedure with match
+// in realm from each callee of this node (spec advanced "Registration
+// Revocation": a callee that announced the feature gets UNREGISTERED
+// with reason) and returns how many it revoked. A cluster calls it when
+// another node took the procedure while this node was cut off, in a way
+// that excludes this node's callees (a single registration, another
+// policy): the procedure then has one holder again, whose callees this
+// node's callers reach through the cluster.
+func (n *ClusterNode) RevokeRegistration(realm, procedure protocol.URI, match protocol.MatchPolicy, reason string) int {
+	rm := n.r.realms[realm]
+	if rm == nil {
+		return 0
+	}
+	d := &rm.dealer
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	reg := d.byKey[regKey{procedure, match}]
+	if reg == nil {
+		return 0
+	}
+	revoked := 0
+	for _, rg := range *reg.callees.Load() {
+		if !rg.callee.isCluster() && d.revokeLocked(rg, reason) {
+			revoked++
+		}
+	}
+	return revoked
+}
+
 // answerCallees answers [callee IDs, invocations] of the registration
 // whose ID is the first argument: the node's own callees (not the
 // stand-ins for other nodes), or [] if the node has no such registration.
