@@ -242,6 +242,10 @@ type Cluster struct {
 	deliverStop chan struct{}
 	deliverDone chan struct{}
 
+	// leaseReadFails, set only by tests (export_test.go), is how many
+	// reads of a lease holdsLease is yet to fail.
+	leaseReadFails atomic.Int64
+
 	// silentNodes are the slots of the nodes the monitor finds silent
 	// (see rpc.silent), for liveHolders.
 	silentNodes atomic.Pointer[map[uint32]bool]

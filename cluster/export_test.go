@@ -204,3 +204,11 @@ func (c *Cluster) HasSessionRecord(ctx context.Context, session protocol.ID) boo
 	_, err := c.sessions.Get(ctx, ownerPrefix(c.slot.Load(), c.name)+strconv.FormatUint(uint64(session), 10))
 	return err == nil
 }
+
+// FailLeaseReads makes the node's next n reads of another node's lease
+// fail, as when the bucket cannot be read (see holdsLease); it returns
+// how many are left to fail.
+func (c *Cluster) FailLeaseReads(n int64) (left func() int64) {
+	c.leaseReadFails.Store(n)
+	return c.leaseReadFails.Load
+}

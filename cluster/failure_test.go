@@ -515,3 +515,28 @@ func TestRegistrationTakenDuringCut(t *testing.T) {
 		}
 	}
 }
+
+// TestGoneNodeFoundAfterUnreadableLease crashes node B while A's first
+// read of B's lease fails (the bucket cannot tell, under load say): A
+// must find B gone at a later sweep and publish its session's on_leave.
+// Before, A's sweeps no longer looked at B once the listing lacked it.
+func TestGoneNodeFoundAfterUnreadableLease(t *testing.T) {
+	nodes := startNodesWith(t, startNATS(t), 2, router.Config{}, cluster.Config{LeaseTTL: time.Second})
+	a, b := nodes[0], nodes[1]
+	watcher := a.rawJoin(t)
+	watcher.subscribe(1, "wamp.session.on_leave")
+	victim := b.join(t, client.Config{})
+	b.c.FlushRecords()
+	left := a.c.FailLeaseReads(1)
+	b.c.Crash()
+	ev, ok := watcher.recv().(*protocol.Event)
+	if !ok || len(ev.Args) == 0 {
+		t.Fatalf("got %v, want the on_leave EVENT", ev)
+	}
+	if id, _ := protocol.ToID(ev.Args[0]); id != victim.SessionID() {
+		t.Errorf("on_leave of %d, want B's session %d", id, victim.SessionID())
+	}
+	if n := left(); n != 0 {
+		t.Errorf("A's read of B's lease did not fail (%d failures left): the test missed its path", n)
+	}
+}
