@@ -250,17 +250,17 @@ type Cluster struct {
 	// (see rpc.silent), for liveHolders.
 	silentNodes atomic.Pointer[map[uint32]bool]
 
-	placesMu sync.Mutex
-	places   map[string]bool // guarded by placesMu; keys with places of this node's callees (order.go)
+	claimsMu sync.Mutex
 	// claims are the registrations this node holds in the bucket (its
-	// first callee of each claimed it), by key; callees counts the
+	// first callee of each claimed it; for first and last, the node has
+	// callees with places in the key), by key; callees counts the
 	// node's callees of each roundrobin or random one; pending has the
 	// keys whose holding or count the bucket is yet to get (see
-	// writeClaims). All guarded by placesMu.
+	// writeClaims). All guarded by claimsMu.
 	claims    map[string]router.ClusterRegistration
 	callees   map[string]int
 	pending   map[string]bool
-	writing   bool          // guarded by placesMu; writeClaims is writing a key
+	writing   bool          // guarded by claimsMu; writeClaims is writing a key
 	claimWake chan struct{} // capacity 1: wakes writeClaims
 	// claimHold is held while writeClaims writes a key: a test holds it
 	// to stop the writes.
@@ -339,7 +339,6 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		records:   make(chan record, recordQueue),
 		recheck:   make(chan struct{}, 1),
 		leases:    newLeaseView(),
-		places:    make(map[string]bool),
 		claims:    make(map[string]router.ClusterRegistration),
 		callees:   make(map[string]int),
 		pending:   make(map[string]bool),

@@ -169,9 +169,9 @@ func (c *Cluster) HoldCounts() (release func()) {
 // write.
 func (c *Cluster) FlushCounts(ctx context.Context) error {
 	for {
-		c.placesMu.Lock()
+		c.claimsMu.Lock()
 		done := len(c.pending) == 0 && !c.writing
-		c.placesMu.Unlock()
+		c.claimsMu.Unlock()
 		if done {
 			return nil
 		}

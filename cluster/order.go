@@ -216,45 +216,43 @@ func (c *Cluster) unregisterCallee(reg router.ClusterRegistration, callee protoc
 	})
 }
 
-// placing reports whether this node has callees with places in key.
+// placing reports whether this node has callees with places in key (a
+// first or last registration it claimed).
 func (c *Cluster) placing(key string) bool {
-	c.placesMu.Lock()
-	defer c.placesMu.Unlock()
-	return c.places[key]
+	c.claimsMu.Lock()
+	defer c.claimsMu.Unlock()
+	_, ok := c.claims[key]
+	return ok
 }
 
-// claimed records that this node's first callee of key claimed reg: the
-// node holds it (see writeClaims), and counts its callees from 1 (see
-// counted) or has callees with places.
+// claimed records that this node's first callee of key claimed reg (for
+// first and last, each callee): the node holds it (see writeClaims), and
+// counts its callees from 1 (see counted) or has callees with places.
 func (c *Cluster) claimed(key string, reg router.ClusterRegistration) {
-	c.placesMu.Lock()
-	defer c.placesMu.Unlock()
+	c.claimsMu.Lock()
+	defer c.claimsMu.Unlock()
 	c.claims[key] = reg
-	switch {
-	case counted(reg.Invoke):
+	if counted(reg.Invoke) {
 		c.callees[key] = 1
 		delete(c.pending, key)
-	case reg.Invoke == "first" || reg.Invoke == "last":
-		c.places[key] = true
 	}
 }
 
 // unclaimed records that this node's last callee of key left.
 func (c *Cluster) unclaimed(key string) {
-	c.placesMu.Lock()
-	defer c.placesMu.Unlock()
+	c.claimsMu.Lock()
+	defer c.claimsMu.Unlock()
 	delete(c.claims, key)
 	delete(c.callees, key)
 	delete(c.pending, key)
-	delete(c.places, key)
 }
 
 // addCallee counts one more callee of key on this node and returns their
 // number, or 0 if the node has none yet (its first callee claims key).
 // The bucket gets the count later (writeClaims).
 func (c *Cluster) addCallee(key string) int {
-	c.placesMu.Lock()
-	defer c.placesMu.Unlock()
+	c.claimsMu.Lock()
+	defer c.claimsMu.Unlock()
 	n := c.callees[key]
 	if n == 0 {
 		return 0
@@ -266,8 +264,8 @@ func (c *Cluster) addCallee(key string) int {
 
 // dropCallee counts one callee of key less on this node, not its last.
 func (c *Cluster) dropCallee(key string) {
-	c.placesMu.Lock()
-	defer c.placesMu.Unlock()
+	c.claimsMu.Lock()
+	defer c.claimsMu.Unlock()
 	if n := c.callees[key]; n > 1 {
 		c.callees[key] = n - 1
 		c.pendLocked(key)
@@ -281,8 +279,8 @@ func (c *Cluster) dropCallee(key string) {
 // bucket): the node claims its registration again, so that it is
 // consistent again once back, without its callees registering anew.
 func (c *Cluster) reclaim(key string) {
-	c.placesMu.Lock()
-	defer c.placesMu.Unlock()
+	c.claimsMu.Lock()
+	defer c.claimsMu.Unlock()
 	if _, ok := c.claims[key]; ok {
 		c.pendLocked(key)
 	}
@@ -291,8 +289,8 @@ func (c *Cluster) reclaim(key string) {
 // reclaimUnseen is reclaim for each key this node holds that seen lacks
 // (the keys of the bucket when the watch began).
 func (c *Cluster) reclaimUnseen(seen map[string]bool) {
-	c.placesMu.Lock()
-	defer c.placesMu.Unlock()
+	c.claimsMu.Lock()
+	defer c.claimsMu.Unlock()
 	for key := range c.claims {
 		if !seen[key] {
 			c.pendLocked(key)
@@ -300,7 +298,7 @@ func (c *Cluster) reclaimUnseen(seen map[string]bool) {
 	}
 }
 
-// pendLocked asks writeClaims to write key. placesMu must be held.
+// pendLocked asks writeClaims to write key. claimsMu must be held.
 func (c *Cluster) pendLocked(key string) {
 	c.pending[key] = true
 	select {
@@ -345,14 +343,14 @@ func (c *Cluster) writeClaims() {
 				}
 			}
 			c.claimHold.Unlock()
-			c.placesMu.Lock()
+			c.claimsMu.Lock()
 			c.writing = false
 			if err != nil {
 				if _, ok := c.claims[key]; ok {
 					c.pendLocked(key)
 				}
 			}
-			c.placesMu.Unlock()
+			c.claimsMu.Unlock()
 			if err != nil {
 				if !errors.Is(err, errCutOff) {
 					c.failLog.log(c.log, "cluster: registration not recorded", "key", key, "error", err)
@@ -370,8 +368,8 @@ func (c *Cluster) writeClaims() {
 
 // nextPending takes a key to write, if any.
 func (c *Cluster) nextPending() (string, bool) {
-	c.placesMu.Lock()
-	defer c.placesMu.Unlock()
+	c.claimsMu.Lock()
+	defer c.claimsMu.Unlock()
 	for key := range c.pending {
 		delete(c.pending, key)
 		c.writing = true
@@ -383,8 +381,8 @@ func (c *Cluster) nextPending() (string, bool) {
 // writeClaim makes the bucket's value of key have this node among its
 // holders, and its current count of callees, if it still holds key. If
 // another live node holds key meanwhile in a way that excludes this one
-// (a single registration, another policy), the node leaves it: its
-// callees of key serve its own callers only, which is logged.
+// (a single registration, another policy), the node gives key up (see
+// yield).
 func (c *Cluster) writeClaim(key string) error {
 	if !c.nc.IsConnected() || !c.fc.IsConnected() {
 		return errCutOff
@@ -393,10 +391,10 @@ func (c *Cluster) writeClaim(key string) error {
 	defer cancel()
 	me := c.slot.Load()
 	for range 16 {
-		c.placesMu.Lock()
+		c.claimsMu.Lock()
 		reg, held := c.claims[key]
 		n := c.callees[key]
-		c.placesMu.Unlock()
+		c.claimsMu.Unlock()
 		if !held {
 			return nil
 		}
