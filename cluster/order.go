@@ -141,7 +141,7 @@ func (c *Cluster) registerCallee(reg router.ClusterRegistration, callee protocol
 		}
 		v := decodeReg(e.Value())
 		others := c.liveHolders(v.Holders, me)
-		if len(others) > 0 && v.Invoke != reg.Invoke {
+		if len(others) > 0 && excludes(v.Invoke, reg.Invoke) {
 			return 0, fmt.Errorf("%w (node slot %d, policy %s)", router.ErrRegisteredElsewhere, others[0], v.Invoke)
 		}
 		if v.Invoke != reg.Invoke {
@@ -424,7 +424,7 @@ func (c *Cluster) writeClaim(key string) error {
 			}
 		} else {
 			others := c.liveHolders(v.Holders, me)
-			if len(others) > 0 && (v.Invoke == "single" || reg.Invoke == "single" || v.Invoke != reg.Invoke) {
+			if len(others) > 0 && excludes(v.Invoke, reg.Invoke) {
 				c.yield(key, reg, others[0], v.Invoke)
 				return nil
 			}

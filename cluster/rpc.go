@@ -170,7 +170,7 @@ func (c *Cluster) register(reg router.ClusterRegistration) error {
 		}
 		v := decodeReg(e.Value())
 		others := c.liveHolders(v.Holders, me)
-		if len(others) > 0 && (v.Invoke == "single" || reg.Invoke == "single" || v.Invoke != reg.Invoke) {
+		if len(others) > 0 && excludes(v.Invoke, reg.Invoke) {
 			return fmt.Errorf("%w (node slot %d, policy %s)", router.ErrRegisteredElsewhere, others[0], v.Invoke)
 		}
 		_, err = c.regsKV().Update(ctx, key, encodeReg(regValue{Invoke: reg.Invoke, Holders: append(others, me)}), e.Revision())
@@ -183,6 +183,14 @@ func (c *Cluster) register(reg router.ClusterRegistration) error {
 		return err
 	}
 	return errors.New("cluster: registration contended, try again")
+}
+
+// excludes reports whether a registration held with the policy held
+// keeps out one with the policy wanted, on another node: a single
+// registration has one callee, and shared ones share one policy (spec
+// advanced "Shared Registration").
+func excludes(held, wanted string) bool {
+	return held == "single" || wanted == "single" || held != wanted
 }
 
 // Unregister implements [router.Cluster].
@@ -725,9 +733,16 @@ func (x *rpc) silent(slot uint32, first bool) {
 	if first {
 		x.c.log.Warn("cluster: node does not answer: the calls waiting on it fail", "slot", slot)
 	}
+	x.abandonCalls(slot, "the callee's node does not answer")
+}
+
+// abandonCalls fails the calls waiting on the node of slot with
+// wamp.error.canceled and why; the stand-ins and their registrations
+// stay.
+func (x *rpc) abandonCalls(slot uint32, why string) {
 	for _, st := range *x.standins.Load() {
 		if st.slot == slot {
-			st.link.Load().Abandon(protocol.ErrCanceled, "the callee's node does not answer")
+			st.link.Load().Abandon(protocol.ErrCanceled, why)
 		}
 	}
 }
@@ -773,9 +788,5 @@ func (x *rpc) peerBack(m *nats.Msg) {
 	if err != nil || uint32(slot) == x.c.slot.Load() {
 		return
 	}
-	for _, st := range *x.standins.Load() {
-		if st.slot == uint32(slot) {
-			st.link.Load().Abandon(protocol.ErrCanceled, "the callee's node lost its link to the cluster for a moment: the call's messages may be lost")
-		}
-	}
+	x.abandonCalls(uint32(slot), "the callee's node lost its link to the cluster for a moment: the call's messages may be lost")
 }
