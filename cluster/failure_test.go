@@ -402,19 +402,7 @@ func proxiedPairWith(tb testing.TB, ccfg cluster.Config) (a, b *node, px *proxy)
 // not only wamp.error.no_such_procedure, means not yet.
 func callUntilOK(tb testing.TB, c *client.Client, procedure protocol.URI) {
 	tb.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for {
-		ctx, cancel := testContext()
-		_, err := c.Call(ctx, procedure)
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("call %s: still failing after %v: %v", procedure, testTimeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	callUntil(tb, c, &client.CallRequest{Procedure: procedure}, func(_ *client.Result, err error) bool { return err == nil })
 }
 
 // TestNodeTakenForGoneEndsItsSessions cuts node B off NATS for longer
@@ -499,20 +487,10 @@ func TestRegistrationTakenDuringCut(t *testing.T) {
 	waitGone(t, callerA, "taken.p")
 	registerWhenFree(t, a.join(t, client.Config{}), "taken.p", answer("a"))
 	px.thaw()
-	for i, c := range []*client.Client{callerA, callerB} {
-		deadline := time.Now().Add(testTimeout)
-		for {
-			ctx, cancel := testContext()
-			res, err := c.Call(ctx, "taken.p")
-			cancel()
-			if err == nil && len(res.Args) == 1 && res.Args[0] == "a" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("caller %d (0: on A, 1: on B) still gets %v, %v; want A's callee", i, res, err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+	for _, c := range []*client.Client{callerA, callerB} { // each must reach A's callee
+		callUntil(t, c, &client.CallRequest{Procedure: "taken.p"}, func(res *client.Result, err error) bool {
+			return err == nil && len(res.Args) == 1 && res.Args[0] == "a"
+		})
 	}
 }
 

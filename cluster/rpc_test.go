@@ -50,16 +50,25 @@ func registerWhenFree(tb testing.TB, c *client.Client, procedure protocol.URI, h
 // the caller's node), and returns the first other outcome.
 func callWhenThere(tb testing.TB, c *client.Client, req *client.CallRequest) (*client.Result, error) {
 	tb.Helper()
+	return callUntil(tb, c, req, func(_ *client.Result, err error) bool {
+		return !isErrURI(err, protocol.ErrNoSuchProcedure)
+	})
+}
+
+// callUntil makes req on c until done accepts the outcome, which it
+// returns; it fails the test if none did within testTimeout.
+func callUntil(tb testing.TB, c *client.Client, req *client.CallRequest, done func(*client.Result, error) bool) (*client.Result, error) {
+	tb.Helper()
 	deadline := time.Now().Add(testTimeout)
 	for {
 		ctx, cancel := testContext()
 		res, err := c.Do(ctx, req)
 		cancel()
-		if !isErrURI(err, protocol.ErrNoSuchProcedure) {
+		if done(res, err) {
 			return res, err
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("%s: still no such procedure after %v", req.Procedure, testTimeout)
+			tb.Fatalf("%s: still %v, %v after %v", req.Procedure, res, err, testTimeout)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
