@@ -87,6 +87,22 @@
 // in wampload's own process, on the same machine (and cores) as the
 // routers. The figures are measurements of one machine, not pass/fail
 // results.
+//
+// # Against nexus
+//
+// An entry "nexus:PATH" of -wampd is a nexusd binary, the router of
+// github.com/gammazero/nexus, run with realm1 open to anonymous sessions on
+// a WebSocket and a RawSocket listener of 127.0.0.1, so that one
+// invocation measures wampkit and nexus under the same load, alternating:
+//
+//	git clone https://github.com/gammazero/nexus /tmp/nexus
+//	(cd /tmp/nexus && go build -o /tmp/nexusd ./nexusd)
+//	go run ./cmd/wampload -wampd nexus:/tmp/nexusd,/tmp/wampd -runs 5 \
+//		-transport websocket
+//
+// The call, joins, fanout and idle scenarios work with one node; idle
+// reports RSS only, as nexusd has no admin listener for the runtime's
+// figures, profiles or traces.
 package main
 
 import (
@@ -479,6 +495,9 @@ type wampd struct {
 // arguments args. Keep-alive pings are every 10 minutes, so that idle
 // clients that never answer one stay.
 func start(bin string, o options, natsURL string, args ...string) (*wampd, error) {
+	if isNexus(bin) {
+		return startNexus(strings.TrimPrefix(bin, nexusPrefix), o, natsURL)
+	}
 	dir, err := os.MkdirTemp("", "wampload")
 	if err != nil {
 		return nil, err
@@ -656,10 +675,14 @@ func idle(ctx context.Context, w *wampd, o options, tag string) (figures, error)
 	}
 	defer first.Close()
 	settle()
+	// A router without wampd's admin listener (nexusd) gives its RSS only.
+	admin := w.admin != ""
 	rss0 := w.rss()
-	heap0, stack0, g0, err := w.memstats()
-	if err != nil {
-		return nil, err
+	var heap0, stack0, g0 float64
+	if admin {
+		if heap0, stack0, g0, err = w.memstats(); err != nil {
+			return nil, err
+		}
 	}
 	conns, err := openSessions(ctx, w, o)
 	defer closeAll(conns)
@@ -667,6 +690,9 @@ func idle(ctx context.Context, w *wampd, o options, tag string) (figures, error)
 		return nil, err
 	}
 	settle()
+	if !admin {
+		return figures{{"rss", "KiB/session", (w.rss() - rss0) / float64(o.sessions) / 1024}}, nil
+	}
 	for range o.gcs {
 		if err := w.gc(); err != nil {
 			return nil, err
