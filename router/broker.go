@@ -1,7 +1,6 @@
 package router
 
 import (
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,9 +49,9 @@ type subscription struct {
 	topic   protocol.URI
 	match   protocol.MatchPolicy
 	created time.Time
-	// subscribers is the current set; the slice is never modified after
-	// it is stored. Written under broker.mu.
-	subscribers atomic.Pointer[[]*session]
+	// subscribers is the current set, which publishers read without a
+	// lock. Written under broker.mu.
+	subscribers members[*session]
 	// history keeps the subscription's events, or is nil. A subscription
 	// with history is made with the realm and never removed (see
 	// history.go).
@@ -78,7 +77,6 @@ func (b *broker) init(r *Router, rc *RealmConfig, z *atomic.Pointer[authz]) {
 	for _, h := range rc.EventHistory {
 		sub := &subscription{id: b.newIDLocked(h.Topic, h.Match), topic: h.Topic, match: h.Match, created: time.Now(),
 			history: &eventLog{limit: h.Limit, maxAge: h.MaxAge, maxBytes: share, log: r.log}}
-		sub.subscribers.Store(&[]*session{})
 		b.addIndexLocked(sub)
 	}
 }
@@ -131,7 +129,6 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) error {
 	fresh := sub == nil
 	if fresh {
 		sub = &subscription{id: b.newIDLocked(m.Topic, match), topic: m.Topic, match: match, created: time.Now()}
-		sub.subscribers.Store(&[]*session{})
 		b.addIndexLocked(sub)
 	}
 	// The session joins the snapshot and SUBSCRIBED is queued in one step
@@ -142,15 +139,11 @@ func (b *broker) subscribe(s *session, m *protocol.Subscribe) error {
 	// client has read SUBSCRIBED reaches it.
 	s.mu.Lock()
 	s.adding.Store(sub)
-	old := *sub.subscribers.Load()
-	next := make([]*session, len(old), len(old)+1)
-	copy(next, old)
-	next = append(next, s)
-	sub.subscribers.Store(&next)
+	sub.subscribers.add(s)
 	ok := s.sendOwn(&protocol.Subscribed{Request: m.Request, Subscription: sub.id})
 	if !ok {
-		sub.subscribers.Store(&old)
-		if len(old) == 0 && sub.history == nil {
+		sub.subscribers.remove(s)
+		if sub.subscribers.load().len() == 0 && sub.history == nil {
 			b.removeLocked(sub)
 		}
 	} else if getRetained {
@@ -192,7 +185,7 @@ func (b *broker) unsubscribe(s *session, m *protocol.Unsubscribe) error {
 
 // has reports whether s is a subscriber of sub.
 func (sub *subscription) has(s *session) bool {
-	return slices.Contains(*sub.subscribers.Load(), s)
+	return sub.subscribers.load().contains(s)
 }
 
 // revokeLocked removes s from sub without s asking for it (spec advanced
@@ -247,21 +240,13 @@ func (b *broker) leave(s *session) {
 // on_delete; it reports false, and does nothing, if s is no subscriber
 // of sub (any more). b.mu must be held, and no session's mu.
 func (b *broker) removeSubscriberLocked(sub *subscription, s *session) bool {
-	old := *sub.subscribers.Load()
-	if !slices.Contains(old, s) {
+	if !sub.subscribers.remove(s) {
 		return false
 	}
-	next := make([]*session, 0, len(old))
-	for _, t := range old {
-		if t != s {
-			next = append(next, t)
-		}
-	}
-	gone := len(next) == 0 && sub.history == nil
+	gone := sub.subscribers.load().len() == 0 && sub.history == nil
 	if gone {
 		b.removeLocked(sub)
 	}
-	sub.subscribers.Store(&next)
 	b.metaEventLocked(metaSubOnUnsubscribe, s, sub)
 	if gone {
 		b.metaEventLocked(metaSubOnDelete, s, sub)
@@ -491,8 +476,8 @@ func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dic
 			b.clusterRecord(p, sub, details)
 		}
 	}
-	subs := *sub.subscribers.Load()
-	if len(subs) == 0 || len(subs) == 1 && subs[0] == p.pub && p.excludeMe {
+	subs := sub.subscribers.load()
+	if n := subs.len(); n == 0 || n == 1 && subs.first() == p.pub && p.excludeMe {
 		return
 	}
 	var ev protocol.Message = &protocol.Event{
@@ -502,7 +487,7 @@ func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dic
 		Args:         p.msg.Args,
 		Kwargs:       p.msg.Kwargs,
 	}
-	if len(subs) > 1 {
+	if subs.len() > 1 {
 		// More than one receiver: encode at most once per serializer.
 		ev = serialize.NewShared(ev)
 	}
@@ -513,34 +498,36 @@ func (b *broker) deliver(p *publication, sub *subscription, details protocol.Dic
 	check := sub.match != protocol.MatchExact && b.authz.Load().checksDelivery()
 	var lastRole string
 	var lastOK, decided bool
-	for _, t := range subs {
-		if t == p.pub && p.excludeMe {
-			continue
-		}
-		if p.filter != nil && !p.filter.allows(t) {
-			continue
-		}
-		if p.visible != nil && !p.visible(t) {
-			continue
-		}
-		if check {
-			if !decided || t.authRole != lastRole {
-				lastRole, lastOK, decided = t.authRole, b.authz.Load().permits(t, ActionSubscribe, p.msg.Topic), true
-			}
-			if !lastOK {
+	for _, ch := range subs.chunkList() {
+		for _, t := range ch {
+			if t == p.pub && p.excludeMe {
 				continue
 			}
-		}
-		sent++
-		if t.adding.Load() == sub {
-			// t is subscribing right now: send once its SUBSCRIBED is
-			// queued (see subscribe).
-			t.mu.Lock()
+			if p.filter != nil && !p.filter.allows(t) {
+				continue
+			}
+			if p.visible != nil && !p.visible(t) {
+				continue
+			}
+			if check {
+				if !decided || t.authRole != lastRole {
+					lastRole, lastOK, decided = t.authRole, b.authz.Load().permits(t, ActionSubscribe, p.msg.Topic), true
+				}
+				if !lastOK {
+					continue
+				}
+			}
+			sent++
+			if t.adding.Load() == sub {
+				// t is subscribing right now: send once its SUBSCRIBED is
+				// queued (see subscribe).
+				t.mu.Lock()
+				t.sendEvent(ev, &size)
+				t.mu.Unlock()
+				continue
+			}
 			t.sendEvent(ev, &size)
-			t.mu.Unlock()
-			continue
 		}
-		t.sendEvent(ev, &size)
 	}
 	if sent > 0 && b.r.metrics != nil {
 		b.countDelivered(p.pub, sent)

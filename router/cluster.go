@@ -440,7 +440,7 @@ func (d *dealer) claimLocked(s *session, reg *registration, procedure protocol.U
 	cr := ClusterRegistration{Realm: d.meta.realm, Procedure: procedure, Match: match, Invoke: invoke}
 	var order uint64
 	var err error
-	held := reg != nil && hasLocalCallee(*reg.callees.Load())
+	held := reg != nil && hasLocalCallee(reg.callees.load())
 	if o := clusterOrder(c, invoke); o != nil {
 		order, err = o.RegisterCallee(cr, s.id)
 	} else if held {
@@ -467,7 +467,7 @@ func (d *dealer) claimLocked(s *session, reg *registration, procedure protocol.U
 // was the node's last callee of its registration (next are the callees
 // left), and with a ClusterOrder rg's place in the order of a first or
 // last registration. d.mu must be held.
-func (d *dealer) releaseLocked(rg *registrant, next []*registrant) {
+func (d *dealer) releaseLocked(rg *registrant, next *memberSnap[*registrant]) {
 	c := d.r.cluster
 	if c == nil || rg.callee.isCluster() {
 		return
@@ -485,10 +485,12 @@ func (d *dealer) releaseLocked(rg *registrant, next []*registrant) {
 
 // hasLocalCallee reports whether cs has a callee that is not a cluster
 // session.
-func hasLocalCallee(cs []*registrant) bool {
-	for _, rg := range cs {
-		if !rg.callee.isCluster() {
-			return true
+func hasLocalCallee(cs *memberSnap[*registrant]) bool {
+	for _, ch := range cs.chunkList() {
+		for _, rg := range ch {
+			if !rg.callee.isCluster() {
+				return true
+			}
 		}
 	}
 	return false

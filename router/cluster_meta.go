@@ -290,7 +290,7 @@ func (n *ClusterNode) RevokeRegistration(realm, procedure protocol.URI, match pr
 		return 0
 	}
 	revoked := 0
-	for _, rg := range *reg.callees.Load() {
+	for _, rg := range reg.callees.load().list() {
 		if !rg.callee.isCluster() && d.revokeLocked(rg, reason) {
 			revoked++
 		}
@@ -322,7 +322,7 @@ func answerCallees(q metaRequest) (protocol.List, error) {
 func localCallees(reg *registration) ([]any, uint64) {
 	ids := []any{}
 	var n uint64
-	for _, rg := range *reg.callees.Load() {
+	for _, rg := range reg.callees.load().list() {
 		if rg.callee.isCluster() {
 			continue
 		}
@@ -416,10 +416,12 @@ func (q metaRequest) localSubscription() (*subscription, error) {
 
 // subscriberIDs returns the IDs of sub's subscribers.
 func subscriberIDs(sub *subscription) []any {
-	subscribers := *sub.subscribers.Load()
-	ids := make([]any, len(subscribers))
-	for i, t := range subscribers {
-		ids[i] = uint64(t.id)
+	subscribers := sub.subscribers.load()
+	ids := make([]any, 0, subscribers.len())
+	for _, ch := range subscribers.chunkList() {
+		for _, t := range ch {
+			ids = append(ids, uint64(t.id))
+		}
 	}
 	return ids
 }

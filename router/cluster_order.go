@@ -79,15 +79,14 @@ func sortByOrder(cs []*registrant) {
 // registration.
 func (l *ClusterLink) SetOrder(regID protocol.ID, order uint64) {
 	l.withReg(regID, func(s *session, reg *registration) {
-		old := *reg.callees.Load()
-		i := slices.IndexFunc(old, func(rg *registrant) bool { return rg.callee == s })
-		if i < 0 || old[i].order == order {
+		next := reg.callees.load().all()
+		i := slices.IndexFunc(next, func(rg *registrant) bool { return rg.callee == s })
+		if i < 0 || next[i].order == order {
 			return
 		}
-		next := slices.Clone(old)
 		next[i].order = order
 		sortByOrder(next)
-		reg.callees.Store(&next)
+		reg.callees.reset(next)
 	})
 }
 
@@ -125,7 +124,7 @@ func (l *ClusterLink) withReg(regID protocol.ID, f func(s *session, reg *registr
 func (l *ClusterLink) SetWeight(regID protocol.ID, callees int) {
 	w := uint32(min(max(callees, 0), maxWeight))
 	l.withReg(regID, func(s *session, reg *registration) {
-		for _, rg := range *reg.callees.Load() {
+		for _, rg := range reg.callees.load().list() {
 			if rg.callee == s {
 				rg.weight.Store(w)
 				if w > 1 {
@@ -148,25 +147,31 @@ func (rg *registrant) weightOf() uint64 {
 	return 1
 }
 
-// totalWeight returns the sum of the weights of cs.
-func totalWeight(cs []*registrant) uint64 {
+// totalWeight returns the sum of the weights of the callees in chunks.
+func totalWeight(chunks [][]*registrant) uint64 {
 	var n uint64
-	for _, rg := range cs {
-		n += rg.weightOf()
+	for _, cs := range chunks {
+		for _, rg := range cs {
+			n += rg.weightOf()
+		}
 	}
 	return n
 }
 
-// atWeight returns the callee of cs whose span holds k, with each callee
-// spanning its weight in order; k is less than totalWeight(cs), or the
-// last callee is returned (weights may change meanwhile).
-func atWeight(cs []*registrant, k uint64) *registrant {
-	for _, rg := range cs {
-		w := rg.weightOf()
-		if k < w {
-			return rg
+// atWeight returns the callee in chunks whose span holds k, with each
+// callee spanning its weight in order; k is less than
+// totalWeight(chunks), or the last callee is returned (weights may change
+// meanwhile).
+func atWeight(chunks [][]*registrant, k uint64) *registrant {
+	for _, cs := range chunks {
+		for _, rg := range cs {
+			w := rg.weightOf()
+			if k < w {
+				return rg
+			}
+			k -= w
 		}
-		k -= w
 	}
-	return cs[len(cs)-1]
+	last := chunks[len(chunks)-1]
+	return last[len(last)-1]
 }

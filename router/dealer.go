@@ -2,7 +2,6 @@ package router
 
 import (
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,9 +51,10 @@ type registration struct {
 	match     protocol.MatchPolicy
 	invoke    string // invocation policy, fixed by the first registrant
 	created   time.Time
-	// callees is the current set in registration order; the slice is never
-	// modified after it is stored. Written under dealer.mu.
-	callees atomic.Pointer[[]*registrant]
+	// callees is the current set in registration order (or the
+	// cluster's, see cluster_order.go), which callers read without a
+	// lock. Written under dealer.mu.
+	callees members[*registrant]
 	next    atomic.Uint64 // round-robin counter
 	// weighted is set once a callee has a weight (see
 	// ClusterLink.SetWeight): roundrobin and random then count weights.
@@ -92,46 +92,50 @@ const (
 // pick chooses the callee of a call by the registration's policy, or
 // returns nil if it has none left.
 func (reg *registration) pick() *registrant {
-	return reg.choose(*reg.callees.Load())
+	cs := reg.callees.load()
+	return reg.choose(cs.chunkList(), cs.len())
 }
 
-// choose picks one of cs by the registration's policy, or nil if cs is
-// empty.
-func (reg *registration) choose(cs []*registrant) *registrant {
+// choose picks one of the n callees in chunks by the registration's
+// policy, or nil if n is 0.
+func (reg *registration) choose(chunks [][]*registrant, n int) *registrant {
 	switch {
-	case len(cs) == 0:
+	case n == 0:
 		return nil
-	case len(cs) == 1:
-		return cs[0]
+	case n == 1:
+		return chunks[0][0]
 	}
 	switch reg.invoke {
 	case invokeRoundRobin:
-		n := reg.next.Add(1) - 1
+		k := reg.next.Add(1) - 1
 		if reg.weighted.Load() {
-			return atWeight(cs, n%totalWeight(cs))
+			return atWeight(chunks, k%totalWeight(chunks))
 		}
-		return cs[n%uint64(len(cs))]
+		return memberAt(chunks, int(k%uint64(n)))
 	case invokeRandom:
 		if reg.weighted.Load() {
-			return atWeight(cs, rand.Uint64N(totalWeight(cs)))
+			return atWeight(chunks, rand.Uint64N(totalWeight(chunks)))
 		}
-		return cs[rand.IntN(len(cs))]
+		return memberAt(chunks, rand.IntN(n))
 	case invokeLast:
-		return cs[len(cs)-1]
+		last := chunks[len(chunks)-1]
+		return last[len(last)-1]
 	}
-	return cs[0] // single, first
+	return chunks[0][0] // single, first
 }
 
 // pickWhere chooses, by the registration's policy, among the callees for
 // which ok is true; it returns nil if there is none.
 func (reg *registration) pickWhere(ok func(*registrant) bool) *registrant {
 	var cs []*registrant
-	for _, rg := range *reg.callees.Load() {
-		if ok(rg) {
-			cs = append(cs, rg)
+	for _, ch := range reg.callees.load().chunkList() {
+		for _, rg := range ch {
+			if ok(rg) {
+				cs = append(cs, rg)
+			}
 		}
 	}
-	return reg.choose(cs)
+	return reg.choose([][]*registrant{cs}, len(cs))
 }
 
 func (d *dealer) init(r *Router, meta *broker, z *atomic.Pointer[authz]) {
@@ -157,10 +161,10 @@ func (d *dealer) register(s *session, m *protocol.Register) error {
 		return refuse(protocol.ErrProcedureAlreadyExists, "")
 	}
 	if reg != nil {
-		for _, rg := range *reg.callees.Load() {
-			if rg.callee == s {
-				return refuse(protocol.ErrProcedureAlreadyExists, "registered by this session already")
-			}
+		// Every callee of reg has its entry in its in.regs (one that
+		// reg revoked may still have it).
+		if rg := s.in.regs[reg.id]; rg != nil && rg.reg == reg && reg.callees.load().contains(rg) {
+			return refuse(protocol.ErrProcedureAlreadyExists, "registered by this session already")
 		}
 	}
 	order, err := d.claimLocked(s, reg, m.Procedure, match, invoke)
@@ -171,7 +175,6 @@ func (d *dealer) register(s *session, m *protocol.Register) error {
 	if fresh {
 		reg = &registration{id: d.newIDLocked(m.Procedure, match), procedure: m.Procedure, match: match, invoke: invoke,
 			created: time.Now()}
-		reg.callees.Store(&[]*registrant{})
 	}
 	rg := &registrant{reg: reg, callee: s, discloseCaller: m.Options.Bool("disclose_caller"), order: order}
 	// The registrant becomes callable and REGISTERED is queued under
@@ -179,14 +182,13 @@ func (d *dealer) register(s *session, m *protocol.Register) error {
 	// overtake REGISTERED (spec basic "Ordering Guarantees"), and every
 	// call made after the client has read REGISTERED finds it.
 	s.mu.Lock()
-	old := *reg.callees.Load()
-	next := make([]*registrant, len(old), len(old)+1)
-	copy(next, old)
-	next = append(next, rg)
 	if order != 0 {
+		next := append(reg.callees.load().all(), rg)
 		sortByOrder(next)
+		reg.callees.reset(next)
+	} else {
+		reg.callees.add(rg)
 	}
-	reg.callees.Store(&next)
 	if fresh {
 		d.addLocked(reg)
 	}
@@ -330,10 +332,10 @@ func (d *dealer) metaEventLocked(topic protocol.URI, s *session, reg *registrati
 // does nothing, if rg was taken out already. d.mu must be held, and no
 // session's mu.
 func (d *dealer) unregisterLocked(rg *registrant) bool {
-	if !slices.Contains(*rg.reg.callees.Load(), rg) {
+	removed, deleted := d.removeRegistrantLocked(rg)
+	if !removed {
 		return false
 	}
-	deleted := d.removeRegistrantLocked(rg)
 	d.metaEventLocked(metaRegOnUnregister, rg.callee, rg.reg)
 	if deleted {
 		d.metaEventLocked(metaRegOnDelete, rg.callee, rg.reg)
@@ -342,24 +344,21 @@ func (d *dealer) unregisterLocked(rg *registrant) bool {
 }
 
 // removeRegistrantLocked takes rg out of its registration and drops the
-// registration when no callee is left; it reports whether it dropped it.
-// d.mu must be held.
-func (d *dealer) removeRegistrantLocked(rg *registrant) bool {
+// registration when no callee is left; it reports whether rg was one of
+// its callees, and whether it dropped the registration. d.mu must be
+// held.
+func (d *dealer) removeRegistrantLocked(rg *registrant) (removed, deleted bool) {
 	reg := rg.reg
-	old := *reg.callees.Load()
-	next := make([]*registrant, 0, len(old))
-	for _, x := range old {
-		if x != rg {
-			next = append(next, x)
-		}
+	if !reg.callees.remove(rg) {
+		return false, false
 	}
-	reg.callees.Store(&next)
+	next := reg.callees.load()
 	d.releaseLocked(rg, next)
-	if len(next) == 0 {
+	if next.len() == 0 {
 		d.removeLocked(reg)
-		return true
+		return true, true
 	}
-	return false
+	return true, false
 }
 
 // addLocked makes reg callable. d.mu must be held.

@@ -168,7 +168,7 @@ func registrationGet(q metaRequest) (protocol.List, error) {
 	if q.rm.r.clusterMeta() != nil {
 		_, n = q.callees(reg)
 	} else {
-		for _, rg := range *reg.callees.Load() {
+		for _, rg := range reg.callees.load().list() {
 			rg.callee.mu.Lock()
 			n += rg.invocations
 			rg.callee.mu.Unlock()
@@ -187,7 +187,7 @@ func registrationListCallees(q metaRequest) (protocol.List, error) {
 		ids, _ := q.callees(reg)
 		return protocol.List{ids}, nil
 	}
-	callees := *reg.callees.Load()
+	callees := reg.callees.load().list()
 	ids := make([]any, len(callees))
 	for i, rg := range callees {
 		ids[i] = uint64(rg.callee.id)
@@ -204,7 +204,7 @@ func registrationCountCallees(q metaRequest) (protocol.List, error) {
 		ids, _ := q.callees(reg)
 		return protocol.List{len(ids)}, nil
 	}
-	return protocol.List{len(*reg.callees.Load())}, nil
+	return protocol.List{reg.callees.load().len()}, nil
 }
 
 // subscription returns the subscription whose ID is the first argument,
@@ -350,7 +350,7 @@ func subscriptionCountSubscribers(q metaRequest) (protocol.List, error) {
 	if err != nil {
 		return nil, err
 	}
-	return protocol.List{len(*sub.subscribers.Load())}, nil
+	return protocol.List{sub.subscribers.load().len()}, nil
 }
 
 // subscriptionGetEvents answers wamp.subscription.get_events (spec
@@ -422,7 +422,7 @@ func registrationRemoveCallee(q metaRequest) (protocol.List, error) {
 	d := &q.rm.dealer
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, rg := range *reg.callees.Load() {
+	for _, rg := range reg.callees.load().list() {
 		if rg.callee.id == callee {
 			d.revokeLocked(rg, reason)
 			return nil, nil
@@ -446,10 +446,12 @@ func subscriptionRemoveSubscriber(q metaRequest) (protocol.List, error) {
 	b := &q.rm.broker
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, t := range *sub.subscribers.Load() {
-		if t.id == subscriber {
-			b.revokeLocked(sub, t, reason)
-			return nil, nil
+	for _, ch := range sub.subscribers.load().chunkList() {
+		for _, t := range ch {
+			if t.id == subscriber {
+				b.revokeLocked(sub, t, reason)
+				return nil, nil
+			}
 		}
 	}
 	return nil, refuse(protocol.ErrNoSuchSession, "")

@@ -123,8 +123,10 @@ func (rm *realm) revokeUnauthorized(ctx context.Context, z *authz) error {
 	var subs []subscriber
 	b.mu.Lock()
 	for _, sub := range b.byID {
-		for _, t := range *sub.subscribers.Load() {
-			subs = append(subs, subscriber{sub, t})
+		for _, ch := range sub.subscribers.load().chunkList() {
+			for _, t := range ch {
+				subs = append(subs, subscriber{sub, t})
+			}
 		}
 	}
 	b.mu.Unlock()
@@ -152,7 +154,7 @@ func (rm *realm) revokeUnauthorized(ctx context.Context, z *authz) error {
 	var regs []*registrant
 	d.mu.Lock()
 	for _, reg := range d.byID {
-		regs = append(regs, *reg.callees.Load()...)
+		regs = append(regs, reg.callees.load().list()...)
 	}
 	d.mu.Unlock()
 	var refused []*registrant
