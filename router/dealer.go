@@ -125,17 +125,70 @@ func (reg *registration) choose(chunks [][]*registrant, n int) *registrant {
 }
 
 // pickWhere chooses, by the registration's policy, among the callees for
-// which ok is true; it returns nil if there is none.
+// which ok is true; it returns nil if there is none. It allocates
+// nothing: one pass counts the eligible callees (and their weights), and
+// a second finds the chosen one, for the policies that need it.
 func (reg *registration) pickWhere(ok func(*registrant) bool) *registrant {
-	var cs []*registrant
-	for _, ch := range reg.callees.load().chunkList() {
+	chunks := reg.callees.load().chunkList()
+	weighted := reg.weighted.Load()
+	var n int
+	var total uint64
+	var first, last *registrant
+	for _, ch := range chunks {
 		for _, rg := range ch {
-			if ok(rg) {
-				cs = append(cs, rg)
+			if !ok(rg) {
+				continue
+			}
+			if first == nil {
+				first = rg
+			}
+			last = rg
+			n++
+			if weighted {
+				total += rg.weightOf()
 			}
 		}
 	}
-	return reg.choose([][]*registrant{cs}, len(cs))
+	if n <= 1 {
+		return first
+	}
+	var k uint64 // the chosen callee's index among the eligible (weighted: its weight span's)
+	switch reg.invoke {
+	case invokeRoundRobin:
+		k = reg.next.Add(1) - 1
+		if weighted {
+			k %= total
+		} else {
+			k %= uint64(n)
+		}
+	case invokeRandom:
+		if weighted {
+			k = rand.Uint64N(total)
+		} else {
+			k = rand.Uint64N(uint64(n))
+		}
+	case invokeLast:
+		return last
+	default:
+		return first // single, first
+	}
+	for _, ch := range chunks {
+		for _, rg := range ch {
+			if !ok(rg) {
+				continue
+			}
+			w := uint64(1)
+			if weighted {
+				w = rg.weightOf()
+			}
+			if k < w {
+				return rg
+			}
+			k -= w
+		}
+	}
+	// Weights or permissions changed between the passes.
+	return last
 }
 
 func (d *dealer) init(r *Router, meta *broker, z *atomic.Pointer[authz]) {

@@ -114,3 +114,54 @@ func TestMembersConcurrentReaders(t *testing.T) {
 	close(done)
 	wg.Wait()
 }
+
+// TestPickWhere checks that pickWhere chooses among the callees ok
+// admits as choose would among a slice of just those, for each policy,
+// with and without weights, over a registration of several chunks.
+func TestPickWhere(t *testing.T) {
+	for _, invoke := range []string{invokeSingle, invokeFirst, invokeLast, invokeRoundRobin} {
+		for _, weighted := range []bool{false, true} {
+			a := &registration{invoke: invoke} // pickWhere's
+			b := &registration{invoke: invoke} // choose's, over the eligible
+			var eligible []*registrant
+			for i := range 700 {
+				rg := &registrant{order: uint64(i)}
+				if weighted && i%7 == 0 {
+					rg.weight.Store(uint32(i%5 + 2))
+				}
+				a.callees.add(rg)
+				if i%3 != 0 {
+					eligible = append(eligible, rg)
+				}
+			}
+			a.weighted.Store(weighted)
+			b.weighted.Store(weighted)
+			ok := func(rg *registrant) bool { return rg.order%3 != 0 }
+			for call := range 1500 {
+				got, want := a.pickWhere(ok), b.choose([][]*registrant{eligible}, len(eligible))
+				if got != want {
+					t.Fatalf("%s weighted=%v, call %d: picked callee %d, want %d", invoke, weighted, call, got.order, want.order)
+				}
+			}
+			if rg := a.pickWhere(func(*registrant) bool { return false }); rg != nil {
+				t.Errorf("%s: picked callee %d with none eligible", invoke, rg.order)
+			}
+		}
+	}
+	// random: only eligible callees, and all of them in time.
+	r := &registration{invoke: invokeRandom}
+	for i := range 300 {
+		r.callees.add(&registrant{order: uint64(i)})
+	}
+	seen := map[uint64]bool{}
+	for range 20000 {
+		rg := r.pickWhere(func(rg *registrant) bool { return rg.order%2 == 1 })
+		if rg.order%2 != 1 {
+			t.Fatalf("random picked ineligible callee %d", rg.order)
+		}
+		seen[rg.order] = true
+	}
+	if len(seen) != 150 {
+		t.Errorf("random reached %d of 150 eligible callees", len(seen))
+	}
+}
