@@ -53,7 +53,8 @@ func (s *memberSnap[T]) len() int {
 	return n
 }
 
-// chunkList returns the members in order, chunk by chunk.
+// chunkList returns the members in order, chunk by chunk, to be read
+// only: neither the chunks nor the list may be modified or appended to.
 func (s *memberSnap[T]) chunkList() [][]T {
 	switch {
 	case s == nil:
@@ -95,10 +96,11 @@ func (s *memberSnap[T]) all() []T {
 }
 
 // list returns the members in order as one slice, which must not be
-// modified: the chunk itself while there is one, else a new slice.
+// modified: the chunk itself while there is one (its capacity cut to its
+// length, so that an append copies it), else a new slice.
 func (s *memberSnap[T]) list() []T {
 	if cs := s.chunkList(); len(cs) == 1 {
-		return cs[0]
+		return cs[0][:len(cs[0]):len(cs[0])]
 	}
 	return s.all()
 }
