@@ -373,17 +373,9 @@ func startCluster(bin string, n int, o options) (*cluster, error) {
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		conn, err := net.Dial("tcp", addr)
-		if err == nil {
-			conn.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			c.stop()
-			return nil, fmt.Errorf("nats-server does not accept on %s: %w", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := awaitListener("nats-server", addr); err != nil {
+		c.stop()
+		return nil, err
 	}
 	for i := range n {
 		w, err := start(bin, o, "nats://"+addr, "-cluster-name", "wampload-"+strconv.Itoa(i))
@@ -454,6 +446,22 @@ func (c *cluster) natsCPU() time.Duration {
 		return 0
 	}
 	return procCPU(c.nats.Process.Pid)
+}
+
+// awaitListener waits up to 30 seconds until addr accepts a TCP
+// connection, for the process named name that should listen there.
+func awaitListener(name, addr string) error {
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s does not accept on %s: %w", name, addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // freePort returns a TCP port of 127.0.0.1 that was free a moment ago.

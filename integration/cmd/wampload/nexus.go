@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // nexusPrefix marks a -wampd entry that is a nexusd binary (the router of
@@ -81,17 +79,9 @@ func startNexus(bin string, o options, natsURL string) (*wampd, error) {
 	// nexusd reads its configuration file before it starts: wait until
 	// both listeners accept.
 	for _, addr := range []string{"127.0.0.1:" + strconv.Itoa(wsPort), w.rsAddr} {
-		for deadline := time.Now().Add(30 * time.Second); ; {
-			conn, err := net.Dial("tcp", addr)
-			if err == nil {
-				conn.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				w.stop()
-				return nil, fmt.Errorf("nexusd does not accept on %s: %w", addr, err)
-			}
-			time.Sleep(20 * time.Millisecond)
+		if err := awaitListener("nexusd", addr); err != nil {
+			w.stop()
+			return nil, err
 		}
 	}
 	return w, nil
