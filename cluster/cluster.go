@@ -256,9 +256,12 @@ type Cluster struct {
 	// callees with places in the key), by key; callees counts the
 	// node's callees of each roundrobin or random one; pending has the
 	// keys whose holding or count the bucket is yet to get (see
-	// writeClaims). All guarded by claimsMu.
+	// writeClaims); places has the places of the node's callees of each
+	// first or last one, by callee ID as in regValue.Order, to give them
+	// back should other nodes withdraw them. All guarded by claimsMu.
 	claims    map[string]router.ClusterRegistration
 	callees   map[string]int
+	places    map[string]map[string]uint64
 	pending   map[string]bool
 	writing   bool          // guarded by claimsMu; writeClaims is writing a key
 	claimWake chan struct{} // capacity 1: wakes writeClaims
@@ -341,6 +344,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		leases:    newLeaseView(),
 		claims:    make(map[string]router.ClusterRegistration),
 		callees:   make(map[string]int),
+		places:    make(map[string]map[string]uint64),
 		pending:   make(map[string]bool),
 		claimWake: make(chan struct{}, 1),
 	}

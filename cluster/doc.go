@@ -411,9 +411,10 @@
 // in a way that excludes it (single, another policy), it gives the
 // procedure up (yield): the router revokes the registration from its
 // callees (router.ClusterNode.RevokeRegistration) and its callers reach
-// the holder's, so the procedure has one holder again. The places of its callees of a
-// first or last registration are not given again: the other nodes rank
-// them after those with places until they register anew.
+// the holder's, so the procedure has one holder again. The places of its
+// callees of a first or last registration come back with the holding:
+// the node remembers them, so a callee that registered first is first
+// again for every node's callers.
 // [New] fails, with a message that names the URL, when no NATS server
 // answers: the caller decides whether to wait and try again or to exit.
 //

@@ -378,6 +378,30 @@ func TestNodeBackAfterCutIsCallable(t *testing.T) {
 	}
 }
 
+// TestPlacesBackAfterCut: B's callee of a first registration registered
+// before A's, so callers on both nodes reach it. B is cut off until A
+// withdraws B's holding, and A's callee answers meanwhile. When B is
+// back, its callee, which never left, is first again for A's callers
+// too: B puts its place back into the bucket with its holding.
+func TestPlacesBackAfterCut(t *testing.T) {
+	a, b, px := proxiedPair(t)
+	callerA, callerB := a.join(t, client.Config{}), b.join(t, client.Config{})
+	registerShared(t, b.join(t, client.Config{}), "cut.first", "first", 1)
+	waitPicked(t, []*client.Client{callerA}, "cut.first", 1)
+	registerShared(t, a.join(t, client.Config{}), "cut.first", "first", 2)
+	waitPicked(t, []*client.Client{callerA, callerB}, "cut.first", 1)
+
+	px.freeze()
+	px.cut()
+	answeredBy := func(n int) func(*client.Result, error) bool {
+		return func(res *client.Result, err error) bool { return err == nil && argIntOf(res.Args) == n }
+	}
+	callUntil(t, callerA, &client.CallRequest{Procedure: "cut.first"}, answeredBy(2))
+	px.thaw()
+	callUntil(t, callerA, &client.CallRequest{Procedure: "cut.first"}, answeredBy(1))
+	waitPicked(t, []*client.Client{callerA, callerB}, "cut.first", 1)
+}
+
 // proxiedPair starts a NATS server and two nodes, A joined to it
 // directly and B through a proxy (see proxy), which passes bytes again
 // before B closes.

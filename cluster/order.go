@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -133,6 +134,9 @@ func (c *Cluster) registerCallee(reg router.ClusterRegistration, callee protocol
 			}
 			if err == nil {
 				c.claimed(key, reg)
+				if !count {
+					c.placed(key, id, 1)
+				}
 			}
 			return 1, err
 		}
@@ -174,6 +178,9 @@ func (c *Cluster) registerCallee(reg router.ClusterRegistration, callee protocol
 		}
 		if err == nil {
 			c.claimed(key, reg)
+			if !count {
+				c.placed(key, id, place)
+			}
 		}
 		return place, err
 	}
@@ -195,13 +202,15 @@ func (c *Cluster) unregisterCallee(reg router.ClusterRegistration, callee protoc
 		c.dropCallee(key)
 		return nil
 	}
+	id := strconv.FormatUint(uint64(callee), 10)
 	if last {
 		c.unclaimed(key)
+	} else {
+		c.unplaced(key, id)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
 	me := c.slot.Load()
-	id := strconv.FormatUint(uint64(callee), 10)
 	return c.editReg(ctx, key, func(v *regValue) bool {
 		_, placed := v.Order[id]
 		if !placed && (!last || !slices.Contains(v.Holders, me)) {
@@ -244,7 +253,32 @@ func (c *Cluster) unclaimed(key string) {
 	defer c.claimsMu.Unlock()
 	delete(c.claims, key)
 	delete(c.callees, key)
+	delete(c.places, key)
 	delete(c.pending, key)
+}
+
+// placed records the place of the node's callee id (as in
+// regValue.Order) of the first or last registration key.
+func (c *Cluster) placed(key, id string, place uint64) {
+	c.claimsMu.Lock()
+	defer c.claimsMu.Unlock()
+	if c.places[key] == nil {
+		c.places[key] = make(map[string]uint64)
+	}
+	c.places[key][id] = place
+}
+
+// unplaced records that the callee id of key, not the node's last, left.
+func (c *Cluster) unplaced(key, id string) {
+	c.claimsMu.Lock()
+	defer c.claimsMu.Unlock()
+	delete(c.places[key], id)
+}
+
+// placesOfLocked returns a copy of the places of the node's callees of
+// key. claimsMu must be held.
+func (c *Cluster) placesOfLocked(key string) map[string]uint64 {
+	return maps.Clone(c.places[key])
 }
 
 // addCallee counts one more callee of key on this node and returns their
@@ -394,6 +428,7 @@ func (c *Cluster) writeClaim(key string) error {
 		c.claimsMu.Lock()
 		reg, held := c.claims[key]
 		n := c.callees[key]
+		places := c.placesOfLocked(key)
 		c.claimsMu.Unlock()
 		if !held {
 			return nil
@@ -405,6 +440,7 @@ func (c *Cluster) writeClaim(key string) error {
 			if count {
 				v.Counts = map[uint32]int{me: n}
 			}
+			givePlaces(&v, places)
 			_, err = c.regsKV().Create(ctx, key, encodeReg(v))
 			if errors.Is(err, jetstream.ErrKeyExists) {
 				continue
@@ -433,6 +469,7 @@ func (c *Cluster) writeClaim(key string) error {
 			}
 			v.Holders = append(others, me)
 			dropOrders(&v, func(slot uint32) bool { return !slices.Contains(v.Holders, slot) })
+			givePlaces(&v, places)
 			c.log.Warn("cluster: registration claimed again (another node had withdrawn it)", "key", key)
 		}
 		if count {
@@ -446,6 +483,24 @@ func (c *Cluster) writeClaim(key string) error {
 		}
 	}
 	return errors.New("cluster: registration contended")
+}
+
+// givePlaces puts the places of this node's callees back into v, the
+// value of a first or last registration that lost them (places holds
+// them, by callee ID): the places were given before, so they are below
+// v.Seq, unless the bucket lost the key, whose count starts again above
+// them.
+func givePlaces(v *regValue, places map[string]uint64) {
+	if len(places) == 0 || counted(v.Invoke) {
+		return
+	}
+	if v.Order == nil {
+		v.Order = make(map[string]uint64, len(places))
+	}
+	for id, p := range places {
+		v.Order[id] = p
+		v.Seq = max(v.Seq, p)
+	}
 }
 
 // yieldReason is the reason of the UNREGISTERED that revokes a
