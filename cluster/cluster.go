@@ -214,6 +214,9 @@ type Cluster struct {
 	// it could not write.
 	recheck    chan struct{}
 	recheckAll atomic.Bool
+	// rechecked counts the recorder's checks of all its records, and
+	// recheckGets the records they read one by one (for tests).
+	rechecked, recheckGets atomic.Int64
 
 	// slot is the node's session ID range (see lease.go).
 	slot atomic.Uint32

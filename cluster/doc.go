@@ -337,8 +337,9 @@
 // others, which cannot tell it from a dead one: they publish its
 // sessions' on_leave and testaments although the sessions live on. So
 // when the node is back and has claimed a lease again, it checks its
-// sessions' records (sessions.go, meta.recheck) once every sweep that
-// began before has ended: each session whose record another node
+// sessions' records (sessions.go, meta.recheck; one listing of the
+// bucket's keys, and a read of each record the listing lacks) once every
+// sweep that began before has ended: each session whose record another node
 // claimed ends, with GOODBYE wamp.close.killed and without a second
 // on_leave or its testaments (router.ClusterNode.EndSessions), so that
 // the cluster's view holds again and the session's client joins anew

@@ -212,3 +212,25 @@ func (c *Cluster) FailLeaseReads(n int64) (left func() int64) {
 	c.leaseReadFails.Store(n)
 	return c.leaseReadFails.Load
 }
+
+// Recheck makes the node check all its session records, as it does when
+// it is back after claiming its lease again, and waits until it has; it
+// returns how many records the check read one by one.
+func (c *Cluster) Recheck(ctx context.Context) (gets int64, err error) {
+	n, g := c.rechecked.Load(), c.recheckGets.Load()
+	c.recheckSessions(true)
+	for c.rechecked.Load() == n {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return c.recheckGets.Load() - g, nil
+}
+
+// DeleteSessionRecord deletes the node's record of session, as another
+// node that found this one gone does.
+func (c *Cluster) DeleteSessionRecord(ctx context.Context, session protocol.ID) error {
+	return c.sessions.Delete(ctx, ownerPrefix(c.slot.Load(), c.name)+strconv.FormatUint(uint64(session), 10))
+}

@@ -429,6 +429,46 @@ func callUntilOK(tb testing.TB, c *client.Client, procedure protocol.URI) {
 	callUntil(tb, c, &client.CallRequest{Procedure: procedure}, func(_ *client.Result, err error) bool { return err == nil })
 }
 
+// TestRecheckListsRecords: the check of a node's session records after
+// it claimed its lease again lists them instead of reading each, and
+// still ends the session whose record another node deleted, and only
+// that one.
+func TestRecheckListsRecords(t *testing.T) {
+	n := startNodes(t, startNATS(t), 1, router.RealmConfig{})[0]
+	sessions := make([]*client.Client, 200)
+	for i := range sessions {
+		sessions[i] = n.join(t, client.Config{})
+	}
+	n.c.FlushRecords()
+	ctx, cancel := testContext()
+	defer cancel()
+	gets, err := n.c.Recheck(ctx)
+	if err != nil || gets != 0 {
+		t.Fatalf("check of %d listed records: %d read one by one (%v), want 0", len(sessions), gets, err)
+	}
+	victim := sessions[len(sessions)/2]
+	if err := n.c.DeleteSessionRecord(ctx, victim.SessionID()); err != nil {
+		t.Fatal(err)
+	}
+	if gets, err = n.c.Recheck(ctx); err != nil || gets != 1 {
+		t.Fatalf("check with one record deleted: %d read one by one (%v), want 1", gets, err)
+	}
+	select {
+	case <-victim.Done():
+	case <-ctx.Done():
+		t.Fatal("the session whose record another node deleted lives on")
+	}
+	for i, c := range sessions {
+		select {
+		case <-c.Done():
+			if c != victim {
+				t.Errorf("session %d ended too", i)
+			}
+		default:
+		}
+	}
+}
+
 // TestNodeTakenForGoneEndsItsSessions cuts node B off NATS for longer
 // than its lease: A takes it for gone and publishes the on_leave of B's
 // session, whose record it claims. When B is back, that session, which

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -207,11 +208,17 @@ func (m *meta) recheck(all bool) {
 	if !all {
 		return
 	}
+	defer c.rechecked.Add(1)
+	listed := m.listRecorded()
 	dead := map[protocol.URI][]protocol.ID{}
 	for id, rec := range m.recorded {
 		if m.ctx.Err() != nil {
 			return
 		}
+		if listed[rec.key] {
+			continue
+		}
+		c.recheckGets.Add(1)
 		ctx, cancel := context.WithTimeout(m.ctx, kvTimeout)
 		_, err := c.sessions.Get(ctx, rec.key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -235,6 +242,30 @@ func (m *meta) recheck(all bool) {
 		c.log.Warn("cluster: sessions the other nodes took for gone while this node was cut off ended",
 			"realm", string(realm), "sessions", len(ended))
 	}
+}
+
+// listRecorded returns the keys of the node's records that the bucket
+// lists, under each owner prefix the records were written with (the
+// node's slot may have changed since): one listing instead of a read per
+// record. A record the listing lacks is read on its own, so a listing
+// that fails or ends early costs time, not correctness.
+func (m *meta) listRecorded() map[string]bool {
+	prefixes := map[string]bool{}
+	for _, rec := range m.recorded {
+		prefixes[rec.key[:strings.LastIndexByte(rec.key, '.')+1]] = true
+	}
+	listed := make(map[string]bool, len(m.recorded))
+	for p := range prefixes {
+		ctx, cancel := context.WithTimeout(m.ctx, kvTimeout)
+		l, err := m.c.sessions.ListKeysFiltered(ctx, p+">")
+		if err == nil {
+			for k := range l.Keys() {
+				listed[k] = true
+			}
+		}
+		cancel()
+	}
+	return listed
 }
 
 // leaveGone publishes wamp.session.on_leave for each session of the gone
