@@ -71,8 +71,10 @@ type standin struct {
 	link   atomic.Pointer[router.ClusterLink]
 	// procs are the procedures of the stand-in's exact registrations by
 	// registration ID (a pattern registration's INVOCATION tells its
-	// procedure): read on every call, copied on write.
-	procs atomic.Pointer[map[protocol.ID]protocol.URI]
+	// procedure): protocol.ID to protocol.URI, read on every call without
+	// a lock. (A map copied on write made mirroring n registrations of
+	// another node cost O(n²).)
+	procs sync.Map
 	// regs are the registrations by bucket key; only the watch goroutine
 	// touches it.
 	regs map[string]protocol.ID
@@ -157,7 +159,9 @@ var errUnknownRegistration = errors.New("cluster: unknown registration")
 func (st *standin) invoke(m *protocol.Invocation) {
 	procedure := protocol.URI(m.Details.String("procedure"))
 	if procedure == "" {
-		procedure = (*st.procs.Load())[m.Registration]
+		if p, ok := st.procs.Load(m.Registration); ok {
+			procedure = p.(protocol.URI)
+		}
 	}
 	err := errUnknownRegistration
 	if procedure != "" {
@@ -274,17 +278,11 @@ func (st *standin) unregister(ctx context.Context, key string) error {
 func (st *standin) setProc(id protocol.ID, procedure protocol.URI) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	old := *st.procs.Load()
-	procs := make(map[protocol.ID]protocol.URI, len(old)+1)
-	for k, v := range old {
-		procs[k] = v
-	}
 	if procedure == "" {
-		delete(procs, id)
+		st.procs.Delete(id)
 	} else {
-		procs[id] = procedure
+		st.procs.Store(id, procedure)
 	}
-	st.procs.Store(&procs)
 }
 
 // deliver handles what the router sends the relay (router.ClusterDeliver):
@@ -566,7 +564,6 @@ func (x *rpc) standinOf(slot uint32, realm protocol.URI) (*standin, error) {
 	st.header = binary.AppendUvarint(append([]byte{frameCall}, x.header...), uint64(idx))
 	st.header = binary.AppendUvarint(st.header, uint64(len(realm)))
 	st.header = append(st.header, realm...)
-	st.procs.Store(&map[protocol.ID]protocol.URI{})
 	ctx, cancel := context.WithTimeout(x.ctx, x.c.cfg.ConnectTimeout)
 	defer cancel()
 	l, err := x.node.Link(ctx, realm, "node-"+strconv.FormatUint(uint64(slot), 10), st.deliver)
