@@ -16,7 +16,8 @@ type pending struct {
 	notify chan struct{}        // capacity 1; nil for abandoned clean-up requests
 
 	// Guarded by Client.mu.
-	msgs      []protocol.Message // replies not yet taken by the waiter
+	msgs      []protocol.Message // replies; those from head on are not yet taken by the waiter
+	head      int                // see take
 	err       error              // set when the session ends before the final reply
 	abandoned bool               // the waiter gave up; the reader cleans up
 
@@ -28,6 +29,30 @@ type pending struct {
 	sub   *subscriber   // for TypeSubscribe: attached on SUBSCRIBED
 	subID protocol.ID   // for TypeUnsubscribe: the subscription id
 	reg   *Registration // for TypeRegister: recorded on REGISTERED
+}
+
+// queued reports whether a reply waits to be taken. Client.mu must be
+// held.
+func (p *pending) queued() bool { return p.head < len(p.msgs) }
+
+// take returns the next reply; one must be queued. Client.mu must be
+// held. Replies are not shifted down as each is taken, which would cost
+// O(n) for each of n progressive results queued behind a slow
+// OnProgress: the queue starts again at the front of its array once it is
+// empty, and is moved there once half of it is taken.
+func (p *pending) take() protocol.Message {
+	m := p.msgs[p.head]
+	p.msgs[p.head] = nil
+	p.head++
+	switch {
+	case p.head == len(p.msgs):
+		p.msgs, p.head = p.msgs[:0], 0
+	case p.head >= 64 && 2*p.head >= len(p.msgs):
+		n := copy(p.msgs, p.msgs[p.head:])
+		clear(p.msgs[n:])
+		p.msgs, p.head = p.msgs[:n], 0
+	}
+	return m
 }
 
 // wake signals the waiter; it never blocks.
@@ -55,6 +80,7 @@ func putCallPending(p *pending) {
 	}
 	clear(p.msgs)
 	p.msgs = p.msgs[:0]
+	p.head = 0
 	p.err = nil
 	p.id = 0
 	p.result = protocol.Result{}
@@ -73,11 +99,8 @@ func newPending(kind protocol.MessageType) *pending {
 func (c *Client) next(ctx context.Context, p *pending) (m protocol.Message, gaveUp bool, err error) {
 	for {
 		c.mu.Lock()
-		if len(p.msgs) > 0 {
-			m = p.msgs[0]
-			n := copy(p.msgs, p.msgs[1:])
-			p.msgs[n] = nil
-			p.msgs = p.msgs[:n]
+		if p.queued() {
+			m = p.take()
 			c.mu.Unlock()
 			return m, false, nil
 		}
@@ -94,7 +117,7 @@ func (c *Client) next(ctx context.Context, p *pending) (m protocol.Message, gave
 		case <-ctx.Done():
 		}
 		c.mu.Lock()
-		if len(p.msgs) > 0 || p.err != nil {
+		if p.queued() || p.err != nil {
 			c.mu.Unlock()
 			continue // the reply or the session's end came first
 		}
