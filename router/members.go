@@ -1,6 +1,9 @@
 package router
 
-import "sync/atomic"
+import (
+	"slices"
+	"sync/atomic"
+)
 
 // members is a set of T in the order they were added, which readers read
 // through a snapshot without a lock while one writer at a time (under its
@@ -116,8 +119,19 @@ func memberAt[T any](chunks [][]T, i int) T {
 	panic("router: member index out of range")
 }
 
-// store stores a snapshot of chunks, none empty.
+// store stores a snapshot of chunks, none empty. When removals left them
+// under a quarter full, it packs them again first, which takes at least
+// as many removals again as it copies members.
 func (m *members[T]) store(chunks [][]T) {
+	if len(chunks) > 2 {
+		n := 0
+		for _, ch := range chunks {
+			n += len(ch)
+		}
+		if n < len(chunks)*memberChunk/4 {
+			chunks = pack(chunks, n)
+		}
+	}
 	switch len(chunks) {
 	case 0:
 		m.p.Store(nil)
@@ -135,14 +149,28 @@ func (m *members[T]) storeOne(ch []T) {
 	m.p.Store(next)
 }
 
+// storeWith stores a snapshot of cs with chunk i replaced by ch, or
+// dropped if ch is empty.
+func (m *members[T]) storeWith(cs [][]T, i int, ch []T) {
+	if len(cs) == 1 && len(ch) > 0 {
+		m.storeOne(ch) // no chunk list to allocate
+		return
+	}
+	chunks := make([][]T, 0, len(cs))
+	chunks = append(chunks, cs[:i]...)
+	if len(ch) > 0 {
+		chunks = append(chunks, ch)
+	}
+	m.store(append(chunks, cs[i+1:]...))
+}
+
 // add adds x at the end. The caller must hold the owner's lock.
 func (m *members[T]) add(x T) {
-	old := m.p.Load()
-	if old.len() == 0 {
+	cs := m.p.Load().chunkList()
+	if len(cs) == 0 {
 		m.storeOne([]T{x})
 		return
 	}
-	cs := old.chunkList()
 	k := len(cs)
 	last := cs[k-1]
 	switch {
@@ -156,20 +184,10 @@ func (m *members[T]) add(x T) {
 		grown[len(last)] = x
 		last = grown
 	default:
-		chunks := make([][]T, k+1)
-		copy(chunks, cs)
-		chunks[k] = append(make([]T, 0, 4), x)
-		m.store(chunks)
+		m.store(append(slices.Clip(cs), append(make([]T, 0, 4), x)))
 		return
 	}
-	if k == 1 {
-		m.storeOne(last)
-		return
-	}
-	chunks := make([][]T, k)
-	copy(chunks, cs)
-	chunks[k-1] = last
-	m.store(chunks)
+	m.storeWith(cs, k-1, last)
 }
 
 // reset replaces the members by xs, in order. The caller must hold the
@@ -188,36 +206,19 @@ func (m *members[T]) remove(x T) bool {
 	}
 	cs := old.chunkList()
 	ch := cs[c]
-	var chunks [][]T
-	if len(ch) == 1 {
-		chunks = make([][]T, 0, len(cs)-1)
-		chunks = append(chunks, cs[:c]...)
-		chunks = append(chunks, cs[c+1:]...)
-	} else {
+	var rest []T
+	if len(ch) > 1 {
 		// A new array: the old one stays as older snapshots see it. The
 		// last chunk keeps the slot free for the next add.
 		room := len(ch) - 1
 		if c == len(cs)-1 {
 			room++
 		}
-		rest := make([]T, len(ch)-1, room)
+		rest = make([]T, len(ch)-1, room)
 		copy(rest, ch[:i])
 		copy(rest[i:], ch[i+1:])
-		if len(cs) == 1 {
-			m.storeOne(rest)
-			return true
-		}
-		chunks = make([][]T, len(cs))
-		copy(chunks, cs)
-		chunks[c] = rest
 	}
-	// Removals leave chunks part empty; when they hold under a quarter
-	// of what they could, pack them again, which takes at least as many
-	// removals again as it copies members.
-	if n := old.len() - 1; len(chunks) > 2 && n < len(chunks)*memberChunk/4 {
-		chunks = pack(chunks, n)
-	}
-	m.store(chunks)
+	m.storeWith(cs, c, rest)
 	return true
 }
 
