@@ -486,11 +486,9 @@ func (d *dealer) releaseLocked(rg *registrant, next *memberSnap[*registrant]) {
 // hasLocalCallee reports whether cs has a callee that is not a cluster
 // session.
 func hasLocalCallee(cs *memberSnap[*registrant]) bool {
-	for _, ch := range cs.chunkList() {
-		for _, rg := range ch {
-			if !rg.callee.isCluster() {
-				return true
-			}
+	for rg := range cs.values() {
+		if !rg.callee.isCluster() {
+			return true
 		}
 	}
 	return false

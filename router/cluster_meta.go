@@ -290,7 +290,7 @@ func (n *ClusterNode) RevokeRegistration(realm, procedure protocol.URI, match pr
 		return 0
 	}
 	revoked := 0
-	for _, rg := range reg.callees.load().list() {
+	for rg := range reg.callees.load().values() {
 		if !rg.callee.isCluster() && d.revokeLocked(rg, reason) {
 			revoked++
 		}
@@ -322,7 +322,7 @@ func answerCallees(q metaRequest) (protocol.List, error) {
 func localCallees(reg *registration) ([]any, uint64) {
 	ids := []any{}
 	var n uint64
-	for _, rg := range reg.callees.load().list() {
+	for rg := range reg.callees.load().values() {
 		if rg.callee.isCluster() {
 			continue
 		}
@@ -418,10 +418,8 @@ func (q metaRequest) localSubscription() (*subscription, error) {
 func subscriberIDs(sub *subscription) []any {
 	subscribers := sub.subscribers.load()
 	ids := make([]any, 0, subscribers.len())
-	for _, ch := range subscribers.chunkList() {
-		for _, t := range ch {
-			ids = append(ids, uint64(t.id))
-		}
+	for t := range subscribers.values() {
+		ids = append(ids, uint64(t.id))
 	}
 	return ids
 }

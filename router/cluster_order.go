@@ -124,7 +124,7 @@ func (l *ClusterLink) withReg(regID protocol.ID, f func(s *session, reg *registr
 func (l *ClusterLink) SetWeight(regID protocol.ID, callees int) {
 	w := uint32(min(max(callees, 0), maxWeight))
 	l.withReg(regID, func(s *session, reg *registration) {
-		for _, rg := range reg.callees.load().list() {
+		for rg := range reg.callees.load().values() {
 			if rg.callee == s {
 				rg.weight.Store(w)
 				if w > 1 {

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"iter"
 	"slices"
 	"sync/atomic"
 )
@@ -91,21 +92,20 @@ func (s *memberSnap[T]) find(x T) (chunk, i int, ok bool) {
 
 // all returns the members in order, in one new slice.
 func (s *memberSnap[T]) all() []T {
-	out := make([]T, 0, s.len())
-	for _, ch := range s.chunkList() {
-		out = append(out, ch...)
-	}
-	return out
+	return slices.AppendSeq(make([]T, 0, s.len()), s.values())
 }
 
-// list returns the members in order as one slice, which must not be
-// modified: the chunk itself while there is one (its capacity cut to its
-// length, so that an append copies it), else a new slice.
-func (s *memberSnap[T]) list() []T {
-	if cs := s.chunkList(); len(cs) == 1 {
-		return cs[0][:len(cs[0]):len(cs[0])]
+// values returns an iterator over the members in order.
+func (s *memberSnap[T]) values() iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for _, ch := range s.chunkList() {
+			for _, x := range ch {
+				if !yield(x) {
+					return
+				}
+			}
+		}
 	}
-	return s.all()
 }
 
 // memberAt returns the member at index i of chunks.

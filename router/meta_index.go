@@ -168,7 +168,7 @@ func registrationGet(q metaRequest) (protocol.List, error) {
 	if q.rm.r.clusterMeta() != nil {
 		_, n = q.callees(reg)
 	} else {
-		for _, rg := range reg.callees.load().list() {
+		for rg := range reg.callees.load().values() {
 			rg.callee.mu.Lock()
 			n += rg.invocations
 			rg.callee.mu.Unlock()
@@ -187,10 +187,10 @@ func registrationListCallees(q metaRequest) (protocol.List, error) {
 		ids, _ := q.callees(reg)
 		return protocol.List{ids}, nil
 	}
-	callees := reg.callees.load().list()
-	ids := make([]any, len(callees))
-	for i, rg := range callees {
-		ids[i] = uint64(rg.callee.id)
+	callees := reg.callees.load()
+	ids := make([]any, 0, callees.len())
+	for rg := range callees.values() {
+		ids = append(ids, uint64(rg.callee.id))
 	}
 	return protocol.List{ids}, nil
 }
@@ -422,7 +422,7 @@ func registrationRemoveCallee(q metaRequest) (protocol.List, error) {
 	d := &q.rm.dealer
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, rg := range reg.callees.load().list() {
+	for rg := range reg.callees.load().values() {
 		if rg.callee.id == callee {
 			d.revokeLocked(rg, reason)
 			return nil, nil
@@ -446,12 +446,10 @@ func subscriptionRemoveSubscriber(q metaRequest) (protocol.List, error) {
 	b := &q.rm.broker
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, ch := range sub.subscribers.load().chunkList() {
-		for _, t := range ch {
-			if t.id == subscriber {
-				b.revokeLocked(sub, t, reason)
-				return nil, nil
-			}
+	for t := range sub.subscribers.load().values() {
+		if t.id == subscriber {
+			b.revokeLocked(sub, t, reason)
+			return nil, nil
 		}
 	}
 	return nil, refuse(protocol.ErrNoSuchSession, "")

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -123,10 +124,8 @@ func (rm *realm) revokeUnauthorized(ctx context.Context, z *authz) error {
 	var subs []subscriber
 	b.mu.Lock()
 	for _, sub := range b.byID {
-		for _, ch := range sub.subscribers.load().chunkList() {
-			for _, t := range ch {
-				subs = append(subs, subscriber{sub, t})
-			}
+		for t := range sub.subscribers.load().values() {
+			subs = append(subs, subscriber{sub, t})
 		}
 	}
 	b.mu.Unlock()
@@ -154,7 +153,7 @@ func (rm *realm) revokeUnauthorized(ctx context.Context, z *authz) error {
 	var regs []*registrant
 	d.mu.Lock()
 	for _, reg := range d.byID {
-		regs = append(regs, reg.callees.load().list()...)
+		regs = slices.AppendSeq(regs, reg.callees.load().values())
 	}
 	d.mu.Unlock()
 	var refused []*registrant
