@@ -105,23 +105,50 @@ func (reg *registration) choose(chunks [][]*registrant, n int) *registrant {
 	case n == 1:
 		return chunks[0][0]
 	}
-	switch reg.invoke {
-	case invokeRoundRobin:
-		k := reg.next.Add(1) - 1
-		if reg.weighted.Load() {
-			return atWeight(chunks, k%totalWeight(chunks))
-		}
-		return memberAt(chunks, int(k%uint64(n)))
-	case invokeRandom:
-		if reg.weighted.Load() {
-			return atWeight(chunks, rand.Uint64N(totalWeight(chunks)))
-		}
-		return memberAt(chunks, rand.IntN(n))
-	case invokeLast:
+	weighted := reg.weighted.Load()
+	var total uint64
+	if weighted {
+		total = totalWeight(chunks)
+	}
+	switch at, k := reg.draw(n, weighted, total); {
+	case at == drawFirst:
+		return chunks[0][0]
+	case at == drawLast:
 		last := chunks[len(chunks)-1]
 		return last[len(last)-1]
+	case weighted:
+		return atWeight(chunks, k)
+	default:
+		return memberAt(chunks, int(k))
 	}
-	return chunks[0][0] // single, first
+}
+
+// What draw tells to take.
+const (
+	drawFirst = iota // the first callee
+	drawLast         // the last one
+	drawAt           // the one at k (weighted: whose weight span holds k)
+)
+
+// draw decides, by the registration's policy, which of n callees, of
+// total weight when weighted, a call goes to (n > 1).
+func (reg *registration) draw(n int, weighted bool, total uint64) (at int, k uint64) {
+	switch reg.invoke {
+	case invokeRoundRobin:
+		k = reg.next.Add(1) - 1
+		if weighted {
+			return drawAt, k % total
+		}
+		return drawAt, k % uint64(n)
+	case invokeRandom:
+		if weighted {
+			return drawAt, rand.Uint64N(total)
+		}
+		return drawAt, rand.Uint64N(uint64(n))
+	case invokeLast:
+		return drawLast, 0
+	}
+	return drawFirst, 0 // single, first
 }
 
 // pickWhere chooses, by the registration's policy, among the callees for
@@ -152,25 +179,12 @@ func (reg *registration) pickWhere(ok func(*registrant) bool) *registrant {
 	if n <= 1 {
 		return first
 	}
-	var k uint64 // the chosen callee's index among the eligible (weighted: its weight span's)
-	switch reg.invoke {
-	case invokeRoundRobin:
-		k = reg.next.Add(1) - 1
-		if weighted {
-			k %= total
-		} else {
-			k %= uint64(n)
-		}
-	case invokeRandom:
-		if weighted {
-			k = rand.Uint64N(total)
-		} else {
-			k = rand.Uint64N(uint64(n))
-		}
-	case invokeLast:
+	at, k := reg.draw(n, weighted, total)
+	switch at {
+	case drawFirst:
+		return first
+	case drawLast:
 		return last
-	default:
-		return first // single, first
 	}
 	for _, ch := range chunks {
 		for _, rg := range ch {
