@@ -133,10 +133,7 @@ func (c *Cluster) registerCallee(reg router.ClusterRegistration, callee protocol
 				continue
 			}
 			if err == nil {
-				c.claimed(key, reg)
-				if !count {
-					c.placed(key, id, 1)
-				}
+				c.claimedCallee(key, reg, id, 1)
 			}
 			return 1, err
 		}
@@ -177,10 +174,7 @@ func (c *Cluster) registerCallee(reg router.ClusterRegistration, callee protocol
 			continue
 		}
 		if err == nil {
-			c.claimed(key, reg)
-			if !count {
-				c.placed(key, id, place)
-			}
+			c.claimedCallee(key, reg, id, place)
 		}
 		return place, err
 	}
@@ -257,9 +251,14 @@ func (c *Cluster) unclaimed(key string) {
 	delete(c.pending, key)
 }
 
-// placed records the place of the node's callee id (as in
-// regValue.Order) of the first or last registration key.
-func (c *Cluster) placed(key, id string, place uint64) {
+// claimedCallee is claimed for the callee id (as in regValue.Order) of
+// key, registered with reg (see RegisterCallee): for first and last, it
+// records the callee's place too.
+func (c *Cluster) claimedCallee(key string, reg router.ClusterRegistration, id string, place uint64) {
+	c.claimed(key, reg)
+	if counted(reg.Invoke) {
+		return
+	}
 	c.claimsMu.Lock()
 	defer c.claimsMu.Unlock()
 	if c.places[key] == nil {
@@ -273,12 +272,6 @@ func (c *Cluster) unplaced(key, id string) {
 	c.claimsMu.Lock()
 	defer c.claimsMu.Unlock()
 	delete(c.places[key], id)
-}
-
-// placesOfLocked returns a copy of the places of the node's callees of
-// key. claimsMu must be held.
-func (c *Cluster) placesOfLocked(key string) map[string]uint64 {
-	return maps.Clone(c.places[key])
 }
 
 // addCallee counts one more callee of key on this node and returns their
@@ -428,7 +421,7 @@ func (c *Cluster) writeClaim(key string) error {
 		c.claimsMu.Lock()
 		reg, held := c.claims[key]
 		n := c.callees[key]
-		places := c.placesOfLocked(key)
+		places := maps.Clone(c.places[key])
 		c.claimsMu.Unlock()
 		if !held {
 			return nil

@@ -277,10 +277,7 @@ func (c *Cluster) liveHolders(holders []uint32, me uint32) []uint32 {
 
 // isSilent reports whether the monitor last found the node of slot
 // silent (see rpc.silent).
-func (c *Cluster) isSilent(slot uint32) bool {
-	m := c.silentNodes.Load()
-	return m != nil && (*m)[slot]
-}
+func (c *Cluster) isSilent(slot uint32) bool { return c.silentSnapshot()[slot] }
 
 // alive reports whether the node of slot is connected: NATS tells at once
 // when nobody listens on its ping subject. A node that does not answer in
