@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -201,7 +200,7 @@ func (c *Cluster) FlushRecords() { c.flushRecords() }
 // HasSessionRecord reports whether the node's record of session is in
 // the bucket.
 func (c *Cluster) HasSessionRecord(ctx context.Context, session protocol.ID) bool {
-	_, err := c.sessions.Get(ctx, ownerPrefix(c.slot.Load(), c.name)+strconv.FormatUint(uint64(session), 10))
+	_, err := c.sessions.Get(ctx, c.sessionKey(session))
 	return err == nil
 }
 
@@ -232,5 +231,5 @@ func (c *Cluster) Recheck(ctx context.Context) (gets int64, err error) {
 // DeleteSessionRecord deletes the node's record of session, as another
 // node that found this one gone does.
 func (c *Cluster) DeleteSessionRecord(ctx context.Context, session protocol.ID) error {
-	return c.sessions.Delete(ctx, ownerPrefix(c.slot.Load(), c.name)+strconv.FormatUint(uint64(session), 10))
+	return c.sessions.Delete(ctx, c.sessionKey(session))
 }

@@ -273,8 +273,9 @@ func (c *Cluster) PublishMeta(ev *router.ClusterEvent) {
 
 // Testaments.
 
-// testamentKey returns the key of a session's testaments.
-func (c *Cluster) testamentKey(session protocol.ID) string {
+// sessionKey returns the key of a session of this node, under its
+// current slot, in the testaments and the session records buckets.
+func (c *Cluster) sessionKey(session protocol.ID) string {
 	return ownerPrefix(c.slot.Load(), c.name) + strconv.FormatUint(uint64(session), 10)
 }
 
@@ -338,7 +339,7 @@ func decodeTestaments(data []byte) ([]*router.ClusterEvent, error) {
 func (c *Cluster) SaveTestaments(realm protocol.URI, session protocol.ID, evs []*router.ClusterEvent) error {
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
-	key := c.testamentKey(session)
+	key := c.sessionKey(session)
 	if len(evs) == 0 {
 		err := c.testaments.Delete(ctx, key)
 		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -361,7 +362,7 @@ func (c *Cluster) SaveTestaments(realm protocol.URI, session protocol.ID, evs []
 func (c *Cluster) TakeTestaments(_ protocol.URI, session protocol.ID) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
-	key := c.testamentKey(session)
+	key := c.sessionKey(session)
 	e, err := c.testaments.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return false // another node published them

@@ -141,7 +141,7 @@ func (m *meta) write(ctx context.Context, r record) {
 	c := m.c
 	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
 	defer cancel()
-	key := ownerPrefix(c.slot.Load(), c.name) + strconv.FormatUint(uint64(r.session), 10)
+	key := c.sessionKey(r.session)
 	if rec, ok := m.recorded[r.session]; ok {
 		key = rec.key // written before the node's slot changed
 	}
